@@ -1,0 +1,82 @@
+/**
+ * Reads schemas/ — the single source of truth for every kind — and composes each kind's
+ * full object schema (apiVersion, kind, metadata + the kind's own fields), with the shared
+ * pieces under schemas/meta/ inlined so one self-contained document serves ajv and OpenAPI.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { API_VERSION } from './objects.js';
+
+export const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/', import.meta.url));
+
+export type JsonSchema = Record<string, unknown>;
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  jsonPath: string;
+  priority?: number;
+  /** Appended to a non-empty cell, e.g. `Mi`. */
+  suffix?: string;
+  /** Replaces a cell's value by a label, e.g. True → Ready. */
+  map?: Record<string, string>;
+}
+
+export interface ResourceNames {
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  namespaced: boolean;
+  categories?: string[];
+  columns: PrinterColumn[];
+}
+
+export interface KindSchemaFile {
+  kind: string;
+  description: string;
+  'x-shoal-resource': ResourceNames;
+  properties: Record<string, JsonSchema>;
+  required?: string[];
+}
+
+function readJson(path: string): unknown {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+/** Replaces every `{"$ref": "meta/x.json"}` by the referenced document, recursively. */
+export function inlineRefs(node: unknown, dir = SCHEMAS_DIR, seen: string[] = []): unknown {
+  if (Array.isArray(node)) return node.map((n) => inlineRefs(n, dir, seen));
+  if (node === null || typeof node !== 'object') return node;
+  const obj = node as Record<string, unknown>;
+  if (typeof obj.$ref === 'string') {
+    const ref = obj.$ref;
+    if (seen.includes(ref)) throw new Error(`schemas: circular $ref ${[...seen, ref].join(' -> ')}`);
+    const { $ref: _, ...rest } = obj;
+    return { ...(inlineRefs(readJson(join(dir, ref)), dir, [...seen, ref]) as object), ...rest };
+  }
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, inlineRefs(v, dir, seen)]));
+}
+
+/** The full object schema of a kind, as ajv validates it and OpenAPI publishes it. */
+export function objectSchema(file: KindSchemaFile, dir = SCHEMAS_DIR): JsonSchema {
+  return {
+    type: 'object',
+    description: file.description,
+    additionalProperties: false,
+    required: ['metadata', ...(file.required ?? [])],
+    properties: {
+      apiVersion: { type: 'string', enum: [API_VERSION], description: 'Always shoal.dev/v1alpha1.' },
+      kind: { type: 'string', enum: [file.kind] },
+      metadata: inlineRefs({ $ref: 'meta/object-meta.json' }, dir),
+      ...(inlineRefs(file.properties, dir) as Record<string, JsonSchema>),
+    },
+  };
+}
+
+export function readKindFiles(dir = SCHEMAS_DIR): KindSchemaFile[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => readJson(join(dir, f)) as KindSchemaFile);
+}

@@ -1,0 +1,4 @@
+export * from './wait-for.js';
+export * from './free-port.js';
+export * from './etcd.js';
+export * from './process.js';
