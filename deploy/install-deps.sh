@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Installs what Shoal needs on a Debian 12 machine, and nothing that is already there.
+#
+# Runs at the start of every `npm test`, `npm start` and `npm run bench`, so the path where
+# everything is present must stay quick and silent: a few file tests, no network, no npm.
+# It prints one short line per thing it installs, and a clear message when something fails.
+#
+#   bash deploy/install-deps.sh
+#
+# Needs root (or sudo) only when a Debian package is missing.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+say() { printf 'install-deps: %s\n' "$*"; }
+die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command quietly; on failure prints its output and the given message, then exits.
+run_quiet() {
+  local what="$1"; shift
+  local log
+  log="$(mktemp "${TMPDIR:-/tmp}/shoal-install-deps.XXXXXX")"
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    die "$what failed (command: $*)"
+  fi
+  rm -f "$log"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Debian packages
+# ---------------------------------------------------------------------------------------------
+
+as_root=()
+need_root() {
+  [ "$(id -u)" -eq 0 ] && return 0
+  if command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+    return 0
+  fi
+  die "$1 is missing and installing it needs root: rerun as root, or run: apt-get install -y $2"
+}
+
+apt_updated=0
+apt_update_once() {
+  [ "$apt_updated" -eq 1 ] && return 0
+  run_quiet "apt-get update" "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get -q -o DPkg::Lock::Timeout=300 update
+  apt_updated=1
+}
+
+# apt_install LABEL PACKAGE... : installs Debian packages without prompts, quietly.
+apt_install() {
+  local label="$1"; shift
+  command -v apt-get >/dev/null 2>&1 || die "$label is missing and this is not a Debian system (no apt-get): install $* yourself"
+  need_root "$label" "$*"
+  say "installing $label (apt-get install $*)"
+  apt_update_once
+  run_quiet "installing $label" "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    install "$@"
+}
+
+# The Debian package enables and may start its own etcd on port 2379. Shoal spawns its own
+# members (tests on free ports, `npm start` under its data dir), so the packaged service we just
+# installed is stopped and kept from starting at boot. Anything else on 2379 is left alone.
+stop_packaged_etcd() {
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    "${as_root[@]}" systemctl disable --now etcd.service >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/etcd ]; then
+    # No systemd (containers): the sysv script runs it with a pidfile; `stop` is a no-op if it
+    # never started (for example when policy-rc.d forbade it).
+    "${as_root[@]}" /etc/init.d/etcd stop >/dev/null 2>&1 || true
+    if command -v update-rc.d >/dev/null 2>&1; then
+      "${as_root[@]}" update-rc.d etcd disable >/dev/null 2>&1 || true
+    fi
+  fi
+}
+
+ensure_etcd() {
+  command -v etcd >/dev/null 2>&1 && return 0
+  apt_install etcd etcd-server
+  stop_packaged_etcd
+  command -v etcd >/dev/null 2>&1 || die "etcd-server was installed but no etcd binary is on PATH"
+}
+
+# ---------------------------------------------------------------------------------------------
+# microVM runtime and default guest image — COMING, not installed yet.
+#
+# When the agent's qemu runtime lands, this function will:
+#   - apt_install the packages qemu-system-x86 qemu-utils busybox-static cpio
+#     (test for `qemu-system-x86_64`, `qemu-img`, `/bin/busybox` first, like ensure_etcd);
+#   - build the default guest image (cloud kernel + busybox initramfs) with a script under
+#     deploy/, cached, and skipped when the cached image is up to date.
+# Keep it quiet and quick when everything is present.
+# ---------------------------------------------------------------------------------------------
+ensure_vm_runtime() {
+  :
+}
+
+# ---------------------------------------------------------------------------------------------
+# Node.js and node_modules
+# ---------------------------------------------------------------------------------------------
+
+ensure_node() {
+  command -v node >/dev/null 2>&1 || die "node is missing: install Node.js >= 20.19"
+  local v major minor
+  v="$(node -p 'process.versions.node')"
+  major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
+  if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
+    die "Node.js $v is too old: Shoal needs Node.js >= 20.19"
+  fi
+}
+
+ensure_node_modules() {
+  # npm writes node_modules/.package-lock.json after every install; when the lockfile is newer
+  # (a pull, a checkout, a fresh clone) the installed tree may be stale.
+  if [ -d node_modules ] && ! [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || die "npm is missing: install Node.js >= 20.19 with npm"
+  say "installing node modules (npm ci)"
+  run_quiet "npm ci" npm ci --no-audit --no-fund --loglevel=error
+}
+
+ensure_node
+ensure_etcd
+ensure_vm_runtime
+ensure_node_modules
