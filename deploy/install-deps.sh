@@ -21,10 +21,12 @@ run_quiet() {
   local what="$1"; shift
   local log
   log="$(mktemp "${TMPDIR:-/tmp}/shoal-install-deps.XXXXXX")"
-  if ! "$@" >"$log" 2>&1; then
+  local rc=0
+  "$@" >"$log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
     cat "$log" >&2
     rm -f "$log"
-    die "$what failed (command: $*)"
+    die "$what failed (exit code $rc, output above): $*"
   fi
   rm -f "$log"
 }
