@@ -1,0 +1,186 @@
+/**
+ * The typed verbs of the Shoal API. Kinds are named as users name them (`vm`, `VirtualMachine`,
+ * `virtualmachines`); namespaced item calls default to the `default` namespace, as kubectl does;
+ * list and watch without a namespace cover all namespaces.
+ */
+import type { KindInfo, KubeList, KubeObject, WatchEvent } from '@shoal/api';
+import type { Dispatcher } from 'undici';
+import { resolveKind } from './kind-lookup.js';
+import { resourcePath } from './paths.js';
+import { TABLE_ACCEPT, type Table } from './table.js';
+import { Transport, type ConnectionOptions, type RequestOptions } from './transport.js';
+import { watchResource, type WatchOptions } from './watch.js';
+
+export type ClientOptions = ConnectionOptions;
+
+export type KindName = string | KindInfo;
+
+export const DEFAULT_NAMESPACE = 'default';
+
+export interface ObjectOptions {
+  namespace?: string;
+  signal?: AbortSignal;
+}
+
+export interface WriteOptions extends ObjectOptions {
+  /** `Strict` turns unknown fields into a 400 instead of silently dropping them. */
+  fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
+  dryRun?: boolean;
+}
+
+export interface PatchOptions extends WriteOptions {
+  /** `merge`: RFC 7386 JSON merge patch; `json`: RFC 6902 JSON patch. */
+  type: 'merge' | 'json';
+  /** Patch the status subresource instead of the object. */
+  status?: boolean;
+}
+
+export interface DeleteOptions extends ObjectOptions {
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  /** Delete only this incarnation of the name. */
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export interface ListOptions {
+  /** Omitted on a namespaced kind: all namespaces. */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+  signal?: AbortSignal;
+}
+
+export interface TableOptions extends ListOptions {
+  /** One object's row instead of the list's. */
+  name?: string;
+}
+
+const PATCH_TYPES = { merge: 'application/merge-patch+json', json: 'application/json-patch+json' } as const;
+
+export class ShoalClient {
+  private readonly transport: Transport;
+
+  constructor(opts: ClientOptions) {
+    this.transport = new Transport(opts);
+  }
+
+  get server(): string {
+    return this.transport.server;
+  }
+
+  /** The raw call every verb is built on: path relative to the server, JSON in and out. */
+  request<T = unknown>(method: Dispatcher.HttpMethod, path: string, opts?: RequestOptions): Promise<T> {
+    return this.transport.request<T>(method, path, opts);
+  }
+
+  get<T extends KubeObject = KubeObject>(kind: KindName, name: string, opts: ObjectOptions = {}): Promise<T> {
+    const k = resolveKind(kind);
+    return this.request<T>('GET', resourcePath(k, { namespace: itemNamespace(k, opts.namespace), name }), { signal: opts.signal });
+  }
+
+  list<T extends KubeObject = KubeObject>(kind: KindName, opts: ListOptions = {}): Promise<KubeList<T>> {
+    const k = resolveKind(kind);
+    return this.request<KubeList<T>>('GET', resourcePath(k, { namespace: k.namespaced ? opts.namespace : undefined }), {
+      signal: opts.signal,
+      query: listQuery(opts),
+    });
+  }
+
+  /**
+   * Every page of a list, joined. The first page's resourceVersion is the snapshot all pages
+   * belong to (continue tokens read at that revision), so it is the one to watch from.
+   */
+  async listAll<T extends KubeObject = KubeObject>(kind: KindName, opts: Omit<ListOptions, 'continue' | 'limit'> & { pageSize?: number } = {}): Promise<KubeList<T>> {
+    const { pageSize = 500, ...rest } = opts;
+    const first = await this.list<T>(kind, { ...rest, limit: pageSize });
+    const items = [...first.items];
+    let next = first.metadata.continue;
+    while (next) {
+      const page = await this.list<T>(kind, { ...rest, limit: pageSize, continue: next, resourceVersion: undefined });
+      items.push(...page.items);
+      next = page.metadata.continue;
+    }
+    return { ...first, metadata: { resourceVersion: first.metadata.resourceVersion }, items };
+  }
+
+  create<T extends KubeObject = KubeObject>(kind: KindName, obj: T, opts: WriteOptions = {}): Promise<T> {
+    const k = resolveKind(kind);
+    const namespace = itemNamespace(k, opts.namespace ?? obj.metadata.namespace);
+    return this.request<T>('POST', resourcePath(k, { namespace }), { body: obj, query: writeQuery(opts), signal: opts.signal });
+  }
+
+  /** PUT: fails with 409 Conflict when obj.metadata.resourceVersion is not the stored one. */
+  update<T extends KubeObject = KubeObject>(kind: KindName, obj: T, opts: WriteOptions = {}): Promise<T> {
+    return this.put(kind, obj, opts, undefined);
+  }
+
+  updateStatus<T extends KubeObject = KubeObject>(kind: KindName, obj: T, opts: WriteOptions = {}): Promise<T> {
+    return this.put(kind, obj, opts, 'status');
+  }
+
+  patch<T extends KubeObject = KubeObject>(kind: KindName, name: string, patch: unknown, opts: PatchOptions): Promise<T> {
+    const k = resolveKind(kind);
+    const path = resourcePath(k, { namespace: itemNamespace(k, opts.namespace), name, subresource: opts.status ? 'status' : undefined });
+    return this.request<T>('PATCH', path, { body: patch, contentType: PATCH_TYPES[opts.type], query: writeQuery(opts), signal: opts.signal });
+  }
+
+  /** Answers the object as it was deleted, or still present with a deletionTimestamp while finalizers remain. */
+  delete<T extends KubeObject = KubeObject>(kind: KindName, name: string, opts: DeleteOptions = {}): Promise<T> {
+    const k = resolveKind(kind);
+    const body =
+      opts.propagationPolicy || opts.preconditions
+        ? { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy, preconditions: opts.preconditions }
+        : undefined;
+    return this.request<T>('DELETE', resourcePath(k, { namespace: itemNamespace(k, opts.namespace), name }), { body, signal: opts.signal });
+  }
+
+  /** A resuming watch; see watch.ts. Ends when signal aborts, throws ApiError on 410 Expired. */
+  watch<T extends KubeObject = KubeObject>(kind: KindName, opts: WatchOptions = {}, signal?: AbortSignal): AsyncIterable<WatchEvent<T>> {
+    const k = resolveKind(kind);
+    return watchResource<T>(this.transport, k, { ...opts, namespace: k.namespaced ? opts.namespace : undefined }, signal);
+  }
+
+  /** The server-rendered Table of a list, or of one object when opts.name is set. */
+  table(kind: KindName, opts: TableOptions = {}): Promise<Table> {
+    const k = resolveKind(kind);
+    const namespace = opts.name !== undefined ? itemNamespace(k, opts.namespace) : k.namespaced ? opts.namespace : undefined;
+    return this.request<Table>('GET', resourcePath(k, { namespace, name: opts.name }), {
+      accept: TABLE_ACCEPT,
+      signal: opts.signal,
+      query: opts.name !== undefined ? {} : listQuery(opts),
+    });
+  }
+
+  /** Closes pooled connections; pending watches end with an error. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  private put<T extends KubeObject>(kind: KindName, obj: T, opts: WriteOptions, subresource: 'status' | undefined): Promise<T> {
+    const k = resolveKind(kind);
+    const name = obj.metadata.name;
+    if (!name) throw new TypeError(`${k.kind} to update has no metadata.name`);
+    const path = resourcePath(k, { namespace: itemNamespace(k, opts.namespace ?? obj.metadata.namespace), name, subresource });
+    return this.request<T>('PUT', path, { body: obj, query: writeQuery(opts), signal: opts.signal });
+  }
+}
+
+function itemNamespace(kind: KindInfo, namespace: string | undefined): string | undefined {
+  return kind.namespaced ? namespace || DEFAULT_NAMESPACE : undefined;
+}
+
+function listQuery(opts: ListOptions) {
+  return {
+    labelSelector: opts.labelSelector,
+    fieldSelector: opts.fieldSelector,
+    limit: opts.limit,
+    continue: opts.continue,
+    resourceVersion: opts.resourceVersion,
+  };
+}
+
+function writeQuery(opts: WriteOptions) {
+  return { fieldValidation: opts.fieldValidation, dryRun: opts.dryRun ? 'All' : undefined };
+}
