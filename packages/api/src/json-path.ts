@@ -12,12 +12,14 @@ function parse(path: string): Step[] {
   steps = [];
   const re = /\.([A-Za-z0-9_-]+)|\[(\d+)\]|\[\?\(@\.([A-Za-z0-9_-]+)=="([^"]*)"\)\]/gy;
   let m: RegExpExecArray | null;
+  let consumed = 0;
   while ((m = re.exec(path))) {
+    consumed = re.lastIndex;
     if (m[1] !== undefined) steps.push({ field: m[1] });
     else if (m[2] !== undefined) steps.push({ index: Number(m[2]) });
     else steps.push({ filterKey: m[3]!, filterValue: m[4]! });
   }
-  if (re.lastIndex !== path.length && path !== '') throw new Error(`unsupported JSONPath ${path}`);
+  if (consumed !== path.length) throw new Error(`unsupported JSONPath ${path}`);
   cache.set(path, steps);
   return steps;
 }

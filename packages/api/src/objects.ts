@@ -27,6 +27,8 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   finalizers?: string[];
   ownerReferences?: OwnerReference[];
+  /** Accepted from clients for compatibility; the server does not track field ownership. */
+  managedFields?: unknown[];
 }
 
 export interface KubeObject {

@@ -1,0 +1,102 @@
+/**
+ * buildApp wires the apiserver: etcd store → watch cache → resource service → routes.
+ * It does not listen (STYLE.md §8): server.ts does, tests may use app.inject().
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import type { Etcd3 } from 'etcd3';
+import { ApiError, kinds as loadKinds, type KindInfo } from '@shoal/api';
+import { ObjectStore } from './storage/object-store.js';
+import { WatchCache } from './storage/watch-cache.js';
+import { ResourceService } from './registry/resource-service.js';
+import { registerBodyParsers } from './http/body-parsers.js';
+import { registerErrorHandling } from './http/errors.js';
+import { registerKindSchemas } from './schemas-openapi.js';
+import { resourceRoutes } from './routes/resources.js';
+import { discoveryRoutes, SERVER_VERSION } from './routes/discovery.js';
+import { openapiRoutes } from './routes/openapi.js';
+import { healthRoutes } from './routes/health.js';
+import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
+
+export interface AppOptions {
+  etcd: Etcd3;
+  /** Largest request body accepted, in bytes. */
+  maxRequestBytes?: number;
+  /** Changes remembered per kind for watch resumption. */
+  watchCacheSize?: number;
+  logger?: FastifyBaseLogger;
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export interface ApiServer {
+  app: FastifyInstance;
+  cache: WatchCache;
+  close(): Promise<void>;
+}
+
+/** Namespaces every cluster has. */
+const BUILTIN_NAMESPACES = ['default', 'shoal-system'];
+
+/** Query strings and path parameters are checked by fastify; bodies by the resource service (Status errors, fieldValidation). */
+const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+
+export async function buildApp(opts: AppOptions): Promise<ApiServer> {
+  const kinds = loadKinds().all;
+  const store = new ObjectStore(opts.etcd);
+  const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
+  const namespaceKind = loadKinds().find('Namespace')!;
+  const service = new ResourceService(store, cache, namespaceKind);
+
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    bodyLimit: opts.maxRequestBytes ?? 3 * 1024 * 1024,
+    ...(opts.https ? { https: opts.https } : {}),
+    // Watches are long-lived; the server never times a request out by itself.
+    requestTimeout: 0,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  } as FastifyServerOptions);
+
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? () => true : queryAjv.compile(schema)));
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerBodyParsers(app);
+  registerErrorHandling(app);
+  instrumentRequests(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Shoal', version: SERVER_VERSION.gitVersion, description: 'A Kubernetes-style control plane for microVMs' },
+    },
+    refResolver: { buildLocalReference: (json: { $id?: string }, _base: unknown, _frag: unknown, i: number) => json.$id ?? `def-${i}` },
+  });
+  registerKindSchemas(app, kinds);
+  await app.register(discoveryRoutes, { kinds });
+  await app.register(openapiRoutes);
+  await app.register(healthRoutes, { store, cache });
+  await app.register(metricsRoutes);
+  await app.register(resourceRoutes, { kinds, service, cache, etcd: opts.etcd });
+
+  await cache.start();
+  await ensureNamespaces(service, namespaceKind);
+
+  return {
+    app,
+    cache,
+    async close() {
+      await app.close();
+      await cache.stop();
+    },
+  };
+}
+
+async function ensureNamespaces(service: ResourceService, ns: KindInfo): Promise<void> {
+  for (const name of BUILTIN_NAMESPACES) {
+    try {
+      await service.create(ns, undefined, { metadata: { name } }, { fieldValidation: 'Strict', dryRun: false });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err;
+    }
+  }
+}

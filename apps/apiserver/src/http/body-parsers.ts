@@ -1,0 +1,62 @@
+/**
+ * Request bodies the API accepts: JSON (and the patch media types, which are JSON too) and
+ * YAML for convenience. Parsing rejects hostile shapes before anything else sees them.
+ */
+import type { FastifyInstance } from 'fastify';
+import { parse as parseYaml } from 'yaml';
+import { badRequest } from '@shoal/api';
+
+/** Deeper than any Shoal object; deeper bodies are refused before validation walks them. */
+export const MAX_NESTING = 64;
+
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > MAX_NESTING) return max;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+function checked(value: unknown): unknown {
+  if (depthOf(value) > MAX_NESTING) throw badRequest(`the request body is nested deeper than ${MAX_NESTING} levels`);
+  return value;
+}
+
+function parseJson(body: string): unknown {
+  try {
+    return checked(JSON.parse(body));
+  } catch (err) {
+    if ((err as { code?: number }).code === 400) throw err;
+    throw badRequest(`the request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export const JSON_TYPES = [
+  'application/json',
+  'application/merge-patch+json',
+  'application/json-patch+json',
+  'application/strategic-merge-patch+json',
+];
+
+export function registerBodyParsers(app: FastifyInstance): void {
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'application/apply-patch+yaml'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, checked(parseYaml(body as string, { maxAliasCount: 100 })));
+    } catch (err) {
+      done((err as { code?: number }).code === 400 ? (err as Error) : badRequest(`the request body is not valid YAML: ${(err as Error).message.split('\n')[0]}`), undefined);
+    }
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * Streams a watch over HTTP as Kubernetes does: chunked, one JSON event per line, BOOKMARKs
+ * when asked for, an ERROR event then close on failure, close after timeoutSeconds.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Gauge } from 'prom-client';
+import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
+import { ResourceWatch, type WatchRequest } from '../registry/resource-watch.js';
+import type { WatchCache } from '../storage/watch-cache.js';
+import type { Change, ChangeType } from '../storage/watch-filter.js';
+import type { Etcd3 } from 'etcd3';
+import { toTable, type IncludeObject } from './table.js';
+
+const watchers = new Gauge({ name: 'shoal_apiserver_watchers', help: 'Open client watches, by resource.', labelNames: ['resource'] });
+
+/** A watcher this far behind (bytes queued in its socket) is cut off rather than buffered forever. */
+const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
+const BOOKMARK_INTERVAL_MS = 5_000;
+/** Default watch length; clients reconnect from their last resourceVersion, which spreads load after restarts. */
+const DEFAULT_TIMEOUT_S = 1800;
+
+/** Serialised events, shared by every watcher that receives the same change in the same format. */
+const serialised = new WeakMap<Change, { plain?: string; table?: string }>();
+
+export interface WatchStreamOptions {
+  request: WatchRequest;
+  table: IncludeObject | undefined;
+  bookmarks: boolean;
+  timeoutSeconds?: number;
+  cache: WatchCache;
+  etcd: Etcd3;
+}
+
+function line(type: string, objectJson: string): string {
+  return `{"type":"${type}","object":${objectJson}}\n`;
+}
+
+export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: WatchStreamOptions): Promise<void> {
+  const res = reply.raw;
+  const kind: KindInfo = o.request.kind;
+  const render = (obj: KubeObject) => (o.table ? JSON.stringify(toTable(kind, [obj], {}, o.table)) : JSON.stringify(obj));
+  let closed = false;
+  let lastSent = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  let bookmarkTimer: NodeJS.Timeout | undefined;
+  let started = false;
+
+  const write = (chunk: string) => {
+    if (closed) return;
+    res.write(chunk);
+    lastSent = Date.now();
+    if (res.writableLength > MAX_BACKLOG_BYTES) {
+      req.log.warn({ resource: kind.plural }, 'closing a watch that cannot keep up');
+      close();
+    }
+  };
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    watch.stop();
+    clearTimeout(timer);
+    clearInterval(bookmarkTimer);
+    if (started) watchers.dec({ resource: kind.plural });
+    res.end();
+  };
+
+  const watch = new ResourceWatch(o.cache, o.etcd, o.request, {
+    event(type: ChangeType, object: KubeObject, change?: Change) {
+      if (closed) return;
+      let json: string;
+      if (change && change.object === object) {
+        const cached = serialised.get(change) ?? {};
+        const field = o.table ? 'table' : 'plain';
+        json = cached[field] ??= render(object);
+        serialised.set(change, cached);
+      } else json = render(object);
+      write(line(type, json));
+    },
+    fail(err: ApiError) {
+      if (closed) return;
+      if (!started) {
+        pendingError = err;
+        return;
+      }
+      write(line('ERROR', JSON.stringify(err.toStatus())));
+      close();
+    },
+  });
+  let pendingError: ApiError | undefined;
+
+  reply.hijack();
+  res.on('close', close);
+  try {
+    // Headers go out first so clients see the stream open even when there is nothing to say yet.
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.flushHeaders();
+    started = true;
+    watchers.inc({ resource: kind.plural });
+    await watch.start();
+  } catch (err) {
+    const apiErr = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
+    write(line('ERROR', JSON.stringify(apiErr.toStatus())));
+    close();
+    return;
+  }
+  if (pendingError) {
+    write(line('ERROR', JSON.stringify(pendingError.toStatus())));
+    close();
+    return;
+  }
+  const timeoutS = o.timeoutSeconds && o.timeoutSeconds > 0 ? o.timeoutSeconds : DEFAULT_TIMEOUT_S;
+  timer = setTimeout(close, timeoutS * 1000);
+  if (o.bookmarks) {
+    bookmarkTimer = setInterval(() => {
+      if (Date.now() - lastSent < BOOKMARK_INTERVAL_MS || !watch.revision) return;
+      const bookmark = { kind: kind.kind, apiVersion: kind.apiVersion, metadata: { resourceVersion: String(watch.revision) } };
+      write(line('BOOKMARK', JSON.stringify(bookmark)));
+    }, BOOKMARK_INTERVAL_MS / 5);
+  }
+}

@@ -1,0 +1,89 @@
+/** shoal-apiserver: parses flags, builds the app, listens, and stops cleanly on SIGTERM. */
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { parse as parseYaml } from 'yaml';
+import pino from 'pino';
+import { connectEtcd } from './storage/etcd-client.js';
+import { buildApp } from './app.js';
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName('shoal-apiserver')
+  .usage('$0 --etcd-servers URL[,URL...] [--port N]\n\nServes the Shoal API over etcd.')
+  .config('config', 'YAML or JSON file with any of these options (flags win)', (path) => parseYaml(readFileSync(path, 'utf8')) as object)
+  .option('etcd-servers', { type: 'string', demandOption: true, describe: 'Comma-separated etcd client URLs' })
+  .option('port', { type: 'number', default: 6443, describe: 'Port to serve on' })
+  .option('bind', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
+  .option('tls-cert-file', { type: 'string', describe: 'Serve HTTPS with this certificate (PEM)' })
+  .option('tls-private-key-file', { type: 'string', describe: 'Private key for --tls-cert-file (PEM)' })
+  .option('etcd-cafile', { type: 'string', describe: 'CA to verify etcd with (enables TLS to etcd)' })
+  .option('etcd-certfile', { type: 'string', describe: 'Client certificate for etcd' })
+  .option('etcd-keyfile', { type: 'string', describe: 'Client key for etcd' })
+  .option('watch-cache-size', { type: 'number', default: 20000, describe: 'Changes remembered per kind for watch resumption' })
+  .option('max-request-bytes', { type: 'number', default: 3 * 1024 * 1024, describe: 'Largest request body accepted' })
+  .option('etcd-startup-timeout', { type: 'number', default: 60, describe: 'Seconds to wait for etcd at start-up' })
+  .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
+  .check((a) => {
+    if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
+    if (Boolean(a['tls-cert-file']) !== Boolean(a['tls-private-key-file'])) throw new Error('--tls-cert-file and --tls-private-key-file go together');
+    for (const url of String(a['etcd-servers']).split(',')) if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`--etcd-servers: "${url}" is not an http(s) URL`);
+    if (!(a['watch-cache-size'] >= 1)) throw new Error('--watch-cache-size must be at least 1');
+    return true;
+  })
+  .strict()
+  .fail((msg, err) => {
+    process.stderr.write(`shoal-apiserver: ${msg ?? err?.message}\nRun with --help for usage.\n`);
+    process.exit(2);
+  })
+  .parseAsync();
+
+const log = pino({ name: 'shoal-apiserver', level: argv['log-level'] });
+const etcd = connectEtcd({
+  servers: argv['etcd-servers'].split(','),
+  caFile: argv['etcd-cafile'],
+  certFile: argv['etcd-certfile'],
+  keyFile: argv['etcd-keyfile'],
+});
+
+/** etcd may still be starting (as under `shoal up`): wait for it, within reason. */
+async function waitForEtcd(): Promise<void> {
+  const deadline = Date.now() + argv['etcd-startup-timeout'] * 1000;
+  for (;;) {
+    try {
+      await etcd.get('/registry/').exec();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`etcd at ${argv['etcd-servers']} did not answer within ${argv['etcd-startup-timeout']} s: ${(err as Error).message}`);
+      log.warn({ err: (err as Error).message }, 'waiting for etcd');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+try {
+  await waitForEtcd();
+  const server = await buildApp({
+    etcd,
+    logger: log,
+    maxRequestBytes: argv['max-request-bytes'],
+    watchCacheSize: argv['watch-cache-size'],
+    https: argv['tls-cert-file'] ? { cert: readFileSync(argv['tls-cert-file']), key: readFileSync(argv['tls-private-key-file']!) } : undefined,
+  });
+  await server.app.listen({ port: argv.port, host: argv.bind });
+  const scheme = argv['tls-cert-file'] ? 'https' : 'http';
+  const { port } = server.app.server.address() as { port: number };
+  console.log(`shoal-apiserver listening on ${scheme}://${argv.bind}:${port}`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await server.close();
+    etcd.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+} catch (err) {
+  process.stderr.write(`shoal-apiserver: ${(err as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,288 @@
+/**
+ * The verbs of the API over the store and the watch cache: get, list, create, update, patch,
+ * delete. Routes translate HTTP into these calls; everything here speaks objects and ApiErrors.
+ */
+import {
+  ApiError,
+  alreadyExists,
+  gone,
+  matchesFields,
+  matchesSelector,
+  notFound,
+  type KindInfo,
+  type KubeList,
+  type KubeObject,
+  type FieldRequirement,
+  type Selector,
+} from '@shoal/api';
+import type { ObjectStore, StoredObject } from '../storage/object-store.js';
+import { encode } from '../storage/object-store.js';
+import type { WatchCache } from '../storage/watch-cache.js';
+import { listPrefix, objectKeyPath } from '../storage/keys.js';
+import {
+  admitCreate,
+  admitUpdate,
+  checkEnvelope,
+  checkResourceVersionPrecondition,
+  requireResourceVersion,
+  type FieldValidation,
+} from './admission.js';
+import { applyPatch, type PatchType } from './patch.js';
+import { decodeContinue, encodeContinue } from './continue-token.js';
+
+export interface Scope {
+  kind: KindInfo;
+  namespace?: string;
+  name: string;
+  subresource?: 'status';
+}
+
+export interface WriteOptions {
+  fieldValidation: FieldValidation;
+  dryRun: boolean;
+}
+
+export interface ListQuery {
+  namespace?: string;
+  labels: Selector;
+  fields: FieldRequirement[];
+  limit?: number;
+  continueToken?: string;
+  /** '' (consistent read), '0' (any recent state) or a revision. */
+  resourceVersion?: string;
+}
+
+export interface WriteResult {
+  object: KubeObject;
+  warnings: string[];
+}
+
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun: boolean;
+}
+
+/** Patches without a resourceVersion retry on conflicts this many times, as Kubernetes' GuaranteedUpdate does. */
+const PATCH_CONFLICT_RETRIES = 5;
+/** Objects fetched from etcd per round trip when paging a selective list. */
+const LIST_CHUNK = 500;
+/** How long a read may wait for the watch cache to catch up with etcd. */
+const CACHE_CATCH_UP_MS = 3_000;
+
+const target = (kind: KindInfo, name?: string) => ({ kind: kind.kind, group: kind.group, name });
+
+export class ResourceService {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly cache: WatchCache,
+    private readonly namespaceKind: KindInfo,
+  ) {}
+
+  private key(s: Scope): string {
+    return objectKeyPath(s.kind, s.namespace, s.name);
+  }
+
+  private async load(s: Scope): Promise<StoredObject> {
+    const found = await this.store.get(this.key(s));
+    if (!found) throw notFound(target(s.kind, s.name));
+    return found;
+  }
+
+  async get(s: Scope): Promise<KubeObject> {
+    return (await this.load(s)).object;
+  }
+
+  async list(kind: KindInfo, q: ListQuery): Promise<KubeList> {
+    const matches = (o: KubeObject) => matchesSelector(q.labels, o.metadata.labels) && matchesFields(q.fields, o);
+    const listKind = { apiVersion: kind.apiVersion, kind: kind.listKind };
+    if (!q.limit && !q.continueToken) return { ...listKind, ...(await this.listFromCache(kind, q, matches)) };
+    return { ...listKind, ...(await this.listFromEtcd(kind, q, matches)) };
+  }
+
+  /** Whole lists come from memory, after the cache has caught up with etcd (a consistent read). */
+  private async listFromCache(kind: KindInfo, q: ListQuery, matches: (o: KubeObject) => boolean) {
+    let atLeast = 0;
+    if (q.resourceVersion === undefined || q.resourceVersion === '') atLeast = await this.store.currentRevision();
+    else if (q.resourceVersion !== '0') atLeast = Number(q.resourceVersion);
+    if (!(await this.cache.waitForRevision(atLeast, CACHE_CATCH_UP_MS)))
+      throw new ApiError(504, 'Timeout', `Too large resource version: ${atLeast}, current: ${this.cache.revision}`, { retryAfterSeconds: 1 });
+    const revision = this.cache.revision;
+    const items: KubeObject[] = [];
+    for (const { object } of this.cache.objects(kind)) {
+      if (q.namespace && object.metadata.namespace !== q.namespace) continue;
+      if (matches(object)) items.push(object);
+    }
+    items.sort((a, b) => cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || cmp(a.metadata.name!, b.metadata.name!));
+    return { metadata: { resourceVersion: String(revision) }, items };
+  }
+
+  /**
+   * Paged lists read etcd at one revision for every page, so a client paging through 50,000
+   * objects sees one consistent snapshot. Selectors are applied per chunk until the page is full.
+   */
+  private async listFromEtcd(kind: KindInfo, q: ListQuery, matches: (o: KubeObject) => boolean) {
+    const prefix = listPrefix(kind, q.namespace);
+    const limit = q.limit && q.limit > 0 ? q.limit : Infinity;
+    let revision = 0;
+    let startAfter: string | undefined;
+    if (q.continueToken) ({ revision, startAfter } = decodeContinue(q.continueToken, prefix));
+    else if (q.resourceVersion && q.resourceVersion !== '0') revision = Number(q.resourceVersion);
+    const items: KubeObject[] = [];
+    const selective = q.labels.length > 0 || q.fields.length > 0;
+    let more = true;
+    let remaining = 0;
+    try {
+      while (items.length < limit && more) {
+        const want = Math.min(LIST_CHUNK, limit === Infinity ? LIST_CHUNK : selective ? Math.max(limit - items.length, 50) : limit - items.length);
+        const page = await this.store.listPage(prefix, { startAfter, limit: want, revision });
+        revision = page.revision;
+        more = page.more;
+        remaining = page.remaining;
+        for (const { object } of page.items) {
+          if (items.length >= limit) break;
+          startAfter = keyOf(kind, object);
+          if (matches(object)) items.push(object);
+        }
+        // A page cut short by the limit leaves the rest of the chunk for the next call.
+        if (items.length >= limit && page.items.length && keyOf(kind, page.items[page.items.length - 1]!.object) !== startAfter) more = true;
+      }
+    } catch (err) {
+      if (/compact/i.test((err as Error).message))
+        throw gone(`The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.`);
+      throw err;
+    }
+    return {
+      metadata: {
+        resourceVersion: String(revision),
+        ...(more ? { continue: encodeContinue({ revision, startAfter: startAfter! }) } : {}),
+        ...(more && !selective ? { remainingItemCount: remaining } : {}),
+      },
+      items,
+    };
+  }
+
+  private async ensureNamespace(kind: KindInfo, namespace: string | undefined): Promise<void> {
+    if (!kind.namespaced || !namespace) return;
+    const ns =
+      this.cache.getObject(this.namespaceKind, undefined, namespace) ??
+      (await this.store.get(objectKeyPath(this.namespaceKind, undefined, namespace)))?.object;
+    if (!ns) throw notFound({ kind: 'Namespace', name: namespace });
+    if (ns.metadata.deletionTimestamp)
+      throw new ApiError(403, 'Forbidden', `${kind.plural} "…" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
+  }
+
+  async create(kind: KindInfo, namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<WriteResult> {
+    const { object, warnings } = admitCreate(kind, body, namespace, opts.fieldValidation);
+    await this.ensureNamespace(kind, namespace);
+    const name = object.metadata.name!;
+    if (opts.dryRun) {
+      if (await this.store.get(objectKeyPath(kind, namespace, name))) throw alreadyExists(target(kind, name));
+      return { object, warnings };
+    }
+    const res = await this.store.create(objectKeyPath(kind, namespace, name), encode(object));
+    if (!res.ok) throw alreadyExists(target(kind, name));
+    object.metadata.resourceVersion = String(res.revision);
+    return { object, warnings };
+  }
+
+  async update(s: Scope, body: unknown, opts: WriteOptions): Promise<WriteResult> {
+    const incoming = checkEnvelope(s.kind, body, s.namespace);
+    const rv = requireResourceVersion(s.kind, s.name, incoming);
+    const current = await this.load(s);
+    checkResourceVersionPrecondition(s.kind, s.name, rv, current.object);
+    return this.write(s, current, admitUpdate({ ...s, body: incoming, current: current.object, fieldValidation: opts.fieldValidation }), opts);
+  }
+
+  async patch(s: Scope, type: PatchType, patch: unknown, opts: WriteOptions): Promise<WriteResult> {
+    // A patch that names a resourceVersion is a precondition; one that does not applies to
+    // whatever is current, retrying on conflicts.
+    const pinned = patchPinsVersion(patch);
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.load(s);
+      const patched = applyPatch(structuredClone(current.object), type, patch) as KubeObject;
+      checkResourceVersionPrecondition(s.kind, s.name, patched?.metadata?.resourceVersion, current.object);
+      const admitted = admitUpdate({ ...s, body: patched, current: current.object, fieldValidation: opts.fieldValidation });
+      try {
+        return await this.write(s, current, admitted, opts);
+      } catch (err) {
+        const conflict = err instanceof ApiError && err.reason === 'Conflict';
+        if (!conflict || pinned || attempt >= PATCH_CONFLICT_RETRIES) throw err;
+      }
+    }
+  }
+
+  /** Stores an admitted change; the last finalizer leaving an object being deleted removes it. */
+  private async write(s: Scope, current: StoredObject, admitted: { object: KubeObject; warnings: string[] }, opts: WriteOptions): Promise<WriteResult> {
+    const { object, warnings } = admitted;
+    const finished = object.metadata.deletionTimestamp && !(object.metadata.finalizers ?? []).length;
+    if (finished) {
+      if (!opts.dryRun) await this.remove(s, current.revision);
+      return { object, warnings };
+    }
+    const value = encode(object);
+    if (value === encode(current.object)) return { object: current.object, warnings };
+    if (opts.dryRun) return { object, warnings };
+    const res = await this.store.update(this.key(s), value, current.revision);
+    if (!res.ok) {
+      if (!res.current) throw notFound(target(s.kind, s.name));
+      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${s.kind.plural}.${s.kind.group} "${s.name}": the object has been modified; please apply your changes to the latest version and try again`, {
+        name: s.name,
+        group: s.kind.group,
+        kind: s.kind.plural,
+      });
+    }
+    object.metadata.resourceVersion = String(res.revision);
+    return { object, warnings };
+  }
+
+  private async remove(s: Scope, revision: number): Promise<void> {
+    const res = await this.store.delete(this.key(s), revision);
+    if (!res.ok) {
+      if (!res.current) throw notFound(target(s.kind, s.name));
+      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${s.kind.plural}.${s.kind.group} "${s.name}": the object has been modified; please apply your changes to the latest version and try again`, {
+        name: s.name,
+        group: s.kind.group,
+        kind: s.kind.plural,
+      });
+    }
+  }
+
+  /**
+   * Graceful deletion: an object with finalizers only gets a deletionTimestamp; whoever owns each
+   * finalizer removes it when done, and the last removal deletes the object (see write()).
+   */
+  async delete(s: Scope, opts: DeleteOptions): Promise<KubeObject> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.load(s);
+      const obj = current.object;
+      if (opts.preconditions?.uid && opts.preconditions.uid !== obj.metadata.uid)
+        throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${obj.metadata.uid}`, { name: s.name, kind: s.kind.plural });
+      checkResourceVersionPrecondition(s.kind, s.name, opts.preconditions?.resourceVersion, obj);
+      try {
+        if ((obj.metadata.finalizers ?? []).length) {
+          if (obj.metadata.deletionTimestamp) return obj;
+          const next = structuredClone(obj);
+          next.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+          next.metadata.deletionGracePeriodSeconds = 0;
+          return (await this.write(s, current, { object: next, warnings: [] }, { dryRun: opts.dryRun, fieldValidation: 'Ignore' })).object;
+        }
+        if (!opts.dryRun) await this.remove(s, current.revision);
+        return obj;
+      } catch (err) {
+        const retry = err instanceof ApiError && err.reason === 'Conflict' && !opts.preconditions?.resourceVersion && attempt < PATCH_CONFLICT_RETRIES;
+        if (!retry) throw err;
+      }
+    }
+  }
+}
+
+function patchPinsVersion(patch: unknown): boolean {
+  if (Array.isArray(patch)) return patch.some((op: { path?: unknown }) => op?.path === '/metadata/resourceVersion');
+  return typeof (patch as { metadata?: { resourceVersion?: unknown } })?.metadata?.resourceVersion === 'string';
+}
+
+function keyOf(kind: KindInfo, o: KubeObject): string {
+  return objectKeyPath(kind, o.metadata.namespace, o.metadata.name!);
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,113 @@
+/**
+ * One client watch: the changes of a kind after a resourceVersion, filtered, in order, each
+ * once. Served from the watch cache when its window reaches back far enough; otherwise from a
+ * watch of its own on etcd, which still answers 410 Expired when etcd compacted that history.
+ */
+import type { Etcd3, Watcher } from 'etcd3';
+import { ApiError, gone, type KindInfo, type KubeObject } from '@shoal/api';
+import type { WatchCache } from '../storage/watch-cache.js';
+import { watchPrefix } from '../storage/etcd-watch.js';
+import { listPrefix } from '../storage/keys.js';
+import { eventFor, matchesFilter, type Change, type ChangeType, type WatchFilter } from '../storage/watch-filter.js';
+
+export interface WatchSink {
+  /** Delivers one event; `change` lets the sink reuse serialisation across watchers. */
+  event(type: ChangeType, object: KubeObject, change?: Change): void;
+  /** Ends the watch with an error event (e.g. 410 Expired). */
+  fail(err: ApiError): void;
+}
+
+export interface WatchRequest {
+  kind: KindInfo;
+  filter: WatchFilter;
+  /** '' or '0': current state as ADDED events, then changes; otherwise changes after this revision. */
+  resourceVersion: string;
+}
+
+const TOO_LARGE_WAIT_MS = 3_000;
+
+export class ResourceWatch {
+  private stopFn: () => void = () => undefined;
+  /** Every change up to this revision has been considered for the sink. */
+  revision = 0;
+
+  constructor(
+    private readonly cache: WatchCache,
+    private readonly etcd: Etcd3,
+    private readonly req: WatchRequest,
+    private readonly sink: WatchSink,
+  ) {}
+
+  async start(): Promise<void> {
+    const { kind, filter } = this.req;
+    const rv = this.req.resourceVersion;
+    if (rv === '' || rv === '0') {
+      await this.cache.waitForRevision(0, 0);
+      for (const { object } of this.cache.objects(kind)) if (matchesFilter(filter, object)) this.sink.event('ADDED', object);
+      this.followCache();
+      return;
+    }
+    if (!/^\d+$/.test(rv)) throw new ApiError(400, 'BadRequest', `invalid resourceVersion ${JSON.stringify(rv)}: must be a number the server returned`);
+    const from = Number(rv);
+    if (!(await this.cache.waitForRevision(from, TOO_LARGE_WAIT_MS)))
+      throw new ApiError(504, 'Timeout', `Too large resource version: ${from}, current: ${this.cache.revision}`, { retryAfterSeconds: 1 });
+    const backlog = this.cache.changesSince(kind, from);
+    if (backlog) {
+      for (const c of backlog) this.deliver(c);
+      this.followCache();
+    } else {
+      await this.followEtcd(from);
+    }
+  }
+
+  stop(): void {
+    this.stopFn();
+  }
+
+  private deliver(c: Change): void {
+    const type = eventFor(this.req.filter, c);
+    if (type) this.sink.event(type, c.object, c);
+  }
+
+  /** Live changes from the cache; its listeners run synchronously with its updates, so nothing falls in between. */
+  private followCache(): void {
+    const { kind } = this.req;
+    this.revision = this.cache.revision;
+    const onChange = (k: KindInfo, c: Change) => {
+      if (k.plural !== kind.plural) return;
+      this.deliver(c);
+    };
+    const onRevision = () => (this.revision = this.cache.revision);
+    const onReset = () => this.sink.fail(gone('the watch cache was rebuilt after etcd compacted its history; list again'));
+    this.cache.on('change', onChange);
+    this.cache.on('revision', onRevision);
+    this.cache.on('reset', onReset);
+    this.stopFn = () => {
+      this.cache.off('change', onChange);
+      this.cache.off('revision', onRevision);
+      this.cache.off('reset', onReset);
+    };
+  }
+
+  /** History older than the cache's window: read it from etcd directly (rare; costs one etcd watch). */
+  private async followEtcd(from: number): Promise<void> {
+    const prefix = listPrefix(this.req.kind, this.req.filter.namespace);
+    let watcher: Watcher | undefined;
+    let stopped = false;
+    this.stopFn = () => {
+      stopped = true;
+      void watcher?.cancel().catch(() => undefined);
+    };
+    watcher = await watchPrefix(this.etcd, prefix, from + 1, {
+      onChanges: (changes, revision) => {
+        if (stopped) return;
+        for (const { change } of changes) this.deliver(change);
+        this.revision = revision;
+      },
+      onFatal: (err) => {
+        if (stopped) return;
+        this.sink.fail(err.compacted ? gone(`too old resource version: ${from} (etcd has compacted it)`) : new ApiError(500, 'InternalError', err.message));
+      },
+    });
+  }
+}

@@ -1,0 +1,45 @@
+/** Discovery documents: what kubectl and client libraries read to map `vm` to a REST path. */
+import type { FastifyInstance } from 'fastify';
+import { GROUP, VERSION, API_VERSION, type KindInfo } from '@shoal/api';
+
+/** kubectl's dispatcher runs the kubectl binary matching `minor`; Shoal speaks the 1.32 wire. */
+export const SERVER_VERSION = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.0-shoal.0.1.0',
+  gitCommit: 'shoal',
+  gitTreeState: 'clean',
+  buildDate: '2026-01-01T00:00:00Z',
+  goVersion: `node${process.versions.node}`,
+  compiler: 'tsc',
+  platform: `${process.platform}/${process.arch}`,
+};
+
+const groupVersion = { groupVersion: API_VERSION, version: VERSION };
+
+function apiResources(kinds: KindInfo[]) {
+  const resources = [];
+  for (const k of kinds) {
+    const common = { singularName: k.singular, namespaced: k.namespaced, kind: k.kind };
+    resources.push({
+      name: k.plural,
+      ...common,
+      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+      shortNames: k.shortNames,
+      categories: k.categories,
+    });
+    if (k.hasStatus) resources.push({ name: `${k.plural}/status`, ...common, singularName: '', verbs: ['get', 'patch', 'update'] });
+  }
+  return resources;
+}
+
+export async function discoveryRoutes(app: FastifyInstance, opts: { kinds: KindInfo[] }): Promise<void> {
+  const hidden = { schema: { hide: true } };
+  app.get('/version', hidden, async () => SERVER_VERSION);
+  app.get('/api', hidden, async () => ({ kind: 'APIVersions', versions: [], serverAddressByClientCIDRs: [] }));
+  const group = { name: GROUP, versions: [groupVersion], preferredVersion: groupVersion };
+  app.get('/apis', hidden, async (_req, reply) => reply.type('application/json').send({ kind: 'APIGroupList', apiVersion: 'v1', groups: [group] }));
+  app.get(`/apis/${GROUP}`, hidden, async () => ({ kind: 'APIGroup', apiVersion: 'v1', ...group }));
+  const list = { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: API_VERSION, resources: apiResources(opts.kinds) };
+  app.get(`/apis/${API_VERSION}`, hidden, async () => list);
+}

@@ -1,0 +1,127 @@
+/**
+ * Objects in etcd, one key each. The stored JSON carries no resourceVersion: it is the key's
+ * mod_revision, filled in on every read, so it can never disagree with etcd.
+ * Writes are compare-and-swap transactions (STYLE.md §7): create needs Create == 0, update and
+ * delete need Mod == the revision the caller read.
+ */
+import type { Etcd3, IKeyValue } from 'etcd3';
+import { Histogram } from 'prom-client';
+import type { KubeObject } from '@shoal/api';
+import { prefixEnd } from './keys.js';
+
+export interface StoredObject {
+  object: KubeObject;
+  /** etcd mod_revision of the key: the object's resourceVersion. */
+  revision: number;
+}
+
+export type WriteResult = { ok: true; revision: number } | { ok: false; current?: StoredObject };
+
+export interface Page {
+  items: StoredObject[];
+  /** The revision the page was read at (the list's resourceVersion). */
+  revision: number;
+  /** Last key examined, to continue after. */
+  lastKey?: string;
+  more: boolean;
+  /** Keys left after this page, when etcd says so. */
+  remaining: number;
+}
+
+const etcdLatency = new Histogram({
+  name: 'shoal_apiserver_etcd_request_duration_seconds',
+  help: 'Latency of etcd requests made by the apiserver, by operation.',
+  labelNames: ['operation'],
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+});
+
+async function timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  const end = etcdLatency.startTimer({ operation });
+  try {
+    return await fn();
+  } finally {
+    end();
+  }
+}
+
+export function decode(kv: IKeyValue): StoredObject {
+  const object = JSON.parse(kv.value.toString()) as KubeObject;
+  const revision = Number(kv.mod_revision);
+  object.metadata.resourceVersion = String(revision);
+  return { object, revision };
+}
+
+/** The stored form: everything but the resourceVersion. */
+export function encode(obj: KubeObject): string {
+  const { resourceVersion: _, ...metadata } = obj.metadata;
+  return JSON.stringify({ ...obj, metadata });
+}
+
+export class ObjectStore {
+  constructor(private readonly etcd: Etcd3) {}
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const res = await timed('get', () => this.etcd.get(key).exec());
+    const kv = res.kvs[0];
+    return kv ? decode(kv) : undefined;
+  }
+
+  async create(key: string, value: string): Promise<WriteResult> {
+    const res = await timed('create', () =>
+      this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(value)).commit(),
+    );
+    return res.succeeded ? { ok: true, revision: Number(res.header.revision) } : { ok: false };
+  }
+
+  async update(key: string, value: string, expectedRevision: number): Promise<WriteResult> {
+    const res = await timed('update', () =>
+      this.etcd
+        .if(key, 'Mod', '==', expectedRevision)
+        .then(this.etcd.put(key).value(value))
+        .else(this.etcd.get(key))
+        .commit(),
+    );
+    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
+    const kv = res.responses[0]?.response_range?.kvs[0];
+    return { ok: false, current: kv ? decode(kv) : undefined };
+  }
+
+  async delete(key: string, expectedRevision: number): Promise<WriteResult> {
+    const res = await timed('delete', () =>
+      this.etcd
+        .if(key, 'Mod', '==', expectedRevision)
+        .then(this.etcd.delete().key(key))
+        .else(this.etcd.get(key))
+        .commit(),
+    );
+    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
+    const kv = res.responses[0]?.response_range?.kvs[0];
+    return { ok: false, current: kv ? decode(kv) : undefined };
+  }
+
+  /**
+   * One page of keys under a prefix, after `startAfter`, read at `revision` (0: the latest).
+   * Bounded by count so no response approaches gRPC's message cap.
+   */
+  async listPage(prefix: string, opts: { startAfter?: string; limit: number; revision?: number }): Promise<Page> {
+    const start = opts.startAfter ? `${opts.startAfter}\0` : prefix;
+    const builder = this.etcd.getAll().inRange({ start, end: prefixEnd(prefix) }).limit(opts.limit);
+    if (opts.revision) builder.revision(opts.revision);
+    const res = await timed('list', () => builder.exec());
+    const items = res.kvs.map(decode);
+    const count = Number(res.count);
+    return {
+      items,
+      revision: Number(res.header.revision),
+      lastKey: res.kvs.length ? res.kvs[res.kvs.length - 1]!.key.toString() : opts.startAfter,
+      more: res.more,
+      remaining: Math.max(0, count - items.length),
+    };
+  }
+
+  /** The store's current revision, for consistent reads served from the watch cache. */
+  async currentRevision(): Promise<number> {
+    const res = await timed('revision', () => this.etcd.get('/registry/').exec());
+    return Number(res.header.revision);
+  }
+}

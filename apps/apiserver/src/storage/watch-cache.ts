@@ -1,0 +1,218 @@
+/**
+ * The apiserver's in-memory view of every object, kept current by ONE etcd watch on the
+ * registry prefix, so any number of client watches (and consistent lists) cost etcd nothing.
+ *
+ * Per kind it holds the current objects and a bounded window of recent changes. A client
+ * watch from resourceVersion N is served from that window when the window reaches back to N;
+ * older N are the caller's business (see ResourceWatch: a direct etcd watch, or 410 Gone).
+ */
+import { EventEmitter } from 'node:events';
+import type { Etcd3, Watcher } from 'etcd3';
+import type { KindInfo, KubeObject } from '@shoal/api';
+import { kindPrefix, REGISTRY_PREFIX } from './keys.js';
+import type { ObjectStore, StoredObject } from './object-store.js';
+import { watchPrefix } from './etcd-watch.js';
+import type { Change } from './watch-filter.js';
+
+const LIST_PAGE = 500;
+
+/** Fixed-size ring of the most recent changes of one kind. */
+class ChangeWindow {
+  private readonly ring: Change[];
+  private start = 0;
+  private size = 0;
+  /** Every change with revision > this is in the window. */
+  startRevision: number;
+
+  constructor(
+    private readonly capacity: number,
+    fromRevision: number,
+  ) {
+    this.ring = new Array(capacity);
+    this.startRevision = fromRevision;
+  }
+
+  push(c: Change): void {
+    if (this.size === this.capacity) {
+      this.startRevision = this.ring[this.start]!.revision;
+      this.start = (this.start + 1) % this.capacity;
+      this.size--;
+    }
+    this.ring[(this.start + this.size) % this.capacity] = c;
+    this.size++;
+  }
+
+  /** Changes after `revision`, oldest first; undefined when the window does not reach back that far. */
+  since(revision: number): Change[] | undefined {
+    if (revision < this.startRevision) return undefined;
+    const out: Change[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const c = this.ring[(this.start + i) % this.capacity]!;
+      if (c.revision > revision) out.push(c);
+    }
+    return out;
+  }
+}
+
+class KindCache {
+  readonly objects = new Map<string, StoredObject>();
+  window: ChangeWindow;
+
+  constructor(
+    readonly kind: KindInfo,
+    readonly capacity: number,
+    revision: number,
+  ) {
+    this.window = new ChangeWindow(capacity, revision);
+  }
+}
+
+export interface WatchCacheOptions {
+  /** Changes remembered per kind for watch resumption. */
+  windowSize: number;
+}
+
+export declare interface WatchCache {
+  on(event: 'change', listener: (kind: KindInfo, change: Change) => void): this;
+  on(event: 'reset', listener: () => void): this;
+  on(event: 'connection', listener: (connected: boolean) => void): this;
+  on(event: 'revision', listener: (revision: number) => void): this;
+}
+
+export class WatchCache extends EventEmitter {
+  private readonly byPlural = new Map<string, KindCache>();
+  private readonly byPrefix: [string, KindCache][] = [];
+  private watcher?: Watcher;
+  private stopped = false;
+  /** The cache reflects every write up to this etcd revision. */
+  revision = 0;
+  synced = false;
+  connected = false;
+  private revisionWaiters: { revision: number; resolve: () => void }[] = [];
+
+  constructor(
+    private readonly etcd: Etcd3,
+    private readonly store: ObjectStore,
+    private readonly kinds: KindInfo[],
+    private readonly opts: WatchCacheOptions,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    const revision = await this.store.currentRevision();
+    const caches = await Promise.all(this.kinds.map((k) => this.load(k, revision)));
+    this.byPlural.clear();
+    this.byPrefix.length = 0;
+    for (const c of caches) {
+      this.byPlural.set(c.kind.plural, c);
+      this.byPrefix.push([kindPrefix(c.kind), c]);
+    }
+    this.revision = revision;
+    this.watcher = await watchPrefix(this.etcd, REGISTRY_PREFIX, revision + 1, {
+      onChanges: (changes, rev) => this.apply(changes, rev),
+      onFatal: (err) => void this.restart(err),
+      onConnectionChange: (connected) => {
+        this.connected = connected;
+        this.emit('connection', connected);
+      },
+    });
+    this.connected = true;
+    this.synced = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.watcher?.cancel().catch(() => undefined);
+  }
+
+  /** Reads a kind's objects at exactly `revision`, page by page. */
+  private async load(kind: KindInfo, revision: number): Promise<KindCache> {
+    const cache = new KindCache(kind, this.opts.windowSize, revision);
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.store.listPage(kindPrefix(kind), { startAfter, limit: LIST_PAGE, revision });
+      for (const item of page.items) cache.objects.set(keyOf(item.object), item);
+      if (!page.more) break;
+      startAfter = page.lastKey;
+    }
+    return cache;
+  }
+
+  /** The etcd watch broke beyond resumption: start over, and make every client watcher relist. */
+  private async restart(err: Error): Promise<void> {
+    if (this.stopped) return;
+    this.synced = false;
+    await this.watcher?.cancel().catch(() => undefined);
+    this.emit('reset', err);
+    for (;;) {
+      try {
+        await this.start();
+        return;
+      } catch {
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private apply(changes: { key: string; change: Change }[], revision: number): void {
+    for (const { key, change } of changes) {
+      const cache = this.cacheForKey(key);
+      if (!cache) continue;
+      const id = keyOf(change.object);
+      const before = cache.objects.get(id);
+      // The cache's own copy is the authority on what came before.
+      if (before) change.previous = before.object;
+      if (change.type === 'DELETED') cache.objects.delete(id);
+      else cache.objects.set(id, { object: change.object, revision: change.revision });
+      if (change.type === 'ADDED' && before) change.type = 'MODIFIED';
+      cache.window.push(change);
+      this.revision = Math.max(this.revision, change.revision);
+      this.emit('change', cache.kind, change);
+    }
+    this.revision = Math.max(this.revision, revision);
+    this.emit('revision', this.revision);
+    this.revisionWaiters = this.revisionWaiters.filter((w) => {
+      if (w.revision > this.revision) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  private cacheForKey(key: string): KindCache | undefined {
+    for (const [prefix, cache] of this.byPrefix) if (key.startsWith(prefix)) return cache;
+    return undefined;
+  }
+
+  /** Resolves once the cache has seen every write up to `revision`; false on timeout. */
+  waitForRevision(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.revision >= revision) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve: () => (clearTimeout(timer), resolve(true)) };
+      const timer = setTimeout(() => {
+        this.revisionWaiters = this.revisionWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      this.revisionWaiters.push(waiter);
+    });
+  }
+
+  objects(kind: KindInfo): Iterable<StoredObject> {
+    return this.byPlural.get(kind.plural)?.objects.values() ?? [];
+  }
+
+  getObject(kind: KindInfo, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.byPlural.get(kind.plural)?.objects.get(kind.namespaced ? `${namespace}/${name}` : name)?.object;
+  }
+
+  /** Changes of a kind after `revision`, or undefined when they are no longer in the window. */
+  changesSince(kind: KindInfo, revision: number): Change[] | undefined {
+    return this.byPlural.get(kind.plural)?.window.since(revision);
+  }
+}
+
+function keyOf(o: KubeObject): string {
+  return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : String(o.metadata.name);
+}
