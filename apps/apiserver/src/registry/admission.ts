@@ -20,6 +20,11 @@ export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 /** etcd refuses requests over 1.5 MiB; leave room for the transaction around the value. */
 export const MAX_OBJECT_BYTES = 1_400_000;
 
+/** Kinds whose status the server itself sets at creation (no controller owns it). */
+const INITIAL_STATUS: Record<string, () => unknown> = {
+  Namespace: () => ({ phase: 'Active' }),
+};
+
 export interface Admitted {
   object: KubeObject;
   warnings: string[];
@@ -91,8 +96,12 @@ export function admitCreate(kind: KindInfo, body: unknown, namespace: string | u
   delete meta.deletionTimestamp;
   delete meta.deletionGracePeriodSeconds;
   delete meta.managedFields;
-  // Status is written by controllers through /status, never by the creator.
-  if (kind.hasStatus) delete obj.status;
+  // Status is written by controllers through /status, never by the creator; some kinds start with one.
+  if (kind.hasStatus) {
+    delete obj.status;
+    const initial = INITIAL_STATUS[kind.kind];
+    if (initial) obj.status = initial();
+  }
   const warnings = validateAndDefault(kind, obj, fieldValidation);
   return { object: obj, warnings };
 }

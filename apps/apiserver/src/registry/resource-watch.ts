@@ -3,10 +3,10 @@
  * once. Served from the watch cache when its window reaches back far enough; otherwise from a
  * watch of its own on etcd, which still answers 410 Expired when etcd compacted that history.
  */
-import type { Etcd3, Watcher } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { ApiError, gone, type KindInfo, type KubeObject } from '@shoal/api';
 import type { WatchCache } from '../storage/watch-cache.js';
-import { watchPrefix } from '../storage/etcd-watch.js';
+import { watchPrefix, type PrefixWatch } from '../storage/etcd-watch.js';
 import { listPrefix } from '../storage/keys.js';
 import { eventFor, matchesFilter, type Change, type ChangeType, type WatchFilter } from '../storage/watch-filter.js';
 
@@ -92,7 +92,7 @@ export class ResourceWatch {
   /** History older than the cache's window: read it from etcd directly (rare; costs one etcd watch). */
   private async followEtcd(from: number): Promise<void> {
     const prefix = listPrefix(this.req.kind, this.req.filter.namespace);
-    let watcher: Watcher | undefined;
+    let watcher: PrefixWatch | undefined;
     let stopped = false;
     this.stopFn = () => {
       stopped = true;

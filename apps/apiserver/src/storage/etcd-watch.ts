@@ -2,7 +2,7 @@
  * An etcd watch on a key prefix, translated into object changes. The watch cache uses one for
  * everything; a watcher that asks for history older than the cache holds gets its own.
  */
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import { decode } from './object-store.js';
 import type { Change } from './watch-filter.js';
 
@@ -26,21 +26,46 @@ export function toChange(type: 'Put' | 'Delete', kv: IKeyValue, prev: IKeyValue 
   return { type: 'DELETED', object, previous: decode(prev).object, revision };
 }
 
-export async function watchPrefix(etcd: Etcd3, prefix: string, fromRevision: number, h: EtcdWatchHandlers): Promise<Watcher> {
+export interface PrefixWatch {
+  cancel(): Promise<void>;
+}
+
+export async function watchPrefix(etcd: Etcd3, prefix: string, fromRevision: number, h: EtcdWatchHandlers): Promise<PrefixWatch> {
   const watcher = etcd.watch().prefix(prefix).startRevision(String(fromRevision)).withPreviousKV().watcher();
+  /** The revision this watch needs next; etcd3's own bookkeeping jumps ahead on (re)connect. */
+  let next = fromRevision;
   watcher.on('data', (res: IWatchResponse) => {
     const changes: { key: string; change: Change }[] = [];
     for (const ev of res.events) {
       const change = toChange(ev.type === 'Put' ? 'Put' : 'Delete', ev.kv, ev.prev_kv);
       if (change) changes.push({ key: ev.kv.key.toString(), change });
+      next = Math.max(next, Number(ev.kv.mod_revision) + 1);
     }
     h.onChanges(changes, Number(res.header.revision));
   });
   watcher.on('disconnected', () => h.onConnectionChange?.(false));
   watcher.on('connected', () => h.onConnectionChange?.(true));
+  let canceledByEtcd = false;
   watcher.on('error', (err: Error) => {
-    const compacted = /compact/i.test(err.message);
-    h.onFatal(Object.assign(err, { compacted }));
+    // etcd already dropped this watch; cancelling it again would make etcd3 throw on the reply.
+    canceledByEtcd = true;
+    void isCompacted(etcd, next, err).then((compacted) => h.onFatal(Object.assign(err, { compacted })));
   });
-  return watcher;
+  return {
+    cancel: () => (canceledByEtcd ? Promise.resolve() : watcher.cancel()),
+  };
+}
+
+/**
+ * etcd cancels a watch whose start revision was compacted, often without a reason text;
+ * a read at the revision the watch needed next says for sure.
+ */
+async function isCompacted(etcd: Etcd3, needed: number, err: Error): Promise<boolean> {
+  if (/compact/i.test(err.message)) return true;
+  try {
+    await etcd.get('/registry/').revision(needed).exec();
+    return false;
+  } catch (probeErr) {
+    return /compact/i.test((probeErr as Error).message);
+  }
 }

@@ -112,7 +112,8 @@ export class ObjectStore {
     const count = Number(res.count);
     return {
       items,
-      revision: Number(res.header.revision),
+      // etcd's header says its current revision; a read pinned to an older one is at that one.
+      revision: opts.revision || Number(res.header.revision),
       lastKey: res.kvs.length ? res.kvs[res.kvs.length - 1]!.key.toString() : opts.startAfter,
       more: res.more,
       remaining: Math.max(0, count - items.length),

@@ -7,11 +7,11 @@
  * older N are the caller's business (see ResourceWatch: a direct etcd watch, or 410 Gone).
  */
 import { EventEmitter } from 'node:events';
-import type { Etcd3, Watcher } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import type { KindInfo, KubeObject } from '@shoal/api';
 import { kindPrefix, REGISTRY_PREFIX } from './keys.js';
 import type { ObjectStore, StoredObject } from './object-store.js';
-import { watchPrefix } from './etcd-watch.js';
+import { watchPrefix, type PrefixWatch } from './etcd-watch.js';
 import type { Change } from './watch-filter.js';
 
 const LIST_PAGE = 500;
@@ -82,7 +82,7 @@ export declare interface WatchCache {
 export class WatchCache extends EventEmitter {
   private readonly byPlural = new Map<string, KindCache>();
   private readonly byPrefix: [string, KindCache][] = [];
-  private watcher?: Watcher;
+  private watcher?: PrefixWatch;
   private stopped = false;
   /** The cache reflects every write up to this etcd revision. */
   revision = 0;

@@ -1,0 +1,67 @@
+/** Two apiserver replicas on one etcd behave as one server; readiness follows etcd. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, http, openWatch, startApiserver, startEtcd, waitFor, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+
+const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
+let etcd: EtcdMember;
+let a: ApiserverProcess;
+let b: ApiserverProcess;
+
+before(async () => {
+  etcd = await startEtcd();
+  [a, b] = await Promise.all([startApiserver({ etcd: etcd.endpoint, port: await freePort() }), startApiserver({ etcd: etcd.endpoint, port: await freePort() })]);
+});
+after(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  await etcd?.stop();
+});
+
+test('write through A, read and watch through B', async () => {
+  const start = await http(b.url, 'GET', VMS);
+  const w = await openWatch(b.url, `${VMS}?watch=1&resourceVersion=${start.body.metadata.resourceVersion}`);
+  const created = await http(a.url, 'POST', VMS, { metadata: { name: 'shared' }, spec: {} });
+  // A consistent list on B includes a write A acknowledged, even if B's cache had not seen it yet.
+  const listed = await http(b.url, 'GET', VMS);
+  assert.ok(listed.body.items.some((i: { metadata: { name: string } }) => i.metadata.name === 'shared'));
+  await waitFor(() => w.events.length >= 1, { message: 'the event on B' });
+  w.close();
+  assert.equal(w.events[0]!.type, 'ADDED');
+  assert.equal(w.events[0]!.object.metadata.resourceVersion, created.body.metadata.resourceVersion);
+});
+
+test('a watch on B from a resourceVersion that A just returned does not miss the change', async () => {
+  const created = await http(a.url, 'POST', VMS, { metadata: { name: 'fresh' }, spec: {} });
+  const rv = created.body.metadata.resourceVersion;
+  const w = await openWatch(b.url, `${VMS}?watch=1&resourceVersion=${rv}`);
+  const patched = await http(a.url, 'PATCH', `${VMS}/fresh`, { metadata: { labels: { v: '2' } } }, { 'content-type': 'application/merge-patch+json' });
+  await waitFor(() => w.events.length >= 1, { message: 'the MODIFIED event on B' });
+  w.close();
+  assert.equal(w.events.length, 1, 'the create itself is not repeated');
+  assert.equal(w.events[0]!.object.metadata.resourceVersion, patched.body.metadata.resourceVersion);
+});
+
+test('concurrent updates through both replicas: exactly one wins, the other gets 409', async () => {
+  const created = (await http(a.url, 'POST', VMS, { metadata: { name: 'contended' }, spec: {} })).body;
+  const update = (base: string, vcpus: number) => http(base, 'PUT', `${VMS}/contended`, { ...created, spec: { ...created.spec, resources: { vcpus, memoryMiB: 256 } } });
+  const [ra, rb] = await Promise.all([update(a.url, 2), update(b.url, 3)]);
+  assert.deepEqual([ra.status, rb.status].sort(), [200, 409]);
+  const winner = ra.status === 200 ? 2 : 3;
+  assert.equal((await http(b.url, 'GET', `${VMS}/contended`)).body.spec.resources.vcpus, winner);
+});
+
+test('with etcd gone the apiservers report not ready and refuse writes with a clear 5xx', async () => {
+  const lone = await startEtcd();
+  const server = await startApiserver({ etcd: lone.endpoint, port: await freePort() });
+  try {
+    assert.equal((await http(server.url, 'GET', '/readyz')).status, 200);
+    await lone.stop();
+    await waitFor(async () => (await http(server.url, 'GET', '/readyz')).status === 503, { timeoutMs: 20_000, message: 'readyz to turn 503' });
+    const write = await http(server.url, 'POST', VMS, { metadata: { name: 'nowhere' }, spec: {} });
+    assert.ok(write.status >= 500, `expected a 5xx, got ${write.status}`);
+    assert.equal(write.body.kind, 'Status');
+    assert.equal((await http(server.url, 'GET', '/healthz')).status, 200, 'the process itself is alive');
+  } finally {
+    await server.stop();
+  }
+});
