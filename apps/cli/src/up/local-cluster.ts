@@ -1,0 +1,83 @@
+/**
+ * The all-in-one cluster `shoal up` runs on this machine: a local etcd member with its data under
+ * the data dir and the same apiserver binary a multi-host install runs — only flags differ.
+ * Components start in dependency order and stop in reverse.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SupervisedProcess } from './supervised-process.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+export interface LocalClusterOptions {
+  dataDir: string;
+  port: number;
+  etcdPort: number;
+  bind: string;
+  /** Told about progress, one line at a time. */
+  progress(line: string): void;
+}
+
+export class LocalCluster {
+  private readonly started: SupervisedProcess[] = [];
+  private failed?: (why: string) => void;
+  readonly failure: Promise<string>;
+
+  constructor(readonly opts: LocalClusterOptions) {
+    this.failure = new Promise((resolve) => (this.failed = resolve));
+  }
+
+  get serverUrl(): string {
+    return `http://${this.opts.bind}:${this.opts.port}`;
+  }
+
+  get etcdUrl(): string {
+    return `http://127.0.0.1:${this.opts.etcdPort}`;
+  }
+
+  async start(): Promise<void> {
+    const { dataDir } = this.opts;
+    const logs = join(dataDir, 'logs');
+    await mkdir(logs, { recursive: true });
+    await this.launch({
+      name: 'etcd',
+      command: 'etcd',
+      args: [
+        '--name=shoal',
+        `--data-dir=${join(dataDir, 'etcd')}`,
+        `--listen-client-urls=${this.etcdUrl}`,
+        `--advertise-client-urls=${this.etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${this.opts.etcdPort + 1}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${this.opts.etcdPort + 1}`,
+        `--initial-cluster=shoal=http://127.0.0.1:${this.opts.etcdPort + 1}`,
+        '--logger=zap',
+        '--log-level=warn',
+      ],
+      logFile: join(logs, 'etcd.log'),
+      ready: async () => (await fetch(`${this.etcdUrl}/health`)).ok,
+    });
+    await this.launch({
+      name: 'apiserver',
+      command: process.execPath,
+      args: [join(REPO_ROOT, 'bin/shoal-apiserver.js'), '--etcd-servers', this.etcdUrl, '--port', String(this.opts.port), '--bind', this.opts.bind],
+      logFile: join(logs, 'apiserver.log'),
+      ready: /listening on/,
+    });
+  }
+
+  private async launch(spec: ConstructorParameters<typeof SupervisedProcess>[0]): Promise<void> {
+    this.opts.progress(`starting ${spec.name} (log: ${spec.logFile})`);
+    const proc = new SupervisedProcess({ cwd: REPO_ROOT, ...spec });
+    this.started.push(proc);
+    await proc.start((why) => this.failed?.(why));
+    this.opts.progress(`${spec.name} ready`);
+  }
+
+  async stop(): Promise<void> {
+    for (const proc of [...this.started].reverse()) {
+      this.opts.progress(`stopping ${proc.spec.name}`);
+      await proc.stop();
+    }
+  }
+}

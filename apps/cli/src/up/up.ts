@@ -1,0 +1,53 @@
+/** `shoal up`: start the local cluster, apply the examples, say what to do next, stop on Ctrl-C. */
+import { resolve } from 'node:path';
+import { ShoalClient } from '@shoal/client';
+import { LocalCluster } from './local-cluster.js';
+import { applyExamples } from './apply-examples.js';
+
+export interface UpArgs {
+  dataDir: string;
+  port: number;
+  etcdPort: number;
+  bind: string;
+}
+
+export async function up(args: UpArgs): Promise<void> {
+  const progress = (line: string) => process.stderr.write(`shoal: ${line}\n`);
+  const cluster = new LocalCluster({ dataDir: resolve(args.dataDir), port: args.port, etcdPort: args.etcdPort, bind: args.bind, progress });
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await cluster.stop();
+    progress('stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  void cluster.failure.then((why) => {
+    // Ctrl-C reaches the children too; their exit is then expected.
+    if (stopping) return;
+    progress(`${why}: stopping the cluster`);
+    void stop(1);
+  });
+
+  try {
+    await cluster.start();
+    await applyExamples(new ShoalClient({ server: cluster.serverUrl }), progress);
+  } catch (err) {
+    progress(`start-up failed: ${(err as Error).message}`);
+    await stop(1);
+    return;
+  }
+  process.stdout.write(`
+Shoal is running: API server at ${cluster.serverUrl} (etcd data in ${resolve(args.dataDir, 'etcd')}).
+
+Try:
+  npx shoalctl get vms
+  npx shoalctl get vm hello -o yaml
+  npx shoalctl describe vm hello
+  kubectl --server ${cluster.serverUrl} get vms
+
+Press Ctrl-C to stop the cluster.
+`);
+}
