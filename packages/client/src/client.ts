@@ -153,7 +153,7 @@ export class ShoalClient {
     });
   }
 
-  /** Closes pooled connections; pending watches end with an error. */
+  /** Closes every connection; requests and watches still open fail (abort watches first to end them quietly). */
   close(): Promise<void> {
     return this.transport.close();
   }

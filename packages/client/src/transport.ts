@@ -114,8 +114,9 @@ export class Transport {
     return res.body;
   }
 
+  /** Drops every connection at once: a graceful close would wait forever for open watches. */
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent.destroy();
   }
 
   private async once<T>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions): Promise<T> {

@@ -1,0 +1,107 @@
+/** The text of `describe`, from plain objects: metadata as labelled lines, spec/status as YAML, conditions and events as tables. */
+import type { Condition, KindInfo, KubeObject } from '@shoal/api';
+import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
+import { stringify as toYaml } from 'yaml';
+import { formatColumns } from '../../output/columns.js';
+import { age } from '../../output/human-duration.js';
+
+export interface EventObject extends KubeObject {
+  involvedObject: { kind: string; name: string; namespace?: string; uid?: string };
+  reason?: string;
+  message?: string;
+  type?: string;
+  count?: number;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  source?: { component?: string; host?: string };
+}
+
+const LABEL_WIDTH = 14;
+
+export function eventsAbout(events: EventObject[], kind: KindInfo, obj: KubeObject): EventObject[] {
+  return events
+    .filter((e) => {
+      const io = e.involvedObject;
+      if (!io || io.kind !== kind.kind || io.name !== obj.metadata.name) return false;
+      if (kind.namespaced && (io.namespace ?? e.metadata.namespace) !== obj.metadata.namespace) return false;
+      // An event about an earlier object of the same name is not about this one.
+      return !io.uid || !obj.metadata.uid || io.uid === obj.metadata.uid;
+    })
+    .sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
+}
+
+export function renderDescription(kind: KindInfo, obj: KubeObject, events: EventObject[] | Error, now = Date.now()): string {
+  const m = obj.metadata;
+  const lines: string[] = [];
+  const field = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(LABEL_WIDTH)}${value}`);
+  const multi = (label: string, values: string[]) => {
+    if (values.length === 0) return field(label, '<none>');
+    field(label, values[0]!);
+    for (const v of values.slice(1)) lines.push(`${' '.repeat(LABEL_WIDTH)}${v}`);
+  };
+
+  field('Name', m.name ?? '');
+  if (kind.namespaced) field('Namespace', m.namespace ?? '');
+  multi('Labels', Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`));
+  multi('Annotations', Object.entries(m.annotations ?? {}).filter(([k]) => k !== LAST_APPLIED_ANNOTATION).map(([k, v]) => `${k}: ${v}`));
+  field('API Version', obj.apiVersion ?? kind.apiVersion);
+  field('Kind', obj.kind ?? kind.kind);
+  if (m.uid) field('UID', m.uid);
+  field('Created', m.creationTimestamp ? `${m.creationTimestamp} (${age(m.creationTimestamp, now)} ago)` : '<unknown>');
+  if (m.deletionTimestamp) field('Deleting', `since ${m.deletionTimestamp}`);
+  if (m.finalizers?.length) field('Finalizers', m.finalizers.join(', '));
+  if (m.ownerReferences?.length) multi('Owned By', m.ownerReferences.map((o) => `${o.kind}/${o.name}`));
+
+  const rest = Object.fromEntries(Object.entries(obj).filter(([k]) => !['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)));
+  for (const [key, value] of Object.entries(rest)) section(lines, title(key), value);
+  if (obj.spec !== undefined) section(lines, 'Spec', obj.spec);
+  const status = (obj.status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
+  const { conditions, ...statusRest } = status;
+  if (Object.keys(statusRest).length > 0) section(lines, 'Status', statusRest);
+  if (conditions?.length) {
+    lines.push('Conditions:');
+    const rows = conditions.map((c) => [c.type, c.status, c.reason ?? '', c.lastTransitionTime ? age(c.lastTransitionTime, now) : '', c.message ?? '']);
+    lines.push(indent(formatColumns([['Type', 'Status', 'Reason', 'Age', 'Message'], ['----', '------', '------', '---', '-------'], ...rows])));
+  }
+  lines.push(...renderEvents(events, now));
+  return `${lines.join('\n')}\n`;
+}
+
+function renderEvents(events: EventObject[] | Error, now: number): string[] {
+  if (events instanceof Error) return [`Events:       <unable to list events: ${events.message}>`];
+  if (events.length === 0) return ['Events:       <none>'];
+  const rows = events.map((e) => [e.type ?? 'Normal', e.reason ?? '', eventAge(e, now), e.source?.component ?? '', e.message ?? '']);
+  return ['Events:', indent(formatColumns([['Type', 'Reason', 'Age', 'From', 'Message'], ['----', '------', '---', '----', '-------'], ...rows]))];
+}
+
+function eventTime(e: EventObject): string {
+  return e.lastTimestamp ?? e.firstTimestamp ?? e.metadata.creationTimestamp ?? '';
+}
+
+/** `5m`, or `5m (x3 over 20m)` for an event that repeated. */
+function eventAge(e: EventObject, now: number): string {
+  const last = age(eventTime(e), now);
+  return e.count && e.count > 1 && e.firstTimestamp ? `${last} (x${e.count} over ${age(e.firstTimestamp, now)})` : last;
+}
+
+function section(lines: string[], label: string, value: unknown): void {
+  const isEmptyObject = typeof value === 'object' && value !== null && Object.keys(value).length === 0;
+  if (typeof value !== 'object' || value === null || isEmptyObject) {
+    lines.push(`${`${label}:`.padEnd(LABEL_WIDTH)}${isEmptyObject ? '<none>' : String(value)}`);
+    return;
+  }
+  lines.push(`${label}:`);
+  lines.push(indent(toYaml(value, { lineWidth: 0 })));
+}
+
+function indent(text: string): string {
+  return text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
+function title(key: string): string {
+  return key.replace(/^./, (c) => c.toUpperCase()).replace(/([a-z])([A-Z])/g, '$1 $2');
+}

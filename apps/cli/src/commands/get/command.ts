@@ -1,0 +1,34 @@
+import type { CommandModule } from 'yargs';
+import type { GlobalArgs } from '../../global-options.js';
+
+export const GET_OUTPUTS = ['table', 'wide', 'yaml', 'json', 'name'] as const;
+export type GetOutput = (typeof GET_OUTPUTS)[number];
+
+export interface GetArgs extends GlobalArgs {
+  kind: string;
+  names: string[];
+  output: GetOutput;
+  selector?: string;
+  fieldSelector?: string;
+  allNamespaces: boolean;
+  watch: boolean;
+  showLabels: boolean;
+  headers: boolean;
+}
+
+export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
+  command: 'get <kind> [names..]',
+  describe: 'Show objects of a kind: a table, or their YAML/JSON/names',
+  builder: (y) =>
+    y
+      .positional('kind', { type: 'string', describe: 'vm, virtualmachines, node, ... (see api-resources)' })
+      .positional('names', { type: 'string', array: true, default: [], describe: 'Object names (default: all)' })
+      .option('output', { alias: 'o', choices: GET_OUTPUTS, default: 'table' as GetOutput, describe: 'Output format' })
+      .option('selector', { alias: 'l', type: 'string', describe: 'Label selector, e.g. app=web,tier!=db' })
+      .option('field-selector', { type: 'string', describe: 'Field selector, e.g. spec.nodeName=n1' })
+      .option('all-namespaces', { alias: 'A', type: 'boolean', default: false, describe: 'List across all namespaces' })
+      .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'After listing, print changes until interrupted' })
+      .option('show-labels', { type: 'boolean', default: false, describe: 'Add a LABELS column' })
+      .option('headers', { type: 'boolean', default: true, describe: 'Print the header row (--no-headers to omit)' }) as never,
+  handler: (args) => import('./get.js').then((m) => m.get(args)),
+};

@@ -1,0 +1,47 @@
+/**
+ * shoalctl: every command is listed here, each a module under commands/ whose handler is loaded
+ * only when it runs (STYLE.md 9). Errors end here too: one place decides what the user reads
+ * and which exit code scripts see (report-error.ts).
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UsageError } from './cli-errors.js';
+import { apiResourcesCommand } from './commands/api-resources/command.js';
+import { applyCommand } from './commands/apply/command.js';
+import { deleteCommand } from './commands/delete/command.js';
+import { describeCommand } from './commands/describe/command.js';
+import { getCommand } from './commands/get/command.js';
+import { versionCommand } from './commands/version/command.js';
+import { globalOptions } from './global-options.js';
+import { reportError } from './report-error.js';
+import { joinStdinFileArgs } from './stdin-argument.js';
+
+const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
+  .scriptName('shoalctl')
+  .usage('$0 [--server URL] COMMAND [options]\n\nControls a Shoal cluster: microVMs declared as Kubernetes-style objects.')
+  .options(globalOptions)
+  .command(applyCommand)
+  .command(getCommand)
+  .command(describeCommand)
+  .command(deleteCommand)
+  .command(apiResourcesCommand)
+  .command(versionCommand)
+  .demandCommand(1, 'give a command')
+  .recommendCommands()
+  .strict()
+  .version(false)
+  .help()
+  .alias('help', 'h')
+  .wrap(Math.min(120, process.stdout.columns || 100))
+  // yargs reports bad usage through here; a handler's own error arrives as err and passes through untouched.
+  .fail((msg, err) => {
+    throw err ?? new UsageError(msg);
+  });
+
+try {
+  await cli.parseAsync();
+} catch (err) {
+  const { message, exitCode } = reportError(err);
+  if (message) process.stderr.write(`${message}\n`);
+  process.exitCode = exitCode;
+}

@@ -1,0 +1,90 @@
+/**
+ * What CLI tests need: a real etcd + apiserver, and the real shoalctl binary run as a child
+ * process, the way users and scripts run it. HOME points at an empty directory so a config
+ * file on the machine running the tests cannot leak in.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ShoalClient } from '@shoal/client';
+import { freePort, REPO_ROOT, startApiserver, startEtcd, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+
+export interface CliCluster {
+  etcd: EtcdMember;
+  apiserver: ApiserverProcess;
+  url: string;
+  client: ShoalClient;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(): Promise<CliCluster> {
+  const etcd = await startEtcd();
+  const apiserver = await startApiserver({ etcd: etcd.endpoint, port: await freePort() });
+  const client = new ShoalClient({ server: apiserver.url });
+  return {
+    etcd,
+    apiserver,
+    url: apiserver.url,
+    client,
+    async stop() {
+      await client.close();
+      await apiserver.stop();
+      await etcd.stop();
+    },
+  };
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface RunOptions {
+  input?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+let home: string | undefined;
+
+export async function shoalctl(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  home ??= await mkdtemp(join(tmpdir(), 'shoalctl-home-'));
+  const { SHOAL_SERVER: _s, SHOAL_CONFIG: _c, ...env } = process.env;
+  const r = await execa('node', [`${REPO_ROOT}bin/shoalctl.js`, ...args], {
+    reject: false,
+    input: opts.input ?? '',
+    env: { ...env, HOME: home, ...opts.env },
+    extendEnv: false,
+    cwd: opts.cwd ?? REPO_ROOT,
+    timeout: 120_000,
+  });
+  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+}
+
+export async function removeTestHome(): Promise<void> {
+  if (home) await rm(home, { recursive: true, force: true });
+  home = undefined;
+}
+
+export async function createNamespace(client: ShoalClient, name: string): Promise<void> {
+  await client.create('Namespace', { apiVersion: 'shoal.dev/v1alpha1', kind: 'Namespace', metadata: { name } });
+}
+
+export function vmYaml(name: string, opts: { namespace?: string; vcpus?: number; labels?: Record<string, string>; extraSpec?: string } = {}): string {
+  const labels = Object.entries(opts.labels ?? {}).map(([k, v]) => `\n    ${k}: ${v}`).join('');
+  return [
+    'apiVersion: shoal.dev/v1alpha1',
+    'kind: VirtualMachine',
+    'metadata:',
+    `  name: ${name}`,
+    ...(opts.namespace ? [`  namespace: ${opts.namespace}`] : []),
+    ...(labels ? [`  labels:${labels}`] : []),
+    'spec:',
+    '  resources:',
+    `    vcpus: ${opts.vcpus ?? 1}`,
+    ...(opts.extraSpec ? [opts.extraSpec] : []),
+    '',
+  ].join('\n');
+}
