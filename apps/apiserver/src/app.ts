@@ -10,6 +10,7 @@ import { ApiError, kinds as loadKinds, type KindInfo } from '@shoal/api';
 import { ObjectStore } from './storage/object-store.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
+import { BUILTIN_NAMESPACES, NamespaceLifecycle } from './registry/namespace-lifecycle.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerKindSchemas } from './schemas-openapi.js';
@@ -35,8 +36,6 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** Namespaces every cluster has. */
-const BUILTIN_NAMESPACES = ['default', 'shoal-system'];
 
 /** Query strings and path parameters are checked by fastify; bodies by the resource service (Status errors, fieldValidation). */
 const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
@@ -80,11 +79,14 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
 
   await cache.start();
   await ensureNamespaces(service, namespaceKind);
+  const namespaces = new NamespaceLifecycle(service, cache, kinds, app.log);
+  namespaces.start();
 
   return {
     app,
     cache,
     async close() {
+      namespaces.stop();
       await app.close();
       await cache.stop();
     },

@@ -25,6 +25,11 @@ const INITIAL_STATUS: Record<string, () => unknown> = {
   Namespace: () => ({ phase: 'Active' }),
 };
 
+/** Finalizers the server itself puts on new objects of a kind (see NamespaceLifecycle). */
+const INITIAL_FINALIZERS: Record<string, string[]> = {
+  Namespace: ['shoal.dev/namespace-contents'],
+};
+
 export interface Admitted {
   object: KubeObject;
   warnings: string[];
@@ -102,6 +107,7 @@ export function admitCreate(kind: KindInfo, body: unknown, namespace: string | u
     const initial = INITIAL_STATUS[kind.kind];
     if (initial) obj.status = initial();
   }
+  for (const f of INITIAL_FINALIZERS[kind.kind] ?? []) if (!(meta.finalizers ?? []).includes(f)) meta.finalizers = [...(meta.finalizers ?? []), f];
   const warnings = validateAndDefault(kind, obj, fieldValidation);
   return { object: obj, warnings };
 }

@@ -29,6 +29,7 @@ import {
 } from './admission.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
+import { BUILTIN_NAMESPACES } from './namespace-lifecycle.js';
 
 export interface Scope {
   kind: KindInfo;
@@ -252,6 +253,8 @@ export class ResourceService {
    * finalizer removes it when done, and the last removal deletes the object (see write()).
    */
   async delete(s: Scope, opts: DeleteOptions): Promise<KubeObject> {
+    if (s.kind.kind === 'Namespace' && BUILTIN_NAMESPACES.includes(s.name))
+      throw new ApiError(403, 'Forbidden', `namespaces "${s.name}" is forbidden: this namespace may not be deleted`, { name: s.name, kind: 'namespaces' });
     for (let attempt = 0; ; attempt++) {
       const current = await this.load(s);
       const obj = current.object;
@@ -264,6 +267,7 @@ export class ResourceService {
           const next = structuredClone(obj);
           next.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
           next.metadata.deletionGracePeriodSeconds = 0;
+          if (s.kind.kind === 'Namespace') next.status = { phase: 'Terminating' };
           return (await this.write(s, current, { object: next, warnings: [] }, { dryRun: opts.dryRun, fieldValidation: 'Ignore' })).object;
         }
         if (!opts.dryRun) await this.remove(s, current.revision);

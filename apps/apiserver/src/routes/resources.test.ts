@@ -1,7 +1,7 @@
 /** The REST verbs against a real etcd and a real apiserver process, as a client sees them. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { http, startControlPlane, type ControlPlane } from '@shoal/testing';
+import { http, startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
 let cp: ControlPlane;
@@ -195,4 +195,23 @@ test('health, readiness, version and metrics endpoints answer', async () => {
   const unknownPath = await api('GET', '/apis/shoal.dev/v1alpha1/namespaces/default/widgets');
   assert.equal(unknownPath.status, 404);
   assert.equal(unknownPath.body.kind, 'Status');
+});
+
+test('deleting a namespace deletes its contents first, honouring their finalizers', async () => {
+  const NS = '/apis/shoal.dev/v1alpha1/namespaces';
+  const inNs = '/apis/shoal.dev/v1alpha1/namespaces/doomed/virtualmachines';
+  await api('POST', NS, { metadata: { name: 'doomed' } });
+  await api('POST', inNs, vm('plain'));
+  await api('POST', inNs, vm('guarded', {}, { finalizers: ['shoal.dev/agent'] }));
+  const deleting = await api('DELETE', `${NS}/doomed`);
+  assert.equal(deleting.status, 200);
+  assert.equal(deleting.body.status.phase, 'Terminating');
+  await waitFor(async () => (await api('GET', `${inNs}/plain`)).status === 404, { message: 'plain VM deleted with its namespace' });
+  const guarded = await api('GET', `${inNs}/guarded`);
+  assert.ok(guarded.body.metadata.deletionTimestamp, 'the finalized VM is being deleted, not gone');
+  assert.equal((await api('GET', `${NS}/doomed`)).status, 200, 'the namespace waits for its contents');
+  assert.equal((await api('POST', inNs, vm('late'))).status, 403, 'nothing new goes into a terminating namespace');
+  await api('PATCH', `${inNs}/guarded`, { metadata: { finalizers: null } }, { 'content-type': 'application/merge-patch+json' });
+  await waitFor(async () => (await api('GET', `${NS}/doomed`)).status === 404, { message: 'namespace gone' });
+  assert.equal((await api('DELETE', `${NS}/default`)).status, 403);
 });
