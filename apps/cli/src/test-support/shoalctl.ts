@@ -59,6 +59,7 @@ export async function shoalctl(args: string[], opts: RunOptions = {}): Promise<R
     extendEnv: false,
     cwd: opts.cwd ?? REPO_ROOT,
     timeout: 120_000,
+    stripFinalNewline: false,
   });
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
 }

@@ -1,0 +1,114 @@
+/** `shoalctl apply` run as users run it, against a real etcd and apiserver. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError, type KubeObject } from '@shoal/api';
+import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
+import { createNamespace, removeTestHome, shoalctl, startCluster, vmYaml, type CliCluster } from '../../test-support/shoalctl.js';
+
+let cluster: CliCluster;
+let dir: string;
+
+before(async () => {
+  cluster = await startCluster();
+  dir = await mkdtemp(join(tmpdir(), 'shoalctl-apply-'));
+});
+after(async () => {
+  await cluster?.stop();
+  await rm(dir, { recursive: true, force: true });
+  await removeTestHome();
+});
+
+async function notFound(p: Promise<unknown>): Promise<boolean> {
+  try {
+    await p;
+    return false;
+  } catch (err) {
+    return err instanceof ApiError && err.code === 404;
+  }
+}
+
+test('apply creates, then configures without clobbering what other writers set, then is unchanged', async () => {
+  const file = join(dir, 'web.yaml');
+  await writeFile(file, vmYaml('web', { vcpus: 1, labels: { app: 'web' }, extraSpec: '  cmdline: quiet' }));
+  const first = await shoalctl(['--server', cluster.url, 'apply', '-f', file]);
+  assert.equal(first.exitCode, 0, first.stderr);
+  assert.equal(first.stdout, 'virtualmachine.shoal.dev/web created\n');
+  const created = await cluster.client.get('vm', 'web');
+  assert.ok(created.metadata.annotations?.[LAST_APPLIED_ANNOTATION], 'the applied manifest is recorded');
+
+  // Other writers: a label added by a merge patch, the scheduler binding the VM, a status.
+  await cluster.client.patch('vm', 'web', { metadata: { labels: { team: 'ops' } }, spec: { nodeName: 'node-1' } }, { type: 'merge' });
+  await cluster.client.patch('vm', 'web', { status: { phase: 'Scheduled' } }, { type: 'merge', status: true });
+
+  await writeFile(file, vmYaml('web', { vcpus: 2, labels: { app: 'web' } })); // vcpus changed, cmdline removed
+  const second = await shoalctl(['--server', cluster.url, 'apply', '-f', file]);
+  assert.equal(second.exitCode, 0, second.stderr);
+  assert.equal(second.stdout, 'virtualmachine.shoal.dev/web configured\n');
+  const live = await cluster.client.get('vm', 'web');
+  const spec = live.spec as { resources: { vcpus: number }; nodeName?: string; cmdline?: string };
+  assert.equal(spec.resources.vcpus, 2);
+  assert.equal(spec.cmdline, undefined, 'a field removed from the manifest is removed');
+  assert.equal(spec.nodeName, 'node-1', 'spec.nodeName set by another writer survives');
+  assert.deepEqual(live.metadata.labels, { app: 'web', team: 'ops' }, 'a label added by another writer survives');
+  assert.equal((live.status as { phase?: string }).phase, 'Scheduled');
+
+  const third = await shoalctl(['--server', cluster.url, 'apply', '-f', file]);
+  assert.equal(third.stdout, 'virtualmachine.shoal.dev/web unchanged\n');
+  assert.equal((await cluster.client.get('vm', 'web')).metadata.resourceVersion, live.metadata.resourceVersion, 'unchanged means no write');
+});
+
+test('an invalid manifest prints the Status message with the field path, exits non-zero and creates nothing', async () => {
+  const file = join(dir, 'bad.yaml');
+  await writeFile(file, vmYaml('bad', { vcpus: 0 }));
+  const r = await shoalctl(['--server', cluster.url, 'apply', '-f', file]);
+  assert.equal(r.exitCode, 1);
+  assert.match(r.stderr, /^Error from server \(Invalid\): error when applying ".*bad\.yaml": .*spec\.resources\.vcpus/m);
+  assert.equal(r.stdout, '');
+  assert.ok(await notFound(cluster.client.get('vm', 'bad')));
+});
+
+test('a misspelt field is rejected (fieldValidation=Strict), not silently dropped', async () => {
+  const r = await shoalctl(['--server', cluster.url, 'apply', '-f', '-'], { input: vmYaml('typo', { extraSpec: '  vcpu: 4' }) });
+  assert.equal(r.exitCode, 1);
+  assert.match(r.stderr, /spec\.vcpu/);
+  assert.ok(await notFound(cluster.client.get('vm', 'typo')));
+});
+
+test('multi-document YAML from stdin; the good objects apply, the bad one is reported', async () => {
+  const input = [
+    'apiVersion: shoal.dev/v1alpha1\nkind: Namespace\nmetadata:\n  name: stdin-ns\n',
+    vmYaml('one', { namespace: 'stdin-ns' }),
+    vmYaml('two'),
+    'apiVersion: shoal.dev/v1alpha1\nkind: Gadget\nmetadata:\n  name: g\n',
+  ].join('---\n');
+  const r = await shoalctl(['--server', cluster.url, '-n', 'stdin-ns', 'apply', '-f', '-'], { input });
+  assert.equal(r.stdout, 'namespace.shoal.dev/stdin-ns created\nvirtualmachine.shoal.dev/one created\nvirtualmachine.shoal.dev/two created\n');
+  assert.match(r.stderr, /unable to apply "STDIN": no matches for kind "Gadget"/);
+  assert.equal(r.exitCode, 1);
+  assert.equal((await cluster.client.get('vm', 'two', { namespace: 'stdin-ns' })).metadata.namespace, 'stdin-ns', '-n applies to manifests without a namespace');
+});
+
+test('a directory is applied recursively (.yaml, .yml, .json) and -f repeats', async () => {
+  await createNamespace(cluster.client, 'dir-ns');
+  const tree = join(dir, 'tree');
+  await mkdir(join(tree, 'nested'), { recursive: true });
+  await writeFile(join(tree, 'a.yaml'), `${vmYaml('dir-a')}---\n${vmYaml('dir-b')}`);
+  await writeFile(join(tree, 'nested', 'c.json'), JSON.stringify({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name: 'dir-c' } }));
+  await writeFile(join(tree, 'nested', 'notes.txt'), 'not a manifest');
+  const extra = join(dir, 'extra.yml');
+  await writeFile(extra, vmYaml('dir-d'));
+  const r = await shoalctl(['--server', cluster.url, '-n', 'dir-ns', 'apply', '-f', tree, '-f', extra]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['dir-a', 'dir-b', 'dir-c', 'dir-d'].map((n) => `virtualmachine.shoal.dev/${n} created`));
+  const names = (await cluster.client.list<KubeObject>('vm', { namespace: 'dir-ns' })).items.map((o) => o.metadata.name).sort();
+  assert.deepEqual(names, ['dir-a', 'dir-b', 'dir-c', 'dir-d']);
+});
+
+test('apply without -f is a usage error (exit 2)', async () => {
+  const r = await shoalctl(['--server', cluster.url, 'apply']);
+  assert.equal(r.exitCode, 2);
+  assert.match(r.stderr, /-f/);
+});

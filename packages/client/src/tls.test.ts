@@ -1,0 +1,47 @@
+/** The client over HTTPS: trusting a CA file, refusing an unknown CA, and the explicit opt-out. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import { freePort, makeServerCertificates, startApiserver, startEtcd, type ApiserverProcess, type EtcdMember, type TestCertificates } from '@shoal/testing';
+import { ShoalClient } from './client.js';
+
+let etcd: EtcdMember;
+let apiserver: ApiserverProcess;
+let certs: TestCertificates;
+let url: string;
+
+before(async () => {
+  certs = await makeServerCertificates();
+  etcd = await startEtcd();
+  const port = await freePort();
+  apiserver = await startApiserver({ etcd: etcd.endpoint, port, args: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile] });
+  url = `https://127.0.0.1:${port}`;
+});
+after(async () => {
+  await apiserver?.stop();
+  await etcd?.stop();
+  if (certs) await rm(certs.dir, { recursive: true, force: true });
+});
+
+async function namespaces(client: ShoalClient): Promise<string[]> {
+  try {
+    return (await client.list('ns')).items.map((n) => n.metadata.name!);
+  } finally {
+    await client.close();
+  }
+}
+
+test('a client given the CA file (or its PEM) verifies the server', async () => {
+  assert.ok((await namespaces(new ShoalClient({ server: url, caFile: certs.caFile }))).includes('default'));
+  assert.ok((await namespaces(new ShoalClient({ server: url, ca: await readFile(certs.caFile, 'utf8') }))).includes('default'));
+});
+
+test('a server signed by an unknown CA is refused, and not retried as if it were down', async () => {
+  const started = Date.now();
+  await assert.rejects(namespaces(new ShoalClient({ server: url })), /certificate/i);
+  assert.ok(Date.now() - started < 2000, 'a certificate error is not a connection error to retry');
+});
+
+test('insecureSkipTLSVerify accepts any certificate', async () => {
+  assert.ok((await namespaces(new ShoalClient({ server: url, insecureSkipTLSVerify: true }))).includes('default'));
+});
