@@ -112,3 +112,10 @@ test('apply without -f is a usage error (exit 2)', async () => {
   assert.equal(r.exitCode, 2);
   assert.match(r.stderr, /-f/);
 });
+
+test('-n that contradicts the manifest namespace refuses the object instead of guessing', async () => {
+  const r = await shoalctl(['--server', cluster.url, '-n', 'default', 'apply', '-f', '-'], { input: vmYaml('elsewhere', { namespace: 'dir-ns' }) });
+  assert.equal(r.exitCode, 1);
+  assert.match(r.stderr, /does not match the namespace "default".*--namespace=dir-ns/);
+  assert.ok(await notFound(cluster.client.get('vm', 'elsewhere', { namespace: 'dir-ns' })));
+});

@@ -4,9 +4,10 @@
  * whether all of them made it.
  */
 import { ApiError } from '@shoal/api';
-import { applyManifest, ManifestError, UnknownKindError } from '@shoal/client';
+import { applyManifest, kindOfManifest, ManifestError, UnknownKindError } from '@shoal/client';
 import { ExitError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
+import { manifestNamespace, NamespaceMismatchError } from '../../manifests/manifest-namespace.js';
 import { readManifests } from '../../manifests/read-manifests.js';
 import { slashName } from '../../output/resource-names.js';
 import { serverErrorLine } from '../../report-error.js';
@@ -20,12 +21,13 @@ export async function apply(args: ApplyArgs): Promise<void> {
   try {
     for (const { source, object } of manifests) {
       try {
-        const applied = await applyManifest(client, object, { namespace: settings.namespace, fieldValidation: 'Strict' });
+        const namespace = manifestNamespace(kindOfManifest(object), object, args.namespace, settings.namespace);
+        const applied = await applyManifest(client, object, { namespace, fieldValidation: 'Strict' });
         process.stdout.write(`${slashName(applied.kind, object.metadata.name!)} ${applied.result}\n`);
       } catch (err) {
         failed++;
         if (err instanceof ApiError) process.stderr.write(`${serverErrorLine(err, `error when applying "${source}"`)}\n`);
-        else if (err instanceof ManifestError || err instanceof UnknownKindError) process.stderr.write(`error: unable to apply "${source}": ${err.message}\n`);
+        else if (err instanceof ManifestError || err instanceof UnknownKindError || err instanceof NamespaceMismatchError) process.stderr.write(`error: unable to apply "${source}": ${err.message}\n`);
         else throw err;
       }
     }

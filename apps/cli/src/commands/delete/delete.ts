@@ -6,6 +6,7 @@ import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
 import { kindOfManifest, resolveKind, type ShoalClient } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
+import { manifestNamespace } from '../../manifests/manifest-namespace.js';
 import { readManifests } from '../../manifests/read-manifests.js';
 import { quotedName } from '../../output/resource-names.js';
 import { parseDuration } from '../../parse-duration.js';
@@ -71,7 +72,7 @@ async function findTargets(client: ShoalClient, args: DeleteArgs, namespace: str
     return manifests.map(({ source, object }) => {
       const kind = kindOfManifest(object);
       if (!object.metadata.name) throw new Error(`an object in "${source}" has no metadata.name`);
-      return { kind, name: object.metadata.name, namespace: kind.namespaced ? object.metadata.namespace || namespace : undefined };
+      return { kind, name: object.metadata.name, namespace: manifestNamespace(kind, object, args.namespace, namespace) };
     });
   }
   const kind = resolveKind(args.kind!);
