@@ -89,17 +89,44 @@ ensure_etcd() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# microVM runtime and default guest image — COMING, not installed yet.
+# microVM runtime and default guest image
 #
-# When the agent's qemu runtime lands, this function will:
-#   - apt_install the packages qemu-system-x86 qemu-utils busybox-static cpio
-#     (test for `qemu-system-x86_64`, `qemu-img`, `/bin/busybox` first, like ensure_etcd);
-#   - build the default guest image (cloud kernel + busybox initramfs) with a script under
-#     deploy/, cached, and skipped when the cached image is up to date.
-# Keep it quiet and quick when everything is present.
+# QEMU (qemu-system-x86 for -M microvm, qemu-utils for qcow2 overlays), busybox-static and cpio
+# for the initramfs; then the default guest image (Debian cloud kernel + busybox initramfs),
+# built by deploy/guest/build-image.sh into ${SHOAL_IMAGE_DIR:-/var/cache/shoal/images}/default.
+# The quick path is file tests and one hash of two small files: the image is rebuilt when it is
+# missing or when deploy/guest/{build-image.sh,init} changed. A newer kernel package is picked
+# up by running deploy/guest/build-image.sh by hand (it consults apt, which is too slow here).
 # ---------------------------------------------------------------------------------------------
 ensure_vm_runtime() {
-  :
+  local missing=()
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+  command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+  # The initramfs needs the static busybox; Debian's plain `busybox` package is dynamic.
+  if ! [ -x /bin/busybox ] || ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
+    missing+=(busybox-static)
+  fi
+  command -v cpio >/dev/null 2>&1 || missing+=(cpio)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "the microVM runtime" "${missing[@]}"
+  fi
+
+  local cache="${SHOAL_IMAGE_DIR:-/var/cache/shoal/images}"
+  local image="$cache/default" recipe
+  recipe="$(cat deploy/guest/build-image.sh deploy/guest/init | sha256sum | cut -c1-16)"
+  if [ -s "$image/vmlinuz" ] && [ -s "$image/initrd.cpio.gz" ] \
+    && grep -q "\"recipe\": \"$recipe\"" "$image/image.json" 2>/dev/null; then
+    return 0
+  fi
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ] && ! { mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; }; then
+    command -v sudo >/dev/null 2>&1 \
+      || die "the guest image cache $cache is not writable: rerun as root, or set SHOAL_IMAGE_DIR to a writable directory"
+    sudo=(sudo)
+  fi
+  say "building the default guest image in $image (deploy/guest/build-image.sh)"
+  run_quiet "building the default guest image" "${sudo[@]}" env SHOAL_IMAGE_DIR="$cache" \
+    bash deploy/guest/build-image.sh
 }
 
 # ---------------------------------------------------------------------------------------------
