@@ -4,3 +4,4 @@ export * from './etcd.js';
 export * from './process.js';
 export * from './http.js';
 export * from './control-plane.js';
+export * from './certificates.js';
