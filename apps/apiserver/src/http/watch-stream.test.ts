@@ -120,3 +120,19 @@ test('one slow-to-start watcher among hundreds: every watcher gets every event',
     assert.deepEqual(w.events.map((e) => e.object.metadata.labels.n), ['0', '1', '2', '3', '4']);
   }
 });
+
+test('writes elsewhere in a shared etcd do not stall consistent lists or watches', async () => {
+  const etcd = new Etcd3({ hosts: cp.etcd.endpoint });
+  try {
+    await etcd.put('/someone-else/key').value('not json');
+    const list = await http(cp.url, 'GET', VMS);
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    const w = await openWatch(cp.url, `${VMS}?watch=1&resourceVersion=${list.body.metadata.resourceVersion}`);
+    await create(cp.url, 'after-foreign-write');
+    await waitFor(() => w.events.length >= 1, { message: 'the event after a foreign write' });
+    w.close();
+    assert.equal(w.events[0]!.object.metadata.name, 'after-foreign-write');
+  } finally {
+    etcd.close();
+  }
+});

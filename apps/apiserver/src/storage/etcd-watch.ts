@@ -30,15 +30,26 @@ export interface PrefixWatch {
   cancel(): Promise<void>;
 }
 
-export async function watchPrefix(etcd: Etcd3, prefix: string, fromRevision: number, h: EtcdWatchHandlers): Promise<PrefixWatch> {
+/**
+ * Watches keys under `prefix` ('' = the whole keyspace) from `fromRevision`. Only keys that
+ * `accept` lets through are decoded; the rest still advance the revision handed to onChanges.
+ */
+export async function watchPrefix(
+  etcd: Etcd3,
+  prefix: string,
+  fromRevision: number,
+  h: EtcdWatchHandlers,
+  accept: (key: string) => boolean = () => true,
+): Promise<PrefixWatch> {
   const watcher = etcd.watch().prefix(prefix).startRevision(String(fromRevision)).withPreviousKV().watcher();
   /** The revision this watch needs next; etcd3's own bookkeeping jumps ahead on (re)connect. */
   let next = fromRevision;
   watcher.on('data', (res: IWatchResponse) => {
     const changes: { key: string; change: Change }[] = [];
     for (const ev of res.events) {
-      const change = toChange(ev.type === 'Put' ? 'Put' : 'Delete', ev.kv, ev.prev_kv);
-      if (change) changes.push({ key: ev.kv.key.toString(), change });
+      const key = ev.kv.key.toString();
+      const change = accept(key) ? toChange(ev.type === 'Put' ? 'Put' : 'Delete', ev.kv, ev.prev_kv) : undefined;
+      if (change) changes.push({ key, change });
       next = Math.max(next, Number(ev.kv.mod_revision) + 1);
     }
     h.onChanges(changes, Number(res.header.revision));

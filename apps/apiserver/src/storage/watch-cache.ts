@@ -110,14 +110,16 @@ export class WatchCache extends EventEmitter {
       this.byPrefix.push([kindPrefix(c.kind), c]);
     }
     this.revision = revision;
-    this.watcher = await watchPrefix(this.etcd, REGISTRY_PREFIX, revision + 1, {
+    // The whole keyspace, not just the registry: a write elsewhere in a shared etcd still moves the
+    // revision on, so consistent reads never wait for a revision the registry will not reach.
+    this.watcher = await watchPrefix(this.etcd, '', revision + 1, {
       onChanges: (changes, rev) => this.apply(changes, rev),
       onFatal: (err) => void this.restart(err),
       onConnectionChange: (connected) => {
         this.connected = connected;
         this.emit('connection', connected);
       },
-    });
+    }, (key) => key.startsWith(REGISTRY_PREFIX));
     this.connected = true;
     this.synced = true;
   }
