@@ -53,5 +53,5 @@ current-context: shoal
 `,
   );
   const out = await execa('kubectl', ['get', 'namespaces', '-o', 'name'], { env: { KUBECONFIG: kubeconfig } });
-  assert.deepEqual(out.stdout.split('\n').sort(), ['namespace.shoal.dev/default', 'namespace.shoal.dev/shoal-system']);
+  assert.deepEqual(out.stdout.split('\n').sort(), ['namespace.shoal.dev/default', 'namespace.shoal.dev/shoal-node-lease', 'namespace.shoal.dev/shoal-system']);
 });

@@ -11,7 +11,7 @@ import type { WatchCache } from '../storage/watch-cache.js';
 
 export const NAMESPACE_FINALIZER = 'shoal.dev/namespace-contents';
 /** Namespaces every cluster has and nobody may delete. */
-export const BUILTIN_NAMESPACES = ['default', 'shoal-system'];
+export const BUILTIN_NAMESPACES = ['default', 'shoal-system', 'shoal-node-lease'];
 
 const RETRY_MS = 1_000;
 

@@ -1,0 +1,78 @@
+/** The agent's own endpoint: health, metrics, and each VM's serial console for `shoalctl logs`. */
+import { open } from 'node:fs/promises';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { register } from 'prom-client';
+import { ApiError, notFound } from '@shoal/api';
+import type { RuntimeDriver } from './runtime/driver.js';
+
+export interface AgentHttpOptions {
+  driver: RuntimeDriver;
+  ready: () => boolean;
+}
+
+const FOLLOW_POLL_MS = 200;
+
+/** The byte offset where the last `lines` lines of a file start. */
+async function tailOffset(path: string, lines: number): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const chunk = Buffer.alloc(Math.min(size, 1024 * 1024));
+    await fh.read(chunk, 0, chunk.length, size - chunk.length);
+    let seen = 0;
+    for (let i = chunk.length - 1; i >= 0; i--) {
+      if (chunk[i] === 0x0a && i !== chunk.length - 1 && ++seen === lines) return size - chunk.length + i + 1;
+    }
+    return size - chunk.length;
+  } finally {
+    await fh.close();
+  }
+}
+
+export function buildAgentHttp(o: AgentHttpOptions): FastifyInstance {
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  app.setErrorHandler((err, _req, reply) => {
+    const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
+    void reply.code(e.code).send(e.toStatus());
+  });
+  app.get('/healthz', async () => 'ok');
+  app.get('/readyz', async (_req, reply) => (o.ready() ? 'ok' : reply.code(503).send('not ready')));
+  app.get('/metrics', async (_req, reply) => reply.type(register.contentType).send(await register.metrics()));
+  app.get<{ Params: { namespace: string; name: string }; Querystring: { follow?: string; tailLines?: string } }>('/logs/:namespace/:name', async (req, reply) => {
+    const { namespace, name } = req.params;
+    const instance = o.driver.list().find((i) => i.namespace === namespace && i.name === name);
+    const path = instance && o.driver.consoleLog(instance.uid);
+    if (!path) throw notFound({ kind: 'VirtualMachine', group: 'shoal.dev', name });
+    const follow = req.query.follow === 'true' || req.query.follow === '1';
+    const tail = Number(req.query.tailLines);
+    let offset = Number.isInteger(tail) && tail >= 0 ? await tailOffset(path, tail).catch(() => 0) : 0;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+    let closed = false;
+    res.on('close', () => (closed = true));
+    // Copies what the file gained since the last look; the console is append-only.
+    const pump = async () => {
+      const fh = await open(path, 'r').catch(() => undefined);
+      if (!fh) return;
+      try {
+        const { size } = await fh.stat();
+        if (size > offset) {
+          const buf = Buffer.alloc(size - offset);
+          await fh.read(buf, 0, buf.length, offset);
+          offset = size;
+          res.write(buf);
+        }
+      } finally {
+        await fh.close();
+      }
+    };
+    await pump();
+    while (follow && !closed) {
+      await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+      await pump();
+    }
+    res.end();
+  });
+  return app;
+}

@@ -1,0 +1,85 @@
+/** shoal-agent: the node agent's command line. */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { parse as parseYaml } from 'yaml';
+import pino from 'pino';
+import { Agent } from './agent.js';
+
+function parseLabels(s: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (s ?? '').split(',').filter(Boolean)) {
+    const [k, v = ''] = pair.split('=');
+    if (!k) throw new Error(`--labels: cannot parse "${pair}" (want key=value)`);
+    out[k.trim()] = v.trim();
+  }
+  return out;
+}
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName('shoal-agent')
+  .usage('$0 --server URL --node-name NAME --data-dir DIR [--runtime qemu|simulated]\n\nRuns the microVMs bound to this node.')
+  .config('config', 'YAML or JSON file with any of these options (flags win)', (path) => parseYaml(readFileSync(path, 'utf8')) as object)
+  .option('server', { type: 'string', default: process.env.SHOAL_SERVER, describe: 'API server URL' })
+  .option('node-name', { type: 'string', default: hostname(), describe: 'Name of this node' })
+  .option('data-dir', { type: 'string', demandOption: true, describe: 'Where VM run directories and state live' })
+  .option('runtime', { choices: ['qemu', 'simulated'] as const, default: 'qemu' as const, describe: 'VM runtime driver' })
+  .option('labels', { type: 'string', describe: 'Node labels, e.g. topology.shoal.dev/zone=a,topology.shoal.dev/rack=r1' })
+  .option('bind', { type: 'string', default: '127.0.0.1', describe: 'Address of the agent endpoint (logs, health, metrics)' })
+  .option('port', { type: 'number', default: 10250, describe: 'Port of the agent endpoint (0: any free port)' })
+  .option('lease-duration', { type: 'number', default: 10, describe: 'Seconds a node lease is valid; renewed every quarter of it' })
+  .option('fence-timeout', { type: 'number', default: 60, describe: 'Seconds without a lease renewal after which VMs stop themselves (0: never)' })
+  .option('stop-grace', { type: 'number', default: 30, describe: 'Seconds a guest gets to shut down before it is killed' })
+  .option('stop-vms-on-exit', { type: 'boolean', default: false, describe: 'Stop all VMs when the agent stops (all-in-one use)' })
+  .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
+  .option('memory-mib', { type: 'number', describe: 'Memory offered to VMs in MiB (default: host memory minus 1 GiB)' })
+  .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
+  .check((a) => {
+    if (!a.server) throw new Error('--server (or SHOAL_SERVER) is required');
+    if (!/^https?:\/\//.test(a.server)) throw new Error(`--server: "${a.server}" is not an http(s) URL`);
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`--node-name: "${a['node-name']}" is not a valid name (lower case letters, digits, '-', '.')`);
+    if (!(a['lease-duration'] >= 2)) throw new Error('--lease-duration must be at least 2 seconds');
+    parseLabels(a.labels);
+    return true;
+  })
+  .strict()
+  .fail((msg, err) => {
+    process.stderr.write(`shoal-agent: ${msg ?? err?.message}\nRun with --help for usage.\n`);
+    process.exit(2);
+  })
+  .parseAsync();
+
+const log = pino({ name: 'shoal-agent', level: argv['log-level'] });
+const agent = new Agent({
+  server: argv.server!,
+  nodeName: argv['node-name'],
+  dataDir: argv['data-dir'],
+  runtime: argv.runtime,
+  labels: parseLabels(argv.labels),
+  bind: argv.bind,
+  port: argv.port,
+  leaseDurationSeconds: argv['lease-duration'],
+  fenceTimeoutSeconds: argv['fence-timeout'],
+  stopGraceSeconds: argv['stop-grace'],
+  stopVmsOnExit: argv['stop-vms-on-exit'],
+  capacity: { vcpus: argv.vcpus, memoryMiB: argv['memory-mib'] },
+  log,
+});
+
+try {
+  await agent.start();
+  console.log(`shoal-agent ${argv['node-name']} ready on ${agent.address} (runtime ${argv.runtime})`);
+} catch (err) {
+  process.stderr.write(`shoal-agent: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await agent.stop().catch((err) => log.error({ err }, 'stop failed'));
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());

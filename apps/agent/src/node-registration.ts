@@ -1,0 +1,30 @@
+/** Registers this host as a Node and reports what it offers; re-run whenever that changes. */
+import { ApiError, type Condition } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import type { Capacity, RuntimeInfo } from './runtime/driver.js';
+
+export interface NodeRegistration {
+  nodeName: string;
+  labels: Record<string, string>;
+  capacity: Capacity;
+  runtime: RuntimeInfo;
+  agentAddress: string;
+}
+
+export async function registerNode(client: ShoalClient, r: NodeRegistration): Promise<void> {
+  try {
+    await client.create('node', { apiVersion: 'shoal.dev/v1alpha1', kind: 'Node', metadata: { name: r.nodeName, labels: r.labels }, spec: {} });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err;
+    // Labels from the agent's configuration win; labels others added stay.
+    await client.patch('node', r.nodeName, { metadata: { labels: r.labels } }, { type: 'merge' });
+  }
+  const now = new Date().toISOString();
+  const ready: Condition = { type: 'Ready', status: 'True', reason: 'AgentReady', message: 'the node agent is running and renewing its lease', lastTransitionTime: now };
+  await client.patch(
+    'node',
+    r.nodeName,
+    { status: { capacity: r.capacity, allocatable: r.capacity, conditions: [ready], agentAddress: r.agentAddress, runtime: r.runtime } },
+    { type: 'merge', status: true },
+  );
+}

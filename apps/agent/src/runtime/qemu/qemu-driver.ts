@@ -1,0 +1,287 @@
+/**
+ * The QEMU microvm runtime. Each VM runs under vm-supervisor.sh, detached from the agent, in
+ * <data-dir>/vms/<uid>/: vm.json (who it is), supervisor.pid, qemu.pid, qmp.sock, serial.log,
+ * exit.json once it exited. Everything the driver knows it can re-read from those files, which
+ * is how a restarted agent re-adopts running VMs without touching them.
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus, totalmem } from 'node:os';
+import { execa } from 'execa';
+import chokidar, { type FSWatcher } from 'chokidar';
+import type { Capacity, InstanceState, RuntimeDriver, RuntimeInfo, VmLaunchSpec } from '../driver.js';
+import { buildQemuCommandLine, PID_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE } from './command-line.js';
+import { detectAccelerator, hostTscKhz, type Accelerator } from './accelerator.js';
+import { locateGuestImage } from './guest-image.js';
+import { qmpCommand } from './qmp-client.js';
+import { parseMarkers } from './serial-markers.js';
+
+const SUPERVISOR = fileURLToPath(new URL('./vm-supervisor.sh', import.meta.url));
+const EXIT_FILE = 'exit.json';
+const META_FILE = 'vm.json';
+const BOOT_FILE = 'booted.json';
+const SUPERVISOR_PID = 'supervisor.pid';
+/** Re-read instances this often even without a file event (belt and braces for missed events). */
+const POLL_MS = 1_000;
+
+export interface QemuDriverOptions {
+  dataDir: string;
+  /** File the agent touches on every successful heartbeat; the supervisors fence on its age. */
+  heartbeatFile: string;
+  /** Seconds without heartbeat after which a VM stops itself; 0 disables. */
+  fenceSeconds: number;
+  /** Memory kept for the host, not offered to VMs. */
+  reservedMemoryMiB?: number;
+  capacity?: Partial<Capacity>;
+}
+
+interface Tracked {
+  state: InstanceState;
+  dir: string;
+  /** Offset in serial.log where the current boot's output starts. */
+  serialOffset: number;
+}
+
+const isAlive = (pid: number | undefined) => {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function readPid(path: string): Promise<number | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+export class QemuDriver extends EventEmitter implements RuntimeDriver {
+  info: RuntimeInfo = { name: 'qemu-microvm', version: 'unknown', accelerator: 'tcg' };
+  private readonly instances = new Map<string, Tracked>();
+  private accelerator: Accelerator = 'tcg';
+  private tscKhz?: number;
+  private watcher?: FSWatcher;
+  private poller?: NodeJS.Timeout;
+
+  constructor(private readonly opts: QemuDriverOptions) {
+    super();
+  }
+
+  private get vmsDir() {
+    return join(this.opts.dataDir, 'vms');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.vmsDir, { recursive: true });
+    this.accelerator = (await detectAccelerator()).accelerator;
+    this.tscKhz = await hostTscKhz();
+    const version = await execa('qemu-system-x86_64', ['--version']).then((r) => /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown');
+    this.info = { name: 'qemu-microvm', version, accelerator: this.accelerator };
+    this.watcher = chokidar.watch(this.vmsDir, { depth: 1, ignoreInitial: true });
+    this.watcher.on('all', (_event, path) => {
+      const uid = path.slice(this.vmsDir.length + 1).split('/')[0];
+      if (uid && this.instances.has(uid)) void this.refresh(uid);
+    });
+    this.poller = setInterval(() => {
+      for (const uid of this.instances.keys()) void this.refresh(uid);
+    }, POLL_MS);
+  }
+
+  capacity(): Capacity {
+    const memoryMiB = Math.floor(totalmem() / 1024 / 1024) - (this.opts.reservedMemoryMiB ?? 1024);
+    return { vcpus: this.opts.capacity?.vcpus ?? cpus().length, memoryMiB: this.opts.capacity?.memoryMiB ?? Math.max(0, memoryMiB) };
+  }
+
+  async adopt(): Promise<InstanceState[]> {
+    const found: InstanceState[] = [];
+    for (const uid of await readdir(this.vmsDir).catch(() => [] as string[])) {
+      const dir = join(this.vmsDir, uid);
+      const meta = JSON.parse(await readFile(join(dir, META_FILE), 'utf8').catch(() => 'null')) as
+        | { namespace: string; name: string; startedAt: string; serialOffset: number }
+        | null;
+      if (!meta) continue;
+      const tracked: Tracked = {
+        dir,
+        serialOffset: meta.serialOffset,
+        state: { uid, namespace: meta.namespace, name: meta.name, phase: 'starting', startedAt: meta.startedAt },
+      };
+      this.instances.set(uid, tracked);
+      await this.refresh(uid, false);
+      found.push({ ...tracked.state });
+    }
+    return found;
+  }
+
+  async start(spec: VmLaunchSpec): Promise<InstanceState> {
+    const dir = join(this.vmsDir, spec.uid);
+    await mkdir(dir, { recursive: true });
+    for (const f of [EXIT_FILE, PID_FILE, 'child.pid', SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE]) await rm(join(dir, f), { force: true });
+    const image = await locateGuestImage({ name: spec.image });
+    const line = buildQemuCommandLine({
+      uid: spec.uid,
+      hostname: spec.name.replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '') || undefined,
+      vcpus: spec.vcpus,
+      memoryMiB: spec.memoryMiB,
+      accelerator: this.accelerator,
+      tscKhz: this.tscKhz,
+      kernel: spec.kernel ?? image.kernel,
+      initrd: spec.initrd ?? image.initrd,
+      command: spec.command?.length ? shellJoin(spec.command) : undefined,
+      kernelArgs: spec.cmdline ? spec.cmdline.split(/\s+/).filter(Boolean) : undefined,
+      runDir: dir,
+      appendSerialLog: true,
+      network: spec.network === 'none' ? { mode: 'none' } : { mode: 'user' },
+      rootDisk: spec.rootDisk ? { path: await this.overlay(dir, spec.rootDisk) } : undefined,
+    });
+    const serialOffset = await stat(join(dir, SERIAL_LOG_FILE)).then((s) => s.size).catch(() => 0);
+    const startedAt = new Date().toISOString();
+    await writeFile(join(dir, META_FILE), JSON.stringify({ namespace: spec.namespace, name: spec.name, startedAt, serialOffset }));
+    const supervisor = execa(SUPERVISOR, [dir, this.opts.heartbeatFile, String(this.opts.fenceSeconds), '--', line.binary, ...line.args], {
+      detached: true,
+      stdio: 'ignore',
+      cleanup: false,
+      reject: false,
+    });
+    supervisor.unref();
+    await writeFile(join(dir, SUPERVISOR_PID), String(supervisor.pid));
+    const tracked: Tracked = { dir, serialOffset, state: { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt } };
+    this.instances.set(spec.uid, tracked);
+    return { ...tracked.state };
+  }
+
+  /** A copy-on-write qcow2 overlay on the VM's base image, made once and kept across restarts. */
+  private async overlay(dir: string, disk: { baseImage: string; sizeGiB?: number }): Promise<string> {
+    const path = join(dir, 'root.qcow2');
+    if (!existsSync(path)) {
+      const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', disk.baseImage])).stdout) as { format: string };
+      await execa('qemu-img', ['create', '-f', 'qcow2', '-F', info.format, '-b', disk.baseImage, path, ...(disk.sizeGiB ? [`${disk.sizeGiB}G`] : [])]);
+    }
+    return path;
+  }
+
+  async stop(uid: string, graceMs: number): Promise<void> {
+    const t = this.instances.get(uid);
+    if (!t) return;
+    await this.refresh(uid, false);
+    if (t.state.phase === 'exited') return;
+    t.state.phase = 'stopping';
+    this.emit('change', uid);
+    const qemuPid = await readPid(join(t.dir, PID_FILE));
+    // The guest's init turns the ACPI power button into a clean shutdown; one sent before the
+    // init listens is lost, so it is repeated until the deadline.
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && (await this.running(t))) {
+      await qmpCommand(join(t.dir, QMP_SOCKET_FILE), 'system_powerdown', undefined, 1_000).catch(() => undefined);
+      await this.waitForExit(t, Math.min(2_000, Math.max(0, deadline - Date.now())));
+    }
+    if (await this.running(t)) {
+      if (qemuPid) process.kill(qemuPid, 'SIGKILL');
+      await this.waitForExit(t, 10_000);
+    }
+    await this.refresh(uid, false);
+  }
+
+  private async running(t: Tracked): Promise<boolean> {
+    return isAlive(await readPid(join(t.dir, SUPERVISOR_PID))) && !existsSync(join(t.dir, EXIT_FILE));
+  }
+
+  private async waitForExit(t: Tracked, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until && (await this.running(t))) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  async remove(uid: string): Promise<void> {
+    const t = this.instances.get(uid);
+    this.instances.delete(uid);
+    await rm(t?.dir ?? join(this.vmsDir, uid), { recursive: true, force: true });
+  }
+
+  state(uid: string): InstanceState | undefined {
+    const t = this.instances.get(uid);
+    return t ? { ...t.state } : undefined;
+  }
+
+  list(): InstanceState[] {
+    return [...this.instances.values()].map((t) => ({ ...t.state }));
+  }
+
+  consoleLog(uid: string): string | undefined {
+    const t = this.instances.get(uid);
+    return t ? join(t.dir, SERIAL_LOG_FILE) : undefined;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.poller);
+    await this.watcher?.close();
+  }
+
+  /** Re-reads an instance's files and emits 'change' when what they say moved on. */
+  private async refresh(uid: string, emit = true): Promise<void> {
+    const t = this.instances.get(uid);
+    if (!t) return;
+    const before = JSON.stringify(t.state);
+    const s = t.state;
+    s.pid = await readPid(join(t.dir, PID_FILE));
+    const markers = parseMarkers(await readFrom(join(t.dir, SERIAL_LOG_FILE), t.serialOffset), uid);
+    if (!s.bootedAt) {
+      // Recorded in a file so a restarted agent keeps it even once the marker scrolled out of reach.
+      const recorded = JSON.parse(await readFile(join(t.dir, BOOT_FILE), 'utf8').catch(() => 'null')) as { bootedAt: string; ip?: string } | null;
+      if (recorded) Object.assign(s, recorded);
+      else if (markers.booted) {
+        s.bootedAt = new Date().toISOString();
+        s.ip = markers.booted.ip;
+        await writeFile(join(t.dir, BOOT_FILE), JSON.stringify({ bootedAt: s.bootedAt, ip: s.ip }));
+      }
+    }
+    const exit = JSON.parse(await readFile(join(t.dir, EXIT_FILE), 'utf8').catch(() => 'null')) as { code: number; fenced: boolean; at: string } | null;
+    const supervisorAlive = isAlive(await readPid(join(t.dir, SUPERVISOR_PID)));
+    if (exit || !supervisorAlive) {
+      const code = markers.exitCode;
+      const reason = exit?.fenced
+        ? 'Fenced'
+        : code !== undefined
+          ? code === 0
+            ? 'Completed'
+            : 'CommandFailed'
+          : markers.shutdown
+            ? 'ShutDown'
+            : exit
+              ? exit.code === 0
+                ? 'GuestPoweredOff'
+                : 'QemuFailed'
+              : 'SupervisorLost';
+      s.phase = 'exited';
+      s.pid = undefined;
+      s.exit = { success: reason === 'Completed' || reason === 'ShutDown' || reason === 'GuestPoweredOff', code, reason, at: exit?.at ?? new Date().toISOString() };
+    } else if (s.phase !== 'stopping') {
+      s.phase = s.bootedAt ? 'running' : 'starting';
+    }
+    if (emit && JSON.stringify(s) !== before) this.emit('change', uid);
+  }
+}
+
+async function readFrom(path: string, offset: number): Promise<string> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return '';
+  try {
+    const { size } = await fh.stat();
+    if (size <= offset) return '';
+    const buf = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
+    await fh.read(buf, 0, buf.length, size - buf.length > offset ? size - buf.length : offset);
+    return buf.toString();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A command given as argv, as one `sh -c` string for the guest. */
+export function shellJoin(argv: string[]): string {
+  if (argv.length >= 3 && (argv[0] === 'sh' || argv[0] === '/bin/sh') && argv[1] === '-c') return argv[2]!;
+  return argv.map((a) => (/^[A-Za-z0-9_./=:@%+-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}

@@ -1,0 +1,162 @@
+/**
+ * The VM lifecycle as pure functions: from a VirtualMachine and what the runtime reports, what
+ * the agent should do next and what the status should say. Everything here is tested on plain
+ * objects; the reconciler only carries the decisions out.
+ */
+import type { Condition, KubeObject } from '@shoal/api';
+import type { InstanceState } from '../runtime/driver.js';
+
+export const AGENT_FINALIZER = 'shoal.dev/agent';
+export const REQUESTED_STATE_ANNOTATION = 'shoal.dev/requested-state';
+export const RESTART_REQUESTED_ANNOTATION = 'shoal.dev/restart-requested-at';
+
+export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Manual' | 'Halted';
+
+export interface VmSpec {
+  runStrategy?: RunStrategy;
+  resources?: { vcpus?: number; memoryMiB?: number };
+  image?: string;
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  command?: string[];
+  network?: { mode?: 'user' | 'none' };
+  rootDisk?: { baseImage: string; sizeGiB?: number };
+  nodeName?: string;
+}
+
+export interface VmStatus {
+  phase?: 'Pending' | 'Scheduled' | 'Starting' | 'Running' | 'Stopping' | 'Stopped' | 'Failed';
+  nodeName?: string;
+  ip?: string;
+  bootedAt?: string;
+  restarts?: number;
+  pid?: number;
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export interface VirtualMachine extends KubeObject {
+  spec: VmSpec;
+  status?: VmStatus;
+}
+
+export type Action =
+  | { type: 'start'; restart: boolean }
+  | { type: 'stop'; reason: string }
+  /** Stop (if needed) and start again, at the user's request. */
+  | { type: 'restart' }
+  /** Drop an exited instance's files. */
+  | { type: 'remove' }
+  | { type: 'none' };
+
+const strategyOf = (vm: VirtualMachine): RunStrategy => vm.spec.runStrategy ?? 'Always';
+
+/** Should a guest be running now? `exited` is the instance that last ran, if it has exited. */
+export function shouldRun(vm: VirtualMachine, exited?: InstanceState['exit']): boolean {
+  switch (strategyOf(vm)) {
+    case 'Halted':
+      return false;
+    case 'Always':
+      return true;
+    case 'RerunOnFailure':
+      return !exited?.success;
+    case 'Manual':
+      // Manual VMs run when asked to and are never restarted on their own.
+      return vm.metadata.annotations?.[REQUESTED_STATE_ANNOTATION] === 'Running' && !exited;
+  }
+}
+
+function restartRequested(vm: VirtualMachine, instance: InstanceState): boolean {
+  const at = vm.metadata.annotations?.[RESTART_REQUESTED_ANNOTATION];
+  return !!at && Date.parse(at) > Date.parse(instance.startedAt);
+}
+
+/** What to do for a live (not being deleted) VM bound to this node. */
+export function nextAction(vm: VirtualMachine, instance: InstanceState | undefined): Action {
+  if (!instance) return shouldRun(vm) ? { type: 'start', restart: false } : { type: 'none' };
+  if (instance.phase === 'exited') {
+    if (restartRequested(vm, instance)) return { type: 'restart' };
+    return shouldRun(vm, instance.exit) ? { type: 'start', restart: true } : { type: 'none' };
+  }
+  if (!shouldRun(vm)) return instance.phase === 'stopping' ? { type: 'none' } : { type: 'stop', reason: `runStrategy is ${strategyOf(vm)}` };
+  if (restartRequested(vm, instance)) return { type: 'restart' };
+  return { type: 'none' };
+}
+
+function condition(type: string, ok: boolean, reason: string, message: string, previous: Condition[] | undefined, now: string): Condition {
+  const status = ok ? 'True' : 'False';
+  const before = previous?.find((c) => c.type === type);
+  return { type, status, reason, message, lastTransitionTime: before?.status === status ? (before.lastTransitionTime ?? now) : now };
+}
+
+/** The status this VM should have, given what runs (or ran) for it here. */
+export function computeStatus(vm: VirtualMachine, node: string, instance: InstanceState | undefined, deleting: boolean, now = new Date().toISOString()): VmStatus {
+  const prev = vm.status ?? {};
+  const base: VmStatus = {
+    nodeName: node,
+    restarts: prev.restarts ?? 0,
+    observedGeneration: vm.metadata.generation,
+  };
+  let phase: VmStatus['phase'];
+  let reason: string;
+  let message: string;
+  if (deleting) {
+    phase = instance && instance.phase !== 'exited' ? 'Stopping' : 'Stopped';
+    reason = 'Deleting';
+    message = 'the VM is being deleted';
+  } else if (!instance) {
+    const runs = shouldRun(vm);
+    phase = runs ? 'Scheduled' : 'Stopped';
+    reason = runs ? 'Launching' : strategyOf(vm) === 'Manual' ? 'NotRequested' : 'Halted';
+    message = runs ? `starting on ${node}` : strategyOf(vm) === 'Manual' ? 'runStrategy Manual: waiting for a start request' : 'runStrategy is Halted';
+  } else {
+    switch (instance.phase) {
+      case 'starting':
+        phase = 'Starting';
+        reason = 'Booting';
+        message = 'the guest is booting';
+        break;
+      case 'running':
+        phase = 'Running';
+        reason = 'Booted';
+        message = 'the guest reported its boot marker';
+        break;
+      case 'stopping':
+        phase = 'Stopping';
+        reason = 'ShuttingDown';
+        message = 'the guest is shutting down';
+        break;
+      case 'exited': {
+        const exit = instance.exit!;
+        phase = exit.success ? 'Stopped' : 'Failed';
+        reason = exit.reason;
+        message = exit.code !== undefined ? `the guest's command exited with code ${exit.code}` : `the guest stopped (${exit.reason})`;
+        break;
+      }
+    }
+  }
+  const running = phase === 'Running';
+  return {
+    ...base,
+    phase,
+    reason,
+    message,
+    ...(instance?.pid && instance.phase !== 'exited' ? { pid: instance.pid } : {}),
+    ...(instance?.bootedAt ? { bootedAt: instance.bootedAt } : prev.bootedAt ? { bootedAt: prev.bootedAt } : {}),
+    ...(running && instance?.ip ? { ip: instance.ip } : {}),
+    conditions: [condition('Ready', running, reason, message, prev.conditions, now), ...(prev.conditions ?? []).filter((c) => c.type !== 'Ready')],
+  };
+}
+
+/** A merge patch turning status `a` into `b` (null removes a field), or undefined when they agree. */
+export function statusPatch(a: VmStatus | undefined, b: VmStatus): Record<string, unknown> | undefined {
+  const before = (a ?? {}) as Record<string, unknown>;
+  const after = b as Record<string, unknown>;
+  const patch: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(after)) if (JSON.stringify(v) !== JSON.stringify(before[k])) patch[k] = v;
+  for (const k of Object.keys(before)) if (!(k in after)) patch[k] = null;
+  return Object.keys(patch).length ? patch : undefined;
+}
