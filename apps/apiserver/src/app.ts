@@ -15,6 +15,7 @@ import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerKindSchemas } from './schemas-openapi.js';
 import { resourceRoutes } from './routes/resources.js';
+import { vmLogRoutes } from './routes/vm-logs.js';
 import { discoveryRoutes, SERVER_VERSION } from './routes/discovery.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -76,6 +77,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(healthRoutes, { store, cache });
   await app.register(metricsRoutes);
   await app.register(resourceRoutes, { kinds, service, cache, etcd: opts.etcd });
+  await app.register(vmLogRoutes, { kinds, objects: service });
 
   await cache.start();
   await ensureNamespaces(service, namespaceKind);

@@ -11,6 +11,10 @@ import { applyCommand } from './commands/apply/command.js';
 import { deleteCommand } from './commands/delete/command.js';
 import { describeCommand } from './commands/describe/command.js';
 import { getCommand } from './commands/get/command.js';
+import { logsCommand } from './commands/logs/command.js';
+import { restartCommand } from './commands/restart/command.js';
+import { startCommand } from './commands/start/command.js';
+import { stopCommand } from './commands/stop/command.js';
 import { versionCommand } from './commands/version/command.js';
 import { globalOptions } from './global-options.js';
 import { reportError } from './report-error.js';
@@ -24,6 +28,10 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(getCommand)
   .command(describeCommand)
   .command(deleteCommand)
+  .command(logsCommand)
+  .command(startCommand)
+  .command(stopCommand)
+  .command(restartCommand)
   .command(apiResourcesCommand)
   .command(versionCommand)
   .demandCommand(1, 'give a command')

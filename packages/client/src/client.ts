@@ -52,6 +52,13 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
+export interface LogOptions extends ObjectOptions {
+  /** Keep the stream open and yield new output as it is written, until signal aborts or the server ends it. */
+  follow?: boolean;
+  /** Start this many lines before the end. */
+  tailLines?: number;
+}
+
 export interface TableOptions extends ListOptions {
   /** One object's row instead of the list's. */
   name?: string;
@@ -151,6 +158,48 @@ export class ShoalClient {
       signal: opts.signal,
       query: opts.name !== undefined ? {} : listQuery(opts),
     });
+  }
+
+  /**
+   * A VM's serial console as text chunks (`GET .../{name}/log`, relayed by the apiserver from the
+   * node agent). Nothing is sent until iteration starts; a refusal (404, 400 not scheduled, 503
+   * agent unreachable) is thrown as ApiError by the first next(). Aborting signal ends the
+   * iteration quietly; a stream that breaks off otherwise throws.
+   */
+  logs(kind: KindName, name: string, opts: LogOptions = {}): AsyncIterable<string> {
+    const k = resolveKind(kind);
+    const path = `${resourcePath(k, { namespace: itemNamespace(k, opts.namespace), name })}/log`;
+    const query = { follow: opts.follow ? 'true' : undefined, tailLines: opts.tailLines };
+    const transport = this.transport;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const signal = opts.signal;
+        let body: (AsyncIterable<Buffer> & { destroy(): void }) | undefined;
+        try {
+          body = await transport.stream(path, { query, accept: 'text/plain, application/json', signal });
+        } catch (err) {
+          if (signal?.aborted) return;
+          throw err;
+        }
+        try {
+          const decoder = new TextDecoder('utf-8');
+          for await (const chunk of body) {
+            const text = decoder.decode(chunk, { stream: true });
+            if (text) yield text;
+          }
+          const rest = decoder.decode();
+          if (rest) yield rest;
+        } catch (err) {
+          if (signal?.aborted) return;
+          // The server answered and then cut the stream off (its agent went away, say): not a
+          // connection failure to retry, but a log known to be incomplete.
+          const e = err as Error & { code?: string };
+          throw new Error(`the log stream broke off: ${e.message}${e.code ? ` (${e.code})` : ''}`);
+        } finally {
+          body?.destroy();
+        }
+      },
+    };
   }
 
   /** Closes every connection; requests and watches still open fail (abort watches first to end them quietly). */

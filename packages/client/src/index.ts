@@ -1,5 +1,5 @@
 export { ShoalClient, DEFAULT_NAMESPACE } from './client.js';
-export type { ClientOptions, KindName, ObjectOptions, WriteOptions, PatchOptions, DeleteOptions, ListOptions, TableOptions } from './client.js';
+export type { ClientOptions, KindName, ObjectOptions, WriteOptions, PatchOptions, DeleteOptions, ListOptions, TableOptions, LogOptions } from './client.js';
 export type { ConnectionOptions, RetryOptions, RetryMode, RequestOptions } from './transport.js';
 export { shouldRetry } from './transport.js';
 export type { WatchOptions } from './watch.js';

@@ -5,3 +5,4 @@ export * from './process.js';
 export * from './http.js';
 export * from './control-plane.js';
 export * from './certificates.js';
+export * from './agent-log-stand-in.js';

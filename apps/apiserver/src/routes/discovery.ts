@@ -29,6 +29,8 @@ function apiResources(kinds: KindInfo[]) {
       categories: k.categories,
     });
     if (k.hasStatus) resources.push({ name: `${k.plural}/status`, ...common, singularName: '', verbs: ['get', 'patch', 'update'] });
+    // The serial console, relayed from the VM's node agent (routes/vm-logs.ts), as pods/log is.
+    if (k.kind === 'VirtualMachine') resources.push({ name: `${k.plural}/log`, ...common, singularName: '', verbs: ['get'] });
   }
   return resources;
 }

@@ -1,0 +1,147 @@
+/**
+ * `shoalctl logs` through the real binary, a real etcd and apiserver. The node agent's end of the
+ * log contract is the stand-in HTTP server from @shoal/testing, until the real agent serves it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { KubeObject } from '@shoal/api';
+import { freePort, REPO_ROOT, startAgentLogStandIn, waitFor, type AgentLogStandIn } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl, startCluster, type CliCluster } from '../../test-support/shoalctl.js';
+
+let cluster: CliCluster;
+let agent: AgentLogStandIn;
+/** HOME of the followed runs: no config file of the machine's user leaks in. */
+let home: string;
+const NS = 'logs';
+
+const vm = (name: string, nodeName?: string): KubeObject => ({
+  apiVersion: 'shoal.dev/v1alpha1',
+  kind: 'VirtualMachine',
+  metadata: { name, namespace: NS },
+  spec: nodeName ? { nodeName } : {},
+});
+
+async function createNode(name: string, agentAddress: string): Promise<void> {
+  await cluster.client.create('Node', { apiVersion: 'shoal.dev/v1alpha1', kind: 'Node', metadata: { name } });
+  await cluster.client.patch('Node', name, { status: { agentAddress } }, { type: 'merge', status: true });
+}
+
+const run = (...args: string[]) => shoalctl(['--server', cluster.url, '-n', NS, ...args]);
+
+/** `shoalctl logs -f`, left running: its output so far, and a way to stop it. */
+function follow(...args: string[]) {
+  const child = execa('node', [`${REPO_ROOT}bin/shoalctl.js`, '--server', cluster.url, '-n', NS, 'logs', '-f', ...args], {
+    reject: false,
+    buffer: false,
+    cwd: REPO_ROOT,
+    env: { HOME: home, SHOAL_SERVER: '', SHOAL_CONFIG: '' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return { child, stdout: () => stdout, stderr: () => stderr };
+}
+
+before(async () => {
+  cluster = await startCluster();
+  home = await mkdtemp(join(tmpdir(), 'shoalctl-logs-home-'));
+  agent = await startAgentLogStandIn();
+  await createNamespace(cluster.client, NS);
+  await createNode('host-1', agent.address);
+});
+after(async () => {
+  await cluster?.stop();
+  await agent?.stop();
+  await removeTestHome();
+  if (home) await rm(home, { recursive: true, force: true });
+});
+
+test('logs prints the console as the agent has it; vm/NAME and --tail work too', async () => {
+  await cluster.client.create('vm', vm('web', 'host-1'));
+  const serial = '[    0.000000] Linux version 6.1\nSHOAL-BOOTED uid=123\nhello from the guest\n';
+  agent.write(NS, 'web', serial);
+  const r = await run('logs', 'web');
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(r.stdout, serial);
+  assert.equal(r.stderr, '');
+
+  const slash = await run('logs', 'vm/web', '--tail', '2');
+  assert.equal(slash.exitCode, 0, slash.stderr);
+  assert.equal(slash.stdout, 'SHOAL-BOOTED uid=123\nhello from the guest\n');
+  assert.deepEqual({ ...agent.requests.at(-1) }, { namespace: NS, name: 'web', follow: false, tailLines: 2, closed: true });
+});
+
+test('logs of a VM not yet scheduled fails with the reason and exit 1', async () => {
+  await cluster.client.create('vm', vm('pending'));
+  const r = await run('logs', 'pending');
+  assert.equal(r.exitCode, 1);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, 'Error from server (BadRequest): virtualmachine pending is not scheduled to a node yet\n');
+});
+
+test('logs errors: a missing VM, an agent that does not answer, a kind that has no log', async () => {
+  const missing = await run('logs', 'ghost');
+  assert.equal(missing.exitCode, 1);
+  assert.equal(missing.stderr, 'Error from server (NotFound): virtualmachines.shoal.dev "ghost" not found\n');
+
+  await createNode('host-down', `http://127.0.0.1:${await freePort()}`);
+  await cluster.client.create('vm', vm('stranded', 'host-down'));
+  const down = await run('logs', 'stranded');
+  assert.equal(down.exitCode, 1);
+  assert.match(down.stderr, /^Error from server \(ServiceUnavailable\): cannot reach the agent of node host-down at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+
+  const node = await run('logs', 'node/host-1');
+  assert.equal(node.exitCode, 2);
+  assert.match(node.stderr, /logs works on virtual machines only/);
+});
+
+test('logs -f streams new output until Ctrl-C, which closes the stream at the agent', async () => {
+  await cluster.client.create('vm', vm('live', 'host-1'));
+  agent.write(NS, 'live', 'booting\n');
+  const f = follow('live');
+  await waitFor(() => f.stdout() === 'booting\n', { message: 'the existing console', timeoutMs: 20_000 });
+  await waitFor(() => agent.openFollowers(NS, 'live') === 1);
+  agent.write(NS, 'live', 'SHOAL-BOOTED\n');
+  agent.write(NS, 'live', 'tick 1\n');
+  await waitFor(() => f.stdout() === 'booting\nSHOAL-BOOTED\ntick 1\n', { message: `new lines, got ${JSON.stringify(f.stdout())}` });
+
+  f.child.kill('SIGINT');
+  const done = await f.child;
+  assert.equal(done.exitCode, 130, f.stderr());
+  assert.equal(f.stderr(), '');
+  await waitFor(() => agent.openFollowers(NS, 'live') === 0, { message: 'the agent stream to close after Ctrl-C' });
+});
+
+test('logs -f ends by itself, exit 0, when the console stream ends', async () => {
+  await cluster.client.create('vm', vm('short', 'host-1'));
+  agent.write(NS, 'short', 'one\n');
+  const f = follow('vm/short');
+  await waitFor(() => agent.openFollowers(NS, 'short') === 1, { timeoutMs: 20_000 });
+  agent.write(NS, 'short', 'two\n');
+  agent.endStreams(NS, 'short');
+  const done = await f.child;
+  assert.equal(done.exitCode, 0, f.stderr());
+  assert.equal(f.stdout(), 'one\ntwo\n');
+});
+
+test('logs -f reports a stream the agent cuts off', async () => {
+  const cut = await startAgentLogStandIn();
+  try {
+    await createNode('host-flaky', cut.address);
+    await cluster.client.create('vm', vm('flaky', 'host-flaky'));
+    cut.write(NS, 'flaky', 'before\n');
+    const f = follow('flaky');
+    await waitFor(() => f.stdout() === 'before\n', { timeoutMs: 20_000 });
+    await cut.stop(); // the agent dies mid-stream
+    const done = await f.child;
+    assert.equal(done.exitCode, 1);
+    assert.match(f.stderr(), /^error: the log stream broke off: /);
+  } finally {
+    await cut.stop().catch(() => {});
+  }
+});

@@ -1,0 +1,6 @@
+/** `restart`: see vm/power-plan.ts for what it writes and why. */
+import { changePowerState, type PowerArgs } from '../../vm/power-state.js';
+
+export function restart(args: PowerArgs): Promise<void> {
+  return changePowerState('restart', args);
+}

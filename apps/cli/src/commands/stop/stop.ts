@@ -1,0 +1,6 @@
+/** `stop`: see vm/power-plan.ts for what it writes and why. */
+import { changePowerState, type PowerArgs } from '../../vm/power-state.js';
+
+export function stop(args: PowerArgs): Promise<void> {
+  return changePowerState('stop', args);
+}
