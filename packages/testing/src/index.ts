@@ -6,3 +6,4 @@ export * from './http.js';
 export * from './control-plane.js';
 export * from './certificates.js';
 export * from './agent-log-stand-in.js';
+export * from './cluster.js';

@@ -4,12 +4,13 @@ import type { UpArgs } from './up.js';
 
 export const upCommand: CommandModule<object, UpArgs> = {
   command: 'up',
-  describe: 'Run a local cluster (etcd and apiserver) on this machine until Ctrl-C',
+  describe: 'Run a local cluster (etcd, apiserver, controllers, one node agent) on this machine until Ctrl-C',
   builder: (y) =>
     y
       .option('data-dir', { type: 'string', default: process.env.SHOAL_DATA_DIR ?? '.shoal', describe: 'Where etcd data and logs live' })
       .option('port', { type: 'number', default: 6443, describe: 'API server port' })
       .option('etcd-port', { type: 'number', default: 2479, describe: 'etcd client port (the peer port is the next one)' })
-      .option('bind', { type: 'string', default: '127.0.0.1', describe: 'API server address' }) as never,
+      .option('bind', { type: 'string', default: '127.0.0.1', describe: 'API server address' })
+      .option('node-name', { type: 'string', default: 'local', describe: 'Name of the node this machine registers as' }) as never,
   handler: (a) => import('./up.js').then((m) => m.up(a)),
 };

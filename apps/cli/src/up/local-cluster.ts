@@ -1,6 +1,7 @@
 /**
  * The all-in-one cluster `shoal up` runs on this machine: a local etcd member with its data under
- * the data dir and the same apiserver binary a multi-host install runs — only flags differ.
+ * the data dir, the apiserver, the controller-manager and one node agent running real microVMs —
+ * the same binaries a multi-host install runs; only flags differ.
  * Components start in dependency order and stop in reverse.
  */
 import { mkdir } from 'node:fs/promises';
@@ -15,6 +16,7 @@ export interface LocalClusterOptions {
   port: number;
   etcdPort: number;
   bind: string;
+  nodeName: string;
   /** Told about progress, one line at a time. */
   progress(line: string): void;
 }
@@ -63,6 +65,34 @@ export class LocalCluster {
       args: [join(REPO_ROOT, 'bin/shoal-apiserver.js'), '--etcd-servers', this.etcdUrl, '--port', String(this.opts.port), '--bind', this.opts.bind],
       logFile: join(logs, 'apiserver.log'),
       ready: /listening on/,
+    });
+    await this.launch({
+      name: 'controller-manager',
+      command: process.execPath,
+      args: [join(REPO_ROOT, 'bin/shoal-controller-manager.js'), '--server', this.serverUrl, '--port', '0'],
+      logFile: join(logs, 'controller-manager.log'),
+      ready: /ready on/,
+    });
+    await this.launch({
+      name: 'agent',
+      command: process.execPath,
+      args: [
+        join(REPO_ROOT, 'bin/shoal-agent.js'),
+        '--server',
+        this.serverUrl,
+        '--node-name',
+        this.opts.nodeName,
+        '--data-dir',
+        join(dataDir, 'agent'),
+        '--runtime',
+        'qemu',
+        '--port',
+        '0',
+        // The all-in-one cluster stops as a whole: its VMs go with it.
+        '--stop-vms-on-exit',
+      ],
+      logFile: join(logs, 'agent.log'),
+      ready: /ready on/,
     });
   }
 

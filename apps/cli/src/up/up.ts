@@ -3,17 +3,19 @@ import { resolve } from 'node:path';
 import { ShoalClient } from '@shoal/client';
 import { LocalCluster } from './local-cluster.js';
 import { applyExamples } from './apply-examples.js';
+import { waitForVmsRunning } from './wait-for-vms.js';
 
 export interface UpArgs {
   dataDir: string;
   port: number;
   etcdPort: number;
   bind: string;
+  nodeName: string;
 }
 
 export async function up(args: UpArgs): Promise<void> {
   const progress = (line: string) => process.stderr.write(`shoal: ${line}\n`);
-  const cluster = new LocalCluster({ dataDir: resolve(args.dataDir), port: args.port, etcdPort: args.etcdPort, bind: args.bind, progress });
+  const cluster = new LocalCluster({ dataDir: resolve(args.dataDir), port: args.port, etcdPort: args.etcdPort, bind: args.bind, nodeName: args.nodeName, progress });
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -33,7 +35,9 @@ export async function up(args: UpArgs): Promise<void> {
 
   try {
     await cluster.start();
-    await applyExamples(new ShoalClient({ server: cluster.serverUrl }), progress);
+    const client = new ShoalClient({ server: cluster.serverUrl });
+    const applied = await applyExamples(client, progress);
+    await waitForVmsRunning(client, applied, progress);
   } catch (err) {
     progress(`start-up failed: ${(err as Error).message}`);
     await stop(1);
@@ -43,9 +47,10 @@ export async function up(args: UpArgs): Promise<void> {
 Shoal is running: API server at ${cluster.serverUrl} (etcd data in ${resolve(args.dataDir, 'etcd')}).
 
 Try:
-  npx shoalctl get vms
-  npx shoalctl get vm hello -o yaml
+  npx shoalctl get vms -o wide
+  npx shoalctl logs hello
   npx shoalctl describe vm hello
+  npx shoalctl get nodes
   kubectl --server ${cluster.serverUrl} get vms
 
 Press Ctrl-C to stop the cluster.

@@ -1,0 +1,142 @@
+/**
+ * A VM's life on a real cluster: etcd, apiserver, controller-manager (scheduler) and a node
+ * agent running real QEMU microVMs. What a user does with shoalctl, and what they must see.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { KubeObject } from '@shoal/api';
+import { ShoalClient } from '@shoal/client';
+import { REPO_ROOT, startCluster, waitFor, type TestCluster } from '@shoal/testing';
+
+let cluster: TestCluster;
+let client: ShoalClient;
+const NODE = 'node-a';
+const BOOT_MS = 120_000;
+
+interface Vm extends KubeObject {
+  metadata: KubeObject['metadata'] & { name: string; uid: string };
+  spec: Record<string, unknown>;
+  status?: { phase?: string; pid?: number; bootedAt?: string; restarts?: number; ip?: string; reason?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+const shoalctl = (args: string[], input?: string) =>
+  execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), '--server', cluster.url, ...args], { input, reject: false });
+
+const manifest = (name: string, spec: object) => JSON.stringify({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec } });
+
+const getVm = (name: string) => client.get<Vm>('vm', name);
+
+async function until(name: string, ok: (vm: Vm) => boolean, message: string, timeoutMs = BOOT_MS): Promise<Vm> {
+  return waitFor(async () => {
+    const vm = await getVm(name);
+    return ok(vm) ? vm : undefined;
+  }, { timeoutMs, intervalMs: 200, message: `${name}: ${message}` });
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const serialLog = (uid: string) => readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', uid, 'serial.log'), 'utf8');
+
+async function removeVm(name: string): Promise<void> {
+  await client.delete('vm', name).catch(() => undefined);
+  await waitFor(async () => (await client.get('vm', name).then(() => false, () => true)), { timeoutMs: 60_000, message: `${name} deleted` });
+}
+
+before(async () => {
+  cluster = await startCluster({ agents: [NODE], agentArgs: ['--vcpus', '4', '--memory-mib', '2048', '--stop-grace', '10'] });
+  client = new ShoalClient({ server: cluster.url });
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+test('apply → Running: the boot marker is on the console and `shoalctl logs` shows the guest', async () => {
+  const applied = await shoalctl(['apply', '-f', '-'], manifest('hello', { command: ['sh', '-c', 'echo hello-from-the-guest; sleep 600'] }));
+  assert.equal(applied.exitCode, 0, applied.stderr);
+  assert.match(applied.stdout, /virtualmachine.shoal.dev\/hello created/);
+  const vm = await until('hello', (v) => v.status?.phase === 'Running', 'Running');
+  assert.equal(vm.spec.nodeName, NODE, 'the scheduler bound it to the only node');
+  assert.equal(vm.status!.ip, '10.0.2.15');
+  assert.ok(vm.status!.pid && alive(vm.status!.pid));
+  assert.equal(vm.status!.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+  assert.match(await serialLog(vm.metadata.uid), new RegExp(`SHOAL-BOOTED uid=${vm.metadata.uid}`));
+  const logs = await waitFor(async () => {
+    const r = await shoalctl(['logs', 'hello']);
+    return r.exitCode === 0 && r.stdout.includes('hello-from-the-guest') ? r : undefined;
+  }, { timeoutMs: 20_000, message: 'the guest output in shoalctl logs' });
+  assert.match(logs.stdout, /SHOAL-BOOTED/);
+  const got = await shoalctl(['get', 'vm', 'hello']);
+  assert.match(got.stdout, /hello\s+Running\s+node-a/);
+});
+
+test('kill -9 the agent and start it again: the VM keeps its QEMU process and is never rebooted', async () => {
+  const before = await until('hello', (v) => v.status?.phase === 'Running', 'Running');
+  const agent = cluster.agents.get(NODE)!;
+  await agent.kill();
+  assert.ok(alive(before.status!.pid!), 'the VM outlives its agent');
+  await cluster.startAgent(NODE, { dataDir: agent.dataDir, args: ['--vcpus', '4', '--memory-mib', '2048'] });
+  // Give the new agent the time to converge, then check nothing moved.
+  await waitFor(async () => (await fetch(`${cluster.agents.get(NODE)!.address}/readyz`)).ok, { timeoutMs: 30_000, message: 'agent ready' });
+  const afterRestart = await until('hello', (v) => v.status?.phase === 'Running', 'Running after the agent restart', 30_000);
+  assert.equal(afterRestart.status!.pid, before.status!.pid);
+  assert.equal(afterRestart.status!.bootedAt, before.status!.bootedAt);
+  assert.equal(afterRestart.status!.restarts, before.status!.restarts);
+  const boots = (await serialLog(before.metadata.uid)).match(/SHOAL-BOOTED/g) ?? [];
+  assert.equal(boots.length, 1, 'booted exactly once');
+});
+
+test('kill the QEMU process: Always restarts it and counts the restart; Halted stops it', async () => {
+  const before = await until('hello', (v) => v.status?.phase === 'Running', 'Running');
+  process.kill(before.status!.pid!, 'SIGKILL');
+  const restarted = await until('hello', (v) => v.status?.phase === 'Running' && v.status.pid !== before.status!.pid, 'Running again with a new process');
+  assert.equal(restarted.status!.restarts, (before.status!.restarts ?? 0) + 1);
+  const stopped = await shoalctl(['stop', 'vm', 'hello']);
+  assert.equal(stopped.exitCode, 0, stopped.stderr);
+  const halted = await until('hello', (v) => v.status?.phase === 'Stopped', 'Stopped', 60_000);
+  assert.equal(halted.spec.runStrategy, 'Halted');
+  assert.equal(halted.status!.pid, undefined);
+  assert.ok(!alive(restarted.status!.pid!), 'the QEMU process is gone');
+});
+
+test('delete: the QEMU process is gone and the object removed', async () => {
+  await shoalctl(['start', 'vm', 'hello']);
+  const running = await until('hello', (v) => v.status?.phase === 'Running', 'Running again after start');
+  const deleted = await shoalctl(['delete', 'vm', 'hello']);
+  assert.equal(deleted.exitCode, 0, deleted.stderr);
+  assert.equal((await client.get('vm', 'hello').catch((e: { code: number }) => e)).code, 404);
+  assert.ok(!alive(running.status!.pid!), 'deletion waited for the process to end');
+  await assert.rejects(readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', running.metadata.uid, 'vm.json')), 'its directory is cleaned');
+});
+
+test('RerunOnFailure reruns a failing command and leaves a finished one Stopped', async () => {
+  await shoalctl(['apply', '-f', '-'], manifest('flaky', { runStrategy: 'RerunOnFailure', command: ['sh', '-c', 'echo failing; exit 3'] }));
+  const rerun = await until('flaky', (v) => (v.status?.restarts ?? 0) >= 1, 'rerun after failing');
+  assert.ok(rerun.status!.restarts! >= 1);
+  await removeVm('flaky');
+  await shoalctl(['apply', '-f', '-'], manifest('oneshot', { runStrategy: 'RerunOnFailure', command: ['sh', '-c', 'echo done'] }));
+  const done = await until('oneshot', (v) => v.status?.phase === 'Stopped', 'Stopped after success');
+  assert.equal(done.status!.reason, 'Completed');
+  assert.equal(done.status!.restarts, 0);
+  await removeVm('oneshot');
+});
+
+test('a VM that cannot fit stays Pending with a reason that says why', async () => {
+  await shoalctl(['apply', '-f', '-'], manifest('huge', { resources: { vcpus: 16, memoryMiB: 128 } }));
+  const pending = await until('huge', (v) => v.status?.phase === 'Pending' && !!v.status.conditions?.length, 'Pending with a condition', 30_000);
+  const scheduled = pending.status!.conditions!.find((c) => c.type === 'Scheduled')!;
+  assert.equal(scheduled.status, 'False');
+  assert.equal(scheduled.reason, 'Unschedulable');
+  assert.match(scheduled.message!, /0\/1 nodes are available: 1 insufficient (cpu|vcpus)/i);
+  assert.equal(pending.spec.nodeName, undefined);
+  await removeVm('huge');
+});
