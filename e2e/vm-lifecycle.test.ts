@@ -84,7 +84,7 @@ test('kill -9 the agent and start it again: the VM keeps its QEMU process and is
   const agent = cluster.agents.get(NODE)!;
   await agent.kill();
   assert.ok(alive(before.status!.pid!), 'the VM outlives its agent');
-  await cluster.startAgent(NODE, { dataDir: agent.dataDir, args: ['--vcpus', '4', '--memory-mib', '2048'] });
+  await cluster.startAgent(NODE, { dataDir: agent.dataDir });
   // Give the new agent the time to converge, then check nothing moved.
   await waitFor(async () => (await fetch(`${cluster.agents.get(NODE)!.address}/readyz`)).ok, { timeoutMs: 30_000, message: 'agent ready' });
   const afterRestart = await until('hello', (v) => v.status?.phase === 'Running', 'Running after the agent restart', 30_000);

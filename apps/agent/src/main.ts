@@ -39,6 +39,7 @@ const argv = await yargs(hideBin(process.argv))
     if (!a.server) throw new Error('--server (or SHOAL_SERVER) is required');
     if (!/^https?:\/\//.test(a.server)) throw new Error(`--server: "${a.server}" is not an http(s) URL`);
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`--node-name: "${a['node-name']}" is not a valid name (lower case letters, digits, '-', '.')`);
+    for (const [flag, v] of Object.entries(a)) if (Array.isArray(v) && flag !== '_') throw new Error(`--${flag} was given more than once`);
     if (!(a['lease-duration'] >= 2)) throw new Error('--lease-duration must be at least 2 seconds');
     parseLabels(a.labels);
     return true;
