@@ -108,9 +108,20 @@ test('kill the QEMU process: Always restarts it and counts the restart; Halted s
   assert.ok(!alive(restarted.status!.pid!), 'the QEMU process is gone');
 });
 
-test('delete: the QEMU process is gone and the object removed', async () => {
-  await shoalctl(['start', 'vm', 'hello']);
+test('start brings a stopped VM back; restart reboots it without counting a failure', async () => {
+  const started = await shoalctl(['start', 'vm', 'hello']);
+  assert.equal(started.exitCode, 0, started.stderr);
   const running = await until('hello', (v) => v.status?.phase === 'Running', 'Running again after start');
+  assert.equal(running.spec.runStrategy, 'Always', 'start restores the strategy stop replaced');
+  const restarted = await shoalctl(['restart', 'vm', 'hello']);
+  assert.equal(restarted.exitCode, 0, restarted.stderr);
+  const rebooted = await until('hello', (v) => v.status?.phase === 'Running' && v.status.bootedAt !== running.status!.bootedAt, 'rebooted');
+  assert.notEqual(rebooted.status!.pid, running.status!.pid);
+  assert.equal(rebooted.status!.restarts, running.status!.restarts, 'a requested restart is not a crash');
+});
+
+test('delete: the QEMU process is gone and the object removed', async () => {
+  const running = await until('hello', (v) => v.status?.phase === 'Running', 'Running');
   const deleted = await shoalctl(['delete', 'vm', 'hello']);
   assert.equal(deleted.exitCode, 0, deleted.stderr);
   assert.equal((await client.get('vm', 'hello').catch((e: { code: number }) => e)).code, 404);
@@ -128,6 +139,17 @@ test('RerunOnFailure reruns a failing command and leaves a finished one Stopped'
   assert.equal(done.status!.reason, 'Completed');
   assert.equal(done.status!.restarts, 0);
   await removeVm('oneshot');
+});
+
+test('a root disk is a copy-on-write overlay the guest sees as /dev/vda', async () => {
+  const base = join(cluster.agents.get(NODE)!.dataDir, 'base.raw');
+  await execa('qemu-img', ['create', '-f', 'raw', base, '64M']);
+  await shoalctl(['apply', '-f', '-'], manifest('disky', { rootDisk: { baseImage: base }, command: ['sh', '-c', 'test -b /dev/vda && echo disk-is-there; sleep 600'] }));
+  const vm = await until('disky', (v) => v.status?.phase === 'Running', 'Running');
+  await waitFor(async () => (await serialLog(vm.metadata.uid)).includes('disk-is-there'), { timeoutMs: 20_000, message: 'the guest to see its disk' });
+  const overlay = await execa('qemu-img', ['info', '-U', '--output=json', join(cluster.agents.get(NODE)!.dataDir, 'vms', vm.metadata.uid, 'root.qcow2')]);
+  assert.equal(JSON.parse(overlay.stdout)['backing-filename'], base);
+  await removeVm('disky');
 });
 
 test('a VM that cannot fit stays Pending with a reason that says why', async () => {
