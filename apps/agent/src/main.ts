@@ -1,6 +1,7 @@
 /** shoal-agent: the node agent's command line. */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
@@ -34,6 +35,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('stop-vms-on-exit', { type: 'boolean', default: false, describe: 'Stop all VMs when the agent stops (all-in-one use)' })
   .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
   .option('memory-mib', { type: 'number', describe: 'Memory offered to VMs in MiB (default: host memory minus 1 GiB)' })
+  .option('simulate-nodes', { type: 'number', default: 0, describe: 'With --runtime simulated: run this many nodes (NAME-0, NAME-1, ...) in this one process' })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!a.server) throw new Error('--server (or SHOAL_SERVER) is required');
@@ -42,6 +44,8 @@ const argv = await yargs(hideBin(process.argv))
     for (const [flag, v] of Object.entries(a)) if (Array.isArray(v) && flag !== '_') throw new Error(`--${flag} was given more than once`);
     if (!(a['lease-duration'] >= 2)) throw new Error('--lease-duration must be at least 2 seconds');
     parseLabels(a.labels);
+    if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');
+    if (!(Number.isInteger(a['simulate-nodes']) && a['simulate-nodes'] >= 0)) throw new Error('--simulate-nodes must be a whole number');
     return true;
   })
   .strict()
@@ -52,25 +56,32 @@ const argv = await yargs(hideBin(process.argv))
   .parseAsync();
 
 const log = pino({ name: 'shoal-agent', level: argv['log-level'] });
-const agent = new Agent({
-  server: argv.server!,
-  nodeName: argv['node-name'],
-  dataDir: argv['data-dir'],
-  runtime: argv.runtime,
-  labels: parseLabels(argv.labels),
-  bind: argv.bind,
-  port: argv.port,
-  leaseDurationSeconds: argv['lease-duration'],
-  fenceTimeoutSeconds: argv['fence-timeout'],
-  stopGraceSeconds: argv['stop-grace'],
-  stopVmsOnExit: argv['stop-vms-on-exit'],
-  capacity: { vcpus: argv.vcpus, memoryMiB: argv['memory-mib'] },
-  log,
-});
+const simulated = argv['simulate-nodes'];
+const nodeNames = simulated ? Array.from({ length: simulated }, (_, i) => `${argv['node-name']}-${i}`) : [argv['node-name']];
+const agents = nodeNames.map(
+  (nodeName) =>
+    new Agent({
+      server: argv.server!,
+      nodeName,
+      dataDir: simulated ? join(argv['data-dir'], nodeName) : argv['data-dir'],
+      runtime: argv.runtime,
+      labels: parseLabels(argv.labels),
+      bind: argv.bind,
+      port: simulated ? 0 : argv.port,
+      leaseDurationSeconds: argv['lease-duration'],
+      fenceTimeoutSeconds: argv['fence-timeout'],
+      stopGraceSeconds: argv['stop-grace'],
+      stopVmsOnExit: argv['stop-vms-on-exit'],
+      capacity: { vcpus: argv.vcpus, memoryMiB: argv['memory-mib'] },
+      log: log.child({ node: nodeName }),
+    }),
+);
 
 try {
-  await agent.start();
-  console.log(`shoal-agent ${argv['node-name']} ready on ${agent.address} (runtime ${argv.runtime})`);
+  // Simulated nodes start a few at a time so a thousand of them do not all list at once.
+  for (let i = 0; i < agents.length; i += 25) await Promise.all(agents.slice(i, i + 25).map((a) => a.start()));
+  const where = agents.length === 1 ? agents[0]!.address : `${agents.length} simulated nodes`;
+  console.log(`shoal-agent ${argv['node-name']} ready on ${where} (runtime ${argv.runtime})`);
 } catch (err) {
   process.stderr.write(`shoal-agent: ${(err as Error).message}\n`);
   process.exit(1);
@@ -79,7 +90,7 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  await agent.stop().catch((err) => log.error({ err }, 'stop failed'));
+  await Promise.all(agents.map((a) => a.stop().catch((err) => log.error({ err }, 'stop failed'))));
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
