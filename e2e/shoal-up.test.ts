@@ -1,0 +1,40 @@
+/** `shoal up` (what `npm start` runs): the whole cluster from one command, the example VM Running, a clean stop. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { REPO_ROOT, freePort, waitFor } from '@shoal/testing';
+
+test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'shoal-up-'));
+  const port = await freePort();
+  const etcdPort = await freePort();
+  const up = execa('node', [join(REPO_ROOT, 'bin/shoal.js'), 'up', '--data-dir', dataDir, '--port', String(port), '--etcd-port', String(etcdPort), '--node-name', 'up-test'], {
+    all: true,
+    buffer: false,
+    reject: false,
+  });
+  let out = '';
+  up.all!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  try {
+    await waitFor(() => out.includes('Shoal is running'), { timeoutMs: 180_000, message: `shoal up to say it is running; output so far:\n${out}` });
+    assert.match(out, /vm\/hello: Running/);
+    const get = await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'vms'], { env: { SHOAL_SERVER: `http://127.0.0.1:${port}` } });
+    assert.match(get.stdout, /hello\s+Running\s+up-test/);
+    const vmDirs = await readdir(join(dataDir, 'agent', 'vms'));
+    assert.equal(vmDirs.length, 1);
+    const qemuPid = Number((await readFile(join(dataDir, 'agent', 'vms', vmDirs[0]!, 'qemu.pid'), 'utf8')).trim());
+
+    up.kill('SIGINT');
+    const result = await up;
+    assert.equal(result.exitCode, 0, out);
+    assert.match(out, /shoal: stopped/);
+    assert.throws(() => process.kill(qemuPid, 0), 'the example VM stopped with the cluster');
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'the apiserver is gone');
+  } finally {
+    up.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
