@@ -25,10 +25,56 @@ const compiled = new Map<string, KindValidators>();
 function validatorsFor(kind: KindInfo): KindValidators {
   let v = compiled.get(kind.kind);
   if (!v) {
-    v = { check: checker.compile(kind.schema), normalize: normalizer.compile(structuredClone(kind.schema)) };
+    v = { check: checker.compile(kind.schema), normalize: normalizer.compile(normalizingSchema(kind.schema) as object) };
     compiled.set(kind.kind, v);
   }
   return v;
+}
+
+/** Keywords that decide where defaults go and which fields are undeclared; each holds a schema, an array or a map of them. */
+const STRUCTURE: Record<string, 'schema' | 'array' | 'map' | 'value'> = {
+  type: 'value',
+  nullable: 'value',
+  default: 'value',
+  properties: 'map',
+  patternProperties: 'map',
+  additionalProperties: 'schema',
+  items: 'schema',
+  prefixItems: 'array',
+  additionalItems: 'schema',
+  allOf: 'array',
+  then: 'schema',
+  else: 'schema',
+  dependentSchemas: 'map',
+  dependencies: 'map',
+  $id: 'value',
+  $ref: 'value',
+  $defs: 'map',
+  definitions: 'map',
+};
+/** Keywords whose outcome depends on validating the data: kept whole, so normalizing takes the same branches as checking. */
+const BRANCHING = new Set(['anyOf', 'oneOf', 'not', 'if', 'contains']);
+
+/**
+ * The schema the normalizer runs: the kind's schema without the keywords that only judge values
+ * (patterns, lengths, ranges, enums, required, propertyNames, ...). It runs only on objects the
+ * full schema has already accepted, and adding defaults and dropping undeclared fields depend on
+ * the structure alone, so the result is the same; the second pass just no longer re-runs every
+ * regular expression and length count, which was half the cost of validating a create.
+ */
+export function normalizingSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(normalizingSchema);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema as Record<string, unknown>)) {
+    if (BRANCHING.has(key)) out[key] = structuredClone(value);
+    const role = STRUCTURE[key];
+    if (role === 'value') out[key] = structuredClone(value);
+    else if (role === 'schema' || role === 'array') out[key] = normalizingSchema(value);
+    else if (role === 'map' && value !== null && typeof value === 'object')
+      out[key] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, normalizingSchema(v)]));
+  }
+  return out;
 }
 
 /** `/spec/command/0` → `spec.command[0]`. */

@@ -27,13 +27,43 @@ function checked(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The nesting of a JSON text JSON.parse accepted, without walking the parsed value: JSON cannot
+ * nest deeper than it has `{` and `[`, and ordinary bodies have far fewer than the limit, so
+ * counting them (indexOf runs natively) settles almost every body; only the rest are scanned.
+ */
+function jsonDepthWithin(text: string, limit: number): boolean {
+  let openers = 0;
+  for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) if (++openers > limit) break;
+  for (let i = text.indexOf('['); i >= 0 && openers <= limit; i = text.indexOf('[', i + 1)) openers++;
+  if (openers <= limit) return true;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > limit) return false;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return true;
+}
+
 function parseJson(body: string): unknown {
+  let value: unknown;
   try {
-    return checked(JSON.parse(body));
+    value = JSON.parse(body);
   } catch (err) {
-    if ((err as { code?: number }).code === 400) throw err;
     throw badRequest(`the request body is not valid JSON: ${(err as Error).message}`);
   }
+  if (!jsonDepthWithin(body, MAX_NESTING)) throw badRequest(`the request body is nested deeper than ${MAX_NESTING} levels`);
+  return value;
 }
 
 export const JSON_TYPES = [

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, kinds, type KubeObject } from '@shoal/api';
-import { admitCreate, admitUpdate } from './admission.js';
+import { Ajv } from 'ajv';
+import { ApiError, kinds, normalizeObject, validateObject, type KubeObject } from '@shoal/api';
+import { admitCreate, admitUpdate, MAX_OBJECT_BYTES } from './admission.js';
 
 const vmKind = kinds().find('vm')!;
 const vm = (extra: Partial<KubeObject> = {}): KubeObject =>
@@ -103,4 +104,57 @@ test('no finalizer may be added to an object being deleted', () => {
   );
   assert.equal(err.code, 422);
   assert.equal(err.details!.causes![0]!.field, 'metadata.finalizers');
+});
+
+test('objects larger than etcd takes are refused with 413, measured on the stored form', () => {
+  const err = apiError(() => admitCreate(vmKind, vm({ metadata: { name: 'big', annotations: { a: 'x'.repeat(200_000), b: 'x'.repeat(200_000), c: 'x'.repeat(200_000), d: 'x'.repeat(200_000), e: 'x'.repeat(200_000), f: 'x'.repeat(200_000), g: 'x'.repeat(200_000), h: 'x'.repeat(200_000) } } }), 'default', 'Strict'));
+  assert.equal(err.code, 413);
+  const { stored } = admitCreate(vmKind, vm({ metadata: { name: 'fits', annotations: { a: 'x'.repeat(200_000) } } }), 'default', 'Strict');
+  assert.ok(stored.bytes > 200_000 && stored.bytes < MAX_OBJECT_BYTES);
+});
+
+/** Objects of every kind, shaped by its schema: each field present, absent, null or "" at random, unknown fields here and there. */
+function sampleOf(schema: any, rand: () => number, depth = 0): unknown {
+  if (schema.default !== undefined && depth > 0 && rand() < 0.2) return rand() < 0.5 ? null : '';
+  if (schema.enum) return schema.enum[Math.floor(rand() * schema.enum.length)];
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  switch (type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const [k, sub] of Object.entries<any>(schema.properties ?? {})) if ((schema.required ?? []).includes(k) || (rand() < 0.6 && depth < 8)) out[k] = sampleOf(sub, rand, depth + 1);
+      if (schema.additionalProperties && typeof schema.additionalProperties === 'object' && rand() < 0.5) out[`k${Math.floor(rand() * 9)}`] = sampleOf(schema.additionalProperties, rand, depth + 1);
+      if (rand() < 0.15) out[`unknownField${depth}`] = { nested: rand() < 0.5 ? 1 : 'x' };
+      return out;
+    }
+    case 'array':
+      return Array.from({ length: Math.floor(rand() * 3) }, () => sampleOf(schema.items ?? {}, rand, depth + 1));
+    case 'integer':
+    case 'number':
+      return Math.max(schema.minimum ?? 0, Math.min(schema.maximum ?? 1, 1));
+    case 'boolean':
+      return rand() < 0.5;
+    case 'string':
+      return 'a';
+    default:
+      return rand() < 0.5 ? 'a' : 1;
+  }
+}
+
+test('the normalizer (defaults, dropping undeclared fields) matches one compiled from the full schema, for every kind', () => {
+  const full = new Ajv({ allErrors: true, strict: false, useDefaults: 'empty', removeAdditional: true });
+  let seed = 42;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (const kind of kinds().all) {
+    const reference = full.compile(structuredClone(kind.schema));
+    let compared = 0;
+    for (let i = 0; i < 400; i++) {
+      const obj = sampleOf(kind.schema, rand) as KubeObject;
+      if (validateObject(kind, obj).invalid.length) continue;
+      const expected = structuredClone(obj);
+      reference(expected);
+      assert.deepEqual(normalizeObject(kind, structuredClone(obj)), expected, `${kind.kind}: ${JSON.stringify(obj)}`);
+      compared++;
+    }
+    assert.ok(compared >= 50, `${kind.kind}: only ${compared} valid samples`);
+  }
 });

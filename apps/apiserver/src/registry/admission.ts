@@ -14,6 +14,7 @@ import {
   type KubeObject,
   type StatusCause,
 } from '@shoal/api';
+import { StoredForm } from '../storage/stored-form.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -33,6 +34,8 @@ const INITIAL_FINALIZERS: Record<string, string[]> = {
 export interface Admitted {
   object: KubeObject;
   warnings: string[];
+  /** The object serialised for etcd (and, with its resourceVersion, for the response). */
+  stored: StoredForm;
 }
 
 const target = (kind: KindInfo, name?: string) => ({ kind: kind.kind, group: kind.group, name });
@@ -75,10 +78,16 @@ function validateAndDefault(kind: KindInfo, obj: KubeObject, fieldValidation: Fi
   }
   if (bad.length) throw invalid(target(kind, obj.metadata?.name), bad);
   normalizeObject(kind, obj);
-  const size = Buffer.byteLength(JSON.stringify(obj));
+  return fieldValidation === 'Warn' ? unknown.map((u) => `unknown field "${u.field}"`) : [];
+}
+
+/** The finished object's stored form, refused when etcd would not take it. Serialised once, here, for the store and the response. */
+function storedForm(kind: KindInfo, obj: KubeObject): StoredForm {
+  const stored = StoredForm.of(obj);
+  const size = stored.bytes;
   if (size > MAX_OBJECT_BYTES)
     throw new ApiError(413, 'RequestEntityTooLarge', `${kind.kind} "${obj.metadata.name}" is too large: ${size} bytes (the limit is ${MAX_OBJECT_BYTES})`);
-  return fieldValidation === 'Warn' ? unknown.map((u) => `unknown field "${u.field}"`) : [];
+  return stored;
 }
 
 function generatedName(prefix: string): string {
@@ -109,7 +118,7 @@ export function admitCreate(kind: KindInfo, body: unknown, namespace: string | u
   }
   for (const f of INITIAL_FINALIZERS[kind.kind] ?? []) if (!(meta.finalizers ?? []).includes(f)) meta.finalizers = [...(meta.finalizers ?? []), f];
   const warnings = validateAndDefault(kind, obj, fieldValidation);
-  return { object: obj, warnings };
+  return { object: obj, warnings, stored: storedForm(kind, obj) };
 }
 
 /** Everything except metadata and status: a change here is a new generation. */
@@ -172,7 +181,7 @@ export function admitUpdate(req: UpdateRequest): Admitted {
   next.metadata.resourceVersion = current.metadata.resourceVersion;
   const warnings = validateAndDefault(kind, next, req.fieldValidation);
   if (desiredState(next) !== desiredState(current)) next.metadata.generation = (current.metadata.generation ?? 0) + 1;
-  return { object: next, warnings };
+  return { object: next, warnings, stored: storedForm(kind, next) };
 }
 
 export function checkResourceVersionPrecondition(kind: KindInfo, name: string, given: string | undefined, current: KubeObject): void {

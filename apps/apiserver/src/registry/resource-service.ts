@@ -17,6 +17,7 @@ import {
 } from '@shoal/api';
 import type { ObjectStore, StoredObject } from '../storage/object-store.js';
 import { encode } from '../storage/object-store.js';
+import { StoredForm } from '../storage/stored-form.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 import { listPrefix, objectKeyPath } from '../storage/keys.js';
 import {
@@ -56,6 +57,8 @@ export interface ListQuery {
 export interface WriteResult {
   object: KubeObject;
   warnings: string[];
+  /** `object` as JSON, when the write already serialised it (the route sends this instead of serialising again). */
+  json?: string;
 }
 
 export interface DeleteOptions {
@@ -173,17 +176,24 @@ export class ResourceService {
   }
 
   async create(kind: KindInfo, namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<WriteResult> {
-    const { object, warnings } = admitCreate(kind, body, namespace, opts.fieldValidation);
+    const { object, warnings, stored } = admitCreate(kind, body, namespace, opts.fieldValidation);
     await this.ensureNamespace(kind, namespace);
     const name = object.metadata.name!;
+    const key = objectKeyPath(kind, namespace, name);
     if (opts.dryRun) {
-      if (await this.store.get(objectKeyPath(kind, namespace, name))) throw alreadyExists(target(kind, name));
+      if (await this.store.get(key)) throw alreadyExists(target(kind, name));
       return { object, warnings };
     }
-    const res = await this.store.create(objectKeyPath(kind, namespace, name), encode(object));
+    const res = await this.store.create(key, stored.value);
     if (!res.ok) throw alreadyExists(target(kind, name));
-    object.metadata.resourceVersion = String(res.revision);
-    return { object, warnings };
+    return this.written(key, object, warnings, stored, res.revision);
+  }
+
+  /** A stored write's answer; the watch cache takes this object rather than decoding the same value again. */
+  private written(key: string, object: KubeObject, warnings: string[], stored: StoredForm, revision: number): WriteResult {
+    object.metadata.resourceVersion = String(revision);
+    this.cache.expectWrite(key, { object, revision });
+    return { object, warnings, json: stored.withResourceVersion(revision) };
   }
 
   async update(s: Scope, body: unknown, opts: WriteOptions): Promise<WriteResult> {
@@ -213,17 +223,18 @@ export class ResourceService {
   }
 
   /** Stores an admitted change; the last finalizer leaving an object being deleted removes it. */
-  private async write(s: Scope, current: StoredObject, admitted: { object: KubeObject; warnings: string[] }, opts: WriteOptions): Promise<WriteResult> {
+  private async write(s: Scope, current: StoredObject, admitted: { object: KubeObject; warnings: string[]; stored?: StoredForm }, opts: WriteOptions): Promise<WriteResult> {
     const { object, warnings } = admitted;
     const finished = object.metadata.deletionTimestamp && !(object.metadata.finalizers ?? []).length;
     if (finished) {
       if (!opts.dryRun) await this.remove(s, current.revision);
       return { object, warnings };
     }
-    const value = encode(object);
-    if (value === encode(current.object)) return { object: current.object, warnings };
+    const stored = admitted.stored ?? StoredForm.of(object);
+    if (stored.value === encode(current.object)) return { object: current.object, warnings };
     if (opts.dryRun) return { object, warnings };
-    const res = await this.store.update(this.key(s), value, current.revision);
+    const key = this.key(s);
+    const res = await this.store.update(key, stored.value, current.revision);
     if (!res.ok) {
       if (!res.current) throw notFound(target(s.kind, s.name));
       throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${s.kind.plural}.${s.kind.group} "${s.name}": the object has been modified; please apply your changes to the latest version and try again`, {
@@ -232,8 +243,7 @@ export class ResourceService {
         kind: s.kind.plural,
       });
     }
-    object.metadata.resourceVersion = String(res.revision);
-    return { object, warnings };
+    return this.written(key, object, warnings, stored, res.revision);
   }
 
   private async remove(s: Scope, revision: number): Promise<void> {

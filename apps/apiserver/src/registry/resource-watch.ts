@@ -99,10 +99,11 @@ export class ResourceWatch {
       void watcher?.cancel().catch(() => undefined);
     };
     watcher = await watchPrefix(this.etcd, prefix, from + 1, {
-      onChanges: (changes, revision) => {
-        if (stopped) return;
-        for (const { change } of changes) this.deliver(change);
-        this.revision = revision;
+      onChange: (_key, change) => {
+        if (!stopped) this.deliver(change);
+      },
+      onRevision: (revision) => {
+        if (!stopped) this.revision = revision;
       },
       onFatal: (err) => {
         if (stopped) return;

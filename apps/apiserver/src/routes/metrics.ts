@@ -1,9 +1,10 @@
 /** Prometheus metrics: request counts and latency by verb, resource and code, plus process metrics. */
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, collectDefaultMetrics, register } from 'prom-client';
+import { collectDefaultMetrics, register } from 'prom-client';
+import { BoundCounter, BoundHistogram, type CounterSeries, type HistogramSeries } from '../metrics/bound-metrics.js';
 
-const requests = new Counter({ name: 'shoal_apiserver_requests_total', help: 'API requests by verb, resource and code.', labelNames: ['verb', 'resource', 'code'] });
-const latency = new Histogram({
+const requests = new BoundCounter({ name: 'shoal_apiserver_requests_total', help: 'API requests by verb, resource and code.', labelNames: ['verb', 'resource', 'code'] });
+const latency = new BoundHistogram({
   name: 'shoal_apiserver_request_duration_seconds',
   help: 'API request latency by verb and resource.',
   labelNames: ['verb', 'resource'],
@@ -19,6 +20,27 @@ declare module 'fastify' {
   }
 }
 
+/** The series one verb on one resource updates, bound once. */
+class RouteSeries {
+  private readonly byCode = new Map<number, CounterSeries>();
+  readonly latency: HistogramSeries;
+
+  constructor(
+    private readonly verb: string,
+    private readonly resource: string,
+  ) {
+    this.latency = latency.with(verb, resource);
+  }
+
+  count(code: number): void {
+    let c = this.byCode.get(code);
+    if (!c) this.byCode.set(code, (c = requests.with(this.verb, this.resource, String(code))));
+    c.inc();
+  }
+}
+
+const routeSeries = new Map<string, RouteSeries>();
+
 let defaultsCollected = false;
 
 /** Counts every request of the app; call on the root instance so the hook sees all routes. */
@@ -27,12 +49,17 @@ export function instrumentRequests(app: FastifyInstance): void {
     collectDefaultMetrics({ prefix: 'shoal_apiserver_' });
     defaultsCollected = true;
   }
-  app.addHook('onResponse', async (req, reply) => {
+  // A callback hook, not an async one: it runs for every request, and a promise per request shows.
+  app.addHook('onResponse', (req, reply, done) => {
     const cfg = req.routeOptions.config as { resource?: string; verb?: string };
     const verb = cfg.verb ?? req.method.toLowerCase();
     const resource = cfg.resource ?? '';
-    requests.inc({ verb, resource, code: String(reply.statusCode) });
-    latency.observe({ verb, resource }, reply.elapsedTime / 1000);
+    const id = `${verb} ${resource}`;
+    let series = routeSeries.get(id);
+    if (!series) routeSeries.set(id, (series = new RouteSeries(verb, resource)));
+    series.count(reply.statusCode);
+    series.latency.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
 

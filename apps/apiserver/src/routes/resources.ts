@@ -110,6 +110,7 @@ function dryRunOf(q: Query): boolean {
 
 function sendWrite(reply: FastifyReply, code: number, result: WriteResult) {
   for (const w of result.warnings) void reply.header('Warning', `299 - ${JSON.stringify(w)}`);
+  if (result.json !== undefined) return reply.code(code).type('application/json; charset=utf-8').send(result.json);
   return reply.code(code).send(result.object);
 }
 

@@ -5,9 +5,10 @@
  * delete need Mod == the revision the caller read.
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { Histogram } from 'prom-client';
+import { BoundHistogram } from '../metrics/bound-metrics.js';
 import type { KubeObject } from '@shoal/api';
 import { prefixEnd } from './keys.js';
+import { StoredForm } from './stored-form.js';
 
 export interface StoredObject {
   object: KubeObject;
@@ -28,19 +29,27 @@ export interface Page {
   remaining: number;
 }
 
-const etcdLatency = new Histogram({
+const etcdLatency = new BoundHistogram({
   name: 'shoal_apiserver_etcd_request_duration_seconds',
   help: 'Latency of etcd requests made by the apiserver, by operation.',
   labelNames: ['operation'],
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
 });
+const etcdOperations = {
+  get: etcdLatency.with('get'),
+  create: etcdLatency.with('create'),
+  update: etcdLatency.with('update'),
+  delete: etcdLatency.with('delete'),
+  list: etcdLatency.with('list'),
+  revision: etcdLatency.with('revision'),
+};
 
-async function timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-  const end = etcdLatency.startTimer({ operation });
+async function timed<T>(operation: keyof typeof etcdOperations, fn: () => Promise<T>): Promise<T> {
+  const start = performance.now();
   try {
     return await fn();
   } finally {
-    end();
+    etcdOperations[operation].observe((performance.now() - start) / 1000);
   }
 }
 
@@ -53,8 +62,7 @@ export function decode(kv: IKeyValue): StoredObject {
 
 /** The stored form: everything but the resourceVersion. */
 export function encode(obj: KubeObject): string {
-  const { resourceVersion: _, ...metadata } = obj.metadata;
-  return JSON.stringify({ ...obj, metadata });
+  return StoredForm.of(obj).value;
 }
 
 export class ObjectStore {

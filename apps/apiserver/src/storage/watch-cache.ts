@@ -55,7 +55,9 @@ class ChangeWindow {
 }
 
 class KindCache {
+  /** By `namespace/name` (cluster-scoped: `name`), which is also the etcd key after `prefix`. */
   readonly objects = new Map<string, StoredObject>();
+  readonly prefix: string;
   window: ChangeWindow;
 
   constructor(
@@ -63,9 +65,13 @@ class KindCache {
     readonly capacity: number,
     revision: number,
   ) {
+    this.prefix = kindPrefix(kind);
     this.window = new ChangeWindow(capacity, revision);
   }
 }
+
+/** Own writes not yet seen on the watch are forgotten once this many pile up (e.g. after a restart of the watch). */
+const MAX_EXPECTED_WRITES = 10_000;
 
 export interface WatchCacheOptions {
   /** Changes remembered per kind for watch resumption. */
@@ -81,7 +87,9 @@ export declare interface WatchCache {
 
 export class WatchCache extends EventEmitter {
   private readonly byPlural = new Map<string, KindCache>();
-  private readonly byPrefix: [string, KindCache][] = [];
+  private readonly byPrefix = new Map<string, KindCache>();
+  /** Objects this apiserver just wrote, by etcd key, until the watch delivers their revision. */
+  private readonly expected = new Map<string, StoredObject>();
   private watcher?: PrefixWatch;
   private stopped = false;
   /** The cache reflects every write up to this etcd revision. */
@@ -104,22 +112,42 @@ export class WatchCache extends EventEmitter {
     const revision = await this.store.currentRevision();
     const caches = await Promise.all(this.kinds.map((k) => this.load(k, revision)));
     this.byPlural.clear();
-    this.byPrefix.length = 0;
+    this.byPrefix.clear();
     for (const c of caches) {
       this.byPlural.set(c.kind.plural, c);
-      this.byPrefix.push([kindPrefix(c.kind), c]);
+      this.byPrefix.set(c.prefix, c);
     }
     this.revision = revision;
     // The whole keyspace, not just the registry: a write elsewhere in a shared etcd still moves the
     // revision on, so consistent reads never wait for a revision the registry will not reach.
-    this.watcher = await watchPrefix(this.etcd, '', revision + 1, {
-      onChanges: (changes, rev) => this.apply(changes, rev),
-      onFatal: (err) => void this.restart(err),
-      onConnectionChange: (connected) => {
-        this.connected = connected;
-        this.emit('connection', connected);
+    this.watcher = await watchPrefix(
+      this.etcd,
+      '',
+      revision + 1,
+      {
+        onChange: (key, change) => this.apply(key, change),
+        onRevision: (rev) => this.advance(rev),
+        onFatal: (err) => void this.restart(err),
+        onConnectionChange: (connected) => {
+          this.connected = connected;
+          this.emit('connection', connected);
+        },
       },
-    }, (key) => key.startsWith(REGISTRY_PREFIX));
+      {
+        accept: (key) => key.startsWith(REGISTRY_PREFIX),
+        // This cache holds every object, so etcd need not send (nor read back) the previous value of each.
+        previous: (key) => {
+          const cache = this.cacheForKey(key);
+          return cache?.objects.get(key.slice(cache.prefix.length))?.object;
+        },
+        known: (key, rev) => {
+          const mine = this.expected.get(key);
+          if (mine?.revision !== rev) return undefined;
+          this.expected.delete(key);
+          return mine.object;
+        },
+      },
+    );
     this.connected = true;
     this.synced = true;
   }
@@ -159,33 +187,53 @@ export class WatchCache extends EventEmitter {
     }
   }
 
-  private apply(changes: { key: string; change: Change }[], revision: number): void {
-    for (const { key, change } of changes) {
-      const cache = this.cacheForKey(key);
-      if (!cache) continue;
-      const id = keyOf(change.object);
-      const before = cache.objects.get(id);
-      // The cache's own copy is the authority on what came before.
-      if (before) change.previous = before.object;
-      if (change.type === 'DELETED') cache.objects.delete(id);
-      else cache.objects.set(id, { object: change.object, revision: change.revision });
-      if (change.type === 'ADDED' && before) change.type = 'MODIFIED';
-      cache.window.push(change);
-      this.revision = Math.max(this.revision, change.revision);
-      this.emit('change', cache.kind, change);
+  /**
+   * Says that this apiserver stored `written` under `key` (at written.revision). When the watch
+   * delivers that revision of that key, the cache takes this object as it is instead of decoding
+   * the value again: the same bytes, since one revision is one transaction. The caller must not
+   * change the object afterwards; the cache and every watcher share it.
+   */
+  expectWrite(key: string, written: StoredObject): void {
+    if (written.revision <= this.revision) return; // already seen (and decoded) on the watch
+    if (this.expected.size >= MAX_EXPECTED_WRITES) {
+      for (const [k, w] of this.expected) if (w.revision <= this.revision) this.expected.delete(k);
+      if (this.expected.size >= MAX_EXPECTED_WRITES) return;
     }
-    this.revision = Math.max(this.revision, revision);
-    this.emit('revision', this.revision);
-    this.revisionWaiters = this.revisionWaiters.filter((w) => {
-      if (w.revision > this.revision) return true;
-      w.resolve();
-      return false;
-    });
+    this.expected.set(key, written);
   }
 
+  private apply(key: string, change: Change): void {
+    const cache = this.cacheForKey(key);
+    if (!cache) return;
+    const id = key.slice(cache.prefix.length);
+    const before = cache.objects.get(id);
+    // The cache's own copy is the authority on what came before.
+    if (before) change.previous = before.object;
+    if (change.type === 'DELETED') cache.objects.delete(id);
+    else cache.objects.set(id, { object: change.object, revision: change.revision });
+    if (change.type === 'ADDED' && before) change.type = 'MODIFIED';
+    cache.window.push(change);
+    if (change.revision > this.revision) this.revision = change.revision;
+    this.emit('change', cache.kind, change);
+  }
+
+  private advance(revision: number): void {
+    if (revision > this.revision) this.revision = revision;
+    this.emit('revision', this.revision);
+    if (this.revisionWaiters.length) {
+      this.revisionWaiters = this.revisionWaiters.filter((w) => {
+        if (w.revision > this.revision) return true;
+        w.resolve();
+        return false;
+      });
+    }
+  }
+
+  /** `/registry/{group}/{plural}/...` → that kind's cache. */
   private cacheForKey(key: string): KindCache | undefined {
-    for (const [prefix, cache] of this.byPrefix) if (key.startsWith(prefix)) return cache;
-    return undefined;
+    const groupEnd = key.indexOf('/', REGISTRY_PREFIX.length);
+    const pluralEnd = groupEnd < 0 ? -1 : key.indexOf('/', groupEnd + 1);
+    return pluralEnd < 0 ? undefined : this.byPrefix.get(key.slice(0, pluralEnd + 1));
   }
 
   /** Resolves once the cache has seen every write up to `revision`; false on timeout. */
