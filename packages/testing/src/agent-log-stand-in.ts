@@ -6,7 +6,10 @@
  *     → 200 text/plain; charset=utf-8 (held open with follow=true, fed by write())
  *     → 404 Status JSON when there is no such VM
  *
- * It stands in for the agent only; replace its uses with the real agent once apps/agent serves logs.
+ * The real agent serves the same contract (apps/agent/src/http-server.ts) and is what
+ * `shoalctl logs` is tested against end to end; this stand-in is for the cases a real guest cannot
+ * produce on cue: a console written line by line by the test, an agent that dies mid-stream,
+ * seeing exactly which requests (follow, tailLines) reached the agent and when they closed.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

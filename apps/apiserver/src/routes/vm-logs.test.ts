@@ -1,7 +1,8 @@
 /**
- * The VM console log route against a real etcd and apiserver. The node agent's side is played by
- * the stand-in HTTP server from @shoal/testing, which speaks the agent's log contract, until the
- * real agent serves it.
+ * The VM console log route against a real etcd and apiserver. The node agent's side is the
+ * stand-in HTTP server from @shoal/testing, which speaks the agent's log contract and lets each
+ * case write console lines, end or drop the stream on cue; the route against the real agent and
+ * a QEMU guest is covered by apps/cli/src/commands/logs/logs.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,15 +1,17 @@
 /**
- * `shoalctl logs` through the real binary, a real etcd and apiserver. The node agent's end of the
- * log contract is the stand-in HTTP server from @shoal/testing, until the real agent serves it.
+ * `shoalctl logs` through the real binary, a real etcd and apiserver. Most cases need a console
+ * the test writes to line by line, and an agent that breaks off on cue: there the agent's end of
+ * the log contract is the stand-in HTTP server from @shoal/testing. The last tests use the real
+ * shoal-agent with a real QEMU microVM.
  */
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { KubeObject } from '@shoal/api';
-import { freePort, REPO_ROOT, startAgentLogStandIn, waitFor, type AgentLogStandIn } from '@shoal/testing';
+import { freePort, REPO_ROOT, startAgentLogStandIn, startProcess, waitFor, type AgentLogStandIn } from '@shoal/testing';
 import { createNamespace, removeTestHome, shoalctl, startCluster, type CliCluster } from '../../test-support/shoalctl.js';
 
 let cluster: CliCluster;
@@ -144,4 +146,75 @@ test('logs -f reports a stream the agent cuts off', async () => {
   } finally {
     await cut.stop().catch(() => {});
   }
+});
+
+describe('with the real agent and a QEMU microVM', () => {
+  const NODE = 'qemu-1';
+  let agentProcess: Awaited<ReturnType<typeof startProcess>> | undefined;
+  let dataDir: string;
+  type Vm = KubeObject & { metadata: { uid: string }; status?: { phase?: string; pid?: number; bootedAt?: string } };
+  const getVm = (name: string) => cluster.client.get<Vm>('vm', name, { namespace: NS });
+  const until = (name: string, ok: (vm: Vm) => boolean, message: string) =>
+    waitFor(async () => {
+      const got = await getVm(name);
+      return ok(got) ? got : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 200, message: `${name}: ${message}` });
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'shoalctl-logs-agent-'));
+    agentProcess = await startProcess(
+      'shoal-agent',
+      ['--server', cluster.url, '--node-name', NODE, '--data-dir', dataDir, '--port', '0', '--stop-vms-on-exit', '--stop-grace', '5', '--vcpus', '2', '--memory-mib', '1024'],
+      { ready: /ready on/, timeoutMs: 120_000 },
+    );
+    await waitFor(async () => ((await cluster.client.get('Node', NODE)).status as { agentAddress?: string } | undefined)?.agentAddress, { message: 'the agent to register its address' });
+  });
+  after(async () => {
+    const pids = (await cluster.client.list<Vm>('vm', { namespace: NS }).catch(() => ({ items: [] as Vm[] }))).items.map((v) => v.status?.pid);
+    await agentProcess?.stop();
+    // --stop-vms-on-exit stopped them; make sure no QEMU outlives the test whatever happened.
+    for (const pid of pids) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('logs shows the guest console and -f streams what the guest writes next', async () => {
+    await cluster.client.create('vm', {
+      ...vm('ticker', NODE),
+      spec: { nodeName: NODE, resources: { vcpus: 1, memoryMiB: 128 }, network: { mode: 'none' }, command: ['sh', '-c', 'i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; done'] },
+    });
+    const running = await until('ticker', (v) => v.status?.phase === 'Running', 'Running');
+    const printed = await run('logs', 'vm/ticker');
+    assert.equal(printed.exitCode, 0, printed.stderr);
+    assert.match(printed.stdout, new RegExp(`^SHOAL-BOOTED uid=${running.metadata.uid} `, 'm'));
+
+    const f = follow('--tail', '1', 'ticker');
+    const ticks = () => [...f.stdout().matchAll(/^tick-(\d+)$/gm)].map((m) => Number(m[1]));
+    // Two ticks written a second apart: the second was written after the request was made.
+    await waitFor(() => ticks().length >= 3, { timeoutMs: 30_000, message: `ticks streamed through, got ${JSON.stringify(f.stdout())}` });
+    const seen = ticks();
+    assert.deepEqual(seen, seen.map((_, i) => seen[0]! + i), 'consecutive ticks, none lost or repeated');
+    f.child.kill('SIGINT');
+    assert.equal((await f.child).exitCode, 130, f.stderr());
+  });
+
+  test('restart, stop and start as the agent carries them out', async () => {
+    const before = await until('ticker', (v) => v.status?.phase === 'Running', 'Running');
+    const restarted = await run('restart', 'vm', 'ticker');
+    assert.equal(restarted.exitCode, 0, restarted.stderr);
+    await until('ticker', (v) => v.status?.phase === 'Running' && Date.parse(v.status.bootedAt ?? '') > Date.parse(before.status!.bootedAt!), 'booted again after restart');
+
+    const stopped = await run('stop', 'vm', 'ticker');
+    assert.equal(stopped.stdout, 'virtualmachine.shoal.dev/ticker stopped\n');
+    await until('ticker', (v) => v.status?.phase === 'Stopped', 'Stopped');
+    const started = await run('start', 'vm', 'ticker');
+    assert.equal(started.stdout, 'virtualmachine.shoal.dev/ticker started\n');
+    const again = await until('ticker', (v) => v.status?.phase === 'Running', 'Running after start');
+    assert.equal(again.spec && (again.spec as { runStrategy?: string }).runStrategy, 'Always');
+  });
 });
