@@ -1,0 +1,43 @@
+/**
+ * Every controller this process can run, by the name `--controllers` takes. A controller is a
+ * function from the shared environment to a wired Controller; adding one is adding a line here.
+ */
+import type { ShoalClient } from '@shoal/client';
+import type { Controller, EventRecorder, InformerFactory } from '@shoal/controller-runtime';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
+
+/** What every controller is built from: one client, shared informers, one metrics registry. */
+export interface ControllerEnv {
+  client: ShoalClient;
+  informers: InformerFactory;
+  registry: Registry;
+  log: Logger;
+  /** The process's event recorder for a reporting component (`shoal-scheduler`). */
+  recorder(component: string): EventRecorder;
+}
+
+export interface ControllerDefinition {
+  name: string;
+  description: string;
+  build(env: ControllerEnv): Controller;
+}
+
+export const CONTROLLERS: readonly ControllerDefinition[] = [
+  { name: SCHEDULER_NAME, description: 'binds unbound VirtualMachines to a Ready node with room (first fit)', build: schedulerController },
+];
+
+export const CONTROLLER_NAMES = CONTROLLERS.map((c) => c.name);
+
+/** Parses `--controllers a,b`; `*` or an empty value means all of them. Throws on an unknown name. */
+export function selectControllers(flag: string | undefined): ControllerDefinition[] {
+  const wanted = (flag ?? '*')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (wanted.length === 0 || wanted.includes('*')) return [...CONTROLLERS];
+  const unknown = wanted.filter((n) => !CONTROLLER_NAMES.includes(n));
+  if (unknown.length) throw new Error(`--controllers: unknown controller ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${CONTROLLER_NAMES.join(', ')}`);
+  return CONTROLLERS.filter((c) => wanted.includes(c.name));
+}

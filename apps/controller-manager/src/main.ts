@@ -1,0 +1,111 @@
+/**
+ * shoal-controller-manager: parses flags, serves /healthz /readyz /metrics, runs the selected
+ * controllers, prints one ready line once their caches are synced, and stops cleanly on
+ * SIGTERM. Bad flags exit 2 with a message; a failure to start exits 1.
+ */
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { parse as parseYaml } from 'yaml';
+import { ShoalClient } from '@shoal/client';
+import { CONTROLLER_NAMES, selectControllers } from './controllers.js';
+import { startHealthServer, type HealthServer } from './http-server.js';
+import { ControllerManager } from './manager.js';
+
+const NAME = 'shoal-controller-manager';
+/** A stop that has not finished by then is stuck: leave anyway, non-zero. */
+const STOP_TIMEOUT_MS = 15_000;
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName(NAME)
+  .usage(`$0 --server URL [--controllers ${CONTROLLER_NAMES.join(',')}] [--port N]\n\nRuns Shoal's controllers against an API server.`)
+  .config('config', 'YAML or JSON file with any of these options (flags win)', (path) => parseYaml(readFileSync(path, 'utf8')) as object)
+  .option('server', { type: 'string', describe: 'API server URL (default: $SHOAL_SERVER)' })
+  .option('controllers', { type: 'string', default: '*', describe: `Comma-separated controllers to run, or * for all (${CONTROLLER_NAMES.join(', ')})` })
+  .option('port', { type: 'number', default: 10257, describe: 'Port for /healthz, /readyz and /metrics (0: any free port)' })
+  .option('bind', { type: 'string', default: '127.0.0.1', describe: 'Address for /healthz, /readyz and /metrics' })
+  .option('certificate-authority', { type: 'string', describe: 'PEM file of the CA that signed the API server certificate' })
+  .option('token', { type: 'string', describe: 'Bearer token for the API server' })
+  .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
+  .check((a) => {
+    if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
+    const server = a.server ?? process.env.SHOAL_SERVER;
+    if (!server) throw new Error('--server URL (or $SHOAL_SERVER) is required');
+    if (!/^https?:\/\/[^/]+/.test(server)) throw new Error(`--server: "${server}" is not an http(s) URL`);
+    selectControllers(a.controllers);
+    return true;
+  })
+  .strict()
+  .fail((msg, err) => {
+    process.stderr.write(`${NAME}: ${msg ?? err?.message}\nRun with --help for usage.\n`);
+    process.exit(2);
+  })
+  .parseAsync();
+
+const log = pino({ name: NAME, level: argv['log-level'] }, pino.destination(2));
+const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'shoal_controller_manager_' });
+
+let client: ShoalClient;
+try {
+  client = new ShoalClient({
+    server: argv.server ?? process.env.SHOAL_SERVER!,
+    caFile: argv['certificate-authority'],
+    token: argv.token,
+    userAgent: `${NAME}/0.1.0`,
+  });
+} catch (err) {
+  process.stderr.write(`${NAME}: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+
+const manager = new ControllerManager({
+  client,
+  controllers: selectControllers(argv.controllers),
+  registry,
+  log,
+  onLeadershipLost: (controller) => void stop(`leadership of ${controller} lost`, 1),
+});
+
+let health: HealthServer | undefined;
+let stopping = false;
+
+async function stop(why: string, code = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ why }, 'stopping');
+  setTimeout(() => {
+    process.stderr.write(`${NAME}: did not stop within ${STOP_TIMEOUT_MS} ms; exiting\n`);
+    process.exit(1);
+  }, STOP_TIMEOUT_MS).unref();
+  try {
+    await manager.stop();
+    await health?.close();
+    await client.close();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'error while stopping');
+    code ||= 1;
+  }
+  process.exit(code);
+}
+
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+
+try {
+  health = await startHealthServer({
+    port: argv.port,
+    bind: argv.bind,
+    registry,
+    notReady: () => (manager.ready ? [] : [stopping ? 'stopping' : 'informers not synced']),
+  });
+  await manager.start();
+  if (!stopping) console.log(`${NAME} ready on http://${argv.bind}:${health.port} (controllers: ${manager.names.join(',')})`);
+} catch (err) {
+  if (!stopping) {
+    process.stderr.write(`${NAME}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * reconcile(ctx, key) for the scheduler: place one unbound VM on a node, or say why it cannot
+ * go anywhere (STYLE.md 1–3).
+ *
+ *   VM gone, being deleted, or already bound  → nothing to do
+ *   bound by us, informer not caught up yet   → nothing to do (its room stays reserved)
+ *   a node fits                               → reserve (assume), bind with the VM's
+ *                                               resourceVersion as precondition, status
+ *                                               Scheduled, Normal event Scheduled
+ *   no node fits                              → status Pending + Scheduled=False/Unschedulable
+ *                                               and a Warning FailedScheduling event when the
+ *                                               reason changed; look again in 30 s (node and
+ *                                               VM changes requeue it sooner, see controller.ts)
+ */
+import { ApiError, objectKey } from '@shoal/api';
+import type { Informer, ShoalClient } from '@shoal/client';
+import type { EventRecorder, Result } from '@shoal/controller-runtime';
+import { buildNodeInfos, schedule, type AssumeCache, type Node, type Profile, type VirtualMachine } from '@shoal/scheduler';
+import type { Logger } from 'pino';
+import type { SchedulerMetrics } from './metrics.js';
+import { needsScheduledStatus, saysUnschedulable, scheduledStatus, unschedulableStatus } from './status.js';
+
+export interface SchedulerContext {
+  client: ShoalClient;
+  vms: Pick<Informer<VirtualMachine>, 'get' | 'list'>;
+  nodes: Pick<Informer<Node>, 'list'>;
+  assumed: AssumeCache;
+  profile: Profile;
+  recorder: EventRecorder;
+  log: Logger;
+  metrics?: SchedulerMetrics;
+  /** How long an unschedulable VM waits before it is tried again without any change (30 s). */
+  unschedulableRetryMs: number;
+  now?: () => Date;
+}
+
+const timestamp = (ctx: SchedulerContext) => (ctx.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export async function reconcile(ctx: SchedulerContext, key: string): Promise<Result> {
+  let vm = ctx.vms.get(key);
+  const stillAssumed = ctx.assumed.observe(key, vm);
+  if (!vm || vm.metadata.deletionTimestamp || vm.spec.nodeName) return {};
+
+  if (stillAssumed) {
+    // Bound by us at exactly this version: the informer has not shown the bind yet.
+    if (ctx.assumed.get(key)!.bound) return {};
+    // The last bind's outcome is unknown (the connection broke mid-call): ask the server.
+    const live = await getLive(ctx, vm);
+    if (!live) {
+      ctx.assumed.forget(key);
+      return {};
+    }
+    if (live.spec.nodeName) {
+      ctx.assumed.confirm(key);
+      return {};
+    }
+    ctx.assumed.forget(key);
+    vm = live;
+  }
+
+  const started = performance.now();
+  const nodes = buildNodeInfos(ctx.nodes.list(), ctx.vms.list(), ctx.assumed);
+  const decision = schedule(vm, nodes, ctx.profile);
+  ctx.metrics?.decided((performance.now() - started) / 1000);
+  if (!decision.ok) return unschedulable(ctx, vm, decision.message);
+
+  // Reserve the room in the same synchronous step as the decision, before any await: no other
+  // worker can decide on the old free room in between (see AssumeCache).
+  ctx.assumed.assume(vm, decision.nodeName);
+  const bound = await bind(ctx, vm, decision.nodeName);
+  if (!bound) return {};
+  ctx.assumed.confirm(key);
+  ctx.metrics?.attempt('scheduled');
+  ctx.recorder.event(bound, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${decision.nodeName}`);
+  await reportScheduled(ctx, bound, decision.nodeName);
+  return {};
+}
+
+/** Sets spec.nodeName, only on the version the decision saw. Answers the bound VM, or undefined when the VM is gone. */
+async function bind(ctx: SchedulerContext, vm: VirtualMachine, nodeName: string): Promise<VirtualMachine | undefined> {
+  const key = objectKey(vm.metadata);
+  try {
+    return await ctx.client.patch<VirtualMachine>(
+      'vm',
+      vm.metadata.name!,
+      { metadata: { resourceVersion: vm.metadata.resourceVersion }, spec: { nodeName } },
+      { type: 'merge', namespace: vm.metadata.namespace },
+    );
+  } catch (err) {
+    // A 4xx means the bind did not happen: free the room. Otherwise (5xx, a broken connection)
+    // it may have: keep the room reserved, and the retry asks the server which it was.
+    if (err instanceof ApiError && err.code < 500) ctx.assumed.forget(key);
+    if (err instanceof ApiError && err.code === 404) return undefined;
+    ctx.metrics?.attempt(err instanceof ApiError && err.code === 409 ? 'conflict' : 'error');
+    // 409: the VM changed since the informer showed it; retry (with backoff) on the newer version.
+    throw err;
+  }
+}
+
+/**
+ * Writes the Scheduled status on the bound version. If the VM changed meanwhile, re-reads it:
+ * once the node's agent reports a phase, status is its own and we leave it alone. A failure
+ * here is logged, not retried: the VM is bound, and its agent reports from now on.
+ */
+async function reportScheduled(ctx: SchedulerContext, bound: VirtualMachine, nodeName: string): Promise<void> {
+  let vm: VirtualMachine | undefined = bound;
+  for (let attempt = 0; attempt < 3 && vm && needsScheduledStatus(vm, nodeName); attempt++) {
+    try {
+      await patchStatus(ctx, vm, scheduledStatus(vm, nodeName, timestamp(ctx)));
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 409)) {
+        if (!(err instanceof ApiError && err.code === 404))
+          ctx.log.warn({ vm: objectKey(bound.metadata), node: nodeName, err: (err as Error).message }, 'bound, but could not write the Scheduled status');
+        return;
+      }
+      vm = await getLive(ctx, vm);
+    }
+  }
+}
+
+async function unschedulable(ctx: SchedulerContext, vm: VirtualMachine, message: string): Promise<Result> {
+  ctx.metrics?.attempt('unschedulable');
+  if (!saysUnschedulable(vm, message)) {
+    try {
+      // Pinned to the version we judged: a VM that changed since gets judged again (409 → retry).
+      await patchStatus(ctx, vm, unschedulableStatus(vm, message, timestamp(ctx)));
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return {};
+      throw err;
+    }
+    // Only when the reason changes: a VM stuck for hours must not write an Event every 30 s.
+    ctx.recorder.event(vm, 'Warning', 'FailedScheduling', message);
+  }
+  return { requeueAfterMs: ctx.unschedulableRetryMs };
+}
+
+function patchStatus(ctx: SchedulerContext, vm: VirtualMachine, status: Record<string, unknown>): Promise<VirtualMachine> {
+  return ctx.client.patch<VirtualMachine>(
+    'vm',
+    vm.metadata.name!,
+    { metadata: { resourceVersion: vm.metadata.resourceVersion }, status },
+    { type: 'merge', status: true, namespace: vm.metadata.namespace },
+  );
+}
+
+/** The VM as the server has it now, or undefined when it is gone (another incarnation counts as gone). */
+async function getLive(ctx: SchedulerContext, vm: VirtualMachine): Promise<VirtualMachine | undefined> {
+  try {
+    const live = await ctx.client.get<VirtualMachine>('vm', vm.metadata.name!, { namespace: vm.metadata.namespace });
+    return live.metadata.uid === vm.metadata.uid ? live : undefined;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 404) return undefined;
+    throw err;
+  }
+}

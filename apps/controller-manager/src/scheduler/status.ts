@@ -1,0 +1,57 @@
+/**
+ * The status the scheduler writes, computed on plain objects (STYLE.md 3): a bound VM is
+ * `Scheduled` on its node, an unplaceable one `Pending` with a `Scheduled=False/Unschedulable`
+ * condition saying why. Only the Scheduled condition is the scheduler's; others are kept.
+ */
+import type { Condition } from '@shoal/api';
+import type { VirtualMachine } from '@shoal/scheduler';
+
+export const SCHEDULED = 'Scheduled';
+
+type VmStatus = NonNullable<VirtualMachine['status']>;
+
+/** Replaces the condition of the same type; lastTransitionTime moves only when status changes. */
+export function setCondition(conditions: readonly Condition[] | undefined, next: Omit<Condition, 'lastTransitionTime'>, now: string): Condition[] {
+  const before = conditions?.find((c) => c.type === next.type);
+  const lastTransitionTime = before && before.status === next.status && before.lastTransitionTime ? before.lastTransitionTime : now;
+  return [...(conditions ?? []).filter((c) => c.type !== next.type), { ...next, lastTransitionTime }];
+}
+
+export function scheduledStatus(vm: VirtualMachine, nodeName: string, now: string): Pick<VmStatus, 'phase' | 'nodeName' | 'conditions'> {
+  return {
+    phase: 'Scheduled',
+    nodeName,
+    conditions: setCondition(
+      vm.status?.conditions,
+      { type: SCHEDULED, status: 'True', reason: 'Bound', message: `bound to ${nodeName}`, observedGeneration: vm.metadata.generation },
+      now,
+    ),
+  };
+}
+
+export function unschedulableStatus(vm: VirtualMachine, message: string, now: string): Pick<VmStatus, 'phase' | 'conditions'> {
+  return {
+    phase: 'Pending',
+    conditions: setCondition(
+      vm.status?.conditions,
+      { type: SCHEDULED, status: 'False', reason: 'Unschedulable', message, observedGeneration: vm.metadata.generation },
+      now,
+    ),
+  };
+}
+
+/** The VM already says exactly this: writing it again (and another Event) would be noise. */
+export function saysUnschedulable(vm: VirtualMachine, message: string): boolean {
+  const c = vm.status?.conditions?.find((x) => x.type === SCHEDULED);
+  return vm.status?.phase === 'Pending' && c?.status === 'False' && c.reason === 'Unschedulable' && c.message === message;
+}
+
+/**
+ * Whether the scheduler should still report the bind in status. Once the node's agent reports
+ * a phase of its own (Scheduled, Starting, Running, ...) status is the agent's.
+ */
+export function needsScheduledStatus(vm: VirtualMachine, nodeName: string): boolean {
+  if (vm.spec.nodeName !== nodeName) return false;
+  const phase = vm.status?.phase;
+  return phase === undefined || phase === 'Pending';
+}
