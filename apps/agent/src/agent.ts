@@ -9,13 +9,13 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { objectKey } from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
+import { Controller, enqueueObject } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
 import { QemuDriver } from './runtime/qemu/qemu-driver.js';
 import { SimulatedDriver } from './runtime/simulated/simulated-driver.js';
 import { registerNode } from './node-registration.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { VmReconciler } from './vm/reconciler.js';
-import { KeyedQueue } from './vm/keyed-queue.js';
 import type { VirtualMachine } from './vm/lifecycle.js';
 import { buildAgentHttp } from './http-server.js';
 
@@ -40,7 +40,7 @@ export class Agent {
   private readonly client: ShoalClient;
   private driver!: RuntimeDriver;
   private informer!: Informer<VirtualMachine>;
-  private queue!: KeyedQueue;
+  private controller?: Controller;
   private heartbeat!: LeaseHeartbeat;
   private http?: FastifyInstance;
   address = '';
@@ -73,27 +73,28 @@ export class Agent {
 
     this.informer = new Informer<VirtualMachine>(this.client, 'vm', { fieldSelector: `spec.nodeName=${o.nodeName}` });
     const reconciler = new VmReconciler({ nodeName: o.nodeName, client: this.client, informer: this.informer, driver: this.driver, stopGraceMs: o.stopGraceSeconds * 1000, log: o.log });
-    this.queue = new KeyedQueue({
+    this.controller = new Controller({
+      name: 'agent-vms',
+      // Several VMs boot or stop at once; one slow guest shutdown never holds up the others.
       workers: 8,
-      reconcile: (key) => reconciler.reconcile(key),
-      onError: (key, err) => o.log.warn({ vm: key, err: (err as Error).message }, 'reconcile failed; retrying'),
+      reconcile: async (key) => (await reconciler.reconcile(key)) ?? {},
+      log: o.log,
     });
-    const enqueue = (vm: VirtualMachine) => this.queue.add(objectKey(vm.metadata));
-    this.informer.on('add', enqueue);
-    this.informer.on('update', (_old, vm) => enqueue(vm));
-    this.informer.on('delete', enqueue);
+    const controller = this.controller;
+    controller.watch(this.informer, enqueueObject());
     this.driver.on('change', (uid: string) => {
       const instance = this.driver.state(uid);
-      if (instance) this.queue.add(objectKey(instance));
+      if (instance) controller.queue.add(objectKey(instance));
     });
     this.informer.start();
     await this.informer.waitForSync();
     // Instances whose VM is gone or bound elsewhere are found through their keys.
-    for (const instance of this.driver.list()) this.queue.add(objectKey(instance));
+    for (const instance of this.driver.list()) controller.queue.add(objectKey(instance));
+    controller.start();
   }
 
   async stop(): Promise<void> {
-    this.queue?.stop();
+    await this.controller?.stop();
     await this.informer?.stop();
     this.heartbeat?.stop();
     if (this.o.stopVmsOnExit) await Promise.all(this.driver.list().map((i) => this.driver.stop(i.uid, this.o.stopGraceSeconds * 1000)));

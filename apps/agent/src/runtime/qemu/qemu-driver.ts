@@ -17,7 +17,7 @@ import { buildQemuCommandLine, PID_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE } from
 import { detectAccelerator, hostTscKhz, type Accelerator } from './accelerator.js';
 import { locateGuestImage } from './guest-image.js';
 import { qmpCommand } from './qmp-client.js';
-import { parseMarkers } from './serial-markers.js';
+import { MarkerScanner } from './serial-markers.js';
 
 const SUPERVISOR = fileURLToPath(new URL('./vm-supervisor.sh', import.meta.url));
 const EXIT_FILE = 'exit.json';
@@ -26,6 +26,7 @@ const BOOT_FILE = 'booted.json';
 const SUPERVISOR_PID = 'supervisor.pid';
 /** Re-read instances this often even without a file event (belt and braces for missed events). */
 const POLL_MS = 1_000;
+const REFRESH_COALESCE_MS = 25;
 
 export interface QemuDriverOptions {
   dataDir: string;
@@ -41,8 +42,10 @@ export interface QemuDriverOptions {
 interface Tracked {
   state: InstanceState;
   dir: string;
-  /** Offset in serial.log where the current boot's output starts. */
-  serialOffset: number;
+  /** Reads the current boot's console output as it grows. */
+  console: MarkerScanner;
+  /** Re-reads of one instance run one after another: they advance the same scanner. */
+  refreshing?: Promise<void>;
 }
 
 const isAlive = (pid: number | undefined) => {
@@ -68,6 +71,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
   private tscKhz?: number;
   private watcher?: FSWatcher;
   private poller?: NodeJS.Timeout;
+  private readonly refreshTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly opts: QemuDriverOptions) {
     super();
@@ -86,7 +90,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     this.watcher = chokidar.watch(this.vmsDir, { depth: 1, ignoreInitial: true });
     this.watcher.on('all', (_event, path) => {
       const uid = path.slice(this.vmsDir.length + 1).split('/')[0];
-      if (uid && this.instances.has(uid)) void this.refresh(uid);
+      if (uid && this.instances.has(uid)) this.scheduleRefresh(uid);
     });
     this.poller = setInterval(() => {
       for (const uid of this.instances.keys()) void this.refresh(uid);
@@ -108,7 +112,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
       if (!meta) continue;
       const tracked: Tracked = {
         dir,
-        serialOffset: meta.serialOffset,
+        console: new MarkerScanner(uid, meta.serialOffset),
         state: { uid, namespace: meta.namespace, name: meta.name, phase: 'starting', startedAt: meta.startedAt },
       };
       this.instances.set(uid, tracked);
@@ -150,7 +154,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     });
     supervisor.unref();
     await writeFile(join(dir, SUPERVISOR_PID), String(supervisor.pid));
-    const tracked: Tracked = { dir, serialOffset, state: { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt } };
+    const tracked: Tracked = { dir, console: new MarkerScanner(spec.uid, serialOffset), state: { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt } };
     this.instances.set(spec.uid, tracked);
     return { ...tracked.state };
   }
@@ -218,17 +222,40 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
 
   async close(): Promise<void> {
     clearInterval(this.poller);
+    for (const t of this.refreshTimers.values()) clearTimeout(t);
     await this.watcher?.close();
   }
 
+  /**
+   * A booting guest writes its console many times a second: coalesce the file events of one VM
+   * into at most one re-read per REFRESH_COALESCE_MS, so the agent does not compete with the
+   * guest for CPU while it boots.
+   */
+  private scheduleRefresh(uid: string): void {
+    if (this.refreshTimers.has(uid)) return;
+    this.refreshTimers.set(
+      uid,
+      setTimeout(() => {
+        this.refreshTimers.delete(uid);
+        void this.refresh(uid);
+      }, REFRESH_COALESCE_MS),
+    );
+  }
+
   /** Re-reads an instance's files and emits 'change' when what they say moved on. */
-  private async refresh(uid: string, emit = true): Promise<void> {
+  private refresh(uid: string, emit = true): Promise<void> {
     const t = this.instances.get(uid);
-    if (!t) return;
+    if (!t) return Promise.resolve();
+    t.refreshing = (t.refreshing ?? Promise.resolve()).then(() => this.reread(t, uid, emit));
+    return t.refreshing;
+  }
+
+  private async reread(t: Tracked, uid: string, emit: boolean): Promise<void> {
     const before = JSON.stringify(t.state);
     const s = t.state;
     s.pid = await readPid(join(t.dir, PID_FILE));
-    const markers = parseMarkers(await readFrom(join(t.dir, SERIAL_LOG_FILE), t.serialOffset), uid);
+    await readNew(join(t.dir, SERIAL_LOG_FILE), t.console);
+    const markers = t.console.markers;
     if (!s.bootedAt) {
       // Recorded in a file so a restarted agent keeps it even once the marker scrolled out of reach.
       const recorded = JSON.parse(await readFile(join(t.dir, BOOT_FILE), 'utf8').catch(() => 'null')) as { bootedAt: string; ip?: string } | null;
@@ -266,15 +293,19 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
   }
 }
 
-async function readFrom(path: string, offset: number): Promise<string> {
+/** Feeds what the log gained since the scanner last looked. */
+async function readNew(path: string, scanner: MarkerScanner): Promise<void> {
   const fh = await open(path, 'r').catch(() => undefined);
-  if (!fh) return '';
+  if (!fh) return;
   try {
     const { size } = await fh.stat();
-    if (size <= offset) return '';
-    const buf = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
-    await fh.read(buf, 0, buf.length, size - buf.length > offset ? size - buf.length : offset);
-    return buf.toString();
+    while (scanner.offset < size) {
+      const buf = Buffer.alloc(Math.min(size - scanner.offset, 1024 * 1024));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, scanner.offset);
+      if (bytesRead === 0) break;
+      scanner.offset += bytesRead;
+      scanner.feed(buf.subarray(0, bytesRead).toString());
+    }
   } finally {
     await fh.close();
   }

@@ -17,3 +17,29 @@ export function parseMarkers(text: string, uid: string): BootMarkers {
   }
   return out;
 }
+
+/**
+ * Reads a growing console log incrementally: each call parses only the bytes added since the
+ * last one, keeping a partial last line for next time, and accumulates the markers seen.
+ */
+export class MarkerScanner {
+  readonly markers: BootMarkers = { shutdown: false };
+  private partial = '';
+
+  constructor(
+    private readonly uid: string,
+    /** Where this boot's output starts in the log. */
+    public offset: number,
+  ) {}
+
+  feed(chunk: string): void {
+    const text = this.partial + chunk;
+    const end = text.lastIndexOf('\n');
+    this.partial = end < 0 ? text : text.slice(end + 1);
+    if (end < 0) return;
+    const found = parseMarkers(text.slice(0, end), this.uid);
+    if (found.booted) this.markers.booted = found.booted;
+    if (found.exitCode !== undefined) this.markers.exitCode = found.exitCode;
+    if (found.shutdown) this.markers.shutdown = true;
+  }
+}
