@@ -8,6 +8,7 @@ import { Ajv } from 'ajv';
 import type { Etcd3 } from 'etcd3';
 import { ApiError, kinds as loadKinds, type KindInfo } from '@shoal/api';
 import { ObjectStore } from './storage/object-store.js';
+import type { EtcdKv } from './storage/etcd-kv.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
 import { BUILTIN_NAMESPACES, NamespaceLifecycle } from './registry/namespace-lifecycle.js';
@@ -22,7 +23,10 @@ import { healthRoutes } from './routes/health.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
 
 export interface AppOptions {
+  /** For watches (one per apiserver, and for history older than the watch cache holds). */
   etcd: Etcd3;
+  /** For every read and write of objects. */
+  kv: EtcdKv;
   /** Largest request body accepted, in bytes. */
   maxRequestBytes?: number;
   /** Changes remembered per kind for watch resumption. */
@@ -43,7 +47,7 @@ const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditi
 
 export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const kinds = loadKinds().all;
-  const store = new ObjectStore(opts.etcd);
+  const store = new ObjectStore(opts.kv);
   const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
   const namespaceKind = loadKinds().find('Namespace')!;
   const service = new ResourceService(store, cache, namespaceKind);

@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import pino from 'pino';
-import { connectEtcd } from './storage/etcd-client.js';
+import { connectEtcd, connectEtcdKv } from './storage/etcd-client.js';
 import { buildApp } from './app.js';
 
 const argv = await yargs(hideBin(process.argv))
@@ -38,12 +38,14 @@ const argv = await yargs(hideBin(process.argv))
   .parseAsync();
 
 const log = pino({ name: 'shoal-apiserver', level: argv['log-level'] });
-const etcd = connectEtcd({
+const etcdConnection = {
   servers: argv['etcd-servers'].split(','),
   caFile: argv['etcd-cafile'],
   certFile: argv['etcd-certfile'],
   keyFile: argv['etcd-keyfile'],
-});
+};
+const etcd = connectEtcd(etcdConnection);
+const kv = connectEtcdKv(etcdConnection);
 
 /** etcd may still be starting (as under `shoal up`): wait for it, within reason. */
 async function waitForEtcd(): Promise<void> {
@@ -64,6 +66,7 @@ try {
   await waitForEtcd();
   const server = await buildApp({
     etcd,
+    kv,
     logger: log,
     maxRequestBytes: argv['max-request-bytes'],
     watchCacheSize: argv['watch-cache-size'],
@@ -79,6 +82,7 @@ try {
     stopping = true;
     await server.close();
     etcd.close();
+    kv.close();
     process.exit(0);
   };
   process.on('SIGTERM', stop);

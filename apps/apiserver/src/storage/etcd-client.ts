@@ -1,6 +1,7 @@
-/** The one etcd connection an apiserver holds, with TLS when configured. */
+/** The apiserver's etcd connections, with TLS when configured: etcd3 for watches, EtcdKv for reads and writes. */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
+import { EtcdKv } from './etcd-kv.js';
 
 export interface EtcdConnectionOptions {
   servers: string[];
@@ -31,4 +32,24 @@ export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
     };
   }
   return new Etcd3(options);
+}
+
+/** The KV calls every API request makes (see etcd-kv.ts), with the same servers, TLS and limits. */
+export function connectEtcdKv(opts: EtcdConnectionOptions): EtcdKv {
+  return new EtcdKv({
+    servers: opts.servers,
+    dialTimeoutMs: 5_000,
+    maxMessageBytes: MAX_GRPC_MESSAGE,
+    keepaliveMs: 10_000,
+    keepaliveTimeoutMs: 5_000,
+    ...(opts.caFile
+      ? {
+          tls: {
+            ca: readFileSync(opts.caFile),
+            ...(opts.certFile ? { cert: readFileSync(opts.certFile) } : {}),
+            ...(opts.keyFile ? { key: readFileSync(opts.keyFile) } : {}),
+          },
+        }
+      : {}),
+  });
 }

@@ -34,7 +34,7 @@ export interface WatchPrefixOptions {
 function toChange(key: string, type: 'Put' | 'Delete', kv: IKeyValue, previous: KubeObject | undefined, opts: WatchPrefixOptions): Change | undefined {
   const revision = Number(kv.mod_revision);
   if (type === 'Put') {
-    const object = opts.known?.(key, revision) ?? decode(kv).object;
+    const object = opts.known?.(key, revision) ?? decode({ value: kv.value, modRevision: revision }).object;
     return { type: kv.version === '1' ? 'ADDED' : 'MODIFIED', object, previous, revision };
   }
   if (!previous) return undefined;
@@ -60,7 +60,7 @@ export async function watchPrefix(etcd: Etcd3, prefix: string, fromRevision: num
       if (modRevision >= next) next = modRevision + 1;
       const key = ev.kv.key.toString();
       if (opts.accept && !opts.accept(key)) continue;
-      const previous = opts.previous ? opts.previous(key) : ev.prev_kv ? decode(ev.prev_kv).object : undefined;
+      const previous = opts.previous ? opts.previous(key) : ev.prev_kv ? decode({ value: ev.prev_kv.value, modRevision: Number(ev.prev_kv.mod_revision) }).object : undefined;
       const change = toChange(key, ev.type === 'Put' ? 'Put' : 'Delete', ev.kv, previous, opts);
       if (change) h.onChange(key, change);
     }
