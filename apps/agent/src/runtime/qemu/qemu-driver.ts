@@ -24,8 +24,10 @@ const EXIT_FILE = 'exit.json';
 const META_FILE = 'vm.json';
 const BOOT_FILE = 'booted.json';
 const SUPERVISOR_PID = 'supervisor.pid';
-/** Re-read instances this often even without a file event (belt and braces for missed events). */
-const POLL_MS = 1_000;
+/** Booting instances are re-read this often, to see their boot marker promptly. */
+const FAST_POLL_MS = 50;
+/** Every instance is re-read every this many fast polls, even without a file event. */
+const SLOW_POLL_TICKS = 20;
 const REFRESH_COALESCE_MS = 25;
 
 export interface QemuDriverOptions {
@@ -87,14 +89,19 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     this.tscKhz = await hostTscKhz();
     const version = await execa('qemu-system-x86_64', ['--version']).then((r) => /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown');
     this.info = { name: 'qemu-microvm', version, accelerator: this.accelerator };
-    this.watcher = chokidar.watch(this.vmsDir, { depth: 1, ignoreInitial: true });
+    // Not the consoles: a booting guest writes its console a byte at a time, and an event per
+    // byte would make the agent compete with the guest for CPU. Consoles are polled instead.
+    this.watcher = chokidar.watch(this.vmsDir, { depth: 1, ignoreInitial: true, ignored: (path) => path.endsWith('.log') });
     this.watcher.on('all', (_event, path) => {
       const uid = path.slice(this.vmsDir.length + 1).split('/')[0];
       if (uid && this.instances.has(uid)) this.scheduleRefresh(uid);
     });
+    // Booting guests are looked at often (their boot marker is what a user waits for), the rest rarely.
+    let tick = 0;
     this.poller = setInterval(() => {
-      for (const uid of this.instances.keys()) void this.refresh(uid);
-    }, POLL_MS);
+      tick++;
+      for (const [uid, t] of this.instances) if (t.state.phase === 'starting' || tick % SLOW_POLL_TICKS === 0) void this.refresh(uid);
+    }, FAST_POLL_MS);
   }
 
   capacity(): Capacity {
