@@ -5,3 +5,5 @@ export * from './kinds.js';
 export * from './validation.js';
 export * from './selectors.js';
 export * from './json-path.js';
+export * from './human-duration.js';
+export * from './merge-patch.js';

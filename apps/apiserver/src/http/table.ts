@@ -3,7 +3,7 @@
  * Cells are printed verbatim by clients, hence ages and suffixes are formatted here.
  */
 import { evalJsonPath, type KindInfo, type KubeObject, type ListMeta, type PrinterColumn } from '@shoal/api';
-import { age } from './age.js';
+import { age } from '@shoal/api';
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 

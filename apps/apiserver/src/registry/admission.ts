@@ -184,16 +184,21 @@ export function admitUpdate(req: UpdateRequest): Admitted {
   return { object: next, warnings, stored: storedForm(kind, next) };
 }
 
+/** 409 Conflict: the caller's copy is older than the stored object. */
+export function staleObject(kind: KindInfo, name: string): ApiError {
+  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${kind.plural}.${kind.group} "${name}": the object has been modified; please apply your changes to the latest version and try again`, {
+    name,
+    group: kind.group,
+    kind: kind.plural,
+  });
+}
+
 export function checkResourceVersionPrecondition(kind: KindInfo, name: string, given: string | undefined, current: KubeObject): void {
   if (given === undefined || given === '') return;
   if (!/^\d+$/.test(given))
     throw invalid(target(kind, name), [{ field: 'metadata.resourceVersion', message: `Invalid value: ${JSON.stringify(given)}: must be a resourceVersion the server returned`, type: 'FieldValueInvalid' }]);
   if (given !== current.metadata.resourceVersion)
-    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${kind.plural}.${kind.group} "${name}": the object has been modified; please apply your changes to the latest version and try again`, {
-      name,
-      group: kind.group,
-      kind: kind.plural,
-    });
+    throw staleObject(kind, name);
 }
 
 export function requireResourceVersion(kind: KindInfo, name: string, body: KubeObject): string {

@@ -1,7 +1,7 @@
 /** Applies the patch formats the API accepts to an object, or explains why it cannot. */
 import fastJsonPatch from 'fast-json-patch';
 import { ApiError, badRequest, type KubeObject } from '@shoal/api';
-import { applyMergePatch } from './merge-patch.js';
+import { applyMergePatch, type Json } from '@shoal/api';
 
 export const PATCH_TYPES = {
   'application/merge-patch+json': 'merge',
@@ -27,7 +27,7 @@ export function patchTypeOf(contentType: string | undefined): PatchType {
 export function applyPatch(current: KubeObject, type: PatchType, patch: unknown): unknown {
   if (type === 'merge') {
     if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a merge patch must be a JSON object');
-    return applyMergePatch(current, patch);
+    return applyMergePatch(current as unknown as Json, patch as Json);
   }
   if (!Array.isArray(patch)) throw badRequest('a JSON patch must be an array of operations');
   const error = fastJsonPatch.validate(patch as fastJsonPatch.Operation[], current);

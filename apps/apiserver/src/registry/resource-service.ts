@@ -25,6 +25,7 @@ import {
   admitUpdate,
   checkEnvelope,
   checkResourceVersionPrecondition,
+  staleObject,
   requireResourceVersion,
   type FieldValidation,
 } from './admission.js';
@@ -237,11 +238,7 @@ export class ResourceService {
     const res = await this.store.update(key, stored.value, current.revision);
     if (!res.ok) {
       if (!res.current) throw notFound(target(s.kind, s.name));
-      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${s.kind.plural}.${s.kind.group} "${s.name}": the object has been modified; please apply your changes to the latest version and try again`, {
-        name: s.name,
-        group: s.kind.group,
-        kind: s.kind.plural,
-      });
+      throw staleObject(s.kind, s.name);
     }
     return this.written(key, object, warnings, stored, res.revision);
   }
@@ -250,11 +247,7 @@ export class ResourceService {
     const res = await this.store.delete(this.key(s), revision);
     if (!res.ok) {
       if (!res.current) throw notFound(target(s.kind, s.name));
-      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${s.kind.plural}.${s.kind.group} "${s.name}": the object has been modified; please apply your changes to the latest version and try again`, {
-        name: s.name,
-        group: s.kind.group,
-        kind: s.kind.plural,
-      });
+      throw staleObject(s.kind, s.name);
     }
   }
 

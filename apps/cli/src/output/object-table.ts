@@ -5,7 +5,7 @@
  */
 import { evalJsonPath, type KindInfo, type KubeObject, type PrinterColumn } from '@shoal/api';
 import type { Table, TableRow } from '@shoal/client';
-import { age } from './human-duration.js';
+import { age } from '@shoal/api';
 
 export function objectTable(kind: KindInfo, objects: KubeObject[], now = Date.now()): Table {
   return {

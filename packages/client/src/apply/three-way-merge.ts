@@ -12,13 +12,9 @@
  *   the scheduler) belongs to someone else and is left alone.
  * Arrays are atomic in a merge patch: a changed array is sent whole.
  */
+import { applyMergePatch, isJsonObject, type Json, type JsonObject } from '@shoal/api';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
-
-export function isJsonObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+export { applyMergePatch, isJsonObject, type Json, type JsonObject };
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -51,13 +47,3 @@ export function threeWayMergePatch(original: JsonObject | undefined, modified: J
   return patch;
 }
 
-/** RFC 7386 applied locally: what the server will hold after the patch (used by tests and dry runs). */
-export function applyMergePatch(target: Json | undefined, patch: Json): Json {
-  if (!isJsonObject(patch)) return patch;
-  const result: JsonObject = isJsonObject(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else result[key] = applyMergePatch(result[key], value);
-  }
-  return result;
-}

@@ -3,7 +3,7 @@ import type { Condition, KindInfo, KubeObject } from '@shoal/api';
 import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
 import { stringify as toYaml } from 'yaml';
 import { formatColumns } from '../../output/columns.js';
-import { age } from '../../output/human-duration.js';
+import { age } from '@shoal/api';
 
 export interface EventObject extends KubeObject {
   involvedObject: { kind: string; name: string; namespace?: string; uid?: string };
