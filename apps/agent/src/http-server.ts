@@ -17,6 +17,7 @@ async function tailOffset(path: string, lines: number): Promise<number> {
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
+    if (lines === 0) return size;
     const chunk = Buffer.alloc(Math.min(size, 1024 * 1024));
     await fh.read(chunk, 0, chunk.length, size - chunk.length);
     let seen = 0;
@@ -49,19 +50,23 @@ export function buildAgentHttp(o: AgentHttpOptions): FastifyInstance {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+    // Headers go out now: a follow on a quiet console is still an open stream to the client.
+    res.flushHeaders();
     let closed = false;
     res.on('close', () => (closed = true));
-    // Copies what the file gained since the last look; the console is append-only.
+    // Copies what the file gained since the last look (the console is append-only), a bounded
+    // chunk at a time, waiting for a slow reader to drain before reading on.
     const pump = async () => {
       const fh = await open(path, 'r').catch(() => undefined);
       if (!fh) return;
       try {
         const { size } = await fh.stat();
-        if (size > offset) {
-          const buf = Buffer.alloc(size - offset);
-          await fh.read(buf, 0, buf.length, offset);
-          offset = size;
-          res.write(buf);
+        while (offset < size && !closed) {
+          const buf = Buffer.alloc(Math.min(size - offset, 256 * 1024));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+          if (bytesRead === 0) break;
+          offset += bytesRead;
+          if (!res.write(buf.subarray(0, bytesRead))) await new Promise((r) => res.once('drain', r).once('close', r));
         }
       } finally {
         await fh.close();

@@ -7,3 +7,4 @@ export * from './selectors.js';
 export * from './json-path.js';
 export * from './human-duration.js';
 export * from './merge-patch.js';
+export * from './vm-annotations.js';

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceState } from '../runtime/driver.js';
-import { computeStatus, nextAction, statusPatch, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, type RunStrategy, type VirtualMachine } from './lifecycle.js';
+import { REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION } from '@shoal/api';
+import { computeStatus, nextAction, statusPatch, type RunStrategy, type VirtualMachine } from './lifecycle.js';
 
 const vm = (runStrategy: RunStrategy, annotations: Record<string, string> = {}): VirtualMachine => ({
   metadata: { name: 'web', namespace: 'default', uid: 'u1', generation: 3, annotations },
@@ -35,6 +36,14 @@ test('after an exit: Always restarts on any exit, RerunOnFailure only on failure
   assert.deepEqual(nextAction(vm('RerunOnFailure'), instance('exited', killed)), { type: 'start', restart: true });
   assert.deepEqual(nextAction(vm('RerunOnFailure'), instance('exited', completed)), { type: 'none' });
   assert.deepEqual(nextAction(vm('Manual', { [REQUESTED_STATE_ANNOTATION]: 'Running' }), instance('exited', failed)), { type: 'none' });
+});
+
+test('Manual: a start request made after the guest exited boots it again; an older one does not', () => {
+  const again = vm('Manual', { [REQUESTED_STATE_ANNOTATION]: 'Running', [START_REQUESTED_ANNOTATION]: '2026-01-01T00:05:00Z' });
+  assert.deepEqual(nextAction(again, instance('exited', completed)), { type: 'start', restart: false });
+  const old = vm('Manual', { [REQUESTED_STATE_ANNOTATION]: 'Running', [START_REQUESTED_ANNOTATION]: '2025-12-31T00:00:00Z' });
+  assert.deepEqual(nextAction(old, instance('exited', completed)), { type: 'none' });
+  assert.deepEqual(nextAction(again, instance('running')), { type: 'none' }, 'a running guest is left alone');
 });
 
 test('Halted or a stop request stops a running guest once', () => {

@@ -3,12 +3,10 @@
  * the agent should do next and what the status should say. Everything here is tested on plain
  * objects; the reconciler only carries the decisions out.
  */
-import type { Condition, KubeObject } from '@shoal/api';
+import { REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION, type Condition, type KubeObject } from '@shoal/api';
 import type { InstanceState } from '../runtime/driver.js';
 
 export const AGENT_FINALIZER = 'shoal.dev/agent';
-export const REQUESTED_STATE_ANNOTATION = 'shoal.dev/requested-state';
-export const RESTART_REQUESTED_ANNOTATION = 'shoal.dev/restart-requested-at';
 
 export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Manual' | 'Halted';
 
@@ -69,16 +67,21 @@ export function shouldRun(vm: VirtualMachine, exited?: InstanceState['exit']): b
   }
 }
 
-function restartRequested(vm: VirtualMachine, instance: InstanceState): boolean {
-  const at = vm.metadata.annotations?.[RESTART_REQUESTED_ANNOTATION];
+/** A request (an annotation holding a time) made after this instance was launched. */
+function requestedSince(vm: VirtualMachine, annotation: string, instance: InstanceState): boolean {
+  const at = vm.metadata.annotations?.[annotation];
   return !!at && Date.parse(at) > Date.parse(instance.startedAt);
 }
+
+const restartRequested = (vm: VirtualMachine, instance: InstanceState) => requestedSince(vm, RESTART_REQUESTED_ANNOTATION, instance);
 
 /** What to do for a live (not being deleted) VM bound to this node. */
 export function nextAction(vm: VirtualMachine, instance: InstanceState | undefined): Action {
   if (!instance) return shouldRun(vm) ? { type: 'start', restart: false } : { type: 'none' };
   if (instance.phase === 'exited') {
     if (restartRequested(vm, instance)) return { type: 'restart' };
+    // Manual: a start request newer than the guest that exited boots it again.
+    if (strategyOf(vm) === 'Manual' && shouldRun(vm) && requestedSince(vm, START_REQUESTED_ANNOTATION, instance)) return { type: 'start', restart: false };
     return shouldRun(vm, instance.exit) ? { type: 'start', restart: true } : { type: 'none' };
   }
   if (!shouldRun(vm)) return instance.phase === 'stopping' ? { type: 'none' } : { type: 'stop', reason: `runStrategy is ${strategyOf(vm)}` };

@@ -40,7 +40,10 @@ test('start restores the remembered strategy, or Always, and drops the annotatio
   // Back to Manual, start is also the request to run.
   assert.deepEqual(planPower('start', vm('Halted', { 'shoal.dev/previous-run-strategy': 'Manual' }), NOW), {
     patch: {
-      metadata: { resourceVersion: '42', annotations: { 'shoal.dev/previous-run-strategy': null, 'shoal.dev/requested-state': 'Running' } },
+      metadata: {
+        resourceVersion: '42',
+        annotations: { 'shoal.dev/previous-run-strategy': null, 'shoal.dev/requested-state': 'Running', 'shoal.dev/start-requested-at': '2030-01-02T03:04:05.000Z' },
+      },
       spec: { runStrategy: 'Manual' },
     },
     done: 'started',
@@ -49,9 +52,9 @@ test('start restores the remembered strategy, or Always, and drops the annotatio
   assert.deepEqual(planPower('start', vm('RerunOnFailure'), NOW), { unchanged: 'already started' });
 });
 
-test('Manual VMs are started and stopped through the requested-state annotation only', () => {
+test('Manual VMs are started (with the request time, so a second start after an exit counts) and stopped through annotations only', () => {
   assert.deepEqual(planPower('start', vm('Manual'), NOW), {
-    patch: { metadata: { resourceVersion: '42', annotations: { 'shoal.dev/requested-state': 'Running' } } },
+    patch: { metadata: { resourceVersion: '42', annotations: { 'shoal.dev/requested-state': 'Running', 'shoal.dev/start-requested-at': '2030-01-02T03:04:05.000Z' } } },
     done: 'started',
   });
   assert.deepEqual(planPower('stop', vm('Manual', { 'shoal.dev/requested-state': 'Running' }), NOW), {

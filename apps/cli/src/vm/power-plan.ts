@@ -14,9 +14,9 @@
  */
 import type { KubeObject } from '@shoal/api';
 
-export const REQUESTED_STATE_ANNOTATION = 'shoal.dev/requested-state';
-export const PREVIOUS_RUN_STRATEGY_ANNOTATION = 'shoal.dev/previous-run-strategy';
-export const RESTART_REQUESTED_ANNOTATION = 'shoal.dev/restart-requested-at';
+import { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION } from '@shoal/api';
+
+export { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION };
 
 export type PowerAction = 'start' | 'stop' | 'restart';
 export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Manual' | 'Halted';
@@ -62,12 +62,13 @@ export function planPower(action: PowerAction, vm: VmLike, now: Date): PowerPlan
       if (strategy === 'Halted') return { unchanged: 'already stopped' };
       return { patch: patch({ [PREVIOUS_RUN_STRATEGY_ANNOTATION]: strategy }, 'Halted'), done: 'stopped' };
     case 'start': {
-      if (strategy === 'Manual') return { patch: patch({ [REQUESTED_STATE_ANNOTATION]: 'Running' }), done: 'started' };
+      // The time makes a second start after the guest exited a new request, not a repeat of the old one.
+      if (strategy === 'Manual') return { patch: patch({ [REQUESTED_STATE_ANNOTATION]: 'Running', [START_REQUESTED_ANNOTATION]: now.toISOString() }), done: 'started' };
       if (strategy !== 'Halted') return { unchanged: 'already started' };
       const previous = annotations[PREVIOUS_RUN_STRATEGY_ANNOTATION];
       const restored = (previous && RESTORABLE.includes(previous) ? previous : 'Always') as RunStrategy;
       // Back to Manual means nothing runs until asked to, and start is that request.
-      const extra: Record<string, string> = restored === 'Manual' ? { [REQUESTED_STATE_ANNOTATION]: 'Running' } : {};
+      const extra: Record<string, string> = restored === 'Manual' ? { [REQUESTED_STATE_ANNOTATION]: 'Running', [START_REQUESTED_ANNOTATION]: now.toISOString() } : {};
       return { patch: patch({ [PREVIOUS_RUN_STRATEGY_ANNOTATION]: null, ...extra }, restored), done: 'started' };
     }
     case 'restart': {
