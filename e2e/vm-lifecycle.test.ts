@@ -77,6 +77,8 @@ test('apply → Running: the boot marker is on the console and `shoalctl logs` s
   assert.match(logs.stdout, /SHOAL-BOOTED/);
   const got = await shoalctl(['get', 'vm', 'hello']);
   assert.match(got.stdout, /hello\s+Running\s+node-a/);
+  const metrics = await (await fetch(`${cluster.agents.get(NODE)!.address}/metrics`)).text();
+  assert.match(metrics, /shoal_agent_vm_instances\{phase="running"\} 1/);
 });
 
 test('kill -9 the agent and start it again: the VM keeps its QEMU process and is never rebooted', async () => {

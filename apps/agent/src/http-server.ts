@@ -1,7 +1,7 @@
 /** The agent's own endpoint: health, metrics, and each VM's serial console for `shoalctl logs`. */
 import { open } from 'node:fs/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { register } from 'prom-client';
+import { collectDefaultMetrics, Gauge, register } from 'prom-client';
 import { ApiError, notFound } from '@shoal/api';
 import type { RuntimeDriver } from './runtime/driver.js';
 
@@ -30,12 +30,34 @@ async function tailOffset(path: string, lines: number): Promise<number> {
   }
 }
 
+/** Every runtime in this process (one per simulated node), counted at scrape time so the figure never drifts from what runs. */
+const drivers = new Set<RuntimeDriver>();
+let processMetrics = false;
+
+function registerProcessMetrics(): void {
+  if (processMetrics) return;
+  processMetrics = true;
+  collectDefaultMetrics({ prefix: 'shoal_agent_' });
+  new Gauge({
+    name: 'shoal_agent_vm_instances',
+    help: 'VM instances run by this agent process, by phase (starting, running, stopping, exited).',
+    labelNames: ['phase'],
+    collect() {
+      this.reset();
+      for (const d of drivers) for (const i of d.list()) this.inc({ phase: i.phase });
+    },
+  });
+}
+
 export function buildAgentHttp(o: AgentHttpOptions): FastifyInstance {
+  registerProcessMetrics();
+  drivers.add(o.driver);
   const app = Fastify({ logger: false, forceCloseConnections: true });
   app.setErrorHandler((err, _req, reply) => {
     const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
     void reply.code(e.code).send(e.toStatus());
   });
+  app.addHook('onClose', async () => void drivers.delete(o.driver));
   app.get('/healthz', async () => 'ok');
   app.get('/readyz', async (_req, reply) => (o.ready() ? 'ok' : reply.code(503).send('not ready')));
   app.get('/metrics', async (_req, reply) => reply.type(register.contentType).send(await register.metrics()));
