@@ -46,8 +46,6 @@ export type Action =
   | { type: 'stop'; reason: string }
   /** Stop (if needed) and start again, at the user's request. */
   | { type: 'restart' }
-  /** Drop an exited instance's files. */
-  | { type: 'remove' }
   | { type: 'none' };
 
 const strategyOf = (vm: VirtualMachine): RunStrategy => vm.spec.runStrategy ?? 'Always';

@@ -97,9 +97,6 @@ export class VmReconciler {
         this.o.log.info({ vm: key, restart: action.restart }, 'starting VM');
         await driver.start(launchSpec(mine));
         break;
-      case 'remove':
-        await driver.remove(uid);
-        break;
       case 'none':
         break;
     }
