@@ -24,6 +24,11 @@ test('bad flags exit 2 with a clear message', async () => {
     [['--server', 'http://127.0.0.1:1', '--port', 'abc'], /--port must be an integer 0-65535/],
     [['--server', 'http://127.0.0.1:1', '--bogus'], /Unknown argument: bogus/],
     [['--server', 'http://127.0.0.1:1', '--log-level', 'loud'], /Invalid values:[\s\S]*log-level/],
+    [['--server', 'http://127.0.0.1:1', '--leader-elect', '--leader-elect-renew-deadline', '20'], /renew deadline \(20 s\) must be less than the lease duration \(15 s\)/],
+    [['--server', 'http://127.0.0.1:1', '--leader-elect-lease-duration', '2.5'], /--leader-elect-lease-duration 2.5 .*lease duration must be a whole number of seconds/],
+    [['--server', 'http://127.0.0.1:1', '--leader-elect-retry-period', '9'], /must be more than 1.2 × the retry period \(9 s\)/],
+    [['--server', 'http://127.0.0.1:1', '--leader-elect-retry-period', 'soon'], /retry period must be more than 0/],
+    [['--server', 'http://127.0.0.1:1', '--leader-elect-identity', ' '], /--leader-elect-identity must be 1-1024 characters/],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   for (const [i, [args, message]] of cases.entries()) {
@@ -35,6 +40,8 @@ test('bad flags exit 2 with a clear message', async () => {
   const help = await run(['--help']);
   assert.equal(help.exitCode, 0);
   assert.match(help.stdout, /--controllers/);
+  for (const flag of ['--leader-elect ', '--leader-elect-lease-duration', '--leader-elect-renew-deadline', '--leader-elect-retry-period', '--leader-elect-identity'])
+    assert.ok(help.stdout.includes(flag), `--help lists ${flag}`);
 });
 
 test('$SHOAL_SERVER, the ready line, /healthz /readyz /metrics, and a clean stop on SIGTERM', async () => {
@@ -56,6 +63,7 @@ test('$SHOAL_SERVER, the ready line, /healthz /readyz /metrics, and a clean stop
       'shoal_controller_reconcile_errors_total{controller="scheduler"}',
       'shoal_controller_reconcile_duration_seconds_bucket',
       'shoal_controller_active_workers{controller="scheduler"}',
+      'shoal_leader_is_leader{controller="scheduler"} 1',
       'shoal_controller_manager_process_resident_memory_bytes',
     ])
       assert.ok(metrics.includes(name), `metrics include ${name}`);

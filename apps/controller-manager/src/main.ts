@@ -2,6 +2,10 @@
  * shoal-controller-manager: parses flags, serves /healthz /readyz /metrics, runs the selected
  * controllers, prints one ready line once their caches are synced, and stops cleanly on
  * SIGTERM. Bad flags exit 2 with a message; a failure to start exits 1.
+ *
+ * With --leader-elect each controller runs only while this process holds its Lease
+ * (shoal-system/shoal-controller-manager-<controller>); otherwise it stands by, ready (its
+ * caches are synced), and takes over when the leader's Lease expires or is released.
  */
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
@@ -10,6 +14,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import { ShoalClient } from '@shoal/client';
+import { checkTiming, defaultIdentity, DEFAULT_ELECTION_TIMING, LeaseElector, type ElectionTiming } from '@shoal/controller-runtime';
 import { CONTROLLER_NAMES, selectControllers } from './controllers.js';
 import { startHealthServer, type HealthServer } from './http-server.js';
 import { ControllerManager } from './manager.js';
@@ -28,6 +33,27 @@ const argv = await yargs(hideBin(process.argv))
   .option('bind', { type: 'string', default: '127.0.0.1', describe: 'Address for /healthz, /readyz and /metrics' })
   .option('certificate-authority', { type: 'string', describe: 'PEM file of the CA that signed the API server certificate' })
   .option('token', { type: 'string', describe: 'Bearer token for the API server' })
+  .option('leader-elect', {
+    type: 'boolean',
+    default: false,
+    describe: 'Run each controller only while this process holds its Lease (shoal-system/shoal-controller-manager-<controller>): one leader, any number of standbys',
+  })
+  .option('leader-elect-lease-duration', {
+    type: 'number',
+    default: DEFAULT_ELECTION_TIMING.leaseDurationMs / 1000,
+    describe: 'Seconds a standby waits after it last saw the leader renew before it takes over (whole seconds)',
+  })
+  .option('leader-elect-renew-deadline', {
+    type: 'number',
+    default: DEFAULT_ELECTION_TIMING.renewDeadlineMs / 1000,
+    describe: 'Seconds the leader keeps leading without a successful renewal; less than the lease duration',
+  })
+  .option('leader-elect-retry-period', {
+    type: 'number',
+    default: DEFAULT_ELECTION_TIMING.retryPeriodMs / 1000,
+    describe: 'Seconds between renewals by the leader and between attempts by a standby',
+  })
+  .option('leader-elect-identity', { type: 'string', describe: 'Holder identity written on the Leases; unique per process (default: <hostname>_<random>)' })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
@@ -35,6 +61,13 @@ const argv = await yargs(hideBin(process.argv))
     if (!server) throw new Error('--server URL (or $SHOAL_SERVER) is required');
     if (!/^https?:\/\/[^/]+/.test(server)) throw new Error(`--server: "${server}" is not an http(s) URL`);
     selectControllers(a.controllers);
+    try {
+      checkTiming(electionTiming(a));
+    } catch (err) {
+      throw new Error(`--leader-elect-lease-duration ${a['leader-elect-lease-duration']} --leader-elect-renew-deadline ${a['leader-elect-renew-deadline']} --leader-elect-retry-period ${a['leader-elect-retry-period']}: ${(err as Error).message}`);
+    }
+    const identity = a['leader-elect-identity'];
+    if (identity !== undefined && (identity.trim() === '' || identity.length > 1024)) throw new Error('--leader-elect-identity must be 1-1024 characters, not blank');
     return true;
   })
   .strict()
@@ -43,6 +76,14 @@ const argv = await yargs(hideBin(process.argv))
     process.exit(2);
   })
   .parseAsync();
+
+function electionTiming(a: { 'leader-elect-lease-duration': number; 'leader-elect-renew-deadline': number; 'leader-elect-retry-period': number }): ElectionTiming {
+  return {
+    leaseDurationMs: Math.round(a['leader-elect-lease-duration'] * 1000),
+    renewDeadlineMs: Math.round(a['leader-elect-renew-deadline'] * 1000),
+    retryPeriodMs: Math.round(a['leader-elect-retry-period'] * 1000),
+  };
+}
 
 const log = pino({ name: NAME, level: argv['log-level'] }, pino.destination(2));
 const registry = new Registry();
@@ -61,12 +102,18 @@ try {
   process.exit(2);
 }
 
+const identity = argv['leader-elect-identity'] ?? defaultIdentity();
+const timing = electionTiming(argv);
+if (argv['leader-elect']) log.info({ identity, ...timing }, 'leader election on');
+
 const manager = new ControllerManager({
   client,
   controllers: selectControllers(argv.controllers),
   registry,
   log,
-  onLeadershipLost: (controller) => void stop(`leadership of ${controller} lost`, 1),
+  electorFor: argv['leader-elect']
+    ? (controller) => new LeaseElector({ client, name: `${NAME}-${controller}`, identity, timing, log: log.child({ controller }) })
+    : undefined,
 });
 
 let health: HealthServer | undefined;

@@ -7,3 +7,5 @@ export * from './informer-factory.js';
 export * from './controller.js';
 export * from './event-recorder.js';
 export * from './leader-election.js';
+export * from './lease-record.js';
+export * from './lease-elector.js';

@@ -1,8 +1,8 @@
 /**
- * The seam for leader election (issue 4 builds the real one, on Lease objects). A controller
- * manager asks its elector before starting a controller and stops that controller when
- * leadership is lost; today's only elector leads at once and forever, which is right for a
- * single controller-manager.
+ * The seam for leader election. A controller manager asks its elector before starting a
+ * controller and stops that controller when leadership is lost. Two electors: AlwaysLeader
+ * (below) leads at once and forever, which is right for a single controller-manager;
+ * LeaseElector (lease-elector.ts) competes for a Lease object, for several of them.
  */
 export interface LeaderElector {
   /**

@@ -10,6 +10,7 @@
  *   shoal_controller_reconcile_errors_total{controller}  reconciles that threw (terminal ones included)
  *   shoal_controller_reconcile_duration_seconds{controller}
  *   shoal_controller_active_workers{controller}
+ *   shoal_leader_is_leader{controller}                   1 leading, 0 standing by (LeaderMetrics)
  *
  * One set of metric objects per registry, shared by every controller in the process and told
  * apart by label, so two controllers never register the same name twice.
@@ -105,5 +106,28 @@ export class ControllerMetrics {
 
   workerFinished(): void {
     this.set.activeWorkers.dec({ controller: this.controller });
+  }
+}
+
+const leaderGauges = new WeakMap<Registry, Gauge<'controller'>>();
+
+/**
+ * shoal_leader_is_leader{controller}: 1 while this process leads that controller, 0 while it
+ * stands by (client-go's leader_election_master_status, per controller).
+ */
+export class LeaderMetrics {
+  private readonly gauge: Gauge<'controller'>;
+
+  constructor(registry: Registry = globalRegistry) {
+    let gauge = leaderGauges.get(registry);
+    if (!gauge) {
+      gauge = new Gauge({ name: 'shoal_leader_is_leader', help: 'Whether this process leads the controller (1) or stands by (0).', labelNames: ['controller'], registers: [registry] });
+      leaderGauges.set(registry, gauge);
+    }
+    this.gauge = gauge;
+  }
+
+  set(controller: string, leading: boolean): void {
+    this.gauge.set({ controller }, leading ? 1 : 0);
   }
 }

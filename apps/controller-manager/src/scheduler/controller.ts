@@ -8,7 +8,9 @@
  *   Node added/deleted, or changed in a way    → every unbound VM
  *   filters read (labels, cordon, Ready, room)
  *
- * Leader election wraps the whole controller (see manager.ts); today's elector always leads.
+ * Leader election wraps the whole controller (see manager.ts): with --leader-elect it runs only
+ * while this process holds shoal-system/shoal-controller-manager-scheduler, and is built anew
+ * (empty queue, empty assume cache) each time the process wins leadership again.
  */
 import { objectKey } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
