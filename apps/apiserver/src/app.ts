@@ -5,7 +5,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
-import type { Etcd3 } from 'etcd3';
 import { ApiError, kinds as loadKinds, type KindInfo } from '@shoal/api';
 import { ObjectStore } from './storage/object-store.js';
 import type { EtcdKv } from './storage/etcd-kv.js';
@@ -23,9 +22,7 @@ import { healthRoutes } from './routes/health.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
 
 export interface AppOptions {
-  /** For watches (one per apiserver, and for history older than the watch cache holds). */
-  etcd: Etcd3;
-  /** For every read and write of objects. */
+  /** The connection to etcd: every read, write and watch. */
   kv: EtcdKv;
   /** Largest request body accepted, in bytes. */
   maxRequestBytes?: number;
@@ -48,7 +45,7 @@ const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditi
 export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const kinds = loadKinds().all;
   const store = new ObjectStore(opts.kv);
-  const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
+  const cache = new WatchCache(opts.kv, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
   const namespaceKind = loadKinds().find('Namespace')!;
   const service = new ResourceService(store, cache, namespaceKind);
 
@@ -80,7 +77,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(openapiRoutes);
   await app.register(healthRoutes, { store, cache });
   await app.register(metricsRoutes);
-  await app.register(resourceRoutes, { kinds, service, cache, etcd: opts.etcd });
+  await app.register(resourceRoutes, { kinds, service, cache, kv: opts.kv });
   await app.register(vmLogRoutes, { kinds, objects: service });
 
   await cache.start();

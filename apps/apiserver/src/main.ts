@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import pino from 'pino';
-import { connectEtcd, connectEtcdKv } from './storage/etcd-client.js';
+import { connectEtcdKv } from './storage/etcd-client.js';
 import { buildApp } from './app.js';
 
 const argv = await yargs(hideBin(process.argv))
@@ -38,21 +38,19 @@ const argv = await yargs(hideBin(process.argv))
   .parseAsync();
 
 const log = pino({ name: 'shoal-apiserver', level: argv['log-level'] });
-const etcdConnection = {
+const kv = connectEtcdKv({
   servers: argv['etcd-servers'].split(','),
   caFile: argv['etcd-cafile'],
   certFile: argv['etcd-certfile'],
   keyFile: argv['etcd-keyfile'],
-};
-const etcd = connectEtcd(etcdConnection);
-const kv = connectEtcdKv(etcdConnection);
+});
 
 /** etcd may still be starting (as under `shoal up`): wait for it, within reason. */
 async function waitForEtcd(): Promise<void> {
   const deadline = Date.now() + argv['etcd-startup-timeout'] * 1000;
   for (;;) {
     try {
-      await etcd.get('/registry/').exec();
+      await kv.range({ key: '/registry/' });
       return;
     } catch (err) {
       if (Date.now() > deadline) throw new Error(`etcd at ${argv['etcd-servers']} did not answer within ${argv['etcd-startup-timeout']} s: ${(err as Error).message}`);
@@ -65,7 +63,6 @@ async function waitForEtcd(): Promise<void> {
 try {
   await waitForEtcd();
   const server = await buildApp({
-    etcd,
     kv,
     logger: log,
     maxRequestBytes: argv['max-request-bytes'],
@@ -81,7 +78,6 @@ try {
     if (stopping) return;
     stopping = true;
     await server.close();
-    etcd.close();
     kv.close();
     process.exit(0);
   };

@@ -1,4 +1,4 @@
-/** The apiserver's etcd connections, with TLS when configured: etcd3 for watches, EtcdKv for reads and writes. */
+/** The apiserver's etcd connection, with TLS when configured. */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import { EtcdKv } from './etcd-kv.js';
@@ -13,6 +13,10 @@ export interface EtcdConnectionOptions {
 /** Large enough for a page of big objects; pages are bounded by count so this is rarely approached. */
 const MAX_GRPC_MESSAGE = 64 * 1024 * 1024;
 
+/**
+ * The etcd3 client with the options the apiserver used before it moved to EtcdKv. The apiserver
+ * itself no longer uses it; bench/run.ts measures its raw-etcd baseline with it.
+ */
 export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
   const options: IOptions = {
     hosts: opts.servers,
@@ -34,7 +38,7 @@ export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
   return new Etcd3(options);
 }
 
-/** The KV calls every API request makes (see etcd-kv.ts), with the same servers, TLS and limits. */
+/** Every read, write and watch of the apiserver goes through this (see etcd-kv.ts). */
 export function connectEtcdKv(opts: EtcdConnectionOptions): EtcdKv {
   return new EtcdKv({
     servers: opts.servers,

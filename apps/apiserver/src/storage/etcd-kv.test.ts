@@ -164,3 +164,95 @@ test('TLS with client certificates: a client trusting the CA and showing its cer
     await rm(certs.dir, { recursive: true, force: true });
   }
 });
+
+test('a watch delivers puts and deletes in order, with previous values when asked, and large values whole', async () => {
+  const { revision } = await kv.range({ key: '/w/' });
+  const seen: string[] = [];
+  let connected = false;
+  const w = kv.watch(
+    { key: '/w/', rangeEnd: '/w0', startRevision: revision + 1, prevKv: true },
+    {
+      onEvents: (res) => {
+        for (const ev of res.events) seen.push(`${ev.type} ${ev.kv.key} ${ev.kv.value.length} prev=${ev.prevKv?.value.length ?? '-'} @${ev.kv.modRevision}`);
+      },
+      onConnectionChange: (c) => (connected = c),
+      onEnd: (err) => assert.fail(err),
+    },
+  );
+  try {
+    await etcd3.put('/w/a').value('1');
+    await etcd3.put('/w/a').value('22');
+    await etcd3.put('/w/big').value('x'.repeat(1_200_000));
+    await etcd3.delete().key('/w/a');
+    await etcd3.put('/elsewhere').value('not watched');
+    await waitFor(() => seen.length >= 4, { message: '4 events' });
+    assert.ok(connected);
+    assert.deepEqual(
+      seen.map((s) => s.replace(/ @\d+$/, '')),
+      ['Put /w/a 1 prev=-', 'Put /w/a 2 prev=1', 'Put /w/big 1200000 prev=-', 'Delete /w/a 0 prev=2'],
+    );
+    const revs = seen.map((s) => Number(s.split('@')[1]));
+    assert.deepEqual(revs, [...revs].sort((a, b) => a - b));
+  } finally {
+    await w.cancel();
+  }
+  await etcd3.put('/w/after-cancel').value('1');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(seen.length, 4, 'nothing after cancel');
+});
+
+test('a watch from a compacted revision ends with compacted set', async () => {
+  const { header } = await etcd3.put('/wc/k').value('1').exec();
+  await etcd3.put('/wc/k').value('2');
+  const latest = Number((await etcd3.put('/wc/k').value('3').exec()).header.revision);
+  await etcd3.kv.compact({ revision: String(latest), physical: true });
+  const ended = await new Promise<EtcdError & { compacted: boolean }>((resolve) =>
+    kv.watch({ key: '/wc/', rangeEnd: '/wc0', startRevision: Number(header.revision) }, { onEvents: () => assert.fail('no events'), onConnectionChange: () => undefined, onEnd: resolve }),
+  );
+  assert.equal(ended.compacted, true);
+  assert.match(ended.message, /compacted/);
+});
+
+test('a watch survives etcd going away and resumes after the last event it delivered, without gaps or repeats', async () => {
+  const port = await freePort();
+  const peer = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), 'shoal-kv-watch-'));
+  const start = () =>
+    execa('etcd', [`--name=w`, `--data-dir=${dataDir}`, `--listen-client-urls=http://127.0.0.1:${port}`, `--advertise-client-urls=http://127.0.0.1:${port}`, `--listen-peer-urls=http://127.0.0.1:${peer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`, `--initial-cluster=w=http://127.0.0.1:${peer}`, '--log-level=error', '--logger=zap', '--unsafe-no-fsync'], { reject: false, stdio: 'ignore' });
+  let proc = start();
+  const url = `http://127.0.0.1:${port}`;
+  const client = new EtcdKv({ servers: [url], dialTimeoutMs: 1_000 });
+  const writer = new Etcd3({ hosts: url });
+  const values: string[] = [];
+  const changes: boolean[] = [];
+  let w: { cancel(): Promise<void> } | undefined;
+  try {
+    await waitFor(() => client.range({ key: '/r' }).then(() => true, () => false), { timeoutMs: 20_000, message: 'etcd up' });
+    const { revision } = await client.range({ key: '/r' });
+    w = client.watch({ key: '/r/', rangeEnd: '/r0', startRevision: revision + 1 }, {
+      onEvents: (res) => values.push(...res.events.map((e) => e.kv.value.toString())),
+      onConnectionChange: (c) => changes.push(c),
+      onEnd: (err) => assert.fail(err),
+    });
+    for (let i = 0; i < 5; i++) await writer.put(`/r/${i}`).value(String(i));
+    await waitFor(() => values.length >= 5, { message: 'first 5' });
+    proc.kill('SIGKILL');
+    await proc;
+    await waitFor(() => changes.includes(false), { message: 'disconnected' });
+    proc = start();
+    // Written while the watch is re-created: it must see them once, after the first five.
+    await waitFor(() => writer.put('/r/5').value('5').then(() => true, () => false), { timeoutMs: 20_000, message: 'etcd back' });
+    for (let i = 6; i < 10; i++) await writer.put(`/r/${i}`).value(String(i));
+    await waitFor(() => values.length >= 10, { timeoutMs: 20_000, message: 'all 10' });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(values, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    assert.deepEqual(changes.slice(0, 3), [true, false, true]);
+  } finally {
+    await w?.cancel();
+    client.close();
+    writer.close();
+    proc.kill('SIGKILL');
+    await proc;
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

@@ -13,9 +13,22 @@
  * UNAVAILABLE, because a write may or may not have been applied.
  */
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import { decodeRangeResponse, decodeTxnResponse, encodeRangeRequest, encodeTxnRequest, type RangeRequest, type RangeResponse, type TxnRequest, type TxnResponse } from './kv-protobuf.js';
+import {
+  decodeRangeResponse,
+  decodeTxnResponse,
+  decodeWatchResponse,
+  encodeRangeRequest,
+  encodeTxnRequest,
+  encodeWatchCreateRequest,
+  type RangeRequest,
+  type RangeResponse,
+  type TxnRequest,
+  type TxnResponse,
+  type WatchCreateRequest,
+  type WatchResponse,
+} from './kv-protobuf.js';
 
-export type { RangeRequest, RangeResponse, TxnRequest, TxnResponse, KeyValue, RequestOp, Compare } from './kv-protobuf.js';
+export type { RangeRequest, RangeResponse, TxnRequest, TxnResponse, KeyValue, RequestOp, Compare, WatchCreateRequest, WatchResponse, WatchEvent } from './kv-protobuf.js';
 
 export interface EtcdKvOptions {
   /** Client URLs, http:// or https://. */
@@ -59,13 +72,13 @@ export class EtcdError extends Error {
 }
 
 type Decoder<T> = (buf: Buffer, start: number, end: number) => T;
-type Done = (err: Error | undefined, buf?: Buffer) => void;
 
 /** Marks a call etcd never received: safe to send again elsewhere. */
 const NOT_SENT = Symbol('not sent');
 
 const RANGE = '/etcdserverpb.KV/Range';
 const TXN = '/etcdserverpb.KV/Txn';
+const WATCH = '/etcdserverpb.Watch/Watch';
 /** Client stream IDs run out at 2^31; a connection is replaced well before. */
 const CALLS_PER_CONNECTION = 1_000_000_000;
 
@@ -85,7 +98,7 @@ class Connection {
     private readonly onRetired: (conn: Connection, failed: boolean) => void,
   ) {
     const header = (path: string) => ({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
-    this.headers = { [RANGE]: header(RANGE), [TXN]: header(TXN) };
+    this.headers = { [RANGE]: header(RANGE), [TXN]: header(TXN), [WATCH]: header(WATCH) };
     this.session = http2.connect(url, {
       ...(opts.tls ?? {}),
       settings: { enablePush: false, initialWindowSize: 4 << 20 },
@@ -134,60 +147,144 @@ class Connection {
     if (!this.session.ping(() => clearTimeout(timeout))) clearTimeout(timeout);
   }
 
-  call(path: string, frame: Buffer, done: Done): void {
+  /** A long-lived stream (a watch); while open it counts as a call in flight. Throws when the connection takes no more streams. */
+  openStream(path: string): http2.ClientHttp2Stream {
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = this.session.request(this.headers[path]!, { endStream: false });
+      stream = this.session.request(this.headers[path]!, REQUEST_OPTIONS);
+    } catch (err) {
+      this.retire(false);
+      throw err;
+    }
+    if (this.active++ === 0) this.session.ref();
+    stream.once('close', () => {
+      if (--this.active === 0) this.session.unref();
+    });
+    return stream;
+  }
+
+  /** Sends the call on this connection; its outcome goes to call.settle(). */
+  send(call: UnaryCall): void {
+    let stream: CallStream;
+    try {
+      stream = this.session.request(this.headers[call.path]!, REQUEST_OPTIONS) as CallStream;
     } catch (err) {
       // The session is closing, destroyed or out of stream IDs: nothing was sent.
       this.retire(false);
-      return done(Object.assign(err as Error, { [NOT_SENT]: true }));
+      return call.settle(Object.assign(err as Error, { [NOT_SENT]: true }));
     }
     if (++this.calls >= CALLS_PER_CONNECTION) this.close();
     if (this.active++ === 0) this.session.ref();
-    const chunks: Buffer[] = [];
-    let length = 0;
-    let status: string | undefined;
-    let message: string | undefined;
-    let failure: Error | undefined;
-    const statusFrom = (h: IncomingHttpHeaders) => {
-      if (h['grpc-status'] === undefined) return;
-      status = String(h['grpc-status']);
-      message = h['grpc-message'] as string | undefined;
-    };
-    stream.on('response', (h) => {
-      // A gRPC error can come as headers only ("trailers-only").
-      statusFrom(h);
-      if (status === undefined && h[':status'] !== 200) failure ??= new EtcdError(UNAVAILABLE, `HTTP ${h[':status']} from ${this.url}`);
-    });
-    stream.on('trailers', statusFrom);
-    stream.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > this.opts.maxMessageBytes + 5) {
-        failure ??= new EtcdError(RESOURCE_EXHAUSTED, `response larger than ${this.opts.maxMessageBytes} bytes`);
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-        return;
+    call.start(this);
+    stream[CALL] = call;
+    // Listeners shared by every call (no closures per call): they find the call on the stream.
+    stream.on('response', onResponse);
+    stream.on('trailers', onTrailers);
+    stream.on('data', onData);
+    stream.on('error', onError);
+    stream.once('close', onClose);
+    stream.end(call.frame);
+  }
+
+  /** The stream of `call` closed: hands the call its answer or its error. */
+  finished(call: UnaryCall, stream: CallStream): void {
+    if (--this.active === 0) this.session.unref();
+    if (call.failure instanceof EtcdError) return call.settle(call.failure);
+    if (call.status === '0') {
+      const buf = call.chunks.length === 1 ? call.chunks[0]! : Buffer.concat(call.chunks, call.length);
+      if (buf.length < 5 || buf[0] !== 0 || buf.readUInt32BE(1) !== buf.length - 5) return call.settle(new EtcdError(13, `malformed response from ${this.url} (${buf.length} bytes)`));
+      return call.settle(undefined, buf);
+    }
+    if (call.status !== undefined) return call.settle(new EtcdError(Number(call.status), decodeMessage(call.message)));
+    // No gRPC status: the stream or the connection broke.
+    const reason = call.failure?.message ?? `stream closed (HTTP/2 code ${stream.rstCode})`;
+    const err = new EtcdError(UNAVAILABLE, `lost the call to ${this.url}: ${reason}`);
+    if (!this.connected || stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) Object.assign(err, { [NOT_SENT]: true });
+    call.settle(err);
+  }
+}
+
+const REQUEST_OPTIONS = { endStream: false };
+const CALL = Symbol('call');
+type CallStream = http2.ClientHttp2Stream & { [CALL]: UnaryCall };
+
+function statusFrom(call: UnaryCall, h: IncomingHttpHeaders): void {
+  if (h['grpc-status'] === undefined) return;
+  call.status = String(h['grpc-status']);
+  call.message = h['grpc-message'] as string | undefined;
+}
+
+function onResponse(this: CallStream, h: IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+  const call = this[CALL];
+  // A gRPC error can come as headers only ("trailers-only").
+  statusFrom(call, h);
+  if (call.status === undefined && h[':status'] !== 200) call.failure ??= new EtcdError(UNAVAILABLE, `HTTP ${h[':status']} from ${call.connection!.url}`);
+}
+
+function onTrailers(this: CallStream, h: IncomingHttpHeaders): void {
+  statusFrom(this[CALL], h);
+}
+
+function onData(this: CallStream, chunk: Buffer): void {
+  const call = this[CALL];
+  call.length += chunk.length;
+  if (call.length > call.maxBytes + 5) {
+    call.failure ??= new EtcdError(RESOURCE_EXHAUSTED, `response larger than ${call.maxBytes} bytes`);
+    this.close(http2.constants.NGHTTP2_CANCEL);
+    return;
+  }
+  call.chunks.push(chunk);
+}
+
+function onError(this: CallStream, err: Error): void {
+  this[CALL].failure ??= err;
+}
+
+function onClose(this: CallStream): void {
+  const call = this[CALL];
+  call.connection!.finished(call, this);
+}
+
+/** One unary call: what it sends, its answer as it arrives, and who waits for it. */
+class UnaryCall {
+  connection?: Connection;
+  chunks: Buffer[] = [];
+  length = 0;
+  status?: string;
+  message?: string;
+  failure?: Error;
+  private attempts = 0;
+
+  constructor(
+    private readonly kv: EtcdKv,
+    readonly path: string,
+    readonly frame: Buffer,
+    readonly maxBytes: number,
+    private readonly decode: Decoder<unknown>,
+    private readonly resolve: (value: unknown) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  /** A (new) attempt starts on `connection`. */
+  start(connection: Connection): void {
+    this.connection = connection;
+    this.chunks = [];
+    this.length = 0;
+    this.status = this.message = this.failure = undefined;
+  }
+
+  settle(err: Error | undefined, buf?: Buffer): void {
+    if (!err) {
+      let value: unknown;
+      try {
+        value = this.decode(buf!, 5, buf!.length);
+      } catch (decodeErr) {
+        return this.reject(new EtcdError(13, `undecodable response: ${(decodeErr as Error).message}`));
       }
-      chunks.push(chunk);
-    });
-    stream.on('error', (err) => (failure ??= err));
-    stream.once('close', () => {
-      if (--this.active === 0) this.session.unref();
-      if (failure instanceof EtcdError) return done(failure);
-      if (status === '0') {
-        const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
-        if (buf.length < 5 || buf[0] !== 0 || buf.readUInt32BE(1) !== buf.length - 5)
-          return done(new EtcdError(13, `malformed response from ${this.url} (${buf.length} bytes)`));
-        return done(undefined, buf);
-      }
-      if (status !== undefined) return done(new EtcdError(Number(status), decodeMessage(message)));
-      // No gRPC status: the stream or the connection broke.
-      const reason = failure?.message ?? `stream closed (HTTP/2 code ${stream.rstCode})`;
-      const err = new EtcdError(UNAVAILABLE, `lost the call to ${this.url}: ${reason}`);
-      if (!this.connected || stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) Object.assign(err, { [NOT_SENT]: true });
-      done(err);
-    });
-    stream.end(frame);
+      return this.resolve(value);
+    }
+    if ((err as { [NOT_SENT]?: boolean })[NOT_SENT] && this.attempts++ < this.kv.serverCount) return this.kv.send(this);
+    this.reject(err instanceof EtcdError ? err : new EtcdError(UNAVAILABLE, err.message));
   }
 }
 
@@ -232,24 +329,33 @@ export class EtcdKv {
     this.connection?.close();
   }
 
+  /**
+   * Watches a key range from a revision. The watch survives lost connections: it is created again
+   * from the revision after the last event it delivered. It ends only when cancelled, or when
+   * etcd cancels it (its start revision compacted: `compacted` on the error).
+   */
+  watch(req: WatchCreateRequest, handlers: WatchHandlers): EtcdWatch {
+    return new EtcdWatch(this, req, handlers);
+  }
+
+  /** @internal A stream on the current connection, for EtcdWatch. */
+  openStream(path: string): http2.ClientHttp2Stream {
+    if (this.closed) throw new EtcdError(CANCELLED, 'the etcd client was closed');
+    return this.connect().openStream(path);
+  }
+
+  get serverCount(): number {
+    return this.options.servers.length;
+  }
+
   private unary<T>(path: string, frame: Buffer, decode: Decoder<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const attempt = (n: number) => {
-        if (this.closed) return reject(new EtcdError(CANCELLED, 'the etcd client was closed'));
-        this.connect().call(path, frame, (err, buf) => {
-          if (!err) {
-            try {
-              return resolve(decode(buf!, 5, buf!.length));
-            } catch (decodeErr) {
-              return reject(new EtcdError(13, `undecodable response: ${(decodeErr as Error).message}`));
-            }
-          }
-          if ((err as { [NOT_SENT]?: boolean })[NOT_SENT] && n < this.options.servers.length) return attempt(n + 1);
-          reject(err instanceof EtcdError ? err : new EtcdError(UNAVAILABLE, err.message));
-        });
-      };
-      attempt(0);
-    });
+    return new Promise<T>((resolve, reject) => this.send(new UnaryCall(this, path, frame, this.opts.maxMessageBytes, decode, resolve as (value: unknown) => void, reject)));
+  }
+
+  /** Sends (or sends again) a call on the current connection. */
+  send(call: UnaryCall): void {
+    if (this.closed) return call.settle(new EtcdError(CANCELLED, 'the etcd client was closed'));
+    this.connect().send(call);
   }
 
   private connect(): Connection {
@@ -262,5 +368,142 @@ export class EtcdKv {
     });
     this.connection = conn;
     return conn;
+  }
+}
+
+export interface WatchHandlers {
+  /** A response with events (in revision order). */
+  onEvents(res: WatchResponse): void;
+  /** The watch is established (again), or its connection was lost and it is being re-created. */
+  onConnectionChange(connected: boolean): void;
+  /** etcd cancelled the watch; it will not resume. */
+  onEnd(err: EtcdError & { compacted: boolean }): void;
+}
+
+const WATCH_BACKOFF_MS = { initial: 100, max: 5_000 };
+
+/** One etcd watch on its own gRPC stream (see EtcdKv.watch). */
+export class EtcdWatch {
+  /** The revision to create the watch from if it has to be created again. */
+  private next: number;
+  private stream?: http2.ClientHttp2Stream;
+  private stopped = false;
+  private established = false;
+  private backoffMs = WATCH_BACKOFF_MS.initial;
+  private retryTimer?: NodeJS.Timeout;
+  /** Received bytes not yet making a whole message, and the size of the message they start (-1: not known yet). */
+  private chunks: Buffer[] = [];
+  private received = 0;
+  private messageSize = -1;
+
+  constructor(
+    private readonly kv: EtcdKv,
+    private readonly req: WatchCreateRequest,
+    private readonly handlers: WatchHandlers,
+  ) {
+    this.next = req.startRevision;
+    this.open();
+  }
+
+  cancel(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.stream?.close(http2.constants.NGHTTP2_CANCEL);
+    return Promise.resolve();
+  }
+
+  private open(): void {
+    if (this.stopped) return;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = this.kv.openStream(WATCH);
+    } catch {
+      return this.lost();
+    }
+    this.stream = stream;
+    this.chunks = [];
+    this.received = 0;
+    this.messageSize = -1;
+    stream.on('data', (chunk: Buffer) => {
+      if (this.stream === stream && !this.stopped) this.receive(chunk);
+    });
+    stream.on('error', () => undefined); // the close that follows says it all
+    stream.once('close', () => {
+      if (this.stream !== stream || this.stopped) return;
+      this.stream = undefined;
+      this.lost();
+    });
+    stream.write(encodeWatchCreateRequest({ ...this.req, startRevision: this.next }));
+  }
+
+  /** The stream broke (or could not be opened): say so, and create the watch again after a pause. */
+  private lost(): void {
+    if (this.stopped) return;
+    if (this.established) {
+      this.established = false;
+      this.handlers.onConnectionChange(false);
+    }
+    this.retryTimer = setTimeout(() => this.open(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, WATCH_BACKOFF_MS.max);
+  }
+
+  /** Splits the stream into gRPC messages. */
+  private receive(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    while (!this.stopped && this.received >= 5) {
+      if (this.messageSize < 0) {
+        const head = this.chunks[0]!.length >= 5 ? this.chunks[0]! : this.joined();
+        if (head[0] !== 0) return this.broken(); // compressed: never asked for
+        this.messageSize = 5 + head.readUInt32BE(1);
+      }
+      if (this.received < this.messageSize) return;
+      const buf = this.chunks.length === 1 ? this.chunks[0]! : this.joined();
+      let res: WatchResponse;
+      try {
+        res = decodeWatchResponse(buf, 5, this.messageSize);
+      } catch {
+        return this.broken();
+      }
+      const rest = buf.subarray(this.messageSize);
+      this.chunks = rest.length ? [rest] : [];
+      this.received = rest.length;
+      this.messageSize = -1;
+      this.handle(res);
+    }
+  }
+
+  private joined(): Buffer {
+    const buf = Buffer.concat(this.chunks, this.received);
+    this.chunks = [buf];
+    return buf;
+  }
+
+  /** The stream carries something this client cannot read: drop it and create the watch again. */
+  private broken(): void {
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.close(http2.constants.NGHTTP2_CANCEL);
+    this.lost();
+  }
+
+  private handle(res: WatchResponse): void {
+    if (res.canceled) {
+      this.stopped = true;
+      this.stream?.close(http2.constants.NGHTTP2_CANCEL);
+      const compacted = res.compactRevision > 0;
+      const reason = compacted ? `mvcc: required revision has been compacted (compacted to ${res.compactRevision})` : res.cancelReason || 'watch canceled by etcd';
+      this.handlers.onEnd(Object.assign(new EtcdError(compacted ? 11 /* OUT_OF_RANGE */ : 1, reason), { compacted }));
+      return;
+    }
+    if (res.created && !this.established) {
+      this.established = true;
+      this.backoffMs = WATCH_BACKOFF_MS.initial;
+      this.handlers.onConnectionChange(true);
+    }
+    if (!res.events.length) return;
+    const last = res.events[res.events.length - 1]!.kv.modRevision;
+    if (last >= this.next) this.next = last + 1;
+    this.handlers.onEvents(res);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The protobuf wire form of the few etcd v3 KV messages the object store sends and reads
- * (etcdserverpb Range and Txn, mvccpb KeyValue; field numbers from etcd's rpc.proto and kv.proto,
+ * The protobuf wire form of the few etcd v3 messages the apiserver sends and reads (etcdserverpb
+ * Range, Txn and Watch, mvccpb KeyValue and Event; field numbers from etcd's rpc.proto and kv.proto,
  * as vendored in node_modules/etcd3/proto). Encoding sizes a message first and writes it once,
  * gRPC's 5-byte frame prefix included; decoding reads the fields used and skips the rest.
  * Revisions and counts are JS numbers: exact up to 2^53, which etcd revisions never approach.
@@ -58,6 +58,30 @@ export interface TxnResponse {
   revision: number;
   succeeded: boolean;
   responses: ResponseOp[];
+}
+
+export interface WatchCreateRequest {
+  key: string;
+  rangeEnd?: string;
+  startRevision: number;
+  prevKv?: boolean;
+}
+
+export interface WatchEvent {
+  type: 'Put' | 'Delete';
+  kv: KeyValue;
+  prevKv?: KeyValue;
+}
+
+export interface WatchResponse {
+  /** The header's revision: for events caught up from the past it may be ahead of the last event. */
+  revision: number;
+  created: boolean;
+  canceled: boolean;
+  /** Set when the watch was canceled because its start revision was compacted. */
+  compactRevision: number;
+  cancelReason: string;
+  events: WatchEvent[];
 }
 
 // ---- encoding ---------------------------------------------------------------------------
@@ -170,6 +194,13 @@ function framed(m: Message): Buffer {
 }
 
 export const encodeRangeRequest = (r: RangeRequest): Buffer => framed(rangeMessage(r));
+export const encodeWatchCreateRequest = (w: WatchCreateRequest): Buffer => {
+  const create: Field[] = [[1, w.key]];
+  if (w.rangeEnd !== undefined) create.push([2, w.rangeEnd]);
+  if (w.startRevision) create.push([3, w.startRevision]);
+  if (w.prevKv) create.push([6, true]);
+  return framed(new Message([[1, new Message(create)]]));
+};
 export const encodeTxnRequest = (t: TxnRequest): Buffer => framed(txnMessage(t));
 
 // ---- decoding ---------------------------------------------------------------------------
@@ -300,6 +331,33 @@ function txnResponse(r: Reader): TxnResponse {
   return res;
 }
 
+function watchEvent(r: Reader): WatchEvent {
+  const ev: WatchEvent = { type: 'Put', kv: undefined as unknown as KeyValue };
+  eachField(r, (no, wt) => {
+    if (no === 1 && wt === 0) ev.type = r.varint() === 1 ? 'Delete' : 'Put';
+    else if (no === 2 && wt === 2) ev.kv = keyValue(r.sub());
+    else if (no === 3 && wt === 2) ev.prevKv = keyValue(r.sub());
+    else r.skip(wt);
+  });
+  if (!ev.kv) throw new Error('kv-protobuf: watch event without a key-value');
+  return ev;
+}
+
+function watchResponse(r: Reader): WatchResponse {
+  const res: WatchResponse = { revision: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', events: [] };
+  eachField(r, (no, wt) => {
+    if (no === 1 && wt === 2) res.revision = headerRevision(r.sub());
+    else if (no === 3 && wt === 0) res.created = r.varint() !== 0;
+    else if (no === 4 && wt === 0) res.canceled = r.varint() !== 0;
+    else if (no === 5 && wt === 0) res.compactRevision = r.varint();
+    else if (no === 6 && wt === 2) res.cancelReason = r.bytes().toString();
+    else if (no === 11 && wt === 2) res.events.push(watchEvent(r.sub()));
+    else r.skip(wt);
+  });
+  return res;
+}
+
 /** Decoders of a message that spans buf[start, end). */
 export const decodeRangeResponse = (buf: Buffer, start: number, end: number): RangeResponse => rangeResponse(new Reader(buf, start, end));
 export const decodeTxnResponse = (buf: Buffer, start: number, end: number): TxnResponse => txnResponse(new Reader(buf, start, end));
+export const decodeWatchResponse = (buf: Buffer, start: number, end: number): WatchResponse => watchResponse(new Reader(buf, start, end));
