@@ -417,7 +417,9 @@ export class EtcdWatch {
     let stream: http2.ClientHttp2Stream;
     try {
       stream = this.kv.openStream(WATCH);
-    } catch {
+    } catch (err) {
+      // A closed client takes no more watches; anything else is tried again.
+      if (err instanceof EtcdError && err.status === CANCELLED) return void (this.stopped = true);
       return this.lost();
     }
     this.stream = stream;
@@ -443,7 +445,7 @@ export class EtcdWatch {
       this.established = false;
       this.handlers.onConnectionChange(false);
     }
-    this.retryTimer = setTimeout(() => this.open(), this.backoffMs);
+    this.retryTimer = setTimeout(() => this.open(), this.backoffMs).unref();
     this.backoffMs = Math.min(this.backoffMs * 2, WATCH_BACKOFF_MS.max);
   }
 
