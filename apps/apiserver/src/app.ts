@@ -5,9 +5,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
+import type { Etcd3 } from 'etcd3';
 import { ApiError, kinds as loadKinds, type KindInfo } from '@shoal/api';
 import { ObjectStore } from './storage/object-store.js';
-import type { EtcdKv } from './storage/etcd-kv.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
 import { BUILTIN_NAMESPACES, NamespaceLifecycle } from './registry/namespace-lifecycle.js';
@@ -22,8 +22,7 @@ import { healthRoutes } from './routes/health.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
 
 export interface AppOptions {
-  /** The connection to etcd: every read, write and watch. */
-  kv: EtcdKv;
+  etcd: Etcd3;
   /** Largest request body accepted, in bytes. */
   maxRequestBytes?: number;
   /** Changes remembered per kind for watch resumption. */
@@ -44,8 +43,8 @@ const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditi
 
 export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const kinds = loadKinds().all;
-  const store = new ObjectStore(opts.kv);
-  const cache = new WatchCache(opts.kv, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
+  const store = new ObjectStore(opts.etcd);
+  const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
   const namespaceKind = loadKinds().find('Namespace')!;
   const service = new ResourceService(store, cache, namespaceKind);
 
@@ -77,7 +76,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(openapiRoutes);
   await app.register(healthRoutes, { store, cache });
   await app.register(metricsRoutes);
-  await app.register(resourceRoutes, { kinds, service, cache, kv: opts.kv });
+  await app.register(resourceRoutes, { kinds, service, cache, etcd: opts.etcd });
   await app.register(vmLogRoutes, { kinds, objects: service });
 
   await cache.start();

@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import pino from 'pino';
-import { connectEtcdKv } from './storage/etcd-client.js';
+import { connectEtcd } from './storage/etcd-client.js';
 import { buildApp } from './app.js';
 
 const argv = await yargs(hideBin(process.argv))
@@ -38,7 +38,7 @@ const argv = await yargs(hideBin(process.argv))
   .parseAsync();
 
 const log = pino({ name: 'shoal-apiserver', level: argv['log-level'] });
-const kv = connectEtcdKv({
+const etcd = connectEtcd({
   servers: argv['etcd-servers'].split(','),
   caFile: argv['etcd-cafile'],
   certFile: argv['etcd-certfile'],
@@ -50,7 +50,7 @@ async function waitForEtcd(): Promise<void> {
   const deadline = Date.now() + argv['etcd-startup-timeout'] * 1000;
   for (;;) {
     try {
-      await kv.range({ key: '/registry/' });
+      await etcd.get('/registry/').exec();
       return;
     } catch (err) {
       if (Date.now() > deadline) throw new Error(`etcd at ${argv['etcd-servers']} did not answer within ${argv['etcd-startup-timeout']} s: ${(err as Error).message}`);
@@ -63,7 +63,7 @@ async function waitForEtcd(): Promise<void> {
 try {
   await waitForEtcd();
   const server = await buildApp({
-    kv,
+    etcd,
     logger: log,
     maxRequestBytes: argv['max-request-bytes'],
     watchCacheSize: argv['watch-cache-size'],
@@ -78,7 +78,7 @@ try {
     if (stopping) return;
     stopping = true;
     await server.close();
-    kv.close();
+    etcd.close();
     process.exit(0);
   };
   process.on('SIGTERM', stop);

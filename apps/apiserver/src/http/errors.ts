@@ -1,7 +1,6 @@
 /** Every failure leaves as a Kubernetes Status; nothing else is ever sent as an error body. */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, type StatusCause } from '@shoal/api';
-import { EtcdError } from '../storage/etcd-kv.js';
 
 function fromFastify(err: FastifyError): ApiError | undefined {
   if (err.validation) {
@@ -27,11 +26,6 @@ function fromFastify(err: FastifyError): ApiError | undefined {
 
 /** etcd unreachable or out of quorum: the request may be retried, nothing was changed by us. */
 function fromEtcd(err: Error): ApiError | undefined {
-  if (err instanceof EtcdError) {
-    if (err.unavailable) return new ApiError(503, 'ServiceUnavailable', `the storage backend is unavailable: ${err.message.split('\n')[0]}`, { retryAfterSeconds: 1 });
-    if (err.tooLarge) return new ApiError(413, 'RequestEntityTooLarge', 'the object is too large for the store');
-    return undefined;
-  }
   const name = err.constructor?.name ?? '';
   if (/GRPCUnavailable|GRPCDeadlineExceeded|GRPCConnectFailed|BrokenCircuit|ClientClosed|GRPCCancelled/.test(name) || /UNAVAILABLE|DEADLINE|no connection|circuit/i.test(err.message))
     return new ApiError(503, 'ServiceUnavailable', `the storage backend is unavailable: ${err.message.split('\n')[0]}`, { retryAfterSeconds: 1 });

@@ -8,7 +8,7 @@ import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
 import { ResourceWatch, type WatchRequest } from '../registry/resource-watch.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 import type { Change, ChangeType } from '../storage/watch-filter.js';
-import type { EtcdKv } from '../storage/etcd-kv.js';
+import type { Etcd3 } from 'etcd3';
 import { toTable, type IncludeObject } from './table.js';
 
 const watchers = new Gauge({ name: 'shoal_apiserver_watchers', help: 'Open client watches, by resource.', labelNames: ['resource'] });
@@ -28,8 +28,7 @@ export interface WatchStreamOptions {
   bookmarks: boolean;
   timeoutSeconds?: number;
   cache: WatchCache;
-  /** For watches from history older than the cache holds. */
-  kv: EtcdKv;
+  etcd: Etcd3;
 }
 
 function line(type: string, objectJson: string): string {
@@ -65,7 +64,7 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
     res.end();
   };
 
-  const watch = new ResourceWatch(o.cache, o.kv, o.request, {
+  const watch = new ResourceWatch(o.cache, o.etcd, o.request, {
     event(type: ChangeType, object: KubeObject, change?: Change) {
       if (closed) return;
       let json: string;

@@ -3,7 +3,7 @@
  * once. Served from the watch cache when its window reaches back far enough; otherwise from a
  * watch of its own on etcd, which still answers 410 Expired when etcd compacted that history.
  */
-import type { EtcdKv } from '../storage/etcd-kv.js';
+import type { Etcd3 } from 'etcd3';
 import { ApiError, gone, type KindInfo, type KubeObject } from '@shoal/api';
 import type { WatchCache } from '../storage/watch-cache.js';
 import { watchPrefix, type PrefixWatch } from '../storage/etcd-watch.js';
@@ -33,7 +33,7 @@ export class ResourceWatch {
 
   constructor(
     private readonly cache: WatchCache,
-    private readonly kv: EtcdKv,
+    private readonly etcd: Etcd3,
     private readonly req: WatchRequest,
     private readonly sink: WatchSink,
   ) {}
@@ -98,7 +98,7 @@ export class ResourceWatch {
       stopped = true;
       void watcher?.cancel().catch(() => undefined);
     };
-    watcher = await watchPrefix(this.kv, prefix, from + 1, {
+    watcher = await watchPrefix(this.etcd, prefix, from + 1, {
       onChange: (_key, change) => {
         if (!stopped) this.deliver(change);
       },

@@ -18,13 +18,13 @@ import { patchTypeOf } from '../registry/patch.js';
 import { streamWatch } from '../http/watch-stream.js';
 import { toTable, wantsTable, type IncludeObject } from '../http/table.js';
 import type { WatchCache } from '../storage/watch-cache.js';
-import type { EtcdKv } from '../storage/etcd-kv.js';
+import type { Etcd3 } from 'etcd3';
 
 export interface ResourceRoutesOptions {
   kinds: KindInfo[];
   service: ResourceService;
   cache: WatchCache;
-  kv: EtcdKv;
+  etcd: Etcd3;
 }
 
 interface Query {
@@ -151,7 +151,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
           bookmarks: truthy(req.query.allowWatchBookmarks),
           timeoutSeconds: req.query.timeoutSeconds,
           cache: opts.cache,
-          kv: opts.kv,
+          etcd: opts.etcd,
         });
       }
       const list = await service.list(kind, {

@@ -1,7 +1,6 @@
-/** The apiserver's etcd connection, with TLS when configured. */
+/** The one etcd connection an apiserver holds, with TLS when configured. */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
-import { EtcdKv } from './etcd-kv.js';
 
 export interface EtcdConnectionOptions {
   servers: string[];
@@ -13,10 +12,6 @@ export interface EtcdConnectionOptions {
 /** Large enough for a page of big objects; pages are bounded by count so this is rarely approached. */
 const MAX_GRPC_MESSAGE = 64 * 1024 * 1024;
 
-/**
- * The etcd3 client with the options the apiserver used before it moved to EtcdKv. The apiserver
- * itself no longer uses it; bench/run.ts measures its raw-etcd baseline with it.
- */
 export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
   const options: IOptions = {
     hosts: opts.servers,
@@ -36,24 +31,4 @@ export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
     };
   }
   return new Etcd3(options);
-}
-
-/** Every read, write and watch of the apiserver goes through this (see etcd-kv.ts). */
-export function connectEtcdKv(opts: EtcdConnectionOptions): EtcdKv {
-  return new EtcdKv({
-    servers: opts.servers,
-    dialTimeoutMs: 5_000,
-    maxMessageBytes: MAX_GRPC_MESSAGE,
-    keepaliveMs: 10_000,
-    keepaliveTimeoutMs: 5_000,
-    ...(opts.caFile
-      ? {
-          tls: {
-            ca: readFileSync(opts.caFile),
-            ...(opts.certFile ? { cert: readFileSync(opts.certFile) } : {}),
-            ...(opts.keyFile ? { key: readFileSync(opts.keyFile) } : {}),
-          },
-        }
-      : {}),
-  });
 }

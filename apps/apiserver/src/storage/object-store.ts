@@ -2,15 +2,13 @@
  * Objects in etcd, one key each. The stored JSON carries no resourceVersion: it is the key's
  * mod_revision, filled in on every read, so it can never disagree with etcd.
  * Writes are compare-and-swap transactions (STYLE.md §7): create needs Create == 0, update and
- * delete need Mod == the revision the caller read. They go through EtcdKv, not the etcd3 client:
- * these calls are most of what an API request costs, and etcd3's per-call overhead was ~40% of
- * the apiserver's CPU under creates (see etcd-kv.ts).
+ * delete need Mod == the revision the caller read.
  */
+import type { Etcd3, IKeyValue } from 'etcd3';
 import { BoundHistogram } from '../metrics/bound-metrics.js';
 import type { KubeObject } from '@shoal/api';
 import { prefixEnd } from './keys.js';
 import { StoredForm } from './stored-form.js';
-import type { EtcdKv } from './etcd-kv.js';
 
 export interface StoredObject {
   object: KubeObject;
@@ -55,49 +53,11 @@ async function timed<T>(operation: keyof typeof etcdOperations, fn: () => Promis
   }
 }
 
-/** An object read from etcd, its resourceVersion filled in from the key's mod_revision. */
-export function decode(kv: { value: Buffer; modRevision: number }): StoredObject {
-  return { object: parseStored(kv.value.toString(), kv.modRevision), revision: kv.modRevision };
-}
-
-function parseStored(json: string, revision: number): KubeObject {
-  const object = JSON.parse(json) as KubeObject;
+export function decode(kv: IKeyValue): StoredObject {
+  const object = JSON.parse(kv.value.toString()) as KubeObject;
+  const revision = Number(kv.mod_revision);
   object.metadata.resourceVersion = String(revision);
-  return object;
-}
-
-/**
- * A value from the watch, parsed only when something reads `object`. Most never are: with
- * nobody watching or listing, the cache's copy of an object this apiserver just wrote is that
- * very object (see adopt), and parsing its JSON again was a tenth of a create's CPU.
- */
-export class StoredValue implements StoredObject {
-  private json: string | undefined;
-  private parsed: KubeObject | undefined;
-
-  constructor(
-    readonly revision: number,
-    value: Buffer | KubeObject,
-  ) {
-    // As a string, not the received buffer: a slice would keep the whole network chunk alive.
-    if (Buffer.isBuffer(value)) this.json = value.toString();
-    else this.parsed = value;
-  }
-
-  get object(): KubeObject {
-    if (this.parsed === undefined) {
-      this.parsed = parseStored(this.json!, this.revision);
-      this.json = undefined;
-    }
-    return this.parsed;
-  }
-
-  /** This value is known to be `object` (this apiserver wrote it): take it instead of parsing, unless already parsed. */
-  adopt(object: KubeObject): void {
-    if (this.parsed !== undefined) return;
-    this.parsed = object;
-    this.json = undefined;
-  }
+  return { object, revision };
 }
 
 /** The stored form: everything but the resourceVersion. */
@@ -106,34 +66,44 @@ export function encode(obj: KubeObject): string {
 }
 
 export class ObjectStore {
-  constructor(private readonly kv: EtcdKv) {}
+  constructor(private readonly etcd: Etcd3) {}
 
   async get(key: string): Promise<StoredObject | undefined> {
-    const res = await timed('get', () => this.kv.range({ key }));
+    const res = await timed('get', () => this.etcd.get(key).exec());
     const kv = res.kvs[0];
     return kv ? decode(kv) : undefined;
   }
 
   async create(key: string, value: string): Promise<WriteResult> {
-    const res = await timed('create', () => this.kv.txn({ compare: [{ key, target: 'Create', equals: 0 }], success: [{ put: { key, value } }] }));
-    return res.succeeded ? { ok: true, revision: res.revision } : { ok: false };
+    const res = await timed('create', () =>
+      this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(value)).commit(),
+    );
+    return res.succeeded ? { ok: true, revision: Number(res.header.revision) } : { ok: false };
   }
 
   async update(key: string, value: string, expectedRevision: number): Promise<WriteResult> {
     const res = await timed('update', () =>
-      this.kv.txn({ compare: [{ key, target: 'Mod', equals: expectedRevision }], success: [{ put: { key, value } }], failure: [{ range: { key } }] }),
+      this.etcd
+        .if(key, 'Mod', '==', expectedRevision)
+        .then(this.etcd.put(key).value(value))
+        .else(this.etcd.get(key))
+        .commit(),
     );
-    if (res.succeeded) return { ok: true, revision: res.revision };
-    const kv = res.responses[0]?.range?.kvs[0];
+    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
+    const kv = res.responses[0]?.response_range?.kvs[0];
     return { ok: false, current: kv ? decode(kv) : undefined };
   }
 
   async delete(key: string, expectedRevision: number): Promise<WriteResult> {
     const res = await timed('delete', () =>
-      this.kv.txn({ compare: [{ key, target: 'Mod', equals: expectedRevision }], success: [{ deleteRange: { key } }], failure: [{ range: { key } }] }),
+      this.etcd
+        .if(key, 'Mod', '==', expectedRevision)
+        .then(this.etcd.delete().key(key))
+        .else(this.etcd.get(key))
+        .commit(),
     );
-    if (res.succeeded) return { ok: true, revision: res.revision };
-    const kv = res.responses[0]?.range?.kvs[0];
+    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
+    const kv = res.responses[0]?.response_range?.kvs[0];
     return { ok: false, current: kv ? decode(kv) : undefined };
   }
 
@@ -142,22 +112,25 @@ export class ObjectStore {
    * Bounded by count so no response approaches gRPC's message cap.
    */
   async listPage(prefix: string, opts: { startAfter?: string; limit: number; revision?: number }): Promise<Page> {
-    const key = opts.startAfter ? `${opts.startAfter}\0` : prefix;
-    const res = await timed('list', () => this.kv.range({ key, rangeEnd: prefixEnd(prefix), limit: opts.limit, revision: opts.revision }));
+    const start = opts.startAfter ? `${opts.startAfter}\0` : prefix;
+    const builder = this.etcd.getAll().inRange({ start, end: prefixEnd(prefix) }).limit(opts.limit);
+    if (opts.revision) builder.revision(opts.revision);
+    const res = await timed('list', () => builder.exec());
     const items = res.kvs.map(decode);
+    const count = Number(res.count);
     return {
       items,
       // etcd's header says its current revision; a read pinned to an older one is at that one.
-      revision: opts.revision || res.revision,
+      revision: opts.revision || Number(res.header.revision),
       lastKey: res.kvs.length ? res.kvs[res.kvs.length - 1]!.key.toString() : opts.startAfter,
       more: res.more,
-      remaining: Math.max(0, res.count - items.length),
+      remaining: Math.max(0, count - items.length),
     };
   }
 
   /** The store's current revision, for consistent reads served from the watch cache. */
   async currentRevision(): Promise<number> {
-    const res = await timed('revision', () => this.kv.range({ key: '/registry/' }));
-    return res.revision;
+    const res = await timed('revision', () => this.etcd.get('/registry/').exec());
+    return Number(res.header.revision);
   }
 }
