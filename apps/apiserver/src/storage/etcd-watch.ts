@@ -4,13 +4,13 @@
  */
 import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import type { KubeObject } from '@shoal/api';
-import { decode } from './object-store.js';
-import type { Change } from './watch-filter.js';
+import { StoredValue, type StoredObject } from './object-store.js';
+import type { Change, ChangeType } from './watch-filter.js';
 
 export interface EtcdWatchHandlers {
   /** One change, in revision order. */
-  onChange(key: string, change: Change): void;
-  /** Every change up to `revision` (the store revision a batch of events brings us to) has been handed over. */
+  onChange(key: string, change: EtcdChange): void;
+  /** Every change up to `revision` has been handed over. */
   onRevision(revision: number): void;
   /** The watch cannot continue (e.g. its start revision was compacted). */
   onFatal(err: Error & { compacted?: boolean }): void;
@@ -21,26 +21,52 @@ export interface WatchPrefixOptions {
   /** Keys whose events are decoded; the rest still advance the revision handed to onRevision. */
   accept?: (key: string) => boolean;
   /**
-   * The object a key held before the change being handed over. Without it, etcd sends the
-   * previous value with every event (prev_kv, which etcd must read back for each one) and it is
-   * decoded; with it, etcd is not asked: for a cache that holds every object already. It is
-   * asked in event order, after the change before has been handed to onChange.
+   * What a key held before the change being handed over. Without it, etcd sends the previous
+   * value with every event (prev_kv, which etcd must read back for each one); with it, etcd is
+   * not asked: for a cache that holds every object already. It is asked in event order, after
+   * the change before has been handed to onChange.
    */
-  previous?: (key: string) => KubeObject | undefined;
+  previous?: (key: string) => StoredObject | undefined;
   /** An object the caller already holds for this key at this revision (its own write), so the event's value is not decoded again. */
   known?: (key: string, revision: number) => KubeObject | undefined;
 }
 
-function toChange(key: string, type: 'Put' | 'Delete', kv: IKeyValue, previous: KubeObject | undefined, opts: WatchPrefixOptions): Change | undefined {
+/**
+ * A change seen on the watch. Its objects are parsed when first read (StoredValue): with
+ * nobody watching a kind, most never are.
+ */
+export class EtcdChange implements Change {
+  private deleted?: KubeObject;
+
+  constructor(
+    public type: ChangeType,
+    readonly revision: number,
+    /** The key's value after the change; for a deletion, the value it had. */
+    readonly stored: StoredObject,
+    /** The key's value before the change. */
+    public before: StoredObject | undefined,
+  ) {}
+
+  get object(): KubeObject {
+    if (this.type !== 'DELETED') return this.stored.object;
+    // The deleted object, at the revision of its deletion; it shares everything else with the last value.
+    const last = this.stored.object;
+    return (this.deleted ??= { ...last, metadata: { ...last.metadata, resourceVersion: String(this.revision) } });
+  }
+
+  get previous(): KubeObject | undefined {
+    return this.before?.object;
+  }
+}
+
+function toChange(key: string, type: 'Put' | 'Delete', kv: IKeyValue, before: StoredObject | undefined, opts: WatchPrefixOptions): EtcdChange | undefined {
   const revision = Number(kv.mod_revision);
   if (type === 'Put') {
-    const object = opts.known?.(key, revision) ?? decode(kv).object;
-    return { type: kv.version === '1' ? 'ADDED' : 'MODIFIED', object, previous, revision };
+    const stored = new StoredValue(revision, opts.known?.(key, revision) ?? kv.value);
+    return new EtcdChange(kv.version === '1' ? 'ADDED' : 'MODIFIED', revision, stored, before);
   }
-  if (!previous) return undefined;
-  // The deleted object, at the revision of its deletion; it shares everything else with `previous`.
-  const object = { ...previous, metadata: { ...previous.metadata, resourceVersion: String(revision) } };
-  return { type: 'DELETED', object, previous, revision };
+  if (!before) return undefined;
+  return new EtcdChange('DELETED', revision, before, before);
 }
 
 export interface PrefixWatch {
@@ -55,16 +81,19 @@ export async function watchPrefix(etcd: Etcd3, prefix: string, fromRevision: num
   /** The revision this watch needs next; etcd3's own bookkeeping jumps ahead on (re)connect. */
   let next = fromRevision;
   watcher.on('data', (res: IWatchResponse) => {
+    if (!res.events.length) return;
     for (const ev of res.events) {
       const modRevision = Number(ev.kv.mod_revision);
       if (modRevision >= next) next = modRevision + 1;
       const key = ev.kv.key.toString();
       if (opts.accept && !opts.accept(key)) continue;
-      const previous = opts.previous ? opts.previous(key) : ev.prev_kv ? decode(ev.prev_kv).object : undefined;
-      const change = toChange(key, ev.type === 'Put' ? 'Put' : 'Delete', ev.kv, previous, opts);
+      const before = opts.previous ? opts.previous(key) : ev.prev_kv ? new StoredValue(Number(ev.prev_kv.mod_revision), ev.prev_kv.value) : undefined;
+      const change = toChange(key, ev.type === 'Put' ? 'Put' : 'Delete', ev.kv, before, opts);
       if (change) h.onChange(key, change);
     }
-    h.onRevision(Number(res.header.revision));
+    // The last event's revision, not the header's: catching up from the past, etcd sends at most
+    // 1000 revisions per response with its current revision in every header.
+    h.onRevision(next - 1);
   });
   watcher.on('disconnected', () => h.onConnectionChange?.(false));
   watcher.on('connected', () => h.onConnectionChange?.(true));

@@ -21,25 +21,31 @@ export class StoredForm {
   ) {}
 
   static of(obj: KubeObject): StoredForm {
-    let head: string | undefined;
-    let out = '{';
+    // Pieces are joined, never sliced: slicing a joined string would copy it; joined ones are copied once, when written out.
+    let head = '{';
+    let tail = '';
+    let afterMetadata = false;
     let metadataHasFields = false;
+    let first = true;
     for (const key of Object.keys(obj)) {
       const value = obj[key];
       const json = JSON.stringify(key === 'metadata' ? withoutResourceVersion(value) : value);
       if (json === undefined) continue;
-      const piece = `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:`;
-      if (key === 'metadata' && json.charCodeAt(0) === 0x7b /* { */) {
-        head = out + piece + json.slice(0, -1);
+      const piece = `${first ? '' : ','}${keyJson(key)}:`;
+      first = false;
+      if (key === 'metadata' && json.charCodeAt(0) === 0x7b /* { */ && !afterMetadata) {
+        head += piece + json.slice(0, -1);
         metadataHasFields = json !== '{}';
-        out = head;
-        out += '}';
-        continue;
+        afterMetadata = true;
+        tail = '}';
+      } else if (afterMetadata) {
+        tail += piece + json;
+      } else {
+        head += piece + json;
       }
-      out += piece + json;
     }
-    out += '}';
-    return new StoredForm(out, head, head === undefined ? '' : out.slice(head.length), metadataHasFields);
+    tail += '}';
+    return afterMetadata ? new StoredForm(head + tail, head, tail, metadataHasFields) : new StoredForm(head + tail, undefined, '', false);
   }
 
   /** Bytes etcd is asked to store. */
@@ -52,6 +58,16 @@ export class StoredForm {
     if (this.head === undefined) return this.value;
     return `${this.head}${this.metadataHasFields ? ',' : ''}"resourceVersion":"${revision}"${this.tail}`;
   }
+}
+
+const KEY_JSON = new Map<string, string>();
+function keyJson(key: string): string {
+  let json = KEY_JSON.get(key);
+  if (json === undefined) {
+    json = JSON.stringify(key);
+    if (KEY_JSON.size < 64) KEY_JSON.set(key, json);
+  }
+  return json;
 }
 
 function withoutResourceVersion(metadata: unknown): unknown {

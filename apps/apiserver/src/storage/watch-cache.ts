@@ -10,8 +10,8 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import type { KindInfo, KubeObject } from '@shoal/api';
 import { kindPrefix, REGISTRY_PREFIX } from './keys.js';
-import type { ObjectStore, StoredObject } from './object-store.js';
-import { watchPrefix, type PrefixWatch } from './etcd-watch.js';
+import { StoredValue, type ObjectStore, type StoredObject } from './object-store.js';
+import { watchPrefix, type EtcdChange, type PrefixWatch } from './etcd-watch.js';
 import type { Change } from './watch-filter.js';
 
 const LIST_PAGE = 500;
@@ -138,7 +138,7 @@ export class WatchCache extends EventEmitter {
         // This cache holds every object, so etcd need not send (nor read back) the previous value of each.
         previous: (key) => {
           const cache = this.cacheForKey(key);
-          return cache?.objects.get(key.slice(cache.prefix.length))?.object;
+          return cache?.objects.get(key.slice(cache.prefix.length));
         },
         known: (key, rev) => {
           const mine = this.expected.get(key);
@@ -194,7 +194,13 @@ export class WatchCache extends EventEmitter {
    * change the object afterwards; the cache and every watcher share it.
    */
   expectWrite(key: string, written: StoredObject): void {
-    if (written.revision <= this.revision) return; // already seen (and decoded) on the watch
+    if (written.revision <= this.revision) {
+      // Already seen on the watch: if nothing has parsed that value yet, it never needs to.
+      const cache = this.cacheForKey(key);
+      const held = cache?.objects.get(key.slice(cache.prefix.length));
+      if (held instanceof StoredValue && held.revision === written.revision) held.adopt(written.object);
+      return;
+    }
     if (this.expected.size >= MAX_EXPECTED_WRITES) {
       for (const [k, w] of this.expected) if (w.revision <= this.revision) this.expected.delete(k);
       if (this.expected.size >= MAX_EXPECTED_WRITES) return;
@@ -202,15 +208,15 @@ export class WatchCache extends EventEmitter {
     this.expected.set(key, written);
   }
 
-  private apply(key: string, change: Change): void {
+  private apply(key: string, change: EtcdChange): void {
     const cache = this.cacheForKey(key);
     if (!cache) return;
     const id = key.slice(cache.prefix.length);
     const before = cache.objects.get(id);
-    // The cache's own copy is the authority on what came before.
-    if (before) change.previous = before.object;
+    // The cache's own copy is the authority on what came before (the watch asked it: `previous` above).
+    change.before = before;
     if (change.type === 'DELETED') cache.objects.delete(id);
-    else cache.objects.set(id, { object: change.object, revision: change.revision });
+    else cache.objects.set(id, change.stored);
     if (change.type === 'ADDED' && before) change.type = 'MODIFIED';
     cache.window.push(change);
     if (change.revision > this.revision) this.revision = change.revision;
