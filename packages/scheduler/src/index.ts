@@ -9,3 +9,5 @@ export * from './plugins/node-unschedulable.js';
 export * from './plugins/node-selector.js';
 export * from './plugins/resources-fit.js';
 export * from './plugins/first-fit.js';
+export * from './plugins/taint-toleration.js';
+export * from './plugins/node-affinity.js';

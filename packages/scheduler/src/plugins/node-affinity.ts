@@ -1,0 +1,29 @@
+/**
+ * NodeAffinity, as kube-scheduler's plugin of that name, over spec.affinity.nodeAffinity
+ * (schemas/meta/node-affinity.json): `required` is a list of label selectors, ORed, one of
+ * which the node's labels must match; each `preferred` entry whose selector matches adds its
+ * weight to the node's score. An absent or empty `required` list constrains nothing; an empty
+ * selector matches every node (label-selector semantics).
+ */
+import { matchesSelector, selectorFromObject } from '@shoal/api';
+import { FILTER_OK, type FilterPlugin, type ScorePlugin } from '../framework.js';
+
+export const NODE_AFFINITY_MISMATCH = "node(s) didn't match VM's node affinity/selector";
+
+export const nodeAffinity: FilterPlugin & ScorePlugin = {
+  name: 'NodeAffinity',
+  filter(vm, { node }) {
+    const required = vm.spec.affinity?.nodeAffinity?.required;
+    if (!required || required.length === 0) return FILTER_OK;
+    const labels = node.metadata.labels ?? {};
+    return required.some((s) => matchesSelector(selectorFromObject(s), labels)) ? FILTER_OK : { ok: false, reason: NODE_AFFINITY_MISMATCH };
+  },
+  score(vm, { node }) {
+    const preferred = vm.spec.affinity?.nodeAffinity?.preferred;
+    if (!preferred) return 0;
+    const labels = node.metadata.labels ?? {};
+    let sum = 0;
+    for (const p of preferred) if (matchesSelector(selectorFromObject(p.selector), labels)) sum += p.weight;
+    return sum;
+  },
+};
