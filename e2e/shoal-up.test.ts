@@ -11,7 +11,8 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
   const dataDir = await mkdtemp(join(tmpdir(), 'shoal-up-'));
   const port = await freePort();
   const etcdPort = await freePort();
-  const up = execa('node', [join(REPO_ROOT, 'bin/shoal.js'), 'up', '--data-dir', dataDir, '--port', String(port), '--etcd-port', String(etcdPort), '--node-name', 'up-test'], {
+  const etcdPeerPort = await freePort();
+  const up = execa('node', [join(REPO_ROOT, 'bin/shoal.js'), 'up', '--data-dir', dataDir, '--port', String(port), '--etcd-port', String(etcdPort), '--etcd-peer-port', String(etcdPeerPort), '--node-name', 'up-test'], {
     all: true,
     buffer: false,
     reject: false,
@@ -19,7 +20,17 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
   let out = '';
   up.all!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   try {
-    await waitFor(() => out.includes('Shoal is running'), { timeoutMs: 180_000, message: `shoal up to say it is running; output so far:\n${out}` });
+    // Fails at once with the output if shoal up exits instead of coming up.
+    const exitedEarly = up.then(() => {
+      throw new Error(`shoal up exited before it was running:\n${out}`);
+    });
+    exitedEarly.catch(() => undefined); // it also settles, harmlessly, when the test stops shoal up
+    await Promise.race([
+      waitFor(() => out.includes('Shoal is running'), { timeoutMs: 180_000, message: 'shoal up to say it is running' }).catch((err: Error) => {
+        throw new Error(`${err.message}\noutput:\n${out}`);
+      }),
+      exitedEarly,
+    ]);
     assert.match(out, /vm\/hello: Running/);
     const get = await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'vms'], { env: { SHOAL_SERVER: `http://127.0.0.1:${port}` } });
     assert.match(get.stdout, /hello\s+Running\s+up-test/);

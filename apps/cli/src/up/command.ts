@@ -9,7 +9,8 @@ export const upCommand: CommandModule<object, UpArgs> = {
     y
       .option('data-dir', { type: 'string', default: process.env.SHOAL_DATA_DIR ?? '.shoal', describe: 'Where etcd data and logs live' })
       .option('port', { type: 'number', default: 6443, describe: 'API server port' })
-      .option('etcd-port', { type: 'number', default: 2479, describe: 'etcd client port (the peer port is the next one)' })
+      .option('etcd-port', { type: 'number', default: 2479, describe: 'etcd client port' })
+      .option('etcd-peer-port', { type: 'number', describe: 'etcd peer port (default: the client port + 1)' })
       .option('bind', { type: 'string', default: '127.0.0.1', describe: 'API server address' })
       .option('node-name', { type: 'string', default: 'local', describe: 'Name of the node this machine registers as' }) as never,
   handler: (a) => import('./up.js').then((m) => m.up(a)),

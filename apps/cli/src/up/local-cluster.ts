@@ -15,6 +15,7 @@ export interface LocalClusterOptions {
   dataDir: string;
   port: number;
   etcdPort: number;
+  etcdPeerPort: number;
   bind: string;
   nodeName: string;
   /** Told about progress, one line at a time. */
@@ -50,9 +51,9 @@ export class LocalCluster {
         `--data-dir=${join(dataDir, 'etcd')}`,
         `--listen-client-urls=${this.etcdUrl}`,
         `--advertise-client-urls=${this.etcdUrl}`,
-        `--listen-peer-urls=http://127.0.0.1:${this.opts.etcdPort + 1}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${this.opts.etcdPort + 1}`,
-        `--initial-cluster=shoal=http://127.0.0.1:${this.opts.etcdPort + 1}`,
+        `--listen-peer-urls=http://127.0.0.1:${this.opts.etcdPeerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${this.opts.etcdPeerPort}`,
+        `--initial-cluster=shoal=http://127.0.0.1:${this.opts.etcdPeerPort}`,
         '--logger=zap',
         '--log-level=warn',
       ],
