@@ -1,27 +1,48 @@
 /**
  * The scheduling cycle as kube-scheduler's framework shapes it (pkg/scheduler/framework):
  * filter plugins say whether a node can take the VM (and why not); score plugins rank the
- * nodes that can; the best score wins, ties going to the earlier node in the order given
- * (buildNodeInfos sorts by name, so the result is deterministic). Pure functions only: no I/O,
- * no clock, so a decision can be benchmarked and tested on plain objects.
+ * nodes that can, each plugin's scores normalised to 0–100 and weighted; the best total wins,
+ * ties going to the earlier node by name, so a decision is deterministic. Pure functions over a
+ * ClusterState: no I/O, no clock, so a decision can be benchmarked and tested on plain objects.
  */
-import type { NodeInfo } from './node-info.js';
+import type { ClusterState, NodeInfo } from './cluster-state.js';
 import type { VirtualMachine } from './types.js';
 
 export type FilterResult = { ok: true } | { ok: false; reason: string };
 
+/**
+ * What one decision shares between its plugins and nodes: the cluster, and a memo so a plugin
+ * computes its per-VM view (kube's PreFilter state: matching VMs per domain, ...) once, not
+ * once per node.
+ */
+export class CycleState {
+  private readonly memos = new Map<string, unknown>();
+  constructor(readonly cluster: ClusterState) {}
+
+  memo<T>(name: string, compute: () => T): T {
+    if (this.memos.has(name)) return this.memos.get(name) as T;
+    const value = compute();
+    this.memos.set(name, value);
+    return value;
+  }
+}
+
 export interface FilterPlugin {
   name: string;
   /** Whether `node` can take `vm`; when not, a reason phrased for "N <reason>" ("insufficient memory"). */
-  filter(vm: VirtualMachine, node: NodeInfo): FilterResult;
+  filter(vm: VirtualMachine, node: NodeInfo, cycle: CycleState): FilterResult;
 }
 
 export interface ScorePlugin {
   name: string;
-  /** Multiplies the plugin's score; default 1. */
+  /** Multiplies the plugin's normalised score; default 1. */
   weight?: number;
-  /** Higher is better. Only nodes that passed every filter are scored. */
-  score(vm: VirtualMachine, node: NodeInfo): number;
+  /** A raw score; higher is better unless `normalize` says otherwise. Only feasible nodes are scored. */
+  score(vm: VirtualMachine, node: NodeInfo, cycle: CycleState): number;
+  /** Maps the raw scores of all feasible nodes onto 0–100, in place; without it they must already be 0–100. */
+  normalize?(scores: number[]): void;
+  /** Whether the plugin has anything to say about this VM; when not, scoring it is skipped. */
+  appliesTo?(vm: VirtualMachine): boolean;
 }
 
 export interface Profile {
@@ -29,48 +50,112 @@ export interface Profile {
   scores: ScorePlugin[];
 }
 
+/** One node's verdict, for `shoalctl place` and the dry run. */
+export interface NodeVerdict {
+  node: string;
+  /** Why it cannot take the VM; absent when it can. */
+  reason?: string;
+  /** Weighted total (feasible nodes only). */
+  score?: number;
+  /** Normalised score per plugin (feasible nodes only). */
+  scores?: Record<string, number>;
+}
+
 export type ScheduleResult =
-  | { ok: true; nodeName: string; feasibleNodes: number }
+  | { ok: true; nodeName: string; feasibleNodes: number; verdicts?: NodeVerdict[] }
   | {
       ok: false;
       /** `0/3 nodes are available: 2 insufficient memory, 1 node(s) not ready.` */
       message: string;
       /** How many nodes each reason ruled out (one reason per node: the first filter that failed). */
       reasons: Record<string, number>;
+      verdicts?: NodeVerdict[];
     };
 
 export const FILTER_OK: FilterResult = Object.freeze({ ok: true });
 
-/** Where the VM should go, or why it can go nowhere. */
-export function schedule(vm: VirtualMachine, nodes: readonly NodeInfo[], profile: Profile): ScheduleResult {
-  const reasons: Record<string, number> = {};
-  let best: NodeInfo | undefined;
-  let bestScore = -Infinity;
-  let feasible = 0;
-  for (const node of nodes) {
-    const why = firstFailure(vm, node, profile.filters);
-    if (why !== undefined) {
-      reasons[why] = (reasons[why] ?? 0) + 1;
-      continue;
-    }
-    feasible++;
-    let score = 0;
-    for (const p of profile.scores) score += (p.weight ?? 1) * p.score(vm, node);
-    if (score > bestScore) {
-      best = node;
-      bestScore = score;
-    }
-  }
-  if (best) return { ok: true, nodeName: best.name, feasibleNodes: feasible };
-  return { ok: false, message: unschedulableMessage(nodes.length, reasons), reasons };
+export interface ScheduleOptions {
+  /** Return every node's verdict (slower: only for explaining a decision). */
+  explain?: boolean;
+  /** Judge these nodes instead of every registered one (preemption's what-if). */
+  nodes?: readonly NodeInfo[];
 }
 
-function firstFailure(vm: VirtualMachine, node: NodeInfo, filters: FilterPlugin[]): string | undefined {
+/** Where the VM should go, or why it can go nowhere. */
+export function schedule(vm: VirtualMachine, cluster: ClusterState, profile: Profile, opts: ScheduleOptions = {}): ScheduleResult {
+  const cycle = new CycleState(cluster);
+  const nodes = opts.nodes ?? cluster.nodeInfos();
+  const reasons: Record<string, number> = {};
+  const verdicts: NodeVerdict[] | undefined = opts.explain ? [] : undefined;
+  const feasible: NodeInfo[] = [];
+  for (const node of nodes) {
+    const why = firstFailure(vm, node, profile.filters, cycle);
+    if (why === undefined) feasible.push(node);
+    else {
+      reasons[why] = (reasons[why] ?? 0) + 1;
+      verdicts?.push({ node: node.name, reason: why });
+    }
+  }
+  if (feasible.length === 0) return { ok: false, message: unschedulableMessage(nodes.length, reasons), reasons, ...(verdicts ? { verdicts } : {}) };
+
+  const totals = new Array<number>(feasible.length).fill(0);
+  const perPlugin: Record<string, number[]> = {};
+  // One feasible node needs no ranking, unless someone wants to see the scores.
+  if (feasible.length > 1 || verdicts) {
+    for (const plugin of profile.scores) {
+      if (plugin.appliesTo && !plugin.appliesTo(vm)) continue;
+      const scores = feasible.map((node) => plugin.score(vm, node, cycle));
+      plugin.normalize?.(scores);
+      const weight = plugin.weight ?? 1;
+      for (let i = 0; i < scores.length; i++) totals[i]! += weight * scores[i]!;
+      if (verdicts) perPlugin[plugin.name] = scores;
+    }
+  }
+  let best = 0;
+  for (let i = 1; i < feasible.length; i++) if (totals[i]! > totals[best]!) best = i;
+  if (verdicts) {
+    feasible.forEach((node, i) => {
+      const scores: Record<string, number> = {};
+      for (const [name, s] of Object.entries(perPlugin)) scores[name] = Math.round(s[i]!);
+      verdicts.push({ node: node.name, score: Math.round(totals[i]!), scores });
+    });
+    verdicts.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  }
+  return { ok: true, nodeName: feasible[best]!.name, feasibleNodes: feasible.length, ...(verdicts ? { verdicts } : {}) };
+}
+
+export function firstFailure(vm: VirtualMachine, node: NodeInfo, filters: readonly FilterPlugin[], cycle: CycleState): string | undefined {
   for (const f of filters) {
-    const r = f.filter(vm, node);
+    const r = f.filter(vm, node, cycle);
     if (!r.ok) return r.reason;
   }
   return undefined;
+}
+
+/** Scales raw scores so the highest becomes 100 (kube's DefaultNormalizeScore); all zero stays zero. */
+export function normalizeToMax(scores: number[]): void {
+  let max = 0;
+  for (const s of scores) if (s > max) max = s;
+  for (let i = 0; i < scores.length; i++) scores[i] = max > 0 ? (100 * scores[i]!) / max : 0;
+}
+
+/** Scales raw scores onto 0–100 with the lowest at 0 (for scores that may be negative); all equal → 0. */
+export function normalizeMinMax(scores: number[]): void {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const s of scores) {
+    if (s < min) min = s;
+    if (s > max) max = s;
+  }
+  for (let i = 0; i < scores.length; i++) scores[i] = max > min ? (100 * (scores[i]! - min)) / (max - min) : 0;
+}
+
+/** Like normalizeMinMax, but lower raw scores are better (a count of things to avoid). */
+export function normalizeReverse(scores: number[]): void {
+  normalizeMinMax(scores);
+  let varied = false;
+  for (const s of scores) if (s !== 0) varied = true;
+  if (varied) for (let i = 0; i < scores.length; i++) scores[i] = 100 - scores[i]!;
 }
 
 /**

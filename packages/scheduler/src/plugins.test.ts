@@ -2,95 +2,54 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AssumeCache } from './assume-cache.js';
+import { ClusterState } from './cluster-state.js';
 import { schedule, unschedulableMessage } from './framework.js';
-import { buildNodeInfos, newNodeInfo } from './node-info.js';
 import { nodeReady } from './plugins/node-ready.js';
 import { nodeSelector } from './plugins/node-selector.js';
 import { nodeUnschedulable } from './plugins/node-unschedulable.js';
 import { resourcesFit } from './plugins/resources-fit.js';
-import { firstFitProfile } from './profile.js';
+import { defaultProfile } from './profile.js';
 import { holdsResources } from './resources.js';
-import type { Node, VirtualMachine, VmPhase, RunStrategy } from './types.js';
-
-interface NodeOpts {
-  ready?: 'True' | 'False' | 'Unknown' | null;
-  unschedulable?: boolean;
-  vcpus?: number;
-  memoryMiB?: number;
-  labels?: Record<string, string>;
-}
-function node(name: string, o: NodeOpts = {}): Node {
-  return {
-    metadata: { name, labels: o.labels },
-    spec: { unschedulable: o.unschedulable ?? false },
-    status: {
-      allocatable: { vcpus: o.vcpus ?? 4, memoryMiB: o.memoryMiB ?? 4096 },
-      conditions: o.ready === null ? [] : [{ type: 'Ready', status: o.ready ?? 'True' }],
-    },
-  };
-}
-
-interface VmOpts {
-  vcpus?: number;
-  memoryMiB?: number;
-  nodeName?: string;
-  phase?: VmPhase;
-  runStrategy?: RunStrategy;
-  deleting?: boolean;
-  selector?: Record<string, string>;
-  rv?: string;
-}
-function vm(name: string, o: VmOpts = {}): VirtualMachine {
-  return {
-    metadata: { name, namespace: 'default', uid: `uid-${name}`, resourceVersion: o.rv ?? '1', ...(o.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
-    spec: {
-      runStrategy: o.runStrategy ?? 'Always',
-      resources: { vcpus: o.vcpus ?? 1, memoryMiB: o.memoryMiB ?? 256 },
-      ...(o.nodeName ? { nodeName: o.nodeName } : {}),
-      ...(o.selector ? { nodeSelector: o.selector } : {}),
-    },
-    ...(o.phase ? { status: { phase: o.phase } } : {}),
-  };
-}
-const info = (n: Node, vms: VirtualMachine[] = []) => buildNodeInfos([n], vms)[0]!;
+import { check, node, vm } from './test-support/fixtures.js';
+import type { Node } from './types.js';
 
 test('NodeReady passes only Ready=True', () => {
-  assert.deepEqual(nodeReady.filter(vm('a'), info(node('n', { ready: 'True' }))), { ok: true });
+  assert.deepEqual(check(nodeReady, vm('a'), node('n', { ready: 'True' })), { ok: true });
   for (const ready of ['False', 'Unknown', null] as const)
-    assert.deepEqual(nodeReady.filter(vm('a'), info(node('n', { ready }))), { ok: false, reason: 'node(s) not ready' });
+    assert.deepEqual(check(nodeReady, vm('a'), node('n', { ready })), { ok: false, reason: 'node(s) not ready' });
 });
 
 test('NodeUnschedulable refuses cordoned nodes', () => {
-  assert.equal(nodeUnschedulable.filter(vm('a'), info(node('n'))).ok, true);
-  assert.deepEqual(nodeUnschedulable.filter(vm('a'), info(node('n', { unschedulable: true }))), { ok: false, reason: 'node(s) were unschedulable' });
+  assert.equal(check(nodeUnschedulable, vm('a'), node('n')).ok, true);
+  assert.deepEqual(check(nodeUnschedulable, vm('a'), node('n', { unschedulable: true })), { ok: false, reason: 'node(s) were unschedulable' });
 });
 
 test('NodeSelector needs every selected label with its value', () => {
   const n = node('n', { labels: { zone: 'a', disk: 'ssd' } });
-  assert.equal(nodeSelector.filter(vm('a'), info(n)).ok, true, 'no selector: any node');
-  assert.equal(nodeSelector.filter(vm('a', { selector: { zone: 'a' } }), info(n)).ok, true);
-  assert.equal(nodeSelector.filter(vm('a', { selector: { zone: 'a', disk: 'ssd' } }), info(n)).ok, true);
-  assert.deepEqual(nodeSelector.filter(vm('a', { selector: { zone: 'b' } }), info(n)), { ok: false, reason: "node(s) didn't match the VM's node selector" });
-  assert.equal(nodeSelector.filter(vm('a', { selector: { gpu: 'yes' } }), info(n)).ok, false);
-  assert.equal(nodeSelector.filter(vm('a', { selector: { toString: '' } }), info(node('plain'))).ok, false, 'no prototype keys');
+  assert.equal(check(nodeSelector, vm('a'), n).ok, true, 'no selector: any node');
+  assert.equal(check(nodeSelector, vm('a', { selector: { zone: 'a' } }), n).ok, true);
+  assert.equal(check(nodeSelector, vm('a', { selector: { zone: 'a', disk: 'ssd' } }), n).ok, true);
+  assert.deepEqual(check(nodeSelector, vm('a', { selector: { zone: 'b' } }), n), { ok: false, reason: "node(s) didn't match the VM's node selector" });
+  assert.equal(check(nodeSelector, vm('a', { selector: { gpu: 'yes' } }), n).ok, false);
+  assert.equal(check(nodeSelector, vm('a', { selector: { toString: '' } }), node('plain')).ok, false, 'no prototype keys');
 });
 
 test('ResourcesFit counts allocatable minus what bound VMs hold, vcpus then memory', () => {
   const n = node('n', { vcpus: 4, memoryMiB: 1024 });
-  assert.equal(resourcesFit.filter(vm('a', { vcpus: 4, memoryMiB: 1024 }), info(n)).ok, true, 'exactly full fits');
-  assert.deepEqual(resourcesFit.filter(vm('a', { vcpus: 5 }), info(n)), { ok: false, reason: 'insufficient vcpus' });
-  assert.deepEqual(resourcesFit.filter(vm('a', { memoryMiB: 1025 }), info(n)), { ok: false, reason: 'insufficient memory' });
+  assert.equal(check(resourcesFit, vm('a', { vcpus: 4, memoryMiB: 1024 }), n).ok, true, 'exactly full fits');
+  assert.deepEqual(check(resourcesFit, vm('a', { vcpus: 5 }), n), { ok: false, reason: 'insufficient vcpus' });
+  assert.deepEqual(check(resourcesFit, vm('a', { memoryMiB: 1025 }), n), { ok: false, reason: 'insufficient memory' });
   const bound = [vm('x', { nodeName: 'n', vcpus: 2, memoryMiB: 512, phase: 'Running' }), vm('y', { nodeName: 'other', vcpus: 2 })];
-  assert.equal(resourcesFit.filter(vm('a', { vcpus: 2, memoryMiB: 512 }), info(n, bound)).ok, true);
-  assert.deepEqual(resourcesFit.filter(vm('a', { vcpus: 2, memoryMiB: 513 }), info(n, bound)), { ok: false, reason: 'insufficient memory' });
-  assert.deepEqual(resourcesFit.filter(vm('a', { vcpus: 3 }), info(n, bound)), { ok: false, reason: 'insufficient vcpus' });
+  assert.equal(check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 512 }), n, bound).ok, true);
+  assert.deepEqual(check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 513 }), n, bound), { ok: false, reason: 'insufficient memory' });
+  assert.deepEqual(check(resourcesFit, vm('a', { vcpus: 3 }), n, bound), { ok: false, reason: 'insufficient vcpus' });
 });
 
 test('a node without allocatable uses its capacity, and one with neither has no room', () => {
   const capOnly: Node = { metadata: { name: 'c' }, status: { capacity: { vcpus: 2, memoryMiB: 512 }, conditions: [{ type: 'Ready', status: 'True' }] } };
-  assert.equal(resourcesFit.filter(vm('a', { vcpus: 2, memoryMiB: 512 }), newNodeInfo(capOnly)).ok, true);
+  assert.equal(check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 512 }), capOnly).ok, true);
   const bare: Node = { metadata: { name: 'b' } };
-  assert.equal(resourcesFit.filter(vm('a'), newNodeInfo(bare)).ok, false);
+  assert.equal(check(resourcesFit, vm('a'), bare).ok, false);
 });
 
 test('stopped VMs that stay stopped (Halted, or being deleted) hold no room; other bound VMs do', () => {
@@ -103,21 +62,36 @@ test('stopped VMs that stay stopped (Halted, or being deleted) hold no room; oth
   assert.equal(holdsResources(vm('a', { phase: 'Stopped', runStrategy: 'RerunOnFailure' })), true);
   const n = node('n', { vcpus: 2, memoryMiB: 512 });
   const vms = [vm('h', { nodeName: 'n', vcpus: 2, memoryMiB: 512, phase: 'Stopped', runStrategy: 'Halted' }), vm('d', { nodeName: 'n', vcpus: 2, memoryMiB: 512, phase: 'Stopped', deleting: true })];
-  assert.equal(resourcesFit.filter(vm('a', { vcpus: 2, memoryMiB: 512 }), info(n, vms)).ok, true);
+  assert.equal(check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 512 }), n, vms).ok, true);
 });
 
-test('buildNodeInfos sorts by name, skips VMs on unknown nodes, and counts assumed VMs until the informer shows them bound', () => {
-  const assumed = new AssumeCache();
+test('the cluster state sorts nodes by name, keeps VMs of unknown nodes aside, and counts assumed VMs until the informer shows them bound', () => {
   const pending = vm('p', { vcpus: 2, rv: '7' });
-  assumed.assume(pending, 'b');
-  const infos = buildNodeInfos([node('c'), node('a'), node('b')], [pending, vm('ghost', { nodeName: 'gone', vcpus: 3 }), vm('q', { nodeName: 'a' })], assumed);
+  const state = ClusterState.from([node('c'), node('a'), node('b')], [pending, vm('ghost', { nodeName: 'gone', vcpus: 3 }), vm('q', { nodeName: 'a' })]);
+  state.assume(pending, 'b');
+  const infos = state.nodeInfos();
   assert.deepEqual(infos.map((i) => i.name), ['a', 'b', 'c']);
   assert.deepEqual(infos.map((i) => i.requested.vcpus), [1, 2, 0]);
-  assert.deepEqual(infos[1]!.vms, ['default/p']);
+  assert.deepEqual([...infos[1]!.vms.keys()], ['default/p']);
   // The informer now shows p bound to b: it counts once, as itself.
   const bound = vm('p', { vcpus: 2, rv: '8', nodeName: 'b' });
-  assert.equal(assumed.observe('default/p', bound), false, 'the assumption ends');
-  assert.deepEqual(buildNodeInfos([node('b')], [bound], assumed)[0]!.requested.vcpus, 2);
+  state.upsertVm(bound);
+  assert.equal(state.observe('default/p', bound), false, 'the assumption ends');
+  assert.equal(state.nodeInfo('b')!.requested.vcpus, 2);
+  // The node the ghost is bound to registers late: the ghost counts there from then on.
+  state.upsertNode(node('gone'));
+  assert.equal(state.nodeInfo('gone')!.requested.vcpus, 3);
+  // A bind that did not stick: the newer, unbound version frees the room.
+  const other = vm('o', { vcpus: 1, rv: '3' });
+  state.upsertVm(other);
+  state.assume(other, 'c');
+  assert.equal(state.nodeInfo('c')!.requested.vcpus, 1);
+  const newer = vm('o', { vcpus: 1, rv: '4' });
+  state.upsertVm(newer);
+  assert.equal(state.observe('default/o', newer), false);
+  assert.equal(state.nodeInfo('c')!.requested.vcpus, 0);
+  state.removeVm('default/q');
+  assert.equal(state.nodeInfo('a')!.requested.vcpus, 0);
 });
 
 test('the assume cache ends assumptions on bind, deletion, a new incarnation or a newer unbound version', () => {
@@ -139,20 +113,20 @@ test('the assume cache ends assumptions on bind, deletion, a new incarnation or 
   assert.equal(c.get('default/a'), undefined);
 });
 
-test('schedule picks the first feasible node by name', () => {
-  const nodes = buildNodeInfos([node('n3'), node('n1', { ready: 'False' }), node('n2'), node('n0', { unschedulable: true })], []);
-  assert.deepEqual(schedule(vm('a'), nodes, firstFitProfile), { ok: true, nodeName: 'n2', feasibleNodes: 2 });
+test('with equal scores, schedule picks the first feasible node by name', () => {
+  const state = ClusterState.from([node('n3'), node('n1', { ready: 'False' }), node('n2'), node('n0', { unschedulable: true })], []);
+  assert.deepEqual(schedule(vm('a'), state, defaultProfile), { ok: true, nodeName: 'n2', feasibleNodes: 2 });
 });
 
-test('first fit fills one node before the next, and never overcommits when every decision is assumed', () => {
-  const assumed = new AssumeCache();
+test('bin-packing fills the fuller node first, and never overcommits when every decision is assumed', () => {
   const nodes = [node('a', { vcpus: 2, memoryMiB: 8192 }), node('b', { vcpus: 4, memoryMiB: 8192 })];
   const vms = Array.from({ length: 8 }, (_, i) => vm(`v${i}`));
+  const state = ClusterState.from(nodes, vms);
   const placed: string[] = [];
   for (const v of vms) {
-    const r = schedule(v, buildNodeInfos(nodes, vms, assumed), firstFitProfile);
+    const r = schedule(v, state, defaultProfile);
     if (r.ok) {
-      assumed.assume(v, r.nodeName);
+      state.assume(v, r.nodeName);
       placed.push(r.nodeName);
     } else placed.push('-');
   }
@@ -160,7 +134,7 @@ test('first fit fills one node before the next, and never overcommits when every
 });
 
 test('an unschedulable VM gets Kubernetes-worded reasons, per node, most common first', () => {
-  const nodes = buildNodeInfos(
+  const nodes = ClusterState.from(
     [
       node('n1', { memoryMiB: 128, labels: { zone: 'b' } }),
       node('n2', { memoryMiB: 128, labels: { zone: 'b' } }),
@@ -170,7 +144,7 @@ test('an unschedulable VM gets Kubernetes-worded reasons, per node, most common 
     ],
     [],
   );
-  const r = schedule(vm('big', { memoryMiB: 256, selector: { zone: 'b' } }), nodes, firstFitProfile);
+  const r = schedule(vm('big', { memoryMiB: 256, selector: { zone: 'b' } }), nodes, defaultProfile);
   assert.equal(r.ok, false);
   assert.equal(
     !r.ok && r.message,

@@ -1,17 +1,21 @@
 /**
- * The plugins the scheduler runs today, in order: cheap, decisive checks before arithmetic
- * (kube-scheduler's order: unschedulable, taints, node affinity, then resources).
+ * The plugins the scheduler runs, in order: cheap, decisive checks before arithmetic and the
+ * cluster-wide views (kube-scheduler's order: unschedulable, taints, node affinity, resources,
+ * then inter-VM rules). Score weights follow kube-scheduler's defaults: taints 3, node and VM
+ * affinity and spread 2, resource allocation 1.
  */
 import type { Profile } from './framework.js';
-import { firstFit } from './plugins/first-fit.js';
 import { nodeAffinity } from './plugins/node-affinity.js';
 import { nodeReady } from './plugins/node-ready.js';
 import { nodeSelector } from './plugins/node-selector.js';
 import { nodeUnschedulable } from './plugins/node-unschedulable.js';
+import { resourceAllocation } from './plugins/resource-allocation.js';
 import { resourcesFit } from './plugins/resources-fit.js';
 import { taintToleration } from './plugins/taint-toleration.js';
+import { topologySpread } from './plugins/topology-spread.js';
+import { vmAffinity } from './plugins/vm-affinity.js';
 
-export const firstFitProfile: Profile = {
-  filters: [nodeReady, nodeUnschedulable, taintToleration, nodeSelector, nodeAffinity, resourcesFit],
-  scores: [taintToleration, nodeAffinity, firstFit],
+export const defaultProfile: Profile = {
+  filters: [nodeReady, nodeUnschedulable, taintToleration, nodeSelector, nodeAffinity, resourcesFit, vmAffinity, topologySpread],
+  scores: [taintToleration, nodeAffinity, vmAffinity, topologySpread, resourceAllocation],
 };

@@ -3,8 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LabelSelectorObject } from '@shoal/api';
 import { schedule } from './framework.js';
-import { buildNodeInfos } from './node-info.js';
-import { firstFitProfile } from './profile.js';
+import { ClusterState } from './cluster-state.js';
+import { CycleState } from './framework.js';
+import { defaultProfile } from './profile.js';
+import { check, info } from './test-support/fixtures.js';
 import type { Node, NodeAffinity, Taint, Toleration, VirtualMachine } from './types.js';
 import { NODE_AFFINITY_MISMATCH, nodeAffinity } from './plugins/node-affinity.js';
 import { taintToleration, toleratesTaint } from './plugins/taint-toleration.js';
@@ -27,7 +29,7 @@ function vm(o: { tolerations?: Toleration[]; nodeAffinity?: NodeAffinity } = {})
     },
   };
 }
-const info = (n: Node) => buildNodeInfos([n], [])[0]!;
+const cycle = new CycleState(new ClusterState());
 const maint: Taint = { key: 'zone', value: 'maint', effect: 'NoSchedule' };
 
 test('toleratesTaint: Equal needs key and value, Exists any value, empty key+Exists everything, empty effect all effects', () => {
@@ -46,33 +48,33 @@ test('toleratesTaint: Equal needs key and value, Exists any value, empty key+Exi
 });
 
 test('TaintToleration filter: untolerated NoSchedule/NoExecute taints rule the node out, in Kubernetes words', () => {
-  assert.equal(taintToleration.filter(vm(), info(node('n'))).ok, true, 'no taints');
-  assert.deepEqual(taintToleration.filter(vm(), info(node('n', { taints: [maint] }))), { ok: false, reason: 'node(s) had untolerated taint {zone: maint}' });
-  assert.deepEqual(taintToleration.filter(vm(), info(node('n', { taints: [{ key: 'dedicated', effect: 'NoExecute' }] }))), {
+  assert.equal(check(taintToleration, vm(), node('n')).ok, true, 'no taints');
+  assert.deepEqual(check(taintToleration, vm(), node('n', { taints: [maint] })), { ok: false, reason: 'node(s) had untolerated taint {zone: maint}' });
+  assert.deepEqual(check(taintToleration, vm(), node('n', { taints: [{ key: 'dedicated', effect: 'NoExecute' }] })), {
     ok: false,
     reason: 'node(s) had untolerated taint {dedicated: }',
   });
-  assert.equal(taintToleration.filter(vm({ tolerations: [{ key: 'zone', operator: 'Equal', value: 'maint' }] }), info(node('n', { taints: [maint] }))).ok, true);
-  assert.equal(taintToleration.filter(vm({ tolerations: [{ key: 'zone', operator: 'Exists' }] }), info(node('n', { taints: [maint] }))).ok, true);
-  assert.equal(taintToleration.filter(vm({ tolerations: [{ key: 'zone', operator: 'Equal', value: 'x' }] }), info(node('n', { taints: [maint] }))).ok, false);
+  assert.equal(check(taintToleration, vm({ tolerations: [{ key: 'zone', operator: 'Equal', value: 'maint' }] }), node('n', { taints: [maint] })).ok, true);
+  assert.equal(check(taintToleration, vm({ tolerations: [{ key: 'zone', operator: 'Exists' }] }), node('n', { taints: [maint] })).ok, true);
+  assert.equal(check(taintToleration, vm({ tolerations: [{ key: 'zone', operator: 'Equal', value: 'x' }] }), node('n', { taints: [maint] })).ok, false);
   // Several taints: all must be tolerated; the reason names the first that is not.
   const two = node('n', { taints: [maint, { key: 'gpu', value: 'a100', effect: 'NoExecute' }] });
-  assert.deepEqual(taintToleration.filter(vm({ tolerations: [{ key: 'zone', operator: 'Exists' }] }), info(two)), {
+  assert.deepEqual(check(taintToleration, vm({ tolerations: [{ key: 'zone', operator: 'Exists' }] }), two), {
     ok: false,
     reason: 'node(s) had untolerated taint {gpu: a100}',
   });
-  assert.equal(taintToleration.filter(vm({ tolerations: [{ operator: 'Exists' }] }), info(two)).ok, true, 'tolerate everything');
+  assert.equal(check(taintToleration, vm({ tolerations: [{ operator: 'Exists' }] }), two).ok, true, 'tolerate everything');
 });
 
-test('TaintToleration: PreferNoSchedule only lowers the score, never filters', () => {
+test('TaintToleration: PreferNoSchedule only counts against a node in the score, never filters', () => {
   const soft = node('n', { taints: [{ key: 'spot', effect: 'PreferNoSchedule' }, { key: 'old', value: 'hw', effect: 'PreferNoSchedule' }] });
-  assert.equal(taintToleration.filter(vm(), info(soft)).ok, true);
-  assert.equal(taintToleration.score(vm(), info(soft)), -2);
-  assert.equal(taintToleration.score(vm({ tolerations: [{ key: 'spot', operator: 'Exists' }] }), info(soft)), -1);
-  assert.equal(taintToleration.score(vm({ tolerations: [{ operator: 'Exists', effect: 'PreferNoSchedule' }] }), info(soft)), 0);
-  assert.equal(taintToleration.score(vm({ tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }] }), info(soft)), -2, 'wrong effect');
-  assert.equal(taintToleration.score(vm(), info(node('n', { taints: [maint] }))), 0, 'hard taints do not count in the score');
-  assert.ok(taintToleration.score(vm(), info(node('clean'))) > taintToleration.score(vm(), info(soft)));
+  assert.equal(check(taintToleration, vm(), soft).ok, true);
+  assert.equal(taintToleration.score(vm(), info(soft), cycle), 2);
+  assert.equal(taintToleration.score(vm({ tolerations: [{ key: 'spot', operator: 'Exists' }] }), info(soft), cycle), 1);
+  assert.equal(taintToleration.score(vm({ tolerations: [{ operator: 'Exists', effect: 'PreferNoSchedule' }] }), info(soft), cycle), 0);
+  assert.equal(taintToleration.score(vm({ tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }] }), info(soft), cycle), 2, 'wrong effect');
+  assert.equal(taintToleration.score(vm(), info(node('n', { taints: [maint] })), cycle), 0, 'hard taints do not count in the score');
+  assert.ok(taintToleration.score(vm(), info(node('clean')), cycle) < taintToleration.score(vm(), info(soft), cycle), 'a count of untolerated taints: fewer is better');
 });
 
 const sel = (matchLabels: Record<string, string>): LabelSelectorObject => ({ matchLabels });
@@ -81,46 +83,46 @@ test('NodeAffinity filter: required selectors are ORed, each selector ANDed', ()
   const a = info(node('a', { labels: { zone: 'a', disk: 'ssd' } }));
   const b = info(node('b', { labels: { zone: 'b' } }));
   const c = info(node('c'));
-  assert.equal(nodeAffinity.filter(vm(), c).ok, true, 'no affinity: any node');
-  assert.equal(nodeAffinity.filter(vm({ nodeAffinity: { required: [] } }), c).ok, true, 'empty list: no constraint');
+  assert.equal(nodeAffinity.filter(vm(), c, cycle).ok, true, 'no affinity: any node');
+  assert.equal(nodeAffinity.filter(vm({ nodeAffinity: { required: [] } }), c, cycle).ok, true, 'empty list: no constraint');
   const either = vm({ nodeAffinity: { required: [sel({ zone: 'a' }), sel({ zone: 'b' })] } });
-  assert.equal(nodeAffinity.filter(either, a).ok, true);
-  assert.equal(nodeAffinity.filter(either, b).ok, true);
-  assert.deepEqual(nodeAffinity.filter(either, c), { ok: false, reason: NODE_AFFINITY_MISMATCH });
+  assert.equal(nodeAffinity.filter(either, a, cycle).ok, true);
+  assert.equal(nodeAffinity.filter(either, b, cycle).ok, true);
+  assert.deepEqual(nodeAffinity.filter(either, c, cycle), { ok: false, reason: NODE_AFFINITY_MISMATCH });
   assert.equal(NODE_AFFINITY_MISMATCH, "node(s) didn't match VM's node affinity/selector");
   const both = vm({ nodeAffinity: { required: [{ matchLabels: { zone: 'b' }, matchExpressions: [{ key: 'disk', operator: 'Exists' }] }] } });
-  assert.equal(nodeAffinity.filter(both, a).ok, false, 'zone differs');
-  assert.equal(nodeAffinity.filter(both, b).ok, false, 'no disk label');
+  assert.equal(nodeAffinity.filter(both, a, cycle).ok, false, 'zone differs');
+  assert.equal(nodeAffinity.filter(both, b, cycle).ok, false, 'no disk label');
   const notB = vm({ nodeAffinity: { required: [{ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['b'] }] }] } });
-  assert.equal(nodeAffinity.filter(notB, a).ok, true);
-  assert.equal(nodeAffinity.filter(notB, b).ok, false);
-  assert.equal(nodeAffinity.filter(notB, c).ok, true, 'NotIn: absent label matches');
+  assert.equal(nodeAffinity.filter(notB, a, cycle).ok, true);
+  assert.equal(nodeAffinity.filter(notB, b, cycle).ok, false);
+  assert.equal(nodeAffinity.filter(notB, c, cycle).ok, true, 'NotIn: absent label matches');
 });
 
 test('NodeAffinity score: sum of the weights of matching preferred selectors; preferred never filters', () => {
   const prefs = vm({ nodeAffinity: { preferred: [{ weight: 10, selector: sel({ zone: 'a' }) }, { weight: 5, selector: sel({ disk: 'ssd' }) }, { weight: 50, selector: sel({ gpu: 'yes' }) }] } });
-  assert.equal(nodeAffinity.score(prefs, info(node('a', { labels: { zone: 'a', disk: 'ssd' } }))), 15);
-  assert.equal(nodeAffinity.score(prefs, info(node('b', { labels: { disk: 'ssd' } }))), 5);
-  assert.equal(nodeAffinity.score(prefs, info(node('c'))), 0);
-  assert.equal(nodeAffinity.filter(prefs, info(node('c'))).ok, true);
-  assert.equal(nodeAffinity.score(vm(), info(node('c'))), 0);
+  assert.equal(nodeAffinity.score(prefs, info(node('a', { labels: { zone: 'a', disk: 'ssd' } })), cycle), 15);
+  assert.equal(nodeAffinity.score(prefs, info(node('b', { labels: { disk: 'ssd' } })), cycle), 5);
+  assert.equal(nodeAffinity.score(prefs, info(node('c')), cycle), 0);
+  assert.equal(check(nodeAffinity, prefs, node('c')).ok, true);
+  assert.equal(nodeAffinity.score(vm(), info(node('c')), cycle), 0);
 });
 
 test('default profile: taints and affinity decide placement and the unschedulable message', () => {
   const nodes = [node('a', { taints: [maint] }), node('b', { taints: [maint] }), node('c', { labels: { zone: 'x' } })];
-  const infos = () => buildNodeInfos(nodes, []);
-  const r = schedule(vm({ nodeAffinity: { required: [sel({ zone: 'y' })] } }), infos(), firstFitProfile);
+  const infos = () => ClusterState.from(nodes, []);
+  const r = schedule(vm({ nodeAffinity: { required: [sel({ zone: 'y' })] } }), infos(), defaultProfile);
   assert.deepEqual(r, {
     ok: false,
     message: "0/3 nodes are available: 2 node(s) had untolerated taint {zone: maint}, 1 node(s) didn't match VM's node affinity/selector.",
     reasons: { 'node(s) had untolerated taint {zone: maint}': 2, "node(s) didn't match VM's node affinity/selector": 1 },
   });
-  assert.deepEqual(schedule(vm(), infos(), firstFitProfile), { ok: true, nodeName: 'c', feasibleNodes: 1 });
+  assert.deepEqual(schedule(vm(), infos(), defaultProfile), { ok: true, nodeName: 'c', feasibleNodes: 1 });
   // Tolerating the taint and preferring zone=a sends the VM to a, past the name order.
   const pick = vm({ tolerations: [{ key: 'zone', operator: 'Exists' }], nodeAffinity: { preferred: [{ weight: 1, selector: sel({ zone: 'a' }) }] } });
   const labelled = [node('a', { taints: [maint], labels: { zone: 'a' } }), node('b')];
-  assert.deepEqual(schedule(pick, buildNodeInfos(labelled, []), firstFitProfile), { ok: true, nodeName: 'a', feasibleNodes: 2 });
+  assert.deepEqual(schedule(pick, ClusterState.from(labelled, []), defaultProfile), { ok: true, nodeName: 'a', feasibleNodes: 2 });
   // A PreferNoSchedule taint steers away from a node that is otherwise first by name.
   const soft = [node('a', { taints: [{ key: 'spot', effect: 'PreferNoSchedule' }] }), node('b')];
-  assert.deepEqual(schedule(vm(), buildNodeInfos(soft, []), firstFitProfile), { ok: true, nodeName: 'b', feasibleNodes: 2 });
+  assert.deepEqual(schedule(vm(), ClusterState.from(soft, []), defaultProfile), { ok: true, nodeName: 'b', feasibleNodes: 2 });
 });

@@ -33,6 +33,29 @@ export interface NodeAffinity {
   preferred?: { weight: number; selector: LabelSelectorObject }[];
 }
 
+/** schemas/meta/vm-affinity.json: terms relative to other VMs in the same namespace. */
+export interface VmAffinityTerm {
+  labelSelector: LabelSelectorObject;
+  /** A node label naming the failure domain (`topology.shoal.dev/zone`); see topology.ts. */
+  topologyKey: string;
+}
+
+export interface VmAffinity {
+  required?: VmAffinityTerm[];
+  preferred?: (VmAffinityTerm & { weight: number })[];
+}
+
+/** schemas/virtualmachine.json spec.topologySpreadConstraints[]. */
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  /** Default DoNotSchedule. */
+  whenUnsatisfiable?: 'DoNotSchedule' | 'ScheduleAnyway';
+  labelSelector?: LabelSelectorObject;
+}
+
+export type PreemptionPolicy = 'PreemptLowerPriority' | 'Never';
+
 export interface Resources {
   vcpus: number;
   memoryMiB: number;
@@ -49,14 +72,43 @@ export interface VirtualMachine extends KubeObject {
     nodeName?: string;
     nodeSelector?: Record<string, string>;
     tolerations?: Toleration[];
-    affinity?: { nodeAffinity?: NodeAffinity; [field: string]: unknown };
+    affinity?: { nodeAffinity?: NodeAffinity; vmAffinity?: VmAffinity; vmAntiAffinity?: VmAffinity };
+    topologySpreadConstraints?: TopologySpreadConstraint[];
+    priorityClassName?: string;
+    /** Filled in by the apiserver's priority admission from the PriorityClass (0 without one). */
+    priority?: number;
+    preemptionPolicy?: PreemptionPolicy;
     [field: string]: unknown;
   };
   status?: {
     phase?: VmPhase;
     nodeName?: string;
+    /** The node a preempting VM waits for while its victims shut down. */
+    nominatedNodeName?: string;
     conditions?: Condition[];
     [field: string]: unknown;
+  };
+}
+
+export type ScoringStrategy = 'BinPack' | 'Spread';
+
+/** schemas/placementpolicy.json: how full the nodes it selects may get, and how to rank them. */
+export interface PlacementPolicy extends KubeObject {
+  spec?: {
+    nodeSelector?: Record<string, string>;
+    overcommit?: { vcpus?: number; memory?: number };
+    scoring?: ScoringStrategy;
+  };
+}
+
+/** schemas/priorityclass.json. */
+export interface PriorityClass extends KubeObject {
+  spec: {
+    value: number;
+    preemptionPolicy?: PreemptionPolicy;
+    globalDefault?: boolean;
+    evictionGracePeriodSeconds?: number;
+    description?: string;
   };
 }
 

@@ -6,7 +6,7 @@
  * selector matches every node (label-selector semantics).
  */
 import { matchesSelector, selectorFromObject } from '@shoal/api';
-import { FILTER_OK, type FilterPlugin, type ScorePlugin } from '../framework.js';
+import { FILTER_OK, normalizeToMax, type FilterPlugin, type ScorePlugin } from '../framework.js';
 
 export const NODE_AFFINITY_MISMATCH = "node(s) didn't match VM's node affinity/selector";
 
@@ -26,4 +26,7 @@ export const nodeAffinity: FilterPlugin & ScorePlugin = {
     for (const p of preferred) if (matchesSelector(selectorFromObject(p.selector), labels)) sum += p.weight;
     return sum;
   },
+  normalize: normalizeToMax,
+  weight: 2,
+  appliesTo: (vm) => Boolean(vm.spec.affinity?.nodeAffinity?.preferred?.length),
 };

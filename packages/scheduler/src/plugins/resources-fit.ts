@@ -1,20 +1,26 @@
 /**
- * ResourcesFit: the VM's vCPUs and memory fit in what the node can give (allocatable) minus
- * what the VMs already there hold (NodeInfo.requested: bound and assumed VMs; see
- * resources.ts for which of them hold room). No overcommit yet (issue 4: PlacementPolicy).
+ * ResourcesFit: the VM's vCPUs and memory fit in the node's room — allocatable × the
+ * PlacementPolicy's overcommit — minus what the VMs there hold (bound and assumed, see
+ * cluster-state.ts) and minus what is promised to VMs of at least this VM's priority that the
+ * preemptor nominated to the node.
  */
-import { FILTER_OK, type FilterPlugin } from '../framework.js';
-import { vmRequest } from '../resources.js';
+import type { NodeInfo } from '../cluster-state.js';
+import { FILTER_OK, type FilterPlugin, type FilterResult } from '../framework.js';
+import { NO_RESOURCES, vmRequest } from '../resources.js';
+import type { Resources, VirtualMachine } from '../types.js';
 
 export const INSUFFICIENT_VCPUS = 'insufficient vcpus';
 export const INSUFFICIENT_MEMORY = 'insufficient memory';
 
+/** Whether `vm` fits in `node`'s room on top of `held` (what is already there, however counted). */
+export function fitsOn(vm: VirtualMachine, node: NodeInfo, held: Resources, reserved: Resources = NO_RESOURCES): FilterResult {
+  const want = vmRequest(vm);
+  if (held.vcpus + reserved.vcpus + want.vcpus > node.room.vcpus) return { ok: false, reason: INSUFFICIENT_VCPUS };
+  if (held.memoryMiB + reserved.memoryMiB + want.memoryMiB > node.room.memoryMiB) return { ok: false, reason: INSUFFICIENT_MEMORY };
+  return FILTER_OK;
+}
+
 export const resourcesFit: FilterPlugin = {
   name: 'ResourcesFit',
-  filter(vm, info) {
-    const want = vmRequest(vm);
-    if (info.requested.vcpus + want.vcpus > info.allocatable.vcpus) return { ok: false, reason: INSUFFICIENT_VCPUS };
-    if (info.requested.memoryMiB + want.memoryMiB > info.allocatable.memoryMiB) return { ok: false, reason: INSUFFICIENT_MEMORY };
-    return FILTER_OK;
-  },
+  filter: (vm, node, cycle) => fitsOn(vm, node, node.requested, cycle.cluster.nominatedRoom(node.name, vm)),
 };

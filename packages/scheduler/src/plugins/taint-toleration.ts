@@ -3,7 +3,7 @@
  * NoSchedule or NoExecute that none of the VM's tolerations tolerates rules the node out;
  * PreferNoSchedule taints only lower the node's score (one point per untolerated taint).
  */
-import { FILTER_OK, type FilterPlugin, type ScorePlugin } from '../framework.js';
+import { FILTER_OK, normalizeReverse, type FilterPlugin, type ScorePlugin } from '../framework.js';
 import type { Taint, Toleration } from '../types.js';
 
 /** Kubernetes' wording, `node(s) had untolerated taint {key: value}`, for the first such taint. */
@@ -53,6 +53,9 @@ export const taintToleration: FilterPlugin & ScorePlugin = {
     for (const taint of node.spec?.taints ?? []) {
       if (taint.effect === 'PreferNoSchedule' && !tolerations.some((t) => toleratesTaint(t, taint))) untolerated++;
     }
-    return untolerated === 0 ? 0 : -untolerated;
+    return untolerated;
   },
+  // Fewer untolerated PreferNoSchedule taints is better (kube's reverse normalisation).
+  normalize: normalizeReverse,
+  weight: 3,
 };

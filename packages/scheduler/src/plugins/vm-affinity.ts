@@ -1,0 +1,123 @@
+/**
+ * VmAffinity (kube's InterPodAffinity) over spec.affinity.vmAffinity / vmAntiAffinity: rules
+ * relative to the VMs already placed in the same namespace, per failure domain (topologyKey).
+ *
+ * Filter:
+ *   required affinity       the node's domain must hold a VM the term selects — except for the
+ *                           first of a group: when no VM matches anywhere and the VM matches its
+ *                           own term, any node with the label will do (as Kubernetes does)
+ *   required anti-affinity  the node's domain must hold no VM the term selects
+ *   existing anti-affinity  no placed VM whose required anti-affinity selects this VM may share
+ *                           its domain with it (the rule binds both ways)
+ * Score: each preferred term adds (affinity) or subtracts (anti-affinity) weight × the number
+ * of selected VMs in the node's domain; min-max normalised.
+ */
+import { matchesSelector, selectorFromObject } from '@shoal/api';
+import type { NodeInfo, PlacedVm } from '../cluster-state.js';
+import { FILTER_OK, normalizeMinMax, type CycleState, type FilterPlugin, type ScorePlugin } from '../framework.js';
+import { domainOf } from '../topology.js';
+import type { VirtualMachine, VmAffinityTerm } from '../types.js';
+
+export const VM_AFFINITY_MISMATCH = "node(s) didn't match VM affinity rules";
+export const VM_ANTI_AFFINITY_MISMATCH = "node(s) didn't match VM anti-affinity rules";
+export const EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing VMs' anti-affinity rules";
+
+/** Domain → how many VMs a term selects there. */
+type DomainCounts = Map<string, number>;
+
+function countByDomain(cycle: CycleState, placed: readonly PlacedVm[], topologyKey: string): DomainCounts {
+  const counts: DomainCounts = new Map();
+  for (const p of placed) {
+    const info = cycle.cluster.nodeInfo(p.nodeName);
+    const domain = info && domainOf(info.node, topologyKey);
+    if (domain !== undefined) counts.set(domain, (counts.get(domain) ?? 0) + 1);
+  }
+  return counts;
+}
+
+const selected = (cycle: CycleState, vm: VirtualMachine, term: VmAffinityTerm) => cycle.cluster.placedMatching(vm.metadata.namespace, selectorFromObject(term.labelSelector));
+
+interface RequiredView {
+  /** Per required affinity term: the domains holding a selected VM; undefined when the term may start a group anywhere. */
+  affinity: { topologyKey: string; domains?: DomainCounts }[];
+  /** topologyKey → domains the VM must stay out of (its own anti-affinity and others' against it). */
+  forbidden: Map<string, { domains: Set<string>; reason: string }[]>;
+}
+
+function requiredView(vm: VirtualMachine, cycle: CycleState): RequiredView {
+  return cycle.memo('VmAffinity/required', () => {
+    const view: RequiredView = { affinity: [], forbidden: new Map() };
+    for (const term of vm.spec.affinity?.vmAffinity?.required ?? []) {
+      const domains = countByDomain(cycle, selected(cycle, vm, term), term.topologyKey);
+      const startsGroup = domains.size === 0 && matchesSelector(selectorFromObject(term.labelSelector), vm.metadata.labels);
+      view.affinity.push({ topologyKey: term.topologyKey, domains: startsGroup ? undefined : domains });
+    }
+    const forbid = (topologyKey: string, domains: Iterable<string>, reason: string) => {
+      const set = new Set(domains);
+      if (set.size === 0) return;
+      const list = view.forbidden.get(topologyKey) ?? [];
+      list.push({ domains: set, reason });
+      view.forbidden.set(topologyKey, list);
+    };
+    for (const term of vm.spec.affinity?.vmAntiAffinity?.required ?? [])
+      forbid(term.topologyKey, countByDomain(cycle, selected(cycle, vm, term), term.topologyKey).keys(), VM_ANTI_AFFINITY_MISMATCH);
+    for (const { owner, term } of cycle.cluster.antiAffinityAgainst(vm)) {
+      const info = cycle.cluster.nodeInfo(owner.nodeName);
+      const domain = info && domainOf(info.node, term.topologyKey);
+      if (domain !== undefined) forbid(term.topologyKey, [domain], EXISTING_ANTI_AFFINITY);
+    }
+    return view;
+  });
+}
+
+function filter(vm: VirtualMachine, node: NodeInfo, cycle: CycleState) {
+  const view = requiredView(vm, cycle);
+  for (const a of view.affinity) {
+    const domain = domainOf(node.node, a.topologyKey);
+    if (domain === undefined || (a.domains && !a.domains.has(domain))) return { ok: false as const, reason: VM_AFFINITY_MISMATCH };
+  }
+  for (const [topologyKey, rules] of view.forbidden) {
+    const domain = domainOf(node.node, topologyKey);
+    if (domain === undefined) continue;
+    for (const r of rules) if (r.domains.has(domain)) return { ok: false as const, reason: r.reason };
+  }
+  return FILTER_OK;
+}
+
+interface PreferredTerm {
+  topologyKey: string;
+  /** +weight for affinity, −weight for anti-affinity. */
+  weight: number;
+  counts: DomainCounts;
+}
+
+function preferredView(vm: VirtualMachine, cycle: CycleState): PreferredTerm[] {
+  return cycle.memo('VmAffinity/preferred', () => {
+    const terms: PreferredTerm[] = [];
+    for (const t of vm.spec.affinity?.vmAffinity?.preferred ?? []) terms.push({ topologyKey: t.topologyKey, weight: t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
+    for (const t of vm.spec.affinity?.vmAntiAffinity?.preferred ?? []) terms.push({ topologyKey: t.topologyKey, weight: -t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
+    return terms;
+  });
+}
+
+const hasRequired = (vm: VirtualMachine) => Boolean(vm.spec.affinity?.vmAffinity?.required?.length || vm.spec.affinity?.vmAntiAffinity?.required?.length);
+
+export const vmAffinity: FilterPlugin & ScorePlugin = {
+  name: 'VmAffinity',
+  filter(vm, node, cycle) {
+    // Cheap exit for the common VM: no rules of its own and (checked once per decision) none against it.
+    if (!hasRequired(vm) && requiredView(vm, cycle).forbidden.size === 0) return FILTER_OK;
+    return filter(vm, node, cycle);
+  },
+  score(vm, node, cycle) {
+    let sum = 0;
+    for (const t of preferredView(vm, cycle)) {
+      const domain = domainOf(node.node, t.topologyKey);
+      if (domain !== undefined) sum += t.weight * (t.counts.get(domain) ?? 0);
+    }
+    return sum;
+  },
+  normalize: normalizeMinMax,
+  weight: 2,
+  appliesTo: (vm) => Boolean(vm.spec.affinity?.vmAffinity?.preferred?.length || vm.spec.affinity?.vmAntiAffinity?.preferred?.length),
+};
