@@ -11,11 +11,13 @@ import { ObjectStore } from './storage/object-store.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
 import { BUILTIN_NAMESPACES, NamespaceLifecycle } from './registry/namespace-lifecycle.js';
+import { PriorityAdmission, storedPriorityClasses } from './registry/priority-admission.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerKindSchemas } from './schemas-openapi.js';
 import { resourceRoutes } from './routes/resources.js';
 import { vmLogRoutes } from './routes/vm-logs.js';
+import { vmBindingRoutes } from './routes/vm-binding.js';
 import { discoveryRoutes, SERVER_VERSION } from './routes/discovery.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -46,7 +48,8 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const store = new ObjectStore(opts.etcd);
   const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
   const namespaceKind = loadKinds().find('Namespace')!;
-  const service = new ResourceService(store, cache, namespaceKind);
+  const priorities = new PriorityAdmission(storedPriorityClasses(store, cache, loadKinds().find('PriorityClass')!));
+  const service = new ResourceService(store, cache, namespaceKind, priorities);
 
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
@@ -78,6 +81,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(metricsRoutes);
   await app.register(resourceRoutes, { kinds, service, cache, etcd: opts.etcd });
   await app.register(vmLogRoutes, { kinds, objects: service });
+  await app.register(vmBindingRoutes, { kinds, service });
 
   await cache.start();
   await ensureNamespaces(service, namespaceKind);

@@ -15,6 +15,7 @@ import {
   type StatusCause,
 } from '@shoal/api';
 import { StoredForm } from '../storage/stored-form.js';
+import { checkImmutablePriority } from './priority-admission.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -82,7 +83,7 @@ function validateAndDefault(kind: KindInfo, obj: KubeObject, fieldValidation: Fi
 }
 
 /** The finished object's stored form, refused when etcd would not take it. Serialised once, here, for the store and the response. */
-function storedForm(kind: KindInfo, obj: KubeObject): StoredForm {
+export function storedForm(kind: KindInfo, obj: KubeObject): StoredForm {
   const stored = StoredForm.of(obj);
   const size = stored.bytes;
   if (size > MAX_OBJECT_BYTES)
@@ -180,6 +181,8 @@ export function admitUpdate(req: UpdateRequest): Admitted {
   }
   next.metadata.resourceVersion = current.metadata.resourceVersion;
   const warnings = validateAndDefault(kind, next, req.fieldValidation);
+  // Before the generation is decided: it may fill in fields the body left out.
+  checkImmutablePriority(kind, next, current);
   if (desiredState(next) !== desiredState(current)) next.metadata.generation = (current.metadata.generation ?? 0) + 1;
   return { object: next, warnings, stored: storedForm(kind, next) };
 }

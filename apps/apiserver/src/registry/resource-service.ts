@@ -15,7 +15,7 @@ import {
   type FieldRequirement,
   type Selector,
 } from '@shoal/api';
-import type { ObjectStore, StoredObject } from '../storage/object-store.js';
+import type { ObjectStore, StoredObject, WriteGuard } from '../storage/object-store.js';
 import { encode } from '../storage/object-store.js';
 import { StoredForm } from '../storage/stored-form.js';
 import type { WatchCache } from '../storage/watch-cache.js';
@@ -26,9 +26,12 @@ import {
   checkEnvelope,
   checkResourceVersionPrecondition,
   staleObject,
+  storedForm,
   requireResourceVersion,
   type FieldValidation,
 } from './admission.js';
+import type { AdmissionPass } from './priority-admission.js';
+import { boundVm, type Binding } from './vm-binding.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
 import { BUILTIN_NAMESPACES } from './namespace-lifecycle.js';
@@ -67,6 +70,19 @@ export interface DeleteOptions {
   dryRun: boolean;
 }
 
+/**
+ * Admission that reads other objects (priority-admission.ts): asynchronous, so what it read may
+ * change before the write; the guards each pass answers make etcd refuse the write then, and
+ * the pass runs again with fresh=true.
+ */
+export interface ReadingAdmission {
+  forCreate(kind: KindInfo, object: KubeObject): AdmissionPass | undefined;
+  forUpdate(kind: KindInfo, next: KubeObject, current: KubeObject): AdmissionPass | undefined;
+}
+
+/** How often a write whose guards failed is admitted again before the client is told to retry. */
+const GUARD_RETRIES = 5;
+
 /** Patches without a resourceVersion retry on conflicts this many times, as Kubernetes' GuaranteedUpdate does. */
 const PATCH_CONFLICT_RETRIES = 5;
 /** Objects fetched from etcd per round trip when paging a selective list. */
@@ -81,6 +97,7 @@ export class ResourceService {
     private readonly store: ObjectStore,
     private readonly cache: WatchCache,
     private readonly namespaceKind: KindInfo,
+    private readonly admission?: ReadingAdmission,
   ) {}
 
   private key(s: Scope): string {
@@ -177,17 +194,29 @@ export class ResourceService {
   }
 
   async create(kind: KindInfo, namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<WriteResult> {
-    const { object, warnings, stored } = admitCreate(kind, body, namespace, opts.fieldValidation);
+    const admitted = admitCreate(kind, body, namespace, opts.fieldValidation);
+    const { object, warnings } = admitted;
     await this.ensureNamespace(kind, namespace);
     const name = object.metadata.name!;
     const key = objectKeyPath(kind, namespace, name);
-    if (opts.dryRun) {
-      if (await this.store.get(key)) throw alreadyExists(target(kind, name));
-      return { object, warnings };
+    const pass = this.admission?.forCreate(kind, object);
+    for (let attempt = 0; ; attempt++) {
+      let { stored } = admitted;
+      let guards: WriteGuard[] = [];
+      if (pass) {
+        guards = await pass(attempt > 0);
+        // The pass may have filled fields in (a VM's priority): serialise what it left.
+        stored = storedForm(kind, object);
+      }
+      if (opts.dryRun) {
+        if (await this.store.get(key)) throw alreadyExists(target(kind, name));
+        return { object, warnings };
+      }
+      const res = await this.store.create(key, stored.value, guards);
+      if (res.ok) return this.written(key, object, warnings, stored, res.revision);
+      if (!res.guardFailed) throw alreadyExists(target(kind, name));
+      if (attempt >= GUARD_RETRIES) throw guardsKeptFailing(kind, name);
     }
-    const res = await this.store.create(key, stored.value);
-    if (!res.ok) throw alreadyExists(target(kind, name));
-    return this.written(key, object, warnings, stored, res.revision);
   }
 
   /** A stored write's answer; the watch cache takes this object rather than decoding the same value again. */
@@ -233,14 +262,42 @@ export class ResourceService {
     }
     const stored = admitted.stored ?? StoredForm.of(object);
     if (stored.value === encode(current.object)) return { object: current.object, warnings };
-    if (opts.dryRun) return { object, warnings };
+    const pass = this.admission?.forUpdate(s.kind, object, current.object);
     const key = this.key(s);
-    const res = await this.store.update(key, stored.value, current.revision);
-    if (!res.ok) {
+    for (let attempt = 0; ; attempt++) {
+      const guards = pass ? await pass(attempt > 0) : [];
+      if (opts.dryRun) return { object, warnings };
+      const res = await this.store.update(key, stored.value, current.revision, guards);
+      if (res.ok) return this.written(key, object, warnings, stored, res.revision);
       if (!res.current) throw notFound(target(s.kind, s.name));
-      throw staleObject(s.kind, s.name);
+      if (!res.guardFailed) throw staleObject(s.kind, s.name);
+      if (attempt >= GUARD_RETRIES) throw guardsKeptFailing(s.kind, s.name);
     }
-    return this.written(key, object, warnings, stored, res.revision);
+  }
+
+  /**
+   * Binds a VM to a node (vm-binding.ts): spec.nodeName and the Scheduled status in one
+   * compare-and-swap. Without a resourceVersion precondition a concurrent change of the VM is
+   * retried from a fresh read, as Kubernetes' GuaranteedUpdate does; a concurrent bind then
+   * finds the VM bound and answers 409 (or nothing to do, if to the same node).
+   */
+  async bind(s: Scope, binding: Binding, opts: { dryRun: boolean }): Promise<void> {
+    const key = this.key(s);
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.load(s);
+      checkResourceVersionPrecondition(s.kind, s.name, binding.resourceVersion, current.object);
+      const next = boundVm(s.kind, current.object, binding.nodeName, new Date());
+      if (!next) return;
+      const stored = storedForm(s.kind, next);
+      if (opts.dryRun) return;
+      const res = await this.store.update(key, stored.value, current.revision);
+      if (res.ok) {
+        this.written(key, next, [], stored, res.revision);
+        return;
+      }
+      if (!res.current) throw notFound(target(s.kind, s.name));
+      if (binding.resourceVersion || attempt >= PATCH_CONFLICT_RETRIES) throw staleObject(s.kind, s.name);
+    }
   }
 
   private async remove(s: Scope, revision: number): Promise<void> {
@@ -281,6 +338,14 @@ export class ResourceService {
       }
     }
   }
+}
+
+function guardsKeptFailing(kind: KindInfo, name: string): ApiError {
+  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${kind.plural}.${kind.group} "${name}": the objects it was admitted against kept changing; please try again`, {
+    name,
+    group: kind.group,
+    kind: kind.plural,
+  });
 }
 
 function patchPinsVersion(patch: unknown): boolean {

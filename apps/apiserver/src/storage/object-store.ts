@@ -4,7 +4,7 @@
  * Writes are compare-and-swap transactions (STYLE.md §7): create needs Create == 0, update and
  * delete need Mod == the revision the caller read.
  */
-import type { Etcd3, IKeyValue } from 'etcd3';
+import { CompareResult, CompareTarget, type Etcd3, type ICompare, type IKeyValue } from 'etcd3';
 import { BoundHistogram } from '../metrics/bound-metrics.js';
 import type { KubeObject } from '@shoal/api';
 import { prefixEnd } from './keys.js';
@@ -16,7 +16,22 @@ export interface StoredObject {
   revision: number;
 }
 
-export type WriteResult = { ok: true; revision: number } | { ok: false; current?: StoredObject };
+/**
+ * `guardFailed`: the object's own compare held (create: absent; update: at the expected
+ * revision) but a WriteGuard did not, so the write was refused because of other keys.
+ */
+export type WriteResult = { ok: true; revision: number } | { ok: false; current?: StoredObject; guardFailed?: boolean };
+
+/**
+ * A condition on other keys that a write is made under, checked by etcd in the write's own
+ * transaction: admission that read other objects (a VM's PriorityClass, say) can then write as
+ * if nothing changed in between, or learn that something did and read again.
+ */
+export type WriteGuard =
+  /** The key is at exactly this mod_revision, so unchanged since it was read (0: it does not exist). */
+  | { key: string; revision: number }
+  /** No key under the prefix was created or modified after this revision (etcd compares every key in the range). */
+  | { prefix: string; unchangedSince: number };
 
 export interface Page {
   items: StoredObject[];
@@ -99,6 +114,11 @@ export class StoredValue implements StoredObject {
   }
 }
 
+function guardCompare(g: WriteGuard): ICompare {
+  if ('key' in g) return { key: Buffer.from(g.key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: g.revision };
+  return { key: Buffer.from(g.prefix), range_end: Buffer.from(prefixEnd(g.prefix)), target: CompareTarget.Mod, result: CompareResult.Less, mod_revision: g.unchangedSince + 1 };
+}
+
 /** The stored form: everything but the resourceVersion. */
 export function encode(obj: KubeObject): string {
   return StoredForm.of(obj).value;
@@ -113,14 +133,17 @@ export class ObjectStore {
     return kv ? decode(kv) : undefined;
   }
 
-  async create(key: string, value: string): Promise<WriteResult> {
+  async create(key: string, value: string, guards: WriteGuard[] = []): Promise<WriteResult> {
+    if (guards.length) return this.guardedPut('create', key, value, { key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }, guards);
     const res = await timed('create', () =>
       this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(value)).commit(),
     );
     return res.succeeded ? { ok: true, revision: Number(res.header.revision) } : { ok: false };
   }
 
-  async update(key: string, value: string, expectedRevision: number): Promise<WriteResult> {
+  async update(key: string, value: string, expectedRevision: number, guards: WriteGuard[] = []): Promise<WriteResult> {
+    if (guards.length)
+      return this.guardedPut('update', key, value, { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedRevision }, guards);
     const res = await timed('update', () =>
       this.etcd
         .if(key, 'Mod', '==', expectedRevision)
@@ -144,6 +167,25 @@ export class ObjectStore {
     if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
     const kv = res.responses[0]?.response_range?.kvs[0];
     return { ok: false, current: kv ? decode(kv) : undefined };
+  }
+
+  /**
+   * A put under the object's own compare and its guards, as one raw transaction: etcd3's builder
+   * cannot express a compare over a key range. Writes without guards keep the builder's path.
+   */
+  private async guardedPut(operation: 'create' | 'update', key: string, value: string, own: ICompare, guards: WriteGuard[]): Promise<WriteResult> {
+    const res = await timed(operation, () =>
+      this.etcd.kv.txn({
+        compare: [own, ...guards.map(guardCompare)],
+        success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value) } }],
+        failure: [{ request_range: { key: Buffer.from(key) } }],
+      }),
+    );
+    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
+    const kv = res.responses[0]?.response_range?.kvs[0];
+    const current = kv ? decode(kv) : undefined;
+    const ownHeld = operation === 'create' ? current === undefined : current !== undefined && current.revision === Number(own.mod_revision);
+    return { ok: false, current, guardFailed: ownHeld };
   }
 
   /**
