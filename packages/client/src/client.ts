@@ -3,7 +3,7 @@
  * `virtualmachines`); namespaced item calls default to the `default` namespace, as kubectl does;
  * list and watch without a namespace cover all namespaces.
  */
-import type { KindInfo, KubeList, KubeObject, WatchEvent } from '@shoal/api';
+import { API_VERSION, type KindInfo, type KubeList, type KubeObject, type Status, type WatchEvent } from '@shoal/api';
 import type { Dispatcher } from 'undici';
 import { resolveKind } from './kind-lookup.js';
 import { resourcePath } from './paths.js';
@@ -57,6 +57,13 @@ export interface LogOptions extends ObjectOptions {
   follow?: boolean;
   /** Start this many lines before the end. */
   tailLines?: number;
+}
+
+export interface BindOptions {
+  /** Bind only if the VM is still at this resourceVersion (409 Conflict otherwise). */
+  resourceVersion?: string;
+  dryRun?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface TableOptions extends ListOptions {
@@ -147,6 +154,25 @@ export class ShoalClient {
   watch<T extends KubeObject = KubeObject>(kind: KindName, opts: WatchOptions = {}, signal?: AbortSignal): AsyncIterable<WatchEvent<T>> {
     const k = resolveKind(kind);
     return watchResource<T>(this.transport, k, { ...opts, namespace: k.namespaced ? opts.namespace : undefined }, signal);
+  }
+
+  /**
+   * Binds a VirtualMachine to a node through its `binding` subresource, as a Kubernetes
+   * scheduler binds a pod: spec.nodeName and the Scheduled status in one write. Answers the
+   * server's Success Status (201). Throws ApiError: 409 when the VM is bound to another node,
+   * is being deleted or is no longer at opts.resourceVersion; 404 when it does not exist.
+   * Binding again to the node it is bound to succeeds and changes nothing.
+   */
+  bind(namespace: string, name: string, nodeName: string, opts: BindOptions = {}): Promise<Status> {
+    const k = resolveKind('VirtualMachine');
+    const path = `${resourcePath(k, { namespace: namespace || DEFAULT_NAMESPACE, name })}/binding`;
+    const body = {
+      apiVersion: API_VERSION,
+      kind: 'Binding',
+      metadata: { name, ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}) },
+      target: { name: nodeName },
+    };
+    return this.request<Status>('POST', path, { body, query: { dryRun: opts.dryRun ? 'All' : undefined }, signal: opts.signal });
   }
 
   /** The server-rendered Table of a list, or of one object when opts.name is set. */

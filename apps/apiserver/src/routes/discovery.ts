@@ -29,8 +29,12 @@ function apiResources(kinds: KindInfo[]) {
       categories: k.categories,
     });
     if (k.hasStatus) resources.push({ name: `${k.plural}/status`, ...common, singularName: '', verbs: ['get', 'patch', 'update'] });
-    // The serial console, relayed from the VM's node agent (routes/vm-logs.ts), as pods/log is.
-    if (k.kind === 'VirtualMachine') resources.push({ name: `${k.plural}/log`, ...common, singularName: '', verbs: ['get'] });
+    if (k.kind === 'VirtualMachine') {
+      // The serial console, relayed from the VM's node agent (routes/vm-logs.ts), as pods/log is.
+      resources.push({ name: `${k.plural}/log`, ...common, singularName: '', verbs: ['get'] });
+      // How the scheduler assigns a VM to a node (routes/vm-binding.ts), as pods/binding is.
+      resources.push({ name: `${k.plural}/binding`, ...common, singularName: '', kind: 'Binding', verbs: ['create'] });
+    }
   }
   return resources;
 }

@@ -1,0 +1,77 @@
+/**
+ * `POST .../namespaces/{ns}/virtualmachines/{name}/binding`: assigns a VM to a node, as
+ * Kubernetes' pods/binding (registry/vm-binding.ts says what a bind changes). Answers 201 and a
+ * Success Status, as Kubernetes does; the bound VM reaches watchers as one MODIFIED event.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { KindInfo } from '@shoal/api';
+import type { ResourceService } from '../registry/resource-service.js';
+import { bindingSucceeded, parseBinding } from '../registry/vm-binding.js';
+
+export interface VmBindingRoutesOptions {
+  kinds: KindInfo[];
+  service: Pick<ResourceService, 'bind'>;
+}
+
+type Req = FastifyRequest<{ Params: { namespace: string; name: string }; Querystring: { dryRun?: string | string[] }; Body: unknown }>;
+
+const BINDING_BODY = {
+  type: 'object',
+  description: 'Binding: the node a VirtualMachine is assigned to.',
+  required: ['target'],
+  properties: {
+    apiVersion: { type: 'string', description: 'shoal.dev/v1alpha1' },
+    kind: { type: 'string', description: 'Binding' },
+    metadata: {
+      type: 'object',
+      properties: {
+        name: { type: 'string', description: 'Name of the VirtualMachine (optional; must match the URL)' },
+        resourceVersion: { type: 'string', description: 'Bind only if the VirtualMachine is still at this resourceVersion' },
+      },
+    },
+    target: {
+      type: 'object',
+      required: ['name'],
+      properties: { name: { type: 'string', description: 'Name of the Node' }, kind: { type: 'string', description: 'Node' } },
+    },
+  },
+};
+
+export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoutesOptions): Promise<void> {
+  const vmKind = opts.kinds.find((k) => k.kind === 'VirtualMachine');
+  if (!vmKind) throw new Error('vm-binding: the VirtualMachine kind must be loaded');
+  app.post(`/apis/${vmKind.group}/${vmKind.version}/namespaces/:namespace/${vmKind.plural}/:name/binding`, {
+    schema: {
+      tags: [vmKind.plural],
+      operationId: `createNamespaced${vmKind.kind}Binding`,
+      summary: `Bind a ${vmKind.kind} to a node`,
+      'x-kubernetes-group-version-kind': { group: vmKind.group, version: vmKind.version, kind: 'Binding' },
+      'x-kubernetes-action': 'post',
+      params: {
+        type: 'object',
+        properties: {
+          namespace: { type: 'string', description: 'Namespace of the object' },
+          name: { type: 'string', description: `Name of the ${vmKind.kind}` },
+        },
+      },
+      querystring: {
+        type: 'object',
+        properties: {
+          dryRun: { anyOf: [{ type: 'string', enum: ['All'] }, { type: 'array', items: { type: 'string', enum: ['All'] } }], description: 'Check and answer without binding' },
+          fieldManager: { type: 'string', description: 'Name of the writer (recorded for compatibility)' },
+          pretty: { type: 'string', description: 'Ignored' },
+        },
+      },
+      body: BINDING_BODY,
+      response: { 201: { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' }, default: { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' } },
+    },
+    config: { resource: `${vmKind.plural}/binding`, verb: 'create' },
+    handler: async (req: Req, reply) => {
+      const { namespace, name } = req.params;
+      const binding = parseBinding(vmKind, namespace, name, req.body);
+      const dryRun = ([] as string[]).concat(req.query.dryRun ?? []).includes('All');
+      await opts.service.bind({ kind: vmKind, namespace, name }, binding, { dryRun });
+      return reply.code(201).send(bindingSucceeded());
+    },
+  });
+}
