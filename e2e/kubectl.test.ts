@@ -445,3 +445,51 @@ test('namespaces: get ns lists them, a VM can be created in a new one, and a mis
   assert.match(String(viaCreate.stderr), /NotFound.*namespace "no-such-ns" not found/);
   assert.equal((await ok(['get', 'vms', '-A', '--field-selector', 'metadata.name=lost'], undefined)).trim(), '');
 });
+
+test('get pc prints PriorityClasses with VALUE, PREEMPTIONPOLICY and GLOBALDEFAULT; a VM applied after gets its priority', async () => {
+  const manifest = (name: string, value: number, extra = '') =>
+    `apiVersion: shoal.dev/v1alpha1\nkind: PriorityClass\nmetadata:\n  name: ${name}\nspec:\n  value: ${value}\n${extra}`;
+  assert.equal((await ok(['apply', '-f', '-'], manifest('critical', 1000, '  preemptionPolicy: Never\n'))).trim(), 'priorityclass.shoal.dev/critical created');
+  await ok(['apply', '-f', '-'], manifest('everyday', 100, '  globalDefault: true\n'));
+  const table = parseTable(await ok(['get', 'pc']));
+  assert.deepEqual(table.header, ['NAME', 'VALUE', 'PREEMPTIONPOLICY', 'GLOBALDEFAULT', 'AGE']);
+  const rows = Object.fromEntries(table.rows.map((r) => [r.NAME, r]));
+  assert.deepEqual([rows.critical?.VALUE, rows.critical?.PREEMPTIONPOLICY, rows.critical?.GLOBALDEFAULT], ['1000', 'Never', 'false']);
+  assert.deepEqual([rows.everyday?.VALUE, rows.everyday?.PREEMPTIONPOLICY, rows.everyday?.GLOBALDEFAULT], ['100', 'PreemptLowerPriority', 'true']);
+
+  // A second default is refused with the field named, as apply shows it.
+  const second = await kubectl(['apply', '-f', '-'], manifest('another', 5, '  globalDefault: true\n'));
+  assert.notEqual(second.exitCode, 0);
+  assert.match(String(second.stderr), /spec\.globalDefault/);
+
+  await ok(['apply', '-f', '-'], vmManifest('prioritised', { extraSpec: '  priorityClassName: critical' }) + '---\n' + vmManifest('defaulted'));
+  assert.equal((await getVmJson('prioritised')).spec.priority, 1000);
+  const defaulted = await getVmJson('defaulted');
+  assert.deepEqual([defaulted.spec.priorityClassName, defaulted.spec.priority], ['everyday', 100]);
+  // Re-applying the manifests, which never mention priority, changes nothing.
+  const again = await ok(['apply', '-f', '-'], vmManifest('prioritised', { extraSpec: '  priorityClassName: critical' }) + '---\n' + vmManifest('defaulted'));
+  assert.match(again, /virtualmachine\.shoal\.dev\/defaulted unchanged/);
+  const unknown = await kubectl(['apply', '-f', '-'], vmManifest('unclassed', { extraSpec: '  priorityClassName: nope' }));
+  assert.notEqual(unknown.exitCode, 0);
+  assert.match(String(unknown.stderr), /spec\.priorityClassName/);
+  assert.match(String(unknown.stderr), /no PriorityClass named nope/);
+  await ok(['delete', 'pc', 'everyday']);
+});
+
+test('explain placementpolicy.spec and get pp show the schema descriptions and the policy columns', async () => {
+  const schema = JSON.parse(await readFile(join(SCHEMAS, 'placementpolicy.json'), 'utf8'));
+  const flat = (s: string) => s.replace(/\s+/g, ' ');
+  const out = await ok(['explain', 'placementpolicy.spec']);
+  assert.match(out, /KIND:\s+PlacementPolicy/);
+  for (const [field, def] of Object.entries(schema.properties.spec.properties as Record<string, { description: string }>)) {
+    assert.match(out, new RegExp(`^\\s+${field}\\s+<`, 'm'), `explain lists ${field}`);
+    assert.ok(flat(out).includes(flat(def.description)), `explain shows the description of ${field}`);
+  }
+  // How a node picks its policy is part of the kind's own description.
+  assert.match(flat(await ok(['explain', 'pp'])), /most nodeSelector keys, ties broken by name/);
+
+  await ok(['apply', '-f', '-'], 'apiVersion: shoal.dev/v1alpha1\nkind: PlacementPolicy\nmetadata:\n  name: packed\nspec:\n  overcommit:\n    vcpus: 4\n');
+  const lines = (await ok(['get', 'pp'])).trim().split('\n');
+  assert.match(lines[0]!, /^NAME\s+SCORING\s+VCPU OVERCOMMIT\s+MEMORY OVERCOMMIT\s+AGE$/);
+  assert.match(lines.find((l) => l.startsWith('packed '))!, /^packed\s+BinPack\s+4\s+1\s+\S+$/);
+});
