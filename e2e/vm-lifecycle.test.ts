@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { KubeObject } from '@shoal/api';
+import { EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { REPO_ROOT, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 
@@ -163,4 +163,31 @@ test('a VM that cannot fit stays Pending with a reason that says why', async () 
   assert.match(scheduled.message!, /0\/1 nodes are available: 1 insufficient (cpu|vcpus)/i);
   assert.equal(pending.spec.nodeName, undefined);
   await removeVm('huge');
+});
+
+test('an eviction request with grace 0 kills the QEMU process at once, then unbinds the VM', async () => {
+  // A nodeSelector no node matches: the scheduler never places it, so the test binds it by hand
+  // (as the scheduler would) and it stays unbound after the eviction instead of coming back.
+  await shoalctl(['apply', '-f', '-'], manifest('evictee', { nodeSelector: { 'shoal.dev/test': 'nowhere' }, command: ['sh', '-c', 'sleep 600'] }));
+  await until('evictee', (v) => v.status?.phase === 'Pending', 'Pending: no node matches', 30_000);
+  await client.patch('vm', 'evictee', { spec: { nodeName: NODE } }, { type: 'merge' });
+  const running = await until('evictee', (v) => v.status?.phase === 'Running', 'Running on the node it was bound to');
+  const pid = running.status!.pid!;
+  assert.ok(alive(pid));
+
+  const request: EvictionRequest = { reason: 'Preempted', message: 'preempted by default/important (priority 900)', gracePeriodSeconds: 0, requestedAt: new Date().toISOString() };
+  const asked = Date.now();
+  await client.patch('vm', 'evictee', { metadata: { annotations: { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request) } } }, { type: 'merge' });
+  const evicted = await until('evictee', (v) => !v.spec.nodeName, 'unbound', 30_000);
+  // The guest ignores the ACPI power button, so a graceful stop would last the agent's whole
+  // --stop-grace (10 s): done well within it means it was killed, as grace 0 asks.
+  assert.ok(Date.now() - asked < 10_000, `evicted in ${Date.now() - asked} ms`);
+  assert.ok(!alive(pid), 'the QEMU process was gone before the VM was unbound');
+  await assert.rejects(readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', running.metadata.uid, 'vm.json')), 'its run directory is removed');
+  assert.equal(evicted.status!.phase, 'Pending');
+  assert.equal(evicted.status!.reason, 'Preempted');
+  assert.equal(evicted.status!.pid, undefined);
+  assert.equal(evicted.metadata.annotations?.[EVICTION_REQUESTED_ANNOTATION], undefined);
+  assert.ok(!evicted.metadata.finalizers?.includes('shoal.dev/agent'));
+  await removeVm('evictee');
 });

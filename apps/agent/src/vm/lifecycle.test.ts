@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceState } from '../runtime/driver.js';
-import { REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION } from '@shoal/api';
-import { computeStatus, nextAction, statusPatch, type RunStrategy, type VirtualMachine } from './lifecycle.js';
+import { EVICTION_REQUESTED_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION, type Condition, type EvictionRequest } from '@shoal/api';
+import { computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch, type RunStrategy, type VirtualMachine, type VmStatus } from './lifecycle.js';
 
 const vm = (runStrategy: RunStrategy, annotations: Record<string, string> = {}): VirtualMachine => ({
   metadata: { name: 'web', namespace: 'default', uid: 'u1', generation: 3, annotations },
@@ -87,4 +87,68 @@ test('a condition keeps its transition time while its status holds', () => {
 
 test('statusPatch removes fields the new status no longer has', () => {
   assert.deepEqual(statusPatch({ phase: 'Running', pid: 42, ip: 'x' }, { phase: 'Failed' }), { phase: 'Failed', pid: null, ip: null });
+  // Fields other writers own (the preemptor's preemptedBy) are not the agent's to remove.
+  assert.deepEqual(statusPatch({ phase: 'Running', preemptedBy: 'default/db' } as VmStatus, { phase: 'Stopping' }), { phase: 'Stopping' });
+});
+
+const preempted: EvictionRequest = { reason: 'Preempted', message: 'preempted by default/db (priority 900)', gracePeriodSeconds: 0, requestedAt: '2026-01-01T00:02:00Z' };
+const evicted = (runStrategy: RunStrategy, request: object | string = preempted, extra: Record<string, string> = {}) =>
+  vm(runStrategy, { ...extra, [EVICTION_REQUESTED_ANNOTATION]: typeof request === 'string' ? request : JSON.stringify(request) });
+
+test('an eviction request stops a live guest within its grace, then removes it', () => {
+  assert.deepEqual(nextAction(evicted('Always'), instance('running')), { type: 'evict', request: preempted, graceMs: 0, stop: true, remove: true });
+  assert.deepEqual(nextAction(evicted('Always'), instance('starting')), { type: 'evict', request: preempted, graceMs: 0, stop: true, remove: true });
+  assert.equal(nextAction(evicted('Always', { ...preempted, gracePeriodSeconds: 30 }), instance('stopping')).type, 'evict');
+  const graceful = nextAction(evicted('Always', { ...preempted, gracePeriodSeconds: 30 }), instance('running'));
+  assert.equal(graceful.type === 'evict' && graceful.graceMs, 30_000);
+});
+
+test('an eviction with nothing left running only unbinds, whatever the runStrategy', () => {
+  // An exited guest: forget it, but never start it here again (Always would otherwise restart it).
+  assert.deepEqual(nextAction(evicted('Always'), instance('exited', failed)), { type: 'evict', request: preempted, graceMs: 0, stop: false, remove: true });
+  // No instance (a restarted agent after the stop, a Halted VM): straight to the unbind.
+  assert.deepEqual(nextAction(evicted('Always'), undefined), { type: 'evict', request: preempted, graceMs: 0, stop: false, remove: false });
+  assert.deepEqual(nextAction(evicted('Halted'), undefined), { type: 'evict', request: preempted, graceMs: 0, stop: false, remove: false });
+  // It wins over a restart request too: the VM is leaving this node.
+  assert.equal(nextAction(evicted('Always', preempted, { [RESTART_REQUESTED_ANNOTATION]: '2026-01-01T00:10:00Z' }), instance('running')).type, 'evict');
+});
+
+test('an invalid eviction annotation is ignored, and reported as invalid', () => {
+  for (const bad of ['yes', '{}', JSON.stringify({ reason: 'Preempted' }), JSON.stringify({ reason: 'Preempted', gracePeriodSeconds: -1 }), JSON.stringify({ gracePeriodSeconds: 0 })]) {
+    assert.deepEqual(nextAction(evicted('Always', bad), instance('running')), { type: 'none' }, bad);
+    assert.equal(invalidEvictionRequest(evicted('Always', bad)), bad);
+  }
+  assert.equal(invalidEvictionRequest(evicted('Always')), undefined, 'a valid request is not invalid');
+  assert.equal(invalidEvictionRequest(vm('Always')), undefined, 'no annotation is not invalid');
+});
+
+test('eviction status: Stopping with the request reason while the guest stops, then Pending with no node', () => {
+  const before = computeStatus(vm('Always'), 'n1', instance('running'), false, 'T1');
+  const scheduled: Condition = { type: 'Scheduled', status: 'True', reason: 'Bound', message: 'bound to n1', lastTransitionTime: 'T0' };
+  const running = { ...vm('Always'), status: { ...before, conditions: [...before.conditions!, scheduled] } };
+
+  const stopping = evictionStatus(running, 'n1', { ...instance('running'), phase: 'stopping' }, preempted, 'T2');
+  assert.equal(stopping.phase, 'Stopping');
+  assert.equal(stopping.nodeName, 'n1');
+  assert.equal(stopping.reason, 'Preempted');
+  assert.equal(stopping.message, preempted.message);
+  assert.deepEqual(stopping.conditions![0], { type: 'Ready', status: 'False', reason: 'Preempted', message: preempted.message, lastTransitionTime: 'T2' });
+  assert.deepEqual(stopping.conditions!.find((c) => c.type === 'Scheduled'), scheduled, 'still bound while it stops');
+
+  const pending = evictionStatus({ ...running, status: stopping }, 'n1', undefined, preempted, 'T3');
+  assert.deepEqual(
+    { phase: pending.phase, nodeName: pending.nodeName, reason: pending.reason, message: pending.message, ip: pending.ip, pid: pending.pid, bootedAt: pending.bootedAt },
+    { phase: 'Pending', nodeName: undefined, reason: 'Preempted', message: preempted.message, ip: undefined, pid: undefined, bootedAt: undefined },
+  );
+  assert.equal(pending.observedGeneration, 3);
+  assert.equal(pending.conditions![0]!.lastTransitionTime, 'T2', 'Ready was already False');
+  assert.deepEqual(pending.conditions!.find((c) => c.type === 'Scheduled'), { type: 'Scheduled', status: 'False', reason: 'Preempted', message: preempted.message, lastTransitionTime: 'T3' });
+  // As a patch on the Running status: the node and what described the old guest are removed.
+  const patch = statusPatch(running.status, pending)!;
+  assert.equal(patch.nodeName, null);
+  assert.equal(patch.ip, null);
+  assert.equal(patch.pid, null);
+  assert.equal(patch.bootedAt, null);
+  assert.equal(patch.phase, 'Pending');
+  assert.equal(evictionStatus(running, 'n1', instance('exited', completed), preempted).phase, 'Pending', 'an exited guest is not stopping');
 });

@@ -3,7 +3,16 @@
  * the agent should do next and what the status should say. Everything here is tested on plain
  * objects; the reconciler only carries the decisions out.
  */
-import { REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION, type Condition, type KubeObject } from '@shoal/api';
+import {
+  EVICTION_REQUESTED_ANNOTATION,
+  evictionRequestOf,
+  REQUESTED_STATE_ANNOTATION,
+  RESTART_REQUESTED_ANNOTATION,
+  START_REQUESTED_ANNOTATION,
+  type Condition,
+  type EvictionRequest,
+  type KubeObject,
+} from '@shoal/api';
 import type { InstanceState } from '../runtime/driver.js';
 
 export const AGENT_FINALIZER = 'shoal.dev/agent';
@@ -46,6 +55,12 @@ export type Action =
   | { type: 'stop'; reason: string }
   /** Stop (if needed) and start again, at the user's request. */
   | { type: 'restart' }
+  /**
+   * Leave this node at an eviction request: stop the guest if one still runs (within graceMs,
+   * 0 = kill), forget the instance if there is one, then report Pending and unbind. Which steps
+   * remain depends only on the instance, so a restarted agent picks up wherever it stopped.
+   */
+  | { type: 'evict'; request: EvictionRequest; graceMs: number; stop: boolean; remove: boolean }
   | { type: 'none' };
 
 const strategyOf = (vm: VirtualMachine): RunStrategy => vm.spec.runStrategy ?? 'Always';
@@ -73,8 +88,26 @@ function requestedSince(vm: VirtualMachine, annotation: string, instance: Instan
 
 const restartRequested = (vm: VirtualMachine, instance: InstanceState) => requestedSince(vm, RESTART_REQUESTED_ANNOTATION, instance);
 
-/** What to do for a live (not being deleted) VM bound to this node. */
+/**
+ * The eviction annotation's value when it is there but not a request the agent can act on, so
+ * the reconciler can say so (once) instead of silently ignoring it.
+ */
+export function invalidEvictionRequest(vm: VirtualMachine): string | undefined {
+  const raw = vm.metadata.annotations?.[EVICTION_REQUESTED_ANNOTATION];
+  return raw !== undefined && !evictionRequestOf(vm.metadata) ? raw : undefined;
+}
+
+/**
+ * What to do for a live (not being deleted) VM bound to this node. Deletion is the caller's
+ * first check, so a VM both deleted and evicted follows the deletion path.
+ */
 export function nextAction(vm: VirtualMachine, instance: InstanceState | undefined): Action {
+  const eviction = evictionRequestOf(vm.metadata);
+  // Before anything else: an evicted VM never starts or restarts here again, whatever its runStrategy.
+  if (eviction) {
+    const live = !!instance && instance.phase !== 'exited';
+    return { type: 'evict', request: eviction, graceMs: eviction.gracePeriodSeconds * 1000, stop: live, remove: !!instance };
+  }
   if (!instance) return shouldRun(vm) ? { type: 'start', restart: false } : { type: 'none' };
   if (instance.phase === 'exited') {
     if (restartRequested(vm, instance)) return { type: 'restart' };
@@ -152,12 +185,47 @@ export function computeStatus(vm: VirtualMachine, node: string, instance: Instan
   };
 }
 
-/** A merge patch turning status `a` into `b` (null removes a field), or undefined when they agree. */
+/**
+ * The status of a VM being evicted from `node`. While its guest still runs: Stopping, with the
+ * request's reason. Once nothing runs: Pending with no node, as the scheduler will find it
+ * after the unbind — bootedAt, ip and pid go, since they described the guest that is gone.
+ * A Scheduled condition (the scheduler's) turns False too, so `describe` does not say
+ * "bound to <node>" of a VM that no longer is.
+ */
+export function evictionStatus(vm: VirtualMachine, node: string, instance: InstanceState | undefined, request: EvictionRequest, now = new Date().toISOString()): VmStatus {
+  const prev = vm.status ?? {};
+  const stopping = !!instance && instance.phase !== 'exited';
+  const { reason, message } = request;
+  const others = (prev.conditions ?? []).filter((c) => c.type !== 'Ready' && (stopping || c.type !== 'Scheduled'));
+  const scheduled = prev.conditions?.find((c) => c.type === 'Scheduled');
+  const conditions = [
+    condition('Ready', false, reason, message, prev.conditions, now),
+    ...(!stopping && scheduled ? [condition('Scheduled', false, reason, message, prev.conditions, now)] : []),
+    ...others,
+  ];
+  const common = { restarts: prev.restarts ?? 0, observedGeneration: vm.metadata.generation, reason, message, conditions };
+  if (!instance || !stopping) return { phase: 'Pending', ...common };
+  return {
+    phase: 'Stopping',
+    nodeName: node,
+    ...(instance.pid ? { pid: instance.pid } : {}),
+    ...(instance.bootedAt ? { bootedAt: instance.bootedAt } : prev.bootedAt ? { bootedAt: prev.bootedAt } : {}),
+    ...common,
+  };
+}
+
+/**
+ * The status fields the agent reports. Others belong to other writers (the scheduler's
+ * nominatedNodeName, the preemptor's preemptedBy) and are never removed by the agent's patches.
+ */
+const AGENT_STATUS_FIELDS: ReadonlySet<string> = new Set<keyof VmStatus>(['phase', 'nodeName', 'ip', 'bootedAt', 'restarts', 'pid', 'reason', 'message', 'observedGeneration', 'conditions']);
+
+/** A merge patch turning status `a` into `b` (null removes a field of the agent's), or undefined when they agree. */
 export function statusPatch(a: VmStatus | undefined, b: VmStatus): Record<string, unknown> | undefined {
   const before = (a ?? {}) as Record<string, unknown>;
   const after = b as Record<string, unknown>;
   const patch: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(after)) if (JSON.stringify(v) !== JSON.stringify(before[k])) patch[k] = v;
-  for (const k of Object.keys(before)) if (!(k in after)) patch[k] = null;
+  for (const k of Object.keys(before)) if (!(k in after) && AGENT_STATUS_FIELDS.has(k)) patch[k] = null;
   return Object.keys(patch).length ? patch : undefined;
 }

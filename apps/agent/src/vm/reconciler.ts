@@ -3,11 +3,17 @@
  * and the instance from the runtime, asks lifecycle.ts what to do, does it, and writes status.
  * Keys are `namespace/name`; instances are found by the VM's uid, so a deleted-and-recreated VM
  * of the same name never adopts its predecessor's process.
+ *
+ *   VM gone or bound elsewhere        → stop and remove its instances here (strays)
+ *   being deleted                     → stop, remove, drop our finalizer (wins over eviction)
+ *   eviction requested                → status Stopping, stop within the grace, remove,
+ *                                       status Pending, then unbind (see evict())
+ *   otherwise                         → finalizer first, then nextAction(), then status
  */
-import { ApiError, objectKey } from '@shoal/api';
+import { ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type EvictionRequest } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { InstanceState, RuntimeDriver, VmLaunchSpec } from '../runtime/driver.js';
-import { AGENT_FINALIZER, computeStatus, nextAction, statusPatch, type VirtualMachine } from './lifecycle.js';
+import { AGENT_FINALIZER, computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch, type Action, type VirtualMachine } from './lifecycle.js';
 
 export interface ReconcilerOptions {
   nodeName: string;
@@ -38,6 +44,9 @@ export function launchSpec(vm: VirtualMachine): VmLaunchSpec {
 }
 
 export class VmReconciler {
+  /** The invalid eviction annotation value last warned about, per VM key: a bad value is reported once, not on every reconcile. */
+  private readonly warnedEviction = new Map<string, string>();
+
   constructor(private readonly o: ReconcilerOptions) {}
 
   /** Instances of this VM name that are not the VM's current incarnation (or of a VM that is gone). */
@@ -54,7 +63,10 @@ export class VmReconciler {
       await driver.stop(stray.uid, this.o.stopGraceMs);
       await driver.remove(stray.uid);
     }
-    if (!mine) return;
+    if (!mine) {
+      this.warnedEviction.delete(key);
+      return;
+    }
     const uid = mine.metadata.uid!;
 
     if (mine.metadata.deletionTimestamp) {
@@ -68,6 +80,13 @@ export class VmReconciler {
       return;
     }
 
+    this.warnInvalidEviction(key, mine);
+    let instance = driver.state(uid);
+    const action = nextAction(mine, instance);
+    // Before the finalizer step: a VM evicted before this agent ever added its finalizer is
+    // unbound without gaining one it would have to drop again at once.
+    if (action.type === 'evict') return this.evict(mine, instance, action);
+
     if (!(mine.metadata.finalizers ?? []).includes(AGENT_FINALIZER)) {
       // The finalizer goes on before anything runs, so a delete always waits for the process to go.
       await this.o.client.patch('vm', mine.metadata.name!, { metadata: { resourceVersion: mine.metadata.resourceVersion, finalizers: [...(mine.metadata.finalizers ?? []), AGENT_FINALIZER] } }, {
@@ -77,8 +96,6 @@ export class VmReconciler {
       return; // the informer brings the updated VM back and re-queues it
     }
 
-    let instance = driver.state(uid);
-    const action = nextAction(mine, instance);
     let restarts = mine.status?.restarts ?? 0;
     switch (action.type) {
       case 'stop':
@@ -102,6 +119,92 @@ export class VmReconciler {
     }
     instance = driver.state(uid);
     await this.writeStatus({ ...mine, status: { ...mine.status, restarts } }, instance, false);
+  }
+
+  /**
+   * Carries out an eviction. Each step is one that a retry (or a restarted agent) can redo:
+   *
+   *   1. status Stopping, reason = the request's (only while a guest still runs)
+   *   2. stop the guest within the request's grace (0: killed at once), forget the instance
+   *   3. status Pending, no node, reason/message = the request's
+   *   4. ONE merge patch: spec.nodeName, the annotation and our finalizer removed
+   *
+   * Status goes before the unbind because the unbind is the last thing this agent can retry:
+   * afterwards the VM leaves our informer (field selector spec.nodeName=<this node>), a failed
+   * status write after it would never be retried, and it could race with the scheduler binding
+   * the VM to its next node and that node's agent reporting. Before it, status is retried until
+   * written and is ours alone to write. A crash anywhere before 4 leaves the annotation and the
+   * binding in place, so the next agent finds them, with no instance, and finishes the job;
+   * the room on this node is held (the VM is still bound and not Stopped) until 4.
+   *
+   * Every write is pinned to the version the previous step saw or wrote: a VM that changed
+   * meanwhile (deleted, request withdrawn) answers 409, and the retry decides again on the
+   * newer version rather than unbinding something we no longer know.
+   */
+  private async evict(vm: VirtualMachine, instance: InstanceState | undefined, action: Extract<Action, { type: 'evict' }>): Promise<void> {
+    const { driver, log } = this.o;
+    const key = objectKey(vm.metadata);
+    const uid = vm.metadata.uid!;
+    const { request } = action;
+    let current: VirtualMachine | undefined = vm;
+    if (action.stop) {
+      log.info({ vm: key, reason: request.reason, gracePeriodSeconds: request.gracePeriodSeconds }, 'evicting VM: stopping its guest');
+      current = await this.writeEvictionStatus(current, instance, request);
+      if (!current) return;
+      await driver.stop(uid, action.graceMs);
+    }
+    if (action.remove) await driver.remove(uid);
+    current = await this.writeEvictionStatus(current, undefined, request);
+    if (!current) return;
+    const finalizers = current.metadata.finalizers ?? [];
+    const kept = finalizers.filter((f) => f !== AGENT_FINALIZER);
+    try {
+      await this.o.client.patch(
+        'vm',
+        current.metadata.name!,
+        {
+          metadata: {
+            resourceVersion: current.metadata.resourceVersion,
+            annotations: { [EVICTION_REQUESTED_ANNOTATION]: null },
+            // Lists are replaced whole by a merge patch; the version pin keeps others' finalizers safe.
+            ...(kept.length !== finalizers.length ? { finalizers: kept.length ? kept : null } : {}),
+          },
+          spec: { nodeName: null },
+        },
+        { namespace: current.metadata.namespace, type: 'merge' },
+      );
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 404)) throw err;
+      return;
+    }
+    log.info({ vm: key, reason: request.reason }, 'evicted VM: unbound from this node');
+  }
+
+  /** Writes the eviction status on exactly `vm`'s version; answers the VM as written (or as it was, with nothing to write), undefined when it is gone. */
+  private async writeEvictionStatus(vm: VirtualMachine, instance: InstanceState | undefined, request: EvictionRequest): Promise<VirtualMachine | undefined> {
+    const patch = statusPatch(vm.status, evictionStatus(vm, this.o.nodeName, instance, request));
+    if (!patch) return vm;
+    try {
+      return await this.o.client.patch<VirtualMachine>('vm', vm.metadata.name!, { metadata: { resourceVersion: vm.metadata.resourceVersion }, status: patch }, {
+        namespace: vm.metadata.namespace,
+        type: 'merge',
+        status: true,
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private warnInvalidEviction(key: string, vm: VirtualMachine): void {
+    const raw = invalidEvictionRequest(vm);
+    if (raw === undefined) {
+      this.warnedEviction.delete(key);
+      return;
+    }
+    if (this.warnedEviction.get(key) === raw) return;
+    this.warnedEviction.set(key, raw);
+    this.o.log.warn({ vm: key, annotation: EVICTION_REQUESTED_ANNOTATION, value: raw }, 'ignoring an eviction request that is not valid JSON with a reason and a gracePeriodSeconds >= 0');
   }
 
   private async writeStatus(vm: VirtualMachine, instance: InstanceState | undefined, deleting: boolean): Promise<void> {

@@ -24,6 +24,8 @@ const EXIT_FILE = 'exit.json';
 const META_FILE = 'vm.json';
 const BOOT_FILE = 'booted.json';
 const SUPERVISOR_PID = 'supervisor.pid';
+/** QEMU's pid as its supervisor recorded it at spawn (qemu.pid comes later, from QEMU itself). */
+const CHILD_PID_FILE = 'child.pid';
 /** Booting instances are re-read this often, to see their boot marker promptly. */
 const FAST_POLL_MS = 50;
 /** Every instance is re-read every this many fast polls, even without a file event. */
@@ -132,7 +134,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
   async start(spec: VmLaunchSpec): Promise<InstanceState> {
     const dir = join(this.vmsDir, spec.uid);
     await mkdir(dir, { recursive: true });
-    for (const f of [EXIT_FILE, PID_FILE, 'child.pid', SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE]) await rm(join(dir, f), { force: true });
+    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE]) await rm(join(dir, f), { force: true });
     const image = await locateGuestImage({ name: spec.image });
     const line = buildQemuCommandLine({
       uid: spec.uid,
@@ -183,19 +185,42 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     if (t.state.phase === 'exited') return;
     t.state.phase = 'stopping';
     this.emit('change', uid);
-    const qemuPid = await readPid(join(t.dir, PID_FILE));
     // The guest's init turns the ACPI power button into a clean shutdown; one sent before the
-    // init listens is lost, so it is repeated until the deadline.
+    // init listens is lost, so it is repeated until the deadline. A grace of 0 skips it: kill at once.
     const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && (await this.running(t))) {
+    while (graceMs > 0 && Date.now() < deadline && (await this.running(t))) {
       await qmpCommand(join(t.dir, QMP_SOCKET_FILE), 'system_powerdown', undefined, 1_000).catch(() => undefined);
       await this.waitForExit(t, Math.min(2_000, Math.max(0, deadline - Date.now())));
     }
     if (await this.running(t)) {
-      if (qemuPid) process.kill(qemuPid, 'SIGKILL');
+      await this.killQemu(t);
       await this.waitForExit(t, 10_000);
     }
     await this.refresh(uid, false);
+  }
+
+  /**
+   * SIGKILLs the VM's QEMU, which its supervisor then records in exit.json. The pid is read at
+   * kill time, not before the grace: QEMU writes qemu.pid only once it has initialised, so a VM
+   * stopped right after its launch (an eviction with grace 0, say) has none yet — then the pid
+   * the supervisor recorded when it spawned QEMU (child.pid) is the same process.
+   */
+  private async killQemu(t: Tracked): Promise<void> {
+    const until = Date.now() + 5_000;
+    for (;;) {
+      const pid = (await readPid(join(t.dir, PID_FILE))) ?? (await readPid(join(t.dir, CHILD_PID_FILE)));
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Exited on its own meanwhile: nothing left to kill.
+        }
+        return;
+      }
+      // The supervisor writes child.pid right after spawning QEMU; this wait is for that instant.
+      if (Date.now() > until || !(await this.running(t))) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   private async running(t: Tracked): Promise<boolean> {

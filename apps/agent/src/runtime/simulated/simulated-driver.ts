@@ -5,6 +5,18 @@
 import { EventEmitter } from 'node:events';
 import type { Capacity, InstanceState, RuntimeDriver, RuntimeInfo, VmLaunchSpec } from '../driver.js';
 
+/** How a guest killed for lack of grace exits (QEMU killed with SIGKILL reads as a failure too). */
+const KILLED = { success: false, reason: 'Killed' } as const;
+
+/** A stop under way: its shared end, and the kill timer when the grace is shorter than a shutdown. */
+interface Stopping {
+  done: Promise<void>;
+  /** Ends the stop (once) with this exit; later calls do nothing. */
+  end(exit: Omit<NonNullable<InstanceState['exit']>, 'at'>): void;
+  kill?: NodeJS.Timeout;
+  killAt?: number;
+}
+
 export interface SimulatedDriverOptions {
   bootMs?: number;
   stopMs?: number;
@@ -15,6 +27,7 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
   readonly info: RuntimeInfo = { name: 'simulated', version: '1', accelerator: 'none' };
   private readonly instances = new Map<string, InstanceState>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly stopping = new Map<string, Stopping>();
 
   constructor(private readonly opts: SimulatedDriverOptions = {}) {
     super();
@@ -39,21 +52,52 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
     return { ...state };
   }
 
-  async stop(uid: string): Promise<void> {
+  /**
+   * A simulated guest shuts down cleanly after stopMs. With less grace than that it is killed
+   * when the grace runs out, and with a grace of 0 at once (as QemuDriver SIGKILLs QEMU), so an
+   * eviction's gracePeriodSeconds means the same on both runtimes. A second stop while one is
+   * under way shares its end, and only ever shortens it.
+   */
+  async stop(uid: string, graceMs: number): Promise<void> {
     const state = this.instances.get(uid);
     if (!state || state.phase === 'exited') return;
-    state.phase = 'stopping';
-    this.emit('change', uid);
-    await new Promise<void>((resolve) =>
-      this.later(uid, this.opts.stopMs ?? 50, () => {
-        state.phase = 'exited';
-        state.exit = { success: true, reason: 'ShutDown', at: new Date().toISOString() };
-        resolve();
-      }),
-    );
+    let stopping = this.stopping.get(uid);
+    if (!stopping) {
+      let resolve!: () => void;
+      const entry: Stopping = {
+        done: new Promise<void>((r) => (resolve = r)),
+        end: (exit) => {
+          if (this.stopping.get(uid) !== entry) return;
+          this.stopping.delete(uid);
+          clearTimeout(entry.kill);
+          clearTimeout(this.timers.get(uid));
+          state.phase = 'exited';
+          state.exit = { ...exit, at: new Date().toISOString() };
+          this.emit('change', uid);
+          resolve();
+        },
+      };
+      stopping = entry;
+      this.stopping.set(uid, entry);
+      state.phase = 'stopping';
+      this.emit('change', uid);
+      // Replaces a pending boot timer: a guest stopped while it boots never reports it booted.
+      clearTimeout(this.timers.get(uid));
+      this.timers.set(uid, setTimeout(() => entry.end({ success: true, reason: 'ShutDown' }), this.opts.stopMs ?? 50));
+    }
+    if (graceMs <= 0) stopping.end(KILLED);
+    else if (graceMs < (this.opts.stopMs ?? 50) && Date.now() + graceMs < (stopping.killAt ?? Infinity)) {
+      const s = stopping;
+      clearTimeout(s.kill);
+      s.killAt = Date.now() + graceMs;
+      s.kill = setTimeout(() => s.end(KILLED), graceMs);
+    }
+    await stopping.done;
   }
 
   async remove(uid: string): Promise<void> {
+    // Removing a guest that is still stopping ends the stop: nobody waits on it forever.
+    this.stopping.get(uid)?.end(KILLED);
     clearTimeout(this.timers.get(uid));
     this.instances.delete(uid);
   }
@@ -73,6 +117,7 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
 
   async close(): Promise<void> {
     for (const t of this.timers.values()) clearTimeout(t);
+    for (const s of this.stopping.values()) clearTimeout(s.kill);
   }
 
   private later(uid: string, ms: number, fn: () => void): void {
