@@ -12,6 +12,7 @@ import { deleteCommand } from './commands/delete/command.js';
 import { describeCommand } from './commands/describe/command.js';
 import { getCommand } from './commands/get/command.js';
 import { logsCommand } from './commands/logs/command.js';
+import { placeCommand } from './commands/place/command.js';
 import { restartCommand } from './commands/restart/command.js';
 import { startCommand } from './commands/start/command.js';
 import { stopCommand } from './commands/stop/command.js';
@@ -29,6 +30,7 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(describeCommand)
   .command(deleteCommand)
   .command(logsCommand)
+  .command(placeCommand)
   .command(startCommand)
   .command(stopCommand)
   .command(restartCommand)

@@ -6,7 +6,16 @@ import type { ShoalClient } from '@shoal/client';
 import type { Controller, EventRecorder, InformerFactory } from '@shoal/controller-runtime';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { preemptorController, PREEMPTOR_NAME } from './preemptor/controller.js';
 import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
+
+/** Tunables from the command line that controllers read. */
+export interface ControllerSettings {
+  /** A preemption victim's priority must be at least this much below the preemptor's (Nomad's gap). */
+  preemptionMinPriorityGap: number;
+}
+
+export const DEFAULT_SETTINGS: ControllerSettings = { preemptionMinPriorityGap: 10 };
 
 /** What every controller is built from: one client, shared informers, one metrics registry. */
 export interface ControllerEnv {
@@ -14,6 +23,7 @@ export interface ControllerEnv {
   informers: InformerFactory;
   registry: Registry;
   log: Logger;
+  settings: ControllerSettings;
   /** The process's event recorder for a reporting component (`shoal-scheduler`). */
   recorder(component: string): EventRecorder;
 }
@@ -25,7 +35,8 @@ export interface ControllerDefinition {
 }
 
 export const CONTROLLERS: readonly ControllerDefinition[] = [
-  { name: SCHEDULER_NAME, description: 'binds unbound VirtualMachines to a Ready node with room (first fit)', build: schedulerController },
+  { name: SCHEDULER_NAME, description: 'binds each unbound VirtualMachine to the best Ready node with room (filters, then normalised scores)', build: schedulerController },
+  { name: PREEMPTOR_NAME, description: 'evicts lower-priority VirtualMachines to make room for one no node can take', build: preemptorController },
 ];
 
 export const CONTROLLER_NAMES = CONTROLLERS.map((c) => c.name);

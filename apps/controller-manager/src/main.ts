@@ -15,7 +15,7 @@ import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import { ShoalClient } from '@shoal/client';
 import { checkTiming, defaultIdentity, DEFAULT_ELECTION_TIMING, LeaseElector, type ElectionTiming } from '@shoal/controller-runtime';
-import { CONTROLLER_NAMES, selectControllers } from './controllers.js';
+import { CONTROLLER_NAMES, DEFAULT_SETTINGS, selectControllers } from './controllers.js';
 import { startHealthServer, type HealthServer } from './http-server.js';
 import { ControllerManager } from './manager.js';
 
@@ -54,6 +54,11 @@ const argv = await yargs(hideBin(process.argv))
     describe: 'Seconds between renewals by the leader and between attempts by a standby',
   })
   .option('leader-elect-identity', { type: 'string', describe: 'Holder identity written on the Leases; unique per process (default: <hostname>_<random>)' })
+  .option('preemption-min-priority-gap', {
+    type: 'number',
+    default: DEFAULT_SETTINGS.preemptionMinPriorityGap,
+    describe: 'Preemption evicts only VMs whose priority is at least this much lower than the preempting VM (≥ 1)',
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
@@ -61,6 +66,8 @@ const argv = await yargs(hideBin(process.argv))
     if (!server) throw new Error('--server URL (or $SHOAL_SERVER) is required');
     if (!/^https?:\/\/[^/]+/.test(server)) throw new Error(`--server: "${server}" is not an http(s) URL`);
     selectControllers(a.controllers);
+    const gap = a['preemption-min-priority-gap'];
+    if (!(Number.isInteger(gap) && gap >= 1)) throw new Error('--preemption-min-priority-gap must be a whole number ≥ 1');
     try {
       checkTiming(electionTiming(a));
     } catch (err) {
@@ -110,6 +117,7 @@ const manager = new ControllerManager({
   client,
   controllers: selectControllers(argv.controllers),
   registry,
+  settings: { preemptionMinPriorityGap: argv['preemption-min-priority-gap'] },
   log,
   electorFor: argv['leader-elect']
     ? (controller) => new LeaseElector({ client, name: `${NAME}-${controller}`, identity, timing, log: log.child({ controller }) })

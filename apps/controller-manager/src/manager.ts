@@ -12,12 +12,14 @@ import type { ShoalClient } from '@shoal/client';
 import { AlwaysLeader, EventRecorder, InformerFactory, LeaderMetrics, type Controller, type LeaderElector } from '@shoal/controller-runtime';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { ControllerDefinition, ControllerEnv } from './controllers.js';
+import { DEFAULT_SETTINGS, type ControllerDefinition, type ControllerEnv, type ControllerSettings } from './controllers.js';
 
 export interface ManagerOptions {
   client: ShoalClient;
   controllers: readonly ControllerDefinition[];
   registry: Registry;
+  /** Default: DEFAULT_SETTINGS. */
+  settings?: ControllerSettings;
   log: Logger;
   /** One elector per controller (DESIGN: leader election per controller); default: always leader. */
   electorFor?: (controller: string) => LeaderElector;
@@ -49,6 +51,7 @@ export class ControllerManager {
       informers: this.informers,
       registry: opts.registry,
       log: opts.log,
+      settings: opts.settings ?? DEFAULT_SETTINGS,
       recorder: (component) => this.recorder(component),
     });
     for (const definition of opts.controllers) {

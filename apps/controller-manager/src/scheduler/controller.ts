@@ -7,15 +7,20 @@
  *   VM deleted, or stops holding room on a node → every unbound VM (room may be free now)
  *   Node added/deleted, or changed in a way    → every unbound VM
  *   filters read (labels, cordon, Ready, room)
+ *   PlacementPolicy changed                    → every unbound VM (room and ranking changed)
+ *
+ * Every change also goes into the scheduler's ClusterState first (placement/cluster-tracking.ts),
+ * so a decision reads node usage kept up to date incrementally, never rebuilt from all VMs.
  *
  * Leader election wraps the whole controller (see manager.ts): with --leader-elect it runs only
  * while this process holds shoal-system/shoal-controller-manager-scheduler, and is built anew
- * (empty queue, empty assume cache) each time the process wins leadership again.
+ * (empty queue, fresh cluster state) each time the process wins leadership again.
  */
 import { objectKey } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
-import { AssumeCache, allocatableOf, firstFitProfile, holdsResources, type Node, type VirtualMachine } from '@shoal/scheduler';
+import { allocatableOf, defaultProfile, holdsResources, type Node, type VirtualMachine } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controllers.js';
+import { trackCluster } from '../placement/cluster-tracking.js';
 import { SchedulerMetrics } from './metrics.js';
 import { reconcile, type SchedulerContext } from './reconcile.js';
 
@@ -25,9 +30,9 @@ export const SCHEDULER_COMPONENT = 'shoal-scheduler';
 const UNSCHEDULABLE_RETRY_MS = 30_000;
 /**
  * Decisions are synchronous and reserve room before any await, so workers only overlap the API
- * calls (bind, status) of different VMs; they never race on a node's room.
+ * calls (binds) of different VMs; they never race on a node's room.
  */
-const WORKERS = 8;
+const WORKERS = 16;
 
 const waitsForNode = (vm: VirtualMachine) => !vm.spec.nodeName && !vm.metadata.deletionTimestamp;
 
@@ -42,25 +47,14 @@ function schedulingView(node: Node): string {
 
 export function schedulerController(env: ControllerEnv): Controller {
   const vms = env.informers.informer<VirtualMachine>('vm');
-  const nodes = env.informers.informer<Node>('node');
-  const assumed = new AssumeCache();
-  const ctx: SchedulerContext = {
-    client: env.client,
-    vms,
-    nodes,
-    assumed,
-    profile: firstFitProfile,
-    recorder: env.recorder(SCHEDULER_COMPONENT),
-    log: env.log.child({ controller: SCHEDULER_NAME }),
-    metrics: new SchedulerMetrics(env.registry),
-    unschedulableRetryMs: UNSCHEDULABLE_RETRY_MS,
-  };
+  const log = env.log.child({ controller: SCHEDULER_NAME });
+  let ctx: SchedulerContext | undefined;
   const controller = new Controller({
     name: SCHEDULER_NAME,
     workers: WORKERS,
     registry: env.registry,
-    log: ctx.log,
-    reconcile: (key) => reconcile(ctx, key),
+    log,
+    reconcile: (key) => reconcile(ctx!, key),
   });
 
   const everyWaitingVm = () => vms.list().filter(waitsForNode).map((vm) => objectKey(vm.metadata));
@@ -68,7 +62,8 @@ export function schedulerController(env: ControllerEnv): Controller {
   const onVm: EventHandler<VirtualMachine> = function* (change) {
     const vm = change.object;
     const key = objectKey(vm.metadata);
-    if (change.type !== 'delete' ? waitsForNode(vm) || assumed.get(key) : assumed.get(key)) yield key;
+    const assumed = ctx?.state.assumed.get(key);
+    if (change.type !== 'delete' ? waitsForNode(vm) || assumed : assumed) yield key;
     if (change.type === 'delete') yield* everyWaitingVm();
     else if (change.type === 'update') {
       const heldBefore = roomHeldOn(change.old);
@@ -81,5 +76,16 @@ export function schedulerController(env: ControllerEnv): Controller {
     return everyWaitingVm();
   };
 
-  return controller.watch(vms, onVm).watch(nodes, onNode);
+  const state = trackCluster(controller, env.informers, { vm: onVm, node: onNode, policy: everyWaitingVm });
+  ctx = {
+    client: env.client,
+    vms,
+    state,
+    profile: defaultProfile,
+    recorder: env.recorder(SCHEDULER_COMPONENT),
+    log,
+    metrics: new SchedulerMetrics(env.registry),
+    unschedulableRetryMs: UNSCHEDULABLE_RETRY_MS,
+  };
+  return controller;
 }

@@ -1,103 +1,13 @@
-/**
- * The scheduler end to end: a real etcd, a real apiserver and the real shoal-controller-manager
- * process. Nodes are plain Node objects created through the API with their status written via
- * /status — no agent is needed to be scheduled onto.
- */
+/** The scheduler end to end, through the real controller-manager process (test-support/scheduler-cluster.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Condition, KubeObject } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
-
-interface Cluster {
-  cp: ControlPlane;
-  cm: ShoalProcess & { readyLine: string };
-  client: ShoalClient;
-  metricsUrl: string;
-}
-
-/** A fresh cluster per test: Nodes are cluster-scoped, so tests sharing one would see each other's. */
-async function withCluster(fn: (c: Cluster) => Promise<void>): Promise<void> {
-  const cp = await startControlPlane();
-  let cm: Cluster['cm'] | undefined;
-  const client = new ShoalClient({ server: cp.url });
-  try {
-    cm = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0'], { ready: /ready on/ });
-    const metricsUrl = `${/ready on (http:\/\/\S+)/.exec(cm.readyLine)![1]}/metrics`;
-    await fn({ cp, cm, client, metricsUrl });
-  } finally {
-    await client.close();
-    await cm?.stop();
-    await cp.stop();
-  }
-}
-
-interface NodeOpts {
-  vcpus?: number;
-  memoryMiB?: number;
-  ready?: boolean;
-  unschedulable?: boolean;
-  labels?: Record<string, string>;
-}
-
-async function addNode(client: ShoalClient, name: string, o: NodeOpts = {}): Promise<void> {
-  await client.create<Node>('node', { metadata: { name, labels: o.labels }, spec: { unschedulable: o.unschedulable ?? false } });
-  const room = { vcpus: o.vcpus ?? 4, memoryMiB: o.memoryMiB ?? 4096 };
-  const ready: Condition = { type: 'Ready', status: o.ready === false ? 'False' : 'True', reason: o.ready === false ? 'AgentNotReady' : 'AgentReady', lastTransitionTime: new Date().toISOString() };
-  await client.patch('node', name, { status: { capacity: room, allocatable: room, conditions: [ready] } }, { type: 'merge', status: true });
-}
-
-async function addVm(client: ShoalClient, name: string, o: { vcpus?: number; memoryMiB?: number; nodeSelector?: Record<string, string> } = {}): Promise<VirtualMachine> {
-  return client.create<VirtualMachine>('vm', {
-    metadata: { name, namespace: 'default' },
-    spec: { resources: { vcpus: o.vcpus ?? 1, memoryMiB: o.memoryMiB ?? 256 }, ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}) },
-  });
-}
-
-const getVm = (client: ShoalClient, name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
-const scheduledCondition = (vm: VirtualMachine) => vm.status?.conditions?.find((c) => c.type === 'Scheduled');
-
-async function boundTo(client: ShoalClient, name: string): Promise<string> {
-  return waitFor(async () => (await getVm(client, name)).spec.nodeName, { timeoutMs: 15_000, message: `VM ${name} to be bound` });
-}
-
-/** Waits until the VM says it is unschedulable with exactly this message. */
-async function pendingWith(client: ShoalClient, name: string, message: string | RegExp): Promise<VirtualMachine> {
-  return waitFor(
-    async () => {
-      const vm = await getVm(client, name);
-      const c = scheduledCondition(vm);
-      const matches = typeof message === 'string' ? c?.message === message : message.test(c?.message ?? '');
-      return vm.status?.phase === 'Pending' && c?.status === 'False' && c.reason === 'Unschedulable' && matches ? vm : undefined;
-    },
-    { timeoutMs: 15_000, message: `VM ${name} to be Pending with "${message}"` },
-  );
-}
-
-interface EventObj extends KubeObject {
-  involvedObject: { kind: string; name: string; namespace?: string; uid?: string };
-  reason: string;
-  message: string;
-  type: string;
-  count: number;
-  source?: { component?: string };
-}
-
-async function eventsFor(client: ShoalClient, name: string, reason?: string): Promise<EventObj[]> {
-  const list = await client.list<EventObj>('event', { namespace: 'default' });
-  return list.items.filter((e) => e.involvedObject.name === name && (!reason || e.reason === reason));
-}
-
-async function metric(url: string, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(url)).text();
-  const m = pattern.exec(text);
-  return m ? Number(m[1]) : 0;
-}
+import { waitFor } from '@shoal/testing';
+import type { VirtualMachine } from '@shoal/scheduler';
+import { addNode, addVm, boundTo, eventsFor, getVm, metric, pendingWith, scheduledCondition, withCluster } from '../test-support/scheduler-cluster.js';
 
 test('a VM is bound to a Ready node with room: spec.nodeName, status Scheduled, a Scheduled event', async () => {
   await withCluster(async ({ client, cm }) => {
-    assert.match(cm.readyLine, /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler\)$/);
+    assert.match(cm.readyLine, /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler,preemptor\)$/);
     await addNode(client, 'node-1');
     const created = await addVm(client, 'web');
     assert.equal(await boundTo(client, 'web'), 'node-1');

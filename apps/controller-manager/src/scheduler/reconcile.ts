@@ -15,7 +15,7 @@
 import { ApiError, objectKey } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
-import { buildNodeInfos, schedule, type AssumeCache, type Node, type Profile, type VirtualMachine } from '@shoal/scheduler';
+import { schedule, type ClusterState, type Profile, type VirtualMachine } from '@shoal/scheduler';
 import type { Logger } from 'pino';
 import type { SchedulerMetrics } from './metrics.js';
 import { needsScheduledStatus, saysUnschedulable, scheduledStatus, unschedulableStatus } from './status.js';
@@ -23,8 +23,8 @@ import { needsScheduledStatus, saysUnschedulable, scheduledStatus, unschedulable
 export interface SchedulerContext {
   client: ShoalClient;
   vms: Pick<Informer<VirtualMachine>, 'get' | 'list'>;
-  nodes: Pick<Informer<Node>, 'list'>;
-  assumed: AssumeCache;
+  /** Nodes, policies and where every VM holds room, kept current by the informers' events. */
+  state: ClusterState;
   profile: Profile;
   recorder: EventRecorder;
   log: Logger;
@@ -38,38 +38,37 @@ const timestamp = (ctx: SchedulerContext) => (ctx.now?.() ?? new Date()).toISOSt
 
 export async function reconcile(ctx: SchedulerContext, key: string): Promise<Result> {
   let vm = ctx.vms.get(key);
-  const stillAssumed = ctx.assumed.observe(key, vm);
+  const stillAssumed = ctx.state.observe(key, vm);
   if (!vm || vm.metadata.deletionTimestamp || vm.spec.nodeName) return {};
 
   if (stillAssumed) {
     // Bound by us at exactly this version: the informer has not shown the bind yet.
-    if (ctx.assumed.get(key)!.bound) return {};
+    if (ctx.state.assumed.get(key)!.bound) return {};
     // The last bind's outcome is unknown (the connection broke mid-call): ask the server.
     const live = await getLive(ctx, vm);
     if (!live) {
-      ctx.assumed.forget(key);
+      ctx.state.forget(key);
       return {};
     }
     if (live.spec.nodeName) {
-      ctx.assumed.confirm(key);
+      ctx.state.confirm(key);
       return {};
     }
-    ctx.assumed.forget(key);
+    ctx.state.forget(key);
     vm = live;
   }
 
   const started = performance.now();
-  const nodes = buildNodeInfos(ctx.nodes.list(), ctx.vms.list(), ctx.assumed);
-  const decision = schedule(vm, nodes, ctx.profile);
+  const decision = schedule(vm, ctx.state, ctx.profile);
   ctx.metrics?.decided((performance.now() - started) / 1000);
   if (!decision.ok) return unschedulable(ctx, vm, decision.message);
 
   // Reserve the room in the same synchronous step as the decision, before any await: no other
   // worker can decide on the old free room in between (see AssumeCache).
-  ctx.assumed.assume(vm, decision.nodeName);
+  ctx.state.assume(vm, decision.nodeName);
   const bound = await bind(ctx, vm, decision.nodeName);
   if (!bound) return {};
-  ctx.assumed.confirm(key);
+  ctx.state.confirm(key);
   ctx.metrics?.attempt('scheduled');
   ctx.recorder.event(bound, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${decision.nodeName}`);
   await reportScheduled(ctx, bound, decision.nodeName);
@@ -89,7 +88,7 @@ async function bind(ctx: SchedulerContext, vm: VirtualMachine, nodeName: string)
   } catch (err) {
     // A 4xx means the bind did not happen: free the room. Otherwise (5xx, a broken connection)
     // it may have: keep the room reserved, and the retry asks the server which it was.
-    if (err instanceof ApiError && err.code < 500) ctx.assumed.forget(key);
+    if (err instanceof ApiError && err.code < 500) ctx.state.forget(key);
     if (err instanceof ApiError && err.code === 404) return undefined;
     ctx.metrics?.attempt(err instanceof ApiError && err.code === 409 ? 'conflict' : 'error');
     // 409: the VM changed since the informer showed it; retry (with backoff) on the newer version.

@@ -1,0 +1,49 @@
+/**
+ * The preemptor's wiring (STYLE.md 4). It shares nothing with the scheduler but the informers:
+ * the scheduler says a VM is Unschedulable, the preemptor evicts lower-priority VMs for it and
+ * nominates a node, the agents stop the victims and unbind them, and the scheduler places the
+ * VM once the room is free (the nomination keeps that room from the victims, who wait pending
+ * again). One worker: plans are made one at a time on one state, so two preemptors never
+ * pick the same victims or count the same freed room twice.
+ *
+ *   VM added/updated, Unschedulable, may preempt → that VM
+ *   a victim leaves its node (unbound, deleted)  → the VM that preempted it
+ */
+import { objectKey } from '@shoal/api';
+import { Controller, type EventHandler } from '@shoal/controller-runtime';
+import { defaultProfile, type PriorityClass, type VirtualMachine } from '@shoal/scheduler';
+import type { ControllerEnv } from '../controllers.js';
+import { trackCluster } from '../placement/cluster-tracking.js';
+import { isUnschedulable, reconcile, type PreemptorContext } from './reconcile.js';
+
+export const PREEMPTOR_NAME = 'preemptor';
+export const PREEMPTOR_COMPONENT = 'shoal-preemptor';
+const WAIT_FOR_VICTIMS_MS = 2_000;
+
+export function preemptorController(env: ControllerEnv): Controller {
+  const log = env.log.child({ controller: PREEMPTOR_NAME });
+  let ctx: PreemptorContext | undefined;
+  const controller = new Controller({ name: PREEMPTOR_NAME, workers: 1, registry: env.registry, log, reconcile: (key) => reconcile(ctx!, key) });
+
+  const onVm: EventHandler<VirtualMachine> = function* (change) {
+    const vm = change.object;
+    if (change.type !== 'delete' && isUnschedulable(vm) && vm.spec.preemptionPolicy !== 'Never') yield objectKey(vm.metadata);
+    const before = change.type === 'update' ? change.old : change.type === 'delete' ? change.object : undefined;
+    const by = before?.status?.preemptedBy;
+    if (by && before.spec.nodeName && (change.type === 'delete' || !vm.spec.nodeName)) yield by;
+  };
+  const nothing = () => [];
+
+  const state = trackCluster(controller, env.informers, { vm: onVm, node: nothing, policy: nothing });
+  ctx = {
+    client: env.client,
+    state,
+    priorityClasses: env.informers.informer<PriorityClass>('priorityclass'),
+    profile: defaultProfile,
+    recorder: env.recorder(PREEMPTOR_COMPONENT),
+    log,
+    minPriorityGap: env.settings.preemptionMinPriorityGap,
+    waitForVictimsMs: WAIT_FOR_VICTIMS_MS,
+  };
+  return controller;
+}
