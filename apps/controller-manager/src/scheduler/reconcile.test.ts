@@ -17,7 +17,7 @@ test('a VM is bound to a Ready node with room: spec.nodeName, status Scheduled, 
     });
     assert.equal(vm.status?.nodeName, 'node-1');
     const c = scheduledCondition(vm)!;
-    assert.deepEqual([c.status, c.reason, c.message], ['True', 'Bound', 'bound to node-1']);
+    assert.deepEqual([c.status, c.reason, c.message], ['True', 'Scheduled', 'assigned to node-1']);
     assert.ok(c.lastTransitionTime);
     const [ev] = await waitFor(async () => {
       const evs = await eventsFor(client, 'web', 'Scheduled');
@@ -67,7 +67,7 @@ test('a VM that fits nowhere stays Pending with the reasons per node and one Fai
       return v.status?.phase === 'Scheduled' ? v : undefined;
     });
     const c = scheduledCondition(vm)!;
-    assert.deepEqual([c.status, c.reason, c.message], ['True', 'Bound', 'bound to roomy']);
+    assert.deepEqual([c.status, c.reason, c.message], ['True', 'Scheduled', 'assigned to roomy']);
     assert.equal(vm.status?.conditions?.filter((x) => x.type === 'Scheduled').length, 1, 'the condition is replaced, not added');
     assert.ok(await boundTo(client, 'early'), 'the early VM found a node too');
   });

@@ -4,9 +4,10 @@
  *
  *   VM gone, being deleted, or already bound  → nothing to do
  *   bound by us, informer not caught up yet   → nothing to do (its room stays reserved)
- *   a node fits                               → reserve (assume), bind with the VM's
- *                                               resourceVersion as precondition, status
- *                                               Scheduled, Normal event Scheduled
+ *   a node fits                               → reserve (assume), bind (binding subresource:
+ *                                               spec.nodeName + status Scheduled in one
+ *                                               write) with the VM's resourceVersion as
+ *                                               precondition, Normal event Scheduled
  *   no node fits                              → status Pending + Scheduled=False/Unschedulable
  *                                               and a Warning FailedScheduling event when the
  *                                               reason changed; look again in 30 s (node and
@@ -18,7 +19,7 @@ import type { EventRecorder, Result } from '@shoal/controller-runtime';
 import { schedule, type ClusterState, type Profile, type VirtualMachine } from '@shoal/scheduler';
 import type { Logger } from 'pino';
 import type { SchedulerMetrics } from './metrics.js';
-import { needsScheduledStatus, saysUnschedulable, scheduledStatus, unschedulableStatus } from './status.js';
+import { saysUnschedulable, unschedulableStatus } from './status.js';
 
 export interface SchedulerContext {
   client: ShoalClient;
@@ -66,55 +67,30 @@ export async function reconcile(ctx: SchedulerContext, key: string): Promise<Res
   // Reserve the room in the same synchronous step as the decision, before any await: no other
   // worker can decide on the old free room in between (see AssumeCache).
   ctx.state.assume(vm, decision.nodeName);
-  const bound = await bind(ctx, vm, decision.nodeName);
-  if (!bound) return {};
+  if (!(await bind(ctx, vm, decision.nodeName))) return {};
   ctx.state.confirm(key);
   ctx.metrics?.attempt('scheduled');
-  ctx.recorder.event(bound, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${decision.nodeName}`);
-  await reportScheduled(ctx, bound, decision.nodeName);
+  ctx.recorder.event(vm, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${decision.nodeName}`);
   return {};
 }
 
-/** Sets spec.nodeName, only on the version the decision saw. Answers the bound VM, or undefined when the VM is gone. */
-async function bind(ctx: SchedulerContext, vm: VirtualMachine, nodeName: string): Promise<VirtualMachine | undefined> {
+/**
+ * Binds through the binding subresource — spec.nodeName and the Scheduled status in one write —
+ * only on the version the decision saw. Answers false when the VM is gone.
+ */
+async function bind(ctx: SchedulerContext, vm: VirtualMachine, nodeName: string): Promise<boolean> {
   const key = objectKey(vm.metadata);
   try {
-    return await ctx.client.patch<VirtualMachine>(
-      'vm',
-      vm.metadata.name!,
-      { metadata: { resourceVersion: vm.metadata.resourceVersion }, spec: { nodeName } },
-      { type: 'merge', namespace: vm.metadata.namespace },
-    );
+    await ctx.client.bind(vm.metadata.namespace ?? '', vm.metadata.name!, nodeName, { resourceVersion: vm.metadata.resourceVersion });
+    return true;
   } catch (err) {
     // A 4xx means the bind did not happen: free the room. Otherwise (5xx, a broken connection)
     // it may have: keep the room reserved, and the retry asks the server which it was.
     if (err instanceof ApiError && err.code < 500) ctx.state.forget(key);
-    if (err instanceof ApiError && err.code === 404) return undefined;
+    if (err instanceof ApiError && err.code === 404) return false;
     ctx.metrics?.attempt(err instanceof ApiError && err.code === 409 ? 'conflict' : 'error');
     // 409: the VM changed since the informer showed it; retry (with backoff) on the newer version.
     throw err;
-  }
-}
-
-/**
- * Writes the Scheduled status on the bound version. If the VM changed meanwhile, re-reads it:
- * once the node's agent reports a phase, status is its own and we leave it alone. A failure
- * here is logged, not retried: the VM is bound, and its agent reports from now on.
- */
-async function reportScheduled(ctx: SchedulerContext, bound: VirtualMachine, nodeName: string): Promise<void> {
-  let vm: VirtualMachine | undefined = bound;
-  for (let attempt = 0; attempt < 3 && vm && needsScheduledStatus(vm, nodeName); attempt++) {
-    try {
-      await patchStatus(ctx, vm, scheduledStatus(vm, nodeName, timestamp(ctx)));
-      return;
-    } catch (err) {
-      if (!(err instanceof ApiError && err.code === 409)) {
-        if (!(err instanceof ApiError && err.code === 404))
-          ctx.log.warn({ vm: objectKey(bound.metadata), node: nodeName, err: (err as Error).message }, 'bound, but could not write the Scheduled status');
-        return;
-      }
-      vm = await getLive(ctx, vm);
-    }
   }
 }
 

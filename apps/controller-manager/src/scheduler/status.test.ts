@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { VirtualMachine } from '@shoal/scheduler';
-import { needsScheduledStatus, saysUnschedulable, scheduledStatus, setCondition, unschedulableStatus } from './status.js';
+import { saysUnschedulable, setCondition, unschedulableStatus } from './status.js';
 
 const T0 = '2026-01-01T00:00:00Z';
 const T1 = '2026-01-01T00:01:00Z';
@@ -24,12 +24,7 @@ test('setCondition replaces the condition of its type and keeps lastTransitionTi
   assert.equal(flipped.filter((c) => c.type === 'Scheduled').length, 1);
 });
 
-test('scheduled and unschedulable statuses', () => {
-  assert.deepEqual(scheduledStatus(vm(), 'n1', T0), {
-    phase: 'Scheduled',
-    nodeName: 'n1',
-    conditions: [{ type: 'Scheduled', status: 'True', reason: 'Bound', message: 'bound to n1', observedGeneration: 3, lastTransitionTime: T0 }],
-  });
+test('the unschedulable status, and whether a VM already says it', () => {
   const pending = unschedulableStatus(vm(), '0/1 nodes are available: 1 node(s) not ready.', T0);
   assert.deepEqual(pending, {
     phase: 'Pending',
@@ -38,12 +33,4 @@ test('scheduled and unschedulable statuses', () => {
   assert.equal(saysUnschedulable(vm(pending), '0/1 nodes are available: 1 node(s) not ready.'), true);
   assert.equal(saysUnschedulable(vm(pending), '0/2 nodes are available: 2 node(s) not ready.'), false, 'a new reason is news');
   assert.equal(saysUnschedulable(vm(), 'x'), false);
-});
-
-test('the Scheduled status is written only until the agent reports a phase of its own', () => {
-  assert.equal(needsScheduledStatus(vm(undefined, 'n1'), 'n1'), true);
-  assert.equal(needsScheduledStatus(vm({ phase: 'Pending' }, 'n1'), 'n1'), true);
-  assert.equal(needsScheduledStatus(vm({ phase: 'Starting' }, 'n1'), 'n1'), false);
-  assert.equal(needsScheduledStatus(vm({ phase: 'Scheduled' }, 'n1'), 'n1'), false);
-  assert.equal(needsScheduledStatus(vm(undefined, 'n2'), 'n1'), false, 'bound elsewhere since');
 });

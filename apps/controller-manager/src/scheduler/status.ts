@@ -1,7 +1,8 @@
 /**
- * The status the scheduler writes, computed on plain objects (STYLE.md 3): a bound VM is
- * `Scheduled` on its node, an unplaceable one `Pending` with a `Scheduled=False/Unschedulable`
- * condition saying why. Only the Scheduled condition is the scheduler's; others are kept.
+ * The status the scheduler writes, computed on plain objects (STYLE.md 3): an unplaceable VM is
+ * `Pending` with a `Scheduled=False/Unschedulable` condition saying why. (A bound VM's
+ * `Scheduled` status comes with the bind itself: the apiserver's binding subresource writes
+ * both at once.) Only the Scheduled condition is the scheduler's; others are kept.
  */
 import type { Condition } from '@shoal/api';
 import type { VirtualMachine } from '@shoal/scheduler';
@@ -15,18 +16,6 @@ export function setCondition(conditions: readonly Condition[] | undefined, next:
   const before = conditions?.find((c) => c.type === next.type);
   const lastTransitionTime = before && before.status === next.status && before.lastTransitionTime ? before.lastTransitionTime : now;
   return [...(conditions ?? []).filter((c) => c.type !== next.type), { ...next, lastTransitionTime }];
-}
-
-export function scheduledStatus(vm: VirtualMachine, nodeName: string, now: string): Pick<VmStatus, 'phase' | 'nodeName' | 'conditions'> {
-  return {
-    phase: 'Scheduled',
-    nodeName,
-    conditions: setCondition(
-      vm.status?.conditions,
-      { type: SCHEDULED, status: 'True', reason: 'Bound', message: `bound to ${nodeName}`, observedGeneration: vm.metadata.generation },
-      now,
-    ),
-  };
 }
 
 export function unschedulableStatus(vm: VirtualMachine, message: string, now: string): Pick<VmStatus, 'phase' | 'conditions'> {
@@ -44,14 +33,4 @@ export function unschedulableStatus(vm: VirtualMachine, message: string, now: st
 export function saysUnschedulable(vm: VirtualMachine, message: string): boolean {
   const c = vm.status?.conditions?.find((x) => x.type === SCHEDULED);
   return vm.status?.phase === 'Pending' && c?.status === 'False' && c.reason === 'Unschedulable' && c.message === message;
-}
-
-/**
- * Whether the scheduler should still report the bind in status. Once the node's agent reports
- * a phase of its own (Scheduled, Starting, Running, ...) status is the agent's.
- */
-export function needsScheduledStatus(vm: VirtualMachine, nodeName: string): boolean {
-  if (vm.spec.nodeName !== nodeName) return false;
-  const phase = vm.status?.phase;
-  return phase === undefined || phase === 'Pending';
 }
