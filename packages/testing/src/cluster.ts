@@ -15,7 +15,7 @@ export interface AgentProcess extends ShoalProcess {
 }
 
 export interface TestCluster extends ControlPlane {
-  controllerManager: ShoalProcess;
+  controllerManager: ShoalProcess & { readyLine: string };
   agents: Map<string, AgentProcess>;
   startAgent(nodeName: string, opts?: { args?: string[]; dataDir?: string }): Promise<AgentProcess>;
 }
@@ -49,7 +49,7 @@ export async function killLeftoverVms(dataDir: string): Promise<void> {
 export async function startCluster(opts: { agents?: string[]; agentArgs?: string[]; controllerArgs?: string[] } = {}): Promise<TestCluster> {
   const cp = await startControlPlane();
   const agents = new Map<string, AgentProcess>();
-  let controllerManager: ShoalProcess | undefined;
+  let controllerManager: (ShoalProcess & { readyLine: string }) | undefined;
   const stopAll = async () => {
     await Promise.all([...agents.values()].map((a) => a.stop()));
     await controllerManager?.stop();
