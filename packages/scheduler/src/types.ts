@@ -85,6 +85,8 @@ export interface VirtualMachine extends KubeObject {
     nodeName?: string;
     /** The node a preempting VM waits for while its victims shut down. */
     nominatedNodeName?: string;
+    /** On a victim: the `namespace/name` of the VM that preempted it. */
+    preemptedBy?: string;
     conditions?: Condition[];
     [field: string]: unknown;
   };
