@@ -121,6 +121,8 @@ test('without a class name: priority 0 until a global default exists, then the d
   assert.equal(plain.spec.priority, 0);
   assert.equal(plain.spec.preemptionPolicy, 'PreemptLowerPriority');
   assert.equal(plain.spec.priorityClassName, undefined);
+  const emptyName = (await api('POST', VMS, vm('empty-name', { priorityClassName: '' }))).body;
+  assert.deepEqual([emptyName.spec.priorityClassName, emptyName.spec.priority], [undefined, 0], 'an empty class name is no class name');
 
   assert.equal((await api('POST', PCS, pc('standard', { value: 100, globalDefault: true, preemptionPolicy: 'Never' }))).status, 201);
   const defaulted = (await api('POST', VMS, vm('defaulted'))).body;

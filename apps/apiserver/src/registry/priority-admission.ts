@@ -79,7 +79,8 @@ export class PriorityAdmission {
 
   private async admitVm(kind: KindInfo, vm: KubeObject, requested: VmPrioritySpec, fresh: boolean): Promise<WriteGuard[]> {
     let snap = await this.source.snapshot(fresh);
-    const named = requested.priorityClassName;
+    // An empty name is no name, as in Kubernetes (a manifest's `priorityClassName: ""`).
+    const named = requested.priorityClassName || undefined;
     let cls: StoredObject | undefined;
     if (named !== undefined) {
       cls = snap.classes.find((c) => c.object.metadata.name === named);
