@@ -18,6 +18,40 @@ function parseLabels(s: string | undefined): Record<string, string> {
   return out;
 }
 
+/** The label every node carries with its own name: the scheduler's per-node topology key. */
+const HOSTNAME_LABEL = 'shoal.dev/hostname';
+const TOPOLOGY_LABELS = { datacenter: 'topology.shoal.dev/datacenter', zone: 'topology.shoal.dev/zone', rack: 'topology.shoal.dev/rack' } as const;
+
+interface SimulatedTopology {
+  datacenters: number;
+  zonesPerDatacenter: number;
+  racksPerZone: number;
+}
+
+function parseTopology(s: string): SimulatedTopology {
+  const m = /^(\d+)x(\d+)x(\d+)$/.exec(s.trim());
+  const [datacenters, zonesPerDatacenter, racksPerZone] = (m ?? []).slice(1).map(Number);
+  if (!m || !(datacenters! >= 1 && zonesPerDatacenter! >= 1 && racksPerZone! >= 1))
+    throw new Error(`--simulate-topology: cannot parse "${s}" (want DATACENTERSxZONESxRACKS, each at least 1, e.g. 3x3x4)`);
+  return { datacenters: datacenters!, zonesPerDatacenter: zonesPerDatacenter!, racksPerZone: racksPerZone! };
+}
+
+/**
+ * Simulated node i's place: round-robin over datacenters first, then zones, then racks, so any
+ * number of nodes spreads evenly (node 0 → dc-0/z-0/r-0, node 1 → dc-1/z-0/r-0, ...). Zone and
+ * rack names carry their parents' names, so they are unique across the whole cluster.
+ */
+function topologyLabels(t: SimulatedTopology, i: number): Record<string, string> {
+  const d = i % t.datacenters;
+  const z = Math.floor(i / t.datacenters) % t.zonesPerDatacenter;
+  const r = Math.floor(i / (t.datacenters * t.zonesPerDatacenter)) % t.racksPerZone;
+  return {
+    [TOPOLOGY_LABELS.datacenter]: `dc-${d}`,
+    [TOPOLOGY_LABELS.zone]: `dc-${d}-z-${z}`,
+    [TOPOLOGY_LABELS.rack]: `dc-${d}-z-${z}-r-${r}`,
+  };
+}
+
 const argv = await yargs(hideBin(process.argv))
   .scriptName('shoal-agent')
   .usage('$0 --server URL --node-name NAME --data-dir DIR [--runtime qemu|simulated]\n\nRuns the microVMs bound to this node.')
@@ -36,6 +70,10 @@ const argv = await yargs(hideBin(process.argv))
   .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
   .option('memory-mib', { type: 'number', describe: 'Memory offered to VMs in MiB (default: host memory minus 1 GiB)' })
   .option('simulate-nodes', { type: 'number', default: 0, describe: 'With --runtime simulated: run this many nodes (NAME-0, NAME-1, ...) in this one process' })
+  .option('simulate-topology', {
+    type: 'string',
+    describe: 'With --simulate-nodes: DATACENTERSxZONESxRACKS (e.g. 3x3x4, racks per zone); gives the nodes topology.shoal.dev/datacenter, zone and rack labels, round-robin',
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!a.server) throw new Error('--server (or SHOAL_SERVER) is required');
@@ -46,6 +84,13 @@ const argv = await yargs(hideBin(process.argv))
     parseLabels(a.labels);
     if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');
     if (!(Number.isInteger(a['simulate-nodes']) && a['simulate-nodes'] >= 0)) throw new Error('--simulate-nodes must be a whole number');
+    if (a['simulate-topology'] !== undefined) {
+      if (!a['simulate-nodes']) throw new Error('--simulate-topology needs --simulate-nodes');
+      parseTopology(a['simulate-topology']);
+    }
+    // Every node's name is also its shoal.dev/hostname label value, which is at most 63 characters.
+    const longest = a['simulate-nodes'] ? `${a['node-name']}-${a['simulate-nodes'] - 1}` : a['node-name'];
+    if (longest.length > 63) throw new Error(`--node-name: "${longest}" is longer than 63 characters, so it cannot be the node's ${HOSTNAME_LABEL} label`);
     return true;
   })
   .strict()
@@ -58,14 +103,18 @@ const argv = await yargs(hideBin(process.argv))
 const log = pino({ name: 'shoal-agent', level: argv['log-level'] });
 const simulated = argv['simulate-nodes'];
 const nodeNames = simulated ? Array.from({ length: simulated }, (_, i) => `${argv['node-name']}-${i}`) : [argv['node-name']];
+const topology = argv['simulate-topology'] === undefined ? undefined : parseTopology(argv['simulate-topology']);
+const configuredLabels = parseLabels(argv.labels);
+/** --labels, then the simulated topology, then the hostname label (always the node's own name). */
+const labelsOf = (nodeName: string, i: number) => ({ ...configuredLabels, ...(topology ? topologyLabels(topology, i) : {}), [HOSTNAME_LABEL]: nodeName });
 const agents = nodeNames.map(
-  (nodeName) =>
+  (nodeName, i) =>
     new Agent({
       server: argv.server!,
       nodeName,
       dataDir: simulated ? join(argv['data-dir'], nodeName) : argv['data-dir'],
       runtime: argv.runtime,
-      labels: parseLabels(argv.labels),
+      labels: labelsOf(nodeName, i),
       bind: argv.bind,
       port: simulated ? 0 : argv.port,
       leaseDurationSeconds: argv['lease-duration'],
