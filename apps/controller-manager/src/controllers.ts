@@ -6,6 +6,7 @@ import type { ShoalClient } from '@shoal/client';
 import type { Controller, EventRecorder, InformerFactory } from '@shoal/controller-runtime';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { healthController, HEALTH_NAME } from './health/controller.js';
 import { preemptorController, PREEMPTOR_NAME } from './preemptor/controller.js';
 import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
 
@@ -13,9 +14,11 @@ import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
 export interface ControllerSettings {
   /** A preemption victim's priority must be at least this much below the preemptor's (Nomad's gap). */
   preemptionMinPriorityGap: number;
+  /** A node is NotReady once its lease is this old; 0 means the lease's own duration. */
+  nodeMonitorGracePeriodSeconds: number;
 }
 
-export const DEFAULT_SETTINGS: ControllerSettings = { preemptionMinPriorityGap: 10 };
+export const DEFAULT_SETTINGS: ControllerSettings = { preemptionMinPriorityGap: 10, nodeMonitorGracePeriodSeconds: 0 };
 
 /** What every controller is built from: one client, shared informers, one metrics registry. */
 export interface ControllerEnv {
@@ -36,6 +39,7 @@ export interface ControllerDefinition {
 
 export const CONTROLLERS: readonly ControllerDefinition[] = [
   { name: SCHEDULER_NAME, description: 'binds each unbound VirtualMachine to the best Ready node with room (filters, then normalised scores)', build: schedulerController },
+  { name: HEALTH_NAME, description: 'marks nodes NotReady when their lease lapses and moves the VMs of fenced nodes elsewhere', build: healthController },
   { name: PREEMPTOR_NAME, description: 'evicts lower-priority VirtualMachines to make room for one no node can take', build: preemptorController },
 ];
 

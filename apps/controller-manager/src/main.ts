@@ -59,6 +59,11 @@ const argv = await yargs(hideBin(process.argv))
     default: DEFAULT_SETTINGS.preemptionMinPriorityGap,
     describe: 'Preemption evicts only VMs whose priority is at least this much lower than the preempting VM (≥ 1)',
   })
+  .option('node-monitor-grace-period', {
+    type: 'number',
+    default: DEFAULT_SETTINGS.nodeMonitorGracePeriodSeconds,
+    describe: 'Seconds without a lease renewal before a node is NotReady (0: the lease duration the agent chose)',
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
@@ -68,6 +73,7 @@ const argv = await yargs(hideBin(process.argv))
     selectControllers(a.controllers);
     const gap = a['preemption-min-priority-gap'];
     if (!(Number.isInteger(gap) && gap >= 1)) throw new Error('--preemption-min-priority-gap must be a whole number ≥ 1');
+    if (!(a['node-monitor-grace-period'] >= 0)) throw new Error('--node-monitor-grace-period must be ≥ 0 seconds');
     try {
       checkTiming(electionTiming(a));
     } catch (err) {
@@ -117,7 +123,7 @@ const manager = new ControllerManager({
   client,
   controllers: selectControllers(argv.controllers),
   registry,
-  settings: { preemptionMinPriorityGap: argv['preemption-min-priority-gap'] },
+  settings: { preemptionMinPriorityGap: argv['preemption-min-priority-gap'], nodeMonitorGracePeriodSeconds: argv['node-monitor-grace-period'] },
   log,
   electorFor: argv['leader-elect']
     ? (controller) => new LeaseElector({ client, name: `${NAME}-${controller}`, identity, timing, log: log.child({ controller }) })

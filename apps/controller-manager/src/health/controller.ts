@@ -1,0 +1,51 @@
+/**
+ * The health controller's wiring (STYLE.md 4): node health from Lease renewals, NotReady and
+ * the unreachable taint, and the rescue of a fenced node's VMs (reconcile.ts).
+ *
+ *   Lease in shoal-node-lease changed   → the node it belongs to
+ *   Node added/updated                  → that node
+ *   VM bound to a node judged unhealthy → that node (a VM that arrived there late is rescued too)
+ *   (no event at all)                   → each node wakes itself when its lease would expire
+ */
+import { objectKey } from '@shoal/api';
+import { Controller, type EventHandler } from '@shoal/controller-runtime';
+import type { Node, VirtualMachine } from '@shoal/scheduler';
+import type { ControllerEnv } from '../controllers.js';
+import { NODE_LEASE_NAMESPACE, reconcile, RenewalClock, type HealthContext, type NodeLease } from './reconcile.js';
+
+export const HEALTH_NAME = 'health';
+export const HEALTH_COMPONENT = 'shoal-node-health';
+
+export function healthController(env: ControllerEnv): Controller {
+  const nodes = env.informers.informer<Node>('node');
+  const leases = env.informers.informer<NodeLease>('lease', { namespace: NODE_LEASE_NAMESPACE });
+  const vms = env.informers.informer<VirtualMachine>('vm');
+  const log = env.log.child({ controller: HEALTH_NAME });
+  const now = () => Date.now();
+  const ctx: HealthContext = {
+    client: env.client,
+    nodes,
+    leases,
+    vms,
+    clock: new RenewalClock(now),
+    recorder: env.recorder(HEALTH_COMPONENT),
+    log,
+    gracePeriodMs: env.settings.nodeMonitorGracePeriodSeconds * 1000,
+    unhealthy: new Set(),
+    now,
+  };
+  const controller = new Controller({ name: HEALTH_NAME, workers: 4, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });
+
+  const onLease: EventHandler<NodeLease> = (change) => {
+    const name = change.object.metadata.name;
+    return name ? [name] : [];
+  };
+  const onVm: EventHandler<VirtualMachine> = (change) => {
+    const nodeName = change.object.spec.nodeName;
+    return nodeName && change.type !== 'delete' && ctx.unhealthy.has(nodeName) ? [nodeName] : [];
+  };
+  return controller
+    .watch(nodes, (change) => [objectKey(change.object.metadata)])
+    .watch(leases, onLease)
+    .watch(vms, onVm);
+}

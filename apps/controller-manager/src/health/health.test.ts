@@ -1,0 +1,108 @@
+/**
+ * The health controller end to end through the real controller-manager: Nodes and their Leases
+ * are written through the API by the test, which plays two agents — one keeps renewing, one
+ * stops. No VM runs anywhere: this is about what the control plane decides and when.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ShoalClient } from '@shoal/client';
+import type { Node, VirtualMachine } from '@shoal/scheduler';
+import { waitFor } from '@shoal/testing';
+import { addNode, addVm, boundTo, getVm, metric, withCluster } from '../test-support/scheduler-cluster.js';
+import { UNREACHABLE_TAINT_KEY } from './node-health.js';
+import { NODE_LEASE_NAMESPACE } from './reconcile.js';
+
+const LEASE_SECONDS = 2;
+const FENCE_SECONDS = 2;
+
+/** Registers a node the way an agent does (fencing published) and keeps its lease renewed until stopped. */
+async function agentNode(client: ShoalClient, name: string): Promise<{ stop(): void; resume(): void }> {
+  await addNode(client, name);
+  await client.patch('node', name, { status: { fencing: { leaseDurationSeconds: LEASE_SECONDS, fenceTimeoutSeconds: FENCE_SECONDS } } }, { type: 'merge', status: true });
+  const renew = async () => {
+    const spec = { holderIdentity: name, leaseDurationSeconds: LEASE_SECONDS, renewTime: new Date().toISOString() };
+    try {
+      await client.patch('lease', name, { spec }, { namespace: NODE_LEASE_NAMESPACE, type: 'merge' });
+    } catch {
+      await client.create('lease', { metadata: { name }, spec }, { namespace: NODE_LEASE_NAMESPACE }).catch(() => undefined);
+    }
+  };
+  await renew();
+  // The agent's heartbeat, played by the test: renewals every half second while "alive".
+  let timer: NodeJS.Timeout | undefined;
+  const resume = () => {
+    timer ??= setInterval(() => void renew().catch(() => undefined), 500);
+  };
+  resume();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      timer = undefined;
+    },
+    resume,
+  };
+}
+
+const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
+
+test('a node whose lease lapses goes NotReady and tainted, its VMs move only after lease + fence timeout, and it recovers when renewals resume', async () => {
+  await withCluster(async ({ client }) => {
+    const alpha = await agentNode(client, 'alpha');
+    // Only alpha exists while the VMs are placed.
+    for (const n of ['web', 'batch']) await addVm(client, n);
+    await addVm(client, 'manual', { spec: { runStrategy: 'Manual' } });
+    for (const n of ['web', 'batch', 'manual']) assert.equal(await boundTo(client, n), 'alpha');
+    const beta = await agentNode(client, 'beta');
+
+    alpha.stop();
+    const stoppedAt = Date.now();
+    const notReady = await waitFor(async () => {
+      const n = await client.get<Node>('node', 'alpha');
+      return readyOf(n)?.status === 'Unknown' && n.spec?.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY) ? n : undefined;
+    }, { timeoutMs: 15_000, message: 'alpha NotReady and tainted' });
+    assert.equal(readyOf(notReady)?.reason, 'NodeStatusUnknown');
+    const notReadyAfter = Date.now() - stoppedAt;
+    // Its VMs have not moved yet: they may still be running there until the fence timeout.
+    assert.equal((await getVm(client, 'web')).spec.nodeName, 'alpha');
+    assert.equal((await client.get<Node>('node', 'beta')).status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+
+    const moved = await waitFor(async () => {
+      const web = await getVm(client, 'web');
+      return web.spec.nodeName === 'beta' ? web : undefined;
+    }, { timeoutMs: 20_000, message: 'web rescheduled to beta' });
+    const movedAfter = Date.now() - stoppedAt;
+    assert.ok(movedAfter >= (LEASE_SECONDS + FENCE_SECONDS) * 1000 - 600, `moved only after lease + fence timeout (${movedAfter} ms; NotReady after ${notReadyAfter} ms)`);
+    assert.ok(!moved.metadata.finalizers?.includes('shoal.dev/agent'), "the dead agent's finalizer is gone");
+    assert.equal(await boundTo(client, 'batch'), 'beta');
+    // Manual: unbound and stopped, requested state Stopped, until someone starts it.
+    const manual = await waitFor(async () => {
+      const v = await getVm(client, 'manual');
+      return v.metadata.annotations?.['shoal.dev/requested-state'] === 'Stopped' ? v : undefined;
+    });
+    assert.notEqual(manual.spec.nodeName, 'alpha');
+    const lostEvents = await waitFor(async () => {
+      const evs = (await client.list<{ reason: string; involvedObject: { name: string } } & VirtualMachine>('event', { namespace: 'default' })).items.filter((e) => e.reason === 'NodeLost');
+      return evs.length >= 3 ? evs : undefined;
+    }, { message: 'NodeLost events for the 3 VMs' });
+    assert.deepEqual([...new Set(lostEvents.map((e) => e.involvedObject.name))].sort(), ['batch', 'manual', 'web']);
+
+    alpha.resume();
+    await waitFor(async () => {
+      const n = await client.get<Node>('node', 'alpha');
+      return readyOf(n)?.status === 'True' && !n.spec?.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY) ? n : undefined;
+    }, { timeoutMs: 15_000, message: 'alpha Ready again, untainted' });
+    alpha.stop();
+    beta.stop();
+  }, ['--controllers', 'scheduler,health']);
+});
+
+test('a hand-made Node without a lease or fencing is left alone', async () => {
+  await withCluster(async ({ client, metricsUrl }) => {
+    await addNode(client, 'static');
+    // Wait until the health controller has looked at it (twice: the add and the status write).
+    await waitFor(async () => (await metric(metricsUrl, /^shoal_controller_reconcile_total\{controller="health",result="success"\} (\d+)$/m)) >= 2, { message: 'health reconciles' });
+    const node = await client.get<Node>('node', 'static');
+    assert.equal(readyOf(node)?.status, 'True');
+    assert.equal(node.spec?.taints, undefined);
+  }, ['--controllers', 'health']);
+});

@@ -1,0 +1,149 @@
+/**
+ * reconcile(ctx, nodeName) for the health controller (STYLE.md 1–3).
+ *
+ *   Node gone, or not run by an agent (no Lease, no status.fencing) → nothing to do
+ *   lease renewed recently            → Ready=True, no unreachable taint; look again when it would expire
+ *   lease expired                     → Ready=Unknown + unreachable taint; its VMs stay put (they may
+ *                                       still run there); look again at the fence time
+ *   lease expired + fence timeout     → Ready=Unknown (NodeFenced); every VM bound there is rescued
+ *                                       (rescue.ts): unbound to run elsewhere, or finalized if deleting
+ *
+ * Without status.fencing (an agent that does not publish its fence timeout) a node is marked
+ * NotReady but its VMs are never moved: without the timeout, moving them could run one twice.
+ */
+import { ApiError, objectKey, type Condition, type KubeObject } from '@shoal/api';
+import type { Informer, ShoalClient } from '@shoal/client';
+import type { EventRecorder, Result } from '@shoal/controller-runtime';
+import type { Node, VirtualMachine } from '@shoal/scheduler';
+import type { Logger } from 'pino';
+import { nodeHealth, readyConditionFor, taintsFor, type NodeHealth, type NodeTiming, type Taint } from './node-health.js';
+import { rescueFromFencedNode } from './rescue.js';
+
+export const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
+
+export interface NodeLease extends KubeObject {
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
+}
+
+export interface FencingStatus {
+  leaseDurationSeconds?: number;
+  fenceTimeoutSeconds?: number;
+}
+
+/** When this controller saw each node's lease last renewed (see node-health.ts for why not renewTime). */
+export class RenewalClock {
+  private readonly seen = new Map<string, { renewTime?: string; at: number }>();
+  constructor(private readonly now: () => number) {}
+
+  /** Notes the lease as observed now; answers when its current renewal was first seen. */
+  observe(nodeName: string, lease: NodeLease | undefined): number {
+    const renewTime = lease?.spec?.renewTime;
+    const before = this.seen.get(nodeName);
+    if (before && before.renewTime === renewTime) return before.at;
+    const at = this.now();
+    this.seen.set(nodeName, { renewTime, at });
+    return at;
+  }
+
+  forget(nodeName: string): void {
+    this.seen.delete(nodeName);
+  }
+}
+
+export interface HealthContext {
+  client: ShoalClient;
+  nodes: Pick<Informer<Node>, 'get'>;
+  leases: Pick<Informer<NodeLease>, 'get'>;
+  vms: Pick<Informer<VirtualMachine>, 'list'>;
+  clock: RenewalClock;
+  recorder: EventRecorder;
+  log: Logger;
+  /** NotReady after this long without a renewal; 0: the lease's own duration. */
+  gracePeriodMs: number;
+  /** Nodes last judged not Ready: a VM bound to one of them wakes its node. */
+  unhealthy: Set<string>;
+  now: () => number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export async function reconcile(ctx: HealthContext, nodeName: string): Promise<Result> {
+  const node = ctx.nodes.get(nodeName);
+  const lease = ctx.leases.get(`${NODE_LEASE_NAMESPACE}/${nodeName}`);
+  const fencing = node?.status?.fencing as FencingStatus | undefined;
+  if (!node || (!lease && !fencing)) {
+    ctx.clock.forget(nodeName);
+    ctx.unhealthy.delete(nodeName);
+    return {};
+  }
+  const leaseDurationMs = 1000 * (lease?.spec?.leaseDurationSeconds ?? fencing?.leaseDurationSeconds ?? 40);
+  const timing: NodeTiming = {
+    leaseDurationMs,
+    fenceTimeoutMs: fencing?.fenceTimeoutSeconds !== undefined ? fencing.fenceTimeoutSeconds * 1000 : Infinity,
+    graceMs: ctx.gracePeriodMs || leaseDurationMs,
+  };
+  const now = ctx.now();
+  const health = nodeHealth(now, ctx.clock.observe(nodeName, lease), timing);
+  if (health.state === 'Ready') ctx.unhealthy.delete(nodeName);
+  else ctx.unhealthy.add(nodeName);
+
+  await reportHealth(ctx, node, health, iso(now));
+  if (health.state === 'Fenced') await rescueVms(ctx, nodeName);
+
+  const wakeAt = health.state === 'Ready' ? health.until : health.state === 'Unreachable' ? health.fencedAt : undefined;
+  return wakeAt === undefined || !Number.isFinite(wakeAt) ? {} : { requeueAfterMs: Math.max(0, wakeAt - now) + 50 };
+}
+
+async function reportHealth(ctx: HealthContext, node: Node, health: NodeHealth, now: string): Promise<void> {
+  const name = node.metadata.name!;
+  const conditions = node.status?.conditions ?? [];
+  const ready = readyConditionFor(conditions.find((c) => c.type === 'Ready'), health, now);
+  if (ready) {
+    const next: Condition[] = [ready, ...conditions.filter((c) => c.type !== 'Ready')];
+    await ignoreNotFound(ctx.client.patch('node', name, { metadata: { resourceVersion: node.metadata.resourceVersion }, status: { conditions: next } }, { type: 'merge', status: true }));
+    if (health.state !== 'Ready') ctx.recorder.event(node, 'Warning', 'NodeNotReady', `node ${name} stopped renewing its lease`);
+    else ctx.recorder.event(node, 'Normal', 'NodeReady', `node ${name} is renewing its lease again`);
+    // The patch moved the resourceVersion; the taint patch follows on the next pass (the update requeues us).
+    return;
+  }
+  const taints = taintsFor(node.spec?.taints as Taint[] | undefined, health.state === 'Ready', now);
+  if (taints) await ignoreNotFound(ctx.client.patch('node', name, { metadata: { resourceVersion: node.metadata.resourceVersion }, spec: { taints } }, { type: 'merge' }));
+}
+
+async function rescueVms(ctx: HealthContext, nodeName: string): Promise<void> {
+  const bound = ctx.vms.list().filter((vm) => vm.spec.nodeName === nodeName);
+  if (bound.length === 0) return;
+  const now = iso(ctx.now());
+  const moved: string[] = [];
+  for (const vm of bound) {
+    const rescue = rescueFromFencedNode(vm, nodeName, now);
+    const { name, namespace } = vm.metadata;
+    let rv = vm.metadata.resourceVersion;
+    if (rescue.status) {
+      const updated = await ignoreNotFound(
+        ctx.client.patch<VirtualMachine>('vm', name!, { metadata: { resourceVersion: rv }, status: rescue.status }, { type: 'merge', status: true, namespace }),
+      );
+      if (!updated) continue;
+      rv = updated.metadata.resourceVersion;
+    }
+    // Pinned to the version judged: a VM that changed meanwhile is judged again (409 → retry).
+    const done = await ignoreNotFound(ctx.client.patch<VirtualMachine>('vm', name!, { ...rescue.object, metadata: { ...(rescue.object.metadata as object), resourceVersion: rv } }, { type: 'merge', namespace }));
+    if (!done) continue;
+    moved.push(objectKey(vm.metadata));
+    if (rescue.status) ctx.recorder.event(vm, 'Warning', 'NodeLost', String(rescue.status.message));
+  }
+  if (moved.length) {
+    ctx.log.info({ node: nodeName, vms: moved }, 'rescued VMs from a fenced node');
+    const node = ctx.nodes.get(nodeName);
+    if (node) ctx.recorder.event(node, 'Warning', 'NodeFenced', `released ${moved.length} VM(s) bound to this node: ${moved.slice(0, 10).join(', ')}${moved.length > 10 ? ', …' : ''}`);
+  }
+}
+
+async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 404) return undefined;
+    throw err;
+  }
+}
