@@ -195,8 +195,11 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
+// `on`, not `once`: execa's exit hook (signal-exit) re-raises a signal nobody else listens to,
+// which would end this process before the children are stopped.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    if (cleaning) return;
     log(`${sig}: stopping every process this benchmark started`);
     void cleanup().finally(() => process.exit(130));
   });
