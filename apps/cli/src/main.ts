@@ -8,14 +8,17 @@ import { hideBin } from 'yargs/helpers';
 import { UsageError } from './cli-errors.js';
 import { apiResourcesCommand } from './commands/api-resources/command.js';
 import { applyCommand } from './commands/apply/command.js';
+import { cordonCommand } from './commands/cordon/command.js';
 import { deleteCommand } from './commands/delete/command.js';
 import { describeCommand } from './commands/describe/command.js';
+import { drainCommand } from './commands/drain/command.js';
 import { getCommand } from './commands/get/command.js';
 import { logsCommand } from './commands/logs/command.js';
 import { placeCommand } from './commands/place/command.js';
 import { restartCommand } from './commands/restart/command.js';
 import { startCommand } from './commands/start/command.js';
 import { stopCommand } from './commands/stop/command.js';
+import { uncordonCommand } from './commands/uncordon/command.js';
 import { versionCommand } from './commands/version/command.js';
 import { globalOptions } from './global-options.js';
 import { reportError } from './report-error.js';
@@ -31,6 +34,9 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(deleteCommand)
   .command(logsCommand)
   .command(placeCommand)
+  .command(cordonCommand)
+  .command(uncordonCommand)
+  .command(drainCommand)
   .command(startCommand)
   .command(stopCommand)
   .command(restartCommand)
