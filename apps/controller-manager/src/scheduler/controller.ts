@@ -21,6 +21,7 @@ import { Controller, type EventHandler } from '@shoal/controller-runtime';
 import { allocatableOf, defaultProfile, holdsResources, type Node, type VirtualMachine } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controllers.js';
 import { trackCluster } from '../placement/cluster-tracking.js';
+import { Binder } from './binder.js';
 import { SchedulerMetrics } from './metrics.js';
 import { reconcile, type SchedulerContext } from './reconcile.js';
 
@@ -29,10 +30,13 @@ export const SCHEDULER_NAME = 'scheduler';
 export const SCHEDULER_COMPONENT = 'shoal-scheduler';
 const UNSCHEDULABLE_RETRY_MS = 30_000;
 /**
- * Decisions are synchronous and reserve room before any await, so workers only overlap the API
- * calls (binds) of different VMs; they never race on a node's room.
+ * Decisions are synchronous and reserve room before any await, so workers never race on a
+ * node's room; binds run in the background (binder.ts), so workers only wait on the API for
+ * status writes of VMs that fit nowhere.
  */
-const WORKERS = 16;
+const WORKERS = 8;
+/** Binds under way at once: enough to keep the apiserver busy, few enough to keep its latency low. */
+const MAX_BINDS_IN_FLIGHT = 128;
 
 const waitsForNode = (vm: VirtualMachine) => !vm.spec.nodeName && !vm.metadata.deletionTimestamp;
 
@@ -77,14 +81,17 @@ export function schedulerController(env: ControllerEnv): Controller {
   };
 
   const state = trackCluster(controller, env.informers, { vm: onVm, node: onNode, policy: everyWaitingVm });
+  const recorder = env.recorder(SCHEDULER_COMPONENT);
+  const metrics = new SchedulerMetrics(env.registry);
   ctx = {
     client: env.client,
     vms,
     state,
+    binder: new Binder({ client: env.client, state, recorder, log, metrics, requeue: (key) => controller.queue.addRateLimited(key), maxInFlight: MAX_BINDS_IN_FLIGHT }),
     profile: defaultProfile,
-    recorder: env.recorder(SCHEDULER_COMPONENT),
+    recorder,
     log,
-    metrics: new SchedulerMetrics(env.registry),
+    metrics,
     unschedulableRetryMs: UNSCHEDULABLE_RETRY_MS,
   };
   return controller;

@@ -4,10 +4,10 @@
  *
  *   VM gone, being deleted, or already bound  → nothing to do
  *   bound by us, informer not caught up yet   → nothing to do (its room stays reserved)
- *   a node fits                               → reserve (assume), bind (binding subresource:
- *                                               spec.nodeName + status Scheduled in one
- *                                               write) with the VM's resourceVersion as
- *                                               precondition, Normal event Scheduled
+ *   a node fits                               → reserve (assume) and hand the bind to the
+ *                                               Binder (binder.ts), which binds in the
+ *                                               background with the VM's resourceVersion as
+ *                                               precondition and records the Scheduled event
  *   no node fits                              → status Pending + Scheduled=False/Unschedulable
  *                                               and a Warning FailedScheduling event when the
  *                                               reason changed; look again in 30 s (node and
@@ -18,6 +18,7 @@ import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
 import { schedule, type ClusterState, type Profile, type VirtualMachine } from '@shoal/scheduler';
 import type { Logger } from 'pino';
+import type { Binder } from './binder.js';
 import type { SchedulerMetrics } from './metrics.js';
 import { saysUnschedulable, unschedulableStatus } from './status.js';
 
@@ -26,6 +27,8 @@ export interface SchedulerContext {
   vms: Pick<Informer<VirtualMachine>, 'get' | 'list'>;
   /** Nodes, policies and where every VM holds room, kept current by the informers' events. */
   state: ClusterState;
+  /** Carries out the binds decided here, in the background. */
+  binder: Binder;
   profile: Profile;
   recorder: EventRecorder;
   log: Logger;
@@ -43,8 +46,8 @@ export async function reconcile(ctx: SchedulerContext, key: string): Promise<Res
   if (!vm || vm.metadata.deletionTimestamp || vm.spec.nodeName) return {};
 
   if (stillAssumed) {
-    // Bound by us at exactly this version: the informer has not shown the bind yet.
-    if (ctx.state.assumed.get(key)!.bound) return {};
+    // Bound by us at exactly this version, or being bound: the informer has not shown it yet.
+    if (ctx.state.assumed.get(key)!.bound || ctx.binder.binding(key)) return {};
     // The last bind's outcome is unknown (the connection broke mid-call): ask the server.
     const live = await getLive(ctx, vm);
     if (!live) {
@@ -67,31 +70,8 @@ export async function reconcile(ctx: SchedulerContext, key: string): Promise<Res
   // Reserve the room in the same synchronous step as the decision, before any await: no other
   // worker can decide on the old free room in between (see AssumeCache).
   ctx.state.assume(vm, decision.nodeName);
-  if (!(await bind(ctx, vm, decision.nodeName))) return {};
-  ctx.state.confirm(key);
-  ctx.metrics?.attempt('scheduled');
-  ctx.recorder.event(vm, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${decision.nodeName}`);
+  await ctx.binder.start(vm, decision.nodeName);
   return {};
-}
-
-/**
- * Binds through the binding subresource — spec.nodeName and the Scheduled status in one write —
- * only on the version the decision saw. Answers false when the VM is gone.
- */
-async function bind(ctx: SchedulerContext, vm: VirtualMachine, nodeName: string): Promise<boolean> {
-  const key = objectKey(vm.metadata);
-  try {
-    await ctx.client.bind(vm.metadata.namespace ?? '', vm.metadata.name!, nodeName, { resourceVersion: vm.metadata.resourceVersion });
-    return true;
-  } catch (err) {
-    // A 4xx means the bind did not happen: free the room. Otherwise (5xx, a broken connection)
-    // it may have: keep the room reserved, and the retry asks the server which it was.
-    if (err instanceof ApiError && err.code < 500) ctx.state.forget(key);
-    if (err instanceof ApiError && err.code === 404) return false;
-    ctx.metrics?.attempt(err instanceof ApiError && err.code === 409 ? 'conflict' : 'error');
-    // 409: the VM changed since the informer showed it; retry (with backoff) on the newer version.
-    throw err;
-  }
 }
 
 async function unschedulable(ctx: SchedulerContext, vm: VirtualMachine, message: string): Promise<Result> {
