@@ -59,6 +59,9 @@ interface VmSpec {
   nodeName?: string;
 }
 
+/** The finalizer through which a node agent holds a VM's deletion until its guest is gone. */
+export const AGENT_FINALIZER = 'shoal.dev/agent';
+
 interface VmStatus {
   phase?: string;
   nodeName?: string;
@@ -101,10 +104,18 @@ export function boundVm(kind: KindInfo, current: KubeObject, nodeName: string, n
     message,
     conditions: [...(old.conditions ?? []).filter((c) => c.type !== 'Scheduled'), scheduled],
   };
+  // The node agent's finalizer goes on with the bind, in the same write: from the moment a VM
+  // is bound, deleting it waits for the agent to stop its guest — there is no window in which
+  // a delete could complete while the agent is starting it — and the agent saves a write.
+  const finalizers = current.metadata.finalizers ?? [];
   // spec.nodeName is the spec: a new generation, as any spec change is.
   return {
     ...current,
-    metadata: { ...current.metadata, generation: (current.metadata.generation ?? 0) + 1 },
+    metadata: {
+      ...current.metadata,
+      generation: (current.metadata.generation ?? 0) + 1,
+      finalizers: finalizers.includes(AGENT_FINALIZER) ? finalizers : [...finalizers, AGENT_FINALIZER],
+    },
     spec: { ...(current.spec as object), nodeName },
     status,
   };

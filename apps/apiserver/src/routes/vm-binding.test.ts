@@ -62,6 +62,7 @@ test('a bind sets spec.nodeName and the Scheduled status in one write, seen as o
     const got = (await api('GET', `${VMS}/web`)).body;
     assert.equal(got.spec.nodeName, 'n1');
     assert.equal(got.metadata.generation, created.metadata.generation + 1, 'binding is a spec change');
+    assert.deepEqual(got.metadata.finalizers, ['shoal.dev/agent'], "the node agent's finalizer comes with the bind");
     const { conditions, ...status } = got.status;
     assert.deepEqual(status, { phase: 'Scheduled', nodeName: 'n1', reason: 'Scheduled', message: 'assigned to n1' }, 'nominatedNodeName is cleared');
     assert.equal(conditions.length, 2);

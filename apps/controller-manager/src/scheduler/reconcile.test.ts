@@ -81,6 +81,13 @@ test('deleting a VM frees its room for a pending one', async () => {
     await addVm(client, 'second', { vcpus: 2 });
     await pendingWith(client, 'second', '0/1 nodes are available: 1 insufficient vcpus.');
     await client.delete('vm', 'first', { namespace: 'default' });
+    // Bound, it carries the node agent's finalizer: while its guest may still run, its room stays taken.
+    const deleting = await getVm(client, 'first');
+    assert.ok(deleting.metadata.deletionTimestamp);
+    assert.deepEqual(deleting.metadata.finalizers, ['shoal.dev/agent']);
+    assert.equal((await getVm(client, 'second')).spec.nodeName, undefined);
+    // The test plays the agent: the guest is gone, the finalizer comes off, the VM and its room go.
+    await client.patch('vm', 'first', { metadata: { finalizers: null } }, { type: 'merge', namespace: 'default' });
     assert.equal(await boundTo(client, 'second'), 'only');
   });
 });
