@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EVICTION_REQUESTED_ANNOTATION } from '@shoal/api';
 import { ClusterState } from './cluster-state.js';
-import { normalizeMinMax, normalizeReverse, normalizeToMax, schedule } from './framework.js';
+import { feasibleNodesToFind, normalizeMinMax, normalizeReverse, normalizeToMax, schedule } from './framework.js';
 import { policyFor } from './placement-policy.js';
 import { planPreemption } from './preemption.js';
 import { defaultProfile } from './profile.js';
@@ -199,4 +199,22 @@ test('preemption keeps the more important victims when fewer make room, and coun
 test('preemption only frees room: a node another filter rules out is no candidate', () => {
   const state = ClusterState.from([node('n', { vcpus: 2, unschedulable: true })], [vm('low', { nodeName: 'n', vcpus: 2, priority: 0 })]);
   assert.equal(planPreemption(vm('want', { vcpus: 2, priority: 900 }), state, defaultProfile, { minPriorityGap: 1 }).ok, false);
+});
+
+test('in a big cluster a decision stops after enough feasible nodes, starting where the last one stopped', () => {
+  assert.equal(feasibleNodesToFind(50), 50, 'small clusters: every node');
+  assert.equal(feasibleNodesToFind(1000), 420, '42 % of 1,000');
+  assert.equal(feasibleNodesToFind(5000), 500, '10 % of 5,000');
+  assert.equal(feasibleNodesToFind(200), 100, 'never under 100 nodes');
+  const nodes = Array.from({ length: 300 }, (_, i) => node(`n${String(i).padStart(3, '0')}`));
+  const state = ClusterState.from(nodes, []);
+  const first = schedule(vm('a'), state, defaultProfile, { sample: { feasibleNodesToFind: 100, startIndex: 0 } });
+  assert.ok(first.ok);
+  assert.equal(first.evaluated, 100);
+  assert.equal(first.nodeName, 'n000');
+  const next = schedule(vm('b'), state, defaultProfile, { sample: { feasibleNodesToFind: 100, startIndex: 250 } });
+  assert.equal(next.evaluated, 100, 'wraps round: n250..n299, n000..n049');
+  assert.equal(next.ok && next.nodeName, 'n000', 'ties still go to the earlier name');
+  const explained = schedule(vm('c'), state, defaultProfile, { explain: true, sample: { feasibleNodesToFind: 100, startIndex: 7 } });
+  assert.equal(explained.evaluated, 300, 'an explanation judges every node');
 });

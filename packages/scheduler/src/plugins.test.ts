@@ -115,7 +115,7 @@ test('the assume cache ends assumptions on bind, deletion, a new incarnation or 
 
 test('with equal scores, schedule picks the first feasible node by name', () => {
   const state = ClusterState.from([node('n3'), node('n1', { ready: 'False' }), node('n2'), node('n0', { unschedulable: true })], []);
-  assert.deepEqual(schedule(vm('a'), state, defaultProfile), { ok: true, nodeName: 'n2', feasibleNodes: 2 });
+  assert.deepEqual(schedule(vm('a'), state, defaultProfile), { ok: true, nodeName: 'n2', feasibleNodes: 2, evaluated: 4 });
 });
 
 test('bin-packing fills the fuller node first, and never overcommits when every decision is assumed', () => {

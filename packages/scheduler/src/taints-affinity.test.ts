@@ -116,13 +116,14 @@ test('default profile: taints and affinity decide placement and the unschedulabl
     ok: false,
     message: "0/3 nodes are available: 2 node(s) had untolerated taint {zone: maint}, 1 node(s) didn't match VM's node affinity/selector.",
     reasons: { 'node(s) had untolerated taint {zone: maint}': 2, "node(s) didn't match VM's node affinity/selector": 1 },
+    evaluated: 3,
   });
-  assert.deepEqual(schedule(vm(), infos(), defaultProfile), { ok: true, nodeName: 'c', feasibleNodes: 1 });
+  assert.deepEqual(schedule(vm(), infos(), defaultProfile), { ok: true, nodeName: 'c', feasibleNodes: 1, evaluated: 3 });
   // Tolerating the taint and preferring zone=a sends the VM to a, past the name order.
   const pick = vm({ tolerations: [{ key: 'zone', operator: 'Exists' }], nodeAffinity: { preferred: [{ weight: 1, selector: sel({ zone: 'a' }) }] } });
   const labelled = [node('a', { taints: [maint], labels: { zone: 'a' } }), node('b')];
-  assert.deepEqual(schedule(pick, ClusterState.from(labelled, []), defaultProfile), { ok: true, nodeName: 'a', feasibleNodes: 2 });
+  assert.deepEqual(schedule(pick, ClusterState.from(labelled, []), defaultProfile), { ok: true, nodeName: 'a', feasibleNodes: 2, evaluated: 2 });
   // A PreferNoSchedule taint steers away from a node that is otherwise first by name.
   const soft = [node('a', { taints: [{ key: 'spot', effect: 'PreferNoSchedule' }] }), node('b')];
-  assert.deepEqual(schedule(vm(), ClusterState.from(soft, []), defaultProfile), { ok: true, nodeName: 'b', feasibleNodes: 2 });
+  assert.deepEqual(schedule(vm(), ClusterState.from(soft, []), defaultProfile), { ok: true, nodeName: 'b', feasibleNodes: 2, evaluated: 2 });
 });

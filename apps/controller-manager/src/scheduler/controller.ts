@@ -88,6 +88,7 @@ export function schedulerController(env: ControllerEnv): Controller {
     vms,
     state,
     binder: new Binder({ client: env.client, state, recorder, log, metrics, requeue: (key) => controller.queue.addRateLimited(key), maxInFlight: MAX_BINDS_IN_FLIGHT }),
+    nextStartIndex: 0,
     profile: defaultProfile,
     recorder,
     log,

@@ -26,8 +26,8 @@ export class SchedulerMetrics {
     this.attempts = new Counter({ name: 'shoal_scheduler_schedule_attempts_total', help: 'Scheduling attempts by result.', labelNames: ['result'], registers });
     this.decisions = new Histogram({
       name: 'shoal_scheduler_decision_duration_seconds',
-      help: 'Time to pick a node for one VM (filters and scores over every node), without API calls.',
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
+      help: 'Time to pick a node for one VM (filters and scores over the nodes it looks at), without API calls.',
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1],
       registers,
     });
     sets.set(registry, { attempts: this.attempts, decisions: this.decisions });

@@ -16,7 +16,7 @@
 import { ApiError, objectKey } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
-import { schedule, type ClusterState, type Profile, type VirtualMachine } from '@shoal/scheduler';
+import { feasibleNodesToFind, schedule, type ClusterState, type Profile, type VirtualMachine } from '@shoal/scheduler';
 import type { Logger } from 'pino';
 import type { Binder } from './binder.js';
 import type { SchedulerMetrics } from './metrics.js';
@@ -29,6 +29,8 @@ export interface SchedulerContext {
   state: ClusterState;
   /** Carries out the binds decided here, in the background. */
   binder: Binder;
+  /** Where the next decision starts walking the nodes (see ScheduleOptions.sample). */
+  nextStartIndex: number;
   profile: Profile;
   recorder: EventRecorder;
   log: Logger;
@@ -63,7 +65,9 @@ export async function reconcile(ctx: SchedulerContext, key: string): Promise<Res
   }
 
   const started = performance.now();
-  const decision = schedule(vm, ctx.state, ctx.profile);
+  const nodeCount = ctx.state.nodeInfos().length;
+  const decision = schedule(vm, ctx.state, ctx.profile, { sample: { feasibleNodesToFind: feasibleNodesToFind(nodeCount), startIndex: ctx.nextStartIndex } });
+  ctx.nextStartIndex = nodeCount ? (ctx.nextStartIndex + decision.evaluated) % nodeCount : 0;
   ctx.metrics?.decided((performance.now() - started) / 1000);
   if (!decision.ok) return unschedulable(ctx, vm, decision.message);
 
