@@ -1,20 +1,33 @@
 /**
- * The node agent, wired: register the Node, heartbeat through a Lease, watch the VMs bound here
+ * The node agent, wired: heartbeat through a Lease, register the Node, watch the VMs bound here
  * and converge them through the runtime driver. Like a kubelet, it leaves VMs running when it
  * stops; a restarted agent adopts them again.
+ *
+ * Fencing (one VM never runs in two places):
+ *
+ *   no successful renewal for the fence timeout → every VM stops: the per-VM supervisors (QEMU,
+ *                                      even while this process is frozen) and FenceMonitor
+ *   lease not fresh                 → the reconciler starts nothing and writes nothing (FenceGate)
+ *   a renewal ends a stale period   → the informer relists before anything acts again, so a
+ *                                      VM bound elsewhere meanwhile is seen as such and its copy
+ *                                      here is cleaned up; every key is reconciled after it
  */
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { objectKey } from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
-import { Controller, enqueueObject } from '@shoal/controller-runtime';
+import { Controller, enqueueObject, EventRecorder } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
 import { QemuDriver } from './runtime/qemu/qemu-driver.js';
 import { SimulatedDriver } from './runtime/simulated/simulated-driver.js';
 import { registerNode } from './node-registration.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
+import { FenceClock } from './fencing/fence-clock.js';
+import { FenceMonitor } from './fencing/fence-monitor.js';
+import { RENEWALS_PER_LEASE } from './fencing/timing.js';
 import { VmReconciler } from './vm/reconciler.js';
 import type { VirtualMachine } from './vm/lifecycle.js';
 import { buildAgentHttp } from './http-server.js';
@@ -38,21 +51,44 @@ export interface AgentOptions {
 
 export class Agent {
   private readonly client: ShoalClient;
+  private readonly clock: FenceClock;
   private driver!: RuntimeDriver;
   private informer!: Informer<VirtualMachine>;
   private controller?: Controller;
-  private heartbeat!: LeaseHeartbeat;
+  private heartbeat?: LeaseHeartbeat;
+  private fence?: FenceMonitor;
+  private recorder?: EventRecorder;
   private http?: FastifyInstance;
+  private relisting?: Promise<void>;
+  private readonly stopping = new AbortController();
   address = '';
 
   constructor(private readonly o: AgentOptions) {
     this.client = new ShoalClient({ server: o.server, userAgent: `shoal-agent/${o.nodeName}` });
+    this.clock = new FenceClock(o.leaseDurationSeconds * 1000, o.fenceTimeoutSeconds * 1000);
   }
 
   async start(): Promise<void> {
     const { o } = this;
     await mkdir(o.dataDir, { recursive: true });
     const heartbeatFile = join(o.dataDir, 'heartbeat');
+    // First of all: a restarted agent's VMs are fenced unless it renews within the fence
+    // timeout, so nothing slower (probing QEMU, adopting VMs) comes before the first renewal.
+    this.heartbeat = new LeaseHeartbeat({
+      client: this.client,
+      nodeName: o.nodeName,
+      leaseDurationSeconds: o.leaseDurationSeconds,
+      renewIntervalMs: (o.leaseDurationSeconds * 1000) / RENEWALS_PER_LEASE,
+      heartbeatFile,
+      clock: this.clock,
+      onRenewed: (endedStale) => {
+        if (endedStale) o.log.warn({ fenceTimeoutSeconds: o.fenceTimeoutSeconds }, 'lease renewed after a stale period: relisting VMs before acting again');
+        if (this.clock.needsRelist()) this.relistInBackground();
+      },
+      log: o.log,
+    });
+    await this.heartbeat.start();
+
     if (o.runtime === 'qemu') {
       const qemu = new QemuDriver({ dataDir: o.dataDir, heartbeatFile, fenceSeconds: o.fenceTimeoutSeconds, capacity: o.capacity });
       await qemu.init();
@@ -62,17 +98,35 @@ export class Agent {
     }
     const adopted = await this.driver.adopt();
     if (adopted.length) o.log.info({ vms: adopted.map((i) => `${objectKey(i)} pid=${i.pid ?? '-'}`) }, 'adopted running VMs');
+    this.fence = new FenceMonitor({ clock: this.clock, driver: this.driver, log: o.log });
+    this.fence.start();
 
     this.http = buildAgentHttp({ driver: this.driver, ready: () => this.informer?.hasSynced() ?? false });
     await this.http.listen({ host: o.bind, port: o.port });
     this.address = `http://${o.bind}:${(this.http.server.address() as { port: number }).port}`;
 
-    await registerNode(this.client, { nodeName: o.nodeName, labels: o.labels, capacity: this.driver.capacity(), runtime: this.driver.info, agentAddress: this.address });
-    this.heartbeat = new LeaseHeartbeat({ client: this.client, nodeName: o.nodeName, leaseDurationSeconds: o.leaseDurationSeconds, renewIntervalMs: (o.leaseDurationSeconds * 1000) / 4, heartbeatFile, log: o.log });
-    await this.heartbeat.start();
+    await registerNode(this.client, {
+      nodeName: o.nodeName,
+      labels: o.labels,
+      capacity: this.driver.capacity(),
+      runtime: this.driver.info,
+      agentAddress: this.address,
+      fencing: { leaseDurationSeconds: o.leaseDurationSeconds, fenceTimeoutSeconds: o.fenceTimeoutSeconds },
+    });
 
+    this.recorder = new EventRecorder({ client: this.client, component: 'shoal-agent', host: o.nodeName, log: o.log });
     this.informer = new Informer<VirtualMachine>(this.client, 'vm', { fieldSelector: `spec.nodeName=${o.nodeName}` });
-    const reconciler = new VmReconciler({ nodeName: o.nodeName, client: this.client, informer: this.informer, driver: this.driver, stopGraceMs: o.stopGraceSeconds * 1000, log: o.log });
+    const reconciler = new VmReconciler({
+      nodeName: o.nodeName,
+      client: this.client,
+      informer: this.informer,
+      driver: this.driver,
+      fence: { mayAct: () => this.clock.mayAct(Date.now()) },
+      recorder: this.recorder,
+      fenceTimeoutSeconds: o.fenceTimeoutSeconds,
+      stopGraceMs: o.stopGraceSeconds * 1000,
+      log: o.log,
+    });
     this.controller = new Controller({
       name: 'agent-vms',
       // Several VMs boot or stop at once; one slow guest shutdown never holds up the others.
@@ -89,15 +143,55 @@ export class Agent {
     this.informer.start();
     await this.informer.waitForSync();
     // Instances whose VM is gone or bound elsewhere are found through their keys.
-    for (const instance of this.driver.list()) controller.queue.add(objectKey(instance));
+    this.enqueueEverything();
     controller.start();
   }
 
+  /** Every VM the cache holds and every instance the runtime has: the sweep after a (re)list. */
+  private enqueueEverything(): void {
+    const queue = this.controller!.queue;
+    for (const vm of this.informer.list()) queue.add(objectKey(vm.metadata));
+    for (const instance of this.driver.list()) queue.add(objectKey(instance));
+  }
+
+  /** Relists until the cache is as new as the last stale period; one relist at a time. */
+  private relistInBackground(): void {
+    // Before start() has built the informer there is nothing to relist: its first list is new.
+    if (this.relisting || !this.informer) return;
+    this.relisting = (async () => {
+      while (this.clock.needsRelist() && !this.stopping.signal.aborted) {
+        const epoch = this.clock.epoch;
+        // A fresh list, not a resumed watch: the store is replaced by what the apiserver has
+        // now, so a VM bound elsewhere meanwhile leaves the cache (a delete event, reconciled
+        // as a stray) before anything acts on it.
+        await this.informer.stop();
+        const synced = once(this.informer, 'sync', { signal: this.stopping.signal });
+        this.informer.start();
+        await synced;
+        this.clock.relisted(epoch);
+        this.o.log.info({ epoch }, 'relisted VMs after a stale period');
+        this.enqueueEverything();
+      }
+    })()
+      .catch((err) => {
+        if (!this.stopping.signal.aborted) this.o.log.error({ err: (err as Error).message }, 'relist failed');
+      })
+      .finally(() => {
+        this.relisting = undefined;
+        // A stale period that ended while this relist ran needs one more.
+        if (this.clock.needsRelist() && !this.stopping.signal.aborted) this.relistInBackground();
+      });
+  }
+
   async stop(): Promise<void> {
+    this.stopping.abort();
     await this.controller?.stop();
+    await this.relisting;
     await this.informer?.stop();
     this.heartbeat?.stop();
+    await this.fence?.stop();
     if (this.o.stopVmsOnExit) await Promise.all(this.driver.list().map((i) => this.driver.stop(i.uid, this.o.stopGraceSeconds * 1000)));
+    await this.recorder?.flush();
     await this.driver?.close();
     await this.http?.close();
   }

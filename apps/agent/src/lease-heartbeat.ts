@@ -1,10 +1,13 @@
 /**
- * The node's heartbeat: a Lease renewed every few seconds. Each successful renewal also touches
- * a local file, which the VM supervisors watch as their dead man's switch.
+ * The node's heartbeat: a Lease renewed every few seconds. Each SUCCESSFUL renewal — the
+ * apiserver answered 2xx — also touches a local file, which the VM supervisors watch as their
+ * dead man's switch, and tells the FenceClock. A failed renewal (an error answer, no answer,
+ * no answer in time) touches nothing: the fence clock is the time since the last success.
  */
 import { utimes, writeFile } from 'node:fs/promises';
 import { ApiError } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
+import type { FenceClock } from './fencing/fence-clock.js';
 
 export const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
 
@@ -14,26 +17,31 @@ export interface HeartbeatOptions {
   leaseDurationSeconds: number;
   renewIntervalMs: number;
   heartbeatFile: string;
+  clock: FenceClock;
+  /** After each successful renewal; `endedStale` when it ended a stale period (see FenceClock). */
+  onRenewed?: (endedStale: boolean) => void;
   log: { warn(obj: object, msg: string): void };
 }
 
 export class LeaseHeartbeat {
   private timer?: NodeJS.Timeout;
-  lastRenewal?: Date;
+  private stopped = false;
 
   constructor(private readonly o: HeartbeatOptions) {}
 
+  /** Renews once (throwing if that fails), then keeps renewing in the background. */
   async start(): Promise<void> {
-    await writeFile(this.o.heartbeatFile, '');
     await this.renew();
     this.schedule();
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
   }
 
   private schedule(): void {
+    if (this.stopped) return;
     this.timer = setTimeout(() => {
       void this.renew()
         .catch((err) => this.o.log.warn({ err: (err as Error).message }, 'lease renewal failed'))
@@ -42,15 +50,23 @@ export class LeaseHeartbeat {
   }
 
   async renew(): Promise<void> {
-    const now = new Date();
-    const spec = { holderIdentity: this.o.nodeName, leaseDurationSeconds: this.o.leaseDurationSeconds, renewTime: now.toISOString() };
+    const started = new Date();
+    const spec = { holderIdentity: this.o.nodeName, leaseDurationSeconds: this.o.leaseDurationSeconds, renewTime: started.toISOString() };
+    // A renewal that has not succeeded within a lease duration is worth nothing (the lease has
+    // lapsed by then), and one hanging on a frozen apiserver must not hold up the next attempt.
+    const signal = AbortSignal.timeout(this.o.leaseDurationSeconds * 1000);
     try {
-      await this.o.client.patch('lease', this.o.nodeName, { spec }, { namespace: NODE_LEASE_NAMESPACE, type: 'merge' });
+      await this.o.client.patch('lease', this.o.nodeName, { spec }, { namespace: NODE_LEASE_NAMESPACE, type: 'merge', signal });
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 404)) throw err;
-      await this.o.client.create('lease', { metadata: { name: this.o.nodeName }, spec: { ...spec, acquireTime: now.toISOString() } }, { namespace: NODE_LEASE_NAMESPACE });
+      await this.o.client.create('lease', { metadata: { name: this.o.nodeName }, spec: { ...spec, acquireTime: started.toISOString() } }, { namespace: NODE_LEASE_NAMESPACE, signal });
     }
-    this.lastRenewal = now;
-    await utimes(this.o.heartbeatFile, now, now);
+    // The file's mtime is the renewal's renewTime, not the moment the answer came: the earlier
+    // instant, which is what the health controller counts from too. 'a' creates it if missing
+    // without truncating anything.
+    await writeFile(this.o.heartbeatFile, '', { flag: 'a' });
+    await utimes(this.o.heartbeatFile, started, started);
+    const endedStale = this.o.clock.renewed(started.getTime(), Date.now());
+    this.o.onRenewed?.(endedStale);
   }
 }

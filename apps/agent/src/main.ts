@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import pino from 'pino';
 import { Agent } from './agent.js';
+import { DEFAULT_LEASE_DURATION_SECONDS, defaultFenceTimeoutSeconds, fencingTimingError } from './fencing/timing.js';
 
 function parseLabels(s: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -63,8 +64,11 @@ const argv = await yargs(hideBin(process.argv))
   .option('labels', { type: 'string', describe: 'Node labels, e.g. topology.shoal.dev/zone=a,topology.shoal.dev/rack=r1' })
   .option('bind', { type: 'string', default: '127.0.0.1', describe: 'Address of the agent endpoint (logs, health, metrics)' })
   .option('port', { type: 'number', default: 10250, describe: 'Port of the agent endpoint (0: any free port)' })
-  .option('lease-duration', { type: 'number', default: 10, describe: 'Seconds a node lease is valid; renewed every quarter of it' })
-  .option('fence-timeout', { type: 'number', default: 60, describe: 'Seconds without a lease renewal after which VMs stop themselves (0: never)' })
+  .option('lease-duration', { type: 'number', default: DEFAULT_LEASE_DURATION_SECONDS, describe: 'Seconds a node lease is valid; renewed every quarter of it' })
+  .option('fence-timeout', {
+    type: 'number',
+    describe: `Seconds without a successful lease renewal after which this node's VMs are stopped, so they can run elsewhere (default: 1.5 × --lease-duration, ${defaultFenceTimeoutSeconds(DEFAULT_LEASE_DURATION_SECONDS)} with the default lease)`,
+  })
   .option('stop-grace', { type: 'number', default: 30, describe: 'Seconds a guest gets to shut down before it is killed' })
   .option('stop-vms-on-exit', { type: 'boolean', default: false, describe: 'Stop all VMs when the agent stops (all-in-one use)' })
   .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
@@ -80,7 +84,8 @@ const argv = await yargs(hideBin(process.argv))
     if (!/^https?:\/\//.test(a.server)) throw new Error(`--server: "${a.server}" is not an http(s) URL`);
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`--node-name: "${a['node-name']}" is not a valid name (lower case letters, digits, '-', '.')`);
     for (const [flag, v] of Object.entries(a)) if (Array.isArray(v) && flag !== '_') throw new Error(`--${flag} was given more than once`);
-    if (!(a['lease-duration'] >= 2)) throw new Error('--lease-duration must be at least 2 seconds');
+    const fencingError = fencingTimingError({ leaseDurationSeconds: a['lease-duration'], fenceTimeoutSeconds: a['fence-timeout'] ?? defaultFenceTimeoutSeconds(a['lease-duration']) });
+    if (fencingError) throw new Error(fencingError);
     parseLabels(a.labels);
     if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');
     if (!(Number.isInteger(a['simulate-nodes']) && a['simulate-nodes'] >= 0)) throw new Error('--simulate-nodes must be a whole number');
@@ -118,7 +123,7 @@ const agents = nodeNames.map(
       bind: argv.bind,
       port: simulated ? 0 : argv.port,
       leaseDurationSeconds: argv['lease-duration'],
-      fenceTimeoutSeconds: argv['fence-timeout'],
+      fenceTimeoutSeconds: argv['fence-timeout'] ?? defaultFenceTimeoutSeconds(argv['lease-duration']),
       stopGraceSeconds: argv['stop-grace'],
       stopVmsOnExit: argv['stop-vms-on-exit'],
       capacity: { vcpus: argv.vcpus, memoryMiB: argv['memory-mib'] },

@@ -2,6 +2,7 @@
 import { ApiError, type Condition } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import type { Capacity, RuntimeInfo } from './runtime/driver.js';
+import type { FencingTiming } from './fencing/timing.js';
 
 export interface NodeRegistration {
   nodeName: string;
@@ -9,6 +10,8 @@ export interface NodeRegistration {
   capacity: Capacity;
   runtime: RuntimeInfo;
   agentAddress: string;
+  /** Published as status.fencing: the health controller moves this node's VMs only after lease expiry + fence timeout. */
+  fencing: FencingTiming;
 }
 
 export async function registerNode(client: ShoalClient, r: NodeRegistration): Promise<void> {
@@ -24,7 +27,7 @@ export async function registerNode(client: ShoalClient, r: NodeRegistration): Pr
   await client.patch(
     'node',
     r.nodeName,
-    { status: { capacity: r.capacity, allocatable: r.capacity, conditions: [ready], agentAddress: r.agentAddress, runtime: r.runtime } },
+    { status: { capacity: r.capacity, allocatable: r.capacity, conditions: [ready], agentAddress: r.agentAddress, runtime: r.runtime, fencing: r.fencing } },
     { type: 'merge', status: true },
   );
 }

@@ -21,6 +21,20 @@ export interface VmLaunchSpec {
 
 export type InstancePhase = 'starting' | 'running' | 'stopping' | 'exited';
 
+/**
+ * The exit reason of an instance stopped by fencing: its node went longer than the fence
+ * timeout without renewing its Lease, so the VM may be running elsewhere by now.
+ */
+export const FENCED_REASON = 'Fenced';
+
+/** A start refused at the last moment because the agent may no longer act (see FenceClock.mayAct). */
+export class LaunchRefusedError extends Error {
+  constructor(uid: string) {
+    super(`not launching ${uid}: the node's lease is not fresh, or its VM cache has not been relisted since it was`);
+    this.name = 'LaunchRefusedError';
+  }
+}
+
 export interface InstanceState {
   uid: string;
   namespace: string;
@@ -53,9 +67,20 @@ export interface RuntimeDriver extends EventEmitter {
   capacity(): Capacity;
   /** Finds instances left running by an earlier agent process, without disturbing them. */
   adopt(): Promise<InstanceState[]>;
-  start(spec: VmLaunchSpec): Promise<InstanceState>;
+  /**
+   * Launches a guest. `mayLaunch` is asked once more right before the process (or simulated
+   * guest) comes to life, after every await of the preparation: an agent frozen in between must
+   * not launch on a decision it took before; false throws LaunchRefusedError.
+   */
+  start(spec: VmLaunchSpec, mayLaunch?: () => boolean): Promise<InstanceState>;
   /** Asks the guest to shut down; kills it when it has not within graceMs. Resolves once it is gone. */
   stop(uid: string, graceMs: number): Promise<void>;
+  /**
+   * Stops every running instance at once (no grace), recording the exit reason Fenced. The agent
+   * calls it when its last successful renewal is older than the fence timeout. For QEMU it backs
+   * up the per-VM supervisors, which do the same on their own even when the agent is frozen.
+   */
+  fence(): Promise<void>;
   /** Forgets an exited instance and removes its files. */
   remove(uid: string): Promise<void>;
   state(uid: string): InstanceState | undefined;

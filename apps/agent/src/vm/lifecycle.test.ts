@@ -78,6 +78,19 @@ test('status follows the instance: Starting, Running with ip and pid, Failed wit
   assert.equal(computeStatus(vm('Always'), 'n1', instance('running'), true).phase, 'Stopping');
 });
 
+test('a fenced guest: Failed, reason Fenced, saying why; Always and RerunOnFailure restart it, Manual and Halted do not', () => {
+  const fenced = { success: false, reason: 'Fenced', at: '2026-01-01T00:01:00Z' };
+  const status = computeStatus(vm('Manual', { [REQUESTED_STATE_ANNOTATION]: 'Running' }), 'n1', instance('exited', fenced), false, 'T');
+  assert.equal(status.phase, 'Failed');
+  assert.equal(status.reason, 'Fenced');
+  assert.match(status.message!, /^fenced: n1 went longer than its fence timeout without renewing its lease/);
+  assert.equal(status.conditions![0]!.reason, 'Fenced');
+  assert.deepEqual(nextAction(vm('Always'), instance('exited', fenced)), { type: 'start', restart: true });
+  assert.deepEqual(nextAction(vm('RerunOnFailure'), instance('exited', fenced)), { type: 'start', restart: true });
+  assert.deepEqual(nextAction(vm('Manual', { [REQUESTED_STATE_ANNOTATION]: 'Running' }), instance('exited', fenced)), { type: 'none' });
+  assert.deepEqual(nextAction(vm('Halted'), instance('exited', fenced)), { type: 'none' });
+});
+
 test('a condition keeps its transition time while its status holds', () => {
   const before = computeStatus(vm('Always'), 'n1', instance('running'), false, 'T1');
   const later = computeStatus({ ...vm('Always'), status: before }, 'n1', instance('running'), false, 'T2');

@@ -13,7 +13,7 @@ import {
   type EvictionRequest,
   type KubeObject,
 } from '@shoal/api';
-import type { InstanceState } from '../runtime/driver.js';
+import { FENCED_REASON, type InstanceState } from '../runtime/driver.js';
 
 export const AGENT_FINALIZER = 'shoal.dev/agent';
 
@@ -167,7 +167,12 @@ export function computeStatus(vm: VirtualMachine, node: string, instance: Instan
         const exit = instance.exit!;
         phase = exit.success ? 'Stopped' : 'Failed';
         reason = exit.reason;
-        message = exit.code !== undefined ? `the guest's command exited with code ${exit.code}` : `the guest stopped (${exit.reason})`;
+        message =
+          exit.reason === FENCED_REASON
+            ? `fenced: ${node} went longer than its fence timeout without renewing its lease, so the guest was stopped`
+            : exit.code !== undefined
+              ? `the guest's command exited with code ${exit.code}`
+              : `the guest stopped (${exit.reason})`;
         break;
       }
     }

@@ -4,7 +4,12 @@
  * Keys are `namespace/name`; instances are found by the VM's uid, so a deleted-and-recreated VM
  * of the same name never adopts its predecessor's process.
  *
+ *   lease not fresh, or the cache not → nothing at all: requeue (see FenceGate)
+ *   relisted since a stale period
  *   VM gone or bound elsewhere        → stop and remove its instances here (strays)
+ *   its instance was Fenced           → a live GET first: bound elsewhere or gone → clean up
+ *                                       the instance; still bound here → carry on with that
+ *                                       version (restart per runStrategy), one Event said
  *   being deleted                     → stop, remove, drop our finalizer (wins over eviction)
  *   eviction requested                → status Stopping, stop within the grace, remove,
  *                                       status Pending, then unbind (see evict())
@@ -12,11 +17,28 @@
  */
 import { ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type EvictionRequest } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
-import type { InstanceState, RuntimeDriver, VmLaunchSpec } from '../runtime/driver.js';
+import type { EventRecorder } from '@shoal/controller-runtime';
+import { FENCED_REASON, LaunchRefusedError, type InstanceState, type RuntimeDriver, type VmLaunchSpec } from '../runtime/driver.js';
 import { AGENT_FINALIZER, computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch, type Action, type VirtualMachine } from './lifecycle.js';
+
+/**
+ * Whether the agent may act on what its informer holds. False while its lease is not fresh (the
+ * control plane may count the node dead) or while its cache has not been relisted since a stale
+ * period (a VM may have been bound elsewhere meanwhile): nothing is started or written then.
+ */
+export interface FenceGate {
+  mayAct(): boolean;
+}
+
+/** How soon a key turned away by the FenceGate is looked at again. */
+export const FENCE_GATE_RETRY_MS = 500;
 
 export interface ReconcilerOptions {
   nodeName: string;
+  fence: FenceGate;
+  /** For the Fenced Event; the agent's fence timeout is said in it. */
+  recorder: Pick<EventRecorder, 'event'>;
+  fenceTimeoutSeconds: number;
   client: ShoalClient;
   informer: Informer<VirtualMachine>;
   driver: RuntimeDriver;
@@ -46,6 +68,8 @@ export function launchSpec(vm: VirtualMachine): VmLaunchSpec {
 export class VmReconciler {
   /** The invalid eviction annotation value last warned about, per VM key: a bad value is reported once, not on every reconcile. */
   private readonly warnedEviction = new Map<string, string>();
+  /** The fenced exit (its time) last reported with an Event, per instance uid: one Event per fencing. */
+  private readonly reportedFence = new Map<string, string>();
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -56,18 +80,25 @@ export class VmReconciler {
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const { driver } = this.o;
+    if (!this.o.fence.mayAct()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
     const vm = this.o.informer.get(key);
-    const mine = vm && vm.spec.nodeName === this.o.nodeName ? vm : undefined;
-    for (const stray of this.strays(key, mine?.metadata.uid)) {
-      this.o.log.info({ vm: key, uid: stray.uid }, 'stopping an instance no longer bound here');
-      await driver.stop(stray.uid, this.o.stopGraceMs);
-      await driver.remove(stray.uid);
-    }
+    let mine = vm && vm.spec.nodeName === this.o.nodeName ? vm : undefined;
+    for (const stray of this.strays(key, mine?.metadata.uid)) await this.cleanUp(key, stray.uid, 'stopping an instance no longer bound here');
     if (!mine) {
       this.warnedEviction.delete(key);
       return;
     }
     const uid = mine.metadata.uid!;
+
+    const fenced = driver.state(uid);
+    if (fenced?.exit?.reason === FENCED_REASON && !mine.metadata.deletionTimestamp) {
+      // While this node was fenced the health controller may have moved the VM: never restart
+      // it (nor report on it) on the word of the cache, only on the apiserver's.
+      const live = await this.liveIfBoundHere(mine);
+      if (!live) return this.cleanUp(key, uid, 'fenced instance: the VM is gone or bound elsewhere now; removing it here');
+      this.reportFence(live, fenced);
+      mine = live;
+    }
 
     if (mine.metadata.deletionTimestamp) {
       const instance = driver.state(uid);
@@ -76,6 +107,7 @@ export class VmReconciler {
         await driver.stop(uid, this.o.stopGraceMs);
       }
       await driver.remove(uid);
+      this.reportedFence.delete(uid);
       await this.removeFinalizer(mine);
       return;
     }
@@ -97,28 +129,67 @@ export class VmReconciler {
     }
 
     let restarts = mine.status?.restarts ?? 0;
-    switch (action.type) {
-      case 'stop':
-        this.o.log.info({ vm: key, reason: action.reason }, 'stopping VM');
-        await driver.stop(uid, this.o.stopGraceMs);
-        break;
-      case 'restart':
-        this.o.log.info({ vm: key }, 'restarting VM on request');
-        await driver.stop(uid, this.o.stopGraceMs);
-        await driver.remove(uid);
-        await driver.start(launchSpec(mine));
-        break;
-      case 'start':
-        if (instance) await driver.remove(uid);
-        if (action.restart) restarts++;
-        this.o.log.info({ vm: key, restart: action.restart }, 'starting VM');
-        await driver.start(launchSpec(mine));
-        break;
-      case 'none':
-        break;
+    // Asked again right before each launch: the awaits since the check at the top are where a
+    // frozen agent would have lost its lease.
+    const mayLaunch = () => this.o.fence.mayAct();
+    try {
+      switch (action.type) {
+        case 'stop':
+          this.o.log.info({ vm: key, reason: action.reason }, 'stopping VM');
+          await driver.stop(uid, this.o.stopGraceMs);
+          break;
+        case 'restart':
+          this.o.log.info({ vm: key }, 'restarting VM on request');
+          await driver.stop(uid, this.o.stopGraceMs);
+          await driver.remove(uid);
+          await driver.start(launchSpec(mine), mayLaunch);
+          break;
+        case 'start':
+          if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
+          if (instance) await driver.remove(uid);
+          if (action.restart) restarts++;
+          this.o.log.info({ vm: key, restart: action.restart }, 'starting VM');
+          await driver.start(launchSpec(mine), mayLaunch);
+          break;
+        case 'none':
+          break;
+      }
+    } catch (err) {
+      if (!(err instanceof LaunchRefusedError)) throw err;
+      this.o.log.info({ vm: key }, err.message);
+      return { requeueAfterMs: FENCE_GATE_RETRY_MS };
     }
     instance = driver.state(uid);
     await this.writeStatus({ ...mine, status: { ...mine.status, restarts } }, instance, false);
+  }
+
+  private async cleanUp(key: string, uid: string, why: string): Promise<void> {
+    this.o.log.info({ vm: key, uid }, why);
+    await this.o.driver.stop(uid, this.o.stopGraceMs);
+    await this.o.driver.remove(uid);
+    this.reportedFence.delete(uid);
+  }
+
+  /** The VM as the apiserver has it now, when it is still this incarnation and bound to this node. */
+  private async liveIfBoundHere(vm: VirtualMachine): Promise<VirtualMachine | undefined> {
+    try {
+      const live = await this.o.client.get<VirtualMachine>('vm', vm.metadata.name!, { namespace: vm.metadata.namespace });
+      return live.metadata.uid === vm.metadata.uid && live.spec.nodeName === this.o.nodeName ? live : undefined;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** One Warning Event per fencing of a VM still bound here, saying what happens next. */
+  private reportFence(vm: VirtualMachine, instance: InstanceState): void {
+    const at = instance.exit!.at;
+    if (this.reportedFence.get(instance.uid) === at) return;
+    this.reportedFence.set(instance.uid, at);
+    const next = nextAction(vm, instance).type === 'start' ? `restarting it here (runStrategy ${vm.spec.runStrategy ?? 'Always'})` : `runStrategy ${vm.spec.runStrategy ?? 'Always'} keeps it stopped`;
+    const message = `the guest was stopped because node ${this.o.nodeName} went more than ${this.o.fenceTimeoutSeconds}s without renewing its lease; the VM is still bound here: ${next}`;
+    this.o.log.info({ vm: objectKey(vm.metadata), at }, message);
+    this.o.recorder.event(vm, 'Warning', FENCED_REASON, message);
   }
 
   /**
@@ -153,7 +224,10 @@ export class VmReconciler {
       if (!current) return;
       await driver.stop(uid, action.graceMs);
     }
-    if (action.remove) await driver.remove(uid);
+    if (action.remove) {
+      await driver.remove(uid);
+      this.reportedFence.delete(uid);
+    }
     current = await this.writeEvictionStatus(current, undefined, request);
     if (!current) return;
     const finalizers = current.metadata.finalizers ?? [];

@@ -1,8 +1,9 @@
 /**
  * The QEMU microvm runtime. Each VM runs under vm-supervisor.sh, detached from the agent, in
  * <data-dir>/vms/<uid>/: vm.json (who it is), supervisor.pid, qemu.pid, qmp.sock, serial.log,
- * exit.json once it exited. Everything the driver knows it can re-read from those files, which
- * is how a restarted agent re-adopts running VMs without touching them.
+ * exit.json once it exited, `fenced` when fencing stopped it. Everything the driver knows it can
+ * re-read from those files, which is how a restarted agent re-adopts running VMs without
+ * touching them.
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { execa } from 'execa';
 import chokidar, { type FSWatcher } from 'chokidar';
-import type { Capacity, InstanceState, RuntimeDriver, RuntimeInfo, VmLaunchSpec } from '../driver.js';
+import { FENCED_REASON, LaunchRefusedError, type Capacity, type InstanceState, type RuntimeDriver, type RuntimeInfo, type VmLaunchSpec } from '../driver.js';
 import { buildQemuCommandLine, PID_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE } from './command-line.js';
 import { detectAccelerator, hostTscKhz, type Accelerator } from './accelerator.js';
 import { locateGuestImage } from './guest-image.js';
@@ -26,6 +27,8 @@ const BOOT_FILE = 'booted.json';
 const SUPERVISOR_PID = 'supervisor.pid';
 /** QEMU's pid as its supervisor recorded it at spawn (qemu.pid comes later, from QEMU itself). */
 const CHILD_PID_FILE = 'child.pid';
+/** Written (by the supervisor or by fence()) before QEMU is stopped for fencing; the supervisor reports it in exit.json. */
+const FENCED_MARKER = 'fenced';
 /** Booting instances are re-read this often, to see their boot marker promptly. */
 const FAST_POLL_MS = 50;
 /** Every instance is re-read every this many fast polls, even without a file event. */
@@ -36,7 +39,7 @@ export interface QemuDriverOptions {
   dataDir: string;
   /** File the agent touches on every successful heartbeat; the supervisors fence on its age. */
   heartbeatFile: string;
-  /** Seconds without heartbeat after which a VM stops itself; 0 disables. */
+  /** Seconds without a successful heartbeat after which a VM's supervisor stops it (> 0). */
   fenceSeconds: number;
   /** Memory kept for the host, not offered to VMs. */
   reservedMemoryMiB?: number;
@@ -131,10 +134,10 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     return found;
   }
 
-  async start(spec: VmLaunchSpec): Promise<InstanceState> {
+  async start(spec: VmLaunchSpec, mayLaunch?: () => boolean): Promise<InstanceState> {
     const dir = join(this.vmsDir, spec.uid);
     await mkdir(dir, { recursive: true });
-    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE]) await rm(join(dir, f), { force: true });
+    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE, FENCED_MARKER]) await rm(join(dir, f), { force: true });
     const image = await locateGuestImage({ name: spec.image });
     const line = buildQemuCommandLine({
       uid: spec.uid,
@@ -155,6 +158,13 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     const serialOffset = await stat(join(dir, SERIAL_LOG_FILE)).then((s) => s.size).catch(() => 0);
     const startedAt = new Date().toISOString();
     await writeFile(join(dir, META_FILE), JSON.stringify({ namespace: spec.namespace, name: spec.name, startedAt, serialOffset }));
+    // Asked again here, with nothing awaited between this check and the spawn below. (The
+    // supervisor also refuses to launch on a heartbeat older than the fence timeout.)
+    if (mayLaunch && !mayLaunch()) {
+      // Without vm.json a restarted agent does not take the directory for an instance.
+      await rm(join(dir, META_FILE), { force: true });
+      throw new LaunchRefusedError(spec.uid);
+    }
     const supervisor = execa(SUPERVISOR, [dir, this.opts.heartbeatFile, String(this.opts.fenceSeconds), '--', line.binary, ...line.args], {
       detached: true,
       stdio: 'ignore',
@@ -221,6 +231,24 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
       if (Date.now() > until || !(await this.running(t))) return;
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /**
+   * SIGKILLs every QEMU of this node that has not exited, marked as fenced. The supervisors do
+   * this on their own (and keep doing it while the agent is frozen); this is the agent's own
+   * pass, for a guest whose supervisor was lost and so has no dead man's switch left.
+   */
+  async fence(): Promise<void> {
+    await Promise.all(
+      [...this.instances.entries()].map(async ([uid, t]) => {
+        if (existsSync(join(t.dir, EXIT_FILE))) return;
+        const pid = (await readPid(join(t.dir, PID_FILE))) ?? (await readPid(join(t.dir, CHILD_PID_FILE)));
+        if (!isAlive(pid)) return;
+        await writeFile(join(t.dir, FENCED_MARKER), '');
+        await this.killQemu(t);
+        await this.refresh(uid);
+      }),
+    );
   }
 
   private async running(t: Tracked): Promise<boolean> {
@@ -302,8 +330,10 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     const supervisorAlive = isAlive(await readPid(join(t.dir, SUPERVISOR_PID)));
     if (exit || !supervisorAlive) {
       const code = markers.exitCode;
-      const reason = exit?.fenced
-        ? 'Fenced'
+      // The marker counts without exit.json too: a guest whose supervisor was lost, fenced by fence().
+      const fenced = exit?.fenced || existsSync(join(t.dir, FENCED_MARKER));
+      const reason = fenced
+        ? FENCED_REASON
         : code !== undefined
           ? code === 0
             ? 'Completed'

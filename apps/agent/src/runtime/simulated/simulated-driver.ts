@@ -3,10 +3,11 @@
  * agent process stand in for many nodes in scale tests and benchmarks.
  */
 import { EventEmitter } from 'node:events';
-import type { Capacity, InstanceState, RuntimeDriver, RuntimeInfo, VmLaunchSpec } from '../driver.js';
+import { FENCED_REASON, LaunchRefusedError, type Capacity, type InstanceState, type RuntimeDriver, type RuntimeInfo, type VmLaunchSpec } from '../driver.js';
 
 /** How a guest killed for lack of grace exits (QEMU killed with SIGKILL reads as a failure too). */
 const KILLED = { success: false, reason: 'Killed' } as const;
+const FENCED = { success: false, reason: FENCED_REASON } as const;
 
 /** A stop under way: its shared end, and the kill timer when the grace is shorter than a shutdown. */
 interface Stopping {
@@ -41,7 +42,8 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
     return [];
   }
 
-  async start(spec: VmLaunchSpec): Promise<InstanceState> {
+  async start(spec: VmLaunchSpec, mayLaunch?: () => boolean): Promise<InstanceState> {
+    if (mayLaunch && !mayLaunch()) throw new LaunchRefusedError(spec.uid);
     const state: InstanceState = { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt: new Date().toISOString() };
     this.instances.set(spec.uid, state);
     this.later(spec.uid, this.opts.bootMs ?? 200, () => {
@@ -93,6 +95,26 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
       s.kill = setTimeout(() => s.end(KILLED), graceMs);
     }
     await stopping.done;
+  }
+
+  /**
+   * A simulated guest is only memory, so fencing is ending every live one at once. The agent's
+   * FenceMonitor calls this; an agent frozen by SIGSTOP cannot, which is fine here: nothing
+   * would run anywhere but in this process's memory.
+   */
+  async fence(): Promise<void> {
+    for (const [uid, state] of this.instances) {
+      if (state.phase === 'exited') continue;
+      const stopping = this.stopping.get(uid);
+      if (stopping) {
+        stopping.end(FENCED);
+        continue;
+      }
+      clearTimeout(this.timers.get(uid));
+      state.phase = 'exited';
+      state.exit = { ...FENCED, at: new Date().toISOString() };
+      this.emit('change', uid);
+    }
   }
 
   async remove(uid: string): Promise<void> {
