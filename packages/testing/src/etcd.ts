@@ -13,22 +13,34 @@ export interface EtcdMember {
   stop(): Promise<void>;
 }
 
-export async function startEtcd(opts: { name?: string } = {}): Promise<EtcdMember> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'shoal-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const endpoint = `http://127.0.0.1:${clientPort}`;
-  const name = opts.name ?? 'test';
-  const proc: ResultPromise = execa(
+/** Where one member listens and keeps its data; the same on every (re)start. */
+export interface EtcdMemberConfig {
+  name: string;
+  dataDir: string;
+  clientPort: number;
+  peerPort: number;
+}
+
+export const etcdClientUrl = (m: EtcdMemberConfig) => `http://127.0.0.1:${m.clientPort}`;
+export const etcdPeerUrl = (m: EtcdMemberConfig) => `http://127.0.0.1:${m.peerPort}`;
+
+/**
+ * Runs one etcd process of the cluster `all` (a single member: just itself). On a restart with
+ * an existing data dir etcd ignores the --initial-cluster flags and rejoins from its WAL.
+ */
+export function spawnEtcd(member: EtcdMemberConfig, all: EtcdMemberConfig[], clusterToken: string): ResultPromise {
+  return execa(
     'etcd',
     [
-      `--name=${name}`,
-      `--data-dir=${dataDir}`,
-      `--listen-client-urls=${endpoint}`,
-      `--advertise-client-urls=${endpoint}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=${name}=http://127.0.0.1:${peerPort}`,
+      `--name=${member.name}`,
+      `--data-dir=${member.dataDir}`,
+      `--listen-client-urls=${etcdClientUrl(member)}`,
+      `--advertise-client-urls=${etcdClientUrl(member)}`,
+      `--listen-peer-urls=${etcdPeerUrl(member)}`,
+      `--initial-advertise-peer-urls=${etcdPeerUrl(member)}`,
+      `--initial-cluster=${all.map((m) => `${m.name}=${etcdPeerUrl(m)}`).join(',')}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=${clusterToken}`,
       '--log-level=error',
       '--logger=zap',
       // Tests and benchmarks measure our code, not the disk: etcd still writes its WAL, but without fsync.
@@ -36,22 +48,38 @@ export async function startEtcd(opts: { name?: string } = {}): Promise<EtcdMembe
     ],
     { reject: false, stdio: 'ignore' },
   );
-  const exited = proc.then((r) => r);
+}
+
+/** etcd's /health is true only with a leader and a quorum read that succeeded. */
+export async function waitForEtcdHealth(endpoint: string, timeoutMs = 20_000): Promise<void> {
   await waitFor(
     async () => {
-      const r = await fetch(`${endpoint}/health`).catch(() => undefined);
+      const r = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
       return r?.ok;
     },
-    { timeoutMs: 20_000, message: `etcd on ${endpoint} to be healthy` },
+    { timeoutMs, message: `etcd on ${endpoint} to be healthy` },
   );
+}
+
+export async function startEtcd(opts: { name?: string } = {}): Promise<EtcdMember> {
+  const config: EtcdMemberConfig = {
+    name: opts.name ?? 'test',
+    dataDir: await mkdtemp(join(tmpdir(), 'shoal-etcd-')),
+    clientPort: await freePort(),
+    peerPort: await freePort(),
+  };
+  const endpoint = etcdClientUrl(config);
+  const proc = spawnEtcd(config, [config], 'shoal-test');
+  const exited = proc.then((r) => r);
+  await waitForEtcdHealth(endpoint);
   return {
     endpoint,
-    dataDir,
+    dataDir: config.dataDir,
     pid: proc.pid!,
     async stop() {
       proc.kill('SIGTERM');
       await exited;
-      await rm(dataDir, { recursive: true, force: true });
+      await rm(config.dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,102 @@
+/**
+ * A real multi-member etcd cluster on one machine, for fault tests: every member is its own
+ * process with its own data dir, and can be killed (SIGKILL: no goodbye to its peers) and
+ * started again from that data, as a crashed and rebooted host would be.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { ResultPromise } from 'execa';
+import { etcdClientUrl, spawnEtcd, waitForEtcdHealth, type EtcdMemberConfig } from './etcd.js';
+import { freePort } from './free-port.js';
+
+export interface EtcdClusterMember {
+  name: string;
+  endpoint: string;
+  dataDir: string;
+  running: boolean;
+  /** SIGKILL and wait for the process to exit; the data dir stays. */
+  kill(): Promise<void>;
+  /** Starts the member again from its data dir; resolves once it is healthy (so only when a quorum is up). */
+  start(): Promise<void>;
+}
+
+export interface EtcdCluster {
+  members: EtcdClusterMember[];
+  /** Every member's client URL, in order. */
+  endpoints: string[];
+  /** The endpoints joined with commas, as `--etcd-servers` takes them. */
+  servers: string;
+  /** The member that leads now, as the running members say (undefined: none does). */
+  leader(): Promise<EtcdClusterMember | undefined>;
+  /** Kills every member still running and removes all data. */
+  stop(): Promise<void>;
+}
+
+export async function startEtcdCluster(opts: { size?: number } = {}): Promise<EtcdCluster> {
+  const size = opts.size ?? 3;
+  const base = await mkdtemp(join(tmpdir(), 'shoal-etcd-cluster-'));
+  const configs: EtcdMemberConfig[] = [];
+  for (let i = 0; i < size; i++) configs.push({ name: `m${i}`, dataDir: join(base, `m${i}`), clientPort: await freePort(), peerPort: await freePort() });
+  // A fresh token per cluster: members of two test clusters can never mistake each other for peers.
+  const token = `shoal-test-${randomUUID()}`;
+  const members = configs.map((config) => member(config, configs, token));
+  const cluster: EtcdCluster = {
+    members,
+    endpoints: configs.map(etcdClientUrl),
+    servers: configs.map(etcdClientUrl).join(','),
+    async leader() {
+      for (const m of members.filter((x) => x.running)) {
+        const status = await memberStatus(m.endpoint).catch(() => undefined);
+        if (status && status.leader !== '0' && status.leader === status.memberId) return m;
+      }
+      return undefined;
+    },
+    async stop() {
+      await Promise.all(members.filter((m) => m.running).map((m) => m.kill()));
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+  try {
+    // All at once: a member waits for a quorum of its peers before it reports healthy.
+    await Promise.all(members.map((m) => m.start()));
+    return cluster;
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+function member(config: EtcdMemberConfig, all: EtcdMemberConfig[], token: string): EtcdClusterMember {
+  let proc: ResultPromise | undefined;
+  let exited: Promise<unknown> = Promise.resolve();
+  const m: EtcdClusterMember = {
+    name: config.name,
+    endpoint: etcdClientUrl(config),
+    dataDir: config.dataDir,
+    running: false,
+    async kill() {
+      proc?.kill('SIGKILL');
+      await exited;
+      proc = undefined;
+      m.running = false;
+    },
+    async start() {
+      if (m.running) throw new Error(`etcd member ${config.name} is already running`);
+      proc = spawnEtcd(config, all, token);
+      exited = proc.then((r) => r);
+      m.running = true;
+      await waitForEtcdHealth(m.endpoint, 30_000);
+    },
+  };
+  return m;
+}
+
+/** A member's own view (etcd's JSON gateway for Maintenance.Status): its id and the leader it follows ('0': none). */
+async function memberStatus(endpoint: string): Promise<{ memberId: string; leader: string }> {
+  const res = await fetch(`${endpoint}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2_000) });
+  if (!res.ok) throw new Error(`etcd ${endpoint} status: HTTP ${res.status}`);
+  const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+  return { memberId: String(body.header?.member_id), leader: String(body.leader ?? '0') };
+}
