@@ -57,7 +57,7 @@ const argv = await yargs(hideBin(process.argv))
   .scriptName('shoal-agent')
   .usage('$0 --server URL --node-name NAME --data-dir DIR [--runtime qemu|simulated]\n\nRuns the microVMs bound to this node.')
   .config('config', 'YAML or JSON file with any of these options (flags win)', (path) => parseYaml(readFileSync(path, 'utf8')) as object)
-  .option('server', { type: 'string', default: process.env.SHOAL_SERVER, describe: 'API server URL' })
+  .option('server', { type: 'string', default: process.env.SHOAL_SERVER, describe: 'API server URL, or several comma-separated to fail over between' })
   .option('node-name', { type: 'string', default: hostname(), describe: 'Name of this node' })
   .option('data-dir', { type: 'string', demandOption: true, describe: 'Where VM run directories and state live' })
   .option('runtime', { choices: ['qemu', 'simulated'] as const, default: 'qemu' as const, describe: 'VM runtime driver' })
@@ -81,7 +81,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!a.server) throw new Error('--server (or SHOAL_SERVER) is required');
-    if (!/^https?:\/\//.test(a.server)) throw new Error(`--server: "${a.server}" is not an http(s) URL`);
+    for (const url of a.server.split(',')) if (!/^https?:\/\/[^/]+/.test(url.trim())) throw new Error(`--server: "${url}" is not an http(s) URL`);
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`--node-name: "${a['node-name']}" is not a valid name (lower case letters, digits, '-', '.')`);
     for (const [flag, v] of Object.entries(a)) if (Array.isArray(v) && flag !== '_') throw new Error(`--${flag} was given more than once`);
     const fencingError = fencingTimingError({ leaseDurationSeconds: a['lease-duration'], fenceTimeoutSeconds: a['fence-timeout'] ?? defaultFenceTimeoutSeconds(a['lease-duration']) });

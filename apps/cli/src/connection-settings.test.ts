@@ -23,6 +23,14 @@ test('flags win over the environment, which wins over the file, which wins over 
 
 test('a server that is not an http(s) URL is a usage error', () => {
   assert.throws(() => resolveSettings({ server: 'localhost:6443' }, {}, {}), UsageError);
+  assert.throws(() => resolveSettings({ server: 'https://a:6443,localhost:6443' }, {}, {}), UsageError);
+});
+
+test('several apiservers: comma-separated in a flag, $SHOAL_SERVER or the file, or a YAML list in the file', () => {
+  assert.equal(resolveSettings({ server: 'https://a:6443,https://b:6443' }, {}, {}).server, 'https://a:6443,https://b:6443');
+  assert.equal(resolveSettings({}, { SHOAL_SERVER: 'https://a:6443,https://b:6443' }, {}).server, 'https://a:6443,https://b:6443');
+  assert.equal(parseConfig('server:\n  - https://a:6443\n  - https://b:6443\n', '/c.yaml').server, 'https://a:6443,https://b:6443');
+  assert.throws(() => parseConfig('server: [1, 2]\n', '/c.yaml'), /server must be a string or a list of strings/);
 });
 
 test('the config file: $SHOAL_CONFIG, relative CA paths, strict fields', async () => {

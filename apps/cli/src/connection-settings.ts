@@ -7,12 +7,14 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseServers } from '@shoal/client';
 import { UsageError } from './cli-errors.js';
 import type { GlobalArgs } from './global-options.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:6443';
 
 export interface ConfigFile {
+  /** One apiserver URL, or several (comma-separated or a YAML list): the client fails over between them. */
   server?: string;
   /** Relative paths are relative to the config file, as in a kubeconfig. */
   certificateAuthority?: string;
@@ -22,6 +24,7 @@ export interface ConfigFile {
 }
 
 export interface ConnectionSettings {
+  /** One URL or several, comma-separated. */
   server: string;
   certificateAuthority?: string;
   token?: string;
@@ -68,7 +71,12 @@ export function parseConfig(text: string, path: string): ConfigFile {
   for (const [key, value] of Object.entries(doc)) {
     const type = FIELD_TYPES[key as keyof ConfigFile];
     if (!type) throw new UsageError(`config file ${path}: unknown field "${key}" (known: ${Object.keys(FIELD_TYPES).join(', ')})`);
-    if (typeof value !== type) throw new UsageError(`config file ${path}: ${key} must be a ${type}`);
+    // Several apiservers read best as a YAML list; they travel on as one comma-separated string.
+    if (key === 'server' && Array.isArray(value) && value.length && value.every((v) => typeof v === 'string')) {
+      config.server = value.join(',');
+      continue;
+    }
+    if (typeof value !== type) throw new UsageError(`config file ${path}: ${key} must be a ${type}${key === 'server' ? ' or a list of strings' : ''}`);
     (config as Record<string, unknown>)[key] = value;
   }
   if (config.certificateAuthority && !isAbsolute(config.certificateAuthority)) {
@@ -80,10 +88,9 @@ export function parseConfig(text: string, path: string): ConfigFile {
 export function resolveSettings(flags: GlobalArgs, env: NodeJS.ProcessEnv, file: ConfigFile): ConnectionSettings {
   const server = flags.server || env.SHOAL_SERVER || file.server || DEFAULT_SERVER;
   try {
-    const url = new URL(server);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+    parseServers(server);
   } catch {
-    throw new UsageError(`--server must be an http:// or https:// URL, got "${server}"`);
+    throw new UsageError(`--server must be an http:// or https:// URL, or several separated by commas, got "${server}"`);
   }
   return {
     server,

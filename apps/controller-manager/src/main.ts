@@ -27,7 +27,7 @@ const argv = await yargs(hideBin(process.argv))
   .scriptName(NAME)
   .usage(`$0 --server URL [--controllers ${CONTROLLER_NAMES.join(',')}] [--port N]\n\nRuns Shoal's controllers against an API server.`)
   .config('config', 'YAML or JSON file with any of these options (flags win)', (path) => parseYaml(readFileSync(path, 'utf8')) as object)
-  .option('server', { type: 'string', describe: 'API server URL (default: $SHOAL_SERVER)' })
+  .option('server', { type: 'string', describe: 'API server URL, or several comma-separated to fail over between (default: $SHOAL_SERVER)' })
   .option('controllers', { type: 'string', default: '*', describe: `Comma-separated controllers to run, or * for all (${CONTROLLER_NAMES.join(', ')})` })
   .option('port', { type: 'number', default: 10257, describe: 'Port for /healthz, /readyz and /metrics (0: any free port)' })
   .option('bind', { type: 'string', default: '127.0.0.1', describe: 'Address for /healthz, /readyz and /metrics' })
@@ -69,7 +69,7 @@ const argv = await yargs(hideBin(process.argv))
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
     const server = a.server ?? process.env.SHOAL_SERVER;
     if (!server) throw new Error('--server URL (or $SHOAL_SERVER) is required');
-    if (!/^https?:\/\/[^/]+/.test(server)) throw new Error(`--server: "${server}" is not an http(s) URL`);
+    for (const url of server.split(',')) if (!/^https?:\/\/[^/]+/.test(url.trim())) throw new Error(`--server: "${url}" is not an http(s) URL`);
     selectControllers(a.controllers);
     const gap = a['preemption-min-priority-gap'];
     if (!(Number.isInteger(gap) && gap >= 1)) throw new Error('--preemption-min-priority-gap must be a whole number ≥ 1');

@@ -80,8 +80,14 @@ export class ShoalClient {
     this.transport = new Transport(opts);
   }
 
+  /** The apiserver in use now; with several (see ConnectionOptions.server) it changes on failover. */
   get server(): string {
     return this.transport.server;
+  }
+
+  /** Every apiserver this client may use, in the order given. */
+  get servers(): string[] {
+    return this.transport.serverList;
   }
 
   /** The raw call every verb is built on: path relative to the server, JSON in and out. */
@@ -202,7 +208,7 @@ export class ShoalClient {
         const signal = opts.signal;
         let body: (AsyncIterable<Buffer> & { destroy(): void }) | undefined;
         try {
-          body = await transport.stream(path, { query, accept: 'text/plain, application/json', signal });
+          body = await transport.stream(path, { query, accept: 'text/plain, application/json', signal, failoverOn503: false });
         } catch (err) {
           if (signal?.aborted) return;
           throw err;

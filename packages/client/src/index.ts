@@ -2,6 +2,8 @@ export { ShoalClient, DEFAULT_NAMESPACE } from './client.js';
 export type { ClientOptions, KindName, ObjectOptions, WriteOptions, PatchOptions, DeleteOptions, ListOptions, TableOptions, LogOptions } from './client.js';
 export type { ConnectionOptions, RetryOptions, RetryMode, RequestOptions } from './transport.js';
 export { shouldRetry } from './transport.js';
+export { parseServers } from './servers.js';
+export type { ServerUrl } from './servers.js';
 export type { WatchOptions } from './watch.js';
 export { Informer } from './informer.js';
 export type { InformerOptions, InformerEvents } from './informer.js';

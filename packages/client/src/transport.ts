@@ -1,6 +1,7 @@
 /**
- * HTTP to one apiserver: TLS, bearer token, keep-alive, Status errors and the retry policy.
- * Everything above this file speaks in objects; everything below it is undici.
+ * HTTP to the apiservers: TLS, bearer token, keep-alive, Status errors, the retry policy and
+ * failover between several apiservers (servers.ts). Everything above this file speaks in
+ * objects; everything below it is undici.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
@@ -8,10 +9,15 @@ import { ApiError } from '@shoal/api';
 import { apiErrorFromResponse } from './api-errors.js';
 import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import { isConnectionError, isNeverConnectedError } from './connection-errors.js';
+import { parseServers, ServerList } from './servers.js';
 
 export interface ConnectionOptions {
-  /** `http://host:port` or `https://host:port`. */
-  server: string;
+  /**
+   * `http://host:port` or `https://host:port`; several apiservers of one cluster as a list or
+   * comma-separated (`https://a:6443,https://b:6443`): the client uses one and moves to the
+   * next when it fails. They share one CA and token.
+   */
+  server: string | readonly string[];
   /** PEM CA bundle that signed the apiserver's certificate. */
   ca?: string | Buffer;
   /** Path of a PEM CA bundle; read once, at construction. */
@@ -22,6 +28,8 @@ export interface ConnectionOptions {
   insecureSkipTLSVerify?: boolean;
   userAgent?: string;
   retry?: RetryOptions;
+  /** Longest wait for an answer's headers (not its body: watches and big lists stream); past it the server counts as failed. */
+  responseTimeoutMs?: number;
 }
 
 export interface RetryOptions extends BackoffOptions {
@@ -43,6 +51,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Defaults to 'read' for GET and 'write' for everything else. */
   retry?: RetryMode;
+  /** Whether a 503 answer means the server cannot serve (move to the next); false where 503 is about something else. Default true. */
+  failoverOn503?: boolean;
 }
 
 export interface StreamOptions {
@@ -51,24 +61,26 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** Longest silence tolerated on the stream; 0 waits forever. */
   idleTimeoutMs?: number;
+  /** As in RequestOptions: the logs subresource answers 503 when the node's agent is away, not the apiserver. */
+  failoverOn503?: boolean;
 }
 
+export type ResponseStream = AsyncIterable<Buffer> & { destroy(): void };
+
 const DEFAULT_MAX_RETRIES = 5;
+const DEFAULT_RESPONSE_TIMEOUT_MS = 60_000;
 
 export class Transport {
-  private readonly origin: string;
-  private readonly basePath: string;
+  private readonly servers: ServerList;
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
   private readonly retry: Required<Pick<RetryOptions, 'maxRetries'>> & BackoffOptions;
+  private readonly responseTimeoutMs: number;
 
   constructor(opts: ConnectionOptions) {
-    const url = new URL(opts.server);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`server must be an http or https URL, got ${opts.server}`);
-    this.origin = url.origin;
-    // A server URL may carry a path prefix (behind a proxy); keep it without the trailing slash.
-    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.servers = new ServerList(parseServers(opts.server));
     const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile) : undefined);
+    // One agent for every server: undici keeps a connection pool per origin inside it.
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !opts.insecureSkipTLSVerify },
@@ -78,21 +90,41 @@ export class Transport {
       ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
     };
     this.retry = { maxRetries: DEFAULT_MAX_RETRIES, ...opts.retry };
+    this.responseTimeoutMs = opts.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
   }
 
+  /** The apiserver requests go to now. */
   get server(): string {
-    return this.origin + this.basePath;
+    return this.servers.current.url;
   }
 
-  /** Performs one API call, retrying as its mode allows, and returns the parsed JSON answer. */
+  /** Every apiserver this client may use, in the order given. */
+  get serverList(): string[] {
+    return this.servers.all.map((s) => s.url);
+  }
+
+  /**
+   * Performs one API call, retrying as its mode allows, and returns the parsed JSON answer.
+   * After a server failure the retry goes at once to the next server; only when every server
+   * failed since the last pause does it back off.
+   */
   async request<T = unknown>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
     const mode = opts.retry ?? (method === 'GET' ? 'read' : 'write');
     const backoff = new Backoff(this.retry);
+    let retries = 0;
+    const triedSincePause = new Set<number>();
     for (;;) {
+      const at = this.servers.at;
+      triedSincePause.add(at);
       try {
-        return await this.once<T>(method, path, opts);
+        return await this.once<T>(at, method, path, opts);
       } catch (err) {
-        if (opts.signal?.aborted || backoff.attempts >= this.retry.maxRetries || !shouldRetry(err, mode)) throw err;
+        if (opts.signal?.aborted) throw err;
+        const moved = this.serverFailed(at, err, opts.failoverOn503);
+        if (retries >= this.retry.maxRetries || !shouldRetry(err, mode)) throw err;
+        retries++;
+        if (moved && !triedSincePause.has(this.servers.at)) continue;
+        triedSincePause.clear();
         await sleep(Math.max(backoff.next(), retryAfterMs(err)), opts.signal);
       }
     }
@@ -100,18 +132,41 @@ export class Transport {
 
   /**
    * Opens a streaming GET (a watch) and returns its body once the answer is 2xx.
-   * Exactly one attempt: the watch loop above decides about reconnecting.
+   * Exactly one attempt: the watch loop above decides about reconnecting. A failure to open it,
+   * or the stream breaking off later, counts against its server, so the reconnect goes to the next.
    */
-  async stream(path: string, opts: StreamOptions = {}): Promise<AsyncIterable<Buffer> & { destroy(): void }> {
-    const res = await undiciRequest(this.url(path, opts.query), {
-      method: 'GET',
-      dispatcher: this.agent,
-      headers: { ...this.headers, accept: opts.accept ?? 'application/json' },
-      signal: opts.signal,
-      bodyTimeout: opts.idleTimeoutMs ?? 0,
-    });
-    if (res.statusCode < 200 || res.statusCode >= 300) throw apiErrorFromResponse(res.statusCode, await res.body.text());
-    return res.body;
+  async stream(path: string, opts: StreamOptions = {}): Promise<ResponseStream> {
+    const at = this.servers.at;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await undiciRequest(this.url(at, path, opts.query), {
+        method: 'GET',
+        dispatcher: this.agent,
+        headers: { ...this.headers, accept: opts.accept ?? 'application/json' },
+        signal: opts.signal,
+        headersTimeout: this.responseTimeoutMs,
+        bodyTimeout: opts.idleTimeoutMs ?? 0,
+      });
+      if (res.statusCode < 200 || res.statusCode >= 300) throw apiErrorFromResponse(res.statusCode, await res.body.text());
+    } catch (err) {
+      if (!opts.signal?.aborted) this.serverFailed(at, err, opts.failoverOn503);
+      throw err;
+    }
+    const body = res.body;
+    const onBreak = (err: unknown) => {
+      if (!opts.signal?.aborted) this.serverFailed(at, err, false);
+    };
+    return {
+      destroy: () => body.destroy(),
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const chunk of body) yield chunk as Buffer;
+        } catch (err) {
+          onBreak(err);
+          throw err;
+        }
+      },
+    };
   }
 
   /** Drops every connection at once: a graceful close would wait forever for open watches. */
@@ -119,10 +174,16 @@ export class Transport {
     await this.agent.destroy();
   }
 
-  private async once<T>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions): Promise<T> {
+  /** Moves off the server at `at` when err says the server (not the request) failed; answers whether the client now uses another server. */
+  private serverFailed(at: number, err: unknown, failoverOn503 = true): boolean {
+    const unavailable = err instanceof ApiError ? failoverOn503 && err.code === 503 : isConnectionError(err);
+    return unavailable && this.servers.failed(at);
+  }
+
+  private async once<T>(at: number, method: Dispatcher.HttpMethod, path: string, opts: RequestOptions): Promise<T> {
     const hasBody = opts.body !== undefined;
     const body = !hasBody ? undefined : typeof opts.body === 'string' || Buffer.isBuffer(opts.body) ? opts.body : JSON.stringify(opts.body);
-    const res = await undiciRequest(this.url(path, opts.query), {
+    const res = await undiciRequest(this.url(at, path, opts.query), {
       method,
       dispatcher: this.agent,
       headers: {
@@ -132,6 +193,7 @@ export class Transport {
       },
       body,
       signal: opts.signal,
+      headersTimeout: this.responseTimeoutMs,
     });
     const text = await res.body.text();
     if (res.statusCode < 200 || res.statusCode >= 300) {
@@ -145,11 +207,12 @@ export class Transport {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  private url(path: string, query: Record<string, QueryValue> | undefined): string {
+  private url(at: number, path: string, query: Record<string, QueryValue> | undefined): string {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') params.set(k, String(v));
     const qs = params.toString();
-    return `${this.origin}${this.basePath}${path}${qs ? `?${qs}` : ''}`;
+    const server = this.servers.get(at);
+    return `${server.origin}${server.basePath}${path}${qs ? `?${qs}` : ''}`;
   }
 }
 
