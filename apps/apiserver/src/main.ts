@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import pino from 'pino';
-import { connectEtcd } from './storage/etcd-client.js';
+import { connectEtcd, DEFAULT_ETCD_REQUEST_TIMEOUT_MS } from './storage/etcd-client.js';
 import { buildApp } from './app.js';
 
 const argv = await yargs(hideBin(process.argv))
@@ -22,12 +22,18 @@ const argv = await yargs(hideBin(process.argv))
   .option('watch-cache-size', { type: 'number', default: 20000, describe: 'Changes remembered per kind for watch resumption' })
   .option('max-request-bytes', { type: 'number', default: 3 * 1024 * 1024, describe: 'Largest request body accepted' })
   .option('etcd-startup-timeout', { type: 'number', default: 60, describe: 'Seconds to wait for etcd at start-up' })
+  .option('etcd-request-timeout', {
+    type: 'number',
+    default: DEFAULT_ETCD_REQUEST_TIMEOUT_MS / 1000,
+    describe: 'Seconds an etcd request may take before the API request fails with 503 (bounds every request while etcd has no quorum)',
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
     if (Boolean(a['tls-cert-file']) !== Boolean(a['tls-private-key-file'])) throw new Error('--tls-cert-file and --tls-private-key-file go together');
     for (const url of String(a['etcd-servers']).split(',')) if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`--etcd-servers: "${url}" is not an http(s) URL`);
     if (!(a['watch-cache-size'] >= 1)) throw new Error('--watch-cache-size must be at least 1');
+    if (!(a['etcd-request-timeout'] > 0)) throw new Error('--etcd-request-timeout must be a positive number of seconds');
     return true;
   })
   .strict()
@@ -43,6 +49,7 @@ const etcd = connectEtcd({
   caFile: argv['etcd-cafile'],
   certFile: argv['etcd-certfile'],
   keyFile: argv['etcd-keyfile'],
+  requestTimeoutMs: argv['etcd-request-timeout'] * 1000,
 });
 
 /** etcd may still be starting (as under `shoal up`): wait for it, within reason. */

@@ -1,6 +1,7 @@
 /** Every failure leaves as a Kubernetes Status; nothing else is ever sent as an error body. */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, type StatusCause } from '@shoal/api';
+import { etcdFailure, etcdFailureMessage } from '../storage/etcd-errors.js';
 
 function fromFastify(err: FastifyError): ApiError | undefined {
   if (err.validation) {
@@ -24,12 +25,11 @@ function fromFastify(err: FastifyError): ApiError | undefined {
   return undefined;
 }
 
-/** etcd unreachable or out of quorum: the request may be retried, nothing was changed by us. */
+/** etcd unreachable, out of quorum or too slow: 503, so clients retry reads and try another apiserver; the message says whether a write may have happened. */
 function fromEtcd(err: Error): ApiError | undefined {
-  const name = err.constructor?.name ?? '';
-  if (/GRPCUnavailable|GRPCDeadlineExceeded|GRPCConnectFailed|BrokenCircuit|ClientClosed|GRPCCancelled/.test(name) || /UNAVAILABLE|DEADLINE|no connection|circuit/i.test(err.message))
-    return new ApiError(503, 'ServiceUnavailable', `the storage backend is unavailable: ${err.message.split('\n')[0]}`, { retryAfterSeconds: 1 });
-  if (/GRPCResourceExhast|request is too large/i.test(name + err.message)) return new ApiError(413, 'RequestEntityTooLarge', 'the object is too large for the store');
+  const failure = etcdFailure(err);
+  if (failure) return new ApiError(503, 'ServiceUnavailable', etcdFailureMessage(failure, err), { retryAfterSeconds: 1 });
+  if (/GRPCResourceExhast|request is too large/i.test(err.constructor?.name + err.message)) return new ApiError(413, 'RequestEntityTooLarge', 'the object is too large for the store');
   return undefined;
 }
 

@@ -209,9 +209,15 @@ export class ObjectStore {
     };
   }
 
-  /** The store's current revision, for consistent reads served from the watch cache. */
-  async currentRevision(): Promise<number> {
-    const res = await timed('revision', () => this.etcd.get('/registry/').exec());
+  /**
+   * The store's current revision, for consistent reads served from the watch cache. A
+   * linearizable read, so it fails when etcd has no quorum: readiness probes use it with a
+   * deadline shorter than the usual one.
+   */
+  async currentRevision(opts: { timeoutMs?: number } = {}): Promise<number> {
+    const read = this.etcd.get('/registry/');
+    if (opts.timeoutMs) read.options({ deadline: Date.now() + opts.timeoutMs });
+    const res = await timed('revision', () => read.exec());
     return Number(res.header.revision);
   }
 }
