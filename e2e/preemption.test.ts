@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EVICTION_REQUESTED_ANNOTATION, type KubeObject } from '@shoal/api';
+import { EVICTION_REQUESTED_ANNOTATION, PREEMPTED_VICTIMS_ANNOTATION, type KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import type { PriorityClass, VirtualMachine } from '@shoal/scheduler';
 import { shoalctl, vmYaml } from '../apps/cli/src/test-support/shoalctl.js';
@@ -96,11 +96,13 @@ test('a critical VM evicts just enough lower-priority VMs, ends Running, and bot
   const boss = await running('boss');
   assert.equal(boss.spec.nodeName, 'host');
   assert.equal(boss.status?.nominatedNodeName, undefined, 'the bind clears the nomination');
+  const recorded = (boss.metadata.annotations?.[PREEMPTED_VICTIMS_ANNOTATION] ?? '').split(',').sort();
 
   const after = await Promise.all(batch.map(get));
   const evicted = after.filter((v) => !v.spec.nodeName);
   const kept = after.filter((v) => v.spec.nodeName);
   assert.equal(evicted.length, 2, 'exactly the room needed: 2 of the 4 one-vCPU VMs');
+  assert.deepEqual(recorded, evicted.map((v) => `default/${v.metadata.name}`).sort(), 'the preemptor records its victims');
   for (const v of evicted) {
     assert.equal(v.status?.preemptedBy, 'default/boss');
     assert.equal(v.status?.reason, 'Preempted');

@@ -43,3 +43,9 @@ export function evictionRequestOf(metadata: { annotations?: Record<string, strin
     return undefined;
   }
 }
+
+/**
+ * On a VM that preempted others: the `namespace/name` of each VM evicted to make room for it,
+ * comma-separated (the victims carry status.preemptedBy, the other side of the record).
+ */
+export const PREEMPTED_VICTIMS_ANNOTATION = 'shoal.dev/preempted-victims';

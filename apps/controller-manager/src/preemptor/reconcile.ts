@@ -14,7 +14,7 @@
  *
  * With `dryRun` it only logs and records what it would evict.
  */
-import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, type EvictionRequest } from '@shoal/api';
+import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, PREEMPTED_VICTIMS_ANNOTATION, type EvictionRequest } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
 import { planPreemption, priorityOf, type ClusterState, type PlacedVm, type PriorityClass, type Profile, type VirtualMachine } from '@shoal/scheduler';
@@ -68,7 +68,10 @@ export async function reconcile(ctx: PreemptorContext, key: string): Promise<Res
   const names = victims.map((v) => `${v.key} (priority ${priorityOf(v.vm)})`);
   ctx.log.info({ vm: key, node: nodeName, victims: names }, 'preempting');
   for (const victim of victims) await evict(ctx, vm, victim, nodeName);
-  if (victims.length) ctx.recorder.event(vm, 'Normal', 'Preempting', `evicting ${names.join(', ')} on node ${nodeName} to make room`);
+  if (victims.length) {
+    await recordVictims(ctx, vm, victims.map((v) => v.key));
+    ctx.recorder.event(vm, 'Normal', 'Preempting', `evicting ${names.join(', ')} on node ${nodeName} to make room`);
+  }
   if (nominated !== nodeName) await nominate(ctx, vm, nodeName);
   return { requeueAfterMs: ctx.waitForVictimsMs };
 }
@@ -102,6 +105,18 @@ async function evict(ctx: PreemptorContext, preemptor: VirtualMachine, victim: P
     throw err;
   }
   ctx.recorder.event(victim.vm, 'Warning', 'Preempted', request.message);
+}
+
+/** The preemptor's side of the record: which VMs were evicted for it (added to any earlier ones). */
+async function recordVictims(ctx: PreemptorContext, vm: VirtualMachine, keys: string[]): Promise<void> {
+  const earlier = (vm.metadata.annotations?.[PREEMPTED_VICTIMS_ANNOTATION] ?? '').split(',').filter(Boolean);
+  const all = [...new Set([...earlier, ...keys])].join(',');
+  try {
+    const updated = await ctx.client.patch<VirtualMachine>('vm', vm.metadata.name!, { metadata: { annotations: { [PREEMPTED_VICTIMS_ANNOTATION]: all } } }, { type: 'merge', namespace: vm.metadata.namespace });
+    ctx.state.upsertVm(updated);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 404)) throw err;
+  }
 }
 
 async function nominate(ctx: PreemptorContext, vm: VirtualMachine, nodeName: string): Promise<void> {
