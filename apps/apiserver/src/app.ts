@@ -14,6 +14,7 @@ import { BUILTIN_NAMESPACES, NamespaceLifecycle } from './registry/namespace-lif
 import { PriorityAdmission, storedPriorityClasses } from './registry/priority-admission.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
+import { registerRateLimit, type RateLimitOptions } from './http/rate-limit.js';
 import { registerKindSchemas } from './schemas-openapi.js';
 import { resourceRoutes } from './routes/resources.js';
 import { vmLogRoutes } from './routes/vm-logs.js';
@@ -31,6 +32,8 @@ export interface AppOptions {
   watchCacheSize?: number;
   logger?: FastifyBaseLogger;
   https?: { cert: Buffer; key: Buffer };
+  /** Per-user token bucket (http/rate-limit.ts); no limit when absent. */
+  rateLimit?: RateLimitOptions;
 }
 
 export interface ApiServer {
@@ -66,6 +69,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   registerBodyParsers(app);
   registerErrorHandling(app);
   instrumentRequests(app);
+  if (opts.rateLimit) registerRateLimit(app, opts.rateLimit);
 
   await app.register(swagger, {
     openapi: {

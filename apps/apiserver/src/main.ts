@@ -27,12 +27,20 @@ const argv = await yargs(hideBin(process.argv))
     default: DEFAULT_ETCD_REQUEST_TIMEOUT_MS / 1000,
     describe: 'Seconds an etcd request may take before the API request fails with 503 (bounds every request while etcd has no quorum)',
   })
+  .option('max-requests-per-second-per-user', {
+    type: 'number',
+    default: 0,
+    describe: 'Requests per second each user (or, unauthenticated, each client address) may make; more are refused with 429 and Retry-After. 0: no limit',
+  })
+  .option('rate-limit-burst', { type: 'number', describe: 'Requests a user may make at once after being idle (default: twice the per-second rate, at least 1)' })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
     if (Boolean(a['tls-cert-file']) !== Boolean(a['tls-private-key-file'])) throw new Error('--tls-cert-file and --tls-private-key-file go together');
     for (const url of String(a['etcd-servers']).split(',')) if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`--etcd-servers: "${url}" is not an http(s) URL`);
     if (!(a['watch-cache-size'] >= 1)) throw new Error('--watch-cache-size must be at least 1');
+    if (!(a['max-requests-per-second-per-user'] >= 0)) throw new Error('--max-requests-per-second-per-user must be 0 (no limit) or a positive number');
+    if (a['rate-limit-burst'] !== undefined && !(a['rate-limit-burst'] >= 1)) throw new Error('--rate-limit-burst must be at least 1');
     if (!(a['etcd-request-timeout'] > 0)) throw new Error('--etcd-request-timeout must be a positive number of seconds');
     return true;
   })
@@ -51,6 +59,11 @@ const etcd = connectEtcd({
   keyFile: argv['etcd-keyfile'],
   requestTimeoutMs: argv['etcd-request-timeout'] * 1000,
 });
+
+function rateLimitOf(perSecond: number, burst: number | undefined) {
+  if (!perSecond) return undefined;
+  return { perSecond, burst: burst ?? Math.max(1, Math.ceil(2 * perSecond)) };
+}
 
 /** etcd may still be starting (as under `shoal up`): wait for it, within reason. */
 async function waitForEtcd(): Promise<void> {
@@ -74,6 +87,7 @@ try {
     logger: log,
     maxRequestBytes: argv['max-request-bytes'],
     watchCacheSize: argv['watch-cache-size'],
+    rateLimit: rateLimitOf(argv['max-requests-per-second-per-user'], argv['rate-limit-burst']),
     https: argv['tls-cert-file'] ? { cert: readFileSync(argv['tls-cert-file']), key: readFileSync(argv['tls-private-key-file']!) } : undefined,
   });
   await server.app.listen({ port: argv.port, host: argv.bind });
