@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { UsageError } from './cli-errors.js';
 import { apiResourcesCommand } from './commands/api-resources/command.js';
 import { applyCommand } from './commands/apply/command.js';
+import { auditCommand } from './commands/audit/command.js';
 import { cordonCommand } from './commands/cordon/command.js';
 import { deleteCommand } from './commands/delete/command.js';
 import { describeCommand } from './commands/describe/command.js';
@@ -41,6 +42,7 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(stopCommand)
   .command(restartCommand)
   .command(apiResourcesCommand)
+  .command(auditCommand)
   .command(versionCommand)
   .demandCommand(1, 'give a command')
   .recommendCommands()

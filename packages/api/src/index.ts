@@ -8,3 +8,4 @@ export * from './json-path.js';
 export * from './human-duration.js';
 export * from './merge-patch.js';
 export * from './vm-annotations.js';
+export * from './audit-chain.js';

@@ -1,0 +1,165 @@
+/**
+ * Which requests are audited and what their entry says. Every mutating request (POST, PUT,
+ * PATCH, DELETE) on an API resource path, subresources such as /status and /binding included,
+ * whatever its outcome (refusals by authentication, authorization, rate limits and admission
+ * too); dry runs are audited and marked. Reads are not. The entry is appended after the
+ * response has been sent (onResponse), with the response code, the Status reason of a failure
+ * and the object's uid and resourceVersion from the response body when it has them. Each
+ * audited response carries its requestID as the `Audit-ID` header, as Kubernetes does.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditEvent, AuditLog } from './audit-log.js';
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const MAX_USER_AGENT = 1024;
+
+/** What onSend learnt about a request, for onResponse. */
+interface Pending {
+  requestID: string;
+  reason?: string;
+  uid?: string;
+  resourceVersion?: string;
+  name?: string;
+}
+
+/**
+ * The authenticated user as authentication leaves it on the request (auth/user.ts UserInfo:
+ * `req.user = { name, groups }`); without one, Kubernetes' anonymous user.
+ */
+export function auditUser(req: FastifyRequest): { user: string; groups: string[] } {
+  const u = (req as FastifyRequest & { user?: { name?: string; username?: string; groups?: string[] } }).user;
+  const name = u?.name ?? u?.username;
+  return name ? { user: name, groups: u?.groups ?? [] } : { user: 'system:anonymous', groups: ['system:unauthenticated'] };
+}
+
+interface ResourcePath {
+  apiGroup: string;
+  apiVersion: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** `/apis/{group}/{version}/[namespaces/{ns}/]{resource}[/{name}[/{subresource}]]` (and `/api/{version}/...`), or undefined for any other path. */
+export function resourcePath(url: string): ResourcePath | undefined {
+  const q = url.indexOf('?');
+  const parts = (q < 0 ? url : url.slice(0, q)).split('/').filter(Boolean).map(decode);
+  let apiGroup: string;
+  let apiVersion: string;
+  let rest: string[];
+  if (parts[0] === 'apis' && parts.length >= 4) [apiGroup, apiVersion, rest] = [parts[1]!, parts[2]!, parts.slice(3)];
+  else if (parts[0] === 'api' && parts.length >= 3) [apiGroup, apiVersion, rest] = ['', parts[1]!, parts.slice(2)];
+  else return undefined;
+  let namespace: string | undefined;
+  // /namespaces/{ns}/status is the Namespace's own status, not a resource named "status".
+  if (rest[0] === 'namespaces' && rest.length > 2 && rest[2] !== 'status' && rest[2] !== 'finalize') {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [resource, name, subresource] = rest;
+  if (!resource || rest.length > 3) return undefined;
+  return { apiGroup, apiVersion, resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+}
+
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+function verbOf(req: FastifyRequest, path: ResourcePath): string {
+  const configured = (req.routeOptions.config as { verb?: string } | undefined)?.verb;
+  if (configured && configured !== 'get' && configured !== 'list') return configured;
+  switch (req.method) {
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    default:
+      return path.name ? 'delete' : 'deletecollection';
+  }
+}
+
+function isDryRun(req: FastifyRequest): boolean {
+  const q = (req.query ?? {}) as { dryRun?: string | string[] };
+  if (([] as string[]).concat(q.dryRun ?? []).includes('All')) return true;
+  const body = req.body as { dryRun?: unknown } | undefined;
+  return req.method === 'DELETE' && Array.isArray(body?.dryRun) && body.dryRun.includes('All');
+}
+
+/** The uid, resourceVersion and name of a returned object, or the reason of a returned Status. */
+function readPayload(payload: unknown, pending: Pending): void {
+  let text: string | undefined;
+  if (typeof payload === 'string') text = payload;
+  else if (Buffer.isBuffer(payload)) text = payload.toString('utf8');
+  if (!text || text[0] !== '{') return;
+  let body: { kind?: string; reason?: string; metadata?: { uid?: unknown; resourceVersion?: unknown; name?: unknown } };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return;
+  }
+  if (body.kind === 'Status') {
+    if (typeof body.reason === 'string' && body.reason) pending.reason = body.reason;
+    return;
+  }
+  if (body.kind?.endsWith('List')) return;
+  const m = body.metadata;
+  if (typeof m?.uid === 'string') pending.uid = m.uid;
+  if (typeof m?.resourceVersion === 'string' && m.resourceVersion) pending.resourceVersion = m.resourceVersion;
+  if (typeof m?.name === 'string') pending.name = m.name;
+}
+
+/** Audits every mutating resource request of the app into `log`; call on the root instance before the routes. */
+export function auditRequests(app: FastifyInstance, log: AuditLog): void {
+  const pending = new WeakMap<FastifyRequest, Pending>();
+  const audited = (req: FastifyRequest) => MUTATING.has(req.method) && (req.url.startsWith('/apis/') || req.url.startsWith('/api/'));
+
+  app.addHook('onSend', (req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+    if (audited(req)) {
+      const p: Pending = { requestID: randomUUID() };
+      readPayload(payload, p);
+      pending.set(req, p);
+      void reply.header('Audit-ID', p.requestID);
+    }
+    done(null, payload);
+  });
+
+  app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (audited(req)) {
+      const path = resourcePath(req.url);
+      if (path) {
+        const p = pending.get(req) ?? { requestID: randomUUID() };
+        const ua = req.headers['user-agent'];
+        const event: AuditEvent = {
+          time: new Date().toISOString(),
+          requestID: p.requestID,
+          ...auditUser(req),
+          verb: verbOf(req, path),
+          ...path,
+          // A create names its object in the body, not the path.
+          ...(path.name === undefined && req.method === 'POST' && p.name ? { name: p.name } : {}),
+          dryRun: isDryRun(req),
+          code: reply.statusCode,
+          ...(p.reason ? { reason: p.reason } : {}),
+          ...(p.uid ? { uid: p.uid } : {}),
+          ...(p.resourceVersion ? { resourceVersion: p.resourceVersion } : {}),
+          sourceIP: req.ip,
+          ...(typeof ua === 'string' ? { userAgent: ua.slice(0, MAX_USER_AGENT) } : {}),
+        };
+        try {
+          log.append(event);
+        } catch (err) {
+          req.log.error({ err: (err as Error).message }, 'audit entry lost');
+        }
+      }
+    }
+    done();
+  });
+}
