@@ -1,0 +1,82 @@
+/**
+ * The Node mode (Kubernetes' node authorizer, simplified): a node agent — user
+ * system:node:<name> in group system:nodes — may do what running its own VMs takes, and no more:
+ *  - get any VirtualMachine; list and watch them only with fieldSelector spec.nodeName=<name>;
+ *  - update and patch (and their /status) only VirtualMachines bound to it (spec.nodeName);
+ *  - get, create, update and patch its own Node (and its status);
+ *  - get, create, update and patch its own Lease in namespace shoal-node-lease;
+ *  - create and patch Events.
+ * Anything else gets no opinion, so a later mode (RBAC) may still allow it; by default nothing does.
+ * Users who are not nodes get no opinion.
+ */
+import type { KubeObject } from '@shoal/api';
+import type { Authorizer, Decision } from './authorizer.js';
+import type { RequestAttributes } from './request-attributes.js';
+import { nodeNameOf, type UserInfo } from './user.js';
+
+export const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
+const GROUP = 'shoal.dev';
+const READ = new Set(['get']);
+const OWN_OBJECT_VERBS = new Set(['get', 'create', 'update', 'patch']);
+
+export interface NodeAuthorizerSource {
+  /** The VirtualMachine as the server holds it now, if it exists. */
+  virtualMachine(namespace: string, name: string): KubeObject | undefined;
+  /** See RbacSource.catchUp. */
+  catchUp(): Promise<boolean>;
+}
+
+const allow: Decision = { decision: 'allow' };
+const noOpinion = (reason: string): Decision => ({ decision: 'no-opinion', reason });
+
+/** spec.nodeName=<name> (or ==) among the requirements of a field selector. */
+function selectsNode(fieldSelector: string, node: string): boolean {
+  return fieldSelector.split(',').some((r) => {
+    const m = /^spec\.nodeName(==?)(.*)$/.exec(r.trim());
+    return !!m && m[2] === node;
+  });
+}
+
+function nameInBody(body: unknown): string | undefined {
+  const name = (body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+export class NodeAuthorizer implements Authorizer {
+  readonly name = 'Node';
+
+  constructor(private readonly source: NodeAuthorizerSource) {}
+
+  async authorize(user: UserInfo, a: RequestAttributes, body?: unknown): Promise<Decision> {
+    const node = nodeNameOf(user);
+    if (node === undefined || !a.resourceRequest || a.apiGroup !== GROUP) return { decision: 'no-opinion' };
+    // The object a create is about is named in its body, not in the path.
+    const name = a.verb === 'create' && !a.subresource ? nameInBody(body) ?? '' : a.name;
+    switch (a.resource) {
+      case 'virtualmachines': {
+        if (a.verb === 'list' || a.verb === 'watch') {
+          if (a.subresource === '' && selectsNode(a.fieldSelector, node)) return allow;
+          return noOpinion(`node "${node}" may list and watch only the virtualmachines bound to it (fieldSelector spec.nodeName=${node})`);
+        }
+        if (READ.has(a.verb) && (a.subresource === '' || a.subresource === 'status')) return allow;
+        if ((a.verb === 'update' || a.verb === 'patch') && (a.subresource === '' || a.subresource === 'status')) {
+          const boundHere = () => (this.source.virtualMachine(a.namespace, a.name)?.spec as { nodeName?: string } | undefined)?.nodeName === node;
+          if (boundHere() || ((await this.source.catchUp()) && boundHere())) return allow;
+          return noOpinion(`node "${node}" may change only virtualmachines bound to it`);
+        }
+        return noOpinion(`node "${node}" may not ${a.verb} virtualmachines${a.subresource ? `/${a.subresource}` : ''}`);
+      }
+      case 'nodes':
+        if (OWN_OBJECT_VERBS.has(a.verb) && (a.subresource === '' || a.subresource === 'status') && name === node) return allow;
+        return noOpinion(`node "${node}" may get, create, update and patch only its own Node`);
+      case 'leases':
+        if (OWN_OBJECT_VERBS.has(a.verb) && a.subresource === '' && a.namespace === NODE_LEASE_NAMESPACE && name === node) return allow;
+        return noOpinion(`node "${node}" may get, create, update and patch only its own Lease in namespace ${NODE_LEASE_NAMESPACE}`);
+      case 'events':
+        if ((a.verb === 'create' || a.verb === 'patch') && a.subresource === '') return allow;
+        return noOpinion(`node "${node}" may only create and patch events`);
+      default:
+        return noOpinion(`node "${node}" has no access to ${a.resource}`);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Authentication and authorization of every request, as two root hooks:
+ *  - onRequest authenticates: a client certificate (--client-ca-file), else a bearer token
+ *    (--token-auth-file). Bad credentials are 401. Without credentials, when an authenticator is
+ *    configured, the request is 401 too, except the public paths (health, /version), unless
+ *    --anonymous-auth lets it through as system:anonymous. With no authenticator configured every
+ *    request is system:anonymous, and the default mode AlwaysAllow keeps the server open.
+ *  - preValidation authorizes (after the body is parsed: the Node mode judges a create by the
+ *    object's name, before anything else looks at the body): system:masters may do anything;
+ *    the public paths are open to everyone and discovery (/api, /apis, /openapi) to every
+ *    authenticated user, as Kubernetes' system:public-info-viewer and system:discovery roles;
+ *    everything else goes to the --authorization-mode chain, and a request no mode allows is 403.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError, type KindInfo } from '@shoal/api';
+import { alwaysAllow, alwaysDeny, AuthorizerChain, type Authorizer, type AuthorizationMode } from './authorizer.js';
+import { authenticateClientCertificate } from './client-certificate.js';
+import { NodeAuthorizer } from './node-authorizer.js';
+import { cachedRbacSource, RbacAuthorizer } from './rbac-authorizer.js';
+import { requestAttributes, resourceWithSubresource, type RequestAttributes } from './request-attributes.js';
+import type { TokenAuthenticator } from './token-file.js';
+import { anonymousUser, authenticated, SYSTEM_AUTHENTICATED, SYSTEM_MASTERS, type UserInfo } from './user.js';
+
+export interface AuthOptions {
+  tokens?: TokenAuthenticator;
+  /** Client certificates are verified by the TLS server (its `ca` and `requestCert`); this turns reading them on. */
+  clientCertificates?: boolean;
+  /** Let requests without credentials through as system:anonymous (to be authorized) instead of answering 401. */
+  anonymousAuth?: boolean;
+  /** Default: AlwaysAllow without authenticators, Node,RBAC with one. */
+  authorizationModes?: AuthorizationMode[];
+}
+
+export interface AuthDeps {
+  cache: {
+    objects(kind: KindInfo): Iterable<{ object: import('@shoal/api').KubeObject }>;
+    getObject(kind: KindInfo, namespace: string | undefined, name: string): import('@shoal/api').KubeObject | undefined;
+    waitForRevision(rev: number, timeoutMs: number): Promise<boolean>;
+  };
+  currentRevision(): Promise<number>;
+  kindOf(kind: string): KindInfo;
+}
+
+/** Health and version: open to anyone, credentials or not (Kubernetes' system:public-info-viewer). */
+const PUBLIC_PATHS = ['/healthz', '/readyz', '/livez', '/version'];
+/** Discovery: open to every authenticated user (Kubernetes' system:discovery). */
+const DISCOVERY_PATHS = ['/api', '/apis', '/openapi'];
+
+const under = (path: string, roots: string[]) => roots.some((r) => path === r || path.startsWith(`${r}/`));
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who sent the request, set by authentication (system:anonymous when it carried no credentials). */
+    user: UserInfo | null;
+  }
+}
+
+const users = {
+  get: (req: FastifyRequest) => req.user ?? undefined,
+  set: (req: FastifyRequest, user: UserInfo) => void (req.user = user),
+};
+
+/** The user a request was authenticated as (system:anonymous when it carried no credentials). */
+export function requestUser(req: FastifyRequest): UserInfo | undefined {
+  return req.user ?? undefined;
+}
+
+export function effectiveModes(opts: AuthOptions): AuthorizationMode[] {
+  if (opts.authorizationModes?.length) return opts.authorizationModes;
+  return opts.tokens || opts.clientCertificates ? ['Node', 'RBAC'] : ['AlwaysAllow'];
+}
+
+export function forbiddenMessage(user: UserInfo, a: RequestAttributes, reason?: string): string {
+  const why = reason ? `: ${reason}` : '';
+  if (!a.resourceRequest) return `forbidden: User "${user.name}" cannot ${a.verb} path "${a.path}"${why}`;
+  const qualified = a.apiGroup ? `${a.resource}.${a.apiGroup}` : a.resource;
+  const named = a.name && a.verb !== 'list' && a.verb !== 'watch' ? ` "${a.name}"` : '';
+  const where = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
+  return `${qualified}${named} is forbidden: User "${user.name}" cannot ${a.verb} resource "${resourceWithSubresource(a)}" in API group "${a.apiGroup}" ${where}${why}`;
+}
+
+const unauthorized = () => new ApiError(401, 'Unauthorized', 'Unauthorized');
+
+export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: AuthDeps): { modes: AuthorizationMode[] } {
+  const modes = effectiveModes(opts);
+  const authenticating = Boolean(opts.tokens || opts.clientCertificates);
+  const catchUp = async () => deps.cache.waitForRevision(await deps.currentRevision(), 3_000);
+  const authorizers: Authorizer[] = modes.map((mode) => {
+    switch (mode) {
+      case 'AlwaysAllow':
+        return alwaysAllow;
+      case 'AlwaysDeny':
+        return alwaysDeny;
+      case 'Node': {
+        const vm = deps.kindOf('VirtualMachine');
+        return new NodeAuthorizer({ virtualMachine: (ns, name) => deps.cache.getObject(vm, ns, name), catchUp });
+      }
+      case 'RBAC':
+        return new RbacAuthorizer(
+          cachedRbacSource(deps.cache, deps.currentRevision, {
+            role: deps.kindOf('Role'),
+            clusterRole: deps.kindOf('ClusterRole'),
+            roleBinding: deps.kindOf('RoleBinding'),
+            clusterRoleBinding: deps.kindOf('ClusterRoleBinding'),
+          }),
+        );
+    }
+  });
+  const chain = new AuthorizerChain(authorizers);
+  const allowAll = modes.length === 1 && modes[0] === 'AlwaysAllow';
+
+  app.decorateRequest('user', null);
+  app.addHook('onRequest', async (req) => {
+    if (opts.clientCertificates) {
+      const outcome = authenticateClientCertificate(req.raw.socket);
+      if (outcome && 'error' in outcome) {
+        req.log.info({ reason: outcome.error }, 'authentication failed');
+        throw unauthorized();
+      }
+      if (outcome) return void users.set(req, authenticated(outcome.user));
+    }
+    const header = req.headers.authorization;
+    if (opts.tokens && header !== undefined) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      const user = m ? opts.tokens.authenticate(m[1]!) : undefined;
+      if (!user) throw unauthorized();
+      return void users.set(req, authenticated(user));
+    }
+    if (authenticating && !opts.anonymousAuth && !under(pathOf(req.url), PUBLIC_PATHS)) throw unauthorized();
+    users.set(req, anonymousUser());
+  });
+
+  app.addHook('preValidation', async (req) => {
+    if (allowAll) return;
+    const user = users.get(req) ?? anonymousUser();
+    if (user.groups.includes(SYSTEM_MASTERS)) return;
+    const path = pathOf(req.url);
+    if (under(path, PUBLIC_PATHS)) return;
+    const attrs = requestAttributes(req.method, req.url);
+    if (!attrs.resourceRequest && under(path, DISCOVERY_PATHS) && user.groups.includes(SYSTEM_AUTHENTICATED) && attrs.verb === 'get') return;
+    const decision = await chain.authorize(user, attrs, req.body);
+    if (decision.decision === 'allow') return;
+    const message = forbiddenMessage(user, attrs, decision.reason);
+    req.log.info({ user: user.name, groups: user.groups, verb: attrs.verb, path }, 'forbidden');
+    throw new ApiError(
+      403,
+      'Forbidden',
+      message,
+      attrs.resourceRequest ? { ...(attrs.name ? { name: attrs.name } : {}), group: attrs.apiGroup, kind: attrs.resource } : undefined,
+    );
+  });
+  return { modes };
+}
