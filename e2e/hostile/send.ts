@@ -1,0 +1,65 @@
+/** Sends hostile cases exactly as written (no URL normalisation) and judges each answer against its expectation. */
+import { Pool } from 'undici';
+import type { Expectation, HostileCase } from './cases.js';
+
+export interface Outcome {
+  c: HostileCase;
+  status: number;
+  /** Why the answer is wrong; undefined when it is right. */
+  wrong?: string;
+  retryAfter?: string;
+  ms: number;
+}
+
+export function judge(e: Expectation, status: number, body: any, headers: Record<string, unknown>): string | undefined {
+  if (e.code === 0 ? !(status >= 400 && status < 500) : status !== e.code) return `HTTP ${status}, want ${e.code || '4xx'}`;
+  if (status < 400) return e.check?.(body);
+  if (body?.kind !== 'Status') return `not a Status body: ${JSON.stringify(body).slice(0, 120)}`;
+  if (body.status !== 'Failure') return `Status.status ${body.status}`;
+  if (body.code !== status) return `Status.code ${body.code} on HTTP ${status}`;
+  if (!body.reason) return 'Status without a reason';
+  if (e.reason && body.reason !== e.reason) return `reason ${body.reason}, want ${e.reason}`;
+  if (e.field) {
+    const fields = ((body.details?.causes ?? []) as { field?: string }[]).map((c) => c.field);
+    if (!fields.includes(e.field)) return `no cause for ${e.field} (causes: ${JSON.stringify(fields.slice(0, 5))})`;
+  }
+  if (e.retryAfter && !headers['retry-after']) return 'no Retry-After header';
+  return undefined;
+}
+
+export function openPool(url: string, connections: number): Pool {
+  return new Pool(url, { connections, headersTimeout: 30_000, bodyTimeout: 30_000, pipelining: 1 });
+}
+
+export async function send(pool: Pool, c: HostileCase, judgeWith: (c: HostileCase, status: number, body: any, headers: Record<string, unknown>) => string | undefined = (c, st, b, h) => judge(c.expect, st, b, h)): Promise<Outcome> {
+  const t0 = Date.now();
+  try {
+    const res = await pool.request({ method: c.method as 'GET', path: c.path, headers: c.headers, body: c.body });
+    const text = await res.body.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // judged as not a Status below
+    }
+    const retryAfter = res.headers['retry-after'] as string | undefined;
+    return { c, status: res.statusCode, wrong: judgeWith(c, res.statusCode, body, res.headers), retryAfter, ms: Date.now() - t0 };
+  } catch (err) {
+    return { c, status: 0, wrong: `no answer: ${(err as Error).message}`, ms: Date.now() - t0 };
+  }
+}
+
+/** Runs every case with at most `parallel` in flight. */
+export async function sendAll(pool: Pool, cases: HostileCase[], parallel: number, judgeWith?: Parameters<typeof send>[2]): Promise<Outcome[]> {
+  const out: Outcome[] = new Array(cases.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < cases.length) {
+        const i = next++;
+        out[i] = await send(pool, cases[i]!, judgeWith);
+      }
+    }),
+  );
+  return out;
+}
