@@ -15,6 +15,7 @@ import {
 import type { ResourceService, Scope, WriteResult } from '../registry/resource-service.js';
 import { parseFieldValidation } from '../registry/admission.js';
 import { patchTypeOf } from '../registry/patch.js';
+import { parseDeleteOptions } from '../registry/delete-options.js';
 import { streamWatch } from '../http/watch-stream.js';
 import { toTable, wantsTable, type IncludeObject } from '../http/table.js';
 import type { WatchCache } from '../storage/watch-cache.js';
@@ -240,9 +241,8 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
       schema: { ...meta('delete', 'delete', { summary: `Delete a ${kind.kind}` }), params, querystring: deleteQuery, response: { 200: objectRef, default: statusRef } },
       config: { resource: kind.plural, verb: 'delete' },
       handler: async (req: Req) => {
-        const body = (req.body ?? {}) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] };
-        if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body of a delete must be DeleteOptions');
-        return service.delete(scope(req), { preconditions: body.preconditions, dryRun: dryRunOf(req.query) || (body.dryRun ?? []).includes('All') });
+        const body = parseDeleteOptions(req.body);
+        return service.delete(scope(req), { preconditions: body.preconditions, dryRun: dryRunOf(req.query) || body.dryRun });
       },
     });
   }
