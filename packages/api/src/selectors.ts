@@ -45,10 +45,12 @@ function splitTerms(s: string): string[] {
 
 export function parseLabelSelector(s: string | undefined, param = 'labelSelector'): Selector {
   if (!s) return [];
-  if (s.length > 4096) throw badRequest(`${param} is too long`);
+  if (s.length > 4096) throw badRequest(`${param} is too long`, [{ field: param, message: 'longer than 4096 characters' }]);
   return splitTerms(s).map((term): Requirement => {
     let m = /^(\S+)\s+(in|notin)\s+\(([^()]*)\)$/.exec(term);
     if (m) {
+      // Kubernetes: "for 'in', 'notin' operators, values set can't be empty". `a notin ()` would otherwise match everything.
+      if (m[3]!.trim() === '') throw badRequest(`unable to parse requirement: values set can't be empty in "${term}"`, [{ field: param, message: `empty set in "${term}"` }]);
       const values = m[3]!.split(',').map((v) => checkValue(v.trim(), param));
       return { key: checkKey(m[1]!, param), op: m[2] as 'in' | 'notin', values };
     }
@@ -130,7 +132,7 @@ export interface FieldRequirement {
 
 export function parseFieldSelector(s: string | undefined): FieldRequirement[] {
   if (!s) return [];
-  if (s.length > 4096) throw badRequest('fieldSelector is too long');
+  if (s.length > 4096) throw badRequest('fieldSelector is too long', [{ field: 'fieldSelector', message: 'longer than 4096 characters' }]);
   return splitTerms(s).map((term) => {
     const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
     if (!m) throw badRequest(`invalid field selector: "${term}"`, [{ field: 'fieldSelector', message: `cannot parse "${term}"` }]);
@@ -139,8 +141,25 @@ export function parseFieldSelector(s: string | undefined): FieldRequirement[] {
       throw badRequest(`field label not supported: ${field}`, [
         { field: 'fieldSelector', message: `"${field}" is not a selectable field; use one of ${Object.keys(SELECTABLE_FIELDS).join(', ')}` },
       ]);
-    return { field, op: m[2] === '!=' ? '!=' : '=', value: m[3]! };
+    return { field, op: m[2] === '!=' ? '!=' : '=', value: unescapeFieldValue(m[3]!, term) };
   });
+}
+
+/** As Kubernetes' fields.UnescapeValue: `\\`, `\,` and `\=` stand for themselves; an unescaped `=` or `!`, or any other escape, is an error. */
+function unescapeFieldValue(raw: string, term: string): string {
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c === '\\') {
+      const next = raw[i + 1];
+      if (next !== '\\' && next !== ',' && next !== '=') throw badRequest(`invalid field selector: invalid escape sequence in "${term}"`, [{ field: 'fieldSelector', message: `invalid escape in "${term}"` }]);
+      out += next;
+      i++;
+    } else if (c === '=' || c === '!') {
+      throw badRequest(`invalid field selector: unescaped "${c}" in the value of "${term}"`, [{ field: 'fieldSelector', message: `unescaped "${c}" in "${term}"` }]);
+    } else out += c;
+  }
+  return out;
 }
 
 export function matchesFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
