@@ -9,7 +9,9 @@ export function applyMergePatch(target: Json | undefined, patch: Json): Json {
   const result: JsonObject = isJsonObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = applyMergePatch(result[key], value);
+    // A key named __proto__ is data like any other (JSON.parse makes it an own property); plain
+    // assignment would replace the result's prototype instead and smuggle fields past validation.
+    else Object.defineProperty(result, key, { value: applyMergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value), enumerable: true, writable: true, configurable: true });
   }
   return result;
 }
