@@ -13,8 +13,8 @@ export function encodeContinue(p: ContinuePoint): string {
 export function decodeContinue(token: string, prefix: string): ContinuePoint {
   try {
     const raw = JSON.parse(Buffer.from(token, 'base64url').toString()) as { v?: number; rv?: unknown; start?: unknown };
-    if (raw.v === 1 && typeof raw.rv === 'number' && raw.rv > 0 && typeof raw.start === 'string' && raw.start.startsWith(prefix))
-      return { revision: raw.rv, startAfter: raw.start };
+    if (raw.v === 1 && Number.isSafeInteger(raw.rv) && (raw.rv as number) > 0 && typeof raw.start === 'string' && raw.start.startsWith(prefix))
+      return { revision: raw.rv as number, startAfter: raw.start };
   } catch {
     // fall through to the error below
   }

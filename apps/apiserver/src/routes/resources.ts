@@ -115,8 +115,38 @@ function sendWrite(reply: FastifyReply, code: number, result: WriteResult) {
   return reply.code(code).send(result.object);
 }
 
+/**
+ * As Kubernetes' path.IsValidPathSegmentName: a name or namespace in the URL may not be "." or
+ * "..", nor contain "/" or "%" once decoded. Anything else that is not a valid name just names
+ * nothing (404), as in Kubernetes.
+ */
+function checkPathSegment(value: string | undefined, what: 'name' | 'namespace'): void {
+  if (value === undefined) return;
+  const why = value === '.' || value === '..' ? `may not be '${value}'` : value.includes('/') ? "may not contain '/'" : value.includes('%') ? "may not contain '%'" : undefined;
+  if (why) throw badRequest(`${what === 'name' ? 'Name' : 'Namespace'} parameter invalid: ${JSON.stringify(value)}: ${why}`, [{ field: what === 'name' ? 'metadata.name' : 'metadata.namespace', message: why }]);
+}
+
+/** A list or watch resourceVersion: "" or "0" or an etcd revision (a non-negative int64 JavaScript can hold exactly). */
+function checkResourceVersionParam(rv: string | undefined): void {
+  if (rv === undefined || rv === '') return;
+  if (!/^\d+$/.test(rv) || !Number.isSafeInteger(Number(rv)))
+    throw badRequest(`invalid resourceVersion ${JSON.stringify(rv.slice(0, 64))}: must be a resourceVersion the server returned`, [{ field: 'resourceVersion', message: 'not a resourceVersion' }]);
+}
+
 export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesOptions): Promise<void> {
   const { service } = opts;
+  // Before any handler (a watch answers 200 before it starts, so a bad parameter must be refused here to get its 4xx).
+  app.addHook('preHandler', (req, _reply, done) => {
+    try {
+      const params = req.params as Params;
+      checkPathSegment(params.namespace, 'namespace');
+      checkPathSegment(params.name, 'name');
+      checkResourceVersionParam((req.query as Query).resourceVersion);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  });
   for (const kind of opts.kinds) {
     const base = `/apis/${kind.group}/${kind.version}`;
     const collection = kind.namespaced ? `${base}/namespaces/:namespace/${kind.plural}` : `${base}/${kind.plural}`;
