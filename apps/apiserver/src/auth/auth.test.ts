@@ -258,3 +258,35 @@ test('the bootstrap policy exists: cluster-admin for system:masters, a role for 
   const election = await admin('GET', `${V}/namespaces/shoal-system/rolebindings/system:shoal-controller-manager:leader-election`);
   assert.equal(election.status, 200);
 });
+
+test('writing roles and bindings does not let anyone grant more than they hold (escalate and bind)', async () => {
+  // alice may manage roles and bindings in dev and read VMs there.
+  await created('POST', `${V}/namespaces/dev/roles`, {
+    metadata: { name: 'rbac-manager' },
+    rules: [
+      { apiGroups: ['shoal.dev'], resources: ['roles', 'rolebindings'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+      { apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get', 'list'] },
+    ],
+  });
+  await created('POST', `${V}/namespaces/dev/rolebindings`, { metadata: { name: 'alice-manages-rbac' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'Role', name: 'rbac-manager' } });
+
+  const within = await call('POST', `${V}/namespaces/dev/roles`, { token: 'alice-token', body: { metadata: { name: 'vm-reader' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get'] }] } });
+  assert.equal(within.status, 201, JSON.stringify(within.body));
+  const more = await call('POST', `${V}/namespaces/dev/roles`, { token: 'alice-token', body: { metadata: { name: 'vm-deleter' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get', 'delete'] }] } });
+  assert.equal(more.status, 403);
+  assert.equal(
+    more.body.message,
+    'roles.shoal.dev "vm-deleter" is forbidden: User "alice" is attempting to grant RBAC permissions not currently held: the role would grant what you may not do yourself (delete virtualmachines in API group "shoal.dev"), and you may not escalate roles',
+  );
+  // Binding a role whose permissions one holds is fine; binding cluster-admin is not.
+  assert.equal((await call('POST', `${V}/namespaces/dev/rolebindings`, { token: 'alice-token', body: { metadata: { name: 'bob-reads' }, subjects: [{ kind: 'User', name: 'bob' }], roleRef: { kind: 'Role', name: 'vm-reader' } } })).status, 201);
+  const admin = await call('POST', `${V}/namespaces/dev/rolebindings`, { token: 'alice-token', body: { metadata: { name: 'me-admin' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } } });
+  assert.equal(admin.status, 403);
+  assert.match(admin.body.message, /is attempting to grant RBAC permissions not currently held: ClusterRole "cluster-admin" grants what you may not do yourself/);
+  const patch = await call('PATCH', `${V}/namespaces/dev/rolebindings/bob-reads`, { token: 'alice-token', body: { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }, contentType: 'application/merge-patch+json' });
+  assert.equal(patch.status, 403, 'a patch could point the binding anywhere');
+  // With the bind verb on a role, one may bind it without holding it.
+  await created('POST', `${V}/clusterroles`, { metadata: { name: 'vm-admin-binder' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['clusterroles'], resourceNames: ['vm-admin'], verbs: ['bind'] }] });
+  await created('POST', `${V}/clusterrolebindings`, { metadata: { name: 'alice-binds-vm-admin' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'ClusterRole', name: 'vm-admin-binder' } });
+  assert.equal((await call('POST', `${V}/namespaces/dev/rolebindings`, { token: 'alice-token', body: { metadata: { name: 'bob-vm-admin' }, subjects: [{ kind: 'User', name: 'bob' }], roleRef: { kind: 'ClusterRole', name: 'vm-admin' } } })).status, 201);
+});

@@ -16,8 +16,9 @@ import { ApiError, type KindInfo } from '@shoal/api';
 import { alwaysAllow, alwaysDeny, AuthorizerChain, type Authorizer, type AuthorizationMode } from './authorizer.js';
 import { authenticateClientCertificate } from './client-certificate.js';
 import { NodeAuthorizer } from './node-authorizer.js';
-import { cachedRbacSource, RbacAuthorizer } from './rbac-authorizer.js';
-import { requestAttributes, resourceWithSubresource, type RequestAttributes } from './request-attributes.js';
+import { cachedRbacSource, RbacAuthorizer, type RoleObject } from './rbac-authorizer.js';
+import { escalationCheck, type RoleLookup } from './escalation.js';
+import { requestAttributes, resourceWithSubresource, type RequestAttributes, type ResourceAttributes } from './request-attributes.js';
 import type { TokenAuthenticator } from './token-file.js';
 import { anonymousUser, authenticated, SYSTEM_AUTHENTICATED, SYSTEM_MASTERS, type UserInfo } from './user.js';
 
@@ -90,6 +91,11 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
   const modes = effectiveModes(opts);
   const authenticating = Boolean(opts.tokens || opts.clientCertificates);
   const catchUp = async () => deps.cache.waitForRevision(await deps.currentRevision(), 3_000);
+  let rbac: RbacAuthorizer | undefined;
+  const roles: RoleLookup = {
+    role: (ns, name) => deps.cache.getObject(deps.kindOf('Role'), ns, name) as RoleObject | undefined,
+    clusterRole: (name) => deps.cache.getObject(deps.kindOf('ClusterRole'), undefined, name) as RoleObject | undefined,
+  };
   const authorizers: Authorizer[] = modes.map((mode) => {
     switch (mode) {
       case 'AlwaysAllow':
@@ -101,14 +107,14 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
         return new NodeAuthorizer({ virtualMachine: (ns, name) => deps.cache.getObject(vm, ns, name), catchUp });
       }
       case 'RBAC':
-        return new RbacAuthorizer(
+        return (rbac = new RbacAuthorizer(
           cachedRbacSource(deps.cache, deps.currentRevision, {
             role: deps.kindOf('Role'),
             clusterRole: deps.kindOf('ClusterRole'),
             roleBinding: deps.kindOf('RoleBinding'),
             clusterRoleBinding: deps.kindOf('ClusterRoleBinding'),
           }),
-        );
+        ));
     }
   });
   const chain = new AuthorizerChain(authorizers);
@@ -144,8 +150,23 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
     const attrs = requestAttributes(req.method, req.url);
     if (!attrs.resourceRequest && under(path, DISCOVERY_PATHS) && user.groups.includes(SYSTEM_AUTHENTICATED) && attrs.verb === 'get') return;
     const decision = await chain.authorize(user, attrs, req.body);
-    if (decision.decision === 'allow') return;
-    const message = forbiddenMessage(user, attrs, decision.reason);
+    const reason = decision.reason;
+    if (decision.decision === 'allow') {
+      if (!rbac) return;
+      // Allowed to write roles or bindings: not to grant more than one has (escalation.ts).
+      if (escalationCheck(rbac, roles, user, attrs, req.body) === undefined) return;
+      await catchUp();
+      const escalation = escalationCheck(rbac, roles, user, attrs, req.body);
+      if (escalation === undefined) return;
+      const a = attrs as ResourceAttributes;
+      const name = a.name || ((req.body as { metadata?: { name?: string } } | undefined)?.metadata?.name ?? '');
+      throw new ApiError(403, 'Forbidden', `${a.resource}.${a.apiGroup}${name ? ` "${name}"` : ''} is forbidden: User "${user.name}" is attempting to grant RBAC permissions not currently held: ${escalation}`, {
+        ...(name ? { name } : {}),
+        group: a.apiGroup,
+        kind: a.resource,
+      });
+    }
+    const message = forbiddenMessage(user, attrs, reason);
     req.log.info({ user: user.name, groups: user.groups, verb: attrs.verb, path }, 'forbidden');
     throw new ApiError(
       403,
