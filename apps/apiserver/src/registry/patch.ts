@@ -30,7 +30,13 @@ export function applyPatch(current: KubeObject, type: PatchType, patch: unknown)
     return applyMergePatch(current as unknown as Json, patch as Json);
   }
   if (!Array.isArray(patch)) throw badRequest('a JSON patch must be an array of operations');
-  const error = fastJsonPatch.validate(patch as fastJsonPatch.Operation[], current);
+  let error: ReturnType<typeof fastJsonPatch.validate>;
+  try {
+    error = fastJsonPatch.validate(patch as fastJsonPatch.Operation[], current);
+  } catch (err) {
+    // fast-json-patch throws (rather than returns) for paths through __proto__ or constructor/prototype.
+    throw badRequest(`invalid JSON patch: ${(err as Error).message.split('\n')[0]!.split('. ')[0]}`, [{ field: 'patch', message: 'path not allowed' }]);
+  }
   if (error) throw badRequest(`invalid JSON patch: ${error.message.split('\n')[0]}`, [{ field: `patch[${error.index}]`, message: error.name }]);
   try {
     return fastJsonPatch.applyPatch(structuredClone(current), patch as fastJsonPatch.Operation[], false, false).newDocument;
