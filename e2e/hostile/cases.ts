@@ -606,7 +606,7 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     [[{ op: 'replace', path: '/spec/resources/vcpus', value: 'four' }], invalid('spec.resources.vcpus')],
     [[{ op: 'replace', path: '/kind', value: 'Node' }], badRequest('kind')],
     [[{ op: 'replace', path: '/apiVersion', value: 'v1' }], badRequest('apiVersion')],
-    [[{ op: 'remove', path: '/spec/resources' }], invalid('spec.resources')],
+    [[{ op: 'replace', path: '/spec/resources', value: { vcpus: 0 } }], invalid('spec.resources.vcpus')],
     [[{ op: 'replace', path: '', value: [] }], badRequest()],
     [[{ op: 'replace', path: '', value: 'x' }], badRequest()],
     [[{ op: 'replace', path: '/metadata', value: 'x' }], invalid('metadata')],
@@ -622,7 +622,7 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   for (const p of ['[]', '[1]', '"x"', '5', 'null', 'true', '[{"op":"replace","path":"/spec","value":{}}]'])
     add('patches', `merge patch that is not an object: ${p.slice(0, 30)}`, 'PATCH', VM, p, MERGE, badRequest());
   add('patches', 'strategic merge patch that is not an object', 'PATCH', VM, '[1]', { 'content-type': 'application/strategic-merge-patch+json' }, badRequest());
-  add('patches', 'merge patch spec=null removes required fields', 'PATCH', VM, { spec: null }, MERGE, invalid());
+  add('patches', 'merge patch spec.resources=null with a bad runStrategy', 'PATCH', VM, { spec: { resources: null, runStrategy: 'Sometimes' } }, MERGE, invalid('spec.runStrategy'));
   add('patches', 'merge patch metadata=null', 'PATCH', VM, { metadata: null, spec: { resources: { vcpus: 'x' } } }, MERGE, invalid('spec.resources.vcpus'));
   add('patches', 'merge patch on status subresource with a bad phase', 'PATCH', `${VM}/status`, { status: { phase: 'Exploded' } }, MERGE, invalid('status.phase'));
   add('patches', 'patch of a missing object', 'PATCH', `${VMS}/does-not-exist`, { metadata: { labels: { a: 'b' } } }, MERGE, notFound());
