@@ -49,9 +49,9 @@ test('a node whose lease lapses goes NotReady and tainted, its VMs move only aft
   await withCluster(async ({ client }) => {
     const alpha = await agentNode(client, 'alpha');
     // Only alpha exists while the VMs are placed.
-    for (const n of ['web', 'batch']) await addVm(client, n);
+    for (const n of ['web', 'batch', 'doomed']) await addVm(client, n);
     await addVm(client, 'manual', { spec: { runStrategy: 'Manual' } });
-    for (const n of ['web', 'batch', 'manual']) assert.equal(await boundTo(client, n), 'alpha');
+    for (const n of ['web', 'batch', 'manual', 'doomed']) assert.equal(await boundTo(client, n), 'alpha');
     const beta = await agentNode(client, 'beta');
 
     alpha.stop();
@@ -64,6 +64,9 @@ test('a node whose lease lapses goes NotReady and tainted, its VMs move only aft
     const notReadyAfter = Date.now() - stoppedAt;
     // Its VMs have not moved yet: they may still be running there until the fence timeout.
     assert.equal((await getVm(client, 'web')).spec.nodeName, 'alpha');
+    // A delete waits for the node's agent (its finalizer came with the bind), which is gone.
+    await client.delete('vm', 'doomed', { namespace: 'default' });
+    assert.ok((await getVm(client, 'doomed')).metadata.deletionTimestamp);
     assert.equal((await client.get<Node>('node', 'beta')).status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
 
     const moved = await waitFor(async () => {
@@ -72,7 +75,9 @@ test('a node whose lease lapses goes NotReady and tainted, its VMs move only aft
     }, { timeoutMs: 20_000, message: 'web rescheduled to beta' });
     const movedAfter = Date.now() - stoppedAt;
     assert.ok(movedAfter >= (LEASE_SECONDS + FENCE_SECONDS) * 1000 - 600, `moved only after lease + fence timeout (${movedAfter} ms; NotReady after ${notReadyAfter} ms)`);
-    assert.ok(!moved.metadata.finalizers?.includes('shoal.dev/agent'), "the dead agent's finalizer is gone");
+    assert.deepEqual(moved.metadata.finalizers, ['shoal.dev/agent'], "the dead agent's finalizer went with the unbind; the new bind brought the new node's");
+    // Once fenced, the dead agent's finalizer is lifted from the VM being deleted: the delete completes.
+    await waitFor(async () => (await getVm(client, 'doomed').then(() => false, (err: { code?: number }) => err.code === 404)) || undefined, { message: 'doomed deleted' });
     assert.equal(await boundTo(client, 'batch'), 'beta');
     // Manual: unbound and stopped, requested state Stopped, until someone starts it.
     const manual = await waitFor(async () => {
