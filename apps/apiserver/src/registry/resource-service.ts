@@ -78,6 +78,11 @@ export interface DeleteOptions {
 export interface ReadingAdmission {
   forCreate(kind: KindInfo, object: KubeObject): AdmissionPass | undefined;
   forUpdate(kind: KindInfo, next: KubeObject, current: KubeObject): AdmissionPass | undefined;
+  /**
+   * For admission whose writes must take turns (quota: usage read, then written, one write at a
+   * time per namespace): resolves when it is this write's turn, with the function that ends it.
+   */
+  exclusive?(kind: KindInfo, namespace: string | undefined): Promise<(() => void) | undefined>;
 }
 
 /** How often a write whose guards failed is admitted again before the client is told to retry. */
@@ -201,21 +206,26 @@ export class ResourceService {
     const key = objectKeyPath(kind, namespace, name);
     const pass = this.admission?.forCreate(kind, object);
     for (let attempt = 0; ; attempt++) {
-      let { stored } = admitted;
-      let guards: WriteGuard[] = [];
-      if (pass) {
-        guards = await pass(attempt > 0);
-        // The pass may have filled fields in (a VM's priority): serialise what it left.
-        stored = storedForm(kind, object);
+      const endTurn = pass && (await this.admission!.exclusive?.(kind, namespace));
+      try {
+        let { stored } = admitted;
+        let guards: WriteGuard[] = [];
+        if (pass) {
+          guards = await pass(attempt > 0);
+          // The pass may have filled fields in (a VM's priority): serialise what it left.
+          stored = storedForm(kind, object);
+        }
+        if (opts.dryRun) {
+          if (await this.store.get(key)) throw alreadyExists(target(kind, name));
+          return { object, warnings };
+        }
+        const res = await this.store.create(key, stored.value, guards);
+        if (res.ok) return this.written(key, object, warnings, stored, res.revision);
+        if (!res.guardFailed) throw alreadyExists(target(kind, name));
+        if (attempt >= GUARD_RETRIES) throw guardsKeptFailing(kind, name);
+      } finally {
+        endTurn?.();
       }
-      if (opts.dryRun) {
-        if (await this.store.get(key)) throw alreadyExists(target(kind, name));
-        return { object, warnings };
-      }
-      const res = await this.store.create(key, stored.value, guards);
-      if (res.ok) return this.written(key, object, warnings, stored, res.revision);
-      if (!res.guardFailed) throw alreadyExists(target(kind, name));
-      if (attempt >= GUARD_RETRIES) throw guardsKeptFailing(kind, name);
     }
   }
 
@@ -265,13 +275,18 @@ export class ResourceService {
     const pass = this.admission?.forUpdate(s.kind, object, current.object);
     const key = this.key(s);
     for (let attempt = 0; ; attempt++) {
-      const guards = pass ? await pass(attempt > 0) : [];
-      if (opts.dryRun) return { object, warnings };
-      const res = await this.store.update(key, stored.value, current.revision, guards);
-      if (res.ok) return this.written(key, object, warnings, stored, res.revision);
-      if (!res.current) throw notFound(target(s.kind, s.name));
-      if (!res.guardFailed) throw staleObject(s.kind, s.name);
-      if (attempt >= GUARD_RETRIES) throw guardsKeptFailing(s.kind, s.name);
+      const endTurn = pass && (await this.admission!.exclusive?.(s.kind, s.namespace));
+      try {
+        const guards = pass ? await pass(attempt > 0) : [];
+        if (opts.dryRun) return { object, warnings };
+        const res = await this.store.update(key, stored.value, current.revision, guards);
+        if (res.ok) return this.written(key, object, warnings, stored, res.revision);
+        if (!res.current) throw notFound(target(s.kind, s.name));
+        if (!res.guardFailed) throw staleObject(s.kind, s.name);
+        if (attempt >= GUARD_RETRIES) throw guardsKeptFailing(s.kind, s.name);
+      } finally {
+        endTurn?.();
+      }
     }
   }
 
