@@ -31,7 +31,8 @@ async function agentNode(client: ShoalClient, name: string): Promise<{ stop(): v
   // The agent's heartbeat, played by the test: renewals every half second while "alive".
   let timer: NodeJS.Timeout | undefined;
   const resume = () => {
-    timer ??= setInterval(() => void renew().catch(() => undefined), 500);
+    // unref: a failed assertion must not leave the test process waiting on this timer forever.
+    timer ??= setInterval(() => void renew().catch(() => undefined), 500).unref();
   };
   resume();
   return {
