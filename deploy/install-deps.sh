@@ -88,6 +88,13 @@ ensure_etcd() {
   command -v etcd >/dev/null 2>&1 || die "etcd-server was installed but no etcd binary is on PATH"
 }
 
+# `shoal up` makes its cluster's CA and apiserver certificate with the openssl command line
+# (apps/cli/src/up/credentials.ts); tests make throwaway certificates with it too.
+ensure_openssl() {
+  command -v openssl >/dev/null 2>&1 && return 0
+  apt_install openssl openssl
+}
+
 # ---------------------------------------------------------------------------------------------
 # microVM runtime and default guest image
 #
@@ -156,5 +163,6 @@ ensure_node_modules() {
 
 ensure_node
 ensure_etcd
+ensure_openssl
 ensure_vm_runtime
 ensure_node_modules

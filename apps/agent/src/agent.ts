@@ -34,6 +34,10 @@ import { buildAgentHttp } from './http-server.js';
 
 export interface AgentOptions {
   server: string;
+  /** Bearer token for the apiserver (a node's user is system:node:<name> in group system:nodes). */
+  token?: string;
+  /** PEM file of the CA that signed the apiserver's certificate. */
+  caFile?: string;
   nodeName: string;
   dataDir: string;
   runtime: 'qemu' | 'simulated';
@@ -64,7 +68,7 @@ export class Agent {
   address = '';
 
   constructor(private readonly o: AgentOptions) {
-    this.client = new ShoalClient({ server: o.server, userAgent: `shoal-agent/${o.nodeName}` });
+    this.client = new ShoalClient({ server: o.server, token: o.token, caFile: o.caFile, userAgent: `shoal-agent/${o.nodeName}` });
     this.clock = new FenceClock(o.leaseDurationSeconds * 1000, o.fenceTimeoutSeconds * 1000);
   }
 

@@ -58,6 +58,8 @@ const argv = await yargs(hideBin(process.argv))
   .usage('$0 --server URL --node-name NAME --data-dir DIR [--runtime qemu|simulated]\n\nRuns the microVMs bound to this node.')
   .config('config', 'YAML or JSON file with any of these options (flags win)', (path) => parseYaml(readFileSync(path, 'utf8')) as object)
   .option('server', { type: 'string', default: process.env.SHOAL_SERVER, describe: 'API server URL, or several comma-separated to fail over between' })
+  .option('token', { type: 'string', describe: 'Bearer token for the API server (the node\'s user: system:node:<node name>, group system:nodes)' })
+  .option('certificate-authority', { type: 'string', describe: 'PEM file of the CA that signed the API server certificate' })
   .option('node-name', { type: 'string', default: hostname(), describe: 'Name of this node' })
   .option('data-dir', { type: 'string', demandOption: true, describe: 'Where VM run directories and state live' })
   .option('runtime', { choices: ['qemu', 'simulated'] as const, default: 'qemu' as const, describe: 'VM runtime driver' })
@@ -116,6 +118,8 @@ const agents = nodeNames.map(
   (nodeName, i) =>
     new Agent({
       server: argv.server!,
+      token: argv.token,
+      caFile: argv['certificate-authority'],
       nodeName,
       dataDir: simulated ? join(argv['data-dir'], nodeName) : argv['data-dir'],
       runtime: argv.runtime,
