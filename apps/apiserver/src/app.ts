@@ -23,6 +23,11 @@ import { discoveryRoutes, SERVER_VERSION } from './routes/discovery.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
+import { AuditLog } from './audit/audit-log.js';
+import { auditRequests } from './audit/audit-requests.js';
+import { QuotaAdmission } from './registry/quota-admission.js';
+import { admissionChain } from './registry/quota-admission-chain.js';
+import { QuotaStatus } from './registry/quota-status.js';
 
 export interface AppOptions {
   etcd: Etcd3;
@@ -34,6 +39,8 @@ export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Per-user token bucket (http/rate-limit.ts); no limit when absent. */
   rateLimit?: RateLimitOptions;
+  /** Append every mutating request to this file as hash-chained JSON lines (audit/); no audit when absent. */
+  auditLogPath?: string;
 }
 
 export interface ApiServer {
@@ -52,7 +59,9 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
   const namespaceKind = loadKinds().find('Namespace')!;
   const priorities = new PriorityAdmission(storedPriorityClasses(store, cache, loadKinds().find('PriorityClass')!));
-  const service = new ResourceService(store, cache, namespaceKind, priorities);
+  const [vmKind, quotaKind] = [loadKinds().find('VirtualMachine')!, loadKinds().find('ResourceQuota')!];
+  const quotas = new QuotaAdmission(store, cache, vmKind, quotaKind);
+  const service = new ResourceService(store, cache, namespaceKind, admissionChain(priorities, quotas));
 
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
@@ -70,6 +79,8 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   registerErrorHandling(app);
   instrumentRequests(app);
   if (opts.rateLimit) registerRateLimit(app, opts.rateLimit);
+  const audit = opts.auditLogPath ? await AuditLog.open(opts.auditLogPath, { log: app.log }) : undefined;
+  if (audit) auditRequests(app, audit);
 
   await app.register(swagger, {
     openapi: {
@@ -91,13 +102,17 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await ensureNamespaces(service, namespaceKind);
   const namespaces = new NamespaceLifecycle(service, cache, kinds, app.log);
   namespaces.start();
+  const quotaStatus = new QuotaStatus(service, cache, vmKind, quotaKind, app.log);
+  quotaStatus.start();
 
   return {
     app,
     cache,
     async close() {
       namespaces.stop();
+      quotaStatus.stop();
       await app.close();
+      await audit?.close();
       await cache.stop();
     },
   };

@@ -33,6 +33,10 @@ const argv = await yargs(hideBin(process.argv))
     describe: 'Requests per second each user (or, unauthenticated, each client address) may make; more are refused with 429 and Retry-After. 0: no limit',
   })
   .option('rate-limit-burst', { type: 'number', describe: 'Requests a user may make at once after being idle (default: twice the per-second rate, at least 1)' })
+  .option('audit-log-path', {
+    type: 'string',
+    describe: 'Append every mutating request to this file as hash-chained JSON lines (check with `shoalctl audit verify FILE`); fsynced every second and on shutdown. Off when absent',
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
@@ -88,6 +92,7 @@ try {
     maxRequestBytes: argv['max-request-bytes'],
     watchCacheSize: argv['watch-cache-size'],
     rateLimit: rateLimitOf(argv['max-requests-per-second-per-user'], argv['rate-limit-burst']),
+    auditLogPath: argv['audit-log-path'],
     https: argv['tls-cert-file'] ? { cert: readFileSync(argv['tls-cert-file']), key: readFileSync(argv['tls-private-key-file']!) } : undefined,
   });
   await server.app.listen({ port: argv.port, host: argv.bind });
