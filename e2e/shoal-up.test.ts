@@ -32,8 +32,19 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
       exitedEarly,
     ]);
     assert.match(out, /vm\/hello: Running/);
-    const get = await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'vms'], { env: { SHOAL_SERVER: `http://127.0.0.1:${port}` } });
+    // The apiserver is HTTPS and wants credentials: shoalctl uses the config shoal up wrote (and printed).
+    const shoalConfig = join(dataDir, 'config.yaml');
+    assert.ok(out.includes(`export SHOAL_CONFIG=${shoalConfig}`), out);
+    const get = await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'vms'], { env: { SHOAL_CONFIG: shoalConfig } });
     assert.match(get.stdout, /hello\s+Running\s+up-test/);
+    const kubectl = await execa('kubectl', ['--kubeconfig', join(dataDir, 'kubeconfig'), '--cache-dir', join(dataDir, 'kube-cache'), 'get', 'vms'], { env: { HOME: dataDir } });
+    assert.match(kubectl.stdout, /hello\s+Running/);
+    const anonymous = await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'vms', '--insecure-skip-tls-verify'], {
+      env: { SHOAL_SERVER: `https://127.0.0.1:${port}`, SHOAL_CONFIG: '', HOME: dataDir },
+      reject: false,
+    });
+    assert.notEqual(anonymous.exitCode, 0, 'without the token the apiserver says no');
+    assert.match(anonymous.stderr, /Unauthorized/);
     const vmDirs = await readdir(join(dataDir, 'agent', 'vms'));
     assert.equal(vmDirs.length, 1);
     const qemuPid = Number((await readFile(join(dataDir, 'agent', 'vms', vmDirs[0]!, 'qemu.pid'), 'utf8')).trim());
@@ -43,7 +54,7 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
     assert.equal(result.exitCode, 0, out);
     assert.match(out, /shoal: stopped/);
     assert.throws(() => process.kill(qemuPid, 0), 'the example VM stopped with the cluster');
-    await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'the apiserver is gone');
+    await assert.rejects(fetch(`https://127.0.0.1:${port}/healthz`), 'the apiserver is gone');
   } finally {
     up.kill('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });

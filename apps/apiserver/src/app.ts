@@ -28,6 +28,8 @@ import { auditRequests } from './audit/audit-requests.js';
 import { QuotaAdmission } from './registry/quota-admission.js';
 import { admissionChain } from './registry/quota-admission-chain.js';
 import { QuotaStatus } from './registry/quota-status.js';
+import { registerAuth, type AuthOptions } from './auth/plugin.js';
+import { ensureBootstrapPolicy } from './auth/bootstrap-policy.js';
 
 export interface AppOptions {
   etcd: Etcd3;
@@ -36,7 +38,10 @@ export interface AppOptions {
   /** Changes remembered per kind for watch resumption. */
   watchCacheSize?: number;
   logger?: FastifyBaseLogger;
-  https?: { cert: Buffer; key: Buffer };
+  /** With `ca` and `requestCert`, clients may authenticate with certificates (auth.clientCertificates). */
+  https?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
+  /** Authentication and authorization; without it the server is open (AlwaysAllow). */
+  auth?: AuthOptions;
   /** Per-user token bucket (http/rate-limit.ts); no limit when absent. */
   rateLimit?: RateLimitOptions;
   /** Append every mutating request to this file as hash-chained JSON lines (audit/); no audit when absent. */
@@ -78,6 +83,8 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   registerBodyParsers(app);
   registerErrorHandling(app);
   instrumentRequests(app);
+  const kindOf = (name: string) => loadKinds().find(name)!;
+  const auth = registerAuth(app, opts.auth ?? {}, { cache, currentRevision: () => store.currentRevision(), kindOf });
   if (opts.rateLimit) registerRateLimit(app, opts.rateLimit);
   const audit = opts.auditLogPath ? await AuditLog.open(opts.auditLogPath, { log: app.log }) : undefined;
   if (audit) auditRequests(app, audit);
@@ -100,6 +107,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
 
   await cache.start();
   await ensureNamespaces(service, namespaceKind);
+  if (auth.modes.includes('RBAC')) await ensureBootstrapPolicy(service, kindOf);
   const namespaces = new NamespaceLifecycle(service, cache, kinds, app.log);
   namespaces.start();
   const quotaStatus = new QuotaStatus(service, cache, vmKind, quotaKind, app.log);

@@ -6,6 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import pino from 'pino';
 import { connectEtcd, DEFAULT_ETCD_REQUEST_TIMEOUT_MS } from './storage/etcd-client.js';
 import { buildApp } from './app.js';
+import { parseAuthorizationModes } from './auth/authorizer.js';
+import { TokenAuthenticator } from './auth/token-file.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('shoal-apiserver')
@@ -37,6 +39,17 @@ const argv = await yargs(hideBin(process.argv))
     type: 'string',
     describe: 'Append every mutating request to this file as hash-chained JSON lines (check with `shoalctl audit verify FILE`); fsynced every second and on shutdown. Off when absent',
   })
+  .option('client-ca-file', { type: 'string', describe: 'Authenticate clients by certificates this CA signed (PEM): CN is the user, O the groups. Needs --tls-cert-file' })
+  .option('token-auth-file', { type: 'string', describe: 'Authenticate bearer tokens listed in this CSV file: token,user,uid,"group1,group2"' })
+  .option('anonymous-auth', {
+    type: 'boolean',
+    default: false,
+    describe: 'With an authenticator configured, let requests without credentials through as system:anonymous (for authorization to judge) instead of 401',
+  })
+  .option('authorization-mode', {
+    type: 'string',
+    describe: 'Comma-separated modes tried in order: AlwaysAllow, AlwaysDeny, Node, RBAC (default: AlwaysAllow without authenticators, Node,RBAC with one)',
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
@@ -46,6 +59,8 @@ const argv = await yargs(hideBin(process.argv))
     if (!(a['max-requests-per-second-per-user'] >= 0)) throw new Error('--max-requests-per-second-per-user must be 0 (no limit) or a positive number');
     if (a['rate-limit-burst'] !== undefined && !(a['rate-limit-burst'] >= 1)) throw new Error('--rate-limit-burst must be at least 1');
     if (!(a['etcd-request-timeout'] > 0)) throw new Error('--etcd-request-timeout must be a positive number of seconds');
+    if (a['client-ca-file'] && !a['tls-cert-file']) throw new Error('--client-ca-file needs --tls-cert-file and --tls-private-key-file (client certificates come over TLS)');
+    if (a['authorization-mode'] !== undefined) parseAuthorizationModes(a['authorization-mode']);
     return true;
   })
   .strict()
@@ -93,7 +108,20 @@ try {
     watchCacheSize: argv['watch-cache-size'],
     rateLimit: rateLimitOf(argv['max-requests-per-second-per-user'], argv['rate-limit-burst']),
     auditLogPath: argv['audit-log-path'],
-    https: argv['tls-cert-file'] ? { cert: readFileSync(argv['tls-cert-file']), key: readFileSync(argv['tls-private-key-file']!) } : undefined,
+    https: argv['tls-cert-file']
+      ? {
+          cert: readFileSync(argv['tls-cert-file']),
+          key: readFileSync(argv['tls-private-key-file']!),
+          // Ask for a client certificate but let requests without one through: they may carry a token.
+          ...(argv['client-ca-file'] ? { ca: readFileSync(argv['client-ca-file']), requestCert: true, rejectUnauthorized: false } : {}),
+        }
+      : undefined,
+    auth: {
+      tokens: argv['token-auth-file'] ? TokenAuthenticator.fromFile(argv['token-auth-file']) : undefined,
+      clientCertificates: Boolean(argv['client-ca-file']),
+      anonymousAuth: argv['anonymous-auth'],
+      authorizationModes: argv['authorization-mode'] === undefined ? undefined : parseAuthorizationModes(argv['authorization-mode']),
+    },
   });
   await server.app.listen({ port: argv.port, host: argv.bind });
   const scheme = argv['tls-cert-file'] ? 'https' : 'http';

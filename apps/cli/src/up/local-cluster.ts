@@ -3,11 +3,16 @@
  * the data dir, the apiserver, the controller-manager and one node agent running real microVMs —
  * the same binaries a multi-host install runs; only flags differ.
  * Components start in dependency order and stop in reverse.
+ *
+ * The apiserver serves HTTPS with a certificate from the cluster's own CA and authenticates every
+ * request (credentials.ts): the controller-manager and the agent each get their own token, in a
+ * config file only the owner can read; authorization is Node,RBAC.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SupervisedProcess } from './supervised-process.js';
+import { ensureCredentials, writePrivateYaml, type ClusterCredentials } from './credentials.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -26,13 +31,17 @@ export class LocalCluster {
   private readonly started: SupervisedProcess[] = [];
   private failed?: (why: string) => void;
   readonly failure: Promise<string>;
+  /** Set by start(). */
+  credentials!: ClusterCredentials;
 
   constructor(readonly opts: LocalClusterOptions) {
     this.failure = new Promise((resolve) => (this.failed = resolve));
   }
 
   get serverUrl(): string {
-    return `http://${this.opts.bind}:${this.opts.port}`;
+    // A wildcard bind is reached on loopback; the certificate names 127.0.0.1 and ::1 either way.
+    const host = this.opts.bind === '0.0.0.0' ? '127.0.0.1' : this.opts.bind === '::' ? '[::1]' : this.opts.bind.includes(':') ? `[${this.opts.bind}]` : this.opts.bind;
+    return `https://${host}:${this.opts.port}`;
   }
 
   get etcdUrl(): string {
@@ -43,6 +52,13 @@ export class LocalCluster {
     const { dataDir } = this.opts;
     const logs = join(dataDir, 'logs');
     await mkdir(logs, { recursive: true });
+    this.opts.progress(`credentials in ${join(dataDir, 'pki')}`);
+    const creds = (this.credentials = await ensureCredentials(dataDir, { bind: this.opts.bind, nodeNames: [this.opts.nodeName] }));
+    const componentConfig = async (name: string, token: string) => {
+      const path = join(creds.dir, `${name}.yaml`);
+      await writePrivateYaml(path, { token, 'certificate-authority': creds.caFile });
+      return path;
+    };
     await this.launch({
       name: 'etcd',
       command: 'etcd',
@@ -63,14 +79,32 @@ export class LocalCluster {
     await this.launch({
       name: 'apiserver',
       command: process.execPath,
-      args: [join(REPO_ROOT, 'bin/shoal-apiserver.js'), '--etcd-servers', this.etcdUrl, '--port', String(this.opts.port), '--bind', this.opts.bind],
+      args: [
+        join(REPO_ROOT, 'bin/shoal-apiserver.js'),
+        '--etcd-servers',
+        this.etcdUrl,
+        '--port',
+        String(this.opts.port),
+        '--bind',
+        this.opts.bind,
+        '--tls-cert-file',
+        creds.certFile,
+        '--tls-private-key-file',
+        creds.keyFile,
+        '--client-ca-file',
+        creds.caFile,
+        '--token-auth-file',
+        creds.tokenFile,
+        '--authorization-mode',
+        'Node,RBAC',
+      ],
       logFile: join(logs, 'apiserver.log'),
       ready: /listening on/,
     });
     await this.launch({
       name: 'controller-manager',
       command: process.execPath,
-      args: [join(REPO_ROOT, 'bin/shoal-controller-manager.js'), '--server', this.serverUrl, '--port', '0'],
+      args: [join(REPO_ROOT, 'bin/shoal-controller-manager.js'), '--server', this.serverUrl, '--port', '0', '--config', await componentConfig('controller-manager', creds.controllerManagerToken)],
       logFile: join(logs, 'controller-manager.log'),
       ready: /ready on/,
     });
@@ -83,6 +117,8 @@ export class LocalCluster {
         this.serverUrl,
         '--node-name',
         this.opts.nodeName,
+        '--config',
+        await componentConfig(`agent-${this.opts.nodeName}`, creds.nodeTokens.get(this.opts.nodeName)!),
         '--data-dir',
         join(dataDir, 'agent'),
         '--runtime',

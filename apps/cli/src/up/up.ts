@@ -4,6 +4,7 @@ import { ShoalClient } from '@shoal/client';
 import { LocalCluster } from './local-cluster.js';
 import { applyExamples } from './apply-examples.js';
 import { waitForVmsRunning } from './wait-for-vms.js';
+import { writeClientConfigs } from './credentials.js';
 
 export interface UpArgs {
   dataDir: string;
@@ -34,9 +35,12 @@ export async function up(args: UpArgs): Promise<void> {
     void stop(1);
   });
 
+  let configs: { shoalConfig: string; kubeconfig: string };
   try {
     await cluster.start();
-    const client = new ShoalClient({ server: cluster.serverUrl });
+    configs = await writeClientConfigs(resolve(args.dataDir), cluster.serverUrl, cluster.credentials);
+    progress(`admin credentials for shoalctl in ${configs.shoalConfig}, for kubectl in ${configs.kubeconfig}`);
+    const client = new ShoalClient({ server: cluster.serverUrl, caFile: cluster.credentials.caFile, token: cluster.credentials.adminToken });
     const applied = await applyExamples(client, progress);
     await waitForVmsRunning(client, applied, progress);
   } catch (err) {
@@ -47,12 +51,16 @@ export async function up(args: UpArgs): Promise<void> {
   process.stdout.write(`
 Shoal is running: API server at ${cluster.serverUrl} (etcd data in ${resolve(args.dataDir, 'etcd')}).
 
+The API server takes only authenticated requests over HTTPS; shoalctl and kubectl use the admin
+credentials written in ${resolve(args.dataDir)}:
+
 Try:
+  export SHOAL_CONFIG=${configs.shoalConfig}
   npx shoalctl get vms -o wide
   npx shoalctl logs hello
   npx shoalctl describe vm hello
   npx shoalctl get nodes
-  kubectl --server ${cluster.serverUrl} get vms
+  kubectl --kubeconfig ${configs.kubeconfig} get vms
 
 Press Ctrl-C to stop the cluster.
 `);

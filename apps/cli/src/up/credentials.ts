@@ -1,0 +1,152 @@
+/**
+ * The local cluster's credentials, under <data dir>/pki (keys and tokens readable by the owner only):
+ *  - a CA (kept across restarts, so configs written earlier stay valid) and a server certificate
+ *    for the apiserver signed by it (made afresh at every start, for the addresses it serves on);
+ *  - a static token file for the apiserver (--token-auth-file): an admin token (group
+ *    system:masters), the controller-manager's (user system:shoal-controller-manager, bound by
+ *    the bootstrap RBAC policy) and one per node agent (system:node:<name>, group system:nodes,
+ *    authorized by the Node mode). Tokens are kept across restarts too.
+ *
+ * Certificates come from the openssl command line: Node's crypto can make keys but not X.509
+ * certificates, and openssl is on every Debian system (deploy/install-deps.sh checks), so no
+ * npm dependency is needed for this.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+export const ADMIN_USER = 'shoal-admin';
+export const CONTROLLER_MANAGER_USER = 'system:shoal-controller-manager';
+export const nodeUser = (node: string) => `system:node:${node}`;
+
+export interface ClusterCredentials {
+  dir: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  tokenFile: string;
+  adminToken: string;
+  controllerManagerToken: string;
+  nodeTokens: Map<string, string>;
+}
+
+interface TokenEntry {
+  token: string;
+  user: string;
+  uid: string;
+  groups: string[];
+}
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  try {
+    await execa('openssl', args, { cwd, stdin: 'ignore' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl is not installed: it makes the local cluster\'s certificates (apt-get install openssl, or run deploy/install-deps.sh)');
+    throw new Error(`openssl ${args[0]} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+  }
+}
+
+/** Addresses the server certificate names: loopback always, the bind address, every local address for 0.0.0.0 / ::. */
+export function serverAddresses(bind: string): { ips: string[]; dns: string[] } {
+  const ips = new Set(['127.0.0.1', '::1']);
+  const dns = new Set(['localhost']);
+  if (bind === '0.0.0.0' || bind === '::') {
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.address.includes('%')) ips.add(a.address);
+  } else if (isIP(bind)) ips.add(bind);
+  else dns.add(bind);
+  return { ips: [...ips], dns: [...dns] };
+}
+
+async function ensureCa(dir: string): Promise<void> {
+  if (existsSync(join(dir, 'ca.crt')) && existsSync(join(dir, 'ca.key'))) return;
+  await openssl(
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=shoal-local-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    dir,
+  );
+  await chmod(join(dir, 'ca.key'), 0o600);
+}
+
+async function makeServerCertificate(dir: string, bind: string): Promise<void> {
+  const { ips, dns } = serverAddresses(bind);
+  const san = [...ips.map((ip) => `IP:${ip}`), ...dns.map((d) => `DNS:${d}`)].join(',');
+  await writeFile(join(dir, 'apiserver.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
+  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=shoal-apiserver'], dir);
+  await chmod(join(dir, 'apiserver.key'), 0o600);
+  await openssl(['x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'apiserver.crt', '-days', '365', '-extfile', 'apiserver.ext'], dir);
+}
+
+const csvField = (s: string) => (/[",\s]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+
+function parseTokens(text: string): TokenEntry[] {
+  const out: TokenEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([^,#\s]+),([^,]+),([^,]*)(?:,"?([^"]*)"?)?$/.exec(line.trim());
+    if (m) out.push({ token: m[1]!, user: m[2]!, uid: m[3]!, groups: (m[4] ?? '').split(',').filter(Boolean) });
+  }
+  return out;
+}
+
+/** Creates what is missing under <dataDir>/pki and returns where everything is. */
+export async function ensureCredentials(dataDir: string, opts: { bind: string; nodeNames: string[] }): Promise<ClusterCredentials> {
+  const dir = join(dataDir, 'pki');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureCa(dir);
+  await makeServerCertificate(dir, opts.bind);
+
+  const tokenFile = join(dir, 'tokens.csv');
+  const entries = existsSync(tokenFile) ? parseTokens(await readFile(tokenFile, 'utf8')) : [];
+  const tokenOf = (user: string, groups: string[]): string => {
+    const found = entries.find((e) => e.user === user);
+    if (found) return found.token;
+    const token = randomBytes(32).toString('base64url');
+    entries.push({ token, user, uid: user, groups });
+    return token;
+  };
+  const adminToken = tokenOf(ADMIN_USER, ['system:masters']);
+  const controllerManagerToken = tokenOf(CONTROLLER_MANAGER_USER, []);
+  const nodeTokens = new Map(opts.nodeNames.map((n) => [n, tokenOf(nodeUser(n), ['system:nodes'])]));
+  const csv = entries.map((e) => [e.token, csvField(e.user), csvField(e.uid), `"${e.groups.join(',')}"`].join(',')).join('\n');
+  await writeFile(tokenFile, `# token,user,uid,"groups" — the apiserver's --token-auth-file, written by shoal up\n${csv}\n`, { mode: 0o600 });
+  await chmod(tokenFile, 0o600);
+  return { dir, caFile: join(dir, 'ca.crt'), certFile: join(dir, 'apiserver.crt'), keyFile: join(dir, 'apiserver.key'), tokenFile, adminToken, controllerManagerToken, nodeTokens };
+}
+
+/** A YAML file only the owner can read: component configs (`--config`) that carry a token, so it never shows in `ps`. */
+export async function writePrivateYaml(path: string, fields: Record<string, string>): Promise<void> {
+  const yaml = Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n');
+  await writeFile(path, `${yaml}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+}
+
+/** shoalctl's config file (connection-settings.ts) and a kubeconfig for stock kubectl, both as the admin. */
+export async function writeClientConfigs(dataDir: string, server: string, creds: ClusterCredentials): Promise<{ shoalConfig: string; kubeconfig: string }> {
+  const shoalConfig = join(dataDir, 'config.yaml');
+  await writePrivateYaml(shoalConfig, { server, certificateAuthority: creds.caFile, token: creds.adminToken });
+  const kubeconfig = join(dataDir, 'kubeconfig');
+  const doc = `apiVersion: v1
+kind: Config
+clusters:
+- name: shoal-local
+  cluster:
+    server: ${JSON.stringify(server)}
+    certificate-authority: ${JSON.stringify(creds.caFile)}
+users:
+- name: ${ADMIN_USER}
+  user:
+    token: ${JSON.stringify(creds.adminToken)}
+contexts:
+- name: shoal-local
+  context:
+    cluster: shoal-local
+    user: ${ADMIN_USER}
+    namespace: default
+current-context: shoal-local
+`;
+  await writeFile(kubeconfig, doc, { mode: 0o600 });
+  await chmod(kubeconfig, 0o600);
+  return { shoalConfig, kubeconfig };
+}
