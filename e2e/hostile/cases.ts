@@ -132,6 +132,8 @@ function setAt(obj: unknown, path: (string | number)[], value: unknown): any {
 function mergePatchAt(path: (string | number)[], value: unknown): any {
   const idx = path.findIndex((p) => typeof p === 'number');
   if (idx < 0) return setAt({}, path, value);
+  // The array item itself is the target: the array holds the value, not an object around it.
+  if (idx === path.length - 1) return setAt({}, path.slice(0, idx), [value]);
   return setAt({}, path.slice(0, idx), [setAt({}, path.slice(idx + 1), value)]);
 }
 

@@ -1,4 +1,5 @@
 /** Sends hostile cases exactly as written (no URL normalisation) and judges each answer against its expectation. */
+import { request as httpRequest } from 'node:http';
 import { Pool } from 'undici';
 import type { Expectation, HostileCase } from './cases.js';
 
@@ -27,14 +28,46 @@ export function judge(e: Expectation, status: number, body: any, headers: Record
   return undefined;
 }
 
+const poolOrigins = new WeakMap<Pool, string>();
+
 export function openPool(url: string, connections: number): Pool {
-  return new Pool(url, { connections, headersTimeout: 30_000, bodyTimeout: 30_000, pipelining: 1 });
+  const pool = new Pool(url, { connections, headersTimeout: 30_000, bodyTimeout: 30_000, pipelining: 1 });
+  poolOrigins.set(pool, url);
+  return pool;
+}
+
+/** Bodies this big may be answered (413) before they are sent in full. */
+const EARLY_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * A request whose answer may come before its body has been sent: the server refuses an
+ * oversized body from its Content-Length and closes the connection, so the upload fails with
+ * EPIPE — the answer that already arrived is what counts, as a browser or kubectl would read it.
+ */
+function sendEarlyAnswered(origin: string, c: HostileCase): Promise<{ statusCode: number; headers: Record<string, unknown>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(new URL(c.path, origin), { method: c.method, headers: { ...c.headers, 'content-length': String(Buffer.byteLength(c.body!)) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text }));
+      res.on('error', reject);
+    });
+    req.on('error', (err) => {
+      if (!req.writableFinished && (err as NodeJS.ErrnoException).code === 'EPIPE') return; // the answer may still be read
+      reject(err);
+    });
+    req.end(c.body);
+  });
 }
 
 export async function send(pool: Pool, c: HostileCase, judgeWith: (c: HostileCase, status: number, body: any, headers: Record<string, unknown>) => string | undefined = (c, st, b, h) => judge(c.expect, st, b, h)): Promise<Outcome> {
   const t0 = Date.now();
   try {
-    const res = await pool.request({ method: c.method as 'GET', path: c.path, headers: c.headers, body: c.body });
+    const early = c.body !== undefined && Buffer.byteLength(c.body) > EARLY_ANSWER_BYTES;
+    const res = early
+      ? await sendEarlyAnswered(poolOrigins.get(pool)!, c).then((r) => ({ statusCode: r.statusCode, headers: r.headers, body: { text: async () => r.text } }))
+      : await pool.request({ method: c.method as 'GET', path: c.path, headers: c.headers, body: c.body });
     const text = await res.body.text();
     let body: unknown = text;
     try {

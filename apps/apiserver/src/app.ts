@@ -21,6 +21,7 @@ import { vmLogRoutes } from './routes/vm-logs.js';
 import { vmBindingRoutes } from './routes/vm-binding.js';
 import { discoveryRoutes, SERVER_VERSION } from './routes/discovery.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { answerClientError } from './http/client-errors.js';
 import { healthRoutes } from './routes/health.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -76,6 +77,9 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
     requestTimeout: 0,
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Names may be 253 characters (and are refused with 404/422 when invalid), not cut at fastify's default 100 with a 414.
+    maxParamLength: 1024,
+    clientErrorHandler: answerClientError,
   } as FastifyServerOptions);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? () => true : queryAjv.compile(schema)));

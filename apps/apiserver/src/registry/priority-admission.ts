@@ -159,12 +159,26 @@ export function checkImmutablePriority(kind: KindInfo, next: KubeObject, current
   const before = specOf<Record<string, unknown>>(current);
   const after = (next.spec ??= {}) as Record<string, unknown>;
   const causes: StatusCause[] = [];
+  let restored = false;
   for (const f of fields) {
-    if (kind.kind === 'VirtualMachine' && after[f] === undefined && before[f] !== undefined) after[f] = before[f];
+    if (kind.kind === 'VirtualMachine' && after[f] === undefined && before[f] !== undefined) {
+      after[f] = before[f];
+      restored = true;
+    }
     if (after[f] !== before[f])
       causes.push({ field: `spec.${f}`, type: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(after[f] ?? null)}: field is immutable (it was ${JSON.stringify(before[f] ?? null)})` });
   }
   if (causes.length) throw invalid(target(kind, next.metadata.name), causes);
+  // Put restored fields back where they were: a patch that removed them and so changed nothing
+  // must store the very same bytes, or it would be written (a new resourceVersion, a watch event).
+  if (restored) next.spec = inKeyOrderOf(before, after);
+}
+
+function inKeyOrderOf(model: Record<string, unknown>, obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(model)) if (Object.hasOwn(obj, k)) out[k] = obj[k];
+  for (const k of Object.keys(obj)) if (!Object.hasOwn(out, k)) out[k] = obj[k];
+  return out;
 }
 
 /** The classes from the watch cache, or page by page from etcd at one revision. */

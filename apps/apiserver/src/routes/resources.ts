@@ -133,8 +133,30 @@ function checkResourceVersionParam(rv: string | undefined): void {
     throw badRequest(`invalid resourceVersion ${JSON.stringify(rv.slice(0, 64))}: must be a resourceVersion the server returned`, [{ field: 'resourceVersion', message: 'not a resourceVersion' }]);
 }
 
+/** Whole-number query parameters, as Kubernetes parses them (base 10 only). */
+const DECIMAL_QUERY_PARAMS = ['limit', 'timeoutSeconds', 'gracePeriodSeconds'] as const;
+
+/**
+ * Before schema validation coerces them: ajv would read "0x10" as 16 and "1e3" as 1000, where
+ * Kubernetes (strconv.ParseInt, base 10) refuses them.
+ */
+function checkDecimalParams(query: Record<string, unknown>): void {
+  for (const p of DECIMAL_QUERY_PARAMS) {
+    const v = query[p];
+    if (typeof v === 'string' && !/^-?\d+$/.test(v)) throw badRequest(`invalid ${p} ${JSON.stringify(v.slice(0, 64))}: must be a whole number`, [{ field: p, message: 'not a whole number' }]);
+  }
+}
+
 export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesOptions): Promise<void> {
   const { service } = opts;
+  app.addHook('preValidation', (req, _reply, done) => {
+    try {
+      checkDecimalParams((req.query ?? {}) as Record<string, unknown>);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  });
   // Before any handler (a watch answers 200 before it starts, so a bad parameter must be refused here to get its 4xx).
   app.addHook('preHandler', (req, _reply, done) => {
     try {
