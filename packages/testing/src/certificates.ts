@@ -1,5 +1,5 @@
-/** A throwaway CA and a server certificate for 127.0.0.1, made with openssl, for TLS tests. */
-import { mkdtemp } from 'node:fs/promises';
+/** A throwaway CA and a server certificate for 127.0.0.1, made with openssl, for TLS tests; client certificates signed by it (or by a CA of their own). */
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -20,4 +20,32 @@ export async function makeServerCertificates(): Promise<TestCertificates> {
   await execa('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${f('san.ext')}`]);
   await run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '1', '-extfile', f('san.ext')]);
   return { dir, caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
+}
+
+export interface TestClientCertificate {
+  certFile: string;
+  keyFile: string;
+  /** The CA that signed it: `certs.caFile`, or with `untrusted` a CA of its own. */
+  caFile: string;
+}
+
+/**
+ * A client certificate (extendedKeyUsage clientAuth) with CN=`name` and one O per group, signed
+ * by the CA of `certs`, or with `untrusted` by a fresh CA of its own (which nothing trusts).
+ * Files go in `certs.dir`, named after `name`.
+ */
+export async function makeClientCertificate(certs: TestCertificates, name: string, opts: { groups?: string[]; untrusted?: boolean } = {}): Promise<TestClientCertificate> {
+  const f = (n: string) => join(certs.dir, `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${n}`);
+  const run = (args: string[]) => execa('openssl', args, { cwd: certs.dir });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  let [ca, caKey] = [certs.caFile, join(certs.dir, 'ca.key')];
+  if (opts.untrusted) {
+    [ca, caKey] = [f('other-ca.crt'), f('other-ca.key')];
+    await run(['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '1', '-subj', `/CN=other-ca-for-${name}`]);
+  }
+  const subject = `/CN=${name}${(opts.groups ?? []).map((g) => `/O=${g}`).join('')}`;
+  await run(['req', ...ec, '-keyout', f('client.key'), '-out', f('client.csr'), '-subj', subject]);
+  await writeFile(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  await run(['x509', '-req', '-in', f('client.csr'), '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', f('client.crt'), '-days', '1', '-extfile', f('client.ext')]);
+  return { certFile: f('client.crt'), keyFile: f('client.key'), caFile: ca };
 }

@@ -1,5 +1,6 @@
-/** A real etcd member on free ports with a temporary data dir, for tests and benchmarks. */
-import { mkdtemp, rm } from 'node:fs/promises';
+/** A real etcd member on free ports with a temporary data dir, for tests and benchmarks; optionally serving clients over TLS. */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -13,15 +14,30 @@ export interface EtcdMember {
   stop(): Promise<void>;
 }
 
+/** TLS on a member's client URL (peers still talk plain HTTP to each other). */
+export interface EtcdTls {
+  /** etcd's own certificate and key (--cert-file, --key-file): must be valid for 127.0.0.1. */
+  certFile: string;
+  keyFile: string;
+  /** The CA etcd trusts for client certificates (--trusted-ca-file); also the CA the health check verifies etcd with. */
+  caFile: string;
+  /** --client-cert-auth: refuse clients without a certificate `caFile` signed. Then `client` is needed for the health check. */
+  clientCertAuth?: boolean;
+  /** The client certificate the health check presents. */
+  client?: { certFile: string; keyFile: string };
+}
+
 /** Where one member listens and keeps its data; the same on every (re)start. */
 export interface EtcdMemberConfig {
   name: string;
   dataDir: string;
   clientPort: number;
   peerPort: number;
+  /** Serve clients over https (absent: http, as before). */
+  tls?: EtcdTls;
 }
 
-export const etcdClientUrl = (m: EtcdMemberConfig) => `http://127.0.0.1:${m.clientPort}`;
+export const etcdClientUrl = (m: EtcdMemberConfig) => `${m.tls ? 'https' : 'http'}://127.0.0.1:${m.clientPort}`;
 export const etcdPeerUrl = (m: EtcdMemberConfig) => `http://127.0.0.1:${m.peerPort}`;
 
 /**
@@ -40,6 +56,14 @@ export function spawnEtcd(member: EtcdMemberConfig, all: EtcdMemberConfig[], clu
       `--initial-advertise-peer-urls=${etcdPeerUrl(member)}`,
       `--initial-cluster=${all.map((m) => `${m.name}=${etcdPeerUrl(m)}`).join(',')}`,
       '--initial-cluster-state=new',
+      ...(member.tls
+        ? [
+            `--cert-file=${member.tls.certFile}`,
+            `--key-file=${member.tls.keyFile}`,
+            `--trusted-ca-file=${member.tls.caFile}`,
+            ...(member.tls.clientCertAuth ? ['--client-cert-auth'] : []),
+          ]
+        : []),
       `--initial-cluster-token=${clusterToken}`,
       '--log-level=error',
       '--logger=zap',
@@ -50,10 +74,28 @@ export function spawnEtcd(member: EtcdMemberConfig, all: EtcdMemberConfig[], clu
   );
 }
 
+/** GET /health over https, verifying etcd with the CA and presenting the client certificate if any. */
+async function httpsHealthy(endpoint: string, tls: EtcdTls): Promise<boolean> {
+  const [ca, cert, key] = await Promise.all([
+    readFile(tls.caFile),
+    tls.client ? readFile(tls.client.certFile) : undefined,
+    tls.client ? readFile(tls.client.keyFile) : undefined,
+  ]);
+  return new Promise((resolve) => {
+    const req = httpsGet(`${endpoint}/health`, { ca, cert, key, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+  });
+}
+
 /** etcd's /health is true only with a leader and a quorum read that succeeded. */
-export async function waitForEtcdHealth(endpoint: string, timeoutMs = 20_000): Promise<void> {
+export async function waitForEtcdHealth(endpoint: string, timeoutMs = 20_000, tls?: EtcdTls): Promise<void> {
   await waitFor(
     async () => {
+      if (tls) return httpsHealthy(endpoint, tls);
       const r = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
       return r?.ok;
     },
@@ -61,17 +103,27 @@ export async function waitForEtcdHealth(endpoint: string, timeoutMs = 20_000): P
   );
 }
 
-export async function startEtcd(opts: { name?: string } = {}): Promise<EtcdMember> {
+/** A single member; with `tls` its client URL is https:// (and with `tls.clientCertAuth` it wants client certificates). */
+export async function startEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Promise<EtcdMember> {
+  if (opts.tls?.clientCertAuth && !opts.tls.client) throw new Error('startEtcd: tls.clientCertAuth needs tls.client, for the health check');
   const config: EtcdMemberConfig = {
     name: opts.name ?? 'test',
     dataDir: await mkdtemp(join(tmpdir(), 'shoal-etcd-')),
     clientPort: await freePort(),
     peerPort: await freePort(),
+    ...(opts.tls ? { tls: opts.tls } : {}),
   };
   const endpoint = etcdClientUrl(config);
   const proc = spawnEtcd(config, [config], 'shoal-test');
   const exited = proc.then((r) => r);
-  await waitForEtcdHealth(endpoint);
+  try {
+    await waitForEtcdHealth(endpoint, 20_000, opts.tls);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    await exited;
+    await rm(config.dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     endpoint,
     dataDir: config.dataDir,
