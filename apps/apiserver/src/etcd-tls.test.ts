@@ -141,3 +141,38 @@ test('trusting another CA than the one that signed etcd\'s certificate, the apis
   // This time the apiserver refuses etcd's certificate.
   assert.match(out, /etcd at \S+ did not answer within 2 s: .*unable to verify the first certificate/, out);
 });
+
+test('--etcd-certfile and --etcd-keyfile without --etcd-cafile: etcd is verified by the default trust store, and the client certificate is still presented', async () => {
+  // The test CA stands in for the default trust store (grpc's own override of it, as NODE_EXTRA_CA_CERTS is not what grpc-js reads).
+  const p = await startProcess(
+    'shoal-apiserver',
+    ['--etcd-servers', etcd.endpoint, '--port', String(await freePort()), '--etcd-startup-timeout', '5', '--etcd-certfile', client.certFile, '--etcd-keyfile', client.keyFile],
+    { ready: /listening on/, timeoutMs: 30_000, env: { GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: certs.caFile } },
+  );
+  try {
+    const url = p.readyLine.match(/(http:\/\/\S+)/)![1]!;
+    const r = await http(url, 'GET', `${V}/namespaces/default/virtualmachines/over-tls`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  } finally {
+    await p.stop();
+  }
+});
+
+test('flags that cannot work are refused at once: a client certificate without its key, TLS files with an http:// etcd URL', async () => {
+  const refused = async (args: string[]) => {
+    const err = await startProcess('shoal-apiserver', ['--port', String(await freePort()), ...args], { ready: /listening on/ }).then(
+      async (p) => (await p.stop(), undefined),
+      (e: Error) => e,
+    );
+    assert.ok(err, `started with ${args.join(' ')}`);
+    assert.match(err.message, /exited \(2\) before it was ready/, err.message);
+    return err.message;
+  };
+  assert.match(await refused(['--etcd-servers', etcd.endpoint, '--etcd-cafile', certs.caFile, '--etcd-certfile', client.certFile]), /--etcd-certfile and --etcd-keyfile go together/);
+  assert.match(await refused(['--etcd-servers', etcd.endpoint, '--etcd-keyfile', client.keyFile]), /--etcd-certfile and --etcd-keyfile go together/);
+  const plain = etcd.endpoint.replace('https:', 'http:');
+  assert.match(
+    await refused(['--etcd-servers', plain, '--etcd-cafile', certs.caFile, '--etcd-certfile', client.certFile, '--etcd-keyfile', client.keyFile]),
+    new RegExp(`--etcd-cafile, --etcd-certfile and --etcd-keyfile need https:// etcd URLs, got "${plain.replace(/[.]/g, '\\.')}"`),
+  );
+});

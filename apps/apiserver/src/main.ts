@@ -55,6 +55,11 @@ const argv = await yargs(hideBin(process.argv))
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
     if (Boolean(a['tls-cert-file']) !== Boolean(a['tls-private-key-file'])) throw new Error('--tls-cert-file and --tls-private-key-file go together');
     for (const url of String(a['etcd-servers']).split(',')) if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`--etcd-servers: "${url}" is not an http(s) URL`);
+    if (Boolean(a['etcd-certfile']) !== Boolean(a['etcd-keyfile'])) throw new Error('--etcd-certfile and --etcd-keyfile go together');
+    if (a['etcd-cafile'] || a['etcd-certfile'] || a['etcd-keyfile']) {
+      const plain = String(a['etcd-servers']).split(',').find((url) => !url.startsWith('https://'));
+      if (plain) throw new Error(`--etcd-cafile, --etcd-certfile and --etcd-keyfile need https:// etcd URLs, got "${plain}"`);
+    }
     if (!(a['watch-cache-size'] >= 1)) throw new Error('--watch-cache-size must be at least 1');
     if (!(a['max-requests-per-second-per-user'] >= 0)) throw new Error('--max-requests-per-second-per-user must be 0 (no limit) or a positive number');
     if (a['rate-limit-burst'] !== undefined && !(a['rate-limit-burst'] >= 1)) throw new Error('--rate-limit-burst must be at least 1');

@@ -71,9 +71,11 @@ export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }) as unknown as Cockatiel.IBackoff<unknown>,
     },
   };
-  if (opts.caFile) {
+  // Any of the three turns TLS on. Without a CA file etcd is verified by the default trust store
+  // (grpc-js reads null as that): a client certificate is presented all the same.
+  if (opts.caFile || opts.certFile || opts.keyFile) {
     options.credentials = {
-      rootCertificate: readFileSync(opts.caFile),
+      rootCertificate: (opts.caFile ? readFileSync(opts.caFile) : null) as Buffer,
       ...(opts.certFile ? { certChain: readFileSync(opts.certFile) } : {}),
       ...(opts.keyFile ? { privateKey: readFileSync(opts.keyFile) } : {}),
     };
