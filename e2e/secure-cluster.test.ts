@@ -3,16 +3,19 @@
  * apiserver over HTTPS with a static token file, the controller-manager as
  * system:shoal-controller-manager (bootstrap RBAC only), a simulated agent as system:node:<name>
  * (the Node mode only). Checks the Node mode request by request, then that the real processes
- * schedule and run a VM with nothing more than that, then stock kubectl with a kubeconfig.
+ * schedule and run a VM with nothing more than that; then the controller-manager again with one
+ * token per controller (--controller-tokens-dir, system:shoal:<controller>, as `shoal up` runs
+ * it): scheduling, a node going NotReady and preemption work, and each controller's token is
+ * refused what the others do; then stock kubectl with a kubeconfig.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { ShoalClient } from '@shoal/client';
-import type { VirtualMachine } from '@shoal/scheduler';
+import type { Node, VirtualMachine } from '@shoal/scheduler';
 import {
   freePort,
   makeServerCertificates,
@@ -33,6 +36,9 @@ const TOKENS = {
   cm: 'controller-manager-token',
   nodeA: 'node-a-token',
   nodeSim: 'node-sim-token',
+  scheduler: 'scheduler-token',
+  health: 'health-token',
+  preemptor: 'preemptor-token',
 };
 
 let etcd: EtcdMember;
@@ -41,6 +47,7 @@ let certs: TestCertificates;
 let url: string;
 let trusting: Agent;
 let admin: ShoalClient;
+let agent: AgentProcess;
 const stopLater: { stop(): Promise<void> }[] = [];
 
 async function call(token: string | undefined, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: any }> {
@@ -72,6 +79,9 @@ before(async () => {
       `${TOKENS.cm},system:shoal-controller-manager,3,`,
       `${TOKENS.nodeA},system:node:node-a,4,system:nodes`,
       `${TOKENS.nodeSim},system:node:node-sim,5,system:nodes`,
+      `${TOKENS.scheduler},system:shoal:scheduler,6,`,
+      `${TOKENS.health},system:shoal:health,7,`,
+      `${TOKENS.preemptor},system:shoal:preemptor,8,`,
     ].join('\n'),
   );
   etcd = await startEtcd();
@@ -84,6 +94,10 @@ before(async () => {
   url = `https://127.0.0.1:${port}`;
   trusting = new Agent({ connect: { ca: await readFile(certs.caFile) } });
   admin = new ShoalClient({ server: url, caFile: certs.caFile, token: TOKENS.admin });
+  // Both VMs the controller-manager runs here are this class: equal priority (neither preempts
+  // the other once evicted) and no eviction grace (a victim stops at once).
+  await admin.create('priorityclass', { metadata: { name: 'low' }, spec: { value: 100, evictionGracePeriodSeconds: 0 } });
+  await admin.create('priorityclass', { metadata: { name: 'critical' }, spec: { value: 900 } });
 });
 
 after(async () => {
@@ -158,9 +172,12 @@ test('the controller-manager with its token and a simulated agent with its node 
     { ready: /ready on/, timeoutMs: 30_000 },
   );
   stopLater.push(cm);
-  const agent: AgentProcess = await startAgent(url, 'node-sim', { args: ['--runtime', 'simulated', '--token', TOKENS.nodeSim, '--certificate-authority', certs.caFile, '--stop-vms-on-exit'] });
+  // Room for two VMs: a third (critical) one preempts in the per-controller test below.
+  agent = await startAgent(url, 'node-sim', {
+    args: ['--runtime', 'simulated', '--vcpus', '2', '--memory-mib', '4096', '--token', TOKENS.nodeSim, '--certificate-authority', certs.caFile, '--stop-vms-on-exit'],
+  });
   stopLater.push(agent);
-  await admin.create('vm', { metadata: { name: 'scheduled' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
+  await admin.create('vm', { metadata: { name: 'scheduled' }, spec: { priorityClassName: 'low', resources: { vcpus: 1, memoryMiB: 128 } } });
   const vm = await waitFor(
     async () => {
       const v = await admin.get<VirtualMachine>('vm', 'scheduled');
@@ -174,6 +191,104 @@ test('the controller-manager with its token and a simulated agent with its node 
   assert.ok(leases.items.some((l) => l.metadata.name === 'shoal-controller-manager-scheduler'), JSON.stringify(leases.items.map((l) => l.metadata.name)));
   const denials = `${cm.output()}\n${agent.output()}`.split('\n').filter((l) => /forbidden|403/i.test(l));
   assert.deepEqual(denials, [], 'neither process was refused anything');
+  // Stopping releases its Leases: the per-controller controller-manager below takes over at once.
+  await cm.stop();
+});
+
+const CONTROLLERS = ['scheduler', 'health', 'preemptor'] as const;
+const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
+
+test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady and preempt, each as its own user', async () => {
+  const dir = join(certs.dir, 'controller-tokens');
+  await mkdir(dir, { mode: 0o700 });
+  for (const c of CONTROLLERS) await writeFile(join(dir, `${c}.token`), `${TOKENS[c]}\n`, { mode: 0o600 });
+  // The tokens come from files only: no --token, so nothing runs with the union of the rights.
+  const cm = await startProcess(
+    'shoal-controller-manager',
+    ['--server', url, '--port', '0', '--controller-tokens-dir', dir, '--certificate-authority', certs.caFile, '--leader-elect', '--leader-elect-identity', 'per-controller', '--log-level', 'warn'],
+    { ready: /ready on/, timeoutMs: 30_000 },
+  );
+  stopLater.push(cm);
+
+  // Each controller leads through its own Lease, written with its own token.
+  await waitFor(async () => {
+    const leases = await admin.list<{ metadata: { name: string }; spec?: { holderIdentity?: string } }>('lease', { namespace: 'shoal-system' });
+    return CONTROLLERS.every((c) => leases.items.some((l) => l.metadata.name === `shoal-controller-manager-${c}` && l.spec?.holderIdentity === 'per-controller')) || undefined;
+  }, { timeoutMs: 30_000, message: 'the per-controller process holding all three Leases' });
+
+  // Scheduling (scheduler) and running (agent).
+  await admin.create('vm', { metadata: { name: 'scheduled-2' }, spec: { priorityClassName: 'low', resources: { vcpus: 1, memoryMiB: 128 } } });
+  await waitFor(
+    async () => {
+      const v = await admin.get<VirtualMachine>('vm', 'scheduled-2');
+      return v.spec.nodeName === 'node-sim' && v.status?.phase === 'Running' ? v : undefined;
+    },
+    { timeoutMs: 60_000, message: 'scheduled-2 bound to node-sim and Running' },
+  );
+
+  // Health: a hand-made node (no room: nothing is placed there) whose Lease stops being renewed.
+  await admin.create('node', { metadata: { name: 'silent' }, spec: {} });
+  await admin.patch('node', 'silent', { status: { fencing: { leaseDurationSeconds: 2, fenceTimeoutSeconds: 3600 } } }, { type: 'merge', status: true });
+  await admin.create('lease', { metadata: { name: 'silent' }, spec: { holderIdentity: 'silent', leaseDurationSeconds: 2, renewTime: new Date().toISOString() } }, { namespace: 'shoal-node-lease' });
+  const notReady = await waitFor(async () => {
+    const n = await admin.get<Node>('node', 'silent');
+    return readyOf(n)?.status === 'Unknown' && n.spec?.taints?.some((t) => t.key === 'node.shoal.dev/unreachable') ? n : undefined;
+  }, { timeoutMs: 20_000, message: 'silent NotReady and tainted' });
+  assert.equal(readyOf(notReady)?.reason, 'NodeStatusUnknown');
+
+  // Preemption: node-sim is full (two low VMs); a critical one evicts one of them and runs.
+  await admin.create('vm', { metadata: { name: 'critical' }, spec: { priorityClassName: 'critical', resources: { vcpus: 1, memoryMiB: 128 } } });
+  await waitFor(
+    async () => {
+      const v = await admin.get<VirtualMachine>('vm', 'critical');
+      return v.spec.nodeName === 'node-sim' && v.status?.phase === 'Running' ? v : undefined;
+    },
+    { timeoutMs: 60_000, message: 'critical Running on node-sim after preempting' },
+  );
+  const victims = (await admin.list<VirtualMachine>('vm', { namespace: 'default' })).items.filter((v) => v.status?.preemptedBy === 'default/critical');
+  assert.equal(victims.length, 1, 'exactly one low VM evicted');
+
+  const denials = cm.output().split('\n').filter((l) => /forbidden|403/i.test(l));
+  assert.deepEqual(denials, [], 'no controller was refused anything it does');
+});
+
+test("each controller's token holds only that controller's rights", async () => {
+  const vms = `${V}/namespaces/default/virtualmachines`;
+  const as = (who: keyof typeof TOKENS, method: string, path: string, body?: unknown) =>
+    call(TOKENS[who], method, path, body, method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
+  await admin.create('vm', { metadata: { name: 'probe' }, spec: { runStrategy: 'Halted', resources: { vcpus: 1, memoryMiB: 64 } } });
+
+  // What each does is allowed.
+  assert.equal((await as('scheduler', 'GET', `${V}/virtualmachines`)).status, 200);
+  assert.equal((await as('scheduler', 'PATCH', `${vms}/probe/status`, { status: { phase: 'Pending' } })).status, 200);
+  assert.equal((await as('health', 'GET', `${V}/namespaces/shoal-node-lease/leases`)).status, 200);
+  assert.equal((await as('health', 'PATCH', `${V}/nodes/silent/status`, { status: {} })).status, 200);
+  assert.equal((await as('preemptor', 'GET', `${V}/priorityclasses`)).status, 200);
+  assert.equal((await as('preemptor', 'PATCH', `${vms}/probe`, { metadata: { annotations: { probe: 'x' } } })).status, 200);
+
+  // The scheduler neither changes nodes nor evicts (a VM's own metadata and spec are not its to write).
+  const schedulerNode = await as('scheduler', 'PATCH', `${V}/nodes/silent`, { metadata: { labels: { x: 'y' } } });
+  assert.equal(schedulerNode.status, 403);
+  assert.match(schedulerNode.body.message, /User "system:shoal:scheduler" cannot patch resource "nodes"/);
+  assert.equal((await as('scheduler', 'PATCH', `${V}/nodes/silent/status`, { status: {} })).status, 403);
+  assert.equal((await as('scheduler', 'PATCH', `${vms}/probe`, { metadata: { annotations: { 'shoal.dev/eviction-requested': '{}' } } })).status, 403);
+  assert.equal((await as('scheduler', 'DELETE', `${vms}/probe`)).status, 403);
+  // The health controller does not bind, nor read priority classes, nor node leases outside their namespace.
+  const healthBind = await as('health', 'POST', `${vms}/probe/binding`, { target: { name: 'node-sim' } });
+  assert.equal(healthBind.status, 403);
+  assert.match(healthBind.body.message, /User "system:shoal:health" cannot create resource "virtualmachines\/binding"/);
+  assert.equal((await as('health', 'GET', `${V}/priorityclasses`)).status, 403);
+  assert.equal((await as('health', 'GET', `${V}/namespaces/default/leases`)).status, 403);
+  // The preemptor neither changes nodes nor binds.
+  const preemptorNode = await as('preemptor', 'PATCH', `${V}/nodes/silent`, { spec: { unschedulable: true } });
+  assert.equal(preemptorNode.status, 403);
+  assert.match(preemptorNode.body.message, /User "system:shoal:preemptor" cannot patch resource "nodes"/);
+  assert.equal((await as('preemptor', 'POST', `${vms}/probe/binding`, { target: { name: 'node-sim' } })).status, 403);
+  // None reads or writes another controller's Lease, nor anything cluster-wide like RBAC.
+  assert.equal((await as('scheduler', 'GET', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-health`)).status, 403);
+  assert.equal((await as('health', 'PUT', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-scheduler`, { metadata: { name: 'shoal-controller-manager-scheduler' }, spec: {} })).status, 403);
+  assert.equal((await as('scheduler', 'GET', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-scheduler`)).status, 200);
+  for (const who of CONTROLLERS) assert.equal((await as(who, 'GET', `${V}/clusterroles`)).status, 403, who);
 });
 
 test('stock kubectl with a kubeconfig carrying a token and the CA', async () => {

@@ -20,14 +20,18 @@ export interface ControllerSettings {
 
 export const DEFAULT_SETTINGS: ControllerSettings = { preemptionMinPriorityGap: 10, nodeMonitorGracePeriodSeconds: 0 };
 
-/** What every controller is built from: one client, shared informers, one metrics registry. */
+/**
+ * What every controller is built from: its client (the process's, or its own with
+ * --controller-tokens-dir), informers shared with the controllers using the same client, one
+ * metrics registry.
+ */
 export interface ControllerEnv {
   client: ShoalClient;
   informers: InformerFactory;
   registry: Registry;
   log: Logger;
   settings: ControllerSettings;
-  /** The process's event recorder for a reporting component (`shoal-scheduler`). */
+  /** The event recorder for a reporting component (`shoal-scheduler`), writing with this env's client. */
   recorder(component: string): EventRecorder;
 }
 

@@ -31,6 +31,7 @@ test('bad flags exit 2 with a clear message', async () => {
     [['--server', 'http://127.0.0.1:1', '--leader-elect-retry-period', '9'], /must be more than 1.2 × the retry period \(9 s\)/],
     [['--server', 'http://127.0.0.1:1', '--leader-elect-retry-period', 'soon'], /retry period must be more than 0/],
     [['--server', 'http://127.0.0.1:1', '--leader-elect-identity', ' '], /--leader-elect-identity must be 1-1024 characters/],
+    [['--server', 'http://127.0.0.1:1', '--controllers', 'health', '--controller-tokens-dir', '/nonexistent'], /--controller-tokens-dir: cannot read \/nonexistent\/health\.token/],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   for (const [i, [args, message]] of cases.entries()) {

@@ -6,8 +6,13 @@
  * With --leader-elect each controller runs only while this process holds its Lease
  * (shoal-system/shoal-controller-manager-<controller>); otherwise it stands by, ready (its
  * caches are synced), and takes over when the leader's Lease expires or is released.
+ *
+ * With --controller-tokens-dir DIR each controller runs as its own user (Kubernetes'
+ * --use-service-account-credentials): its informers, writes, Events and leader election use the
+ * token in DIR/<controller>.token, so it holds only its own role's rights (system:shoal:<controller>).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import yargs from 'yargs';
@@ -33,6 +38,10 @@ const argv = await yargs(hideBin(process.argv))
   .option('bind', { type: 'string', default: '127.0.0.1', describe: 'Address for /healthz, /readyz and /metrics' })
   .option('certificate-authority', { type: 'string', describe: 'PEM file of the CA that signed the API server certificate' })
   .option('token', { type: 'string', describe: 'Bearer token for the API server' })
+  .option('controller-tokens-dir', {
+    type: 'string',
+    describe: 'Directory with one token file per controller (<controller>.token): each controller then uses its own credentials (least privilege) instead of --token',
+  })
   .option('leader-elect', {
     type: 'boolean',
     default: false,
@@ -102,18 +111,39 @@ const log = pino({ name: NAME, level: argv['log-level'] }, pino.destination(2));
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'shoal_controller_manager_' });
 
-let client: ShoalClient;
-try {
-  client = new ShoalClient({
+const selected = selectControllers(argv.controllers);
+const newClient = (token: string | undefined, controller?: string) =>
+  new ShoalClient({
     server: argv.server ?? process.env.SHOAL_SERVER!,
     caFile: argv['certificate-authority'],
-    token: argv.token,
-    userAgent: `${NAME}/0.1.0`,
+    token,
+    userAgent: controller ? `${NAME}/0.1.0 (${controller})` : `${NAME}/0.1.0`,
   });
+
+let client: ShoalClient;
+/** Per controller, its own client (--controller-tokens-dir); empty: every controller uses `client`. */
+const controllerClients = new Map<string, ShoalClient>();
+try {
+  client = newClient(argv.token);
+  const dir = argv['controller-tokens-dir'];
+  if (dir !== undefined) {
+    for (const { name } of selected) {
+      const file = join(dir, `${name}.token`);
+      let token: string;
+      try {
+        token = readFileSync(file, 'utf8').trim();
+      } catch (err) {
+        throw new Error(`--controller-tokens-dir: cannot read ${file}: ${(err as Error).message}`);
+      }
+      if (!token || /\s/.test(token)) throw new Error(`--controller-tokens-dir: ${file} must hold one token`);
+      controllerClients.set(name, newClient(token, name));
+    }
+  }
 } catch (err) {
   process.stderr.write(`${NAME}: ${(err as Error).message}\n`);
   process.exit(2);
 }
+const clientFor = (controller: string) => controllerClients.get(controller) ?? client;
 
 const identity = argv['leader-elect-identity'] ?? defaultIdentity();
 const timing = electionTiming(argv);
@@ -121,12 +151,13 @@ if (argv['leader-elect']) log.info({ identity, ...timing }, 'leader election on'
 
 const manager = new ControllerManager({
   client,
-  controllers: selectControllers(argv.controllers),
+  clientFor,
+  controllers: selected,
   registry,
   settings: { preemptionMinPriorityGap: argv['preemption-min-priority-gap'], nodeMonitorGracePeriodSeconds: argv['node-monitor-grace-period'] },
   log,
   electorFor: argv['leader-elect']
-    ? (controller) => new LeaseElector({ client, name: `${NAME}-${controller}`, identity, timing, log: log.child({ controller }) })
+    ? (controller) => new LeaseElector({ client: clientFor(controller), name: `${NAME}-${controller}`, identity, timing, log: log.child({ controller }) })
     : undefined,
 });
 
@@ -145,6 +176,7 @@ async function stop(why: string, code = 0): Promise<void> {
     await manager.stop();
     await health?.close();
     await client.close();
+    for (const c of controllerClients.values()) await c.close();
   } catch (err) {
     log.error({ err: (err as Error).message }, 'error while stopping');
     code ||= 1;

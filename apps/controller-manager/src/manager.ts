@@ -7,6 +7,11 @@
  * built — its queue and caches may be stale by now — and the process stands for election again.
  * Stops in the reverse order: no new reconciles, running ones finish, Leases are released (a
  * standby takes over at once), informers stop, pending Events are written.
+ *
+ * With `clientFor` (--controller-tokens-dir) each controller talks to the API as its own user:
+ * its informers, event recorder and writes all go through its own client, so it can read and
+ * do only what its role allows. Informers are then shared only among controllers with the same
+ * client (one InformerFactory per client).
  */
 import type { ShoalClient } from '@shoal/client';
 import { AlwaysLeader, EventRecorder, InformerFactory, LeaderMetrics, type Controller, type LeaderElector } from '@shoal/controller-runtime';
@@ -16,6 +21,8 @@ import { DEFAULT_SETTINGS, type ControllerDefinition, type ControllerEnv, type C
 
 export interface ManagerOptions {
   client: ShoalClient;
+  /** The client a controller uses (its own credentials); default: `client` for every one. */
+  clientFor?: (controller: string) => ShoalClient;
   controllers: readonly ControllerDefinition[];
   registry: Registry;
   /** Default: DEFAULT_SETTINGS. */
@@ -30,35 +37,63 @@ interface Running {
   controller: Controller;
   elector: LeaderElector;
   leading: boolean;
+  /** What the controller is built from (again, after a lost leadership). */
+  env: ControllerEnv;
 }
 
 const FLUSH_TIMEOUT_MS = 5_000;
 
+/** What the controllers using one client share: its informers and its event recorders. */
+interface ClientScope {
+  informers: InformerFactory;
+  recorders: Map<string, EventRecorder>;
+  env: ControllerEnv;
+}
+
 export class ControllerManager {
+  /** The informers of the controllers using the default client. */
   readonly informers: InformerFactory;
-  private readonly recorders = new Map<string, EventRecorder>();
+  private readonly scopes = new Map<ShoalClient, ClientScope>();
   private readonly running: Running[] = [];
   private readonly stopping = new AbortController();
   private readonly leaderMetrics: LeaderMetrics;
-  private readonly env: ControllerEnv;
   private synced = false;
 
   constructor(private readonly opts: ManagerOptions) {
-    this.informers = new InformerFactory(opts.client, { log: opts.log });
+    this.informers = this.scope(opts.client).informers;
     this.leaderMetrics = new LeaderMetrics(opts.registry);
-    const env: ControllerEnv = (this.env = {
-      client: opts.client,
-      informers: this.informers,
-      registry: opts.registry,
-      log: opts.log,
-      settings: opts.settings ?? DEFAULT_SETTINGS,
-      recorder: (component) => this.recorder(component),
-    });
     for (const definition of opts.controllers) {
+      const { env } = this.scope(opts.clientFor?.(definition.name) ?? opts.client);
       const elector = opts.electorFor?.(definition.name) ?? new AlwaysLeader();
-      this.running.push({ definition, controller: definition.build(env), elector, leading: false });
+      this.running.push({ definition, controller: definition.build(env), elector, leading: false, env });
       this.leaderMetrics.set(definition.name, false);
     }
+  }
+
+  private scope(client: ShoalClient): ClientScope {
+    let scope = this.scopes.get(client);
+    if (!scope) {
+      const informers = new InformerFactory(client, { log: this.opts.log });
+      const recorders = new Map<string, EventRecorder>();
+      const env: ControllerEnv = {
+        client,
+        informers,
+        registry: this.opts.registry,
+        log: this.opts.log,
+        settings: this.opts.settings ?? DEFAULT_SETTINGS,
+        recorder: (component) => {
+          let r = recorders.get(component);
+          if (!r) {
+            r = new EventRecorder({ client, component, log: this.opts.log });
+            recorders.set(component, r);
+          }
+          return r;
+        },
+      };
+      scope = { informers, recorders, env };
+      this.scopes.set(client, scope);
+    }
+    return scope;
   }
 
   get names(): string[] {
@@ -72,8 +107,9 @@ export class ControllerManager {
 
   /** Starts the informers and resolves once they have synced; controllers start as they win leadership. */
   async start(): Promise<void> {
-    this.informers.start();
-    await this.informers.waitForSync();
+    const factories = [...this.scopes.values()].map((s) => s.informers);
+    for (const f of factories) f.start();
+    await Promise.all(factories.map((f) => f.waitForSync()));
     if (this.stopping.signal.aborted) return;
     this.synced = true;
     for (const r of this.running) void this.lead(r);
@@ -109,7 +145,7 @@ export class ControllerManager {
       this.opts.log.warn({ controller: name, why }, 'leadership lost; stopping the controller and standing by');
       await r.controller.stop();
       if (stopping.aborted) return;
-      r.controller = r.definition.build(this.env);
+      r.controller = r.definition.build(r.env);
     }
   }
 
@@ -123,20 +159,11 @@ export class ControllerManager {
       r.leading = false;
       this.leaderMetrics.set(r.definition.name, false);
     }
-    await this.informers.stop();
-    const flushed = Promise.all([...this.recorders.values()].map((r) => r.flush()));
+    await Promise.all([...this.scopes.values()].map((s) => s.informers.stop()));
+    const flushed = Promise.all([...this.scopes.values()].flatMap((s) => [...s.recorders.values()].map((r) => r.flush())));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([flushed, new Promise((resolve) => (timer = setTimeout(resolve, FLUSH_TIMEOUT_MS)))]);
     clearTimeout(timer);
-  }
-
-  private recorder(component: string): EventRecorder {
-    let r = this.recorders.get(component);
-    if (!r) {
-      r = new EventRecorder({ client: this.opts.client, component, log: this.opts.log });
-      this.recorders.set(component, r);
-    }
-    return r;
   }
 }
 

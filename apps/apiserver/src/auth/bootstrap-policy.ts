@@ -5,7 +5,14 @@
  *  - ClusterRole system:shoal-controller-manager with what the scheduler, preemptor and health
  *    controllers need, bound to user system:shoal-controller-manager;
  *  - Role system:shoal-controller-manager:leader-election in shoal-system (its Leases; a
- *    ClusterRole cannot be limited to one namespace), bound to the same user.
+ *    ClusterRole cannot be limited to one namespace), bound to the same user;
+ *  - per controller (Kubernetes' --use-service-account-credentials): ClusterRole
+ *    system:shoal:<controller> with only what that controller does, bound to user
+ *    system:shoal:<controller>, and Role system:shoal:<controller>:leader-election in shoal-system
+ *    for its own Lease (shoal-controller-manager-<controller>); the health controller also reads
+ *    node Leases through Role system:shoal:health:node-leases in shoal-node-lease. A
+ *    controller-manager run with --controller-tokens-dir uses these; one run with a single token
+ *    uses the union above.
  * Node agents need no objects: the Node mode authorizes them.
  */
 import { ApiError, type KindInfo } from '@shoal/api';
@@ -16,6 +23,9 @@ import { CONTROLLER_MANAGER_USER, SYSTEM_MASTERS } from './user.js';
 const GROUP = 'shoal.dev';
 export const BOOTSTRAP_LABELS = { 'shoal.dev/bootstrapping': 'rbac-defaults' };
 const LEADER_ELECTION_NAMESPACE = 'shoal-system';
+const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
+/** The controller-manager's Lease for one controller (see apps/controller-manager/src/main.ts). */
+const LEASE_PREFIX = 'shoal-controller-manager-';
 
 const READ = ['get', 'list', 'watch'];
 
@@ -32,6 +42,56 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
 ];
 
 export const LEADER_ELECTION_RULES: PolicyRule[] = [{ apiGroups: [GROUP], resources: ['leases'], verbs: ['get', 'create', 'update', 'patch'] }];
+
+/** The user a controller runs as when it has its own token: system:shoal:<controller>. */
+export const controllerUser = (controller: string) => `system:shoal:${controller}`;
+
+const EVENTS: PolicyRule = { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch'] };
+const LIST_WATCH = ['list', 'watch'];
+
+/**
+ * Each controller's rights, as its code uses them (informers list and watch; the rest is each
+ * write it makes) and nothing more.
+ */
+export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health', PolicyRule[]> = {
+  scheduler: [
+    // Informers; get: it asks the server for a VM's live version when a bind's outcome is unknown.
+    { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [GROUP], resources: ['nodes', 'placementpolicies'], verbs: LIST_WATCH },
+    { apiGroups: [GROUP], resources: ['virtualmachines/binding'], verbs: ['create'] },
+    // Scheduled=False/Unschedulable.
+    { apiGroups: [GROUP], resources: ['virtualmachines/status'], verbs: ['patch'] },
+    EVENTS,
+  ],
+  preemptor: [
+    { apiGroups: [GROUP], resources: ['virtualmachines', 'nodes', 'placementpolicies', 'priorityclasses'], verbs: LIST_WATCH },
+    // The eviction annotation on victims, the preempted-victims annotation on the preemptor;
+    // status.preemptedBy on victims, status.nominatedNodeName on the preemptor.
+    { apiGroups: [GROUP], resources: ['virtualmachines', 'virtualmachines/status'], verbs: ['patch'] },
+    EVENTS,
+  ],
+  health: [
+    { apiGroups: [GROUP], resources: ['nodes', 'virtualmachines'], verbs: LIST_WATCH },
+    // Ready conditions (status) and the unreachable taint (spec).
+    { apiGroups: [GROUP], resources: ['nodes', 'nodes/status'], verbs: ['patch'] },
+    // A fenced node's VMs: NodeLost status, then unbound (or its dead agent's finalizer lifted).
+    { apiGroups: [GROUP], resources: ['virtualmachines', 'virtualmachines/status'], verbs: ['patch'] },
+    EVENTS,
+  ],
+};
+
+/** Node Leases, read by the health controller only, in their namespace only. */
+export const NODE_LEASE_READ_RULES: PolicyRule[] = [{ apiGroups: [GROUP], resources: ['leases'], verbs: LIST_WATCH }];
+
+/**
+ * One controller's leader election in shoal-system: get and update only its own Lease. Create
+ * cannot be limited by name (a create's request carries no name, as in Kubernetes' RBAC: a
+ * resourceNames rule never matches one), so it may create any Lease in shoal-system.
+ */
+export const controllerLeaderElectionRules = (controller: string): PolicyRule[] => [
+  { apiGroups: [GROUP], resources: ['leases'], verbs: ['create'] },
+  { apiGroups: [GROUP], resources: ['leases'], resourceNames: [`${LEASE_PREFIX}${controller}`], verbs: ['get', 'update'] },
+];
 
 interface BootstrapObject {
   kind: 'ClusterRole' | 'ClusterRoleBinding' | 'Role' | 'RoleBinding';
@@ -65,7 +125,28 @@ export function bootstrapPolicy(): BootstrapObject[] {
       namespace: LEADER_ELECTION_NAMESPACE,
       body: { metadata: meta(election, LEADER_ELECTION_NAMESPACE), subjects: [{ kind: 'User', name: cm }], roleRef: roleRef('Role', election) },
     },
+    ...Object.entries(CONTROLLER_RULES).flatMap(([controller, rules]) => controllerPolicy(controller, rules)),
   ];
+}
+
+function controllerPolicy(controller: string, rules: PolicyRule[]): BootstrapObject[] {
+  const user = controllerUser(controller);
+  const subjects = [{ kind: 'User', name: user }];
+  const election = `${user}:leader-election`;
+  const objects: BootstrapObject[] = [
+    { kind: 'ClusterRole', body: { metadata: meta(user), rules } },
+    { kind: 'ClusterRoleBinding', body: { metadata: meta(user), subjects, roleRef: roleRef('ClusterRole', user) } },
+    { kind: 'Role', namespace: LEADER_ELECTION_NAMESPACE, body: { metadata: meta(election, LEADER_ELECTION_NAMESPACE), rules: controllerLeaderElectionRules(controller) } },
+    { kind: 'RoleBinding', namespace: LEADER_ELECTION_NAMESPACE, body: { metadata: meta(election, LEADER_ELECTION_NAMESPACE), subjects, roleRef: roleRef('Role', election) } },
+  ];
+  if (controller === 'health') {
+    const leases = `${user}:node-leases`;
+    objects.push(
+      { kind: 'Role', namespace: NODE_LEASE_NAMESPACE, body: { metadata: meta(leases, NODE_LEASE_NAMESPACE), rules: NODE_LEASE_READ_RULES } },
+      { kind: 'RoleBinding', namespace: NODE_LEASE_NAMESPACE, body: { metadata: meta(leases, NODE_LEASE_NAMESPACE), subjects, roleRef: roleRef('Role', leases) } },
+    );
+  }
+  return objects;
 }
 
 /** Creates each bootstrap object that does not exist yet (several apiservers may race: AlreadyExists is fine). */

@@ -3,9 +3,13 @@
  *  - a CA (kept across restarts, so configs written earlier stay valid) and a server certificate
  *    for the apiserver signed by it (made afresh at every start, for the addresses it serves on);
  *  - a static token file for the apiserver (--token-auth-file): an admin token (group
- *    system:masters), the controller-manager's (user system:shoal-controller-manager, bound by
- *    the bootstrap RBAC policy) and one per node agent (system:node:<name>, group system:nodes,
- *    authorized by the Node mode). Tokens are kept across restarts too.
+ *    system:masters), one per controller of the controller-manager (user
+ *    system:shoal:<controller>, bound by the bootstrap RBAC policy to only what that controller
+ *    needs; also written one per file in controller-tokens/<controller>.token for the
+ *    controller-manager's --controller-tokens-dir) and one per node agent (system:node:<name>,
+ *    group system:nodes, authorized by the Node mode). Tokens are kept across restarts too. The
+ *    single controller-manager token earlier versions wrote (system:shoal-controller-manager,
+ *    every controller's rights at once) is no longer used, so it is dropped.
  *
  * Certificates come from the openssl command line: Node's crypto can make keys but not X.509
  * certificates, and openssl is on every Debian system (deploy/install-deps.sh checks), so no
@@ -20,7 +24,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 
 export const ADMIN_USER = 'shoal-admin';
+/** The one identity earlier versions ran the controller-manager as; no longer issued. */
 export const CONTROLLER_MANAGER_USER = 'system:shoal-controller-manager';
+/** The controller-manager's controllers, each with its own token and user. */
+export const CONTROLLERS = ['scheduler', 'health', 'preemptor'] as const;
+export const controllerUser = (controller: string) => `system:shoal:${controller}`;
 export const nodeUser = (node: string) => `system:node:${node}`;
 
 export interface ClusterCredentials {
@@ -30,7 +38,9 @@ export interface ClusterCredentials {
   keyFile: string;
   tokenFile: string;
   adminToken: string;
-  controllerManagerToken: string;
+  /** Per controller, its token; also in <controllerTokensDir>/<controller>.token. */
+  controllerTokens: Map<string, string>;
+  controllerTokensDir: string;
   nodeTokens: Map<string, string>;
 }
 
@@ -98,7 +108,7 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; n
   await makeServerCertificate(dir, opts.bind);
 
   const tokenFile = join(dir, 'tokens.csv');
-  const entries = existsSync(tokenFile) ? parseTokens(await readFile(tokenFile, 'utf8')) : [];
+  const entries = (existsSync(tokenFile) ? parseTokens(await readFile(tokenFile, 'utf8')) : []).filter((e) => e.user !== CONTROLLER_MANAGER_USER);
   const tokenOf = (user: string, groups: string[]): string => {
     const found = entries.find((e) => e.user === user);
     if (found) return found.token;
@@ -107,12 +117,20 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; n
     return token;
   };
   const adminToken = tokenOf(ADMIN_USER, ['system:masters']);
-  const controllerManagerToken = tokenOf(CONTROLLER_MANAGER_USER, []);
+  const controllerTokens = new Map(CONTROLLERS.map((c) => [c, tokenOf(controllerUser(c), [])]));
   const nodeTokens = new Map(opts.nodeNames.map((n) => [n, tokenOf(nodeUser(n), ['system:nodes'])]));
   const csv = entries.map((e) => [e.token, csvField(e.user), csvField(e.uid), `"${e.groups.join(',')}"`].join(',')).join('\n');
   await writeFile(tokenFile, `# token,user,uid,"groups" — the apiserver's --token-auth-file, written by shoal up\n${csv}\n`, { mode: 0o600 });
   await chmod(tokenFile, 0o600);
-  return { dir, caFile: join(dir, 'ca.crt'), certFile: join(dir, 'apiserver.crt'), keyFile: join(dir, 'apiserver.key'), tokenFile, adminToken, controllerManagerToken, nodeTokens };
+  const controllerTokensDir = join(dir, 'controller-tokens');
+  await mkdir(controllerTokensDir, { recursive: true, mode: 0o700 });
+  await chmod(controllerTokensDir, 0o700);
+  for (const [controller, token] of controllerTokens) {
+    const file = join(controllerTokensDir, `${controller}.token`);
+    await writeFile(file, `${token}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+  }
+  return { dir, caFile: join(dir, 'ca.crt'), certFile: join(dir, 'apiserver.crt'), keyFile: join(dir, 'apiserver.key'), tokenFile, adminToken, controllerTokens, controllerTokensDir, nodeTokens };
 }
 
 /** A YAML file only the owner can read: component configs (`--config`) that carry a token, so it never shows in `ps`. */

@@ -5,8 +5,9 @@
  * Components start in dependency order and stop in reverse.
  *
  * The apiserver serves HTTPS with a certificate from the cluster's own CA and authenticates every
- * request (credentials.ts): the controller-manager and the agent each get their own token, in a
- * config file only the owner can read; authorization is Node,RBAC.
+ * request (credentials.ts): the agent gets its own token in a config file only the owner can
+ * read, and each of the controller-manager's controllers its own (--controller-tokens-dir), so
+ * each holds only its own role's rights; authorization is Node,RBAC.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -54,9 +55,9 @@ export class LocalCluster {
     await mkdir(logs, { recursive: true });
     this.opts.progress(`credentials in ${join(dataDir, 'pki')}`);
     const creds = (this.credentials = await ensureCredentials(dataDir, { bind: this.opts.bind, nodeNames: [this.opts.nodeName] }));
-    const componentConfig = async (name: string, token: string) => {
+    const componentConfig = async (name: string, credential: { token: string } | { 'controller-tokens-dir': string }) => {
       const path = join(creds.dir, `${name}.yaml`);
-      await writePrivateYaml(path, { token, 'certificate-authority': creds.caFile });
+      await writePrivateYaml(path, { ...credential, 'certificate-authority': creds.caFile });
       return path;
     };
     await this.launch({
@@ -104,7 +105,7 @@ export class LocalCluster {
     await this.launch({
       name: 'controller-manager',
       command: process.execPath,
-      args: [join(REPO_ROOT, 'bin/shoal-controller-manager.js'), '--server', this.serverUrl, '--port', '0', '--config', await componentConfig('controller-manager', creds.controllerManagerToken)],
+      args: [join(REPO_ROOT, 'bin/shoal-controller-manager.js'), '--server', this.serverUrl, '--port', '0', '--config', await componentConfig('controller-manager', { 'controller-tokens-dir': creds.controllerTokensDir })],
       logFile: join(logs, 'controller-manager.log'),
       ready: /ready on/,
     });
@@ -118,7 +119,7 @@ export class LocalCluster {
         '--node-name',
         this.opts.nodeName,
         '--config',
-        await componentConfig(`agent-${this.opts.nodeName}`, creds.nodeTokens.get(this.opts.nodeName)!),
+        await componentConfig(`agent-${this.opts.nodeName}`, { token: creds.nodeTokens.get(this.opts.nodeName)! }),
         '--data-dir',
         join(dataDir, 'agent'),
         '--runtime',
