@@ -139,6 +139,13 @@ test('Node mode: a node changes only VMs bound to it, lists them only by its own
   const vms = `${V}/namespaces/default/virtualmachines`;
   assert.equal((await asNodeA('PATCH', `${vms}/on-a/status`, { status: { phase: 'Pending' } })).status, 200);
   assert.equal((await asNodeA('PATCH', `${vms}/on-a`, { metadata: { finalizers: ['shoal.dev/agent'] } })).status, 200);
+  // Of the object itself a node changes only what running the VM takes (node-restriction.ts).
+  const rewrite = await asNodeA('PATCH', `${vms}/on-a`, { spec: { command: ['sh', '-c', 'not what was asked'] } });
+  assert.equal(rewrite.status, 403);
+  assert.match(rewrite.body.message, /node "node-a": a node may only unbind a virtualmachine \(spec.nodeName: null\), not change spec.command/);
+  assert.equal((await asNodeA('PATCH', `${vms}/on-a`, { spec: { nodeName: 'node-b' } })).status, 403, 'no moving it to another node');
+  assert.equal((await asNodeA('PATCH', `${vms}/on-a`, { metadata: { finalizers: ['shoal.dev/agent', 'other'] } })).status, 403, 'no finalizers but its own');
+  assert.equal((await admin.get<VirtualMachine>('vm', 'on-a', { namespace: 'default' })).spec.command, undefined, 'nothing was changed');
   const onB = await asNodeA('PATCH', `${vms}/on-b/status`, { status: { phase: 'Running' } });
   assert.equal(onB.status, 403);
   assert.match(onB.body.message, /virtualmachines\.shoal\.dev "on-b" is forbidden: User "system:node:node-a" cannot patch resource "virtualmachines\/status" in API group "shoal.dev" in the namespace "default": node "node-a" may change only virtualmachines bound to it/);

@@ -2,7 +2,8 @@
  * The Node mode (Kubernetes' node authorizer, simplified): a node agent — user
  * system:node:<name> in group system:nodes — may do what running its own VMs takes, and no more:
  *  - get any VirtualMachine; list and watch them only with fieldSelector spec.nodeName=<name>;
- *  - update and patch (and their /status) only VirtualMachines bound to it (spec.nodeName);
+ *  - update and patch (and their /status) only VirtualMachines bound to it (spec.nodeName), and of
+ *    the object itself only its own finalizer and the unbinding of an eviction (node-restriction.ts);
  *  - get, create, update and patch its own Node (and its status);
  *  - get, create, update and patch its own Lease in namespace shoal-node-lease;
  *  - create and patch Events.
@@ -12,6 +13,7 @@
 import type { KubeObject } from '@shoal/api';
 import type { Authorizer, Decision } from './authorizer.js';
 import type { RequestAttributes } from './request-attributes.js';
+import { nodeVmPatchRefusal } from './node-restriction.js';
 import { nodeNameOf, type UserInfo } from './user.js';
 
 export const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
@@ -61,8 +63,11 @@ export class NodeAuthorizer implements Authorizer {
         if (READ.has(a.verb) && (a.subresource === '' || a.subresource === 'status')) return allow;
         if ((a.verb === 'update' || a.verb === 'patch') && (a.subresource === '' || a.subresource === 'status')) {
           const boundHere = () => (this.source.virtualMachine(a.namespace, a.name)?.spec as { nodeName?: string } | undefined)?.nodeName === node;
-          if (boundHere() || ((await this.source.catchUp()) && boundHere())) return allow;
-          return noOpinion(`node "${node}" may change only virtualmachines bound to it`);
+          if (!(boundHere() || ((await this.source.catchUp()) && boundHere()))) return noOpinion(`node "${node}" may change only virtualmachines bound to it`);
+          if (a.subresource === 'status') return allow;
+          // The object itself: only what running the VM takes (node-restriction.ts).
+          const refusal = a.verb === 'update' ? 'a node may not replace a virtualmachine' : nodeVmPatchRefusal(body, this.source.virtualMachine(a.namespace, a.name));
+          return refusal ? noOpinion(`node "${node}": ${refusal}`) : allow;
         }
         return noOpinion(`node "${node}" may not ${a.verb} virtualmachines${a.subresource ? `/${a.subresource}` : ''}`);
       }
