@@ -107,3 +107,13 @@ export const gone = (message: string) => new ApiError(410, 'Expired', message);
 
 export const isStatus = (body: unknown): body is Status =>
   typeof body === 'object' && body !== null && (body as { kind?: unknown }).kind === 'Status';
+
+/** The promise's value, or undefined when it failed with 404 NotFound (the object is gone: nothing left to do). */
+export async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 404) return undefined;
+    throw err;
+  }
+}

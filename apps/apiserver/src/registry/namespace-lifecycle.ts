@@ -5,7 +5,7 @@
  * finalizer when nothing is left. Every apiserver replica runs it; the deletes are idempotent,
  * and it resumes after a restart because the state it works from is in etcd.
  */
-import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
+import { ApiError, ignoreNotFound, type KindInfo, type KubeObject } from '@shoal/api';
 import type { ResourceService } from './resource-service.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 
@@ -79,14 +79,5 @@ export class NamespaceLifecycle {
       this.service.patch({ kind: nsKind, name }, 'merge', { metadata: { finalizers: finalizers.length ? finalizers : null } }, { dryRun: false, fieldValidation: 'Strict' }),
     );
     return true;
-  }
-}
-
-async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 404) return undefined;
-    throw err;
   }
 }

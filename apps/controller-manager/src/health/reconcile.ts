@@ -11,7 +11,7 @@
  * Without status.fencing (an agent that does not publish its fence timeout) a node is marked
  * NotReady but its VMs are never moved: without the timeout, moving them could run one twice.
  */
-import { ApiError, objectKey, type Condition, type KubeObject } from '@shoal/api';
+import { ignoreNotFound, objectKey, type Condition, type KubeObject } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
 import type { Node, VirtualMachine } from '@shoal/scheduler';
@@ -136,14 +136,5 @@ async function rescueVms(ctx: HealthContext, nodeName: string): Promise<void> {
     ctx.log.info({ node: nodeName, vms: moved }, 'rescued VMs from a fenced node');
     const node = ctx.nodes.get(nodeName);
     if (node) ctx.recorder.event(node, 'Warning', 'NodeFenced', `released ${moved.length} VM(s) bound to this node: ${moved.slice(0, 10).join(', ')}${moved.length > 10 ? ', …' : ''}`);
-  }
-}
-
-async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 404) return undefined;
-    throw err;
   }
 }
