@@ -107,7 +107,15 @@ test('two of three killed: readyz 503 with the reason, writes fail fast with a 5
   assert.equal(first.err.code, 503);
   assert.ok(first.ms < (ETCD_TIMEOUT_S + 2) * 1000, `failed within the etcd deadline (${first.ms} ms)`);
 
-  const notReady = await waitFor(async () => ((await readyz()).status === 503 ? readyz() : undefined), { timeoutMs: 15_000, message: 'readyz to answer 503' });
+  // readyz goes 503 at once, first perhaps for the dead member it tried ("unavailable"); once the
+  // survivor knows it has no leader it gives the real reason. Wait for that, with a deadline.
+  const notReady = await waitFor(
+    async () => {
+      const r = await readyz();
+      return r.status === 503 && /\[-\]etcd failed: etcd has no quorum/.test(String(r.body)) ? r : undefined;
+    },
+    { timeoutMs: 15_000, message: 'readyz to answer 503 saying etcd has no quorum' },
+  );
   assert.match(notReady.body, /\[-\]etcd failed: etcd has no quorum/);
   assert.match(notReady.body, /\[\+\]ping ok/);
   assert.match(notReady.body, /readyz check failed/);
