@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requestAttributes } from '../auth/request-attributes.js';
 import type { AuditEvent, AuditLog } from './audit-log.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -33,57 +34,23 @@ export function auditUser(req: FastifyRequest): { user: string; groups: string[]
   return name ? { user: name, groups: u?.groups ?? [] } : { user: 'system:anonymous', groups: ['system:unauthenticated'] };
 }
 
-interface ResourcePath {
-  apiGroup: string;
-  apiVersion: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-}
-
-/** `/apis/{group}/{version}/[namespaces/{ns}/]{resource}[/{name}[/{subresource}]]` (and `/api/{version}/...`), or undefined for any other path. */
-export function resourcePath(url: string): ResourcePath | undefined {
-  const q = url.indexOf('?');
-  const parts = (q < 0 ? url : url.slice(0, q)).split('/').filter(Boolean).map(decode);
-  let apiGroup: string;
-  let apiVersion: string;
-  let rest: string[];
-  if (parts[0] === 'apis' && parts.length >= 4) [apiGroup, apiVersion, rest] = [parts[1]!, parts[2]!, parts.slice(3)];
-  else if (parts[0] === 'api' && parts.length >= 3) [apiGroup, apiVersion, rest] = ['', parts[1]!, parts.slice(2)];
-  else return undefined;
-  let namespace: string | undefined;
-  // /namespaces/{ns}/status is the Namespace's own status, not a resource named "status".
-  if (rest[0] === 'namespaces' && rest.length > 2 && rest[2] !== 'status' && rest[2] !== 'finalize') {
-    namespace = rest[1];
-    rest = rest.slice(2);
-  }
-  const [resource, name, subresource] = rest;
-  if (!resource || rest.length > 3) return undefined;
-  return { apiGroup, apiVersion, resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
-}
-
-function decode(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-}
-
-function verbOf(req: FastifyRequest, path: ResourcePath): string {
-  const configured = (req.routeOptions.config as { verb?: string } | undefined)?.verb;
-  if (configured && configured !== 'get' && configured !== 'list') return configured;
-  switch (req.method) {
-    case 'POST':
-      return 'create';
-    case 'PUT':
-      return 'update';
-    case 'PATCH':
-      return 'patch';
-    default:
-      return path.name ? 'delete' : 'deletecollection';
-  }
+/**
+ * The object part of an entry, from the request attributes authorization works with
+ * (auth/request-attributes.ts: one parser of API paths for both), or undefined for a request
+ * that is not about a resource.
+ */
+function auditedObject(req: FastifyRequest): Pick<AuditEvent, 'verb' | 'apiGroup' | 'apiVersion' | 'resource' | 'subresource' | 'namespace' | 'name'> | undefined {
+  const a = requestAttributes(req.method, req.url);
+  if (!a.resourceRequest || !a.resource) return undefined;
+  return {
+    verb: a.verb,
+    apiGroup: a.apiGroup,
+    apiVersion: a.apiVersion,
+    resource: a.resource,
+    ...(a.subresource ? { subresource: a.subresource } : {}),
+    ...(a.namespace ? { namespace: a.namespace } : {}),
+    ...(a.name ? { name: a.name } : {}),
+  };
 }
 
 function isDryRun(req: FastifyRequest): boolean {
@@ -133,18 +100,17 @@ export function auditRequests(app: FastifyInstance, log: AuditLog): void {
 
   app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     if (audited(req)) {
-      const path = resourcePath(req.url);
-      if (path) {
+      const object = auditedObject(req);
+      if (object) {
         const p = pending.get(req) ?? { requestID: randomUUID() };
         const ua = req.headers['user-agent'];
         const event: AuditEvent = {
           time: new Date().toISOString(),
           requestID: p.requestID,
           ...auditUser(req),
-          verb: verbOf(req, path),
-          ...path,
+          ...object,
           // A create names its object in the body, not the path.
-          ...(path.name === undefined && req.method === 'POST' && p.name ? { name: p.name } : {}),
+          ...(object.name === undefined && req.method === 'POST' && p.name ? { name: p.name } : {}),
           dryRun: isDryRun(req),
           code: reply.statusCode,
           ...(p.reason ? { reason: p.reason } : {}),
