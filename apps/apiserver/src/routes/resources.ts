@@ -133,6 +133,17 @@ function checkResourceVersionParam(rv: string | undefined): void {
     throw badRequest(`invalid resourceVersion ${JSON.stringify(rv.slice(0, 64))}: must be a resourceVersion the server returned`, [{ field: 'resourceVersion', message: 'not a resourceVersion' }]);
 }
 
+/** The path parameters naming one object ({namespace}, {name}), as OpenAPI and validation see them; subresource routes use it too. */
+export function objectPathParams(kind: KindInfo) {
+  return {
+    type: 'object',
+    properties: {
+      ...(kind.namespaced ? { namespace: { type: 'string', description: 'Namespace of the object' } } : {}),
+      name: { type: 'string', description: `Name of the ${kind.kind}` },
+    },
+  };
+}
+
 /** Whole-number query parameters, as Kubernetes parses them (base 10 only). */
 const DECIMAL_QUERY_PARAMS = ['limit', 'timeoutSeconds', 'gracePeriodSeconds'] as const;
 
@@ -176,13 +187,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
     const gvk = { group: kind.group, version: kind.version, kind: kind.kind };
     const objectRef = { $ref: `dev.shoal.${kind.version}.${kind.kind}#` };
     const listRef = { $ref: `dev.shoal.${kind.version}.${kind.listKind}#` };
-    const params = {
-      type: 'object',
-      properties: {
-        ...(kind.namespaced ? { namespace: { type: 'string', description: 'Namespace of the object' } } : {}),
-        name: { type: 'string', description: `Name of the ${kind.kind}` },
-      },
-    };
+    const params = objectPathParams(kind);
     const collectionParams = kind.namespaced ? { type: 'object', properties: { namespace: params.properties.namespace } } : undefined;
     const meta = (verb: string, action: string, extra: object = {}) => ({
       tags: [kind.plural],

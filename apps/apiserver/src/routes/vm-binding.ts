@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { KindInfo } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
 import { bindingSucceeded, parseBinding } from '../registry/vm-binding.js';
+import { objectPathParams } from './resources.js';
 
 export interface VmBindingRoutesOptions {
   kinds: KindInfo[];
@@ -47,13 +48,7 @@ export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoute
       summary: `Bind a ${vmKind.kind} to a node`,
       'x-kubernetes-group-version-kind': { group: vmKind.group, version: vmKind.version, kind: 'Binding' },
       'x-kubernetes-action': 'post',
-      params: {
-        type: 'object',
-        properties: {
-          namespace: { type: 'string', description: 'Namespace of the object' },
-          name: { type: 'string', description: `Name of the ${vmKind.kind}` },
-        },
-      },
+      params: objectPathParams(vmKind),
       querystring: {
         type: 'object',
         properties: {

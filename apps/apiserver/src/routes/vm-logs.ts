@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request, type Dispatcher } from 'undici';
 import { ApiError, badRequest, type KindInfo, type KubeObject } from '@shoal/api';
 import type { Scope } from '../registry/resource-service.js';
+import { objectPathParams } from './resources.js';
 
 /** The one call this route needs from the resource service. */
 export interface ObjectReader {
@@ -65,13 +66,7 @@ export async function vmLogRoutes(app: FastifyInstance, opts: VmLogRoutesOptions
       'x-kubernetes-group-version-kind': gvk,
       'x-kubernetes-action': 'get',
       produces: ['text/plain'],
-      params: {
-        type: 'object',
-        properties: {
-          namespace: { type: 'string', description: 'Namespace of the object' },
-          name: { type: 'string', description: `Name of the ${vmKind.kind}` },
-        },
-      },
+      params: objectPathParams(vmKind),
       querystring: {
         type: 'object',
         properties: {
