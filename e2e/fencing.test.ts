@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REQUESTED_STATE_ANNOTATION, type KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import { freePort, killLeftoverVms, startAgent, startApiserver, startEtcd, waitFor, type AgentProcess, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import { freePort, killLeftoverVms, startAgent, startApiserver, startEtcd, waitFor, type AgentProcess, type ApiserverProcess, type EtcdMember, processAlive } from '@shoal/testing';
 
 const NODE = 'node-a';
 /** Another node, with no agent: where a moved VM is bound. */
@@ -53,14 +53,6 @@ after(async () => {
   if (agent) await killLeftoverVms(agent.dataDir);
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const runDir = (vm: Vm) => join(agent.dataDir, 'vms', vm.metadata.uid);
 
@@ -86,7 +78,7 @@ async function remove(name: string): Promise<void> {
 
 /** Waits until every pid is gone; answers how long after `since` that was. */
 async function allGone(pids: number[], since: number, message: string): Promise<number> {
-  await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs: 30_000, intervalMs: 20, message });
+  await waitFor(() => pids.every((p) => !processAlive(p)), { timeoutMs: 30_000, intervalMs: 20, message });
   return Date.now() - since;
 }
 
@@ -127,7 +119,7 @@ test('(a) SIGSTOP the agent: its QEMUs are gone within the fence timeout + 2 s; 
   }
   const restarted = await until('always', (v) => v.status?.phase === 'Running' && v.status.pid !== always.status!.pid, 'Running again with a new QEMU');
   assert.equal(restarted.status!.restarts, (always.status!.restarts ?? 0) + 1);
-  assert.ok(alive(restarted.status!.pid!));
+  assert.ok(processAlive(restarted.status!.pid!));
   const fenced = await until('manual', (v) => v.status?.phase === 'Failed', 'Failed after fencing', 20_000);
   assert.equal(fenced.status!.reason, 'Fenced');
   assert.match(fenced.status!.message!, /fenced: node-a went longer than its fence timeout/);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import { REPO_ROOT, startCluster, waitFor, type TestCluster } from '@shoal/testing';
+import { REPO_ROOT, startCluster, waitFor, type TestCluster, processAlive } from '@shoal/testing';
 
 let cluster: TestCluster;
 let client: ShoalClient;
@@ -36,14 +36,6 @@ async function until(name: string, ok: (vm: Vm) => boolean, message: string, tim
   }, { timeoutMs, intervalMs: 200, message: `${name}: ${message}` });
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const serialLog = (uid: string) => readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', uid, 'serial.log'), 'utf8');
 
@@ -67,7 +59,7 @@ test('apply → Running: the boot marker is on the console and `shoalctl logs` s
   const vm = await until('hello', (v) => v.status?.phase === 'Running', 'Running');
   assert.equal(vm.spec.nodeName, NODE, 'the scheduler bound it to the only node');
   assert.equal(vm.status!.ip, '10.0.2.15');
-  assert.ok(vm.status!.pid && alive(vm.status!.pid));
+  assert.ok(vm.status!.pid && processAlive(vm.status!.pid));
   assert.equal(vm.status!.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
   assert.match(await serialLog(vm.metadata.uid), new RegExp(`SHOAL-BOOTED uid=${vm.metadata.uid}`));
   const logs = await waitFor(async () => {
@@ -85,7 +77,7 @@ test('kill -9 the agent and start it again: the VM keeps its QEMU process and is
   const before = await until('hello', (v) => v.status?.phase === 'Running', 'Running');
   const agent = cluster.agents.get(NODE)!;
   await agent.kill();
-  assert.ok(alive(before.status!.pid!), 'the VM outlives its agent');
+  assert.ok(processAlive(before.status!.pid!), 'the VM outlives its agent');
   await cluster.startAgent(NODE, { dataDir: agent.dataDir });
   // Give the new agent the time to converge, then check nothing moved.
   await waitFor(async () => (await fetch(`${cluster.agents.get(NODE)!.address}/readyz`)).ok, { timeoutMs: 30_000, message: 'agent ready' });
@@ -107,7 +99,7 @@ test('kill the QEMU process: Always restarts it and counts the restart; Halted s
   const halted = await until('hello', (v) => v.status?.phase === 'Stopped', 'Stopped', 60_000);
   assert.equal(halted.spec.runStrategy, 'Halted');
   assert.equal(halted.status!.pid, undefined);
-  assert.ok(!alive(restarted.status!.pid!), 'the QEMU process is gone');
+  assert.ok(!processAlive(restarted.status!.pid!), 'the QEMU process is gone');
 });
 
 test('start brings a stopped VM back; restart reboots it without counting a failure', async () => {
@@ -127,7 +119,7 @@ test('delete: the QEMU process is gone and the object removed', async () => {
   const deleted = await shoalctl(['delete', 'vm', 'hello']);
   assert.equal(deleted.exitCode, 0, deleted.stderr);
   assert.equal((await client.get('vm', 'hello').catch((e: { code: number }) => e)).code, 404);
-  assert.ok(!alive(running.status!.pid!), 'deletion waited for the process to end');
+  assert.ok(!processAlive(running.status!.pid!), 'deletion waited for the process to end');
   await assert.rejects(readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', running.metadata.uid, 'vm.json')), 'its directory is cleaned');
 });
 
@@ -173,7 +165,7 @@ test('an eviction request with grace 0 kills the QEMU process at once, then unbi
   await client.patch('vm', 'evictee', { spec: { nodeName: NODE } }, { type: 'merge' });
   const running = await until('evictee', (v) => v.status?.phase === 'Running', 'Running on the node it was bound to');
   const pid = running.status!.pid!;
-  assert.ok(alive(pid));
+  assert.ok(processAlive(pid));
 
   const request: EvictionRequest = { reason: 'Preempted', message: 'preempted by default/important (priority 900)', gracePeriodSeconds: 0, requestedAt: new Date().toISOString() };
   const asked = Date.now();
@@ -182,7 +174,7 @@ test('an eviction request with grace 0 kills the QEMU process at once, then unbi
   // The guest ignores the ACPI power button, so a graceful stop would last the agent's whole
   // --stop-grace (10 s): done well within it means it was killed, as grace 0 asks.
   assert.ok(Date.now() - asked < 10_000, `evicted in ${Date.now() - asked} ms`);
-  assert.ok(!alive(pid), 'the QEMU process was gone before the VM was unbound');
+  assert.ok(!processAlive(pid), 'the QEMU process was gone before the VM was unbound');
   await assert.rejects(readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', running.metadata.uid, 'vm.json')), 'its run directory is removed');
   assert.equal(evicted.status!.phase, 'Pending');
   assert.equal(evicted.status!.reason, 'Preempted');

@@ -9,3 +9,4 @@ export * from './certificates.js';
 export * from './agent-log-stand-in.js';
 export * from './cluster.js';
 export * from './vm-process-watcher.js';
+export * from './process-alive.js';

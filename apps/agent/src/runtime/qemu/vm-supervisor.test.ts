@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { waitFor } from '@shoal/testing';
+import { waitFor, processAlive } from '@shoal/testing';
 
 const SUPERVISOR = fileURLToPath(new URL('./vm-supervisor.sh', import.meta.url));
 const FENCE_S = 1;
@@ -19,14 +19,6 @@ const FENCE_S = 1;
 /** Stands in for QEMU; with ignoreTerm it shrugs off SIGTERM, as a wedged QEMU might. */
 const fakeQemu = (ignoreTerm = false) => [process.execPath, '-e', `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000)`];
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function supervise(heartbeat: 'fresh' | 'stale' | 'missing', ignoreTerm = false) {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-supervisor-'));
@@ -51,13 +43,13 @@ test('a fresh heartbeat keeps the VM; once it is older than the fence timeout th
   }, 200);
   await waitFor(() => touches >= 15, { timeoutMs: 10_000, message: '15 heartbeats' });
   clearInterval(agent);
-  assert.ok(alive(pid), 'a VM with a fresh heartbeat runs on');
+  assert.ok(processAlive(pid), 'a VM with a fresh heartbeat runs on');
   assert.equal(await s.exitJson(), undefined, 'and its supervisor has recorded no exit');
 
   const exit = await waitFor(s.exitJson, { timeoutMs: 10_000, message: 'exit.json after the heartbeat stopped' });
   const after = Date.now() - lastTouch;
   assert.equal(exit.fenced, true);
-  assert.ok(!alive(pid), 'QEMU is gone');
+  assert.ok(!processAlive(pid), 'QEMU is gone');
   // Fence timeout, plus at most one check interval (1 s) and the time to stop.
   assert.ok(after >= FENCE_S * 1000, `not before the fence timeout (${after} ms)`);
   assert.ok(after <= FENCE_S * 1000 + 1_800, `stopped ${after} ms after the last heartbeat`);
@@ -72,7 +64,7 @@ test('a QEMU that ignores SIGTERM is killed a second later', async () => {
   const exit = await waitFor(s.exitJson, { timeoutMs: 10_000, message: 'exit.json' });
   assert.equal(exit.fenced, true);
   assert.equal(exit.code, 137, 'killed by SIGKILL');
-  assert.ok(!alive(pid));
+  assert.ok(!processAlive(pid));
   await s.proc;
   await s.cleanup();
 });
