@@ -13,11 +13,11 @@
  *
  * Environment: BENCH_FAULT_VMS [3] VMs on the host that dies (plus one on each other host).
  */
-import { cpus, loadavg } from 'node:os';
 import type { KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { killLeftoverVms, startAgent, startControlPlane, startProcess, VmProcessWatcher, waitFor, type AgentProcess, type ShoalProcess } from '@shoal/testing';
 import { writeResults } from './report.js';
+import { describeMachine, machineAtEnd } from './machine.js';
 
 const VICTIM_VMS = Number(process.env.BENCH_FAULT_VMS ?? 3);
 const log = (msg: string) => process.stderr.write(`bench faults: ${msg}\n`);
@@ -31,6 +31,7 @@ const SCHEDULER_LEASE = 'shoal-controller-manager-scheduler';
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const machine = describeMachine();
   const cp = await startControlPlane();
   const client = new ShoalClient({ server: cp.url });
   const agents: AgentProcess[] = [];
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
     const result = {
       benchmark: 'faults',
       startedAt: startedAt.toISOString(),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, loadAverage: loadavg() },
+      machine: machineAtEnd(machine),
       defaults: { leaseDurationSeconds: 4, fenceTimeoutSeconds: 6, leaderElection: 'controller-manager defaults' },
       nodeDeath,
       controllerFailover: failover,

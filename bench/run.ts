@@ -14,7 +14,6 @@
  *   BENCH_SLICES [10]          raw etcd and apiserver workloads alternate in this many slices
  */
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem, release, loadavg, hostname } from 'node:os';
 import { startEtcd, startApiserver, freePort, type EtcdMember, type ApiserverProcess } from '@shoal/testing';
 import type { Etcd3 } from 'etcd3';
 import type { Pool } from 'undici';
@@ -27,6 +26,7 @@ import { watchFanout } from './watch-fanout.js';
 import { processMemory, type MemoryFigures } from './process-meter.js';
 import { cpuMsPerOperation, printTable, ratio, writeResults } from './report.js';
 import { vmName } from './vm-object.js';
+import { describeMachine, machineAtEnd } from './machine.js';
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -94,15 +94,7 @@ const totalCpu = (perOp: Record<string, number>) => Object.values(perOp).reduce(
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  const machine = {
-    hostname: hostname(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
-  };
+  const machine = describeMachine();
   log(`N=${params.n} concurrency=${params.concurrency} watchers=${params.watchers} updates=${params.updates} on ${machine.cpus} CPUs, node ${machine.node}`);
 
   etcdMember = await startEtcd({ name: 'bench' });
@@ -180,7 +172,7 @@ async function main(): Promise<void> {
     benchmark: 'api',
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { ...machine, loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+    machine: machineAtEnd(machine),
     etcd,
     apiserver: { pid: procs.apiserver, note: 'one shoal-apiserver process (node, TypeScript through tsx), default flags' },
     loadGenerator: {

@@ -25,7 +25,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
-import { cpus, hostname, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -46,6 +46,7 @@ import { planMix, scaleVmBody, HOSTNAME_KEY, ZONE_KEY, VM_MEMORY_MIB, VM_VCPUS }
 import { verifyPlacement, type ListedNode, type ListedVm } from './scale-verify.js';
 import { PlacementWatch } from './placement-watch.js';
 import { byLabel, histogram, parseMetrics, quantile, type Histogram, type QuantileEstimate, type Sample } from './prometheus-text.js';
+import { describeMachine, machineAtEnd } from './machine.js';
 
 // ---------------------------------------------------------------------------------------------
 // Flags
@@ -371,15 +372,7 @@ function steadyRate(times: number[]): number | null {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  const machine = {
-    hostname: hostname(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
-  };
+  const machine = describeMachine();
   const incomplete: string[] = [];
   const zones = Math.min(params.nodes, params.datacenters * params.zonesPerDatacenter);
   const mix = planMix({ vms: params.vms, namespaces: NAMESPACES, zones, nodes: params.nodes });
@@ -597,7 +590,7 @@ async function main(): Promise<void> {
     complete: incomplete.length === 0,
     incomplete,
     git: gitState(),
-    machine: { ...machine, loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+    machine: machineAtEnd(machine),
     etcd,
     parameters: { ...params, namespaceNames: NAMESPACES, vm: { vcpus: VM_VCPUS, memoryMiB: VM_MEMORY_MIB } },
     method:
