@@ -39,25 +39,36 @@ export function openPool(url: string, connections: number): Pool {
 /** Bodies this big may be answered (413) before they are sent in full. */
 const EARLY_ANSWER_BYTES = 1024 * 1024;
 
+/** How long an oversized upload waits for an early answer before it sends its body (curl's Expect wait). */
+const EARLY_ANSWER_WAIT_MS = 2_000;
+
 /**
  * A request whose answer may come before its body has been sent: the server refuses an
- * oversized body from its Content-Length and closes the connection, so the upload fails with
- * EPIPE — the answer that already arrived is what counts, as a browser or kubectl would read it.
+ * oversized body from its Content-Length and closes the connection, so an upload racing that
+ * answer fails with EPIPE. Like curl with `Expect: 100-continue`, send the headers first and
+ * give the server a moment to answer; only then send the body. The answer is what counts.
  */
 function sendEarlyAnswered(origin: string, c: HostileCase): Promise<{ statusCode: number; headers: Record<string, unknown>; text: string }> {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = httpRequest(new URL(c.path, origin), { method: c.method, headers: { ...c.headers, 'content-length': String(Buffer.byteLength(c.body!)) } }, (res) => {
+      answered = true;
+      clearTimeout(upload);
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text }));
+      res.on('end', () => {
+        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text });
+        req.destroy(); // the body was never sent: this connection cannot carry another request
+      });
       res.on('error', reject);
     });
     req.on('error', (err) => {
-      if (!req.writableFinished && (err as NodeJS.ErrnoException).code === 'EPIPE') return; // the answer may still be read
+      if (answered) return;
       reject(err);
     });
-    req.end(c.body);
+    req.flushHeaders();
+    const upload = setTimeout(() => req.end(c.body), EARLY_ANSWER_WAIT_MS);
   });
 }
 
