@@ -118,7 +118,7 @@ test('delete: the QEMU process is gone and the object removed', async () => {
   const running = await until('hello', (v) => v.status?.phase === 'Running', 'Running');
   const deleted = await shoalctl(['delete', 'vm', 'hello']);
   assert.equal(deleted.exitCode, 0, deleted.stderr);
-  assert.equal((await client.get('vm', 'hello').catch((e: { code: number }) => e)).code, 404);
+  assert.equal((await client.get('vm', 'hello').catch((e: { code: number }) => e) as { code?: number }).code, 404);
   assert.ok(!processAlive(running.status!.pid!), 'deletion waited for the process to end');
   await assert.rejects(readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', running.metadata.uid, 'vm.json')), 'its directory is cleaned');
 });

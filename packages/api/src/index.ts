@@ -1,3 +1,4 @@
+export * from './model/generated.js';
 export * from './objects.js';
 export * from './status.js';
 export * from './schemas.js';
@@ -9,3 +10,9 @@ export * from './human-duration.js';
 export * from './merge-patch.js';
 export * from './vm-annotations.js';
 export * from './audit-chain.js';
+export * from './finalizers.js';
+export * from './labels.js';
+export * from './taints.js';
+export * from './namespaces.js';
+export * from './conditions.js';
+export * from './time.js';

@@ -1,35 +1,12 @@
-/** Object shapes shared by every Shoal component (Kubernetes ObjectMeta conventions). */
+/**
+ * Object shapes shared by every Shoal component (Kubernetes ObjectMeta conventions). The kinds'
+ * own types, ObjectMeta and Condition among them, are generated from schemas/ (model/).
+ */
+import type { ObjectMeta } from './model/generated.js';
 
 export const GROUP = 'shoal.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string | null;
-  deletionTimestamp?: string | null;
-  deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-  /** Accepted from clients for compatibility; the server does not track field ownership. */
-  managedFields?: unknown[];
-}
 
 export interface KubeObject {
   apiVersion?: string;
@@ -37,7 +14,6 @@ export interface KubeObject {
   metadata: ObjectMeta;
   spec?: unknown;
   status?: unknown;
-  [field: string]: unknown;
 }
 
 export interface ListMeta {
@@ -51,15 +27,6 @@ export interface KubeList<T extends KubeObject = KubeObject> {
   kind: string;
   metadata: ListMeta;
   items: T[];
-}
-
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';

@@ -1,4 +1,5 @@
 /** Kubernetes `Status` errors: the one error shape on the wire, used by server and clients alike. */
+import { kinds } from './kinds.js';
 
 export type StatusReason =
   | 'BadRequest'
@@ -77,7 +78,11 @@ interface Target {
   group?: string;
 }
 
-const qualified = (t: Target) => (t.group ? `${t.kind.toLowerCase()}s.${t.group}` : t.kind.toLowerCase());
+/** `virtualmachines.shoal.dev`, as Kubernetes names a resource in its messages: the plural from the kind list. */
+function qualified(t: Target): string {
+  const plural = kinds().find(t.kind)?.plural ?? t.kind.toLowerCase();
+  return t.group ? `${plural}.${t.group}` : plural;
+}
 
 export const notFound = (t: Target) =>
   new ApiError(404, 'NotFound', `${qualified(t)} "${t.name}" not found`, { name: t.name, group: t.group, kind: t.kind });

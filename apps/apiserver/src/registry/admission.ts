@@ -124,7 +124,7 @@ export function admitCreate(kind: KindInfo, body: unknown, namespace: string | u
 
 /** Everything except metadata and status: a change here is a new generation. */
 function desiredState(obj: KubeObject): string {
-  const { metadata: _m, status: _s, resourceVersion: _r, ...rest } = obj;
+  const { metadata: _m, status: _s, ...rest } = obj;
   return JSON.stringify(rest);
 }
 

@@ -9,7 +9,7 @@ const objects: KubeObject[] = [
   { spec: { a: 1 }, metadata: {}, kind: 'Node' },
   { metadata: { resourceVersion: '3' } },
   { apiVersion: 'v', metadata: { name: 'ünïcödé ☃ \u2028', annotations: { 'a"b': 'c\\d' } }, spec: { n: 1.5e-7, big: 2 ** 60, nil: null, skipped: undefined } },
-  { apiVersion: 'v', kind: 'K', metadata: { name: 'x' }, extra: undefined },
+  { apiVersion: 'v', kind: 'K', metadata: { name: 'x' }, extra: undefined } as KubeObject,
 ];
 
 test('the stored form is JSON.stringify of the object without its resourceVersion', () => {

@@ -28,7 +28,7 @@ export class StoredForm {
     let metadataHasFields = false;
     let first = true;
     for (const key of Object.keys(obj)) {
-      const value = obj[key];
+      const value = (obj as unknown as Record<string, unknown>)[key];
       const json = JSON.stringify(key === 'metadata' ? withoutResourceVersion(value) : value);
       if (json === undefined) continue;
       const piece = `${first ? '' : ','}${keyJson(key)}:`;

@@ -1,0 +1,699 @@
+/**
+ * The API's object model, generated from schemas/ by packages/api/src/model/generate-model.ts.
+ * Do not edit: change the schema and run `npm run generate`.
+ */
+
+export type EventType = 'Normal' | 'Warning';
+/**
+ * NoSchedule: VMs that do not tolerate the taint are not placed; PreferNoSchedule: placed only when nothing else fits; NoExecute: not placed, and evicted.
+ */
+export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+/**
+ * BinPack prefers the fullest node that fits, keeping other nodes empty; Spread prefers the emptiest, spreading load.
+ */
+export type ScoringStrategy = 'BinPack' | 'Spread';
+export type PreemptionPolicy = 'PreemptLowerPriority' | 'Never';
+/**
+ * Always restarts on any exit; RerunOnFailure only on failure; Manual only on start/stop requests; Halted keeps it stopped.
+ */
+export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Manual' | 'Halted';
+/**
+ * user: NAT through QEMU user networking (DHCP inside the guest); none: no network device.
+ */
+export type NetworkMode = 'user' | 'none';
+/**
+ * What happens when the node is drained: LiveMigrate moves the running guest, Shutdown stops it so it restarts elsewhere.
+ */
+export type EvictionStrategy = 'LiveMigrate' | 'Shutdown';
+/**
+ * Lifecycle phase: Pending, Scheduled, Starting, Running, Stopping, Stopped or Failed.
+ */
+export type VmPhase = 'Pending' | 'Scheduled' | 'Starting' | 'Running' | 'Stopping' | 'Stopped' | 'Failed';
+
+/**
+ * Every kind the API serves, by its name.
+ */
+export interface Kinds {
+  ClusterRole: ClusterRole;
+  ClusterRoleBinding: ClusterRoleBinding;
+  Event: Event;
+  Lease: Lease;
+  Namespace: Namespace;
+  Node: Node;
+  PlacementPolicy: PlacementPolicy;
+  PriorityClass: PriorityClass;
+  ResourceQuota: ResourceQuota;
+  Role: Role;
+  RoleBinding: RoleBinding;
+  VirtualMachine: VirtualMachine;
+}
+/**
+ * Permissions that a ClusterRoleBinding grants in every namespace and on cluster-scoped resources and non-resource URLs, or that a RoleBinding grants within its own namespace.
+ */
+export interface ClusterRole {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'ClusterRole';
+  metadata: ObjectMeta;
+  /**
+   * The permissions this role grants; anything not granted is denied.
+   */
+  rules: PolicyRule[];
+}
+/**
+ * What a subject may do: verbs on resources of API groups (optionally only the named objects), or verbs on non-resource URLs.
+ */
+export interface PolicyRule {
+  /**
+   * API groups the resources are in (shoal.dev); "*" is every group.
+   */
+  apiGroups?: string[];
+  /**
+   * Resources by plural name, subresources as resource/subresource (virtualmachines/status, virtualmachines/binding, virtualmachines/log); "*" is every resource and subresource, "* /status" a subresource of every resource.
+   */
+  resources?: string[];
+  /**
+   * get, list, watch, create, update, patch, delete, deletecollection, or "*" for all.
+   *
+   * @minItems 1
+   */
+  verbs: string[];
+  /**
+   * Only these objects; empty means all. Does not restrict create or unnamed lists.
+   */
+  resourceNames?: string[];
+  /**
+   * Paths that are not resources (/metrics, /openapi/*); a trailing * matches a prefix. Only in ClusterRoles.
+   */
+  nonResourceURLs?: string[];
+}
+/**
+ * Grants a ClusterRole to users and groups across the whole cluster.
+ */
+export interface ClusterRoleBinding {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'ClusterRoleBinding';
+  metadata: ObjectMeta;
+  /**
+   * Who is granted the role.
+   */
+  subjects: Subject[];
+  roleRef: ClusterRoleRef;
+}
+export interface Subject {
+  /**
+   * User (as authenticated: token file user, certificate CN) or Group (token file groups, certificate O).
+   */
+  kind: 'User' | 'Group';
+  name: string;
+  /**
+   * Accepted for compatibility with Kubernetes manifests (rbac.authorization.k8s.io).
+   */
+  apiGroup?: string;
+  /**
+   * Accepted for compatibility; unused (there are no service accounts).
+   */
+  namespace?: string;
+}
+/**
+ * The role whose permissions are granted. Cannot be changed after creation: delete and recreate the binding instead.
+ */
+export interface ClusterRoleRef {
+  /**
+   * shoal.dev (rbac.authorization.k8s.io is accepted too).
+   */
+  apiGroup?: string;
+  kind: 'ClusterRole';
+  name: string;
+}
+/**
+ * Something that happened to an object, shown by shoalctl describe.
+ */
+export interface Event {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Event';
+  metadata: ObjectMeta;
+  involvedObject: ObjectReference;
+  reason?: string;
+  message?: string;
+  type: EventType;
+  count: number;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  source?: EventSource;
+}
+/**
+ * Standard object metadata, as in Kubernetes ObjectMeta.
+ */
+export interface ObjectMeta {
+  /**
+   * Unique within a namespace (DNS subdomain: lower case letters, digits, '-' and '.').
+   */
+  name?: string;
+  /**
+   * Prefix for a server-generated name, used when name is empty.
+   */
+  generateName?: string;
+  namespace?: string;
+  /**
+   * Set by the server; unique across time.
+   */
+  uid?: string;
+  /**
+   * Opaque version for optimistic concurrency; the etcd revision that last changed the object.
+   */
+  resourceVersion?: string;
+  /**
+   * Bumped by the server on every change of spec.
+   */
+  generation?: number;
+  creationTimestamp?: string | null;
+  deletionTimestamp?: string | null;
+  deletionGracePeriodSeconds?: number;
+  labels?: {
+    [k: string]: string;
+  };
+  annotations?: {
+    [k: string]: string;
+  };
+  /**
+   * @maxItems 32
+   */
+  finalizers?: string[];
+  /**
+   * @maxItems 32
+   */
+  ownerReferences?: OwnerReference[];
+  /**
+   * Accepted for compatibility; not used.
+   */
+  managedFields?: {}[];
+}
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+export interface ObjectReference {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  fieldPath?: string;
+}
+export interface EventSource {
+  component?: string;
+  host?: string;
+}
+/**
+ * A heartbeat or a lock: node agents renew one per node, controllers hold one per leader election.
+ */
+export interface Lease {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Lease';
+  metadata: ObjectMeta;
+  spec: LeaseSpec;
+}
+/**
+ * Who holds the lease and until when.
+ */
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+/**
+ * A tenancy boundary for namespaced objects.
+ */
+export interface Namespace {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Namespace';
+  metadata: ObjectMeta;
+  spec: NamespaceSpec;
+  status?: NamespaceStatus;
+}
+/**
+ * Nothing to set: a namespace is its name.
+ */
+export interface NamespaceSpec {}
+export interface NamespaceStatus {
+  phase?: 'Active' | 'Terminating';
+}
+/**
+ * A host that runs microVMs through its agent.
+ */
+export interface Node {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Node';
+  metadata: ObjectMeta;
+  spec: NodeSpec;
+  status?: NodeStatus;
+}
+/**
+ * How the node may be used.
+ */
+export interface NodeSpec {
+  /**
+   * Cordoned: no new VMs are placed here.
+   */
+  unschedulable: boolean;
+  /**
+   * VMs that do not tolerate a taint are not placed (NoSchedule) or are evicted (NoExecute).
+   *
+   * @maxItems 64
+   */
+  taints?: Taint[];
+}
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: TaintEffect;
+  timeAdded?: string;
+}
+/**
+ * What the node is and has, as its agent reports.
+ */
+export interface NodeStatus {
+  /**
+   * Total vCPUs and memory of the host.
+   */
+  capacity?: NodeResources;
+  /**
+   * What VMs may use, after the host reserve.
+   */
+  allocatable?: NodeResources;
+  /**
+   * Ready and other conditions.
+   */
+  conditions?: Condition[];
+  /**
+   * Where the node agent serves logs and health.
+   */
+  agentAddress?: string;
+  runtime?: NodeRuntime;
+  fencing?: NodeFencing;
+}
+export interface NodeResources {
+  vcpus?: number;
+  memoryMiB?: number;
+}
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+/**
+ * The VM runtime: name, version and accelerator (kvm or tcg).
+ */
+export interface NodeRuntime {
+  name?: string;
+  version?: string;
+  accelerator?: 'kvm' | 'tcg' | 'none';
+}
+/**
+ * How this node fences itself, as its agent is configured (--lease-duration, --fence-timeout). The health controller reschedules the node's VMs only after lease expiry (last renewal + leaseDurationSeconds) plus fenceTimeoutSeconds; a node without it never has its VMs moved.
+ */
+export interface NodeFencing {
+  /**
+   * Seconds the node's Lease (shoal-node-lease/<node>) is valid after each renewal; the agent renews it every quarter of that. The same value as the Lease's spec.leaseDurationSeconds.
+   */
+  leaseDurationSeconds: number;
+  /**
+   * Seconds the agent may go without a successful Lease renewal before every VM on the node is stopped (self-fencing, done by a per-VM supervisor that works even when the agent hangs). Counted from the last successful renewal's renewTime: the node's VMs are stopped by renewTime + fenceTimeoutSeconds (+ about a second of checking), so once the Lease has been expired for fenceTimeoutSeconds they may run elsewhere without ever running twice.
+   */
+  fenceTimeoutSeconds: number;
+}
+/**
+ * How the scheduler fills a set of nodes: how far their vCPUs and memory may be overcommitted and whether VMs are packed together or spread out. A node follows the matching policy with the most nodeSelector keys, ties broken by name (the alphabetically first wins); a policy with an empty or absent nodeSelector matches every node. A node no policy matches is scheduled with overcommit 1 (none) and BinPack.
+ */
+export interface PlacementPolicy {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'PlacementPolicy';
+  metadata: ObjectMeta;
+  spec: PlacementPolicySpec;
+}
+/**
+ * Which nodes the policy governs, their overcommit ratios and how nodes are scored.
+ */
+export interface PlacementPolicySpec {
+  /**
+   * Node labels that must all match for a node to follow this policy; empty or absent: every node. Of several matching policies, the one with the most keys wins, ties broken by name.
+   */
+  nodeSelector?: {
+    [k: string]: string;
+  };
+  overcommit: Overcommit;
+  scoring: ScoringStrategy;
+}
+/**
+ * How far a node may be overcommitted: the scheduler places VMs on a node until their total reaches allocatable × ratio.
+ */
+export interface Overcommit {
+  /**
+   * Ratio of vCPUs the scheduler may place on a node to its allocatable vCPUs: 1 is none, 4 places up to four times allocatable.
+   */
+  vcpus: number;
+  /**
+   * Ratio of memory the scheduler may place on a node to its allocatable memory: 1 is none.
+   */
+  memory: number;
+}
+/**
+ * A named priority for VirtualMachines. A VM names its class in spec.priorityClassName; at creation the apiserver copies the class's value and preemptionPolicy into the VM's spec.priority and spec.preemptionPolicy. When no node has room for a VM, the preemptor may stop VMs of lower priority to make room. At most one class is the global default, used by VMs that name no class; without one, such VMs get priority 0.
+ */
+export interface PriorityClass {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'PriorityClass';
+  metadata: ObjectMeta;
+  spec: PriorityClassSpec;
+}
+/**
+ * The priority value, how VMs of this class preempt and are preempted, and whether it is the default.
+ */
+export interface PriorityClassSpec {
+  /**
+   * The priority of VMs of this class, 0 (lowest) to 1000; higher may preempt lower. Cannot be changed after creation (VMs carry a copy of it).
+   */
+  value: number;
+  /**
+   * PreemptLowerPriority: a VM of this class that fits nowhere may have VMs of lower priority stopped to make room. Never: it waits for room instead (it is still placed ahead of lower priorities).
+   */
+  preemptionPolicy: PreemptionPolicy;
+  /**
+   * This class applies to VMs created without a priorityClassName. At most one class may be the global default.
+   */
+  globalDefault: boolean;
+  /**
+   * How long a VM of this class gets to shut down when it is preempted, in seconds; 0 stops it at once.
+   */
+  evictionGracePeriodSeconds: number;
+  /**
+   * What this class is for, for the people choosing one.
+   */
+  description?: string;
+}
+/**
+ * Limits on what the VirtualMachines of one namespace may use together: vCPUs, memory and the number of VMs. Enforced when a VM is created, or its resources raised: a VM that would take the namespace over any hard limit of any of its quotas is refused with 403 Forbidden. Every VM that exists counts, whatever its phase. The apiserver keeps status.used current.
+ */
+export interface ResourceQuota {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'ResourceQuota';
+  metadata: ObjectMeta;
+  spec: ResourceQuotaSpec;
+  status?: ResourceQuotaStatus;
+}
+/**
+ * The hard limits of the namespace.
+ */
+export interface ResourceQuotaSpec {
+  /**
+   * The limits; any subset of vcpus, memoryMiB and virtualmachines. A limit left out is no limit.
+   */
+  hard: QuotaResources;
+}
+export interface QuotaResources {
+  /**
+   * Most vCPUs (spec.resources.vcpus summed over the namespace's VMs).
+   */
+  vcpus?: number;
+  /**
+   * Most guest memory in MiB (spec.resources.memoryMiB summed).
+   */
+  memoryMiB?: number;
+  /**
+   * Most VirtualMachines.
+   */
+  virtualmachines?: number;
+}
+/**
+ * Observed usage.
+ */
+export interface ResourceQuotaStatus {
+  /**
+   * What the namespace's VMs use now, for the resources spec.hard limits; kept by the apiserver (it converges shortly after each change).
+   */
+  used?: QuotaResources;
+}
+/**
+ * Permissions within one namespace, granted to users and groups by RoleBindings in that namespace. RBAC denies by default: a request is allowed only when some role bound to its user or one of its groups has a rule matching it.
+ */
+export interface Role {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Role';
+  metadata: ObjectMeta;
+  /**
+   * The permissions this role grants; anything not granted is denied.
+   */
+  rules: PolicyRule[];
+}
+/**
+ * Grants a Role of its namespace, or a ClusterRole, to users and groups, within the binding's namespace.
+ */
+export interface RoleBinding {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'RoleBinding';
+  metadata: ObjectMeta;
+  /**
+   * Who is granted the role.
+   */
+  subjects: Subject[];
+  roleRef: RoleRef;
+}
+/**
+ * The role whose permissions are granted. Cannot be changed after creation: delete and recreate the binding instead.
+ */
+export interface RoleRef {
+  /**
+   * shoal.dev (rbac.authorization.k8s.io is accepted too).
+   */
+  apiGroup?: string;
+  kind: 'Role' | 'ClusterRole';
+  name: string;
+}
+/**
+ * A declared microVM: what to run, how big, where it may go and how it restarts.
+ */
+export interface VirtualMachine {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'VirtualMachine';
+  metadata: ObjectMeta;
+  spec: VirtualMachineSpec;
+  status?: VirtualMachineStatus;
+}
+/**
+ * What the VM should be: its size, image, command, placement and restart policy.
+ */
+export interface VirtualMachineSpec {
+  runStrategy: RunStrategy;
+  resources: VmResources;
+  /**
+   * Name of a guest image known to the agents; 'default' is the busybox image built by deploy/.
+   */
+  image: string;
+  /**
+   * Path of a kernel on the host; overrides the image's kernel.
+   */
+  kernel?: string;
+  /**
+   * Path of an initramfs on the host; overrides the image's initrd.
+   */
+  initrd?: string;
+  /**
+   * Extra kernel command line.
+   */
+  cmdline?: string;
+  /**
+   * What the guest init runs once booted.
+   *
+   * @maxItems 256
+   */
+  command?: string[];
+  rootDisk?: RootDisk;
+  network: VmNetwork;
+  /**
+   * The node this VM is bound to; set by the scheduler.
+   */
+  nodeName?: string;
+  /**
+   * Node labels that must all match for the VM to be placed there.
+   */
+  nodeSelector?: {
+    [k: string]: string;
+  };
+  affinity?: Affinity;
+  /**
+   * Spread VMs matching a selector evenly across failure domains (topologyKey), within maxSkew.
+   *
+   * @maxItems 8
+   */
+  topologySpreadConstraints?: TopologySpreadConstraint[];
+  /**
+   * Node taints this VM tolerates.
+   *
+   * @maxItems 64
+   */
+  tolerations?: Toleration[];
+  /**
+   * PriorityClass giving this VM its priority (for preemption). Without one, the global default class applies, if there is one. Cannot be changed after creation.
+   */
+  priorityClassName?: string;
+  /**
+   * The VM's priority, copied by the apiserver from its PriorityClass at creation (0 without a class); the scheduler places higher priorities first and the preemptor may stop lower ones to make room. Leave it unset: a value that disagrees with the class is refused. Cannot be changed after creation.
+   */
+  priority?: number;
+  /**
+   * Whether this VM may have lower-priority VMs stopped to make room for it (PreemptLowerPriority) or waits (Never); copied by the apiserver from its PriorityClass at creation (PreemptLowerPriority without a class). Cannot be changed after creation.
+   */
+  preemptionPolicy?: PreemptionPolicy;
+  evictionStrategy: EvictionStrategy;
+}
+/**
+ * CPUs and memory the VM is given and the scheduler reserves.
+ */
+export interface VmResources {
+  /**
+   * Virtual CPUs.
+   */
+  vcpus: number;
+  /**
+   * Guest memory in MiB.
+   */
+  memoryMiB: number;
+}
+/**
+ * Optional root disk: a copy-on-write overlay on a base image.
+ */
+export interface RootDisk {
+  /**
+   * qcow2 or raw image the VM's copy-on-write overlay is based on.
+   */
+  baseImage: string;
+  /**
+   * Size of the overlay disk in GiB (defaults to the base image size).
+   */
+  sizeGiB?: number;
+}
+/**
+ * How the guest is networked.
+ */
+export interface VmNetwork {
+  mode: NetworkMode;
+}
+/**
+ * Placement rules relative to node labels and to other VMs.
+ */
+export interface Affinity {
+  nodeAffinity?: NodeAffinity;
+  vmAffinity?: VmAffinity;
+  vmAntiAffinity?: VmAffinity;
+}
+export interface NodeAffinity {
+  /**
+   * Node selector terms, ORed; each term's expressions are ANDed.
+   */
+  required?: LabelSelector[];
+  preferred?: WeightedNodeSelector[];
+}
+export interface LabelSelector {
+  matchLabels?: {
+    [k: string]: string;
+  };
+  matchExpressions?: LabelSelectorRequirement[];
+}
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+export interface WeightedNodeSelector {
+  weight: number;
+  selector: LabelSelector;
+}
+export interface VmAffinity {
+  required?: VmAffinityTerm[];
+  preferred?: WeightedVmAffinityTerm[];
+}
+export interface VmAffinityTerm {
+  labelSelector: LabelSelector;
+  topologyKey: string;
+}
+export interface WeightedVmAffinityTerm {
+  weight: number;
+  labelSelector: LabelSelector;
+  topologyKey: string;
+}
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+  labelSelector?: LabelSelector;
+}
+export interface Toleration {
+  key?: string;
+  operator: 'Exists' | 'Equal';
+  value?: string;
+  /**
+   * Empty matches every effect.
+   */
+  effect?: TaintEffect;
+  tolerationSeconds?: number;
+}
+/**
+ * What the VM is, as its node agent last reported.
+ */
+export interface VirtualMachineStatus {
+  phase?: VmPhase;
+  /**
+   * Node the VM runs on.
+   */
+  nodeName?: string;
+  /**
+   * The node this VM is waiting for while the VMs preempted there to make room for it shut down; cleared when it is bound.
+   */
+  nominatedNodeName?: string;
+  /**
+   * On a VM stopped by preemption: the namespace/name of the VM it made room for.
+   */
+  preemptedBy?: string;
+  /**
+   * Guest IP address, as the guest reported it.
+   */
+  ip?: string;
+  /**
+   * When the guest last reached its boot marker.
+   */
+  bootedAt?: string;
+  /**
+   * How many times the VM was restarted after an exit.
+   */
+  restarts?: number;
+  /**
+   * Process id of the VM on its node.
+   */
+  pid?: number;
+  /**
+   * Short machine-readable reason for the current phase.
+   */
+  reason?: string;
+  /**
+   * Human-readable detail on the current phase.
+   */
+  message?: string;
+  /**
+   * The spec generation this status reflects.
+   */
+  observedGeneration?: number;
+  /**
+   * Detailed conditions (Scheduled, Ready, ...), each with a reason and message.
+   */
+  conditions?: Condition[];
+}
