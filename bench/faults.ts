@@ -13,7 +13,7 @@
  *
  * Environment: BENCH_FAULT_VMS [3] VMs on the host that dies (plus one on each other host).
  */
-import type { KubeObject } from '@shoal/api';
+import { SYSTEM_NAMESPACE, type KubeObject, type Lease, type VirtualMachine } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { killLeftoverVms, startAgent, startControlPlane, startProcess, VmProcessWatcher, waitFor, type AgentProcess, type ShoalProcess } from '@shoal/testing';
 import { writeResults } from './report.js';
@@ -21,11 +21,6 @@ import { describeMachine, machineAtEnd } from './machine.js';
 
 const VICTIM_VMS = Number(process.env.BENCH_FAULT_VMS ?? 3);
 const log = (msg: string) => process.stderr.write(`bench faults: ${msg}\n`);
-
-interface Vm extends KubeObject {
-  spec: { nodeName?: string };
-  status?: { phase?: string; pid?: number };
-}
 
 const SCHEDULER_LEASE = 'shoal-controller-manager-scheduler';
 
@@ -42,8 +37,8 @@ async function main(): Promise<void> {
       managers.set(identity, await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--leader-elect', '--leader-elect-identity', identity], { ready: /ready on/ }));
     }
     for (let i = 0; i < 3; i++) agents.push(await startAgent(cp.url, `host-${i}`, { args: ['--stop-vms-on-exit', '--stop-grace', '3', '--vcpus', '8', '--memory-mib', '4096'] }));
-    const get = (name: string) => client.get<Vm>('vm', name, { namespace: 'default' });
-    const running = (name: string, where: (vm: Vm) => boolean = () => true, timeoutMs = 120_000) =>
+    const get = (name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
+    const running = (name: string, where: (vm: VirtualMachine) => boolean = () => true, timeoutMs = 120_000) =>
       waitFor(async () => {
         const vm = await get(name);
         // `where` sees every version (it may record when things happened), Running or not.
@@ -58,7 +53,7 @@ async function main(): Promise<void> {
     const bystanders = ['bystander-1', 'bystander-2'];
     for (const n of onVictim) await create(n, victim.nodeName);
     for (const [i, n] of bystanders.entries()) await create(n, agents[i + 1]!.nodeName);
-    const before = new Map<string, Vm>();
+    const before = new Map<string, VirtualMachine>();
     for (const n of [...onVictim, ...bystanders]) before.set(n, await running(n));
     // Free the victims to move: the selector only put them there.
     for (const n of onVictim) await client.patch('vm', n, { spec: { nodeSelector: null } }, { type: 'merge', namespace: 'default' });
@@ -97,7 +92,7 @@ async function main(): Promise<void> {
     log(`  per VM (released / bound elsewhere / Running, ms): ${Object.entries(phases).map(([n, p]) => `${n} ${p.releasedMs}/${p.boundElsewhereMs}/${p.runningMs}`).join(', ')}`);
 
     // ── controller failover ──────────────────────────────────────────
-    const leaseOf = async () => (await client.get<KubeObject & { spec: { holderIdentity?: string } }>('lease', SCHEDULER_LEASE, { namespace: 'shoal-system' })).spec.holderIdentity;
+    const leaseOf = async () => (await client.get<Lease>('lease', SCHEDULER_LEASE, { namespace: SYSTEM_NAMESPACE })).spec.holderIdentity;
     const leader = await waitFor(async () => {
       const h = await leaseOf();
       return h && managers.has(h) ? h : undefined;

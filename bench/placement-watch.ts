@@ -4,9 +4,9 @@
  * observer cheap and the timestamps exact to the event's arrival. Should the watch end with an
  * error (410 Expired after a compaction, say), it relists page by page and watches again.
  */
+import type { VirtualMachine } from '@shoal/api';
 import { performance } from 'node:perf_hooks';
 import type { ShoalClient } from '@shoal/client';
-import type { ListedVm } from './scale-verify.js';
 
 interface Seen {
   boundAt?: number;
@@ -42,7 +42,7 @@ export class PlacementWatch {
   }
 
   /** Starts from a list's resourceVersion; `items` is that list (so VMs already bound count). */
-  start(items: ListedVm[], resourceVersion: string): void {
+  start(items: VirtualMachine[], resourceVersion: string): void {
     for (const vm of items) this.observe(vm);
     this.loop = this.run(resourceVersion);
   }
@@ -51,7 +51,7 @@ export class PlacementWatch {
     let rv = resourceVersion;
     while (!this.abort.signal.aborted) {
       try {
-        for await (const ev of this.client.watch<ListedVm>('vm', { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 600 }, this.abort.signal)) {
+        for await (const ev of this.client.watch<VirtualMachine>('vm', { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 600 }, this.abort.signal)) {
           this.events++;
           if (ev.type === 'ADDED' || ev.type === 'MODIFIED') this.observe(ev.object);
           rv = ev.object?.metadata?.resourceVersion ?? rv;
@@ -61,7 +61,7 @@ export class PlacementWatch {
         this.lastError = (err as Error).message;
         this.relists++;
         try {
-          const list = await this.client.listAll<ListedVm>('vm', { pageSize: 500, signal: this.abort.signal });
+          const list = await this.client.listAll<VirtualMachine>('vm', { pageSize: 500, signal: this.abort.signal });
           for (const vm of list.items) this.observe(vm);
           rv = list.metadata.resourceVersion!;
         } catch (listErr) {
@@ -73,7 +73,7 @@ export class PlacementWatch {
     }
   }
 
-  private observe(vm: ListedVm): void {
+  private observe(vm: VirtualMachine): void {
     const s = this.seen.get(`${vm.metadata.namespace}/${vm.metadata.name}`);
     if (!s) return;
     const now = performance.now();

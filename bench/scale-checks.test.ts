@@ -5,8 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planMix, scaleVmBody, HOSTNAME_KEY, ZONE_KEY } from './scale-mix.js';
-import { verifyPlacement, type ListedNode, type ListedVm } from './scale-verify.js';
+import { HOSTNAME_LABEL, withDefaults, ZONE_LABEL, type Node, type VirtualMachine, type VmPhase } from '@shoal/api';
+import { planMix, scaleVmBody } from './scale-mix.js';
+import { verifyPlacement } from './scale-verify.js';
 import { histogram, parseMetrics, quantile } from './prometheus-text.js';
 
 test('the mix: every VM once, about 70/15/15, anti-affinity groups that can fit, same plan every time', () => {
@@ -18,29 +19,31 @@ test('the mix: every VM once, about 70/15/15, anti-affinity groups that can fit,
   assert.equal(mix.counts.antiAffinityZone + mix.counts.antiAffinityHost, 1500);
   assert.equal(mix.counts.spreadZone, 1500);
   for (const g of mix.groups) if (g.kind === 'antiAffinityZone') assert.ok(g.size <= 9, `${g.app} has ${g.size} members`);
-  assert.ok(mix.groups.some((g) => g.topologyKey === HOSTNAME_KEY));
+  assert.ok(mix.groups.some((g) => g.topologyKey === HOSTNAME_LABEL));
   assert.deepEqual(planMix(o).vms.slice(0, 50), mix.vms.slice(0, 50));
   const anti = mix.vms.find((v) => v.kind === 'antiAffinityZone')!;
   const body = scaleVmBody(anti) as { spec: { affinity: unknown }; metadata: { labels: Record<string, string> } };
-  assert.deepEqual(body.spec.affinity, { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: anti.group!.app } }, topologyKey: ZONE_KEY }] } });
+  assert.deepEqual(body.spec.affinity, { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: anti.group!.app } }, topologyKey: ZONE_LABEL }] } });
   assert.equal(body.metadata.labels.app, anti.group!.app);
 });
 
-const node = (name: string, zone: string): ListedNode => ({
-  metadata: { name, labels: { [ZONE_KEY]: zone, [HOSTNAME_KEY]: name } },
-  status: { allocatable: { vcpus: 2, memoryMiB: 2048 } },
-});
-const vm = (name: string, app: string, nodeName?: string, phase = 'Running'): ListedVm => ({
-  metadata: { name, namespace: 'ns', labels: { app } },
-  spec: { nodeName, resources: { vcpus: 1, memoryMiB: 512 } },
-  status: { phase },
-});
+const node = (name: string, zone: string): Node =>
+  withDefaults('Node', {
+    metadata: { name, labels: { [ZONE_LABEL]: zone, [HOSTNAME_LABEL]: name } },
+    status: { allocatable: { vcpus: 2, memoryMiB: 2048 } },
+  });
+const vm = (name: string, app: string, nodeName?: string, phase: VmPhase = 'Running'): VirtualMachine =>
+  withDefaults('VirtualMachine', {
+    metadata: { name, namespace: 'ns', labels: { app } },
+    spec: { ...(nodeName ? { nodeName } : {}), resources: { vcpus: 1, memoryMiB: 512 } },
+    status: { phase },
+  });
 
 test('the checks find each kind of problem, and pass a good placement', () => {
   const nodes = [node('n1', 'z1'), node('n2', 'z2'), node('n3', 'z3')];
   const groups = [
-    { namespace: 'ns', app: 'anti', kind: 'antiAffinityZone' as const, topologyKey: ZONE_KEY, size: 2 },
-    { namespace: 'ns', app: 'spread', kind: 'spreadZone' as const, topologyKey: ZONE_KEY, maxSkew: 1, size: 3 },
+    { namespace: 'ns', app: 'anti', kind: 'antiAffinityZone' as const, topologyKey: ZONE_LABEL, size: 2 },
+    { namespace: 'ns', app: 'spread', kind: 'spreadZone' as const, topologyKey: ZONE_LABEL, maxSkew: 1, size: 3 },
   ];
   const good = [vm('a1', 'anti', 'n1'), vm('a2', 'anti', 'n2'), vm('s1', 'spread', 'n1'), vm('s2', 'spread', 'n2'), vm('s3', 'spread', 'n3')];
   assert.equal(verifyPlacement(good, nodes, groups, 5).ok, true);

@@ -5,8 +5,8 @@
  * Pure: the same arguments give the same VMs.
  */
 
-export const ZONE_KEY = 'topology.shoal.dev/zone';
-export const HOSTNAME_KEY = 'shoal.dev/hostname';
+import { HOSTNAME_LABEL, ZONE_LABEL } from '@shoal/api';
+
 /** Which part of the mix a VM belongs to, as a label, for the report and the checks. */
 export const MIX_LABEL = 'bench.shoal.dev/mix';
 export const VM_VCPUS = 1;
@@ -88,13 +88,13 @@ export function planMix(o: MixOptions): Mix {
     const cap = byZone ? o.zones : o.nodes;
     const size = Math.min(antiTarget - anti, cap, (byZone ? ZONE_GROUP_SIZES : HOST_GROUP_SIZES)[Math.floor(k / 2) % (byZone ? ZONE_GROUP_SIZES.length : HOST_GROUP_SIZES.length)]!);
     if (size < 1) break;
-    addGroup(byZone ? 'antiAffinityZone' : 'antiAffinityHost', size, byZone ? ZONE_KEY : HOSTNAME_KEY);
+    addGroup(byZone ? 'antiAffinityZone' : 'antiAffinityHost', size, byZone ? ZONE_LABEL : HOSTNAME_LABEL);
     anti += size;
   }
   let spread = 0;
   for (let k = 0; spread < spreadTarget; k++) {
     const size = Math.min(spreadTarget - spread, SPREAD_GROUP_SIZES[k % SPREAD_GROUP_SIZES.length]!);
-    addGroup('spreadZone', size, ZONE_KEY, 1);
+    addGroup('spreadZone', size, ZONE_LABEL, 1);
     spread += size;
   }
 

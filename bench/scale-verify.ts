@@ -4,19 +4,8 @@
  * allocatable, every anti-affinity group on distinct domains, every spread group within maxSkew.
  * Pure, so it can be read (and tried) on plain objects.
  */
-import type { KubeObject, ObjectMeta } from '@shoal/api';
+import type { Node, VirtualMachine } from '@shoal/api';
 import type { VmGroup } from './scale-mix.js';
-
-export interface ListedVm extends KubeObject {
-  metadata: ObjectMeta & { name: string };
-  spec: { nodeName?: string; resources?: { vcpus?: number; memoryMiB?: number } };
-  status?: { phase?: string };
-}
-
-export interface ListedNode extends KubeObject {
-  metadata: ObjectMeta & { name: string };
-  status?: { allocatable?: { vcpus?: number; memoryMiB?: number }; conditions?: { type: string; status: string }[] };
-}
 
 export interface Verification {
   ok: boolean;
@@ -42,7 +31,7 @@ export interface Verification {
 
 const MAX_SAMPLES = 10;
 
-export function verifyPlacement(vms: ListedVm[], nodes: ListedNode[], groups: VmGroup[], expectedVms: number): Verification {
+export function verifyPlacement(vms: VirtualMachine[], nodes: Node[], groups: VmGroup[], expectedVms: number): Verification {
   const samples: string[] = [];
   const note = (s: string) => void (samples.length < MAX_SAMPLES && samples.push(s));
   const nodeByName = new Map(nodes.map((n) => [n.metadata.name, n]));
@@ -51,7 +40,7 @@ export function verifyPlacement(vms: ListedVm[], nodes: ListedNode[], groups: Vm
   let boundToUnknownNode = 0;
   let notRunning = 0;
   const phasesNotRunning: Record<string, number> = {};
-  const byGroup = new Map<string, ListedVm[]>();
+  const byGroup = new Map<string, VirtualMachine[]>();
 
   for (const vm of vms) {
     const key = `${vm.metadata.namespace}/${vm.metadata.name}`;
@@ -126,7 +115,7 @@ export function verifyPlacement(vms: ListedVm[], nodes: ListedNode[], groups: Vm
       for (const vm of members) {
         const d = domainOf(vm.spec.nodeName, g.topologyKey) ?? `(node ${vm.spec.nodeName} has no ${g.topologyKey})`;
         if (seen.has(d)) clash ??= `${seen.get(d)} and ${vm.metadata.name} share ${g.topologyKey}=${d}`;
-        seen.set(d, vm.metadata.name);
+        seen.set(d, vm.metadata.name!);
       }
       if (clash) {
         antiAffinityViolations++;

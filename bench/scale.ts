@@ -32,6 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Etcd3 } from 'etcd3';
 import type { Pool } from 'undici';
+import { HOSTNAME_LABEL, ZONE_LABEL, type Node, type VirtualMachine } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { startApiserver, startEtcd, startProcess, freePort, REPO_ROOT, type ApiserverProcess, type EtcdMember, type ShoalProcess } from '@shoal/testing';
 import { connectEtcd } from '../apps/apiserver/src/storage/etcd-client.js';
@@ -42,8 +43,8 @@ import { etcdOpDelta, etcdOpTotals } from './apiserver-metrics.js';
 import { combineCpu, CpuMeter, processMemory, type CpuFigures, type MemoryFigures } from './process-meter.js';
 import { writeResults } from './report.js';
 import { rate, round3, summarize } from './stats.js';
-import { planMix, scaleVmBody, HOSTNAME_KEY, ZONE_KEY, VM_MEMORY_MIB, VM_VCPUS } from './scale-mix.js';
-import { verifyPlacement, type ListedNode, type ListedVm } from './scale-verify.js';
+import { planMix, scaleVmBody, VM_MEMORY_MIB, VM_VCPUS } from './scale-mix.js';
+import { verifyPlacement } from './scale-verify.js';
 import { PlacementWatch } from './placement-watch.js';
 import { byLabel, histogram, parseMetrics, quantile, type Histogram, type QuantileEstimate, type Sample } from './prometheus-text.js';
 import { describeMachine, machineAtEnd } from './machine.js';
@@ -402,11 +403,11 @@ async function main(): Promise<void> {
   watchForDeath('shoal-agent', agent);
   watchForDeath('shoal-apiserver', apiserver);
   const agentReadyS = round3((performance.now() - agentStart) / 1000);
-  let nodes: ListedNode[] = [];
-  const readyNodes = () => nodes.filter((n) => n.metadata.name.startsWith(`${NODE_PREFIX}-`) && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  let nodes: Node[] = [];
+  const readyNodes = () => nodes.filter((n) => n.metadata.name!.startsWith(`${NODE_PREFIX}-`) && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   describeProgress = () => `waiting for ${params.nodes} Ready nodes: ${readyNodes().length}`;
   for (;;) {
-    nodes = (await client.listAll<ListedNode>('node', { pageSize: 500 })).items;
+    nodes = (await client.listAll<Node>('node', { pageSize: 500 })).items;
     if (readyNodes().length >= params.nodes) break;
     if (performance.now() > deadline || died) throw new Error(`only ${readyNodes().length} of ${params.nodes} nodes Ready: ${died ?? 'the deadline passed'}`);
     await new Promise((r) => setTimeout(r, 2_000));
@@ -416,12 +417,12 @@ async function main(): Promise<void> {
   let unlabelled = 0;
   for (const n of readyNodes()) {
     const l = n.metadata.labels ?? {};
-    if (l[HOSTNAME_KEY] !== n.metadata.name || !l[ZONE_KEY] || !l['topology.shoal.dev/rack'] || !l['topology.shoal.dev/datacenter']) unlabelled++;
-    nodesPerZone[l[ZONE_KEY] ?? '(none)'] = (nodesPerZone[l[ZONE_KEY] ?? '(none)'] ?? 0) + 1;
+    if (l[HOSTNAME_LABEL] !== n.metadata.name || !l[ZONE_LABEL] || !l['topology.shoal.dev/rack'] || !l['topology.shoal.dev/datacenter']) unlabelled++;
+    nodesPerZone[l[ZONE_LABEL] ?? '(none)'] = (nodesPerZone[l[ZONE_LABEL] ?? '(none)'] ?? 0) + 1;
   }
   const racks = new Set(readyNodes().map((n) => n.metadata.labels?.['topology.shoal.dev/rack'])).size;
   log(`${params.nodes} nodes Ready ${nodesReadyS} s after the agent started; ${Object.keys(nodesPerZone).length} zones, ${racks} racks${unlabelled ? `; ${unlabelled} nodes LACK topology or hostname labels` : ''}`);
-  if (unlabelled) incomplete.push(`${unlabelled} nodes lack the topology or ${HOSTNAME_KEY} labels`);
+  if (unlabelled) incomplete.push(`${unlabelled} nodes lack the topology or ${HOSTNAME_LABEL} labels`);
 
   // Raw etcd puts, first half: with the nodes up and idle (heartbeats only), before any VM exists.
   etcdClient = connectEtcd({ servers: [etcdMember.endpoint] });
@@ -462,7 +463,7 @@ async function main(): Promise<void> {
   // Read them back page by page; the watch that times the scheduling starts from this list.
   describeProgress = () => 'listing the VMs back';
   const planned = new Set(mix.vms.map((v) => `${v.namespace}/${v.name}`));
-  const listed = await client.listAll<ListedVm>('vm', { pageSize: 500 });
+  const listed = await client.listAll<VirtualMachine>('vm', { pageSize: 500 });
   const ours = listed.items.filter((vm) => planned.has(`${vm.metadata.namespace}/${vm.metadata.name}`));
   const boundBeforeScheduler = ours.filter((vm) => vm.spec.nodeName).length;
   log(`listed ${ours.length} VMs at resourceVersion ${listed.metadata.resourceVersion}${boundBeforeScheduler ? ` (${boundBeforeScheduler} ALREADY bound)` : ''}`);
@@ -525,8 +526,8 @@ async function main(): Promise<void> {
 
   // The outcome, as the API lists it.
   describeProgress = () => 'verifying placements';
-  const finalVms = (await client.listAll<ListedVm>('vm', { pageSize: 500 })).items.filter((vm) => planned.has(`${vm.metadata.namespace}/${vm.metadata.name}`));
-  const finalNodes = (await client.listAll<ListedNode>('node', { pageSize: 500 })).items;
+  const finalVms = (await client.listAll<VirtualMachine>('vm', { pageSize: 500 })).items.filter((vm) => planned.has(`${vm.metadata.namespace}/${vm.metadata.name}`));
+  const finalNodes = (await client.listAll<Node>('node', { pageSize: 500 })).items;
   const verification = verifyPlacement(finalVms, finalNodes, mix.groups, ours.length);
   clearInterval(progressTimer);
   readMemory();

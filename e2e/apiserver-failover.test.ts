@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShoalClient } from '@shoal/client';
-import type { VirtualMachine } from '@shoal/scheduler';
+import type { VirtualMachine } from '@shoal/api';
 import { freePort, startAgent, startApiserver, startEtcd, startProcess, waitFor, type AgentProcess, type ApiserverProcess, type EtcdMember, type ShoalProcess } from '@shoal/testing';
 
 type Vm = VirtualMachine;

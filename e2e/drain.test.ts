@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShoalClient } from '@shoal/client';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
+import type { Node, VirtualMachine } from '@shoal/api';
 import { startAgent, startCluster, waitFor, type AgentProcess, type TestCluster } from '@shoal/testing';
 import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
 

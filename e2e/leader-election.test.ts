@@ -9,10 +9,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import type { Condition } from '@shoal/api';
+import type { Condition, Lease, Node, VirtualMachine } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import type { Lease } from '@shoal/controller-runtime';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
 import { startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
 
 const LEASE_S = 4;

@@ -12,7 +12,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShoalClient } from '@shoal/client';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
+import type { Node, VirtualMachine } from '@shoal/api';
 import { runningVmProcesses, startCluster, VmProcessWatcher, waitFor, type AgentProcess, type TestCluster } from '@shoal/testing';
 
 let cluster: TestCluster;

@@ -5,9 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EVICTION_REQUESTED_ANNOTATION, PREEMPTED_VICTIMS_ANNOTATION, type KubeObject } from '@shoal/api';
+import { EVICTION_REQUESTED_ANNOTATION, PREEMPTED_VICTIMS_ANNOTATION, type Event, type KubeObject, type PriorityClass, type VirtualMachine } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import type { PriorityClass, VirtualMachine } from '@shoal/scheduler';
 import { shoalctl, vmYaml } from '../apps/cli/src/test-support/shoalctl.js';
 import { startAgent, startCluster, waitFor, type AgentProcess, type TestCluster } from '@shoal/testing';
 
@@ -50,13 +49,7 @@ async function unschedulable(name: string): Promise<VirtualMachine> {
   }, { timeoutMs: 30_000, message: `${name} Unschedulable` });
 }
 
-interface EventObj extends KubeObject {
-  involvedObject: { name: string };
-  reason: string;
-  message: string;
-  type: string;
-}
-const events = async (reason: string) => (await client.list<EventObj>('event', { namespace: 'default' })).items.filter((e) => e.reason === reason);
+const events = async (reason: string) => (await client.list<Event>('event', { namespace: 'default' })).items.filter((e) => e.reason === reason);
 
 /** A sample of the controller-manager's /metrics, summed over the series that match. */
 async function metric(pattern: RegExp): Promise<number> {
@@ -120,12 +113,12 @@ test('a critical VM evicts just enough lower-priority VMs, ends Running, and bot
     return e.length === 2 ? e : undefined;
   }, { message: 'two Preempted events' });
   assert.deepEqual(preempted.map((e) => e.involvedObject.name).sort(), evicted.map((v) => v.metadata.name).sort());
-  assert.ok(preempted.every((e) => e.type === 'Warning' && /preempted by default\/boss \(priority 900\)/.test(e.message)));
+  assert.ok(preempted.every((e) => e.type === 'Warning' && /preempted by default\/boss \(priority 900\)/.test(e.message ?? "")));
   const preempting = await waitFor(async () => {
     const e = (await events('Preempting')).filter((x) => x.involvedObject.name === 'boss');
     return e.length ? e : undefined;
   });
-  assert.match(preempting[0]!.message, /^evicting default\/batch-\d \(priority 100\), default\/batch-\d \(priority 100\) on node host to make room$/);
+  assert.match(preempting[0]!.message ?? '', /^evicting default\/batch-\d \(priority 100\), default\/batch-\d \(priority 100\) on node host to make room$/);
 });
 
 test('preemption never touches equal or higher priority, nor within the minimum gap, nor for a VM whose policy is Never', async () => {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { ShoalClient } from '@shoal/client';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
+import type { Node, VirtualMachine } from '@shoal/api';
 import {
   freePort,
   makeServerCertificates,

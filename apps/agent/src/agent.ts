@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { objectKey } from '@shoal/api';
+import { objectKey, type VirtualMachine } from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
 import { Controller, enqueueObject, EventRecorder } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
@@ -29,7 +29,6 @@ import { FenceClock } from './fencing/fence-clock.js';
 import { FenceMonitor } from './fencing/fence-monitor.js';
 import { RENEWALS_PER_LEASE } from './fencing/timing.js';
 import { VmReconciler } from './vm/reconciler.js';
-import type { VirtualMachine } from './vm/lifecycle.js';
 import { buildAgentHttp } from './http-server.js';
 
 export interface AgentOptions {

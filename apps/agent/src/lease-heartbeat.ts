@@ -5,11 +5,9 @@
  * no answer in time) touches nothing: the fence clock is the time since the last success.
  */
 import { utimes, writeFile } from 'node:fs/promises';
-import { ApiError } from '@shoal/api';
+import { ApiError, NODE_LEASE_NAMESPACE } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import type { FenceClock } from './fencing/fence-clock.js';
-
-export const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
 
 export interface HeartbeatOptions {
   client: ShoalClient;

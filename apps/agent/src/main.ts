@@ -6,6 +6,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import pino from 'pino';
+import { DATACENTER_LABEL, HOSTNAME_LABEL, RACK_LABEL, ZONE_LABEL } from '@shoal/api';
 import { Agent } from './agent.js';
 import { DEFAULT_LEASE_DURATION_SECONDS, defaultFenceTimeoutSeconds, fencingTimingError } from './fencing/timing.js';
 
@@ -20,8 +21,6 @@ function parseLabels(s: string | undefined): Record<string, string> {
 }
 
 /** The label every node carries with its own name: the scheduler's per-node topology key. */
-const HOSTNAME_LABEL = 'shoal.dev/hostname';
-const TOPOLOGY_LABELS = { datacenter: 'topology.shoal.dev/datacenter', zone: 'topology.shoal.dev/zone', rack: 'topology.shoal.dev/rack' } as const;
 
 interface SimulatedTopology {
   datacenters: number;
@@ -47,9 +46,9 @@ function topologyLabels(t: SimulatedTopology, i: number): Record<string, string>
   const z = Math.floor(i / t.datacenters) % t.zonesPerDatacenter;
   const r = Math.floor(i / (t.datacenters * t.zonesPerDatacenter)) % t.racksPerZone;
   return {
-    [TOPOLOGY_LABELS.datacenter]: `dc-${d}`,
-    [TOPOLOGY_LABELS.zone]: `dc-${d}-z-${z}`,
-    [TOPOLOGY_LABELS.rack]: `dc-${d}-z-${z}-r-${r}`,
+    [DATACENTER_LABEL]: `dc-${d}`,
+    [ZONE_LABEL]: `dc-${d}-z-${z}`,
+    [RACK_LABEL]: `dc-${d}-z-${z}-r-${r}`,
   };
 }
 

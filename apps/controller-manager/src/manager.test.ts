@@ -5,10 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Condition } from '@shoal/api';
+import type { Condition, Node, VirtualMachine } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import type { LeaderElector } from '@shoal/controller-runtime';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
 import { startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
 import pino from 'pino';
 import { Registry } from 'prom-client';

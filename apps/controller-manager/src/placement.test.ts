@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ShoalClient } from '@shoal/client';
-import { ZONE_LABEL, type PlacementPolicy } from '@shoal/scheduler';
+import { ZONE_LABEL, type PlacementPolicy } from '@shoal/api';
 import { waitFor } from '@shoal/testing';
 import { addNode, addVm, boundTo, getVm, pendingWith, withCluster } from './test-support/scheduler-cluster.js';
 

@@ -3,7 +3,7 @@
  * `virtualmachines`); namespaced item calls default to the `default` namespace, as kubectl does;
  * list and watch without a namespace cover all namespaces.
  */
-import { API_VERSION, type KindInfo, type KubeList, type KubeObject, type Status, type WatchEvent } from '@shoal/api';
+import { API_VERSION, DEFAULT_NAMESPACE, type KindInfo, type KubeList, type KubeObject, type Manifest, type Status, type WatchEvent } from '@shoal/api';
 import type { Dispatcher } from 'undici';
 import { resolveKind } from './kind-lookup.js';
 import { resourcePath } from './paths.js';
@@ -15,7 +15,6 @@ export type ClientOptions = ConnectionOptions;
 
 export type KindName = string | KindInfo;
 
-export const DEFAULT_NAMESPACE = 'default';
 
 export interface ObjectOptions {
   namespace?: string;
@@ -125,9 +124,10 @@ export class ShoalClient {
     return { ...first, metadata: { resourceVersion: first.metadata.resourceVersion }, items };
   }
 
-  create<T extends KubeObject = KubeObject>(kind: KindName, obj: T, opts: WriteOptions = {}): Promise<T> {
+  /** POST: `obj` as a manifest (fields with schema defaults may be left out); answers the object as stored. */
+  create<T extends KubeObject = KubeObject>(kind: KindName, obj: Manifest<T>, opts: WriteOptions = {}): Promise<T> {
     const k = resolveKind(kind);
-    const namespace = itemNamespace(k, opts.namespace ?? obj.metadata.namespace);
+    const namespace = itemNamespace(k, opts.namespace ?? obj.metadata?.namespace);
     return this.request<T>('POST', resourcePath(k, { namespace }), { body: obj, query: writeQuery(opts), signal: opts.signal });
   }
 

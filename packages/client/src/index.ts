@@ -1,4 +1,4 @@
-export { ShoalClient, DEFAULT_NAMESPACE } from './client.js';
+export { ShoalClient } from './client.js';
 export type { ClientOptions, KindName, ObjectOptions, WriteOptions, PatchOptions, DeleteOptions, ListOptions, TableOptions, LogOptions } from './client.js';
 export type { ConnectionOptions, RetryOptions, RetryMode, RequestOptions } from './transport.js';
 export { shouldRetry } from './transport.js';

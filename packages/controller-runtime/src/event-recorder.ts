@@ -6,30 +6,12 @@
  * Recording never blocks or fails a reconcile: writes run in the background, serialized per
  * distinct event, and failures are logged. flush() waits for what is in flight (tests, shutdown).
  */
-import { ApiError, API_VERSION, type KubeObject } from '@shoal/api';
-import { DEFAULT_NAMESPACE, type ShoalClient } from '@shoal/client';
+import { ApiError, API_VERSION, DEFAULT_NAMESPACE, timestamp as apiTimestamp, type Event, type EventType, type KubeObject } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
 import pino, { type Logger } from 'pino';
 
-export type EventType = 'Normal' | 'Warning';
-
-export interface EventObject extends KubeObject {
-  involvedObject: {
-    apiVersion?: string;
-    kind: string;
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    fieldPath?: string;
-  };
-  reason: string;
-  message: string;
-  type: EventType;
-  count: number;
-  firstTimestamp: string;
-  lastTimestamp: string;
-  source: { component: string; host?: string };
-}
+/** An Event as the recorder writes it: every field it sets is there. */
+export type EventObject = Event & Required<Pick<Event, 'reason' | 'message' | 'firstTimestamp' | 'lastTimestamp' | 'source'>>;
 
 export interface EventRecorderOptions {
   client: ShoalClient;
@@ -70,7 +52,7 @@ export class EventRecorder {
   event(object: KubeObject, type: EventType, reason: string, message: string): void {
     const meta = object.metadata;
     const id = JSON.stringify([meta.uid ?? `${meta.namespace}/${meta.name}`, type, reason, message]);
-    const timestamp = this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const timestamp = apiTimestamp(this.now());
     const previous = this.chains.get(id) ?? Promise.resolve();
     const write = previous.then(() => this.write(id, object, type, reason, message.slice(0, MAX_MESSAGE), timestamp));
     this.chains.set(id, write);

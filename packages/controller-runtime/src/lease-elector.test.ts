@@ -11,7 +11,8 @@ import { ShoalClient } from '@shoal/client';
 import { startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
 import pino from 'pino';
 import { LeaseElector } from './lease-elector.js';
-import { LEADER_ELECTION_NAMESPACE, releasedSpec, type Lease } from './lease-record.js';
+import type { Lease } from '@shoal/api';
+import { LEADER_ELECTION_NAMESPACE, releasedSpec } from './lease-record.js';
 
 const TIMING = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
 

@@ -22,23 +22,11 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { ApiError } from '@shoal/api';
+import { ApiError, type Lease, type LeaseSpec } from '@shoal/api';
 import { sleep, type ShoalClient } from '@shoal/client';
 import pino, { type Logger } from 'pino';
 import type { LeaderElector } from './leader-election.js';
-import {
-  checkTiming,
-  decide,
-  DEFAULT_ELECTION_TIMING,
-  jittered,
-  LEADER_ELECTION_NAMESPACE,
-  leadershipLeftMs,
-  recordKey,
-  releasedSpec,
-  type ElectionTiming,
-  type Lease,
-  type LeaseSpec,
-} from './lease-record.js';
+import { checkTiming, decide, DEFAULT_ELECTION_TIMING, jittered, LEADER_ELECTION_NAMESPACE, leadershipLeftMs, recordKey, releasedSpec, type ElectionTiming } from './lease-record.js';
 
 export interface LeaseElectorOptions {
   client: ShoalClient;

@@ -1,19 +1,8 @@
 /** Leader election's timing decisions on plain records and made-up clocks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  checkTiming,
-  decide,
-  DEFAULT_ELECTION_TIMING,
-  expiresInMs,
-  isFree,
-  jittered,
-  leadershipLeftMs,
-  recordKey,
-  releasedSpec,
-  type DecideInput,
-  type LeaseSpec,
-} from './lease-record.js';
+import type { LeaseSpec } from '@shoal/api';
+import { checkTiming, decide, DEFAULT_ELECTION_TIMING, expiresInMs, isFree, jittered, leadershipLeftMs, recordKey, releasedSpec, type DecideInput } from './lease-record.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();

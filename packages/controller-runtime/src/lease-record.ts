@@ -23,23 +23,10 @@
  * retryPeriod + renewDeadline past its last renewal; with the e2e's 1 s / 3 s / 4 s that is
  * the whole lease. Counting from the last success keeps the margin the flags promise.
  */
-import type { KubeObject } from '@shoal/api';
+import { SYSTEM_NAMESPACE, type Lease, type LeaseSpec } from '@shoal/api';
 
-/** Leases for controller leader election live here (a built-in namespace). */
-export const LEADER_ELECTION_NAMESPACE = 'shoal-system';
-
-/** Fields of schemas/lease.json `spec`, as coordination.k8s.io/v1 Lease names them. */
-export interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
-
-export interface Lease extends KubeObject {
-  spec?: LeaseSpec;
-}
+/** Leases for controller leader election live in the built-in system namespace. */
+export const LEADER_ELECTION_NAMESPACE = SYSTEM_NAMESPACE;
 
 export interface ElectionTiming {
   /** How long a candidate waits, after it last saw the holder renew, before it takes over. */

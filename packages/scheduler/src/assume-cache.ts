@@ -10,7 +10,7 @@
  * a newer version of the VM that is still unbound (the bind did not stick).
  */
 import { objectKey } from '@shoal/api';
-import type { VirtualMachine } from './types.js';
+import type { VirtualMachine } from '@shoal/api';
 
 export interface Assumption {
   key: string;

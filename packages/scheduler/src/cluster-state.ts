@@ -14,7 +14,8 @@ import { AssumeCache, type Assumption } from './assume-cache.js';
 import { DEFAULT_POLICY, policyFor, schedulableRoom, type EffectivePolicy } from './placement-policy.js';
 import { addResources, holdsResources, NO_RESOURCES, vmRequest } from './resources.js';
 import { domainOf } from './topology.js';
-import type { Node, PlacementPolicy, Resources, VirtualMachine, VmAffinityTerm } from './types.js';
+import type { Node, PlacementPolicy, VirtualMachine, VmAffinityTerm } from '@shoal/api';
+import type { Resources } from './resources.js';
 
 /** A VM holding room on a node. */
 export interface PlacedVm {

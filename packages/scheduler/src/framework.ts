@@ -6,7 +6,7 @@
  * ClusterState: no I/O, no clock, so a decision can be benchmarked and tested on plain objects.
  */
 import type { ClusterState, NodeInfo } from './cluster-state.js';
-import type { VirtualMachine } from './types.js';
+import type { VirtualMachine } from '@shoal/api';
 
 export type FilterResult = { ok: true } | { ok: false; reason: string };
 

@@ -1,4 +1,3 @@
-export * from './types.js';
 export * from './resources.js';
 export * from './topology.js';
 export * from './placement-policy.js';

@@ -4,7 +4,8 @@
  * ties going to the earlier name; a policy without a selector matches every node. With none,
  * the node gets the built-in default: no overcommit, bin-packing.
  */
-import type { Node, PlacementPolicy, Resources, ScoringStrategy } from './types.js';
+import type { Node, PlacementPolicy, ScoringStrategy } from '@shoal/api';
+import type { Resources } from './resources.js';
 
 export interface EffectivePolicy {
   /** The governing policy's name, or undefined for the built-in default. */
@@ -18,11 +19,11 @@ export interface EffectivePolicy {
 export const DEFAULT_POLICY: Readonly<EffectivePolicy> = Object.freeze({ vcpuOvercommit: 1, memoryOvercommit: 1, scoring: 'BinPack' });
 
 function selects(policy: PlacementPolicy, labels: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(policy.spec?.nodeSelector ?? {})) if (labels[k] !== v) return false;
+  for (const [k, v] of Object.entries(policy.spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
   return true;
 }
 
-const specificity = (p: PlacementPolicy) => Object.keys(p.spec?.nodeSelector ?? {}).length;
+const specificity = (p: PlacementPolicy) => Object.keys(p.spec.nodeSelector ?? {}).length;
 
 export function policyFor(node: Node, policies: readonly PlacementPolicy[]): EffectivePolicy {
   const labels = node.metadata.labels ?? {};
@@ -34,9 +35,9 @@ export function policyFor(node: Node, policies: readonly PlacementPolicy[]): Eff
   if (!best) return DEFAULT_POLICY;
   return {
     name: best.metadata.name,
-    vcpuOvercommit: Math.max(1, best.spec?.overcommit?.vcpus ?? 1),
-    memoryOvercommit: Math.max(1, best.spec?.overcommit?.memory ?? 1),
-    scoring: best.spec?.scoring ?? 'BinPack',
+    vcpuOvercommit: Math.max(1, best.spec.overcommit.vcpus),
+    memoryOvercommit: Math.max(1, best.spec.overcommit.memory),
+    scoring: best.spec.scoring,
   };
 }
 

@@ -1,7 +1,7 @@
 /** PlacementPolicy (overcommit, bin-pack/spread), VM affinity, topology spread and preemption, on plain objects. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EVICTION_REQUESTED_ANNOTATION } from '@shoal/api';
+import { EVICTION_REQUESTED_ANNOTATION, HOSTNAME_LABEL, ZONE_LABEL } from '@shoal/api';
 import { ClusterState } from './cluster-state.js';
 import { feasibleNodesToFind, normalizeMinMax, normalizeReverse, normalizeToMax, schedule } from './framework.js';
 import { policyFor } from './placement-policy.js';
@@ -11,8 +11,7 @@ import { resourcesFit } from './plugins/resources-fit.js';
 import { SPREAD_MISMATCH, SPREAD_MISSING_LABEL } from './plugins/topology-spread.js';
 import { EXISTING_ANTI_AFFINITY, VM_AFFINITY_MISMATCH, VM_ANTI_AFFINITY_MISMATCH } from './plugins/vm-affinity.js';
 import { check, node, policy, vm } from './test-support/fixtures.js';
-import { HOSTNAME_LABEL, ZONE_LABEL } from './topology.js';
-import type { Node, VirtualMachine } from './types.js';
+import type { Node, VirtualMachine } from '@shoal/api';
 
 /** Places `vms` one by one as the scheduler does (decide, then assume); answers the node of each, `-` for none. */
 function placeAll(state: ClusterState, vms: VirtualMachine[]): string[] {

@@ -11,7 +11,7 @@ import { resourcesFit } from './plugins/resources-fit.js';
 import { defaultProfile } from './profile.js';
 import { holdsResources } from './resources.js';
 import { check, node, vm } from './test-support/fixtures.js';
-import type { Node } from './types.js';
+import { withDefaults } from '@shoal/api';
 
 test('NodeReady passes only Ready=True', () => {
   assert.deepEqual(check(nodeReady, vm('a'), node('n', { ready: 'True' })), { ok: true });
@@ -46,9 +46,9 @@ test('ResourcesFit counts allocatable minus what bound VMs hold, vcpus then memo
 });
 
 test('a node without allocatable uses its capacity, and one with neither has no room', () => {
-  const capOnly: Node = { metadata: { name: 'c' }, status: { capacity: { vcpus: 2, memoryMiB: 512 }, conditions: [{ type: 'Ready', status: 'True' }] } };
+  const capOnly = withDefaults('Node', { metadata: { name: 'c' }, status: { capacity: { vcpus: 2, memoryMiB: 512 }, conditions: [{ type: 'Ready', status: 'True' }] } });
   assert.equal(check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 512 }), capOnly).ok, true);
-  const bare: Node = { metadata: { name: 'b' } };
+  const bare = withDefaults('Node', { metadata: { name: 'b' } });
   assert.equal(check(resourcesFit, vm('a'), bare).ok, false);
 });
 

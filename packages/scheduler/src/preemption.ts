@@ -16,7 +16,8 @@ import { evictionRequestOf } from '@shoal/api';
 import { priorityOf, type ClusterState, type PlacedVm } from './cluster-state.js';
 import { CycleState, firstFailure, type Profile } from './framework.js';
 import { fitsOn, resourcesFit } from './plugins/resources-fit.js';
-import type { Resources, VirtualMachine } from './types.js';
+import type { VirtualMachine } from '@shoal/api';
+import type { Resources } from './resources.js';
 
 export interface PreemptionOptions {
   /** A victim's priority must be at most the preemptor's minus this (≥ 1). */

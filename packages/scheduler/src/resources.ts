@@ -1,14 +1,11 @@
 /** What a VM asks for, and which VMs hold what they asked for on their node. */
-import type { Resources, VirtualMachine } from './types.js';
+import type { VirtualMachine, VmResources } from '@shoal/api';
 
-/** The schema's defaults (1 vCPU, 256 MiB); the apiserver fills them in, so these only cover hand-made objects. */
-const DEFAULT_REQUEST: Resources = { vcpus: 1, memoryMiB: 256 };
+/** An amount of vCPUs and memory: what a VM asks for, what a node has or has left. */
+export type Resources = VmResources;
 
 export function vmRequest(vm: VirtualMachine): Resources {
-  return {
-    vcpus: vm.spec.resources?.vcpus ?? DEFAULT_REQUEST.vcpus,
-    memoryMiB: vm.spec.resources?.memoryMiB ?? DEFAULT_REQUEST.memoryMiB,
-  };
+  return vm.spec.resources;
 }
 
 /**

@@ -1,40 +1,37 @@
 /** TaintToleration and NodeAffinity, alone and through the default profile, on plain objects. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LabelSelectorObject } from '@shoal/api';
 import { schedule } from './framework.js';
 import { ClusterState } from './cluster-state.js';
 import { CycleState } from './framework.js';
 import { defaultProfile } from './profile.js';
 import { check, info } from './test-support/fixtures.js';
-import type { Node, NodeAffinity, Taint, Toleration, VirtualMachine } from './types.js';
+import { withDefaults, type LabelSelector, type Manifest, type Node, type NodeAffinity, type Taint, type Toleration, type VirtualMachine } from '@shoal/api';
 import { NODE_AFFINITY_MISMATCH, nodeAffinity } from './plugins/node-affinity.js';
 import { taintToleration, toleratesTaint } from './plugins/taint-toleration.js';
 
 function node(name: string, o: { taints?: Taint[]; labels?: Record<string, string> } = {}): Node {
-  return {
-    metadata: { name, labels: o.labels },
-    spec: { unschedulable: false, ...(o.taints ? { taints: o.taints } : {}) },
+  return withDefaults('Node', {
+    metadata: { name, ...(o.labels ? { labels: o.labels } : {}) },
+    spec: { ...(o.taints ? { taints: o.taints } : {}) },
     status: { allocatable: { vcpus: 4, memoryMiB: 4096 }, conditions: [{ type: 'Ready', status: 'True' }] },
-  };
+  });
 }
-function vm(o: { tolerations?: Toleration[]; nodeAffinity?: NodeAffinity } = {}): VirtualMachine {
-  return {
+function vm(o: { tolerations?: Manifest<Toleration>[]; nodeAffinity?: NodeAffinity } = {}): VirtualMachine {
+  return withDefaults('VirtualMachine', {
     metadata: { name: 'v', namespace: 'default', uid: 'uid-v', resourceVersion: '1' },
     spec: {
-      runStrategy: 'Always',
-      resources: { vcpus: 1, memoryMiB: 256 },
       ...(o.tolerations ? { tolerations: o.tolerations } : {}),
       ...(o.nodeAffinity ? { affinity: { nodeAffinity: o.nodeAffinity } } : {}),
     },
-  };
+  });
 }
 const cycle = new CycleState(new ClusterState());
 const maint: Taint = { key: 'zone', value: 'maint', effect: 'NoSchedule' };
 
 test('toleratesTaint: Equal needs key and value, Exists any value, empty key+Exists everything, empty effect all effects', () => {
   assert.equal(toleratesTaint({ key: 'zone', operator: 'Equal', value: 'maint', effect: 'NoSchedule' }, maint), true);
-  assert.equal(toleratesTaint({ key: 'zone', value: 'maint' }, maint), true, 'operator defaults to Equal');
+  assert.equal(toleratesTaint(vm({ tolerations: [{ key: 'zone', value: 'maint' }] }).spec.tolerations![0]!, maint), true, 'operator defaults to Equal');
   assert.equal(toleratesTaint({ key: 'zone', operator: 'Equal', value: 'other' }, maint), false, 'Equal: value differs');
   assert.equal(toleratesTaint({ key: 'other', operator: 'Equal', value: 'maint' }, maint), false, 'Equal: key differs');
   assert.equal(toleratesTaint({ key: 'zone', operator: 'Equal' }, maint), false, 'Equal: no value vs value');
@@ -77,7 +74,7 @@ test('TaintToleration: PreferNoSchedule only counts against a node in the score,
   assert.ok(taintToleration.score(vm(), info(node('clean')), cycle) < taintToleration.score(vm(), info(soft), cycle), 'a count of untolerated taints: fewer is better');
 });
 
-const sel = (matchLabels: Record<string, string>): LabelSelectorObject => ({ matchLabels });
+const sel = (matchLabels: Record<string, string>): LabelSelector => ({ matchLabels });
 
 test('NodeAffinity filter: required selectors are ORed, each selector ANDed', () => {
   const a = info(node('a', { labels: { zone: 'a', disk: 'ssd' } }));

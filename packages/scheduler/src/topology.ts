@@ -3,12 +3,7 @@
  * its value form one domain. `shoal.dev/hostname` always names the node itself — agents set it,
  * and a node registered without it still is its own domain.
  */
-import type { Node } from './types.js';
-
-export const HOSTNAME_LABEL = 'shoal.dev/hostname';
-export const DATACENTER_LABEL = 'topology.shoal.dev/datacenter';
-export const ZONE_LABEL = 'topology.shoal.dev/zone';
-export const RACK_LABEL = 'topology.shoal.dev/rack';
+import { HOSTNAME_LABEL, type Node } from '@shoal/api';
 
 /** The node's domain for `topologyKey`, or undefined when the node has no such label. */
 export function domainOf(node: Node, topologyKey: string): string | undefined {

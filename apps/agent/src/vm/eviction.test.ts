@@ -5,8 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_FINALIZER } from './lifecycle.js';
-import { EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type KubeObject, type WatchEvent } from '@shoal/api';
+import { AGENT_FINALIZER, EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type KubeObject, type WatchEvent } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { startAgent, startControlPlane, waitFor, type AgentProcess, type ControlPlane } from '@shoal/testing';
 

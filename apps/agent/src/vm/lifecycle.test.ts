@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceState } from '../runtime/driver.js';
-import { EVICTION_REQUESTED_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION, type Condition, type EvictionRequest } from '@shoal/api';
-import { computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch, type RunStrategy, type VirtualMachine, type VmStatus } from './lifecycle.js';
+import { EVICTION_REQUESTED_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION, withDefaults, type Condition, type EvictionRequest, type RunStrategy, type VirtualMachine, type VirtualMachineStatus } from '@shoal/api';
+import { computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch } from './lifecycle.js';
 
-const vm = (runStrategy: RunStrategy, annotations: Record<string, string> = {}): VirtualMachine => ({
-  metadata: { name: 'web', namespace: 'default', uid: 'u1', generation: 3, annotations },
-  spec: { runStrategy, nodeName: 'n1' },
-});
+const vm = (runStrategy: RunStrategy, annotations: Record<string, string> = {}): VirtualMachine =>
+  withDefaults('VirtualMachine', {
+    metadata: { name: 'web', namespace: 'default', uid: 'u1', generation: 3, annotations },
+    spec: { runStrategy, nodeName: 'n1' },
+  });
 
 const instance = (phase: InstanceState['phase'], exit?: InstanceState['exit']): InstanceState => ({
   uid: 'u1',
@@ -101,7 +102,7 @@ test('a condition keeps its transition time while its status holds', () => {
 test('statusPatch removes fields the new status no longer has', () => {
   assert.deepEqual(statusPatch({ phase: 'Running', pid: 42, ip: 'x' }, { phase: 'Failed' }), { phase: 'Failed', pid: null, ip: null });
   // Fields other writers own (the preemptor's preemptedBy) are not the agent's to remove.
-  assert.deepEqual(statusPatch({ phase: 'Running', preemptedBy: 'default/db' } as VmStatus, { phase: 'Stopping' }), { phase: 'Stopping' });
+  assert.deepEqual(statusPatch({ phase: 'Running', preemptedBy: 'default/db' } as VirtualMachineStatus, { phase: 'Stopping' }), { phase: 'Stopping' });
 });
 
 const preempted: EvictionRequest = { reason: 'Preempted', message: 'preempted by default/db (priority 900)', gracePeriodSeconds: 0, requestedAt: '2026-01-01T00:02:00Z' };

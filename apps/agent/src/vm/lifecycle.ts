@@ -8,47 +8,14 @@ import {
   evictionRequestOf,
   REQUESTED_STATE_ANNOTATION,
   RESTART_REQUESTED_ANNOTATION,
+  setCondition,
   START_REQUESTED_ANNOTATION,
   type Condition,
   type EvictionRequest,
-  type KubeObject,
+  type VirtualMachine,
+  type VirtualMachineStatus,
 } from '@shoal/api';
 import { FENCED_REASON, type InstanceState } from '../runtime/driver.js';
-
-export const AGENT_FINALIZER = 'shoal.dev/agent';
-
-export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Manual' | 'Halted';
-
-export interface VmSpec {
-  runStrategy?: RunStrategy;
-  resources?: { vcpus?: number; memoryMiB?: number };
-  image?: string;
-  kernel?: string;
-  initrd?: string;
-  cmdline?: string;
-  command?: string[];
-  network?: { mode?: 'user' | 'none' };
-  rootDisk?: { baseImage: string; sizeGiB?: number };
-  nodeName?: string;
-}
-
-export interface VmStatus {
-  phase?: 'Pending' | 'Scheduled' | 'Starting' | 'Running' | 'Stopping' | 'Stopped' | 'Failed';
-  nodeName?: string;
-  ip?: string;
-  bootedAt?: string;
-  restarts?: number;
-  pid?: number;
-  reason?: string;
-  message?: string;
-  observedGeneration?: number;
-  conditions?: Condition[];
-}
-
-export interface VirtualMachine extends KubeObject {
-  spec: VmSpec;
-  status?: VmStatus;
-}
 
 export type Action =
   | { type: 'start'; restart: boolean }
@@ -63,11 +30,9 @@ export type Action =
   | { type: 'evict'; request: EvictionRequest; graceMs: number; stop: boolean; remove: boolean }
   | { type: 'none' };
 
-const strategyOf = (vm: VirtualMachine): RunStrategy => vm.spec.runStrategy ?? 'Always';
-
 /** Should a guest be running now? `exited` is the instance that last ran, if it has exited. */
 export function shouldRun(vm: VirtualMachine, exited?: InstanceState['exit']): boolean {
-  switch (strategyOf(vm)) {
+  switch (vm.spec.runStrategy) {
     case 'Halted':
       return false;
     case 'Always':
@@ -112,29 +77,28 @@ export function nextAction(vm: VirtualMachine, instance: InstanceState | undefin
   if (instance.phase === 'exited') {
     if (restartRequested(vm, instance)) return { type: 'restart' };
     // Manual: a start request newer than the guest that exited boots it again.
-    if (strategyOf(vm) === 'Manual' && shouldRun(vm) && requestedSince(vm, START_REQUESTED_ANNOTATION, instance)) return { type: 'start', restart: false };
+    if (vm.spec.runStrategy === 'Manual' && shouldRun(vm) && requestedSince(vm, START_REQUESTED_ANNOTATION, instance)) return { type: 'start', restart: false };
     return shouldRun(vm, instance.exit) ? { type: 'start', restart: true } : { type: 'none' };
   }
-  if (!shouldRun(vm)) return instance.phase === 'stopping' ? { type: 'none' } : { type: 'stop', reason: `runStrategy is ${strategyOf(vm)}` };
+  if (!shouldRun(vm)) return instance.phase === 'stopping' ? { type: 'none' } : { type: 'stop', reason: `runStrategy is ${vm.spec.runStrategy}` };
   if (restartRequested(vm, instance)) return { type: 'restart' };
   return { type: 'none' };
 }
 
+/** The condition of `type`, True when ok, with its lastTransitionTime kept while the status holds. */
 function condition(type: string, ok: boolean, reason: string, message: string, previous: Condition[] | undefined, now: string): Condition {
-  const status = ok ? 'True' : 'False';
-  const before = previous?.find((c) => c.type === type);
-  return { type, status, reason, message, lastTransitionTime: before?.status === status ? (before.lastTransitionTime ?? now) : now };
+  return setCondition(previous?.filter((c) => c.type === type), { type, status: ok ? 'True' : 'False', reason, message }, now)[0]!;
 }
 
 /** The status this VM should have, given what runs (or ran) for it here. */
-export function computeStatus(vm: VirtualMachine, node: string, instance: InstanceState | undefined, deleting: boolean, now = new Date().toISOString()): VmStatus {
+export function computeStatus(vm: VirtualMachine, node: string, instance: InstanceState | undefined, deleting: boolean, now = new Date().toISOString()): VirtualMachineStatus {
   const prev = vm.status ?? {};
-  const base: VmStatus = {
+  const base: VirtualMachineStatus = {
     nodeName: node,
     restarts: prev.restarts ?? 0,
     observedGeneration: vm.metadata.generation,
   };
-  let phase: VmStatus['phase'];
+  let phase: VirtualMachineStatus['phase'];
   let reason: string;
   let message: string;
   if (deleting) {
@@ -144,8 +108,8 @@ export function computeStatus(vm: VirtualMachine, node: string, instance: Instan
   } else if (!instance) {
     const runs = shouldRun(vm);
     phase = runs ? 'Scheduled' : 'Stopped';
-    reason = runs ? 'Launching' : strategyOf(vm) === 'Manual' ? 'NotRequested' : 'Halted';
-    message = runs ? `starting on ${node}` : strategyOf(vm) === 'Manual' ? 'runStrategy Manual: waiting for a start request' : 'runStrategy is Halted';
+    reason = runs ? 'Launching' : vm.spec.runStrategy === 'Manual' ? 'NotRequested' : 'Halted';
+    message = runs ? `starting on ${node}` : vm.spec.runStrategy === 'Manual' ? 'runStrategy Manual: waiting for a start request' : 'runStrategy is Halted';
   } else {
     switch (instance.phase) {
       case 'starting':
@@ -197,7 +161,7 @@ export function computeStatus(vm: VirtualMachine, node: string, instance: Instan
  * A Scheduled condition (the scheduler's) turns False too, so `describe` does not say
  * "bound to <node>" of a VM that no longer is.
  */
-export function evictionStatus(vm: VirtualMachine, node: string, instance: InstanceState | undefined, request: EvictionRequest, now = new Date().toISOString()): VmStatus {
+export function evictionStatus(vm: VirtualMachine, node: string, instance: InstanceState | undefined, request: EvictionRequest, now = new Date().toISOString()): VirtualMachineStatus {
   const prev = vm.status ?? {};
   const stopping = !!instance && instance.phase !== 'exited';
   const { reason, message } = request;
@@ -223,10 +187,10 @@ export function evictionStatus(vm: VirtualMachine, node: string, instance: Insta
  * The status fields the agent reports. Others belong to other writers (the scheduler's
  * nominatedNodeName, the preemptor's preemptedBy) and are never removed by the agent's patches.
  */
-const AGENT_STATUS_FIELDS: ReadonlySet<string> = new Set<keyof VmStatus>(['phase', 'nodeName', 'ip', 'bootedAt', 'restarts', 'pid', 'reason', 'message', 'observedGeneration', 'conditions']);
+const AGENT_STATUS_FIELDS: ReadonlySet<string> = new Set<keyof VirtualMachineStatus>(['phase', 'nodeName', 'ip', 'bootedAt', 'restarts', 'pid', 'reason', 'message', 'observedGeneration', 'conditions']);
 
 /** A merge patch turning status `a` into `b` (null removes a field of the agent's), or undefined when they agree. */
-export function statusPatch(a: VmStatus | undefined, b: VmStatus): Record<string, unknown> | undefined {
+export function statusPatch(a: VirtualMachineStatus | undefined, b: VirtualMachineStatus): Record<string, unknown> | undefined {
   const before = (a ?? {}) as Record<string, unknown>;
   const after = b as Record<string, unknown>;
   const patch: Record<string, unknown> = {};

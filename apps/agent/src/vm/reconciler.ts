@@ -15,11 +15,11 @@
  *                                       status Pending, then unbind (see evict())
  *   otherwise                         → finalizer first, then nextAction(), then status
  */
-import { ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type EvictionRequest } from '@shoal/api';
+import { AGENT_FINALIZER, ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type EvictionRequest, type VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder } from '@shoal/controller-runtime';
 import { FENCED_REASON, LaunchRefusedError, type InstanceState, type RuntimeDriver, type VmLaunchSpec } from '../runtime/driver.js';
-import { AGENT_FINALIZER, computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch, type Action, type VirtualMachine } from './lifecycle.js';
+import { computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch, type Action } from './lifecycle.js';
 
 /**
  * Whether the agent may act on what its informer holds. False while its lease is not fresh (the
@@ -53,14 +53,14 @@ export function launchSpec(vm: VirtualMachine): VmLaunchSpec {
     uid: vm.metadata.uid!,
     namespace: vm.metadata.namespace!,
     name: vm.metadata.name!,
-    vcpus: s.resources?.vcpus ?? 1,
-    memoryMiB: s.resources?.memoryMiB ?? 256,
-    image: s.image ?? 'default',
+    vcpus: s.resources.vcpus,
+    memoryMiB: s.resources.memoryMiB,
+    image: s.image,
     kernel: s.kernel,
     initrd: s.initrd,
     cmdline: s.cmdline,
     command: s.command,
-    network: s.network?.mode ?? 'user',
+    network: s.network.mode,
     rootDisk: s.rootDisk,
   };
 }
@@ -186,7 +186,7 @@ export class VmReconciler {
     const at = instance.exit!.at;
     if (this.reportedFence.get(instance.uid) === at) return;
     this.reportedFence.set(instance.uid, at);
-    const next = nextAction(vm, instance).type === 'start' ? `restarting it here (runStrategy ${vm.spec.runStrategy ?? 'Always'})` : `runStrategy ${vm.spec.runStrategy ?? 'Always'} keeps it stopped`;
+    const next = nextAction(vm, instance).type === 'start' ? `restarting it here (runStrategy ${vm.spec.runStrategy})` : `runStrategy ${vm.spec.runStrategy} keeps it stopped`;
     const message = `the guest was stopped because node ${this.o.nodeName} went more than ${this.o.fenceTimeoutSeconds}s without renewing its lease; the VM is still bound here: ${next}`;
     this.o.log.info({ vm: objectKey(vm.metadata), at }, message);
     this.o.recorder.event(vm, 'Warning', FENCED_REASON, message);

@@ -1,7 +1,6 @@
 /** Cordon and uncordon: whether the scheduler may place new VMs on a node (spec.unschedulable). */
-import { ApiError } from '@shoal/api';
+import { ApiError, type Node } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import type { Node } from '@shoal/scheduler';
 import { UsageError } from '../cli-errors.js';
 import { connect } from '../connect.js';
 import type { GlobalArgs } from '../global-options.js';

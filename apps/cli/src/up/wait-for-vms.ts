@@ -1,5 +1,5 @@
 /** Waits until the example VMs run, saying each phase change as it happens. */
-import type { KubeObject } from '@shoal/api';
+import type { KubeObject, VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 
 const BOOT_TIMEOUT_MS = 180_000;
@@ -11,7 +11,7 @@ export async function waitForVmsRunning(client: ShoalClient, objects: KubeObject
   for (;;) {
     let running = 0;
     for (const vm of vms) {
-      const live = await client.get<KubeObject & { status?: { phase?: string; message?: string } }>('vm', vm.metadata.name!, { namespace: vm.metadata.namespace });
+      const live = await client.get<VirtualMachine>('vm', vm.metadata.name!, { namespace: vm.metadata.namespace });
       const phase = live.status?.phase ?? 'Pending';
       if (said.get(vm.metadata.name!) !== phase) {
         said.set(vm.metadata.name!, phase);

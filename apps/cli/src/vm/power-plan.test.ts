@@ -1,14 +1,16 @@
 /** What start, stop and restart write, on plain objects. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planPower, PowerRequestError, type RunStrategy, type VmLike } from './power-plan.js';
+import { withDefaults, type RunStrategy, type VirtualMachine } from '@shoal/api';
+import { planPower, PowerRequestError } from './power-plan.js';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');
 
-const vm = (runStrategy?: RunStrategy, annotations?: Record<string, string>): VmLike => ({
-  metadata: { name: 'web', namespace: 'default', resourceVersion: '42', ...(annotations ? { annotations } : {}) },
-  spec: runStrategy ? { runStrategy } : {},
-});
+const vm = (runStrategy?: RunStrategy, annotations?: Record<string, string>): VirtualMachine =>
+  withDefaults('VirtualMachine', {
+    metadata: { name: 'web', namespace: 'default', resourceVersion: '42', ...(annotations ? { annotations } : {}) },
+    spec: runStrategy ? { runStrategy } : {},
+  });
 
 test('stop halts the VM and remembers the strategy it replaces', () => {
   assert.deepEqual(planPower('stop', vm('RerunOnFailure'), NOW), {

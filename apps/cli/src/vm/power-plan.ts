@@ -12,20 +12,13 @@
  * Every patch carries the resourceVersion it was computed from, so a concurrent change makes
  * it fail with 409 and it is computed again from the new object (power-state.ts).
  */
-import type { KubeObject } from '@shoal/api';
-
-import { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION } from '@shoal/api';
+import { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION, type RunStrategy, type VirtualMachine } from '@shoal/api';
 
 export { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION };
 
 export type PowerAction = 'start' | 'stop' | 'restart';
-export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Manual' | 'Halted';
 
 const RESTORABLE: readonly string[] = ['Always', 'RerunOnFailure', 'Manual'];
-
-export interface VmLike extends KubeObject {
-  spec?: { runStrategy?: RunStrategy; [field: string]: unknown };
-}
 
 export type PowerPlan =
   /** Send this JSON merge patch, then say `done`. */
@@ -46,8 +39,8 @@ export class PowerRequestError extends Error {
   }
 }
 
-export function planPower(action: PowerAction, vm: VmLike, now: Date): PowerPlan {
-  const strategy: RunStrategy = vm.spec?.runStrategy ?? 'Always';
+export function planPower(action: PowerAction, vm: VirtualMachine, now: Date): PowerPlan {
+  const strategy = vm.spec.runStrategy;
   const annotations = vm.metadata.annotations ?? {};
   const resourceVersion = vm.metadata.resourceVersion;
   if (!resourceVersion) throw new TypeError(`virtualmachine ${vm.metadata.name} has no resourceVersion`);

@@ -1,15 +1,13 @@
 /** `shoalctl start|stop|restart vm NAME` through the real binary against a real etcd and apiserver. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from '@shoal/api';
+import type { Manifest, RunStrategy, VirtualMachine } from '@shoal/api';
 import { createNamespace, removeTestHome, shoalctl, startCluster, type CliCluster } from '../test-support/shoalctl.js';
 
 let cluster: CliCluster;
 const NS = 'power';
 
-type Vm = KubeObject & { spec: { runStrategy?: string } };
-
-const vm = (name: string, runStrategy?: string): KubeObject => ({
+const vm = (name: string, runStrategy?: RunStrategy): Manifest<VirtualMachine> => ({
   apiVersion: 'shoal.dev/v1alpha1',
   kind: 'VirtualMachine',
   metadata: { name, namespace: NS },
@@ -17,7 +15,7 @@ const vm = (name: string, runStrategy?: string): KubeObject => ({
 });
 
 const run = (...args: string[]) => shoalctl(['--server', cluster.url, '-n', NS, ...args]);
-const read = (name: string) => cluster.client.get<Vm>('vm', name, { namespace: NS });
+const read = (name: string) => cluster.client.get<VirtualMachine>('vm', name, { namespace: NS });
 
 before(async () => {
   cluster = await startCluster();

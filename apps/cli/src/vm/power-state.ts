@@ -3,12 +3,12 @@
  * write it as one merge patch guarded by the resourceVersion it was planned from, and plan again
  * from a fresh read when someone else changed the VM in between (409 Conflict).
  */
-import { ApiError } from '@shoal/api';
+import { ApiError, type VirtualMachine } from '@shoal/api';
 import { resolveKind } from '@shoal/client';
 import { connect } from '../connect.js';
 import type { GlobalArgs } from '../global-options.js';
 import { slashName } from '../output/resource-names.js';
-import { planPower, type PowerAction, type VmLike } from './power-plan.js';
+import { planPower, type PowerAction } from './power-plan.js';
 import { vmNameFromKindAndName } from './vm-reference.js';
 
 export interface PowerArgs extends GlobalArgs {
@@ -26,7 +26,7 @@ export async function changePowerState(action: PowerAction, args: PowerArgs): Pr
   const namespace = settings.namespace;
   try {
     for (let conflicts = 0; ; conflicts++) {
-      const vm = await client.get<VmLike>(kind, name, { namespace });
+      const vm = await client.get<VirtualMachine>(kind, name, { namespace });
       const plan = planPower(action, vm, new Date());
       if ('unchanged' in plan) {
         process.stdout.write(`${slashName(kind, name)} ${plan.unchanged}\n`);

@@ -7,18 +7,17 @@
  *   VM bound to a node judged unhealthy → that node (a VM that arrived there late is rescued too)
  *   (no event at all)                   → each node wakes itself when its lease would expire
  */
-import { objectKey } from '@shoal/api';
+import { NODE_LEASE_NAMESPACE, objectKey, type Lease, type Node, type VirtualMachine } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controllers.js';
-import { NODE_LEASE_NAMESPACE, reconcile, RenewalClock, type HealthContext, type NodeLease } from './reconcile.js';
+import { reconcile, RenewalClock, type HealthContext } from './reconcile.js';
 
 export const HEALTH_NAME = 'health';
 export const HEALTH_COMPONENT = 'shoal-node-health';
 
 export function healthController(env: ControllerEnv): Controller {
   const nodes = env.informers.informer<Node>('node');
-  const leases = env.informers.informer<NodeLease>('lease', { namespace: NODE_LEASE_NAMESPACE });
+  const leases = env.informers.informer<Lease>('lease', { namespace: NODE_LEASE_NAMESPACE });
   const vms = env.informers.informer<VirtualMachine>('vm');
   const log = env.log.child({ controller: HEALTH_NAME });
   const now = () => Date.now();
@@ -36,7 +35,7 @@ export function healthController(env: ControllerEnv): Controller {
   };
   const controller = new Controller({ name: HEALTH_NAME, workers: 4, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });
 
-  const onLease: EventHandler<NodeLease> = (change) => {
+  const onLease: EventHandler<Lease> = (change) => {
     const name = change.object.metadata.name;
     return name ? [name] : [];
   };

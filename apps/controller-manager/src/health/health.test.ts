@@ -6,11 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ShoalClient } from '@shoal/client';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
+import { NODE_LEASE_NAMESPACE, UNREACHABLE_TAINT_KEY, type Node, type VirtualMachine } from '@shoal/api';
 import { waitFor } from '@shoal/testing';
 import { addNode, addVm, boundTo, getVm, metric, withCluster } from '../test-support/scheduler-cluster.js';
-import { UNREACHABLE_TAINT_KEY } from './node-health.js';
-import { NODE_LEASE_NAMESPACE } from './reconcile.js';
 
 const LEASE_SECONDS = 2;
 const FENCE_SECONDS = 2;

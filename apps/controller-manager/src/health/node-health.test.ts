@@ -1,11 +1,10 @@
 /** Node health from lease renewals, and the fate of a fenced node's VMs, on plain objects. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REQUESTED_STATE_ANNOTATION } from '@shoal/api';
-import type { VirtualMachine } from '@shoal/scheduler';
-import { nodeHealth, readyConditionFor, taintsFor, UNREACHABLE_TAINT_KEY } from './node-health.js';
+import { AGENT_FINALIZER, REQUESTED_STATE_ANNOTATION, UNREACHABLE_TAINT_KEY, withDefaults, type VirtualMachine } from '@shoal/api';
+import { nodeHealth, readyConditionFor, taintsFor } from './node-health.js';
 import { RenewalClock } from './reconcile.js';
-import { AGENT_FINALIZER, rescueFromFencedNode } from './rescue.js';
+import { rescueFromFencedNode } from './rescue.js';
 
 const timing = { leaseDurationMs: 4000, fenceTimeoutMs: 6000, graceMs: 4000 };
 
@@ -22,7 +21,7 @@ test('Ready until the grace period, Unreachable until lease + fence timeout, the
 test('renewals are timed by when they were seen, not by the agent clock', () => {
   let now = 100;
   const clock = new RenewalClock(() => now);
-  const lease = (renewTime: string) => ({ metadata: { name: 'n' }, spec: { renewTime } });
+  const lease = (renewTime: string) => withDefaults('Lease', { metadata: { name: 'n' }, spec: { renewTime } });
   assert.equal(clock.observe('n', lease('1999-01-01T00:00:00Z')), 100, 'an old renewTime seen now counts from now');
   now = 500;
   assert.equal(clock.observe('n', lease('1999-01-01T00:00:00Z')), 100, 'the same renewal again: no news');
@@ -46,11 +45,11 @@ test('the Ready condition and the unreachable taint follow the health state, cha
 });
 
 function vm(runStrategy: VirtualMachine['spec']['runStrategy'], o: { deleting?: boolean } = {}): VirtualMachine {
-  return {
+  return withDefaults('VirtualMachine', {
     metadata: { name: 'v', namespace: 'default', finalizers: [AGENT_FINALIZER, 'other'], ...(o.deleting ? { deletionTimestamp: 'T0' } : {}) },
     spec: { runStrategy, nodeName: 'dead' },
     status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }, { type: 'Scheduled', status: 'True' }] },
-  };
+  });
 }
 
 test('a fenced node’s VMs are unbound to run elsewhere per runStrategy; a deleting one is only finalized', () => {

@@ -11,7 +11,7 @@
  * renewed at the latest when we saw it, so by `seen + leaseDuration + fenceTimeout` its VMs are
  * gone — with a whole lease duration to spare for delays — and they may run elsewhere.
  */
-import type { Condition } from '@shoal/api';
+import { setCondition, UNREACHABLE_TAINT_KEY, type Condition, type Taint } from '@shoal/api';
 
 export interface NodeTiming {
   leaseDurationMs: number;
@@ -33,15 +33,6 @@ export function nodeHealth(now: number, lastSeenRenewal: number, t: NodeTiming):
   return { state: 'Fenced', since: fencedAt };
 }
 
-export const UNREACHABLE_TAINT_KEY = 'node.shoal.dev/unreachable';
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
-  timeAdded?: string;
-}
-
 /** The node's taints with the unreachable taint added (healthy: removed); undefined when they already say so. */
 export function taintsFor(taints: readonly Taint[] | undefined, reachable: boolean, now: string): Taint[] | undefined {
   const has = (taints ?? []).some((t) => t.key === UNREACHABLE_TAINT_KEY);
@@ -61,5 +52,5 @@ export function readyConditionFor(current: Condition | undefined, health: NodeHe
       ? 'the node agent stopped renewing its lease; its VMs are rescheduled once the fence timeout has passed'
       : 'the node agent stopped renewing its lease for longer than its fence timeout: its VMs were stopped there and rescheduled';
   if (current?.status === status && current.reason === reason) return undefined;
-  return { type: 'Ready', status, reason, message, lastTransitionTime: current?.status === status ? (current.lastTransitionTime ?? now) : now };
+  return setCondition(current ? [current] : [], { type: 'Ready', status, reason, message }, now)[0];
 }

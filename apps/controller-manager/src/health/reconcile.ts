@@ -11,24 +11,12 @@
  * Without status.fencing (an agent that does not publish its fence timeout) a node is marked
  * NotReady but its VMs are never moved: without the timeout, moving them could run one twice.
  */
-import { ignoreNotFound, objectKey, type Condition, type KubeObject } from '@shoal/api';
+import { ignoreNotFound, NODE_LEASE_NAMESPACE, objectKey, timestamp, type Condition, type Lease, type Node, type NodeFencing, type VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
 import type { Logger } from 'pino';
-import { nodeHealth, readyConditionFor, taintsFor, type NodeHealth, type NodeTiming, type Taint } from './node-health.js';
+import { nodeHealth, readyConditionFor, taintsFor, type NodeHealth, type NodeTiming } from './node-health.js';
 import { rescueFromFencedNode } from './rescue.js';
-
-export const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
-
-export interface NodeLease extends KubeObject {
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
-}
-
-export interface FencingStatus {
-  leaseDurationSeconds?: number;
-  fenceTimeoutSeconds?: number;
-}
 
 /** When this controller saw each node's lease last renewed (see node-health.ts for why not renewTime). */
 export class RenewalClock {
@@ -36,8 +24,8 @@ export class RenewalClock {
   constructor(private readonly now: () => number) {}
 
   /** Notes the lease as observed now; answers when its current renewal was first seen. */
-  observe(nodeName: string, lease: NodeLease | undefined): number {
-    const renewTime = lease?.spec?.renewTime;
+  observe(nodeName: string, lease: Lease | undefined): number {
+    const renewTime = lease?.spec.renewTime;
     const before = this.seen.get(nodeName);
     if (before && before.renewTime === renewTime) return before.at;
     const at = this.now();
@@ -53,7 +41,7 @@ export class RenewalClock {
 export interface HealthContext {
   client: ShoalClient;
   nodes: Pick<Informer<Node>, 'get'>;
-  leases: Pick<Informer<NodeLease>, 'get'>;
+  leases: Pick<Informer<Lease>, 'get'>;
   vms: Pick<Informer<VirtualMachine>, 'list'>;
   clock: RenewalClock;
   recorder: EventRecorder;
@@ -65,18 +53,16 @@ export interface HealthContext {
   now: () => number;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 export async function reconcile(ctx: HealthContext, nodeName: string): Promise<Result> {
   const node = ctx.nodes.get(nodeName);
   const lease = ctx.leases.get(`${NODE_LEASE_NAMESPACE}/${nodeName}`);
-  const fencing = node?.status?.fencing as FencingStatus | undefined;
+  const fencing: NodeFencing | undefined = node?.status?.fencing;
   if (!node || (!lease && !fencing)) {
     ctx.clock.forget(nodeName);
     ctx.unhealthy.delete(nodeName);
     return {};
   }
-  const leaseDurationMs = 1000 * (lease?.spec?.leaseDurationSeconds ?? fencing?.leaseDurationSeconds ?? 40);
+  const leaseDurationMs = 1000 * (lease?.spec.leaseDurationSeconds ?? fencing?.leaseDurationSeconds ?? 40);
   const timing: NodeTiming = {
     leaseDurationMs,
     fenceTimeoutMs: fencing?.fenceTimeoutSeconds !== undefined ? fencing.fenceTimeoutSeconds * 1000 : Infinity,
@@ -87,7 +73,7 @@ export async function reconcile(ctx: HealthContext, nodeName: string): Promise<R
   if (health.state === 'Ready') ctx.unhealthy.delete(nodeName);
   else ctx.unhealthy.add(nodeName);
 
-  await reportHealth(ctx, node, health, iso(now));
+  await reportHealth(ctx, node, health, timestamp(now));
   if (health.state === 'Fenced') await rescueVms(ctx, nodeName);
 
   const wakeAt = health.state === 'Ready' ? health.until : health.state === 'Unreachable' ? health.fencedAt : undefined;
@@ -106,14 +92,14 @@ async function reportHealth(ctx: HealthContext, node: Node, health: NodeHealth, 
     // The patch moved the resourceVersion; the taint patch follows on the next pass (the update requeues us).
     return;
   }
-  const taints = taintsFor(node.spec?.taints as Taint[] | undefined, health.state === 'Ready', now);
+  const taints = taintsFor(node.spec.taints, health.state === 'Ready', now);
   if (taints) await ignoreNotFound(ctx.client.patch('node', name, { metadata: { resourceVersion: node.metadata.resourceVersion }, spec: { taints } }, { type: 'merge' }));
 }
 
 async function rescueVms(ctx: HealthContext, nodeName: string): Promise<void> {
   const bound = ctx.vms.list().filter((vm) => vm.spec.nodeName === nodeName);
   if (bound.length === 0) return;
-  const now = iso(ctx.now());
+  const now = timestamp(ctx.now());
   const moved: string[] = [];
   for (const vm of bound) {
     const rescue = rescueFromFencedNode(vm, nodeName, now);

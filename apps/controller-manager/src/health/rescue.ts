@@ -11,10 +11,7 @@
  *
  * evictionStrategy LiveMigrate cannot apply: there is no running source left to migrate from.
  */
-import { REQUESTED_STATE_ANNOTATION } from '@shoal/api';
-import type { VirtualMachine } from '@shoal/scheduler';
-
-export const AGENT_FINALIZER = 'shoal.dev/agent';
+import { AGENT_FINALIZER, REQUESTED_STATE_ANNOTATION, type VirtualMachine } from '@shoal/api';
 
 export interface Rescue {
   /** Merge patch of the VM's status (written first, while still bound); undefined for none. */
@@ -28,7 +25,7 @@ export function rescueFromFencedNode(vm: VirtualMachine, nodeName: string, now: 
   const finalizerPatch = { finalizers: finalizers.length ? finalizers : null };
   if (vm.metadata.deletionTimestamp) return { object: { metadata: finalizerPatch } };
 
-  const strategy = vm.spec.runStrategy ?? 'Always';
+  const strategy = vm.spec.runStrategy;
   const runsAgain = strategy === 'Always' || strategy === 'RerunOnFailure';
   const message = runsAgain ? `node ${nodeName} was lost (fenced); rescheduling` : `node ${nodeName} was lost (fenced); runStrategy ${strategy} keeps it stopped`;
   return {

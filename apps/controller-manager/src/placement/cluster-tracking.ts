@@ -5,9 +5,9 @@
  * they answer keys, so a reconcile always reads a state at least as new as the event that
  * queued it.
  */
-import { objectKey } from '@shoal/api';
+import { objectKey, type Node, type PlacementPolicy, type VirtualMachine } from '@shoal/api';
 import type { Controller, EventHandler, InformerFactory, ObjectChange } from '@shoal/controller-runtime';
-import { ClusterState, type Node, type PlacementPolicy, type VirtualMachine } from '@shoal/scheduler';
+import { ClusterState } from '@shoal/scheduler';
 
 export interface ClusterHandlers {
   vm: EventHandler<VirtualMachine>;

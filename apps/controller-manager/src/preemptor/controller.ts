@@ -9,9 +9,9 @@
  *   VM added/updated, Unschedulable, may preempt → that VM
  *   a victim leaves its node (unbound, deleted)  → the VM that preempted it
  */
-import { objectKey } from '@shoal/api';
+import { objectKey, type PriorityClass, type VirtualMachine } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
-import { defaultProfile, type PriorityClass, type VirtualMachine } from '@shoal/scheduler';
+import { defaultProfile } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controllers.js';
 import { trackCluster } from '../placement/cluster-tracking.js';
 import { isUnschedulable, reconcile, type PreemptorContext } from './reconcile.js';

@@ -14,10 +14,10 @@
  *
  * With `dryRun` it only logs and records what it would evict.
  */
-import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, PREEMPTED_VICTIMS_ANNOTATION, type EvictionRequest } from '@shoal/api';
+import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, PREEMPTED_VICTIMS_ANNOTATION, type EvictionRequest, type PriorityClass, type VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
-import { planPreemption, priorityOf, type ClusterState, type PlacedVm, type PriorityClass, type Profile, type VirtualMachine } from '@shoal/scheduler';
+import { planPreemption, priorityOf, type ClusterState, type PlacedVm, type Profile } from '@shoal/scheduler';
 import type { Logger } from 'pino';
 import { SCHEDULED } from '../scheduler/status.js';
 

@@ -10,10 +10,10 @@
  * connection) may or may not have happened, so the room stays reserved and the VM is queued
  * again for reconcile to ask the server which it was.
  */
-import { ApiError, objectKey } from '@shoal/api';
+import { ApiError, objectKey, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import type { EventRecorder } from '@shoal/controller-runtime';
-import type { ClusterState, VirtualMachine } from '@shoal/scheduler';
+import type { ClusterState } from '@shoal/scheduler';
 import type { Logger } from 'pino';
 import type { SchedulerMetrics } from './metrics.js';
 

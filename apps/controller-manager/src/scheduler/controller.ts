@@ -16,9 +16,9 @@
  * while this process holds shoal-system/shoal-controller-manager-scheduler, and is built anew
  * (empty queue, fresh cluster state) each time the process wins leadership again.
  */
-import { objectKey } from '@shoal/api';
+import { objectKey, type Node, type VirtualMachine } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
-import { allocatableOf, defaultProfile, holdsResources, type Node, type VirtualMachine } from '@shoal/scheduler';
+import { allocatableOf, defaultProfile, holdsResources } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controllers.js';
 import { trackCluster } from '../placement/cluster-tracking.js';
 import { Binder } from './binder.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '@shoal/testing';
-import type { VirtualMachine } from '@shoal/scheduler';
+import type { VirtualMachine } from '@shoal/api';
 import { addNode, addVm, boundTo, eventsFor, getVm, metric, pendingWith, scheduledCondition, withCluster } from '../test-support/scheduler-cluster.js';
 
 test('a VM is bound to a Ready node with room: spec.nodeName, status Scheduled, a Scheduled event', async () => {

@@ -13,10 +13,10 @@
  *                                               reason changed; look again in 30 s (node and
  *                                               VM changes requeue it sooner, see controller.ts)
  */
-import { ApiError, objectKey } from '@shoal/api';
+import { ApiError, objectKey, type VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
-import { feasibleNodesToFind, schedule, type ClusterState, type Profile, type VirtualMachine } from '@shoal/scheduler';
+import { feasibleNodesToFind, schedule, type ClusterState, type Profile } from '@shoal/scheduler';
 import type { Logger } from 'pino';
 import type { Binder } from './binder.js';
 import type { SchedulerMetrics } from './metrics.js';

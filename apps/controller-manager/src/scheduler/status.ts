@@ -4,21 +4,11 @@
  * `Scheduled` status comes with the bind itself: the apiserver's binding subresource writes
  * both at once.) Only the Scheduled condition is the scheduler's; others are kept.
  */
-import type { Condition } from '@shoal/api';
-import type { VirtualMachine } from '@shoal/scheduler';
+import { setCondition, type VirtualMachine, type VirtualMachineStatus } from '@shoal/api';
 
 export const SCHEDULED = 'Scheduled';
 
-type VmStatus = NonNullable<VirtualMachine['status']>;
-
-/** Replaces the condition of the same type; lastTransitionTime moves only when status changes. */
-export function setCondition(conditions: readonly Condition[] | undefined, next: Omit<Condition, 'lastTransitionTime'>, now: string): Condition[] {
-  const before = conditions?.find((c) => c.type === next.type);
-  const lastTransitionTime = before && before.status === next.status && before.lastTransitionTime ? before.lastTransitionTime : now;
-  return [...(conditions ?? []).filter((c) => c.type !== next.type), { ...next, lastTransitionTime }];
-}
-
-export function unschedulableStatus(vm: VirtualMachine, message: string, now: string): Pick<VmStatus, 'phase' | 'conditions'> {
+export function unschedulableStatus(vm: VirtualMachine, message: string, now: string): Pick<VirtualMachineStatus, 'phase' | 'conditions'> {
   return {
     phase: 'Pending',
     conditions: setCondition(

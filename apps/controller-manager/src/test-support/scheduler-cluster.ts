@@ -3,10 +3,9 @@
  * process. Nodes are plain Node objects created through the API with their status written via
  * /status — no agent is needed to be scheduled onto.
  */
-import type { Condition, KubeObject } from '@shoal/api';
+import type { Condition, Event, KubeObject, Node, VirtualMachine } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
-import type { Node, VirtualMachine } from '@shoal/scheduler';
 
 export interface VmOpts {
   vcpus?: number;
@@ -81,17 +80,8 @@ export async function pendingWith(client: ShoalClient, name: string, message: st
   );
 }
 
-export interface EventObj extends KubeObject {
-  involvedObject: { kind: string; name: string; namespace?: string; uid?: string };
-  reason: string;
-  message: string;
-  type: string;
-  count: number;
-  source?: { component?: string };
-}
-
-export async function eventsFor(client: ShoalClient, name: string, reason?: string): Promise<EventObj[]> {
-  const list = await client.list<EventObj>('event', { namespace: 'default' });
+export async function eventsFor(client: ShoalClient, name: string, reason?: string): Promise<Event[]> {
+  const list = await client.list<Event>('event', { namespace: 'default' });
   return list.items.filter((e) => e.involvedObject.name === name && (!reason || e.reason === reason));
 }
 

@@ -5,7 +5,7 @@
  * because it was computed from that version: if someone wrote in between, the server answers
  * 409 Conflict and we recompute from a fresh read instead of undoing their write.
  */
-import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
+import { ApiError, type KindInfo, type KubeObject, type Manifest } from '@shoal/api';
 import type { ShoalClient, WriteOptions } from '../client.js';
 import { resolveKind } from '../kind-lookup.js';
 import { readLastApplied, withLastApplied } from './last-applied.js';
@@ -65,7 +65,7 @@ export async function applyManifest<T extends KubeObject = KubeObject>(client: S
     try {
       const live = await getOrUndefined<T>(client, kind, name, namespace, opts.signal);
       if (!live) {
-        const object = await client.create<T>(kind, annotated as unknown as T, write);
+        const object = await client.create<T>(kind, annotated as Manifest<T>, write);
         return { result: 'created', object, kind };
       }
       const patch = threeWayMergePatch(readLastApplied(live), annotated, live as unknown as JsonObject);

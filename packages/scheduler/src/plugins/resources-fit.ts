@@ -7,7 +7,8 @@
 import type { NodeInfo } from '../cluster-state.js';
 import { FILTER_OK, type FilterPlugin, type FilterResult } from '../framework.js';
 import { NO_RESOURCES, vmRequest } from '../resources.js';
-import type { Resources, VirtualMachine } from '../types.js';
+import type { VirtualMachine } from '@shoal/api';
+import type { Resources } from '../resources.js';
 
 export const INSUFFICIENT_VCPUS = 'insufficient vcpus';
 export const INSUFFICIENT_MEMORY = 'insufficient memory';

@@ -4,7 +4,7 @@
  * PreferNoSchedule taints only lower the node's score (one point per untolerated taint).
  */
 import { FILTER_OK, normalizeReverse, type FilterPlugin, type ScorePlugin } from '../framework.js';
-import type { Taint, Toleration } from '../types.js';
+import type { Taint, Toleration } from '@shoal/api';
 
 /** Kubernetes' wording, `node(s) had untolerated taint {key: value}`, for the first such taint. */
 export function untoleratedTaintReason(taint: Taint): string {
@@ -19,7 +19,7 @@ export function untoleratedTaintReason(taint: Taint): string {
 export function toleratesTaint(t: Toleration, taint: Taint): boolean {
   if (t.effect && t.effect !== taint.effect) return false;
   if (t.key && t.key !== taint.key) return false;
-  switch (t.operator ?? 'Equal') {
+  switch (t.operator) {
     case 'Exists':
       return true;
     case 'Equal':

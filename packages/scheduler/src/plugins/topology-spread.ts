@@ -13,7 +13,7 @@ import { matchesSelector, selectorFromObject } from '@shoal/api';
 import type { NodeInfo } from '../cluster-state.js';
 import { FILTER_OK, normalizeReverse, type CycleState, type FilterPlugin, type ScorePlugin } from '../framework.js';
 import { domainOf } from '../topology.js';
-import type { TopologySpreadConstraint, VirtualMachine } from '../types.js';
+import type { TopologySpreadConstraint, VirtualMachine } from '@shoal/api';
 import { nodeAffinity } from './node-affinity.js';
 import { nodeSelector } from './node-selector.js';
 
@@ -30,7 +30,7 @@ interface ConstraintView {
   self: number;
 }
 
-const hardConstraint = (c: TopologySpreadConstraint) => (c.whenUnsatisfiable ?? 'DoNotSchedule') === 'DoNotSchedule';
+const hardConstraint = (c: TopologySpreadConstraint) => c.whenUnsatisfiable === 'DoNotSchedule';
 const hasNodeConstraints = (vm: VirtualMachine) => Boolean(Object.keys(vm.spec.nodeSelector ?? {}).length || vm.spec.affinity?.nodeAffinity?.required?.length);
 
 function views(vm: VirtualMachine, cycle: CycleState): ConstraintView[] {

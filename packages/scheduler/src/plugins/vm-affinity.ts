@@ -16,7 +16,7 @@ import { matchesSelector, selectorFromObject } from '@shoal/api';
 import type { NodeInfo, PlacedVm } from '../cluster-state.js';
 import { FILTER_OK, normalizeMinMax, type CycleState, type FilterPlugin, type ScorePlugin } from '../framework.js';
 import { domainOf } from '../topology.js';
-import type { VirtualMachine, VmAffinityTerm } from '../types.js';
+import type { VirtualMachine, VmAffinityTerm } from '@shoal/api';
 
 export const VM_AFFINITY_MISMATCH = "node(s) didn't match VM affinity rules";
 export const VM_ANTI_AFFINITY_MISMATCH = "node(s) didn't match VM anti-affinity rules";

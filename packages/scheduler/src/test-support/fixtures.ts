@@ -1,7 +1,7 @@
 /** Plain Node and VirtualMachine objects for the scheduler's unit tests, and a one-node filter check. */
 import { ClusterState, type NodeInfo } from '../cluster-state.js';
 import { CycleState, type FilterPlugin, type FilterResult } from '../framework.js';
-import type { Node, PlacementPolicy, RunStrategy, VirtualMachine, VmPhase } from '../types.js';
+import { withDefaults, type Manifest, type Node, type PlacementPolicy, type PlacementPolicySpec, type RunStrategy, type VirtualMachine, type VirtualMachineSpec, type VmPhase } from '@shoal/api';
 
 export interface NodeOpts {
   ready?: 'True' | 'False' | 'Unknown' | null;
@@ -12,14 +12,14 @@ export interface NodeOpts {
 }
 
 export function node(name: string, o: NodeOpts = {}): Node {
-  return {
-    metadata: { name, labels: o.labels },
+  return withDefaults('Node', {
+    metadata: { name, ...(o.labels ? { labels: o.labels } : {}) },
     spec: { unschedulable: o.unschedulable ?? false },
     status: {
       allocatable: { vcpus: o.vcpus ?? 4, memoryMiB: o.memoryMiB ?? 4096 },
       conditions: o.ready === null ? [] : [{ type: 'Ready', status: o.ready ?? 'True' }],
     },
-  };
+  });
 }
 
 export interface VmOpts {
@@ -34,12 +34,12 @@ export interface VmOpts {
   labels?: Record<string, string>;
   namespace?: string;
   priority?: number;
-  spec?: Partial<VirtualMachine['spec']>;
+  spec?: Manifest<VirtualMachineSpec>;
   status?: VirtualMachine['status'];
 }
 
 export function vm(name: string, o: VmOpts = {}): VirtualMachine {
-  return {
+  return withDefaults('VirtualMachine', {
     metadata: {
       name,
       namespace: o.namespace ?? 'default',
@@ -57,11 +57,11 @@ export function vm(name: string, o: VmOpts = {}): VirtualMachine {
       ...o.spec,
     },
     ...(o.phase || o.status ? { status: { ...(o.phase ? { phase: o.phase } : {}), ...o.status } } : {}),
-  };
+  });
 }
 
-export function policy(name: string, spec: PlacementPolicy['spec']): PlacementPolicy {
-  return { metadata: { name }, spec };
+export function policy(name: string, spec: Manifest<PlacementPolicySpec>): PlacementPolicy {
+  return withDefaults('PlacementPolicy', { metadata: { name }, spec });
 }
 
 /** The NodeInfo of `n` in a cluster of just that node and `vms`. */

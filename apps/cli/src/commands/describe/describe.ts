@@ -2,10 +2,10 @@
  * `describe`: the object plus the Events about it. The server cannot select events by
  * involvedObject, so they are listed for the namespace and matched here.
  */
-import type { KindInfo, KubeObject } from '@shoal/api';
+import type { Event, KindInfo, KubeObject } from '@shoal/api';
 import { resolveKind, type ShoalClient } from '@shoal/client';
 import { connect } from '../../connect.js';
-import { eventsAbout, renderDescription, type EventObject } from './render.js';
+import { eventsAbout, renderDescription } from './render.js';
 import type { DescribeArgs } from './command.js';
 
 export async function describe(args: DescribeArgs): Promise<void> {
@@ -22,10 +22,10 @@ export async function describe(args: DescribeArgs): Promise<void> {
 }
 
 /** Events about obj; an error reading them is shown in their place, the object is still worth seeing. */
-async function listEvents(client: ShoalClient, kind: KindInfo, obj: KubeObject): Promise<EventObject[] | Error> {
+async function listEvents(client: ShoalClient, kind: KindInfo, obj: KubeObject): Promise<Event[] | Error> {
   try {
     // Events about cluster-scoped objects live in some namespace too ("default" in Kubernetes): look everywhere.
-    const list = await client.listAll<EventObject>('Event', { namespace: kind.namespaced ? obj.metadata.namespace : undefined });
+    const list = await client.listAll<Event>('Event', { namespace: kind.namespaced ? obj.metadata.namespace : undefined });
     return eventsAbout(list.items, kind, obj);
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kinds, type KubeObject } from '@shoal/api';
+import { kinds, withDefaults, type Event, type KubeObject, type Manifest } from '@shoal/api';
 import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
-import { eventsAbout, renderDescription, type EventObject } from './render.js';
+import { eventsAbout, renderDescription } from './render.js';
 
 const vmKind = kinds().find('vm')!;
 const now = Date.parse('2024-01-01T01:00:00Z');
@@ -24,16 +24,17 @@ const vm: KubeObject = {
   },
 };
 
-const event = (name: string, involved: EventObject['involvedObject'], extra: Partial<EventObject> = {}): EventObject => ({
-  metadata: { name, namespace: 'prod' },
-  involvedObject: involved,
-  reason: 'Scheduled',
-  message: `msg ${name}`,
-  type: 'Normal',
-  lastTimestamp: '2024-01-01T00:58:00Z',
-  source: { component: 'scheduler' },
-  ...extra,
-});
+const event = (name: string, involved: Event['involvedObject'], extra: Manifest<Event> = {}): Event =>
+  withDefaults('Event', {
+    metadata: { name, namespace: 'prod' },
+    involvedObject: involved,
+    reason: 'Scheduled',
+    message: `msg ${name}`,
+    type: 'Normal',
+    lastTimestamp: '2024-01-01T00:58:00Z',
+    source: { component: 'scheduler' },
+    ...extra,
+  });
 
 test('events are matched by kind, name, namespace and uid', () => {
   const events = [

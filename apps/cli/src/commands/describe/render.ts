@@ -1,24 +1,13 @@
 /** The text of `describe`, from plain objects: metadata as labelled lines, spec/status as YAML, conditions and events as tables. */
-import type { Condition, KindInfo, KubeObject } from '@shoal/api';
+import type { Condition, Event, KindInfo, KubeObject } from '@shoal/api';
 import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
 import { stringify as toYaml } from 'yaml';
 import { formatColumns } from '../../output/columns.js';
 import { age } from '@shoal/api';
 
-export interface EventObject extends KubeObject {
-  involvedObject: { kind: string; name: string; namespace?: string; uid?: string };
-  reason?: string;
-  message?: string;
-  type?: string;
-  count?: number;
-  firstTimestamp?: string;
-  lastTimestamp?: string;
-  source?: { component?: string; host?: string };
-}
-
 const LABEL_WIDTH = 14;
 
-export function eventsAbout(events: EventObject[], kind: KindInfo, obj: KubeObject): EventObject[] {
+export function eventsAbout(events: Event[], kind: KindInfo, obj: KubeObject): Event[] {
   return events
     .filter((e) => {
       const io = e.involvedObject;
@@ -30,7 +19,7 @@ export function eventsAbout(events: EventObject[], kind: KindInfo, obj: KubeObje
     .sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
 }
 
-export function renderDescription(kind: KindInfo, obj: KubeObject, events: EventObject[] | Error, now = Date.now()): string {
+export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event[] | Error, now = Date.now()): string {
   const m = obj.metadata;
   const lines: string[] = [];
   const field = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(LABEL_WIDTH)}${value}`);
@@ -67,19 +56,19 @@ export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event
   return `${lines.join('\n')}\n`;
 }
 
-function renderEvents(events: EventObject[] | Error, now: number): string[] {
+function renderEvents(events: Event[] | Error, now: number): string[] {
   if (events instanceof Error) return [`Events:       <unable to list events: ${events.message}>`];
   if (events.length === 0) return ['Events:       <none>'];
   const rows = events.map((e) => [e.type ?? 'Normal', e.reason ?? '', eventAge(e, now), e.source?.component ?? '', e.message ?? '']);
   return ['Events:', indent(formatColumns([['Type', 'Reason', 'Age', 'From', 'Message'], ['----', '------', '---', '----', '-------'], ...rows]))];
 }
 
-function eventTime(e: EventObject): string {
+function eventTime(e: Event): string {
   return e.lastTimestamp ?? e.firstTimestamp ?? e.metadata.creationTimestamp ?? '';
 }
 
 /** `5m`, or `5m (x3 over 20m)` for an event that repeated. */
-function eventAge(e: EventObject, now: number): string {
+function eventAge(e: Event, now: number): string {
   const last = age(eventTime(e), now);
   return e.count && e.count > 1 && e.firstTimestamp ? `${last} (x${e.count} over ${age(e.firstTimestamp, now)})` : last;
 }

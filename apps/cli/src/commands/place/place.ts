@@ -4,9 +4,9 @@
  * preemptor's plan. Nothing is written: a manifest is admitted with a server-side dry run (so
  * defaults and the PriorityClass's priority are filled in as they would be), never created.
  */
-import { ApiError, objectKey, type KubeObject } from '@shoal/api';
+import { ApiError, objectKey, type KubeObject, type Node, type PlacementPolicy, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { ClusterState, defaultProfile, planPreemption, schedule, type Node, type PlacementPolicy, type VirtualMachine } from '@shoal/scheduler';
+import { ClusterState, defaultProfile, planPreemption, schedule } from '@shoal/scheduler';
 import { UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
 import { readManifests } from '../../manifests/read-manifests.js';

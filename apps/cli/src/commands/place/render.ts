@@ -1,6 +1,6 @@
 /** The placement report `place` prints: plain data (for -o json) and its text rendering. */
-import { objectKey } from '@shoal/api';
-import { priorityOf, type NodeVerdict, type PreemptionResult, type ScheduleResult, type VirtualMachine } from '@shoal/scheduler';
+import { objectKey, type VirtualMachine } from '@shoal/api';
+import { priorityOf, type NodeVerdict, type PreemptionResult, type ScheduleResult } from '@shoal/scheduler';
 
 export interface PlacementReport {
   vm: string;
