@@ -16,3 +16,4 @@ export * from './taints.js';
 export * from './namespaces.js';
 export * from './conditions.js';
 export * from './time.js';
+export * from './quota-usage.js';
