@@ -36,6 +36,15 @@ const gone = (client: ShoalClient, kind: string, name: string, namespace?: strin
 
 const names = async (client: ShoalClient, kind: string, namespace: string) => (await client.list(kind, { namespace })).items.map((o) => o.metadata.name).sort();
 
+/** What is left in a namespace, of the kinds populate() creates: `virtualmachines: guarded`. */
+async function contents(client: ShoalClient, namespace: string): Promise<string> {
+  const left = await Promise.all(['virtualmachines', 'leases', 'roles', 'resourcequotas'].map(async (k) => [k, await names(client, k, namespace)] as const));
+  return left
+    .filter(([, n]) => n.length)
+    .map(([k, n]) => `${k}: ${n.join(',')}`)
+    .join('; ');
+}
+
 async function liftFinalizer(client: ShoalClient, ns: string): Promise<void> {
   await client.patch('vm', 'guarded', { metadata: { finalizers: null } }, { type: 'merge', namespace: ns });
 }
@@ -49,8 +58,7 @@ test('a deleted namespace is emptied through the normal delete; one VM held by a
     assert.deepEqual(deleting.metadata.finalizers, [NAMESPACE_FINALIZER]);
 
     // Everything without a finalizer goes; the held VM is being deleted, and says so.
-    await waitFor(async () => (await names(client, 'vm', 'team')).join() === 'guarded' || undefined, { message: 'only guarded left in team' });
-    for (const kind of ['lease', 'role', 'resourcequota']) assert.deepEqual(await names(client, kind, 'team'), [], kind);
+    await waitFor(async () => (await contents(client, 'team')) === 'virtualmachines: guarded' || undefined, { message: 'only guarded left in team' });
     assert.ok((await client.get<VirtualMachine>('vm', 'guarded', { namespace: 'team' })).metadata.deletionTimestamp, 'guarded is being deleted');
 
     const waiting = await waitFor(async () => {
@@ -100,7 +108,8 @@ test('the controller killed mid-way resumes when it is back, also for a namespac
     await client.delete('namespace', 'first');
     await waitFor(async () => (await names(client, 'vm', 'first')).join() === 'guarded' || undefined, { message: 'first emptied but for guarded' });
 
-    // Mid-way: its contents deleted, the namespace waiting on a finalizer. Killed, not stopped.
+    // Mid-way: its VMs deleted but the held one (the other kinds perhaps not yet), the namespace
+    // waiting. Killed, not stopped: nothing is finished off on the way out.
     await c.cm!.kill();
     await liftFinalizer(client, 'first');
     await populate(client, 'second');
@@ -111,7 +120,7 @@ test('the controller killed mid-way resumes when it is back, also for a namespac
 
     await c.startControllerManager();
     await waitFor(() => gone(client, 'namespace', 'first'), { message: 'namespace first finalized by the restarted controller' });
-    await waitFor(async () => (await names(client, 'vm', 'second')).join() === 'guarded' || undefined, { message: 'second emptied but for guarded' });
+    await waitFor(async () => (await contents(client, 'second')) === 'virtualmachines: guarded' || undefined, { message: 'second emptied but for guarded' });
     await liftFinalizer(client, 'second');
     await waitFor(() => gone(client, 'namespace', 'second'), { message: 'namespace second gone' });
   });
@@ -134,7 +143,8 @@ test('run as system:shoal:namespace (--controller-tokens-dir), its deletes, stat
     }, { message: "the namespace controller's conditions, Event and finalizer patch in the audit log" });
     const deleted = mine.filter((e) => e.verb === 'delete' && e.namespace === 'audited').map((e) => `${e.resource}/${e.name}`).sort();
     assert.deepEqual(deleted, ['leases/lock', 'resourcequotas/compute', 'roles/reader', 'virtualmachines/guarded', 'virtualmachines/other', 'virtualmachines/plain']);
-    assert.deepEqual(mine.filter((e) => e.code >= 400), [], 'nothing it asked for was refused');
+    // (A 409 would be optimistic concurrency at work, not a refusal.)
+    assert.deepEqual(mine.filter((e) => e.code === 401 || e.code === 403), [], 'nothing it asked for was refused');
     assert.deepEqual(refusals(cm!), [], 'its role allows all it does');
   });
 });
