@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, findCondition, NAMESPACE_FINALIZER, type Namespace, type VirtualMachine } from '@shoal/api';
+import { ApiError, findCondition, NAMESPACE_FINALIZER, type ClusterRole, type Namespace, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { waitFor } from '@shoal/testing';
 import { refusals, withSystemCluster } from '../test-support/system-cluster.js';
@@ -146,5 +146,39 @@ test('run as system:shoal:namespace (--controller-tokens-dir), its deletes, stat
     // (A 409 would be optimistic concurrency at work, not a refusal.)
     assert.deepEqual(mine.filter((e) => e.code === 401 || e.code === 403), [], 'nothing it asked for was refused');
     assert.deepEqual(refusals(cm!), [], 'its role allows all it does');
+  });
+});
+
+test('a namespace whose contents cannot be deleted says why (condition and Warning Event), and is emptied once the controller may', async () => {
+  await withSystemCluster({ controllers: ['namespace'], secured: true }, async ({ client }) => {
+    // An administrator narrows the controller's role: Leases are no longer among what it may list
+    // and delete (as with a kind added after the role was written: bootstrap roles are not rewritten).
+    const role = await client.get<ClusterRole>('clusterrole', 'system:shoal:namespace');
+    const narrowed = structuredClone(role);
+    for (const rule of narrowed.rules ?? []) if (rule.verbs.includes('delete')) rule.resources = rule.resources?.filter((r) => r !== 'leases');
+    await client.update('clusterrole', narrowed);
+
+    await client.create('namespace', { metadata: { name: 'stuck' }, spec: {} });
+    await client.create('vm', vm('plain'), { namespace: 'stuck' });
+    await client.create('lease', { metadata: { name: 'lock' }, spec: { holderIdentity: 'x' } }, { namespace: 'stuck' });
+    await client.delete('namespace', 'stuck');
+
+    const failure = await waitFor(async () => {
+      const c = findCondition((await client.get<Namespace>('namespace', 'stuck')).status?.conditions, 'NamespaceDeletionContentFailure');
+      return c?.status === 'True' ? c : undefined;
+    }, { message: 'stuck saying its contents cannot be deleted' });
+    assert.equal(failure.reason, 'ContentDeletionFailed');
+    assert.match(failure.message!, /^Failed to delete all resource types, 1 remaining: list leases: .*User "system:shoal:namespace" cannot list resource "leases"/);
+    const event = await waitFor(async () =>
+      (await client.list<any>('event', { namespace: 'default' })).items.find((e) => e.involvedObject.name === 'stuck' && e.reason === 'NamespaceDeletionContentFailure'),
+    );
+    assert.equal(event.type, 'Warning');
+    assert.match(event.message, /namespace stuck cannot be emptied: Failed to delete all resource types/);
+    // What it may delete, it did; the rest waits.
+    assert.deepEqual(await contents(client, 'stuck'), 'leases: lock');
+
+    // The role put back, the retry (with backoff) finishes the job.
+    await client.update('clusterrole', { ...role, metadata: { ...role.metadata, resourceVersion: (await client.get('clusterrole', 'system:shoal:namespace')).metadata.resourceVersion } });
+    await waitFor(() => gone(client, 'namespace', 'stuck'), { timeoutMs: 30_000, message: 'namespace stuck gone once the role allows it' });
   });
 });
