@@ -5,8 +5,9 @@
  * (the Node mode only). Checks the Node mode request by request, then that the real processes
  * schedule and run a VM with nothing more than that; then the controller-manager again with one
  * token per controller (--controller-tokens-dir, system:shoal:<controller>, as `shoal up` runs
- * it): scheduling, a node going NotReady and preemption work, and each controller's token is
- * refused what the others do; then stock kubectl with a kubeconfig.
+ * it): scheduling, a node going NotReady, preemption, quota status and the deletion of a
+ * namespace's contents work, and each controller's token is refused what the others do; then
+ * stock kubectl with a kubeconfig.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { ShoalClient } from '@shoal/client';
-import type { Node, VirtualMachine } from '@shoal/api';
+import type { Node, ResourceQuota, VirtualMachine } from '@shoal/api';
 import {
   freePort,
   makeServerCertificates,
@@ -39,6 +40,8 @@ const TOKENS = {
   scheduler: 'scheduler-token',
   health: 'health-token',
   preemptor: 'preemptor-token',
+  namespace: 'namespace-token',
+  resourcequota: 'resourcequota-token',
 };
 
 let etcd: EtcdMember;
@@ -82,6 +85,8 @@ before(async () => {
       `${TOKENS.scheduler},system:shoal:scheduler,6,`,
       `${TOKENS.health},system:shoal:health,7,`,
       `${TOKENS.preemptor},system:shoal:preemptor,8,`,
+      `${TOKENS.namespace},system:shoal:namespace,9,`,
+      `${TOKENS.resourcequota},system:shoal:resourcequota,10,`,
     ].join('\n'),
   );
   etcd = await startEtcd();
@@ -202,10 +207,10 @@ test('the controller-manager with its token and a simulated agent with its node 
   await cm.stop();
 });
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor'] as const;
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota'] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
-test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady and preempt, each as its own user', async () => {
+test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady, preempt, keep quota status and empty a deleted namespace, each as its own user', async () => {
   const dir = join(certs.dir, 'controller-tokens');
   await mkdir(dir, { mode: 0o700 });
   for (const c of CONTROLLERS) await writeFile(join(dir, `${c}.token`), `${TOKENS[c]}\n`, { mode: 0o600 });
@@ -221,7 +226,7 @@ test('with one token per controller (--controller-tokens-dir) the controllers sc
   await waitFor(async () => {
     const leases = await admin.list<{ metadata: { name: string }; spec?: { holderIdentity?: string } }>('lease', { namespace: 'shoal-system' });
     return CONTROLLERS.every((c) => leases.items.some((l) => l.metadata.name === `shoal-controller-manager-${c}` && l.spec?.holderIdentity === 'per-controller')) || undefined;
-  }, { timeoutMs: 30_000, message: 'the per-controller process holding all three Leases' });
+  }, { timeoutMs: 30_000, message: 'the per-controller process holding every controller\'s Lease' });
 
   // Scheduling (scheduler) and running (agent).
   await admin.create('vm', { metadata: { name: 'scheduled-2' }, spec: { priorityClassName: 'low', resources: { vcpus: 1, memoryMiB: 128 } } });
@@ -254,6 +259,21 @@ test('with one token per controller (--controller-tokens-dir) the controllers sc
   );
   const victims = (await admin.list<VirtualMachine>('vm', { namespace: 'default' })).items.filter((v) => v.status?.preemptedBy === 'default/critical');
   assert.equal(victims.length, 1, 'exactly one low VM evicted');
+
+  // Resourcequota: status.used follows the namespace's VMs. Namespace: deleting it deletes them, then it goes.
+  await admin.create('namespace', { metadata: { name: 'tenant' }, spec: {} });
+  await admin.create('resourcequota', { metadata: { name: 'compute' }, spec: { hard: { vcpus: 8, virtualmachines: 4 } } }, { namespace: 'tenant' });
+  for (const name of ['t-1', 't-2']) await admin.create('vm', { metadata: { name }, spec: { runStrategy: 'Halted', resources: { vcpus: 2, memoryMiB: 64 } } }, { namespace: 'tenant' });
+  await waitFor(async () => {
+    const used = (await admin.get<ResourceQuota>('resourcequota', 'compute', { namespace: 'tenant' })).status?.used;
+    return used?.vcpus === 4 && used.virtualmachines === 2 ? used : undefined;
+  }, { timeoutMs: 20_000, message: 'tenant/compute status.used = 4 vCPUs, 2 VMs' });
+  await admin.delete('namespace', 'tenant');
+  await waitFor(async () => admin.get('namespace', 'tenant').then(() => undefined, (err: { code?: number }) => err.code === 404 || undefined), {
+    timeoutMs: 30_000,
+    message: 'namespace tenant emptied and gone',
+  });
+  assert.equal((await admin.list('vm', { namespace: 'tenant' })).items.length, 0);
 
   // \b: a port such as 44037 in the ready line is not a 403.
   const denials = cm.output().split('\n').filter((l) => /forbidden|\b403\b/i.test(l));
@@ -297,6 +317,29 @@ test("each controller's token holds only that controller's rights", async () => 
   assert.equal((await as('health', 'PUT', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-scheduler`, { metadata: { name: 'shoal-controller-manager-scheduler' }, spec: {} })).status, 403);
   assert.equal((await as('scheduler', 'GET', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-scheduler`)).status, 200);
   for (const who of CONTROLLERS) assert.equal((await as(who, 'GET', `${V}/clusterroles`)).status, 403, who);
+
+  // The namespace controller lists and deletes a namespace's contents, and nothing more.
+  await admin.create('vm', { metadata: { name: 'probe-delete' }, spec: { runStrategy: 'Halted', resources: { vcpus: 1, memoryMiB: 64 } } });
+  assert.equal((await as('namespace', 'GET', `${V}/namespaces/default/leases`)).status, 200);
+  assert.equal((await as('namespace', 'DELETE', `${vms}/probe-delete`)).status, 200);
+  const namespacePatch = await as('namespace', 'PATCH', `${vms}/probe`, { metadata: { labels: { x: 'y' } } });
+  assert.equal(namespacePatch.status, 403);
+  assert.match(namespacePatch.body.message, /User "system:shoal:namespace" cannot patch resource "virtualmachines"/);
+  assert.equal((await as('namespace', 'POST', vms, { metadata: { name: 'sneaky' }, spec: { resources: { vcpus: 1, memoryMiB: 64 } } })).status, 403);
+  assert.equal((await as('namespace', 'DELETE', `${V}/nodes/silent`)).status, 403);
+  assert.equal((await as('namespace', 'PATCH', `${V}/namespaces/default/resourcequotas/none/status`, { status: {} })).status, 403);
+  // The resourcequota controller writes quota status, and nothing more.
+  await admin.create('resourcequota', { metadata: { name: 'roomy' }, spec: { hard: { virtualmachines: 1000 } } }, { namespace: 'default' });
+  assert.equal((await as('resourcequota', 'GET', `${V}/resourcequotas`)).status, 200);
+  assert.equal((await as('resourcequota', 'PATCH', `${V}/namespaces/default/resourcequotas/roomy/status`, { status: { used: { virtualmachines: 1 } } })).status, 200);
+  const quotaSpec = await as('resourcequota', 'PATCH', `${V}/namespaces/default/resourcequotas/roomy`, { spec: { hard: { virtualmachines: 1 } } });
+  assert.equal(quotaSpec.status, 403);
+  assert.match(quotaSpec.body.message, /User "system:shoal:resourcequota" cannot patch resource "resourcequotas"/);
+  assert.equal((await as('resourcequota', 'PATCH', `${vms}/probe/status`, { status: { phase: 'Pending' } })).status, 403);
+  assert.equal((await as('resourcequota', 'POST', `${V}/namespaces/default/events`, { metadata: { name: 'rq.1' }, involvedObject: { kind: 'ResourceQuota', name: 'roomy', namespace: 'default' }, reason: 'X', message: 'y' })).status, 403);
+  // Only the namespace controller deletes what it does not own.
+  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota'] as const) assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
+  await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
 });
 
 test('stock kubectl with a kubeconfig carrying a token and the CA', async () => {

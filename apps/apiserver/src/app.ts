@@ -6,11 +6,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { Etcd3 } from 'etcd3';
-import { ApiError, kinds as loadKinds, type KindInfo } from '@shoal/api';
+import { ApiError, BUILTIN_NAMESPACES, kinds as loadKinds, type KindInfo } from '@shoal/api';
 import { ObjectStore } from './storage/object-store.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
-import { BUILTIN_NAMESPACES, NamespaceLifecycle } from './registry/namespace-lifecycle.js';
 import { PriorityAdmission, storedPriorityClasses } from './registry/priority-admission.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
@@ -28,7 +27,6 @@ import { AuditLog } from './audit/audit-log.js';
 import { auditRequests } from './audit/audit-requests.js';
 import { QuotaAdmission } from './registry/quota-admission.js';
 import { admissionChain } from './registry/quota-admission-chain.js';
-import { QuotaStatus } from './registry/quota-status.js';
 import { registerAuth, type AuthOptions } from './auth/plugin.js';
 import { ensureBootstrapPolicy } from './auth/bootstrap-policy.js';
 
@@ -112,17 +110,11 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await cache.start();
   await ensureNamespaces(service, namespaceKind);
   if (auth.modes.includes('RBAC')) await ensureBootstrapPolicy(service, kindOf);
-  const namespaces = new NamespaceLifecycle(service, cache, kinds, app.log);
-  namespaces.start();
-  const quotaStatus = new QuotaStatus(service, cache, vmKind, quotaKind, app.log);
-  quotaStatus.start();
 
   return {
     app,
     cache,
     async close() {
-      namespaces.stop();
-      quotaStatus.stop();
       await app.close();
       await audit?.close();
       await cache.stop();

@@ -7,7 +7,9 @@ import type { Controller, EventRecorder, InformerFactory } from '@shoal/controll
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { healthController, HEALTH_NAME } from './health/controller.js';
+import { namespaceController, NAMESPACE_NAME } from './namespace/controller.js';
 import { preemptorController, PREEMPTOR_NAME } from './preemptor/controller.js';
+import { resourceQuotaController, RESOURCEQUOTA_NAME } from './resourcequota/controller.js';
 import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
 
 /** Tunables from the command line that controllers read. */
@@ -45,6 +47,8 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
   { name: SCHEDULER_NAME, description: 'binds each unbound VirtualMachine to the best Ready node with room (filters, then normalised scores)', build: schedulerController },
   { name: HEALTH_NAME, description: 'marks nodes NotReady when their lease lapses and moves the VMs of fenced nodes elsewhere', build: healthController },
   { name: PREEMPTOR_NAME, description: 'evicts lower-priority VirtualMachines to make room for one no node can take', build: preemptorController },
+  { name: NAMESPACE_NAME, description: 'deletes the contents of a Namespace being deleted, then lets the Namespace go', build: namespaceController },
+  { name: RESOURCEQUOTA_NAME, description: "keeps each ResourceQuota's status.used equal to what its namespace's VirtualMachines use", build: resourceQuotaController },
 ];
 
 export const CONTROLLER_NAMES = CONTROLLERS.map((c) => c.name);

@@ -17,3 +17,4 @@ export * from './namespaces.js';
 export * from './conditions.js';
 export * from './time.js';
 export * from './defaults.js';
+export * from './quota-usage.js';

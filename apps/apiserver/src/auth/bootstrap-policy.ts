@@ -2,8 +2,8 @@
  * The RBAC objects every cluster starts with (Kubernetes' bootstrap policy), created at apiserver
  * start when missing and otherwise left as they are, so an administrator's edits stay:
  *  - ClusterRole cluster-admin (everything), bound to group system:masters;
- *  - ClusterRole system:shoal-controller-manager with what the scheduler, preemptor and health
- *    controllers need, bound to user system:shoal-controller-manager;
+ *  - ClusterRole system:shoal-controller-manager with what all the controllers need (scheduler,
+ *    preemptor, health, namespace, resourcequota), bound to user system:shoal-controller-manager;
  *  - Role system:shoal-controller-manager:leader-election in shoal-system (its Leases; a
  *    ClusterRole cannot be limited to one namespace), bound to the same user;
  *  - per controller (Kubernetes' --use-service-account-credentials): ClusterRole
@@ -15,7 +15,7 @@
  *    uses the union above.
  * Node agents need no objects: the Node mode authorizes them.
  */
-import { ApiError, type KindInfo } from '@shoal/api';
+import { ApiError, kinds, type KindInfo } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
 import type { PolicyRule } from './rbac-authorizer.js';
 import { CONTROLLER_MANAGER_USER, SYSTEM_MASTERS } from './user.js';
@@ -29,15 +29,25 @@ const LEASE_PREFIX = 'shoal-controller-manager-';
 
 const READ = ['get', 'list', 'watch'];
 
+/** Every namespaced resource the API serves: what deleting a namespace deletes. */
+const NAMESPACED_RESOURCES = kinds()
+  .all.filter((k) => k.namespaced)
+  .map((k) => k.plural);
+
 export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
-  // Informers: the scheduler, preemptor and health controllers read all of these.
-  { apiGroups: [GROUP], resources: ['virtualmachines', 'nodes', 'leases', 'placementpolicies', 'priorityclasses', 'namespaces'], verbs: READ },
+  // Informers: the scheduler, preemptor, health and resourcequota controllers read all of these.
+  { apiGroups: [GROUP], resources: ['virtualmachines', 'nodes', 'leases', 'placementpolicies', 'priorityclasses', 'namespaces', 'resourcequotas'], verbs: READ },
   // The scheduler binds.
   { apiGroups: [GROUP], resources: ['virtualmachines/binding'], verbs: ['create'] },
   // Preemption annotations and nominations, scheduling conditions, unbinding a fenced node's VMs.
   { apiGroups: [GROUP], resources: ['virtualmachines', 'virtualmachines/status'], verbs: ['patch', 'update'] },
   // Health: Ready conditions and unreachable taints.
   { apiGroups: [GROUP], resources: ['nodes', 'nodes/status'], verbs: ['patch', 'update'] },
+  // Namespace: a terminating namespace's contents listed and deleted, then its finalizer and conditions.
+  { apiGroups: [GROUP], resources: NAMESPACED_RESOURCES, verbs: ['list', 'delete'] },
+  { apiGroups: [GROUP], resources: ['namespaces', 'namespaces/status'], verbs: ['patch', 'update'] },
+  // Resourcequota: status.used.
+  { apiGroups: [GROUP], resources: ['resourcequotas/status'], verbs: ['patch', 'update'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
 
@@ -53,7 +63,7 @@ const LIST_WATCH = ['list', 'watch'];
  * Each controller's rights, as its code uses them (informers list and watch; the rest is each
  * write it makes) and nothing more.
  */
-export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health', PolicyRule[]> = {
+export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota', PolicyRule[]> = {
   scheduler: [
     // Informers; get: it asks the server for a VM's live version when a bind's outcome is unknown.
     { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] },
@@ -77,6 +87,20 @@ export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health', Poli
     // A fenced node's VMs: NodeLost status, then unbound (or its dead agent's finalizer lifted).
     { apiGroups: [GROUP], resources: ['virtualmachines', 'virtualmachines/status'], verbs: ['patch'] },
     EVENTS,
+  ],
+  namespace: [
+    // Its informer: which namespaces are terminating.
+    { apiGroups: [GROUP], resources: ['namespaces'], verbs: LIST_WATCH },
+    // A terminating namespace's contents, listed (no watch: it lists while it waits) and deleted.
+    { apiGroups: [GROUP], resources: NAMESPACED_RESOURCES, verbs: ['list', 'delete'] },
+    // Its finalizer off an emptied namespace (metadata), the deletion conditions (status).
+    { apiGroups: [GROUP], resources: ['namespaces', 'namespaces/status'], verbs: ['patch'] },
+    EVENTS,
+  ],
+  resourcequota: [
+    { apiGroups: [GROUP], resources: ['virtualmachines', 'resourcequotas'], verbs: LIST_WATCH },
+    // status.used; it writes nothing else (no Events either).
+    { apiGroups: [GROUP], resources: ['resourcequotas/status'], verbs: ['patch'] },
   ],
 };
 

@@ -27,7 +27,7 @@ const INITIAL_STATUS: Record<string, () => unknown> = {
   Namespace: () => ({ phase: 'Active' }),
 };
 
-/** Finalizers the server itself puts on new objects of a kind (see NamespaceLifecycle). */
+/** Finalizers the server itself puts on new objects of a kind (the controller-manager's namespace controller removes it). */
 const INITIAL_FINALIZERS: Record<string, string[]> = {
   Namespace: ['shoal.dev/namespace-contents'],
 };

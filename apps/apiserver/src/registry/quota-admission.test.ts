@@ -1,11 +1,12 @@
 /**
  * ResourceQuota against a real etcd and a real apiserver process: the kind, enforcement on
  * create and on raised resources with Kubernetes' message, freed quota after deletes, status.used
- * converging, and many creates racing for the last slots of a quota.
+ * converging (kept by the controller-manager's resourcequota controller, run here as a real
+ * process), and many creates racing for the last slots of a quota.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, http, startApiserver, startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { freePort, http, startApiserver, startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const MERGE = { 'content-type': 'application/merge-patch+json' };
@@ -13,6 +14,7 @@ const vms = (ns: string) => `${API}/namespaces/${ns}/virtualmachines`;
 const quotas = (ns: string) => `${API}/namespaces/${ns}/resourcequotas`;
 
 let cp: ControlPlane;
+let cm: ShoalProcess;
 const api = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => http(cp.url, method, path, body, headers);
 
 const vm = (name: string, vcpus = 1, memoryMiB = 128) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus, memoryMiB } } });
@@ -35,8 +37,12 @@ const waitForUsed = (ns: string, name: string, want: object) =>
 
 before(async () => {
   cp = await startControlPlane();
+  cm = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--controllers', 'resourcequota'], { ready: /ready on/ });
 });
-after(() => cp?.stop());
+after(async () => {
+  await cm?.stop();
+  await cp?.stop();
+});
 
 test('ResourceQuota: namespaced, short name quota, hard limits validated, columns', async () => {
   await namespace('q-kind');

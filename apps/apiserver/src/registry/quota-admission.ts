@@ -1,6 +1,6 @@
 /**
  * ResourceQuota admission: a VirtualMachine is created, or its resources raised, only if its
- * namespace stays within every hard limit of its quotas (quota-usage.ts decides, Kubernetes'
+ * namespace stays within every hard limit of its quotas (@shoal/api's quota-usage.ts decides, Kubernetes'
  * wording). Usage is summed over the namespace's VMs in the watch cache after the cache has
  * caught up with etcd, so it is a consistent read at one revision.
  *
@@ -23,7 +23,7 @@ import type { ObjectStore, WriteGuard } from '../storage/object-store.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 import { listPrefix } from '../storage/keys.js';
 import type { AdmissionPass } from './priority-admission.js';
-import { addUsage, checkQuotas, namespaceUsage, QUOTA_RESOURCES, vmUsage, zeroUsage, type Usage } from './quota-usage.js';
+import { addUsage, checkQuotas, namespaceUsage, QUOTA_RESOURCES, vmUsage, zeroUsage, type Usage } from '@shoal/api';
 
 /** How long admission waits for the watch cache to reach etcd's current revision. */
 const CATCH_UP_MS = 3_000;

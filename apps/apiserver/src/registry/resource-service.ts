@@ -34,7 +34,7 @@ import type { AdmissionPass } from './priority-admission.js';
 import { boundVm, type Binding } from './vm-binding.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
-import { BUILTIN_NAMESPACES } from './namespace-lifecycle.js';
+import { BUILTIN_NAMESPACES } from '@shoal/api';
 
 export interface Scope {
   kind: KindInfo;

@@ -1,7 +1,7 @@
 /** The REST verbs against a real etcd and a real apiserver process, as a client sees them. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { http, startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { http, startControlPlane, startProcess, waitFor, type ControlPlane } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
 let cp: ControlPlane;
@@ -197,7 +197,10 @@ test('health, readiness, version and metrics endpoints answer', async () => {
   assert.equal(unknownPath.body.kind, 'Status');
 });
 
-test('deleting a namespace deletes its contents first, honouring their finalizers', async () => {
+test('deleting a namespace deletes its contents first, honouring their finalizers', async (t) => {
+  // The apiserver marks the namespace Terminating; the controller-manager's namespace controller empties it.
+  const cm = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--controllers', 'namespace'], { ready: /ready on/ });
+  t.after(() => cm.stop());
   const NS = '/apis/shoal.dev/v1alpha1/namespaces';
   const inNs = '/apis/shoal.dev/v1alpha1/namespaces/doomed/virtualmachines';
   await api('POST', NS, { metadata: { name: 'doomed' } });

@@ -22,12 +22,13 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { CONTROLLER_NAMES } from '@shoal/controller-manager';
 
 export const ADMIN_USER = 'shoal-admin';
 /** The one identity earlier versions ran the controller-manager as; no longer issued. */
 export const CONTROLLER_MANAGER_USER = 'system:shoal-controller-manager';
-/** The controller-manager's controllers, each with its own token and user. */
-export const CONTROLLERS = ['scheduler', 'health', 'preemptor'] as const;
+/** The controller-manager's controllers, each with its own token and user: every one it can run. */
+export const CONTROLLERS: readonly string[] = CONTROLLER_NAMES;
 export const controllerUser = (controller: string) => `system:shoal:${controller}`;
 export const nodeUser = (node: string) => `system:node:${node}`;
 

@@ -7,7 +7,7 @@ import { addNode, addVm, boundTo, eventsFor, getVm, metric, pendingWith, schedul
 
 test('a VM is bound to a Ready node with room: spec.nodeName, status Scheduled, a Scheduled event', async () => {
   await withCluster(async ({ client, cm }) => {
-    assert.match(cm.readyLine, /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler,health,preemptor\)$/);
+    assert.match(cm.readyLine, /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler,health,preemptor,namespace,resourcequota\)$/);
     await addNode(client, 'node-1');
     const created = await addVm(client, 'web');
     assert.equal(await boundTo(client, 'web'), 'node-1');

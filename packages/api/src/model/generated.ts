@@ -244,6 +244,18 @@ export interface Namespace {
 export interface NamespaceSpec {}
 export interface NamespaceStatus {
   phase?: 'Active' | 'Terminating';
+  /**
+   * While the namespace is being deleted, why it is not gone yet (written by the controller-manager's namespace controller): NamespaceContentRemaining, NamespaceFinalizersRemaining, NamespaceDeletionContentFailure.
+   */
+  conditions?: Condition[];
+}
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
 }
 /**
  * A host that runs microVMs through its agent.
@@ -302,14 +314,6 @@ export interface NodeStatus {
 export interface NodeResources {
   vcpus?: number;
   memoryMiB?: number;
-}
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
 }
 /**
  * The VM runtime: name, version and accelerator (kvm or tcg).
@@ -402,7 +406,7 @@ export interface PriorityClassSpec {
   description?: string;
 }
 /**
- * Limits on what the VirtualMachines of one namespace may use together: vCPUs, memory and the number of VMs. Enforced when a VM is created, or its resources raised: a VM that would take the namespace over any hard limit of any of its quotas is refused with 403 Forbidden. Every VM that exists counts, whatever its phase. The apiserver keeps status.used current.
+ * Limits on what the VirtualMachines of one namespace may use together: vCPUs, memory and the number of VMs. Enforced when a VM is created, or its resources raised: a VM that would take the namespace over any hard limit of any of its quotas is refused with 403 Forbidden. Every VM that exists counts, whatever its phase. The controller-manager's resourcequota controller keeps status.used current.
  */
 export interface ResourceQuota {
   apiVersion: 'shoal.dev/v1alpha1';
@@ -439,7 +443,7 @@ export interface QuotaResources {
  */
 export interface ResourceQuotaStatus {
   /**
-   * What the namespace's VMs use now, for the resources spec.hard limits; kept by the apiserver (it converges shortly after each change).
+   * What the namespace's VMs use now, for the resources spec.hard limits; kept by the controller-manager's resourcequota controller (it converges shortly after each change).
    */
   used?: QuotaResources;
 }

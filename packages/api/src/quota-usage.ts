@@ -1,13 +1,23 @@
 /**
  * What a namespace's VirtualMachines use against its ResourceQuotas, and whether one more (or
- * a bigger one) fits: pure functions over plain objects. Every VM that exists counts, whatever
- * its phase or deletion state: simple, and never lets a namespace over its limits.
+ * a bigger one) fits: pure functions over plain objects, shared by the apiserver's quota
+ * admission (which refuses what does not fit) and the controller-manager's resourcequota
+ * controller (which keeps status.used). Every VM that exists counts, whatever its phase or
+ * deletion state: simple, and never lets a namespace over its limits.
+ *
+ * The functions take the typed VirtualMachine and ResourceQuota or the untyped objects the
+ * apiserver's cache holds; a VM stored before its defaults were applied may lack
+ * spec.resources, hence the fallbacks below.
  */
-import { ApiError, type KindInfo, type KubeObject, type StatusCause } from '@shoal/api';
+import type { KindInfo } from './kinds.js';
+import type { KubeObject } from './objects.js';
+import type { QuotaResources, ResourceQuota, VirtualMachine } from './model/generated.js';
+import { ApiError, type StatusCause } from './status.js';
 
 export const QUOTA_RESOURCES = ['memoryMiB', 'vcpus', 'virtualmachines'] as const;
 export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
-export type Usage = Record<QuotaResource, number>;
+/** Every limited resource, counted. */
+export type Usage = Required<QuotaResources>;
 
 /** The VM field each limited resource comes from, for the causes of a refusal. */
 const FIELD: Record<QuotaResource, string> = {
@@ -22,8 +32,8 @@ const DEFAULT_MEMORY_MIB = 256;
 
 export const zeroUsage = (): Usage => ({ memoryMiB: 0, vcpus: 0, virtualmachines: 0 });
 
-export function vmUsage(vm: KubeObject): Usage {
-  const r = ((vm.spec ?? {}) as { resources?: { vcpus?: number; memoryMiB?: number } }).resources ?? {};
+export function vmUsage(vm: VirtualMachine | KubeObject): Usage {
+  const r: Partial<VirtualMachine['spec']['resources']> = (vm.spec as Partial<VirtualMachine['spec']> | undefined)?.resources ?? {};
   return { vcpus: r.vcpus ?? DEFAULT_VCPUS, memoryMiB: r.memoryMiB ?? DEFAULT_MEMORY_MIB, virtualmachines: 1 };
 }
 
@@ -32,32 +42,32 @@ export function addUsage(a: Usage, b: Usage, sign = 1): Usage {
 }
 
 /** Sum over the VMs of one namespace. */
-export function namespaceUsage(vms: Iterable<KubeObject>, namespace: string): Usage {
+export function namespaceUsage(vms: Iterable<VirtualMachine | KubeObject>, namespace: string): Usage {
   let used = zeroUsage();
   for (const vm of vms) if (vm.metadata.namespace === namespace) used = addUsage(used, vmUsage(vm));
   return used;
 }
 
-export function hardOf(quota: KubeObject): Partial<Usage> {
-  return ((quota.spec ?? {}) as { hard?: Partial<Usage> }).hard ?? {};
+export function hardOf(quota: ResourceQuota | KubeObject): QuotaResources {
+  return (quota.spec as Partial<ResourceQuota['spec']> | undefined)?.hard ?? {};
 }
 
-/** status.used as the apiserver keeps it: the resources the quota limits. */
-export function usedFor(quota: KubeObject, used: Usage): Partial<Usage> {
+/** status.used as the resourcequota controller keeps it: the resources the quota limits. */
+export function usedFor(quota: ResourceQuota | KubeObject, used: Usage): QuotaResources {
   const hard = hardOf(quota);
-  const out: Partial<Usage> = {};
+  const out: QuotaResources = {};
   for (const r of QUOTA_RESOURCES) if (hard[r] !== undefined) out[r] = used[r];
   return out;
 }
 
-const list = (rs: QuotaResource[], u: Partial<Usage>) => rs.map((r) => `${r}=${u[r]}`).join(',');
+const list = (rs: QuotaResource[], u: QuotaResources) => rs.map((r) => `${r}=${u[r]}`).join(',');
 
 /**
  * Refuses a request for `requested` more on top of `used` when it takes any quota over a hard
  * limit, as Kubernetes words it: `exceeded quota: NAME, requested: vcpus=4, used: vcpus=6,
  * limited: vcpus=8` (only the resources that do not fit; the first such quota by name).
  */
-export function checkQuotas(vmKind: KindInfo, vmName: string | undefined, quotas: KubeObject[], used: Usage, requested: Usage): void {
+export function checkQuotas(vmKind: KindInfo, vmName: string | undefined, quotas: (ResourceQuota | KubeObject)[], used: Usage, requested: Usage): void {
   for (const quota of [...quotas].sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : 1))) {
     const hard = hardOf(quota);
     const over = QUOTA_RESOURCES.filter((r) => requested[r] > 0 && hard[r] !== undefined && used[r] + requested[r] > hard[r]!);
