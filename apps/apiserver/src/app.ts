@@ -6,11 +6,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { Etcd3 } from 'etcd3';
-import { ApiError, kinds as loadKinds, type KindInfo } from '@shoal/api';
+import { ApiError, BUILTIN_NAMESPACES, kinds as loadKinds, type KindInfo } from '@shoal/api';
 import { ObjectStore } from './storage/object-store.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
-import { BUILTIN_NAMESPACES, NamespaceLifecycle } from './registry/namespace-lifecycle.js';
+import { NamespaceLifecycle } from './registry/namespace-lifecycle.js';
 import { PriorityAdmission, storedPriorityClasses } from './registry/priority-admission.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';

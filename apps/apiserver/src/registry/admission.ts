@@ -10,6 +10,8 @@ import {
   normalizeObject,
   validateObject,
   ApiError,
+  NAMESPACE_FINALIZER,
+  timestamp,
   type KindInfo,
   type KubeObject,
   type StatusCause,
@@ -29,7 +31,7 @@ const INITIAL_STATUS: Record<string, () => unknown> = {
 
 /** Finalizers the server itself puts on new objects of a kind (see NamespaceLifecycle). */
 const INITIAL_FINALIZERS: Record<string, string[]> = {
-  Namespace: ['shoal.dev/namespace-contents'],
+  Namespace: [NAMESPACE_FINALIZER],
 };
 
 export interface Admitted {
@@ -105,7 +107,7 @@ export function admitCreate(kind: KindInfo, body: unknown, namespace: string | u
     throw invalid(target(kind), [{ field: 'metadata.name', message: 'Required value: name or generateName is required', type: 'FieldValueRequired' }]);
   // Identity and bookkeeping are the server's; whatever the client sent there is replaced.
   meta.uid = randomUUID();
-  meta.creationTimestamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  meta.creationTimestamp = timestamp(now);
   meta.generation = 1;
   delete meta.resourceVersion;
   delete meta.deletionTimestamp;

@@ -5,13 +5,10 @@
  * finalizer when nothing is left. Every apiserver replica runs it; the deletes are idempotent,
  * and it resumes after a restart because the state it works from is in etcd.
  */
-import { ApiError, ignoreNotFound, type KindInfo, type KubeObject } from '@shoal/api';
+import { ApiError, ignoreNotFound, NAMESPACE_FINALIZER, type KindInfo, type KubeObject } from '@shoal/api';
 import type { ResourceService } from './resource-service.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 
-export const NAMESPACE_FINALIZER = 'shoal.dev/namespace-contents';
-/** Namespaces every cluster has and nobody may delete. */
-export const BUILTIN_NAMESPACES = ['default', 'shoal-system', 'shoal-node-lease'];
 
 const RETRY_MS = 1_000;
 

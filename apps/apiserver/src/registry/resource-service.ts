@@ -5,6 +5,7 @@
 import {
   ApiError,
   alreadyExists,
+  BUILTIN_NAMESPACES,
   gone,
   matchesFields,
   matchesSelector,
@@ -14,6 +15,7 @@ import {
   type KubeObject,
   type FieldRequirement,
   type Selector,
+  timestamp,
 } from '@shoal/api';
 import type { ObjectStore, StoredObject, WriteGuard } from '../storage/object-store.js';
 import { encode } from '../storage/object-store.js';
@@ -34,7 +36,6 @@ import type { AdmissionPass } from './priority-admission.js';
 import { boundVm, type Binding } from './vm-binding.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
-import { BUILTIN_NAMESPACES } from './namespace-lifecycle.js';
 
 export interface Scope {
   kind: KindInfo;
@@ -340,7 +341,7 @@ export class ResourceService {
         if ((obj.metadata.finalizers ?? []).length) {
           if (obj.metadata.deletionTimestamp) return obj;
           const next = structuredClone(obj);
-          next.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+          next.metadata.deletionTimestamp = timestamp();
           next.metadata.deletionGracePeriodSeconds = 0;
           if (s.kind.kind === 'Namespace') next.status = { phase: 'Terminating' };
           return (await this.write(s, current, { object: next, warnings: [] }, { dryRun: opts.dryRun, fieldValidation: 'Ignore' })).object;
