@@ -15,6 +15,7 @@ import { PriorityAdmission, storedPriorityClasses } from './registry/priority-ad
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerRateLimit, type RateLimitOptions } from './http/rate-limit.js';
+import { registerRequestChecks } from './http/request-checks.js';
 import { registerKindSchemas } from './schemas-openapi.js';
 import { resourceRoutes } from './routes/resources.js';
 import { vmLogRoutes } from './routes/vm-logs.js';
@@ -92,6 +93,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   if (opts.rateLimit) registerRateLimit(app, opts.rateLimit);
   const audit = opts.auditLogPath ? await AuditLog.open(opts.auditLogPath, { log: app.log }) : undefined;
   if (audit) auditRequests(app, audit);
+  registerRequestChecks(app);
 
   await app.register(swagger, {
     openapi: {

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { KindInfo } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
 import { bindingSucceeded, parseBinding } from '../registry/vm-binding.js';
+import { isDryRun } from '../registry/dry-run.js';
 import { objectPathParams } from './resources.js';
 
 export interface VmBindingRoutesOptions {
@@ -64,8 +65,7 @@ export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoute
     handler: async (req: Req, reply) => {
       const { namespace, name } = req.params;
       const binding = parseBinding(vmKind, namespace, name, req.body);
-      const dryRun = ([] as string[]).concat(req.query.dryRun ?? []).includes('All');
-      await opts.service.bind({ kind: vmKind, namespace, name }, binding, { dryRun });
+      await opts.service.bind({ kind: vmKind, namespace, name }, binding, { dryRun: isDryRun(req.query.dryRun) });
       return reply.code(201).send(bindingSucceeded());
     },
   });
