@@ -16,6 +16,7 @@ import {
   type FieldRequirement,
   type Selector,
   timestamp,
+  type Binding,
 } from '@shoal/api';
 import type { ObjectStore, StoredObject, WriteGuard } from '../storage/object-store.js';
 import { encode } from '../storage/object-store.js';
@@ -33,7 +34,7 @@ import {
   type FieldValidation,
 } from './admission.js';
 import type { AdmissionPass } from './priority-admission.js';
-import { boundVm, type Binding } from './vm-binding.js';
+import { boundVm } from './vm-binding.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
 
@@ -299,10 +300,11 @@ export class ResourceService {
    */
   async bind(s: Scope, binding: Binding, opts: { dryRun: boolean }): Promise<void> {
     const key = this.key(s);
+    const pinned = binding.metadata?.resourceVersion;
     for (let attempt = 0; ; attempt++) {
       const current = await this.load(s);
-      checkResourceVersionPrecondition(s.kind, s.name, binding.resourceVersion, current.object);
-      const next = boundVm(s.kind, current.object, binding.nodeName, new Date());
+      checkResourceVersionPrecondition(s.kind, s.name, pinned, current.object);
+      const next = boundVm(s.kind, current.object, binding.target.name, new Date());
       if (!next) return;
       const stored = storedForm(s.kind, next);
       if (opts.dryRun) return;
@@ -312,7 +314,7 @@ export class ResourceService {
         return;
       }
       if (!res.current) throw notFound(target(s.kind, s.name));
-      if (binding.resourceVersion || attempt >= PATCH_CONFLICT_RETRIES) throw staleObject(s.kind, s.name);
+      if (pinned || attempt >= PATCH_CONFLICT_RETRIES) throw staleObject(s.kind, s.name);
     }
   }
 

@@ -20,6 +20,7 @@ import { streamWatch } from '../http/watch-stream.js';
 import { toTable, wantsTable, type IncludeObject } from '../http/table.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 import type { Etcd3 } from 'etcd3';
+import { DELETE_OPTIONS_SCHEMA_ID } from '../schemas-openapi.js';
 
 export interface ResourceRoutesOptions {
   kinds: KindInfo[];
@@ -96,6 +97,7 @@ const deleteQuery = {
 };
 
 const statusRef = { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' };
+const deleteOptionsRef = { $ref: `${DELETE_OPTIONS_SCHEMA_ID}#` };
 
 function includeOf(req: Req): IncludeObject | undefined {
   if (!wantsTable(req.headers.accept)) return undefined;
@@ -238,7 +240,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
       });
     }
     app.delete(item, {
-      schema: { ...meta('delete', 'delete', { summary: `Delete a ${kind.kind}` }), params, querystring: deleteQuery, response: { 200: objectRef, default: statusRef } },
+      schema: { ...meta('delete', 'delete', { summary: `Delete a ${kind.kind}` }), params, querystring: deleteQuery, body: deleteOptionsRef, response: { 200: objectRef, default: statusRef } },
       config: { resource: kind.plural, verb: 'delete' },
       handler: async (req: Req) => {
         const body = parseDeleteOptions(req.body);

@@ -174,6 +174,18 @@ test('discovery lists virtualmachines/binding with verb create, and OpenAPI has 
   assert.ok(doc.paths['/apis/shoal.dev/v1alpha1/namespaces/{namespace}/virtualmachines/{name}/binding']?.post);
 });
 
+test('OpenAPI publishes the Binding and DeleteOptions bodies as schemas/options/ declares them', async () => {
+  const doc = (await api('GET', '/openapi/v3/apis/shoal.dev/v1alpha1')).body;
+  const bodyOf = (op: any) => op?.requestBody?.content?.['application/json']?.schema;
+  const bindingBody = bodyOf(doc.paths['/apis/shoal.dev/v1alpha1/namespaces/{namespace}/virtualmachines/{name}/binding'].post);
+  const deleteBody = bodyOf(doc.paths['/apis/shoal.dev/v1alpha1/namespaces/{namespace}/virtualmachines/{name}'].delete);
+  const resolve = (s: any) => (s?.$ref ? doc.components.schemas[s.$ref.split('/').pop()] : s);
+  assert.deepEqual(resolve(bindingBody)?.required, ['target']);
+  assert.deepEqual([resolve(bindingBody)?.title, resolve(deleteBody)?.title], ['Binding', 'DeleteOptions']);
+  assert.ok(resolve(deleteBody)?.properties.preconditions, JSON.stringify(deleteBody));
+  assert.deepEqual(resolve(deleteBody)?.properties.dryRun.items.enum, ['All']);
+});
+
 test('a bound VM is still a valid VirtualMachine (what the bind writes satisfies the schema)', () => {
   const vmKind = kinds().find('vm')!;
   const current = { ...vm('pure'), metadata: { name: 'pure', namespace: 'default', generation: 3 }, status: { phase: 'Pending', nominatedNodeName: 'n1', restarts: 0 } };

@@ -6,8 +6,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { KindInfo } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
-import { bindingSucceeded, parseBinding } from '../registry/vm-binding.js';
+import { parseBinding } from '../registry/binding.js';
+import { bindingSucceeded } from '../registry/vm-binding.js';
 import { isDryRun } from '../registry/dry-run.js';
+import { BINDING_SCHEMA_ID } from '../schemas-openapi.js';
 import { objectPathParams } from './resources.js';
 
 export interface VmBindingRoutesOptions {
@@ -16,28 +18,6 @@ export interface VmBindingRoutesOptions {
 }
 
 type Req = FastifyRequest<{ Params: { namespace: string; name: string }; Querystring: { dryRun?: string | string[] }; Body: unknown }>;
-
-const BINDING_BODY = {
-  type: 'object',
-  description: 'Binding: the node a VirtualMachine is assigned to.',
-  required: ['target'],
-  properties: {
-    apiVersion: { type: 'string', description: 'shoal.dev/v1alpha1' },
-    kind: { type: 'string', description: 'Binding' },
-    metadata: {
-      type: 'object',
-      properties: {
-        name: { type: 'string', description: 'Name of the VirtualMachine (optional; must match the URL)' },
-        resourceVersion: { type: 'string', description: 'Bind only if the VirtualMachine is still at this resourceVersion' },
-      },
-    },
-    target: {
-      type: 'object',
-      required: ['name'],
-      properties: { name: { type: 'string', description: 'Name of the Node' }, kind: { type: 'string', description: 'Node' } },
-    },
-  },
-};
 
 export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoutesOptions): Promise<void> {
   const vmKind = opts.kinds.find((k) => k.kind === 'VirtualMachine');
@@ -58,7 +38,7 @@ export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoute
           pretty: { type: 'string', description: 'Ignored' },
         },
       },
-      body: BINDING_BODY,
+      body: { $ref: `${BINDING_SCHEMA_ID}#` },
       response: { 201: { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' }, default: { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' } },
     },
     config: { resource: `${vmKind.plural}/binding`, verb: 'create' },
