@@ -107,7 +107,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(openapiRoutes);
   await app.register(healthRoutes, { store, cache });
   await app.register(metricsRoutes);
-  await app.register(resourceRoutes, { kinds, service, cache, etcd: opts.etcd });
+  await app.register(resourceRoutes, { kinds, service });
   await app.register(vmLogRoutes, { kinds, objects: service });
   await app.register(vmBindingRoutes, { kinds, service });
 

@@ -13,7 +13,8 @@
  * round trip on every VM create (the create path is CPU-bound on the etcd client; see README).
  */
 import { invalid, type KindInfo, type KubeObject, type StatusCause } from '@shoal/api';
-import type { ObjectStore, StoredObject, WriteGuard } from '../storage/object-store.js';
+import type { ObjectStore, WriteGuard } from '../storage/object-store.js';
+import type { StoredObject } from '../storage/stored-value.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 import { kindPrefix, objectKeyPath } from '../storage/keys.js';
 

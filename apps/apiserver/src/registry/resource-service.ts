@@ -1,6 +1,6 @@
 /**
- * The verbs of the API over the store and the watch cache: get, list, create, update, patch,
- * delete. Routes translate HTTP into these calls; everything here speaks objects and ApiErrors.
+ * The verbs of the API over the store and the watch cache: get, list, watch, create, update,
+ * patch, delete, bind. Routes translate HTTP into these calls; everything here speaks objects and ApiErrors.
  */
 import {
   ApiError,
@@ -18,7 +18,8 @@ import {
   timestamp,
   type Binding,
 } from '@shoal/api';
-import type { ObjectStore, StoredObject, WriteGuard } from '../storage/object-store.js';
+import type { ObjectStore, WriteGuard } from '../storage/object-store.js';
+import type { StoredObject } from '../storage/stored-value.js';
 import { encode } from '../storage/object-store.js';
 import { StoredForm } from '../storage/stored-form.js';
 import type { WatchCache } from '../storage/watch-cache.js';
@@ -37,6 +38,9 @@ import type { AdmissionPass } from './priority-admission.js';
 import { boundVm } from './vm-binding.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
+import { awaitCacheRevision } from './cache-revision.js';
+import { checkResourceVersionParam } from './resource-version.js';
+import { ResourceWatch, type WatchRequest, type WatchSink } from './resource-watch.js';
 
 export interface Scope {
   kind: KindInfo;
@@ -94,8 +98,6 @@ const GUARD_RETRIES = 5;
 const PATCH_CONFLICT_RETRIES = 5;
 /** Objects fetched from etcd per round trip when paging a selective list. */
 const LIST_CHUNK = 500;
-/** How long a read may wait for the watch cache to catch up with etcd. */
-const CACHE_CATCH_UP_MS = 3_000;
 
 const target = (kind: KindInfo, name?: string) => ({ kind: kind.kind, group: kind.group, name });
 
@@ -122,6 +124,7 @@ export class ResourceService {
   }
 
   async list(kind: KindInfo, q: ListQuery): Promise<KubeList> {
+    checkResourceVersionParam(q.resourceVersion);
     const matches = (o: KubeObject) => matchesSelector(q.labels, o.metadata.labels) && matchesFields(q.fields, o);
     const listKind = { apiVersion: kind.apiVersion, kind: kind.listKind };
     if (!q.limit && !q.continueToken) return { ...listKind, ...(await this.listFromCache(kind, q, matches)) };
@@ -133,8 +136,7 @@ export class ResourceService {
     let atLeast = 0;
     if (q.resourceVersion === undefined || q.resourceVersion === '') atLeast = await this.store.currentRevision();
     else if (q.resourceVersion !== '0') atLeast = Number(q.resourceVersion);
-    if (!(await this.cache.waitForRevision(atLeast, CACHE_CATCH_UP_MS)))
-      throw new ApiError(504, 'Timeout', `Too large resource version: ${atLeast}, current: ${this.cache.revision}`, { retryAfterSeconds: 1 });
+    await awaitCacheRevision(this.cache, atLeast);
     const revision = this.cache.revision;
     const items: KubeObject[] = [];
     for (const { object } of this.cache.objects(kind)) {
@@ -188,6 +190,15 @@ export class ResourceService {
       },
       items,
     };
+  }
+
+  /**
+   * A watch of a kind's changes, from the watch cache (and, for history older than its window,
+   * from the store): not started yet, so the caller can get ready to stream first.
+   */
+  watch(req: WatchRequest, sink: WatchSink): ResourceWatch {
+    checkResourceVersionParam(req.resourceVersion);
+    return new ResourceWatch(this.cache, this.store, req, sink);
   }
 
   private async ensureNamespace(kind: KindInfo, namespace: string | undefined): Promise<void> {

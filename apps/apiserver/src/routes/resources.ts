@@ -18,15 +18,11 @@ import { parseDeleteOptions } from '../registry/delete-options.js';
 import { isDryRun } from '../registry/dry-run.js';
 import { streamWatch } from '../http/watch-stream.js';
 import { toTable, wantsTable, type IncludeObject } from '../http/table.js';
-import type { WatchCache } from '../storage/watch-cache.js';
-import type { Etcd3 } from 'etcd3';
 import { DELETE_OPTIONS_SCHEMA_ID } from '../schemas-openapi.js';
 
 export interface ResourceRoutesOptions {
   kinds: KindInfo[];
   service: ResourceService;
-  cache: WatchCache;
-  etcd: Etcd3;
 }
 
 interface Query {
@@ -153,8 +149,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
           table: includeOf(req),
           bookmarks: truthy(req.query.allowWatchBookmarks),
           timeoutSeconds: req.query.timeoutSeconds,
-          cache: opts.cache,
-          etcd: opts.etcd,
+          service,
         });
       }
       const list = await service.list(kind, {
