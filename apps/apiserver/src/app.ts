@@ -11,7 +11,6 @@ import { ObjectStore } from './storage/object-store.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
 import { NamespaceLifecycle } from './registry/namespace-lifecycle.js';
-import { PriorityAdmission, storedPriorityClasses } from './registry/priority-admission.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerRateLimit, type RateLimitOptions } from './http/rate-limit.js';
@@ -27,8 +26,11 @@ import { healthRoutes } from './routes/health.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
 import { AuditLog } from './audit/audit-log.js';
 import { auditRequests } from './audit/audit-requests.js';
-import { QuotaAdmission } from './registry/quota-admission.js';
-import { admissionChain } from './registry/quota-admission-chain.js';
+import { AdmissionChain } from './admission/admission-chain.js';
+import { NamespaceAdmission } from './admission/namespace-admission.js';
+import { PriorityAdmission } from './admission/priority-admission.js';
+import { storedPriorityClasses } from './admission/priority-classes.js';
+import { QuotaAdmission } from './admission/quota-admission.js';
 import { QuotaStatus } from './registry/quota-status.js';
 import { registerAuth, type AuthOptions } from './auth/plugin.js';
 import { ensureBootstrapPolicy } from './auth/bootstrap-policy.js';
@@ -65,10 +67,11 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const store = new ObjectStore(opts.etcd);
   const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
   const namespaceKind = loadKinds().find('Namespace')!;
-  const priorities = new PriorityAdmission(storedPriorityClasses(store, cache, loadKinds().find('PriorityClass')!));
   const [vmKind, quotaKind] = [loadKinds().find('VirtualMachine')!, loadKinds().find('ResourceQuota')!];
-  const quotas = new QuotaAdmission(store, cache, vmKind, quotaKind);
-  const service = new ResourceService(store, cache, namespaceKind, admissionChain(priorities, quotas));
+  const priority = new PriorityAdmission(storedPriorityClasses(store, cache, loadKinds().find('PriorityClass')!));
+  // Mutating plugins run before the object is validated, validating plugins after (admission/admission.ts).
+  const admission = new AdmissionChain([priority], [new NamespaceAdmission(store, cache, namespaceKind), priority, new QuotaAdmission(store, cache, vmKind, quotaKind)]);
+  const service = new ResourceService(store, cache, admission);
 
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),

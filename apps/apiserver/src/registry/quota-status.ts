@@ -8,7 +8,7 @@
 import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
 import type { ResourceService } from './resource-service.js';
 import type { WatchCache } from '../storage/watch-cache.js';
-import { namespaceUsage, QUOTA_RESOURCES, usedFor, type QuotaResource } from './quota-usage.js';
+import { namespaceUsage, QUOTA_RESOURCES, usedFor, type QuotaResource } from '../admission/quota-usage.js';
 
 /** Changes arriving together (a burst of creates) are folded into one sweep after this long. */
 const SETTLE_MS = 20;

@@ -12,7 +12,7 @@ import {
   type KubeObject,
 } from '@shoal/api';
 import type { ResourceService, Scope, WriteResult } from '../registry/resource-service.js';
-import { parseFieldValidation } from '../registry/admission.js';
+import { parseFieldValidation } from '../registry/schema-validation.js';
 import { patchTypeOf } from '../registry/patch.js';
 import { parseDeleteOptions } from '../registry/delete-options.js';
 import { isDryRun } from '../registry/dry-run.js';

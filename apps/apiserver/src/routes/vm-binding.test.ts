@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ApiError, kinds, validateObject, type KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { http, openWatch, startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
-import { boundVm } from '../registry/vm-binding.js';
+import { boundVm } from '../registry/strategies/virtualmachine.js';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const VMS = `${API}/namespaces/default/virtualmachines`;

@@ -1,13 +1,12 @@
 /**
  * `POST .../namespaces/{ns}/virtualmachines/{name}/binding`: assigns a VM to a node, as
- * Kubernetes' pods/binding (registry/vm-binding.ts says what a bind changes). Answers 201 and a
+ * Kubernetes' pods/binding (registry/strategies/virtualmachine.ts says what a bind changes). Answers 201 and a
  * Success Status, as Kubernetes does; the bound VM reaches watchers as one MODIFIED event.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { KindInfo } from '@shoal/api';
+import type { KindInfo, Status } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
 import { parseBinding } from '../registry/binding.js';
-import { bindingSucceeded } from '../registry/vm-binding.js';
 import { isDryRun } from '../registry/dry-run.js';
 import { BINDING_SCHEMA_ID } from '../schemas-openapi.js';
 import { objectPathParams } from './resources.js';
@@ -18,6 +17,9 @@ export interface VmBindingRoutesOptions {
 }
 
 type Req = FastifyRequest<{ Params: { namespace: string; name: string }; Querystring: { dryRun?: string | string[] }; Body: unknown }>;
+
+/** What a successful bind answers, as Kubernetes does for pods/binding: 201 and a Status, not the object. */
+const BINDING_SUCCEEDED: Omit<Status, 'message'> = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
 
 export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoutesOptions): Promise<void> {
   const vmKind = opts.kinds.find((k) => k.kind === 'VirtualMachine');
@@ -46,7 +48,7 @@ export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoute
       const { namespace, name } = req.params;
       const binding = parseBinding(vmKind, namespace, name, req.body);
       await opts.service.bind({ kind: vmKind, namespace, name }, binding, { dryRun: isDryRun(req.query.dryRun) });
-      return reply.code(201).send(bindingSucceeded());
+      return reply.code(201).send(BINDING_SUCCEEDED);
     },
   });
 }

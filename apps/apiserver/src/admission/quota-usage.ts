@@ -3,7 +3,7 @@
  * a bigger one) fits: pure functions over plain objects. Every VM that exists counts, whatever
  * its phase or deletion state: simple, and never lets a namespace over its limits.
  */
-import { ApiError, type KindInfo, type KubeObject, type StatusCause } from '@shoal/api';
+import { ApiError, type KindInfo, type KubeObject, type QuotaResources, type ResourceQuota, type StatusCause, type VirtualMachine, type VmResources } from '@shoal/api';
 
 export const QUOTA_RESOURCES = ['memoryMiB', 'vcpus', 'virtualmachines'] as const;
 export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
@@ -23,7 +23,7 @@ const DEFAULT_MEMORY_MIB = 256;
 export const zeroUsage = (): Usage => ({ memoryMiB: 0, vcpus: 0, virtualmachines: 0 });
 
 export function vmUsage(vm: KubeObject): Usage {
-  const r = ((vm.spec ?? {}) as { resources?: { vcpus?: number; memoryMiB?: number } }).resources ?? {};
+  const r: Partial<VmResources> = (vm as VirtualMachine).spec?.resources ?? {};
   return { vcpus: r.vcpus ?? DEFAULT_VCPUS, memoryMiB: r.memoryMiB ?? DEFAULT_MEMORY_MIB, virtualmachines: 1 };
 }
 
@@ -38,8 +38,8 @@ export function namespaceUsage(vms: Iterable<KubeObject>, namespace: string): Us
   return used;
 }
 
-export function hardOf(quota: KubeObject): Partial<Usage> {
-  return ((quota.spec ?? {}) as { hard?: Partial<Usage> }).hard ?? {};
+export function hardOf(quota: KubeObject): QuotaResources {
+  return (quota as ResourceQuota).spec?.hard ?? {};
 }
 
 /** status.used as the apiserver keeps it: the resources the quota limits. */
