@@ -1,15 +1,18 @@
 /**
- * buildApp wires the apiserver: etcd store → watch cache → resource service → routes.
- * It does not listen (STYLE.md §8): server.ts does, tests may use app.inject().
+ * buildApp wires the apiserver: etcd store → watch cache → admission → resource service → routes.
+ * It does not listen (STYLE.md §8): main.ts does, tests may use app.inject(). Nor does it start
+ * anything: the watch cache, the objects every cluster starts with and the background loops start
+ * when the app becomes ready (listen(), or a test's first inject()) and stop when it closes.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { Etcd3 } from 'etcd3';
-import { ApiError, BUILTIN_NAMESPACES, kinds as loadKinds, type KindInfo } from '@shoal/api';
+import { kinds as loadKinds } from '@shoal/api';
 import { ObjectStore } from './storage/object-store.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
+import { ensureBuiltinNamespaces } from './registry/builtin-namespaces.js';
 import { NamespaceLifecycle } from './registry/namespace-lifecycle.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
@@ -54,7 +57,7 @@ export interface AppOptions {
 
 export interface ApiServer {
   app: FastifyInstance;
-  cache: WatchCache;
+  /** Closes the app, which stops its background work (onClose). */
   close(): Promise<void>;
 }
 
@@ -84,6 +87,9 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
     // Names may be 253 characters (and are refused with 404/422 when invalid), not cut at fastify's default 100 with a 414.
     maxParamLength: 1024,
     clientErrorHandler: answerClientError,
+    // Becoming ready loads every object into the watch cache (onReady below), which takes as long
+    // as the cluster is big: fastify's 10 s limit on plugins and ready hooks would fail a big start.
+    pluginTimeout: 0,
   } as FastifyServerOptions);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? () => true : queryAjv.compile(schema)));
@@ -114,33 +120,22 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(vmLogRoutes, { kinds, objects: service });
   await app.register(vmBindingRoutes, { kinds, service });
 
-  await cache.start();
-  await ensureNamespaces(service, namespaceKind);
-  if (auth.modes.includes('RBAC')) await ensureBootstrapPolicy(service, kindOf);
   const namespaces = new NamespaceLifecycle(service, cache, kinds, app.log);
-  namespaces.start();
   const quotaStatus = new QuotaStatus(service, cache, vmKind, quotaKind, app.log);
-  quotaStatus.start();
+  app.addHook('onReady', async () => {
+    await cache.start();
+    await ensureBuiltinNamespaces(service, namespaceKind);
+    if (auth.modes.includes('RBAC')) await ensureBootstrapPolicy(service, kindOf);
+    namespaces.start();
+    quotaStatus.start();
+  });
+  // After the server has stopped taking requests; also when it never became ready.
+  app.addHook('onClose', async () => {
+    namespaces.stop();
+    quotaStatus.stop();
+    await audit?.close();
+    await cache.stop();
+  });
 
-  return {
-    app,
-    cache,
-    async close() {
-      namespaces.stop();
-      quotaStatus.stop();
-      await app.close();
-      await audit?.close();
-      await cache.stop();
-    },
-  };
-}
-
-async function ensureNamespaces(service: ResourceService, ns: KindInfo): Promise<void> {
-  for (const name of BUILTIN_NAMESPACES) {
-    try {
-      await service.create(ns, undefined, { metadata: { name } }, { fieldValidation: 'Strict', dryRun: false });
-    } catch (err) {
-      if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err;
-    }
-  }
+  return { app, close: () => app.close() };
 }
