@@ -73,7 +73,10 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const [vmKind, quotaKind] = [loadKinds().find('VirtualMachine')!, loadKinds().find('ResourceQuota')!];
   const priority = new PriorityAdmission(storedPriorityClasses(store, cache, loadKinds().find('PriorityClass')!));
   // Mutating plugins run before the object is validated, validating plugins after (admission/admission.ts).
-  const admission = new AdmissionChain([priority], [new NamespaceAdmission(store, cache, namespaceKind), priority, new QuotaAdmission(store, cache, vmKind, quotaKind)]);
+  const admission = new AdmissionChain(
+    [priority],
+    [new NamespaceAdmission(store, cache, namespaceKind), priority, new QuotaAdmission(store, cache, vmKind, quotaKind)],
+  );
   const service = new ResourceService(store, cache, admission);
 
   const app = Fastify({
@@ -102,6 +105,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   if (opts.rateLimit) registerRateLimit(app, opts.rateLimit);
   const audit = opts.auditLogPath ? await AuditLog.open(opts.auditLogPath, { log: app.log }) : undefined;
   if (audit) auditRequests(app, audit);
+  // Before the routes: every resource route gets them, the subresources with routes of their own too.
   registerRequestChecks(app);
 
   await app.register(swagger, {

@@ -7,7 +7,7 @@
 import { badRequest, invalid, validateOptions, type DeleteOptions, type Preconditions, type StatusCause } from '@shoal/api';
 import { isDryRun } from './dry-run.js';
 
-/** What a delete takes from its DeleteOptions. */
+/** What a delete takes from its DeleteOptions (ResourceService.delete). */
 export interface DeleteOptionsBody {
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun: boolean;

@@ -30,6 +30,7 @@ import { StoredForm } from '../storage/stored-form.js';
 import type { StoredObject } from '../storage/stored-value.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 import { objectKeyPath } from '../storage/keys.js';
+import type { DeleteOptionsBody } from './delete-options.js';
 import { checkEnvelope } from './object-envelope.js';
 import { storedForm } from './object-size.js';
 import { checkResourceVersionPrecondition, checkUidPrecondition, requireResourceVersion, staleObject } from './preconditions.js';
@@ -61,11 +62,6 @@ export interface WriteResult {
   warnings: string[];
   /** `object` as JSON, when the write already serialised it (the route sends this instead of serialising again). */
   json?: string;
-}
-
-export interface DeleteOptions {
-  preconditions?: { uid?: string; resourceVersion?: string };
-  dryRun: boolean;
 }
 
 /** An attempt whose write etcd refused only because an admission guard failed. */
@@ -262,7 +258,7 @@ export class ResourceService {
    * Graceful deletion: an object with finalizers only gets a deletionTimestamp; whoever owns each
    * finalizer removes it when done, and the last removal deletes the object (see replace()).
    */
-  async delete(s: Scope, opts: DeleteOptions): Promise<KubeObject> {
+  async delete(s: Scope, opts: DeleteOptionsBody): Promise<KubeObject> {
     const strategy = strategyFor(s.kind);
     const refused = strategy.refuseDelete?.(s.kind, s.name);
     if (refused) throw refused;

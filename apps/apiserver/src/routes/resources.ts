@@ -239,7 +239,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
       config: { resource: kind.plural, verb: 'delete' },
       handler: async (req: Req) => {
         const body = parseDeleteOptions(req.body);
-        return service.delete(scope(req), { preconditions: body.preconditions, dryRun: isDryRun(req.query.dryRun) || body.dryRun });
+        return service.delete(scope(req), { ...body, dryRun: isDryRun(req.query.dryRun) || body.dryRun });
       },
     });
   }
