@@ -218,7 +218,7 @@ test('404 and 409 surface as ApiExceptions with the right status code and a Stat
 
   const noNamespace = await apiError(() => objects.create({ ...vm('lost'), metadata: { name: 'lost', namespace: 'no-such-ns' } }));
   assert.equal(noNamespace.code, 404);
-  assert.match(noNamespace.status.message, /namespace "no-such-ns" not found/);
+  assert.match(noNamespace.status.message, /namespaces "no-such-ns" not found/);
 });
 
 test('delete removes the VM; with a finalizer it waits for the finalizer to go', async () => {

@@ -439,10 +439,10 @@ test('namespaces: get ns lists them, a VM can be created in a new one, and a mis
   const missing = await kubectl(['-n', 'no-such-ns', 'apply', '-f', '-'], vmManifest('lost'));
   assert.notEqual(missing.exitCode, 0);
   assert.match(String(missing.stderr), /NotFound/);
-  assert.match(String(missing.stderr), /namespace "no-such-ns" not found/);
+  assert.match(String(missing.stderr), /namespaces "no-such-ns" not found/);
   const viaCreate = await kubectl(['create', '-f', '-'], vmManifest('lost', { namespace: 'no-such-ns' }));
   assert.notEqual(viaCreate.exitCode, 0);
-  assert.match(String(viaCreate.stderr), /NotFound.*namespace "no-such-ns" not found/);
+  assert.match(String(viaCreate.stderr), /NotFound.*namespaces "no-such-ns" not found/);
   assert.equal((await ok(['get', 'vms', '-A', '--field-selector', 'metadata.name=lost'], undefined)).trim(), '');
 });
 

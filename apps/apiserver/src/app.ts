@@ -1,19 +1,22 @@
 /**
- * buildApp wires the apiserver: etcd store → watch cache → resource service → routes.
- * It does not listen (STYLE.md §8): server.ts does, tests may use app.inject().
+ * buildApp wires the apiserver: etcd store → watch cache → admission → resource service → routes.
+ * It does not listen (STYLE.md §8): main.ts does, tests may use app.inject(). Nor does it start
+ * anything: the watch cache, and the objects every cluster starts with are made
+ * when the app becomes ready (listen(), or a test's first inject()) and stop when it closes.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { Etcd3 } from 'etcd3';
-import { ApiError, BUILTIN_NAMESPACES, kinds as loadKinds, type KindInfo } from '@shoal/api';
+import { kinds as loadKinds } from '@shoal/api';
 import { ObjectStore } from './storage/object-store.js';
 import { WatchCache } from './storage/watch-cache.js';
 import { ResourceService } from './registry/resource-service.js';
-import { PriorityAdmission, storedPriorityClasses } from './registry/priority-admission.js';
+import { ensureBuiltinNamespaces } from './registry/builtin-namespaces.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerRateLimit, type RateLimitOptions } from './http/rate-limit.js';
+import { registerRequestChecks } from './http/request-checks.js';
 import { registerKindSchemas } from './schemas-openapi.js';
 import { resourceRoutes } from './routes/resources.js';
 import { vmLogRoutes } from './routes/vm-logs.js';
@@ -25,8 +28,11 @@ import { healthRoutes } from './routes/health.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
 import { AuditLog } from './audit/audit-log.js';
 import { auditRequests } from './audit/audit-requests.js';
-import { QuotaAdmission } from './registry/quota-admission.js';
-import { admissionChain } from './registry/quota-admission-chain.js';
+import { AdmissionChain } from './admission/admission-chain.js';
+import { NamespaceAdmission } from './admission/namespace-admission.js';
+import { PriorityAdmission } from './admission/priority-admission.js';
+import { storedPriorityClasses } from './admission/priority-classes.js';
+import { QuotaAdmission } from './admission/quota-admission.js';
 import { registerAuth, type AuthOptions } from './auth/plugin.js';
 import { ensureBootstrapPolicy } from './auth/bootstrap-policy.js';
 
@@ -49,7 +55,7 @@ export interface AppOptions {
 
 export interface ApiServer {
   app: FastifyInstance;
-  cache: WatchCache;
+  /** Closes the app, which stops its background work (onClose). */
   close(): Promise<void>;
 }
 
@@ -62,10 +68,14 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const store = new ObjectStore(opts.etcd);
   const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
   const namespaceKind = loadKinds().find('Namespace')!;
-  const priorities = new PriorityAdmission(storedPriorityClasses(store, cache, loadKinds().find('PriorityClass')!));
   const [vmKind, quotaKind] = [loadKinds().find('VirtualMachine')!, loadKinds().find('ResourceQuota')!];
-  const quotas = new QuotaAdmission(store, cache, vmKind, quotaKind);
-  const service = new ResourceService(store, cache, namespaceKind, admissionChain(priorities, quotas));
+  const priority = new PriorityAdmission(storedPriorityClasses(store, cache, loadKinds().find('PriorityClass')!));
+  // Mutating plugins run before the object is validated, validating plugins after (admission/admission.ts).
+  const admission = new AdmissionChain(
+    [priority],
+    [new NamespaceAdmission(store, cache, namespaceKind), priority, new QuotaAdmission(store, cache, vmKind, quotaKind)],
+  );
+  const service = new ResourceService(store, cache, admission);
 
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
@@ -78,6 +88,9 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
     // Names may be 253 characters (and are refused with 404/422 when invalid), not cut at fastify's default 100 with a 414.
     maxParamLength: 1024,
     clientErrorHandler: answerClientError,
+    // Becoming ready loads every object into the watch cache (onReady below), which takes as long
+    // as the cluster is big: fastify's 10 s limit on plugins and ready hooks would fail a big start.
+    pluginTimeout: 0,
   } as FastifyServerOptions);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? () => true : queryAjv.compile(schema)));
@@ -90,6 +103,8 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   if (opts.rateLimit) registerRateLimit(app, opts.rateLimit);
   const audit = opts.auditLogPath ? await AuditLog.open(opts.auditLogPath, { log: app.log }) : undefined;
   if (audit) auditRequests(app, audit);
+  // Before the routes: every resource route gets them, the subresources with routes of their own too.
+  registerRequestChecks(app);
 
   await app.register(swagger, {
     openapi: {
@@ -103,31 +118,20 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(openapiRoutes);
   await app.register(healthRoutes, { store, cache });
   await app.register(metricsRoutes);
-  await app.register(resourceRoutes, { kinds, service, cache, etcd: opts.etcd });
+  await app.register(resourceRoutes, { kinds, service });
   await app.register(vmLogRoutes, { kinds, objects: service });
   await app.register(vmBindingRoutes, { kinds, service });
 
-  await cache.start();
-  await ensureNamespaces(service, namespaceKind);
-  if (auth.modes.includes('RBAC')) await ensureBootstrapPolicy(service, kindOf);
+  app.addHook('onReady', async () => {
+    await cache.start();
+    await ensureBuiltinNamespaces(service, namespaceKind);
+    if (auth.modes.includes('RBAC')) await ensureBootstrapPolicy(service, kindOf);
+  });
+  // After the server has stopped taking requests; also when it never became ready.
+  app.addHook('onClose', async () => {
+    await audit?.close();
+    await cache.stop();
+  });
 
-  return {
-    app,
-    cache,
-    async close() {
-      await app.close();
-      await audit?.close();
-      await cache.stop();
-    },
-  };
-}
-
-async function ensureNamespaces(service: ResourceService, ns: KindInfo): Promise<void> {
-  for (const name of BUILTIN_NAMESPACES) {
-    try {
-      await service.create(ns, undefined, { metadata: { name } }, { fieldValidation: 'Strict', dryRun: false });
-    } catch (err) {
-      if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err;
-    }
-  }
+  return { app, close: () => app.close() };
 }

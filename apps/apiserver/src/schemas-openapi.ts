@@ -1,6 +1,10 @@
 /** The schemas the routes reference, registered once so OpenAPI lists them as components. */
 import type { FastifyInstance } from 'fastify';
-import type { KindInfo } from '@shoal/api';
+import { optionsSchema, type KindInfo } from '@shoal/api';
+
+/** The bodies that are not objects of a kind, from schemas/options/, under the names Kubernetes gives them. */
+export const DELETE_OPTIONS_SCHEMA_ID = 'io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions';
+export const BINDING_SCHEMA_ID = 'dev.shoal.v1alpha1.Binding';
 
 export const STATUS_SCHEMA = {
   $id: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status',
@@ -19,6 +23,8 @@ export const STATUS_SCHEMA = {
 
 export function registerKindSchemas(app: FastifyInstance, kinds: KindInfo[]): void {
   app.addSchema(STATUS_SCHEMA);
+  app.addSchema({ $id: DELETE_OPTIONS_SCHEMA_ID, ...optionsSchema('DeleteOptions') });
+  app.addSchema({ $id: BINDING_SCHEMA_ID, ...optionsSchema('Binding') });
   for (const k of kinds) {
     const gvk = [{ group: k.group, version: k.version, kind: k.kind }];
     app.addSchema({ $id: `dev.shoal.${k.version}.${k.kind}`, ...k.schema, 'x-kubernetes-group-version-kind': gvk });

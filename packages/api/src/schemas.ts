@@ -80,3 +80,32 @@ export function readKindFiles(dir = SCHEMAS_DIR): KindSchemaFile[] {
     .sort()
     .map((f) => readJson(join(dir, f)) as KindSchemaFile);
 }
+
+/**
+ * Bodies some requests carry that are not objects of a kind (schemas/options/): DeleteOptions,
+ * Binding. Each file's `title` names it, here and as its type in the generated model.
+ */
+export type OptionsTitle = 'DeleteOptions' | 'Binding';
+
+/** The options schemas as written, by title ($refs to shared pieces left in place). */
+export function readOptionsFiles(dir = SCHEMAS_DIR): JsonSchema[] {
+  const options = join(dir, 'options');
+  return readdirSync(options)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => readJson(join(options, f)) as JsonSchema);
+}
+
+const optionsSchemas = new Map<string, JsonSchema>();
+
+/** One options schema, self-contained (shared pieces inlined), as ajv validates it and OpenAPI publishes it. */
+export function optionsSchema(title: OptionsTitle): JsonSchema {
+  let schema = optionsSchemas.get(title);
+  if (!schema) {
+    const file = readOptionsFiles().find((s) => s.title === title);
+    if (!file) throw new Error(`schemas/options: no schema titled ${title}`);
+    schema = inlineRefs(file) as JsonSchema;
+    optionsSchemas.set(title, schema);
+  }
+  return schema;
+}

@@ -4,6 +4,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { KindInfo } from './kinds.js';
+import { optionsSchema, type OptionsTitle } from './schemas.js';
 import type { StatusCause } from './status.js';
 
 export interface ValidationResult {
@@ -124,8 +125,27 @@ function toCause(e: ErrorObject, root: unknown): StatusCause {
 /** Checks an object without changing it. */
 export function validateObject(kind: KindInfo, obj: unknown): ValidationResult {
   const { quick, check } = validatorsFor(kind);
+  if (quick(obj) || check(obj)) return { invalid: [], unknown: [] };
+  return resultOf(check, obj);
+}
+
+const optionsValidators = new Map<OptionsTitle, ValidateFunction>();
+
+/**
+ * Checks a request body against an options schema (schemas/options/: DeleteOptions, Binding),
+ * with the same causes as an object's. The caller decides which are a 400 (not that kind of
+ * body at all) and which a 422 (a field of it is wrong).
+ */
+export function validateOptions(title: OptionsTitle, body: unknown): ValidationResult {
+  let check = optionsValidators.get(title);
+  if (!check) optionsValidators.set(title, (check = checker.compile(optionsSchema(title))));
+  if (check(body)) return { invalid: [], unknown: [] };
+  return resultOf(check, body);
+}
+
+/** The causes of a failed check: values the schema rejects, and fields it does not declare. */
+function resultOf(check: ValidateFunction, obj: unknown): ValidationResult {
   const result: ValidationResult = { invalid: [], unknown: [] };
-  if (quick(obj) || check(obj)) return result;
   const seen = new Set<string>();
   for (const e of check.errors ?? []) {
     // propertyNames reports once for the name and once for the failing pattern: keep the first.

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requestAttributes } from '../auth/request-attributes.js';
+import { isDryRun } from '../registry/dry-run.js';
 import type { AuditEvent, AuditLog } from './audit-log.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -53,11 +54,12 @@ function auditedObject(req: FastifyRequest): Pick<AuditEvent, 'verb' | 'apiGroup
   };
 }
 
-function isDryRun(req: FastifyRequest): boolean {
+/** A dry run by the query, or by the DeleteOptions of a delete (read as sent: the request may have been refused). */
+function dryRunOf(req: FastifyRequest): boolean {
   const q = (req.query ?? {}) as { dryRun?: string | string[] };
-  if (([] as string[]).concat(q.dryRun ?? []).includes('All')) return true;
+  if (isDryRun(q.dryRun)) return true;
   const body = req.body as { dryRun?: unknown } | undefined;
-  return req.method === 'DELETE' && Array.isArray(body?.dryRun) && body.dryRun.includes('All');
+  return req.method === 'DELETE' && Array.isArray(body?.dryRun) && isDryRun(body.dryRun);
 }
 
 /** The uid, resourceVersion and name of a returned object, or the reason of a returned Status. */
@@ -111,7 +113,7 @@ export function auditRequests(app: FastifyInstance, log: AuditLog): void {
           ...object,
           // A create names its object in the body, not the path.
           ...(object.name === undefined && req.method === 'POST' && p.name ? { name: p.name } : {}),
-          dryRun: isDryRun(req),
+          dryRun: dryRunOf(req),
           code: reply.statusCode,
           ...(p.reason ? { reason: p.reason } : {}),
           ...(p.uid ? { uid: p.uid } : {}),

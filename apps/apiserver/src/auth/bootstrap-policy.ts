@@ -15,15 +15,14 @@
  *    uses the union above.
  * Node agents need no objects: the Node mode authorizes them.
  */
-import { ApiError, kinds, type KindInfo } from '@shoal/api';
+import { ApiError, BOOTSTRAP_LABEL, kinds, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE, type KindInfo, type PolicyRule } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
-import type { PolicyRule } from './rbac-authorizer.js';
 import { CONTROLLER_MANAGER_USER, SYSTEM_MASTERS } from './user.js';
 
 const GROUP = 'shoal.dev';
-export const BOOTSTRAP_LABELS = { 'shoal.dev/bootstrapping': 'rbac-defaults' };
-const LEADER_ELECTION_NAMESPACE = 'shoal-system';
-const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
+export const BOOTSTRAP_LABELS = { [BOOTSTRAP_LABEL]: 'rbac-defaults' };
+/** The controllers' leader-election Leases live in the system namespace. */
+const LEADER_ELECTION_NAMESPACE = SYSTEM_NAMESPACE;
 /** The controller-manager's Lease for one controller (see apps/controller-manager/src/main.ts). */
 const LEASE_PREFIX = 'shoal-controller-manager-';
 

@@ -11,8 +11,8 @@
  * Coverage is checked per atom (one verb on one resource of one group, or one verb on one path),
  * so permissions spread over several of one's own rules count.
  */
-import type { KubeObject } from '@shoal/api';
-import type { PolicyRule, RbacAuthorizer, RoleObject } from './rbac-authorizer.js';
+import type { ClusterRole, PolicyRule, Role, RoleBinding } from '@shoal/api';
+import type { RbacAuthorizer } from './rbac-authorizer.js';
 import type { RequestAttributes, ResourceAttributes } from './request-attributes.js';
 import type { UserInfo } from './user.js';
 
@@ -20,8 +20,8 @@ const ROLE_RESOURCES = new Set(['roles', 'clusterroles']);
 const BINDING_RESOURCES = new Set(['rolebindings', 'clusterrolebindings']);
 
 export interface RoleLookup {
-  role(namespace: string, name: string): RoleObject | undefined;
-  clusterRole(name: string): RoleObject | undefined;
+  role(namespace: string, name: string): Role | undefined;
+  clusterRole(name: string): ClusterRole | undefined;
 }
 
 /** The atoms of a rule, each a request the rule allows; '*' stays '*' (only a '*' of one's own covers it). */
@@ -66,7 +66,8 @@ export function escalationCheck(rbac: RbacAuthorizer, roles: RoleLookup, user: U
   const isBinding = BINDING_RESOURCES.has(attrs.resource);
   if (!(isRole || isBinding) || !['create', 'update', 'patch'].includes(attrs.verb)) return undefined;
   const a = attrs as ResourceAttributes;
-  const obj = (body ?? {}) as KubeObject & { rules?: PolicyRule[]; roleRef?: { kind?: string; name?: string } };
+  // The request's body, before validation: any of its fields may be missing.
+  const obj = (body ?? {}) as Partial<Role> & { roleRef?: Partial<RoleBinding['roleRef']> };
 
   if (isRole) {
     const name = a.name || obj.metadata?.name || '';

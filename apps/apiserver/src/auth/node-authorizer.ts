@@ -10,20 +10,19 @@
  * Anything else gets no opinion, so a later mode (RBAC) may still allow it; by default nothing does.
  * Users who are not nodes get no opinion.
  */
-import type { KubeObject } from '@shoal/api';
+import { NODE_LEASE_NAMESPACE, type VirtualMachine } from '@shoal/api';
 import type { Authorizer, Decision } from './authorizer.js';
 import type { RequestAttributes } from './request-attributes.js';
 import { nodeVmPatchRefusal } from './node-restriction.js';
 import { nodeNameOf, type UserInfo } from './user.js';
 
-export const NODE_LEASE_NAMESPACE = 'shoal-node-lease';
 const GROUP = 'shoal.dev';
 const READ = new Set(['get']);
 const OWN_OBJECT_VERBS = new Set(['get', 'create', 'update', 'patch']);
 
 export interface NodeAuthorizerSource {
   /** The VirtualMachine as the server holds it now, if it exists. */
-  virtualMachine(namespace: string, name: string): KubeObject | undefined;
+  virtualMachine(namespace: string, name: string): VirtualMachine | undefined;
   /** See RbacSource.catchUp. */
   catchUp(): Promise<boolean>;
 }
@@ -62,7 +61,7 @@ export class NodeAuthorizer implements Authorizer {
         }
         if (READ.has(a.verb) && (a.subresource === '' || a.subresource === 'status')) return allow;
         if ((a.verb === 'update' || a.verb === 'patch') && (a.subresource === '' || a.subresource === 'status')) {
-          const boundHere = () => (this.source.virtualMachine(a.namespace, a.name)?.spec as { nodeName?: string } | undefined)?.nodeName === node;
+          const boundHere = () => this.source.virtualMachine(a.namespace, a.name)?.spec.nodeName === node;
           if (!(boundHere() || ((await this.source.catchUp()) && boundHere()))) return noOpinion(`node "${node}" may change only virtualmachines bound to it`);
           if (a.subresource === 'status') return allow;
           // The object itself: only what running the VM takes (node-restriction.ts).

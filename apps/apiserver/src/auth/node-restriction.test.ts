@@ -1,8 +1,8 @@
 /** What a node may change in a VM bound to it, on plain objects. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EVICTION_REQUESTED_ANNOTATION, type KubeObject } from '@shoal/api';
-import { AGENT_FINALIZER, nodeVmPatchRefusal } from './node-restriction.js';
+import { AGENT_FINALIZER, EVICTION_REQUESTED_ANNOTATION, type KubeObject } from '@shoal/api';
+import { nodeVmPatchRefusal } from './node-restriction.js';
 
 const vm = (finalizers?: string[]): KubeObject => ({ metadata: { name: 'v', namespace: 'default', ...(finalizers ? { finalizers } : {}) } });
 

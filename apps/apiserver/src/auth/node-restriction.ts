@@ -8,9 +8,7 @@
  * labels, not another node's name. Only merge patches are judged (what agents send); a node's
  * PUT or JSON patch of a VM is refused outright, since its effect cannot be read off the body.
  */
-import { EVICTION_REQUESTED_ANNOTATION, type KubeObject } from '@shoal/api';
-
-export const AGENT_FINALIZER = 'shoal.dev/agent';
+import { AGENT_FINALIZER, EVICTION_REQUESTED_ANNOTATION, type KubeObject } from '@shoal/api';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

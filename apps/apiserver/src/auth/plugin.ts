@@ -12,11 +12,11 @@
  *    everything else goes to the --authorization-mode chain, and a request no mode allows is 403.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError, type KindInfo } from '@shoal/api';
+import { ApiError, type ClusterRole, type KindInfo, type Role, type VirtualMachine } from '@shoal/api';
 import { alwaysAllow, alwaysDeny, AuthorizerChain, type Authorizer, type AuthorizationMode } from './authorizer.js';
 import { authenticateClientCertificate } from './client-certificate.js';
 import { NodeAuthorizer } from './node-authorizer.js';
-import { cachedRbacSource, RbacAuthorizer, type RoleObject } from './rbac-authorizer.js';
+import { cachedRbacSource, RbacAuthorizer } from './rbac-authorizer.js';
 import { escalationCheck, type RoleLookup } from './escalation.js';
 import { requestAttributes, resourceWithSubresource, type RequestAttributes, type ResourceAttributes } from './request-attributes.js';
 import type { TokenAuthenticator } from './token-file.js';
@@ -93,8 +93,8 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
   const catchUp = async () => deps.cache.waitForRevision(await deps.currentRevision(), 3_000);
   let rbac: RbacAuthorizer | undefined;
   const roles: RoleLookup = {
-    role: (ns, name) => deps.cache.getObject(deps.kindOf('Role'), ns, name) as RoleObject | undefined,
-    clusterRole: (name) => deps.cache.getObject(deps.kindOf('ClusterRole'), undefined, name) as RoleObject | undefined,
+    role: (ns, name) => deps.cache.getObject(deps.kindOf('Role'), ns, name) as Role | undefined,
+    clusterRole: (name) => deps.cache.getObject(deps.kindOf('ClusterRole'), undefined, name) as ClusterRole | undefined,
   };
   const authorizers: Authorizer[] = modes.map((mode) => {
     switch (mode) {
@@ -104,7 +104,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
         return alwaysDeny;
       case 'Node': {
         const vm = deps.kindOf('VirtualMachine');
-        return new NodeAuthorizer({ virtualMachine: (ns, name) => deps.cache.getObject(vm, ns, name), catchUp });
+        return new NodeAuthorizer({ virtualMachine: (ns, name) => deps.cache.getObject(vm, ns, name) as VirtualMachine | undefined, catchUp });
       }
       case 'RBAC':
         return (rbac = new RbacAuthorizer(

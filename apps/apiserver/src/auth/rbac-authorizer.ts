@@ -5,39 +5,17 @@
  * turns into a denial. Roles and bindings are read from the watch cache; before denying, the
  * authorizer lets the cache catch up with etcd once, so a binding just written is honoured.
  */
-import type { KindInfo, KubeObject } from '@shoal/api';
+import type { ClusterRole, ClusterRoleBinding, KindInfo, KubeObject, PolicyRule, Role, RoleBinding } from '@shoal/api';
 import type { Authorizer, Decision } from './authorizer.js';
 import { resourceWithSubresource, type RequestAttributes, type ResourceAttributes } from './request-attributes.js';
 import type { UserInfo } from './user.js';
 
-export interface PolicyRule {
-  apiGroups?: string[];
-  resources?: string[];
-  verbs: string[];
-  resourceNames?: string[];
-  nonResourceURLs?: string[];
-}
-
-export interface Subject {
-  kind: 'User' | 'Group';
-  name: string;
-}
-
-export interface RoleObject extends KubeObject {
-  rules?: PolicyRule[];
-}
-
-export interface BindingObject extends KubeObject {
-  subjects?: Subject[];
-  roleRef: { kind: 'Role' | 'ClusterRole'; name: string; apiGroup?: string };
-}
-
 /** Where the authorizer reads roles and bindings from. */
 export interface RbacSource {
-  roles(): Iterable<RoleObject>;
-  clusterRoles(): Iterable<RoleObject>;
-  roleBindings(): Iterable<BindingObject>;
-  clusterRoleBindings(): Iterable<BindingObject>;
+  roles(): Iterable<Role>;
+  clusterRoles(): Iterable<ClusterRole>;
+  roleBindings(): Iterable<RoleBinding>;
+  clusterRoleBindings(): Iterable<ClusterRoleBinding>;
   /** Waits until what the source holds includes every write made so far; false if it could not. */
   catchUp(): Promise<boolean>;
 }
@@ -59,10 +37,10 @@ export function cachedRbacSource(
     for (const { object } of cache.objects(kind)) yield object as T;
   }
   return {
-    roles: () => objectsOf<RoleObject>(kinds.role),
-    clusterRoles: () => objectsOf<RoleObject>(kinds.clusterRole),
-    roleBindings: () => objectsOf<BindingObject>(kinds.roleBinding),
-    clusterRoleBindings: () => objectsOf<BindingObject>(kinds.clusterRoleBinding),
+    roles: () => objectsOf<Role>(kinds.role),
+    clusterRoles: () => objectsOf<ClusterRole>(kinds.clusterRole),
+    roleBindings: () => objectsOf<RoleBinding>(kinds.roleBinding),
+    clusterRoleBindings: () => objectsOf<ClusterRoleBinding>(kinds.clusterRoleBinding),
     catchUp: async () => cache.waitForRevision(await currentRevision(), 3_000),
   };
 }
@@ -88,7 +66,7 @@ export function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
   return true;
 }
 
-function bindsUser(binding: BindingObject, user: UserInfo): boolean {
+function bindsUser(binding: RoleBinding | ClusterRoleBinding, user: UserInfo): boolean {
   return (binding.subjects ?? []).some((s) => (s.kind === 'User' ? s.name === user.name : s.kind === 'Group' && user.groups.includes(s.name)));
 }
 
@@ -106,14 +84,14 @@ export class RbacAuthorizer implements Authorizer {
 
   /** Every rule that applies to the user for a request in `namespace` ('' = cluster scope). */
   *rulesFor(user: UserInfo, namespace: string): Iterable<PolicyRule> {
-    const clusterRoles = new Map<string, RoleObject>();
+    const clusterRoles = new Map<string, ClusterRole>();
     for (const r of this.source.clusterRoles()) clusterRoles.set(r.metadata.name!, r);
     for (const b of this.source.clusterRoleBindings()) {
       if (b.roleRef?.kind !== 'ClusterRole' || !bindsUser(b, user)) continue;
       yield* clusterRoles.get(b.roleRef.name)?.rules ?? [];
     }
     if (!namespace) return;
-    let roles: Map<string, RoleObject> | undefined;
+    let roles: Map<string, Role> | undefined;
     for (const b of this.source.roleBindings()) {
       if (b.metadata.namespace !== namespace || !bindsUser(b, user)) continue;
       if (b.roleRef?.kind === 'ClusterRole') yield* clusterRoles.get(b.roleRef.name)?.rules ?? [];

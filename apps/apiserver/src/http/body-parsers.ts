@@ -75,7 +75,10 @@ export const JSON_TYPES = [
 
 export function registerBodyParsers(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {
+    // An empty DELETE body is no DeleteOptions, as Kubernetes reads it: clients send one with a
+    // JSON Content-Type (client libraries set it on every request). Other verbs need a body.
+    if (body === '' && req.method === 'DELETE') return done(null, undefined);
     try {
       done(null, parseJson(body as string));
     } catch (err) {

@@ -5,10 +5,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
 import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
-import { ResourceWatch, type WatchRequest } from '../registry/resource-watch.js';
-import type { WatchCache } from '../storage/watch-cache.js';
+import type { WatchRequest } from '../registry/resource-watch.js';
+import type { ResourceService } from '../registry/resource-service.js';
 import type { Change, ChangeType } from '../storage/watch-filter.js';
-import type { Etcd3 } from 'etcd3';
 import { toTable, type IncludeObject } from './table.js';
 
 const watchers = new Gauge({ name: 'shoal_apiserver_watchers', help: 'Open client watches, by resource.', labelNames: ['resource'] });
@@ -27,8 +26,8 @@ export interface WatchStreamOptions {
   table: IncludeObject | undefined;
   bookmarks: boolean;
   timeoutSeconds?: number;
-  cache: WatchCache;
-  etcd: Etcd3;
+  /** Where the watch comes from. */
+  service: Pick<ResourceService, 'watch'>;
 }
 
 function line(type: string, objectJson: string): string {
@@ -64,7 +63,7 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
     res.end();
   };
 
-  const watch = new ResourceWatch(o.cache, o.etcd, o.request, {
+  const watch = o.service.watch(o.request, {
     event(type: ChangeType, object: KubeObject, change?: Change) {
       if (closed) return;
       let json: string;

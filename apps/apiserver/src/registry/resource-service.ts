@@ -1,40 +1,49 @@
 /**
- * The verbs of the API over the store and the watch cache: get, list, create, update, patch,
- * delete. Routes translate HTTP into these calls; everything here speaks objects and ApiErrors.
+ * The verbs of the API over the store and the watch cache: get, list, watch, create, update,
+ * patch, delete, bind. Routes translate HTTP into these calls; everything here speaks objects and
+ * ApiErrors. The verbs are the same for every kind: what differs per kind is its strategy
+ * (strategy.ts), called at fixed points; rules that read other objects are admission (admission/).
+ *
+ * A write goes, on every attempt, as kube-apiserver's does: the object prepared (identity,
+ * bookkeeping, the strategy's own fields) → mutating admission → schema validation and defaulting
+ * → the strategy's checks → validating admission → one compare-and-swap in etcd, carrying the
+ * guards of everything admission read. A guard that fails means something admission read has
+ * changed: the write is admitted again from fresh reads.
  */
 import {
-  ApiError,
   alreadyExists,
-  gone,
+  ApiError,
   matchesFields,
   matchesSelector,
   notFound,
+  timestamp,
+  type Binding,
   type KindInfo,
   type KubeList,
   type KubeObject,
-  type FieldRequirement,
-  type Selector,
 } from '@shoal/api';
-import type { ObjectStore, StoredObject, WriteGuard } from '../storage/object-store.js';
+import type { AdmissionAttributes } from '../admission/admission.js';
+import { AdmissionChain, type WriteAdmission } from '../admission/admission-chain.js';
+import type { ObjectStore, WriteGuard } from '../storage/object-store.js';
 import { encode } from '../storage/object-store.js';
 import { StoredForm } from '../storage/stored-form.js';
+import type { StoredObject } from '../storage/stored-value.js';
 import type { WatchCache } from '../storage/watch-cache.js';
-import { listPrefix, objectKeyPath } from '../storage/keys.js';
-import {
-  admitCreate,
-  admitUpdate,
-  checkEnvelope,
-  checkResourceVersionPrecondition,
-  staleObject,
-  storedForm,
-  requireResourceVersion,
-  type FieldValidation,
-} from './admission.js';
-import type { AdmissionPass } from './priority-admission.js';
-import { boundVm, type Binding } from './vm-binding.js';
+import { objectKeyPath } from '../storage/keys.js';
+import type { DeleteOptionsBody } from './delete-options.js';
+import { checkEnvelope } from './object-envelope.js';
+import { storedForm } from './object-size.js';
+import { checkResourceVersionPrecondition, checkUidPrecondition, requireResourceVersion, staleObject } from './preconditions.js';
+import { prepareCreate } from './prepare-create.js';
+import { finishUpdate, prepareUpdate } from './prepare-update.js';
+import { validateAndDefault, type FieldValidation } from './schema-validation.js';
+import { strategyFor } from './kind-strategies.js';
 import { applyPatch, type PatchType } from './patch.js';
-import { decodeContinue, encodeContinue } from './continue-token.js';
-import { BUILTIN_NAMESPACES } from '@shoal/api';
+import { listFromCache, listFromEtcd, type ListQuery } from './resource-list.js';
+import { checkResourceVersionParam } from './resource-version.js';
+import { ResourceWatch, type WatchRequest, type WatchSink } from './resource-watch.js';
+
+export type { ListQuery } from './resource-list.js';
 
 export interface Scope {
   kind: KindInfo;
@@ -48,16 +57,6 @@ export interface WriteOptions {
   dryRun: boolean;
 }
 
-export interface ListQuery {
-  namespace?: string;
-  labels: Selector;
-  fields: FieldRequirement[];
-  limit?: number;
-  continueToken?: string;
-  /** '' (consistent read), '0' (any recent state) or a revision. */
-  resourceVersion?: string;
-}
-
 export interface WriteResult {
   object: KubeObject;
   warnings: string[];
@@ -65,35 +64,14 @@ export interface WriteResult {
   json?: string;
 }
 
-export interface DeleteOptions {
-  preconditions?: { uid?: string; resourceVersion?: string };
-  dryRun: boolean;
-}
-
-/**
- * Admission that reads other objects (priority-admission.ts): asynchronous, so what it read may
- * change before the write; the guards each pass answers make etcd refuse the write then, and
- * the pass runs again with fresh=true.
- */
-export interface ReadingAdmission {
-  forCreate(kind: KindInfo, object: KubeObject): AdmissionPass | undefined;
-  forUpdate(kind: KindInfo, next: KubeObject, current: KubeObject): AdmissionPass | undefined;
-  /**
-   * For admission whose writes must take turns (quota: usage read, then written, one write at a
-   * time per namespace): resolves when it is this write's turn, with the function that ends it.
-   */
-  exclusive?(kind: KindInfo, namespace: string | undefined): Promise<(() => void) | undefined>;
-}
+/** An attempt whose write etcd refused only because an admission guard failed. */
+const GUARD_FAILED = Symbol('guard failed');
 
 /** How often a write whose guards failed is admitted again before the client is told to retry. */
 const GUARD_RETRIES = 5;
 
 /** Patches without a resourceVersion retry on conflicts this many times, as Kubernetes' GuaranteedUpdate does. */
 const PATCH_CONFLICT_RETRIES = 5;
-/** Objects fetched from etcd per round trip when paging a selective list. */
-const LIST_CHUNK = 500;
-/** How long a read may wait for the watch cache to catch up with etcd. */
-const CACHE_CATCH_UP_MS = 3_000;
 
 const target = (kind: KindInfo, name?: string) => ({ kind: kind.kind, group: kind.group, name });
 
@@ -101,8 +79,7 @@ export class ResourceService {
   constructor(
     private readonly store: ObjectStore,
     private readonly cache: WatchCache,
-    private readonly namespaceKind: KindInfo,
-    private readonly admission?: ReadingAdmission,
+    private readonly admission = new AdmissionChain(),
   ) {}
 
   private key(s: Scope): string {
@@ -120,120 +97,43 @@ export class ResourceService {
   }
 
   async list(kind: KindInfo, q: ListQuery): Promise<KubeList> {
+    checkResourceVersionParam(q.resourceVersion);
     const matches = (o: KubeObject) => matchesSelector(q.labels, o.metadata.labels) && matchesFields(q.fields, o);
     const listKind = { apiVersion: kind.apiVersion, kind: kind.listKind };
-    if (!q.limit && !q.continueToken) return { ...listKind, ...(await this.listFromCache(kind, q, matches)) };
-    return { ...listKind, ...(await this.listFromEtcd(kind, q, matches)) };
-  }
-
-  /** Whole lists come from memory, after the cache has caught up with etcd (a consistent read). */
-  private async listFromCache(kind: KindInfo, q: ListQuery, matches: (o: KubeObject) => boolean) {
-    let atLeast = 0;
-    if (q.resourceVersion === undefined || q.resourceVersion === '') atLeast = await this.store.currentRevision();
-    else if (q.resourceVersion !== '0') atLeast = Number(q.resourceVersion);
-    if (!(await this.cache.waitForRevision(atLeast, CACHE_CATCH_UP_MS)))
-      throw new ApiError(504, 'Timeout', `Too large resource version: ${atLeast}, current: ${this.cache.revision}`, { retryAfterSeconds: 1 });
-    const revision = this.cache.revision;
-    const items: KubeObject[] = [];
-    for (const { object } of this.cache.objects(kind)) {
-      if (q.namespace && object.metadata.namespace !== q.namespace) continue;
-      if (matches(object)) items.push(object);
-    }
-    items.sort((a, b) => cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || cmp(a.metadata.name!, b.metadata.name!));
-    return { metadata: { resourceVersion: String(revision) }, items };
+    if (!q.limit && !q.continueToken) return { ...listKind, ...(await listFromCache(this.store, this.cache, kind, q, matches)) };
+    return { ...listKind, ...(await listFromEtcd(this.store, kind, q, matches)) };
   }
 
   /**
-   * Paged lists read etcd at one revision for every page, so a client paging through 50,000
-   * objects sees one consistent snapshot. Selectors are applied per chunk until the page is full.
+   * A watch of a kind's changes, from the watch cache (and, for history older than its window,
+   * from the store): not started yet, so the caller can get ready to stream first.
    */
-  private async listFromEtcd(kind: KindInfo, q: ListQuery, matches: (o: KubeObject) => boolean) {
-    const prefix = listPrefix(kind, q.namespace);
-    const limit = q.limit && q.limit > 0 ? q.limit : Infinity;
-    let revision = 0;
-    let startAfter: string | undefined;
-    if (q.continueToken) ({ revision, startAfter } = decodeContinue(q.continueToken, prefix));
-    else if (q.resourceVersion && q.resourceVersion !== '0') revision = Number(q.resourceVersion);
-    const items: KubeObject[] = [];
-    const selective = q.labels.length > 0 || q.fields.length > 0;
-    let more = true;
-    let remaining = 0;
-    try {
-      while (items.length < limit && more) {
-        const want = Math.min(LIST_CHUNK, limit === Infinity ? LIST_CHUNK : selective ? Math.max(limit - items.length, 50) : limit - items.length);
-        const page = await this.store.listPage(prefix, { startAfter, limit: want, revision });
-        revision = page.revision;
-        more = page.more;
-        remaining = page.remaining;
-        for (const { object } of page.items) {
-          if (items.length >= limit) break;
-          startAfter = keyOf(kind, object);
-          if (matches(object)) items.push(object);
-        }
-        // A page cut short by the limit leaves the rest of the chunk for the next call.
-        if (items.length >= limit && page.items.length && keyOf(kind, page.items[page.items.length - 1]!.object) !== startAfter) more = true;
-      }
-    } catch (err) {
-      if (/compact/i.test((err as Error).message))
-        throw gone(`The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.`);
-      throw err;
-    }
-    return {
-      metadata: {
-        resourceVersion: String(revision),
-        ...(more ? { continue: encodeContinue({ revision, startAfter: startAfter! }) } : {}),
-        ...(more && !selective ? { remainingItemCount: remaining } : {}),
-      },
-      items,
-    };
-  }
-
-  private async ensureNamespace(kind: KindInfo, namespace: string | undefined): Promise<void> {
-    if (!kind.namespaced || !namespace) return;
-    const ns =
-      this.cache.getObject(this.namespaceKind, undefined, namespace) ??
-      (await this.store.get(objectKeyPath(this.namespaceKind, undefined, namespace)))?.object;
-    if (!ns) throw notFound({ kind: 'Namespace', name: namespace });
-    if (ns.metadata.deletionTimestamp)
-      throw new ApiError(403, 'Forbidden', `${kind.plural} "…" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
+  watch(req: WatchRequest, sink: WatchSink): ResourceWatch {
+    checkResourceVersionParam(req.resourceVersion);
+    return new ResourceWatch(this.cache, this.store, req, sink);
   }
 
   async create(kind: KindInfo, namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<WriteResult> {
-    const admitted = admitCreate(kind, body, namespace, opts.fieldValidation);
-    const { object, warnings } = admitted;
-    await this.ensureNamespace(kind, namespace);
+    const object = prepareCreate(kind, body, namespace);
     const name = object.metadata.name!;
     const key = objectKeyPath(kind, namespace, name);
-    const pass = this.admission?.forCreate(kind, object);
-    for (let attempt = 0; ; attempt++) {
-      const endTurn = pass && (await this.admission!.exclusive?.(kind, namespace));
-      try {
-        let { stored } = admitted;
-        let guards: WriteGuard[] = [];
-        if (pass) {
-          guards = await pass(attempt > 0);
-          // The pass may have filled fields in (a VM's priority): serialise what it left.
-          stored = storedForm(kind, object);
-        }
-        if (opts.dryRun) {
-          if (await this.store.get(key)) throw alreadyExists(target(kind, name));
-          return { object, warnings };
-        }
-        const res = await this.store.create(key, stored.value, guards);
-        if (res.ok) return this.written(key, object, warnings, stored, res.revision);
-        if (!res.guardFailed) throw alreadyExists(target(kind, name));
-        if (attempt >= GUARD_RETRIES) throw guardsKeptFailing(kind, name);
-      } finally {
-        endTurn?.();
+    let warnings: string[] | undefined;
+    return this.admitted({ operation: 'create', kind, namespace, object }, name, async (admission, fresh) => {
+      const guards = await admission.mutate(fresh);
+      // Validated after mutating admission, so what admission filled in is checked with the rest.
+      const found = validateAndDefault(kind, object, opts.fieldValidation);
+      warnings ??= found;
+      guards.push(...(await admission.validate(fresh)));
+      const stored = storedForm(kind, object);
+      if (opts.dryRun) {
+        if (await this.store.get(key)) throw alreadyExists(target(kind, name));
+        return { object, warnings };
       }
-    }
-  }
-
-  /** A stored write's answer; the watch cache takes this object rather than decoding the same value again. */
-  private written(key: string, object: KubeObject, warnings: string[], stored: StoredForm, revision: number): WriteResult {
-    object.metadata.resourceVersion = String(revision);
-    this.cache.expectWrite(key, { object, revision });
-    return { object, warnings, json: stored.withResourceVersion(revision) };
+      const res = await this.store.create(key, stored.value, guards);
+      if (res.ok) return this.written(key, object, warnings, stored, res.revision);
+      if (!res.guardFailed) throw alreadyExists(target(kind, name));
+      return GUARD_FAILED;
+    });
   }
 
   async update(s: Scope, body: unknown, opts: WriteOptions): Promise<WriteResult> {
@@ -241,7 +141,7 @@ export class ResourceService {
     const rv = requireResourceVersion(s.kind, s.name, incoming);
     const current = await this.load(s);
     checkResourceVersionPrecondition(s.kind, s.name, rv, current.object);
-    return this.write(s, current, admitUpdate({ ...s, body: incoming, current: current.object, fieldValidation: opts.fieldValidation }), opts);
+    return this.replace(s, current, incoming, opts);
   }
 
   async patch(s: Scope, type: PatchType, patch: unknown, opts: WriteOptions): Promise<WriteResult> {
@@ -252,9 +152,8 @@ export class ResourceService {
       const current = await this.load(s);
       const patched = applyPatch(structuredClone(current.object), type, patch) as KubeObject;
       checkResourceVersionPrecondition(s.kind, s.name, patched?.metadata?.resourceVersion, current.object);
-      const admitted = admitUpdate({ ...s, body: patched, current: current.object, fieldValidation: opts.fieldValidation });
       try {
-        return await this.write(s, current, admitted, opts);
+        return await this.replace(s, current, patched, opts);
       } catch (err) {
         const conflict = err instanceof ApiError && err.reason === 'Conflict';
         if (!conflict || pinned || attempt >= PATCH_CONFLICT_RETRIES) throw err;
@@ -262,46 +161,78 @@ export class ResourceService {
     }
   }
 
-  /** Stores an admitted change; the last finalizer leaving an object being deleted removes it. */
-  private async write(s: Scope, current: StoredObject, admitted: { object: KubeObject; warnings: string[]; stored?: StoredForm }, opts: WriteOptions): Promise<WriteResult> {
-    const { object, warnings } = admitted;
-    const finished = object.metadata.deletionTimestamp && !(object.metadata.finalizers ?? []).length;
-    if (finished) {
-      if (!opts.dryRun) await this.remove(s, current.revision);
-      return { object, warnings };
-    }
-    const stored = admitted.stored ?? StoredForm.of(object);
-    if (stored.value === encode(current.object)) return { object: current.object, warnings };
-    const pass = this.admission?.forUpdate(s.kind, object, current.object);
-    const key = this.key(s);
-    for (let attempt = 0; ; attempt++) {
-      const endTurn = pass && (await this.admission!.exclusive?.(s.kind, s.namespace));
-      try {
-        const guards = pass ? await pass(attempt > 0) : [];
-        if (opts.dryRun) return { object, warnings };
-        const res = await this.store.update(key, stored.value, current.revision, guards);
-        if (res.ok) return this.written(key, object, warnings, stored, res.revision);
-        if (!res.current) throw notFound(target(s.kind, s.name));
-        if (!res.guardFailed) throw staleObject(s.kind, s.name);
-        if (attempt >= GUARD_RETRIES) throw guardsKeptFailing(s.kind, s.name);
-      } finally {
-        endTurn?.();
+  /** An update of `current` to `body` (a PUT's, or a patch's result); the last finalizer leaving an object being deleted removes it. */
+  private async replace(s: Scope, current: StoredObject, body: unknown, opts: WriteOptions): Promise<WriteResult> {
+    const next = prepareUpdate({ ...s, body, current: current.object });
+    let warnings: string[] | undefined;
+    return this.admitted({ operation: 'update', kind: s.kind, namespace: s.namespace, object: next, oldObject: current.object }, s.name, async (admission, fresh) => {
+      const guards = await admission.mutate(fresh);
+      const found = validateAndDefault(s.kind, next, opts.fieldValidation);
+      warnings ??= found;
+      finishUpdate(s.kind, next, current.object);
+      const stored = storedForm(s.kind, next);
+      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length) {
+        if (!opts.dryRun) await this.remove(s, current.revision);
+        return { object: next, warnings };
       }
-    }
+      // Nothing changed: nothing is written (no new resourceVersion, no watch event).
+      if (stored.value === encode(current.object)) return { object: current.object, warnings };
+      guards.push(...(await admission.validate(fresh)));
+      if (opts.dryRun) return { object: next, warnings };
+      return this.swap(s, current, next, warnings, stored, guards);
+    });
   }
 
   /**
-   * Binds a VM to a node (vm-binding.ts): spec.nodeName and the Scheduled status in one
-   * compare-and-swap. Without a resourceVersion precondition a concurrent change of the VM is
-   * retried from a fresh read, as Kubernetes' GuaranteedUpdate does; a concurrent bind then
-   * finds the VM bound and answers 409 (or nothing to do, if to the same node).
+   * Runs a write's attempts with its admission: once, unless etcd refused the write only because
+   * an admission guard failed (what admission read changed in between); then again, with fresh
+   * reads, a few times before the client is told to retry.
+   */
+  private async admitted<T>(a: AdmissionAttributes, name: string, attempt: (admission: WriteAdmission, fresh: boolean) => Promise<T | typeof GUARD_FAILED>): Promise<T> {
+    const admission = this.admission.begin(a);
+    for (let n = 0; ; n++) {
+      try {
+        const result = await attempt(admission, n > 0);
+        if (result !== GUARD_FAILED) return result;
+      } finally {
+        admission.endAttempt();
+      }
+      if (n >= GUARD_RETRIES) throw guardsKeptFailing(a.kind, name);
+    }
+  }
+
+  /** The compare-and-swap of an update: GUARD_FAILED when only a guard failed, 409 when the object moved on, 404 when it is gone. */
+  private async swap(s: Scope, current: StoredObject, next: KubeObject, warnings: string[], stored: StoredForm, guards: WriteGuard[] = []): Promise<WriteResult | typeof GUARD_FAILED> {
+    const key = this.key(s);
+    const res = await this.store.update(key, stored.value, current.revision, guards);
+    if (res.ok) return this.written(key, next, warnings, stored, res.revision);
+    if (!res.current) throw notFound(target(s.kind, s.name));
+    if (!res.guardFailed) throw staleObject(s.kind, s.name);
+    return GUARD_FAILED;
+  }
+
+  /** A stored write's answer; the watch cache takes this object rather than decoding the same value again. */
+  private written(key: string, object: KubeObject, warnings: string[], stored: StoredForm, revision: number): WriteResult {
+    object.metadata.resourceVersion = String(revision);
+    this.cache.expectWrite(key, { object, revision });
+    return { object, warnings, json: stored.withResourceVersion(revision) };
+  }
+
+  /**
+   * Binds an object to a node (the kind's strategy says how: strategies/virtualmachine.ts), in
+   * one compare-and-swap. Without a resourceVersion precondition a concurrent change of the
+   * object is retried from a fresh read, as Kubernetes' GuaranteedUpdate does; a concurrent bind
+   * then finds it bound and answers 409 (or nothing to do, if to the same node).
    */
   async bind(s: Scope, binding: Binding, opts: { dryRun: boolean }): Promise<void> {
+    const bind = strategyFor(s.kind).bind;
+    if (!bind) throw new ApiError(405, 'MethodNotAllowed', `${s.kind.plural} have no binding subresource`);
     const key = this.key(s);
+    const pinned = binding.metadata?.resourceVersion;
     for (let attempt = 0; ; attempt++) {
       const current = await this.load(s);
-      checkResourceVersionPrecondition(s.kind, s.name, binding.resourceVersion, current.object);
-      const next = boundVm(s.kind, current.object, binding.nodeName, new Date());
+      checkResourceVersionPrecondition(s.kind, s.name, pinned, current.object);
+      const next = bind(s.kind, current.object, binding.target.name, new Date());
       if (!next) return;
       const stored = storedForm(s.kind, next);
       if (opts.dryRun) return;
@@ -311,7 +242,7 @@ export class ResourceService {
         return;
       }
       if (!res.current) throw notFound(target(s.kind, s.name));
-      if (binding.resourceVersion || attempt >= PATCH_CONFLICT_RETRIES) throw staleObject(s.kind, s.name);
+      if (pinned || attempt >= PATCH_CONFLICT_RETRIES) throw staleObject(s.kind, s.name);
     }
   }
 
@@ -325,25 +256,28 @@ export class ResourceService {
 
   /**
    * Graceful deletion: an object with finalizers only gets a deletionTimestamp; whoever owns each
-   * finalizer removes it when done, and the last removal deletes the object (see write()).
+   * finalizer removes it when done, and the last removal deletes the object (see replace()).
    */
-  async delete(s: Scope, opts: DeleteOptions): Promise<KubeObject> {
-    if (s.kind.kind === 'Namespace' && BUILTIN_NAMESPACES.includes(s.name))
-      throw new ApiError(403, 'Forbidden', `namespaces "${s.name}" is forbidden: this namespace may not be deleted`, { name: s.name, kind: 'namespaces' });
+  async delete(s: Scope, opts: DeleteOptionsBody): Promise<KubeObject> {
+    const strategy = strategyFor(s.kind);
+    const refused = strategy.refuseDelete?.(s.kind, s.name);
+    if (refused) throw refused;
     for (let attempt = 0; ; attempt++) {
       const current = await this.load(s);
       const obj = current.object;
-      if (opts.preconditions?.uid && opts.preconditions.uid !== obj.metadata.uid)
-        throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${obj.metadata.uid}`, { name: s.name, kind: s.kind.plural });
+      checkUidPrecondition(s.kind, s.name, opts.preconditions?.uid, obj);
       checkResourceVersionPrecondition(s.kind, s.name, opts.preconditions?.resourceVersion, obj);
       try {
         if ((obj.metadata.finalizers ?? []).length) {
           if (obj.metadata.deletionTimestamp) return obj;
+          // Marking it deleted is not an update of its content: no admission, no validation.
           const next = structuredClone(obj);
-          next.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+          next.metadata.deletionTimestamp = timestamp();
           next.metadata.deletionGracePeriodSeconds = 0;
-          if (s.kind.kind === 'Namespace') next.status = { phase: 'Terminating' };
-          return (await this.write(s, current, { object: next, warnings: [] }, { dryRun: opts.dryRun, fieldValidation: 'Ignore' })).object;
+          strategy.prepareForDelete?.(next);
+          if (opts.dryRun) return next;
+          // Without guards, etcd refuses the swap only for the object itself, and swap throws for that.
+          return ((await this.swap(s, current, next, [], StoredForm.of(next))) as WriteResult).object;
         }
         if (!opts.dryRun) await this.remove(s, current.revision);
         return obj;
@@ -367,9 +301,3 @@ function patchPinsVersion(patch: unknown): boolean {
   if (Array.isArray(patch)) return patch.some((op: { path?: unknown }) => op?.path === '/metadata/resourceVersion');
   return typeof (patch as { metadata?: { resourceVersion?: unknown } })?.metadata?.resourceVersion === 'string';
 }
-
-function keyOf(kind: KindInfo, o: KubeObject): string {
-  return objectKeyPath(kind, o.metadata.namespace, o.metadata.name!);
-}
-
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

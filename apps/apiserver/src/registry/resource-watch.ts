@@ -1,14 +1,16 @@
 /**
  * One client watch: the changes of a kind after a resourceVersion, filtered, in order, each
  * once. Served from the watch cache when its window reaches back far enough; otherwise from a
- * watch of its own on etcd, which still answers 410 Expired when etcd compacted that history.
+ * watch of its own on the store, which still answers 410 Expired when etcd compacted that history.
+ * The resource service creates these (ResourceService.watch); routes only stream them.
  */
-import type { Etcd3 } from 'etcd3';
 import { ApiError, gone, type KindInfo, type KubeObject } from '@shoal/api';
+import type { ObjectStore } from '../storage/object-store.js';
 import type { WatchCache } from '../storage/watch-cache.js';
-import { watchPrefix, type PrefixWatch } from '../storage/etcd-watch.js';
+import type { PrefixWatch } from '../storage/etcd-watch.js';
 import { listPrefix } from '../storage/keys.js';
 import { eventFor, matchesFilter, type Change, type ChangeType, type WatchFilter } from '../storage/watch-filter.js';
+import { awaitCacheRevision } from './cache-revision.js';
 
 export interface WatchSink {
   /** Delivers one event; `change` lets the sink reuse serialisation across watchers. */
@@ -24,8 +26,6 @@ export interface WatchRequest {
   resourceVersion: string;
 }
 
-const TOO_LARGE_WAIT_MS = 3_000;
-
 export class ResourceWatch {
   private stopFn: () => void = () => undefined;
   /** Every change up to this revision has been considered for the sink. */
@@ -33,7 +33,7 @@ export class ResourceWatch {
 
   constructor(
     private readonly cache: WatchCache,
-    private readonly etcd: Etcd3,
+    private readonly store: ObjectStore,
     private readonly req: WatchRequest,
     private readonly sink: WatchSink,
   ) {}
@@ -47,10 +47,9 @@ export class ResourceWatch {
       this.followCache();
       return;
     }
-    if (!/^\d+$/.test(rv)) throw new ApiError(400, 'BadRequest', `invalid resourceVersion ${JSON.stringify(rv)}: must be a number the server returned`);
+    // A revision, as ResourceService.watch checked.
     const from = Number(rv);
-    if (!(await this.cache.waitForRevision(from, TOO_LARGE_WAIT_MS)))
-      throw new ApiError(504, 'Timeout', `Too large resource version: ${from}, current: ${this.cache.revision}`, { retryAfterSeconds: 1 });
+    await awaitCacheRevision(this.cache, from);
     const backlog = this.cache.changesSince(kind, from);
     if (backlog) {
       for (const c of backlog) this.deliver(c);
@@ -89,7 +88,7 @@ export class ResourceWatch {
     };
   }
 
-  /** History older than the cache's window: read it from etcd directly (rare; costs one etcd watch). */
+  /** History older than the cache's window: read it from the store directly (rare; costs one etcd watch). */
   private async followEtcd(from: number): Promise<void> {
     const prefix = listPrefix(this.req.kind, this.req.filter.namespace);
     let watcher: PrefixWatch | undefined;
@@ -98,7 +97,7 @@ export class ResourceWatch {
       stopped = true;
       void watcher?.cancel().catch(() => undefined);
     };
-    watcher = await watchPrefix(this.etcd, prefix, from + 1, {
+    watcher = await this.store.watch(prefix, from + 1, {
       onChange: (_key, change) => {
         if (!stopped) this.deliver(change);
       },

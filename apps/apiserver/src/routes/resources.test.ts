@@ -141,6 +141,23 @@ test('delete honours preconditions and dryRun', async () => {
   assert.equal((await api('GET', `${VMS}/careful`)).status, 404);
 });
 
+test('a DELETE with an empty body and a JSON Content-Type deletes without options, as Kubernetes; a body that is not DeleteOptions is still refused', async () => {
+  await api('POST', VMS, vm('bodiless'));
+  const json = { 'content-type': 'application/json' };
+  for (const body of ['{"kind":"Pod"}', ' ', '{']) {
+    const refused = await api('DELETE', `${VMS}/bodiless`, body, json);
+    assert.equal(refused.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(refused.body)}`);
+    assert.equal(refused.body.reason, 'BadRequest');
+  }
+  assert.equal((await api('GET', `${VMS}/bodiless`)).status, 200, 'refused deletes delete nothing');
+  const deleted = await api('DELETE', `${VMS}/bodiless`, '', json);
+  assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+  assert.equal(deleted.body.metadata.name, 'bodiless');
+  assert.equal((await api('GET', `${VMS}/bodiless`)).status, 404);
+  const collection = await api('DELETE', `${VMS}?labelSelector=none%3Dthere`, '', { 'content-type': 'application/json; charset=utf-8' });
+  assert.equal(collection.status, 200, JSON.stringify(collection.body));
+});
+
 test('objects go only into namespaces that exist; cluster-scoped kinds take no namespace', async () => {
   const res = await api('POST', '/apis/shoal.dev/v1alpha1/namespaces/nowhere/virtualmachines', vm('lost'));
   assert.equal(res.status, 404);

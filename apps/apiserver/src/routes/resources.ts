@@ -6,26 +6,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiError,
-  badRequest,
   parseFieldSelector,
   parseLabelSelector,
   type KindInfo,
   type KubeObject,
 } from '@shoal/api';
 import type { ResourceService, Scope, WriteResult } from '../registry/resource-service.js';
-import { parseFieldValidation } from '../registry/admission.js';
+import { parseFieldValidation } from '../registry/schema-validation.js';
 import { patchTypeOf } from '../registry/patch.js';
 import { parseDeleteOptions } from '../registry/delete-options.js';
+import { isDryRun } from '../registry/dry-run.js';
 import { streamWatch } from '../http/watch-stream.js';
 import { toTable, wantsTable, type IncludeObject } from '../http/table.js';
-import type { WatchCache } from '../storage/watch-cache.js';
-import type { Etcd3 } from 'etcd3';
+import { DELETE_OPTIONS_SCHEMA_ID } from '../schemas-openapi.js';
 
 export interface ResourceRoutesOptions {
   kinds: KindInfo[];
   service: ResourceService;
-  cache: WatchCache;
-  etcd: Etcd3;
 }
 
 interface Query {
@@ -96,6 +93,7 @@ const deleteQuery = {
 };
 
 const statusRef = { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' };
+const deleteOptionsRef = { $ref: `${DELETE_OPTIONS_SCHEMA_ID}#` };
 
 function includeOf(req: Req): IncludeObject | undefined {
   if (!wantsTable(req.headers.accept)) return undefined;
@@ -104,33 +102,10 @@ function includeOf(req: Req): IncludeObject | undefined {
 
 const truthy = (v: string | undefined) => v === '1' || v === 'true' || v === 'True';
 
-function dryRunOf(q: Query): boolean {
-  const v = Array.isArray(q.dryRun) ? q.dryRun : q.dryRun ? [q.dryRun] : [];
-  return v.includes('All');
-}
-
 function sendWrite(reply: FastifyReply, code: number, result: WriteResult) {
   for (const w of result.warnings) void reply.header('Warning', `299 - ${JSON.stringify(w)}`);
   if (result.json !== undefined) return reply.code(code).type('application/json; charset=utf-8').send(result.json);
   return reply.code(code).send(result.object);
-}
-
-/**
- * As Kubernetes' path.IsValidPathSegmentName: a name or namespace in the URL may not be "." or
- * "..", nor contain "/" or "%" once decoded. Anything else that is not a valid name just names
- * nothing (404), as in Kubernetes.
- */
-function checkPathSegment(value: string | undefined, what: 'name' | 'namespace'): void {
-  if (value === undefined) return;
-  const why = value === '.' || value === '..' ? `may not be '${value}'` : value.includes('/') ? "may not contain '/'" : value.includes('%') ? "may not contain '%'" : undefined;
-  if (why) throw badRequest(`${what === 'name' ? 'Name' : 'Namespace'} parameter invalid: ${JSON.stringify(value)}: ${why}`, [{ field: what === 'name' ? 'metadata.name' : 'metadata.namespace', message: why }]);
-}
-
-/** A list or watch resourceVersion: "" or "0" or an etcd revision (a non-negative int64 JavaScript can hold exactly). */
-function checkResourceVersionParam(rv: string | undefined): void {
-  if (rv === undefined || rv === '') return;
-  if (!/^\d+$/.test(rv) || !Number.isSafeInteger(Number(rv)))
-    throw badRequest(`invalid resourceVersion ${JSON.stringify(rv.slice(0, 64))}: must be a resourceVersion the server returned`, [{ field: 'resourceVersion', message: 'not a resourceVersion' }]);
 }
 
 /** The path parameters naming one object ({namespace}, {name}), as OpenAPI and validation see them; subresource routes use it too. */
@@ -144,42 +119,8 @@ export function objectPathParams(kind: KindInfo) {
   };
 }
 
-/** Whole-number query parameters, as Kubernetes parses them (base 10 only). */
-const DECIMAL_QUERY_PARAMS = ['limit', 'timeoutSeconds', 'gracePeriodSeconds'] as const;
-
-/**
- * Before schema validation coerces them: ajv would read "0x10" as 16 and "1e3" as 1000, where
- * Kubernetes (strconv.ParseInt, base 10) refuses them.
- */
-function checkDecimalParams(query: Record<string, unknown>): void {
-  for (const p of DECIMAL_QUERY_PARAMS) {
-    const v = query[p];
-    if (typeof v === 'string' && !/^-?\d+$/.test(v)) throw badRequest(`invalid ${p} ${JSON.stringify(v.slice(0, 64))}: must be a whole number`, [{ field: p, message: 'not a whole number' }]);
-  }
-}
-
 export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesOptions): Promise<void> {
   const { service } = opts;
-  app.addHook('preValidation', (req, _reply, done) => {
-    try {
-      checkDecimalParams((req.query ?? {}) as Record<string, unknown>);
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
-  });
-  // Before any handler (a watch answers 200 before it starts, so a bad parameter must be refused here to get its 4xx).
-  app.addHook('preHandler', (req, _reply, done) => {
-    try {
-      const params = req.params as Params;
-      checkPathSegment(params.namespace, 'namespace');
-      checkPathSegment(params.name, 'name');
-      checkResourceVersionParam((req.query as Query).resourceVersion);
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
-  });
   for (const kind of opts.kinds) {
     const base = `/apis/${kind.group}/${kind.version}`;
     const collection = kind.namespaced ? `${base}/namespaces/:namespace/${kind.plural}` : `${base}/${kind.plural}`;
@@ -197,7 +138,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
       ...extra,
     });
     const scope = (req: Req, subresource?: 'status'): Scope => ({ kind, namespace: req.params.namespace, name: req.params.name!, subresource });
-    const writeOpts = (req: Req) => ({ fieldValidation: parseFieldValidation(req.query.fieldValidation), dryRun: dryRunOf(req.query) });
+    const writeOpts = (req: Req) => ({ fieldValidation: parseFieldValidation(req.query.fieldValidation), dryRun: isDryRun(req.query.dryRun) });
 
     const listOrWatch = async (req: Req, reply: FastifyReply, namespace: string | undefined) => {
       const labels = parseLabelSelector(req.query.labelSelector);
@@ -208,8 +149,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
           table: includeOf(req),
           bookmarks: truthy(req.query.allowWatchBookmarks),
           timeoutSeconds: req.query.timeoutSeconds,
-          cache: opts.cache,
-          etcd: opts.etcd,
+          service,
         });
       }
       const list = await service.list(kind, {
@@ -253,7 +193,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
         const items: KubeObject[] = [];
         for (const o of list.items) {
           try {
-            items.push(await service.delete({ kind, namespace: o.metadata.namespace, name: o.metadata.name! }, { dryRun: dryRunOf(req.query) }));
+            items.push(await service.delete({ kind, namespace: o.metadata.namespace, name: o.metadata.name! }, { dryRun: isDryRun(req.query.dryRun) }));
           } catch (err) {
             if (!(err instanceof ApiError && err.code === 404)) throw err;
           }
@@ -295,11 +235,11 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
       });
     }
     app.delete(item, {
-      schema: { ...meta('delete', 'delete', { summary: `Delete a ${kind.kind}` }), params, querystring: deleteQuery, response: { 200: objectRef, default: statusRef } },
+      schema: { ...meta('delete', 'delete', { summary: `Delete a ${kind.kind}` }), params, querystring: deleteQuery, body: deleteOptionsRef, response: { 200: objectRef, default: statusRef } },
       config: { resource: kind.plural, verb: 'delete' },
       handler: async (req: Req) => {
         const body = parseDeleteOptions(req.body);
-        return service.delete(scope(req), { preconditions: body.preconditions, dryRun: dryRunOf(req.query) || body.dryRun });
+        return service.delete(scope(req), { ...body, dryRun: isDryRun(req.query.dryRun) || body.dryRun });
       },
     });
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ApiError, kinds, validateObject, type KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { http, openWatch, startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
-import { boundVm } from '../registry/vm-binding.js';
+import { boundVm } from '../registry/strategies/virtualmachine.js';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const VMS = `${API}/namespaces/default/virtualmachines`;
@@ -172,6 +172,18 @@ test('discovery lists virtualmachines/binding with verb create, and OpenAPI has 
   assert.deepEqual(sub && { verbs: sub.verbs, namespaced: sub.namespaced }, { verbs: ['create'], namespaced: true });
   const doc = (await api('GET', '/openapi/v3/apis/shoal.dev/v1alpha1')).body;
   assert.ok(doc.paths['/apis/shoal.dev/v1alpha1/namespaces/{namespace}/virtualmachines/{name}/binding']?.post);
+});
+
+test('OpenAPI publishes the Binding and DeleteOptions bodies as schemas/options/ declares them', async () => {
+  const doc = (await api('GET', '/openapi/v3/apis/shoal.dev/v1alpha1')).body;
+  const bodyOf = (op: any) => op?.requestBody?.content?.['application/json']?.schema;
+  const bindingBody = bodyOf(doc.paths['/apis/shoal.dev/v1alpha1/namespaces/{namespace}/virtualmachines/{name}/binding'].post);
+  const deleteBody = bodyOf(doc.paths['/apis/shoal.dev/v1alpha1/namespaces/{namespace}/virtualmachines/{name}'].delete);
+  const resolve = (s: any) => (s?.$ref ? doc.components.schemas[s.$ref.split('/').pop()] : s);
+  assert.deepEqual(resolve(bindingBody)?.required, ['target']);
+  assert.deepEqual([resolve(bindingBody)?.title, resolve(deleteBody)?.title], ['Binding', 'DeleteOptions']);
+  assert.ok(resolve(deleteBody)?.properties.preconditions, JSON.stringify(deleteBody));
+  assert.deepEqual(resolve(deleteBody)?.properties.dryRun.items.enum, ['All']);
 });
 
 test('a bound VM is still a valid VirtualMachine (what the bind writes satisfies the schema)', () => {

@@ -1,12 +1,14 @@
 /**
  * `POST .../namespaces/{ns}/virtualmachines/{name}/binding`: assigns a VM to a node, as
- * Kubernetes' pods/binding (registry/vm-binding.ts says what a bind changes). Answers 201 and a
+ * Kubernetes' pods/binding (registry/strategies/virtualmachine.ts says what a bind changes). Answers 201 and a
  * Success Status, as Kubernetes does; the bound VM reaches watchers as one MODIFIED event.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { KindInfo } from '@shoal/api';
+import type { KindInfo, Status } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
-import { bindingSucceeded, parseBinding } from '../registry/vm-binding.js';
+import { parseBinding } from '../registry/binding.js';
+import { isDryRun } from '../registry/dry-run.js';
+import { BINDING_SCHEMA_ID } from '../schemas-openapi.js';
 import { objectPathParams } from './resources.js';
 
 export interface VmBindingRoutesOptions {
@@ -16,27 +18,8 @@ export interface VmBindingRoutesOptions {
 
 type Req = FastifyRequest<{ Params: { namespace: string; name: string }; Querystring: { dryRun?: string | string[] }; Body: unknown }>;
 
-const BINDING_BODY = {
-  type: 'object',
-  description: 'Binding: the node a VirtualMachine is assigned to.',
-  required: ['target'],
-  properties: {
-    apiVersion: { type: 'string', description: 'shoal.dev/v1alpha1' },
-    kind: { type: 'string', description: 'Binding' },
-    metadata: {
-      type: 'object',
-      properties: {
-        name: { type: 'string', description: 'Name of the VirtualMachine (optional; must match the URL)' },
-        resourceVersion: { type: 'string', description: 'Bind only if the VirtualMachine is still at this resourceVersion' },
-      },
-    },
-    target: {
-      type: 'object',
-      required: ['name'],
-      properties: { name: { type: 'string', description: 'Name of the Node' }, kind: { type: 'string', description: 'Node' } },
-    },
-  },
-};
+/** What a successful bind answers, as Kubernetes does for pods/binding: 201 and a Status, not the object. */
+const BINDING_SUCCEEDED: Omit<Status, 'message'> = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
 
 export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoutesOptions): Promise<void> {
   const vmKind = opts.kinds.find((k) => k.kind === 'VirtualMachine');
@@ -57,16 +40,15 @@ export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoute
           pretty: { type: 'string', description: 'Ignored' },
         },
       },
-      body: BINDING_BODY,
+      body: { $ref: `${BINDING_SCHEMA_ID}#` },
       response: { 201: { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' }, default: { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' } },
     },
     config: { resource: `${vmKind.plural}/binding`, verb: 'create' },
     handler: async (req: Req, reply) => {
       const { namespace, name } = req.params;
       const binding = parseBinding(vmKind, namespace, name, req.body);
-      const dryRun = ([] as string[]).concat(req.query.dryRun ?? []).includes('All');
-      await opts.service.bind({ kind: vmKind, namespace, name }, binding, { dryRun });
-      return reply.code(201).send(bindingSucceeded());
+      await opts.service.bind({ kind: vmKind, namespace, name }, binding, { dryRun: isDryRun(req.query.dryRun) });
+      return reply.code(201).send(BINDING_SUCCEEDED);
     },
   });
 }

@@ -9,7 +9,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request, type Dispatcher } from 'undici';
-import { ApiError, badRequest, type KindInfo, type KubeObject } from '@shoal/api';
+import { ApiError, badRequest, type KindInfo, type KubeObject, type Node, type VirtualMachine } from '@shoal/api';
 import type { Scope } from '../registry/resource-service.js';
 import { objectPathParams } from './resources.js';
 
@@ -85,7 +85,7 @@ export async function vmLogRoutes(app: FastifyInstance, opts: VmLogRoutesOptions
       const { namespace, name } = req.params;
       const follow = parseFollow(req.query.follow);
       const vm = await opts.objects.get({ kind: vmKind, namespace, name });
-      const nodeName = (vm.spec as { nodeName?: string } | undefined)?.nodeName;
+      const nodeName = (vm as VirtualMachine).spec.nodeName;
       if (!nodeName) throw badRequest(`${vmKind.singular} ${name} is not scheduled to a node yet`);
       const agentAddress = await agentAddressOf(opts.objects, nodeKind, nodeName, name);
 
@@ -160,7 +160,7 @@ async function agentAddressOf(objects: ObjectReader, nodeKind: KindInfo, nodeNam
     }
     throw err;
   }
-  const address = (node.status as { agentAddress?: string } | undefined)?.agentAddress;
+  const address = (node as Node).status?.agentAddress;
   if (!address) throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has no agent address (status.agentAddress): its agent has not registered`, { retryAfterSeconds: 1 });
   let url: URL;
   try {

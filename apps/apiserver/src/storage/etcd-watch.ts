@@ -4,7 +4,7 @@
  */
 import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import type { KubeObject } from '@shoal/api';
-import { StoredValue, type StoredObject } from './object-store.js';
+import { StoredValue, type StoredObject } from './stored-value.js';
 import type { Change, ChangeType } from './watch-filter.js';
 
 export interface EtcdWatchHandlers {

@@ -1,20 +1,16 @@
 /**
  * Objects in etcd, one key each. The stored JSON carries no resourceVersion: it is the key's
- * mod_revision, filled in on every read, so it can never disagree with etcd.
+ * mod_revision, filled in on every read (stored-value.ts), so it can never disagree with etcd.
  * Writes are compare-and-swap transactions (STYLE.md §7): create needs Create == 0, update and
  * delete need Mod == the revision the caller read.
  */
-import { CompareResult, CompareTarget, type Etcd3, type ICompare, type IKeyValue } from 'etcd3';
+import { CompareResult, CompareTarget, type Etcd3, type ICompare } from 'etcd3';
 import { BoundHistogram } from '../metrics/bound-metrics.js';
 import type { KubeObject } from '@shoal/api';
 import { prefixEnd } from './keys.js';
 import { StoredForm } from './stored-form.js';
-
-export interface StoredObject {
-  object: KubeObject;
-  /** etcd mod_revision of the key: the object's resourceVersion. */
-  revision: number;
-}
+import { decode, type StoredObject } from './stored-value.js';
+import { watchPrefix, type EtcdWatchHandlers, type PrefixWatch } from './etcd-watch.js';
 
 /**
  * `guardFailed`: the object's own compare held (create: absent; update: at the expected
@@ -65,52 +61,6 @@ async function timed<T>(operation: keyof typeof etcdOperations, fn: () => Promis
     return await fn();
   } finally {
     etcdOperations[operation].observe((performance.now() - start) / 1000);
-  }
-}
-
-export function decode(kv: IKeyValue): StoredObject {
-  const revision = Number(kv.mod_revision);
-  return { object: parseStored(kv.value.toString(), revision), revision };
-}
-
-function parseStored(json: string, revision: number): KubeObject {
-  const object = JSON.parse(json) as KubeObject;
-  object.metadata.resourceVersion = String(revision);
-  return object;
-}
-
-/**
- * A value from the watch, parsed only when something reads `object`. Many never are: the watch
- * usually delivers a write before etcd's answer to it reaches the writer, and with nobody
- * watching or listing, the cache's copy of an object this apiserver just wrote then becomes
- * that very object (see adopt) instead of a second parse of its JSON.
- */
-export class StoredValue implements StoredObject {
-  private json: string | undefined;
-  private parsed: KubeObject | undefined;
-
-  constructor(
-    readonly revision: number,
-    value: Buffer | KubeObject,
-  ) {
-    // As a string, not the received buffer: a slice would keep the whole gRPC message alive.
-    if (Buffer.isBuffer(value)) this.json = value.toString();
-    else this.parsed = value;
-  }
-
-  get object(): KubeObject {
-    if (this.parsed === undefined) {
-      this.parsed = parseStored(this.json!, this.revision);
-      this.json = undefined;
-    }
-    return this.parsed;
-  }
-
-  /** This value is known to be `object` (this apiserver wrote it): take it instead of parsing, unless already parsed. */
-  adopt(object: KubeObject): void {
-    if (this.parsed !== undefined) return;
-    this.parsed = object;
-    this.json = undefined;
   }
 }
 
@@ -207,6 +157,14 @@ export class ObjectStore {
       more: res.more,
       remaining: Math.max(0, count - items.length),
     };
+  }
+
+  /**
+   * The changes under a prefix from `fromRevision` on, as they happen: for history older than the
+   * watch cache holds (the cache itself watches the whole keyspace on its own).
+   */
+  watch(prefix: string, fromRevision: number, handlers: EtcdWatchHandlers): Promise<PrefixWatch> {
+    return watchPrefix(this.etcd, prefix, fromRevision, handlers);
   }
 
   /**

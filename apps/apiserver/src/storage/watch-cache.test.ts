@@ -26,7 +26,7 @@ before(async () => {
   store = new ObjectStore(etcd);
   cache = new WatchCache(etcd, store, kinds.all, { windowSize: 1000 });
   await cache.start();
-  service = new ResourceService(store, cache, nsKind);
+  service = new ResourceService(store, cache);
   await service.create(nsKind, undefined, { metadata: { name: 'default' } }, strict);
 });
 after(async () => {

@@ -10,7 +10,8 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import type { KindInfo, KubeObject } from '@shoal/api';
 import { kindPrefix, REGISTRY_PREFIX } from './keys.js';
-import { StoredValue, type ObjectStore, type StoredObject } from './object-store.js';
+import type { ObjectStore } from './object-store.js';
+import { StoredValue, type StoredObject } from './stored-value.js';
 import { watchPrefix, type EtcdChange, type PrefixWatch } from './etcd-watch.js';
 import type { Change } from './watch-filter.js';
 

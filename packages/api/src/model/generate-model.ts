@@ -8,6 +8,8 @@
  * a default is always present, so readers never repeat the default (`spec.runStrategy`, not
  * `spec.runStrategy ?? 'Always'`). Schemas and shared pieces with a `title` become named types
  * (`Taint`, `RunStrategy`); each kind's spec and status are named `<Kind>Spec`, `<Kind>Status`.
+ * The bodies under schemas/options/ that are not kinds (DeleteOptions, Binding) become types by
+ * their titles too, outside the list of kinds.
  * generate-model.test.ts fails when generated.ts is not what the schemas produce now.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
 import { API_VERSION } from '../objects.js';
-import { readKindFiles, SCHEMAS_DIR, type JsonSchema, type KindSchemaFile } from '../schemas.js';
+import { readKindFiles, readOptionsFiles, SCHEMAS_DIR, type JsonSchema, type KindSchemaFile } from '../schemas.js';
 
 export const GENERATED_MODEL = fileURLToPath(new URL('./generated.ts', import.meta.url));
 
@@ -130,11 +132,14 @@ export async function generateModel(dir = SCHEMAS_DIR): Promise<string> {
     additionalProperties: false,
     required: files.map((f) => f.kind),
     properties: Object.fromEntries(files.map((f) => [f.kind, kindSchema(f, refs)])),
+    // Not kinds, so not properties of Kinds: definitions, which the generator declares all the same.
+    definitions: Object.fromEntries(readOptionsFiles(dir).map((o) => [o.title as string, refs.resolve(o)])),
   };
   return compile(admitted(root) as JSONSchema, 'Kinds', {
     bannerComment: BANNER,
     additionalProperties: false,
     declareExternallyReferenced: true,
+    unreachableDefinitions: true,
     ignoreMinAndMaxItems: true,
     strictIndexSignatures: false,
     unknownAny: true,

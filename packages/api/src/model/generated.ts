@@ -29,6 +29,33 @@ export type EvictionStrategy = 'LiveMigrate' | 'Shutdown';
  * Lifecycle phase: Pending, Scheduled, Starting, Running, Stopping, Stopped or Failed.
  */
 export type VmPhase = 'Pending' | 'Scheduled' | 'Starting' | 'Running' | 'Stopping' | 'Stopped' | 'Failed';
+/**
+ * The VirtualMachine bound; other metadata is ignored.
+ */
+export type BindingMeta = {
+  /**
+   * Name of the VirtualMachine (optional; must match the URL).
+   */
+  name?: string;
+  /**
+   * Namespace of the VirtualMachine (optional; must match the URL).
+   */
+  namespace?: string;
+  /**
+   * Bind only if the VirtualMachine is still at this resourceVersion (409 Conflict otherwise).
+   */
+  resourceVersion?: string;
+} | null;
+/**
+ * Delete only if the object still has this uid and resourceVersion (409 Conflict otherwise).
+ */
+export type Preconditions = {
+  uid?: string | null;
+  /**
+   * A resourceVersion the server returned.
+   */
+  resourceVersion?: string | null;
+} | null;
 
 /**
  * Every kind the API serves, by its name.
@@ -700,4 +727,57 @@ export interface VirtualMachineStatus {
    * Detailed conditions (Scheduled, Ready, ...), each with a reason and message.
    */
   conditions?: Condition[];
+}
+/**
+ * The body of POST .../virtualmachines/{name}/binding, as Kubernetes' pods/binding: the node a VirtualMachine is assigned to. The bind sets spec.nodeName and the Scheduled status in one write.
+ *
+ * This interface was referenced by `Kinds`'s JSON-Schema
+ * via the `definition` "Binding".
+ */
+export interface Binding {
+  apiVersion?: 'shoal.dev/v1alpha1';
+  kind?: 'Binding';
+  metadata?: BindingMeta;
+  target: BindingTarget;
+}
+/**
+ * The node to bind to.
+ */
+export interface BindingTarget {
+  /**
+   * Name of the Node (a DNS subdomain, as every object name).
+   */
+  name: string;
+  kind?: 'Node';
+  apiVersion?: string;
+}
+/**
+ * The body of a DELETE, as Kubernetes' DeleteOptions (meta.k8s.io): conditions the object must meet to be deleted, and whether to delete it at all. An empty body is no options. Fields Shoal does not use are accepted and ignored, but must have the right type: an option the server cannot read never turns into an unconditional, real delete.
+ *
+ * This interface was referenced by `Kinds`'s JSON-Schema
+ * via the `definition` "DeleteOptions".
+ */
+export interface DeleteOptions {
+  /**
+   * meta.k8s.io/v1 or v1 (any version is read the same).
+   */
+  apiVersion?: string;
+  kind?: 'DeleteOptions';
+  preconditions?: Preconditions;
+  /**
+   * ["All"]: check the delete and answer as if it happened, without deleting.
+   */
+  dryRun?: 'All'[] | null;
+  /**
+   * Accepted for compatibility; dependents are not deleted by the server.
+   */
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' | null;
+  /**
+   * Accepted for compatibility; deletion waits for finalizers, not for a grace period.
+   */
+  gracePeriodSeconds?: number | null;
+  /**
+   * Accepted for compatibility (deprecated in Kubernetes for propagationPolicy).
+   */
+  orphanDependents?: boolean | null;
 }

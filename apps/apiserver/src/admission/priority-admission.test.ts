@@ -10,8 +10,10 @@ import { kinds as loadKinds, ApiError, type KubeObject } from '@shoal/api';
 import { http, startControlPlane, type ControlPlane } from '@shoal/testing';
 import { ObjectStore } from '../storage/object-store.js';
 import { WatchCache } from '../storage/watch-cache.js';
-import { ResourceService } from './resource-service.js';
-import { PriorityAdmission, storedPriorityClasses, type ClassSnapshot } from './priority-admission.js';
+import { ResourceService } from '../registry/resource-service.js';
+import { AdmissionChain } from './admission-chain.js';
+import { PriorityAdmission } from './priority-admission.js';
+import { storedPriorityClasses, type ClassSnapshot } from './priority-classes.js';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const VMS = `${API}/namespaces/default/virtualmachines`;
@@ -219,7 +221,7 @@ test('a PlacementPolicy gets its defaults, refuses ratios out of range and print
 
 test('admission from a lagging cache: the write guard fails and admission reads etcd instead', async () => {
   const kinds = loadKinds();
-  const [vmKind, nsKind, pcKind] = [kinds.find('vm')!, kinds.find('Namespace')!, kinds.find('PriorityClass')!];
+  const [vmKind, pcKind] = [kinds.find('vm')!, kinds.find('PriorityClass')!];
   const etcd = new Etcd3({ hosts: cp.etcd.endpoint });
   const store = new ObjectStore(etcd);
   const cache = new WatchCache(etcd, store, kinds.all, { windowSize: 100 });
@@ -230,7 +232,7 @@ test('admission from a lagging cache: the write guard fails and admission reads 
     const stale: ClassSnapshot = await real.snapshot(true);
     const fresh: boolean[] = [];
     const lagging = { ...real, snapshot: async (f: boolean) => (fresh.push(f), f ? real.snapshot(true) : stale) };
-    const service = new ResourceService(store, cache, nsKind, new PriorityAdmission(lagging));
+    const service = new ResourceService(store, cache, new AdmissionChain([new PriorityAdmission(lagging)]));
     const strict = { fieldValidation: 'Strict' as const, dryRun: false };
 
     await api('POST', PCS, pc('late-default', { value: 77, globalDefault: true }));

@@ -4,13 +4,14 @@
  * wording). Usage is summed over the namespace's VMs in the watch cache after the cache has
  * caught up with etcd, so it is a consistent read at one revision.
  *
+ * A validating admission plugin (admission.ts): it judges the VM as validated and defaulted.
+ *
  * Two creates must not both fit into the last free slot. The answer carries a WriteGuard: no VM
  * key of the namespace created or modified since the revision the usage was computed at,
  * checked by etcd in the VM write's own transaction; if one was, the resource service runs this
- * again on fresh data (see ReadingAdmission). Within one apiserver, quota-checked writes to one
- * namespace also take turns (`exclusive`), so a burst of creates is admitted one after another
- * instead of failing each other's guards round after round; across apiservers the guard alone
- * keeps the limit.
+ * again on fresh data. Within one apiserver, quota-checked writes to one namespace also take
+ * turns (`turn`), so a burst of creates is admitted one after another instead of failing each
+ * other's guards round after round; across apiservers the guard alone keeps the limit.
  *
  * In a namespace without quotas the guard is on the namespace's quota keys instead: a quota
  * created while the VM was admitted (perhaps not yet in the cache) sends it back to be checked.
@@ -22,13 +23,14 @@ import { ApiError } from '@shoal/api';
 import type { ObjectStore, WriteGuard } from '../storage/object-store.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 import { listPrefix } from '../storage/keys.js';
-import type { AdmissionPass } from './priority-admission.js';
+import type { AdmissionAttributes, AdmissionPass, EndTurn, ValidatingAdmission } from './admission.js';
 import { addUsage, checkQuotas, namespaceUsage, QUOTA_RESOURCES, vmUsage, zeroUsage, type Usage } from '@shoal/api';
 
 /** How long admission waits for the watch cache to reach etcd's current revision. */
 const CATCH_UP_MS = 3_000;
 
-export class QuotaAdmission {
+export class QuotaAdmission implements ValidatingAdmission {
+  readonly name = 'ResourceQuota';
   /** Per namespace: the tail of the queue of quota-checked writes. */
   private readonly turns = new Map<string, Promise<void>>();
 
@@ -39,26 +41,23 @@ export class QuotaAdmission {
     private readonly quotaKind: KindInfo,
   ) {}
 
-  forCreate(kind: KindInfo, object: KubeObject): AdmissionPass | undefined {
-    if (kind.kind !== this.vmKind.kind) return undefined;
-    return (fresh) => this.admit(object, vmUsage(object), fresh);
-  }
-
-  /** Only an update that raises a VM's vCPUs or memory needs room; lowering them never does. */
-  forUpdate(kind: KindInfo, next: KubeObject, current: KubeObject): AdmissionPass | undefined {
-    if (kind.kind !== this.vmKind.kind) return undefined;
-    const delta = addUsage(vmUsage(next), vmUsage(current), -1);
+  /** A VM's create needs room; of its updates, only one that raises its vCPUs or memory does (lowering them never does). */
+  validate(a: AdmissionAttributes): AdmissionPass | undefined {
+    if (a.kind.kind !== this.vmKind.kind) return undefined;
+    const vm = a.object;
+    if (a.operation === 'create') return (fresh) => this.admit(vm, vmUsage(vm), fresh);
+    const delta = addUsage(vmUsage(vm), vmUsage(a.oldObject!), -1);
     const raised: Usage = zeroUsage();
     for (const r of QUOTA_RESOURCES) raised[r] = Math.max(0, delta[r]);
     if (raised.vcpus === 0 && raised.memoryMiB === 0) return undefined;
-    return (fresh) => this.admit(next, raised, fresh);
+    return (fresh) => this.admit(vm, raised, fresh);
   }
 
   /**
    * Quota-checked writes to a namespace with quotas take turns in this apiserver: resolves when
    * it is this write's turn, with the function that ends it. Undefined when no turn is needed.
    */
-  async exclusive(kind: KindInfo, namespace: string | undefined): Promise<(() => void) | undefined> {
+  async turn({ kind, namespace }: AdmissionAttributes): Promise<EndTurn | undefined> {
     if (kind.kind !== this.vmKind.kind || !namespace || !this.quotasIn(namespace).length) return undefined;
     const before = this.turns.get(namespace) ?? Promise.resolve();
     let end!: () => void;

@@ -1,8 +1,31 @@
+/**
+ * What the server decides about an object before it is stored, without a store: preparation of
+ * creates and updates (server-owned fields, status, generation), schema validation and
+ * defaulting, the size limit.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
-import { ApiError, kinds, normalizeObject, validateObject, type KubeObject } from '@shoal/api';
-import { admitCreate, admitUpdate, MAX_OBJECT_BYTES } from './admission.js';
+import { ApiError, kinds, normalizeObject, validateObject, type KindInfo, type KubeObject } from '@shoal/api';
+import { MAX_OBJECT_BYTES, storedForm } from './object-size.js';
+import { prepareCreate } from './prepare-create.js';
+import { finishUpdate, prepareUpdate, type UpdateRequest } from './prepare-update.js';
+import { validateAndDefault, type FieldValidation } from './schema-validation.js';
+
+/** A create as the resource service takes it when no admission plugin applies. */
+function admitCreate(kind: KindInfo, body: unknown, namespace: string | undefined, fieldValidation: FieldValidation) {
+  const object = prepareCreate(kind, body, namespace);
+  const warnings = validateAndDefault(kind, object, fieldValidation);
+  return { object, warnings, stored: storedForm(kind, object) };
+}
+
+/** An update as the resource service takes it when no admission plugin applies. */
+function admitUpdate(req: UpdateRequest & { fieldValidation: FieldValidation }) {
+  const object = prepareUpdate(req);
+  const warnings = validateAndDefault(req.kind, object, req.fieldValidation);
+  finishUpdate(req.kind, object, req.current);
+  return { object, warnings, stored: storedForm(req.kind, object) };
+}
 
 const vmKind = kinds().find('vm')!;
 const vm = (extra: Partial<KubeObject> = {}): KubeObject =>

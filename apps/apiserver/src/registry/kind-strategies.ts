@@ -1,0 +1,19 @@
+/** The kinds with rules of their own in the generic verbs (strategy.ts), by kind name. */
+import type { KindInfo } from '@shoal/api';
+import type { KindStrategy } from './strategy.js';
+import { namespaceStrategy } from './strategies/namespace.js';
+import { priorityClassStrategy } from './strategies/priorityclass.js';
+import { virtualMachineStrategy } from './strategies/virtualmachine.js';
+
+const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
+  Namespace: namespaceStrategy,
+  PriorityClass: priorityClassStrategy,
+  VirtualMachine: virtualMachineStrategy,
+};
+
+/** Every other kind: the generic verbs as they are. */
+const GENERIC: KindStrategy = {};
+
+export function strategyFor(kind: KindInfo): KindStrategy {
+  return STRATEGIES[kind.kind] ?? GENERIC;
+}
