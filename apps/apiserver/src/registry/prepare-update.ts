@@ -2,7 +2,8 @@
  * An update as the server takes it (kube-apiserver's rest.BeforeUpdate), in two halves around
  * admission and schema validation:
  *  - prepareUpdate: the envelope checked against the URL and the stored object; identity and
- *    bookkeeping kept as stored; status changed only through /status, and only status there;
+ *    bookkeeping kept as stored; status changed only through /status, and only status there
+ *    (but for what the kind's strategy changes itself: prepareForUpdate);
  *  - finishUpdate, after validation: the kind's own refusals and canonical form (strategy.ts),
  *    then the generation, which moves with every change of the desired state.
  * Pure, so every rule is tested without a store.
@@ -60,6 +61,7 @@ export function prepareUpdate(req: UpdateRequest): KubeObject {
       delete m.deletionTimestamp;
       delete m.deletionGracePeriodSeconds;
     }
+    strategyFor(kind).prepareForUpdate?.(next, current);
   }
   next.metadata.resourceVersion = current.metadata.resourceVersion;
   return next;

@@ -48,7 +48,7 @@ test('create fills server-owned metadata and schema defaults, ignoring what the 
   assert.equal(object.metadata.generation, 1);
   assert.equal(object.metadata.namespace, 'default');
   assert.equal(object.metadata.resourceVersion, undefined);
-  assert.equal(object.status, undefined, 'status is written through /status only');
+  assert.deepEqual(object.status, { phase: 'Pending' }, 'what the client claimed as status is dropped: a new VM is Pending');
   assert.deepEqual((object.spec as any).resources, { vcpus: 2, memoryMiB: 256 });
   assert.equal((object.spec as any).runStrategy, 'Always');
 });

@@ -15,6 +15,13 @@ export interface KindStrategy {
   prepareForCreate?(object: KubeObject): void;
 
   /**
+   * Update (not /status), after the server has kept identity, bookkeeping and status as stored
+   * and before validation: what the server itself changes because of the update (the status a
+   * VM's node reported goes when the VM leaves the node).
+   */
+  prepareForUpdate?(next: KubeObject, current: KubeObject): void;
+
+  /**
    * Update, after schema validation and defaulting: what may not change (immutable fields).
    * Nothing to say is an empty list; the verb answers 422 with the causes.
    */

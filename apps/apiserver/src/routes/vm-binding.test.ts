@@ -33,7 +33,7 @@ after(async () => {
   await cp?.stop();
 });
 
-test('a bind sets spec.nodeName and the Scheduled status in one write, seen as one MODIFIED event', async () => {
+test('a bind sets spec.nodeName and the Scheduled condition in one write, seen as one MODIFIED event; the phase stays the agent\'s to report', async () => {
   const created = (await api('POST', VMS, vm('web'))).body;
   // A VM the preemptor nominated a node for, with a condition of its own to keep.
   const pending = await api(
@@ -64,10 +64,10 @@ test('a bind sets spec.nodeName and the Scheduled status in one write, seen as o
     assert.equal(got.metadata.generation, created.metadata.generation + 1, 'binding is a spec change');
     assert.deepEqual(got.metadata.finalizers, ['shoal.dev/agent'], "the node agent's finalizer comes with the bind");
     const { conditions, ...status } = got.status;
-    assert.deepEqual(status, { phase: 'Scheduled', nodeName: 'n1', reason: 'Scheduled', message: 'assigned to n1' }, 'nominatedNodeName is cleared');
+    assert.deepEqual(status, { phase: 'Pending' }, 'nominatedNodeName is cleared; phase, nodeName, reason are the node agent\'s');
     assert.equal(conditions.length, 2);
-    assert.deepEqual(conditions[0], { type: 'Other', status: 'True', reason: 'Kept' });
-    const scheduled = conditions[1];
+    assert.deepEqual(conditions[1], { type: 'Other', status: 'True', reason: 'Kept' });
+    const scheduled = conditions[0];
     assert.deepEqual({ ...scheduled, lastTransitionTime: undefined }, { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: 'assigned to n1', lastTransitionTime: undefined });
     assert.ok(Date.parse(scheduled.lastTransitionTime) > Date.parse('2026-01-01T00:00:00Z') || Date.now() < Date.parse('2026-01-01T00:00:00Z'));
 
@@ -77,7 +77,7 @@ test('a bind sets spec.nodeName and the Scheduled status in one write, seen as o
     await waitFor(() => watch.events.length >= 2, { message: 'the label change on the watch' });
     assert.equal(watch.events[0]!.type, 'MODIFIED');
     assert.equal(watch.events[0]!.object.spec.nodeName, 'n1');
-    assert.equal(watch.events[0]!.object.status.phase, 'Scheduled');
+    assert.equal(watch.events[0]!.object.status.conditions[0].status, 'True');
     assert.equal(watch.events[0]!.object.metadata.resourceVersion, got.metadata.resourceVersion);
     assert.equal(watch.events[1]!.object.metadata.labels.after, 'bind', 'nothing else was written between the two');
   } finally {
@@ -112,7 +112,7 @@ test('concurrent binds of one VM to different nodes: exactly one wins', async ()
   const winner = ['n1', 'n2', 'n3', 'n4'][results.findIndex((r) => r.status === 201)];
   const got = (await api('GET', `${VMS}/contested`)).body;
   assert.equal(got.spec.nodeName, winner);
-  assert.equal(got.status.nodeName, winner);
+  assert.equal(got.status.conditions[0].message, `assigned to ${winner}`);
   assert.equal(got.metadata.generation, 2, 'one bind written');
 });
 
@@ -156,7 +156,7 @@ test('ShoalClient.bind: with the current resourceVersion it binds; with an old o
   assert.equal(ok.status, 'Success');
   const bound = await client.get<any>('vm', 'by-client');
   assert.equal(bound.spec.nodeName, 'n7');
-  assert.equal(bound.status.phase, 'Scheduled');
+  assert.equal(bound.status.conditions[0].message, 'assigned to n7');
 
   await client.create<KubeObject>('vm', vm('by-client-2'));
   await client.patch('vm', 'by-client-2', { metadata: { labels: { moved: 'on' } } }, { type: 'merge' });
@@ -193,12 +193,44 @@ test('a bound VM is still a valid VirtualMachine (what the bind writes satisfies
   assert.deepEqual(validateObject(vmKind, next), { invalid: [], unknown: [] });
   assert.equal(next.metadata.generation, 4);
   assert.deepEqual(next.status, {
-    phase: 'Scheduled',
+    phase: 'Pending',
     restarts: 0,
-    nodeName: 'n1',
-    reason: 'Scheduled',
-    message: 'assigned to n1',
     conditions: [{ type: 'Scheduled', status: 'True', reason: 'Scheduled', message: 'assigned to n1', lastTransitionTime: '2026-02-03T04:05:06Z' }],
   });
   assert.equal(current.status.phase, 'Pending', 'the stored object is not changed in place');
+});
+
+test('unbinding ends what the node reported: Pending again, its eviction request done and its reason kept, the rest of the status kept', async () => {
+  await api('POST', VMS, vm('leaving'));
+  assert.equal((await bind('leaving', 'n1')).status, 201);
+  const request = { reason: 'Drained', message: 'node n1 is being drained', gracePeriodSeconds: 0, requestedAt: '2026-01-01T00:00:00Z' };
+  await api('PATCH', `${VMS}/leaving`, { metadata: { annotations: { 'shoal.dev/eviction-requested': JSON.stringify(request), keep: 'me' } } }, MERGE);
+  const reported = await api(
+    'PATCH',
+    `${VMS}/leaving/status`,
+    { status: { phase: 'Stopped', nodeName: 'n1', ip: '10.0.0.9', pid: 42, bootedAt: '2026-01-01T00:00:01Z', restarts: 3, preemptedBy: 'default/boss', reason: 'Drained', message: 'stopped', conditions: [{ type: 'Ready', status: 'False', reason: 'Drained' }, { type: 'Other', status: 'True' }] } },
+    MERGE,
+  );
+  assert.equal(reported.status, 200, JSON.stringify(reported.body));
+
+  const unbound = await api('PATCH', `${VMS}/leaving`, { metadata: { resourceVersion: reported.body.metadata.resourceVersion }, spec: { nodeName: null } }, MERGE);
+  assert.equal(unbound.status, 200, JSON.stringify(unbound.body));
+  assert.equal(unbound.body.spec.nodeName, undefined);
+  assert.deepEqual(unbound.body.status, {
+    phase: 'Pending',
+    reason: 'Drained',
+    message: 'node n1 is being drained',
+    restarts: 3,
+    preemptedBy: 'default/boss',
+    conditions: [{ type: 'Other', status: 'True' }],
+  });
+  assert.deepEqual(unbound.body.metadata.annotations, { keep: 'me' }, 'the eviction request is done');
+
+  // Without a request the unbind says so plainly; a bind again is a fresh start.
+  assert.equal((await bind('leaving', 'n2')).status, 201);
+  const plain = await api('PATCH', `${VMS}/leaving`, { spec: { nodeName: null } }, MERGE);
+  assert.deepEqual({ phase: plain.body.status.phase, reason: plain.body.status.reason, message: plain.body.status.message }, { phase: 'Pending', reason: 'Unbound', message: 'unbound from node n2' });
+  // Writes that do not unbind leave status alone.
+  const labelled = await api('PATCH', `${VMS}/leaving`, { metadata: { labels: { a: 'b' } } }, MERGE);
+  assert.deepEqual(labelled.body.status, plain.body.status);
 });

@@ -1,18 +1,28 @@
 /**
- * VirtualMachines: the priority fields admission copied from the VM's PriorityClass at creation
- * never change (admission/priority.ts); and the `binding` subresource, as Kubernetes'
- * pods/binding, is how the scheduler assigns a VM to a node. One write sets spec.nodeName and
- * the Scheduled status together, so no watcher ever sees a VM bound without saying so (or the
- * other way round), and the compare-and-swap on the stored object (ResourceService.bind) makes
- * two schedulers racing for one VM bind it once.
+ * VirtualMachines. The server's part of a VM's life, beside what its writers own (the README's
+ * table of status owners):
+ *  - a new VM is Pending: nothing has placed it yet (as kube-apiserver makes a new pod Pending);
+ *  - the `binding` subresource, as Kubernetes' pods/binding, is how the scheduler assigns a VM
+ *    to a node: one write sets spec.nodeName, the Scheduled condition and the agent's
+ *    finalizer, so no watcher ever sees a VM bound without saying so, and the compare-and-swap
+ *    on the stored object (ResourceService.bind) makes two schedulers racing for one VM bind it
+ *    once. From then on the node's agent reports the VM's phase;
+ *  - unbinding (an update that takes spec.nodeName away: an agent after an eviction, the health
+ *    controller after its node was lost) ends that: what the node reported about its guest goes
+ *    in the same write, the VM is Pending again, and its eviction request, if it has one, is
+ *    done — its reason becomes the status's reason and the request is removed;
+ *  - the priority fields admission copied from the VM's PriorityClass at creation never change
+ *    (admission/priority-admission.ts).
  */
 import {
   AGENT_FINALIZER,
   conflict,
-  findCondition,
+  EVICTION_REQUESTED_ANNOTATION,
+  evictionRequestOf,
   removeCondition,
   setCondition,
   timestamp,
+  type EvictionRequest,
   type KindInfo,
   type KubeObject,
   type VirtualMachine,
@@ -28,6 +38,22 @@ const specOf = (o: KubeObject) => (o as VirtualMachine).spec;
 const target = (kind: KindInfo, name: string) => ({ kind: kind.kind, group: kind.group, name });
 
 export const virtualMachineStrategy: KindStrategy = {
+  prepareForCreate(object) {
+    (object as VirtualMachine).status = { phase: 'Pending' };
+  },
+
+  prepareForUpdate(next, current) {
+    const node = specOf(current)?.nodeName;
+    if (!node || specOf(next)?.nodeName === node) return;
+    const vm = next as VirtualMachine;
+    const request = evictionRequestOf(vm.metadata) ?? evictionRequestOf(current.metadata);
+    vm.status = unboundStatus((current as VirtualMachine).status, node, request);
+    if (vm.metadata.annotations?.[EVICTION_REQUESTED_ANNOTATION] !== undefined) {
+      const { [EVICTION_REQUESTED_ANNOTATION]: _, ...others } = vm.metadata.annotations;
+      vm.metadata.annotations = others;
+    }
+  },
+
   /** A priority field the update gives must be the stored one; one it leaves out is kept (canonicalizeUpdate). */
   validateUpdate(next, current) {
     const after = specOf(next);
@@ -72,17 +98,11 @@ export function boundVm(kind: KindInfo, current: KubeObject, nodeName: string, n
   if (vm.spec.nodeName === nodeName) return undefined;
   if (vm.spec.nodeName) throw conflict(target(kind, name), `${kind.singular} ${name} is already bound to node ${vm.spec.nodeName}`);
 
-  const message = `assigned to ${nodeName}`;
+  // The nomination (the preemptor's) is used up by the bind.
   const { nominatedNodeName: _, ...kept } = vm.status ?? {};
-  const conditions = setCondition(kept.conditions, { type: 'Scheduled', status: 'True', reason: 'Scheduled', message }, timestamp(now));
   const status: VirtualMachineStatus = {
     ...kept,
-    phase: 'Scheduled',
-    nodeName,
-    reason: 'Scheduled',
-    message,
-    // Scheduled goes last, where the bind has always written it.
-    conditions: [...removeCondition(conditions, 'Scheduled'), findCondition(conditions, 'Scheduled')!],
+    conditions: setCondition(kept.conditions, { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `assigned to ${nodeName}` }, timestamp(now)),
   };
   // The node agent's finalizer goes on with the bind, in the same write: from the moment a VM
   // is bound, deleting it waits for the agent to stop its guest — there is no window in which
@@ -98,5 +118,28 @@ export function boundVm(kind: KindInfo, current: KubeObject, nodeName: string, n
     },
     spec: { ...vm.spec, nodeName },
     status,
+  };
+}
+
+/** What the node reported about its guest: it describes a guest that is not there any more once the VM leaves the node. */
+const NODE_REPORTED = ['nodeName', 'ip', 'pid', 'bootedAt', 'phase', 'reason', 'message'] as const;
+
+/**
+ * The status of a VM that has just left `node`: Pending, without what the node reported (its
+ * Ready condition included) and without the Scheduled condition of the bind that no longer
+ * holds; why it left, from its eviction request when it has one. The rest (restarts, the
+ * preemptor's preemptedBy, other conditions) is kept.
+ */
+export function unboundStatus(status: VirtualMachineStatus | undefined, node: string, request: EvictionRequest | undefined): VirtualMachineStatus {
+  const kept: VirtualMachineStatus = { ...status };
+  for (const field of NODE_REPORTED) delete kept[field];
+  const conditions = removeCondition(removeCondition(kept.conditions, 'Ready'), 'Scheduled');
+  delete kept.conditions;
+  return {
+    phase: 'Pending',
+    reason: request?.reason ?? 'Unbound',
+    message: request?.message ?? `unbound from node ${node}`,
+    ...kept,
+    ...(conditions.length ? { conditions } : {}),
   };
 }
