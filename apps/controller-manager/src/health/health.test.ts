@@ -75,6 +75,8 @@ test('a node whose lease lapses goes NotReady and tainted, its VMs move only aft
     const movedAfter = Date.now() - stoppedAt;
     assert.ok(movedAfter >= (LEASE_SECONDS + FENCE_SECONDS) * 1000 - 600, `moved only after lease + fence timeout (${movedAfter} ms; NotReady after ${notReadyAfter} ms)`);
     assert.deepEqual(moved.metadata.finalizers, ['shoal.dev/agent'], "the dead agent's finalizer went with the unbind; the new bind brought the new node's");
+    assert.deepEqual([moved.status?.phase, moved.status?.reason, moved.status?.message], ['Pending', 'NodeLost', 'node alpha was lost (fenced); rescheduling'], 'the unbind says why');
+    assert.equal(moved.metadata.annotations?.['shoal.dev/eviction-requested'], undefined, 'the unbind completed the request: the new node must not evict it');
     // Once fenced, the dead agent's finalizer is lifted from the VM being deleted: the delete completes.
     await waitFor(async () => (await getVm(client, 'doomed').then(() => false, (err: { code?: number }) => err.code === 404)) || undefined, { message: 'doomed deleted' });
     assert.equal(await boundTo(client, 'batch'), 'beta');

@@ -1,7 +1,7 @@
 /** Node health from lease renewals, and the fate of a fenced node's VMs, on plain objects. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_FINALIZER, REQUESTED_STATE_ANNOTATION, UNREACHABLE_TAINT_KEY, withDefaults, type VirtualMachine } from '@shoal/api';
+import { AGENT_FINALIZER, evictionRequestOf, REQUESTED_STATE_ANNOTATION, UNREACHABLE_TAINT_KEY, withDefaults, type VirtualMachine } from '@shoal/api';
 import { nodeHealth, readyConditionFor, taintsFor } from './node-health.js';
 import { RenewalClock } from './reconcile.js';
 import { rescueFromFencedNode } from './rescue.js';
@@ -52,18 +52,19 @@ function vm(runStrategy: VirtualMachine['spec']['runStrategy'], o: { deleting?: 
   });
 }
 
-test('a fenced node’s VMs are unbound to run elsewhere per runStrategy; a deleting one is only finalized', () => {
+test('a fenced node’s VMs are unbound in one write that says why (an eviction request the unbind completes); a deleting one is only finalized', () => {
   const always = rescueFromFencedNode(vm('Always'), 'dead', 'T');
-  assert.deepEqual(always.object, { metadata: { finalizers: ['other'] }, spec: { nodeName: null } });
-  assert.equal(always.status?.phase, 'Pending');
-  assert.equal(always.status?.reason, 'NodeLost');
-  assert.equal(always.status?.nodeName, null);
-  assert.equal(rescueFromFencedNode(vm('RerunOnFailure'), 'dead', 'T').status?.phase, 'Pending');
+  const request = (r: ReturnType<typeof rescueFromFencedNode>) => evictionRequestOf(r.patch.metadata);
+  assert.deepEqual(always.patch.spec, { nodeName: null });
+  assert.deepEqual(always.patch.metadata.finalizers, ['other']);
+  assert.deepEqual(request(always), { reason: 'NodeLost', message: 'node dead was lost (fenced); rescheduling', gracePeriodSeconds: 0, requestedAt: 'T' });
+  assert.ok(!('status' in always.patch), 'health writes no VM status');
+  assert.equal(request(rescueFromFencedNode(vm('RerunOnFailure'), 'dead', 'T'))?.message, 'node dead was lost (fenced); rescheduling');
 
   const manual = rescueFromFencedNode(vm('Manual'), 'dead', 'T');
-  assert.equal(manual.status?.phase, 'Stopped');
-  assert.deepEqual(manual.object.metadata, { finalizers: ['other'], annotations: { [REQUESTED_STATE_ANNOTATION]: 'Stopped' } }, 'a Manual VM waits to be started again');
-  assert.equal(rescueFromFencedNode(vm('Halted'), 'dead', 'T').status?.phase, 'Stopped');
+  assert.equal(manual.patch.metadata.annotations?.[REQUESTED_STATE_ANNOTATION], 'Stopped', 'a Manual VM waits to be started again');
+  assert.equal(request(manual)?.message, 'node dead was lost (fenced); runStrategy Manual keeps it stopped');
+  assert.equal(request(rescueFromFencedNode(vm('Halted'), 'dead', 'T'))?.message, 'node dead was lost (fenced); runStrategy Halted keeps it stopped');
 
-  assert.deepEqual(rescueFromFencedNode(vm('Always', { deleting: true }), 'dead', 'T'), { object: { metadata: { finalizers: ['other'] } } });
+  assert.deepEqual(rescueFromFencedNode(vm('Always', { deleting: true }), 'dead', 'T'), { patch: { metadata: { finalizers: ['other'] } } });
 });

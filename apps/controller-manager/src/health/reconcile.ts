@@ -16,7 +16,7 @@ import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
 import type { Logger } from 'pino';
 import { nodeHealth, readyConditionFor, taintsFor, type NodeHealth, type NodeTiming } from './node-health.js';
-import { rescueFromFencedNode } from './rescue.js';
+import { NODE_LOST_REASON, rescueFromFencedNode } from './rescue.js';
 
 /** When this controller saw each node's lease last renewed (see node-health.ts for why not renewTime). */
 export class RenewalClock {
@@ -102,21 +102,13 @@ async function rescueVms(ctx: HealthContext, nodeName: string): Promise<void> {
   const now = timestamp(ctx.now());
   const moved: string[] = [];
   for (const vm of bound) {
-    const rescue = rescueFromFencedNode(vm, nodeName, now);
-    const { name, namespace } = vm.metadata;
-    let rv = vm.metadata.resourceVersion;
-    if (rescue.status) {
-      const updated = await ignoreNotFound(
-        ctx.client.patch<VirtualMachine>('vm', name!, { metadata: { resourceVersion: rv }, status: rescue.status }, { type: 'merge', status: true, namespace }),
-      );
-      if (!updated) continue;
-      rv = updated.metadata.resourceVersion;
-    }
+    const { patch, message } = rescueFromFencedNode(vm, nodeName, now);
+    const { name, namespace, resourceVersion } = vm.metadata;
     // Pinned to the version judged: a VM that changed meanwhile is judged again (409 → retry).
-    const done = await ignoreNotFound(ctx.client.patch<VirtualMachine>('vm', name!, { ...rescue.object, metadata: { ...(rescue.object.metadata as object), resourceVersion: rv } }, { type: 'merge', namespace }));
+    const done = await ignoreNotFound(ctx.client.patch<VirtualMachine>('vm', name!, { ...patch, metadata: { ...patch.metadata, resourceVersion } }, { type: 'merge', namespace }));
     if (!done) continue;
     moved.push(objectKey(vm.metadata));
-    if (rescue.status) ctx.recorder.event(vm, 'Warning', 'NodeLost', String(rescue.status.message));
+    if (message) ctx.recorder.event(vm, 'Warning', NODE_LOST_REASON, message);
   }
   if (moved.length) {
     ctx.log.info({ node: nodeName, vms: moved }, 'rescued VMs from a fenced node');

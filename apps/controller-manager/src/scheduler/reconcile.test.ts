@@ -5,7 +5,7 @@ import { waitFor } from '@shoal/testing';
 import type { VirtualMachine } from '@shoal/api';
 import { addNode, addVm, boundTo, eventsFor, getVm, metric, pendingWith, scheduledCondition, withCluster } from '../test-support/scheduler-cluster.js';
 
-test('a VM is bound to a Ready node with room: spec.nodeName, status Scheduled, a Scheduled event', async () => {
+test('a VM is bound to a Ready node with room: spec.nodeName, the Scheduled condition, a Scheduled event; the phase stays Pending until an agent reports', async () => {
   await withCluster(async ({ client, cm }) => {
     assert.match(cm.readyLine, /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler,health,preemptor,namespace,resourcequota\)$/);
     await addNode(client, 'node-1');
@@ -13,9 +13,9 @@ test('a VM is bound to a Ready node with room: spec.nodeName, status Scheduled, 
     assert.equal(await boundTo(client, 'web'), 'node-1');
     const vm = await waitFor(async () => {
       const v = await getVm(client, 'web');
-      return v.status?.phase === 'Scheduled' ? v : undefined;
+      return scheduledCondition(v)?.status === 'True' ? v : undefined;
     });
-    assert.equal(vm.status?.nodeName, 'node-1');
+    assert.equal(vm.status?.phase, 'Pending', 'no agent runs here: nobody reports the phase of the bound VM');
     const c = scheduledCondition(vm)!;
     assert.deepEqual([c.status, c.reason, c.message], ['True', 'Scheduled', 'assigned to node-1']);
     assert.ok(c.lastTransitionTime);
@@ -69,7 +69,7 @@ test('a VM that fits nowhere stays Pending with the reasons per node and one Fai
     assert.equal(await boundTo(client, 'big'), 'roomy');
     const vm = await waitFor(async () => {
       const v = await getVm(client, 'big');
-      return v.status?.phase === 'Scheduled' ? v : undefined;
+      return scheduledCondition(v)?.status === 'True' ? v : undefined;
     });
     const c = scheduledCondition(vm)!;
     assert.deepEqual([c.status, c.reason, c.message], ['True', 'Scheduled', 'assigned to roomy']);

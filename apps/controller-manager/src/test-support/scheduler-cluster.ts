@@ -74,7 +74,7 @@ export async function pendingWith(client: ShoalClient, name: string, message: st
       const vm = await getVm(client, name);
       const c = scheduledCondition(vm);
       const matches = typeof message === 'string' ? c?.message === message : message.test(c?.message ?? '');
-      return vm.status?.phase === 'Pending' && c?.status === 'False' && c.reason === 'Unschedulable' && matches ? vm : undefined;
+      return c?.status === 'False' && c.reason === 'Unschedulable' && matches ? vm : undefined;
     },
     { timeoutMs: 15_000, message: `VM ${name} to be Pending with "${message}"` },
   );
