@@ -488,7 +488,7 @@ async function main(): Promise<void> {
     return `${line}, ${h.count} decisions, mean ${h.count ? ((h.sum / h.count) * 1000).toFixed(2) : '-'} ms, p99 ≈${p99 ? (p99.estimate * 1000).toFixed(2) : '-'} ms`;
   };
   log('starting shoal-controller-manager --controllers scheduler');
-  controllerManager = await startProcess('shoal-controller-manager', ['--server', apiserver.url, '--port', '0', '--controllers', 'scheduler'], {
+  controllerManager = await startProcess('shoal-controller-manager', ['--server', apiserver.url, '--port', '0', '--controllers', 'scheduler,health'], {
     ready: /ready on/,
     timeoutMs: Math.min(remainingMs(), 300_000),
   });

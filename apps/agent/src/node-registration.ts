@@ -1,5 +1,10 @@
-/** Registers this host as a Node and reports what it offers; re-run whenever that changes. */
-import { ApiError, type Condition } from '@shoal/api';
+/**
+ * Registers this host as a Node and reports what it offers; re-run whenever that changes. The
+ * agent owns these status fields of its Node: capacity, allocatable, agentAddress, runtime and
+ * fencing. Whether the node is Ready is the health controller's to say, from the agent's Lease
+ * renewals (its Ready condition), so a restarted agent never declares a node Ready by itself.
+ */
+import { ApiError } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import type { Capacity, RuntimeInfo } from './runtime/driver.js';
 import type { FencingTiming } from './fencing/timing.js';
@@ -22,12 +27,10 @@ export async function registerNode(client: ShoalClient, r: NodeRegistration): Pr
     // Labels from the agent's configuration win; labels others added stay.
     await client.patch('node', r.nodeName, { metadata: { labels: r.labels } }, { type: 'merge' });
   }
-  const now = new Date().toISOString();
-  const ready: Condition = { type: 'Ready', status: 'True', reason: 'AgentReady', message: 'the node agent is running and renewing its lease', lastTransitionTime: now };
   await client.patch(
     'node',
     r.nodeName,
-    { status: { capacity: r.capacity, allocatable: r.capacity, conditions: [ready], agentAddress: r.agentAddress, runtime: r.runtime, fencing: r.fencing } },
+    { status: { capacity: r.capacity, allocatable: r.capacity, agentAddress: r.agentAddress, runtime: r.runtime, fencing: r.fencing } },
     { type: 'merge', status: true },
   );
 }
