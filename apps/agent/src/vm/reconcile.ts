@@ -121,6 +121,7 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
           return await stopAndReport(ctx, mine, 'restart');
         }
         // Its guest has exited (this restart's stop, or on its own): boot it again.
+        if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
         if (instance) await driver.remove(uid);
         await driver.start(launchSpec(mine), mayLaunch);
         break;
