@@ -19,8 +19,9 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { objectKey, type VirtualMachine } from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
-import { Controller, enqueueObject, EventRecorder } from '@shoal/controller-runtime';
+import { EventRecorder, type Controller } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
+import { stopAndWait } from './runtime/stop-and-wait.js';
 import { QemuDriver } from './runtime/qemu/qemu-driver.js';
 import { SimulatedDriver } from './runtime/simulated/simulated-driver.js';
 import { registerNode } from './node-registration.js';
@@ -28,7 +29,7 @@ import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { FenceClock } from './fencing/fence-clock.js';
 import { FenceMonitor } from './fencing/fence-monitor.js';
 import { RENEWALS_PER_LEASE } from './fencing/timing.js';
-import { VmReconciler } from './vm/reconciler.js';
+import { vmController } from './vm/controller.js';
 import { buildAgentHttp } from './http-server.js';
 
 export interface AgentOptions {
@@ -119,7 +120,7 @@ export class Agent {
 
     this.recorder = new EventRecorder({ client: this.client, component: 'shoal-agent', host: o.nodeName, log: o.log });
     this.informer = new Informer<VirtualMachine>(this.client, 'vm', { fieldSelector: `spec.nodeName=${o.nodeName}` });
-    const reconciler = new VmReconciler({
+    this.controller = vmController({
       nodeName: o.nodeName,
       client: this.client,
       informer: this.informer,
@@ -130,24 +131,11 @@ export class Agent {
       stopGraceMs: o.stopGraceSeconds * 1000,
       log: o.log,
     });
-    this.controller = new Controller({
-      name: 'agent-vms',
-      // Several VMs boot or stop at once; one slow guest shutdown never holds up the others.
-      workers: 8,
-      reconcile: async (key) => (await reconciler.reconcile(key)) ?? {},
-      log: o.log,
-    });
-    const controller = this.controller;
-    controller.watch(this.informer, enqueueObject());
-    this.driver.on('change', (uid: string) => {
-      const instance = this.driver.state(uid);
-      if (instance) controller.queue.add(objectKey(instance));
-    });
     this.informer.start();
     await this.informer.waitForSync();
     // Instances whose VM is gone or bound elsewhere are found through their keys.
     this.enqueueEverything();
-    controller.start();
+    this.controller.start();
   }
 
   /** Every VM the cache holds and every instance the runtime has: the sweep after a (re)list. */
@@ -193,7 +181,8 @@ export class Agent {
     await this.informer?.stop();
     this.heartbeat?.stop();
     await this.fence?.stop();
-    if (this.o.stopVmsOnExit) await Promise.all(this.driver.list().map((i) => this.driver.stop(i.uid, this.o.stopGraceSeconds * 1000)));
+    // No reconcile runs any more: waiting for the guests here is the point.
+    if (this.o.stopVmsOnExit) await stopAndWait(this.driver, this.o.stopGraceSeconds * 1000);
     await this.recorder?.flush();
     await this.driver?.close();
     await this.http?.close();

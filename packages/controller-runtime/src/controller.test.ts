@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { objectKey, type KubeObject } from '@shoal/api';
 import { waitFor } from '@shoal/testing';
 import { Registry } from 'prom-client';
-import { Controller, type InformerSource } from './controller.js';
+import { Controller, controllerQueue, type InformerSource } from './controller.js';
 import { enqueueMapped, enqueueObject } from './event-handlers.js';
 import { ItemExponentialRateLimiter } from './rate-limiter.js';
 import { TerminalError, type Result } from './result.js';
@@ -126,4 +126,28 @@ test('the same key never runs on two workers at once', async () => {
   assert.ok(runs < 50, `adds while running fold together (${runs} runs for 50 events)`);
   assert.equal(objectKey(obj('same').metadata), 'default/same');
   await c.stop();
+});
+
+test('a queue built first (controllerQueue) serves the controller; watchKeys feeds keys from a non-informer source until stop()', async () => {
+  const registry = new Registry();
+  const queue = controllerQueue({ name: 't5', registry, priorityOf: (key) => (key.startsWith('urgent') ? 1 : 0) });
+  // Something the reconcile depends on can requeue through the queue before the controller exists.
+  const requeue = (key: string) => queue.add(key);
+  const seen: string[] = [];
+  const c = new Controller({ name: 't5', registry, queue, reconcile: async (key) => (seen.push(key), {}) });
+  assert.equal(c.queue, queue);
+  const runtime = new EventEmitter();
+  c.watchKeys((enqueue) => {
+    const onChange = (key: string) => enqueue(key);
+    runtime.on('change', onChange);
+    return () => runtime.off('change', onChange);
+  });
+  runtime.emit('change', 'calm');
+  requeue('urgent');
+  c.start();
+  await waitFor(() => seen.length === 2, { timeoutMs: 2000 });
+  assert.deepEqual(seen, ['urgent', 'calm'], 'the queue’s priority decides, not arrival');
+  await c.stop();
+  assert.equal(runtime.listenerCount('change'), 0, 'stop() unsubscribed');
+  assert.match(await registry.metrics(), /shoal_workqueue_adds_total\{name="t5"\} 2/);
 });

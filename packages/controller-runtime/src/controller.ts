@@ -11,6 +11,12 @@
  *            throw TerminalError forget, record, no retry ◄────────────────┘
  *
  * The queue never hands one key to two workers at once, so a reconcile never races itself.
+ *
+ * Wiring reads in one order everywhere (sample-controller's NewController): build what reconcile
+ * needs, then the Controller around `reconcile(ctx, key)`, then declare which sources feed which
+ * keys (watch, watchKeys). When something reconcile needs must itself requeue keys (the
+ * scheduler's Binder after a failed bind), build the queue first with controllerQueue() and
+ * hand it to the Controller, rather than reaching back into a controller not built yet.
  */
 import { ApiError, type KubeObject } from '@shoal/api';
 import type { Informer } from '@shoal/client';
@@ -25,18 +31,38 @@ import { WorkQueue } from './workqueue.js';
 /** What watch() needs of an informer: its events and what it holds. */
 export type InformerSource<T extends KubeObject> = Pick<Informer<T>, 'on' | 'off' | 'list'>;
 
-export interface ControllerOptions {
+/** The queue policy (STYLE.md 4): how failures back off and which key goes first. */
+export interface QueuePolicy {
+  /** Default: STYLE.md 4's per-key 5 ms → 1000 s backoff with an overall 50/s, burst-300 bucket. */
+  rateLimiter?: RateLimiter<string>;
+  /** Hands out keys of higher priority first (FIFO among equals); default: FIFO. */
+  priorityOf?: (key: string) => number;
+}
+
+export interface ControllerQueueOptions extends QueuePolicy {
+  /** The controller it is for: names the queue in metrics. */
+  name: string;
+  registry?: Registry;
+}
+
+/** A controller's workqueue with its metrics, for building before the Controller (see the header). */
+export function controllerQueue(o: ControllerQueueOptions): WorkQueue<string> {
+  return new WorkQueue<string>({ rateLimiter: o.rateLimiter, priorityOf: o.priorityOf, metrics: new ControllerMetrics(o.name, o.registry).queue });
+}
+
+interface CommonControllerOptions {
   /** Names the controller in logs and metrics (`scheduler`). */
   name: string;
   reconcile: Reconciler;
   /** Reconciles running at once (different keys); default 1. */
   workers?: number;
-  /** Default: STYLE.md 4's per-key 5 ms → 1000 s backoff with an overall 50/s, burst-300 bucket. */
-  rateLimiter?: RateLimiter<string>;
   /** Prometheus registry for the controller's metrics; default prom-client's global one. */
   registry?: Registry;
   log?: Logger;
 }
+
+/** Either the queue policy, or a queue already built with controllerQueue() (and its policy). */
+export type ControllerOptions = CommonControllerOptions & ((QueuePolicy & { queue?: never }) | { queue: WorkQueue<string>; rateLimiter?: never; priorityOf?: never });
 
 export class Controller {
   readonly name: string;
@@ -52,7 +78,7 @@ export class Controller {
     this.workers = Math.max(1, opts.workers ?? 1);
     this.log = opts.log ?? pino({ level: 'silent' });
     this.metrics = new ControllerMetrics(opts.name, opts.registry);
-    this.queue = new WorkQueue<string>({ rateLimiter: opts.rateLimiter, metrics: this.metrics.queue });
+    this.queue = opts.queue ?? controllerQueue({ name: opts.name, registry: opts.registry, rateLimiter: opts.rateLimiter, priorityOf: opts.priorityOf });
   }
 
   /**
@@ -76,6 +102,16 @@ export class Controller {
     });
     // Objects the informer already holds were announced before we listened: enqueue them as adds.
     for (const object of informer.list()) feed({ type: 'add', object });
+    return this;
+  }
+
+  /**
+   * Feeds keys from a source that is not an informer (controller-runtime's source.Channel): a
+   * runtime's events, say. `subscribe` starts listening, passing each key to `enqueue`, and
+   * answers how to stop listening, which stop() calls.
+   */
+  watchKeys(subscribe: (enqueue: (key: string) => void) => () => void): this {
+    this.unsubscribe.push(subscribe((key) => this.queue.add(key)));
     return this;
   }
 

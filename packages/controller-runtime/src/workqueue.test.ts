@@ -195,3 +195,91 @@ test('metrics see depth, adds, retries and waits', async () => {
   assert.deepEqual(seen.depth, [1, 2, 1]);
   q.shutDown();
 });
+
+/** A queue whose keys carry their priority in their name: `p5/a` has priority 5. */
+const byName = (key: string) => Number(key.split('/')[0]!.slice(1));
+const drain = async (q: WorkQueue<string>) => {
+  const out: string[] = [];
+  while (q.length) {
+    const k = (await q.get())!;
+    out.push(k);
+    q.done(k);
+  }
+  return out;
+};
+
+test('priorityOf: higher priority is handed out first, first in first out among equals', async () => {
+  const q = new WorkQueue<string>({ priorityOf: byName });
+  for (const k of ['p0/a', 'p5/a', 'p0/b', 'p10/a', 'p5/b', 'p0/c', 'p10/b', 'p-1/a']) q.add(k);
+  assert.deepEqual(await drain(q), ['p10/a', 'p10/b', 'p5/a', 'p5/b', 'p0/a', 'p0/b', 'p0/c', 'p-1/a']);
+  q.shutDown();
+});
+
+test('priorityOf: a key added again while it waits keeps its place', async () => {
+  const q = new WorkQueue<string>({ priorityOf: byName });
+  q.add('p1/first');
+  q.add('p1/second');
+  q.add('p1/first');
+  q.add('p1/third');
+  q.add('p1/second');
+  assert.equal(q.length, 3);
+  assert.deepEqual(await drain(q), ['p1/first', 'p1/second', 'p1/third']);
+  q.shutDown();
+});
+
+test('priorityOf: requeued keys join behind their equals and ahead of lower priorities', async () => {
+  const q = new WorkQueue<string>({ priorityOf: byName, rateLimiter: new ItemExponentialRateLimiter(1, 1) });
+  q.add('p5/busy');
+  const busy = (await q.get())!;
+  q.add('p5/busy'); // while it is processed: queued again once done
+  q.add('p5/waiting');
+  q.add('p0/low');
+  q.done(busy);
+  assert.deepEqual(await drain(q), ['p5/waiting', 'p5/busy', 'p0/low'], 'back in at done(), behind the equal that waited meanwhile');
+
+  q.add('p0/low');
+  q.addRateLimited('p9/retry');
+  q.addAfter('p3/later', 1);
+  await waitFor(() => q.parkedCount === 0 && q.length === 3, { timeoutMs: 1000, message: 'the parked keys to join' });
+  assert.deepEqual(await drain(q), ['p9/retry', 'p3/later', 'p0/low'], 'a retried or delayed key is placed by its priority when its time comes');
+  q.shutDown();
+});
+
+test('priorityOf: a batch added while workers wait reaches them in priority order, not in the order it was added', async () => {
+  const q = new WorkQueue<string>({ priorityOf: byName });
+  const workers = [q.get(), q.get(), q.get()];
+  // One synchronous batch, as a Node change enqueues every waiting VM.
+  for (const k of ['p0/a', 'p0/b', 'p0/c', 'p100/x', 'p100/y', 'p50/z']) q.add(k);
+  assert.deepEqual(await Promise.all(workers), ['p100/x', 'p100/y', 'p50/z']);
+  assert.equal(q.length, 3);
+  q.shutDown();
+});
+
+test('priorityOf: many workers, mixed priorities: every key processed, never two runs of one key at once', async () => {
+  const q = new WorkQueue<string>({ priorityOf: byName });
+  const running = new Set<string>();
+  const runs = new Map<string, number>();
+  let overlaps = 0;
+  const worker = async () => {
+    for (;;) {
+      const key = await q.get();
+      if (key === undefined) return;
+      if (running.has(key)) overlaps++;
+      running.add(key);
+      await new Promise((r) => setTimeout(r, Math.random() * 3));
+      running.delete(key);
+      runs.set(key, (runs.get(key) ?? 0) + 1);
+      q.done(key);
+    }
+  };
+  const workers = Array.from({ length: 8 }, worker);
+  for (let round = 0; round < 20; round++) {
+    for (let k = 0; k < 10; k++) q.add(`p${k % 3}/k${k}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await waitFor(() => q.length === 0 && running.size === 0, { timeoutMs: 5000 });
+  q.shutDown();
+  await Promise.all(workers);
+  assert.equal(overlaps, 0);
+  assert.equal(runs.size, 10);
+});

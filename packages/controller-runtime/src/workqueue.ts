@@ -13,7 +13,15 @@
  * addAfter(k, ms) parks a key until its time (keeping the earliest time when parked twice);
  * addRateLimited(k) parks it for as long as the rate limiter says and counts a retry;
  * forget(k) tells the rate limiter the key succeeded, so its next failure starts at 5 ms again.
+ *
+ * Order: first in, first out — or, with `priorityOf`, higher priority first and first in, first
+ * out among equals (kube-scheduler's activeQ; priority-fifo.ts). A key's priority is read when it
+ * joins the queue, so a key already waiting keeps its place when added again. Keys that arrive
+ * while workers wait are handed out on the next microtask, not one by one as they come, so a
+ * batch added in one go (every waiting VM on a Node change) reaches the workers in priority
+ * order instead of in the order the batch was listed.
  */
+import { PriorityFifo } from './priority-fifo.js';
 import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
 
 /** What a queue reports; see metrics.ts for the Prometheus side. */
@@ -29,6 +37,8 @@ export interface QueueMetrics {
 export interface WorkQueueOptions<K> {
   rateLimiter?: RateLimiter<K>;
   metrics?: QueueMetrics;
+  /** A key's priority, read as it joins the queue: higher is handed out first. Default: all equal (FIFO). */
+  priorityOf?: (key: K) => number;
 }
 
 interface Parked {
@@ -37,9 +47,8 @@ interface Parked {
 }
 
 export class WorkQueue<K = string> {
-  /** Keys ready for a worker, in order; `head` avoids O(n) shifts. */
-  private items: K[] = [];
-  private head = 0;
+  /** Keys ready for a worker, in the order they are handed out. */
+  private readonly items = new PriorityFifo<K>();
   /** Keys that need processing: queued, or re-added while being processed. */
   private readonly dirty = new Set<K>();
   private readonly processing = new Set<K>();
@@ -48,11 +57,14 @@ export class WorkQueue<K = string> {
   private readonly getters: ((key: K | undefined) => void)[] = [];
   private readonly rateLimiter: RateLimiter<K>;
   private readonly metrics?: QueueMetrics;
+  private readonly priorityOf?: (key: K) => number;
+  private handoffScheduled = false;
   private shuttingDown = false;
 
   constructor(opts: WorkQueueOptions<K> = {}) {
     this.rateLimiter = opts.rateLimiter ?? defaultControllerRateLimiter<K>();
     this.metrics = opts.metrics;
+    this.priorityOf = opts.priorityOf;
   }
 
   add(key: K): void {
@@ -106,7 +118,7 @@ export class WorkQueue<K = string> {
    * empty. Resolves undefined once the queue shuts down.
    */
   get(): Promise<K | undefined> {
-    if (this.head < this.items.length) return Promise.resolve(this.take());
+    if (this.items.length > 0) return Promise.resolve(this.take());
     if (this.shuttingDown) return Promise.resolve(undefined);
     return new Promise((resolve) => this.getters.push(resolve));
   }
@@ -119,7 +131,7 @@ export class WorkQueue<K = string> {
 
   /** Keys waiting for a worker. */
   get length(): number {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   /** Keys parked by addAfter or addRateLimited. */
@@ -144,22 +156,22 @@ export class WorkQueue<K = string> {
   }
 
   private enqueue(key: K): void {
-    const getter = this.getters.shift();
-    if (getter) {
-      getter(this.claim(key));
-      return;
-    }
-    this.items.push(key);
+    this.items.push(key, this.priorityOf?.(key) ?? 0);
     this.metrics?.depth(this.length);
+    if (this.getters.length && !this.handoffScheduled) {
+      this.handoffScheduled = true;
+      queueMicrotask(() => this.handOff());
+    }
+  }
+
+  /** Gives waiting workers the best keys queued by now (see the header: why not at once). */
+  private handOff(): void {
+    this.handoffScheduled = false;
+    while (this.getters.length && this.items.length) this.getters.shift()!(this.take());
   }
 
   private take(): K {
-    const key = this.items[this.head]!;
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    const key = this.items.shift()!;
     this.metrics?.depth(this.length);
     return this.claim(key);
   }

@@ -1,6 +1,10 @@
 /**
  * What the agent needs from a VM runtime. The agent decides (start, stop, restart, forget);
  * a driver only does, and reports what it observes as an InstanceState.
+ *
+ * Nothing here waits for a guest: a reconcile asks (start, requestStop, kill) and comes back —
+ * on the instance's next 'change', or when it asked to be requeued — so one guest's long
+ * shutdown never holds a worker that another VM needs.
  */
 import type { EventEmitter } from 'node:events';
 
@@ -18,6 +22,12 @@ export interface VmLaunchSpec {
   network: 'user' | 'none';
   rootDisk?: { baseImage: string; sizeGiB?: number };
 }
+
+/**
+ * How often a caller comes back to a guest that is still shutting down, asking again: the
+ * cadence of the repeated power button, and how late past its deadline a guest may be killed.
+ */
+export const STOP_ASK_AGAIN_MS = 2_000;
 
 export type InstancePhase = 'starting' | 'running' | 'stopping' | 'exited';
 
@@ -48,6 +58,8 @@ export interface InstanceState {
   exit?: { success: boolean; code?: number; reason: string; at: string };
   /** When this instance (boot) was launched. */
   startedAt: string;
+  /** Set once a stop was requested: from this time on, requestStop kills the guest instead of asking it. */
+  stopDeadline?: string;
 }
 
 export interface RuntimeInfo {
@@ -73,8 +85,19 @@ export interface RuntimeDriver extends EventEmitter {
    * not launch on a decision it took before; false throws LaunchRefusedError.
    */
   start(spec: VmLaunchSpec, mayLaunch?: () => boolean): Promise<InstanceState>;
-  /** Asks the guest to shut down; kills it when it has not within graceMs. Resolves once it is gone. */
-  stop(uid: string, graceMs: number): Promise<void>;
+  /**
+   * Asks the guest to shut down and returns without waiting for it (QEMU: the ACPI power button
+   * through QMP). The instance is `stopping` from then on, with stopDeadline = now + graceMs,
+   * unless an earlier deadline is set already: a stop can be hurried, never drawn out. Call it
+   * again until the instance has exited: each call asks again (a guest whose init was not
+   * listening yet hears it this time), and a call at or past the deadline kills the guest — so
+   * graceMs 0 kills at once. The exit is reported through 'change', like any other. A runtime
+   * whose guests outlive the agent (QEMU) keeps the deadline with the guest, so a restarted
+   * agent carries on with it instead of granting a fresh grace.
+   */
+  requestStop(uid: string, graceMs: number): Promise<void>;
+  /** Kills the guest now, without grace, and returns; the exit is reported through 'change'. */
+  kill(uid: string): Promise<void>;
   /**
    * Stops every running instance at once (no grace), recording the exit reason Fenced. The agent
    * calls it when its last successful renewal is older than the fence timeout. For QEMU it backs

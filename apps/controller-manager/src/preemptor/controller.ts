@@ -9,11 +9,11 @@
  *   VM added/updated, Unschedulable, may preempt → that VM
  *   a victim leaves its node (unbound, deleted)  → the VM that preempted it
  */
-import { objectKey, type PriorityClass, type VirtualMachine } from '@shoal/api';
+import { objectKey, type Node, type PlacementPolicy, type PriorityClass, type VirtualMachine } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
-import { defaultProfile } from '@shoal/scheduler';
+import { ClusterState, defaultProfile } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controllers.js';
-import { trackCluster } from '../placement/cluster-tracking.js';
+import { clusterTracking } from '../placement/cluster-tracking.js';
 import { isUnschedulable, reconcile, type PreemptorContext } from './reconcile.js';
 
 export const PREEMPTOR_NAME = 'preemptor';
@@ -21,21 +21,12 @@ export const PREEMPTOR_COMPONENT = 'shoal-preemptor';
 const WAIT_FOR_VICTIMS_MS = 2_000;
 
 export function preemptorController(env: ControllerEnv): Controller {
+  const vms = env.informers.informer<VirtualMachine>('vm');
+  const nodes = env.informers.informer<Node>('node');
+  const policies = env.informers.informer<PlacementPolicy>('placementpolicy');
   const log = env.log.child({ controller: PREEMPTOR_NAME });
-  let ctx: PreemptorContext | undefined;
-  const controller = new Controller({ name: PREEMPTOR_NAME, workers: 1, registry: env.registry, log, reconcile: (key) => reconcile(ctx!, key) });
-
-  const onVm: EventHandler<VirtualMachine> = function* (change) {
-    const vm = change.object;
-    if (change.type !== 'delete' && isUnschedulable(vm) && vm.spec.preemptionPolicy !== 'Never') yield objectKey(vm.metadata);
-    const before = change.type === 'update' ? change.old : change.type === 'delete' ? change.object : undefined;
-    const by = before?.status?.preemptedBy;
-    if (by && before.spec.nodeName && (change.type === 'delete' || !vm.spec.nodeName)) yield by;
-  };
-  const nothing = () => [];
-
-  const state = trackCluster(controller, env.informers, { vm: onVm, node: nothing, policy: nothing });
-  ctx = {
+  const state = new ClusterState();
+  const ctx: PreemptorContext = {
     client: env.client,
     state,
     priorityClasses: env.informers.informer<PriorityClass>('priorityclass'),
@@ -45,5 +36,17 @@ export function preemptorController(env: ControllerEnv): Controller {
     minPriorityGap: env.settings.preemptionMinPriorityGap,
     waitForVictimsMs: WAIT_FOR_VICTIMS_MS,
   };
-  return controller;
+  const controller = new Controller({ name: PREEMPTOR_NAME, workers: 1, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });
+
+  const onVm: EventHandler<VirtualMachine> = function* (change) {
+    const vm = change.object;
+    if (change.type !== 'delete' && isUnschedulable(vm) && vm.spec.preemptionPolicy !== 'Never') yield objectKey(vm.metadata);
+    const before = change.type === 'update' ? change.old : change.type === 'delete' ? change.object : undefined;
+    const by = before?.status?.preemptedBy;
+    if (by && before.spec.nodeName && (change.type === 'delete' || !vm.spec.nodeName)) yield by;
+  };
+  // Nodes and policies only keep the state current: a VM waits for the scheduler to say it is Unschedulable.
+  const nothing = () => [];
+  const track = clusterTracking(state);
+  return controller.watch(policies, track.policy(nothing)).watch(nodes, track.node(nothing)).watch(vms, track.vm(onVm));
 }

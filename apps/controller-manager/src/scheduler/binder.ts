@@ -6,9 +6,28 @@
  * instead of piling up requests.
  *
  * A bind's outcome is settled here: success confirms the assumption; a 4xx means it did not
- * happen, so the room is freed and the VM is queued again; anything else (5xx, a broken
- * connection) may or may not have happened, so the room stays reserved and the VM is queued
- * again for reconcile to ask the server which it was.
+ * happen, so the room is freed; anything else (5xx, a broken connection) may or may not have
+ * happened, so the room stays reserved for reconcile to ask the server which it was.
+ *
+ * A failed bind (a 404 aside: the VM is gone) is retried through the controller's queue with
+ * per-VM exponential backoff that lasts until a bind of that VM succeeds or it needs none:
+ *
+ *   a VM's first bind    in the background: its reconcile already returned {}, so the queue
+ *     fails              has forgotten the key → requeue(key) (addRateLimited): the first
+ *                        retry, after 5 ms
+ *   its next binds       in the worker (bindNow): reconcile awaits the outcome, so
+ *     fail               → it throws, and the queue backs off again (10 ms, 20 ms … 1000 s);
+ *                          a reconcile that throws is not forgotten, so the count goes on
+ *     succeed            → it returns {}: the queue forgets, and so does the Binder
+ *   the VM gone, being deleted or bound → reconcile calls settled(key) and returns {}
+ *
+ * Binding in the background only while a VM's binds succeed keeps the fast path fast and lets
+ * the reconcile's own outcome — the controller's one contract — carry the backoff of one that
+ * keeps failing, instead of a second backoff kept beside the queue's.
+ *
+ * Every failure is logged at warn with how many times in a row that VM's bind has failed
+ * (a 409 Conflict at debug: the VM changed since the decision, the optimistic loop doing its
+ * job) and counted in shoal_scheduler_bind_failures_total{reason}.
  */
 import { ApiError, objectKey, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
@@ -23,7 +42,7 @@ export interface BinderOptions {
   recorder: EventRecorder;
   log: Logger;
   metrics?: SchedulerMetrics;
-  /** Queue the VM again (with backoff) after a bind that failed. */
+  /** Queue the VM again with backoff (the controller queue's addRateLimited) after a background bind failed. */
   requeue(key: string): void;
   maxInFlight: number;
 }
@@ -32,6 +51,8 @@ export class Binder {
   private readonly inFlight = new Set<string>();
   private readonly slotWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
+  /** Binds failed in a row, per VM key, since its last successful bind (or since it needed none). */
+  private readonly failures = new Map<string, number>();
 
   constructor(private readonly o: BinderOptions) {}
 
@@ -40,16 +61,36 @@ export class Binder {
     return this.inFlight.has(key);
   }
 
+  /** Whether this VM's last bind failed: its next one runs in the worker (bindNow), so the queue backs it off. */
+  failedBefore(key: string): boolean {
+    return this.failures.has(key);
+  }
+
+  /** The VM needs no bind any more (gone, being deleted, bound): its failures are history. */
+  settled(key: string): void {
+    this.failures.delete(key);
+  }
+
   /** Starts binding `vm` to `nodeName`; resolves once the bind is under way, not when it is done. */
   async start(vm: VirtualMachine, nodeName: string): Promise<void> {
-    while (this.inFlight.size >= this.o.maxInFlight) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     const key = objectKey(vm.metadata);
-    this.inFlight.add(key);
-    void this.bind(vm, nodeName).finally(() => {
-      this.inFlight.delete(key);
-      this.slotWaiters.shift()?.();
-      if (this.inFlight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-    });
+    const release = await this.slot(key);
+    void this.attempt(vm, nodeName)
+      .then((failure) => {
+        if (failure) this.o.requeue(key);
+      })
+      .finally(release);
+  }
+
+  /** Binds `vm` to `nodeName` and resolves when it is bound (or gone); throws the failure otherwise. */
+  async bindNow(vm: VirtualMachine, nodeName: string): Promise<void> {
+    const release = await this.slot(objectKey(vm.metadata));
+    try {
+      const failure = await this.attempt(vm, nodeName);
+      if (failure) throw failure;
+    } finally {
+      release();
+    }
   }
 
   /** Resolves when no bind is under way (for a clean stop). */
@@ -57,25 +98,45 @@ export class Binder {
     return this.inFlight.size === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async bind(vm: VirtualMachine, nodeName: string): Promise<void> {
-    const { client, state, metrics } = this.o;
+  /** Waits for one of the maxInFlight slots and takes it for `key`; answers how to give it back. */
+  private async slot(key: string): Promise<() => void> {
+    while (this.inFlight.size >= this.o.maxInFlight) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    this.inFlight.add(key);
+    return () => {
+      this.inFlight.delete(key);
+      this.slotWaiters.shift()?.();
+      if (this.inFlight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    };
+  }
+
+  /** One bind, its outcome settled; answers the failure to retry, or undefined when there is nothing to retry. */
+  private async attempt(vm: VirtualMachine, nodeName: string): Promise<unknown> {
+    const { client, state, metrics, log } = this.o;
     const key = objectKey(vm.metadata);
     try {
       // The binding subresource: spec.nodeName and the Scheduled status in one write, only on
       // the version the decision saw.
       await client.bind(vm.metadata.namespace ?? '', vm.metadata.name!, nodeName, { resourceVersion: vm.metadata.resourceVersion });
     } catch (err) {
-      const definite = err instanceof ApiError && err.code < 500;
-      if (definite) state.forget(key);
-      if (err instanceof ApiError && err.code === 404) return;
-      metrics?.attempt(err instanceof ApiError && err.code === 409 ? 'conflict' : 'error');
+      const api = err instanceof ApiError ? err : undefined;
+      if (api && api.code < 500) state.forget(key);
+      if (api?.code === 404) {
+        this.failures.delete(key);
+        return undefined;
+      }
+      const failures = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, failures);
+      metrics?.attempt(api?.code === 409 ? 'conflict' : 'error');
+      metrics?.bindFailed(api?.reason ?? 'ConnectionError');
       // 409: the VM changed since the informer showed it; it is judged again on the newer version.
-      this.o.log.debug({ vm: key, node: nodeName, err: (err as Error).message }, 'bind failed; queued again');
-      this.o.requeue(key);
-      return;
+      const level = api?.code === 409 ? 'debug' : 'warn';
+      log[level]({ vm: key, node: nodeName, failures, code: api?.code, err: (err as Error).message }, 'bind failed; retrying with backoff');
+      return err;
     }
+    this.failures.delete(key);
     state.confirm(key);
     metrics?.attempt('scheduled');
     this.o.recorder.event(vm, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${nodeName}`);
+    return undefined;
   }
 }

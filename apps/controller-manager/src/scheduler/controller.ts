@@ -12,15 +12,20 @@
  * Every change also goes into the scheduler's ClusterState first (placement/cluster-tracking.ts),
  * so a decision reads node usage kept up to date incrementally, never rebuilt from all VMs.
  *
+ * Queue policy: higher spec.priority first, first come first served among equals (as the
+ * VirtualMachine schema promises, and as kube-scheduler's activeQ orders pods), with the
+ * default backoff. The queue is built first because the Binder requeues failed binds
+ * through it (binder.ts).
+ *
  * Leader election wraps the whole controller (see manager.ts): with --leader-elect it runs only
  * while this process holds shoal-system/shoal-controller-manager-scheduler, and is built anew
  * (empty queue, fresh cluster state) each time the process wins leadership again.
  */
-import { objectKey, type Node, type VirtualMachine } from '@shoal/api';
-import { Controller, type EventHandler } from '@shoal/controller-runtime';
-import { allocatableOf, defaultProfile, holdsResources } from '@shoal/scheduler';
+import { objectKey, type Node, type PlacementPolicy, type VirtualMachine } from '@shoal/api';
+import { Controller, controllerQueue, type EventHandler } from '@shoal/controller-runtime';
+import { allocatableOf, ClusterState, defaultProfile, holdsResources, priorityOf } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controllers.js';
-import { trackCluster } from '../placement/cluster-tracking.js';
+import { clusterTracking } from '../placement/cluster-tracking.js';
 import { Binder } from './binder.js';
 import { SchedulerMetrics } from './metrics.js';
 import { reconcile, type SchedulerContext } from './reconcile.js';
@@ -51,22 +56,42 @@ function schedulingView(node: Node): string {
 
 export function schedulerController(env: ControllerEnv): Controller {
   const vms = env.informers.informer<VirtualMachine>('vm');
+  const nodes = env.informers.informer<Node>('node');
+  const policies = env.informers.informer<PlacementPolicy>('placementpolicy');
   const log = env.log.child({ controller: SCHEDULER_NAME });
-  let ctx: SchedulerContext | undefined;
-  const controller = new Controller({
+  const queue = controllerQueue({
     name: SCHEDULER_NAME,
-    workers: WORKERS,
     registry: env.registry,
-    log,
-    reconcile: (key) => reconcile(ctx!, key),
+    // Read as a key joins the queue; a VM gone by then sorts as 0 and its reconcile finds nothing to do.
+    priorityOf: (key) => {
+      const vm = vms.get(key);
+      return vm ? priorityOf(vm) : 0;
+    },
   });
+  const state = new ClusterState();
+  const recorder = env.recorder(SCHEDULER_COMPONENT);
+  const metrics = new SchedulerMetrics(env.registry);
+  const binder = new Binder({ client: env.client, state, recorder, log, metrics, requeue: (key) => queue.addRateLimited(key), maxInFlight: MAX_BINDS_IN_FLIGHT });
+  const ctx: SchedulerContext = {
+    client: env.client,
+    vms,
+    state,
+    binder,
+    nextStartIndex: 0,
+    profile: defaultProfile,
+    recorder,
+    log,
+    metrics,
+    unschedulableRetryMs: UNSCHEDULABLE_RETRY_MS,
+  };
+  const controller = new Controller({ name: SCHEDULER_NAME, workers: WORKERS, registry: env.registry, log, queue, reconcile: (key) => reconcile(ctx, key) });
 
   const everyWaitingVm = () => vms.list().filter(waitsForNode).map((vm) => objectKey(vm.metadata));
 
   const onVm: EventHandler<VirtualMachine> = function* (change) {
     const vm = change.object;
     const key = objectKey(vm.metadata);
-    const assumed = ctx?.state.assumed.get(key);
+    const assumed = state.assumed.get(key);
     if (change.type !== 'delete' ? waitsForNode(vm) || assumed : assumed) yield key;
     if (change.type === 'delete') yield* everyWaitingVm();
     else if (change.type === 'update') {
@@ -80,20 +105,6 @@ export function schedulerController(env: ControllerEnv): Controller {
     return everyWaitingVm();
   };
 
-  const state = trackCluster(controller, env.informers, { vm: onVm, node: onNode, policy: everyWaitingVm });
-  const recorder = env.recorder(SCHEDULER_COMPONENT);
-  const metrics = new SchedulerMetrics(env.registry);
-  ctx = {
-    client: env.client,
-    vms,
-    state,
-    binder: new Binder({ client: env.client, state, recorder, log, metrics, requeue: (key) => controller.queue.addRateLimited(key), maxInFlight: MAX_BINDS_IN_FLIGHT }),
-    nextStartIndex: 0,
-    profile: defaultProfile,
-    recorder,
-    log,
-    metrics,
-    unschedulableRetryMs: UNSCHEDULABLE_RETRY_MS,
-  };
-  return controller;
+  const track = clusterTracking(state);
+  return controller.watch(policies, track.policy(everyWaitingVm)).watch(nodes, track.node(onNode)).watch(vms, track.vm(onVm));
 }

@@ -2,42 +2,63 @@
  * The scheduler's own metrics, beside the controller's generic ones:
  *
  *   shoal_scheduler_schedule_attempts_total{result}   scheduled | unschedulable | conflict | error
+ *   shoal_scheduler_bind_failures_total{reason}       binds the apiserver refused or that broke, by the
+ *                                                     Status reason (Conflict, Forbidden, Invalid,
+ *                                                     InternalError …; ConnectionError without an answer)
  *   shoal_scheduler_decision_duration_seconds         the pure placement step (filters + scores)
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 export type AttemptResult = 'scheduled' | 'unschedulable' | 'conflict' | 'error';
 
+interface MetricSet {
+  attempts: Counter<'result'>;
+  bindFailures: Counter<'reason'>;
+  decisions: Histogram;
+}
+
 /** One set per registry: the scheduler is built again each time this process wins leadership anew. */
-const sets = new WeakMap<Registry, { attempts: Counter<'result'>; decisions: Histogram }>();
+const sets = new WeakMap<Registry, MetricSet>();
 
-export class SchedulerMetrics {
-  private readonly attempts: Counter<'result'>;
-  private readonly decisions: Histogram;
-
-  constructor(registry: Registry) {
-    const set = sets.get(registry);
-    if (set) {
-      this.attempts = set.attempts;
-      this.decisions = set.decisions;
-      return;
-    }
-    const registers = [registry];
-    this.attempts = new Counter({ name: 'shoal_scheduler_schedule_attempts_total', help: 'Scheduling attempts by result.', labelNames: ['result'], registers });
-    this.decisions = new Histogram({
+function metricSet(registry: Registry): MetricSet {
+  let set = sets.get(registry);
+  if (set) return set;
+  const registers = [registry];
+  set = {
+    attempts: new Counter({ name: 'shoal_scheduler_schedule_attempts_total', help: 'Scheduling attempts by result.', labelNames: ['result'], registers }),
+    bindFailures: new Counter({
+      name: 'shoal_scheduler_bind_failures_total',
+      help: 'Binds that failed (each is retried with backoff), by the Status reason the apiserver gave, or ConnectionError.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    decisions: new Histogram({
       name: 'shoal_scheduler_decision_duration_seconds',
       help: 'Time to pick a node for one VM (filters and scores over the nodes it looks at), without API calls.',
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1],
       registers,
-    });
-    sets.set(registry, { attempts: this.attempts, decisions: this.decisions });
+    }),
+  };
+  sets.set(registry, set);
+  return set;
+}
+
+export class SchedulerMetrics {
+  private readonly set: MetricSet;
+
+  constructor(registry: Registry) {
+    this.set = metricSet(registry);
   }
 
   attempt(result: AttemptResult): void {
-    this.attempts.inc({ result });
+    this.set.attempts.inc({ result });
+  }
+
+  bindFailed(reason: string): void {
+    this.set.bindFailures.inc({ reason });
   }
 
   decided(seconds: number): void {
-    this.decisions.observe(seconds);
+    this.set.decisions.observe(seconds);
   }
 }

@@ -8,6 +8,9 @@
  *                                               Binder (binder.ts), which binds in the
  *                                               background with the VM's resourceVersion as
  *                                               precondition and records the Scheduled event
+ *   a node fits, this VM's last bind failed   → the same, but bound in the worker: a failure
+ *                                               throws, so the queue keeps backing off
+ *                                               (binder.ts says why)
  *   no node fits                              → status Pending + Scheduled=False/Unschedulable
  *                                               and a Warning FailedScheduling event when the
  *                                               reason changed; look again in 30 s (node and
@@ -45,7 +48,10 @@ const timestamp = (ctx: SchedulerContext) => (ctx.now?.() ?? new Date()).toISOSt
 export async function reconcile(ctx: SchedulerContext, key: string): Promise<Result> {
   let vm = ctx.vms.get(key);
   const stillAssumed = ctx.state.observe(key, vm);
-  if (!vm || vm.metadata.deletionTimestamp || vm.spec.nodeName) return {};
+  if (!vm || vm.metadata.deletionTimestamp || vm.spec.nodeName) {
+    ctx.binder.settled(key);
+    return {};
+  }
 
   if (stillAssumed) {
     // Bound by us at exactly this version, or being bound: the informer has not shown it yet.
@@ -54,10 +60,12 @@ export async function reconcile(ctx: SchedulerContext, key: string): Promise<Res
     const live = await getLive(ctx, vm);
     if (!live) {
       ctx.state.forget(key);
+      ctx.binder.settled(key);
       return {};
     }
     if (live.spec.nodeName) {
       ctx.state.confirm(key);
+      ctx.binder.settled(key);
       return {};
     }
     ctx.state.forget(key);
@@ -74,7 +82,8 @@ export async function reconcile(ctx: SchedulerContext, key: string): Promise<Res
   // Reserve the room in the same synchronous step as the decision, before any await: no other
   // worker can decide on the old free room in between (see AssumeCache).
   ctx.state.assume(vm, decision.nodeName);
-  await ctx.binder.start(vm, decision.nodeName);
+  if (ctx.binder.failedBefore(key)) await ctx.binder.bindNow(vm, decision.nodeName);
+  else await ctx.binder.start(vm, decision.nodeName);
   return {};
 }
 

@@ -22,12 +22,22 @@ export interface Cluster {
   metricsUrl: string;
 }
 
+export interface ClusterOptions {
+  /** More flags for the apiserver (authentication, authorization). */
+  apiserverArgs?: string[];
+  /** The test client's bearer token (with --token-auth-file: an admin's). */
+  token?: string;
+  /** Runs before the controller-manager starts: a backlog it finds waiting, roles it runs with. */
+  before?: (client: ShoalClient) => Promise<void>;
+}
+
 /** A fresh cluster per test: Nodes are cluster-scoped, so tests sharing one would see each other's. */
-export async function withCluster(fn: (c: Cluster) => Promise<void>, extraArgs: string[] = []): Promise<void> {
-  const cp = await startControlPlane();
+export async function withCluster(fn: (c: Cluster) => Promise<void>, extraArgs: string[] = [], opts: ClusterOptions = {}): Promise<void> {
+  const cp = await startControlPlane({ apiserverArgs: opts.apiserverArgs });
   let cm: Cluster['cm'] | undefined;
-  const client = new ShoalClient({ server: cp.url });
+  const client = new ShoalClient({ server: cp.url, token: opts.token });
   try {
+    await opts.before?.(client);
     cm = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', ...extraArgs], { ready: /ready on/ });
     const metricsUrl = `${/ready on (http:\/\/\S+)/.exec(cm.readyLine)![1]}/metrics`;
     await fn({ cp, cm, client, metricsUrl });

@@ -1,9 +1,10 @@
 /**
  * The QEMU microvm runtime. Each VM runs under vm-supervisor.sh, detached from the agent, in
  * <data-dir>/vms/<uid>/: vm.json (who it is), supervisor.pid, qemu.pid, qmp.sock, serial.log,
- * exit.json once it exited, `fenced` when fencing stopped it. Everything the driver knows it can
- * re-read from those files, which is how a restarted agent re-adopts running VMs without
- * touching them.
+ * stop.json once a stop was requested (its deadline), exit.json once it exited, `fenced` when
+ * fencing stopped it. Everything the driver knows it can re-read from those files, which is how
+ * a restarted agent re-adopts running VMs without touching them — and carries on with a stop
+ * under way, deadline and all.
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -24,6 +25,10 @@ const SUPERVISOR = fileURLToPath(new URL('./vm-supervisor.sh', import.meta.url))
 const EXIT_FILE = 'exit.json';
 const META_FILE = 'vm.json';
 const BOOT_FILE = 'booted.json';
+/** `{"deadline": ISO time}`: a stop was requested and the guest is killed from then on. */
+const STOP_FILE = 'stop.json';
+/** How long one ACPI power-button request may take over QMP: a wedged monitor must not hold a reconcile. */
+const POWERDOWN_QMP_TIMEOUT_MS = 1_000;
 const SUPERVISOR_PID = 'supervisor.pid';
 /** QEMU's pid as its supervisor recorded it at spawn (qemu.pid comes later, from QEMU itself). */
 const CHILD_PID_FILE = 'child.pid';
@@ -127,6 +132,9 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
         console: new MarkerScanner(uid, meta.serialOffset),
         state: { uid, namespace: meta.namespace, name: meta.name, phase: 'starting', startedAt: meta.startedAt },
       };
+      // A stop the previous agent process requested goes on, with its deadline.
+      const stop = JSON.parse(await readFile(join(dir, STOP_FILE), 'utf8').catch(() => 'null')) as { deadline: string } | null;
+      if (stop) Object.assign(tracked.state, { phase: 'stopping', stopDeadline: stop.deadline });
       this.instances.set(uid, tracked);
       await this.refresh(uid, false);
       found.push({ ...tracked.state });
@@ -137,7 +145,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
   async start(spec: VmLaunchSpec, mayLaunch?: () => boolean): Promise<InstanceState> {
     const dir = join(this.vmsDir, spec.uid);
     await mkdir(dir, { recursive: true });
-    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE, FENCED_MARKER]) await rm(join(dir, f), { force: true });
+    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE, FENCED_MARKER, STOP_FILE]) await rm(join(dir, f), { force: true });
     const image = await locateGuestImage({ name: spec.image });
     const line = buildQemuCommandLine({
       uid: spec.uid,
@@ -188,25 +196,32 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     return path;
   }
 
-  async stop(uid: string, graceMs: number): Promise<void> {
+  async requestStop(uid: string, graceMs: number): Promise<void> {
     const t = this.instances.get(uid);
     if (!t) return;
     await this.refresh(uid, false);
     if (t.state.phase === 'exited') return;
-    t.state.phase = 'stopping';
-    this.emit('change', uid);
-    // The guest's init turns the ACPI power button into a clean shutdown; one sent before the
-    // init listens is lost, so it is repeated until the deadline. A grace of 0 skips it: kill at once.
-    const deadline = Date.now() + graceMs;
-    while (graceMs > 0 && Date.now() < deadline && (await this.running(t))) {
-      await qmpCommand(join(t.dir, QMP_SOCKET_FILE), 'system_powerdown', undefined, 1_000).catch(() => undefined);
-      await this.waitForExit(t, Math.min(2_000, Math.max(0, deadline - Date.now())));
+    const now = Date.now();
+    const asked = now + Math.max(0, graceMs);
+    const deadline = t.state.stopDeadline ? Math.min(Date.parse(t.state.stopDeadline), asked) : asked;
+    if (t.state.phase !== 'stopping' || t.state.stopDeadline !== new Date(deadline).toISOString()) {
+      t.state.phase = 'stopping';
+      t.state.stopDeadline = new Date(deadline).toISOString();
+      // Written before anything is sent: an agent restarted from here on finds the same deadline.
+      await writeFile(join(t.dir, STOP_FILE), JSON.stringify({ deadline: t.state.stopDeadline }));
+      this.emit('change', uid);
     }
-    if (await this.running(t)) {
+    if (now >= deadline) {
       await this.killQemu(t);
-      await this.waitForExit(t, 10_000);
+      return;
     }
-    await this.refresh(uid, false);
+    // The guest's init turns the ACPI power button into a clean shutdown; one sent before the
+    // init listens is lost, which is why every call sends it again.
+    await qmpCommand(join(t.dir, QMP_SOCKET_FILE), 'system_powerdown', undefined, POWERDOWN_QMP_TIMEOUT_MS).catch(() => undefined);
+  }
+
+  async kill(uid: string): Promise<void> {
+    await this.requestStop(uid, 0);
   }
 
   /**
@@ -253,11 +268,6 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
 
   private async running(t: Tracked): Promise<boolean> {
     return isAlive(await readPid(join(t.dir, SUPERVISOR_PID))) && !existsSync(join(t.dir, EXIT_FILE));
-  }
-
-  private async waitForExit(t: Tracked, ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (Date.now() < until && (await this.running(t))) await new Promise((r) => setTimeout(r, 100));
   }
 
   async remove(uid: string): Promise<void> {

@@ -7,19 +7,12 @@ import { FENCED_REASON, LaunchRefusedError, type Capacity, type InstanceState, t
 
 /** How a guest killed for lack of grace exits (QEMU killed with SIGKILL reads as a failure too). */
 const KILLED = { success: false, reason: 'Killed' } as const;
+const SHUT_DOWN = { success: true, reason: 'ShutDown' } as const;
 const FENCED = { success: false, reason: FENCED_REASON } as const;
-
-/** A stop under way: its shared end, and the kill timer when the grace is shorter than a shutdown. */
-interface Stopping {
-  done: Promise<void>;
-  /** Ends the stop (once) with this exit; later calls do nothing. */
-  end(exit: Omit<NonNullable<InstanceState['exit']>, 'at'>): void;
-  kill?: NodeJS.Timeout;
-  killAt?: number;
-}
 
 export interface SimulatedDriverOptions {
   bootMs?: number;
+  /** How long a guest takes to shut down once asked; Infinity: it never does (a guest that ignores the power button). */
   stopMs?: number;
   capacity?: Partial<Capacity>;
 }
@@ -27,8 +20,8 @@ export interface SimulatedDriverOptions {
 export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
   readonly info: RuntimeInfo = { name: 'simulated', version: '1', accelerator: 'none' };
   private readonly instances = new Map<string, InstanceState>();
+  /** Per instance, its one pending timer: the boot, or the shutdown once a stop was asked for. */
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly stopping = new Map<string, Stopping>();
 
   constructor(private readonly opts: SimulatedDriverOptions = {}) {
     super();
@@ -50,51 +43,38 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
       state.phase = 'running';
       state.bootedAt = new Date().toISOString();
       state.ip = '10.0.2.15';
+      this.emit('change', spec.uid);
     });
     return { ...state };
   }
 
   /**
-   * A simulated guest shuts down cleanly after stopMs. With less grace than that it is killed
-   * when the grace runs out, and with a grace of 0 at once (as QemuDriver SIGKILLs QEMU), so an
-   * eviction's gracePeriodSeconds means the same on both runtimes. A second stop while one is
-   * under way shares its end, and only ever shortens it.
+   * A simulated guest asked to stop shuts down cleanly stopMs later — unless it is killed first:
+   * by a requestStop at or past its deadline (at once with a grace of 0, as QemuDriver SIGKILLs
+   * QEMU), or by kill(). Like QEMU's, the driver itself never decides to kill: the agent, coming
+   * back to a guest still stopping, does. So gracePeriodSeconds means the same on both runtimes.
    */
-  async stop(uid: string, graceMs: number): Promise<void> {
+  async requestStop(uid: string, graceMs: number): Promise<void> {
     const state = this.instances.get(uid);
     if (!state || state.phase === 'exited') return;
-    let stopping = this.stopping.get(uid);
-    if (!stopping) {
-      let resolve!: () => void;
-      const entry: Stopping = {
-        done: new Promise<void>((r) => (resolve = r)),
-        end: (exit) => {
-          if (this.stopping.get(uid) !== entry) return;
-          this.stopping.delete(uid);
-          clearTimeout(entry.kill);
-          clearTimeout(this.timers.get(uid));
-          state.phase = 'exited';
-          state.exit = { ...exit, at: new Date().toISOString() };
-          this.emit('change', uid);
-          resolve();
-        },
-      };
-      stopping = entry;
-      this.stopping.set(uid, entry);
+    const now = Date.now();
+    const asked = now + Math.max(0, graceMs);
+    const deadline = state.stopDeadline ? Math.min(Date.parse(state.stopDeadline), asked) : asked;
+    state.stopDeadline = new Date(deadline).toISOString();
+    if (state.phase !== 'stopping') {
       state.phase = 'stopping';
-      this.emit('change', uid);
       // Replaces a pending boot timer: a guest stopped while it boots never reports it booted.
+      const stopMs = this.opts.stopMs ?? 50;
       clearTimeout(this.timers.get(uid));
-      this.timers.set(uid, setTimeout(() => entry.end({ success: true, reason: 'ShutDown' }), this.opts.stopMs ?? 50));
+      this.timers.delete(uid);
+      if (Number.isFinite(stopMs)) this.later(uid, stopMs, () => this.exit(uid, SHUT_DOWN));
+      this.emit('change', uid);
     }
-    if (graceMs <= 0) stopping.end(KILLED);
-    else if (graceMs < (this.opts.stopMs ?? 50) && Date.now() + graceMs < (stopping.killAt ?? Infinity)) {
-      const s = stopping;
-      clearTimeout(s.kill);
-      s.killAt = Date.now() + graceMs;
-      s.kill = setTimeout(() => s.end(KILLED), graceMs);
-    }
-    await stopping.done;
+    if (now >= deadline) this.exit(uid, KILLED);
+  }
+
+  async kill(uid: string): Promise<void> {
+    this.exit(uid, KILLED);
   }
 
   /**
@@ -103,24 +83,12 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
    * would run anywhere but in this process's memory.
    */
   async fence(): Promise<void> {
-    for (const [uid, state] of this.instances) {
-      if (state.phase === 'exited') continue;
-      const stopping = this.stopping.get(uid);
-      if (stopping) {
-        stopping.end(FENCED);
-        continue;
-      }
-      clearTimeout(this.timers.get(uid));
-      state.phase = 'exited';
-      state.exit = { ...FENCED, at: new Date().toISOString() };
-      this.emit('change', uid);
-    }
+    for (const uid of this.instances.keys()) this.exit(uid, FENCED);
   }
 
   async remove(uid: string): Promise<void> {
-    // Removing a guest that is still stopping ends the stop: nobody waits on it forever.
-    this.stopping.get(uid)?.end(KILLED);
     clearTimeout(this.timers.get(uid));
+    this.timers.delete(uid);
     this.instances.delete(uid);
   }
 
@@ -139,7 +107,18 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
 
   async close(): Promise<void> {
     for (const t of this.timers.values()) clearTimeout(t);
-    for (const s of this.stopping.values()) clearTimeout(s.kill);
+    this.timers.clear();
+  }
+
+  /** Ends a live instance with this exit (once; an exited one stays as it ended). */
+  private exit(uid: string, exit: Omit<NonNullable<InstanceState['exit']>, 'at'>): void {
+    const state = this.instances.get(uid);
+    if (!state || state.phase === 'exited') return;
+    clearTimeout(this.timers.get(uid));
+    this.timers.delete(uid);
+    state.phase = 'exited';
+    state.exit = { ...exit, at: new Date().toISOString() };
+    this.emit('change', uid);
   }
 
   private later(uid: string, ms: number, fn: () => void): void {
@@ -147,8 +126,8 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
     this.timers.set(
       uid,
       setTimeout(() => {
+        this.timers.delete(uid);
         fn();
-        this.emit('change', uid);
       }, ms),
     );
   }

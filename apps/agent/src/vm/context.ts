@@ -1,0 +1,40 @@
+/** What the agent's VM reconcile works with (reconcile.ts), built once by the wiring (controller.ts). */
+import type { VirtualMachine } from '@shoal/api';
+import type { Informer, ShoalClient } from '@shoal/client';
+import type { EventRecorder } from '@shoal/controller-runtime';
+import type { RuntimeDriver } from '../runtime/driver.js';
+
+/**
+ * Whether the agent may act on what its informer holds. False while its lease is not fresh (the
+ * control plane may count the node dead) or while its cache has not been relisted since a stale
+ * period (a VM may have been bound elsewhere meanwhile): nothing is started or written then.
+ */
+export interface FenceGate {
+  mayAct(): boolean;
+}
+
+/** How soon a key turned away by the FenceGate is looked at again. */
+export const FENCE_GATE_RETRY_MS = 500;
+
+export interface VmLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface VmContext {
+  nodeName: string;
+  fence: FenceGate;
+  /** For the Fenced Event; the agent's fence timeout is said in it. */
+  recorder: Pick<EventRecorder, 'event'>;
+  fenceTimeoutSeconds: number;
+  client: ShoalClient;
+  vms: Pick<Informer<VirtualMachine>, 'get'>;
+  driver: RuntimeDriver;
+  /** How long a guest gets to shut down before it is killed (evictions bring their own). */
+  stopGraceMs: number;
+  log: VmLog;
+  /** The invalid eviction annotation value last warned about, per VM key: a bad value is reported once, not on every reconcile. */
+  warnedEviction: Map<string, string>;
+  /** The fenced exit (its time) last reported with an Event, per instance uid: one Event per fencing. */
+  reportedFence: Map<string, string>;
+}

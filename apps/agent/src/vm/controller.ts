@@ -1,0 +1,67 @@
+/**
+ * The agent's VM controller, wired (STYLE.md 4), as the controller-manager's are: what
+ * reconcile needs first, then the Controller, then the sources that feed it keys.
+ *
+ *   VM bound here added/updated/deleted → that VM (a delete, or a VM bound elsewhere, leaves
+ *                                         the field-selected informer: its instance is a stray)
+ *   an instance changed in the runtime  → its VM (booted, exited, stopping, fenced)
+ *   (the agent itself, after a relist)  → every cached VM and every instance (agent.ts)
+ *
+ * Workers: several VMs boot or stop at once, and no reconcile ever waits out a guest's shutdown
+ * (reconcile.ts), so one slow guest holds no worker another VM needs.
+ */
+import { objectKey, type VirtualMachine } from '@shoal/api';
+import type { Informer, ShoalClient } from '@shoal/client';
+import { Controller, enqueueObject, type EventRecorder } from '@shoal/controller-runtime';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { RuntimeDriver } from '../runtime/driver.js';
+import type { FenceGate, VmContext } from './context.js';
+import { reconcile } from './reconcile.js';
+
+export const VM_CONTROLLER_NAME = 'agent-vms';
+const WORKERS = 8;
+
+export interface VmControllerOptions {
+  nodeName: string;
+  client: ShoalClient;
+  /** VMs bound to this node (field selector spec.nodeName=<node>). */
+  informer: Informer<VirtualMachine>;
+  driver: RuntimeDriver;
+  fence: FenceGate;
+  recorder: Pick<EventRecorder, 'event'>;
+  fenceTimeoutSeconds: number;
+  stopGraceMs: number;
+  log: Logger;
+  /** Default 8. */
+  workers?: number;
+  /** Default: prom-client's global registry (the agent's /metrics). */
+  registry?: Registry;
+}
+
+export function vmController(o: VmControllerOptions): Controller {
+  const ctx: VmContext = {
+    nodeName: o.nodeName,
+    fence: o.fence,
+    recorder: o.recorder,
+    fenceTimeoutSeconds: o.fenceTimeoutSeconds,
+    client: o.client,
+    vms: o.informer,
+    driver: o.driver,
+    stopGraceMs: o.stopGraceMs,
+    log: o.log,
+    warnedEviction: new Map(),
+    reportedFence: new Map(),
+  };
+  const controller = new Controller({ name: VM_CONTROLLER_NAME, workers: o.workers ?? WORKERS, registry: o.registry, log: o.log, reconcile: (key) => reconcile(ctx, key) });
+
+  const onInstanceChange = (enqueue: (key: string) => void) => {
+    const listener = (uid: string) => {
+      const instance = o.driver.state(uid);
+      if (instance) enqueue(objectKey(instance));
+    };
+    o.driver.on('change', listener);
+    return () => o.driver.off('change', listener);
+  };
+  return controller.watch(o.informer, enqueueObject()).watchKeys(onInstanceChange);
+}

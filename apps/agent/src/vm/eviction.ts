@@ -1,0 +1,96 @@
+/**
+ * Carries out an eviction request for a VM bound here (nextAction's `evict`). Each step is one
+ * a later reconcile (or a restarted agent) can redo, and each runs only once the one before it
+ * is done:
+ *
+ *   1. status Stopping, reason = the request's (only while a guest still runs)
+ *   2. ask the runtime to stop the guest within the request's grace (0: killed at once) and
+ *      come back until it has exited — asking again, which kills it past the deadline; no
+ *      worker waits out the grace — then forget the instance
+ *   3. status Pending, no node, reason/message = the request's
+ *   4. ONE merge patch: spec.nodeName, the annotation and our finalizer removed
+ *
+ * Which steps remain depends only on the instance (nextAction: stop while one lives, remove
+ * while one is there), so a reconcile that returned in step 2, or an agent restarted anywhere,
+ * resumes at the right step; the stop's deadline stays with the guest (QEMU: stop.json), so a
+ * restart neither grants a fresh grace nor skips it.
+ *
+ * Status goes before the unbind because the unbind is the last thing this agent can retry:
+ * afterwards the VM leaves our informer (field selector spec.nodeName=<this node>), a failed
+ * status write after it would never be retried, and it could race with the scheduler binding
+ * the VM to its next node and that node's agent reporting. Before it, status is retried until
+ * written and is ours alone to write. A crash anywhere before 4 leaves the annotation and the
+ * binding in place, so the next agent finds them, with no instance, and finishes the job;
+ * the room on this node is held (the VM is still bound and not Stopped) until 4.
+ *
+ * Every write is pinned to the version the previous step saw or wrote: a VM that changed
+ * meanwhile (deleted, request withdrawn) answers 409, and the retry decides again on the
+ * newer version rather than unbinding something we no longer know.
+ */
+import { AGENT_FINALIZER, ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type EvictionRequest, type VirtualMachine } from '@shoal/api';
+import type { Result } from '@shoal/controller-runtime';
+import type { InstanceState } from '../runtime/driver.js';
+import { evictionStatus, statusPatch, type Action } from './lifecycle.js';
+import type { VmContext } from './context.js';
+import { requestStop } from './stopping.js';
+
+export async function evict(ctx: VmContext, vm: VirtualMachine, instance: InstanceState | undefined, action: Extract<Action, { type: 'evict' }>): Promise<Result> {
+  const { driver, log } = ctx;
+  const key = objectKey(vm.metadata);
+  const uid = vm.metadata.uid!;
+  const { request } = action;
+  let current: VirtualMachine | undefined = vm;
+  if (action.stop) {
+    // Said once, as the stop is first asked for; later passes only look again.
+    if (instance?.phase !== 'stopping') log.info({ vm: key, reason: request.reason, gracePeriodSeconds: request.gracePeriodSeconds }, 'evicting VM: stopping its guest');
+    current = await writeEvictionStatus(ctx, current, instance, request);
+    if (!current) return {};
+    const waiting = await requestStop(ctx, uid, action.graceMs);
+    if (waiting) return waiting;
+  }
+  if (action.remove) {
+    await driver.remove(uid);
+    ctx.reportedFence.delete(uid);
+  }
+  current = await writeEvictionStatus(ctx, current, undefined, request);
+  if (!current) return {};
+  const finalizers = current.metadata.finalizers ?? [];
+  const kept = finalizers.filter((f) => f !== AGENT_FINALIZER);
+  try {
+    await ctx.client.patch(
+      'vm',
+      current.metadata.name!,
+      {
+        metadata: {
+          resourceVersion: current.metadata.resourceVersion,
+          annotations: { [EVICTION_REQUESTED_ANNOTATION]: null },
+          // Lists are replaced whole by a merge patch; the version pin keeps others' finalizers safe.
+          ...(kept.length !== finalizers.length ? { finalizers: kept.length ? kept : null } : {}),
+        },
+        spec: { nodeName: null },
+      },
+      { namespace: current.metadata.namespace, type: 'merge' },
+    );
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 404)) throw err;
+    return {};
+  }
+  log.info({ vm: key, reason: request.reason }, 'evicted VM: unbound from this node');
+  return {};
+}
+
+/** Writes the eviction status on exactly `vm`'s version; answers the VM as written (or as it was, with nothing to write), undefined when it is gone. */
+async function writeEvictionStatus(ctx: VmContext, vm: VirtualMachine, instance: InstanceState | undefined, request: EvictionRequest): Promise<VirtualMachine | undefined> {
+  const patch = statusPatch(vm.status, evictionStatus(vm, ctx.nodeName, instance, request));
+  if (!patch) return vm;
+  try {
+    return await ctx.client.patch<VirtualMachine>('vm', vm.metadata.name!, { metadata: { resourceVersion: vm.metadata.resourceVersion }, status: patch }, {
+      namespace: vm.metadata.namespace,
+      type: 'merge',
+      status: true,
+    });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 404) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The agent's VM controller never waits out a guest's shutdown: a real etcd and apiserver, the
+ * agent's own wiring (vmController: informer, queue, reconcile) with ONE worker, and the
+ * simulated runtime with guests that ignore the power button (they never shut down on their
+ * own, as a guest whose init does not listen). VMs are bound by hand; no scheduler runs.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { AGENT_FINALIZER, EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type VirtualMachine } from '@shoal/api';
+import { Informer, ShoalClient } from '@shoal/client';
+import { EventRecorder, type Controller } from '@shoal/controller-runtime';
+import { startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { SimulatedDriver } from '../runtime/simulated/simulated-driver.js';
+import { vmController } from './controller.js';
+
+let cp: ControlPlane;
+let client: ShoalClient;
+
+before(async () => {
+  cp = await startControlPlane();
+  client = new ShoalClient({ server: cp.url });
+});
+after(async () => {
+  await client?.close();
+  await cp?.stop();
+});
+
+interface Harness {
+  node: string;
+  driver: SimulatedDriver;
+  controller: Controller;
+}
+
+/** One node's VM controller, as agent.ts wires it, with one worker and guests that ignore the power button. */
+async function withAgent(node: string, stopGraceMs: number, fn: (h: Harness) => Promise<void>): Promise<void> {
+  const log = pino({ level: 'silent' });
+  const driver = new SimulatedDriver({ bootMs: 100, stopMs: Infinity });
+  const informer = new Informer<VirtualMachine>(client, 'vm', { fieldSelector: `spec.nodeName=${node}` });
+  const recorder = new EventRecorder({ client, component: 'shoal-agent', host: node, log });
+  const controller = vmController({
+    nodeName: node,
+    client,
+    informer,
+    driver,
+    fence: { mayAct: () => true },
+    recorder,
+    fenceTimeoutSeconds: 60,
+    stopGraceMs,
+    log,
+    workers: 1,
+    registry: new Registry(),
+  });
+  informer.start();
+  await informer.waitForSync();
+  controller.start();
+  try {
+    await fn({ node, driver, controller });
+  } finally {
+    await controller.stop();
+    await informer.stop();
+    await driver.close();
+    await recorder.flush();
+  }
+}
+
+const vm = (name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
+
+async function until(name: string, ok: (v: VirtualMachine) => boolean, message: string, timeoutMs = 15_000): Promise<VirtualMachine> {
+  return waitFor(async () => {
+    const v = await vm(name);
+    return ok(v) ? v : undefined;
+  }, { timeoutMs, message: `${name}: ${message}` });
+}
+
+/** Creates a VM, binds it to `node` by hand (as the scheduler would). */
+async function bound(name: string, node: string): Promise<void> {
+  await client.create('vm', { metadata: { name, namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
+  await client.patch('vm', name, { spec: { nodeName: node } }, { type: 'merge', namespace: 'default' });
+}
+
+const instanceOf = (h: Harness, name: string) => h.driver.list().find((i) => i.name === name);
+
+test('one guest shutting down for its whole 60 s grace does not delay another VM’s start on the same single worker', async () => {
+  await withAgent('free-worker', 60_000, async (h) => {
+    await bound('stubborn', h.node);
+    await until('stubborn', (v) => v.status?.phase === 'Running', 'Running');
+    await client.patch('vm', 'stubborn', { spec: { runStrategy: 'Halted' } }, { type: 'merge', namespace: 'default' });
+    await until('stubborn', (v) => v.status?.phase === 'Stopping', 'Stopping (asked, ignoring it)');
+
+    const asked = Date.now();
+    await bound('quick', h.node);
+    await until('quick', (v) => v.status?.phase === 'Running', 'Running while the other one is still shutting down');
+    const tookMs = Date.now() - asked;
+
+    const stubborn = instanceOf(h, 'stubborn')!;
+    assert.equal(stubborn.phase, 'stopping', 'the stubborn guest is still within its grace');
+    assert.ok(Date.parse(stubborn.stopDeadline!) > Date.now(), 'and its deadline is still ahead');
+    assert.ok(tookMs < 30_000, `quick started in ${tookMs} ms, not after the other's grace`);
+    assert.equal((await vm('stubborn')).status?.phase, 'Stopping');
+  });
+});
+
+test('a guest ignoring an eviction’s request is killed at the deadline by the reconcile coming back, then removed and unbound', async () => {
+  await withAgent('deadline', 60_000, async (h) => {
+    await bound('evictee', h.node);
+    await until('evictee', (v) => v.status?.phase === 'Running', 'Running');
+    const request: EvictionRequest = { reason: 'Drained', message: 'node deadline is drained', gracePeriodSeconds: 2, requestedAt: new Date().toISOString() };
+    const asked = Date.now();
+    await client.patch('vm', 'evictee', { metadata: { annotations: { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request) } } }, { type: 'merge', namespace: 'default' });
+    await until('evictee', (v) => v.status?.phase === 'Stopping' && v.status.reason === 'Drained', 'Stopping for the eviction');
+    assert.equal(instanceOf(h, 'evictee')?.phase, 'stopping');
+
+    const evicted = await until('evictee', (v) => !v.spec.nodeName, 'unbound');
+    const tookMs = Date.now() - asked;
+    // Its grace, not the node's 60 s; and not at once either: it was asked first.
+    assert.ok(tookMs >= 2_000, `unbound after ${tookMs} ms: before the grace ran out`);
+    assert.ok(tookMs < 15_000, `unbound after ${tookMs} ms`);
+    assert.equal(instanceOf(h, 'evictee'), undefined, 'the killed instance was removed before the unbind');
+    assert.deepEqual([evicted.status?.phase, evicted.status?.reason, evicted.metadata.finalizers ?? []], ['Pending', 'Drained', []]);
+    await client.delete('vm', 'evictee', { namespace: 'default' });
+  });
+});
+
+test('a deleted VM keeps the agent finalizer while its guest stops, and loses it only once the guest is gone', async () => {
+  await withAgent('deleting', 2_000, async (h) => {
+    await bound('doomed', h.node);
+    await until('doomed', (v) => v.status?.phase === 'Running' && !!v.metadata.finalizers?.includes(AGENT_FINALIZER), 'Running with the finalizer');
+    await client.delete('vm', 'doomed', { namespace: 'default' });
+    const deleting = await until('doomed', (v) => !!v.metadata.deletionTimestamp && v.status?.phase === 'Stopping', 'Stopping while deleted');
+    assert.ok(deleting.metadata.finalizers?.includes(AGENT_FINALIZER));
+    assert.equal(instanceOf(h, 'doomed')?.phase, 'stopping', 'its guest is still there: so is the finalizer');
+    await waitFor(() => vm('doomed').then(() => false, () => true), { timeoutMs: 15_000, message: 'the delete to complete once the guest was killed' });
+    assert.equal(instanceOf(h, 'doomed'), undefined);
+  });
+});

@@ -1,0 +1,254 @@
+/**
+ * reconcile(ctx, key) for the VMs bound to this node (STYLE.md 1–3): read the VM from the
+ * informer cache and the instance from the runtime, ask lifecycle.ts what to do, do it, write
+ * status. Keys are `namespace/name`; instances are found by the VM's uid, so a deleted-and-
+ * recreated VM of the same name never adopts its predecessor's process.
+ *
+ *   lease not fresh, or the cache not → nothing at all: requeue (see FenceGate)
+ *   relisted since a stale period
+ *   VM gone or bound elsewhere        → stop and remove its instances here (strays)
+ *   its instance was Fenced           → a live GET first: bound elsewhere or gone → clean up
+ *                                       the instance; still bound here → carry on with that
+ *                                       version (restart per runStrategy), one Event said
+ *   being deleted                     → stop, remove, drop our finalizer (wins over eviction)
+ *   eviction requested                → status Stopping, stop within the grace, remove,
+ *                                       status Pending, then unbind (eviction.ts)
+ *   a guest already shutting down     → see the stop through before deciding anything else
+ *   otherwise                         → finalizer first, then nextAction(), then status
+ *
+ * A reconcile never waits for a guest to shut down (runtime/driver.ts): it asks the runtime
+ * (requestStop) and returns { requeueAfterMs }; the next reconcile finds the guest still
+ * stopping — it asks again, and past the deadline that kills it — or exited, and carries on
+ * from there. The runtime's 'change' on the exit brings the key back sooner. So each step that
+ * follows a stop (remove, unbind, drop the finalizer, start again) runs in a later reconcile
+ * than the stop, and only once the instance says `exited`. What that keeps:
+ *
+ *   - our finalizer comes off a deleted VM only when its guest is gone: the deletion path
+ *     returns while the instance is anything but exited, and removes it (then the finalizer)
+ *     only after;
+ *   - strays are gone before the current incarnation starts: while one still stops, the
+ *     reconcile returns before looking at the VM;
+ *   - nothing is launched unless the FenceGate allows it, asked at the top and again right
+ *     before each launch (the driver asks mayLaunch with nothing awaited in between); a start
+ *     after a stop is a later reconcile, so it goes through both checks anew;
+ *   - a restarted agent picks up where the last one stopped: all the flow keeps is in the
+ *     apiserver (status, finalizer, annotations) and in the runtime (an instance stopping, with
+ *     its deadline kept beside the guest), and every step is decided again from those.
+ */
+import { AGENT_FINALIZER, ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type VirtualMachine } from '@shoal/api';
+import type { Result } from '@shoal/controller-runtime';
+import { FENCED_REASON, LaunchRefusedError, type InstanceState, type VmLaunchSpec } from '../runtime/driver.js';
+import { FENCE_GATE_RETRY_MS, type VmContext } from './context.js';
+import { evict } from './eviction.js';
+import { computeStatus, invalidEvictionRequest, nextAction, statusPatch } from './lifecycle.js';
+import { requestStop } from './stopping.js';
+
+export function launchSpec(vm: VirtualMachine): VmLaunchSpec {
+  const s = vm.spec;
+  return {
+    uid: vm.metadata.uid!,
+    namespace: vm.metadata.namespace!,
+    name: vm.metadata.name!,
+    vcpus: s.resources.vcpus,
+    memoryMiB: s.resources.memoryMiB,
+    image: s.image,
+    kernel: s.kernel,
+    initrd: s.initrd,
+    cmdline: s.cmdline,
+    command: s.command,
+    network: s.network.mode,
+    rootDisk: s.rootDisk,
+  };
+}
+
+export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
+  const { driver } = ctx;
+  if (!ctx.fence.mayAct()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
+  const vm = ctx.vms.get(key);
+  let mine = vm && vm.spec.nodeName === ctx.nodeName ? vm : undefined;
+  const strays = await cleanUpStrays(ctx, key, mine?.metadata.uid);
+  if (strays) return strays;
+  if (!mine) {
+    ctx.warnedEviction.delete(key);
+    return {};
+  }
+  const uid = mine.metadata.uid!;
+
+  const fenced = driver.state(uid);
+  if (fenced?.exit?.reason === FENCED_REASON && !mine.metadata.deletionTimestamp) {
+    // While this node was fenced the health controller may have moved the VM: never restart
+    // it (nor report on it) on the word of the cache, only on the apiserver's.
+    const live = await liveIfBoundHere(ctx, mine);
+    if (!live) return (await cleanUp(ctx, key, fenced, 'fenced instance: the VM is gone or bound elsewhere now; removing it here')) ?? {};
+    reportFence(ctx, live, fenced);
+    mine = live;
+  }
+
+  if (mine.metadata.deletionTimestamp) return finishDeletion(ctx, mine);
+
+  warnInvalidEviction(ctx, key, mine);
+  let instance = driver.state(uid);
+  const action = nextAction(mine, instance);
+  // Before the finalizer step: a VM evicted before this agent ever added its finalizer is
+  // unbound without gaining one it would have to drop again at once.
+  if (action.type === 'evict') return evict(ctx, mine, instance, action);
+
+  if (!(mine.metadata.finalizers ?? []).includes(AGENT_FINALIZER)) {
+    // The finalizer goes on before anything runs, so a delete always waits for the process to go.
+    await ctx.client.patch('vm', mine.metadata.name!, { metadata: { resourceVersion: mine.metadata.resourceVersion, finalizers: [...(mine.metadata.finalizers ?? []), AGENT_FINALIZER] } }, {
+      namespace: mine.metadata.namespace,
+      type: 'merge',
+    });
+    return {}; // the informer brings the updated VM back and re-queues it
+  }
+
+  // A guest already shutting down (a stop, a restart, a runStrategy that changed back meanwhile)
+  // is seen through first; once it has exited, nextAction decides on the exit as usual.
+  if (instance?.phase === 'stopping') return stopAndReport(ctx, mine, 'stop');
+
+  let restarts = mine.status?.restarts ?? 0;
+  // Asked again right before each launch: the awaits since the check at the top are where a
+  // frozen agent would have lost its lease.
+  const mayLaunch = () => ctx.fence.mayAct();
+  try {
+    switch (action.type) {
+      case 'stop':
+        ctx.log.info({ vm: key, reason: action.reason }, 'stopping VM');
+        return await stopAndReport(ctx, mine, 'stop');
+      case 'restart':
+        if (instance && instance.phase !== 'exited') {
+          ctx.log.info({ vm: key }, 'restarting VM on request');
+          return await stopAndReport(ctx, mine, 'restart');
+        }
+        // Its guest has exited (this restart's stop, or on its own): boot it again.
+        if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
+        if (instance) await driver.remove(uid);
+        await driver.start(launchSpec(mine), mayLaunch);
+        break;
+      case 'start':
+        if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
+        if (instance) await driver.remove(uid);
+        if (action.restart) restarts++;
+        ctx.log.info({ vm: key, restart: action.restart }, 'starting VM');
+        await driver.start(launchSpec(mine), mayLaunch);
+        break;
+      case 'none':
+        break;
+    }
+  } catch (err) {
+    if (!(err instanceof LaunchRefusedError)) throw err;
+    ctx.log.info({ vm: key }, err.message);
+    return { requeueAfterMs: FENCE_GATE_RETRY_MS };
+  }
+  instance = driver.state(uid);
+  await writeStatus(ctx, { ...mine, status: { ...mine.status, restarts } }, instance, false);
+  return {};
+}
+
+/** A stop (or the stop half of a restart) of a VM that stays: asked for, its status written, looked at again until the guest has exited. */
+async function stopAndReport(ctx: VmContext, vm: VirtualMachine, why: 'stop' | 'restart'): Promise<Result> {
+  const uid = vm.metadata.uid!;
+  const waiting = await requestStop(ctx, uid, ctx.stopGraceMs);
+  await writeStatus(ctx, vm, ctx.driver.state(uid), false);
+  // Exited already (a grace of 0): a restart boots it in the next pass; a stop is done.
+  return waiting ?? (why === 'restart' ? { requeueAfterMs: 0 } : {});
+}
+
+/**
+ * A VM being deleted: its guest is stopped (status Stopping meanwhile), its instance removed,
+ * and only then our finalizer dropped, which lets the delete complete. Each reconcile takes it
+ * as far as the guest allows.
+ */
+async function finishDeletion(ctx: VmContext, vm: VirtualMachine): Promise<Result> {
+  const uid = vm.metadata.uid!;
+  const instance = ctx.driver.state(uid);
+  if (instance && instance.phase !== 'exited') {
+    await writeStatus(ctx, vm, instance, true);
+    const waiting = await requestStop(ctx, uid, ctx.stopGraceMs);
+    if (waiting) return waiting;
+  }
+  await ctx.driver.remove(uid);
+  ctx.reportedFence.delete(uid);
+  await removeFinalizer(ctx, vm);
+  return {};
+}
+
+/** Instances of this VM name that are not the VM's current incarnation (or of a VM that is gone), stopped and removed; a Result while one is still stopping. */
+async function cleanUpStrays(ctx: VmContext, key: string, uid: string | undefined): Promise<Result | undefined> {
+  let soonest: number | undefined;
+  for (const stray of ctx.driver.list().filter((i) => objectKey(i) === key && i.uid !== uid)) {
+    const waiting = await cleanUp(ctx, key, stray, 'stopping an instance no longer bound here');
+    if (waiting) soonest = Math.min(soonest ?? Infinity, waiting.requeueAfterMs ?? 0);
+  }
+  return soonest === undefined ? undefined : { requeueAfterMs: soonest };
+}
+
+/** Stops (asks, or kills past the deadline) and removes one instance; a Result while it is still stopping. */
+async function cleanUp(ctx: VmContext, key: string, instance: InstanceState, why: string): Promise<Result | undefined> {
+  // Said once, when the stop is first asked for, not on every look while it stops.
+  if (instance.phase !== 'stopping') ctx.log.info({ vm: key, uid: instance.uid }, why);
+  if (instance.phase !== 'exited') {
+    const waiting = await requestStop(ctx, instance.uid, ctx.stopGraceMs);
+    if (waiting) return waiting;
+  }
+  await ctx.driver.remove(instance.uid);
+  ctx.reportedFence.delete(instance.uid);
+  return undefined;
+}
+
+/** The VM as the apiserver has it now, when it is still this incarnation and bound to this node. */
+async function liveIfBoundHere(ctx: VmContext, vm: VirtualMachine): Promise<VirtualMachine | undefined> {
+  try {
+    const live = await ctx.client.get<VirtualMachine>('vm', vm.metadata.name!, { namespace: vm.metadata.namespace });
+    return live.metadata.uid === vm.metadata.uid && live.spec.nodeName === ctx.nodeName ? live : undefined;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** One Warning Event per fencing of a VM still bound here, saying what happens next. */
+function reportFence(ctx: VmContext, vm: VirtualMachine, instance: InstanceState): void {
+  const at = instance.exit!.at;
+  if (ctx.reportedFence.get(instance.uid) === at) return;
+  ctx.reportedFence.set(instance.uid, at);
+  const next = nextAction(vm, instance).type === 'start' ? `restarting it here (runStrategy ${vm.spec.runStrategy})` : `runStrategy ${vm.spec.runStrategy} keeps it stopped`;
+  const message = `the guest was stopped because node ${ctx.nodeName} went more than ${ctx.fenceTimeoutSeconds}s without renewing its lease; the VM is still bound here: ${next}`;
+  ctx.log.info({ vm: objectKey(vm.metadata), at }, message);
+  ctx.recorder.event(vm, 'Warning', FENCED_REASON, message);
+}
+
+function warnInvalidEviction(ctx: VmContext, key: string, vm: VirtualMachine): void {
+  const raw = invalidEvictionRequest(vm);
+  if (raw === undefined) {
+    ctx.warnedEviction.delete(key);
+    return;
+  }
+  if (ctx.warnedEviction.get(key) === raw) return;
+  ctx.warnedEviction.set(key, raw);
+  ctx.log.warn({ vm: key, annotation: EVICTION_REQUESTED_ANNOTATION, value: raw }, 'ignoring an eviction request that is not valid JSON with a reason and a gracePeriodSeconds >= 0');
+}
+
+async function writeStatus(ctx: VmContext, vm: VirtualMachine, instance: InstanceState | undefined, deleting: boolean): Promise<void> {
+  const next = computeStatus(vm, ctx.nodeName, instance, deleting);
+  const patch = statusPatch(ctx.vms.get(objectKey(vm.metadata))?.status, next);
+  if (!patch) return;
+  try {
+    await ctx.client.patch('vm', vm.metadata.name!, { status: patch }, { namespace: vm.metadata.namespace, type: 'merge', status: true });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 404)) throw err;
+  }
+}
+
+async function removeFinalizer(ctx: VmContext, vm: VirtualMachine): Promise<void> {
+  const finalizers = (vm.metadata.finalizers ?? []).filter((f) => f !== AGENT_FINALIZER);
+  if (finalizers.length === (vm.metadata.finalizers ?? []).length) return;
+  try {
+    await ctx.client.patch('vm', vm.metadata.name!, { metadata: { resourceVersion: vm.metadata.resourceVersion, finalizers: finalizers.length ? finalizers : null } }, {
+      namespace: vm.metadata.namespace,
+      type: 'merge',
+    });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 404)) throw err;
+  }
+}
