@@ -7,21 +7,20 @@
  *   2. ask the runtime to stop the guest within the request's grace (0: killed at once) and
  *      come back until it has exited — asking again, which kills it past the deadline; no
  *      worker waits out the grace — then forget the instance
- *   3. status Pending, no node, reason/message = the request's
- *   4. ONE merge patch: spec.nodeName, the annotation and our finalizer removed
+ *   3. ONE merge patch: spec.nodeName, the annotation and our finalizer removed. The apiserver
+ *      completes the eviction in that write: the VM is Pending, with the request's reason, and
+ *      what this node reported about the guest is gone (the VM strategy's unbinding rule), so
+ *      no status of a VM that has left is ever this agent's to write.
  *
  * Which steps remain depends only on the instance (nextAction: stop while one lives, remove
  * while one is there), so a reconcile that returned in step 2, or an agent restarted anywhere,
  * resumes at the right step; the stop's deadline stays with the guest (QEMU: stop.json), so a
  * restart neither grants a fresh grace nor skips it.
  *
- * Status goes before the unbind because the unbind is the last thing this agent can retry:
- * afterwards the VM leaves our informer (field selector spec.nodeName=<this node>), a failed
- * status write after it would never be retried, and it could race with the scheduler binding
- * the VM to its next node and that node's agent reporting. Before it, status is retried until
- * written and is ours alone to write. A crash anywhere before 4 leaves the annotation and the
- * binding in place, so the next agent finds them, with no instance, and finishes the job;
- * the room on this node is held (the VM is still bound and not Stopped) until 4.
+ * The unbind is the last thing this agent can retry: afterwards the VM leaves our informer
+ * (field selector spec.nodeName=<this node>). A crash anywhere before 3 leaves the annotation
+ * and the binding in place, so the next agent finds them, with no instance, and finishes the
+ * job; the room on this node is held (the VM is still bound and not Stopped) until 3.
  *
  * Every write is pinned to the version the previous step saw or wrote: a VM that changed
  * meanwhile (deleted, request withdrawn) answers 409, and the retry decides again on the
@@ -40,9 +39,9 @@ export async function evict(ctx: VmContext, vm: VirtualMachine, instance: Instan
   const uid = vm.metadata.uid!;
   const { request } = action;
   let current: VirtualMachine | undefined = vm;
-  if (action.stop) {
+  if (action.stop && instance) {
     // Said once, as the stop is first asked for; later passes only look again.
-    if (instance?.phase !== 'stopping') log.info({ vm: key, reason: request.reason, gracePeriodSeconds: request.gracePeriodSeconds }, 'evicting VM: stopping its guest');
+    if (instance.phase !== 'stopping') log.info({ vm: key, reason: request.reason, gracePeriodSeconds: request.gracePeriodSeconds }, 'evicting VM: stopping its guest');
     current = await writeEvictionStatus(ctx, current, instance, request);
     if (!current) return {};
     const waiting = await requestStop(ctx, uid, action.graceMs);
@@ -52,8 +51,6 @@ export async function evict(ctx: VmContext, vm: VirtualMachine, instance: Instan
     await driver.remove(uid);
     ctx.reportedFence.delete(uid);
   }
-  current = await writeEvictionStatus(ctx, current, undefined, request);
-  if (!current) return {};
   const finalizers = current.metadata.finalizers ?? [];
   const kept = finalizers.filter((f) => f !== AGENT_FINALIZER);
   try {
@@ -80,7 +77,7 @@ export async function evict(ctx: VmContext, vm: VirtualMachine, instance: Instan
 }
 
 /** Writes the eviction status on exactly `vm`'s version; answers the VM as written (or as it was, with nothing to write), undefined when it is gone. */
-async function writeEvictionStatus(ctx: VmContext, vm: VirtualMachine, instance: InstanceState | undefined, request: EvictionRequest): Promise<VirtualMachine | undefined> {
+async function writeEvictionStatus(ctx: VmContext, vm: VirtualMachine, instance: InstanceState, request: EvictionRequest): Promise<VirtualMachine | undefined> {
   const patch = statusPatch(vm.status, evictionStatus(vm, ctx.nodeName, instance, request));
   if (!patch) return vm;
   try {

@@ -155,31 +155,24 @@ export function computeStatus(vm: VirtualMachine, node: string, instance: Instan
 }
 
 /**
- * The status of a VM being evicted from `node`. While its guest still runs: Stopping, with the
- * request's reason. Once nothing runs: Pending with no node, as the scheduler will find it
- * after the unbind — bootedAt, ip and pid go, since they described the guest that is gone.
- * A Scheduled condition (the scheduler's) turns False too, so `describe` does not say
- * "bound to <node>" of a VM that no longer is.
+ * The status of a VM whose guest is being stopped here for an eviction: Stopping, with the
+ * request's reason, not Ready. Once the guest is gone the agent writes no more status of the VM:
+ * it unbinds it, and the apiserver makes it Pending with the request's reason in that same
+ * write, dropping what this node reported (the VM strategy's unbinding rule).
  */
-export function evictionStatus(vm: VirtualMachine, node: string, instance: InstanceState | undefined, request: EvictionRequest, now = new Date().toISOString()): VirtualMachineStatus {
+export function evictionStatus(vm: VirtualMachine, node: string, instance: InstanceState, request: EvictionRequest, now = new Date().toISOString()): VirtualMachineStatus {
   const prev = vm.status ?? {};
-  const stopping = !!instance && instance.phase !== 'exited';
   const { reason, message } = request;
-  const others = (prev.conditions ?? []).filter((c) => c.type !== 'Ready' && (stopping || c.type !== 'Scheduled'));
-  const scheduled = prev.conditions?.find((c) => c.type === 'Scheduled');
-  const conditions = [
-    condition('Ready', false, reason, message, prev.conditions, now),
-    ...(!stopping && scheduled ? [condition('Scheduled', false, reason, message, prev.conditions, now)] : []),
-    ...others,
-  ];
-  const common = { restarts: prev.restarts ?? 0, observedGeneration: vm.metadata.generation, reason, message, conditions };
-  if (!instance || !stopping) return { phase: 'Pending', ...common };
   return {
     phase: 'Stopping',
     nodeName: node,
     ...(instance.pid ? { pid: instance.pid } : {}),
     ...(instance.bootedAt ? { bootedAt: instance.bootedAt } : prev.bootedAt ? { bootedAt: prev.bootedAt } : {}),
-    ...common,
+    restarts: prev.restarts ?? 0,
+    observedGeneration: vm.metadata.generation,
+    reason,
+    message,
+    conditions: setCondition(prev.conditions, { type: 'Ready', status: 'False', reason, message }, now),
   };
 }
 
