@@ -15,7 +15,7 @@
  */
 import type { KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import { killLeftoverVms, startAgent, startControlPlane, startProcess, VmProcessWatcher, waitFor, type AgentProcess, type ShoalProcess } from '@shoal/testing';
+import { killLeftoverVms, startAgent, startCluster, startProcess, VmProcessWatcher, waitFor, type AgentProcess, type ShoalProcess } from '@shoal/testing';
 import { writeResults } from './report.js';
 import { describeMachine, machineAtEnd } from './machine.js';
 
@@ -32,7 +32,7 @@ const SCHEDULER_LEASE = 'shoal-controller-manager-scheduler';
 async function main(): Promise<void> {
   const startedAt = new Date();
   const machine = describeMachine();
-  const cp = await startControlPlane();
+  const cp = await startCluster();
   const client = new ShoalClient({ server: cp.url });
   const agents: AgentProcess[] = [];
   const managers = new Map<string, ShoalProcess>();

@@ -13,7 +13,7 @@ import type { Condition } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import type { Lease } from '@shoal/controller-runtime';
 import type { Node, VirtualMachine } from '@shoal/scheduler';
-import { startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
+import { startCluster, startProcess, waitFor, type TestCluster, type ShoalProcess } from '@shoal/testing';
 
 const LEASE_S = 4;
 const RETRY_S = 1;
@@ -27,7 +27,7 @@ interface Manager {
   gone?: boolean;
 }
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let client: ShoalClient;
 const managers: Manager[] = [];
 const watching = new AbortController();
@@ -39,7 +39,7 @@ let vmEvents = 0;
 let vmCount = 0;
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   client = new ShoalClient({ server: cp.url });
   for (const name of ['le-node-1', 'le-node-2', 'le-node-3']) await addNode(name);
   const list = await client.list<VirtualMachine>('vm');

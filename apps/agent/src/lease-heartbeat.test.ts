@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, type KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import { startControlPlane, type ControlPlane } from '@shoal/testing';
+import { startCluster, type TestCluster } from '@shoal/testing';
 import { FenceClock } from './fencing/fence-clock.js';
 import { LeaseHeartbeat, NODE_LEASE_NAMESPACE } from './lease-heartbeat.js';
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let dir: string;
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   dir = await mkdtemp(join(tmpdir(), 'shoal-heartbeat-'));
 });
 after(async () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { ShoalClient } from '@shoal/client';
-import { freePort, REPO_ROOT, startApiserver, startControlPlane, startEtcd, startProcess, waitFor } from '@shoal/testing';
+import { freePort, REPO_ROOT, startApiserver, startCluster, startEtcd, startProcess, waitFor } from '@shoal/testing';
 
 const BIN = `${REPO_ROOT}bin/shoal-controller-manager.js`;
 
@@ -48,7 +48,7 @@ test('bad flags exit 2 with a clear message', async () => {
 });
 
 test('$SHOAL_SERVER, the ready line, /healthz /readyz /metrics, and a clean stop on SIGTERM', async () => {
-  const cp = await startControlPlane();
+  const cp = await startCluster();
   let cm: Awaited<ReturnType<typeof startProcess>> | undefined;
   try {
     cm = await startProcess('shoal-controller-manager', ['--controllers', 'scheduler', '--port', '0'], { ready: /ready on/, env: { SHOAL_SERVER: cp.url } });

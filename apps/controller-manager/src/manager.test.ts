@@ -9,7 +9,7 @@ import type { Condition } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import type { LeaderElector } from '@shoal/controller-runtime';
 import type { Node, VirtualMachine } from '@shoal/scheduler';
-import { startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { selectControllers } from './controllers.js';
@@ -48,11 +48,11 @@ class ScriptedElector implements LeaderElector {
   }
 }
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let client: ShoalClient;
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   client = new ShoalClient({ server: cp.url });
   await client.create<Node>('node', { metadata: { name: 'm-node' }, spec: {} });
   const room = { vcpus: 16, memoryMiB: 16_384 };

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { AGENT_FINALIZER } from './lifecycle.js';
 import { EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type KubeObject, type WatchEvent } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import { startAgent, startControlPlane, waitFor, type AgentProcess, type ControlPlane } from '@shoal/testing';
+import { startAgent, startCluster, waitFor, type AgentProcess, type TestCluster } from '@shoal/testing';
 
 const NODE = 'evict-node';
 
@@ -18,12 +18,12 @@ interface Vm extends KubeObject {
   status?: { phase?: string; nodeName?: string; reason?: string; message?: string; pid?: number; ip?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 }
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let agent: AgentProcess;
 let client: ShoalClient;
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   agent = await startAgent(cp.url, NODE, { args: ['--runtime', 'simulated', '--stop-vms-on-exit'] });
   client = new ShoalClient({ server: cp.url });
 });

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
 import { kinds as loadKinds, ApiError, type KubeObject } from '@shoal/api';
-import { http, startControlPlane, type ControlPlane } from '@shoal/testing';
+import { http, startCluster, type TestCluster } from '@shoal/testing';
 import { ObjectStore } from '../storage/object-store.js';
 import { WatchCache } from '../storage/watch-cache.js';
 import { ResourceService } from './resource-service.js';
@@ -19,7 +19,7 @@ const PCS = `${API}/priorityclasses`;
 const PPS = `${API}/placementpolicies`;
 const MERGE = { 'content-type': 'application/merge-patch+json' };
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let api: <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => ReturnType<typeof http<T>>;
 
 const vm = (name: string, spec: object = {}) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec } });
@@ -27,7 +27,7 @@ const pc = (name: string, spec: object) => ({ apiVersion: 'shoal.dev/v1alpha1', 
 const causes = (body: any): string[] => (body.details?.causes ?? []).map((c: { field: string }) => c.field);
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   api = (method, path, body, headers) => http(cp.url, method, path, body, headers);
 });
 after(() => cp?.stop());

@@ -5,14 +5,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, http, startApiserver, startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { freePort, http, startApiserver, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const MERGE = { 'content-type': 'application/merge-patch+json' };
 const vms = (ns: string) => `${API}/namespaces/${ns}/virtualmachines`;
 const quotas = (ns: string) => `${API}/namespaces/${ns}/resourcequotas`;
 
-let cp: ControlPlane;
+let cp: TestCluster;
 const api = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => http(cp.url, method, path, body, headers);
 
 const vm = (name: string, vcpus = 1, memoryMiB = 128) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus, memoryMiB } } });
@@ -34,7 +34,7 @@ const waitForUsed = (ns: string, name: string, want: object) =>
   waitFor(async () => JSON.stringify(await usedOf(ns, name)) === JSON.stringify(want), { message: `${ns}/${name} status.used = ${JSON.stringify(want)}` });
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
 });
 after(() => cp?.stop());
 

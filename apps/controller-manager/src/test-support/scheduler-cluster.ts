@@ -5,7 +5,7 @@
  */
 import type { Condition, KubeObject } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import { startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
+import { startCluster, startProcess, waitFor, type TestCluster, type ShoalProcess } from '@shoal/testing';
 import type { Node, VirtualMachine } from '@shoal/scheduler';
 
 export interface VmOpts {
@@ -17,7 +17,7 @@ export interface VmOpts {
 }
 
 export interface Cluster {
-  cp: ControlPlane;
+  cp: TestCluster;
   cm: ShoalProcess & { readyLine: string };
   client: ShoalClient;
   metricsUrl: string;
@@ -25,7 +25,7 @@ export interface Cluster {
 
 /** A fresh cluster per test: Nodes are cluster-scoped, so tests sharing one would see each other's. */
 export async function withCluster(fn: (c: Cluster) => Promise<void>, extraArgs: string[] = []): Promise<void> {
-  const cp = await startControlPlane();
+  const cp = await startCluster();
   let cm: Cluster['cm'] | undefined;
   const client = new ShoalClient({ server: cp.url });
   try {
