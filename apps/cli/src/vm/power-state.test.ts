@@ -1,13 +1,12 @@
 /** `shoalctl start|stop|restart vm NAME` through the real binary against a real etcd and apiserver. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from '@shoal/api';
-import { createNamespace, removeTestHome, shoalctl, startCluster, type CliCluster } from '../test-support/shoalctl.js';
+import type { KubeObject, VirtualMachine } from '@shoal/api';
+import { startCluster, type TestCluster } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl } from '../test-support/shoalctl.js';
 
-let cluster: CliCluster;
+let cluster: TestCluster;
 const NS = 'power';
-
-type Vm = KubeObject & { spec: { runStrategy?: string } };
 
 const vm = (name: string, runStrategy?: string): KubeObject => ({
   apiVersion: 'shoal.dev/v1alpha1',
@@ -17,7 +16,7 @@ const vm = (name: string, runStrategy?: string): KubeObject => ({
 });
 
 const run = (...args: string[]) => shoalctl(['--server', cluster.url, '-n', NS, ...args]);
-const read = (name: string) => cluster.client.get<Vm>('vm', name, { namespace: NS });
+const read = (name: string) => cluster.client.get<VirtualMachine>('vm', name, { namespace: NS });
 
 before(async () => {
   cluster = await startCluster();

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ApiError, type KubeObject } from '@shoal/api';
-import { REPO_ROOT, waitFor } from '@shoal/testing';
-import { createNamespace, removeTestHome, shoalctl, startCluster, vmYaml, type CliCluster } from '../../test-support/shoalctl.js';
+import { REPO_ROOT, startCluster, waitFor, type TestCluster } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl, vmYaml } from '../../test-support/shoalctl.js';
 
-let cluster: CliCluster;
+let cluster: TestCluster;
 let dir: string;
 
 const vm = (name: string, namespace: string, extra: { labels?: Record<string, string>; finalizers?: string[] } = {}): KubeObject => ({
