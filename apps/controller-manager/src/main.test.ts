@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { ShoalClient } from '@shoal/client';
-import { freePort, REPO_ROOT, startApiserver, startCluster, startEtcd, startProcess, waitFor } from '@shoal/testing';
+import { freePort, REPO_ROOT, startApiserver, startCluster, startEtcd, startProcess, waitFor, waitForObject } from '@shoal/testing';
 
 const BIN = `${REPO_ROOT}bin/shoal-controller-manager.js`;
 
@@ -103,15 +103,12 @@ test('waits for an API server that is not up yet (not ready meanwhile), then sch
     await client.create('node', { metadata: { name: 'n1' }, spec: {} });
     await client.patch('node', 'n1', { status: { allocatable: room, capacity: room, conditions: [{ type: 'Ready', status: 'True' }] } }, { type: 'merge', status: true });
     await client.create('vm', { metadata: { name: 'before' }, spec: {} });
-    await waitFor(async () => (await client.get<{ metadata: object; spec: { nodeName?: string } }>('vm', 'before')).spec.nodeName === 'n1');
+    await waitForObject(client, 'VirtualMachine', 'before', (v) => v.spec.nodeName === 'n1', { message: 'bound to n1' });
 
     await apiserver.stop();
     apiserver = await startApiserver({ etcd: etcd.endpoint, port: apiPort });
     await client.create('vm', { metadata: { name: 'after' }, spec: {} });
-    await waitFor(async () => (await client.get<{ metadata: object; spec: { nodeName?: string } }>('vm', 'after')).spec.nodeName === 'n1', {
-      timeoutMs: 30_000,
-      message: 'a VM created after the apiserver restart to be bound',
-    });
+    await waitForObject(client, 'VirtualMachine', 'after', (v) => v.spec.nodeName === 'n1', { timeoutMs: 30_000, message: 'created after the apiserver restart, bound to n1' });
     await cm.stop();
     assert.equal((await cm.exited).exitCode, 0);
   } finally {

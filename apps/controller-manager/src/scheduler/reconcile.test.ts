@@ -1,8 +1,8 @@
 /** The scheduler end to end, through the real controller-manager process (test-support/scheduler-cluster.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '@shoal/testing';
-import type { VirtualMachine } from '@shoal/scheduler';
+import type { VirtualMachine } from '@shoal/api';
+import { waitFor, waitForObject } from '@shoal/testing';
 import { addNode, addVm, boundTo, eventsFor, getVm, metric, pendingWith, scheduledCondition, withCluster } from '../test-support/scheduler-cluster.js';
 
 test('a VM is bound to a Ready node with room: spec.nodeName, status Scheduled, a Scheduled event', async () => {
@@ -11,10 +11,7 @@ test('a VM is bound to a Ready node with room: spec.nodeName, status Scheduled, 
     await addNode(client, 'node-1');
     const created = await addVm(client, 'web');
     assert.equal(await boundTo(client, 'web'), 'node-1');
-    const vm = await waitFor(async () => {
-      const v = await getVm(client, 'web');
-      return v.status?.phase === 'Scheduled' ? v : undefined;
-    });
+    const vm = await waitForObject(client, 'VirtualMachine', 'web', (v) => v.status?.phase === 'Scheduled', { namespace: 'default', message: 'Scheduled' });
     assert.equal(vm.status?.nodeName, 'node-1');
     const c = scheduledCondition(vm)!;
     assert.deepEqual([c.status, c.reason, c.message], ['True', 'Scheduled', 'assigned to node-1']);
@@ -67,10 +64,7 @@ test('a VM that fits nowhere stays Pending with the reasons per node and one Fai
 
     await addNode(client, 'roomy', { memoryMiB: 8192 });
     assert.equal(await boundTo(client, 'big'), 'roomy');
-    const vm = await waitFor(async () => {
-      const v = await getVm(client, 'big');
-      return v.status?.phase === 'Scheduled' ? v : undefined;
-    });
+    const vm = await waitForObject(client, 'VirtualMachine', 'big', (v) => v.status?.phase === 'Scheduled', { namespace: 'default', message: 'Scheduled' });
     const c = scheduledCondition(vm)!;
     assert.deepEqual([c.status, c.reason, c.message], ['True', 'Scheduled', 'assigned to roomy']);
     assert.equal(vm.status?.conditions?.filter((x) => x.type === 'Scheduled').length, 1, 'the condition is replaced, not added');
