@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, type KubeObject } from '@shoal/api';
+import { ApiError, type Lease } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
 import { startCluster, type TestCluster } from '@shoal/testing';
 import { FenceClock } from './fencing/fence-clock.js';
@@ -41,13 +41,14 @@ const mtimeMs = (file: string) => stat(file).then((s) => Math.round(s.mtimeMs), 
 test('a successful renewal creates the Lease, and the file says its renewTime', async () => {
   const { hb, file, clock } = heartbeat('hb-ok');
   await hb.renew();
-  const lease = await new ShoalClient({ server: cp.url }).get<KubeObject & { spec: { renewTime: string; leaseDurationSeconds: number } }>('lease', 'hb-ok', { namespace: NODE_LEASE_NAMESPACE });
+  const lease = await cp.client.get<Lease>('lease', 'hb-ok', { namespace: NODE_LEASE_NAMESPACE });
   assert.equal(lease.spec.leaseDurationSeconds, 2);
-  assert.equal(await mtimeMs(file), Date.parse(lease.spec.renewTime));
-  assert.equal(clock.lastRenewal, Date.parse(lease.spec.renewTime));
+  const renewTime = Date.parse(lease.spec.renewTime!);
+  assert.equal(await mtimeMs(file), renewTime);
+  assert.equal(clock.lastRenewal, renewTime);
   // And a renewal of the existing Lease moves both on.
   await hb.renew();
-  assert.ok((await mtimeMs(file))! >= Date.parse(lease.spec.renewTime));
+  assert.ok((await mtimeMs(file))! >= renewTime);
 });
 
 test('an error answer from the apiserver touches nothing', async () => {
