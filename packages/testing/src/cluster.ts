@@ -149,7 +149,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     }
   };
   try {
-    for (let i = 0; i < (opts.apiservers ?? 1); i++) apiservers.push(await startApiserver({ etcd: etcd.endpoint, port: await freePort(), args: apiserverArgs }));
+    const ports: number[] = [];
+    while (ports.length < (opts.apiservers ?? 1)) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    // Started together; any that did start is in `apiservers`, so a failure stops it too.
+    const started = await Promise.allSettled(ports.map((port) => startApiserver({ etcd: etcd.endpoint, port, args: apiserverArgs })));
+    for (const r of started) if (r.status === 'fulfilled') apiservers.push(r.value);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
     const servers = apiservers.map((a) => a.url).join(',');
     client = new ShoalClient({ ...opts.client, server: servers });
     const cluster: TestCluster = {

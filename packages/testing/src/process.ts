@@ -80,6 +80,7 @@ export async function startProcess(bin: string, args: string[], opts: StartProce
 }
 
 export interface ApiserverProcess extends ShoalProcess {
+  readyLine: string;
   /** Where it serves, from its ready line: `http://127.0.0.1:PORT`, or https:// with --tls-cert-file. */
   url: string;
   port: number;

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
-import { kinds as loadKinds, ApiError, type KubeObject } from '@shoal/api';
+import { ApiError, kinds as loadKinds, type VirtualMachine } from '@shoal/api';
 import { http, startCluster, type TestCluster } from '@shoal/testing';
 import { ObjectStore } from '../storage/object-store.js';
 import { WatchCache } from '../storage/watch-cache.js';
@@ -236,13 +236,13 @@ test('admission from a lagging cache: the write guard fails and admission reads 
     await api('POST', PCS, pc('late-default', { value: 77, globalDefault: true }));
     await api('POST', PCS, pc('late-named', { value: 33 }));
 
-    const defaulted = (await service.create(vmKind, 'default', vm('lag-default'), strict)).object as KubeObject & { spec: any };
+    const defaulted = (await service.create(vmKind, 'default', vm('lag-default'), strict)).object as VirtualMachine;
     assert.equal(defaulted.spec.priority, 77, 'the stale "no default" was not written');
     assert.equal(defaulted.spec.priorityClassName, 'late-default');
     assert.deepEqual(fresh, [false, true], 'one pass from the cache, refused by etcd, then one from etcd');
 
     fresh.length = 0;
-    const named = (await service.create(vmKind, 'default', vm('lag-named', { priorityClassName: 'late-named' }), strict)).object as KubeObject & { spec: any };
+    const named = (await service.create(vmKind, 'default', vm('lag-named', { priorityClassName: 'late-named' }), strict)).object as VirtualMachine;
     assert.equal(named.spec.priority, 33, 'a class the cache has not seen yet is looked up in etcd');
     assert.deepEqual(fresh, [false, true]);
 

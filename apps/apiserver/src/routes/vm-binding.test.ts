@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, kinds, validateObject, type KubeObject } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
+import type { ShoalClient } from '@shoal/client';
 import { http, openWatch, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { boundVm } from '../registry/vm-binding.js';
 
@@ -26,10 +26,9 @@ const bind = (name: string, node: string | undefined, metadata: object = {}) => 
 before(async () => {
   cp = await startCluster();
   api = (method, path, body, headers) => http(cp.url, method, path, body, headers);
-  client = new ShoalClient({ server: cp.url });
+  client = cp.client;
 });
 after(async () => {
-  await client?.close();
   await cp?.stop();
 });
 
