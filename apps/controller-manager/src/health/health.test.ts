@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Event, Node, VirtualMachine } from '@shoal/api';
+import type { Event, Node } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { waitFor, waitForGone, waitForObject } from '@shoal/testing';
 import { addNode, addVm, boundTo, getVm, metric, withCluster } from '../test-support/scheduler-cluster.js';
