@@ -13,42 +13,31 @@
  *
  * Environment: BENCH_FAULT_VMS [3] VMs on the host that dies (plus one on each other host).
  */
-import type { KubeObject } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { killLeftoverVms, startAgent, startCluster, startProcess, VmProcessWatcher, waitFor, type AgentProcess, type ShoalProcess } from '@shoal/testing';
+import type { Lease, VirtualMachine } from '@shoal/api';
+import { killLeftoverVms, startCluster, VmProcessWatcher, waitFor, waitForObject, type AgentProcess, type ShoalProcess } from '@shoal/testing';
 import { writeResults } from './report.js';
 import { describeMachine, machineAtEnd } from './machine.js';
 
 const VICTIM_VMS = Number(process.env.BENCH_FAULT_VMS ?? 3);
 const log = (msg: string) => process.stderr.write(`bench faults: ${msg}\n`);
 
-interface Vm extends KubeObject {
-  spec: { nodeName?: string };
-  status?: { phase?: string; pid?: number };
-}
-
 const SCHEDULER_LEASE = 'shoal-controller-manager-scheduler';
 
 async function main(): Promise<void> {
   const startedAt = new Date();
   const machine = describeMachine();
-  const cp = await startCluster();
-  const client = new ShoalClient({ server: cp.url });
+  const cluster = await startCluster();
+  const client = cluster.client;
   const agents: AgentProcess[] = [];
   const managers = new Map<string, ShoalProcess>();
   const watcher = new VmProcessWatcher().start();
   try {
-    for (const identity of ['cm-a', 'cm-b']) {
-      managers.set(identity, await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--leader-elect', '--leader-elect-identity', identity], { ready: /ready on/ }));
-    }
-    for (let i = 0; i < 3; i++) agents.push(await startAgent(cp.url, `host-${i}`, { args: ['--stop-vms-on-exit', '--stop-grace', '3', '--vcpus', '8', '--memory-mib', '4096'] }));
-    const get = (name: string) => client.get<Vm>('vm', name, { namespace: 'default' });
-    const running = (name: string, where: (vm: Vm) => boolean = () => true, timeoutMs = 120_000) =>
-      waitFor(async () => {
-        const vm = await get(name);
-        // `where` sees every version (it may record when things happened), Running or not.
-        return where(vm) && vm.status?.phase === 'Running' ? vm : undefined;
-      }, { timeoutMs, intervalMs: 50, message: `${name} Running` });
+    for (const identity of ['cm-a', 'cm-b']) managers.set(identity, await cluster.startControllerManager({ args: ['--leader-elect', '--leader-elect-identity', identity] }));
+    for (let i = 0; i < 3; i++) agents.push(await cluster.startAgent(`host-${i}`, { args: ['--stop-grace', '3', '--vcpus', '8', '--memory-mib', '4096'] }));
+    const get = (name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
+    // `where` sees every version (it may record when things happened), Running or not.
+    const running = (name: string, where: (vm: VirtualMachine) => boolean = () => true, timeoutMs = 120_000) =>
+      waitForObject(client, 'VirtualMachine', name, (vm) => where(vm) && vm.status?.phase === 'Running', { namespace: 'default', timeoutMs, intervalMs: 50, message: 'Running' });
     const create = (name: string, node?: string) =>
       client.create('vm', { metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...(node ? { nodeSelector: { 'shoal.dev/hostname': node } } : {}) } });
 
@@ -58,7 +47,7 @@ async function main(): Promise<void> {
     const bystanders = ['bystander-1', 'bystander-2'];
     for (const n of onVictim) await create(n, victim.nodeName);
     for (const [i, n] of bystanders.entries()) await create(n, agents[i + 1]!.nodeName);
-    const before = new Map<string, Vm>();
+    const before = new Map<string, VirtualMachine>();
     for (const n of [...onVictim, ...bystanders]) before.set(n, await running(n));
     // Free the victims to move: the selector only put them there.
     for (const n of onVictim) await client.patch('vm', n, { spec: { nodeSelector: null } }, { type: 'merge', namespace: 'default' });
@@ -97,7 +86,7 @@ async function main(): Promise<void> {
     log(`  per VM (released / bound elsewhere / Running, ms): ${Object.entries(phases).map(([n, p]) => `${n} ${p.releasedMs}/${p.boundElsewhereMs}/${p.runningMs}`).join(', ')}`);
 
     // ── controller failover ──────────────────────────────────────────
-    const leaseOf = async () => (await client.get<KubeObject & { spec: { holderIdentity?: string } }>('lease', SCHEDULER_LEASE, { namespace: 'shoal-system' })).spec.holderIdentity;
+    const leaseOf = async () => (await client.get<Lease>('lease', SCHEDULER_LEASE, { namespace: 'shoal-system' })).spec.holderIdentity;
     const leader = await waitFor(async () => {
       const h = await leaseOf();
       return h && managers.has(h) ? h : undefined;
@@ -110,7 +99,7 @@ async function main(): Promise<void> {
     await managers.get(leader)!.kill();
     await create('after-failover');
     const takeover = await waitFor(async () => ((await leaseOf()) === standby ? Math.round(performance.now() - killAt) : undefined), { timeoutMs: 120_000, intervalMs: 50 });
-    await waitFor(async () => ((await get('after-failover')).spec.nodeName ? true : undefined), { timeoutMs: 120_000, intervalMs: 50 });
+    await waitForObject(client, 'VirtualMachine', 'after-failover', (vm) => !!vm.spec.nodeName, { namespace: 'default', timeoutMs: 120_000, intervalMs: 50, message: 'bound' });
     const bound = Math.round(performance.now() - killAt);
     const afterPids = await Promise.all(everyone.map(get));
     const keptThroughFailover = afterPids.filter((vm) => vm.status?.phase === 'Running' && vm.status.pid === pidsBefore.get(vm.metadata.name!)).length;
@@ -131,11 +120,7 @@ async function main(): Promise<void> {
     log(`wrote ${file}`);
   } finally {
     await watcher.stop();
-    await client.close();
-    for (const a of agents) await a.stop().catch(() => undefined);
-    for (const a of agents) await killLeftoverVms(a.dataDir);
-    for (const m of managers.values()) await m.stop().catch(() => undefined);
-    await cp.stop();
+    await cluster.stop();
   }
 }
 

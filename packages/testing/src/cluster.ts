@@ -116,8 +116,11 @@ export interface TestCluster {
   controllerManager: ControllerManagerProcess | undefined;
   /** The agents started so far, by node name. */
   agents: Map<string, AgentProcess>;
-  /** An agent for node `nodeName`, with `--stop-vms-on-exit` (no QEMU outlives a test) and the cluster's `agentArgs`. */
-  startAgent(nodeName: string, opts?: AgentOptions): Promise<AgentProcess>;
+  /**
+   * An agent for node `nodeName`, with the cluster's `agentArgs` and `--stop-vms-on-exit` (no
+   * QEMU outlives a test) unless `stopVmsOnExit` is false; stop() kills any VM left either way.
+   */
+  startAgent(nodeName: string, opts?: AgentOptions & { stopVmsOnExit?: boolean }): Promise<AgentProcess>;
   /** Another controller-manager (leader election, failover); stopped with the cluster. */
   startControllerManager(opts?: ControllerManagerOptions): Promise<ControllerManagerProcess>;
   /** SIGKILLs the i-th apiserver (0) if it still runs, then starts a fresh one on the same port with the same flags. */
@@ -171,8 +174,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       client,
       controllerManager: undefined,
       agents,
-      async startAgent(nodeName, o = {}) {
-        const agent = await startAgent(servers, nodeName, { ...o, args: ['--stop-vms-on-exit', ...(opts.agentArgs ?? []), ...(o.args ?? [])] });
+      async startAgent(nodeName, { stopVmsOnExit = true, ...o } = {}) {
+        const agent = await startAgent(servers, nodeName, { ...o, args: [...(stopVmsOnExit ? ['--stop-vms-on-exit'] : []), ...(opts.agentArgs ?? []), ...(o.args ?? [])] });
         agents.set(nodeName, agent);
         allAgents.push(agent);
         return agent;
