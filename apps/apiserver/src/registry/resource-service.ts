@@ -5,6 +5,7 @@
 import {
   ApiError,
   alreadyExists,
+  BUILTIN_NAMESPACES,
   gone,
   matchesFields,
   matchesSelector,
@@ -34,7 +35,6 @@ import type { AdmissionPass } from './priority-admission.js';
 import { boundVm, type Binding } from './vm-binding.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
-import { BUILTIN_NAMESPACES } from './namespace-lifecycle.js';
 
 export interface Scope {
   kind: KindInfo;

@@ -10,7 +10,7 @@
 import { objectKey } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
 import type { Node, VirtualMachine } from '@shoal/scheduler';
-import type { ControllerEnv } from '../controllers.js';
+import type { ControllerEnv } from '../controller-env.js';
 import { NODE_LEASE_NAMESPACE, reconcile, RenewalClock, type HealthContext, type NodeLease } from './reconcile.js';
 
 export const HEALTH_NAME = 'health';

@@ -12,7 +12,7 @@
 import { objectKey } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
 import { defaultProfile, type PriorityClass, type VirtualMachine } from '@shoal/scheduler';
-import type { ControllerEnv } from '../controllers.js';
+import type { ControllerEnv } from '../controller-env.js';
 import { trackCluster } from '../placement/cluster-tracking.js';
 import { isUnschedulable, reconcile, type PreemptorContext } from './reconcile.js';
 

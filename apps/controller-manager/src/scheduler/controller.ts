@@ -19,7 +19,7 @@
 import { objectKey } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
 import { allocatableOf, defaultProfile, holdsResources, type Node, type VirtualMachine } from '@shoal/scheduler';
-import type { ControllerEnv } from '../controllers.js';
+import type { ControllerEnv } from '../controller-env.js';
 import { trackCluster } from '../placement/cluster-tracking.js';
 import { Binder } from './binder.js';
 import { SchedulerMetrics } from './metrics.js';
