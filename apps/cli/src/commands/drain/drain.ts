@@ -4,9 +4,8 @@
  * scheduler places it elsewhere), and wait until no VM is bound to the node. VMs with
  * evictionStrategy LiveMigrate are shut down as well until migration exists.
  */
-import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, type EvictionRequest } from '@shoal/api';
+import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, type EvictionRequest, type PriorityClass, type VirtualMachine } from '@shoal/api';
 import { Informer, type ShoalClient } from '@shoal/client';
-import type { PriorityClass, VirtualMachine } from '@shoal/scheduler';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
 import { setUnschedulable, type NodeArgs } from '../../node/schedulable.js';
