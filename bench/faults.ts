@@ -13,9 +13,8 @@
  *
  * Environment: BENCH_FAULT_VMS [3] VMs on the host that dies (plus one on each other host).
  */
-import { SYSTEM_NAMESPACE, type KubeObject, type Lease, type VirtualMachine } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { killLeftoverVms, startAgent, startControlPlane, startProcess, VmProcessWatcher, waitFor, type AgentProcess, type ShoalProcess } from '@shoal/testing';
+import { SYSTEM_NAMESPACE, type Lease, type VirtualMachine } from '@shoal/api';
+import { killLeftoverVms, startCluster, VmProcessWatcher, waitFor, waitForObject, type AgentProcess, type ShoalProcess } from '@shoal/testing';
 import { writeResults } from './report.js';
 import { describeMachine, machineAtEnd } from './machine.js';
 
@@ -27,23 +26,18 @@ const SCHEDULER_LEASE = 'shoal-controller-manager-scheduler';
 async function main(): Promise<void> {
   const startedAt = new Date();
   const machine = describeMachine();
-  const cp = await startControlPlane();
-  const client = new ShoalClient({ server: cp.url });
+  const cluster = await startCluster();
+  const client = cluster.client;
   const agents: AgentProcess[] = [];
   const managers = new Map<string, ShoalProcess>();
   const watcher = new VmProcessWatcher().start();
   try {
-    for (const identity of ['cm-a', 'cm-b']) {
-      managers.set(identity, await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--leader-elect', '--leader-elect-identity', identity], { ready: /ready on/ }));
-    }
-    for (let i = 0; i < 3; i++) agents.push(await startAgent(cp.url, `host-${i}`, { args: ['--stop-vms-on-exit', '--stop-grace', '3', '--vcpus', '8', '--memory-mib', '4096'] }));
+    for (const identity of ['cm-a', 'cm-b']) managers.set(identity, await cluster.startControllerManager({ args: ['--leader-elect', '--leader-elect-identity', identity] }));
+    for (let i = 0; i < 3; i++) agents.push(await cluster.startAgent(`host-${i}`, { args: ['--stop-grace', '3', '--vcpus', '8', '--memory-mib', '4096'] }));
     const get = (name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
+    // `where` sees every version (it may record when things happened), Running or not.
     const running = (name: string, where: (vm: VirtualMachine) => boolean = () => true, timeoutMs = 120_000) =>
-      waitFor(async () => {
-        const vm = await get(name);
-        // `where` sees every version (it may record when things happened), Running or not.
-        return where(vm) && vm.status?.phase === 'Running' ? vm : undefined;
-      }, { timeoutMs, intervalMs: 50, message: `${name} Running` });
+      waitForObject(client, 'VirtualMachine', name, (vm) => where(vm) && vm.status?.phase === 'Running', { namespace: 'default', timeoutMs, intervalMs: 50, message: 'Running' });
     const create = (name: string, node?: string) =>
       client.create('vm', { metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...(node ? { nodeSelector: { 'shoal.dev/hostname': node } } : {}) } });
 
@@ -105,7 +99,7 @@ async function main(): Promise<void> {
     await managers.get(leader)!.kill();
     await create('after-failover');
     const takeover = await waitFor(async () => ((await leaseOf()) === standby ? Math.round(performance.now() - killAt) : undefined), { timeoutMs: 120_000, intervalMs: 50 });
-    await waitFor(async () => ((await get('after-failover')).spec.nodeName ? true : undefined), { timeoutMs: 120_000, intervalMs: 50 });
+    await waitForObject(client, 'VirtualMachine', 'after-failover', (vm) => !!vm.spec.nodeName, { namespace: 'default', timeoutMs: 120_000, intervalMs: 50, message: 'bound' });
     const bound = Math.round(performance.now() - killAt);
     const afterPids = await Promise.all(everyone.map(get));
     const keptThroughFailover = afterPids.filter((vm) => vm.status?.phase === 'Running' && vm.status.pid === pidsBefore.get(vm.metadata.name!)).length;
@@ -126,11 +120,7 @@ async function main(): Promise<void> {
     log(`wrote ${file}`);
   } finally {
     await watcher.stop();
-    await client.close();
-    for (const a of agents) await a.stop().catch(() => undefined);
-    for (const a of agents) await killLeftoverVms(a.dataDir);
-    for (const m of managers.values()) await m.stop().catch(() => undefined);
-    await cp.stop();
+    await cluster.stop();
   }
 }
 

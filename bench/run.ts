@@ -14,7 +14,7 @@
  *   BENCH_SLICES [10]          raw etcd and apiserver workloads alternate in this many slices
  */
 import { readFileSync } from 'node:fs';
-import { startEtcd, startApiserver, freePort, type EtcdMember, type ApiserverProcess } from '@shoal/testing';
+import { startCluster, type ApiserverProcess, type EtcdMember, type TestCluster } from '@shoal/testing';
 import type { Etcd3 } from 'etcd3';
 import type { Pool } from 'undici';
 import { connectEtcd } from '../apps/apiserver/src/storage/etcd-client.js';
@@ -51,6 +51,7 @@ const params = {
   watchDeadlineMs: 60_000,
 };
 
+let cluster: TestCluster | undefined;
 let etcdMember: EtcdMember | undefined;
 let apiserver: ApiserverProcess | undefined;
 let etcdClient: Etcd3 | undefined;
@@ -61,8 +62,7 @@ function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await pool?.destroy().catch(() => undefined);
     etcdClient?.close();
-    await apiserver?.stop().catch(() => undefined);
-    await etcdMember?.stop().catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
   })();
   return cleaning;
 }
@@ -97,9 +97,10 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   log(`N=${params.n} concurrency=${params.concurrency} watchers=${params.watchers} updates=${params.updates} on ${machine.cpus} CPUs, node ${machine.node}`);
 
-  etcdMember = await startEtcd({ name: 'bench' });
+  cluster = await startCluster();
+  etcdMember = cluster.etcd;
+  apiserver = cluster.apiserver;
   const etcd = await etcdInfo(etcdMember);
-  apiserver = await startApiserver({ etcd: etcdMember.endpoint, port: await freePort() });
   etcdClient = connectEtcd({ servers: [etcdMember.endpoint] });
   const procs = { etcd: etcdMember.pid, apiserver: apiserver.pid, loadgen: process.pid };
   const memory: Record<string, { apiserver: MemoryFigures; etcd: MemoryFigures }> = {};

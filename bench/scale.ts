@@ -23,18 +23,15 @@
  * Progress goes to stderr every few seconds. Every process it started is stopped on the way
  * out, after a failure, on SIGINT/SIGTERM and when --timeout passes.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Etcd3 } from 'etcd3';
 import type { Pool } from 'undici';
 import { HOSTNAME_LABEL, ZONE_LABEL, type Node, type VirtualMachine } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { startApiserver, startEtcd, startProcess, freePort, REPO_ROOT, type ApiserverProcess, type EtcdMember, type ShoalProcess } from '@shoal/testing';
+import type { ShoalClient } from '@shoal/client';
+import { REPO_ROOT, startCluster, type ApiserverProcess, type ControllerManagerProcess, type EtcdMember, type ShoalProcess, type TestCluster } from '@shoal/testing';
 import { connectEtcd } from '../apps/apiserver/src/storage/etcd-client.js';
 import { etcdBaseline } from './etcd-baseline.js';
 import { runSlice, summarizeSlices, type SliceRun } from './load.js';
@@ -131,11 +128,11 @@ const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`;
 const deadline = t0 + params.timeoutSeconds * 1000;
 const remainingMs = () => Math.max(1_000, deadline - performance.now());
 
+let cluster: TestCluster | undefined;
 let etcdMember: EtcdMember | undefined;
 let apiserver: ApiserverProcess | undefined;
 let agent: ShoalProcess | undefined;
-let controllerManager: (ShoalProcess & { readyLine: string }) | undefined;
-let agentDataDir: string | undefined;
+let controllerManager: ControllerManagerProcess | undefined;
 let etcdClient: Etcd3 | undefined;
 let pool: Pool | undefined;
 let client: ShoalClient | undefined;
@@ -156,28 +153,6 @@ async function stopProcess(p: ShoalProcess | undefined, name: string, graceMs = 
   clearTimeout(timer);
 }
 
-/**
- * Children of this process still running after the orderly stops: one whose start timed out
- * before it printed its ready line (startProcess rejects without stopping it), or one that
- * ignored SIGTERM. Killed by pid; only this process's own children are looked at.
- */
-function killLeftoverChildren(names: RegExp): void {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== process.pid) continue;
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      if (!cmd.some((a) => names.test(a))) continue;
-      log(`killing leftover child ${entry}: ${cmd.join(' ').slice(0, 120)}`);
-      process.kill(Number(entry), 'SIGKILL');
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-}
-
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
@@ -186,13 +161,11 @@ function cleanup(): Promise<void> {
     await pool?.destroy().catch(() => undefined);
     await client?.close().catch(() => undefined);
     etcdClient?.close();
-    // Clients of the apiserver first, then the apiserver, then etcd.
+    // Clients of the apiserver first, then the apiserver, each given a grace period; then the
+    // cluster stops etcd (and anything not stopped yet) and removes the agent's data dir.
     await Promise.all([stopProcess(controllerManager, 'controller-manager'), stopProcess(agent, 'agent')]);
-    killLeftoverChildren(/\/bin\/shoal-(agent|controller-manager)\.js$/);
     await stopProcess(apiserver, 'apiserver');
-    await etcdMember?.stop().catch(() => undefined);
-    killLeftoverChildren(/^etcd$|\/etcd$|\/bin\/shoal-[a-z-]+\.js$/);
-    if (agentDataDir) await rm(agentDataDir, { recursive: true, force: true }).catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
   })();
   return cleaning;
 }
@@ -382,24 +355,23 @@ async function main(): Promise<void> {
 
   // etcd and the apiserver.
   describeProgress = () => 'starting etcd and the apiserver';
-  etcdMember = await startEtcd({ name: 'scale' });
+  cluster = await startCluster({ client: { userAgent: 'shoal-bench-scale' } });
+  etcdMember = cluster.etcd;
+  apiserver = cluster.apiserver;
+  client = cluster.client;
   const etcd = await etcdInfo(etcdMember);
-  apiserver = await startApiserver({ etcd: etcdMember.endpoint, port: await freePort() });
-  client = new ShoalClient({ server: apiserver.url, userAgent: 'shoal-bench-scale' });
   pool = apiPool(apiserver.url, params.concurrency);
 
   // The simulated nodes.
-  agentDataDir = await mkdtemp(join(tmpdir(), 'shoal-bench-scale-agent-'));
   const agentArgs = [
-    '--server', apiserver.url, '--node-name', NODE_PREFIX, '--data-dir', agentDataDir, '--port', '0',
     '--runtime', 'simulated', '--simulate-nodes', String(params.nodes), '--simulate-topology', params.topology,
     '--vcpus', String(params.nodeVcpus), '--memory-mib', String(params.nodeMemoryMiB),
     '--lease-duration', String(params.leaseDurationSeconds),
   ];
   const agentStart = performance.now();
   describeProgress = () => `agent starting ${params.nodes} simulated nodes`;
-  log(`shoal-agent ${agentArgs.slice(4).join(' ')}`);
-  agent = await startProcess('shoal-agent', agentArgs, { ready: /shoal-agent .* ready on/, timeoutMs: remainingMs() });
+  log(`shoal-agent ${agentArgs.join(' ')}`);
+  agent = await cluster.startAgent(NODE_PREFIX, { args: agentArgs, timeoutMs: remainingMs(), stopVmsOnExit: false });
   watchForDeath('shoal-agent', agent);
   watchForDeath('shoal-apiserver', apiserver);
   const agentReadyS = round3((performance.now() - agentStart) / 1000);
@@ -487,11 +459,8 @@ async function main(): Promise<void> {
     const p99 = quantile(h, 0.99);
     return `${line}, ${h.count} decisions, mean ${h.count ? ((h.sum / h.count) * 1000).toFixed(2) : '-'} ms, p99 ≈${p99 ? (p99.estimate * 1000).toFixed(2) : '-'} ms`;
   };
-  log('starting shoal-controller-manager --controllers scheduler');
-  controllerManager = await startProcess('shoal-controller-manager', ['--server', apiserver.url, '--port', '0', '--controllers', 'scheduler,health'], {
-    ready: /ready on/,
-    timeoutMs: Math.min(remainingMs(), 300_000),
-  });
+  log('starting shoal-controller-manager --controllers scheduler,health');
+  controllerManager = await cluster.startControllerManager({ controllers: ['scheduler', 'health'], timeoutMs: Math.min(remainingMs(), 300_000) });
   const cmReady = performance.now();
   watchForDeath('shoal-controller-manager', controllerManager);
   cmUrl = /ready on (\S+)/.exec(controllerManager.readyLine)![1]!;

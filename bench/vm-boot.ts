@@ -10,8 +10,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { ShoalClient } from '@shoal/client';
-import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
+import type { ShoalClient } from '@shoal/client';
+import { startCluster, waitFor, waitForGone, waitForObject, type TestCluster } from '@shoal/testing';
 import { buildQemuCommandLine } from '../apps/agent/src/runtime/qemu/command-line.js';
 import { detectAccelerator, hostTscKhz } from '../apps/agent/src/runtime/qemu/accelerator.js';
 import { locateGuestImage } from '../apps/agent/src/runtime/qemu/guest-image.js';
@@ -59,14 +59,10 @@ async function applyToRunning(client: ShoalClient, i: number): Promise<number> {
   const name = `boot-${i}`;
   const started = performance.now();
   await client.create('vm', { metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 256 }, command: ['sh', '-c', 'sleep 600'] } });
-  await waitFor(async () => (await client.get<{ metadata: object; status?: { phase?: string } }>('vm', name)).status?.phase === 'Running', {
-    timeoutMs: 120_000,
-    intervalMs: 20,
-    message: `${name} Running`,
-  });
+  await waitForObject(client, 'VirtualMachine', name, (vm) => vm.status?.phase === 'Running', { timeoutMs: 120_000, intervalMs: 20, message: 'Running' });
   const ms = performance.now() - started;
   await client.delete('vm', name);
-  await waitFor(async () => client.get('vm', name).then(() => false, () => true), { timeoutMs: 60_000, message: `${name} deleted` });
+  await waitForGone(client, 'VirtualMachine', name, { timeoutMs: 60_000 });
   return ms;
 }
 
@@ -74,8 +70,8 @@ let cluster: TestCluster | undefined;
 try {
   const startedAt = new Date();
   log('starting a cluster with one qemu agent');
-  cluster = await startCluster({ agents: [NODE] });
-  const client = new ShoalClient({ server: cluster.url });
+  cluster = await startCluster({ controllerManager: true, agents: [NODE] });
+  const client = cluster.client;
   // One unmeasured boot of each kind: page cache, first QEMU start.
   await rawBoot(-1);
   await applyToRunning(client, -1);

@@ -8,16 +8,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ShoalClient } from '@shoal/client';
 import type { VirtualMachine } from '@shoal/api';
-import { freePort, startAgent, startApiserver, startEtcd, startProcess, waitFor, type AgentProcess, type ApiserverProcess, type EtcdMember, type ShoalProcess } from '@shoal/testing';
+import { ShoalClient } from '@shoal/client';
+import { startCluster, waitFor, type AgentProcess, type ShoalProcess, type TestCluster } from '@shoal/testing';
 
-type Vm = VirtualMachine;
-
-let etcd: EtcdMember;
-const ports: number[] = [];
-const apiservers: (ApiserverProcess | undefined)[] = [];
-let servers: string;
+let cluster: TestCluster;
 let controllerManager: ShoalProcess;
 let agent: AgentProcess;
 let client: ShoalClient;
@@ -29,17 +24,14 @@ const boundTo = new Map<string, string>();
 const rebinds: string[] = [];
 
 before(async () => {
-  etcd = await startEtcd();
-  for (let i = 0; i < 2; i++) {
-    ports.push(await freePort());
-    apiservers.push(await startApiserver({ etcd: etcd.endpoint, port: ports[i]! }));
-  }
-  servers = apiservers.map((a) => a!.url).join(',');
-  client = new ShoalClient({ server: servers });
-  const list = await client.list<Vm>('vm');
+  // The controller-manager and the agent are given both apiservers (`--server A,B`), as is the client.
+  cluster = await startCluster({ apiservers: 2, controllerManager: true });
+  controllerManager = cluster.controllerManager!;
+  client = cluster.client;
+  const list = await client.list<VirtualMachine>('vm');
   watchDone = (async () => {
     try {
-      for await (const e of client.watch<Vm>('vm', { resourceVersion: list.metadata.resourceVersion }, watching.signal)) {
+      for await (const e of client.watch<VirtualMachine>('vm', { resourceVersion: list.metadata.resourceVersion }, watching.signal)) {
         if (e.type !== 'ADDED' && e.type !== 'MODIFIED') continue;
         const name = e.object.metadata.name!;
         const node = e.object.spec.nodeName;
@@ -51,25 +43,20 @@ before(async () => {
       if (!watching.signal.aborted) rebinds.push(`the VM watch failed: ${(err as Error).message}`);
     }
   })();
-  controllerManager = await startProcess('shoal-controller-manager', ['--server', servers, '--port', '0'], { ready: /ready on/ });
-  agent = await startAgent(servers, 'sim', { args: ['--runtime', 'simulated', '--simulate-nodes', '3', '--vcpus', '8', '--memory-mib', '8192', '--stop-vms-on-exit'] });
+  agent = await cluster.startAgent('sim', { args: ['--runtime', 'simulated', '--simulate-nodes', '3', '--vcpus', '8', '--memory-mib', '8192'] });
   await waitFor(async () => (await client.list('node')).items.length === 3, { timeoutMs: 20_000, message: '3 simulated nodes' });
 });
 
 after(async () => {
   watching.abort();
   await watchDone;
-  await agent?.stop();
-  await controllerManager?.stop();
-  await client?.close();
-  await Promise.all(apiservers.map((a) => a?.kill()));
-  await etcd?.stop();
+  await cluster?.stop();
 });
 
 async function createVms(prefix: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const name = `${prefix}-${i}`;
-    await client.create<Vm>('vm', { metadata: { name, namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 256 } } });
+    await client.create('vm', { metadata: { name, namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 256 } } });
     declared.push(name);
   }
 }
@@ -78,7 +65,7 @@ async function createVms(prefix: string, n: number): Promise<void> {
 async function converged(when: string): Promise<void> {
   const vms = await waitFor(
     async () => {
-      const items = (await client.list<Vm>('vm', { namespace: 'default' })).items;
+      const items = (await client.list<VirtualMachine>('vm', { namespace: 'default' })).items;
       const byName = new Map(items.map((v) => [v.metadata.name!, v]));
       return declared.every((n) => byName.get(n)?.status?.phase === 'Running' && byName.get(n)?.spec.nodeName) ? byName : undefined;
     },
@@ -94,8 +81,7 @@ async function alive(p: ShoalProcess): Promise<boolean> {
 }
 
 async function kill(i: number): Promise<void> {
-  await apiservers[i]!.kill();
-  apiservers[i] = undefined;
+  await cluster.apiservers[i]!.kill();
 }
 
 test('VMs are bound once and Running with both apiservers up', async () => {
@@ -112,18 +98,18 @@ test('kill -9 of the first apiserver: the controller-manager and the agent carry
 });
 
 test('the first apiserver back, the second killed: they carry on through the first again', async () => {
-  apiservers[0] = await startApiserver({ etcd: etcd.endpoint, port: ports[0]! });
-  assert.equal((await fetch(`${apiservers[0].url}/readyz`)).status, 200);
+  const first = await cluster.restartApiserver(0);
+  assert.equal((await fetch(`${first.url}/readyz`)).status, 200);
   await kill(1);
   await createVms('after-second-died', 6);
   await converged('after the second apiserver died');
   assert.ok(await alive(controllerManager), `the controller-manager is still running:\n${controllerManager.output()}`);
   assert.ok(await alive(agent), `the agent is still running:\n${agent.output()}`);
   // Bring the second back too, as an operator would, and check it serves the same state.
-  apiservers[1] = await startApiserver({ etcd: etcd.endpoint, port: ports[1]! });
-  const viaSecond = new ShoalClient({ server: apiservers[1].url });
+  const second = await cluster.restartApiserver(1);
+  const viaSecond = new ShoalClient({ server: second.url });
   try {
-    const names = (await viaSecond.list<Vm>('vm', { namespace: 'default' })).items.map((v) => v.metadata.name).sort();
+    const names = (await viaSecond.list<VirtualMachine>('vm', { namespace: 'default' })).items.map((v) => v.metadata.name).sort();
     assert.deepEqual(names, [...declared].sort());
   } finally {
     await viaSecond.close();

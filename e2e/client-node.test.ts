@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
-import { freePort, startApiserver, startEtcd, waitFor, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import { startCluster, waitFor, type ApiserverProcess, type TestCluster } from '@shoal/testing';
 
 const GROUP = 'shoal.dev';
 const VERSION = 'v1alpha1';
@@ -15,6 +15,10 @@ const API_VERSION = `${GROUP}/${VERSION}`;
 const PLURAL = 'virtualmachines';
 const VMS_PATH = `/apis/${GROUP}/${VERSION}/namespaces/default/${PLURAL}`;
 
+/**
+ * A VirtualMachine as the stock client types it (its metadata is k8s.V1ObjectMeta), for writes
+ * with partial specs: not @shoal/api's model, which is the object as admitted, with our ObjectMeta.
+ */
 interface VirtualMachine extends k8s.KubernetesObject {
   spec?: { runStrategy?: string; image?: string; resources?: { vcpus?: number; memoryMiB?: number }; [k: string]: unknown };
   status?: Record<string, unknown>;
@@ -39,15 +43,15 @@ class RecordingKubeConfig extends k8s.KubeConfig {
   }
 }
 
-let etcd: EtcdMember;
+let cluster: TestCluster;
 let server: ApiserverProcess;
 let kc: RecordingKubeConfig;
 let objects: k8s.KubernetesObjectApi;
 let custom: k8s.CustomObjectsApi;
 
 before(async () => {
-  etcd = await startEtcd();
-  server = await startApiserver({ etcd: etcd.endpoint, port: await freePort() });
+  cluster = await startCluster();
+  server = cluster.apiserver;
   kc = new RecordingKubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'shoal', server: server.url, skipTLSVerify: true }],
@@ -60,8 +64,7 @@ before(async () => {
 });
 
 after(async () => {
-  await server?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
 });
 
 function vm(name: string, o: { labels?: Record<string, string>; vcpus?: number; finalizers?: string[] } = {}): VirtualMachine {

@@ -4,24 +4,21 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ShoalClient } from '@shoal/client';
 import type { Node, VirtualMachine } from '@shoal/api';
-import { startAgent, startCluster, waitFor, type AgentProcess, type TestCluster } from '@shoal/testing';
+import type { ShoalClient } from '@shoal/client';
+import { startCluster, waitFor, waitForObject, type TestCluster } from '@shoal/testing';
 import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
 
 let cluster: TestCluster;
-let agent: AgentProcess;
 let client: ShoalClient;
 
 before(async () => {
-  cluster = await startCluster();
-  agent = await startAgent(cluster.url, 'sim', { args: ['--runtime', 'simulated', '--simulate-nodes', '2', '--vcpus', '8', '--memory-mib', '8192'] });
-  client = new ShoalClient({ server: cluster.url });
+  cluster = await startCluster({ controllerManager: true });
+  await cluster.startAgent('sim', { args: ['--runtime', 'simulated', '--simulate-nodes', '2', '--vcpus', '8', '--memory-mib', '8192'] });
+  client = cluster.client;
   await waitFor(async () => (await client.list('node')).items.length === 2, { message: 'two simulated nodes' });
 });
 after(async () => {
-  await client?.close();
-  await agent?.stop();
   await cluster?.stop();
 });
 
@@ -35,7 +32,7 @@ test('cordon stops placement on a node and uncordon allows it again; unknown nod
   assert.equal((await client.get<Node>('node', 'sim-0')).spec?.unschedulable, true);
   assert.equal((await ctl('cordon', 'sim-0')).stdout, 'node/sim-0 already cordoned\n');
   await client.create('vm', { metadata: { name: 'placed-while-cordoned' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
-  const vm = await waitFor(async () => (await vms()).find((v) => v.metadata.name === 'placed-while-cordoned' && v.spec.nodeName));
+  const vm = await waitForObject(client, 'VirtualMachine', 'placed-while-cordoned', (v) => !!v.spec.nodeName, { message: 'bound' });
   assert.equal(vm.spec.nodeName, 'sim-1');
   assert.equal((await ctl('uncordon', 'sim-0')).stdout, 'node/sim-0 uncordoned\n');
   assert.equal((await client.get<Node>('node', 'sim-0')).spec?.unschedulable, false);
@@ -52,7 +49,7 @@ test('drain cordons the node, shuts its VMs down and they run on the other node;
   await waitFor(async () => ((await vms()).filter((v) => v.status?.phase === 'Running' && v.spec.nodeName === 'sim-0').length === 3 ? true : undefined), { message: '3 Running on sim-0' });
   await ctl('uncordon', 'sim-1');
   await client.create('vm', { metadata: { name: 'bystander' }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, nodeSelector: { 'shoal.dev/hostname': 'sim-1' } } });
-  const bystander = await waitFor(async () => (await vms()).find((v) => v.metadata.name === 'bystander' && v.status?.phase === 'Running'));
+  const bystander = await waitForObject(client, 'VirtualMachine', 'bystander', (v) => v.status?.phase === 'Running', { message: 'Running' });
 
   const r = await ctl('drain', 'sim-0', '--grace-period', '0', '--timeout', '60s');
   assert.equal(r.exitCode, 0, r.stderr);

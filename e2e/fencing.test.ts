@@ -14,9 +14,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REQUESTED_STATE_ANNOTATION, type KubeObject } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { freePort, killLeftoverVms, startAgent, startApiserver, startEtcd, waitFor, type AgentProcess, type ApiserverProcess, type EtcdMember, processAlive } from '@shoal/testing';
+import { REQUESTED_STATE_ANNOTATION, type Event, type Node, type VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { processAlive, startCluster, waitFor, waitForGone, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 
 const NODE = 'node-a';
 /** Another node, with no agent: where a moved VM is bound. */
@@ -25,46 +25,30 @@ const LEASE_S = 2;
 const FENCE_S = 4;
 const BOOT_MS = 90_000;
 
-interface Vm extends KubeObject {
-  metadata: KubeObject['metadata'] & { name: string; uid: string };
-  spec: { nodeName?: string; runStrategy?: string };
-  status?: { phase?: string; pid?: number; restarts?: number; reason?: string; message?: string };
-}
-
-let etcd: EtcdMember;
-let apiserver: ApiserverProcess;
+let cluster: TestCluster;
 let agent: AgentProcess;
 let client: ShoalClient;
 
 before(async () => {
-  etcd = await startEtcd();
-  apiserver = await startApiserver({ etcd: etcd.endpoint, port: await freePort() });
-  client = new ShoalClient({ server: apiserver.url });
-  agent = await startAgent(apiserver.url, NODE, {
-    args: ['--lease-duration', String(LEASE_S), '--fence-timeout', String(FENCE_S), '--stop-grace', '5', '--vcpus', '4', '--memory-mib', '2048', '--stop-vms-on-exit', '--log-level', 'info'],
+  cluster = await startCluster();
+  client = cluster.client;
+  agent = await cluster.startAgent(NODE, {
+    args: ['--lease-duration', String(LEASE_S), '--fence-timeout', String(FENCE_S), '--stop-grace', '5', '--vcpus', '4', '--memory-mib', '2048', '--log-level', 'info'],
   });
   await client.create('node', { metadata: { name: ELSEWHERE }, spec: {} });
 });
 after(async () => {
   if (agent) process.kill(agent.pid, 'SIGCONT');
-  await agent?.stop();
-  await apiserver?.stop();
-  await etcd?.stop();
-  if (agent) await killLeftoverVms(agent.dataDir);
+  await cluster?.stop();
 });
 
+const runDir = (vm: VirtualMachine) => join(agent.dataDir, 'vms', vm.metadata.uid!);
 
-const runDir = (vm: Vm) => join(agent.dataDir, 'vms', vm.metadata.uid);
-
-async function until(name: string, ok: (vm: Vm) => boolean, message: string, timeoutMs = BOOT_MS): Promise<Vm> {
-  return waitFor(async () => {
-    const vm = await client.get<Vm>('vm', name);
-    return ok(vm) ? vm : undefined;
-  }, { timeoutMs, intervalMs: 100, message: `${name}: ${message}` });
-}
+const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string, timeoutMs = BOOT_MS) =>
+  waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs, intervalMs: 100, message });
 
 /** Creates a VM whose guest sleeps, binds it here by hand (as the scheduler would) and waits until it runs. */
-async function runningHere(name: string, runStrategy: 'Always' | 'Manual' = 'Always'): Promise<Vm> {
+async function runningHere(name: string, runStrategy: 'Always' | 'Manual' = 'Always'): Promise<VirtualMachine> {
   const annotations: Record<string, string> = runStrategy === 'Manual' ? { [REQUESTED_STATE_ANNOTATION]: 'Running' } : {};
   await client.create('vm', { metadata: { name, annotations }, spec: { runStrategy, resources: { vcpus: 1, memoryMiB: 128 }, command: ['sh', '-c', 'sleep 600'] } });
   await client.patch('vm', name, { spec: { nodeName: NODE } }, { type: 'merge' });
@@ -73,7 +57,7 @@ async function runningHere(name: string, runStrategy: 'Always' | 'Manual' = 'Alw
 
 async function remove(name: string): Promise<void> {
   await client.delete('vm', name).catch(() => undefined);
-  await waitFor(() => client.get('vm', name).then(() => false, () => true), { timeoutMs: 30_000, message: `${name} deleted` });
+  await waitForGone(client, 'VirtualMachine', name, { timeoutMs: 30_000 });
 }
 
 /** Waits until every pid is gone; answers how long after `since` that was. */
@@ -83,7 +67,7 @@ async function allGone(pids: number[], since: number, message: string): Promise<
 }
 
 /** The supervisor's exit record, which it writes a moment after QEMU is gone. */
-const exitOf = (vm: Vm) =>
+const exitOf = (vm: VirtualMachine) =>
   waitFor(() => readFile(join(runDir(vm), 'exit.json'), 'utf8').then((t) => JSON.parse(t) as { fenced: boolean }), { timeoutMs: 5_000, message: `${vm.metadata.name}: exit.json` });
 
 /** The agent's JSON log lines printed since `from` (an output() length). */
@@ -96,7 +80,7 @@ const logSince = (from: number) =>
     .map((l) => JSON.parse(l) as { msg: string; vm?: string });
 
 test('the node publishes its fencing timing', async () => {
-  const node = await client.get<KubeObject & { status?: { fencing?: unknown } }>('node', NODE);
+  const node = await client.get<Node>('node', NODE);
   assert.deepEqual(node.status!.fencing, { leaseDurationSeconds: LEASE_S, fenceTimeoutSeconds: FENCE_S });
 });
 
@@ -124,12 +108,12 @@ test('(a) SIGSTOP the agent: its QEMUs are gone within the fence timeout + 2 s; 
   assert.equal(fenced.status!.reason, 'Fenced');
   assert.match(fenced.status!.message!, /fenced: node-a went longer than its fence timeout/);
   const events = await waitFor(async () => {
-    const list = await client.list<KubeObject & { reason: string; message: string; involvedObject: { name: string } }>('event', { namespace: 'default' });
+    const list = await client.list<Event>('event', { namespace: 'default' });
     const fencedEvents = list.items.filter((e) => e.reason === 'Fenced');
     return fencedEvents.length >= 2 ? fencedEvents : undefined;
   }, { timeoutMs: 10_000, message: 'a Fenced event for each VM' });
-  assert.match(events.find((e) => e.involvedObject.name === 'always')!.message, /restarting it here \(runStrategy Always\)/);
-  assert.match(events.find((e) => e.involvedObject.name === 'manual')!.message, /runStrategy Manual keeps it stopped/);
+  assert.match(events.find((e) => e.involvedObject.name === 'always')!.message ?? '', /restarting it here \(runStrategy Always\)/);
+  assert.match(events.find((e) => e.involvedObject.name === 'manual')!.message ?? '', /runStrategy Manual keeps it stopped/);
   await remove('always');
   await remove('manual');
 });
@@ -138,17 +122,17 @@ test('(b) a VM moved elsewhere while the agent was frozen is not restarted and i
   const moved = await runningHere('moved');
   const stays = await runningHere('stays');
   process.kill(agent.pid, 'SIGSTOP');
-  let rebound: Vm;
+  let rebound: VirtualMachine;
   const mark = agent.output().length;
   try {
     await allGone([moved.status!.pid!, stays.status!.pid!], Date.now(), 'the QEMUs of a frozen agent to be fenced');
     // What the health controller does once the lease has been expired for the fence timeout:
     // unbind and drop the agent's finalizer, in one write pinned to the version it judged...
-    const current = await client.get<Vm>('vm', 'moved');
+    const current = await client.get<VirtualMachine>('vm', 'moved');
     const finalizers = (current.metadata.finalizers ?? []).filter((f) => f !== 'shoal.dev/agent');
     await client.patch('vm', 'moved', { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: finalizers.length ? finalizers : null }, spec: { nodeName: null } }, { type: 'merge' });
     // ...and what the scheduler does next: bind it to another node.
-    rebound = await client.patch<Vm>('vm', 'moved', { spec: { nodeName: ELSEWHERE } }, { type: 'merge' });
+    rebound = await client.patch<VirtualMachine>('vm', 'moved', { spec: { nodeName: ELSEWHERE } }, { type: 'merge' });
   } finally {
     process.kill(agent.pid, 'SIGCONT');
   }
@@ -159,7 +143,7 @@ test('(b) a VM moved elsewhere while the agent was frozen is not restarted and i
   const log = logSince(mark);
   assert.ok(log.some((l) => l.msg === 'relisted VMs after a stale period'), 'the agent relisted before acting');
   assert.ok(!log.some((l) => l.vm === 'default/moved' && l.msg === 'starting VM'), 'the moved VM was never started here again');
-  const after = await client.get<Vm>('vm', 'moved');
+  const after = await client.get<VirtualMachine>('vm', 'moved');
   assert.equal(after.spec.nodeName, ELSEWHERE);
   assert.equal(after.metadata.resourceVersion, rebound!.metadata.resourceVersion, 'the agent wrote nothing to a VM bound elsewhere');
   await remove('stays');
@@ -169,12 +153,12 @@ test('(b) a VM moved elsewhere while the agent was frozen is not restarted and i
 test('(c) the apiserver down for longer than the fence timeout: VMs fenced; back again: the VM still bound here is restarted', async (t) => {
   const survivor = await runningHere('survivor');
   const killedAt = Date.now();
-  await apiserver.kill();
+  await cluster.apiserver.kill();
   const took = await allGone([survivor.status!.pid!], killedAt, 'the QEMU of a node cut off from its apiserver to be fenced');
   t.diagnostic(`QEMU gone ${took} ms after the apiserver died (fence timeout ${FENCE_S} s)`);
   assert.ok(took <= FENCE_S * 1000 + 2_000, `fenced ${took} ms after the apiserver died`);
   assert.equal((await exitOf(survivor)).fenced, true);
-  apiserver = await startApiserver({ etcd: etcd.endpoint, port: apiserver.port });
+  await cluster.restartApiserver();
   const backAt = Date.now();
   const restarted = await until('survivor', (v) => v.status?.phase === 'Running' && v.status.pid !== survivor.status!.pid, 'Running again after the apiserver came back');
   assert.equal(restarted.status!.restarts, (survivor.status!.restarts ?? 0) + 1);

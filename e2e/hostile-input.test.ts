@@ -12,7 +12,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, http, startApiserver, startEtcd, waitFor, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import { http, startCluster, waitFor, type ApiserverProcess, type TestCluster } from '@shoal/testing';
 import { generateCases, type HostileCase, type Seeded } from './hostile/cases.js';
 import { keyspaceChanges, snapshotKeyspace, type KeyspaceSnapshot } from './hostile/keyspace.js';
 import { judge, openPool, sendAll, type Outcome } from './hostile/send.js';
@@ -23,9 +23,8 @@ const G = '/apis/shoal.dev/v1alpha1';
 const NS = 'hostile-a';
 const OTHER_NS = 'hostile-b';
 
-let etcd: EtcdMember;
+let cluster: TestCluster;
 let api: ApiserverProcess;
-let limited: ApiserverProcess | undefined;
 let seeded: Seeded;
 let apiExited = false;
 let snapshot: KeyspaceSnapshot;
@@ -39,10 +38,10 @@ async function must(method: string, path: string, body?: unknown): Promise<any> 
 
 /** A snapshot of a keyspace nobody is writing to: the revision is the same on two reads in a row. */
 async function quietSnapshot(): Promise<KeyspaceSnapshot> {
-  let last = await snapshotKeyspace(etcd.endpoint);
+  let last = await snapshotKeyspace(cluster.etcd.endpoint);
   await waitFor(
     async () => {
-      const now = await snapshotKeyspace(etcd.endpoint);
+      const now = await snapshotKeyspace(cluster.etcd.endpoint);
       const same = now.revision === last.revision;
       last = now;
       return same;
@@ -53,13 +52,9 @@ async function quietSnapshot(): Promise<KeyspaceSnapshot> {
 }
 
 before(async () => {
-  etcd = await startEtcd();
   // The rate limit is on, set far above what this suite sends, so limiting itself is exercised without interfering.
-  api = await startApiserver({
-    etcd: etcd.endpoint,
-    port: await freePort(),
-    args: ['--max-request-bytes', String(MAX_REQUEST_BYTES), '--max-requests-per-second-per-user', '1000000', '--rate-limit-burst', '1000000'],
-  });
+  cluster = await startCluster({ apiserverArgs: ['--max-request-bytes', String(MAX_REQUEST_BYTES), '--max-requests-per-second-per-user', '1000000', '--rate-limit-burst', '1000000'] });
+  api = cluster.apiserver;
   void api.exited.then(() => (apiExited = true));
   for (const name of [NS, OTHER_NS]) await must('POST', `${G}/namespaces`, { metadata: { name } });
   const pc = await must('POST', `${G}/priorityclasses`, { metadata: { name: 'gold' }, spec: { value: 100, description: 'seeded' } });
@@ -85,9 +80,7 @@ before(async () => {
 });
 
 after(async () => {
-  await limited?.stop();
-  await api?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
 });
 
 function summarise(label: string, outcomes: Outcome[]): string[] {
@@ -148,7 +141,7 @@ test('every hostile request gets the right Status and changes nothing; the serve
   const health = await probe.stop();
   await pool.close();
 
-  const after = await snapshotKeyspace(etcd.endpoint);
+  const after = await snapshotKeyspace(cluster.etcd.endpoint);
   const changes = keyspaceChanges(snapshot, after);
   const correct = outcomes.filter((o) => !o.wrong).length;
   totals.sent += outcomes.length;
@@ -172,11 +165,7 @@ test('every hostile request gets the right Status and changes nothing; the serve
 });
 
 test('a flood against a low per-user rate limit is answered 429 with Retry-After; probes and later requests still work', async () => {
-  limited = await startApiserver({
-    etcd: etcd.endpoint,
-    port: await freePort(),
-    args: ['--max-request-bytes', String(MAX_REQUEST_BYTES), '--max-requests-per-second-per-user', '5', '--rate-limit-burst', '10'],
-  });
+  const limited = await cluster.startApiserver({ args: ['--max-request-bytes', String(MAX_REQUEST_BYTES), '--max-requests-per-second-per-user', '5', '--rate-limit-burst', '10'] });
   const hostile = generateCases(SEED + 1, seeded).filter((c) => !Buffer.isBuffer(c.body) && (c.body?.length ?? 0) < 100_000 && c.expect.code !== 504);
   const flood: HostileCase[] = [];
   for (let i = 0; i < 400; i++)
@@ -206,7 +195,7 @@ test('a flood against a low per-user rate limit is answered 429 with Retry-After
   const counted = Number(/^shoal_apiserver_rate_limited_requests_total (\d+)/m.exec(metrics)?.[1] ?? -1);
   await pool.close();
 
-  const changes = keyspaceChanges(snapshot, await snapshotKeyspace(etcd.endpoint));
+  const changes = keyspaceChanges(snapshot, await snapshotKeyspace(cluster.etcd.endpoint));
   console.log(
     [
       `rate limit flood: ${outcomes.length} requests in ${elapsedS.toFixed(1)} s at 5/s, burst 10: ${refused.length} answered 429 (Retry-After ${retryAfterS} s), ${outcomes.length - refused.length} let through and answered as without a limit; ${health.probes} /healthz probes all 200: ${health.failures.length === 0}`,

@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type Result } from 'execa';
 import { parse as parseYaml } from 'yaml';
-import { freePort, startApiserver, startEtcd, waitFor, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import { startCluster, waitFor, type ApiserverProcess, type TestCluster } from '@shoal/testing';
 
 const KUBECTL = '/usr/bin/kubectl';
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const SCHEMAS = fileURLToPath(new URL('../schemas/', import.meta.url));
 
-let etcd: EtcdMember;
+let cluster: TestCluster;
 let server: ApiserverProcess;
 let home: string;
 
@@ -29,13 +29,12 @@ before(async () => {
   home = await mkdtemp(join(tmpdir(), 'shoal-kubectl-'));
   // An empty kubeconfig: the developer's own config (and its current context) must not leak in.
   await writeFile(join(home, 'kubeconfig'), '');
-  etcd = await startEtcd();
-  server = await startApiserver({ etcd: etcd.endpoint, port: await freePort() });
+  cluster = await startCluster();
+  server = cluster.apiserver;
 });
 
 after(async () => {
-  await server?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
   if (home) await rm(home, { recursive: true, force: true });
 });
 

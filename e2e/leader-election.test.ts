@@ -9,9 +9,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import type { Condition, Lease, Node, VirtualMachine } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
+import type { Condition, Lease, VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { startCluster, waitFor, type TestCluster, type ShoalProcess } from '@shoal/testing';
 
 const LEASE_S = 4;
 const RETRY_S = 1;
@@ -25,7 +25,7 @@ interface Manager {
   gone?: boolean;
 }
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let client: ShoalClient;
 const managers: Manager[] = [];
 const watching = new AbortController();
@@ -37,8 +37,8 @@ let vmEvents = 0;
 let vmCount = 0;
 
 before(async () => {
-  cp = await startControlPlane();
-  client = new ShoalClient({ server: cp.url });
+  cp = await startCluster();
+  client = cp.client;
   for (const name of ['le-node-1', 'le-node-2', 'le-node-3']) await addNode(name);
   const list = await client.list<VirtualMachine>('vm');
   watchDone = (async () => {
@@ -64,20 +64,18 @@ before(async () => {
 after(async () => {
   watching.abort();
   await watchDone;
-  for (const m of managers) await m.proc.stop();
-  await client?.close();
   await cp?.stop();
 });
 
 async function addNode(name: string): Promise<void> {
-  await client.create<Node>('node', { metadata: { name }, spec: { unschedulable: false } });
+  await client.create('node', { metadata: { name }, spec: { unschedulable: false } });
   const room = { vcpus: 64, memoryMiB: 65_536 };
   const ready: Condition = { type: 'Ready', status: 'True', reason: 'AgentReady', lastTransitionTime: new Date().toISOString() };
   await client.patch('node', name, { status: { capacity: room, allocatable: room, conditions: [ready] } }, { type: 'merge', status: true });
 }
 
 async function startManager(): Promise<Manager> {
-  const proc = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--log-level', 'info', ...FLAGS], { ready: /ready on/ });
+  const proc = await cp.startControllerManager({ args: ['--log-level', 'info', ...FLAGS] });
   const base = /ready on (http:\/\/\S+)/.exec(proc.readyLine)![1]!;
   // The default identity, <hostname>_<random>, from the process's own log line.
   const identity = await waitFor(() => logLines(proc).find((l) => l.msg === 'leader election on')?.identity as string | undefined, {
@@ -122,7 +120,7 @@ async function metric(m: Manager, pattern: RegExp): Promise<string | undefined> 
 
 async function createVms(prefix: string, n: number): Promise<string[]> {
   const names = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  await Promise.all(names.map((name) => client.create<VirtualMachine>('vm', { metadata: { name, namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } })));
+  await Promise.all(names.map((name) => client.create('vm', { metadata: { name, namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } })));
   vmCount += n;
   return names;
 }

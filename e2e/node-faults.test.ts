@@ -11,9 +11,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ShoalClient } from '@shoal/client';
-import type { Node, VirtualMachine } from '@shoal/api';
-import { runningVmProcesses, startCluster, VmProcessWatcher, waitFor, type AgentProcess, type TestCluster } from '@shoal/testing';
+import type { Condition, VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { runningVmProcesses, startCluster, VmProcessWatcher, waitFor, waitForObject, type TestCluster } from '@shoal/testing';
 
 let cluster: TestCluster;
 let client: ShoalClient;
@@ -23,25 +23,27 @@ const watcher = new VmProcessWatcher();
 const agentArgs = (fenceTimeout: number) => ['--lease-duration', '4', '--fence-timeout', String(fenceTimeout), '--stop-grace', '5'];
 
 before(async () => {
-  cluster = await startCluster();
-  client = new ShoalClient({ server: cluster.url });
+  cluster = await startCluster({ controllerManager: true });
+  client = cluster.client;
   watcher.start();
 });
 after(async () => {
   const seen = await watcher.stop();
-  await client?.close();
   await cluster?.stop();
   assert.deepEqual(seen.duplicates, [], `no VM ran twice (${seen.scans} scans of /proc)`);
 });
 
 const get = (name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
-const readyOf = async (node: string) => (await client.get<Node>('node', node)).status?.conditions?.find((c) => c.type === 'Ready');
+/** Waits until the node's Ready condition has this status. */
+const readyIs = (node: string, status: Condition['status'], message: string) =>
+  waitForObject(client, 'Node', node, (n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status === status, { timeoutMs: 20_000, message });
 
 async function runningOn(name: string, node?: string, timeoutMs = 60_000): Promise<VirtualMachine> {
-  return waitFor(async () => {
-    const vm = await get(name);
-    return vm.status?.phase === 'Running' && (!node || vm.spec.nodeName === node) && vm.status.pid ? vm : undefined;
-  }, { timeoutMs, message: `${name} Running${node ? ` on ${node}` : ''}` });
+  return waitForObject(client, 'VirtualMachine', name, (vm) => vm.status?.phase === 'Running' && (!node || vm.spec.nodeName === node) && !!vm.status.pid, {
+    namespace: 'default',
+    timeoutMs,
+    message: `Running${node ? ` on ${node}` : ''}`,
+  });
 }
 
 async function createOn(name: string, node: string): Promise<VirtualMachine> {
@@ -66,13 +68,14 @@ test('kill -9 an agent: its VMs keep running, the node goes NotReady only after 
   await agent.kill();
   const killedAt = Date.now();
   process.kill(pid, 0); // the guest runs on without its agent
-  const notReady = await waitFor(async () => ((await readyOf('patient'))?.status === 'Unknown' ? Date.now() : undefined), { timeoutMs: 20_000, message: 'patient NotReady' });
+  await readyIs('patient', 'Unknown', 'NotReady');
+  const notReady = Date.now();
   assert.ok(notReady - killedAt >= 2_500, `NotReady after the grace period (4 s lease), not at once: ${notReady - killedAt} ms`);
   process.kill(pid, 0);
   assert.equal((await get('steady')).spec.nodeName, 'patient', 'not moved before the fence timeout');
 
   await cluster.startAgent('patient', { args: agentArgs(30), dataDir: agent.dataDir });
-  await waitFor(async () => ((await readyOf('patient'))?.status === 'True' ? true : undefined), { timeoutMs: 20_000, message: 'patient Ready again' });
+  await readyIs('patient', 'True', 'Ready again');
   const after = await runningOn('steady', 'patient');
   assert.equal(after.status?.pid, pid, 're-adopted: the same QEMU process');
   assert.equal(after.status?.restarts ?? 0, vm.status?.restarts ?? 0, 'never restarted');
@@ -92,10 +95,11 @@ test('SIGSTOP an agent: its VM is fenced there, then rescheduled and Running els
   try {
     await waitFor(async () => !(await runningVmProcesses()).has(vm.metadata.uid!), { timeoutMs: 15_000, message: 'the frozen host fences its VM' });
     const fencedAfter = Date.now() - stoppedAt;
-    const moved = await waitFor(async () => {
-      const v = await get('mover');
-      return v.status?.phase === 'Running' && v.spec.nodeName && v.spec.nodeName !== 'frozen' ? v : undefined;
-    }, { timeoutMs: 40_000, message: 'mover Running on another host' });
+    const moved = await waitForObject(client, 'VirtualMachine', 'mover', (v) => v.status?.phase === 'Running' && !!v.spec.nodeName && v.spec.nodeName !== 'frozen', {
+      namespace: 'default',
+      timeoutMs: 40_000,
+      message: 'Running on another host',
+    });
     const movedAfter = Date.now() - stoppedAt;
     assert.equal(moved.metadata.uid, vm.metadata.uid, 'the same VM, moved');
     assert.notEqual(moved.status?.pid, vm.status?.pid);
@@ -106,7 +110,7 @@ test('SIGSTOP an agent: its VM is fenced there, then rescheduled and Running els
     process.kill(frozen.pid, 'SIGCONT');
   }
   // The returning host is Ready again and leaves the moved VM alone.
-  await waitFor(async () => ((await readyOf('frozen'))?.status === 'True' ? true : undefined), { timeoutMs: 20_000, message: 'frozen Ready again' });
+  await readyIs('frozen', 'True', 'Ready again');
   const still = await runningOn('mover');
   assert.notEqual(still.spec.nodeName, 'frozen');
   await everyVmRunningOnce(['steady', 'mover']);

@@ -5,56 +5,46 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EVICTION_REQUESTED_ANNOTATION, PREEMPTED_VICTIMS_ANNOTATION, type Event, type KubeObject, type PriorityClass, type VirtualMachine } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
+import { EVICTION_REQUESTED_ANNOTATION, PREEMPTED_VICTIMS_ANNOTATION, type Event, type PriorityClass, type VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { startCluster, waitFor, waitForObject, type TestCluster } from '@shoal/testing';
 import { shoalctl, vmYaml } from '../apps/cli/src/test-support/shoalctl.js';
-import { startAgent, startCluster, waitFor, type AgentProcess, type TestCluster } from '@shoal/testing';
 
 let cluster: TestCluster;
-let agent: AgentProcess;
 let client: ShoalClient;
 
 before(async () => {
-  cluster = await startCluster();
-  agent = await startAgent(cluster.url, 'host', { args: ['--runtime', 'simulated', '--vcpus', '4', '--memory-mib', '8192'] });
-  client = new ShoalClient({ server: cluster.url });
-  const pc = (name: string, value: number, spec: Partial<PriorityClass['spec']> = {}) => client.create<PriorityClass>('priorityclass', { metadata: { name }, spec: { value, ...spec } });
+  cluster = await startCluster({ controllerManager: true });
+  await cluster.startAgent('host', { args: ['--runtime', 'simulated', '--vcpus', '4', '--memory-mib', '8192'] });
+  client = cluster.client;
+  const pc = (name: string, value: number, spec: Partial<PriorityClass['spec']> = {}) => client.create('priorityclass', { metadata: { name }, spec: { value, ...spec } });
   await pc('batch', 100, { evictionGracePeriodSeconds: 0 });
   await pc('batch-peer', 105);
   await pc('critical', 900);
   await pc('polite', 900, { preemptionPolicy: 'Never' });
 });
 after(async () => {
-  await client?.close();
-  await agent?.stop();
   await cluster?.stop();
 });
 
 const get = (name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
 const create = (name: string, priorityClassName: string, vcpus = 1) =>
-  client.create<VirtualMachine>('vm', { metadata: { name, namespace: 'default' }, spec: { priorityClassName, resources: { vcpus, memoryMiB: 256 } } });
+  client.create('vm', { metadata: { name, namespace: 'default' }, spec: { priorityClassName, resources: { vcpus, memoryMiB: 256 } } });
 
-async function running(name: string): Promise<VirtualMachine> {
-  return waitFor(async () => {
-    const vm = await get(name);
-    return vm.status?.phase === 'Running' ? vm : undefined;
-  }, { timeoutMs: 30_000, message: `${name} Running` });
-}
+const running = (name: string) => waitForObject(client, 'VirtualMachine', name, (vm) => vm.status?.phase === 'Running', { namespace: 'default', timeoutMs: 30_000, message: 'Running' });
 
-async function unschedulable(name: string): Promise<VirtualMachine> {
-  return waitFor(async () => {
-    const vm = await get(name);
-    const c = vm.status?.conditions?.find((x) => x.type === 'Scheduled');
-    return !vm.spec.nodeName && c?.reason === 'Unschedulable' ? vm : undefined;
-  }, { timeoutMs: 30_000, message: `${name} Unschedulable` });
-}
+const unschedulable = (name: string) =>
+  waitForObject(client, 'VirtualMachine', name, (vm) => !vm.spec.nodeName && vm.status?.conditions?.find((x) => x.type === 'Scheduled')?.reason === 'Unschedulable', {
+    namespace: 'default',
+    timeoutMs: 30_000,
+    message: 'Unschedulable',
+  });
 
 const events = async (reason: string) => (await client.list<Event>('event', { namespace: 'default' })).items.filter((e) => e.reason === reason);
 
 /** A sample of the controller-manager's /metrics, summed over the series that match. */
 async function metric(pattern: RegExp): Promise<number> {
-  const url = `${/ready on (http:\/\/\S+)/.exec(cluster.controllerManager.readyLine)![1]}/metrics`;
-  const text = await (await fetch(url)).text();
+  const text = await (await fetch(cluster.controllerManager!.metricsUrl)).text();
   let sum = 0;
   for (const m of text.matchAll(new RegExp(pattern.source, 'gm'))) sum += Number(m[1]);
   return sum;
@@ -113,7 +103,7 @@ test('a critical VM evicts just enough lower-priority VMs, ends Running, and bot
     return e.length === 2 ? e : undefined;
   }, { message: 'two Preempted events' });
   assert.deepEqual(preempted.map((e) => e.involvedObject.name).sort(), evicted.map((v) => v.metadata.name).sort());
-  assert.ok(preempted.every((e) => e.type === 'Warning' && /preempted by default\/boss \(priority 900\)/.test(e.message ?? "")));
+  assert.ok(preempted.every((e) => e.type === 'Warning' && /preempted by default\/boss \(priority 900\)/.test(e.message ?? '')));
   const preempting = await waitFor(async () => {
     const e = (await events('Preempting')).filter((x) => x.involvedObject.name === 'boss');
     return e.length ? e : undefined;

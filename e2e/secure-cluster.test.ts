@@ -15,20 +15,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
-import { ShoalClient } from '@shoal/client';
-import type { Node, ResourceQuota, VirtualMachine } from '@shoal/api';
-import {
-  freePort,
-  makeServerCertificates,
-  startAgent,
-  startEtcd,
-  startProcess,
-  waitFor,
-  type AgentProcess,
-  type EtcdMember,
-  type ShoalProcess,
-  type TestCertificates,
-} from '@shoal/testing';
+import type { Lease, Node, ResourceQuota, VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { makeServerCertificates, startCluster, waitFor, waitForObject, type TestCertificates, type TestCluster } from '@shoal/testing';
 
 const V = '/apis/shoal.dev/v1alpha1';
 const TOKENS = {
@@ -44,14 +33,11 @@ const TOKENS = {
   resourcequota: 'resourcequota-token',
 };
 
-let etcd: EtcdMember;
-let apiserver: ShoalProcess;
+let cluster: TestCluster;
 let certs: TestCertificates;
 let url: string;
 let trusting: Agent;
 let admin: ShoalClient;
-let agent: AgentProcess;
-const stopLater: { stop(): Promise<void> }[] = [];
 
 async function call(token: string | undefined, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: any }> {
   const res = await request(`${url}${path}`, {
@@ -89,16 +75,13 @@ before(async () => {
       `${TOKENS.resourcequota},system:shoal:resourcequota,10,`,
     ].join('\n'),
   );
-  etcd = await startEtcd();
-  const port = await freePort();
-  apiserver = await startProcess(
-    'shoal-apiserver',
-    ['--etcd-servers', etcd.endpoint, '--port', String(port), '--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile, '--token-auth-file', tokenFile, '--authorization-mode', 'Node,RBAC'],
-    { ready: /listening on/ },
-  );
-  url = `https://127.0.0.1:${port}`;
+  cluster = await startCluster({
+    apiserverArgs: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile, '--token-auth-file', tokenFile, '--authorization-mode', 'Node,RBAC'],
+    client: { caFile: certs.caFile, token: TOKENS.admin },
+  });
+  url = cluster.url;
   trusting = new Agent({ connect: { ca: await readFile(certs.caFile) } });
-  admin = new ShoalClient({ server: url, caFile: certs.caFile, token: TOKENS.admin });
+  admin = cluster.client;
   // Both VMs the controller-manager runs here are this class: equal priority (neither preempts
   // the other once evicted) and no eviction grace (a victim stops at once).
   await admin.create('priorityclass', { metadata: { name: 'low' }, spec: { value: 100, evictionGracePeriodSeconds: 0 } });
@@ -106,10 +89,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const p of stopLater.reverse()) await p.stop().catch(() => undefined);
-  await admin?.close();
-  await apiserver?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
   if (certs) await rm(certs.dir, { recursive: true, force: true });
 });
 
@@ -178,28 +158,19 @@ test('Node mode: a node changes only VMs bound to it, lists them only by its own
 });
 
 test('the controller-manager with its token and a simulated agent with its node token schedule and run a VM, under RBAC', async () => {
-  const cm = await startProcess(
-    'shoal-controller-manager',
-    ['--server', url, '--port', '0', '--token', TOKENS.cm, '--certificate-authority', certs.caFile, '--leader-elect', '--log-level', 'warn'],
-    { ready: /ready on/, timeoutMs: 30_000 },
-  );
-  stopLater.push(cm);
+  const cm = await cluster.startControllerManager({ args: ['--token', TOKENS.cm, '--certificate-authority', certs.caFile, '--leader-elect', '--log-level', 'warn'], timeoutMs: 30_000 });
   // Room for two VMs: a third (critical) one preempts in the per-controller test below.
-  agent = await startAgent(url, 'node-sim', {
-    args: ['--runtime', 'simulated', '--vcpus', '2', '--memory-mib', '4096', '--token', TOKENS.nodeSim, '--certificate-authority', certs.caFile, '--stop-vms-on-exit'],
+  const agent = await cluster.startAgent('node-sim', {
+    args: ['--runtime', 'simulated', '--vcpus', '2', '--memory-mib', '4096', '--token', TOKENS.nodeSim, '--certificate-authority', certs.caFile],
   });
-  stopLater.push(agent);
   await admin.create('vm', { metadata: { name: 'scheduled' }, spec: { priorityClassName: 'low', resources: { vcpus: 1, memoryMiB: 128 } } });
-  const vm = await waitFor(
-    async () => {
-      const v = await admin.get<VirtualMachine>('vm', 'scheduled');
-      return v.spec.nodeName === 'node-sim' && v.status?.phase === 'Running' ? v : undefined;
-    },
-    { timeoutMs: 60_000, message: 'the VM bound to node-sim and Running' },
-  );
+  const vm = await waitForObject(admin, 'VirtualMachine', 'scheduled', (v) => v.spec.nodeName === 'node-sim' && v.status?.phase === 'Running', {
+    timeoutMs: 60_000,
+    message: 'bound to node-sim and Running',
+  });
   assert.equal(vm.spec.nodeName, 'node-sim');
   // The controller-manager leads through its Lease in shoal-system (the bootstrap Role allows that).
-  const leases = await admin.list<{ metadata: { name: string } }>('lease', { namespace: 'shoal-system' });
+  const leases = await admin.list<Lease>('lease', { namespace: 'shoal-system' });
   assert.ok(leases.items.some((l) => l.metadata.name === 'shoal-controller-manager-scheduler'), JSON.stringify(leases.items.map((l) => l.metadata.name)));
   const denials = `${cm.output()}\n${agent.output()}`.split('\n').filter((l) => /forbidden|\b403\b/i.test(l));
   assert.deepEqual(denials, [], 'neither process was refused anything');
@@ -215,48 +186,40 @@ test('with one token per controller (--controller-tokens-dir) the controllers sc
   await mkdir(dir, { mode: 0o700 });
   for (const c of CONTROLLERS) await writeFile(join(dir, `${c}.token`), `${TOKENS[c]}\n`, { mode: 0o600 });
   // The tokens come from files only: no --token, so nothing runs with the union of the rights.
-  const cm = await startProcess(
-    'shoal-controller-manager',
-    ['--server', url, '--port', '0', '--controller-tokens-dir', dir, '--certificate-authority', certs.caFile, '--leader-elect', '--leader-elect-identity', 'per-controller', '--log-level', 'warn'],
-    { ready: /ready on/, timeoutMs: 30_000 },
-  );
-  stopLater.push(cm);
+  const cm = await cluster.startControllerManager({
+    args: ['--controller-tokens-dir', dir, '--certificate-authority', certs.caFile, '--leader-elect', '--leader-elect-identity', 'per-controller', '--log-level', 'warn'],
+    timeoutMs: 30_000,
+  });
 
   // Each controller leads through its own Lease, written with its own token.
   await waitFor(async () => {
-    const leases = await admin.list<{ metadata: { name: string }; spec?: { holderIdentity?: string } }>('lease', { namespace: 'shoal-system' });
-    return CONTROLLERS.every((c) => leases.items.some((l) => l.metadata.name === `shoal-controller-manager-${c}` && l.spec?.holderIdentity === 'per-controller')) || undefined;
-  }, { timeoutMs: 30_000, message: 'the per-controller process holding every controller\'s Lease' });
+    const leases = await admin.list<Lease>('lease', { namespace: 'shoal-system' });
+    return CONTROLLERS.every((c) => leases.items.some((l) => l.metadata.name === `shoal-controller-manager-${c}` && l.spec.holderIdentity === 'per-controller')) || undefined;
+  }, { timeoutMs: 30_000, message: 'the per-controller process holding all three Leases' });
 
   // Scheduling (scheduler) and running (agent).
   await admin.create('vm', { metadata: { name: 'scheduled-2' }, spec: { priorityClassName: 'low', resources: { vcpus: 1, memoryMiB: 128 } } });
-  await waitFor(
-    async () => {
-      const v = await admin.get<VirtualMachine>('vm', 'scheduled-2');
-      return v.spec.nodeName === 'node-sim' && v.status?.phase === 'Running' ? v : undefined;
-    },
-    { timeoutMs: 60_000, message: 'scheduled-2 bound to node-sim and Running' },
-  );
+  await waitForObject(admin, 'VirtualMachine', 'scheduled-2', (v) => v.spec.nodeName === 'node-sim' && v.status?.phase === 'Running', {
+    timeoutMs: 60_000,
+    message: 'bound to node-sim and Running',
+  });
 
   // Health: a hand-made node (no room: nothing is placed there) whose Lease stops being renewed.
   await admin.create('node', { metadata: { name: 'silent' }, spec: {} });
   await admin.patch('node', 'silent', { status: { fencing: { leaseDurationSeconds: 2, fenceTimeoutSeconds: 3600 } } }, { type: 'merge', status: true });
   await admin.create('lease', { metadata: { name: 'silent' }, spec: { holderIdentity: 'silent', leaseDurationSeconds: 2, renewTime: new Date().toISOString() } }, { namespace: 'shoal-node-lease' });
-  const notReady = await waitFor(async () => {
-    const n = await admin.get<Node>('node', 'silent');
-    return readyOf(n)?.status === 'Unknown' && n.spec?.taints?.some((t) => t.key === 'node.shoal.dev/unreachable') ? n : undefined;
-  }, { timeoutMs: 20_000, message: 'silent NotReady and tainted' });
+  const notReady = await waitForObject(admin, 'Node', 'silent', (n) => readyOf(n)?.status === 'Unknown' && !!n.spec.taints?.some((t) => t.key === 'node.shoal.dev/unreachable'), {
+    timeoutMs: 20_000,
+    message: 'NotReady and tainted',
+  });
   assert.equal(readyOf(notReady)?.reason, 'NodeStatusUnknown');
 
   // Preemption: node-sim is full (two low VMs); a critical one evicts one of them and runs.
   await admin.create('vm', { metadata: { name: 'critical' }, spec: { priorityClassName: 'critical', resources: { vcpus: 1, memoryMiB: 128 } } });
-  await waitFor(
-    async () => {
-      const v = await admin.get<VirtualMachine>('vm', 'critical');
-      return v.spec.nodeName === 'node-sim' && v.status?.phase === 'Running' ? v : undefined;
-    },
-    { timeoutMs: 60_000, message: 'critical Running on node-sim after preempting' },
-  );
+  await waitForObject(admin, 'VirtualMachine', 'critical', (v) => v.spec.nodeName === 'node-sim' && v.status?.phase === 'Running', {
+    timeoutMs: 60_000,
+    message: 'Running on node-sim after preempting',
+  });
   const victims = (await admin.list<VirtualMachine>('vm', { namespace: 'default' })).items.filter((v) => v.status?.preemptedBy === 'default/critical');
   assert.equal(victims.length, 1, 'exactly one low VM evicted');
 

@@ -1,26 +1,25 @@
 /** One agent process standing in for several nodes with the simulated runtime: the scale-test setup. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ShoalClient } from '@shoal/client';
-import { startAgent, startCluster, waitFor, type AgentProcess, type TestCluster } from '@shoal/testing';
+import type { Node, VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 
 let cluster: TestCluster;
-let agent: AgentProcess;
 let client: ShoalClient;
 
 before(async () => {
-  cluster = await startCluster();
-  agent = await startAgent(cluster.url, 'sim', { args: ['--runtime', 'simulated', '--simulate-nodes', '3', '--vcpus', '2', '--memory-mib', '1024'] });
-  client = new ShoalClient({ server: cluster.url });
+  cluster = await startCluster({ controllerManager: true });
+  await cluster.startAgent('sim', { args: ['--runtime', 'simulated', '--simulate-nodes', '3', '--vcpus', '2', '--memory-mib', '1024'] });
+  client = cluster.client;
 });
 after(async () => {
-  await agent?.stop();
   await cluster?.stop();
 });
 
 test('every simulated node registers as a Ready node with the capacity it was given', async () => {
   const nodes = await waitFor(async () => {
-    const list = await client.list<{ metadata: { name?: string }; status?: { allocatable?: { vcpus: number } } }>('node');
+    const list = await client.list<Node>('node');
     return list.items.length === 3 ? list.items : undefined;
   }, { message: '3 nodes' });
   assert.deepEqual(nodes.map((n) => n.metadata.name).sort(), ['sim-0', 'sim-1', 'sim-2']);
@@ -30,7 +29,7 @@ test('every simulated node registers as a Ready node with the capacity it was gi
 test('VMs scheduled onto simulated nodes run, within capacity, and delete cleanly', async () => {
   for (let i = 0; i < 6; i++) await client.create('vm', { metadata: { name: `sim-vm-${i}` }, spec: { resources: { vcpus: 1, memoryMiB: 256 } } });
   const running = await waitFor(async () => {
-    const list = await client.list<{ metadata: { name?: string }; spec: { nodeName?: string }; status?: { phase?: string } }>('vm');
+    const list = await client.list<VirtualMachine>('vm');
     return list.items.filter((v) => v.status?.phase === 'Running').length === 6 ? list.items : undefined;
   }, { timeoutMs: 30_000, message: '6 VMs Running' });
   const perNode = new Map<string, number>();

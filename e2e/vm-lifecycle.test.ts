@@ -7,46 +7,35 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type KubeObject } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { REPO_ROOT, startCluster, waitFor, type TestCluster, processAlive } from '@shoal/testing';
+import { EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { processAlive, REPO_ROOT, startCluster, waitFor, waitForGone, waitForObject, type TestCluster } from '@shoal/testing';
 
 let cluster: TestCluster;
 let client: ShoalClient;
 const NODE = 'node-a';
 const BOOT_MS = 120_000;
 
-interface Vm extends KubeObject {
-  metadata: KubeObject['metadata'] & { name: string; uid: string };
-  spec: Record<string, unknown>;
-  status?: { phase?: string; pid?: number; bootedAt?: string; restarts?: number; ip?: string; reason?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
-}
-
 const shoalctl = (args: string[], input?: string) =>
   execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), '--server', cluster.url, ...args], { input, reject: false });
 
 const manifest = (name: string, spec: object) => JSON.stringify({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec } });
 
-const getVm = (name: string) => client.get<Vm>('vm', name);
+const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string, timeoutMs = BOOT_MS) =>
+  waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs, intervalMs: 200, message });
 
-async function until(name: string, ok: (vm: Vm) => boolean, message: string, timeoutMs = BOOT_MS): Promise<Vm> {
-  return waitFor(async () => {
-    const vm = await getVm(name);
-    return ok(vm) ? vm : undefined;
-  }, { timeoutMs, intervalMs: 200, message: `${name}: ${message}` });
-}
-
-
-const serialLog = (uid: string) => readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', uid, 'serial.log'), 'utf8');
+/** The VM's directory on the agent: its console, disk and state. */
+const runDir = (vm: VirtualMachine) => join(cluster.agents.get(NODE)!.dataDir, 'vms', vm.metadata.uid!);
+const serialLog = (vm: VirtualMachine) => readFile(join(runDir(vm), 'serial.log'), 'utf8');
 
 async function removeVm(name: string): Promise<void> {
   await client.delete('vm', name).catch(() => undefined);
-  await waitFor(async () => (await client.get('vm', name).then(() => false, () => true)), { timeoutMs: 60_000, message: `${name} deleted` });
+  await waitForGone(client, 'VirtualMachine', name, { timeoutMs: 60_000 });
 }
 
 before(async () => {
-  cluster = await startCluster({ agents: [NODE], agentArgs: ['--vcpus', '4', '--memory-mib', '2048', '--stop-grace', '10'] });
-  client = new ShoalClient({ server: cluster.url });
+  cluster = await startCluster({ controllerManager: true, agents: [NODE], agentArgs: ['--vcpus', '4', '--memory-mib', '2048', '--stop-grace', '10'] });
+  client = cluster.client;
 });
 after(async () => {
   await cluster?.stop();
@@ -61,7 +50,7 @@ test('apply → Running: the boot marker is on the console and `shoalctl logs` s
   assert.equal(vm.status!.ip, '10.0.2.15');
   assert.ok(vm.status!.pid && processAlive(vm.status!.pid));
   assert.equal(vm.status!.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
-  assert.match(await serialLog(vm.metadata.uid), new RegExp(`SHOAL-BOOTED uid=${vm.metadata.uid}`));
+  assert.match(await serialLog(vm), new RegExp(`SHOAL-BOOTED uid=${vm.metadata.uid}`));
   const logs = await waitFor(async () => {
     const r = await shoalctl(['logs', 'hello']);
     return r.exitCode === 0 && r.stdout.includes('hello-from-the-guest') ? r : undefined;
@@ -85,7 +74,7 @@ test('kill -9 the agent and start it again: the VM keeps its QEMU process and is
   assert.equal(afterRestart.status!.pid, before.status!.pid);
   assert.equal(afterRestart.status!.bootedAt, before.status!.bootedAt);
   assert.equal(afterRestart.status!.restarts, before.status!.restarts);
-  const boots = (await serialLog(before.metadata.uid)).match(/SHOAL-BOOTED/g) ?? [];
+  const boots = (await serialLog(before)).match(/SHOAL-BOOTED/g) ?? [];
   assert.equal(boots.length, 1, 'booted exactly once');
 });
 
@@ -120,7 +109,7 @@ test('delete: the QEMU process is gone and the object removed', async () => {
   assert.equal(deleted.exitCode, 0, deleted.stderr);
   assert.equal((await client.get('vm', 'hello').catch((e: { code: number }) => e) as { code?: number }).code, 404);
   assert.ok(!processAlive(running.status!.pid!), 'deletion waited for the process to end');
-  await assert.rejects(readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', running.metadata.uid, 'vm.json')), 'its directory is cleaned');
+  await assert.rejects(readFile(join(runDir(running), 'vm.json')), 'its directory is cleaned');
 });
 
 test('RerunOnFailure reruns a failing command and leaves a finished one Stopped', async () => {
@@ -140,8 +129,8 @@ test('a root disk is a copy-on-write overlay the guest sees as /dev/vda', async 
   await execa('qemu-img', ['create', '-f', 'raw', base, '64M']);
   await shoalctl(['apply', '-f', '-'], manifest('disky', { rootDisk: { baseImage: base }, command: ['sh', '-c', 'test -b /dev/vda && echo disk-is-there; sleep 600'] }));
   const vm = await until('disky', (v) => v.status?.phase === 'Running', 'Running');
-  await waitFor(async () => (await serialLog(vm.metadata.uid)).includes('disk-is-there'), { timeoutMs: 20_000, message: 'the guest to see its disk' });
-  const overlay = await execa('qemu-img', ['info', '-U', '--output=json', join(cluster.agents.get(NODE)!.dataDir, 'vms', vm.metadata.uid, 'root.qcow2')]);
+  await waitFor(async () => (await serialLog(vm)).includes('disk-is-there'), { timeoutMs: 20_000, message: 'the guest to see its disk' });
+  const overlay = await execa('qemu-img', ['info', '-U', '--output=json', join(runDir(vm), 'root.qcow2')]);
   assert.equal(JSON.parse(overlay.stdout)['backing-filename'], base);
   await removeVm('disky');
 });
@@ -175,7 +164,7 @@ test('an eviction request with grace 0 kills the QEMU process at once, then unbi
   // --stop-grace (10 s): done well within it means it was killed, as grace 0 asks.
   assert.ok(Date.now() - asked < 10_000, `evicted in ${Date.now() - asked} ms`);
   assert.ok(!processAlive(pid), 'the QEMU process was gone before the VM was unbound');
-  await assert.rejects(readFile(join(cluster.agents.get(NODE)!.dataDir, 'vms', running.metadata.uid, 'vm.json')), 'its run directory is removed');
+  await assert.rejects(readFile(join(runDir(running), 'vm.json')), 'its run directory is removed');
   assert.equal(evicted.status!.phase, 'Pending');
   assert.equal(evicted.status!.reason, 'Preempted');
   assert.equal(evicted.status!.pid, undefined);

@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, NODE_LEASE_NAMESPACE, type Lease } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import { startControlPlane, type ControlPlane } from '@shoal/testing';
+import { startCluster, type TestCluster } from '@shoal/testing';
 import { FenceClock } from './fencing/fence-clock.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let dir: string;
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   dir = await mkdtemp(join(tmpdir(), 'shoal-heartbeat-'));
 });
 after(async () => {
@@ -41,13 +41,14 @@ const mtimeMs = (file: string) => stat(file).then((s) => Math.round(s.mtimeMs), 
 test('a successful renewal creates the Lease, and the file says its renewTime', async () => {
   const { hb, file, clock } = heartbeat('hb-ok');
   await hb.renew();
-  const lease = await new ShoalClient({ server: cp.url }).get<Lease>('lease', 'hb-ok', { namespace: NODE_LEASE_NAMESPACE });
+  const lease = await cp.client.get<Lease>('lease', 'hb-ok', { namespace: NODE_LEASE_NAMESPACE });
   assert.equal(lease.spec.leaseDurationSeconds, 2);
-  assert.equal(await mtimeMs(file), Date.parse(lease.spec.renewTime!));
-  assert.equal(clock.lastRenewal, Date.parse(lease.spec.renewTime!));
+  const renewTime = Date.parse(lease.spec.renewTime!);
+  assert.equal(await mtimeMs(file), renewTime);
+  assert.equal(clock.lastRenewal, renewTime);
   // And a renewal of the existing Lease moves both on.
   await hb.renew();
-  assert.ok((await mtimeMs(file))! >= Date.parse(lease.spec.renewTime!));
+  assert.ok((await mtimeMs(file))! >= renewTime);
 });
 
 test('an error answer from the apiserver touches nothing', async () => {

@@ -1,20 +1,20 @@
 /** Two apiserver replicas on one etcd behave as one server; readiness follows etcd. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, http, openWatch, startApiserver, startEtcd, waitFor, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import type { VirtualMachine } from '@shoal/api';
+import { http, openWatch, startCluster, waitFor, type ApiserverProcess, type TestCluster } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
-let etcd: EtcdMember;
+let cluster: TestCluster;
 let a: ApiserverProcess;
 let b: ApiserverProcess;
 
 before(async () => {
-  etcd = await startEtcd();
-  [a, b] = await Promise.all([startApiserver({ etcd: etcd.endpoint, port: await freePort() }), startApiserver({ etcd: etcd.endpoint, port: await freePort() })]);
+  cluster = await startCluster({ apiservers: 2 });
+  [a, b] = cluster.apiservers as [ApiserverProcess, ApiserverProcess];
 });
 after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  await etcd?.stop();
+  await cluster?.stop();
 });
 
 test('write through A, read and watch through B', async () => {
@@ -23,7 +23,7 @@ test('write through A, read and watch through B', async () => {
   const created = await http(a.url, 'POST', VMS, { metadata: { name: 'shared' }, spec: {} });
   // A consistent list on B includes a write A acknowledged, even if B's cache had not seen it yet.
   const listed = await http(b.url, 'GET', VMS);
-  assert.ok(listed.body.items.some((i: { metadata: { name: string } }) => i.metadata.name === 'shared'));
+  assert.ok(listed.body.items.some((i: VirtualMachine) => i.metadata.name === 'shared'));
   await waitFor(() => w.events.length >= 1, { message: 'the event on B' });
   w.close();
   assert.equal(w.events[0]!.type, 'ADDED');
@@ -51,17 +51,17 @@ test('concurrent updates through both replicas: exactly one wins, the other gets
 });
 
 test('with etcd gone the apiservers report not ready and refuse writes with a clear 5xx', async () => {
-  const lone = await startEtcd();
-  const server = await startApiserver({ etcd: lone.endpoint, port: await freePort() });
+  const lone = await startCluster();
+  const server = lone.apiserver;
   try {
     assert.equal((await http(server.url, 'GET', '/readyz')).status, 200);
-    await lone.stop();
+    await lone.etcd.stop();
     await waitFor(async () => (await http(server.url, 'GET', '/readyz')).status === 503, { timeoutMs: 20_000, message: 'readyz to turn 503' });
     const write = await http(server.url, 'POST', VMS, { metadata: { name: 'nowhere' }, spec: {} });
     assert.ok(write.status >= 500, `expected a 5xx, got ${write.status}`);
     assert.equal(write.body.kind, 'Status');
     assert.equal((await http(server.url, 'GET', '/healthz')).status, 200, 'the process itself is alive');
   } finally {
-    await server.stop();
+    await lone.stop();
   }
 });

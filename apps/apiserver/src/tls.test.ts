@@ -5,31 +5,23 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
-import { freePort, makeServerCertificates, startEtcd, startProcess, type EtcdMember, type ShoalProcess, type TestCertificates } from '@shoal/testing';
+import { makeServerCertificates, startCluster, type TestCertificates, type TestCluster } from '@shoal/testing';
 
-let etcd: EtcdMember;
-let server: ShoalProcess & { readyLine: string };
+let cluster: TestCluster;
 let certs: TestCertificates;
 let url: string;
 
 before(async () => {
   certs = await makeServerCertificates();
-  etcd = await startEtcd();
-  const port = await freePort();
-  server = await startProcess(
-    'shoal-apiserver',
-    ['--etcd-servers', etcd.endpoint, '--port', String(port), '--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile],
-    { ready: /listening on/ },
-  );
-  url = `https://127.0.0.1:${port}`;
+  cluster = await startCluster({ apiserverArgs: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile], client: { caFile: certs.caFile } });
+  url = cluster.url;
 });
 after(async () => {
-  await server?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
 });
 
 test('the ready line names the https address', () => {
-  assert.match(server.readyLine, /listening on https:\/\/127\.0\.0\.1:\d+/);
+  assert.match(cluster.apiserver.readyLine, /listening on https:\/\/127\.0\.0\.1:\d+/);
 });
 
 test('a client that trusts the CA gets answers; one that does not is refused', async () => {

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, makeServerCertificates, startApiserver, type ApiserverProcess, type TestCertificates } from '@shoal/testing';
-import { removeTestHome, shoalctl, startCluster, type CliCluster } from './test-support/shoalctl.js';
+import { freePort, makeServerCertificates, startCluster, type TestCertificates, type TestCluster } from '@shoal/testing';
+import { removeTestHome, shoalctl } from './test-support/shoalctl.js';
 
-let cluster: CliCluster;
+let cluster: TestCluster;
 let dir: string;
 let dead: string;
 
@@ -72,13 +72,12 @@ test('a broken config file is a usage error (exit 2) that names the problem', as
 
 test('TLS settings come from the config file: CA (relative to the file), or the insecure opt-out', async (t) => {
   const certs: TestCertificates = await makeServerCertificates();
-  const port = await freePort();
-  const secure: ApiserverProcess = await startApiserver({ etcd: cluster.etcd.endpoint, port, args: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile] });
+  const secure = await cluster.startApiserver({ args: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile] });
   t.after(async () => {
     await secure.stop();
     await rm(certs.dir, { recursive: true, force: true });
   });
-  const https = `https://127.0.0.1:${port}`;
+  const https = secure.url;
   await writeFile(join(certs.dir, 'config.yaml'), `server: ${https}\ncertificateAuthority: ca.crt\n`);
   assert.ok(reachesServer(await shoalctl(['--config', join(certs.dir, 'config.yaml'), 'get', 'ns', '-o', 'name'])));
   assert.ok(reachesServer(await shoalctl(['--server', https, '--certificate-authority', certs.caFile, 'get', 'ns', '-o', 'name'])));

@@ -2,40 +2,15 @@
  * Every controller this process can run, by the name `--controllers` takes. A controller is a
  * function from the shared environment to a wired Controller; adding one is adding a line here.
  */
-import type { ShoalClient } from '@shoal/client';
-import type { Controller, EventRecorder, InformerFactory } from '@shoal/controller-runtime';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { Controller } from '@shoal/controller-runtime';
+import type { ControllerEnv } from './controller-env.js';
 import { healthController, HEALTH_NAME } from './health/controller.js';
 import { namespaceController, NAMESPACE_NAME } from './namespace/controller.js';
 import { preemptorController, PREEMPTOR_NAME } from './preemptor/controller.js';
 import { resourceQuotaController, RESOURCEQUOTA_NAME } from './resourcequota/controller.js';
 import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
 
-/** Tunables from the command line that controllers read. */
-export interface ControllerSettings {
-  /** A preemption victim's priority must be at least this much below the preemptor's (Nomad's gap). */
-  preemptionMinPriorityGap: number;
-  /** A node is NotReady once its lease is this old; 0 means the lease's own duration. */
-  nodeMonitorGracePeriodSeconds: number;
-}
-
-export const DEFAULT_SETTINGS: ControllerSettings = { preemptionMinPriorityGap: 10, nodeMonitorGracePeriodSeconds: 0 };
-
-/**
- * What every controller is built from: its client (the process's, or its own with
- * --controller-tokens-dir), informers shared with the controllers using the same client, one
- * metrics registry.
- */
-export interface ControllerEnv {
-  client: ShoalClient;
-  informers: InformerFactory;
-  registry: Registry;
-  log: Logger;
-  settings: ControllerSettings;
-  /** The event recorder for a reporting component (`shoal-scheduler`), writing with this env's client. */
-  recorder(component: string): EventRecorder;
-}
+export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
 export interface ControllerDefinition {
   name: string;

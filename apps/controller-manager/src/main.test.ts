@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { ShoalClient } from '@shoal/client';
-import { freePort, REPO_ROOT, startApiserver, startControlPlane, startEtcd, startProcess, waitFor } from '@shoal/testing';
+import { freePort, REPO_ROOT, startApiserver, startCluster, startEtcd, startProcess, waitFor, waitForObject } from '@shoal/testing';
 
 const BIN = `${REPO_ROOT}bin/shoal-controller-manager.js`;
 
@@ -48,7 +48,7 @@ test('bad flags exit 2 with a clear message', async () => {
 });
 
 test('$SHOAL_SERVER, the ready line, /healthz /readyz /metrics, and a clean stop on SIGTERM', async () => {
-  const cp = await startControlPlane();
+  const cp = await startCluster();
   let cm: Awaited<ReturnType<typeof startProcess>> | undefined;
   try {
     cm = await startProcess('shoal-controller-manager', ['--controllers', 'scheduler', '--port', '0'], { ready: /ready on/, env: { SHOAL_SERVER: cp.url } });
@@ -103,15 +103,12 @@ test('waits for an API server that is not up yet (not ready meanwhile), then sch
     await client.create('node', { metadata: { name: 'n1' }, spec: {} });
     await client.patch('node', 'n1', { status: { allocatable: room, capacity: room, conditions: [{ type: 'Ready', status: 'True' }] } }, { type: 'merge', status: true });
     await client.create('vm', { metadata: { name: 'before' }, spec: {} });
-    await waitFor(async () => (await client.get<{ metadata: object; spec: { nodeName?: string } }>('vm', 'before')).spec.nodeName === 'n1');
+    await waitForObject(client, 'VirtualMachine', 'before', (v) => v.spec.nodeName === 'n1', { message: 'bound to n1' });
 
     await apiserver.stop();
     apiserver = await startApiserver({ etcd: etcd.endpoint, port: apiPort });
     await client.create('vm', { metadata: { name: 'after' }, spec: {} });
-    await waitFor(async () => (await client.get<{ metadata: object; spec: { nodeName?: string } }>('vm', 'after')).spec.nodeName === 'n1', {
-      timeoutMs: 30_000,
-      message: 'a VM created after the apiserver restart to be bound',
-    });
+    await waitForObject(client, 'VirtualMachine', 'after', (v) => v.spec.nodeName === 'n1', { timeoutMs: 30_000, message: 'created after the apiserver restart, bound to n1' });
     await cm.stop();
     assert.equal((await cm.exited).exitCode, 0);
   } finally {

@@ -5,10 +5,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Condition, Node, VirtualMachine } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
+import type { Condition, VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
 import type { LeaderElector } from '@shoal/controller-runtime';
-import { startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { selectControllers } from './controllers.js';
@@ -47,25 +47,24 @@ class ScriptedElector implements LeaderElector {
   }
 }
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let client: ShoalClient;
 
 before(async () => {
-  cp = await startControlPlane();
-  client = new ShoalClient({ server: cp.url });
-  await client.create<Node>('node', { metadata: { name: 'm-node' }, spec: {} });
+  cp = await startCluster();
+  client = cp.client;
+  await client.create('node', { metadata: { name: 'm-node' }, spec: {} });
   const room = { vcpus: 16, memoryMiB: 16_384 };
   const ready: Condition = { type: 'Ready', status: 'True', reason: 'AgentReady', lastTransitionTime: new Date().toISOString() };
   await client.patch('node', 'm-node', { status: { capacity: room, allocatable: room, conditions: [ready] } }, { type: 'merge', status: true });
 });
 
 after(async () => {
-  await client?.close();
   await cp?.stop();
 });
 
 const nodeOf = async (name: string) => (await client.get<VirtualMachine>('vm', name)).spec.nodeName;
-const addVm = (name: string) => client.create<VirtualMachine>('vm', { metadata: { name, namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
+const addVm = (name: string) => client.create('vm', { metadata: { name, namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
 
 test('a controller runs only while its elector leads, stops on a loss, and runs again, rebuilt, when leadership returns', async () => {
   const elector = new ScriptedElector();

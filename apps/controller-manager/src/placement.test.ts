@@ -68,7 +68,7 @@ test('topology spread with maxSkew 1 spreads 9 replicas 3/3/3 over the zones, wh
 
 test('a PlacementPolicy overcommits vCPUs by its ratio and no further; a Spread policy spreads', async () => {
   await withCluster(async ({ client }) => {
-    await client.create<PlacementPolicy>('placementpolicy', { metadata: { name: 'dense' }, spec: { nodeSelector: { pool: 'dense' }, overcommit: { vcpus: 2 } } });
+    await client.create('placementpolicy', { metadata: { name: 'dense' }, spec: { nodeSelector: { pool: 'dense' }, overcommit: { vcpus: 2 } } });
     await addNode(client, 'dense-1', { vcpus: 4, memoryMiB: 65536, labels: { pool: 'dense' } });
     const names = Array.from({ length: 9 }, (_, i) => `vm-${i}`);
     await Promise.all(names.map((n) => addVm(client, n, { vcpus: 1, nodeSelector: { pool: 'dense' } })));
@@ -83,7 +83,7 @@ test('a PlacementPolicy overcommits vCPUs by its ratio and no further; a Spread 
     await pendingWith(client, left, '0/1 nodes are available: 1 insufficient vcpus.');
 
     // Spread: a new policy for another pool sends VMs to the emptiest node.
-    await client.create<PlacementPolicy>('placementpolicy', { metadata: { name: 'even' }, spec: { nodeSelector: { pool: 'even' }, scoring: 'Spread' } });
+    await client.create('placementpolicy', { metadata: { name: 'even' }, spec: { nodeSelector: { pool: 'even' }, scoring: 'Spread' } });
     for (const n of ['even-1', 'even-2', 'even-3']) await addNode(client, n, { vcpus: 8, labels: { pool: 'even' } });
     const evenVms = ['e-0', 'e-1', 'e-2'];
     for (const n of evenVms) {

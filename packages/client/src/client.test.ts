@@ -2,10 +2,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type KubeObject, type WatchEvent } from '@shoal/api';
-import { waitFor } from '@shoal/testing';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { ShoalClient } from './client.js';
 import { isTable } from './table.js';
-import { createNamespace, startCluster, vm, type TestCluster } from './test-support/cluster.js';
+import { createNamespace, vm } from './test-support/cluster.js';
 
 let cluster: TestCluster;
 let client: ShoalClient;

@@ -7,31 +7,23 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, objectKey, type KubeObject } from '@shoal/api';
-import { freePort, startApiserver, startEtcd, waitFor, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { ShoalClient } from './client.js';
 import { Informer } from './informer.js';
 import { vm } from './test-support/cluster.js';
 
-let etcd: EtcdMember;
-const ports: number[] = [];
-const servers: (ApiserverProcess | undefined)[] = [];
+let cluster: TestCluster;
 let client: ShoalClient;
 
 before(async () => {
-  etcd = await startEtcd();
-  for (let i = 0; i < 2; i++) {
-    ports.push(await freePort());
-    servers.push(await startApiserver({ etcd: etcd.endpoint, port: ports[i]! }));
-  }
-  client = new ShoalClient({ server: servers.map((s) => s!.url).join(',') });
+  cluster = await startCluster({ apiservers: 2 });
+  client = cluster.client;
 });
 after(async () => {
-  await client?.close();
-  await Promise.all(servers.map((s) => s?.kill()));
-  await etcd?.stop();
+  await cluster?.stop();
 });
 
-const url = (i: number) => `http://127.0.0.1:${ports[i]}`;
+const url = (i: number) => cluster.apiservers[i]!.url;
 
 /** Every add/update/delete the informer's handlers saw, in order. */
 function record(informer: Informer): string[] {
@@ -44,8 +36,7 @@ function record(informer: Informer): string[] {
 
 async function failOver(killed: number): Promise<void> {
   assert.equal(client.server, url(killed), 'the client was using the server about to die');
-  await servers[killed]!.kill();
-  servers[killed] = undefined;
+  await cluster.apiservers[killed]!.kill();
 }
 
 test('kill -9 of the apiserver in use: reads, writes and an informer carry on through the other, without a relist or a lost event', async (t) => {
@@ -83,21 +74,21 @@ test('kill -9 of the apiserver in use: reads, writes and an informer carry on th
   assert.deepEqual(informer.list().map((o) => `${objectKey(o.metadata)}@${o.metadata.resourceVersion}`).sort(), listed.map((o) => `${objectKey(o.metadata)}@${o.metadata.resourceVersion}`).sort());
 
   // Bring the first one back on its port, kill the second: the client goes round to the first.
-  servers[0] = await startApiserver({ etcd: etcd.endpoint, port: ports[0]! });
+  await cluster.restartApiserver(0);
   await failOver(1);
   await client.create('vm', vm('back', 'default'));
   assert.equal(client.server, url(0));
   await waitFor(() => log.at(-1) === 'add back', { timeoutMs: 15_000, message: 'the informer to see the VM made after the second failover' });
   assert.equal(lists, 1, 'still no relist');
-  servers[1] = await startApiserver({ etcd: etcd.endpoint, port: ports[1]! });
+  await cluster.restartApiserver(1);
 });
 
 test('a 503 from a server that cannot serve moves the client on: reads are retried there, writes are not (they may have been applied)', async (t) => {
   // An apiserver whose etcd is gone answers 503 to everything that needs etcd.
-  const lonely = await startEtcd();
-  const broken = await startApiserver({ etcd: lonely.endpoint, port: await freePort() });
-  t.after(() => broken.kill());
-  await lonely.stop();
+  const lonely = await startCluster();
+  t.after(() => lonely.stop());
+  await lonely.etcd.stop();
+  const broken = lonely.apiserver;
   const c = new ShoalClient({ server: [broken.url, url(0)], retry: { initialMs: 10 } });
   t.after(() => c.close());
   await waitFor(async () => (await fetch(`${broken.url}/readyz`)).status === 503, { timeoutMs: 20_000, message: 'the broken apiserver to be not ready' });

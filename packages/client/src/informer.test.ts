@@ -6,10 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { objectKey, type KubeObject } from '@shoal/api';
-import { waitFor } from '@shoal/testing';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { ShoalClient } from './client.js';
 import { Informer } from './informer.js';
-import { compactEtcd, createNamespace, startCluster, vm, type TestCluster } from './test-support/cluster.js';
+import { compactEtcd, createNamespace, vm } from './test-support/cluster.js';
 
 let cluster: TestCluster;
 
@@ -102,7 +102,7 @@ test('the cache stays correct across an apiserver killed mid-watch', async (t) =
   await waitFor(() => informer.get('restart/before-kill'), { message: 'the watch to be live before the kill' });
 
   await cluster.apiserver.kill();
-  const other = await cluster.secondApiserver();
+  const other = await cluster.startApiserver();
   const otherClient = new ShoalClient({ server: other.url });
   t.after(() => otherClient.close());
   await otherClient.create('vm', vm('while-down', 'restart'));
@@ -132,7 +132,7 @@ test('after etcd compacted the versions it would resume from, the informer relis
   await informer.waitForSync({ timeoutMs: 15_000 });
 
   await cluster.apiserver.kill();
-  const other = await cluster.secondApiserver();
+  const other = await cluster.startApiserver();
   const otherClient = new ShoalClient({ server: other.url });
   t.after(() => otherClient.close());
   await otherClient.create('vm', vm('while-down', 'compact'));

@@ -2,24 +2,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
-import { freePort, makeServerCertificates, startApiserver, startEtcd, type ApiserverProcess, type EtcdMember, type TestCertificates } from '@shoal/testing';
+import { makeServerCertificates, startCluster, type TestCertificates, type TestCluster } from '@shoal/testing';
 import { ShoalClient } from './client.js';
 
-let etcd: EtcdMember;
-let apiserver: ApiserverProcess;
+let cluster: TestCluster;
 let certs: TestCertificates;
 let url: string;
 
 before(async () => {
   certs = await makeServerCertificates();
-  etcd = await startEtcd();
-  const port = await freePort();
-  apiserver = await startApiserver({ etcd: etcd.endpoint, port, args: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile] });
-  url = `https://127.0.0.1:${port}`;
+  cluster = await startCluster({ apiserverArgs: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile], client: { caFile: certs.caFile } });
+  url = cluster.url;
 });
 after(async () => {
-  await apiserver?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
   if (certs) await rm(certs.dir, { recursive: true, force: true });
 });
 

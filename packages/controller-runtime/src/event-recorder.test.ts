@@ -2,20 +2,19 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import type { ShoalClient } from '@shoal/client';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { EventRecorder, type EventObject } from './event-recorder.js';
 import { InformerFactory } from './informer-factory.js';
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let client: ShoalClient;
 
 before(async () => {
-  cp = await startControlPlane();
-  client = new ShoalClient({ server: cp.url });
+  cp = await startCluster();
+  client = cp.client;
 });
 after(async () => {
-  await client?.close();
   await cp?.stop();
 });
 

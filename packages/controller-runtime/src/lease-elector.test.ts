@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ShoalClient } from '@shoal/client';
-import { startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import pino from 'pino';
 import { LeaseElector } from './lease-elector.js';
 import type { Lease } from '@shoal/api';
@@ -16,18 +16,17 @@ import { LEADER_ELECTION_NAMESPACE, releasedSpec } from './lease-record.js';
 
 const TIMING = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let admin: ShoalClient;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
 before(async () => {
-  cp = await startControlPlane();
-  admin = new ShoalClient({ server: cp.url });
+  cp = await startCluster();
+  admin = cp.client;
 });
 
 after(async () => {
   for (const c of cleanups.reverse()) await c();
-  await admin?.close();
   await cp?.stop();
 });
 

@@ -1,30 +1,43 @@
 /**
- * A whole local cluster from real processes: etcd, apiserver, controller-manager and node agents,
- * each agent with its own data dir. VMs run as real QEMU microVMs unless an agent is simulated.
+ * A local cluster from real processes, the one way tests and benchmarks start one: an etcd
+ * member, one or more apiservers on it, and as asked a controller-manager (all controllers, or
+ * some) and node agents, each agent with its own data dir. VMs run as real QEMU microVMs unless
+ * an agent is simulated (`--runtime simulated`). `client` is a typed client for the cluster.
+ *
+ *   const cluster = await startCluster();                                       // etcd + apiserver
+ *   const cluster = await startCluster({ controllerManager: { controllers: ['scheduler'] }, agents: ['node-a'] });
+ *   ...
+ *   await cluster.stop();                                                       // everything, VMs included
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane } from './control-plane.js';
-import { startProcess, type ShoalProcess } from './process.js';
+import { ShoalClient, type ClientOptions } from '@shoal/client';
+import { startEtcd, type EtcdMember } from './etcd.js';
+import { freePort } from './free-port.js';
+import { startApiserver, startProcess, type ApiserverProcess, type ShoalProcess } from './process.js';
 
 export interface AgentProcess extends ShoalProcess {
   nodeName: string;
   dataDir: string;
+  /** Where the agent serves logs, health and /metrics, from its ready line. */
   address: string;
 }
 
-export interface TestCluster extends ControlPlane {
-  controllerManager: ShoalProcess & { readyLine: string };
-  agents: Map<string, AgentProcess>;
-  startAgent(nodeName: string, opts?: { args?: string[]; dataDir?: string }): Promise<AgentProcess>;
+export interface AgentOptions {
+  /** More flags (`--runtime simulated`, `--vcpus 4`, …). */
+  args?: string[];
+  /** Its data dir; a fresh temporary one when absent (pass an old one to restart an agent in place). */
+  dataDir?: string;
+  timeoutMs?: number;
 }
 
-export async function startAgent(server: string, nodeName: string, opts: { args?: string[]; dataDir?: string } = {}): Promise<AgentProcess> {
+/** A node agent for `server` (one URL, or several comma-separated). */
+export async function startAgent(server: string, nodeName: string, opts: AgentOptions = {}): Promise<AgentProcess> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), `shoal-agent-${nodeName}-`)));
   const p = await startProcess('shoal-agent', ['--server', server, '--node-name', nodeName, '--data-dir', dataDir, '--port', '0', ...(opts.args ?? [])], {
     ready: /shoal-agent .* ready on/,
-    timeoutMs: 60_000,
+    timeoutMs: opts.timeoutMs ?? 60_000,
   });
   const address = /ready on (\S+)/.exec(p.readyLine)![1]!;
   return { ...p, nodeName, dataDir, address };
@@ -46,37 +59,154 @@ export async function killLeftoverVms(dataDir: string): Promise<void> {
   }
 }
 
-export async function startCluster(opts: { agents?: string[]; agentArgs?: string[]; controllerArgs?: string[] } = {}): Promise<TestCluster> {
-  const cp = await startControlPlane();
+export interface ControllerManagerOptions {
+  /** `--controllers`: the controllers to run; all of them when absent. */
+  controllers?: string[];
+  /** More flags (`--leader-elect`, `--node-monitor-grace-period 4`, …). */
+  args?: string[];
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface ControllerManagerProcess extends ShoalProcess {
+  readyLine: string;
+  /** Its /metrics, from its ready line. */
+  metricsUrl: string;
+}
+
+/** A shoal-controller-manager for `server` (one URL, or several comma-separated), its health port any free one. */
+export async function startControllerManager(server: string, opts: ControllerManagerOptions = {}): Promise<ControllerManagerProcess> {
+  const controllers = opts.controllers ? ['--controllers', opts.controllers.join(',')] : [];
+  const p = await startProcess('shoal-controller-manager', ['--server', server, '--port', '0', ...controllers, ...(opts.args ?? [])], {
+    ready: /ready on/,
+    env: opts.env,
+    timeoutMs: opts.timeoutMs,
+  });
+  return { ...p, metricsUrl: `${/ready on (\S+)/.exec(p.readyLine)![1]}/metrics` };
+}
+
+export interface ClusterOptions {
+  /** How many apiservers serve the one etcd (1). Each gets its own port; components and `client` are given them all (`--server A,B`). */
+  apiservers?: number;
+  /** More flags for every apiserver (`--tls-cert-file …`, `--watch-cache-size 5`, …). */
+  apiserverArgs?: string[];
+  /** Start a controller-manager: `true` for all controllers with default flags, or these. */
+  controllerManager?: boolean | ControllerManagerOptions;
+  /** Start one agent per node name (real QEMU unless `agentArgs` say `--runtime simulated`). */
+  agents?: string[];
+  /** Flags every agent of the cluster gets, `cluster.startAgent`'s too. */
+  agentArgs?: string[];
+  /** How `client` connects, besides the server list (a CA, a token). */
+  client?: Omit<ClientOptions, 'server'>;
+}
+
+export interface TestCluster {
+  etcd: EtcdMember;
+  /** Every apiserver of `servers`, in order; restartApiserver(i) replaces the i-th. */
+  apiservers: ApiserverProcess[];
+  /** The first apiserver. */
+  readonly apiserver: ApiserverProcess;
+  /** The first apiserver's URL. */
+  url: string;
+  /** Every apiserver's URL, comma-separated: what `--server` takes. */
+  servers: string;
+  /** A client for `servers`, closed by stop(). */
+  client: ShoalClient;
+  /** Present when started with `controllerManager`. */
+  controllerManager: ControllerManagerProcess | undefined;
+  /** The agents started so far, by node name. */
+  agents: Map<string, AgentProcess>;
+  /**
+   * An agent for node `nodeName`, with the cluster's `agentArgs` and `--stop-vms-on-exit` (no
+   * QEMU outlives a test) unless `stopVmsOnExit` is false; stop() kills any VM left either way.
+   */
+  startAgent(nodeName: string, opts?: AgentOptions & { stopVmsOnExit?: boolean }): Promise<AgentProcess>;
+  /** Another controller-manager (leader election, failover); stopped with the cluster. */
+  startControllerManager(opts?: ControllerManagerOptions): Promise<ControllerManagerProcess>;
+  /** SIGKILLs the i-th apiserver (0) if it still runs, then starts a fresh one on the same port with the same flags. */
+  restartApiserver(i?: number): Promise<ApiserverProcess>;
+  /** One more apiserver on the same etcd, on a port of its own and not in `servers`, with `args` (the cluster's `apiserverArgs` when absent); stopped with the cluster. */
+  startApiserver(opts?: { args?: string[] }): Promise<ApiserverProcess>;
+  /** Stops everything the cluster started, kills any VM its agents left and removes their data dirs. */
+  stop(): Promise<void>;
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
+  const etcd = await startEtcd();
+  const apiserverArgs = opts.apiserverArgs ?? [];
+  const apiservers: ApiserverProcess[] = [];
+  const extraApiservers: ApiserverProcess[] = [];
+  const managers: ControllerManagerProcess[] = [];
   const agents = new Map<string, AgentProcess>();
-  let controllerManager: (ShoalProcess & { readyLine: string }) | undefined;
-  const stopAll = async () => {
-    await Promise.all([...agents.values()].map((a) => a.stop()));
-    await controllerManager?.stop();
-    await cp.stop();
-    for (const a of agents.values()) {
-      await killLeftoverVms(a.dataDir);
-      await rm(a.dataDir, { recursive: true, force: true });
+  const allAgents: AgentProcess[] = [];
+  let client: ShoalClient | undefined;
+  const stop = async () => {
+    await client?.close();
+    await Promise.all(allAgents.map((a) => a.stop()));
+    await Promise.all(managers.map((m) => m.stop()));
+    await Promise.all([...apiservers, ...extraApiservers].map((a) => a.stop()));
+    await etcd.stop();
+    for (const dataDir of new Set(allAgents.map((a) => a.dataDir))) {
+      await killLeftoverVms(dataDir);
+      await rm(dataDir, { recursive: true, force: true });
     }
   };
   try {
-    controllerManager = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', ...(opts.controllerArgs ?? [])], { ready: /ready on/ });
+    const ports: number[] = [];
+    while (ports.length < (opts.apiservers ?? 1)) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    // Started together; any that did start is in `apiservers`, so a failure stops it too.
+    const started = await Promise.allSettled(ports.map((port) => startApiserver({ etcd: etcd.endpoint, port, args: apiserverArgs })));
+    for (const r of started) if (r.status === 'fulfilled') apiservers.push(r.value);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
+    const servers = apiservers.map((a) => a.url).join(',');
+    client = new ShoalClient({ ...opts.client, server: servers });
     const cluster: TestCluster = {
-      ...cp,
-      controllerManager,
+      etcd,
+      apiservers,
+      get apiserver() {
+        return apiservers[0]!;
+      },
+      url: apiservers[0]!.url,
+      servers,
+      client,
+      controllerManager: undefined,
       agents,
-      async startAgent(nodeName, o = {}) {
-        // Tests stop their agents with their VMs, so no QEMU outlives a test.
-        const agent = await startAgent(cp.url, nodeName, { ...o, args: ['--stop-vms-on-exit', ...(opts.agentArgs ?? []), ...(o.args ?? [])] });
+      async startAgent(nodeName, { stopVmsOnExit = true, ...o } = {}) {
+        const agent = await startAgent(servers, nodeName, { ...o, args: [...(stopVmsOnExit ? ['--stop-vms-on-exit'] : []), ...(opts.agentArgs ?? []), ...(o.args ?? [])] });
         agents.set(nodeName, agent);
+        allAgents.push(agent);
         return agent;
       },
-      stop: stopAll,
+      async startControllerManager(o = {}) {
+        const manager = await startControllerManager(servers, o);
+        managers.push(manager);
+        return manager;
+      },
+      async restartApiserver(i = 0) {
+        const old = apiservers[i];
+        if (!old) throw new Error(`restartApiserver(${i}): the cluster has ${apiservers.length} apiserver(s)`);
+        await old.kill();
+        apiservers[i] = await startApiserver({ etcd: etcd.endpoint, port: old.port, args: apiserverArgs });
+        return apiservers[i]!;
+      },
+      async startApiserver(o = {}) {
+        // A port of the cluster's own apiservers is free while one is down: never hand it out.
+        let port = await freePort();
+        while (apiservers.some((a) => a.port === port)) port = await freePort();
+        const extra = await startApiserver({ etcd: etcd.endpoint, port, args: o.args ?? apiserverArgs });
+        extraApiservers.push(extra);
+        return extra;
+      },
+      stop,
     };
+    if (opts.controllerManager) cluster.controllerManager = await cluster.startControllerManager(opts.controllerManager === true ? {} : opts.controllerManager);
     for (const name of opts.agents ?? []) await cluster.startAgent(name);
     return cluster;
   } catch (err) {
-    await stopAll();
+    await stop();
     throw err;
   }
 }

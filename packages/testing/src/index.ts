@@ -4,7 +4,6 @@ export * from './etcd.js';
 export * from './etcd-cluster.js';
 export * from './process.js';
 export * from './http.js';
-export * from './control-plane.js';
 export * from './certificates.js';
 export * from './agent-log-stand-in.js';
 export * from './cluster.js';

@@ -15,8 +15,23 @@ export interface ShoalProcess {
   exited: Promise<{ exitCode?: number; signal?: string }>;
 }
 
-export async function startProcess(bin: string, args: string[], opts: { ready: RegExp; timeoutMs?: number; env?: Record<string, string> }): Promise<ShoalProcess & { readyLine: string }> {
-  const proc: ResultPromise = execa('node', [`${REPO_ROOT}bin/${bin}.js`, ...args], {
+export interface StartProcessOptions {
+  /** The process is ready once a line of its output matches. */
+  ready: RegExp;
+  /** How long to wait for that line (20 s). */
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs `bin` (a command under bin/, `shoal-apiserver`, or the path of a script) with node and
+ * waits until a line of its output matches `ready`. A process that is not ready in time is
+ * SIGKILLed and waited for before the error is thrown: a failed start leaves nothing running.
+ */
+export async function startProcess(bin: string, args: string[], opts: StartProcessOptions): Promise<ShoalProcess & { readyLine: string }> {
+  const script = bin.includes('/') ? bin : `${REPO_ROOT}bin/${bin}.js`;
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const proc: ResultPromise = execa('node', [script, ...args], {
     reject: false,
     all: true,
     buffer: false,
@@ -25,22 +40,29 @@ export async function startProcess(bin: string, args: string[], opts: { ready: R
   });
   let out = '';
   const exited = proc.then((r) => ({ exitCode: r.exitCode, signal: r.signal }));
-  const readyLine = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${bin} not ready after ${opts.timeoutMs ?? 20_000} ms:\n${out}`)), opts.timeoutMs ?? 20_000);
-    proc.all!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => opts.ready.test(l));
-      if (line) {
+  let readyLine: string;
+  try {
+    readyLine = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${bin} (pid ${proc.pid}) not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
+      // Keeps draining after the ready line, so the child never blocks on a full pipe.
+      proc.all!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const line = out.split('\n').find((l) => opts.ready.test(l));
+        if (line) {
+          clearTimeout(timer);
+          resolve(line);
+        }
+      });
+      void exited.then((r) => {
         clearTimeout(timer);
-        resolve(line);
-      }
+        reject(new Error(`${bin} exited (${r.exitCode ?? r.signal}) before it was ready:\n${out}`));
+      });
     });
-    void exited.then((r) => {
-      clearTimeout(timer);
-      reject(new Error(`${bin} exited (${r.exitCode ?? r.signal}) before it was ready:\n${out}`));
-    });
-  });
-  // Keep draining so the child never blocks on a full pipe.
+  } catch (err) {
+    proc.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
   return {
     pid: proc.pid!,
     readyLine,
@@ -58,6 +80,8 @@ export async function startProcess(bin: string, args: string[], opts: { ready: R
 }
 
 export interface ApiserverProcess extends ShoalProcess {
+  readyLine: string;
+  /** Where it serves, from its ready line: `http://127.0.0.1:PORT`, or https:// with --tls-cert-file. */
   url: string;
   port: number;
 }
@@ -66,5 +90,6 @@ export async function startApiserver(opts: { etcd: string; port: number; args?: 
   const p = await startProcess('shoal-apiserver', ['--etcd-servers', opts.etcd, '--port', String(opts.port), ...(opts.args ?? [])], {
     ready: /listening on/,
   });
-  return { ...p, url: `http://127.0.0.1:${opts.port}`, port: opts.port };
+  const url = /listening on (\S+)/.exec(p.readyLine)?.[1] ?? `http://127.0.0.1:${opts.port}`;
+  return { ...p, url, port: opts.port };
 }

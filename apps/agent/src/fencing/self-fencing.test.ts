@@ -6,36 +6,26 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { REQUESTED_STATE_ANNOTATION, type KubeObject } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { freePort, REPO_ROOT, startAgent, startApiserver, startEtcd, waitFor, type AgentProcess, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import { REQUESTED_STATE_ANNOTATION, type Node, type VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { REPO_ROOT, startCluster, waitFor, waitForGone, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 
 const NODE = 'fence-sim';
 const LEASE_S = 2;
 const FENCE_S = 3;
 
-interface Vm extends KubeObject {
-  metadata: KubeObject['metadata'] & { name: string; uid: string };
-  spec: { nodeName?: string };
-  status?: { phase?: string; restarts?: number; reason?: string; bootedAt?: string };
-}
-
-let etcd: EtcdMember;
-let apiserver: ApiserverProcess;
+let cluster: TestCluster;
 let agent: AgentProcess;
 let client: ShoalClient;
 
 before(async () => {
-  etcd = await startEtcd();
-  apiserver = await startApiserver({ etcd: etcd.endpoint, port: await freePort() });
-  client = new ShoalClient({ server: apiserver.url });
-  agent = await startAgent(apiserver.url, NODE, { args: ['--runtime', 'simulated', '--lease-duration', String(LEASE_S), '--fence-timeout', String(FENCE_S), '--stop-vms-on-exit', '--log-level', 'info'] });
+  cluster = await startCluster();
+  client = cluster.client;
+  agent = await cluster.startAgent(NODE, { args: ['--runtime', 'simulated', '--lease-duration', String(LEASE_S), '--fence-timeout', String(FENCE_S), '--log-level', 'info'] });
 });
 after(async () => {
   if (agent) process.kill(agent.pid, 'SIGCONT');
-  await agent?.stop();
-  await apiserver?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
 });
 
 /** The agent's instances by phase, from its own endpoint (which answers while the apiserver is down). */
@@ -44,14 +34,9 @@ async function phases(): Promise<Record<string, number>> {
   return Object.fromEntries([...text.matchAll(/^shoal_agent_vm_instances\{phase="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
-async function until(name: string, ok: (vm: Vm) => boolean, message: string): Promise<Vm> {
-  return waitFor(async () => {
-    const vm = await client.get<Vm>('vm', name);
-    return ok(vm) ? vm : undefined;
-  }, { timeoutMs: 20_000, message: `${name}: ${message}` });
-}
+const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) => waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs: 20_000, message });
 
-async function runningHere(name: string, manual = false): Promise<Vm> {
+async function runningHere(name: string, manual = false): Promise<VirtualMachine> {
   await client.create('vm', { metadata: { name, annotations: manual ? { [REQUESTED_STATE_ANNOTATION]: 'Running' } : {} }, spec: { runStrategy: manual ? 'Manual' : 'Always', resources: { vcpus: 1, memoryMiB: 128 } } });
   await client.patch('vm', name, { spec: { nodeName: NODE } }, { type: 'merge' });
   return until(name, (v) => v.status?.phase === 'Running', 'Running here');
@@ -59,7 +44,7 @@ async function runningHere(name: string, manual = false): Promise<Vm> {
 
 async function remove(name: string): Promise<void> {
   await client.delete('vm', name).catch(() => undefined);
-  await waitFor(() => client.get('vm', name).then(() => false, () => true), { timeoutMs: 20_000, message: `${name} deleted` });
+  await waitForGone(client, 'VirtualMachine', name, { timeoutMs: 20_000 });
 }
 
 test('fencing flags: bad combinations exit 2 saying why; a raised --lease-duration alone raises the default fence timeout', async () => {
@@ -84,7 +69,7 @@ test('fencing flags: bad combinations exit 2 saying why; a raised --lease-durati
 });
 
 test('the node publishes its fencing timing', async () => {
-  const node = await client.get<KubeObject & { status?: { fencing?: unknown } }>('node', NODE);
+  const node = await client.get<Node>('node', NODE);
   assert.deepEqual(node.status!.fencing, { leaseDurationSeconds: LEASE_S, fenceTimeoutSeconds: FENCE_S });
 });
 
@@ -92,12 +77,12 @@ test('apiserver gone for longer than the fence timeout: the simulated guests are
   const always = await runningHere('always');
   await runningHere('manual', true);
   const killedAt = Date.now();
-  await apiserver.kill();
+  await cluster.apiserver.kill();
   await waitFor(async () => (await phases()).exited === 2, { timeoutMs: 15_000, intervalMs: 50, message: 'both guests fenced' });
   const took = Date.now() - killedAt;
   // The fence timeout from the last renewal, plus at most one FenceMonitor check (0.5 s).
   assert.ok(took <= FENCE_S * 1000 + 1_500, `fenced ${took} ms after the apiserver died`);
-  apiserver = await startApiserver({ etcd: etcd.endpoint, port: apiserver.port });
+  await cluster.restartApiserver();
   const restarted = await until('always', (v) => v.status?.phase === 'Running' && v.status.bootedAt !== always.status!.bootedAt, 'Running again');
   assert.equal(restarted.status!.restarts, 1);
   const manual = await until('manual', (v) => v.status?.phase === 'Failed', 'Failed');
@@ -113,11 +98,12 @@ test('a VM moved elsewhere while the agent was frozen: its instance is removed, 
   const mark = agent.output().length;
   try {
     // Wait until the lease has lapsed for the fence timeout, as the health controller does.
-    await waitFor(async () => {
-      const lease = await client.get<KubeObject & { spec: { renewTime: string } }>('lease', NODE, { namespace: 'shoal-node-lease' });
-      return Date.now() - Date.parse(lease.spec.renewTime) > (LEASE_S + FENCE_S) * 1000;
-    }, { timeoutMs: 20_000, message: 'the lease to be expired for the fence timeout' });
-    const current = await client.get<Vm>('vm', 'moved');
+    await waitForObject(client, 'Lease', NODE, (lease) => Date.now() - Date.parse(lease.spec.renewTime!) > (LEASE_S + FENCE_S) * 1000, {
+      namespace: 'shoal-node-lease',
+      timeoutMs: 20_000,
+      message: 'expired for the fence timeout',
+    });
+    const current = await client.get<VirtualMachine>('vm', 'moved');
     await client.patch('vm', 'moved', { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: null }, spec: { nodeName: null } }, { type: 'merge' });
     await client.patch('vm', 'moved', { spec: { nodeName: 'somewhere-else' } }, { type: 'merge' });
   } finally {
@@ -137,7 +123,7 @@ test('a VM moved elsewhere while the agent was frozen: its instance is removed, 
     .map((l) => JSON.parse(l) as { msg: string; vm?: string });
   assert.ok(log.some((l) => l.msg === 'relisted VMs after a stale period'));
   assert.ok(!log.some((l) => l.vm === 'default/moved' && l.msg === 'starting VM'), 'never started again here');
-  assert.equal((await client.get<Vm>('vm', 'moved')).spec.nodeName, 'somewhere-else');
+  assert.equal((await client.get<VirtualMachine>('vm', 'moved')).spec.nodeName, 'somewhere-else');
   await remove('other');
   await client.delete('vm', 'moved');
 });

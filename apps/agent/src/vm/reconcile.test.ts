@@ -9,21 +9,20 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AGENT_FINALIZER, EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type VirtualMachine } from '@shoal/api';
-import { Informer, ShoalClient } from '@shoal/client';
+import { Informer, type ShoalClient } from '@shoal/client';
 import { EventRecorder, type Controller } from '@shoal/controller-runtime';
-import { startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { SimulatedDriver } from '../runtime/simulated/simulated-driver.js';
 import { vmController } from './controller.js';
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let client: ShoalClient;
 
 before(async () => {
-  cp = await startControlPlane();
-  client = new ShoalClient({ server: cp.url });
+  cp = await startCluster();
+  client = cp.client;
 });
 after(async () => {
-  await client?.close();
   await cp?.stop();
 });
 

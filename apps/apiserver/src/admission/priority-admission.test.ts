@@ -6,8 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
-import { kinds as loadKinds, ApiError, type KubeObject } from '@shoal/api';
-import { http, startControlPlane, type ControlPlane } from '@shoal/testing';
+import { ApiError, kinds as loadKinds, type VirtualMachine } from '@shoal/api';
+import { http, startCluster, type TestCluster } from '@shoal/testing';
 import { ObjectStore } from '../storage/object-store.js';
 import { WatchCache } from '../storage/watch-cache.js';
 import { ResourceService } from '../registry/resource-service.js';
@@ -21,7 +21,7 @@ const PCS = `${API}/priorityclasses`;
 const PPS = `${API}/placementpolicies`;
 const MERGE = { 'content-type': 'application/merge-patch+json' };
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let api: <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => ReturnType<typeof http<T>>;
 
 const vm = (name: string, spec: object = {}) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec } });
@@ -29,7 +29,7 @@ const pc = (name: string, spec: object) => ({ apiVersion: 'shoal.dev/v1alpha1', 
 const causes = (body: any): string[] => (body.details?.causes ?? []).map((c: { field: string }) => c.field);
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   api = (method, path, body, headers) => http(cp.url, method, path, body, headers);
 });
 after(() => cp?.stop());
@@ -238,13 +238,13 @@ test('admission from a lagging cache: the write guard fails and admission reads 
     await api('POST', PCS, pc('late-default', { value: 77, globalDefault: true }));
     await api('POST', PCS, pc('late-named', { value: 33 }));
 
-    const defaulted = (await service.create(vmKind, 'default', vm('lag-default'), strict)).object as KubeObject & { spec: any };
+    const defaulted = (await service.create(vmKind, 'default', vm('lag-default'), strict)).object as VirtualMachine;
     assert.equal(defaulted.spec.priority, 77, 'the stale "no default" was not written');
     assert.equal(defaulted.spec.priorityClassName, 'late-default');
     assert.deepEqual(fresh, [false, true], 'one pass from the cache, refused by etcd, then one from etcd');
 
     fresh.length = 0;
-    const named = (await service.create(vmKind, 'default', vm('lag-named', { priorityClassName: 'late-named' }), strict)).object as KubeObject & { spec: any };
+    const named = (await service.create(vmKind, 'default', vm('lag-named', { priorityClassName: 'late-named' }), strict)).object as VirtualMachine;
     assert.equal(named.spec.priority, 33, 'a class the cache has not seen yet is looked up in etcd');
     assert.deepEqual(fresh, [false, true]);
 

@@ -6,15 +6,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, http, startApiserver, startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
+import type { VirtualMachine } from '@shoal/api';
+import { http, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const MERGE = { 'content-type': 'application/merge-patch+json' };
 const vms = (ns: string) => `${API}/namespaces/${ns}/virtualmachines`;
 const quotas = (ns: string) => `${API}/namespaces/${ns}/resourcequotas`;
 
-let cp: ControlPlane;
-let cm: ShoalProcess;
+let cp: TestCluster;
 const api = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => http(cp.url, method, path, body, headers);
 
 const vm = (name: string, vcpus = 1, memoryMiB = 128) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus, memoryMiB } } });
@@ -36,12 +36,7 @@ const waitForUsed = (ns: string, name: string, want: object) =>
   waitFor(async () => JSON.stringify(await usedOf(ns, name)) === JSON.stringify(want), { message: `${ns}/${name} status.used = ${JSON.stringify(want)}` });
 
 before(async () => {
-  cp = await startControlPlane();
-  cm = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--controllers', 'resourcequota'], { ready: /ready on/ });
-});
-after(async () => {
-  await cm?.stop();
-  await cp?.stop();
+  cp = await startCluster();
 });
 
 test('ResourceQuota: namespaced, short name quota, hard limits validated, columns', async () => {
@@ -145,7 +140,7 @@ test('creates racing for a quota: exactly the allowed number get in', async () =
   await api('DELETE', `${quotas('q-race')}/five`);
   const sized = await Promise.all(Array.from({ length: 30 }, (_, n) => api('POST', vms('q-race'), vm(`v-${n}`, 1 + (n % 3)))));
   assert.deepEqual(new Set(sized.map((a) => a.status)), new Set([201, 403]));
-  const items = (await api('GET', vms('q-race'))).body.items as { spec: { resources: { vcpus: number } } }[];
+  const items = (await api('GET', vms('q-race'))).body.items as VirtualMachine[];
   const total = items.reduce((sum, v) => sum + v.spec.resources.vcpus, 0);
   assert.ok(total <= 20, `vcpus in use: ${total}`);
   // Every refused VM really did not fit when it was refused: at least one vCPU short at the end.
@@ -155,7 +150,7 @@ test('creates racing for a quota: exactly the allowed number get in', async () =
 });
 
 test('two apiservers racing for one quota: the write guard alone keeps the limit', async () => {
-  const second = await startApiserver({ etcd: cp.etcd.endpoint, port: await freePort() });
+  const second = await cp.startApiserver();
   try {
     await namespace('q-two');
     await create(quotas('q-two'), quota('six', { virtualmachines: 6 }));

@@ -8,10 +8,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { freePort, http, REPO_ROOT, startApiserver, startEtcd, waitFor, type EtcdMember } from '@shoal/testing';
+import { http, REPO_ROOT, startCluster, waitFor } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
-let etcd: EtcdMember;
 let dir: string;
 
 const vm = (name: string) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
@@ -28,10 +27,8 @@ async function verify(path: string) {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'shoal-audit-user-'));
-  etcd = await startEtcd();
 });
 after(async () => {
-  await etcd?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -39,7 +36,8 @@ test('with authentication on, entries name the authenticated user; refused reque
   const tokens = join(dir, 'tokens.csv');
   await writeFile(tokens, 'secret-alice,alice,1001,"system:masters,ops"\n');
   const authLog = join(dir, 'auth-audit.log');
-  const secured = await startApiserver({ etcd: etcd.endpoint, port: await freePort(), args: ['--audit-log-path', authLog, '--token-auth-file', tokens] });
+  const cluster = await startCluster({ apiserverArgs: ['--audit-log-path', authLog, '--token-auth-file', tokens] });
+  const secured = cluster.apiserver;
   try {
     const ok = await http(secured.url, 'POST', VMS, vm('by-alice'), { authorization: 'Bearer secret-alice' });
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
@@ -52,6 +50,6 @@ test('with authentication on, entries name the authenticated user; refused reque
     assert.deepEqual({ user: n.user, verb: n.verb, resource: n.resource, reason: n.reason }, { user: 'system:anonymous', verb: 'create', resource: 'virtualmachines', reason: 'Unauthorized' });
     assert.equal((await verify(authLog)).stdout, 'OK: 2 entries, chain intact');
   } finally {
-    await secured.stop();
+    await cluster.stop();
   }
 });

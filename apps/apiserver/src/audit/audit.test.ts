@@ -11,19 +11,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { auditEntryHash, GENESIS_HASH } from '@shoal/api';
-import { freePort, http, REPO_ROOT, startApiserver, startEtcd, waitFor, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import { freePort, http, REPO_ROOT, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
 const MERGE = { 'content-type': 'application/merge-patch+json' };
 const UA = { 'user-agent': 'audit-test/1.0' };
 
-let etcd: EtcdMember;
-let apiserver: ApiserverProcess;
+let cluster: TestCluster;
 let dir: string;
 let logPath: string;
 
 const vm = (name: string) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
-const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => http(apiserver.url, method, path, body, { ...UA, ...headers });
+const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => http(cluster.url, method, path, body, { ...UA, ...headers });
 
 async function entries(path = logPath): Promise<any[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
@@ -38,17 +37,13 @@ async function verify(path: string) {
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
 }
 
-const startServer = async () => startApiserver({ etcd: etcd.endpoint, port: await freePort(), args: ['--audit-log-path', logPath] });
-
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'shoal-audit-'));
   logPath = join(dir, 'logs', 'audit.log');
-  etcd = await startEtcd();
-  apiserver = await startServer();
+  cluster = await startCluster({ apiserverArgs: ['--audit-log-path', logPath] });
 });
 after(async () => {
-  await apiserver?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -177,8 +172,8 @@ test('audit verify names the line that was edited, removed or moved', async () =
 
 test('a restarted apiserver continues the chain from the last line', async () => {
   const before = await entries();
-  await apiserver.stop();
-  apiserver = await startServer();
+  await cluster.apiserver.stop(); // SIGTERM: the log is flushed and closed
+  await cluster.restartApiserver();
   const created = await api('POST', VMS, vm('after-restart'));
   assert.equal(created.status, 201);
   const log = await waitForEntries(before.length + 1);
@@ -193,7 +188,7 @@ test('a restarted apiserver continues the chain from the last line', async () =>
 test('an apiserver refuses to continue a log whose last line is not a whole entry', async () => {
   const broken = join(dir, 'broken.log');
   await writeFile(broken, `${(await readFile(logPath, 'utf8')).split('\n')[0]}\n{"time":"2`);
-  const r = await execa('node', [`${REPO_ROOT}bin/shoal-apiserver.js`, '--etcd-servers', etcd.endpoint, '--port', String(await freePort()), '--audit-log-path', broken], {
+  const r = await execa('node', [`${REPO_ROOT}bin/shoal-apiserver.js`, '--etcd-servers', cluster.etcd.endpoint, '--port', String(await freePort()), '--audit-log-path', broken], {
     reject: false,
     cwd: REPO_ROOT,
     timeout: 30_000,

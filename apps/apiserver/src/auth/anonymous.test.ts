@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, http, startApiserver, startEtcd, type ApiserverProcess, type EtcdMember, type HttpAnswer } from '@shoal/testing';
+import { http, startCluster, type ApiserverProcess, type HttpAnswer, type TestCluster } from '@shoal/testing';
 
 const V = '/apis/shoal.dev/v1alpha1';
 const VMS = `${V}/namespaces/default/virtualmachines`;
 let dir: string;
-let etcd: EtcdMember;
+let cluster: TestCluster;
 /** --token-auth-file and --anonymous-auth. */
 let open: ApiserverProcess;
 /** --token-auth-file only. */
@@ -38,16 +38,14 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'shoal-anonymous-'));
   const tokenFile = join(dir, 'tokens.csv');
   await writeFile(tokenFile, TOKENS);
-  etcd = await startEtcd();
-  open = await startApiserver({ etcd: etcd.endpoint, port: await freePort(), args: ['--token-auth-file', tokenFile, '--anonymous-auth'] });
-  closed = await startApiserver({ etcd: etcd.endpoint, port: await freePort(), args: ['--token-auth-file', tokenFile] });
+  cluster = await startCluster({ apiserverArgs: ['--token-auth-file', tokenFile, '--anonymous-auth'] });
+  open = cluster.apiserver;
+  closed = await cluster.startApiserver({ args: ['--token-auth-file', tokenFile] });
   await asAdmin('POST', VMS, vm('web'));
 });
 
 after(async () => {
-  await open?.stop();
-  await closed?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -10,11 +10,10 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Agent, request, type Dispatcher } from 'undici';
-import { freePort, makeServerCertificates, startEtcd, startProcess, type EtcdMember, type ShoalProcess, type TestCertificates } from '@shoal/testing';
+import { makeServerCertificates, startCluster, type TestCertificates, type TestCluster } from '@shoal/testing';
 
 const V = '/apis/shoal.dev/v1alpha1';
-let etcd: EtcdMember;
-let server: ShoalProcess;
+let cluster: TestCluster;
 let certs: TestCertificates;
 let url: string;
 let trusting: Agent;
@@ -78,26 +77,18 @@ before(async () => {
   certs = await makeServerCertificates();
   const tokenFile = join(certs.dir, 'tokens.csv');
   await writeFile(tokenFile, TOKENS);
-  etcd = await startEtcd();
-  const port = await freePort();
-  server = await startProcess(
-    'shoal-apiserver',
-    [
-      '--etcd-servers', etcd.endpoint, '--port', String(port),
-      '--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile,
-      '--client-ca-file', certs.caFile, '--token-auth-file', tokenFile,
-    ],
-    { ready: /listening on/ },
-  );
-  url = `https://127.0.0.1:${port}`;
+  cluster = await startCluster({
+    apiserverArgs: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile, '--client-ca-file', certs.caFile, '--token-auth-file', tokenFile],
+    client: { caFile: certs.caFile, token: 'admin-token' },
+  });
+  url = cluster.url;
   trusting = new Agent({ connect: { ca: await readFile(certs.caFile) } });
   await created('POST', `${V}/namespaces`, { metadata: { name: 'prod' } });
   await created('POST', `${V}/namespaces`, { metadata: { name: 'dev' } });
 });
 
 after(async () => {
-  await server?.stop();
-  await etcd?.stop();
+  await cluster?.stop();
   if (certs) await rm(certs.dir, { recursive: true, force: true });
 });
 

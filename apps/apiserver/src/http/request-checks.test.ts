@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from 'undici';
-import { http, startControlPlane, type ControlPlane } from '@shoal/testing';
+import { http, startCluster, type TestCluster } from '@shoal/testing';
 
 /** The path exactly as written: URL parsing would resolve '%2e%2e' and '..' before sending. */
 async function raw(method: string, path: string, body?: unknown) {
@@ -21,10 +21,10 @@ async function raw(method: string, path: string, body?: unknown) {
 }
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
-let cp: ControlPlane;
+let cp: TestCluster;
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
 });
 after(() => cp?.stop());
 

@@ -2,11 +2,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
-import { http, openWatch, startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import { http, openWatch, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
 const MERGE = { 'content-type': 'application/merge-patch+json' };
-let cp: ControlPlane;
+let cp: TestCluster;
 
 const create = async (base: string, name: string, labels: Record<string, string> = {}) => {
   const res = await http(base, 'POST', VMS, { metadata: { name, labels }, spec: {} });
@@ -15,7 +15,7 @@ const create = async (base: string, name: string, labels: Record<string, string>
 };
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
 });
 after(() => cp?.stop());
 
@@ -76,7 +76,7 @@ test('a Table watch sends one-row tables (kubectl get -w)', async () => {
 });
 
 test('history older than the watch cache is read from etcd, and is 410 Gone once compacted', async () => {
-  const small = await startControlPlane({ apiserverArgs: ['--watch-cache-size', '5'] });
+  const small = await startCluster({ apiserverArgs: ['--watch-cache-size', '5'] });
   const etcd = new Etcd3({ hosts: small.etcd.endpoint });
   try {
     const first = await create(small.url, 'old-0');

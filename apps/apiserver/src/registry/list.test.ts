@@ -1,16 +1,16 @@
 /** Lists: selectors, and pagination that stays consistent over thousands of objects. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { http, startControlPlane, type ControlPlane } from '@shoal/testing';
+import { http, startCluster, type TestCluster } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
 const COUNT = 5200;
-let cp: ControlPlane;
+let cp: TestCluster;
 
 const names = (list: { items: { metadata: { name: string } }[] }) => list.items.map((i) => i.metadata.name);
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   let next = 0;
   // 32 writers in parallel: the setup is not what is under test.
   await Promise.all(

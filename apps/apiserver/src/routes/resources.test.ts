@@ -1,10 +1,10 @@
 /** The REST verbs against a real etcd and a real apiserver process, as a client sees them. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { http, startControlPlane, startProcess, waitFor, type ControlPlane } from '@shoal/testing';
+import { http, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
-let cp: ControlPlane;
+let cp: TestCluster;
 let api: <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => ReturnType<typeof http<T>>;
 
 const vm = (name: string, spec: object = {}, metadata: object = {}) => ({
@@ -15,7 +15,7 @@ const vm = (name: string, spec: object = {}, metadata: object = {}) => ({
 });
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   api = (method, path, body, headers) => http(cp.url, method, path, body, headers);
 });
 after(() => cp?.stop());
@@ -216,7 +216,7 @@ test('health, readiness, version and metrics endpoints answer', async () => {
 
 test('deleting a namespace deletes its contents first, honouring their finalizers', async (t) => {
   // The apiserver marks the namespace Terminating; the controller-manager's namespace controller empties it.
-  const cm = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--controllers', 'namespace'], { ready: /ready on/ });
+  const cm = await cp.startControllerManager({ controllers: ['namespace'] });
   t.after(() => cm.stop());
   const NS = '/apis/shoal.dev/v1alpha1/namespaces';
   const inNs = '/apis/shoal.dev/v1alpha1/namespaces/doomed/virtualmachines';

@@ -2,15 +2,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, kinds, validateObject, type KubeObject } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { http, openWatch, startControlPlane, waitFor, type ControlPlane } from '@shoal/testing';
+import type { ShoalClient } from '@shoal/client';
+import { http, openWatch, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { boundVm } from '../registry/strategies/virtualmachine.js';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const VMS = `${API}/namespaces/default/virtualmachines`;
 const MERGE = { 'content-type': 'application/merge-patch+json' };
 
-let cp: ControlPlane;
+let cp: TestCluster;
 let client: ShoalClient;
 let api: <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => ReturnType<typeof http<T>>;
 
@@ -24,12 +24,11 @@ const binding = (name: string, node: string | undefined, metadata: object = {}) 
 const bind = (name: string, node: string | undefined, metadata: object = {}) => api('POST', `${VMS}/${name}/binding`, binding(name, node, metadata));
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   api = (method, path, body, headers) => http(cp.url, method, path, body, headers);
-  client = new ShoalClient({ server: cp.url });
+  client = cp.client;
 });
 after(async () => {
-  await client?.close();
   await cp?.stop();
 });
 

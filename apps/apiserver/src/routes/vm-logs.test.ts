@@ -7,11 +7,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { freePort, http, startAgentLogStandIn, startControlPlane, waitFor, type AgentLogStandIn, type ControlPlane } from '@shoal/testing';
+import { freePort, http, startAgentLogStandIn, startCluster, waitFor, type AgentLogStandIn, type TestCluster } from '@shoal/testing';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const VMS = `${API}/namespaces/default/virtualmachines`;
-let cp: ControlPlane;
+let cp: TestCluster;
 let agent: AgentLogStandIn;
 
 const api = <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => http<T>(cp.url, method, path, body, headers);
@@ -48,7 +48,7 @@ async function readUntil(chunks: AsyncIterator<Buffer>, done: (text: string) => 
 }
 
 before(async () => {
-  cp = await startControlPlane();
+  cp = await startCluster();
   agent = await startAgentLogStandIn();
   await createNode('node-up', agent.address);
 });

@@ -1,39 +1,14 @@
 /**
- * What CLI tests need: a real etcd + apiserver, and the real shoalctl binary run as a child
- * process, the way users and scripts run it. HOME points at an empty directory so a config
+ * What CLI tests need besides startCluster (@shoal/testing): the real shoalctl binary run as a
+ * child process, the way users and scripts run it. HOME points at an empty directory so a config
  * file on the machine running the tests cannot leak in.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ShoalClient } from '@shoal/client';
-import { freePort, REPO_ROOT, startApiserver, startEtcd, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
-
-export interface CliCluster {
-  etcd: EtcdMember;
-  apiserver: ApiserverProcess;
-  url: string;
-  client: ShoalClient;
-  stop(): Promise<void>;
-}
-
-export async function startCluster(): Promise<CliCluster> {
-  const etcd = await startEtcd();
-  const apiserver = await startApiserver({ etcd: etcd.endpoint, port: await freePort() });
-  const client = new ShoalClient({ server: apiserver.url });
-  return {
-    etcd,
-    apiserver,
-    url: apiserver.url,
-    client,
-    async stop() {
-      await client.close();
-      await apiserver.stop();
-      await etcd.stop();
-    },
-  };
-}
+import type { ShoalClient } from '@shoal/client';
+import { REPO_ROOT } from '@shoal/testing';
 
 export interface RunResult {
   stdout: string;

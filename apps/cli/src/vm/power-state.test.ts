@@ -2,9 +2,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Manifest, RunStrategy, VirtualMachine } from '@shoal/api';
-import { createNamespace, removeTestHome, shoalctl, startCluster, type CliCluster } from '../test-support/shoalctl.js';
+import { startCluster, type TestCluster } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl } from '../test-support/shoalctl.js';
 
-let cluster: CliCluster;
+let cluster: TestCluster;
 const NS = 'power';
 
 const vm = (name: string, runStrategy?: RunStrategy): Manifest<VirtualMachine> => ({

@@ -9,7 +9,7 @@
  */
 import { NODE_LEASE_NAMESPACE, objectKey, type Lease, type Node, type VirtualMachine } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
-import type { ControllerEnv } from '../controllers.js';
+import type { ControllerEnv } from '../controller-env.js';
 import { reconcile, RenewalClock, type HealthContext } from './reconcile.js';
 
 export const HEALTH_NAME = 'health';

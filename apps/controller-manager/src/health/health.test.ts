@@ -5,9 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { NODE_LEASE_NAMESPACE, UNREACHABLE_TAINT_KEY, type Event, type Node, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { NODE_LEASE_NAMESPACE, UNREACHABLE_TAINT_KEY, type Node, type VirtualMachine } from '@shoal/api';
-import { waitFor } from '@shoal/testing';
+import { waitFor, waitForGone, waitForObject } from '@shoal/testing';
 import { addNode, addVm, boundTo, getVm, metric, withCluster } from '../test-support/scheduler-cluster.js';
 
 const LEASE_SECONDS = 2;
@@ -55,10 +55,10 @@ test('a node whose lease lapses goes NotReady and tainted, its VMs move only aft
 
     alpha.stop();
     const stoppedAt = Date.now();
-    const notReady = await waitFor(async () => {
-      const n = await client.get<Node>('node', 'alpha');
-      return readyOf(n)?.status === 'Unknown' && n.spec?.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY) ? n : undefined;
-    }, { timeoutMs: 15_000, message: 'alpha NotReady and tainted' });
+    const notReady = await waitForObject(client, 'Node', 'alpha', (n) => readyOf(n)?.status === 'Unknown' && !!n.spec.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY), {
+      timeoutMs: 15_000,
+      message: 'NotReady and tainted',
+    });
     assert.equal(readyOf(notReady)?.reason, 'NodeStatusUnknown');
     const notReadyAfter = Date.now() - stoppedAt;
     // Its VMs have not moved yet: they may still be running there until the fence timeout.
@@ -68,35 +68,32 @@ test('a node whose lease lapses goes NotReady and tainted, its VMs move only aft
     assert.ok((await getVm(client, 'doomed')).metadata.deletionTimestamp);
     assert.equal((await client.get<Node>('node', 'beta')).status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
 
-    const moved = await waitFor(async () => {
-      const web = await getVm(client, 'web');
-      return web.spec.nodeName === 'beta' ? web : undefined;
-    }, { timeoutMs: 20_000, message: 'web rescheduled to beta' });
+    const moved = await waitForObject(client, 'VirtualMachine', 'web', (web) => web.spec.nodeName === 'beta', { namespace: 'default', timeoutMs: 20_000, message: 'rescheduled to beta' });
     const movedAfter = Date.now() - stoppedAt;
     assert.ok(movedAfter >= (LEASE_SECONDS + FENCE_SECONDS) * 1000 - 600, `moved only after lease + fence timeout (${movedAfter} ms; NotReady after ${notReadyAfter} ms)`);
     assert.deepEqual(moved.metadata.finalizers, ['shoal.dev/agent'], "the dead agent's finalizer went with the unbind; the new bind brought the new node's");
     assert.deepEqual([moved.status?.phase, moved.status?.reason, moved.status?.message], ['Pending', 'NodeLost', 'node alpha was lost (fenced); rescheduling'], 'the unbind says why');
     assert.equal(moved.metadata.annotations?.['shoal.dev/eviction-requested'], undefined, 'the unbind completed the request: the new node must not evict it');
     // Once fenced, the dead agent's finalizer is lifted from the VM being deleted: the delete completes.
-    await waitFor(async () => (await getVm(client, 'doomed').then(() => false, (err: { code?: number }) => err.code === 404)) || undefined, { message: 'doomed deleted' });
+    await waitForGone(client, 'VirtualMachine', 'doomed', { namespace: 'default' });
     assert.equal(await boundTo(client, 'batch'), 'beta');
     // Manual: unbound and stopped, requested state Stopped, until someone starts it.
-    const manual = await waitFor(async () => {
-      const v = await getVm(client, 'manual');
-      return v.metadata.annotations?.['shoal.dev/requested-state'] === 'Stopped' ? v : undefined;
+    const manual = await waitForObject(client, 'VirtualMachine', 'manual', (v) => v.metadata.annotations?.['shoal.dev/requested-state'] === 'Stopped', {
+      namespace: 'default',
+      message: 'requested state Stopped',
     });
     assert.notEqual(manual.spec.nodeName, 'alpha');
     const lostEvents = await waitFor(async () => {
-      const evs = (await client.list<{ reason: string; involvedObject: { name: string } } & VirtualMachine>('event', { namespace: 'default' })).items.filter((e) => e.reason === 'NodeLost');
+      const evs = (await client.list<Event>('event', { namespace: 'default' })).items.filter((e) => e.reason === 'NodeLost');
       return evs.length >= 3 ? evs : undefined;
     }, { message: 'NodeLost events for the 3 VMs' });
     assert.deepEqual([...new Set(lostEvents.map((e) => e.involvedObject.name))].sort(), ['batch', 'manual', 'web']);
 
     alpha.resume();
-    await waitFor(async () => {
-      const n = await client.get<Node>('node', 'alpha');
-      return readyOf(n)?.status === 'True' && !n.spec?.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY) ? n : undefined;
-    }, { timeoutMs: 15_000, message: 'alpha Ready again, untainted' });
+    await waitForObject(client, 'Node', 'alpha', (n) => readyOf(n)?.status === 'True' && !n.spec.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY), {
+      timeoutMs: 15_000,
+      message: 'Ready again, untainted',
+    });
     alpha.stop();
     beta.stop();
   }, ['--controllers', 'scheduler,health']);

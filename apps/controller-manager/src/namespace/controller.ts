@@ -13,7 +13,7 @@
  */
 import { kinds, type Namespace } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
-import type { ControllerEnv } from '../controllers.js';
+import type { ControllerEnv } from '../controller-env.js';
 import { reconcile, type NamespaceContext } from './reconcile.js';
 
 export const NAMESPACE_NAME = 'namespace';

@@ -12,7 +12,7 @@
 import { objectKey, type Node, type PlacementPolicy, type PriorityClass, type VirtualMachine } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
 import { ClusterState, defaultProfile } from '@shoal/scheduler';
-import type { ControllerEnv } from '../controllers.js';
+import type { ControllerEnv } from '../controller-env.js';
 import { clusterTracking } from '../placement/cluster-tracking.js';
 import { isUnschedulable, reconcile, type PreemptorContext } from './reconcile.js';
 

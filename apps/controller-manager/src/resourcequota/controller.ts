@@ -9,7 +9,7 @@
  */
 import { objectKey, vmUsage, type ResourceQuota, type VirtualMachine } from '@shoal/api';
 import { Controller, enqueueObject, type EventHandler } from '@shoal/controller-runtime';
-import type { ControllerEnv } from '../controllers.js';
+import type { ControllerEnv } from '../controller-env.js';
 import { reconcile, type ResourceQuotaContext } from './reconcile.js';
 
 export const RESOURCEQUOTA_NAME = 'resourcequota';

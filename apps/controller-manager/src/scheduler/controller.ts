@@ -24,7 +24,7 @@
 import { objectKey, type Node, type PlacementPolicy, type VirtualMachine } from '@shoal/api';
 import { Controller, controllerQueue, type EventHandler } from '@shoal/controller-runtime';
 import { allocatableOf, ClusterState, defaultProfile, holdsResources, priorityOf } from '@shoal/scheduler';
-import type { ControllerEnv } from '../controllers.js';
+import type { ControllerEnv } from '../controller-env.js';
 import { clusterTracking } from '../placement/cluster-tracking.js';
 import { Binder } from './binder.js';
 import { SchedulerMetrics } from './metrics.js';

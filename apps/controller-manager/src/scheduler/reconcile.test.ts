@@ -1,8 +1,8 @@
 /** The scheduler end to end, through the real controller-manager process (test-support/scheduler-cluster.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '@shoal/testing';
 import type { VirtualMachine } from '@shoal/api';
+import { waitFor, waitForObject } from '@shoal/testing';
 import { addNode, addVm, boundTo, eventsFor, getVm, metric, pendingWith, scheduledCondition, withCluster } from '../test-support/scheduler-cluster.js';
 
 test('a VM is bound to a Ready node with room: spec.nodeName, the Scheduled condition, a Scheduled event; the phase stays Pending until an agent reports', async () => {

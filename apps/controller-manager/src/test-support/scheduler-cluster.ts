@@ -3,9 +3,9 @@
  * process. Nodes are plain Node objects created through the API with their status written via
  * /status — no agent is needed to be scheduled onto.
  */
-import type { Condition, Event, KubeObject, Node, VirtualMachine } from '@shoal/api';
-import { ShoalClient } from '@shoal/client';
-import { startControlPlane, startProcess, waitFor, type ControlPlane, type ShoalProcess } from '@shoal/testing';
+import type { Condition, Event, VirtualMachine } from '@shoal/api';
+import type { ShoalClient } from '@shoal/client';
+import { startCluster, waitForObject, type ControllerManagerProcess, type TestCluster } from '@shoal/testing';
 
 export interface VmOpts {
   vcpus?: number;
@@ -16,8 +16,8 @@ export interface VmOpts {
 }
 
 export interface Cluster {
-  cp: ControlPlane;
-  cm: ShoalProcess & { readyLine: string };
+  cluster: TestCluster;
+  cm: ControllerManagerProcess;
   client: ShoalClient;
   metricsUrl: string;
 }
@@ -33,18 +33,13 @@ export interface ClusterOptions {
 
 /** A fresh cluster per test: Nodes are cluster-scoped, so tests sharing one would see each other's. */
 export async function withCluster(fn: (c: Cluster) => Promise<void>, extraArgs: string[] = [], opts: ClusterOptions = {}): Promise<void> {
-  const cp = await startControlPlane({ apiserverArgs: opts.apiserverArgs });
-  let cm: Cluster['cm'] | undefined;
-  const client = new ShoalClient({ server: cp.url, token: opts.token });
+  const cluster = await startCluster({ apiserverArgs: opts.apiserverArgs, client: { token: opts.token } });
   try {
-    await opts.before?.(client);
-    cm = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', ...extraArgs], { ready: /ready on/ });
-    const metricsUrl = `${/ready on (http:\/\/\S+)/.exec(cm.readyLine)![1]}/metrics`;
-    await fn({ cp, cm, client, metricsUrl });
+    await opts.before?.(cluster.client);
+    const cm = await cluster.startControllerManager({ args: extraArgs });
+    await fn({ cluster, cm, client: cluster.client, metricsUrl: cm.metricsUrl });
   } finally {
-    await client.close();
-    await cm?.stop();
-    await cp.stop();
+    await cluster.stop();
   }
 }
 
@@ -57,36 +52,39 @@ export interface NodeOpts {
 }
 
 export async function addNode(client: ShoalClient, name: string, o: NodeOpts = {}): Promise<void> {
-  await client.create<Node>('node', { metadata: { name, labels: o.labels }, spec: { unschedulable: o.unschedulable ?? false } });
+  await client.create('node', { metadata: { name, labels: o.labels }, spec: { unschedulable: o.unschedulable ?? false } });
   const room = { vcpus: o.vcpus ?? 4, memoryMiB: o.memoryMiB ?? 4096 };
   const ready: Condition = { type: 'Ready', status: o.ready === false ? 'False' : 'True', reason: o.ready === false ? 'AgentNotReady' : 'AgentReady', lastTransitionTime: new Date().toISOString() };
   await client.patch('node', name, { status: { capacity: room, allocatable: room, conditions: [ready] } }, { type: 'merge', status: true });
 }
 
 export async function addVm(client: ShoalClient, name: string, o: VmOpts = {}): Promise<VirtualMachine> {
-  return client.create<VirtualMachine>('vm', {
+  return client.create('vm', {
     metadata: { name, namespace: 'default', ...(o.labels ? { labels: o.labels } : {}) },
     spec: { resources: { vcpus: o.vcpus ?? 1, memoryMiB: o.memoryMiB ?? 256 }, ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}), ...o.spec },
-  });
+  }) as Promise<VirtualMachine>;
 }
 
 export const getVm = (client: ShoalClient, name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
 export const scheduledCondition = (vm: VirtualMachine) => vm.status?.conditions?.find((c) => c.type === 'Scheduled');
 
 export async function boundTo(client: ShoalClient, name: string): Promise<string> {
-  return waitFor(async () => (await getVm(client, name)).spec.nodeName, { timeoutMs: 15_000, message: `VM ${name} to be bound` });
+  const vm = await waitForObject(client, 'VirtualMachine', name, (v) => !!v.spec.nodeName, { namespace: 'default', message: 'bound to a node' });
+  return vm.spec.nodeName!;
 }
 
 /** Waits until the VM says it is unschedulable with exactly this message. */
 export async function pendingWith(client: ShoalClient, name: string, message: string | RegExp): Promise<VirtualMachine> {
-  return waitFor(
-    async () => {
-      const vm = await getVm(client, name);
+  return waitForObject(
+    client,
+    'VirtualMachine',
+    name,
+    (vm) => {
       const c = scheduledCondition(vm);
       const matches = typeof message === 'string' ? c?.message === message : message.test(c?.message ?? '');
-      return c?.status === 'False' && c.reason === 'Unschedulable' && matches ? vm : undefined;
+      return c?.status === 'False' && c.reason === 'Unschedulable' && matches;
     },
-    { timeoutMs: 15_000, message: `VM ${name} to be Pending with "${message}"` },
+    { namespace: 'default', message: `Pending with "${message}"` },
   );
 }
 

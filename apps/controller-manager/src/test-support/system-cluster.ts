@@ -12,8 +12,8 @@
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ShoalClient } from '@shoal/client';
-import { startControlPlane, startProcess, type ControlPlane, type ShoalProcess } from '@shoal/testing';
+import type { ShoalClient } from '@shoal/client';
+import { startCluster, type ShoalProcess, type TestCluster } from '@shoal/testing';
 
 /** One line of the apiserver's audit log (apps/apiserver/src/audit/audit-log.ts), the fields tests look at. */
 export interface AuditEntry {
@@ -27,7 +27,7 @@ export interface AuditEntry {
 }
 
 export interface SystemCluster {
-  cp: ControlPlane;
+  cp: TestCluster;
   /** As an admin. */
   client: ShoalClient;
   /** The controller-manager running now, if any. */
@@ -55,15 +55,12 @@ export async function withSystemCluster(opts: { controllers: string[]; secured?:
     apiserverArgs = ['--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'Node,RBAC', '--audit-log-path', auditLog];
     credentials = ['--controller-tokens-dir', tokensDir];
   }
-  const cp = await startControlPlane({ apiserverArgs });
-  const client = new ShoalClient({ server: cp.url, token: opts.secured ? ADMIN_TOKEN : undefined });
-  const started: ShoalProcess[] = [];
+  const cp = await startCluster({ apiserverArgs, client: { token: opts.secured ? ADMIN_TOKEN : undefined } });
   const cluster: SystemCluster = {
     cp,
-    client,
+    client: cp.client,
     async startControllerManager() {
-      const cm = await startProcess('shoal-controller-manager', ['--server', cp.url, '--port', '0', '--controllers', opts.controllers.join(','), ...credentials], { ready: /ready on/ });
-      started.push(cm);
+      const cm = await cp.startControllerManager({ controllers: opts.controllers, args: credentials });
       cluster.cm = cm;
       return cm;
     },
@@ -79,8 +76,6 @@ export async function withSystemCluster(opts: { controllers: string[]; secured?:
     await cluster.startControllerManager();
     await fn(cluster);
   } finally {
-    await client.close();
-    for (const cm of started) await cm.stop();
     await cp.stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,52 +1,12 @@
 /**
- * A real etcd and a real apiserver for this package's integration tests (no mocks: revisions,
- * watches and conflicts only mean something against the real thing), plus the two etcd calls
- * tests need that the API does not offer: the current revision, and compaction (to make the
- * server answer 410 Expired on purpose).
+ * What this package's integration tests need besides startCluster (@shoal/testing: a real etcd
+ * and a real apiserver — no mocks: revisions, watches and conflicts only mean something against
+ * the real thing): objects to write, and the two etcd calls tests need that the API does not
+ * offer: the current revision, and compaction (to make the server answer 410 Expired on purpose).
  */
-import { freePort, startApiserver, startEtcd, type ApiserverProcess, type EtcdMember } from '@shoal/testing';
+import type { EtcdMember } from '@shoal/testing';
 import type { KubeObject } from '@shoal/api';
-import { ShoalClient } from '../client.js';
-
-export interface TestCluster {
-  etcd: EtcdMember;
-  apiserver: ApiserverProcess;
-  client: ShoalClient;
-  /** SIGKILLs the current apiserver if it runs, then starts a fresh one on the same port. */
-  restartApiserver(): Promise<void>;
-  /** Another apiserver on the same etcd, on its own port. */
-  secondApiserver(): Promise<ApiserverProcess>;
-  stop(): Promise<void>;
-}
-
-export async function startCluster(): Promise<TestCluster> {
-  const etcd = await startEtcd();
-  const port = await freePort();
-  const extra: ApiserverProcess[] = [];
-  const cluster: TestCluster = {
-    etcd,
-    apiserver: await startApiserver({ etcd: etcd.endpoint, port }),
-    client: new ShoalClient({ server: `http://127.0.0.1:${port}` }),
-    async restartApiserver() {
-      await cluster.apiserver.kill();
-      cluster.apiserver = await startApiserver({ etcd: etcd.endpoint, port });
-    },
-    async secondApiserver() {
-      // While the main apiserver is down its port is free: never hand it to the second one.
-      let other = await freePort();
-      while (other === port) other = await freePort();
-      const p = await startApiserver({ etcd: etcd.endpoint, port: other });
-      extra.push(p);
-      return p;
-    },
-    async stop() {
-      await cluster.client.close();
-      await Promise.all([cluster.apiserver, ...extra].map((p) => p.kill()));
-      await etcd.stop();
-    },
-  };
-  return cluster;
-}
+import type { ShoalClient } from '../client.js';
 
 export async function createNamespace(client: ShoalClient, name: string): Promise<void> {
   await client.create('Namespace', { apiVersion: 'shoal.dev/v1alpha1', kind: 'Namespace', metadata: { name } });

@@ -1,7 +1,12 @@
 /** `api-resources` from the kinds in schemas/ — the same list the server is built from, so it works offline. */
 import { kinds } from '@shoal/api';
+import type { GlobalArgs } from '../../global-options.js';
 import { formatColumns } from '../../output/columns.js';
-import type { ApiResourcesArgs } from './command.js';
+
+export interface ApiResourcesArgs extends GlobalArgs {
+  output?: 'name' | 'wide';
+  headers: boolean;
+}
 
 export async function apiResources(args: ApiResourcesArgs): Promise<void> {
   const all = [...kinds().all].sort((a, b) => a.plural.localeCompare(b.plural));

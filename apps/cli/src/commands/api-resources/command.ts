@@ -1,10 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export interface ApiResourcesArgs extends GlobalArgs {
-  output?: 'name' | 'wide';
-  headers: boolean;
-}
+import type { ApiResourcesArgs } from './api-resources.js';
 
 export const apiResourcesCommand: CommandModule<GlobalArgs, ApiResourcesArgs> = {
   command: 'api-resources',

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, type KubeObject } from '@shoal/api';
 import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
-import { createNamespace, removeTestHome, shoalctl, startCluster, vmYaml, type CliCluster } from '../../test-support/shoalctl.js';
+import { startCluster, type TestCluster } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl, vmYaml } from '../../test-support/shoalctl.js';
 
-let cluster: CliCluster;
+let cluster: TestCluster;
 let dir: string;
 
 before(async () => {

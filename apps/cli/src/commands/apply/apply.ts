@@ -7,11 +7,15 @@ import { ApiError } from '@shoal/api';
 import { applyManifest, kindOfManifest, ManifestError, UnknownKindError } from '@shoal/client';
 import { ExitError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
+import type { GlobalArgs } from '../../global-options.js';
 import { manifestNamespace, NamespaceMismatchError } from '../../manifests/manifest-namespace.js';
 import { readManifests } from '../../manifests/read-manifests.js';
 import { slashName } from '../../output/resource-names.js';
 import { serverErrorLine } from '../../report-error.js';
-import type { ApplyArgs } from './command.js';
+
+export interface ApplyArgs extends GlobalArgs {
+  filename: string[];
+}
 
 export async function apply(args: ApplyArgs): Promise<void> {
   const manifests = await readManifests(args.filename);

@@ -1,9 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export interface ApplyArgs extends GlobalArgs {
-  filename: string[];
-}
+import type { ApplyArgs } from './apply.js';
 
 export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
   command: 'apply',

@@ -1,9 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export interface AuditVerifyArgs extends GlobalArgs {
-  file: string;
-}
+import type { AuditVerifyArgs } from './verify.js';
 
 const verifyCommand: CommandModule<GlobalArgs, AuditVerifyArgs> = {
   command: 'verify <file>',

@@ -7,7 +7,11 @@
 import { readFile } from 'node:fs/promises';
 import { verifyAuditChain } from '@shoal/api';
 import { ExitError } from '../../cli-errors.js';
-import type { AuditVerifyArgs } from './command.js';
+import type { GlobalArgs } from '../../global-options.js';
+
+export interface AuditVerifyArgs extends GlobalArgs {
+  file: string;
+}
 
 /** Broken lines printed at most; a log reordered wholesale would otherwise print all of it. */
 const MAX_PROBLEMS_SHOWN = 20;

@@ -1,15 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export interface DeleteArgs extends GlobalArgs {
-  kind?: string;
-  names: string[];
-  filename?: string[];
-  selector?: string;
-  wait: boolean;
-  timeout: string;
-  ignoreNotFound: boolean;
-}
+import type { DeleteArgs } from './delete.js';
 
 export const deleteCommand: CommandModule<GlobalArgs, DeleteArgs> = {
   command: 'delete [kind] [names..]',

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ApiError, type KubeObject } from '@shoal/api';
-import { REPO_ROOT, waitFor } from '@shoal/testing';
-import { createNamespace, removeTestHome, shoalctl, startCluster, vmYaml, type CliCluster } from '../../test-support/shoalctl.js';
+import { REPO_ROOT, startCluster, waitForObject, type TestCluster } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl, vmYaml } from '../../test-support/shoalctl.js';
 
-let cluster: CliCluster;
+let cluster: TestCluster;
 let dir: string;
 
 const vm = (name: string, namespace: string, extra: { labels?: Record<string, string>; finalizers?: string[] } = {}): KubeObject => ({
@@ -86,7 +86,7 @@ test('--wait follows an object held by a finalizer until the finalizer is remove
   await cluster.client.create('vm', vm('held', 'd4', { finalizers: ['test.shoal.dev/hold'] }));
   const proc = execa('node', [`${REPO_ROOT}bin/shoalctl.js`, '--server', cluster.url, '-n', 'd4', 'delete', 'vm', 'held', '--timeout', '60s'], { reject: false });
   t.after(() => proc.kill('SIGKILL'));
-  await waitFor(async () => (await cluster.client.get('vm', 'held', { namespace: 'd4' })).metadata.deletionTimestamp, { message: 'deletionTimestamp set' });
+  await waitForObject(cluster.client, 'VirtualMachine', 'held', (v) => !!v.metadata.deletionTimestamp, { namespace: 'd4', message: 'deletionTimestamp set' });
   assert.equal(proc.exitCode, null, 'still waiting while the finalizer is there');
   await cluster.client.patch('vm', 'held', { metadata: { finalizers: null } }, { namespace: 'd4', type: 'merge' });
   const r = await proc;

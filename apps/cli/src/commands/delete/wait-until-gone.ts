@@ -4,10 +4,16 @@
  * to a new object (another uid). Long waits say on stderr what they wait for — usually
  * finalizers — so a person knows why nothing happens.
  */
-import { ApiError, type KubeObject } from '@shoal/api';
+import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { quotedName } from '../../output/resource-names.js';
-import type { DeleteTarget } from './delete.js';
+
+/** One object `delete` deleted, as it named it. */
+export interface DeleteTarget {
+  kind: KindInfo;
+  name: string;
+  namespace: string | undefined;
+}
 
 const PROGRESS_EVERY_MS = 5000;
 

@@ -1,10 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export interface DescribeArgs extends GlobalArgs {
-  kind: string;
-  name: string;
-}
+import type { DescribeArgs } from './describe.js';
 
 export const describeCommand: CommandModule<GlobalArgs, DescribeArgs> = {
   command: 'describe <kind> <name>',

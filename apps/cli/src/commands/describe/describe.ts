@@ -5,8 +5,13 @@
 import type { Event, KindInfo, KubeObject } from '@shoal/api';
 import { resolveKind, type ShoalClient } from '@shoal/client';
 import { connect } from '../../connect.js';
+import type { GlobalArgs } from '../../global-options.js';
 import { eventsAbout, renderDescription } from './render.js';
-import type { DescribeArgs } from './command.js';
+
+export interface DescribeArgs extends GlobalArgs {
+  kind: string;
+  name: string;
+}
 
 export async function describe(args: DescribeArgs): Promise<void> {
   const kind = resolveKind(args.kind);

@@ -1,11 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-import type { NodeArgs } from '../../node/schedulable.js';
-
-export interface DrainArgs extends NodeArgs {
-  gracePeriod?: number;
-  timeout: string;
-}
+import type { DrainArgs } from './drain.js';
 
 export const drainCommand: CommandModule<GlobalArgs, DrainArgs> = {
   command: 'drain <node>',

@@ -8,9 +8,13 @@ import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, 
 import { Informer, type ShoalClient } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
-import { setUnschedulable } from '../../node/schedulable.js';
+import { setUnschedulable, type NodeArgs } from '../../node/schedulable.js';
 import { parseDuration } from '../../parse-duration.js';
-import type { DrainArgs } from './command.js';
+
+export interface DrainArgs extends NodeArgs {
+  gracePeriod?: number;
+  timeout: string;
+}
 
 const DEFAULT_GRACE_SECONDS = 30;
 

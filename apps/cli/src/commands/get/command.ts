@@ -1,20 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export const GET_OUTPUTS = ['table', 'wide', 'yaml', 'json', 'name'] as const;
-export type GetOutput = (typeof GET_OUTPUTS)[number];
-
-export interface GetArgs extends GlobalArgs {
-  kind: string;
-  names: string[];
-  output: GetOutput;
-  selector?: string;
-  fieldSelector?: string;
-  allNamespaces: boolean;
-  watch: boolean;
-  showLabels: boolean;
-  headers: boolean;
-}
+import { GET_OUTPUTS, type GetArgs, type GetOutput } from './args.js';
 
 export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
   command: 'get <kind> [names..]',

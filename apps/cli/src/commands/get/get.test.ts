@@ -3,10 +3,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { parse as parseYaml } from 'yaml';
-import { REPO_ROOT, waitFor } from '@shoal/testing';
-import { createNamespace, removeTestHome, shoalctl, startCluster, type CliCluster } from '../../test-support/shoalctl.js';
+import { REPO_ROOT, startCluster, waitFor, type TestCluster } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl } from '../../test-support/shoalctl.js';
 
-let cluster: CliCluster;
+let cluster: TestCluster;
 let get: (...args: string[]) => ReturnType<typeof shoalctl>;
 
 const vm = (name: string, namespace: string, labels: Record<string, string>, vcpus = 1) => ({

@@ -1,5 +1,5 @@
 /** `get`: the server's Table for people, the objects themselves for -o yaml/json/name. */
-import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
+import { ApiError, type KubeObject } from '@shoal/api';
 import { isTable, resolveKind, type ShoalClient, type Table } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
@@ -8,16 +8,7 @@ import { objectTable } from '../../output/object-table.js';
 import { formatObjects } from '../../output/print-objects.js';
 import { tableView } from '../../output/table-view.js';
 import { serverErrorLine } from '../../report-error.js';
-import type { GetArgs } from './command.js';
-
-export interface GetTarget {
-  kind: KindInfo;
-  /** Undefined: all namespaces (or a cluster-scoped kind). */
-  namespace: string | undefined;
-  names: string[];
-  labelSelector?: string;
-  fieldSelector?: string;
-}
+import type { GetArgs, GetTarget } from './args.js';
 
 export async function get(args: GetArgs): Promise<void> {
   const kind = resolveKind(args.kind);

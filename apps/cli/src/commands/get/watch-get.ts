@@ -9,8 +9,7 @@ import { columnWidths, formatRow } from '../../output/columns.js';
 import { objectTable } from '../../output/object-table.js';
 import { formatStreamedObject } from '../../output/print-objects.js';
 import { tableView, type ViewOptions } from '../../output/table-view.js';
-import type { GetArgs } from './command.js';
-import type { GetTarget } from './get.js';
+import type { GetArgs, GetTarget } from './args.js';
 
 export async function watchGet(client: ShoalClient, target: GetTarget, args: GetArgs): Promise<void> {
   const stop = new AbortController();

@@ -1,11 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export interface LogsArgs extends GlobalArgs {
-  vm: string;
-  follow: boolean;
-  tail: number;
-}
+import type { LogsArgs } from './logs.js';
 
 export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
   command: 'logs <vm>',

@@ -10,11 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { KubeObject } from '@shoal/api';
-import { freePort, REPO_ROOT, startAgentLogStandIn, startProcess, waitFor, type AgentLogStandIn } from '@shoal/testing';
-import { createNamespace, removeTestHome, shoalctl, startCluster, type CliCluster } from '../../test-support/shoalctl.js';
+import type { KubeObject, VirtualMachine } from '@shoal/api';
+import { freePort, REPO_ROOT, startAgentLogStandIn, startCluster, waitFor, waitForObject, type AgentLogStandIn, type TestCluster } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl } from '../../test-support/shoalctl.js';
 
-let cluster: CliCluster;
+let cluster: TestCluster;
 let agent: AgentLogStandIn;
 /** HOME of the followed runs: no config file of the machine's user leaks in. */
 let home: string;
@@ -150,37 +150,13 @@ test('logs -f reports a stream the agent cuts off', async () => {
 
 describe('with the real agent and a QEMU microVM', () => {
   const NODE = 'qemu-1';
-  let agentProcess: Awaited<ReturnType<typeof startProcess>> | undefined;
-  let dataDir: string;
-  type Vm = KubeObject & { metadata: { uid: string }; status?: { phase?: string; pid?: number; bootedAt?: string } };
-  const getVm = (name: string) => cluster.client.get<Vm>('vm', name, { namespace: NS });
-  const until = (name: string, ok: (vm: Vm) => boolean, message: string) =>
-    waitFor(async () => {
-      const got = await getVm(name);
-      return ok(got) ? got : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 200, message: `${name}: ${message}` });
+  const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) =>
+    waitForObject(cluster.client, 'VirtualMachine', name, ok, { namespace: NS, timeoutMs: 120_000, intervalMs: 200, message });
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'shoalctl-logs-agent-'));
-    agentProcess = await startProcess(
-      'shoal-agent',
-      ['--server', cluster.url, '--node-name', NODE, '--data-dir', dataDir, '--port', '0', '--stop-vms-on-exit', '--stop-grace', '5', '--vcpus', '2', '--memory-mib', '1024'],
-      { ready: /ready on/, timeoutMs: 120_000 },
-    );
-    await waitFor(async () => ((await cluster.client.get('Node', NODE)).status as { agentAddress?: string } | undefined)?.agentAddress, { message: 'the agent to register its address' });
-  });
-  after(async () => {
-    const pids = (await cluster.client.list<Vm>('vm', { namespace: NS }).catch(() => ({ items: [] as Vm[] }))).items.map((v) => v.status?.pid);
-    await agentProcess?.stop();
-    // --stop-vms-on-exit stopped them; make sure no QEMU outlives the test whatever happened.
-    for (const pid of pids) {
-      try {
-        if (pid) process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    // Stopped with the cluster, its VMs with it (--stop-vms-on-exit, then any QEMU left is killed).
+    await cluster.startAgent(NODE, { args: ['--stop-grace', '5', '--vcpus', '2', '--memory-mib', '1024'], timeoutMs: 120_000 });
+    await waitForObject(cluster.client, 'Node', NODE, (n) => !!n.status?.agentAddress, { message: 'the agent to register its address' });
   });
 
   test('logs shows the guest console and -f streams what the guest writes next', async () => {
@@ -215,6 +191,6 @@ describe('with the real agent and a QEMU microVM', () => {
     const started = await run('start', 'vm', 'ticker');
     assert.equal(started.stdout, 'virtualmachine.shoal.dev/ticker started\n');
     const again = await until('ticker', (v) => v.status?.phase === 'Running', 'Running after start');
-    assert.equal(again.spec && (again.spec as { runStrategy?: string }).runStrategy, 'Always');
+    assert.equal(again.spec.runStrategy, 'Always');
   });
 });

@@ -7,8 +7,14 @@ import { once } from 'node:events';
 import { resolveKind } from '@shoal/client';
 import { UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
+import type { GlobalArgs } from '../../global-options.js';
 import { vmNameFromReference } from '../../vm/vm-reference.js';
-import type { LogsArgs } from './command.js';
+
+export interface LogsArgs extends GlobalArgs {
+  vm: string;
+  follow: boolean;
+  tail: number;
+}
 
 const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 

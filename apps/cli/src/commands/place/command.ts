@@ -1,13 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export interface PlaceArgs extends GlobalArgs {
-  vm?: string;
-  filename?: string;
-  output?: 'text' | 'json';
-  allNodes: boolean;
-  minPriorityGap: number;
-}
+import type { PlaceArgs } from './place.js';
 
 export const placeCommand: CommandModule<GlobalArgs, PlaceArgs> = {
   command: 'place [vm]',

@@ -9,10 +9,18 @@ import type { ShoalClient } from '@shoal/client';
 import { ClusterState, defaultProfile, planPreemption, schedule } from '@shoal/scheduler';
 import { UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
+import type { GlobalArgs } from '../../global-options.js';
 import { readManifests } from '../../manifests/read-manifests.js';
 import { vmNameFromReference } from '../../vm/vm-reference.js';
-import type { PlaceArgs } from './command.js';
 import { placementReport, renderPlacement } from './render.js';
+
+export interface PlaceArgs extends GlobalArgs {
+  vm?: string;
+  filename?: string;
+  output?: 'text' | 'json';
+  allNodes: boolean;
+  minPriorityGap: number;
+}
 
 export async function place(args: PlaceArgs): Promise<void> {
   const { client, settings } = connect(args);

@@ -1,9 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../../global-options.js';
-
-export interface VersionArgs extends GlobalArgs {
-  client: boolean;
-}
+import type { VersionArgs } from './version.js';
 
 export const versionCommand: CommandModule<GlobalArgs, VersionArgs> = {
   command: 'version',

@@ -1,7 +1,11 @@
 /** `version`: this shoalctl, then what the server's /version answers. */
 import { readFileSync } from 'node:fs';
 import { connect } from '../../connect.js';
-import type { VersionArgs } from './command.js';
+import type { GlobalArgs } from '../../global-options.js';
+
+export interface VersionArgs extends GlobalArgs {
+  client: boolean;
+}
 
 interface ServerVersion {
   gitVersion?: string;

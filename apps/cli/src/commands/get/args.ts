@@ -1,0 +1,27 @@
+/** What `get` is asked: its arguments (command.ts declares them to yargs) and the objects they name. */
+import type { KindInfo } from '@shoal/api';
+import type { GlobalArgs } from '../../global-options.js';
+
+export const GET_OUTPUTS = ['table', 'wide', 'yaml', 'json', 'name'] as const;
+export type GetOutput = (typeof GET_OUTPUTS)[number];
+
+export interface GetArgs extends GlobalArgs {
+  kind: string;
+  names: string[];
+  output: GetOutput;
+  selector?: string;
+  fieldSelector?: string;
+  allNamespaces: boolean;
+  watch: boolean;
+  showLabels: boolean;
+  headers: boolean;
+}
+
+export interface GetTarget {
+  kind: KindInfo;
+  /** Undefined: all namespaces (or a cluster-scoped kind). */
+  namespace: string | undefined;
+  names: string[];
+  labelSelector?: string;
+  fieldSelector?: string;
+}

@@ -1,0 +1,33 @@
+/**
+ * The settings and environment controllers are built from, apart from controllers.ts (the list
+ * of controllers): every controller reads these, so none imports that list back.
+ */
+import type { ShoalClient } from '@shoal/client';
+import type { EventRecorder, InformerFactory } from '@shoal/controller-runtime';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+
+/** Tunables from the command line that controllers read. */
+export interface ControllerSettings {
+  /** A preemption victim's priority must be at least this much below the preemptor's (Nomad's gap). */
+  preemptionMinPriorityGap: number;
+  /** A node is NotReady once its lease is this old; 0 means the lease's own duration. */
+  nodeMonitorGracePeriodSeconds: number;
+}
+
+export const DEFAULT_SETTINGS: ControllerSettings = { preemptionMinPriorityGap: 10, nodeMonitorGracePeriodSeconds: 0 };
+
+/**
+ * What every controller is built from: its client (the process's, or its own with
+ * --controller-tokens-dir), informers shared with the controllers using the same client, one
+ * metrics registry.
+ */
+export interface ControllerEnv {
+  client: ShoalClient;
+  informers: InformerFactory;
+  registry: Registry;
+  log: Logger;
+  settings: ControllerSettings;
+  /** The event recorder for a reporting component (`shoal-scheduler`), writing with this env's client. */
+  recorder(component: string): EventRecorder;
+}
