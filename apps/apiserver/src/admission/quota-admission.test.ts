@@ -36,8 +36,10 @@ const waitForUsed = (ns: string, name: string, want: object) =>
   waitFor(async () => JSON.stringify(await usedOf(ns, name)) === JSON.stringify(want), { message: `${ns}/${name} status.used = ${JSON.stringify(want)}` });
 
 before(async () => {
-  cp = await startCluster();
+  // status.used is kept by the controller-manager's resourcequota controller.
+  cp = await startCluster({ controllerManager: { controllers: ['resourcequota'] } });
 });
+after(() => cp?.stop());
 
 test('ResourceQuota: namespaced, short name quota, hard limits validated, columns', async () => {
   await namespace('q-kind');
