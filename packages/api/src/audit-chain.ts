@@ -11,6 +11,38 @@
  */
 import { createHash } from 'node:crypto';
 
+/** One line of the audit log: what was asked, by whom, and what came of it. */
+export interface AuditEvent {
+  /** RFC 3339 with milliseconds, UTC. */
+  time: string;
+  requestID: string;
+  user: string;
+  groups: string[];
+  verb: string;
+  apiGroup: string;
+  apiVersion: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  /** The request asked not to store anything (dryRun=All). */
+  dryRun: boolean;
+  /** HTTP status of the response. */
+  code: number;
+  /** The Status reason of a failed request (NotFound, Forbidden, ...). */
+  reason?: string;
+  uid?: string;
+  resourceVersion?: string;
+  sourceIP: string;
+  userAgent?: string;
+}
+
+/** A line as stored: the event chained to the one before it. */
+export interface AuditEntry extends AuditEvent {
+  prev: string;
+  hash: string;
+}
+
 /** `prev` of the first entry of a log. */
 export const GENESIS_HASH = '0'.repeat(64);
 

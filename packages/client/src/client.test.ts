@@ -1,7 +1,7 @@
 /** The client's verbs against a real etcd and apiserver: typed errors, paging, patches, watch, retries. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, type KubeObject, type WatchEvent } from '@shoal/api';
+import { ApiError, type KubeObject, type VirtualMachine, type WatchEvent } from '@shoal/api';
 import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { ShoalClient } from './client.js';
 import { isTable } from './table.js';
@@ -35,24 +35,24 @@ test('CRUD round trip with typed errors', async () => {
   const dup = await apiError(client.create('vm', vm('web', 'crud')));
   assert.deepEqual([dup.code, dup.reason], [409, 'AlreadyExists']);
 
-  const got = await client.get('VirtualMachine', 'web', { namespace: 'crud' });
+  const got = await client.get<VirtualMachine>('VirtualMachine', 'web', { namespace: 'crud' });
   assert.equal(got.metadata.uid, created.metadata.uid);
 
-  const spec = got.spec as { resources: { vcpus: number } };
+  const { spec } = got;
   const updated = await client.update('virtualmachines', { ...got, spec: { ...spec, resources: { ...spec.resources, vcpus: 2 } } });
-  assert.equal((updated.spec as typeof spec).resources.vcpus, 2);
+  assert.equal(updated.spec.resources.vcpus, 2);
   const stale = await apiError(client.update('vm', { ...got, spec: { ...spec, resources: { ...spec.resources, vcpus: 3 } } }));
   assert.deepEqual([stale.code, stale.reason], [409, 'Conflict']);
 
   const merged = await client.patch('vm', 'web', { metadata: { labels: { tier: 'front' } } }, { namespace: 'crud', type: 'merge' });
   assert.deepEqual(merged.metadata.labels, { app: 'web', tier: 'front' });
-  const jsonPatched = await client.patch('vm', 'web', [{ op: 'replace', path: '/spec/resources/vcpus', value: 4 }], { namespace: 'crud', type: 'json' });
-  assert.equal((jsonPatched.spec as typeof spec).resources.vcpus, 4);
+  const jsonPatched = await client.patch<VirtualMachine>('vm', 'web', [{ op: 'replace', path: '/spec/resources/vcpus', value: 4 }], { namespace: 'crud', type: 'json' });
+  assert.equal(jsonPatched.spec.resources.vcpus, 4);
 
-  const withStatus = await client.updateStatus('vm', { ...jsonPatched, status: { phase: 'Pending' } });
-  assert.equal((withStatus.status as { phase: string }).phase, 'Pending');
-  const statusPatched = await client.patch('vm', 'web', { status: { phase: 'Scheduled' } }, { namespace: 'crud', type: 'merge', status: true });
-  assert.equal((statusPatched.status as { phase: string }).phase, 'Scheduled');
+  const withStatus = await client.updateStatus('vm', { ...jsonPatched, status: { phase: 'Running' } });
+  assert.equal(withStatus.status?.phase, 'Running');
+  const statusPatched = await client.patch<VirtualMachine>('vm', 'web', { status: { phase: 'Stopped' } }, { namespace: 'crud', type: 'merge', status: true });
+  assert.equal(statusPatched.status?.phase, 'Stopped');
 
   const listed = await client.list('vm', { namespace: 'crud', labelSelector: 'tier=front' });
   assert.deepEqual(listed.items.map((o) => o.metadata.name), ['web']);

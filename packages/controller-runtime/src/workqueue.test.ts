@@ -50,8 +50,11 @@ test('workers waiting on an empty queue get keys as they arrive, and undefined o
   assert.equal(await q.get(), undefined, 'adds after shutdown are ignored');
 });
 
-test('many workers on many keys: every key is processed, never two runs of one key at once', async () => {
-  const q = new WorkQueue<string>();
+/**
+ * Eight workers take keys from `q` while 20 rounds of 10 keys (named by `keyOf`) are added:
+ * answers how often each key ran and how often a key ran on two workers at once.
+ */
+async function stress(q: WorkQueue<string>, keyOf: (k: number) => string): Promise<{ runs: Map<string, number>; overlaps: number }> {
   const running = new Set<string>();
   const runs = new Map<string, number>();
   let overlaps = 0;
@@ -69,12 +72,17 @@ test('many workers on many keys: every key is processed, never two runs of one k
   };
   const workers = Array.from({ length: 8 }, worker);
   for (let round = 0; round < 20; round++) {
-    for (let k = 0; k < 10; k++) q.add(`k${k}`);
+    for (let k = 0; k < 10; k++) q.add(keyOf(k));
     await new Promise((r) => setTimeout(r, 1));
   }
   await waitFor(() => q.length === 0 && running.size === 0, { timeoutMs: 5000 });
   q.shutDown();
   await Promise.all(workers);
+  return { runs, overlaps };
+}
+
+test('many workers on many keys: every key is processed, never two runs of one key at once', async () => {
+  const { runs, overlaps } = await stress(new WorkQueue<string>(), (k) => `k${k}`);
   assert.equal(overlaps, 0);
   assert.equal(runs.size, 10);
   for (const n of runs.values()) assert.ok(n >= 1 && n <= 20, `ran ${n} times for 20 adds: dedupe folds adds`);
@@ -256,30 +264,7 @@ test('priorityOf: a batch added while workers wait reaches them in priority orde
 });
 
 test('priorityOf: many workers, mixed priorities: every key processed, never two runs of one key at once', async () => {
-  const q = new WorkQueue<string>({ priorityOf: byName });
-  const running = new Set<string>();
-  const runs = new Map<string, number>();
-  let overlaps = 0;
-  const worker = async () => {
-    for (;;) {
-      const key = await q.get();
-      if (key === undefined) return;
-      if (running.has(key)) overlaps++;
-      running.add(key);
-      await new Promise((r) => setTimeout(r, Math.random() * 3));
-      running.delete(key);
-      runs.set(key, (runs.get(key) ?? 0) + 1);
-      q.done(key);
-    }
-  };
-  const workers = Array.from({ length: 8 }, worker);
-  for (let round = 0; round < 20; round++) {
-    for (let k = 0; k < 10; k++) q.add(`p${k % 3}/k${k}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  await waitFor(() => q.length === 0 && running.size === 0, { timeoutMs: 5000 });
-  q.shutDown();
-  await Promise.all(workers);
+  const { runs, overlaps } = await stress(new WorkQueue<string>({ priorityOf: byName }), (k) => `p${k % 3}/k${k}`);
   assert.equal(overlaps, 0);
   assert.equal(runs.size, 10);
 });

@@ -9,3 +9,4 @@ export * from './agent-log-stand-in.js';
 export * from './cluster.js';
 export * from './vm-process-watcher.js';
 export * from './process-alive.js';
+export * from './audit-log.js';

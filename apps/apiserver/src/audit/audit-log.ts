@@ -15,37 +15,9 @@
  */
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { auditEntryHash, GENESIS_HASH } from '@shoal/api';
+import { auditEntryHash, GENESIS_HASH, type AuditEntry, type AuditEvent } from '@shoal/api';
 
-export interface AuditEvent {
-  /** RFC 3339 with milliseconds, UTC. */
-  time: string;
-  requestID: string;
-  user: string;
-  groups: string[];
-  verb: string;
-  apiGroup: string;
-  apiVersion: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-  /** The request asked not to store anything (dryRun=All). */
-  dryRun: boolean;
-  /** HTTP status of the response. */
-  code: number;
-  /** The Status reason of a failed request (NotFound, Forbidden, ...). */
-  reason?: string;
-  uid?: string;
-  resourceVersion?: string;
-  sourceIP: string;
-  userAgent?: string;
-}
-
-export interface AuditEntry extends AuditEvent {
-  prev: string;
-  hash: string;
-}
+export type { AuditEntry, AuditEvent };
 
 export interface AuditLogOptions {
   /** How often written lines are fsynced, at most; default 1000 ms. */

@@ -9,22 +9,12 @@
  * its own user system:shoal:<controller> (--controller-tokens-dir). The test's client is an
  * admin (system:masters).
  */
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AuditEntry } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { startCluster, type ShoalProcess, type TestCluster } from '@shoal/testing';
-
-/** One line of the apiserver's audit log (apps/apiserver/src/audit/audit-log.ts), the fields tests look at. */
-export interface AuditEntry {
-  user: string;
-  verb: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-  code: number;
-}
+import { readAuditLog, startCluster, type ShoalProcess, type TestCluster } from '@shoal/testing';
 
 export interface SystemCluster {
   cp: TestCluster;
@@ -64,13 +54,7 @@ export async function withSystemCluster(opts: { controllers: string[]; secured?:
       cluster.cm = cm;
       return cm;
     },
-    async audit() {
-      const text = await readFile(auditLog, 'utf8').catch(() => '');
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as AuditEntry);
-    },
+    audit: () => readAuditLog(auditLog),
   };
   try {
     await cluster.startControllerManager();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, type KubeObject } from '@shoal/api';
+import { ApiError, type KubeObject, type VirtualMachine } from '@shoal/api';
 import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
 import { startCluster, type TestCluster } from '@shoal/testing';
 import { createNamespace, removeTestHome, shoalctl, vmYaml } from '../../test-support/shoalctl.js';
@@ -48,13 +48,13 @@ test('apply creates, then configures without clobbering what other writers set, 
   const second = await shoalctl(['--server', cluster.url, 'apply', '-f', file]);
   assert.equal(second.exitCode, 0, second.stderr);
   assert.equal(second.stdout, 'virtualmachine.shoal.dev/web configured\n');
-  const live = await cluster.client.get('vm', 'web');
-  const spec = live.spec as { resources: { vcpus: number }; nodeName?: string; cmdline?: string };
+  const live = await cluster.client.get<VirtualMachine>('vm', 'web');
+  const { spec } = live;
   assert.equal(spec.resources.vcpus, 2);
   assert.equal(spec.cmdline, undefined, 'a field removed from the manifest is removed');
   assert.equal(spec.nodeName, 'node-1', 'spec.nodeName set by another writer survives');
   assert.deepEqual(live.metadata.labels, { app: 'web', team: 'ops' }, 'a label added by another writer survives');
-  assert.equal((live.status as { phase?: string }).phase, 'Scheduled');
+  assert.equal(live.status?.phase, 'Scheduled');
 
   const third = await shoalctl(['--server', cluster.url, 'apply', '-f', file]);
   assert.equal(third.stdout, 'virtualmachine.shoal.dev/web unchanged\n');

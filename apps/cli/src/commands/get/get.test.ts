@@ -38,7 +38,7 @@ test('the default table: server columns, upper-case headers, aligned', async () 
   const [header, ...rows] = lines(r.stdout);
   assert.match(header!, /^NAME {3,}PHASE {3,}NODE {3,}VCPUS {3,}MEMORY {3,}AGE$/);
   assert.equal(rows.length, 2);
-  assert.match(rows[0]!, /^alpha {3,}<none> {3,}<none> {3,}2 {3,}512Mi {3,}\d+s$/);
+  assert.match(rows[0]!, /^alpha {3,}Pending {3,}<none> {3,}2 {3,}512Mi {3,}\d+s$/);
   const col = header!.indexOf('VCPUS');
   assert.ok(rows.every((row) => /\S/.test(row[col]!) && row[col - 1] === ' '), 'cells start under their header');
 });
@@ -101,9 +101,9 @@ test('-w prints the list, then a row per change, until interrupted', async (t) =
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   await waitFor(() => /^beta\s/m.test(out), { timeoutMs: 20_000, message: `the initial list (got ${JSON.stringify(out)})` });
   await cluster.client.create('vm', vm('delta', 'g', { app: 'web' }));
-  await waitFor(() => /^delta\s+<none>\s+<none>\s+1\s+512Mi/m.test(out), { message: 'a row for the new VM' });
+  await waitFor(() => /^delta\s+Pending\s+<none>\s+1\s+512Mi/m.test(out), { message: 'a row for the new VM' });
   await cluster.client.patch('vm', 'delta', { spec: { nodeName: 'n7' } }, { namespace: 'g', type: 'merge' });
-  await waitFor(() => /^delta\s+<none>\s+n7\s/m.test(out), { message: 'a row for the change' });
+  await waitFor(() => /^delta\s+Pending\s+n7\s/m.test(out), { message: 'a row for the change' });
   proc.kill('SIGINT');
   const done = await proc;
   assert.equal(done.exitCode, 0, 'Ctrl-C ends the watch cleanly');
