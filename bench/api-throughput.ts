@@ -36,12 +36,17 @@ const vmPath = (ns: string, name?: string) => `${VM_API}/${ns}/virtualmachines${
  * start warm (JIT, connections, etcd); the objects are deleted again so lists see only the measured ones.
  */
 export async function warmUp(pool: Pool, count: number, concurrency: number): Promise<void> {
-  await call(pool, 'POST', '/apis/shoal.dev/v1alpha1/namespaces', { body: { apiVersion: 'shoal.dev/v1alpha1', kind: 'Namespace', metadata: { name: WARMUP_NAMESPACE } } });
+  await call(pool, 'POST', '/apis/shoal.dev/v1alpha1/namespaces', {
+    body: { apiVersion: 'shoal.dev/v1alpha1', kind: 'Namespace', metadata: { name: WARMUP_NAMESPACE } },
+  });
   const name = (i: number) => vmName('warmup', i);
   await runLoad(count, concurrency, async (i) => void (await call(pool, 'POST', vmPath(WARMUP_NAMESPACE), { body: vmBody(name(i), i) })));
   await runLoad(count, concurrency, async (i) => void (await call(pool, 'GET', vmPath(WARMUP_NAMESPACE, name(i)))));
   await runLoad(count, concurrency, async (i) => {
-    await call(pool, 'PATCH', vmPath(WARMUP_NAMESPACE, name(i)), { body: { metadata: { labels: { warm: 'yes' } } }, contentType: 'application/merge-patch+json' });
+    await call(pool, 'PATCH', vmPath(WARMUP_NAMESPACE, name(i)), {
+      body: { metadata: { labels: { warm: 'yes' } } },
+      contentType: 'application/merge-patch+json',
+    });
   });
   await call(pool, 'GET', vmPath(WARMUP_NAMESPACE));
   await call(pool, 'GET', `${vmPath(WARMUP_NAMESPACE)}?limit=100`);
@@ -86,7 +91,10 @@ export function labelPatch(round: string, i: number) {
 
 /** Patches object i mod n; returns the new resourceVersion. */
 export async function patchOne(pool: Pool, n: number, round: string, i: number): Promise<string> {
-  const { text } = await call(pool, 'PATCH', vmPath(NAMESPACE, vmName(VM_PREFIX, i % n)), { body: labelPatch(round, i), contentType: 'application/merge-patch+json' });
+  const { text } = await call(pool, 'PATCH', vmPath(NAMESPACE, vmName(VM_PREFIX, i % n)), {
+    body: labelPatch(round, i),
+    contentType: 'application/merge-patch+json',
+  });
   return (JSON.parse(text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
 }
 

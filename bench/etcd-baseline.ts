@@ -50,10 +50,21 @@ export function etcdBaseline(etcd: Etcd3, n: number): BaselineOps {
     // Warms the JIT, the gRPC channel and etcd; not measured. Throughput keeps climbing for the
     // first few thousand operations of a fresh process, so this is not a token warm-up.
     async warmUp(count, concurrency) {
-      await runLoad(count, concurrency, async (i) => void (await etcd.put(key('warmup', i)).value(values[i % n]!).exec()));
+      await runLoad(
+        count,
+        concurrency,
+        async (i) =>
+          void (await etcd
+            .put(key('warmup', i))
+            .value(values[i % n]!)
+            .exec()),
+      );
       await runLoad(count, concurrency, async (i) => {
         const k = key('warmup-txn', i);
-        await etcd.if(k, 'Create', '==', 0).then(etcd.put(k).value(values[i % n]!)).commit();
+        await etcd
+          .if(k, 'Create', '==', 0)
+          .then(etcd.put(k).value(values[i % n]!))
+          .commit();
       });
       await runLoad(count, concurrency, async (i) => void (await etcd.get(key('warmup', i)).buffer()));
     },

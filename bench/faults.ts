@@ -32,14 +32,23 @@ async function main(): Promise<void> {
   const managers = new Map<string, ShoalProcess>();
   const watcher = new VmProcessWatcher().start();
   try {
-    for (const identity of ['cm-a', 'cm-b']) managers.set(identity, await cluster.startControllerManager({ args: ['--leader-elect', '--leader-elect-identity', identity] }));
+    for (const identity of ['cm-a', 'cm-b'])
+      managers.set(identity, await cluster.startControllerManager({ args: ['--leader-elect', '--leader-elect-identity', identity] }));
     for (let i = 0; i < 3; i++) agents.push(await cluster.startAgent(`host-${i}`, { args: ['--stop-grace', '3', '--vcpus', '8', '--memory-mib', '4096'] }));
     const get = (name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
     // `where` sees every version (it may record when things happened), Running or not.
     const running = (name: string, where: (vm: VirtualMachine) => boolean = () => true, timeoutMs = 120_000) =>
-      waitForObject(client, 'VirtualMachine', name, (vm) => where(vm) && vm.status?.phase === 'Running', { namespace: 'default', timeoutMs, intervalMs: 50, message: 'Running' });
+      waitForObject(client, 'VirtualMachine', name, (vm) => where(vm) && vm.status?.phase === 'Running', {
+        namespace: 'default',
+        timeoutMs,
+        intervalMs: 50,
+        message: 'Running',
+      });
     const create = (name: string, node?: string) =>
-      client.create('vm', { metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...(node ? { nodeSelector: { 'shoal.dev/hostname': node } } : {}) } });
+      client.create('vm', {
+        metadata: { name },
+        spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...(node ? { nodeSelector: { 'shoal.dev/hostname': node } } : {}) },
+      });
 
     // ── node death ───────────────────────────────────────────────────
     const victim = agents[0]!;
@@ -71,7 +80,9 @@ async function main(): Promise<void> {
         recovery[n] = p.runningMs = Math.round(performance.now() - deathAt);
       }),
     );
-    const bystandersKept = (await Promise.all(bystanders.map(get))).filter((vm) => vm.status?.phase === 'Running' && vm.status.pid === before.get(vm.metadata.name!)!.status?.pid).length;
+    const bystandersKept = (await Promise.all(bystanders.map(get))).filter(
+      (vm) => vm.status?.phase === 'Running' && vm.status.pid === before.get(vm.metadata.name!)!.status?.pid,
+    ).length;
     const nodeDeath = {
       vmsOnDeadNode: onVictim.length,
       msToRunningElsewhere: recovery,
@@ -83,7 +94,11 @@ async function main(): Promise<void> {
       runningThroughout: { kept: bystandersKept, of: bystanders.length },
     };
     log(`node death: every VM Running elsewhere after ${nodeDeath.maxMs} ms (aim ≤ 15000); ${bystandersKept}/${bystanders.length} others ran throughout`);
-    log(`  per VM (released / bound elsewhere / Running, ms): ${Object.entries(phases).map(([n, p]) => `${n} ${p.releasedMs}/${p.boundElsewhereMs}/${p.runningMs}`).join(', ')}`);
+    log(
+      `  per VM (released / bound elsewhere / Running, ms): ${Object.entries(phases)
+        .map(([n, p]) => `${n} ${p.releasedMs}/${p.boundElsewhereMs}/${p.runningMs}`)
+        .join(', ')}`,
+    );
 
     // ── controller failover ──────────────────────────────────────────
     const leaseOf = async () => (await client.get<Lease>('lease', SCHEDULER_LEASE, { namespace: SYSTEM_NAMESPACE })).spec.holderIdentity;
@@ -98,13 +113,23 @@ async function main(): Promise<void> {
     const killAt = performance.now();
     await managers.get(leader)!.kill();
     await create('after-failover');
-    const takeover = await waitFor(async () => ((await leaseOf()) === standby ? Math.round(performance.now() - killAt) : undefined), { timeoutMs: 120_000, intervalMs: 50 });
-    await waitForObject(client, 'VirtualMachine', 'after-failover', (vm) => !!vm.spec.nodeName, { namespace: 'default', timeoutMs: 120_000, intervalMs: 50, message: 'bound' });
+    const takeover = await waitFor(async () => ((await leaseOf()) === standby ? Math.round(performance.now() - killAt) : undefined), {
+      timeoutMs: 120_000,
+      intervalMs: 50,
+    });
+    await waitForObject(client, 'VirtualMachine', 'after-failover', (vm) => !!vm.spec.nodeName, {
+      namespace: 'default',
+      timeoutMs: 120_000,
+      intervalMs: 50,
+      message: 'bound',
+    });
     const bound = Math.round(performance.now() - killAt);
     const afterPids = await Promise.all(everyone.map(get));
     const keptThroughFailover = afterPids.filter((vm) => vm.status?.phase === 'Running' && vm.status.pid === pidsBefore.get(vm.metadata.name!)).length;
     const failover = { msToStandbyLeading: takeover, msToNewVmBound: bound, runningThroughout: { kept: keptThroughFailover, of: everyone.length } };
-    log(`controller failover: standby leads after ${takeover} ms, a new VM bound after ${bound} ms; ${keptThroughFailover}/${everyone.length} VMs ran throughout`);
+    log(
+      `controller failover: standby leads after ${takeover} ms, a new VM bound after ${bound} ms; ${keptThroughFailover}/${everyone.length} VMs ran throughout`,
+    );
 
     const seen = await watcher.stop();
     const result = {

@@ -11,7 +11,12 @@ export function apiPool(url: string, connections: number): Pool {
 }
 
 /** One request; throws when the status is not `expect`, so load phases count it as a failure. */
-export async function call(pool: Pool, method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, opts: { body?: unknown; contentType?: string; expect?: number } = {}): Promise<Reply> {
+export async function call(
+  pool: Pool,
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+  path: string,
+  opts: { body?: unknown; contentType?: string; expect?: number } = {},
+): Promise<Reply> {
   const res = await pool.request({
     method,
     path,

@@ -57,7 +57,11 @@ export async function interleave(workloads: Workload[], slices: number, concurre
       slices,
       perSlicePerSecond: run.parts.map((p) => rate(p.latenciesMs.length, p.wallMs)),
       ...(w.etcdTotals
-        ? { apiserverEtcdRequests: Object.fromEntries(Object.entries(run.etcd).map(([op, a]) => [op, { count: a.count, meanMs: Math.round((a.sumMs / a.count) * 1000) / 1000 }])) }
+        ? {
+            apiserverEtcdRequests: Object.fromEntries(
+              Object.entries(run.etcd).map(([op, a]) => [op, { count: a.count, meanMs: Math.round((a.sumMs / a.count) * 1000) / 1000 }]),
+            ),
+          }
         : {}),
     };
   }

@@ -51,7 +51,11 @@ export class PlacementWatch {
     let rv = resourceVersion;
     while (!this.abort.signal.aborted) {
       try {
-        for await (const ev of this.client.watch<VirtualMachine>('vm', { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 600 }, this.abort.signal)) {
+        for await (const ev of this.client.watch<VirtualMachine>(
+          'vm',
+          { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 600 },
+          this.abort.signal,
+        )) {
           this.events++;
           if (ev.type === 'ADDED' || ev.type === 'MODIFIED') this.observe(ev.object);
           rv = ev.object?.metadata?.resourceVersion ?? rv;

@@ -18,7 +18,8 @@ export function parseMetrics(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     out.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return out;
@@ -60,7 +61,11 @@ export function histogram(samples: Sample[], name: string, where: Record<string,
 /** The difference of two readings of one histogram (a phase's own observations). */
 export function histogramDelta(after: Histogram, before: Histogram): Histogram {
   const prior = new Map(before.buckets.map((b) => [b.le, b.count]));
-  return { buckets: after.buckets.map((b) => ({ le: b.le, count: b.count - (prior.get(b.le) ?? 0) })), sum: after.sum - before.sum, count: after.count - before.count };
+  return {
+    buckets: after.buckets.map((b) => ({ le: b.le, count: b.count - (prior.get(b.le) ?? 0) })),
+    sum: after.sum - before.sum,
+    count: after.count - before.count,
+  };
 }
 
 export interface QuantileEstimate {

@@ -161,12 +161,37 @@ async function main(): Promise<void> {
   };
 
   const ratios = {
-    createsPerSecondVsRawEtcdPutsPerSecond: ratio(createPhase, rawPuts, 0.6, 'apiserver creates/s over HTTP ÷ raw etcd puts/s from one Node process; same concurrency and value size, interleaved in the same run'),
-    createsPerSecondVsRawEtcdTxnCreatesPerSecond: ratio(createPhase, rawTxnCreates, null, 'apiserver creates/s ÷ raw etcd create-if-absent transactions/s (the etcd operation a create makes)'),
+    createsPerSecondVsRawEtcdPutsPerSecond: ratio(
+      createPhase,
+      rawPuts,
+      0.6,
+      'apiserver creates/s over HTTP ÷ raw etcd puts/s from one Node process; same concurrency and value size, interleaved in the same run',
+    ),
+    createsPerSecondVsRawEtcdTxnCreatesPerSecond: ratio(
+      createPhase,
+      rawTxnCreates,
+      null,
+      'apiserver creates/s ÷ raw etcd create-if-absent transactions/s (the etcd operation a create makes)',
+    ),
     getsPerSecondVsRawEtcdGetsPerSecond: ratio(getPhase, rawGets, null, 'apiserver gets/s (each one read from etcd) ÷ raw etcd gets/s, interleaved'),
-    quietUpdatesPerSecondVsRawEtcdPutsPerSecond: ratio(quietUpdates, rawPuts, null, 'merge-patches/s (a get, then a compare-and-swap txn) ÷ raw etcd puts/s (not interleaved)'),
-    watchedUpdatesPerSecondVsQuietUpdatesPerSecond: ratio(watch.writes, quietUpdates, null, `merge-patches/s while ${params.watchers} watchers receive every change ÷ with nobody watching`),
-    rawPutCpuVsCreateCpu: ratio({ perSecond: 1 / totalCpu(cpuPerOp.apiCreate) }, { perSecond: 1 / totalCpu(cpuPerOp.rawEtcdPut) }, null, 'CPU ms per raw put ÷ CPU ms per apiserver create, each summed over etcd, apiserver and load generator: less sensitive to other load on the host than throughput; 1.0 would mean a create costs no more CPU than a raw put'),
+    quietUpdatesPerSecondVsRawEtcdPutsPerSecond: ratio(
+      quietUpdates,
+      rawPuts,
+      null,
+      'merge-patches/s (a get, then a compare-and-swap txn) ÷ raw etcd puts/s (not interleaved)',
+    ),
+    watchedUpdatesPerSecondVsQuietUpdatesPerSecond: ratio(
+      watch.writes,
+      quietUpdates,
+      null,
+      `merge-patches/s while ${params.watchers} watchers receive every change ÷ with nobody watching`,
+    ),
+    rawPutCpuVsCreateCpu: ratio(
+      { perSecond: 1 / totalCpu(cpuPerOp.apiCreate) },
+      { perSecond: 1 / totalCpu(cpuPerOp.rawEtcdPut) },
+      null,
+      'CPU ms per raw put ÷ CPU ms per apiserver create, each summed over etcd, apiserver and load generator: less sensitive to other load on the host than throughput; 1.0 would mean a create costs no more CPU than a raw put',
+    ),
   };
 
   const results = {
@@ -180,7 +205,7 @@ async function main(): Promise<void> {
       note: 'this Node process: undici Pool (keep-alive, one connection per request in flight) for the API, the etcd3 client for the baseline, and all the watchers. It shares the CPUs with etcd, the apiserver and whatever else runs on the host (cpu.otherCores in each phase; it also holds kernel time for loopback traffic).',
     },
     method:
-      'Raw etcd puts, raw create transactions and apiserver creates run interleaved in slices (rotating order), as do raw and apiserver gets, so each side of a ratio sees the same background load. Per-slice ratios show the spread. After the raw writes, one write through the API lets the watch cache catch up with etcd\'s revision (it only advances on /registry/ changes; without that, consistent whole lists answer 504).',
+      "Raw etcd puts, raw create transactions and apiserver creates run interleaved in slices (rotating order), as do raw and apiserver gets, so each side of a ratio sees the same background load. Per-slice ratios show the spread. After the raw writes, one write through the API lets the watch cache catch up with etcd's revision (it only advances on /registry/ changes; without that, consistent whole lists answer 504).",
     parameters: { ...params, storedVmValueBytes: storedValueBytes, baselineValueBytes: raw.valueBytes },
     baseline: { keyPrefix: BASELINE_PREFIX, valueBytes: raw.valueBytes, puts: rawPuts, txnCreates: rawTxnCreates, gets: rawGets },
     api: { creates: createPhase, gets: getPhase, fullList, pagedList, updatesWithoutWatchers: quietUpdates, watch },
@@ -191,21 +216,94 @@ async function main(): Promise<void> {
   const { file, latest } = await writeResults('api', startedAt, results);
 
   console.log('');
-  console.log(`Shoal API benchmark — ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, etcd ${etcd.version}${etcd.unsafeNoFsync ? ' (--unsafe-no-fsync)' : ''}`);
-  console.log(`N=${params.n}, ${params.concurrency} in flight, ${params.watchers} watchers × ${params.updates} updates; values ≈${raw.valueBytes.mean} B raw, ${storedValueBytes} B stored by the apiserver`);
+  console.log(
+    `Shoal API benchmark — ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, etcd ${etcd.version}${etcd.unsafeNoFsync ? ' (--unsafe-no-fsync)' : ''}`,
+  );
+  console.log(
+    `N=${params.n}, ${params.concurrency} in flight, ${params.watchers} watchers × ${params.updates} updates; values ≈${raw.valueBytes.mean} B raw, ${storedValueBytes} B stored by the apiserver`,
+  );
   console.log('');
   printTable(
     [
-      { phase: 'etcd put (raw)', ops: rawPuts.succeeded, perSecond: rawPuts.perSecond, p50Ms: rawPuts.latency.p50Ms, p99Ms: rawPuts.latency.p99Ms, cpu: rawPuts.cpu },
-      { phase: 'etcd txn create (raw)', ops: rawTxnCreates.succeeded, perSecond: rawTxnCreates.perSecond, p50Ms: rawTxnCreates.latency.p50Ms, p99Ms: rawTxnCreates.latency.p99Ms, cpu: rawTxnCreates.cpu },
-      { phase: 'etcd get (raw)', ops: rawGets.succeeded, perSecond: rawGets.perSecond, p50Ms: rawGets.latency.p50Ms, p99Ms: rawGets.latency.p99Ms, cpu: rawGets.cpu },
-      { phase: 'api create', ops: createPhase.succeeded, perSecond: createPhase.perSecond, p50Ms: createPhase.latency.p50Ms, p99Ms: createPhase.latency.p99Ms, cpu: createPhase.cpu },
-      { phase: 'api get', ops: getPhase.succeeded, perSecond: getPhase.perSecond, p50Ms: getPhase.latency.p50Ms, p99Ms: getPhase.latency.p99Ms, cpu: getPhase.cpu },
-      { phase: `api list (all ${fullList.itemsPerList})`, ops: fullList.repeats, perSecond: `${fullList.objectsPerSecond} obj/s`, p50Ms: fullList.latency.p50Ms, p99Ms: fullList.latency.maxMs, cpu: fullList.cpu },
-      { phase: `api list (limit=${params.pageLimit})`, ops: pagedList.repeats, perSecond: `${pagedList.objectsPerSecond} obj/s`, p50Ms: pagedList.latency.p50Ms, p99Ms: pagedList.latency.maxMs, cpu: pagedList.cpu },
-      { phase: 'api patch (no watchers)', ops: quietUpdates.succeeded, perSecond: quietUpdates.perSecond, p50Ms: quietUpdates.latency.p50Ms, p99Ms: quietUpdates.latency.p99Ms, cpu: quietUpdates.cpu },
-      { phase: `api patch (${params.watchers} watchers)`, ops: watch.writes.succeeded, perSecond: watch.writes.perSecond, p50Ms: watch.writes.latency.p50Ms, p99Ms: watch.writes.latency.p99Ms, cpu: watch.cpu },
-      { phase: 'watch events delivered', ops: watch.eventsReceived, perSecond: watch.eventsDeliveredPerSecond, p50Ms: watch.fanoutLatencyFromAck.p50Ms, p99Ms: watch.fanoutLatencyFromAck.p99Ms },
+      {
+        phase: 'etcd put (raw)',
+        ops: rawPuts.succeeded,
+        perSecond: rawPuts.perSecond,
+        p50Ms: rawPuts.latency.p50Ms,
+        p99Ms: rawPuts.latency.p99Ms,
+        cpu: rawPuts.cpu,
+      },
+      {
+        phase: 'etcd txn create (raw)',
+        ops: rawTxnCreates.succeeded,
+        perSecond: rawTxnCreates.perSecond,
+        p50Ms: rawTxnCreates.latency.p50Ms,
+        p99Ms: rawTxnCreates.latency.p99Ms,
+        cpu: rawTxnCreates.cpu,
+      },
+      {
+        phase: 'etcd get (raw)',
+        ops: rawGets.succeeded,
+        perSecond: rawGets.perSecond,
+        p50Ms: rawGets.latency.p50Ms,
+        p99Ms: rawGets.latency.p99Ms,
+        cpu: rawGets.cpu,
+      },
+      {
+        phase: 'api create',
+        ops: createPhase.succeeded,
+        perSecond: createPhase.perSecond,
+        p50Ms: createPhase.latency.p50Ms,
+        p99Ms: createPhase.latency.p99Ms,
+        cpu: createPhase.cpu,
+      },
+      {
+        phase: 'api get',
+        ops: getPhase.succeeded,
+        perSecond: getPhase.perSecond,
+        p50Ms: getPhase.latency.p50Ms,
+        p99Ms: getPhase.latency.p99Ms,
+        cpu: getPhase.cpu,
+      },
+      {
+        phase: `api list (all ${fullList.itemsPerList})`,
+        ops: fullList.repeats,
+        perSecond: `${fullList.objectsPerSecond} obj/s`,
+        p50Ms: fullList.latency.p50Ms,
+        p99Ms: fullList.latency.maxMs,
+        cpu: fullList.cpu,
+      },
+      {
+        phase: `api list (limit=${params.pageLimit})`,
+        ops: pagedList.repeats,
+        perSecond: `${pagedList.objectsPerSecond} obj/s`,
+        p50Ms: pagedList.latency.p50Ms,
+        p99Ms: pagedList.latency.maxMs,
+        cpu: pagedList.cpu,
+      },
+      {
+        phase: 'api patch (no watchers)',
+        ops: quietUpdates.succeeded,
+        perSecond: quietUpdates.perSecond,
+        p50Ms: quietUpdates.latency.p50Ms,
+        p99Ms: quietUpdates.latency.p99Ms,
+        cpu: quietUpdates.cpu,
+      },
+      {
+        phase: `api patch (${params.watchers} watchers)`,
+        ops: watch.writes.succeeded,
+        perSecond: watch.writes.perSecond,
+        p50Ms: watch.writes.latency.p50Ms,
+        p99Ms: watch.writes.latency.p99Ms,
+        cpu: watch.cpu,
+      },
+      {
+        phase: 'watch events delivered',
+        ops: watch.eventsReceived,
+        perSecond: watch.eventsDeliveredPerSecond,
+        p50Ms: watch.fanoutLatencyFromAck.p50Ms,
+        p99Ms: watch.fanoutLatencyFromAck.p99Ms,
+      },
     ],
     Object.keys(procs),
   );

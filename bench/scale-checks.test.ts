@@ -23,7 +23,9 @@ test('the mix: every VM once, about 70/15/15, anti-affinity groups that can fit,
   assert.deepEqual(planMix(o).vms.slice(0, 50), mix.vms.slice(0, 50));
   const anti = mix.vms.find((v) => v.kind === 'antiAffinityZone')!;
   const body = scaleVmBody(anti) as { spec: { affinity: unknown }; metadata: { labels: Record<string, string> } };
-  assert.deepEqual(body.spec.affinity, { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: anti.group!.app } }, topologyKey: ZONE_LABEL }] } });
+  assert.deepEqual(body.spec.affinity, {
+    vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: anti.group!.app } }, topologyKey: ZONE_LABEL }] },
+  });
   assert.equal(body.metadata.labels.app, anti.group!.app);
 });
 
@@ -48,7 +50,14 @@ test('the checks find each kind of problem, and pass a good placement', () => {
   const good = [vm('a1', 'anti', 'n1'), vm('a2', 'anti', 'n2'), vm('s1', 'spread', 'n1'), vm('s2', 'spread', 'n2'), vm('s3', 'spread', 'n3')];
   assert.equal(verifyPlacement(good, nodes, groups, 5).ok, true);
 
-  const bad = [vm('a1', 'anti', 'n1'), vm('a2', 'anti', 'n1'), vm('s1', 'spread', 'n1'), vm('s2', 'spread', 'n1'), vm('s3', 'spread', 'n2', 'Starting'), vm('p1', 'plain')];
+  const bad = [
+    vm('a1', 'anti', 'n1'),
+    vm('a2', 'anti', 'n1'),
+    vm('s1', 'spread', 'n1'),
+    vm('s2', 'spread', 'n1'),
+    vm('s3', 'spread', 'n2', 'Starting'),
+    vm('p1', 'plain'),
+  ];
   const v = verifyPlacement(bad, nodes, groups, 6);
   assert.equal(v.ok, false);
   assert.equal(v.unbound, 1);
@@ -60,14 +69,9 @@ test('the checks find each kind of problem, and pass a good placement', () => {
 });
 
 test('quantiles from cumulative buckets, as histogram_quantile() interpolates them', () => {
-  const text = [
-    'd_bucket{le="0.001"} 50',
-    'd_bucket{le="0.002"} 90',
-    'd_bucket{le="0.005"} 100',
-    'd_bucket{le="+Inf"} 100',
-    'd_sum 0.12',
-    'd_count 100',
-  ].join('\n');
+  const text = ['d_bucket{le="0.001"} 50', 'd_bucket{le="0.002"} 90', 'd_bucket{le="0.005"} 100', 'd_bucket{le="+Inf"} 100', 'd_sum 0.12', 'd_count 100'].join(
+    '\n',
+  );
   const h = histogram(parseMetrics(text), 'd');
   assert.equal(h.count, 100);
   assert.deepEqual(quantile(h, 0.5), { q: 0.5, estimate: 0.001, lowerBound: 0, upperBound: 0.001 });

@@ -86,7 +86,11 @@ export function planMix(o: MixOptions): Mix {
   for (let k = 0; anti < antiTarget; k++) {
     const byZone = k % 2 === 0;
     const cap = byZone ? o.zones : o.nodes;
-    const size = Math.min(antiTarget - anti, cap, (byZone ? ZONE_GROUP_SIZES : HOST_GROUP_SIZES)[Math.floor(k / 2) % (byZone ? ZONE_GROUP_SIZES.length : HOST_GROUP_SIZES.length)]!);
+    const size = Math.min(
+      antiTarget - anti,
+      cap,
+      (byZone ? ZONE_GROUP_SIZES : HOST_GROUP_SIZES)[Math.floor(k / 2) % (byZone ? ZONE_GROUP_SIZES.length : HOST_GROUP_SIZES.length)]!,
+    );
     if (size < 1) break;
     addGroup(byZone ? 'antiAffinityZone' : 'antiAffinityHost', size, byZone ? ZONE_LABEL : HOSTNAME_LABEL);
     anti += size;
@@ -128,7 +132,9 @@ export function scaleVmBody(v: PlannedVm): Record<string, unknown> {
   if (g && (g.kind === 'antiAffinityZone' || g.kind === 'antiAffinityHost')) {
     spec.affinity = { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: g.app } }, topologyKey: g.topologyKey }] } };
   } else if (g) {
-    spec.topologySpreadConstraints = [{ maxSkew: g.maxSkew ?? 1, topologyKey: g.topologyKey, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: g.app } } }];
+    spec.topologySpreadConstraints = [
+      { maxSkew: g.maxSkew ?? 1, topologyKey: g.topologyKey, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: g.app } } },
+    ];
   }
   return {
     apiVersion: 'shoal.dev/v1alpha1',

@@ -31,7 +31,15 @@ import type { Etcd3 } from 'etcd3';
 import type { Pool } from 'undici';
 import { HOSTNAME_LABEL, ZONE_LABEL, type Node, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { REPO_ROOT, startCluster, type ApiserverProcess, type ControllerManagerProcess, type EtcdMember, type ShoalProcess, type TestCluster } from '@shoal/testing';
+import {
+  REPO_ROOT,
+  startCluster,
+  type ApiserverProcess,
+  type ControllerManagerProcess,
+  type EtcdMember,
+  type ShoalProcess,
+  type TestCluster,
+} from '@shoal/testing';
 import { connectEtcd } from '../apps/apiserver/src/storage/etcd-client.js';
 import { etcdBaseline } from './etcd-baseline.js';
 import { runSlice, summarizeSlices, type SliceRun } from './load.js';
@@ -109,7 +117,9 @@ function flags() {
     progressEverySeconds: int('progress-every'),
   };
   if (p.vms * VM_VCPUS > p.nodes * p.nodeVcpus || p.vms * VM_MEMORY_MIB > p.nodes * p.nodeMemoryMiB) {
-    process.stderr.write(`scale: ${p.vms} VMs of ${VM_VCPUS} vCPU / ${VM_MEMORY_MIB} MiB do not fit on ${p.nodes} nodes of ${p.nodeVcpus} vCPUs / ${p.nodeMemoryMiB} MiB\n`);
+    process.stderr.write(
+      `scale: ${p.vms} VMs of ${VM_VCPUS} vCPU / ${VM_MEMORY_MIB} MiB do not fit on ${p.nodes} nodes of ${p.nodeVcpus} vCPUs / ${p.nodeMemoryMiB} MiB\n`,
+    );
     process.exit(2);
   }
   return p;
@@ -181,10 +191,13 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 // The phases give up at the deadline and report what they reached; this is the backstop should
 // something hang past it (a stuck teardown, a list that never answers).
-const hardStop = setTimeout(() => {
-  log(`still running ${params.timeoutSeconds + 300} s after the start (--timeout ${params.timeoutSeconds}); stopping everything`);
-  void cleanup().finally(() => process.exit(1));
-}, (params.timeoutSeconds + 300) * 1000);
+const hardStop = setTimeout(
+  () => {
+    log(`still running ${params.timeoutSeconds + 300} s after the start (--timeout ${params.timeoutSeconds}); stopping everything`);
+    void cleanup().finally(() => process.exit(1));
+  },
+  (params.timeoutSeconds + 300) * 1000,
+);
 hardStop.unref();
 
 const pids = (): Record<string, number> => ({
@@ -211,9 +224,9 @@ async function waitPhase(done: () => boolean, lastProgressAt: () => number, why:
   for (;;) {
     if (done()) return true;
     const now = performance.now();
-    if (died) return why.push(died), false;
-    if (now > deadline) return why.push(`the --timeout of ${params.timeoutSeconds} s passed`), false;
-    if (now - lastProgressAt() > params.stallTimeoutSeconds * 1000) return why.push(`no progress for --stall-timeout ${params.stallTimeoutSeconds} s`), false;
+    if (died) return (why.push(died), false);
+    if (now > deadline) return (why.push(`the --timeout of ${params.timeoutSeconds} s passed`), false);
+    if (now - lastProgressAt() > params.stallTimeoutSeconds * 1000) return (why.push(`no progress for --stall-timeout ${params.stallTimeoutSeconds} s`), false);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -292,7 +305,8 @@ function requestLatencyDelta(after: Sample[], before: Sample[]): Record<string, 
   const sums = (samples: Sample[]) => {
     const out = new Map<string, { count: number; sum: number }>();
     for (const s of samples) {
-      const kind = s.name === 'shoal_apiserver_request_duration_seconds_sum' ? 'sum' : s.name === 'shoal_apiserver_request_duration_seconds_count' ? 'count' : undefined;
+      const kind =
+        s.name === 'shoal_apiserver_request_duration_seconds_sum' ? 'sum' : s.name === 'shoal_apiserver_request_duration_seconds_count' ? 'count' : undefined;
       if (!kind) continue;
       const key = `${s.labels.verb} ${s.labels.resource || '(non-resource)'}`;
       const e = out.get(key) ?? { count: 0, sum: 0 };
@@ -317,7 +331,10 @@ function countsDelta(after: Record<string, number>, before: Record<string, numbe
 }
 
 const ms = (q: QuantileEstimate | undefined) =>
-  q && { estimateMs: round3(q.estimate * 1000), bucketMs: [round3(q.lowerBound * 1000), q.upperBound === Infinity ? null : round3(q.upperBound * 1000)] as const };
+  q && {
+    estimateMs: round3(q.estimate * 1000),
+    bucketMs: [round3(q.lowerBound * 1000), q.upperBound === Infinity ? null : round3(q.upperBound * 1000)] as const,
+  };
 
 const seconds = (fromMs: number | undefined, toMs: number | undefined) => (fromMs === undefined || toMs === undefined ? null : round3((toMs - fromMs) / 1000));
 
@@ -350,7 +367,9 @@ async function main(): Promise<void> {
   const incomplete: string[] = [];
   const zones = Math.min(params.nodes, params.datacenters * params.zonesPerDatacenter);
   const mix = planMix({ vms: params.vms, namespaces: NAMESPACES, zones, nodes: params.nodes });
-  log(`${params.nodes} simulated nodes (${params.topology}), ${params.vms} VMs: ${JSON.stringify(mix.counts)} in ${mix.groups.length} groups, on ${machine.cpus} CPUs`);
+  log(
+    `${params.nodes} simulated nodes (${params.topology}), ${params.vms} VMs: ${JSON.stringify(mix.counts)} in ${mix.groups.length} groups, on ${machine.cpus} CPUs`,
+  );
   startProgress();
 
   // etcd and the apiserver.
@@ -364,9 +383,18 @@ async function main(): Promise<void> {
 
   // The simulated nodes.
   const agentArgs = [
-    '--runtime', 'simulated', '--simulate-nodes', String(params.nodes), '--simulate-topology', params.topology,
-    '--vcpus', String(params.nodeVcpus), '--memory-mib', String(params.nodeMemoryMiB),
-    '--lease-duration', String(params.leaseDurationSeconds),
+    '--runtime',
+    'simulated',
+    '--simulate-nodes',
+    String(params.nodes),
+    '--simulate-topology',
+    params.topology,
+    '--vcpus',
+    String(params.nodeVcpus),
+    '--memory-mib',
+    String(params.nodeMemoryMiB),
+    '--lease-duration',
+    String(params.leaseDurationSeconds),
   ];
   const agentStart = performance.now();
   describeProgress = () => `agent starting ${params.nodes} simulated nodes`;
@@ -381,7 +409,8 @@ async function main(): Promise<void> {
   const health = await cluster.startControllerManager({ controllers: ['health'], timeoutMs: remainingMs() });
   watchForDeath('shoal-controller-manager (health)', health);
   let nodes: Node[] = [];
-  const readyNodes = () => nodes.filter((n) => n.metadata.name!.startsWith(`${NODE_PREFIX}-`) && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const readyNodes = () =>
+    nodes.filter((n) => n.metadata.name!.startsWith(`${NODE_PREFIX}-`) && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   describeProgress = () => `waiting for ${params.nodes} Ready nodes: ${readyNodes().length}`;
   for (;;) {
     nodes = (await client.listAll<Node>('node', { pageSize: 500 })).items;
@@ -398,7 +427,9 @@ async function main(): Promise<void> {
     nodesPerZone[l[ZONE_LABEL] ?? '(none)'] = (nodesPerZone[l[ZONE_LABEL] ?? '(none)'] ?? 0) + 1;
   }
   const racks = new Set(readyNodes().map((n) => n.metadata.labels?.['topology.shoal.dev/rack'])).size;
-  log(`${params.nodes} nodes Ready ${nodesReadyS} s after the agent started; ${Object.keys(nodesPerZone).length} zones, ${racks} racks${unlabelled ? `; ${unlabelled} nodes LACK topology or hostname labels` : ''}`);
+  log(
+    `${params.nodes} nodes Ready ${nodesReadyS} s after the agent started; ${Object.keys(nodesPerZone).length} zones, ${racks} racks${unlabelled ? `; ${unlabelled} nodes LACK topology or hostname labels` : ''}`,
+  );
   if (unlabelled) incomplete.push(`${unlabelled} nodes lack the topology or ${HOSTNAME_LABEL} labels`);
 
   // Raw etcd puts, first half: with the nodes up and idle (heartbeats only), before any VM exists.
@@ -406,7 +437,9 @@ async function main(): Promise<void> {
   const raw = etcdBaseline(etcdClient, params.baselinePuts);
   const baselineProcs = { etcd: etcdMember.pid, apiserver: apiserver.pid, agent: agent.pid, bench: process.pid };
   describeProgress = () => 'raw etcd puts (baseline, first half)';
-  log(`raw etcd baseline, first half: ${params.warmup} warm-up operations of each kind, then ${Math.floor(params.baselinePuts / 2)} puts, ${params.concurrency} in flight`);
+  log(
+    `raw etcd baseline, first half: ${params.warmup} warm-up operations of each kind, then ${Math.floor(params.baselinePuts / 2)} puts, ${params.concurrency} in flight`,
+  );
   await raw.warmUp(params.warmup, params.concurrency);
   const baselineParts: SliceRun[] = [];
   const baselineCpu: CpuFigures[] = [];
@@ -420,9 +453,11 @@ async function main(): Promise<void> {
 
   // The VMs, created with no scheduler running: not measured against the aims.
   for (const ns of NAMESPACES) {
-    await client.create('namespace', { apiVersion: 'shoal.dev/v1alpha1', kind: 'Namespace', metadata: { name: ns } }).catch((err: Error & { reason?: string }) => {
-      if (err.reason !== 'AlreadyExists') throw err;
-    });
+    await client
+      .create('namespace', { apiVersion: 'shoal.dev/v1alpha1', kind: 'Namespace', metadata: { name: ns } })
+      .catch((err: Error & { reason?: string }) => {
+        if (err.reason !== 'AlreadyExists') throw err;
+      });
   }
   let created = 0;
   describeProgress = () => `creating VMs: ${created}/${params.vms}`;
@@ -443,8 +478,13 @@ async function main(): Promise<void> {
   const listed = await client.listAll<VirtualMachine>('vm', { pageSize: 500 });
   const ours = listed.items.filter((vm) => planned.has(`${vm.metadata.namespace}/${vm.metadata.name}`));
   const boundBeforeScheduler = ours.filter((vm) => vm.spec.nodeName).length;
-  log(`listed ${ours.length} VMs at resourceVersion ${listed.metadata.resourceVersion}${boundBeforeScheduler ? ` (${boundBeforeScheduler} ALREADY bound)` : ''}`);
-  watch = new PlacementWatch(client, ours.map((vm) => `${vm.metadata.namespace}/${vm.metadata.name}`));
+  log(
+    `listed ${ours.length} VMs at resourceVersion ${listed.metadata.resourceVersion}${boundBeforeScheduler ? ` (${boundBeforeScheduler} ALREADY bound)` : ''}`,
+  );
+  watch = new PlacementWatch(
+    client,
+    ours.map((vm) => `${vm.metadata.namespace}/${vm.metadata.name}`),
+  );
   watch.start(ours, listed.metadata.resourceVersion!);
   const apiBefore = await scrape(apiserver.url);
   const etcdBefore = await etcdOpTotals(pool);
@@ -476,19 +516,37 @@ async function main(): Promise<void> {
   log(`controller-manager ready (caches synced) ${((cmReady - cmStart) / 1000).toFixed(1)} s after it was started; ${watch.bound} VMs bound so far`);
 
   const w = watch;
-  const allBound = await waitPhase(() => w.bound >= w.expected, () => Math.max(w.lastChangeAt, cmReady), incomplete);
+  const allBound = await waitPhase(
+    () => w.bound >= w.expected,
+    () => Math.max(w.lastChangeAt, cmReady),
+    incomplete,
+  );
   const boundAt = performance.now();
   const cpuBinding = bindMeter.stop();
   if (!allBound) incomplete.push(`only ${watch.bound} of ${watch.expected} VMs were bound`);
   const cmAtBound = await scrape(cmUrl).catch(() => [] as Sample[]);
-  log(allBound ? `all ${watch.expected} VMs bound ${((boundAt - cmStart) / 1000).toFixed(1)} s after the controller-manager was started` : `GAVE UP waiting for binds: ${incomplete.join('; ')}`);
+  log(
+    allBound
+      ? `all ${watch.expected} VMs bound ${((boundAt - cmStart) / 1000).toFixed(1)} s after the controller-manager was started`
+      : `GAVE UP waiting for binds: ${incomplete.join('; ')}`,
+  );
 
   const runMeter = new CpuMeter(meterProcs, 5_000).start();
-  const allRunning = allBound ? await waitPhase(() => w.running >= w.expected, () => Math.max(w.lastChangeAt, boundAt), incomplete) : false;
+  const allRunning = allBound
+    ? await waitPhase(
+        () => w.running >= w.expected,
+        () => Math.max(w.lastChangeAt, boundAt),
+        incomplete,
+      )
+    : false;
   const runningAt = performance.now();
   const cpuRunning = runMeter.stop();
   if (!allRunning) incomplete.push(`only ${watch.running} of ${watch.expected} VMs were Running`);
-  log(allRunning ? `all ${watch.expected} VMs Running ${((runningAt - cmStart) / 1000).toFixed(1)} s after the controller-manager was started` : `not all VMs Running: ${watch.running}/${watch.expected}`);
+  log(
+    allRunning
+      ? `all ${watch.expected} VMs Running ${((runningAt - cmStart) / 1000).toFixed(1)} s after the controller-manager was started`
+      : `not all VMs Running: ${watch.running}/${watch.expected}`,
+  );
   const cmFinal = await scrape(cmUrl).catch(() => [] as Sample[]);
   const apiAfter = await scrape(apiserver.url);
   const etcdAfter = await etcdOpTotals(pool);
@@ -496,11 +554,18 @@ async function main(): Promise<void> {
   // Raw etcd puts, second half: the same nodes, now holding every VM, nothing left to do.
   describeProgress = () => 'raw etcd puts (baseline, second half)';
   log(`raw etcd puts (second half): ${await baselineSlice(Math.floor(params.baselinePuts / 2), params.baselinePuts)}/s`);
-  const baseline = { ...summarizeSlices(baselineParts, params.concurrency), cpu: combineCpu(baselineCpu), perSlicePerSecond: baselineParts.map((p) => rate(p.latenciesMs.length, p.wallMs)), valueBytes: raw.valueBytes };
+  const baseline = {
+    ...summarizeSlices(baselineParts, params.concurrency),
+    cpu: combineCpu(baselineCpu),
+    perSlicePerSecond: baselineParts.map((p) => rate(p.latenciesMs.length, p.wallMs)),
+    valueBytes: raw.valueBytes,
+  };
 
   // The outcome, as the API lists it.
   describeProgress = () => 'verifying placements';
-  const finalVms = (await client.listAll<VirtualMachine>('vm', { pageSize: 500 })).items.filter((vm) => planned.has(`${vm.metadata.namespace}/${vm.metadata.name}`));
+  const finalVms = (await client.listAll<VirtualMachine>('vm', { pageSize: 500 })).items.filter((vm) =>
+    planned.has(`${vm.metadata.namespace}/${vm.metadata.name}`),
+  );
   const finalNodes = (await client.listAll<Node>('node', { pageSize: 500 })).items;
   const verification = verifyPlacement(finalVms, finalNodes, mix.groups, ours.length);
   clearInterval(progressTimer);
@@ -532,7 +597,13 @@ async function main(): Promise<void> {
   const p99 = quantile(decisionsToBound, 0.99);
   const ratioValue = round3(boundPerSecond / baseline.perSecond);
   const aims = {
-    boundPerSecond: { value: boundPerSecond, aim: 1500, met: boundPerSecond >= 1500, definition: 'VMs bound ÷ seconds from the scheduler starting (controller-manager caches synced, or its first bind if sooner) to the last bind, as seen on a watch' },
+    boundPerSecond: {
+      value: boundPerSecond,
+      aim: 1500,
+      met: boundPerSecond >= 1500,
+      definition:
+        'VMs bound ÷ seconds from the scheduler starting (controller-manager caches synced, or its first bind if sooner) to the last bind, as seen on a watch',
+    },
     boundPerSecondVsRawEtcdPutsPerSecond: {
       value: ratioValue,
       aim: 0.35,
@@ -545,7 +616,8 @@ async function main(): Promise<void> {
       aim: 2,
       // Decided by the bucket, not the interpolation: p99 ≤ 2 ms exactly when it lies in a bucket whose upper bound is ≤ 2 ms.
       met: p99 ? p99.upperBound <= 0.002 : null,
-      definition: 'p99 of shoal_scheduler_decision_duration_seconds (filters + scores for one VM, no API calls) until every VM was bound, interpolated within its histogram bucket as histogram_quantile() does; "met" is decided by the bucket bounds',
+      definition:
+        'p99 of shoal_scheduler_decision_duration_seconds (filters + scores for one VM, no API calls) until every VM was bound, interpolated within its histogram bucket as histogram_quantile() does; "met" is decided by the bucket bounds',
       bucketMs: p99 ? [round3(p99.lowerBound * 1000), p99.upperBound === Infinity ? null : round3(p99.upperBound * 1000)] : null,
     },
   };
@@ -570,8 +642,20 @@ async function main(): Promise<void> {
     parameters: { ...params, namespaceNames: NAMESPACES, vm: { vcpus: VM_VCPUS, memoryMiB: VM_MEMORY_MIB } },
     method:
       'One etcd member (--unsafe-no-fsync, as @shoal/testing starts it), one shoal-apiserver, one shoal-agent process running every simulated node (--runtime simulated: a VM is Running 200 ms after its agent starts it), a shoal-controller-manager --controllers health (it makes the nodes Ready from their leases), and shoal-controller-manager --controllers scheduler, started only once every VM exists. Binds and Runnings are timed on one watch of all VMs from the list that followed the creates. Raw etcd puts are measured from this process, half before the VMs are created (nodes up, heartbeating) and half after they all run; the scheduling phase itself is not interleaved with them.',
-    topology: { datacenters: params.datacenters, zonesPerDatacenter: params.zonesPerDatacenter, racksPerZone: params.racksPerZone, zones: Object.keys(nodesPerZone).length, racks, nodesPerZone, nodesLackingLabels: unlabelled },
-    mix: { counts: mix.counts, groups: mix.groups.length, groupsByKind: mix.groups.reduce<Record<string, number>>((a, g) => ((a[g.kind] = (a[g.kind] ?? 0) + 1), a), {}) },
+    topology: {
+      datacenters: params.datacenters,
+      zonesPerDatacenter: params.zonesPerDatacenter,
+      racksPerZone: params.racksPerZone,
+      zones: Object.keys(nodesPerZone).length,
+      racks,
+      nodesPerZone,
+      nodesLackingLabels: unlabelled,
+    },
+    mix: {
+      counts: mix.counts,
+      groups: mix.groups.length,
+      groupsByKind: mix.groups.reduce<Record<string, number>>((a, g) => ((a[g.kind] = (a[g.kind] ?? 0) + 1), a), {}),
+    },
     startup: { agentReadySeconds: agentReadyS, nodesReadySeconds: nodesReadyS, controllerManagerReadySeconds: seconds(cmStart, cmReady) },
     creates,
     scheduling: {
@@ -621,23 +705,54 @@ async function main(): Promise<void> {
   const mark = (met: boolean | null) => (met === null ? 'n/a' : met ? 'met' : 'NOT met');
   const p50 = quantile(decisionsToBound, 0.5);
   console.log('');
-  console.log(`Shoal scale benchmark — ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, etcd ${etcd.version}${etcd.unsafeNoFsync ? ' (--unsafe-no-fsync)' : ''}`);
-  console.log(`${params.nodes} simulated nodes (${params.topology}: ${Object.keys(nodesPerZone).length} zones, ${racks} racks), ${watch.expected} VMs: ${mix.counts.plain} plain, ${mix.counts.antiAffinityZone} anti-affinity by zone, ${mix.counts.antiAffinityHost} by host, ${mix.counts.spreadZone} spread over zones`);
+  console.log(
+    `Shoal scale benchmark — ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, etcd ${etcd.version}${etcd.unsafeNoFsync ? ' (--unsafe-no-fsync)' : ''}`,
+  );
+  console.log(
+    `${params.nodes} simulated nodes (${params.topology}: ${Object.keys(nodesPerZone).length} zones, ${racks} racks), ${watch.expected} VMs: ${mix.counts.plain} plain, ${mix.counts.antiAffinityZone} anti-affinity by zone, ${mix.counts.antiAffinityHost} by host, ${mix.counts.spreadZone} spread over zones`,
+  );
   console.log(`nodes Ready ${nodesReadyS} s after the agent started; VMs created at ${creates.perSecond}/s (not measured against the aims)`);
   console.log('');
-  console.log(`all bound:    ${allBound ? `${results.scheduling.secondsFromSchedulingStartToAllBound} s after scheduling started (${results.scheduling.secondsFromControllerManagerStartToAllBound} s after the controller-manager was started)` : `NO: ${watch.bound}/${watch.expected} (see INCOMPLETE below)`}`);
-  console.log(`all Running:  ${allRunning ? `${results.scheduling.secondsFromSchedulingStartToAllRunning} s after scheduling started; bind → Running p50 ${results.scheduling.bindToRunningMs.p50Ms} ms, p99 ${results.scheduling.bindToRunningMs.p99Ms} ms` : `NO: ${watch.running}/${watch.expected} (see INCOMPLETE below)`}`);
-  console.log(`bound/s:      ${boundPerSecond} (steady 10–90 %: ${results.scheduling.boundPerSecondSteady ?? '-'})  aim ≥ 1500: ${mark(aims.boundPerSecond.met)}`);
-  console.log(`raw etcd puts/s: ${baseline.perSecond} (slices ${baseline.perSlicePerSecond.join(', ')}); bound/s ÷ puts/s = ${ratioValue}  aim ≥ 0.35: ${mark(aims.boundPerSecondVsRawEtcdPutsPerSecond.met)}`);
+  console.log(
+    `all bound:    ${allBound ? `${results.scheduling.secondsFromSchedulingStartToAllBound} s after scheduling started (${results.scheduling.secondsFromControllerManagerStartToAllBound} s after the controller-manager was started)` : `NO: ${watch.bound}/${watch.expected} (see INCOMPLETE below)`}`,
+  );
+  console.log(
+    `all Running:  ${allRunning ? `${results.scheduling.secondsFromSchedulingStartToAllRunning} s after scheduling started; bind → Running p50 ${results.scheduling.bindToRunningMs.p50Ms} ms, p99 ${results.scheduling.bindToRunningMs.p99Ms} ms` : `NO: ${watch.running}/${watch.expected} (see INCOMPLETE below)`}`,
+  );
+  console.log(
+    `bound/s:      ${boundPerSecond} (steady 10–90 %: ${results.scheduling.boundPerSecondSteady ?? '-'})  aim ≥ 1500: ${mark(aims.boundPerSecond.met)}`,
+  );
+  console.log(
+    `raw etcd puts/s: ${baseline.perSecond} (slices ${baseline.perSlicePerSecond.join(', ')}); bound/s ÷ puts/s = ${ratioValue}  aim ≥ 0.35: ${mark(aims.boundPerSecondVsRawEtcdPutsPerSecond.met)}`,
+  );
   console.log(
     `decisions:    ${decisions.count} at ${decisions.perSecond}/s, mean ${decisions.meanMs} ms, p50 ≈${p50 ? (p50.estimate * 1000).toFixed(3) : '-'} ms, p99 ≈${p99 ? (p99.estimate * 1000).toFixed(3) : '-'} ms (bucket ${aims.decisionP99Ms.bucketMs ? `${aims.decisionP99Ms.bucketMs[0]}–${aims.decisionP99Ms.bucketMs[1] ?? '∞'}` : '-'} ms)  aim p99 ≤ 2 ms: ${mark(aims.decisionP99Ms.met)}`,
   );
-  console.log(`peak RSS MiB: ${Object.entries(memory).map(([n, m]) => `${n} ${m.peakRssMiB}`).join(', ')}`);
-  console.log(`CPU cores until all bound: ${Object.entries(cpuBinding.averageCores).map(([n, c]) => `${n} ${c}`).join(', ')}, others ${cpuBinding.otherCores} (of ${machine.cpus})`);
-  console.log(`apiserver during scheduling: ${Object.entries(apiRequests).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${v}`).join(', ')}; ${results.apiserverDuringScheduling.etcdWritesPerBoundVm} etcd writes per bound VM`);
+  console.log(
+    `peak RSS MiB: ${Object.entries(memory)
+      .map(([n, m]) => `${n} ${m.peakRssMiB}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `CPU cores until all bound: ${Object.entries(cpuBinding.averageCores)
+      .map(([n, c]) => `${n} ${c}`)
+      .join(', ')}, others ${cpuBinding.otherCores} (of ${machine.cpus})`,
+  );
+  console.log(
+    `apiserver during scheduling: ${Object.entries(apiRequests)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; ${results.apiserverDuringScheduling.etcdWritesPerBoundVm} etcd writes per bound VM`,
+  );
   const lat = results.apiserverDuringScheduling.requestLatency;
   console.log(
-    `latency inside the apiserver while scheduling (mean): ${['create virtualmachines/binding', 'patch virtualmachines', 'create events', 'patch leases'].filter((k) => lat[k]).map((k) => `${k} ${lat[k]!.meanMs} ms`).join(', ')}; its etcd ${Object.entries(etcdOps).map(([op, e]) => `${op} ${e.meanMs} ms`).join(', ')}`,
+    `latency inside the apiserver while scheduling (mean): ${['create virtualmachines/binding', 'patch virtualmachines', 'create events', 'patch leases']
+      .filter((k) => lat[k])
+      .map((k) => `${k} ${lat[k]!.meanMs} ms`)
+      .join(', ')}; its etcd ${Object.entries(etcdOps)
+      .map(([op, e]) => `${op} ${e.meanMs} ms`)
+      .join(', ')}`,
   );
   console.log(
     `verification: ${verification.ok ? 'OK' : 'FAILED'} — ${verification.vms} VMs, ${verification.unbound} unbound, ${verification.notRunning} not Running, ${verification.overcommittedNodes} nodes over allocatable, anti-affinity ${verification.antiAffinityViolations}/${verification.antiAffinityGroups} groups violated, spread ${verification.spreadViolations}/${verification.spreadGroups} groups over maxSkew (worst skew ${verification.worstSpreadSkew})`,
@@ -651,7 +766,11 @@ try {
   await main();
 } catch (err) {
   process.stderr.write(`scale: failed: ${(err as Error).stack ?? err}\n`);
-  for (const [name, p] of [['apiserver', apiserver], ['controller-manager', controllerManager], ['agent', agent]] as const) {
+  for (const [name, p] of [
+    ['apiserver', apiserver],
+    ['controller-manager', controllerManager],
+    ['agent', agent],
+  ] as const) {
     if (p) process.stderr.write(`--- ${name} output (last 3000 characters):\n${p.output().slice(-3000)}\n`);
   }
   process.exitCode = 1;

@@ -94,7 +94,12 @@ try {
     rawQemuBootToMarkerMs: rawSummary,
     applyToRunningMs: apiSummary,
     ratios: {
-      applyToRunningOverRawBoot: { value, aim: 1.15, met: value <= 1.15, definition: 'median apply → status Running ÷ median raw QEMU start → boot marker, same image, interleaved' },
+      applyToRunningOverRawBoot: {
+        value,
+        aim: 1.15,
+        met: value <= 1.15,
+        definition: 'median apply → status Running ÷ median raw QEMU start → boot marker, same image, interleaved',
+      },
     },
   };
   const { file } = await writeResults('vm-boot', startedAt, results);

@@ -25,7 +25,14 @@ export function vmBody(name: string, i: number): Record<string, unknown> {
     kind: 'VirtualMachine',
     metadata: {
       name,
-      labels: { app: 'hello', tier: 'bench', env: 'staging', 'shoal.dev/owner': 'team-platform', shard: `s${i % 16}`, 'topology.shoal.dev/zone': `zone-${'abc'[i % 3]}` },
+      labels: {
+        app: 'hello',
+        tier: 'bench',
+        env: 'staging',
+        'shoal.dev/owner': 'team-platform',
+        shard: `s${i % 16}`,
+        'topology.shoal.dev/zone': `zone-${'abc'[i % 3]}`,
+      },
       annotations: { 'shoal.dev/description': DESCRIPTION },
     },
     spec: {

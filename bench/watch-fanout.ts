@@ -80,7 +80,11 @@ export async function watchFanout(url: string, writePool: Pool, procs: Processes
   let lineReadingMismatches = 0;
 
   const open = async (): Promise<Watcher> => {
-    const res = await watchPool.request({ method: 'GET', path: `${VM_API}/${NAMESPACE}/virtualmachines?watch=1&resourceVersion=${fromRv}`, headers: { accept: 'application/json' } });
+    const res = await watchPool.request({
+      method: 'GET',
+      path: `${VM_API}/${NAMESPACE}/virtualmachines?watch=1&resourceVersion=${fromRv}`,
+      headers: { accept: 'application/json' },
+    });
     if (res.statusCode !== 200) throw new Error(`watch: HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 200)}`);
     const w: Watcher = { rvs: [], times: [], unexpected: 0, closed: false, checked: false, body: res.body };
     const decoder = new StringDecoder('utf8');

@@ -120,9 +120,15 @@ test('KubernetesObjectApi creates, reads and lists a VirtualMachine', async () =
   assert.match(all.metadata?.resourceVersion ?? '', /^\d+$/);
   assert.deepEqual(all.items.map((i) => i.metadata?.name).sort(), ['alpha', 'beta']);
   const selected = await objects.list<VirtualMachine>(API_VERSION, 'VirtualMachine', 'default', undefined, undefined, undefined, undefined, 'app=beta');
-  assert.deepEqual(selected.items.map((i) => i.metadata?.name), ['beta']);
+  assert.deepEqual(
+    selected.items.map((i) => i.metadata?.name),
+    ['beta'],
+  );
   const byField = await objects.list<VirtualMachine>(API_VERSION, 'VirtualMachine', 'default', undefined, undefined, undefined, 'metadata.name=alpha');
-  assert.deepEqual(byField.items.map((i) => i.metadata?.name), ['alpha']);
+  assert.deepEqual(
+    byField.items.map((i) => i.metadata?.name),
+    ['alpha'],
+  );
 
   // Paging with limit/continue. (KubernetesObjectApi.list cannot page a custom kind: client-node
   // deserialises an unknown list's metadata as ObjectMeta and drops `continue`; CustomObjectsApi
@@ -134,12 +140,19 @@ test('KubernetesObjectApi creates, reads and lists a VirtualMachine', async () =
   assert.ok(page1.metadata.continue, 'a partial page carries a continue token');
   const page2 = await page(page1.metadata.continue);
   assert.equal(page2.metadata.continue, undefined, 'the last page has no continue token');
-  assert.deepEqual([...page1.items, ...page2.items].map((i: any) => i.metadata.name), ['alpha', 'beta']);
+  assert.deepEqual(
+    [...page1.items, ...page2.items].map((i: any) => i.metadata.name),
+    ['alpha', 'beta'],
+  );
 });
 
 test('patch: the default strategic-merge-patch content type is accepted and merges', async () => {
   kc.sent = [];
-  const patched = await objects.patch<VirtualMachine>({ ...ref('alpha'), metadata: { ...ref('alpha').metadata, labels: { tier: 'front' } }, spec: { resources: { vcpus: 3 } } });
+  const patched = await objects.patch<VirtualMachine>({
+    ...ref('alpha'),
+    metadata: { ...ref('alpha').metadata, labels: { tier: 'front' } },
+    spec: { resources: { vcpus: 3 } },
+  });
   const sent = kc.sent.find((r) => r.method === 'PATCH');
   assert.equal(sent?.url, `${server.url}${VMS_PATH}/alpha`);
   assert.equal(sent?.contentType, 'application/strategic-merge-patch+json', 'what client-node sends by default');
@@ -164,11 +177,21 @@ test('patch: an explicit merge-patch is sent as such, and null removes a field',
   // A patch that breaks the schema is refused with the field path, and changes nothing.
   const before = await raw('alpha');
   const bad = await apiError(() =>
-    objects.patch<VirtualMachine>({ ...ref('alpha'), spec: { resources: { vcpus: 0 } } }, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch),
+    objects.patch<VirtualMachine>(
+      { ...ref('alpha'), spec: { resources: { vcpus: 0 } } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      k8s.PatchStrategy.MergePatch,
+    ),
   );
   assert.equal(bad.code, 422);
   assert.equal(bad.status.reason, 'Invalid');
-  assert.ok(bad.status.details.causes.some((c: { field: string }) => c.field === 'spec.resources.vcpus'), JSON.stringify(bad.status));
+  assert.ok(
+    bad.status.details.causes.some((c: { field: string }) => c.field === 'spec.resources.vcpus'),
+    JSON.stringify(bad.status),
+  );
   assert.equal((await raw('alpha')).metadata.resourceVersion, before.metadata.resourceVersion);
 
   // Server-side apply is what client-node's ServerSideApply strategy asks for; until the server
@@ -264,7 +287,14 @@ test('an informer sees add, update and delete events and its cache matches the s
     await objects.create(vm('inf-new', { labels: { suite: 'informer' }, vcpus: 2 }));
     await seen('add of inf-new', (e) => e.type === 'add' && e.name === 'inf-new' && e.vcpus === 2);
 
-    await objects.patch<VirtualMachine>({ ...ref('inf-new'), spec: { resources: { vcpus: 5 } } }, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
+    await objects.patch<VirtualMachine>(
+      { ...ref('inf-new'), spec: { resources: { vcpus: 5 } } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      k8s.PatchStrategy.MergePatch,
+    );
     await seen('update of inf-new to 5 vCPUs', (e) => e.type === 'update' && e.name === 'inf-new' && e.vcpus === 5);
 
     await objects.delete(ref('inf-existing'));
@@ -275,12 +305,22 @@ test('an informer sees add, update and delete events and its cache matches the s
     await objects.delete(ref('inf-held'));
     await seen('update of inf-held marking it for deletion', (e) => e.type === 'update' && e.name === 'inf-held' && e.deleting);
     assert.ok(informer.get('inf-held', 'default')?.metadata?.deletionTimestamp, 'the cache holds the terminating VM');
-    await objects.patch({ ...ref('inf-held'), metadata: { ...ref('inf-held').metadata, finalizers: null } } as unknown as VirtualMachine, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
+    await objects.patch(
+      { ...ref('inf-held'), metadata: { ...ref('inf-held').metadata, finalizers: null } } as unknown as VirtualMachine,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      k8s.PatchStrategy.MergePatch,
+    );
     await seen('delete of inf-held', (e) => e.type === 'delete' && e.name === 'inf-held');
 
     // The cache converges on exactly what the server holds, object for object.
     const summary = (items: readonly VirtualMachine[]) =>
-      items.map((o) => `${o.metadata!.name}@${o.metadata!.resourceVersion}:${o.spec?.resources?.vcpus}`).sort().join(' ');
+      items
+        .map((o) => `${o.metadata!.name}@${o.metadata!.resourceVersion}:${o.spec?.resources?.vcpus}`)
+        .sort()
+        .join(' ');
     await waitFor(async () => summary(informer.list('default')) === summary((await rawList()).items), {
       timeoutMs: 10_000,
       message: 'the informer cache to match the server list',
@@ -312,12 +352,23 @@ test('Watch streams ADDED, MODIFIED and DELETED from a resourceVersion, in order
   try {
     await objects.create(vm('w1', { labels: { suite: 'watch' } }));
     await objects.create(vm('not-watched', { labels: { suite: 'other' } }));
-    await objects.patch<VirtualMachine>({ ...ref('w1'), spec: { resources: { vcpus: 4 } } }, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
+    await objects.patch<VirtualMachine>(
+      { ...ref('w1'), spec: { resources: { vcpus: 4 } } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      k8s.PatchStrategy.MergePatch,
+    );
     await objects.delete(ref('w1'));
     await waitFor(() => got.some((e) => e.type === 'DELETED'), { timeoutMs: 15_000, message: 'the DELETED event' }).catch((err: Error) => {
       throw new Error(`${err.message}; got ${JSON.stringify(got.map((e) => e.type))}, done: ${String(doneWith)}`);
     });
-    assert.deepEqual(got.map((e) => `${e.type} ${e.obj.metadata.name}`), ['ADDED w1', 'MODIFIED w1', 'DELETED w1'], 'the label selector filters and events arrive once, in order');
+    assert.deepEqual(
+      got.map((e) => `${e.type} ${e.obj.metadata.name}`),
+      ['ADDED w1', 'MODIFIED w1', 'DELETED w1'],
+      'the label selector filters and events arrive once, in order',
+    );
     assert.equal(got[0]!.obj.kind, 'VirtualMachine');
     assert.equal(got[0]!.obj.spec.runStrategy, 'Always', 'watch objects are full objects with defaults');
     assert.equal(got[1]!.obj.spec.resources.vcpus, 4);
@@ -343,7 +394,14 @@ test('Watch without a resourceVersion starts with the current state; timeoutSeco
   );
   try {
     await waitFor(() => got.includes('ADDED w-current'), { timeoutMs: 10_000, message: 'the synthetic ADDED for the existing VM' });
-    await objects.patch<VirtualMachine>({ ...ref('w-current'), metadata: { ...ref('w-current').metadata, labels: { touched: 'yes' } } }, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
+    await objects.patch<VirtualMachine>(
+      { ...ref('w-current'), metadata: { ...ref('w-current').metadata, labels: { touched: 'yes' } } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      k8s.PatchStrategy.MergePatch,
+    );
     await waitFor(() => got.includes('MODIFIED w-current'), { timeoutMs: 10_000, message: 'MODIFIED w-current' });
     // The server closes the stream after timeoutSeconds; client-node reports that as done(null).
     await waitFor(() => doneWith !== 'not yet', { timeoutMs: 15_000, message: 'the server to end the watch after timeoutSeconds' });
@@ -356,7 +414,12 @@ test('Watch without a resourceVersion starts with the current state; timeoutSeco
 
 test('Watch reports an HTTP error for a path the server does not serve', async () => {
   let doneWith: any = 'not yet';
-  await new k8s.Watch(kc).watch(`/apis/${GROUP}/${VERSION}/namespaces/default/nosuchthings`, {}, () => undefined, (err) => (doneWith = err));
+  await new k8s.Watch(kc).watch(
+    `/apis/${GROUP}/${VERSION}/namespaces/default/nosuchthings`,
+    {},
+    () => undefined,
+    (err) => (doneWith = err),
+  );
   await waitFor(() => doneWith !== 'not yet', { timeoutMs: 10_000, message: 'done to be called' });
   assert.equal(doneWith?.statusCode, 404);
 });

@@ -45,10 +45,19 @@ test('cordon stops placement on a node and uncordon allows it again; unknown nod
 
 test('drain cordons the node, shuts its VMs down and they run on the other node; VMs elsewhere are untouched', async () => {
   await ctl('cordon', 'sim-1');
-  for (let i = 0; i < 3; i++) await client.create('vm', { metadata: { name: `d-${i}` }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, evictionStrategy: i === 0 ? 'LiveMigrate' : 'Shutdown' } });
-  await waitFor(async () => ((await vms()).filter((v) => v.status?.phase === 'Running' && v.spec.nodeName === 'sim-0').length === 3 ? true : undefined), { message: '3 Running on sim-0' });
+  for (let i = 0; i < 3; i++)
+    await client.create('vm', {
+      metadata: { name: `d-${i}` },
+      spec: { resources: { vcpus: 1, memoryMiB: 128 }, evictionStrategy: i === 0 ? 'LiveMigrate' : 'Shutdown' },
+    });
+  await waitFor(async () => ((await vms()).filter((v) => v.status?.phase === 'Running' && v.spec.nodeName === 'sim-0').length === 3 ? true : undefined), {
+    message: '3 Running on sim-0',
+  });
   await ctl('uncordon', 'sim-1');
-  await client.create('vm', { metadata: { name: 'bystander' }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, nodeSelector: { 'shoal.dev/hostname': 'sim-1' } } });
+  await client.create('vm', {
+    metadata: { name: 'bystander' },
+    spec: { resources: { vcpus: 1, memoryMiB: 128 }, nodeSelector: { 'shoal.dev/hostname': 'sim-1' } },
+  });
   const bystander = await waitForObject(client, 'VirtualMachine', 'bystander', (v) => v.status?.phase === 'Running', { message: 'Running' });
 
   const r = await ctl('drain', 'sim-0', '--grace-period', '0', '--timeout', '60s');
@@ -62,10 +71,13 @@ test('drain cordons the node, shuts its VMs down and they run on the other node;
   assert.match(r.stderr, /default\/d-0 asks for live migration, which is not available yet: shutting it down instead/);
   assert.equal((await client.get<Node>('node', 'sim-0')).spec?.unschedulable, true);
 
-  const moved = await waitFor(async () => {
-    const all = (await vms()).filter((v) => v.metadata.name!.startsWith('d-'));
-    return all.every((v) => v.spec.nodeName === 'sim-1' && v.status?.phase === 'Running') ? all : undefined;
-  }, { timeoutMs: 30_000, message: 'drained VMs Running on sim-1' });
+  const moved = await waitFor(
+    async () => {
+      const all = (await vms()).filter((v) => v.metadata.name!.startsWith('d-'));
+      return all.every((v) => v.spec.nodeName === 'sim-1' && v.status?.phase === 'Running') ? all : undefined;
+    },
+    { timeoutMs: 30_000, message: 'drained VMs Running on sim-1' },
+  );
   assert.ok(moved.every((v) => v.status?.restarts !== undefined));
   const after = (await vms()).find((v) => v.metadata.name === 'bystander')!;
   assert.equal(after.status?.bootedAt, bystander.status?.bootedAt, 'the VM on the other node was not restarted');

@@ -28,7 +28,12 @@ let watchDone: Promise<void>;
 let informer: Informer;
 let down: EtcdClusterMember[] = [];
 
-const vm = (name: string): KubeObject => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name, namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
+const vm = (name: string): KubeObject => ({
+  apiVersion: 'shoal.dev/v1alpha1',
+  kind: 'VirtualMachine',
+  metadata: { name, namespace: 'default' },
+  spec: { resources: { vcpus: 1, memoryMiB: 128 } },
+});
 
 /** name → uid@resourceVersion of every VM: what "no object lost, none changed" compares. */
 async function snapshot(): Promise<Record<string, string>> {
@@ -156,7 +161,10 @@ test('both members back: ready again, writes work, no object lost, and watches o
   for (const [name, version] of Object.entries(before)) assert.equal(after[name], version, `${name} unchanged`);
 
   // The watch from the very start saw every change, once, and nothing that failed.
-  await waitFor(() => watched.some((e) => e.object.metadata.name === 'recovered-2'), { timeoutMs: 15_000, message: 'the old watch to see a VM made after recovery' });
+  await waitFor(() => watched.some((e) => e.object.metadata.name === 'recovered-2'), {
+    timeoutMs: 15_000,
+    message: 'the old watch to see a VM made after recovery',
+  });
   assert.equal(watchFailure, undefined);
   const added = watched.filter((e) => e.type === 'ADDED').map((e) => e.object.metadata.name);
   assert.deepEqual(added, [...Array.from({ length: 5 }, (_, i) => `one-down-${i}`), ...Array.from({ length: 3 }, (_, i) => `recovered-${i}`)]);

@@ -33,7 +33,20 @@ before(async () => {
   cluster = await startCluster();
   client = cluster.client;
   agent = await cluster.startAgent(NODE, {
-    args: ['--lease-duration', String(LEASE_S), '--fence-timeout', String(FENCE_S), '--stop-grace', '5', '--vcpus', '4', '--memory-mib', '2048', '--log-level', 'info'],
+    args: [
+      '--lease-duration',
+      String(LEASE_S),
+      '--fence-timeout',
+      String(FENCE_S),
+      '--stop-grace',
+      '5',
+      '--vcpus',
+      '4',
+      '--memory-mib',
+      '2048',
+      '--log-level',
+      'info',
+    ],
   });
   await client.create('node', { metadata: { name: ELSEWHERE }, spec: {} });
 });
@@ -50,7 +63,10 @@ const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: strin
 /** Creates a VM whose guest sleeps, binds it here by hand (as the scheduler would) and waits until it runs. */
 async function runningHere(name: string, runStrategy: 'Always' | 'Manual' = 'Always'): Promise<VirtualMachine> {
   const annotations: Record<string, string> = runStrategy === 'Manual' ? { [REQUESTED_STATE_ANNOTATION]: 'Running' } : {};
-  await client.create('vm', { metadata: { name, annotations }, spec: { runStrategy, resources: { vcpus: 1, memoryMiB: 128 }, command: ['sh', '-c', 'sleep 600'] } });
+  await client.create('vm', {
+    metadata: { name, annotations },
+    spec: { runStrategy, resources: { vcpus: 1, memoryMiB: 128 }, command: ['sh', '-c', 'sleep 600'] },
+  });
   await client.patch('vm', name, { spec: { nodeName: NODE } }, { type: 'merge' });
   return until(name, (v) => v.status?.phase === 'Running' && !!v.status.pid, 'Running here');
 }
@@ -68,7 +84,10 @@ async function allGone(pids: number[], since: number, message: string): Promise<
 
 /** The supervisor's exit record, which it writes a moment after QEMU is gone. */
 const exitOf = (vm: VirtualMachine) =>
-  waitFor(() => readFile(join(runDir(vm), 'exit.json'), 'utf8').then((t) => JSON.parse(t) as { fenced: boolean }), { timeoutMs: 5_000, message: `${vm.metadata.name}: exit.json` });
+  waitFor(() => readFile(join(runDir(vm), 'exit.json'), 'utf8').then((t) => JSON.parse(t) as { fenced: boolean }), {
+    timeoutMs: 5_000,
+    message: `${vm.metadata.name}: exit.json`,
+  });
 
 /** The agent's JSON log lines printed since `from` (an output() length). */
 const logSince = (from: number) =>
@@ -107,11 +126,14 @@ test('(a) SIGSTOP the agent: its QEMUs are gone within the fence timeout + 2 s; 
   const fenced = await until('manual', (v) => v.status?.phase === 'Failed', 'Failed after fencing', 20_000);
   assert.equal(fenced.status!.reason, 'Fenced');
   assert.match(fenced.status!.message!, /fenced: node-a went longer than its fence timeout/);
-  const events = await waitFor(async () => {
-    const list = await client.list<Event>('event', { namespace: 'default' });
-    const fencedEvents = list.items.filter((e) => e.reason === 'Fenced');
-    return fencedEvents.length >= 2 ? fencedEvents : undefined;
-  }, { timeoutMs: 10_000, message: 'a Fenced event for each VM' });
+  const events = await waitFor(
+    async () => {
+      const list = await client.list<Event>('event', { namespace: 'default' });
+      const fencedEvents = list.items.filter((e) => e.reason === 'Fenced');
+      return fencedEvents.length >= 2 ? fencedEvents : undefined;
+    },
+    { timeoutMs: 10_000, message: 'a Fenced event for each VM' },
+  );
   assert.match(events.find((e) => e.involvedObject.name === 'always')!.message ?? '', /restarting it here \(runStrategy Always\)/);
   assert.match(events.find((e) => e.involvedObject.name === 'manual')!.message ?? '', /runStrategy Manual keeps it stopped/);
   await remove('always');
@@ -130,7 +152,12 @@ test('(b) a VM moved elsewhere while the agent was frozen is not restarted and i
     // unbind and drop the agent's finalizer, in one write pinned to the version it judged...
     const current = await client.get<VirtualMachine>('vm', 'moved');
     const finalizers = (current.metadata.finalizers ?? []).filter((f) => f !== 'shoal.dev/agent');
-    await client.patch('vm', 'moved', { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: finalizers.length ? finalizers : null }, spec: { nodeName: null } }, { type: 'merge' });
+    await client.patch(
+      'vm',
+      'moved',
+      { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: finalizers.length ? finalizers : null }, spec: { nodeName: null } },
+      { type: 'merge' },
+    );
     // ...and what the scheduler does next: bind it to another node.
     rebound = await client.patch<VirtualMachine>('vm', 'moved', { spec: { nodeName: ELSEWHERE } }, { type: 'merge' });
   } finally {
@@ -141,7 +168,10 @@ test('(b) a VM moved elsewhere while the agent was frozen is not restarted and i
   assert.equal(restarted.status!.restarts, (stays.status!.restarts ?? 0) + 1);
 
   const log = logSince(mark);
-  assert.ok(log.some((l) => l.msg === 'relisted VMs after a stale period'), 'the agent relisted before acting');
+  assert.ok(
+    log.some((l) => l.msg === 'relisted VMs after a stale period'),
+    'the agent relisted before acting',
+  );
   assert.ok(!log.some((l) => l.vm === 'default/moved' && l.msg === 'starting VM'), 'the moved VM was never started here again');
   const after = await client.get<VirtualMachine>('vm', 'moved');
   assert.equal(after.spec.nodeName, ELSEWHERE);
@@ -160,7 +190,11 @@ test('(c) the apiserver down for longer than the fence timeout: VMs fenced; back
   assert.equal((await exitOf(survivor)).fenced, true);
   await cluster.restartApiserver();
   const backAt = Date.now();
-  const restarted = await until('survivor', (v) => v.status?.phase === 'Running' && v.status.pid !== survivor.status!.pid, 'Running again after the apiserver came back');
+  const restarted = await until(
+    'survivor',
+    (v) => v.status?.phase === 'Running' && v.status.pid !== survivor.status!.pid,
+    'Running again after the apiserver came back',
+  );
   assert.equal(restarted.status!.restarts, (survivor.status!.restarts ?? 0) + 1);
   t.diagnostic(`Running again ${Date.now() - backAt} ms after the apiserver was back`);
   await remove('survivor');

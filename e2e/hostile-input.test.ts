@@ -53,7 +53,9 @@ async function quietSnapshot(): Promise<KeyspaceSnapshot> {
 
 before(async () => {
   // The rate limit is on, set far above what this suite sends, so limiting itself is exercised without interfering.
-  cluster = await startCluster({ apiserverArgs: ['--max-request-bytes', String(MAX_REQUEST_BYTES), '--max-requests-per-second-per-user', '1000000', '--rate-limit-burst', '1000000'] });
+  cluster = await startCluster({
+    apiserverArgs: ['--max-request-bytes', String(MAX_REQUEST_BYTES), '--max-requests-per-second-per-user', '1000000', '--rate-limit-burst', '1000000'],
+  });
   api = cluster.apiserver;
   void api.exited.then(() => (apiExited = true));
   for (const name of [NS, OTHER_NS]) await must('POST', `${G}/namespaces`, { metadata: { name } });
@@ -91,16 +93,20 @@ function summarise(label: string, outcomes: Outcome[]): string[] {
     if (!o.wrong) c.correct++;
     byCategory.set(o.c.category, c);
   }
-  const lines = [...byCategory].map(([cat, c]) => `  ${label}${cat.padEnd(20)} sent ${String(c.sent).padStart(4)}, answered correctly ${String(c.correct).padStart(4)}`);
+  const lines = [...byCategory].map(
+    ([cat, c]) => `  ${label}${cat.padEnd(20)} sent ${String(c.sent).padStart(4)}, answered correctly ${String(c.correct).padStart(4)}`,
+  );
   return lines;
 }
 
 function describeWrong(outcomes: Outcome[]): string {
   const wrong = outcomes.filter((o) => o.wrong);
-  return wrong
-    .slice(0, 400)
-    .map((o) => `[${o.c.category}] ${o.c.what} — ${o.c.method} ${o.c.path.slice(0, 100)}: ${o.wrong}`)
-    .join('\n') + (wrong.length > 400 ? `\n… and ${wrong.length - 400} more` : '');
+  return (
+    wrong
+      .slice(0, 400)
+      .map((o) => `[${o.c.category}] ${o.c.what} — ${o.c.method} ${o.c.path.slice(0, 100)}: ${o.wrong}`)
+      .join('\n') + (wrong.length > 400 ? `\n… and ${wrong.length - 400} more` : '')
+  );
 }
 
 /** Probes /healthz while requests run: every probe must answer 200 within 5 s. */
@@ -165,11 +171,17 @@ test('every hostile request gets the right Status and changes nothing; the serve
 });
 
 test('a flood against a low per-user rate limit is answered 429 with Retry-After; probes and later requests still work', async () => {
-  const limited = await cluster.startApiserver({ args: ['--max-request-bytes', String(MAX_REQUEST_BYTES), '--max-requests-per-second-per-user', '5', '--rate-limit-burst', '10'] });
+  const limited = await cluster.startApiserver({
+    args: ['--max-request-bytes', String(MAX_REQUEST_BYTES), '--max-requests-per-second-per-user', '5', '--rate-limit-burst', '10'],
+  });
   const hostile = generateCases(SEED + 1, seeded).filter((c) => !Buffer.isBuffer(c.body) && (c.body?.length ?? 0) < 100_000 && c.expect.code !== 504);
   const flood: HostileCase[] = [];
   for (let i = 0; i < 400; i++)
-    flood.push(i % 4 === 0 ? { category: 'flood', what: 'list', method: 'GET', path: `${G}/namespaces/${NS}/virtualmachines`, headers: {}, expect: { code: 200 } } : { ...hostile[(i * 7) % hostile.length]!, category: 'flood' });
+    flood.push(
+      i % 4 === 0
+        ? { category: 'flood', what: 'list', method: 'GET', path: `${G}/namespaces/${NS}/virtualmachines`, headers: {}, expect: { code: 200 } }
+        : { ...hostile[(i * 7) % hostile.length]!, category: 'flood' },
+    );
   const limitedOrExpected = (c: HostileCase, status: number, body: any, headers: Record<string, unknown>) => {
     if (status === 429) return judge({ code: 429, reason: 'TooManyRequests', retryAfter: true }, status, body, headers);
     return judge(c.expect, status, body, headers);
@@ -215,7 +227,10 @@ test('a flood against a low per-user rate limit is answered 429 with Retry-After
 
 test('after all of it the server still does its job: a valid create, get and delete work', async () => {
   // Compared above, before this write: the keyspace comparison is not disturbed by it.
-  const created = await http(api.url, 'POST', `${G}/namespaces/${NS}/virtualmachines`, { metadata: { name: 'still-works' }, spec: { resources: { vcpus: 1, memoryMiB: 64 } } });
+  const created = await http(api.url, 'POST', `${G}/namespaces/${NS}/virtualmachines`, {
+    metadata: { name: 'still-works' },
+    spec: { resources: { vcpus: 1, memoryMiB: 64 } },
+  });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.equal((await http(api.url, 'GET', `${G}/namespaces/${NS}/virtualmachines/still-works`)).status, 200);
   assert.equal((await http(api.url, 'DELETE', `${G}/namespaces/${NS}/virtualmachines/still-works`)).status, 200);

@@ -82,7 +82,10 @@ function background(args: string[]) {
   };
 }
 
-function vmManifest(name: string, o: { namespace?: string; labels?: Record<string, string>; finalizers?: string[]; vcpus?: number; extraSpec?: string } = {}): string {
+function vmManifest(
+  name: string,
+  o: { namespace?: string; labels?: Record<string, string>; finalizers?: string[]; vcpus?: number; extraSpec?: string } = {},
+): string {
   const lines = ['apiVersion: shoal.dev/v1alpha1', 'kind: VirtualMachine', 'metadata:', `  name: ${name}`];
   if (o.namespace) lines.push(`  namespace: ${o.namespace}`);
   if (o.labels) lines.push('  labels:', ...Object.entries(o.labels).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`));
@@ -254,8 +257,20 @@ test('get vms -A lists VMs of every namespace with a NAMESPACE column', async ()
 });
 
 test('get vm -l selects by label', async () => {
-  await ok(['apply', '-f', '-'], vmManifest('sel-x1', { labels: { app: 'x' } }) + '---\n' + vmManifest('sel-x2', { labels: { app: 'x', tier: 'db' } }) + '---\n' + vmManifest('sel-y', { labels: { app: 'y' } }));
-  const names = (args: string[]) => ok(['get', 'vm', ...args]).then((out) => parseTable(out).rows.map((r) => r.NAME).sort());
+  await ok(
+    ['apply', '-f', '-'],
+    vmManifest('sel-x1', { labels: { app: 'x' } }) +
+      '---\n' +
+      vmManifest('sel-x2', { labels: { app: 'x', tier: 'db' } }) +
+      '---\n' +
+      vmManifest('sel-y', { labels: { app: 'y' } }),
+  );
+  const names = (args: string[]) =>
+    ok(['get', 'vm', ...args]).then((out) =>
+      parseTable(out)
+        .rows.map((r) => r.NAME)
+        .sort(),
+    );
   assert.deepEqual(await names(['-l', 'app=x']), ['sel-x1', 'sel-x2']);
   assert.deepEqual(await names(['-l', 'app=x,tier=db']), ['sel-x2']);
   assert.deepEqual(await names(['-l', 'app in (x,y),tier!=db']), ['sel-x1', 'sel-y']);
@@ -281,7 +296,10 @@ test('label adds, overwrites and removes labels', async () => {
 
   await ok(['label', 'vm', 'labelled', 'tier-']);
   assert.deepEqual((await getVmJson('labelled')).metadata.labels, { app: 'l' });
-  assert.deepEqual(parseTable(await ok(['get', 'vm', '-l', 'tier'])).rows.filter((r) => r.NAME === 'labelled'), []);
+  assert.deepEqual(
+    parseTable(await ok(['get', 'vm', '-l', 'tier'])).rows.filter((r) => r.NAME === 'labelled'),
+    [],
+  );
 });
 
 test('get -w streams additions, changes and deletions made by other kubectl commands', async () => {
@@ -338,7 +356,10 @@ test('delete --wait=false of a VM with a finalizer leaves it terminating until t
   const vm = await getVmJson('held');
   assert.ok(vm.metadata.deletionTimestamp, 'the VM is marked for deletion');
   assert.deepEqual(vm.metadata.finalizers, ['shoal.dev/e2e-hold']);
-  assert.ok(parseTable(await ok(['get', 'vm'])).rows.some((r) => r.NAME === 'held'), 'a terminating VM is still listed');
+  assert.ok(
+    parseTable(await ok(['get', 'vm'])).rows.some((r) => r.NAME === 'held'),
+    'a terminating VM is still listed',
+  );
 
   const patched = await ok(['patch', 'vm', 'held', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
   assert.match(patched, /virtualmachine\.shoal\.dev\/held patched/);
@@ -490,5 +511,8 @@ test('explain placementpolicy.spec and get pp show the schema descriptions and t
   await ok(['apply', '-f', '-'], 'apiVersion: shoal.dev/v1alpha1\nkind: PlacementPolicy\nmetadata:\n  name: packed\nspec:\n  overcommit:\n    vcpus: 4\n');
   const lines = (await ok(['get', 'pp'])).trim().split('\n');
   assert.match(lines[0]!, /^NAME\s+SCORING\s+VCPU OVERCOMMIT\s+MEMORY OVERCOMMIT\s+AGE$/);
-  assert.match(lines.find((l) => l.startsWith('packed '))!, /^packed\s+BinPack\s+4\s+1\s+\S+$/);
+  assert.match(
+    lines.find((l) => l.startsWith('packed '))!,
+    /^packed\s+BinPack\s+4\s+1\s+\S+$/,
+  );
 });

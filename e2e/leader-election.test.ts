@@ -15,7 +15,15 @@ import { startCluster, waitFor, type TestCluster, type ShoalProcess } from '@sho
 
 const LEASE_S = 4;
 const RETRY_S = 1;
-const FLAGS = ['--leader-elect', '--leader-elect-lease-duration', String(LEASE_S), '--leader-elect-renew-deadline', '3', '--leader-elect-retry-period', String(RETRY_S)];
+const FLAGS = [
+  '--leader-elect',
+  '--leader-elect-lease-duration',
+  String(LEASE_S),
+  '--leader-elect-renew-deadline',
+  '3',
+  '--leader-elect-retry-period',
+  String(RETRY_S),
+];
 const LEASE = 'shoal-controller-manager-scheduler';
 
 interface Manager {
@@ -51,7 +59,8 @@ before(async () => {
         const node = vm.spec?.nodeName;
         const first = boundTo.get(name);
         if (first === undefined && node) boundTo.set(name, node);
-        else if (first !== undefined && node !== first && e.type !== 'DELETED') rebinds.push(`${name}: ${first} → ${node ?? '(unbound)'} (${e.type} at ${vm.metadata.resourceVersion})`);
+        else if (first !== undefined && node !== first && e.type !== 'DELETED')
+          rebinds.push(`${name}: ${first} → ${node ?? '(unbound)'} (${e.type} at ${vm.metadata.resourceVersion})`);
       }
     } catch (err) {
       if (!watching.signal.aborted) rebinds.push(`the VM watch failed: ${(err as Error).message}`);
@@ -137,7 +146,8 @@ async function allBound(names: string[], timeoutMs = 10_000): Promise<void> {
 
 test('one of two controller-managers leads the scheduler and binds every VM; the standby is ready and reconciles nothing', async () => {
   const { leader: l, standby, lease } = await leader();
-  for (const m of [l, standby]) assert.ok(m.identity.startsWith(`${hostname()}_`) && /_[0-9a-f-]{36}$/.test(m.identity), `identity ${m.identity} is <hostname>_<uuid>`);
+  for (const m of [l, standby])
+    assert.ok(m.identity.startsWith(`${hostname()}_`) && /_[0-9a-f-]{36}$/.test(m.identity), `identity ${m.identity} is <hostname>_<uuid>`);
   assert.notEqual(l.identity, standby.identity);
   assert.equal(lease.spec?.leaseDurationSeconds, LEASE_S);
   const vms = await createVms('first', 12);

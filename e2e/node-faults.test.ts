@@ -95,11 +95,17 @@ test('SIGSTOP an agent: its VM is fenced there, then rescheduled and Running els
   try {
     await waitFor(async () => !(await runningVmProcesses()).has(vm.metadata.uid!), { timeoutMs: 15_000, message: 'the frozen host fences its VM' });
     const fencedAfter = Date.now() - stoppedAt;
-    const moved = await waitForObject(client, 'VirtualMachine', 'mover', (v) => v.status?.phase === 'Running' && !!v.spec.nodeName && v.spec.nodeName !== 'frozen', {
-      namespace: 'default',
-      timeoutMs: 40_000,
-      message: 'Running on another host',
-    });
+    const moved = await waitForObject(
+      client,
+      'VirtualMachine',
+      'mover',
+      (v) => v.status?.phase === 'Running' && !!v.spec.nodeName && v.spec.nodeName !== 'frozen',
+      {
+        namespace: 'default',
+        timeoutMs: 40_000,
+        message: 'Running on another host',
+      },
+    );
     const movedAfter = Date.now() - stoppedAt;
     assert.equal(moved.metadata.uid, vm.metadata.uid, 'the same VM, moved');
     assert.notEqual(moved.status?.pid, vm.status?.pid);

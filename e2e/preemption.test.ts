@@ -17,7 +17,8 @@ before(async () => {
   cluster = await startCluster({ controllerManager: true });
   await cluster.startAgent('host', { args: ['--runtime', 'simulated', '--vcpus', '4', '--memory-mib', '8192'] });
   client = cluster.client;
-  const pc = (name: string, value: number, spec: Partial<PriorityClass['spec']> = {}) => client.create('priorityclass', { metadata: { name }, spec: { value, ...spec } });
+  const pc = (name: string, value: number, spec: Partial<PriorityClass['spec']> = {}) =>
+    client.create('priorityclass', { metadata: { name }, spec: { value, ...spec } });
   await pc('batch', 100, { evictionGracePeriodSeconds: 0 });
   await pc('batch-peer', 105);
   await pc('critical', 900);
@@ -31,14 +32,21 @@ const get = (name: string) => client.get<VirtualMachine>('vm', name, { namespace
 const create = (name: string, priorityClassName: string, vcpus = 1) =>
   client.create('vm', { metadata: { name, namespace: 'default' }, spec: { priorityClassName, resources: { vcpus, memoryMiB: 256 } } });
 
-const running = (name: string) => waitForObject(client, 'VirtualMachine', name, (vm) => vm.status?.phase === 'Running', { namespace: 'default', timeoutMs: 30_000, message: 'Running' });
+const running = (name: string) =>
+  waitForObject(client, 'VirtualMachine', name, (vm) => vm.status?.phase === 'Running', { namespace: 'default', timeoutMs: 30_000, message: 'Running' });
 
 const unschedulable = (name: string) =>
-  waitForObject(client, 'VirtualMachine', name, (vm) => !vm.spec.nodeName && vm.status?.conditions?.find((x) => x.type === 'Scheduled')?.reason === 'Unschedulable', {
-    namespace: 'default',
-    timeoutMs: 30_000,
-    message: 'Unschedulable',
-  });
+  waitForObject(
+    client,
+    'VirtualMachine',
+    name,
+    (vm) => !vm.spec.nodeName && vm.status?.conditions?.find((x) => x.type === 'Scheduled')?.reason === 'Unschedulable',
+    {
+      namespace: 'default',
+      timeoutMs: 30_000,
+      message: 'Unschedulable',
+    },
+  );
 
 const events = async (reason: string) => (await client.list<Event>('event', { namespace: 'default' })).items.filter((e) => e.reason === reason);
 
@@ -50,7 +58,8 @@ async function metric(pattern: RegExp): Promise<number> {
   return sum;
 }
 const preemptorReconciles = () => metric(/^shoal_controller_reconcile_total\{controller="preemptor"[^}]*\} (\S+)$/);
-const preemptorBusy = async () => (await metric(/^shoal_workqueue_depth\{name="preemptor"\} (\S+)$/)) + (await metric(/^shoal_controller_active_workers\{controller="preemptor"\} (\S+)$/));
+const preemptorBusy = async () =>
+  (await metric(/^shoal_workqueue_depth\{name="preemptor"\} (\S+)$/)) + (await metric(/^shoal_controller_active_workers\{controller="preemptor"\} (\S+)$/));
 
 const batch = ['batch-0', 'batch-1', 'batch-2', 'batch-3'];
 
@@ -61,7 +70,9 @@ test('a critical VM evicts just enough lower-priority VMs, ends Running, and bot
   assert.equal((await get('batch-0')).spec.priority, 100, 'priority admission copied the class value');
 
   // A dry run first: `shoalctl place -f` shows the victims and evicts nothing.
-  const dry = await shoalctl(['place', '-f', '-', '-o', 'json', '--server', cluster.url], { input: vmYaml('boss', { vcpus: 2, extraSpec: '  priorityClassName: critical' }) });
+  const dry = await shoalctl(['place', '-f', '-', '-o', 'json', '--server', cluster.url], {
+    input: vmYaml('boss', { vcpus: 2, extraSpec: '  priorityClassName: critical' }),
+  });
   assert.equal(dry.exitCode, 0, dry.stderr);
   const plan = JSON.parse(dry.stdout) as { node?: string; priority: number; preemption?: { node: string; victims: { vm: string; priority: number }[] } };
   assert.equal(plan.node, undefined);
@@ -69,9 +80,14 @@ test('a critical VM evicts just enough lower-priority VMs, ends Running, and bot
   assert.equal(plan.preemption?.node, 'host');
   assert.equal(plan.preemption?.victims.length, 2);
   assert.ok(plan.preemption!.victims.every((v) => v.priority === 100));
-  const text = await shoalctl(['place', '-f', '-', '--server', cluster.url], { input: vmYaml('boss', { vcpus: 2, extraSpec: '  priorityClassName: critical' }) });
+  const text = await shoalctl(['place', '-f', '-', '--server', cluster.url], {
+    input: vmYaml('boss', { vcpus: 2, extraSpec: '  priorityClassName: critical' }),
+  });
   assert.match(text.stdout, /cannot be placed now: 0\/1 nodes are available: 1 insufficient vcpus\./);
-  assert.match(text.stdout, /Preemption \(priority 900\) would evict on node host:\n {2}default\/batch-\d \(priority 100\)\n {2}default\/batch-\d \(priority 100\)\n/);
+  assert.match(
+    text.stdout,
+    /Preemption \(priority 900\) would evict on node host:\n {2}default\/batch-\d \(priority 100\)\n {2}default\/batch-\d \(priority 100\)\n/,
+  );
   await assert.rejects(get('boss'), /not found/, 'the dry run created nothing');
   for (const n of batch) assert.equal((await get(n)).metadata.annotations?.[EVICTION_REQUESTED_ANNOTATION], undefined, `${n} not evicted by the dry run`);
 
@@ -98,10 +114,13 @@ test('a critical VM evicts just enough lower-priority VMs, ends Running, and bot
   // Victims wait Pending (runStrategy Always): they re-queue, and there is no room for them.
   for (const v of evicted) await unschedulable(v.metadata.name!);
 
-  const preempted = await waitFor(async () => {
-    const e = await events('Preempted');
-    return e.length === 2 ? e : undefined;
-  }, { message: 'two Preempted events' });
+  const preempted = await waitFor(
+    async () => {
+      const e = await events('Preempted');
+      return e.length === 2 ? e : undefined;
+    },
+    { message: 'two Preempted events' },
+  );
   assert.deepEqual(preempted.map((e) => e.involvedObject.name).sort(), evicted.map((v) => v.metadata.name).sort());
   assert.ok(preempted.every((e) => e.type === 'Warning' && /preempted by default\/boss \(priority 900\)/.test(e.message ?? '')));
   const preempting = await waitFor(async () => {
@@ -124,7 +143,9 @@ test('preemption never touches equal or higher priority, nor within the minimum 
     assert.ok(report.preemption && 'impossible' in report.preemption, `${n}: preemption impossible, got ${r.stdout}`);
   }
   // Each of them has been judged by the preemptor — it reconciled them and has nothing left to do — and nothing was evicted.
-  await waitFor(async () => (await preemptorReconciles()) >= reconcilesBefore + 3 && (await preemptorBusy()) === 0, { message: 'the preemptor to judge the three VMs' });
+  await waitFor(async () => (await preemptorReconciles()) >= reconcilesBefore + 3 && (await preemptorBusy()) === 0, {
+    message: 'the preemptor to judge the three VMs',
+  });
   const vms = await Promise.all(['boss', ...batch].map(get));
   assert.equal(vms.filter((v) => v.metadata.annotations?.[EVICTION_REQUESTED_ANNOTATION]).length, 0);
   assert.equal((await get('boss')).status?.phase, 'Running');

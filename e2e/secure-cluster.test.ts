@@ -39,7 +39,13 @@ let url: string;
 let trusting: Agent;
 let admin: ShoalClient;
 
-async function call(token: string | undefined, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: any }> {
+async function call(
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<{ status: number; body: any }> {
   const res = await request(`${url}${path}`, {
     method: method as 'GET',
     dispatcher: trusting,
@@ -76,7 +82,16 @@ before(async () => {
     ].join('\n'),
   );
   cluster = await startCluster({
-    apiserverArgs: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile, '--token-auth-file', tokenFile, '--authorization-mode', 'Node,RBAC'],
+    apiserverArgs: [
+      '--tls-cert-file',
+      certs.certFile,
+      '--tls-private-key-file',
+      certs.keyFile,
+      '--token-auth-file',
+      tokenFile,
+      '--authorization-mode',
+      'Node,RBAC',
+    ],
     client: { caFile: certs.caFile, token: TOKENS.admin },
   });
   url = cluster.url;
@@ -98,7 +113,10 @@ test('Node mode: a node registers and updates only its own Node and Lease', asyn
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const other = await asNodeA('POST', `${V}/nodes`, { metadata: { name: 'node-b' }, spec: {} });
   assert.equal(other.status, 403);
-  assert.match(other.body.message, /User "system:node:node-a" cannot create resource "nodes" in API group "shoal.dev" at the cluster scope: node "node-a" may get, create, update and patch only its own Node/);
+  assert.match(
+    other.body.message,
+    /User "system:node:node-a" cannot create resource "nodes" in API group "shoal.dev" at the cluster scope: node "node-a" may get, create, update and patch only its own Node/,
+  );
   await admin.create('node', { metadata: { name: 'node-b' }, spec: {} });
 
   assert.equal((await asNodeA('PATCH', `${V}/nodes/node-a/status`, { status: { agentAddress: 'http://127.0.0.1:1' } })).status, 200);
@@ -116,7 +134,10 @@ test('Node mode: a node registers and updates only its own Node and Lease', asyn
 });
 
 test('Node mode: a node changes only VMs bound to it, lists them only by its own spec.nodeName, and may create events', async () => {
-  const vm = (name: string, nodeName?: string) => ({ metadata: { name }, spec: { runStrategy: 'Halted', resources: { vcpus: 1, memoryMiB: 64 }, ...(nodeName ? { nodeName } : {}) } });
+  const vm = (name: string, nodeName?: string) => ({
+    metadata: { name },
+    spec: { runStrategy: 'Halted', resources: { vcpus: 1, memoryMiB: 64 }, ...(nodeName ? { nodeName } : {}) },
+  });
   await admin.create('vm', vm('on-a', 'node-a'));
   await admin.create('vm', vm('on-b', 'node-b'));
   await admin.create('vm', vm('unbound'));
@@ -133,7 +154,10 @@ test('Node mode: a node changes only VMs bound to it, lists them only by its own
   assert.equal((await admin.get<VirtualMachine>('vm', 'on-a', { namespace: 'default' })).spec.command, undefined, 'nothing was changed');
   const onB = await asNodeA('PATCH', `${vms}/on-b/status`, { status: { phase: 'Running' } });
   assert.equal(onB.status, 403);
-  assert.match(onB.body.message, /virtualmachines\.shoal\.dev "on-b" is forbidden: User "system:node:node-a" cannot patch resource "virtualmachines\/status" in API group "shoal.dev" in the namespace "default": node "node-a" may change only virtualmachines bound to it/);
+  assert.match(
+    onB.body.message,
+    /virtualmachines\.shoal\.dev "on-b" is forbidden: User "system:node:node-a" cannot patch resource "virtualmachines\/status" in API group "shoal.dev" in the namespace "default": node "node-a" may change only virtualmachines bound to it/,
+  );
   assert.equal((await asNodeA('PATCH', `${vms}/unbound`, { metadata: { labels: { x: 'y' } } })).status, 403);
   assert.equal((await asNodeA('DELETE', `${vms}/on-a`)).status, 403);
   assert.equal((await asNodeA('POST', `${vms}/unbound/binding`, { target: { name: 'node-a' } })).status, 403, 'nodes do not bind');
@@ -145,12 +169,23 @@ test('Node mode: a node changes only VMs bound to it, lists them only by its own
   assert.equal((await asNodeA('GET', `${V}/virtualmachines?fieldSelector=spec.nodeName%3Dnode-b`)).status, 403);
   const mine = await asNodeA('GET', `${V}/virtualmachines?fieldSelector=spec.nodeName%3Dnode-a`);
   assert.equal(mine.status, 200);
-  assert.deepEqual(mine.body.items.map((o: { metadata: { name: string } }) => o.metadata.name), ['on-a']);
-  const watch = await request(`${url}${V}/virtualmachines?watch=1&timeoutSeconds=1&fieldSelector=spec.nodeName%3Dnode-a`, { dispatcher: trusting, headers: { authorization: `Bearer ${TOKENS.nodeA}` } });
+  assert.deepEqual(
+    mine.body.items.map((o: { metadata: { name: string } }) => o.metadata.name),
+    ['on-a'],
+  );
+  const watch = await request(`${url}${V}/virtualmachines?watch=1&timeoutSeconds=1&fieldSelector=spec.nodeName%3Dnode-a`, {
+    dispatcher: trusting,
+    headers: { authorization: `Bearer ${TOKENS.nodeA}` },
+  });
   assert.equal(watch.statusCode, 200);
   await watch.body.dump();
 
-  const event = { metadata: { name: 'on-a.1' }, involvedObject: { kind: 'VirtualMachine', name: 'on-a', namespace: 'default' }, reason: 'Started', message: 'hi' };
+  const event = {
+    metadata: { name: 'on-a.1' },
+    involvedObject: { kind: 'VirtualMachine', name: 'on-a', namespace: 'default' },
+    reason: 'Started',
+    message: 'hi',
+  };
   assert.equal((await asNodeA('POST', `${V}/namespaces/default/events`, event)).status, 201);
   assert.equal((await asNodeA('GET', `${V}/namespaces/default/events`)).status, 403);
   assert.equal((await asNodeA('GET', `${V}/priorityclasses`)).status, 403);
@@ -158,7 +193,10 @@ test('Node mode: a node changes only VMs bound to it, lists them only by its own
 });
 
 test('the controller-manager with its token and a simulated agent with its node token schedule and run a VM, under RBAC', async () => {
-  const cm = await cluster.startControllerManager({ args: ['--token', TOKENS.cm, '--certificate-authority', certs.caFile, '--leader-elect', '--log-level', 'warn'], timeoutMs: 30_000 });
+  const cm = await cluster.startControllerManager({
+    args: ['--token', TOKENS.cm, '--certificate-authority', certs.caFile, '--leader-elect', '--log-level', 'warn'],
+    timeoutMs: 30_000,
+  });
   // Room for two VMs: a third (critical) one preempts in the per-controller test below.
   const agent = await cluster.startAgent('node-sim', {
     args: ['--runtime', 'simulated', '--vcpus', '2', '--memory-mib', '4096', '--token', TOKENS.nodeSim, '--certificate-authority', certs.caFile],
@@ -171,7 +209,10 @@ test('the controller-manager with its token and a simulated agent with its node 
   assert.equal(vm.spec.nodeName, 'node-sim');
   // The controller-manager leads through its Lease in shoal-system (the bootstrap Role allows that).
   const leases = await admin.list<Lease>('lease', { namespace: 'shoal-system' });
-  assert.ok(leases.items.some((l) => l.metadata.name === 'shoal-controller-manager-scheduler'), JSON.stringify(leases.items.map((l) => l.metadata.name)));
+  assert.ok(
+    leases.items.some((l) => l.metadata.name === 'shoal-controller-manager-scheduler'),
+    JSON.stringify(leases.items.map((l) => l.metadata.name)),
+  );
   const denials = `${cm.output()}\n${agent.output()}`.split('\n').filter((l) => /forbidden|\b403\b/i.test(l));
   assert.deepEqual(denials, [], 'neither process was refused anything');
   // Stopping releases its Leases: the per-controller controller-manager below takes over at once.
@@ -187,15 +228,31 @@ test('with one token per controller (--controller-tokens-dir) the controllers sc
   for (const c of CONTROLLERS) await writeFile(join(dir, `${c}.token`), `${TOKENS[c]}\n`, { mode: 0o600 });
   // The tokens come from files only: no --token, so nothing runs with the union of the rights.
   const cm = await cluster.startControllerManager({
-    args: ['--controller-tokens-dir', dir, '--certificate-authority', certs.caFile, '--leader-elect', '--leader-elect-identity', 'per-controller', '--log-level', 'warn'],
+    args: [
+      '--controller-tokens-dir',
+      dir,
+      '--certificate-authority',
+      certs.caFile,
+      '--leader-elect',
+      '--leader-elect-identity',
+      'per-controller',
+      '--log-level',
+      'warn',
+    ],
     timeoutMs: 30_000,
   });
 
   // Each controller leads through its own Lease, written with its own token.
-  await waitFor(async () => {
-    const leases = await admin.list<Lease>('lease', { namespace: 'shoal-system' });
-    return CONTROLLERS.every((c) => leases.items.some((l) => l.metadata.name === `shoal-controller-manager-${c}` && l.spec.holderIdentity === 'per-controller')) || undefined;
-  }, { timeoutMs: 30_000, message: 'the per-controller process holding all three Leases' });
+  await waitFor(
+    async () => {
+      const leases = await admin.list<Lease>('lease', { namespace: 'shoal-system' });
+      return (
+        CONTROLLERS.every((c) => leases.items.some((l) => l.metadata.name === `shoal-controller-manager-${c}` && l.spec.holderIdentity === 'per-controller')) ||
+        undefined
+      );
+    },
+    { timeoutMs: 30_000, message: 'the per-controller process holding all three Leases' },
+  );
 
   // Scheduling (scheduler) and running (agent).
   await admin.create('vm', { metadata: { name: 'scheduled-2' }, spec: { priorityClassName: 'low', resources: { vcpus: 1, memoryMiB: 128 } } });
@@ -207,11 +264,21 @@ test('with one token per controller (--controller-tokens-dir) the controllers sc
   // Health: a hand-made node (no room: nothing is placed there) whose Lease stops being renewed.
   await admin.create('node', { metadata: { name: 'silent' }, spec: {} });
   await admin.patch('node', 'silent', { status: { fencing: { leaseDurationSeconds: 2, fenceTimeoutSeconds: 3600 } } }, { type: 'merge', status: true });
-  await admin.create('lease', { metadata: { name: 'silent' }, spec: { holderIdentity: 'silent', leaseDurationSeconds: 2, renewTime: new Date().toISOString() } }, { namespace: 'shoal-node-lease' });
-  const notReady = await waitForObject(admin, 'Node', 'silent', (n) => readyOf(n)?.status === 'Unknown' && !!n.spec.taints?.some((t) => t.key === 'node.shoal.dev/unreachable'), {
-    timeoutMs: 20_000,
-    message: 'NotReady and tainted',
-  });
+  await admin.create(
+    'lease',
+    { metadata: { name: 'silent' }, spec: { holderIdentity: 'silent', leaseDurationSeconds: 2, renewTime: new Date().toISOString() } },
+    { namespace: 'shoal-node-lease' },
+  );
+  const notReady = await waitForObject(
+    admin,
+    'Node',
+    'silent',
+    (n) => readyOf(n)?.status === 'Unknown' && !!n.spec.taints?.some((t) => t.key === 'node.shoal.dev/unreachable'),
+    {
+      timeoutMs: 20_000,
+      message: 'NotReady and tainted',
+    },
+  );
   assert.equal(readyOf(notReady)?.reason, 'NodeStatusUnknown');
 
   // Preemption: node-sim is full (two low VMs); a critical one evicts one of them and runs.
@@ -226,20 +293,34 @@ test('with one token per controller (--controller-tokens-dir) the controllers sc
   // Resourcequota: status.used follows the namespace's VMs. Namespace: deleting it deletes them, then it goes.
   await admin.create('namespace', { metadata: { name: 'tenant' }, spec: {} });
   await admin.create('resourcequota', { metadata: { name: 'compute' }, spec: { hard: { vcpus: 8, virtualmachines: 4 } } }, { namespace: 'tenant' });
-  for (const name of ['t-1', 't-2']) await admin.create('vm', { metadata: { name }, spec: { runStrategy: 'Halted', resources: { vcpus: 2, memoryMiB: 64 } } }, { namespace: 'tenant' });
-  await waitFor(async () => {
-    const used = (await admin.get<ResourceQuota>('resourcequota', 'compute', { namespace: 'tenant' })).status?.used;
-    return used?.vcpus === 4 && used.virtualmachines === 2 ? used : undefined;
-  }, { timeoutMs: 20_000, message: 'tenant/compute status.used = 4 vCPUs, 2 VMs' });
+  for (const name of ['t-1', 't-2'])
+    await admin.create('vm', { metadata: { name }, spec: { runStrategy: 'Halted', resources: { vcpus: 2, memoryMiB: 64 } } }, { namespace: 'tenant' });
+  await waitFor(
+    async () => {
+      const used = (await admin.get<ResourceQuota>('resourcequota', 'compute', { namespace: 'tenant' })).status?.used;
+      return used?.vcpus === 4 && used.virtualmachines === 2 ? used : undefined;
+    },
+    { timeoutMs: 20_000, message: 'tenant/compute status.used = 4 vCPUs, 2 VMs' },
+  );
   await admin.delete('namespace', 'tenant');
-  await waitFor(async () => admin.get('namespace', 'tenant').then(() => undefined, (err: { code?: number }) => err.code === 404 || undefined), {
-    timeoutMs: 30_000,
-    message: 'namespace tenant emptied and gone',
-  });
+  await waitFor(
+    async () =>
+      admin.get('namespace', 'tenant').then(
+        () => undefined,
+        (err: { code?: number }) => err.code === 404 || undefined,
+      ),
+    {
+      timeoutMs: 30_000,
+      message: 'namespace tenant emptied and gone',
+    },
+  );
   assert.equal((await admin.list('vm', { namespace: 'tenant' })).items.length, 0);
 
   // \b: a port such as 44037 in the ready line is not a 403.
-  const denials = cm.output().split('\n').filter((l) => /forbidden|\b403\b/i.test(l));
+  const denials = cm
+    .output()
+    .split('\n')
+    .filter((l) => /forbidden|\b403\b/i.test(l));
   assert.deepEqual(denials, [], 'no controller was refused anything it does');
 });
 
@@ -277,7 +358,15 @@ test("each controller's token holds only that controller's rights", async () => 
   assert.equal((await as('preemptor', 'POST', `${vms}/probe/binding`, { target: { name: 'node-sim' } })).status, 403);
   // None reads or writes another controller's Lease, nor anything cluster-wide like RBAC.
   assert.equal((await as('scheduler', 'GET', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-health`)).status, 403);
-  assert.equal((await as('health', 'PUT', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-scheduler`, { metadata: { name: 'shoal-controller-manager-scheduler' }, spec: {} })).status, 403);
+  assert.equal(
+    (
+      await as('health', 'PUT', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-scheduler`, {
+        metadata: { name: 'shoal-controller-manager-scheduler' },
+        spec: {},
+      })
+    ).status,
+    403,
+  );
   assert.equal((await as('scheduler', 'GET', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-scheduler`)).status, 200);
   for (const who of CONTROLLERS) assert.equal((await as(who, 'GET', `${V}/clusterroles`)).status, 403, who);
 
@@ -294,12 +383,25 @@ test("each controller's token holds only that controller's rights", async () => 
   // The resourcequota controller writes quota status, and nothing more.
   await admin.create('resourcequota', { metadata: { name: 'roomy' }, spec: { hard: { virtualmachines: 1000 } } }, { namespace: 'default' });
   assert.equal((await as('resourcequota', 'GET', `${V}/resourcequotas`)).status, 200);
-  assert.equal((await as('resourcequota', 'PATCH', `${V}/namespaces/default/resourcequotas/roomy/status`, { status: { used: { virtualmachines: 1 } } })).status, 200);
+  assert.equal(
+    (await as('resourcequota', 'PATCH', `${V}/namespaces/default/resourcequotas/roomy/status`, { status: { used: { virtualmachines: 1 } } })).status,
+    200,
+  );
   const quotaSpec = await as('resourcequota', 'PATCH', `${V}/namespaces/default/resourcequotas/roomy`, { spec: { hard: { virtualmachines: 1 } } });
   assert.equal(quotaSpec.status, 403);
   assert.match(quotaSpec.body.message, /User "system:shoal:resourcequota" cannot patch resource "resourcequotas"/);
   assert.equal((await as('resourcequota', 'PATCH', `${vms}/probe/status`, { status: { phase: 'Pending' } })).status, 403);
-  assert.equal((await as('resourcequota', 'POST', `${V}/namespaces/default/events`, { metadata: { name: 'rq.1' }, involvedObject: { kind: 'ResourceQuota', name: 'roomy', namespace: 'default' }, reason: 'X', message: 'y' })).status, 403);
+  assert.equal(
+    (
+      await as('resourcequota', 'POST', `${V}/namespaces/default/events`, {
+        metadata: { name: 'rq.1' },
+        involvedObject: { kind: 'ResourceQuota', name: 'roomy', namespace: 'default' },
+        reason: 'X',
+        message: 'y',
+      })
+    ).status,
+    403,
+  );
   // Only the namespace controller deletes what it does not own.
   for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota'] as const) assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
@@ -316,7 +418,11 @@ current-context: shoal
   const run = async (token: string, args: string[]) => {
     const file = join(certs.dir, `kubeconfig-${token}`);
     await writeFile(file, kubeconfig(token));
-    return execa('kubectl', ['--kubeconfig', file, '--cache-dir', join(certs.dir, `kube-cache-${token}`), ...args], { reject: false, env: { HOME: certs.dir }, timeout: 60_000 });
+    return execa('kubectl', ['--kubeconfig', file, '--cache-dir', join(certs.dir, `kube-cache-${token}`), ...args], {
+      reject: false,
+      env: { HOME: certs.dir },
+      timeout: 60_000,
+    });
   };
   const ok = await run(TOKENS.admin, ['get', 'vms']);
   assert.equal(ok.exitCode, 0, ok.stderr);

@@ -12,11 +12,28 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
   const port = await freePort();
   const etcdPort = await freePort();
   const etcdPeerPort = await freePort();
-  const up = execa('node', [join(REPO_ROOT, 'bin/shoal.js'), 'up', '--data-dir', dataDir, '--port', String(port), '--etcd-port', String(etcdPort), '--etcd-peer-port', String(etcdPeerPort), '--node-name', 'up-test'], {
-    all: true,
-    buffer: false,
-    reject: false,
-  });
+  const up = execa(
+    'node',
+    [
+      join(REPO_ROOT, 'bin/shoal.js'),
+      'up',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--etcd-port',
+      String(etcdPort),
+      '--etcd-peer-port',
+      String(etcdPeerPort),
+      '--node-name',
+      'up-test',
+    ],
+    {
+      all: true,
+      buffer: false,
+      reject: false,
+    },
+  );
   let out = '';
   up.all!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   try {
@@ -37,7 +54,9 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
     assert.ok(out.includes(`export SHOAL_CONFIG=${shoalConfig}`), out);
     const get = await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'vms'], { env: { SHOAL_CONFIG: shoalConfig } });
     assert.match(get.stdout, /hello\s+Running\s+up-test/);
-    const kubectl = await execa('kubectl', ['--kubeconfig', join(dataDir, 'kubeconfig'), '--cache-dir', join(dataDir, 'kube-cache'), 'get', 'vms'], { env: { HOME: dataDir } });
+    const kubectl = await execa('kubectl', ['--kubeconfig', join(dataDir, 'kubeconfig'), '--cache-dir', join(dataDir, 'kube-cache'), 'get', 'vms'], {
+      env: { HOME: dataDir },
+    });
     assert.match(kubectl.stdout, /hello\s+Running/);
     const anonymous = await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'vms', '--insecure-skip-tls-verify'], {
       env: { SHOAL_SERVER: `https://127.0.0.1:${port}`, SHOAL_CONFIG: '', HOME: dataDir },

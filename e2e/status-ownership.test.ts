@@ -80,7 +80,9 @@ before(async () => {
   for (const n of NODES)
     agents.set(
       n,
-      await cluster.startAgent(n, { args: ['--runtime', 'simulated', '--token', tokenOf(n), '--vcpus', '2', '--memory-mib', '4096', '--lease-duration', '2', '--fence-timeout', '2'] }),
+      await cluster.startAgent(n, {
+        args: ['--runtime', 'simulated', '--token', tokenOf(n), '--vcpus', '2', '--memory-mib', '4096', '--lease-duration', '2', '--fence-timeout', '2'],
+      }),
     );
 });
 
@@ -93,7 +95,11 @@ after(async () => {
 
 const vmSpec = (vcpus: number, extra: object = {}) => ({ resources: { vcpus, memoryMiB: 128 }, ...extra });
 const running = (name: string, where?: (vm: VirtualMachine) => boolean) =>
-  waitForObject(cluster.client, 'VirtualMachine', name, (vm) => vm.status?.phase === 'Running' && (!where || where(vm)), { namespace: 'default', timeoutMs: 30_000, message: 'Running' });
+  waitForObject(cluster.client, 'VirtualMachine', name, (vm) => vm.status?.phase === 'Running' && (!where || where(vm)), {
+    namespace: 'default',
+    timeoutMs: 30_000,
+    message: 'Running',
+  });
 
 test('a VM lives through scheduling, preemption and a lost node; every status write is its writer’s own', async () => {
   const { client } = cluster;
@@ -102,10 +108,16 @@ test('a VM lives through scheduling, preemption and a lost node; every status wr
 
   // Unschedulable: the scheduler's condition.
   await client.create('vm', { metadata: { name: 'too-big' }, spec: vmSpec(64) });
-  await waitForObject(client, 'VirtualMachine', 'too-big', (vm) => vm.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable') ?? false, {
-    namespace: 'default',
-    message: 'Unschedulable',
-  });
+  await waitForObject(
+    client,
+    'VirtualMachine',
+    'too-big',
+    (vm) => vm.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable') ?? false,
+    {
+      namespace: 'default',
+      message: 'Unschedulable',
+    },
+  );
 
   // Four low-priority VMs fill both nodes (2 vCPUs each); a high-priority one preempts two of them.
   for (const name of ['low-1', 'low-2', 'low-3', 'low-4']) await client.create('vm', { metadata: { name }, spec: vmSpec(1, { priorityClassName: 'low' }) });
@@ -117,11 +129,17 @@ test('a VM lives through scheduling, preemption and a lost node; every status wr
 
   // The node without boss is lost: its VMs are unbound by the health controller and have no room left to go to.
   const lost = NODES.find((n) => n !== boss.spec.nodeName)!;
-  const onLost = (await client.list<VirtualMachine>('vm', { namespace: 'default' })).items.filter((vm) => vm.spec.nodeName === lost).map((vm) => vm.metadata.name!);
+  const onLost = (await client.list<VirtualMachine>('vm', { namespace: 'default' })).items
+    .filter((vm) => vm.spec.nodeName === lost)
+    .map((vm) => vm.metadata.name!);
   assert.ok(onLost.length > 0, `some VM runs on ${lost}`);
   await agents.get(lost)!.kill();
   for (const name of onLost)
-    await waitForObject(client, 'VirtualMachine', name, (vm) => vm.status?.reason === 'NodeLost' && vm.spec.nodeName !== lost, { namespace: 'default', timeoutMs: 30_000, message: `moved off ${lost}` });
+    await waitForObject(client, 'VirtualMachine', name, (vm) => vm.status?.reason === 'NodeLost' && vm.spec.nodeName !== lost, {
+      namespace: 'default',
+      timeoutMs: 30_000,
+      message: `moved off ${lost}`,
+    });
 
   // Every version seen so far, judged once the audit log has caught up with them.
   const seen = versions.slice();
@@ -155,7 +173,11 @@ test('every version of every VM and Node was written by someone the audit log na
   assert.ok(checked, 'the life above ran');
   assert.deepEqual(checked.violations.get('unknown') ?? [], []);
   const known = new Set(WRITERS.map(([, writer]) => writer));
-  assert.deepEqual([...checked.writers].filter((w) => !known.has(w)), [], 'a writer the table does not name');
+  assert.deepEqual(
+    [...checked.writers].filter((w) => !known.has(w)),
+    [],
+    'a writer the table does not name',
+  );
 });
 
 const audit = () => readAuditLog(join(dir, 'audit.log'));
@@ -268,7 +290,8 @@ function checkOwnership(seen: WatchEvent<KubeObject>[], log: AuditEntry[]): Chec
     const own = isNode ? [AGENT] : VM_OWNERS[author.user] ? [VM_OWNERS[author.user]!] : [];
     const writer = unbound ? `unbind by ${isNode ? 'system:node' : author.user}` : isNode ? 'agent' : author.user;
     writers.add(writer);
-    if (isNode && (prev as VirtualMachine).spec.nodeName !== author.user.slice('system:node:'.length)) flag(writer, `${what}: written by ${author.user}, not the node it is bound to`);
+    if (isNode && (prev as VirtualMachine).spec.nodeName !== author.user.slice('system:node:'.length))
+      flag(writer, `${what}: written by ${author.user}, not the node it is bound to`);
     for (const bad of outside(changed, ...own, ...(unbound ? [UNBIND] : []))) flag(writer, `${what}: ${author.user} changed ${bad}`);
   }
   return { writers, violations };

@@ -19,7 +19,8 @@ const BOOT_MS = 120_000;
 const shoalctl = (args: string[], input?: string) =>
   execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), '--server', cluster.url, ...args], { input, reject: false });
 
-const manifest = (name: string, spec: object) => JSON.stringify({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec } });
+const manifest = (name: string, spec: object) =>
+  JSON.stringify({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec } });
 
 const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string, timeoutMs = BOOT_MS) =>
   waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs, intervalMs: 200, message });
@@ -51,10 +52,13 @@ test('apply → Running: the boot marker is on the console and `shoalctl logs` s
   assert.ok(vm.status!.pid && processAlive(vm.status!.pid));
   assert.equal(vm.status!.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
   assert.match(await serialLog(vm), new RegExp(`SHOAL-BOOTED uid=${vm.metadata.uid}`));
-  const logs = await waitFor(async () => {
-    const r = await shoalctl(['logs', 'hello']);
-    return r.exitCode === 0 && r.stdout.includes('hello-from-the-guest') ? r : undefined;
-  }, { timeoutMs: 20_000, message: 'the guest output in shoalctl logs' });
+  const logs = await waitFor(
+    async () => {
+      const r = await shoalctl(['logs', 'hello']);
+      return r.exitCode === 0 && r.stdout.includes('hello-from-the-guest') ? r : undefined;
+    },
+    { timeoutMs: 20_000, message: 'the guest output in shoalctl logs' },
+  );
   assert.match(logs.stdout, /SHOAL-BOOTED/);
   const got = await shoalctl(['get', 'vm', 'hello']);
   assert.match(got.stdout, /hello\s+Running\s+node-a/);
@@ -107,7 +111,7 @@ test('delete: the QEMU process is gone and the object removed', async () => {
   const running = await until('hello', (v) => v.status?.phase === 'Running', 'Running');
   const deleted = await shoalctl(['delete', 'vm', 'hello']);
   assert.equal(deleted.exitCode, 0, deleted.stderr);
-  assert.equal((await client.get('vm', 'hello').catch((e: { code: number }) => e) as { code?: number }).code, 404);
+  assert.equal(((await client.get('vm', 'hello').catch((e: { code: number }) => e)) as { code?: number }).code, 404);
   assert.ok(!processAlive(running.status!.pid!), 'deletion waited for the process to end');
   await assert.rejects(readFile(join(runDir(running), 'vm.json')), 'its directory is cleaned');
 });
@@ -127,7 +131,10 @@ test('RerunOnFailure reruns a failing command and leaves a finished one Stopped'
 test('a root disk is a copy-on-write overlay the guest sees as /dev/vda', async () => {
   const base = join(cluster.agents.get(NODE)!.dataDir, 'base.raw');
   await execa('qemu-img', ['create', '-f', 'raw', base, '64M']);
-  await shoalctl(['apply', '-f', '-'], manifest('disky', { rootDisk: { baseImage: base }, command: ['sh', '-c', 'test -b /dev/vda && echo disk-is-there; sleep 600'] }));
+  await shoalctl(
+    ['apply', '-f', '-'],
+    manifest('disky', { rootDisk: { baseImage: base }, command: ['sh', '-c', 'test -b /dev/vda && echo disk-is-there; sleep 600'] }),
+  );
   const vm = await until('disky', (v) => v.status?.phase === 'Running', 'Running');
   await waitFor(async () => (await serialLog(vm)).includes('disk-is-there'), { timeoutMs: 20_000, message: 'the guest to see its disk' });
   const overlay = await execa('qemu-img', ['info', '-U', '--output=json', join(runDir(vm), 'root.qcow2')]);
@@ -156,7 +163,12 @@ test('an eviction request with grace 0 kills the QEMU process at once, then unbi
   const pid = running.status!.pid!;
   assert.ok(processAlive(pid));
 
-  const request: EvictionRequest = { reason: 'Preempted', message: 'preempted by default/important (priority 900)', gracePeriodSeconds: 0, requestedAt: new Date().toISOString() };
+  const request: EvictionRequest = {
+    reason: 'Preempted',
+    message: 'preempted by default/important (priority 900)',
+    gracePeriodSeconds: 0,
+    requestedAt: new Date().toISOString(),
+  };
   const asked = Date.now();
   await client.patch('vm', 'evictee', { metadata: { annotations: { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request) } } }, { type: 'merge' });
   const evicted = await until('evictee', (v) => !v.spec.nodeName, 'unbound', 30_000);

@@ -109,7 +109,8 @@ function wrongValues(type: string): unknown[] {
   };
   const allowed = new Set([type, ...(type === 'number' ? ['integer'] : [])]);
   const out: unknown[] = [];
-  for (const [t, vs] of Object.entries(all)) if (!allowed.has(t)) out.push(...vs.filter((v) => !(type === 'integer' && typeof v === 'number' && Number.isInteger(v))));
+  for (const [t, vs] of Object.entries(all))
+    if (!allowed.has(t)) out.push(...vs.filter((v) => !(type === 'integer' && typeof v === 'number' && Number.isInteger(v))));
   if (type === 'integer') out.push(1.5, '1');
   return out;
 }
@@ -143,7 +144,16 @@ function nest(depth: number, open: string, close: string, inner = '1'): string {
 
 const j = (v: unknown) => JSON.stringify(v);
 
-const SERVER_SET_METADATA = new Set(['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'namespace']);
+const SERVER_SET_METADATA = new Set([
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'managedFields',
+  'namespace',
+]);
 
 export function generateCases(seed: number, s: Seeded): HostileCase[] {
   const r = prng(seed);
@@ -177,7 +187,38 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
 
   // ── invalid JSON ─────────────────────────────────────────────────────────────────────────────
   const validText = j(newVm('never-stored'));
-  const garbage = ['{', '}', '[', '{"a":', '{"metadata":{"name":"x"}', "{'a':1}", '{"a":1,}', '{"a":NaN}', '{"a":Infinity}', '{"a":undefined}', '{a:1}', '// c\n{}', '/* c */{}', '\uFEFF{}', 'nul', 'tru', '"\\x41"', '{"a":"\\ud800"', '{"a":01}', '{"a":1}{"b":2}', '{"a":1} x', '\u0000', '{"a":"\u0000', '0x10', '-', '+1', '.5', '{"a":1e}', '{"a":--1}', ']'];
+  const garbage = [
+    '{',
+    '}',
+    '[',
+    '{"a":',
+    '{"metadata":{"name":"x"}',
+    "{'a':1}",
+    '{"a":1,}',
+    '{"a":NaN}',
+    '{"a":Infinity}',
+    '{"a":undefined}',
+    '{a:1}',
+    '// c\n{}',
+    '/* c */{}',
+    '\uFEFF{}',
+    'nul',
+    'tru',
+    '"\\x41"',
+    '{"a":"\\ud800"',
+    '{"a":01}',
+    '{"a":1}{"b":2}',
+    '{"a":1} x',
+    '\u0000',
+    '{"a":"\u0000',
+    '0x10',
+    '-',
+    '+1',
+    '.5',
+    '{"a":1e}',
+    '{"a":--1}',
+    ']',
+  ];
   for (const g of garbage) add('invalid JSON', `garbage ${j(g).slice(0, 30)}`, 'POST', VMS, g, JSON_CT, badRequest());
   for (let i = 0; i < 60; i++) {
     const cut = 1 + r.int(validText.length - 2);
@@ -187,11 +228,20 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     const text = j(current());
     const cut = 1 + r.int(text.length - 2);
     add('invalid JSON', `truncated update at ${cut}`, 'PUT', VM, text.slice(0, cut), JSON_CT, badRequest());
-    add('invalid JSON', `truncated merge patch at ${cut}`, 'PATCH', VM, j({ metadata: { labels: { a: 'b' } }, spec: { runStrategy: 'Halted' } }).slice(0, 1 + r.int(50)), MERGE, badRequest());
+    add(
+      'invalid JSON',
+      `truncated merge patch at ${cut}`,
+      'PATCH',
+      VM,
+      j({ metadata: { labels: { a: 'b' } }, spec: { runStrategy: 'Halted' } }).slice(0, 1 + r.int(50)),
+      MERGE,
+      badRequest(),
+    );
   }
   add('invalid JSON', 'empty body', 'POST', VMS, '', JSON_CT, badRequest());
   add('invalid JSON', 'whitespace body', 'POST', VMS, '   \n', JSON_CT, badRequest());
-  for (const v of ['null', '1', '"vm"', 'true', '[]', j([newVm('in-array')])]) add('invalid JSON', `not an object: ${v.slice(0, 20)}`, 'POST', VMS, v, JSON_CT, badRequest());
+  for (const v of ['null', '1', '"vm"', 'true', '[]', j([newVm('in-array')])])
+    add('invalid JSON', `not an object: ${v.slice(0, 20)}`, 'POST', VMS, v, JSON_CT, badRequest());
   for (const v of ['null', '1', '"vm"', '[]']) add('invalid JSON', `update not an object: ${v}`, 'PUT', VM, v, JSON_CT, badRequest());
 
   // ── YAML ─────────────────────────────────────────────────────────────────────────────────────
@@ -218,27 +268,61 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   for (let i = 0; i < 30; i++) {
     const cut = 1 + r.int(yamlVm.length - 2);
     // The name is never valid, so whatever the corruption leaves, nothing can be created.
-    const text = yamlVm.replace('yaml-as-json', 'Yaml_Never_Valid').slice(0, cut) + r.pick(['{', '[', '"', ': :', '\t', '&', '*undefined', '!!int x', '|\n bad']);
+    const text =
+      yamlVm.replace('yaml-as-json', 'Yaml_Never_Valid').slice(0, cut) + r.pick(['{', '[', '"', ': :', '\t', '&', '*undefined', '!!int x', '|\n bad']);
     add('YAML', `corrupted YAML at ${cut}`, 'POST', VMS, text, YAML_CT, { code: 0 });
   }
   for (const v of ['just a string', '42', '- a\n- b', '~', 'null', '']) add('YAML', `YAML not a mapping: ${j(v)}`, 'POST', VMS, v, YAML_CT, badRequest());
   // Alias expansion ("billion laughs"): refused, not expanded.
   let laughs = 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
-  for (let i = 1; i < 12; i++) laughs += `a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]\n`;
+  for (let i = 1; i < 12; i++)
+    laughs += `a${i}: &a${i} [${Array(10)
+      .fill(`*a${i - 1}`)
+      .join(', ')}]\n`;
   add('YAML', 'billion laughs (alias bomb)', 'POST', VMS, laughs, YAML_CT, badRequest());
   add('YAML', 'billion laughs inside a VM', 'POST', VMS, `${yamlVm}${laughs.replace(/^/gm, '  ').replace(/^ {2}/, 'x:\n  ')}`, YAML_CT, badRequest());
   add('YAML', 'YAML with an unknown field (Strict)', 'POST', VMS, `${yamlVm.replace('yaml-as-json', fresh())}  gpus: 4\n`, YAML_CT, badRequest('spec.gpus'));
-  add('YAML', 'YAML with a wrong type', 'POST', VMS, yamlVm.replace('vcpus: 1', 'vcpus: one').replace('yaml-as-json', fresh()), YAML_CT, invalid('spec.resources.vcpus'));
+  add(
+    'YAML',
+    'YAML with a wrong type',
+    'POST',
+    VMS,
+    yamlVm.replace('vcpus: 1', 'vcpus: one').replace('yaml-as-json', fresh()),
+    YAML_CT,
+    invalid('spec.resources.vcpus'),
+  );
 
   // ── wrong Content-Type ──────────────────────────────────────────────────────────────────────
   const unsupported = bad(415, 'UnsupportedMediaType');
-  for (const ct of ['text/plain', 'application/xml', 'text/html', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/octet-stream', 'application/vnd.kubernetes.protobuf', 'image/png', 'application/jsonx', 'json', 'application/', '*/*']) {
+  for (const ct of [
+    'text/plain',
+    'application/xml',
+    'text/html',
+    'multipart/form-data; boundary=x',
+    'application/x-www-form-urlencoded',
+    'application/octet-stream',
+    'application/vnd.kubernetes.protobuf',
+    'image/png',
+    'application/jsonx',
+    'json',
+    'application/',
+    '*/*',
+  ]) {
     add('Content-Type', `create as ${ct}`, 'POST', VMS, j(newVm(fresh())), { 'content-type': ct }, unsupported);
     add('Content-Type', `update as ${ct}`, 'PUT', VM, j(current()), { 'content-type': ct }, unsupported);
   }
   add('Content-Type', 'create without a Content-Type', 'POST', VMS, j(newVm(fresh())), {}, unsupported);
-  for (const ct of ['application/json', 'text/plain', 'application/xml', 'application/yaml']) add('Content-Type', `patch as ${ct}`, 'PATCH', VM, j({ metadata: { labels: { a: 'b' } } }), { 'content-type': ct }, unsupported);
-  add('Content-Type', 'server-side apply (not supported)', 'PATCH', VM, `metadata:\n  labels: {a: b}\n`, { 'content-type': 'application/apply-patch+yaml' }, unsupported);
+  for (const ct of ['application/json', 'text/plain', 'application/xml', 'application/yaml'])
+    add('Content-Type', `patch as ${ct}`, 'PATCH', VM, j({ metadata: { labels: { a: 'b' } } }), { 'content-type': ct }, unsupported);
+  add(
+    'Content-Type',
+    'server-side apply (not supported)',
+    'PATCH',
+    VM,
+    `metadata:\n  labels: {a: b}\n`,
+    { 'content-type': 'application/apply-patch+yaml' },
+    unsupported,
+  );
   add('Content-Type', 'patch without a Content-Type', 'PATCH', VM, j({ metadata: { labels: { a: 'b' } } }), {}, unsupported);
 
   // ── wrong types for every field of the VirtualMachine schema ────────────────────────────────
@@ -253,7 +337,8 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     }
     if (spot.path[0] === 'status') {
       // Status is the server's on create (dropped); a wrong type goes through /status.
-      for (const v of r.sample(values, 2)) add('wrong types', `status ${field}=${j(v)}`, 'PUT', `${VM}/status`, setAt(current(), spot.path, v), JSON_CT, invalid(field));
+      for (const v of r.sample(values, 2))
+        add('wrong types', `status ${field}=${j(v)}`, 'PUT', `${VM}/status`, setAt(current(), spot.path, v), JSON_CT, invalid(field));
       continue;
     }
     for (const v of r.sample(values, 3)) {
@@ -292,14 +377,38 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   ];
   for (const [path, v] of outOfRange) {
     const field = path[1] === 'labels' || path[1] === 'annotations' ? undefined : fieldName(path);
-    add('wrong types', `create ${fieldName(path)}=${j(v).slice(0, 40)}`, 'POST', VMS, setAt({ ...base, metadata: { name: fresh() } }, path, v), JSON_CT, invalid(field));
+    add(
+      'wrong types',
+      `create ${fieldName(path)}=${j(v).slice(0, 40)}`,
+      'POST',
+      VMS,
+      setAt({ ...base, metadata: { name: fresh() } }, path, v),
+      JSON_CT,
+      invalid(field),
+    );
   }
 
   // ── oversized bodies ────────────────────────────────────────────────────────────────────────
   const tooLarge = bad(413, 'RequestEntityTooLarge');
   const over = s.maxRequestBytes + 1 + r.int(4096);
-  add('oversized', `create of ${over} bytes`, 'POST', VMS, j(newVm(fresh(), { spec: { resources: { vcpus: 1, memoryMiB: 64 }, cmdline: 'x'.repeat(over) } })), JSON_CT, tooLarge);
-  add('oversized', `update of ${over} bytes`, 'PUT', VM, j({ ...current(), metadata: { ...current().metadata, annotations: { a: 'x'.repeat(over) } } }), JSON_CT, tooLarge);
+  add(
+    'oversized',
+    `create of ${over} bytes`,
+    'POST',
+    VMS,
+    j(newVm(fresh(), { spec: { resources: { vcpus: 1, memoryMiB: 64 }, cmdline: 'x'.repeat(over) } })),
+    JSON_CT,
+    tooLarge,
+  );
+  add(
+    'oversized',
+    `update of ${over} bytes`,
+    'PUT',
+    VM,
+    j({ ...current(), metadata: { ...current().metadata, annotations: { a: 'x'.repeat(over) } } }),
+    JSON_CT,
+    tooLarge,
+  );
   add('oversized', `merge patch of ${over} bytes`, 'PATCH', VM, j({ metadata: { annotations: { a: 'x'.repeat(over) } } }), MERGE, tooLarge);
   add('oversized', `YAML of ${over} bytes`, 'POST', VMS, `${yamlVm}  cmdline: ${'x'.repeat(over)}\n`, YAML_CT, tooLarge);
   add('oversized', `garbage of ${over} bytes`, 'POST', VMS, 'x'.repeat(over), JSON_CT, tooLarge);
@@ -313,21 +422,77 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   // Within the body limit but over what etcd stores for one object (1.4 MB): six 256 KiB annotations.
   const bigAnnotations = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`a${i}`, 'x'.repeat(262_000)]));
   if (s.maxRequestBytes > 1_700_000) {
-    add('oversized', 'object over the store limit (create)', 'POST', VMS, newVm(fresh(), { metadata: { name: fresh(), annotations: bigAnnotations } }), JSON_CT, tooLarge);
+    add(
+      'oversized',
+      'object over the store limit (create)',
+      'POST',
+      VMS,
+      newVm(fresh(), { metadata: { name: fresh(), annotations: bigAnnotations } }),
+      JSON_CT,
+      tooLarge,
+    );
     add('oversized', 'object over the store limit (merge patch)', 'PATCH', VM, { metadata: { annotations: bigAnnotations } }, MERGE, tooLarge);
   }
-  add('oversized', 'a field over its maxLength', 'POST', VMS, newVm(fresh(), { spec: { resources: { vcpus: 1, memoryMiB: 64 }, cmdline: 'x'.repeat(5000) } }), JSON_CT, invalid('spec.cmdline'));
-  add('oversized', '100,000 labels', 'POST', VMS, newVm(fresh(), { metadata: { name: fresh(), labels: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 'v!'])) } }), JSON_CT, invalid());
-  add('oversized', '200,000-element array', 'POST', VMS, newVm(fresh(), { spec: { resources: { vcpus: 1, memoryMiB: 64 }, command: Array(200_000).fill(1) } }), JSON_CT, invalid());
+  add(
+    'oversized',
+    'a field over its maxLength',
+    'POST',
+    VMS,
+    newVm(fresh(), { spec: { resources: { vcpus: 1, memoryMiB: 64 }, cmdline: 'x'.repeat(5000) } }),
+    JSON_CT,
+    invalid('spec.cmdline'),
+  );
+  add(
+    'oversized',
+    '100,000 labels',
+    'POST',
+    VMS,
+    newVm(fresh(), { metadata: { name: fresh(), labels: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 'v!'])) } }),
+    JSON_CT,
+    invalid(),
+  );
+  add(
+    'oversized',
+    '200,000-element array',
+    'POST',
+    VMS,
+    newVm(fresh(), { spec: { resources: { vcpus: 1, memoryMiB: 64 }, command: Array(200_000).fill(1) } }),
+    JSON_CT,
+    invalid(),
+  );
 
   // ── deep nesting ─────────────────────────────────────────────────────────────────────────────
   for (const depth of [65, 100, 1000, 10_000, 100_000, 1_000_000]) {
     if (depth * 5 > s.maxRequestBytes) continue;
     add('deep nesting', `array ${depth} deep`, 'POST', VMS, nest(depth, '[', ']'), JSON_CT, badRequest());
     add('deep nesting', `object ${depth} deep`, 'POST', VMS, nest(depth, '{"a":', '}'), JSON_CT, badRequest());
-    add('deep nesting', `${depth} deep inside spec`, 'POST', VMS, j(newVm(fresh())).replace('"spec":{', `"spec":{"x":${nest(depth, '[', ']')},`), JSON_CT, badRequest());
-    add('deep nesting', `merge patch ${depth} deep`, 'PATCH', VM, `{"metadata":{"annotations":{"a":${nest(depth, '{"a":', '}', '"x"')}}}}`, MERGE, badRequest());
-    add('deep nesting', `JSON patch value ${depth} deep`, 'PATCH', VM, `[{"op":"add","path":"/metadata/annotations/a","value":${nest(depth, '[', ']')}}]`, JSONPATCH, badRequest());
+    add(
+      'deep nesting',
+      `${depth} deep inside spec`,
+      'POST',
+      VMS,
+      j(newVm(fresh())).replace('"spec":{', `"spec":{"x":${nest(depth, '[', ']')},`),
+      JSON_CT,
+      badRequest(),
+    );
+    add(
+      'deep nesting',
+      `merge patch ${depth} deep`,
+      'PATCH',
+      VM,
+      `{"metadata":{"annotations":{"a":${nest(depth, '{"a":', '}', '"x"')}}}}`,
+      MERGE,
+      badRequest(),
+    );
+    add(
+      'deep nesting',
+      `JSON patch value ${depth} deep`,
+      'PATCH',
+      VM,
+      `[{"op":"add","path":"/metadata/annotations/a","value":${nest(depth, '[', ']')}}]`,
+      JSONPATCH,
+      badRequest(),
+    );
     add('deep nesting', `YAML flow ${depth} deep`, 'POST', VMS, nest(depth, '[', ']'), YAML_CT, badRequest());
     add('deep nesting', `unclosed array ${depth} deep`, 'POST', VMS, '['.repeat(depth), JSON_CT, badRequest());
   }
@@ -335,13 +500,56 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     const block = Array.from({ length: depth }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' 1\n';
     if (block.length < s.maxRequestBytes) add('deep nesting', `YAML block mapping ${depth} deep`, 'POST', VMS, block, YAML_CT, badRequest());
   }
-  add('deep nesting', 'nested 64 deep is fine but unknown (Strict)', 'POST', VMS, j(newVm(fresh())).replace('"spec":{', `"spec":{"x":${nest(60, '[', ']')},`), JSON_CT, badRequest('spec.x'));
+  add(
+    'deep nesting',
+    'nested 64 deep is fine but unknown (Strict)',
+    'POST',
+    VMS,
+    j(newVm(fresh())).replace('"spec":{', `"spec":{"x":${nest(60, '[', ']')},`),
+    JSON_CT,
+    badRequest('spec.x'),
+  );
 
   // ── names, in the URL and in the body ───────────────────────────────────────────────────────
-  const badNames = ['..', '.', 'a/b', 'a%2Fb', '%2e%2e', 'a\u0000b', '\u202eevil', 'vm-\u{1F600}', 'x'.repeat(254), 'UPPER', '-lead', 'trail-', ' space', 'a b', 'a..b', 'a_b', 'tab\tx', 'new\nline', '\u0430dmin', 'a;rm -rf', '${jndi:x}', '<script>', 'a\\b', '..%2F..%2Fnodes', '*', '?'];
+  const badNames = [
+    '..',
+    '.',
+    'a/b',
+    'a%2Fb',
+    '%2e%2e',
+    'a\u0000b',
+    '\u202eevil',
+    'vm-\u{1F600}',
+    'x'.repeat(254),
+    'UPPER',
+    '-lead',
+    'trail-',
+    ' space',
+    'a b',
+    'a..b',
+    'a_b',
+    'tab\tx',
+    'new\nline',
+    '\u0430dmin',
+    'a;rm -rf',
+    '${jndi:x}',
+    '<script>',
+    'a\\b',
+    '..%2F..%2Fnodes',
+    '*',
+    '?',
+  ];
   for (const name of badNames) {
     add('names', `create with metadata.name ${j(name).slice(0, 30)}`, 'POST', VMS, newVm(name), JSON_CT, invalid('metadata.name'));
-    add('names', `Node with metadata.name ${j(name).slice(0, 30)}`, 'POST', `${G}/nodes`, { apiVersion: 'shoal.dev/v1alpha1', kind: 'Node', metadata: { name } }, JSON_CT, invalid('metadata.name'));
+    add(
+      'names',
+      `Node with metadata.name ${j(name).slice(0, 30)}`,
+      'POST',
+      `${G}/nodes`,
+      { apiVersion: 'shoal.dev/v1alpha1', kind: 'Node', metadata: { name } },
+      JSON_CT,
+      invalid('metadata.name'),
+    );
   }
   add('names', 'create with an empty name', 'POST', VMS, newVm(''), JSON_CT, invalid('metadata.name'));
   add('names', 'generateName with a bad prefix', 'POST', VMS, { ...newVm(''), metadata: { generateName: 'UP/../' } }, JSON_CT, invalid());
@@ -376,20 +584,76 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     // The same segment as the namespace.
     add('names', `GET in namespace ${seg.slice(0, 30)}`, 'GET', `${G}/namespaces/${seg}/virtualmachines/${vmName}`, undefined, undefined, expect);
     add('names', `DELETE in namespace ${seg.slice(0, 30)}`, 'DELETE', `${G}/namespaces/${seg}/virtualmachines/${vmName}`, undefined, undefined, expect);
-    add('names', `POST in namespace ${seg.slice(0, 30)}`, 'POST', `${G}/namespaces/${seg}/virtualmachines`, newVm(fresh()), JSON_CT, expect.code === 400 ? expect : invalid('metadata.namespace'));
+    add(
+      'names',
+      `POST in namespace ${seg.slice(0, 30)}`,
+      'POST',
+      `${G}/namespaces/${seg}/virtualmachines`,
+      newVm(fresh()),
+      JSON_CT,
+      expect.code === 400 ? expect : invalid('metadata.namespace'),
+    );
   }
   add('names', 'raw "/" in the name (another path)', 'GET', `${VMS}/a/b`, undefined, undefined, notFound());
   add('names', 'raw "/.." after the name', 'DELETE', `${VM}/..`, undefined, undefined, notFound());
   add('names', 'raw ".." as the namespace', 'DELETE', `${G}/namespaces/../virtualmachines/${vmName}`, undefined, undefined, badRequest());
   // Name and namespace in the body that differ from the URL.
-  add('names', 'update: body name differs from the URL', 'PUT', VM, { ...current(), metadata: { ...current().metadata, name: 'someone-else' } }, JSON_CT, badRequest('metadata.name'));
-  add('names', 'update: body namespace differs from the URL', 'PUT', VM, { ...current(), metadata: { ...current().metadata, namespace: s.otherNamespace } }, JSON_CT, badRequest('metadata.namespace'));
-  add('names', 'create: body namespace differs from the URL', 'POST', VMS, { ...newVm(fresh()), metadata: { name: fresh(), namespace: s.otherNamespace } }, JSON_CT, badRequest('metadata.namespace'));
-  add('names', 'create: body namespace is "../kube-system"', 'POST', VMS, { ...newVm(fresh()), metadata: { name: fresh(), namespace: '../kube-system' } }, JSON_CT, badRequest('metadata.namespace'));
+  add(
+    'names',
+    'update: body name differs from the URL',
+    'PUT',
+    VM,
+    { ...current(), metadata: { ...current().metadata, name: 'someone-else' } },
+    JSON_CT,
+    badRequest('metadata.name'),
+  );
+  add(
+    'names',
+    'update: body namespace differs from the URL',
+    'PUT',
+    VM,
+    { ...current(), metadata: { ...current().metadata, namespace: s.otherNamespace } },
+    JSON_CT,
+    badRequest('metadata.namespace'),
+  );
+  add(
+    'names',
+    'create: body namespace differs from the URL',
+    'POST',
+    VMS,
+    { ...newVm(fresh()), metadata: { name: fresh(), namespace: s.otherNamespace } },
+    JSON_CT,
+    badRequest('metadata.namespace'),
+  );
+  add(
+    'names',
+    'create: body namespace is "../kube-system"',
+    'POST',
+    VMS,
+    { ...newVm(fresh()), metadata: { name: fresh(), namespace: '../kube-system' } },
+    JSON_CT,
+    badRequest('metadata.namespace'),
+  );
   add('names', 'patch: name changed to another object', 'PATCH', VM, { metadata: { name: 'someone-else' } }, MERGE, badRequest('metadata.name'));
   add('names', 'patch: namespace changed', 'PATCH', VM, { metadata: { namespace: s.otherNamespace } }, MERGE, badRequest('metadata.namespace'));
-  add('names', 'JSON patch: replace /metadata/namespace', 'PATCH', VM, [{ op: 'replace', path: '/metadata/namespace', value: s.otherNamespace }], JSONPATCH, badRequest('metadata.namespace'));
-  add('names', 'cluster-scoped Node with a namespace', 'POST', `${G}/nodes`, { apiVersion: 'shoal.dev/v1alpha1', kind: 'Node', metadata: { name: fresh(), namespace: ns } }, JSON_CT, invalid('metadata.namespace'));
+  add(
+    'names',
+    'JSON patch: replace /metadata/namespace',
+    'PATCH',
+    VM,
+    [{ op: 'replace', path: '/metadata/namespace', value: s.otherNamespace }],
+    JSONPATCH,
+    badRequest('metadata.namespace'),
+  );
+  add(
+    'names',
+    'cluster-scoped Node with a namespace',
+    'POST',
+    `${G}/nodes`,
+    { apiVersion: 'shoal.dev/v1alpha1', kind: 'Node', metadata: { name: fresh(), namespace: ns } },
+    JSON_CT,
+    invalid('metadata.namespace'),
+  );
   add('names', 'wrong kind in the body', 'POST', VMS, { ...newVm(fresh()), kind: 'Node' }, JSON_CT, badRequest('kind'));
   add('names', 'wrong apiVersion in the body', 'POST', VMS, { ...newVm(fresh()), apiVersion: 'v1' }, JSON_CT, badRequest('apiVersion'));
 
@@ -412,22 +676,49 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     for (const q of ['', '?fieldValidation=Strict']) {
       let body = setAt({ ...base, metadata: { name: fresh() } }, path, r.pick([1, 'x', true, { a: 1 }]));
       if (path[1] === 'rootDisk') body = setAt(body, ['spec', 'rootDisk', 'baseImage'], '/img.qcow2');
-      if (path[1] === 'topologySpreadConstraints') body = setAt(setAt(body, ['spec', 'topologySpreadConstraints', 0, 'maxSkew'], 1), ['spec', 'topologySpreadConstraints', 0, 'topologyKey'], 'zone');
+      if (path[1] === 'topologySpreadConstraints')
+        body = setAt(setAt(body, ['spec', 'topologySpreadConstraints', 0, 'maxSkew'], 1), ['spec', 'topologySpreadConstraints', 0, 'topologyKey'], 'zone');
       add('unknown fields', `create ${fieldName(path)}${q}`, 'POST', `${VMS}${q}`, body, JSON_CT, badRequest(fieldName(path)));
-      if (path[0] !== 'metadata') add('unknown fields', `update ${fieldName(path)}${q}`, 'PUT', `${VM}${q}`, setAt(current(), path, 'x'), JSON_CT, badRequest(fieldName(path)));
-      if (typeof path[2] !== 'number' && path[1] !== 'rootDisk') add('unknown fields', `merge patch ${fieldName(path)}${q}`, 'PATCH', `${VM}${q}`, setAt({}, path, 'x'), MERGE, badRequest(fieldName(path)));
+      if (path[0] !== 'metadata')
+        add('unknown fields', `update ${fieldName(path)}${q}`, 'PUT', `${VM}${q}`, setAt(current(), path, 'x'), JSON_CT, badRequest(fieldName(path)));
+      if (typeof path[2] !== 'number' && path[1] !== 'rootDisk')
+        add('unknown fields', `merge patch ${fieldName(path)}${q}`, 'PATCH', `${VM}${q}`, setAt({}, path, 'x'), MERGE, badRequest(fieldName(path)));
     }
   }
   for (let i = 0; i < 40; i++) {
     const key = `f${r.int(1e6).toString(36)}${r.pick(['', '_x', '-y', '.z', '$'])}`;
     const where = r.pick([[key], ['spec', key], ['metadata', key], ['spec', 'resources', key]]);
-    add('unknown fields', `create random unknown ${fieldName(where)}`, 'POST', VMS, setAt({ ...base, metadata: { name: fresh() } }, where, r.int(100)), JSON_CT, badRequest(fieldName(where)));
+    add(
+      'unknown fields',
+      `create random unknown ${fieldName(where)}`,
+      'POST',
+      VMS,
+      setAt({ ...base, metadata: { name: fresh() } }, where, r.int(100)),
+      JSON_CT,
+      badRequest(fieldName(where)),
+    );
   }
-  add('unknown fields', '__proto__ key in a create', 'POST', VMS, j(newVm(fresh())).replace('"spec":{', '"spec":{"__proto__":{"polluted":true},'), JSON_CT, badRequest());
+  add(
+    'unknown fields',
+    '__proto__ key in a create',
+    'POST',
+    VMS,
+    j(newVm(fresh())).replace('"spec":{', '"spec":{"__proto__":{"polluted":true},'),
+    JSON_CT,
+    badRequest(),
+  );
   add('unknown fields', '__proto__ key in a merge patch', 'PATCH', VM, '{"spec":{"__proto__":{"runStrategy":"Halted"}}}', MERGE, badRequest());
   add('unknown fields', 'constructor.prototype in a merge patch', 'PATCH', VM, '{"constructor":{"prototype":{"polluted":true}}}', MERGE, badRequest());
   add('unknown fields', 'fieldValidation=Bogus', 'POST', `${VMS}?fieldValidation=Bogus`, newVm(fresh()), JSON_CT, badRequest());
-  add('unknown fields', 'fieldValidation given twice', 'POST', `${VMS}?fieldValidation=Strict&fieldValidation=Ignore`, newVm(fresh(), { spec: { resources: { vcpus: 1, memoryMiB: 64 }, gpus: 1 } }), JSON_CT, badRequest());
+  add(
+    'unknown fields',
+    'fieldValidation given twice',
+    'POST',
+    `${VMS}?fieldValidation=Strict&fieldValidation=Ignore`,
+    newVm(fresh(), { spec: { resources: { vcpus: 1, memoryMiB: 64 }, gpus: 1 } }),
+    JSON_CT,
+    badRequest(),
+  );
   add('unknown fields', 'dryRun=Bogus', 'POST', `${VMS}?dryRun=Bogus`, newVm(fresh()), JSON_CT, badRequest());
 
   // ── immutable fields ────────────────────────────────────────────────────────────────────────
@@ -439,14 +730,26 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   const withSpec = (o: any, sp: object) => ({ ...o, spec: { ...o.spec, ...sp } });
   const unchanged = (what: (b: any) => string | undefined): Expectation => ({ code: 200, check: what });
   const sameAsSeeded = (b: any) =>
-    b?.metadata?.resourceVersion !== rv ? `resourceVersion ${b?.metadata?.resourceVersion}, seeded ${rv}` : b.metadata.creationTimestamp !== cur.metadata.creationTimestamp ? 'creationTimestamp changed' : undefined;
+    b?.metadata?.resourceVersion !== rv
+      ? `resourceVersion ${b?.metadata?.resourceVersion}, seeded ${rv}`
+      : b.metadata.creationTimestamp !== cur.metadata.creationTimestamp
+        ? 'creationTimestamp changed'
+        : undefined;
   for (const uid of ['00000000-0000-0000-0000-000000000000', 'not-a-uid', cur.metadata.uid.toUpperCase()]) {
     add('immutable fields', `update metadata.uid=${uid}`, 'PUT', VM, withMeta(cur, { uid }), JSON_CT, conflict);
     add('immutable fields', `merge patch metadata.uid=${uid}`, 'PATCH', VM, { metadata: { uid } }, MERGE, conflict);
     add('immutable fields', `JSON patch metadata.uid=${uid}`, 'PATCH', VM, [{ op: 'replace', path: '/metadata/uid', value: uid }], JSONPATCH, conflict);
   }
   add('immutable fields', 'update metadata.name', 'PUT', VM, withMeta(cur, { name: `${vmName}-2` }), JSON_CT, badRequest('metadata.name'));
-  add('immutable fields', 'JSON patch metadata.name', 'PATCH', VM, [{ op: 'replace', path: '/metadata/name', value: `${vmName}-2` }], JSONPATCH, badRequest('metadata.name'));
+  add(
+    'immutable fields',
+    'JSON patch metadata.name',
+    'PATCH',
+    VM,
+    [{ op: 'replace', path: '/metadata/name', value: `${vmName}-2` }],
+    JSONPATCH,
+    badRequest('metadata.name'),
+  );
   // creationTimestamp, generation and deletionTimestamp are the server's: Kubernetes keeps its own values and ignores the client's (no error, no write).
   for (const [m, what] of [
     [{ creationTimestamp: '2001-01-01T00:00:00Z' }, 'creationTimestamp'],
@@ -468,7 +771,15 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     add('immutable fields', `JSON patch spec.${f}=${j(v)}`, 'PATCH', VM, [{ op: 'replace', path: `/spec/${f}`, value: v }], JSONPATCH, invalid(`spec.${f}`));
   }
   // Leaving the priority fields out keeps them (so an old manifest still applies): no error, no write.
-  add('immutable fields', 'merge patch spec.priority=null (removal: kept)', 'PATCH', VM, { spec: { priority: null, priorityClassName: null } }, MERGE, unchanged(sameAsSeeded));
+  add(
+    'immutable fields',
+    'merge patch spec.priority=null (removal: kept)',
+    'PATCH',
+    VM,
+    { spec: { priority: null, priorityClassName: null } },
+    MERGE,
+    unchanged(sameAsSeeded),
+  );
   for (const v of [0, 1, 999, 1000]) {
     if (v === pc.spec.value) continue;
     add('immutable fields', `PriorityClass update spec.value=${v}`, 'PUT', PC, withSpec(pc, { value: v }), JSON_CT, invalid('spec.value'));
@@ -482,30 +793,118 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   for (const v of stale) {
     add('resourceVersions', `update with stale ${v}`, 'PUT', VM, withMeta(cur, { resourceVersion: v }), JSON_CT, conflict);
     add('resourceVersions', `merge patch with stale ${v}`, 'PATCH', VM, { metadata: { resourceVersion: v, labels: { stale: 'yes' } } }, MERGE, conflict);
-    add('resourceVersions', `JSON patch with stale ${v}`, 'PATCH', VM, [{ op: 'replace', path: '/metadata/resourceVersion', value: v }, { op: 'add', path: '/metadata/labels', value: { stale: 'yes' } }], JSONPATCH, conflict);
+    add(
+      'resourceVersions',
+      `JSON patch with stale ${v}`,
+      'PATCH',
+      VM,
+      [
+        { op: 'replace', path: '/metadata/resourceVersion', value: v },
+        { op: 'add', path: '/metadata/labels', value: { stale: 'yes' } },
+      ],
+      JSONPATCH,
+      conflict,
+    );
     add('resourceVersions', `delete precondition stale ${v}`, 'DELETE', VM, { preconditions: { resourceVersion: v } }, JSON_CT, conflict);
     add('resourceVersions', `status update with stale ${v}`, 'PUT', `${VM}/status`, withMeta(cur, { resourceVersion: v }), JSON_CT, conflict);
   }
   for (const v of bogus) {
     add('resourceVersions', `update with bogus ${j(v)}`, 'PUT', VM, withMeta(cur, { resourceVersion: v }), JSON_CT, invalid('metadata.resourceVersion'));
-    add('resourceVersions', `merge patch with bogus ${j(v)}`, 'PATCH', VM, { metadata: { resourceVersion: v, labels: { bogus: 'yes' } } }, MERGE, invalid('metadata.resourceVersion'));
-    add('resourceVersions', `delete precondition bogus ${j(v)}`, 'DELETE', VM, { preconditions: { resourceVersion: v } }, JSON_CT, invalid('preconditions.resourceVersion'));
+    add(
+      'resourceVersions',
+      `merge patch with bogus ${j(v)}`,
+      'PATCH',
+      VM,
+      { metadata: { resourceVersion: v, labels: { bogus: 'yes' } } },
+      MERGE,
+      invalid('metadata.resourceVersion'),
+    );
+    add(
+      'resourceVersions',
+      `delete precondition bogus ${j(v)}`,
+      'DELETE',
+      VM,
+      { preconditions: { resourceVersion: v } },
+      JSON_CT,
+      invalid('preconditions.resourceVersion'),
+    );
     const q = encodeURIComponent(v);
     add('resourceVersions', `list resourceVersion=${j(v)}`, 'GET', `${VMS}?resourceVersion=${q}`, undefined, undefined, badRequest('resourceVersion'));
-    add('resourceVersions', `paged list resourceVersion=${j(v)}`, 'GET', `${VMS}?limit=1&resourceVersion=${q}`, undefined, undefined, badRequest('resourceVersion'));
-    add('resourceVersions', `watch resourceVersion=${j(v)}`, 'GET', `${VMS}?watch=1&timeoutSeconds=1&resourceVersion=${q}`, undefined, undefined, badRequest('resourceVersion'));
+    add(
+      'resourceVersions',
+      `paged list resourceVersion=${j(v)}`,
+      'GET',
+      `${VMS}?limit=1&resourceVersion=${q}`,
+      undefined,
+      undefined,
+      badRequest('resourceVersion'),
+    );
+    add(
+      'resourceVersions',
+      `watch resourceVersion=${j(v)}`,
+      'GET',
+      `${VMS}?watch=1&timeoutSeconds=1&resourceVersion=${q}`,
+      undefined,
+      undefined,
+      badRequest('resourceVersion'),
+    );
   }
   for (const v of ['99999999999999999999', '18446744073709551616', String(2 ** 63), '9'.repeat(400)]) {
-    add('resourceVersions', `list resourceVersion=${v.slice(0, 24)} (not a revision)`, 'GET', `${VMS}?resourceVersion=${v}`, undefined, undefined, badRequest('resourceVersion'));
-    add('resourceVersions', `watch resourceVersion=${v.slice(0, 24)} (not a revision)`, 'GET', `${VMS}?watch=1&timeoutSeconds=1&resourceVersion=${v}`, undefined, undefined, badRequest('resourceVersion'));
+    add(
+      'resourceVersions',
+      `list resourceVersion=${v.slice(0, 24)} (not a revision)`,
+      'GET',
+      `${VMS}?resourceVersion=${v}`,
+      undefined,
+      undefined,
+      badRequest('resourceVersion'),
+    );
+    add(
+      'resourceVersions',
+      `watch resourceVersion=${v.slice(0, 24)} (not a revision)`,
+      'GET',
+      `${VMS}?watch=1&timeoutSeconds=1&resourceVersion=${v}`,
+      undefined,
+      undefined,
+      badRequest('resourceVersion'),
+    );
   }
   // A revision the store has not reached: Kubernetes waits briefly, then answers 504 "Too large resource version" with Retry-After.
   const future = String(Number(rv) + 1_000_000_000);
-  add('resourceVersions', 'list at a future revision', 'GET', `${VMS}?resourceVersion=${future}`, undefined, undefined, { code: 504, reason: 'Timeout', retryAfter: true });
-  add('resourceVersions', 'paged list at a future revision', 'GET', `${VMS}?limit=1&resourceVersion=${future}`, undefined, undefined, { code: 504, reason: 'Timeout', retryAfter: true });
-  for (const pre of [{ uid: 'someone-else' }, { uid: cur.metadata.uid, resourceVersion: '1' }]) add('resourceVersions', `delete precondition ${j(pre)}`, 'DELETE', VM, { preconditions: pre }, JSON_CT, conflict);
-  for (const body of ['"x"', '[]', '5', '{"preconditions":"x"}', '{"preconditions":[]}', '{"preconditions":{"uid":5}}', '{"preconditions":{"resourceVersion":5}}', '{"dryRun":5}', '{"dryRun":"All"}', '{"dryRun":["Bogus"]}', '{"dryRun":[null]}', '{"propagationPolicy":"Bogus"}', '{"gracePeriodSeconds":-1}', '{"gracePeriodSeconds":"x"}', '{"kind":"Pod"}', '{"apiVersion":5}'])
-    add('resourceVersions', `DeleteOptions ${body}`, 'DELETE', VM, body, JSON_CT, { code: /^\{"(kind|apiVersion)"|^"|^\[|^5/.test(body) ? 400 : 422, reason: /^\{"(kind|apiVersion)"|^"|^\[|^5/.test(body) ? 'BadRequest' : 'Invalid' });
+  add('resourceVersions', 'list at a future revision', 'GET', `${VMS}?resourceVersion=${future}`, undefined, undefined, {
+    code: 504,
+    reason: 'Timeout',
+    retryAfter: true,
+  });
+  add('resourceVersions', 'paged list at a future revision', 'GET', `${VMS}?limit=1&resourceVersion=${future}`, undefined, undefined, {
+    code: 504,
+    reason: 'Timeout',
+    retryAfter: true,
+  });
+  for (const pre of [{ uid: 'someone-else' }, { uid: cur.metadata.uid, resourceVersion: '1' }])
+    add('resourceVersions', `delete precondition ${j(pre)}`, 'DELETE', VM, { preconditions: pre }, JSON_CT, conflict);
+  for (const body of [
+    '"x"',
+    '[]',
+    '5',
+    '{"preconditions":"x"}',
+    '{"preconditions":[]}',
+    '{"preconditions":{"uid":5}}',
+    '{"preconditions":{"resourceVersion":5}}',
+    '{"dryRun":5}',
+    '{"dryRun":"All"}',
+    '{"dryRun":["Bogus"]}',
+    '{"dryRun":[null]}',
+    '{"propagationPolicy":"Bogus"}',
+    '{"gracePeriodSeconds":-1}',
+    '{"gracePeriodSeconds":"x"}',
+    '{"kind":"Pod"}',
+    '{"apiVersion":5}',
+  ])
+    add('resourceVersions', `DeleteOptions ${body}`, 'DELETE', VM, body, JSON_CT, {
+      code: /^\{"(kind|apiVersion)"|^"|^\[|^5/.test(body) ? 400 : 422,
+      reason: /^\{"(kind|apiVersion)"|^"|^\[|^5/.test(body) ? 'BadRequest' : 'Invalid',
+    });
   add('resourceVersions', 'DeleteOptions as YAML, bogus', 'DELETE', VM, 'preconditions: [1, 2]\n', YAML_CT, invalid('preconditions'));
   add('resourceVersions', 'delete with propagationPolicy=Bogus', 'DELETE', `${VM}?propagationPolicy=Bogus`, undefined, undefined, badRequest());
   add('resourceVersions', 'delete with gracePeriodSeconds=-5', 'DELETE', `${VM}?gracePeriodSeconds=-5`, undefined, undefined, badRequest());
@@ -574,20 +973,70 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   for (const sel of labelSelectors) {
     const q = encodeURIComponent(sel);
     add('selectors', `list labelSelector=${j(sel).slice(0, 30)}`, 'GET', `${VMS}?labelSelector=${q}`, undefined, undefined, badRequest('labelSelector'));
-    add('selectors', `list all namespaces labelSelector=${j(sel).slice(0, 30)}`, 'GET', `${G}/virtualmachines?labelSelector=${q}`, undefined, undefined, badRequest('labelSelector'));
-    add('selectors', `watch labelSelector=${j(sel).slice(0, 30)}`, 'GET', `${VMS}?watch=1&timeoutSeconds=1&labelSelector=${q}`, undefined, undefined, badRequest('labelSelector'));
-    add('selectors', `deletecollection labelSelector=${j(sel).slice(0, 30)}`, 'DELETE', `${VMS}?labelSelector=${q}`, undefined, undefined, badRequest('labelSelector'));
+    add(
+      'selectors',
+      `list all namespaces labelSelector=${j(sel).slice(0, 30)}`,
+      'GET',
+      `${G}/virtualmachines?labelSelector=${q}`,
+      undefined,
+      undefined,
+      badRequest('labelSelector'),
+    );
+    add(
+      'selectors',
+      `watch labelSelector=${j(sel).slice(0, 30)}`,
+      'GET',
+      `${VMS}?watch=1&timeoutSeconds=1&labelSelector=${q}`,
+      undefined,
+      undefined,
+      badRequest('labelSelector'),
+    );
+    add(
+      'selectors',
+      `deletecollection labelSelector=${j(sel).slice(0, 30)}`,
+      'DELETE',
+      `${VMS}?labelSelector=${q}`,
+      undefined,
+      undefined,
+      badRequest('labelSelector'),
+    );
   }
   for (const sel of fieldSelectors) {
     const q = encodeURIComponent(sel);
     add('selectors', `list fieldSelector=${j(sel).slice(0, 30)}`, 'GET', `${VMS}?fieldSelector=${q}`, undefined, undefined, badRequest('fieldSelector'));
-    add('selectors', `watch fieldSelector=${j(sel).slice(0, 30)}`, 'GET', `${VMS}?watch=1&timeoutSeconds=1&fieldSelector=${q}`, undefined, undefined, badRequest('fieldSelector'));
-    add('selectors', `deletecollection fieldSelector=${j(sel).slice(0, 30)}`, 'DELETE', `${VMS}?fieldSelector=${q}`, undefined, undefined, badRequest('fieldSelector'));
+    add(
+      'selectors',
+      `watch fieldSelector=${j(sel).slice(0, 30)}`,
+      'GET',
+      `${VMS}?watch=1&timeoutSeconds=1&fieldSelector=${q}`,
+      undefined,
+      undefined,
+      badRequest('fieldSelector'),
+    );
+    add(
+      'selectors',
+      `deletecollection fieldSelector=${j(sel).slice(0, 30)}`,
+      'DELETE',
+      `${VMS}?fieldSelector=${q}`,
+      undefined,
+      undefined,
+      badRequest('fieldSelector'),
+    );
   }
   // A field selector's value is a literal, never an expression: these select nothing (Kubernetes answers the same).
-  const selectsNothing = unchanged((b) => (b?.kind !== 'VirtualMachineList' ? `kind ${b?.kind}` : b.items.length ? `selected ${b.items.length} objects` : undefined));
+  const selectsNothing = unchanged((b) =>
+    b?.kind !== 'VirtualMachineList' ? `kind ${b?.kind}` : b.items.length ? `selected ${b.items.length} objects` : undefined,
+  );
   for (const sel of [`metadata.name=${vmName}||1`, 'metadata.name=*', `metadata.name=${vmName}%`, 'status.phase=Running||1', `metadata.name=${vmName}\u0000`])
-    add('selectors', `literal fieldSelector=${j(sel).slice(0, 30)}`, 'GET', `${VMS}?fieldSelector=${encodeURIComponent(sel)}`, undefined, undefined, selectsNothing);
+    add(
+      'selectors',
+      `literal fieldSelector=${j(sel).slice(0, 30)}`,
+      'GET',
+      `${VMS}?fieldSelector=${encodeURIComponent(sel)}`,
+      undefined,
+      undefined,
+      selectsNothing,
+    );
   add('selectors', 'labelSelector given twice', 'GET', `${VMS}?labelSelector=a&labelSelector=b`, undefined, undefined, badRequest());
 
   // ── patches ──────────────────────────────────────────────────────────────────────────────────
@@ -624,9 +1073,25 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   for (const p of ['[]', '[1]', '"x"', '5', 'null', 'true', '[{"op":"replace","path":"/spec","value":{}}]'])
     add('patches', `merge patch that is not an object: ${p.slice(0, 30)}`, 'PATCH', VM, p, MERGE, badRequest());
   add('patches', 'strategic merge patch that is not an object', 'PATCH', VM, '[1]', { 'content-type': 'application/strategic-merge-patch+json' }, badRequest());
-  add('patches', 'merge patch spec.resources=null with a bad runStrategy', 'PATCH', VM, { spec: { resources: null, runStrategy: 'Sometimes' } }, MERGE, invalid('spec.runStrategy'));
+  add(
+    'patches',
+    'merge patch spec.resources=null with a bad runStrategy',
+    'PATCH',
+    VM,
+    { spec: { resources: null, runStrategy: 'Sometimes' } },
+    MERGE,
+    invalid('spec.runStrategy'),
+  );
   add('patches', 'merge patch metadata=null', 'PATCH', VM, { metadata: null, spec: { resources: { vcpus: 'x' } } }, MERGE, invalid('spec.resources.vcpus'));
-  add('patches', 'merge patch on status subresource with a bad phase', 'PATCH', `${VM}/status`, { status: { phase: 'Exploded' } }, MERGE, invalid('status.phase'));
+  add(
+    'patches',
+    'merge patch on status subresource with a bad phase',
+    'PATCH',
+    `${VM}/status`,
+    { status: { phase: 'Exploded' } },
+    MERGE,
+    invalid('status.phase'),
+  );
   add('patches', 'patch of a missing object', 'PATCH', `${VMS}/does-not-exist`, { metadata: { labels: { a: 'b' } } }, MERGE, notFound());
   add('patches', 'patch with force=true and no apply', 'PATCH', `${VM}?force=true`, '[1]', MERGE, badRequest());
 
@@ -695,15 +1160,65 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     'x'.repeat(10_000),
   ])
     add('paging', `continue=${t.slice(0, 24)}`, 'GET', `${VMS}?limit=1&continue=${encodeURIComponent(t)}`, undefined, undefined, badRequest('continue'));
-  add('paging', 'continue from the future', 'GET', `${VMS}?limit=1&continue=${token({ v: 1, rv: Number(rv) + 1_000_000_000, start: prefixOf })}`, undefined, undefined, { code: 504, reason: 'Timeout', retryAfter: true });
-  add('paging', 'continue with a revision beyond int64', 'GET', `${VMS}?limit=1&continue=${token({ v: 1, rv: 1e30, start: prefixOf })}`, undefined, undefined, badRequest('continue'));
+  add(
+    'paging',
+    'continue from the future',
+    'GET',
+    `${VMS}?limit=1&continue=${token({ v: 1, rv: Number(rv) + 1_000_000_000, start: prefixOf })}`,
+    undefined,
+    undefined,
+    { code: 504, reason: 'Timeout', retryAfter: true },
+  );
+  add(
+    'paging',
+    'continue with a revision beyond int64',
+    'GET',
+    `${VMS}?limit=1&continue=${token({ v: 1, rv: 1e30, start: prefixOf })}`,
+    undefined,
+    undefined,
+    badRequest('continue'),
+  );
 
   // ── watch parameters ────────────────────────────────────────────────────────────────────────
-  for (const q of ['timeoutSeconds=-5', 'timeoutSeconds=abc', 'timeoutSeconds=1e30', 'timeoutSeconds=86401', 'includeObject=Bogus', 'limit=abc', 'resourceVersion=abc', 'resourceVersion=-1', 'resourceVersion=1.5'])
-    add('watch parameters', `watch with ${q}`, 'GET', `${VMS}?watch=1&${q}${q.startsWith('timeoutSeconds') ? '' : '&timeoutSeconds=1'}`, undefined, undefined, badRequest());
-  add('watch parameters', 'watch with timeoutSeconds given twice', 'GET', `${VMS}?watch=1&timeoutSeconds=1&timeoutSeconds=2`, undefined, undefined, badRequest());
+  for (const q of [
+    'timeoutSeconds=-5',
+    'timeoutSeconds=abc',
+    'timeoutSeconds=1e30',
+    'timeoutSeconds=86401',
+    'includeObject=Bogus',
+    'limit=abc',
+    'resourceVersion=abc',
+    'resourceVersion=-1',
+    'resourceVersion=1.5',
+  ])
+    add(
+      'watch parameters',
+      `watch with ${q}`,
+      'GET',
+      `${VMS}?watch=1&${q}${q.startsWith('timeoutSeconds') ? '' : '&timeoutSeconds=1'}`,
+      undefined,
+      undefined,
+      badRequest(),
+    );
+  add(
+    'watch parameters',
+    'watch with timeoutSeconds given twice',
+    'GET',
+    `${VMS}?watch=1&timeoutSeconds=1&timeoutSeconds=2`,
+    undefined,
+    undefined,
+    badRequest(),
+  );
   add('watch parameters', 'watch of an unknown resource', 'GET', `${G}/widgets?watch=1`, undefined, undefined, notFound());
-  add('watch parameters', 'watch in a bad namespace', 'GET', `${G}/namespaces/%2e%2e/virtualmachines?watch=1&timeoutSeconds=1`, undefined, undefined, badRequest());
+  add(
+    'watch parameters',
+    'watch in a bad namespace',
+    'GET',
+    `${G}/namespaces/%2e%2e/virtualmachines?watch=1&timeoutSeconds=1`,
+    undefined,
+    undefined,
+    badRequest(),
+  );
 
   return cases;
 }

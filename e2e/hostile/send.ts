@@ -51,18 +51,22 @@ const EARLY_ANSWER_WAIT_MS = 2_000;
 function sendEarlyAnswered(origin: string, c: HostileCase): Promise<{ statusCode: number; headers: Record<string, unknown>; text: string }> {
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = httpRequest(new URL(c.path, origin), { method: c.method, headers: { ...c.headers, 'content-length': String(Buffer.byteLength(c.body!)) } }, (res) => {
-      answered = true;
-      clearTimeout(upload);
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text });
-        req.destroy(); // the body was never sent: this connection cannot carry another request
-      });
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      new URL(c.path, origin),
+      { method: c.method, headers: { ...c.headers, 'content-length': String(Buffer.byteLength(c.body!)) } },
+      (res) => {
+        answered = true;
+        clearTimeout(upload);
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, text });
+          req.destroy(); // the body was never sent: this connection cannot carry another request
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', (err) => {
       if (answered) return;
       reject(err);
@@ -72,7 +76,11 @@ function sendEarlyAnswered(origin: string, c: HostileCase): Promise<{ statusCode
   });
 }
 
-export async function send(pool: Pool, c: HostileCase, judgeWith: (c: HostileCase, status: number, body: any, headers: Record<string, unknown>) => string | undefined = (c, st, b, h) => judge(c.expect, st, b, h)): Promise<Outcome> {
+export async function send(
+  pool: Pool,
+  c: HostileCase,
+  judgeWith: (c: HostileCase, status: number, body: any, headers: Record<string, unknown>) => string | undefined = (c, st, b, h) => judge(c.expect, st, b, h),
+): Promise<Outcome> {
   const t0 = Date.now();
   try {
     const early = c.body !== undefined && Buffer.byteLength(c.body) > EARLY_ANSWER_BYTES;

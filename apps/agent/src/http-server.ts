@@ -61,45 +61,48 @@ export function buildAgentHttp(o: AgentHttpOptions): FastifyInstance {
   app.get('/healthz', async () => 'ok');
   app.get('/readyz', async (_req, reply) => (o.ready() ? 'ok' : reply.code(503).send('not ready')));
   app.get('/metrics', async (_req, reply) => reply.type(register.contentType).send(await register.metrics()));
-  app.get<{ Params: { namespace: string; name: string }; Querystring: { follow?: string; tailLines?: string } }>('/logs/:namespace/:name', async (req, reply) => {
-    const { namespace, name } = req.params;
-    const instance = o.driver.list().find((i) => i.namespace === namespace && i.name === name);
-    const path = instance && o.driver.consoleLog(instance.uid);
-    if (!path) throw notFound({ kind: 'VirtualMachine', group: 'shoal.dev', name });
-    const follow = req.query.follow === 'true' || req.query.follow === '1';
-    const tail = Number(req.query.tailLines);
-    let offset = Number.isInteger(tail) && tail >= 0 ? await tailOffset(path, tail).catch(() => 0) : 0;
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
-    // Headers go out now: a follow on a quiet console is still an open stream to the client.
-    res.flushHeaders();
-    let closed = false;
-    res.on('close', () => (closed = true));
-    // Copies what the file gained since the last look (the console is append-only), a bounded
-    // chunk at a time, waiting for a slow reader to drain before reading on.
-    const pump = async () => {
-      const fh = await open(path, 'r').catch(() => undefined);
-      if (!fh) return;
-      try {
-        const { size } = await fh.stat();
-        while (offset < size && !closed) {
-          const buf = Buffer.alloc(Math.min(size - offset, 256 * 1024));
-          const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-          if (bytesRead === 0) break;
-          offset += bytesRead;
-          if (!res.write(buf.subarray(0, bytesRead))) await new Promise((r) => res.once('drain', r).once('close', r));
+  app.get<{ Params: { namespace: string; name: string }; Querystring: { follow?: string; tailLines?: string } }>(
+    '/logs/:namespace/:name',
+    async (req, reply) => {
+      const { namespace, name } = req.params;
+      const instance = o.driver.list().find((i) => i.namespace === namespace && i.name === name);
+      const path = instance && o.driver.consoleLog(instance.uid);
+      if (!path) throw notFound({ kind: 'VirtualMachine', group: 'shoal.dev', name });
+      const follow = req.query.follow === 'true' || req.query.follow === '1';
+      const tail = Number(req.query.tailLines);
+      let offset = Number.isInteger(tail) && tail >= 0 ? await tailOffset(path, tail).catch(() => 0) : 0;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+      // Headers go out now: a follow on a quiet console is still an open stream to the client.
+      res.flushHeaders();
+      let closed = false;
+      res.on('close', () => (closed = true));
+      // Copies what the file gained since the last look (the console is append-only), a bounded
+      // chunk at a time, waiting for a slow reader to drain before reading on.
+      const pump = async () => {
+        const fh = await open(path, 'r').catch(() => undefined);
+        if (!fh) return;
+        try {
+          const { size } = await fh.stat();
+          while (offset < size && !closed) {
+            const buf = Buffer.alloc(Math.min(size - offset, 256 * 1024));
+            const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+            if (bytesRead === 0) break;
+            offset += bytesRead;
+            if (!res.write(buf.subarray(0, bytesRead))) await new Promise((r) => res.once('drain', r).once('close', r));
+          }
+        } finally {
+          await fh.close();
         }
-      } finally {
-        await fh.close();
-      }
-    };
-    await pump();
-    while (follow && !closed) {
-      await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+      };
       await pump();
-    }
-    res.end();
-  });
+      while (follow && !closed) {
+        await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+        await pump();
+      }
+      res.end();
+    },
+  );
   return app;
 }

@@ -36,7 +36,11 @@ function heartbeat(nodeName: string, server = cp.url) {
 }
 
 /** Rounded: mtimeMs is a float that can miss the whole millisecond by a hair. */
-const mtimeMs = (file: string) => stat(file).then((s) => Math.round(s.mtimeMs), () => undefined);
+const mtimeMs = (file: string) =>
+  stat(file).then(
+    (s) => Math.round(s.mtimeMs),
+    () => undefined,
+  );
 
 test('a successful renewal creates the Lease, and the file says its renewTime', async () => {
   const { hb, file, clock } = heartbeat('hb-ok');

@@ -57,7 +57,11 @@ export class LeaseHeartbeat {
       await this.o.client.patch('lease', this.o.nodeName, { spec }, { namespace: NODE_LEASE_NAMESPACE, type: 'merge', signal });
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 404)) throw err;
-      await this.o.client.create('lease', { metadata: { name: this.o.nodeName }, spec: { ...spec, acquireTime: started.toISOString() } }, { namespace: NODE_LEASE_NAMESPACE, signal });
+      await this.o.client.create(
+        'lease',
+        { metadata: { name: this.o.nodeName }, spec: { ...spec, acquireTime: started.toISOString() } },
+        { namespace: NODE_LEASE_NAMESPACE, signal },
+      );
     }
     // The file's mtime is the renewal's renewTime, not the moment the answer came: the earlier
     // instant, which is what the health controller counts from too. 'a' creates it if missing

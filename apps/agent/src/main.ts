@@ -57,7 +57,7 @@ const argv = await yargs(hideBin(process.argv))
   .usage('$0 --server URL --node-name NAME --data-dir DIR [--runtime qemu|simulated]\n\nRuns the microVMs bound to this node.')
   .config('config', 'YAML or JSON file with any of these options (flags win)', (path) => parseYaml(readFileSync(path, 'utf8')) as object)
   .option('server', { type: 'string', default: process.env.SHOAL_SERVER, describe: 'API server URL, or several comma-separated to fail over between' })
-  .option('token', { type: 'string', describe: 'Bearer token for the API server (the node\'s user: system:node:<node name>, group system:nodes)' })
+  .option('token', { type: 'string', describe: "Bearer token for the API server (the node's user: system:node:<node name>, group system:nodes)" })
   .option('certificate-authority', { type: 'string', describe: 'PEM file of the CA that signed the API server certificate' })
   .option('node-name', { type: 'string', default: hostname(), describe: 'Name of this node' })
   .option('data-dir', { type: 'string', demandOption: true, describe: 'Where VM run directories and state live' })
@@ -77,15 +77,20 @@ const argv = await yargs(hideBin(process.argv))
   .option('simulate-nodes', { type: 'number', default: 0, describe: 'With --runtime simulated: run this many nodes (NAME-0, NAME-1, ...) in this one process' })
   .option('simulate-topology', {
     type: 'string',
-    describe: 'With --simulate-nodes: DATACENTERSxZONESxRACKS (e.g. 3x3x4, racks per zone); gives the nodes topology.shoal.dev/datacenter, zone and rack labels, round-robin',
+    describe:
+      'With --simulate-nodes: DATACENTERSxZONESxRACKS (e.g. 3x3x4, racks per zone); gives the nodes topology.shoal.dev/datacenter, zone and rack labels, round-robin',
   })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!a.server) throw new Error('--server (or SHOAL_SERVER) is required');
     for (const url of a.server.split(',')) if (!/^https?:\/\/[^/]+/.test(url.trim())) throw new Error(`--server: "${url}" is not an http(s) URL`);
-    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`--node-name: "${a['node-name']}" is not a valid name (lower case letters, digits, '-', '.')`);
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name']))
+      throw new Error(`--node-name: "${a['node-name']}" is not a valid name (lower case letters, digits, '-', '.')`);
     for (const [flag, v] of Object.entries(a)) if (Array.isArray(v) && flag !== '_') throw new Error(`--${flag} was given more than once`);
-    const fencingError = fencingTimingError({ leaseDurationSeconds: a['lease-duration'], fenceTimeoutSeconds: a['fence-timeout'] ?? defaultFenceTimeoutSeconds(a['lease-duration']) });
+    const fencingError = fencingTimingError({
+      leaseDurationSeconds: a['lease-duration'],
+      fenceTimeoutSeconds: a['fence-timeout'] ?? defaultFenceTimeoutSeconds(a['lease-duration']),
+    });
     if (fencingError) throw new Error(fencingError);
     parseLabels(a.labels);
     if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');

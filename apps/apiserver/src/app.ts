@@ -59,7 +59,6 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-
 /** Query strings and path parameters are checked by fastify; bodies by the resource service (Status errors, fieldValidation). */
 const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
 

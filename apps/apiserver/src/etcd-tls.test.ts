@@ -115,10 +115,16 @@ test('with --etcd-cafile, --etcd-certfile and --etcd-keyfile the apiserver creat
   }
   // The object really is in that etcd: read back through etcd's JSON gateway with the same client certificate.
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const range = await etcdHttps('/v3/kv/range', { ...(await withClientCert()), body: { key: b64('/registry/'), range_end: b64('/registry0'), keys_only: true } });
+  const range = await etcdHttps('/v3/kv/range', {
+    ...(await withClientCert()),
+    body: { key: b64('/registry/'), range_end: b64('/registry0'), keys_only: true },
+  });
   assert.ok(typeof range === 'object' && range.status === 200, JSON.stringify(range));
   const keys = ((JSON.parse(range.body) as { kvs?: { key: string }[] }).kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString());
-  assert.ok(keys.some((k) => k.includes('over-tls')), keys.join('\n'));
+  assert.ok(
+    keys.some((k) => k.includes('over-tls')),
+    keys.join('\n'),
+  );
   await server.stop();
   server = undefined;
 });
@@ -135,7 +141,7 @@ test('with a client certificate from another CA the apiserver does not become re
   assert.match(out, /etcd at \S+ did not answer within 2 s: .*bad certificate/, out);
 });
 
-test('trusting another CA than the one that signed etcd\'s certificate, the apiserver does not become ready', async () => {
+test("trusting another CA than the one that signed etcd's certificate, the apiserver does not become ready", async () => {
   const stranger = await makeClientCertificate(certs, 'stranger-ca', { untrusted: true });
   const out = await failsToStart(['--etcd-cafile', stranger.caFile, '--etcd-certfile', client.certFile, '--etcd-keyfile', client.keyFile]);
   // This time the apiserver refuses etcd's certificate.
@@ -146,7 +152,18 @@ test('--etcd-certfile and --etcd-keyfile without --etcd-cafile: etcd is verified
   // The test CA stands in for the default trust store (grpc's own override of it, as NODE_EXTRA_CA_CERTS is not what grpc-js reads).
   const p = await startProcess(
     'shoal-apiserver',
-    ['--etcd-servers', etcd.endpoint, '--port', String(await freePort()), '--etcd-startup-timeout', '5', '--etcd-certfile', client.certFile, '--etcd-keyfile', client.keyFile],
+    [
+      '--etcd-servers',
+      etcd.endpoint,
+      '--port',
+      String(await freePort()),
+      '--etcd-startup-timeout',
+      '5',
+      '--etcd-certfile',
+      client.certFile,
+      '--etcd-keyfile',
+      client.keyFile,
+    ],
     { ready: /listening on/, timeoutMs: 30_000, env: { GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: certs.caFile } },
   );
   try {
@@ -168,7 +185,10 @@ test('flags that cannot work are refused at once: a client certificate without i
     assert.match(err.message, /exited \(2\) before it was ready/, err.message);
     return err.message;
   };
-  assert.match(await refused(['--etcd-servers', etcd.endpoint, '--etcd-cafile', certs.caFile, '--etcd-certfile', client.certFile]), /--etcd-certfile and --etcd-keyfile go together/);
+  assert.match(
+    await refused(['--etcd-servers', etcd.endpoint, '--etcd-cafile', certs.caFile, '--etcd-certfile', client.certFile]),
+    /--etcd-certfile and --etcd-keyfile go together/,
+  );
   assert.match(await refused(['--etcd-servers', etcd.endpoint, '--etcd-keyfile', client.keyFile]), /--etcd-certfile and --etcd-keyfile go together/);
   const plain = etcd.endpoint.replace('https:', 'http:');
   assert.match(

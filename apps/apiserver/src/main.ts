@@ -34,12 +34,19 @@ const argv = await yargs(hideBin(process.argv))
     default: 0,
     describe: 'Requests per second each user (or, unauthenticated, each client address) may make; more are refused with 429 and Retry-After. 0: no limit',
   })
-  .option('rate-limit-burst', { type: 'number', describe: 'Requests a user may make at once after being idle (default: twice the per-second rate, at least 1)' })
+  .option('rate-limit-burst', {
+    type: 'number',
+    describe: 'Requests a user may make at once after being idle (default: twice the per-second rate, at least 1)',
+  })
   .option('audit-log-path', {
     type: 'string',
-    describe: 'Append every mutating request to this file as hash-chained JSON lines (check with `shoalctl audit verify FILE`); fsynced every second and on shutdown. Off when absent',
+    describe:
+      'Append every mutating request to this file as hash-chained JSON lines (check with `shoalctl audit verify FILE`); fsynced every second and on shutdown. Off when absent',
   })
-  .option('client-ca-file', { type: 'string', describe: 'Authenticate clients by certificates this CA signed (PEM): CN is the user, O the groups. Needs --tls-cert-file' })
+  .option('client-ca-file', {
+    type: 'string',
+    describe: 'Authenticate clients by certificates this CA signed (PEM): CN is the user, O the groups. Needs --tls-cert-file',
+  })
   .option('token-auth-file', { type: 'string', describe: 'Authenticate bearer tokens listed in this CSV file: token,user,uid,"group1,group2"' })
   .option('anonymous-auth', {
     type: 'boolean',
@@ -54,17 +61,21 @@ const argv = await yargs(hideBin(process.argv))
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
     if (Boolean(a['tls-cert-file']) !== Boolean(a['tls-private-key-file'])) throw new Error('--tls-cert-file and --tls-private-key-file go together');
-    for (const url of String(a['etcd-servers']).split(',')) if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`--etcd-servers: "${url}" is not an http(s) URL`);
+    for (const url of String(a['etcd-servers']).split(','))
+      if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`--etcd-servers: "${url}" is not an http(s) URL`);
     if (Boolean(a['etcd-certfile']) !== Boolean(a['etcd-keyfile'])) throw new Error('--etcd-certfile and --etcd-keyfile go together');
     if (a['etcd-cafile'] || a['etcd-certfile'] || a['etcd-keyfile']) {
-      const plain = String(a['etcd-servers']).split(',').find((url) => !url.startsWith('https://'));
+      const plain = String(a['etcd-servers'])
+        .split(',')
+        .find((url) => !url.startsWith('https://'));
       if (plain) throw new Error(`--etcd-cafile, --etcd-certfile and --etcd-keyfile need https:// etcd URLs, got "${plain}"`);
     }
     if (!(a['watch-cache-size'] >= 1)) throw new Error('--watch-cache-size must be at least 1');
     if (!(a['max-requests-per-second-per-user'] >= 0)) throw new Error('--max-requests-per-second-per-user must be 0 (no limit) or a positive number');
     if (a['rate-limit-burst'] !== undefined && !(a['rate-limit-burst'] >= 1)) throw new Error('--rate-limit-burst must be at least 1');
     if (!(a['etcd-request-timeout'] > 0)) throw new Error('--etcd-request-timeout must be a positive number of seconds');
-    if (a['client-ca-file'] && !a['tls-cert-file']) throw new Error('--client-ca-file needs --tls-cert-file and --tls-private-key-file (client certificates come over TLS)');
+    if (a['client-ca-file'] && !a['tls-cert-file'])
+      throw new Error('--client-ca-file needs --tls-cert-file and --tls-private-key-file (client certificates come over TLS)');
     if (a['authorization-mode'] !== undefined) parseAuthorizationModes(a['authorization-mode']);
     return true;
   })
@@ -97,7 +108,8 @@ async function waitForEtcd(): Promise<void> {
       await etcd.get('/registry/').exec();
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`etcd at ${argv['etcd-servers']} did not answer within ${argv['etcd-startup-timeout']} s: ${(err as Error).message}`);
+      if (Date.now() > deadline)
+        throw new Error(`etcd at ${argv['etcd-servers']} did not answer within ${argv['etcd-startup-timeout']} s: ${(err as Error).message}`);
       log.warn({ err: (err as Error).message }, 'waiting for etcd');
       await new Promise((r) => setTimeout(r, 1000));
     }

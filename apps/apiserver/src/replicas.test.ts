@@ -43,7 +43,8 @@ test('a watch on B from a resourceVersion that A just returned does not miss the
 
 test('concurrent updates through both replicas: exactly one wins, the other gets 409', async () => {
   const created = (await http(a.url, 'POST', VMS, { metadata: { name: 'contended' }, spec: {} })).body;
-  const update = (base: string, vcpus: number) => http(base, 'PUT', `${VMS}/contended`, { ...created, spec: { ...created.spec, resources: { vcpus, memoryMiB: 256 } } });
+  const update = (base: string, vcpus: number) =>
+    http(base, 'PUT', `${VMS}/contended`, { ...created, spec: { ...created.spec, resources: { vcpus, memoryMiB: 256 } } });
   const [ra, rb] = await Promise.all([update(a.url, 2), update(b.url, 3)]);
   assert.deepEqual([ra.status, rb.status].sort(), [200, 409]);
   const winner = ra.status === 200 ? 2 : 3;

@@ -35,7 +35,10 @@ export function registerKindSchemas(app: FastifyInstance, kinds: KindInfo[]): vo
       properties: {
         apiVersion: { type: 'string' },
         kind: { type: 'string' },
-        metadata: { type: 'object', properties: { resourceVersion: { type: 'string' }, continue: { type: 'string' }, remainingItemCount: { type: 'integer' } } },
+        metadata: {
+          type: 'object',
+          properties: { resourceVersion: { type: 'string' }, continue: { type: 'string' }, remainingItemCount: { type: 'integer' } },
+        },
         items: { type: 'array', items: { $ref: `dev.shoal.${k.version}.${k.kind}#` } },
       },
       'x-kubernetes-group-version-kind': [{ group: k.group, version: k.version, kind: k.listKind }],

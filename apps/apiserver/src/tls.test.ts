@@ -13,7 +13,10 @@ let url: string;
 
 before(async () => {
   certs = await makeServerCertificates();
-  cluster = await startCluster({ apiserverArgs: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile], client: { caFile: certs.caFile } });
+  cluster = await startCluster({
+    apiserverArgs: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile],
+    client: { caFile: certs.caFile },
+  });
   url = cluster.url;
 });
 after(async () => {

@@ -19,11 +19,19 @@ export interface ControllerDefinition {
 }
 
 export const CONTROLLERS: readonly ControllerDefinition[] = [
-  { name: SCHEDULER_NAME, description: 'binds each unbound VirtualMachine to the best Ready node with room (filters, then normalised scores)', build: schedulerController },
+  {
+    name: SCHEDULER_NAME,
+    description: 'binds each unbound VirtualMachine to the best Ready node with room (filters, then normalised scores)',
+    build: schedulerController,
+  },
   { name: HEALTH_NAME, description: 'marks nodes NotReady when their lease lapses and moves the VMs of fenced nodes elsewhere', build: healthController },
   { name: PREEMPTOR_NAME, description: 'evicts lower-priority VirtualMachines to make room for one no node can take', build: preemptorController },
   { name: NAMESPACE_NAME, description: 'deletes the contents of a Namespace being deleted, then lets the Namespace go', build: namespaceController },
-  { name: RESOURCEQUOTA_NAME, description: "keeps each ResourceQuota's status.used equal to what its namespace's VirtualMachines use", build: resourceQuotaController },
+  {
+    name: RESOURCEQUOTA_NAME,
+    description: "keeps each ResourceQuota's status.used equal to what its namespace's VirtualMachines use",
+    build: resourceQuotaController,
+  },
 ];
 
 export const CONTROLLER_NAMES = CONTROLLERS.map((c) => c.name);
@@ -36,6 +44,7 @@ export function selectControllers(flag: string | undefined): ControllerDefinitio
     .filter(Boolean);
   if (wanted.length === 0 || wanted.includes('*')) return [...CONTROLLERS];
   const unknown = wanted.filter((n) => !CONTROLLER_NAMES.includes(n));
-  if (unknown.length) throw new Error(`--controllers: unknown controller ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${CONTROLLER_NAMES.join(', ')}`);
+  if (unknown.length)
+    throw new Error(`--controllers: unknown controller ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${CONTROLLER_NAMES.join(', ')}`);
   return CONTROLLERS.filter((c) => wanted.includes(c.name));
 }

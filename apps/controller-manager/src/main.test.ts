@@ -19,19 +19,31 @@ test('bad flags exit 2 with a clear message', async () => {
   const cases: [string[], RegExp][] = [
     [[], /--server URL \(or \$SHOAL_SERVER\) is required/],
     [['--server', 'ftp://example.com'], /--server: "ftp:\/\/example.com" is not an http\(s\) URL/],
-    [['--server', 'http://127.0.0.1:1', '--controllers', 'scheduler,nope'], /--controllers: unknown controller "nope"; available: scheduler, health, preemptor, namespace, resourcequota/],
+    [
+      ['--server', 'http://127.0.0.1:1', '--controllers', 'scheduler,nope'],
+      /--controllers: unknown controller "nope"; available: scheduler, health, preemptor, namespace, resourcequota/,
+    ],
     [['--server', 'http://127.0.0.1:1', '--preemption-min-priority-gap', '0'], /--preemption-min-priority-gap must be a whole number ≥ 1/],
     [['--server', 'http://127.0.0.1:1', '--node-monitor-grace-period', '-1'], /--node-monitor-grace-period must be ≥ 0 seconds/],
     [['--server', 'http://127.0.0.1:1', '--port', '70000'], /--port must be an integer 0-65535, got 70000/],
     [['--server', 'http://127.0.0.1:1', '--port', 'abc'], /--port must be an integer 0-65535/],
     [['--server', 'http://127.0.0.1:1', '--bogus'], /Unknown argument: bogus/],
     [['--server', 'http://127.0.0.1:1', '--log-level', 'loud'], /Invalid values:[\s\S]*log-level/],
-    [['--server', 'http://127.0.0.1:1', '--leader-elect', '--leader-elect-renew-deadline', '20'], /renew deadline \(20 s\) must be less than the lease duration \(15 s\)/],
-    [['--server', 'http://127.0.0.1:1', '--leader-elect-lease-duration', '2.5'], /--leader-elect-lease-duration 2.5 .*lease duration must be a whole number of seconds/],
+    [
+      ['--server', 'http://127.0.0.1:1', '--leader-elect', '--leader-elect-renew-deadline', '20'],
+      /renew deadline \(20 s\) must be less than the lease duration \(15 s\)/,
+    ],
+    [
+      ['--server', 'http://127.0.0.1:1', '--leader-elect-lease-duration', '2.5'],
+      /--leader-elect-lease-duration 2.5 .*lease duration must be a whole number of seconds/,
+    ],
     [['--server', 'http://127.0.0.1:1', '--leader-elect-retry-period', '9'], /must be more than 1.2 × the retry period \(9 s\)/],
     [['--server', 'http://127.0.0.1:1', '--leader-elect-retry-period', 'soon'], /retry period must be more than 0/],
     [['--server', 'http://127.0.0.1:1', '--leader-elect-identity', ' '], /--leader-elect-identity must be 1-1024 characters/],
-    [['--server', 'http://127.0.0.1:1', '--controllers', 'health', '--controller-tokens-dir', '/nonexistent'], /--controller-tokens-dir: cannot read \/nonexistent\/health\.token/],
+    [
+      ['--server', 'http://127.0.0.1:1', '--controllers', 'health', '--controller-tokens-dir', '/nonexistent'],
+      /--controller-tokens-dir: cannot read \/nonexistent\/health\.token/,
+    ],
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   for (const [i, [args, message]] of cases.entries()) {
@@ -43,7 +55,13 @@ test('bad flags exit 2 with a clear message', async () => {
   const help = await run(['--help']);
   assert.equal(help.exitCode, 0);
   assert.match(help.stdout, /--controllers/);
-  for (const flag of ['--leader-elect ', '--leader-elect-lease-duration', '--leader-elect-renew-deadline', '--leader-elect-retry-period', '--leader-elect-identity'])
+  for (const flag of [
+    '--leader-elect ',
+    '--leader-elect-lease-duration',
+    '--leader-elect-renew-deadline',
+    '--leader-elect-retry-period',
+    '--leader-elect-identity',
+  ])
     assert.ok(help.stdout.includes(flag), `--help lists ${flag}`);
 });
 
@@ -101,14 +119,22 @@ test('waits for an API server that is not up yet (not ready meanwhile), then sch
     assert.match(cm.readyLine, new RegExp(`ready on http://127\\.0\\.0\\.1:${healthPort} `));
     const room = { vcpus: 2, memoryMiB: 2048 };
     await client.create('node', { metadata: { name: 'n1' }, spec: {} });
-    await client.patch('node', 'n1', { status: { allocatable: room, capacity: room, conditions: [{ type: 'Ready', status: 'True' }] } }, { type: 'merge', status: true });
+    await client.patch(
+      'node',
+      'n1',
+      { status: { allocatable: room, capacity: room, conditions: [{ type: 'Ready', status: 'True' }] } },
+      { type: 'merge', status: true },
+    );
     await client.create('vm', { metadata: { name: 'before' }, spec: {} });
     await waitForObject(client, 'VirtualMachine', 'before', (v) => v.spec.nodeName === 'n1', { message: 'bound to n1' });
 
     await apiserver.stop();
     apiserver = await startApiserver({ etcd: etcd.endpoint, port: apiPort });
     await client.create('vm', { metadata: { name: 'after' }, spec: {} });
-    await waitForObject(client, 'VirtualMachine', 'after', (v) => v.spec.nodeName === 'n1', { timeoutMs: 30_000, message: 'created after the apiserver restart, bound to n1' });
+    await waitForObject(client, 'VirtualMachine', 'after', (v) => v.spec.nodeName === 'n1', {
+      timeoutMs: 30_000,
+      message: 'created after the apiserver restart, bound to n1',
+    });
     await cm.stop();
     assert.equal((await cm.exited).exitCode, 0);
   } finally {

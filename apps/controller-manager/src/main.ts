@@ -40,12 +40,14 @@ const argv = await yargs(hideBin(process.argv))
   .option('token', { type: 'string', describe: 'Bearer token for the API server' })
   .option('controller-tokens-dir', {
     type: 'string',
-    describe: 'Directory with one token file per controller (<controller>.token): each controller then uses its own credentials (least privilege) instead of --token',
+    describe:
+      'Directory with one token file per controller (<controller>.token): each controller then uses its own credentials (least privilege) instead of --token',
   })
   .option('leader-elect', {
     type: 'boolean',
     default: false,
-    describe: 'Run each controller only while this process holds its Lease (shoal-system/shoal-controller-manager-<controller>): one leader, any number of standbys',
+    describe:
+      'Run each controller only while this process holds its Lease (shoal-system/shoal-controller-manager-<controller>): one leader, any number of standbys',
   })
   .option('leader-elect-lease-duration', {
     type: 'number',
@@ -86,10 +88,13 @@ const argv = await yargs(hideBin(process.argv))
     try {
       checkTiming(electionTiming(a));
     } catch (err) {
-      throw new Error(`--leader-elect-lease-duration ${a['leader-elect-lease-duration']} --leader-elect-renew-deadline ${a['leader-elect-renew-deadline']} --leader-elect-retry-period ${a['leader-elect-retry-period']}: ${(err as Error).message}`);
+      throw new Error(
+        `--leader-elect-lease-duration ${a['leader-elect-lease-duration']} --leader-elect-renew-deadline ${a['leader-elect-renew-deadline']} --leader-elect-retry-period ${a['leader-elect-retry-period']}: ${(err as Error).message}`,
+      );
     }
     const identity = a['leader-elect-identity'];
-    if (identity !== undefined && (identity.trim() === '' || identity.length > 1024)) throw new Error('--leader-elect-identity must be 1-1024 characters, not blank');
+    if (identity !== undefined && (identity.trim() === '' || identity.length > 1024))
+      throw new Error('--leader-elect-identity must be 1-1024 characters, not blank');
     return true;
   })
   .strict()
@@ -99,7 +104,11 @@ const argv = await yargs(hideBin(process.argv))
   })
   .parseAsync();
 
-function electionTiming(a: { 'leader-elect-lease-duration': number; 'leader-elect-renew-deadline': number; 'leader-elect-retry-period': number }): ElectionTiming {
+function electionTiming(a: {
+  'leader-elect-lease-duration': number;
+  'leader-elect-renew-deadline': number;
+  'leader-elect-retry-period': number;
+}): ElectionTiming {
   return {
     leaseDurationMs: Math.round(a['leader-elect-lease-duration'] * 1000),
     renewDeadlineMs: Math.round(a['leader-elect-renew-deadline'] * 1000),

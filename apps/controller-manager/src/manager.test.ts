@@ -69,10 +69,18 @@ const addVm = (name: string) => client.create('vm', { metadata: { name, namespac
 test('a controller runs only while its elector leads, stops on a loss, and runs again, rebuilt, when leadership returns', async () => {
   const elector = new ScriptedElector();
   const registry = new Registry();
-  const manager = new ControllerManager({ client, controllers: selectControllers('scheduler'), registry, log: pino({ level: 'silent' }), electorFor: () => elector });
+  const manager = new ControllerManager({
+    client,
+    controllers: selectControllers('scheduler'),
+    registry,
+    log: pino({ level: 'silent' }),
+    electorFor: () => elector,
+  });
   const gauge = async () => /^shoal_leader_is_leader\{controller="scheduler"\} (\d)$/m.exec(await registry.metrics())?.[1];
-  const reconciles = async () => Number(/^shoal_controller_reconcile_total\{controller="scheduler",result="success"\} (\d+)$/m.exec(await registry.metrics())?.[1] ?? 0);
-  const seen = (name: string) => waitFor(() => manager.informers.informer<VirtualMachine>('vm').get(`default/${name}`), { message: `the informer to hold ${name}` });
+  const reconciles = async () =>
+    Number(/^shoal_controller_reconcile_total\{controller="scheduler",result="success"\} (\d+)$/m.exec(await registry.metrics())?.[1] ?? 0);
+  const seen = (name: string) =>
+    waitFor(() => manager.informers.informer<VirtualMachine>('vm').get(`default/${name}`), { message: `the informer to hold ${name}` });
   try {
     await manager.start();
     assert.equal(manager.ready, true, 'ready while standing by');

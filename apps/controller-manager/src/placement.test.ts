@@ -12,7 +12,8 @@ import { addNode, addVm, boundTo, getVm, pendingWith, withCluster } from './test
 
 /** Three zones of two nodes each: a1 a2 b1 b2 c1 c2. */
 async function addZonedNodes(client: ShoalClient, o: { vcpus?: number } = {}): Promise<void> {
-  for (const zone of ['a', 'b', 'c']) for (const i of [1, 2]) await addNode(client, `${zone}${i}`, { vcpus: o.vcpus ?? 8, memoryMiB: 16384, labels: { [ZONE_LABEL]: `zone-${zone}` } });
+  for (const zone of ['a', 'b', 'c'])
+    for (const i of [1, 2]) await addNode(client, `${zone}${i}`, { vcpus: o.vcpus ?? 8, memoryMiB: 16384, labels: { [ZONE_LABEL]: `zone-${zone}` } });
 }
 
 const zoneOf = (nodeName: string) => `zone-${nodeName[0]}`;
@@ -98,7 +99,10 @@ test('a VM already placed keeps its anti-affinity against newcomers that carry n
   await withCluster(async ({ client }) => {
     await addNode(client, 'n1', { labels: { [ZONE_LABEL]: 'z1' } });
     await addNode(client, 'n2', { labels: { [ZONE_LABEL]: 'z2' } });
-    await addVm(client, 'loner', { labels: { app: 'loner' }, spec: { affinity: { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { role: 'noisy' } }, topologyKey: ZONE_LABEL }] } } } });
+    await addVm(client, 'loner', {
+      labels: { app: 'loner' },
+      spec: { affinity: { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { role: 'noisy' } }, topologyKey: ZONE_LABEL }] } } },
+    });
     const lonerNode = await boundTo(client, 'loner');
     await addVm(client, 'noisy', { labels: { role: 'noisy' } });
     const noisyNode = await boundTo(client, 'noisy');

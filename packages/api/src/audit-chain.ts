@@ -107,7 +107,11 @@ export function verifyAuditChain(text: string): ChainVerdict {
     prevHash = e.hash;
     if (auditEntryHash(e) !== e.hash) return void problem('hash does not match its content (edited?)');
     if (e.prev !== expectedPrev)
-      problem(line === 1 ? 'prev is not the genesis value (lines removed from the start?)' : `prev does not match line ${line - 1}'s hash (line removed or reordered?)`);
+      problem(
+        line === 1
+          ? 'prev is not the genesis value (lines removed from the start?)'
+          : `prev does not match line ${line - 1}'s hash (line removed or reordered?)`,
+      );
   });
   return { entries: lines.length, problems };
 }

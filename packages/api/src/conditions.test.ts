@@ -33,7 +33,10 @@ test('a condition keeps its place among the others and the input is not changed'
     { type: 'C', status: 'True', lastTransitionTime: T0 },
   ];
   const after = setCondition(before, { type: 'B', status: 'False' }, T1);
-  assert.deepEqual(after.map((c) => c.type), ['A', 'B', 'C']);
+  assert.deepEqual(
+    after.map((c) => c.type),
+    ['A', 'B', 'C'],
+  );
   assert.equal(before[1]!.status, 'True');
 });
 

@@ -11,7 +11,13 @@ export function applyMergePatch(target: Json | undefined, patch: Json): Json {
     if (value === null) delete result[key];
     // A key named __proto__ is data like any other (JSON.parse makes it an own property); plain
     // assignment would replace the result's prototype instead and smuggle fields past validation.
-    else Object.defineProperty(result, key, { value: applyMergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value), enumerable: true, writable: true, configurable: true });
+    else
+      Object.defineProperty(result, key, {
+        value: applyMergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return result;
 }

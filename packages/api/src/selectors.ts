@@ -6,9 +6,7 @@
 import { badRequest } from './status.js';
 import type { KubeObject } from './objects.js';
 
-export type Requirement =
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | '!exists' };
+export type Requirement = { key: string; op: 'in' | 'notin'; values: string[] } | { key: string; op: 'exists' | '!exists' };
 
 export type Selector = Requirement[];
 
@@ -50,7 +48,8 @@ export function parseLabelSelector(s: string | undefined, param = 'labelSelector
     let m = /^(\S+)\s+(in|notin)\s+\(([^()]*)\)$/.exec(term);
     if (m) {
       // Kubernetes: "for 'in', 'notin' operators, values set can't be empty". `a notin ()` would otherwise match everything.
-      if (m[3]!.trim() === '') throw badRequest(`unable to parse requirement: values set can't be empty in "${term}"`, [{ field: param, message: `empty set in "${term}"` }]);
+      if (m[3]!.trim() === '')
+        throw badRequest(`unable to parse requirement: values set can't be empty in "${term}"`, [{ field: param, message: `empty set in "${term}"` }]);
       const values = m[3]!.split(',').map((v) => checkValue(v.trim(), param));
       return { key: checkKey(m[1]!, param), op: m[2] as 'in' | 'notin', values };
     }
@@ -152,11 +151,14 @@ function unescapeFieldValue(raw: string, term: string): string {
     const c = raw[i]!;
     if (c === '\\') {
       const next = raw[i + 1];
-      if (next !== '\\' && next !== ',' && next !== '=') throw badRequest(`invalid field selector: invalid escape sequence in "${term}"`, [{ field: 'fieldSelector', message: `invalid escape in "${term}"` }]);
+      if (next !== '\\' && next !== ',' && next !== '=')
+        throw badRequest(`invalid field selector: invalid escape sequence in "${term}"`, [{ field: 'fieldSelector', message: `invalid escape in "${term}"` }]);
       out += next;
       i++;
     } else if (c === '=' || c === '!') {
-      throw badRequest(`invalid field selector: unescaped "${c}" in the value of "${term}"`, [{ field: 'fieldSelector', message: `unescaped "${c}" in "${term}"` }]);
+      throw badRequest(`invalid field selector: unescaped "${c}" in the value of "${term}"`, [
+        { field: 'fieldSelector', message: `unescaped "${c}" in "${term}"` },
+      ]);
     } else out += c;
   }
   return out;

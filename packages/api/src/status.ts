@@ -84,8 +84,7 @@ function qualified(t: Target): string {
   return t.group ? `${plural}.${t.group}` : plural;
 }
 
-export const notFound = (t: Target) =>
-  new ApiError(404, 'NotFound', `${qualified(t)} "${t.name}" not found`, { name: t.name, group: t.group, kind: t.kind });
+export const notFound = (t: Target) => new ApiError(404, 'NotFound', `${qualified(t)} "${t.name}" not found`, { name: t.name, group: t.group, kind: t.kind });
 
 export const alreadyExists = (t: Target) =>
   new ApiError(409, 'AlreadyExists', `${qualified(t)} "${t.name}" already exists`, { name: t.name, group: t.group, kind: t.kind });
@@ -105,13 +104,11 @@ export const invalid = (t: Target, causes: StatusCause[]) =>
     { name: t.name, group: t.group, kind: t.kind, causes },
   );
 
-export const badRequest = (message: string, causes?: StatusCause[]) =>
-  new ApiError(400, 'BadRequest', message, causes ? { causes } : undefined);
+export const badRequest = (message: string, causes?: StatusCause[]) => new ApiError(400, 'BadRequest', message, causes ? { causes } : undefined);
 
 export const gone = (message: string) => new ApiError(410, 'Expired', message);
 
-export const isStatus = (body: unknown): body is Status =>
-  typeof body === 'object' && body !== null && (body as { kind?: unknown }).kind === 'Status';
+export const isStatus = (body: unknown): body is Status => typeof body === 'object' && body !== null && (body as { kind?: unknown }).kind === 'Status';
 
 /** The promise's value, or undefined when it failed with 404 NotFound (the object is gone: nothing left to do). */
 export async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {

@@ -30,7 +30,11 @@ const compiled = new Map<string, KindValidators>();
 function validatorsFor(kind: KindInfo): KindValidators {
   let v = compiled.get(kind.kind);
   if (!v) {
-    v = { quick: quickChecker.compile(kind.schema), check: checker.compile(kind.schema), normalize: normalizer.compile(normalizingSchema(kind.schema) as object) };
+    v = {
+      quick: quickChecker.compile(kind.schema),
+      check: checker.compile(kind.schema),
+      normalize: normalizer.compile(normalizingSchema(kind.schema) as object),
+    };
     compiled.set(kind.kind, v);
   }
   return v;
@@ -84,7 +88,10 @@ export function normalizingSchema(schema: unknown): unknown {
 
 /** `/spec/command/0` → `spec.command[0]`. */
 export function fieldPath(instancePath: string, child?: string): string {
-  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (child !== undefined) parts.push(child);
   return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 }
@@ -114,11 +121,23 @@ function toCause(e: ErrorObject, root: unknown): StatusCause {
         message: `Unsupported value: ${show(valueAt(root, e.instancePath))}: supported values: ${(params.allowedValues as unknown[]).map(show).join(', ')}`,
       };
     case 'type':
-      return { type: 'FieldValueTypeInvalid', field: fieldPath(e.instancePath), message: `Invalid value: ${show(valueAt(root, e.instancePath))}: must be ${e.message?.replace(/^must be /, '') ?? params.type}` };
+      return {
+        type: 'FieldValueTypeInvalid',
+        field: fieldPath(e.instancePath),
+        message: `Invalid value: ${show(valueAt(root, e.instancePath))}: must be ${e.message?.replace(/^must be /, '') ?? params.type}`,
+      };
     case 'propertyNames':
-      return { type: 'FieldValueInvalid', field: fieldPath(e.instancePath, String(params.propertyName)), message: 'Invalid key: must be a qualified name (letters, digits, "-", "_", "."; optional DNS prefix and "/")' };
+      return {
+        type: 'FieldValueInvalid',
+        field: fieldPath(e.instancePath, String(params.propertyName)),
+        message: 'Invalid key: must be a qualified name (letters, digits, "-", "_", "."; optional DNS prefix and "/")',
+      };
     default:
-      return { type: 'FieldValueInvalid', field: fieldPath(e.instancePath), message: `Invalid value: ${show(valueAt(root, e.instancePath))}: ${e.message ?? 'invalid'}` };
+      return {
+        type: 'FieldValueInvalid',
+        field: fieldPath(e.instancePath),
+        message: `Invalid value: ${show(valueAt(root, e.instancePath))}: ${e.message ?? 'invalid'}`,
+      };
   }
 }
 

@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import { apiErrorFromResponse } from './api-errors.js';
 
 test('a Status body becomes its ApiError', () => {
-  const err = apiErrorFromResponse(404, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotFound', code: 404, message: 'virtualmachines.shoal.dev "x" not found' }));
+  const err = apiErrorFromResponse(
+    404,
+    JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      reason: 'NotFound',
+      code: 404,
+      message: 'virtualmachines.shoal.dev "x" not found',
+    }),
+  );
   assert.equal(err.code, 404);
   assert.equal(err.reason, 'NotFound');
   assert.equal(err.message, 'virtualmachines.shoal.dev "x" not found');

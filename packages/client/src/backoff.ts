@@ -18,7 +18,10 @@ export class Backoff {
   private attempt = 0;
   private readonly opts: Required<BackoffOptions>;
 
-  constructor(opts: BackoffOptions = {}, private readonly random: () => number = Math.random) {
+  constructor(
+    opts: BackoffOptions = {},
+    private readonly random: () => number = Math.random,
+  ) {
     this.opts = { ...DEFAULT_BACKOFF, ...opts };
   }
 

@@ -46,7 +46,10 @@ test('CRUD round trip with typed errors', async () => {
 
   const merged = await client.patch('vm', 'web', { metadata: { labels: { tier: 'front' } } }, { namespace: 'crud', type: 'merge' });
   assert.deepEqual(merged.metadata.labels, { app: 'web', tier: 'front' });
-  const jsonPatched = await client.patch<VirtualMachine>('vm', 'web', [{ op: 'replace', path: '/spec/resources/vcpus', value: 4 }], { namespace: 'crud', type: 'json' });
+  const jsonPatched = await client.patch<VirtualMachine>('vm', 'web', [{ op: 'replace', path: '/spec/resources/vcpus', value: 4 }], {
+    namespace: 'crud',
+    type: 'json',
+  });
   assert.equal(jsonPatched.spec.resources.vcpus, 4);
 
   const withStatus = await client.updateStatus('vm', { ...jsonPatched, status: { phase: 'Running' } });
@@ -55,7 +58,10 @@ test('CRUD round trip with typed errors', async () => {
   assert.equal(statusPatched.status?.phase, 'Stopped');
 
   const listed = await client.list('vm', { namespace: 'crud', labelSelector: 'tier=front' });
-  assert.deepEqual(listed.items.map((o) => o.metadata.name), ['web']);
+  assert.deepEqual(
+    listed.items.map((o) => o.metadata.name),
+    ['web'],
+  );
   assert.equal((await client.list('vm', { namespace: 'crud', labelSelector: 'tier=back' })).items.length, 0);
 
   await client.delete('vm', 'web', { namespace: 'crud' });
@@ -67,7 +73,10 @@ test('CRUD round trip with typed errors', async () => {
 test('schema violations are 422 Invalid with field paths; unknown fields are 400 under Strict', async () => {
   const invalid = await apiError(client.create('vm', { ...vm('bad', 'default'), spec: { resources: { vcpus: 0 } } }, { fieldValidation: 'Strict' }));
   assert.deepEqual([invalid.code, invalid.reason], [422, 'Invalid']);
-  assert.ok(invalid.details?.causes?.some((c) => c.field === 'spec.resources.vcpus'), JSON.stringify(invalid.details));
+  assert.ok(
+    invalid.details?.causes?.some((c) => c.field === 'spec.resources.vcpus'),
+    JSON.stringify(invalid.details),
+  );
   const unknown = await apiError(client.create('vm', { ...vm('bad', 'default'), spec: { gpus: 1 } }, { fieldValidation: 'Strict' }));
   assert.equal(unknown.code, 400);
   assert.equal((await apiError(client.get('vm', 'bad'))).code, 404, 'nothing was created');
@@ -80,7 +89,10 @@ test('listAll pages through limit/continue and keeps the snapshot resourceVersio
   assert.equal(page.items.length, 3);
   assert.ok(page.metadata.continue, 'a first page of 3 out of 7 has a continue token');
   const all = await client.listAll('vm', { namespace: 'paging', pageSize: 3 });
-  assert.deepEqual(all.items.map((o) => o.metadata.name).sort(), [0, 1, 2, 3, 4, 5, 6].map((i) => `vm-${i}`));
+  assert.deepEqual(
+    all.items.map((o) => o.metadata.name).sort(),
+    [0, 1, 2, 3, 4, 5, 6].map((i) => `vm-${i}`),
+  );
   assert.ok(all.metadata.resourceVersion);
   const everywhere = await client.listAll('vm', {});
   assert.ok(everywhere.items.length >= 7, 'no namespace lists all namespaces');
@@ -100,7 +112,10 @@ test('watch delivers changes in order from a list resourceVersion', async () => 
   await waitFor(() => seen.length >= 3, { message: 'three watch events' });
   ac.abort();
   await done;
-  assert.deepEqual(seen.map((e) => `${e.type}:${e.object.metadata.name}`), ['ADDED:w', 'MODIFIED:w', 'DELETED:w']);
+  assert.deepEqual(
+    seen.map((e) => `${e.type}:${e.object.metadata.name}`),
+    ['ADDED:w', 'MODIFIED:w', 'DELETED:w'],
+  );
 });
 
 test('table returns the server-rendered Table', async () => {

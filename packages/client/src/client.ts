@@ -15,7 +15,6 @@ export type ClientOptions = ConnectionOptions;
 
 export type KindName = string | KindInfo;
 
-
 export interface ObjectOptions {
   namespace?: string;
   signal?: AbortSignal;
@@ -111,7 +110,10 @@ export class ShoalClient {
    * Every page of a list, joined. The first page's resourceVersion is the snapshot all pages
    * belong to (continue tokens read at that revision), so it is the one to watch from.
    */
-  async listAll<T extends KubeObject = KubeObject>(kind: KindName, opts: Omit<ListOptions, 'continue' | 'limit'> & { pageSize?: number } = {}): Promise<KubeList<T>> {
+  async listAll<T extends KubeObject = KubeObject>(
+    kind: KindName,
+    opts: Omit<ListOptions, 'continue' | 'limit'> & { pageSize?: number } = {},
+  ): Promise<KubeList<T>> {
     const { pageSize = 500, ...rest } = opts;
     const first = await this.list<T>(kind, { ...rest, limit: pageSize });
     const items = [...first.items];

@@ -67,11 +67,20 @@ test('kill -9 of the apiserver in use: reads, writes and an informer carry on th
   await client.delete('vm', 'before-2');
 
   const expected = ['add meanwhile', 'update before-0 meanwhile', 'add after-0', 'add after-1', 'add after-2', 'update before-1 after', 'delete before-2'];
-  await waitFor(() => log.length >= 3 + expected.length, { timeoutMs: 15_000, message: `the informer to see ${expected.length} more events (saw ${JSON.stringify(log)})` });
+  await waitFor(() => log.length >= 3 + expected.length, {
+    timeoutMs: 15_000,
+    message: `the informer to see ${expected.length} more events (saw ${JSON.stringify(log)})`,
+  });
   assert.deepEqual(log.slice(3), expected, 'every change once, in order');
   assert.equal(lists, 1, 'the informer never relisted: its watch resumed on the other server');
   const listed = (await client.list('vm', { namespace: 'default' })).items;
-  assert.deepEqual(informer.list().map((o) => `${objectKey(o.metadata)}@${o.metadata.resourceVersion}`).sort(), listed.map((o) => `${objectKey(o.metadata)}@${o.metadata.resourceVersion}`).sort());
+  assert.deepEqual(
+    informer
+      .list()
+      .map((o) => `${objectKey(o.metadata)}@${o.metadata.resourceVersion}`)
+      .sort(),
+    listed.map((o) => `${objectKey(o.metadata)}@${o.metadata.resourceVersion}`).sort(),
+  );
 
   // Bring the first one back on its port, kill the second: the client goes round to the first.
   await cluster.restartApiserver(0);

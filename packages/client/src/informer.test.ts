@@ -85,7 +85,13 @@ test('a label-selected informer holds only matching objects', async (t) => {
   await informer.waitForSync({ timeoutMs: 15_000 });
   await client.create('vm', vm('c', 'sel', { labels: { team: 'red' } }));
   await waitFor(() => informer.get('sel/c'), { message: 'c in the cache' });
-  assert.deepEqual(informer.list().map((o) => o.metadata.name).sort(), ['a', 'c']);
+  assert.deepEqual(
+    informer
+      .list()
+      .map((o) => o.metadata.name)
+      .sort(),
+    ['a', 'c'],
+  );
 });
 
 test('the cache stays correct across an apiserver killed mid-watch', async (t) => {

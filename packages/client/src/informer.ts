@@ -80,7 +80,10 @@ export class Informer<T extends KubeObject = KubeObject> extends EventEmitter<In
   waitForSync(opts: { timeoutMs?: number } = {}): Promise<void> {
     if (this.synced) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = opts.timeoutMs !== undefined ? setTimeout(() => reject(new Error(`${this.kind.plural} informer did not sync within ${opts.timeoutMs} ms`)), opts.timeoutMs) : undefined;
+      const timer =
+        opts.timeoutMs !== undefined
+          ? setTimeout(() => reject(new Error(`${this.kind.plural} informer did not sync within ${opts.timeoutMs} ms`)), opts.timeoutMs)
+          : undefined;
       this.syncWaiters.push(() => {
         clearTimeout(timer);
         if (this.synced) resolve();

@@ -8,7 +8,10 @@ test('one URL, a comma-separated list or an array; path prefixes kept, trailing 
     parseServers('https://a:6443, https://b:6443/prefix/').map((s) => s.url),
     ['https://a:6443', 'https://b:6443/prefix'],
   );
-  assert.deepEqual(parseServers(['http://x:1']).map((s) => [s.origin, s.basePath]), [['http://x:1', '']]);
+  assert.deepEqual(
+    parseServers(['http://x:1']).map((s) => [s.origin, s.basePath]),
+    [['http://x:1', '']],
+  );
   assert.throws(() => parseServers('https://a:6443,ftp://b'), /http or https URL, got "ftp:\/\/b"/);
   assert.throws(() => parseServers('https://a:6443,'), /http or https URL, got ""/);
   assert.throws(() => parseServers(''), /no API server URL/);

@@ -29,7 +29,10 @@ test('objects already cached and later events become namespace/name keys; mapped
   const c = new Controller({ name: 't1', registry: new Registry(), reconcile: async (key) => (seen.push(key), {}) });
   c.watch(vms, enqueueObject());
   const nodes = source();
-  c.watch(nodes, enqueueMapped(() => ['default/waiting-1', 'default/waiting-2']));
+  c.watch(
+    nodes,
+    enqueueMapped(() => ['default/waiting-1', 'default/waiting-2']),
+  );
   c.start();
   vms.emit('add', obj('b', 'other'));
   vms.emit('update', obj('b', 'other'), obj('b', 'other'));

@@ -62,7 +62,8 @@ interface CommonControllerOptions {
 }
 
 /** Either the queue policy, or a queue already built with controllerQueue() (and its policy). */
-export type ControllerOptions = CommonControllerOptions & ((QueuePolicy & { queue?: never }) | { queue: WorkQueue<string>; rateLimiter?: never; priorityOf?: never });
+export type ControllerOptions = CommonControllerOptions &
+  ((QueuePolicy & { queue?: never }) | { queue: WorkQueue<string>; rateLimiter?: never; priorityOf?: never });
 
 export class Controller {
   readonly name: string;
@@ -165,7 +166,10 @@ export class Controller {
         const retries = this.queue.retries(key);
         // A conflict is the optimistic-concurrency loop working as designed: worth a debug line only.
         const level = err instanceof ApiError && err.code === 409 ? 'debug' : 'warn';
-        this.log[level]({ controller: this.name, key, retries, err: err instanceof Error ? err.message : String(err) }, 'reconcile failed; retrying with backoff');
+        this.log[level](
+          { controller: this.name, key, retries, err: err instanceof Error ? err.message : String(err) },
+          'reconcile failed; retrying with backoff',
+        );
         this.queue.addRateLimited(key);
       }
     }

@@ -7,9 +7,7 @@
 import { objectKey, type KubeObject } from '@shoal/api';
 
 export type ObjectChange<T extends KubeObject = KubeObject> =
-  | { type: 'add'; object: T }
-  | { type: 'update'; old: T; object: T }
-  | { type: 'delete'; object: T };
+  { type: 'add'; object: T } | { type: 'update'; old: T; object: T } | { type: 'delete'; object: T };
 
 /** The keys a change should enqueue; nothing (or an empty list) for none. */
 export type EventHandler<T extends KubeObject = KubeObject> = (change: ObjectChange<T>) => Iterable<string> | undefined | void;

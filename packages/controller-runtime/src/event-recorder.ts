@@ -85,7 +85,10 @@ export class EventRecorder {
       const created = await this.create(object, type, reason, message, timestamp);
       this.remember(id, { name: created.metadata.name!, namespace: created.metadata.namespace!, count: 1, firstTimestamp: timestamp });
     } catch (err) {
-      this.log.warn({ component: this.opts.component, reason, object: object.metadata.name, err: err instanceof Error ? err.message : String(err) }, 'could not record event');
+      this.log.warn(
+        { component: this.opts.component, reason, object: object.metadata.name, err: err instanceof Error ? err.message : String(err) },
+        'could not record event',
+      );
     }
   }
 

@@ -18,7 +18,10 @@ export class InformerFactory {
   ) {}
 
   /** The process-wide informer for this kind (and selectors); created on first use. */
-  informer<T extends KubeObject = KubeObject>(kind: string, selectors: Pick<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector'> = {}): Informer<T> {
+  informer<T extends KubeObject = KubeObject>(
+    kind: string,
+    selectors: Pick<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector'> = {},
+  ): Informer<T> {
     const info = resolveKind(kind);
     const id = JSON.stringify([info.plural, selectors.namespace ?? '', selectors.labelSelector ?? '', selectors.fieldSelector ?? '']);
     let informer = this.informers.get(id);

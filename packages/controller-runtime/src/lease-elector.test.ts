@@ -202,14 +202,22 @@ test('a leader whose renewals hang steps down at its renew deadline; the standby
   assert.equal(taken.spec?.leaseTransitions, 1);
   const quietFor = Date.parse(taken.spec!.acquireTime!) - Date.parse(lastByA!.spec!.renewTime!);
   assert.ok(quietFor >= TIMING.leaseDurationMs, `B took over ${quietFor} ms after A's last renewal (lease: ${TIMING.leaseDurationMs} ms)`);
-  assert.ok(acquiredAt - frozenAt < TIMING.leaseDurationMs + 2 * TIMING.retryPeriodMs * 1.2 + 500, `B led ${Math.round(acquiredAt - frozenAt)} ms after A went quiet`);
+  assert.ok(
+    acquiredAt - frozenAt < TIMING.leaseDurationMs + 2 * TIMING.retryPeriodMs * 1.2 + 500,
+    `B led ${Math.round(acquiredAt - frozenAt)} ms after A went quiet`,
+  );
 
-  t.diagnostic(`A stepped down ${Math.round(lostAt - frozenAt)} ms after freezing; B led ${Math.round(acquiredAt - frozenAt)} ms after, ${quietFor} ms after A's last renewTime`);
+  t.diagnostic(
+    `A stepped down ${Math.round(lostAt - frozenAt)} ms after freezing; B led ${Math.round(acquiredAt - frozenAt)} ms after, ${quietFor} ms after A's last renewTime`,
+  );
 
   // A's network comes back: it campaigns again, finds B renewing, and stands by.
   proxy.thaw();
   const again = a.e.acquire(a.stop.signal);
-  await waitFor(() => a.lines.some((l) => l.msg === 'another candidate leads; standing by' && l.holder === 'takes-over'), { timeoutMs: 5000, message: 'A to see B leading' });
+  await waitFor(() => a.lines.some((l) => l.msg === 'another candidate leads; standing by' && l.holder === 'takes-over'), {
+    timeoutMs: 5000,
+    message: 'A to see B leading',
+  });
   await waitFor(async () => Date.parse((await getLease(name)).spec!.renewTime!) - Date.parse(taken.spec!.renewTime!) > 2 * TIMING.leaseDurationMs, {
     timeoutMs: 10_000,
     message: 'B to keep renewing for two lease durations',
@@ -228,7 +236,11 @@ test('candidates racing for a missing or a freed Lease: one create or update win
     const name = `elect-race-${round}`;
     if (freed) {
       // A Lease released by somebody long gone: free, so every candidate tries to take it at once.
-      const ghost = await admin.create<Lease>('lease', { metadata: { name }, spec: { holderIdentity: 'ghost', leaseDurationSeconds: 15, leaseTransitions: 5 } }, { namespace: LEADER_ELECTION_NAMESPACE });
+      const ghost = await admin.create<Lease>(
+        'lease',
+        { metadata: { name }, spec: { holderIdentity: 'ghost', leaseDurationSeconds: 15, leaseTransitions: 5 } },
+        { namespace: LEADER_ELECTION_NAMESPACE },
+      );
       await admin.update<Lease>('lease', { ...ghost, spec: releasedSpec(ghost.spec!, new Date()) }, { namespace: LEADER_ELECTION_NAMESPACE });
     }
     const candidates = Array.from({ length: 5 }, (_, i) => elector(name, `racer-${round}-${i}`));
@@ -239,10 +251,13 @@ test('candidates racing for a missing or a freed Lease: one create or update win
     acquiring.forEach((p) => p.catch(() => undefined));
     const winner = await Promise.race(acquiring);
     // Several retry periods: nobody else ever leads meanwhile.
-    await waitFor(async () => Date.parse((await getLease(name)).spec!.renewTime!) - Date.parse((await getLease(name)).spec!.acquireTime!) > 4 * TIMING.retryPeriodMs, {
-      timeoutMs: 5000,
-      message: 'four renewals',
-    });
+    await waitFor(
+      async () => Date.parse((await getLease(name)).spec!.renewTime!) - Date.parse((await getLease(name)).spec!.acquireTime!) > 4 * TIMING.retryPeriodMs,
+      {
+        timeoutMs: 5000,
+        message: 'four renewals',
+      },
+    );
     overlap.stop();
     assert.equal(overlap.maxLeaders, 1, `round ${round}: one leader at a time`);
     assert.deepEqual(

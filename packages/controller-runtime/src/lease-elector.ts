@@ -26,7 +26,17 @@ import { ApiError, type Lease, type LeaseSpec } from '@shoal/api';
 import { sleep, type ShoalClient } from '@shoal/client';
 import pino, { type Logger } from 'pino';
 import type { LeaderElector } from './leader-election.js';
-import { checkTiming, decide, DEFAULT_ELECTION_TIMING, jittered, LEADER_ELECTION_NAMESPACE, leadershipLeftMs, recordKey, releasedSpec, type ElectionTiming } from './lease-record.js';
+import {
+  checkTiming,
+  decide,
+  DEFAULT_ELECTION_TIMING,
+  jittered,
+  LEADER_ELECTION_NAMESPACE,
+  leadershipLeftMs,
+  recordKey,
+  releasedSpec,
+  type ElectionTiming,
+} from './lease-record.js';
 
 export interface LeaseElectorOptions {
   client: ShoalClient;
@@ -182,7 +192,10 @@ export class LeaseElector implements LeaderElector {
   private armDeadline(term: Term): void {
     clearTimeout(term.deadline);
     const left = leadershipLeftMs(term.lastRenewStartedMs, now(), this.timing.renewDeadlineMs);
-    term.deadline = setTimeout(() => this.lose(term, `no renewal succeeded within the renew deadline (${this.timing.renewDeadlineMs / 1000} s)`), Math.max(0, left));
+    term.deadline = setTimeout(
+      () => this.lose(term, `no renewal succeeded within the renew deadline (${this.timing.renewDeadlineMs / 1000} s)`),
+      Math.max(0, left),
+    );
   }
 
   private scheduleRenewal(term: Term, afterMs: number): void {
@@ -209,7 +222,10 @@ export class LeaseElector implements LeaderElector {
         this.lose(term, r.holder ? `the lease is held by ${r.holder}` : 'the lease was deleted');
         return;
       case 'failed':
-        this.log.warn({ err: r.error, leftMs: Math.round(leadershipLeftMs(term.lastRenewStartedMs, now(), this.timing.renewDeadlineMs)) }, 'failed to renew the leader lease');
+        this.log.warn(
+          { err: r.error, leftMs: Math.round(leadershipLeftMs(term.lastRenewStartedMs, now(), this.timing.renewDeadlineMs)) },
+          'failed to renew the leader lease',
+        );
         // A conflict means somebody else wrote the Lease: read it again at once (once) to find out who.
         term.retriedConflict = r.conflict && !term.retriedConflict;
         this.scheduleRenewal(term, term.retriedConflict ? 0 : this.timing.retryPeriodMs);
@@ -257,7 +273,11 @@ export class LeaseElector implements LeaderElector {
     try {
       const lease =
         decision.kind === 'create'
-          ? await this.client.create<Lease>('lease', { metadata: { name: this.name, namespace: this.namespace }, spec: decision.spec }, { namespace: this.namespace, signal })
+          ? await this.client.create<Lease>(
+              'lease',
+              { metadata: { name: this.name, namespace: this.namespace }, spec: decision.spec },
+              { namespace: this.namespace, signal },
+            )
           : await this.client.update<Lease>('lease', { ...current!, spec: decision.spec }, { namespace: this.namespace, signal });
       this.observe(lease.spec);
       return { outcome: 'held', lease, startedMs, takeover: decision.kind === 'update' && decision.takeover };

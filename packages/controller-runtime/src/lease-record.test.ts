@@ -2,7 +2,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LeaseSpec } from '@shoal/api';
-import { checkTiming, decide, DEFAULT_ELECTION_TIMING, expiresInMs, isFree, jittered, leadershipLeftMs, recordKey, releasedSpec, type DecideInput } from './lease-record.js';
+import {
+  checkTiming,
+  decide,
+  DEFAULT_ELECTION_TIMING,
+  expiresInMs,
+  isFree,
+  jittered,
+  leadershipLeftMs,
+  recordKey,
+  releasedSpec,
+  type DecideInput,
+} from './lease-record.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -27,7 +38,7 @@ const input = (current: LeaseSpec | undefined, at: number, observedAtMs = 0): De
   now: new Date(T0 + at),
 });
 
-test('the defaults are kube-controller-manager\'s, and bad timings are refused with the reason', () => {
+test("the defaults are kube-controller-manager's, and bad timings are refused with the reason", () => {
   assert.deepEqual(DEFAULT_ELECTION_TIMING, { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
   checkTiming(DEFAULT_ELECTION_TIMING);
   checkTiming({ leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 1000 });
@@ -77,7 +88,7 @@ test('a lease held by another expires only when both our observation and its ren
   assert.deepEqual(decide(input(heldByOther(60_000), 20_000, 0)), { kind: 'wait', holder: 'other', expiresInMs: 55_000 });
 });
 
-test('the record\'s own leaseDurationSeconds decides its expiry, not ours', () => {
+test("the record's own leaseDurationSeconds decides its expiry, not ours", () => {
   const short = heldByOther(0, { leaseDurationSeconds: 2 });
   assert.equal(decide(input(short, 2_001, 0)).kind, 'update');
   const long = heldByOther(0, { leaseDurationSeconds: 60 });
@@ -128,13 +139,14 @@ test('a leader steps down a renew deadline after its last successful write start
   assert.ok(leadershipLeftMs(1000, 11_001, 10_000) < 0);
 });
 
-test('no two leaders: a candidate that saw the leader\'s last write can only take over after that leader stepped down', () => {
+test("no two leaders: a candidate that saw the leader's last write can only take over after that leader stepped down", () => {
   // Worst case for the candidate: it saw the write the instant it started.
   const timing = { leaseDurationMs: 4000, renewDeadlineMs: 3000 };
   for (const writeStartedAt of [0, 1234, 99_999]) {
     const leaderStopsAt = writeStartedAt + leadershipLeftMs(writeStartedAt, writeStartedAt, timing.renewDeadlineMs);
     const spec = heldByOther(writeStartedAt, { leaseDurationSeconds: timing.leaseDurationMs / 1000 });
-    const candidateMayAt = writeStartedAt + expiresInMs({ spec, observedAtMs: writeStartedAt, nowMs: writeStartedAt, wallNowMs: T0 + writeStartedAt, fallbackDurationMs: 0 });
+    const candidateMayAt =
+      writeStartedAt + expiresInMs({ spec, observedAtMs: writeStartedAt, nowMs: writeStartedAt, wallNowMs: T0 + writeStartedAt, fallbackDurationMs: 0 });
     assert.equal(candidateMayAt - leaderStopsAt, timing.leaseDurationMs - timing.renewDeadlineMs);
   }
 });

@@ -51,9 +51,13 @@ export function checkTiming(t: ElectionTiming): void {
   if (!(t.renewDeadlineMs > 0)) throw new Error(`renew deadline must be more than 0, got ${s(t.renewDeadlineMs)}`);
   if (!(t.retryPeriodMs > 0)) throw new Error(`retry period must be more than 0, got ${s(t.retryPeriodMs)}`);
   if (t.renewDeadlineMs >= t.leaseDurationMs)
-    throw new Error(`renew deadline (${s(t.renewDeadlineMs)}) must be less than the lease duration (${s(t.leaseDurationMs)}), or two leaders could run at once`);
+    throw new Error(
+      `renew deadline (${s(t.renewDeadlineMs)}) must be less than the lease duration (${s(t.leaseDurationMs)}), or two leaders could run at once`,
+    );
   if (t.renewDeadlineMs <= JITTER_FACTOR * t.retryPeriodMs)
-    throw new Error(`renew deadline (${s(t.renewDeadlineMs)}) must be more than ${JITTER_FACTOR} × the retry period (${s(t.retryPeriodMs)}), or one slow renewal loses leadership`);
+    throw new Error(
+      `renew deadline (${s(t.renewDeadlineMs)}) must be more than ${JITTER_FACTOR} × the retry period (${s(t.retryPeriodMs)}), or one slow renewal loses leadership`,
+    );
 }
 
 /** A retry period with up to 20% added, drawn from `random` in [0, 1). */
@@ -133,7 +137,13 @@ export function decide(d: DecideInput): Attempt {
   const transitions = d.current.leaseTransitions ?? 0;
   // Ours already (we renew, or we come back after a restart with the same identity): keep when we got it.
   if (d.current.holderIdentity === d.identity) return { kind: 'update', spec: mine(d.current.acquireTime ?? stamp, transitions), takeover: false };
-  const left = expiresInMs({ spec: d.current, observedAtMs: d.observedAtMs, nowMs: d.nowMs, wallNowMs: d.now.getTime(), fallbackDurationMs: d.leaseDurationSeconds * 1000 });
+  const left = expiresInMs({
+    spec: d.current,
+    observedAtMs: d.observedAtMs,
+    nowMs: d.nowMs,
+    wallNowMs: d.now.getTime(),
+    fallbackDurationMs: d.leaseDurationSeconds * 1000,
+  });
   if (left > 0) return { kind: 'wait', holder: d.current.holderIdentity!, expiresInMs: left };
   return { kind: 'update', spec: mine(stamp, transitions + 1), takeover: true };
 }

@@ -59,7 +59,12 @@ function metricSet(registry: Registry): MetricSet {
       buckets: SECONDS_BUCKETS,
       registers,
     }),
-    activeWorkers: new Gauge({ name: 'shoal_controller_active_workers', help: 'Workers currently running a reconcile.', labelNames: ['controller'], registers }),
+    activeWorkers: new Gauge({
+      name: 'shoal_controller_active_workers',
+      help: 'Workers currently running a reconcile.',
+      labelNames: ['controller'],
+      registers,
+    }),
   };
   sets.set(registry, set);
   return set;
@@ -121,7 +126,12 @@ export class LeaderMetrics {
   constructor(registry: Registry = globalRegistry) {
     let gauge = leaderGauges.get(registry);
     if (!gauge) {
-      gauge = new Gauge({ name: 'shoal_leader_is_leader', help: 'Whether this process leads the controller (1) or stands by (0).', labelNames: ['controller'], registers: [registry] });
+      gauge = new Gauge({
+        name: 'shoal_leader_is_leader',
+        help: 'Whether this process leads the controller (1) or stands by (0).',
+        labelNames: ['controller'],
+        registers: [registry],
+      });
       leaderGauges.set(registry, gauge);
     }
     this.gauge = gauge;

@@ -90,7 +90,10 @@ test('many workers on many keys: every key is processed, never two runs of one k
 
 test('per-item backoff doubles from 5 ms and caps at 1000 s; forget starts it over', () => {
   const rl = new ItemExponentialRateLimiter<string>(5, 1_000_000);
-  assert.deepEqual([1, 2, 3, 4, 5].map(() => rl.when('a')), [5, 10, 20, 40, 80]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map(() => rl.when('a')),
+    [5, 10, 20, 40, 80],
+  );
   assert.equal(rl.when('b'), 5, 'each key backs off on its own');
   assert.equal(rl.retries('a'), 5);
   for (let i = 0; i < 100; i++) rl.when('a');

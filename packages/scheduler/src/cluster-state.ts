@@ -257,7 +257,15 @@ export class ClusterState {
   private slot(name: string): NodeSlot {
     let slot = this.slots.get(name);
     if (!slot) {
-      const info = { name, node: undefined as unknown as Node, allocatable: { ...NO_RESOURCES }, policy: DEFAULT_POLICY, room: { ...NO_RESOURCES }, requested: { ...NO_RESOURCES }, vms: new Map<string, PlacedVm>() };
+      const info = {
+        name,
+        node: undefined as unknown as Node,
+        allocatable: { ...NO_RESOURCES },
+        policy: DEFAULT_POLICY,
+        room: { ...NO_RESOURCES },
+        requested: { ...NO_RESOURCES },
+        vms: new Map<string, PlacedVm>(),
+      };
       slot = { info };
       this.slots.set(name, slot);
     }
@@ -371,7 +379,8 @@ export class ClusterState {
     if (!onNode) return NO_RESOURCES;
     const key = objectKey(vm.metadata);
     let room: Resources = NO_RESOURCES;
-    for (const [k, other] of onNode) if (k !== key && this.placed.get(k) === undefined && priorityOf(other) >= priorityOf(vm)) room = addResources(room, vmRequest(other));
+    for (const [k, other] of onNode)
+      if (k !== key && this.placed.get(k) === undefined && priorityOf(other) >= priorityOf(vm)) room = addResources(room, vmRequest(other));
     return room;
   }
 }

@@ -142,7 +142,8 @@ export function schedule(vm: VirtualMachine, cluster: ClusterState, profile: Pro
   }
   // Ties go to the node earlier by name, wherever the walk started.
   let best = 0;
-  for (let i = 1; i < feasible.length; i++) if (totals[i]! > totals[best]! || (totals[i] === totals[best] && feasible[i]!.name < feasible[best]!.name)) best = i;
+  for (let i = 1; i < feasible.length; i++)
+    if (totals[i]! > totals[best]! || (totals[i] === totals[best] && feasible[i]!.name < feasible[best]!.name)) best = i;
   if (verdicts) {
     feasible.forEach((node, i) => {
       const scores: Record<string, number> = {};

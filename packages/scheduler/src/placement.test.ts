@@ -41,10 +41,18 @@ test('a node follows the most specific matching PlacementPolicy; none means no o
 test('overcommit ratios scale the room ResourcesFit allows, per resource', () => {
   const n = node('n', { vcpus: 4, memoryMiB: 1024 });
   const running = [vm('x', { nodeName: 'n', vcpus: 4, memoryMiB: 512, phase: 'Running' })];
-  assert.deepEqual(check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 256 }), n, running), { ok: false, reason: 'insufficient vcpus' }, 'no policy: no overcommit');
+  assert.deepEqual(
+    check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 256 }), n, running),
+    { ok: false, reason: 'insufficient vcpus' },
+    'no policy: no overcommit',
+  );
   const twice = [policy('p', { overcommit: { vcpus: 2 } })];
   assert.equal(check(resourcesFit, vm('a', { vcpus: 4, memoryMiB: 512 }), n, running, twice).ok, true, '8 vCPUs of room');
-  assert.deepEqual(check(resourcesFit, vm('a', { vcpus: 4, memoryMiB: 513 }), n, running, twice), { ok: false, reason: 'insufficient memory' }, 'memory not overcommitted');
+  assert.deepEqual(
+    check(resourcesFit, vm('a', { vcpus: 4, memoryMiB: 513 }), n, running, twice),
+    { ok: false, reason: 'insufficient memory' },
+    'memory not overcommitted',
+  );
   // A policy change re-computes the room of the nodes it governs.
   const state = ClusterState.from([n], running, twice);
   assert.deepEqual(state.nodeInfo('n')!.room, { vcpus: 8, memoryMiB: 1024 });
@@ -75,13 +83,23 @@ test('normalisers map raw scores onto 0–100', () => {
 });
 
 const web = (name: string, extra: Partial<VirtualMachine['spec']> = {}, labels = { app: 'web' }) =>
-  vm(name, { labels, spec: { affinity: { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: ZONE_LABEL }] } }, ...extra } });
+  vm(name, {
+    labels,
+    spec: { affinity: { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: ZONE_LABEL }] } }, ...extra },
+  });
 
 test('required VM anti-affinity puts each replica in its own zone, and says why when zones run out', () => {
   const nodes = [zoned('a1', 'a'), zoned('a2', 'a'), zoned('b1', 'b'), zoned('c1', 'c')];
   const state = ClusterState.from(nodes, []);
   const placed = placeAll(state, [web('w0'), web('w1'), web('w2'), web('w3')]);
-  assert.deepEqual(placed.slice(0, 3).map((n) => n[0]).sort(), ['a', 'b', 'c'], 'one per zone');
+  assert.deepEqual(
+    placed
+      .slice(0, 3)
+      .map((n) => n[0])
+      .sort(),
+    ['a', 'b', 'c'],
+    'one per zone',
+  );
   assert.equal(placed[3], '-');
   const r = schedule(web('w4'), state, defaultProfile);
   assert.equal(!r.ok && r.message, `0/4 nodes are available: 4 ${VM_ANTI_AFFINITY_MISMATCH}.`);
@@ -95,33 +113,52 @@ test('anti-affinity binds both ways: a VM the rule selects keeps out of the owne
   const r = schedule(plain, state, { ...defaultProfile }, { explain: true });
   assert.ok(r.ok);
   assert.equal(r.nodeName, 'b1');
-  assert.deepEqual(r.verdicts!.find((v) => v.node === 'a1'), { node: 'a1', reason: EXISTING_ANTI_AFFINITY });
+  assert.deepEqual(
+    r.verdicts!.find((v) => v.node === 'a1'),
+    { node: 'a1', reason: EXISTING_ANTI_AFFINITY },
+  );
 });
 
 test('anti-affinity per host uses shoal.dev/hostname, which every node has', () => {
-  const perHost = (name: string) => vm(name, { labels: { app: 'db' }, spec: { affinity: { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: HOSTNAME_LABEL }] } } } });
+  const perHost = (name: string) =>
+    vm(name, {
+      labels: { app: 'db' },
+      spec: { affinity: { vmAntiAffinity: { required: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: HOSTNAME_LABEL }] } } },
+    });
   const placed = placeAll(ClusterState.from([node('n1'), node('n2')], []), [perHost('d0'), perHost('d1'), perHost('d2')]);
   assert.deepEqual(placed, ['n1', 'n2', '-']);
 });
 
 test('required VM affinity follows the group; the first of a group that selects itself may go anywhere', () => {
   const nodes = [zoned('a1', 'a', { vcpus: 16 }), zoned('b1', 'b', { vcpus: 16 }), node('bare', { vcpus: 16 })];
-  const follower = (name: string) => vm(name, { labels: { app: 'cache' }, spec: { affinity: { vmAffinity: { required: [{ labelSelector: { matchLabels: { app: 'cache' } }, topologyKey: ZONE_LABEL }] } } } });
+  const follower = (name: string) =>
+    vm(name, {
+      labels: { app: 'cache' },
+      spec: { affinity: { vmAffinity: { required: [{ labelSelector: { matchLabels: { app: 'cache' } }, topologyKey: ZONE_LABEL }] } } },
+    });
   const state = ClusterState.from(nodes, [vm('db', { labels: { app: 'db' }, nodeName: 'b1' })]);
   const placed = placeAll(state, [follower('c0'), follower('c1')]);
   assert.equal(placed[0] !== 'bare', true, 'a node without the zone label is no domain');
   assert.equal(placed[1], placed[0], 'the second joins the first');
-  const nearDb = vm('near-db', { spec: { affinity: { vmAffinity: { required: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: ZONE_LABEL }] } } } });
+  const nearDb = vm('near-db', {
+    spec: { affinity: { vmAffinity: { required: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: ZONE_LABEL }] } } },
+  });
   assert.deepEqual(placeAll(state, [nearDb]), ['b1']);
-  const lonely = vm('lonely', { spec: { affinity: { vmAffinity: { required: [{ labelSelector: { matchLabels: { app: 'none' } }, topologyKey: ZONE_LABEL }] } } } });
+  const lonely = vm('lonely', {
+    spec: { affinity: { vmAffinity: { required: [{ labelSelector: { matchLabels: { app: 'none' } }, topologyKey: ZONE_LABEL }] } } },
+  });
   const r = schedule(lonely, state, defaultProfile);
   assert.equal(!r.ok && r.reasons[VM_AFFINITY_MISMATCH], 3, 'selects nothing and is not of the group itself');
 });
 
 test('preferred VM affinity and anti-affinity steer the score', () => {
   const state = ClusterState.from([zoned('a1', 'a'), zoned('b1', 'b')], [vm('db', { labels: { app: 'db' }, nodeName: 'b1' })]);
-  const likes = vm('likes', { spec: { affinity: { vmAffinity: { preferred: [{ weight: 50, labelSelector: { matchLabels: { app: 'db' } }, topologyKey: ZONE_LABEL }] } } } });
-  const avoids = vm('avoids', { spec: { affinity: { vmAntiAffinity: { preferred: [{ weight: 50, labelSelector: { matchLabels: { app: 'db' } }, topologyKey: ZONE_LABEL }] } } } });
+  const likes = vm('likes', {
+    spec: { affinity: { vmAffinity: { preferred: [{ weight: 50, labelSelector: { matchLabels: { app: 'db' } }, topologyKey: ZONE_LABEL }] } } },
+  });
+  const avoids = vm('avoids', {
+    spec: { affinity: { vmAntiAffinity: { preferred: [{ weight: 50, labelSelector: { matchLabels: { app: 'db' } }, topologyKey: ZONE_LABEL }] } } },
+  });
   assert.equal((schedule(likes, state, defaultProfile) as { nodeName: string }).nodeName, 'b1');
   assert.equal((schedule(avoids, state, defaultProfile) as { nodeName: string }).nodeName, 'a1');
 });
@@ -129,18 +166,36 @@ test('preferred VM affinity and anti-affinity steer the score', () => {
 test('topology spread keeps maxSkew across zones, counting empty zones, and refuses nodes without the label', () => {
   const nodes = [zoned('a1', 'a', { vcpus: 64 }), zoned('b1', 'b', { vcpus: 64 }), zoned('c1', 'c', { vcpus: 64 }), node('bare', { vcpus: 64 })];
   const spread = (name: string, maxSkew = 1) =>
-    vm(name, { labels: { app: 'api' }, memoryMiB: 32, spec: { topologySpreadConstraints: [{ maxSkew, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'api' } } }] } });
+    vm(name, {
+      labels: { app: 'api' },
+      memoryMiB: 32,
+      spec: {
+        topologySpreadConstraints: [{ maxSkew, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'api' } } }],
+      },
+    });
   const state = ClusterState.from(nodes, []);
-  const placed = placeAll(state, Array.from({ length: 9 }, (_, i) => spread(`s${i}`)));
+  const placed = placeAll(
+    state,
+    Array.from({ length: 9 }, (_, i) => spread(`s${i}`)),
+  );
   const perZone = (z: string) => placed.filter((n) => n.startsWith(z)).length;
   assert.deepEqual([perZone('a'), perZone('b'), perZone('c'), perZone('bare')], [3, 3, 3, 0]);
   // Bin-packing alone would stack them; the constraint is what spreads them. With a bigger skew they may pile up to it.
   const loose = ClusterState.from(nodes, []);
-  const piled = placeAll(loose, Array.from({ length: 3 }, (_, i) => spread(`l${i}`, 2)));
+  const piled = placeAll(
+    loose,
+    Array.from({ length: 3 }, (_, i) => spread(`l${i}`, 2)),
+  );
   assert.deepEqual(piled, ['a1', 'a1', 'b1']);
   const r = schedule(spread('x'), ClusterState.from(nodes, [vm('p', { labels: { app: 'api' }, nodeName: 'a1' })]), defaultProfile, { explain: true });
-  assert.deepEqual(r.verdicts!.find((v) => v.node === 'a1'), { node: 'a1', reason: SPREAD_MISMATCH });
-  assert.deepEqual(r.verdicts!.find((v) => v.node === 'bare'), { node: 'bare', reason: SPREAD_MISSING_LABEL });
+  assert.deepEqual(
+    r.verdicts!.find((v) => v.node === 'a1'),
+    { node: 'a1', reason: SPREAD_MISMATCH },
+  );
+  assert.deepEqual(
+    r.verdicts!.find((v) => v.node === 'bare'),
+    { node: 'bare', reason: SPREAD_MISSING_LABEL },
+  );
 });
 
 test('a nominated VM keeps its room against VMs of lower priority, not against higher ones', () => {
@@ -168,7 +223,10 @@ test('preemption evicts the fewest, least important VMs strictly below the gap, 
   assert.ok(r.ok);
   // a: evict a-low (100). b: evict b-low1 + b-low2 (100+100). Same top priority; a's sum is lower.
   assert.equal(r.plan.nodeName, 'a');
-  assert.deepEqual(r.plan.victims.map((v) => v.key), ['default/a-low']);
+  assert.deepEqual(
+    r.plan.victims.map((v) => v.key),
+    ['default/a-low'],
+  );
 
   // A gap of 450 leaves only priority ≤ 50: nothing to evict anywhere.
   assert.equal(planPreemption(want, state, defaultProfile, { minPriorityGap: 450 }).ok, false);
@@ -181,14 +239,24 @@ test('preemption evicts the fewest, least important VMs strictly below the gap, 
 
 test('preemption keeps the more important victims when fewer make room, and counts VMs already leaving as gone', () => {
   const n = node('n', { vcpus: 4, memoryMiB: 8192 });
-  const bound = [vm('v100', { nodeName: 'n', vcpus: 1, priority: 100 }), vm('v200', { nodeName: 'n', vcpus: 1, priority: 200 }), vm('v300', { nodeName: 'n', vcpus: 2, priority: 300 })];
+  const bound = [
+    vm('v100', { nodeName: 'n', vcpus: 1, priority: 100 }),
+    vm('v200', { nodeName: 'n', vcpus: 1, priority: 200 }),
+    vm('v300', { nodeName: 'n', vcpus: 2, priority: 300 }),
+  ];
   const state = ClusterState.from([n], bound);
   const r = planPreemption(vm('want', { vcpus: 2, priority: 900 }), state, defaultProfile, { minPriorityGap: 10 });
   assert.ok(r.ok);
-  assert.deepEqual(r.plan.victims.map((v) => v.key), ['default/v100', 'default/v200'], 'v300 is reprieved');
+  assert.deepEqual(
+    r.plan.victims.map((v) => v.key),
+    ['default/v100', 'default/v200'],
+    'v300 is reprieved',
+  );
 
   const leaving = vm('v300', { nodeName: 'n', vcpus: 2, priority: 300 });
-  leaving.metadata.annotations = { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify({ reason: 'Preempted', message: 'x', gracePeriodSeconds: 0, requestedAt: '' }) };
+  leaving.metadata.annotations = {
+    [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify({ reason: 'Preempted', message: 'x', gracePeriodSeconds: 0, requestedAt: '' }),
+  };
   state.upsertVm(leaving);
   const again = planPreemption(vm('want', { vcpus: 2, priority: 900 }), state, defaultProfile, { minPriorityGap: 10 });
   assert.ok(again.ok);

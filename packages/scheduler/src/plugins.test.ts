@@ -46,7 +46,10 @@ test('ResourcesFit counts allocatable minus what bound VMs hold, vcpus then memo
 });
 
 test('a node without allocatable uses its capacity, and one with neither has no room', () => {
-  const capOnly = withDefaults('Node', { metadata: { name: 'c' }, status: { capacity: { vcpus: 2, memoryMiB: 512 }, conditions: [{ type: 'Ready', status: 'True' }] } });
+  const capOnly = withDefaults('Node', {
+    metadata: { name: 'c' },
+    status: { capacity: { vcpus: 2, memoryMiB: 512 }, conditions: [{ type: 'Ready', status: 'True' }] },
+  });
   assert.equal(check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 512 }), capOnly).ok, true);
   const bare = withDefaults('Node', { metadata: { name: 'b' } });
   assert.equal(check(resourcesFit, vm('a'), bare).ok, false);
@@ -61,7 +64,10 @@ test('stopped VMs that stay stopped (Halted, or being deleted) hold no room; oth
   assert.equal(holdsResources(vm('a', { phase: 'Stopped', runStrategy: 'Manual' })), true, 'may be started again');
   assert.equal(holdsResources(vm('a', { phase: 'Stopped', runStrategy: 'RerunOnFailure' })), true);
   const n = node('n', { vcpus: 2, memoryMiB: 512 });
-  const vms = [vm('h', { nodeName: 'n', vcpus: 2, memoryMiB: 512, phase: 'Stopped', runStrategy: 'Halted' }), vm('d', { nodeName: 'n', vcpus: 2, memoryMiB: 512, phase: 'Stopped', deleting: true })];
+  const vms = [
+    vm('h', { nodeName: 'n', vcpus: 2, memoryMiB: 512, phase: 'Stopped', runStrategy: 'Halted' }),
+    vm('d', { nodeName: 'n', vcpus: 2, memoryMiB: 512, phase: 'Stopped', deleting: true }),
+  ];
   assert.equal(check(resourcesFit, vm('a', { vcpus: 2, memoryMiB: 512 }), n, vms).ok, true);
 });
 
@@ -70,8 +76,14 @@ test('the cluster state sorts nodes by name, keeps VMs of unknown nodes aside, a
   const state = ClusterState.from([node('c'), node('a'), node('b')], [pending, vm('ghost', { nodeName: 'gone', vcpus: 3 }), vm('q', { nodeName: 'a' })]);
   state.assume(pending, 'b');
   const infos = state.nodeInfos();
-  assert.deepEqual(infos.map((i) => i.name), ['a', 'b', 'c']);
-  assert.deepEqual(infos.map((i) => i.requested.vcpus), [1, 2, 0]);
+  assert.deepEqual(
+    infos.map((i) => i.name),
+    ['a', 'b', 'c'],
+  );
+  assert.deepEqual(
+    infos.map((i) => i.requested.vcpus),
+    [1, 2, 0],
+  );
   assert.deepEqual([...infos[1]!.vms.keys()], ['default/p']);
   // The informer now shows p bound to b: it counts once, as itself.
   const bound = vm('p', { vcpus: 2, rv: '8', nodeName: 'b' });
@@ -150,6 +162,9 @@ test('an unschedulable VM gets Kubernetes-worded reasons, per node, most common 
     !r.ok && r.message,
     "0/5 nodes are available: 2 insufficient memory, 1 node(s) didn't match the VM's node selector, 1 node(s) not ready, 1 node(s) were unschedulable.",
   );
-  assert.equal(unschedulableMessage(3, { 'insufficient memory': 2, 'node(s) not ready': 1 }), '0/3 nodes are available: 2 insufficient memory, 1 node(s) not ready.');
+  assert.equal(
+    unschedulableMessage(3, { 'insufficient memory': 2, 'node(s) not ready': 1 }),
+    '0/3 nodes are available: 2 insufficient memory, 1 node(s) not ready.',
+  );
   assert.equal(unschedulableMessage(0, {}), '0/0 nodes are available: no nodes are registered.');
 });

@@ -64,14 +64,22 @@ test('TaintToleration filter: untolerated NoSchedule/NoExecute taints rule the n
 });
 
 test('TaintToleration: PreferNoSchedule only counts against a node in the score, never filters', () => {
-  const soft = node('n', { taints: [{ key: 'spot', effect: 'PreferNoSchedule' }, { key: 'old', value: 'hw', effect: 'PreferNoSchedule' }] });
+  const soft = node('n', {
+    taints: [
+      { key: 'spot', effect: 'PreferNoSchedule' },
+      { key: 'old', value: 'hw', effect: 'PreferNoSchedule' },
+    ],
+  });
   assert.equal(check(taintToleration, vm(), soft).ok, true);
   assert.equal(taintToleration.score(vm(), info(soft), cycle), 2);
   assert.equal(taintToleration.score(vm({ tolerations: [{ key: 'spot', operator: 'Exists' }] }), info(soft), cycle), 1);
   assert.equal(taintToleration.score(vm({ tolerations: [{ operator: 'Exists', effect: 'PreferNoSchedule' }] }), info(soft), cycle), 0);
   assert.equal(taintToleration.score(vm({ tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }] }), info(soft), cycle), 2, 'wrong effect');
   assert.equal(taintToleration.score(vm(), info(node('n', { taints: [maint] })), cycle), 0, 'hard taints do not count in the score');
-  assert.ok(taintToleration.score(vm(), info(node('clean')), cycle) < taintToleration.score(vm(), info(soft), cycle), 'a count of untolerated taints: fewer is better');
+  assert.ok(
+    taintToleration.score(vm(), info(node('clean')), cycle) < taintToleration.score(vm(), info(soft), cycle),
+    'a count of untolerated taints: fewer is better',
+  );
 });
 
 const sel = (matchLabels: Record<string, string>): LabelSelector => ({ matchLabels });
@@ -97,7 +105,15 @@ test('NodeAffinity filter: required selectors are ORed, each selector ANDed', ()
 });
 
 test('NodeAffinity score: sum of the weights of matching preferred selectors; preferred never filters', () => {
-  const prefs = vm({ nodeAffinity: { preferred: [{ weight: 10, selector: sel({ zone: 'a' }) }, { weight: 5, selector: sel({ disk: 'ssd' }) }, { weight: 50, selector: sel({ gpu: 'yes' }) }] } });
+  const prefs = vm({
+    nodeAffinity: {
+      preferred: [
+        { weight: 10, selector: sel({ zone: 'a' }) },
+        { weight: 5, selector: sel({ disk: 'ssd' }) },
+        { weight: 50, selector: sel({ gpu: 'yes' }) },
+      ],
+    },
+  });
   assert.equal(nodeAffinity.score(prefs, info(node('a', { labels: { zone: 'a', disk: 'ssd' } })), cycle), 15);
   assert.equal(nodeAffinity.score(prefs, info(node('b', { labels: { disk: 'ssd' } })), cycle), 5);
   assert.equal(nodeAffinity.score(prefs, info(node('c')), cycle), 0);

@@ -15,10 +15,55 @@ export async function makeServerCertificates(): Promise<TestCertificates> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-tls-'));
   const f = (name: string) => join(dir, name);
   const run = (args: string[]) => execa('openssl', args, { cwd: dir });
-  await run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=shoal-test-ca']);
-  await run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=shoal-apiserver']);
+  await run([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=shoal-test-ca',
+  ]);
+  await run([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+    '-subj',
+    '/CN=shoal-apiserver',
+  ]);
   await execa('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${f('san.ext')}`]);
-  await run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '1', '-extfile', f('san.ext')]);
+  await run([
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.crt'),
+    '-days',
+    '1',
+    '-extfile',
+    f('san.ext'),
+  ]);
   return { dir, caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
 }
 
@@ -34,7 +79,11 @@ export interface TestClientCertificate {
  * by the CA of `certs`, or with `untrusted` by a fresh CA of its own (which nothing trusts).
  * Files go in `certs.dir`, named after `name`.
  */
-export async function makeClientCertificate(certs: TestCertificates, name: string, opts: { groups?: string[]; untrusted?: boolean } = {}): Promise<TestClientCertificate> {
+export async function makeClientCertificate(
+  certs: TestCertificates,
+  name: string,
+  opts: { groups?: string[]; untrusted?: boolean } = {},
+): Promise<TestClientCertificate> {
   const f = (n: string) => join(certs.dir, `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${n}`);
   const run = (args: string[]) => execa('openssl', args, { cwd: certs.dir });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -46,6 +95,22 @@ export async function makeClientCertificate(certs: TestCertificates, name: strin
   const subject = `/CN=${name}${(opts.groups ?? []).map((g) => `/O=${g}`).join('')}`;
   await run(['req', ...ec, '-keyout', f('client.key'), '-out', f('client.csr'), '-subj', subject]);
   await writeFile(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
-  await run(['x509', '-req', '-in', f('client.csr'), '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', f('client.crt'), '-days', '1', '-extfile', f('client.ext')]);
+  await run([
+    'x509',
+    '-req',
+    '-in',
+    f('client.csr'),
+    '-CA',
+    ca,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-out',
+    f('client.crt'),
+    '-days',
+    '1',
+    '-extfile',
+    f('client.ext'),
+  ]);
   return { certFile: f('client.crt'), keyFile: f('client.key'), caFile: ca };
 }

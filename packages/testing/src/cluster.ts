@@ -175,7 +175,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       controllerManager: undefined,
       agents,
       async startAgent(nodeName, { stopVmsOnExit = true, ...o } = {}) {
-        const agent = await startAgent(servers, nodeName, { ...o, args: [...(stopVmsOnExit ? ['--stop-vms-on-exit'] : []), ...(opts.agentArgs ?? []), ...(o.args ?? [])] });
+        const agent = await startAgent(servers, nodeName, {
+          ...o,
+          args: [...(stopVmsOnExit ? ['--stop-vms-on-exit'] : []), ...(opts.agentArgs ?? []), ...(o.args ?? [])],
+        });
         agents.set(nodeName, agent);
         allAgents.push(agent);
         return agent;

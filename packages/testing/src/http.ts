@@ -7,13 +7,7 @@ export interface HttpAnswer<T = any> {
   body: T;
 }
 
-export async function http<T = any>(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<HttpAnswer<T>> {
+export async function http<T = any>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
   const hasBody = body !== undefined;
   const res = await request(`${base}${path}`, {
     method: method as 'GET',

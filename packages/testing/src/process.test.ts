@@ -34,7 +34,10 @@ test('a process that never prints its ready line is SIGKILLed and gone when the 
 });
 
 test('a process that exits before it is ready is an error with its output', async () => {
-  await assert.rejects(startProcess(await script('quits', ['bad flag'], 0), [], { ready: /ready on/ }), /quits\.mjs exited \(0\) before it was ready:\nbad flag/);
+  await assert.rejects(
+    startProcess(await script('quits', ['bad flag'], 0), [], { ready: /ready on/ }),
+    /quits\.mjs exited \(0\) before it was ready:\nbad flag/,
+  );
   await assert.rejects(startProcess(await script('fails', ['no etcd'], 3), [], { ready: /ready on/ }), /fails\.mjs exited \(3\) before it was ready:\nno etcd/);
 });
 

@@ -7,9 +7,12 @@ import { waitFor, waitForGone, waitForObject } from './wait-for.js';
 test('waitFor answers the first truthy value; on timeout it names what was awaited and the last error or state', async () => {
   let n = 0;
   assert.equal(await waitFor(() => (++n >= 3 ? n : undefined), { intervalMs: 1 }), 3);
-  await assert.rejects(waitFor(() => false, { timeoutMs: 50, intervalMs: 5, message: 'the moon', lastSeen: () => 'still the sun' }), {
-    message: 'timed out after 50 ms waiting for the moon; last seen: still the sun',
-  });
+  await assert.rejects(
+    waitFor(() => false, { timeoutMs: 50, intervalMs: 5, message: 'the moon', lastSeen: () => 'still the sun' }),
+    {
+      message: 'timed out after 50 ms waiting for the moon; last seen: still the sun',
+    },
+  );
   await assert.rejects(
     waitFor(
       () => {
@@ -46,8 +49,15 @@ test('waitForObject answers the object once the predicate holds; its timeout nam
   const vm = await waitForObject(client, 'VirtualMachine', 'w1', (v) => v.metadata.labels?.ready === 'yes', { message: 'labelled ready' });
   assert.equal(vm.spec.runStrategy, 'Halted');
 
-  const err = (await waitForObject(client, 'VirtualMachine', 'w1', (v) => v.status?.phase === 'Running', { timeoutMs: 200, message: 'Running', namespace: 'default' }).catch((e) => e)) as Error;
-  assert.match(err.message, /^timed out after 200 ms waiting for VirtualMachine default\/w1: Running; last seen: \{"metadata":\{"name":"w1".*"runStrategy":"Halted"/);
+  const err = (await waitForObject(client, 'VirtualMachine', 'w1', (v) => v.status?.phase === 'Running', {
+    timeoutMs: 200,
+    message: 'Running',
+    namespace: 'default',
+  }).catch((e) => e)) as Error;
+  assert.match(
+    err.message,
+    /^timed out after 200 ms waiting for VirtualMachine default\/w1: Running; last seen: \{"metadata":\{"name":"w1".*"runStrategy":"Halted"/,
+  );
 
   const missing = (await waitForObject(client, 'Node', 'nowhere', () => true, { timeoutMs: 200 }).catch((e) => e)) as Error;
   assert.match(missing.message, /^timed out after 200 ms waiting for Node nowhere to match \(last error: .*not found/);
@@ -55,10 +65,16 @@ test('waitForObject answers the object once the predicate holds; its timeout nam
 
 test('waitForGone returns once a get says NotFound; its timeout shows what is still there', async () => {
   const { client } = cluster;
-  await client.create('vm', { metadata: { name: 'w2', finalizers: ['test.shoal.dev/hold'] }, spec: { runStrategy: 'Halted', resources: { vcpus: 1, memoryMiB: 64 } } });
+  await client.create('vm', {
+    metadata: { name: 'w2', finalizers: ['test.shoal.dev/hold'] },
+    spec: { runStrategy: 'Halted', resources: { vcpus: 1, memoryMiB: 64 } },
+  });
   await client.delete('vm', 'w2');
   const err = (await waitForGone(client, 'VirtualMachine', 'w2', { timeoutMs: 200 }).catch((e) => e)) as Error;
-  assert.match(err.message, /^timed out after 200 ms waiting for VirtualMachine w2 to be gone; last seen: \{"metadata":\{"name":"w2","finalizers":\["test.shoal.dev\/hold"\]/);
+  assert.match(
+    err.message,
+    /^timed out after 200 ms waiting for VirtualMachine w2 to be gone; last seen: \{"metadata":\{"name":"w2","finalizers":\["test.shoal.dev\/hold"\]/,
+  );
   assert.match(err.message, /"deletionTimestamp":"[^"]+"/);
   await client.patch('vm', 'w2', { metadata: { finalizers: null } }, { type: 'merge' });
   await waitForGone(client, 'VirtualMachine', 'w2');

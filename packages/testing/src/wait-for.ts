@@ -28,7 +28,12 @@ export async function waitFor<T>(probe: () => T | Promise<T>, opts: WaitOptions 
     }
     if (Date.now() > deadline) {
       const seen = lastError === undefined ? opts.lastSeen?.() : undefined;
-      const why = lastError !== undefined ? ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})` : seen !== undefined ? `; last seen: ${seen}` : '';
+      const why =
+        lastError !== undefined
+          ? ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`
+          : seen !== undefined
+            ? `; last seen: ${seen}`
+            : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.message ?? 'condition'}${why}`);
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
@@ -71,7 +76,11 @@ export async function waitForObject<K extends keyof Kinds>(
       last = await client.get<Kinds[K]>(kind, name, { namespace });
       return ok(last) ? last : undefined;
     },
-    { ...wait, message: `${describeObject(kind, name, namespace)}${message ? `: ${message}` : ' to match'}`, lastSeen: () => (last ? showObject(last) : undefined) },
+    {
+      ...wait,
+      message: `${describeObject(kind, name, namespace)}${message ? `: ${message}` : ' to match'}`,
+      lastSeen: () => (last ? showObject(last) : undefined),
+    },
   );
 }
 
@@ -89,6 +98,10 @@ export async function waitForGone(client: ShoalClient, kind: keyof Kinds, name: 
         throw err;
       }
     },
-    { ...wait, message: `${describeObject(kind, name, namespace)}${message ? `: ${message}` : ' to be gone'}`, lastSeen: () => (last ? showObject(last) : undefined) },
+    {
+      ...wait,
+      message: `${describeObject(kind, name, namespace)}${message ? `: ${message}` : ' to be gone'}`,
+      lastSeen: () => (last ? showObject(last) : undefined),
+    },
   );
 }

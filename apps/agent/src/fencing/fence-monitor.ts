@@ -41,7 +41,10 @@ export class FenceMonitor {
     const now = (this.o.now ?? Date.now)();
     if (!clock.fenced(now) || !driver.list().some((i) => i.phase !== 'exited')) return Promise.resolve();
     const age = now - clock.lastRenewal!;
-    log.warn({ lastRenewalAgeMs: age, fenceTimeoutMs: clock.fenceTimeoutMs }, 'no successful lease renewal for longer than the fence timeout: stopping every VM on this node');
+    log.warn(
+      { lastRenewalAgeMs: age, fenceTimeoutMs: clock.fenceTimeoutMs },
+      'no successful lease renewal for longer than the fence timeout: stopping every VM on this node',
+    );
     this.checking = driver
       .fence()
       .catch((err) => log.error({ err: (err as Error).message }, 'fencing failed; trying again'))

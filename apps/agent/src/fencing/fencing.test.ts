@@ -10,8 +10,14 @@ import { defaultFenceTimeoutSeconds, fencingTimingError } from './timing.js';
 test('flags: whole seconds, a fence timeout above 0 and no shorter than the lease, with the reason said', () => {
   assert.equal(fencingTimingError({ leaseDurationSeconds: 4, fenceTimeoutSeconds: 6 }), undefined);
   assert.equal(fencingTimingError({ leaseDurationSeconds: 4, fenceTimeoutSeconds: 4 }), undefined, 'equal is allowed');
-  assert.match(fencingTimingError({ leaseDurationSeconds: 4, fenceTimeoutSeconds: 3 })!, /--fence-timeout 3 is shorter than --lease-duration 4: the VMs would be stopped while the node's lease is still valid.*use at least 4/);
-  assert.match(fencingTimingError({ leaseDurationSeconds: 4, fenceTimeoutSeconds: 0 })!, /--fence-timeout 0: must be a whole number of seconds greater than 0 \(fencing cannot be turned off/);
+  assert.match(
+    fencingTimingError({ leaseDurationSeconds: 4, fenceTimeoutSeconds: 3 })!,
+    /--fence-timeout 3 is shorter than --lease-duration 4: the VMs would be stopped while the node's lease is still valid.*use at least 4/,
+  );
+  assert.match(
+    fencingTimingError({ leaseDurationSeconds: 4, fenceTimeoutSeconds: 0 })!,
+    /--fence-timeout 0: must be a whole number of seconds greater than 0 \(fencing cannot be turned off/,
+  );
   assert.match(fencingTimingError({ leaseDurationSeconds: 4, fenceTimeoutSeconds: 6.5 })!, /--fence-timeout 6.5: must be a whole number/);
   assert.match(fencingTimingError({ leaseDurationSeconds: 1, fenceTimeoutSeconds: 6 })!, /--lease-duration 1: must be a whole number of seconds, at least 2/);
   assert.match(fencingTimingError({ leaseDurationSeconds: NaN, fenceTimeoutSeconds: 6 })!, /--lease-duration NaN/);
@@ -19,7 +25,8 @@ test('flags: whole seconds, a fence timeout above 0 and no shorter than the leas
   assert.equal(defaultFenceTimeoutSeconds(4), 6);
   assert.equal(defaultFenceTimeoutSeconds(40), 60);
   assert.equal(defaultFenceTimeoutSeconds(3), 5);
-  for (const lease of [2, 3, 4, 10, 40]) assert.equal(fencingTimingError({ leaseDurationSeconds: lease, fenceTimeoutSeconds: defaultFenceTimeoutSeconds(lease) }), undefined);
+  for (const lease of [2, 3, 4, 10, 40])
+    assert.equal(fencingTimingError({ leaseDurationSeconds: lease, fenceTimeoutSeconds: defaultFenceTimeoutSeconds(lease) }), undefined);
 });
 
 test('the clock: fresh for a lease duration after a renewal was sent, fenced after the fence timeout', () => {
@@ -74,7 +81,14 @@ test('FenceMonitor stops every simulated guest, booting, running or stopping, on
   await driver.requestStop('stopping', 30_000);
   now = 6_000;
   await monitor.check();
-  assert.deepEqual(driver.list().map((i) => i.phase).sort(), ['starting', 'stopping'], 'within the fence timeout nothing is touched');
+  assert.deepEqual(
+    driver
+      .list()
+      .map((i) => i.phase)
+      .sort(),
+    ['starting', 'stopping'],
+    'within the fence timeout nothing is touched',
+  );
   now = 6_001;
   await monitor.check();
   for (const i of driver.list()) {
@@ -87,7 +101,10 @@ test('FenceMonitor stops every simulated guest, booting, running or stopping, on
 
 test('a simulated launch is refused when mayLaunch says no, and nothing is left behind', async () => {
   const driver = new SimulatedDriver({ bootMs: 1 });
-  await assert.rejects(driver.start(spec('late'), () => false), { name: 'LaunchRefusedError' });
+  await assert.rejects(
+    driver.start(spec('late'), () => false),
+    { name: 'LaunchRefusedError' },
+  );
   assert.equal(driver.state('late'), undefined);
   await driver.start(spec('ok'), () => true);
   assert.equal(driver.state('ok')!.phase, 'starting');

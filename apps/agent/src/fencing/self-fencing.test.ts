@@ -21,7 +21,9 @@ let client: ShoalClient;
 before(async () => {
   cluster = await startCluster();
   client = cluster.client;
-  agent = await cluster.startAgent(NODE, { args: ['--runtime', 'simulated', '--lease-duration', String(LEASE_S), '--fence-timeout', String(FENCE_S), '--log-level', 'info'] });
+  agent = await cluster.startAgent(NODE, {
+    args: ['--runtime', 'simulated', '--lease-duration', String(LEASE_S), '--fence-timeout', String(FENCE_S), '--log-level', 'info'],
+  });
 });
 after(async () => {
   if (agent) process.kill(agent.pid, 'SIGCONT');
@@ -34,10 +36,14 @@ async function phases(): Promise<Record<string, number>> {
   return Object.fromEntries([...text.matchAll(/^shoal_agent_vm_instances\{phase="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
-const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) => waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs: 20_000, message });
+const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) =>
+  waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs: 20_000, message });
 
 async function runningHere(name: string, manual = false): Promise<VirtualMachine> {
-  await client.create('vm', { metadata: { name, annotations: manual ? { [REQUESTED_STATE_ANNOTATION]: 'Running' } : {} }, spec: { runStrategy: manual ? 'Manual' : 'Always', resources: { vcpus: 1, memoryMiB: 128 } } });
+  await client.create('vm', {
+    metadata: { name, annotations: manual ? { [REQUESTED_STATE_ANNOTATION]: 'Running' } : {} },
+    spec: { runStrategy: manual ? 'Manual' : 'Always', resources: { vcpus: 1, memoryMiB: 128 } },
+  });
   await client.patch('vm', name, { spec: { nodeName: NODE } }, { type: 'merge' });
   return until(name, (v) => v.status?.phase === 'Running', 'Running here');
 }
@@ -49,7 +55,22 @@ async function remove(name: string): Promise<void> {
 
 test('fencing flags: bad combinations exit 2 saying why; a raised --lease-duration alone raises the default fence timeout', async () => {
   const run = (args: string[]) =>
-    execa('node', [`${REPO_ROOT}bin/shoal-agent.js`, '--server', 'http://127.0.0.1:1', '--node-name', 'x', '--data-dir', '/tmp/shoal-flags-unused', '--runtime', 'simulated', ...args], { reject: false, timeout: 30_000 });
+    execa(
+      'node',
+      [
+        `${REPO_ROOT}bin/shoal-agent.js`,
+        '--server',
+        'http://127.0.0.1:1',
+        '--node-name',
+        'x',
+        '--data-dir',
+        '/tmp/shoal-flags-unused',
+        '--runtime',
+        'simulated',
+        ...args,
+      ],
+      { reject: false, timeout: 30_000 },
+    );
   const cases: [string[], RegExp][] = [
     [['--fence-timeout', '0'], /--fence-timeout 0: must be a whole number of seconds greater than 0 \(fencing cannot be turned off/],
     [['--fence-timeout', '3'], /--fence-timeout 3 is shorter than --lease-duration 4: the VMs would be stopped while the node's lease is still valid/],
@@ -104,16 +125,24 @@ test('a VM moved elsewhere while the agent was frozen: its instance is removed, 
       message: 'expired for the fence timeout',
     });
     const current = await client.get<VirtualMachine>('vm', 'moved');
-    await client.patch('vm', 'moved', { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: null }, spec: { nodeName: null } }, { type: 'merge' });
+    await client.patch(
+      'vm',
+      'moved',
+      { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: null }, spec: { nodeName: null } },
+      { type: 'merge' },
+    );
     await client.patch('vm', 'moved', { spec: { nodeName: 'somewhere-else' } }, { type: 'merge' });
   } finally {
     process.kill(agent.pid, 'SIGCONT');
   }
   // One instance left: the other VM's (restarted if the in-process fence got to it first after the SIGCONT).
-  await waitFor(async () => {
-    const p = await phases();
-    return Object.values(p).reduce((a, b) => a + b, 0) === 1 && p.running === 1;
-  }, { timeoutMs: 20_000, message: 'only the VM still bound here running' });
+  await waitFor(
+    async () => {
+      const p = await phases();
+      return Object.values(p).reduce((a, b) => a + b, 0) === 1 && p.running === 1;
+    },
+    { timeoutMs: 20_000, message: 'only the VM still bound here running' },
+  );
   await until('other', (v) => v.status?.phase === 'Running', 'Running');
   const log = agent
     .output()

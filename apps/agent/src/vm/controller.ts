@@ -53,7 +53,13 @@ export function vmController(o: VmControllerOptions): Controller {
     warnedEviction: new Map(),
     reportedFence: new Map(),
   };
-  const controller = new Controller({ name: VM_CONTROLLER_NAME, workers: o.workers ?? WORKERS, registry: o.registry, log: o.log, reconcile: (key) => reconcile(ctx, key) });
+  const controller = new Controller({
+    name: VM_CONTROLLER_NAME,
+    workers: o.workers ?? WORKERS,
+    registry: o.registry,
+    log: o.log,
+    reconcile: (key) => reconcile(ctx, key),
+  });
 
   const onInstanceChange = (enqueue: (key: string) => void) => {
     const listener = (uid: string) => {

@@ -30,13 +30,18 @@ async function instances(): Promise<number> {
   return [...text.matchAll(/^shoal_agent_vm_instances\{phase="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) => waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs: 20_000, message });
+const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) =>
+  waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs: 20_000, message });
 
 /** Creates a VM, binds it here by hand (as the scheduler would) and waits until it runs. */
 async function runningHere(name: string): Promise<VirtualMachine> {
   await client.create('vm', { metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
   await client.patch('vm', name, { spec: { nodeName: NODE } }, { type: 'merge' });
-  const vm = await until(name, (v) => v.status?.phase === 'Running' && !!v.metadata.finalizers?.includes(AGENT_FINALIZER), 'Running here with the agent finalizer');
+  const vm = await until(
+    name,
+    (v) => v.status?.phase === 'Running' && !!v.metadata.finalizers?.includes(AGENT_FINALIZER),
+    'Running here with the agent finalizer',
+  );
   assert.equal(await instances(), 1);
   return vm;
 }
@@ -71,7 +76,12 @@ for (const gracePeriodSeconds of [0, 30]) {
     const name = `evict-grace-${gracePeriodSeconds}`;
     const running = await runningHere(name);
     const watch = record(name, running.metadata.resourceVersion!);
-    const request: EvictionRequest = { reason: 'Preempted', message: 'preempted by default/db (priority 900)', gracePeriodSeconds, requestedAt: new Date().toISOString() };
+    const request: EvictionRequest = {
+      reason: 'Preempted',
+      message: 'preempted by default/db (priority 900)',
+      gracePeriodSeconds,
+      requestedAt: new Date().toISOString(),
+    };
     await client.patch('vm', name, { metadata: { annotations: { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request) } } }, { type: 'merge' });
 
     const evicted = await until(name, (v) => !v.spec.nodeName, 'unbound');
@@ -83,7 +93,11 @@ for (const gracePeriodSeconds of [0, 30]) {
     assert.equal(evicted.status!.message, request.message);
     assert.equal(evicted.status!.pid, undefined);
     assert.equal(evicted.status!.ip, undefined);
-    assert.equal(evicted.status!.conditions?.find((c) => c.type === 'Ready'), undefined, 'what the node reported about the guest went with the unbind');
+    assert.equal(
+      evicted.status!.conditions?.find((c) => c.type === 'Ready'),
+      undefined,
+      'what the node reported about the guest went with the unbind',
+    );
     assert.equal(await instances(), 0, 'the simulated instance is gone');
 
     // The order, as the watch saw it: Stopping (still bound, with the request's reason), and only
@@ -95,7 +109,10 @@ for (const gracePeriodSeconds of [0, 30]) {
     const stopping = versions.findIndex((v) => v.status?.phase === 'Stopping');
     const pending = versions.findIndex((v) => v.status?.phase === 'Pending');
     const unbound = versions.findIndex((v) => !v.spec.nodeName);
-    assert.ok(stopping >= 0 && unbound > stopping && pending === unbound, `Stopping → unbound and Pending, saw ${JSON.stringify(versions.map((v) => [v.status?.phase, v.spec.nodeName ?? null]))}`);
+    assert.ok(
+      stopping >= 0 && unbound > stopping && pending === unbound,
+      `Stopping → unbound and Pending, saw ${JSON.stringify(versions.map((v) => [v.status?.phase, v.spec.nodeName ?? null]))}`,
+    );
     assert.equal(versions[stopping]!.status!.reason, 'Preempted');
     assert.equal(versions[stopping]!.spec.nodeName, NODE);
     assert.equal(unbound, versions.length - 1, 'the unbind is the agent’s last write');
@@ -118,7 +135,11 @@ test('an eviction of a VM with no guest (Halted) just unbinds it', async () => {
 test('an invalid eviction request is ignored, with one warning', async () => {
   const name = 'evict-invalid';
   await runningHere(name);
-  const warnings = () => agent.output().split('\n').filter((l) => l.includes('ignoring an eviction request') && l.includes(name)).length;
+  const warnings = () =>
+    agent
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('ignoring an eviction request') && l.includes(name)).length;
   await client.patch('vm', name, { metadata: { annotations: { [EVICTION_REQUESTED_ANNOTATION]: '{"reason":"Preempted"}' } } }, { type: 'merge' });
   await waitFor(() => warnings() > 0, { message: 'the warning about the invalid request' });
   // A spec change makes the agent reconcile (and report the new observedGeneration) with the
@@ -140,13 +161,20 @@ test('a VM unbound by someone else leaves the field-selected watch as DELETED, a
   const abort = new AbortController();
   const watching = (async () => {
     try {
-      for await (const e of client.watch<VirtualMachine>('vm', { fieldSelector: `spec.nodeName=${NODE}`, resourceVersion: running.metadata.resourceVersion }, abort.signal)) seen.push(e);
+      for await (const e of client.watch<VirtualMachine>(
+        'vm',
+        { fieldSelector: `spec.nodeName=${NODE}`, resourceVersion: running.metadata.resourceVersion },
+        abort.signal,
+      ))
+        seen.push(e);
     } catch (err) {
       if (!abort.signal.aborted) throw err;
     }
   })();
   await client.patch('vm', name, { spec: { nodeName: null } }, { type: 'merge' });
-  const deleted = await waitFor(() => seen.find((e) => e.type === 'DELETED' && e.object.metadata.name === name), { message: 'a DELETED event for the VM that stopped matching' });
+  const deleted = await waitFor(() => seen.find((e) => e.type === 'DELETED' && e.object.metadata.name === name), {
+    message: 'a DELETED event for the VM that stopped matching',
+  });
   assert.equal(deleted.object.spec.nodeName, undefined, 'the event carries the object as it is now');
   abort.abort();
   await watching;

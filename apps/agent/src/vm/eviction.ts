@@ -33,7 +33,12 @@ import { evictionStatus, statusPatch, type Action } from './lifecycle.js';
 import type { VmContext } from './context.js';
 import { requestStop } from './stopping.js';
 
-export async function evict(ctx: VmContext, vm: VirtualMachine, instance: InstanceState | undefined, action: Extract<Action, { type: 'evict' }>): Promise<Result> {
+export async function evict(
+  ctx: VmContext,
+  vm: VirtualMachine,
+  instance: InstanceState | undefined,
+  action: Extract<Action, { type: 'evict' }>,
+): Promise<Result> {
   const { driver, log } = ctx;
   const key = objectKey(vm.metadata);
   const uid = vm.metadata.uid!;
@@ -41,7 +46,8 @@ export async function evict(ctx: VmContext, vm: VirtualMachine, instance: Instan
   let current: VirtualMachine | undefined = vm;
   if (action.stop && instance) {
     // Said once, as the stop is first asked for; later passes only look again.
-    if (instance.phase !== 'stopping') log.info({ vm: key, reason: request.reason, gracePeriodSeconds: request.gracePeriodSeconds }, 'evicting VM: stopping its guest');
+    if (instance.phase !== 'stopping')
+      log.info({ vm: key, reason: request.reason, gracePeriodSeconds: request.gracePeriodSeconds }, 'evicting VM: stopping its guest');
     current = await writeEvictionStatus(ctx, current, instance, request);
     if (!current) return {};
     const waiting = await requestStop(ctx, uid, action.graceMs);
@@ -81,11 +87,16 @@ async function writeEvictionStatus(ctx: VmContext, vm: VirtualMachine, instance:
   const patch = statusPatch(vm.status, evictionStatus(vm, ctx.nodeName, instance, request));
   if (!patch) return vm;
   try {
-    return await ctx.client.patch<VirtualMachine>('vm', vm.metadata.name!, { metadata: { resourceVersion: vm.metadata.resourceVersion }, status: patch }, {
-      namespace: vm.metadata.namespace,
-      type: 'merge',
-      status: true,
-    });
+    return await ctx.client.patch<VirtualMachine>(
+      'vm',
+      vm.metadata.name!,
+      { metadata: { resourceVersion: vm.metadata.resourceVersion }, status: patch },
+      {
+        namespace: vm.metadata.namespace,
+        type: 'merge',
+        status: true,
+      },
+    );
   } catch (err) {
     if (err instanceof ApiError && err.code === 404) return undefined;
     throw err;

@@ -1,7 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceState } from '../runtime/driver.js';
-import { EVICTION_REQUESTED_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION, withDefaults, type Condition, type EvictionRequest, type RunStrategy, type VirtualMachine, type VirtualMachineStatus } from '@shoal/api';
+import {
+  EVICTION_REQUESTED_ANNOTATION,
+  REQUESTED_STATE_ANNOTATION,
+  RESTART_REQUESTED_ANNOTATION,
+  START_REQUESTED_ANNOTATION,
+  withDefaults,
+  type Condition,
+  type EvictionRequest,
+  type RunStrategy,
+  type VirtualMachine,
+  type VirtualMachineStatus,
+} from '@shoal/api';
 import { computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch } from './lifecycle.js';
 
 const vm = (runStrategy: RunStrategy, annotations: Record<string, string> = {}): VirtualMachine =>
@@ -69,7 +80,13 @@ test('status follows the instance: Starting, Running with ip and pid, Failed wit
   assert.equal(running.ip, '10.0.2.15');
   assert.equal(running.pid, 42);
   assert.equal(running.observedGeneration, 3);
-  assert.deepEqual(running.conditions![0], { type: 'Ready', status: 'True', reason: 'Booted', message: 'the guest reported its boot marker', lastTransitionTime: 'T' });
+  assert.deepEqual(running.conditions![0], {
+    type: 'Ready',
+    status: 'True',
+    reason: 'Booted',
+    message: 'the guest reported its boot marker',
+    lastTransitionTime: 'T',
+  });
   const dead = computeStatus(vm('RerunOnFailure'), 'n1', instance('exited', failed), false, 'T');
   assert.equal(dead.phase, 'Failed');
   assert.equal(dead.reason, 'CommandFailed');
@@ -105,7 +122,12 @@ test('statusPatch removes fields the new status no longer has', () => {
   assert.deepEqual(statusPatch({ phase: 'Running', preemptedBy: 'default/db' } as VirtualMachineStatus, { phase: 'Stopping' }), { phase: 'Stopping' });
 });
 
-const preempted: EvictionRequest = { reason: 'Preempted', message: 'preempted by default/db (priority 900)', gracePeriodSeconds: 0, requestedAt: '2026-01-01T00:02:00Z' };
+const preempted: EvictionRequest = {
+  reason: 'Preempted',
+  message: 'preempted by default/db (priority 900)',
+  gracePeriodSeconds: 0,
+  requestedAt: '2026-01-01T00:02:00Z',
+};
 const evicted = (runStrategy: RunStrategy, request: object | string = preempted, extra: Record<string, string> = {}) =>
   vm(runStrategy, { ...extra, [EVICTION_REQUESTED_ANNOTATION]: typeof request === 'string' ? request : JSON.stringify(request) });
 
@@ -128,7 +150,13 @@ test('an eviction with nothing left running only unbinds, whatever the runStrate
 });
 
 test('an invalid eviction annotation is ignored, and reported as invalid', () => {
-  for (const bad of ['yes', '{}', JSON.stringify({ reason: 'Preempted' }), JSON.stringify({ reason: 'Preempted', gracePeriodSeconds: -1 }), JSON.stringify({ gracePeriodSeconds: 0 })]) {
+  for (const bad of [
+    'yes',
+    '{}',
+    JSON.stringify({ reason: 'Preempted' }),
+    JSON.stringify({ reason: 'Preempted', gracePeriodSeconds: -1 }),
+    JSON.stringify({ gracePeriodSeconds: 0 }),
+  ]) {
     assert.deepEqual(nextAction(evicted('Always', bad), instance('running')), { type: 'none' }, bad);
     assert.equal(invalidEvictionRequest(evicted('Always', bad)), bad);
   }
@@ -147,8 +175,15 @@ test('eviction status: Stopping with the request reason while the guest stops; t
   assert.equal(stopping.reason, 'Preempted');
   assert.equal(stopping.message, preempted.message);
   assert.equal(stopping.observedGeneration, 3);
-  assert.deepEqual(stopping.conditions!.find((c) => c.type === 'Ready'), { type: 'Ready', status: 'False', reason: 'Preempted', message: preempted.message, lastTransitionTime: 'T2' });
-  assert.deepEqual(stopping.conditions!.find((c) => c.type === 'Scheduled'), scheduled, 'the scheduler\'s condition is not the agent\'s to change');
+  assert.deepEqual(
+    stopping.conditions!.find((c) => c.type === 'Ready'),
+    { type: 'Ready', status: 'False', reason: 'Preempted', message: preempted.message, lastTransitionTime: 'T2' },
+  );
+  assert.deepEqual(
+    stopping.conditions!.find((c) => c.type === 'Scheduled'),
+    scheduled,
+    "the scheduler's condition is not the agent's to change",
+  );
   // As a patch on the Running status: only the agent's own fields.
   const patch = statusPatch(running.status, stopping)!;
   assert.deepEqual(Object.keys(patch).sort(), ['conditions', 'ip', 'message', 'phase', 'reason']);

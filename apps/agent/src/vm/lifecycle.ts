@@ -87,11 +87,21 @@ export function nextAction(vm: VirtualMachine, instance: InstanceState | undefin
 
 /** The condition of `type`, True when ok, with its lastTransitionTime kept while the status holds. */
 function condition(type: string, ok: boolean, reason: string, message: string, previous: Condition[] | undefined, now: string): Condition {
-  return setCondition(previous?.filter((c) => c.type === type), { type, status: ok ? 'True' : 'False', reason, message }, now)[0]!;
+  return setCondition(
+    previous?.filter((c) => c.type === type),
+    { type, status: ok ? 'True' : 'False', reason, message },
+    now,
+  )[0]!;
 }
 
 /** The status this VM should have, given what runs (or ran) for it here. */
-export function computeStatus(vm: VirtualMachine, node: string, instance: InstanceState | undefined, deleting: boolean, now = new Date().toISOString()): VirtualMachineStatus {
+export function computeStatus(
+  vm: VirtualMachine,
+  node: string,
+  instance: InstanceState | undefined,
+  deleting: boolean,
+  now = new Date().toISOString(),
+): VirtualMachineStatus {
   const prev = vm.status ?? {};
   const base: VirtualMachineStatus = {
     nodeName: node,
@@ -160,7 +170,13 @@ export function computeStatus(vm: VirtualMachine, node: string, instance: Instan
  * it unbinds it, and the apiserver makes it Pending with the request's reason in that same
  * write, dropping what this node reported (the VM strategy's unbinding rule).
  */
-export function evictionStatus(vm: VirtualMachine, node: string, instance: InstanceState, request: EvictionRequest, now = new Date().toISOString()): VirtualMachineStatus {
+export function evictionStatus(
+  vm: VirtualMachine,
+  node: string,
+  instance: InstanceState,
+  request: EvictionRequest,
+  now = new Date().toISOString(),
+): VirtualMachineStatus {
   const prev = vm.status ?? {};
   const { reason, message } = request;
   return {
@@ -180,7 +196,18 @@ export function evictionStatus(vm: VirtualMachine, node: string, instance: Insta
  * The status fields the agent reports. Others belong to other writers (the scheduler's
  * nominatedNodeName, the preemptor's preemptedBy) and are never removed by the agent's patches.
  */
-const AGENT_STATUS_FIELDS: ReadonlySet<string> = new Set<keyof VirtualMachineStatus>(['phase', 'nodeName', 'ip', 'bootedAt', 'restarts', 'pid', 'reason', 'message', 'observedGeneration', 'conditions']);
+const AGENT_STATUS_FIELDS: ReadonlySet<string> = new Set<keyof VirtualMachineStatus>([
+  'phase',
+  'nodeName',
+  'ip',
+  'bootedAt',
+  'restarts',
+  'pid',
+  'reason',
+  'message',
+  'observedGeneration',
+  'conditions',
+]);
 
 /** A merge patch turning status `a` into `b` (null removes a field of the agent's), or undefined when they agree. */
 export function statusPatch(a: VirtualMachineStatus | undefined, b: VirtualMachineStatus): Record<string, unknown> | undefined {

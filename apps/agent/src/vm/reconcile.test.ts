@@ -67,10 +67,13 @@ async function withAgent(node: string, stopGraceMs: number, fn: (h: Harness) => 
 const vm = (name: string) => client.get<VirtualMachine>('vm', name, { namespace: 'default' });
 
 async function until(name: string, ok: (v: VirtualMachine) => boolean, message: string, timeoutMs = 15_000): Promise<VirtualMachine> {
-  return waitFor(async () => {
-    const v = await vm(name);
-    return ok(v) ? v : undefined;
-  }, { timeoutMs, message: `${name}: ${message}` });
+  return waitFor(
+    async () => {
+      const v = await vm(name);
+      return ok(v) ? v : undefined;
+    },
+    { timeoutMs, message: `${name}: ${message}` },
+  );
 }
 
 /** Creates a VM, binds it to `node` by hand (as the scheduler would). */
@@ -107,7 +110,12 @@ test('a guest ignoring an eviction’s request is killed at the deadline by the 
     await until('evictee', (v) => v.status?.phase === 'Running', 'Running');
     const request: EvictionRequest = { reason: 'Drained', message: 'node deadline is drained', gracePeriodSeconds: 2, requestedAt: new Date().toISOString() };
     const asked = Date.now();
-    await client.patch('vm', 'evictee', { metadata: { annotations: { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request) } } }, { type: 'merge', namespace: 'default' });
+    await client.patch(
+      'vm',
+      'evictee',
+      { metadata: { annotations: { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request) } } },
+      { type: 'merge', namespace: 'default' },
+    );
     await until('evictee', (v) => v.status?.phase === 'Stopping' && v.status.reason === 'Drained', 'Stopping for the eviction');
     assert.equal(instanceOf(h, 'evictee')?.phase, 'stopping');
 
@@ -130,7 +138,14 @@ test('a deleted VM keeps the agent finalizer while its guest stops, and loses it
     const deleting = await until('doomed', (v) => !!v.metadata.deletionTimestamp && v.status?.phase === 'Stopping', 'Stopping while deleted');
     assert.ok(deleting.metadata.finalizers?.includes(AGENT_FINALIZER));
     assert.equal(instanceOf(h, 'doomed')?.phase, 'stopping', 'its guest is still there: so is the finalizer');
-    await waitFor(() => vm('doomed').then(() => false, () => true), { timeoutMs: 15_000, message: 'the delete to complete once the guest was killed' });
+    await waitFor(
+      () =>
+        vm('doomed').then(
+          () => false,
+          () => true,
+        ),
+      { timeoutMs: 15_000, message: 'the delete to complete once the guest was killed' },
+    );
     assert.equal(instanceOf(h, 'doomed'), undefined);
   });
 });

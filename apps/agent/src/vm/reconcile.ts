@@ -95,10 +95,15 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
 
   if (!(mine.metadata.finalizers ?? []).includes(AGENT_FINALIZER)) {
     // The finalizer goes on before anything runs, so a delete always waits for the process to go.
-    await ctx.client.patch('vm', mine.metadata.name!, { metadata: { resourceVersion: mine.metadata.resourceVersion, finalizers: [...(mine.metadata.finalizers ?? []), AGENT_FINALIZER] } }, {
-      namespace: mine.metadata.namespace,
-      type: 'merge',
-    });
+    await ctx.client.patch(
+      'vm',
+      mine.metadata.name!,
+      { metadata: { resourceVersion: mine.metadata.resourceVersion, finalizers: [...(mine.metadata.finalizers ?? []), AGENT_FINALIZER] } },
+      {
+        namespace: mine.metadata.namespace,
+        type: 'merge',
+      },
+    );
     return {}; // the informer brings the updated VM back and re-queues it
   }
 
@@ -212,7 +217,10 @@ function reportFence(ctx: VmContext, vm: VirtualMachine, instance: InstanceState
   const at = instance.exit!.at;
   if (ctx.reportedFence.get(instance.uid) === at) return;
   ctx.reportedFence.set(instance.uid, at);
-  const next = nextAction(vm, instance).type === 'start' ? `restarting it here (runStrategy ${vm.spec.runStrategy})` : `runStrategy ${vm.spec.runStrategy} keeps it stopped`;
+  const next =
+    nextAction(vm, instance).type === 'start'
+      ? `restarting it here (runStrategy ${vm.spec.runStrategy})`
+      : `runStrategy ${vm.spec.runStrategy} keeps it stopped`;
   const message = `the guest was stopped because node ${ctx.nodeName} went more than ${ctx.fenceTimeoutSeconds}s without renewing its lease; the VM is still bound here: ${next}`;
   ctx.log.info({ vm: objectKey(vm.metadata), at }, message);
   ctx.recorder.event(vm, 'Warning', FENCED_REASON, message);
@@ -226,7 +234,10 @@ function warnInvalidEviction(ctx: VmContext, key: string, vm: VirtualMachine): v
   }
   if (ctx.warnedEviction.get(key) === raw) return;
   ctx.warnedEviction.set(key, raw);
-  ctx.log.warn({ vm: key, annotation: EVICTION_REQUESTED_ANNOTATION, value: raw }, 'ignoring an eviction request that is not valid JSON with a reason and a gracePeriodSeconds >= 0');
+  ctx.log.warn(
+    { vm: key, annotation: EVICTION_REQUESTED_ANNOTATION, value: raw },
+    'ignoring an eviction request that is not valid JSON with a reason and a gracePeriodSeconds >= 0',
+  );
 }
 
 async function writeStatus(ctx: VmContext, vm: VirtualMachine, instance: InstanceState | undefined, deleting: boolean): Promise<void> {
@@ -244,10 +255,15 @@ async function removeFinalizer(ctx: VmContext, vm: VirtualMachine): Promise<void
   const finalizers = (vm.metadata.finalizers ?? []).filter((f) => f !== AGENT_FINALIZER);
   if (finalizers.length === (vm.metadata.finalizers ?? []).length) return;
   try {
-    await ctx.client.patch('vm', vm.metadata.name!, { metadata: { resourceVersion: vm.metadata.resourceVersion, finalizers: finalizers.length ? finalizers : null } }, {
-      namespace: vm.metadata.namespace,
-      type: 'merge',
-    });
+    await ctx.client.patch(
+      'vm',
+      vm.metadata.name!,
+      { metadata: { resourceVersion: vm.metadata.resourceVersion, finalizers: finalizers.length ? finalizers : null } },
+      {
+        namespace: vm.metadata.namespace,
+        type: 'merge',
+      },
+    );
   } catch (err) {
     if (!(err instanceof ApiError && err.code === 404)) throw err;
   }

@@ -83,32 +83,45 @@ after(async () => {
   await member?.stop();
 });
 
-const vm = (name: string, spec: object = {}): KubeObject => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1 }, ...spec } });
+const vm = (name: string, spec: object = {}): KubeObject => ({
+  apiVersion: 'shoal.dev/v1alpha1',
+  kind: 'VirtualMachine',
+  metadata: { name },
+  spec: { resources: { vcpus: 1 }, ...spec },
+});
 
 test('through the service: what mutating admission sets is validated by the schema; validating admission sees the validated, defaulted object and may refuse it', async () => {
   const seen: unknown[] = [];
   const setVcpus: MutatingAdmission = {
     name: 'set-vcpus',
-    admit: ({ object }: AdmissionAttributes) => async () => {
-      const spec = object.spec as { resources: { vcpus: number }; cmdline?: string };
-      if (spec.cmdline === 'too-few') spec.resources.vcpus = 0;
-      return [];
-    },
+    admit:
+      ({ object }: AdmissionAttributes) =>
+      async () => {
+        const spec = object.spec as { resources: { vcpus: number }; cmdline?: string };
+        if (spec.cmdline === 'too-few') spec.resources.vcpus = 0;
+        return [];
+      },
   };
   const refuseHalted: ValidatingAdmission = {
     name: 'refuse-halted',
-    validate: ({ object }: AdmissionAttributes) => async () => {
-      const spec = object.spec as { runStrategy: string; resources: { memoryMiB: number } };
-      seen.push({ runStrategy: spec.runStrategy, memoryMiB: spec.resources.memoryMiB });
-      if (object.metadata.name === 'refused') throw new ApiError(403, 'Forbidden', 'refused by validating admission');
-      return [];
-    },
+    validate:
+      ({ object }: AdmissionAttributes) =>
+      async () => {
+        const spec = object.spec as { runStrategy: string; resources: { memoryMiB: number } };
+        seen.push({ runStrategy: spec.runStrategy, memoryMiB: spec.resources.memoryMiB });
+        if (object.metadata.name === 'refused') throw new ApiError(403, 'Forbidden', 'refused by validating admission');
+        return [];
+      },
   };
   const service = new ResourceService(store, cache, new AdmissionChain([setVcpus], [refuseHalted]));
 
   const invalid = await service.create(vmKind, 'default', vm('mutated', { cmdline: 'too-few' }), strict).catch((e: unknown) => e);
   assert.ok(invalid instanceof ApiError && invalid.code === 422, String(invalid));
-  assert.deepEqual(invalid.details?.causes?.map((c) => c.field), ['spec.resources.vcpus'], 'the value mutating admission set failed schema validation');
+  assert.deepEqual(
+    invalid.details?.causes?.map((c) => c.field),
+    ['spec.resources.vcpus'],
+    'the value mutating admission set failed schema validation',
+  );
   assert.deepEqual(seen, [], 'validating admission does not see an object that failed validation');
 
   const refused = await service.create(vmKind, 'default', vm('refused'), strict).catch((e: unknown) => e);

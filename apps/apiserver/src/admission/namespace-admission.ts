@@ -31,10 +31,13 @@ export class NamespaceAdmission implements ValidatingAdmission {
   private async checkOpen(kind: KindInfo, namespace: string): Promise<void> {
     // A namespace created a moment ago may not be in the cache yet: etcd decides before a 404.
     const ns =
-      this.cache.getObject(this.namespaceKind, undefined, namespace) ??
-      (await this.store.get(objectKeyPath(this.namespaceKind, undefined, namespace)))?.object;
+      this.cache.getObject(this.namespaceKind, undefined, namespace) ?? (await this.store.get(objectKeyPath(this.namespaceKind, undefined, namespace)))?.object;
     if (!ns) throw notFound({ kind: 'Namespace', name: namespace });
     if (ns.metadata.deletionTimestamp)
-      throw new ApiError(403, 'Forbidden', `${kind.plural} "…" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
+      throw new ApiError(
+        403,
+        'Forbidden',
+        `${kind.plural} "…" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+      );
   }
 }

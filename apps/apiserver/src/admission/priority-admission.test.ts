@@ -24,7 +24,12 @@ const MERGE = { 'content-type': 'application/merge-patch+json' };
 let cp: TestCluster;
 let api: <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => ReturnType<typeof http<T>>;
 
-const vm = (name: string, spec: object = {}) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec } });
+const vm = (name: string, spec: object = {}) => ({
+  apiVersion: 'shoal.dev/v1alpha1',
+  kind: 'VirtualMachine',
+  metadata: { name },
+  spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec },
+});
 const pc = (name: string, spec: object) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'PriorityClass', metadata: { name }, spec });
 const causes = (body: any): string[] => (body.details?.causes ?? []).map((c: { field: string }) => c.field);
 
@@ -48,12 +53,18 @@ test('a PriorityClass gets its defaults and prints Value, PreemptionPolicy and G
   assert.deepEqual(got.body.spec, { value: 10, preemptionPolicy: 'PreemptLowerPriority', globalDefault: false, evictionGracePeriodSeconds: 30 });
 
   const table = await api('GET', PCS, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
-  assert.deepEqual(table.body.columnDefinitions.map((c: { name: string }) => c.name), ['Name', 'Value', 'PreemptionPolicy', 'GlobalDefault', 'Age']);
+  assert.deepEqual(
+    table.body.columnDefinitions.map((c: { name: string }) => c.name),
+    ['Name', 'Value', 'PreemptionPolicy', 'GlobalDefault', 'Age'],
+  );
   const row = table.body.rows.find((r: { cells: unknown[] }) => r.cells[0] === 'batch');
   assert.deepEqual(row.cells.slice(0, 4), ['batch', 10, 'PreemptLowerPriority', false]);
 
   const discovery = (await api('GET', API)).body.resources.find((r: { name: string }) => r.name === 'priorityclasses');
-  assert.deepEqual({ namespaced: discovery.namespaced, shortNames: discovery.shortNames, kind: discovery.kind }, { namespaced: false, shortNames: ['pc'], kind: 'PriorityClass' });
+  assert.deepEqual(
+    { namespaced: discovery.namespaced, shortNames: discovery.shortNames, kind: discovery.kind },
+    { namespaced: false, shortNames: ['pc'], kind: 'PriorityClass' },
+  );
 });
 
 test('a PriorityClass needs spec.value in 0..1000, and refusals change nothing', async () => {
@@ -162,7 +173,11 @@ test('two classes racing to become the global default: exactly one wins', async 
 
 test('spec.priorityClassName, priority and preemptionPolicy cannot change; an update that leaves them out keeps them', async () => {
   const created = (await api('POST', VMS, vm('steady', { priorityClassName: 'gold' }))).body;
-  for (const [field, value] of [['priorityClassName', 'batch'], ['priority', 10], ['preemptionPolicy', 'PreemptLowerPriority']] as const) {
+  for (const [field, value] of [
+    ['priorityClassName', 'batch'],
+    ['priority', 10],
+    ['preemptionPolicy', 'PreemptLowerPriority'],
+  ] as const) {
     const res = await api('PATCH', `${VMS}/steady`, { spec: { [field]: value } }, MERGE);
     assert.equal(res.status, 422, `${field}: ${JSON.stringify(res.body)}`);
     assert.deepEqual(causes(res.body), [`spec.${field}`]);
@@ -187,7 +202,10 @@ test('spec.priorityClassName, priority and preemptionPolicy cannot change; an up
   await api('POST', PCS, pc('house', { value: 50, globalDefault: true }));
   const housed = (await api('POST', VMS, vm('housed'))).body;
   assert.equal(housed.spec.priorityClassName, 'house');
-  const relabelled = await api('PUT', `${VMS}/housed`, { ...vm('housed'), metadata: { name: 'housed', labels: { a: 'b' }, resourceVersion: housed.metadata.resourceVersion } });
+  const relabelled = await api('PUT', `${VMS}/housed`, {
+    ...vm('housed'),
+    metadata: { name: 'housed', labels: { a: 'b' }, resourceVersion: housed.metadata.resourceVersion },
+  });
   assert.equal(relabelled.status, 200, JSON.stringify(relabelled.body));
   assert.deepEqual([relabelled.body.spec.priorityClassName, relabelled.body.spec.priority, relabelled.body.metadata.generation], ['house', 50, 1]);
   await api('DELETE', `${PCS}/house`);
@@ -198,7 +216,10 @@ test('a PlacementPolicy gets its defaults, refuses ratios out of range and print
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.deepEqual((await api('GET', `${PPS}/everywhere`)).body.spec, { overcommit: { vcpus: 1, memory: 1 }, scoring: 'BinPack' });
 
-  const dense = await api('POST', PPS, { metadata: { name: 'dense' }, spec: { nodeSelector: { 'shoal.dev/pool': 'batch' }, overcommit: { vcpus: 4.5 }, scoring: 'Spread' } });
+  const dense = await api('POST', PPS, {
+    metadata: { name: 'dense' },
+    spec: { nodeSelector: { 'shoal.dev/pool': 'batch' }, overcommit: { vcpus: 4.5 }, scoring: 'Spread' },
+  });
   assert.equal(dense.status, 201);
   assert.deepEqual(dense.body.spec, { nodeSelector: { 'shoal.dev/pool': 'batch' }, overcommit: { vcpus: 4.5, memory: 1 }, scoring: 'Spread' });
 
@@ -210,7 +231,10 @@ test('a PlacementPolicy gets its defaults, refuses ratios out of range and print
   assert.deepEqual((await api('GET', PPS)).body.items, before.body.items);
 
   const table = await api('GET', PPS, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
-  assert.deepEqual(table.body.columnDefinitions.map((c: { name: string }) => c.name), ['Name', 'Scoring', 'vCPU overcommit', 'Memory overcommit', 'Age']);
+  assert.deepEqual(
+    table.body.columnDefinitions.map((c: { name: string }) => c.name),
+    ['Name', 'Scoring', 'vCPU overcommit', 'Memory overcommit', 'Age'],
+  );
   assert.deepEqual(table.body.rows.find((r: { cells: unknown[] }) => r.cells[0] === 'dense').cells.slice(0, 4), ['dense', 'Spread', 4.5, 1]);
   const updated = await api('PATCH', `${PPS}/dense`, { spec: { scoring: 'BinPack' } }, MERGE);
   assert.equal(updated.body.metadata.generation, 2);

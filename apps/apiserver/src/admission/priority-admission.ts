@@ -120,7 +120,10 @@ export class PriorityAdmission implements MutatingAdmission, ValidatingAdmission
     // A named class only has to be unchanged (and still there). Without a name, no class may
     // have been created or changed since the read either: it could have become the default.
     if (named !== undefined) return [{ key: this.source.keyOf(named), revision: cls!.revision }];
-    return [{ prefix: this.source.prefix, unchangedSince: snap.revision }, ...(cls ? [{ key: this.source.keyOf(cls.object.metadata.name!), revision: cls.revision }] : [])];
+    return [
+      { prefix: this.source.prefix, unchangedSince: snap.revision },
+      ...(cls ? [{ key: this.source.keyOf(cls.object.metadata.name!), revision: cls.revision }] : []),
+    ];
   }
 
   /**

@@ -29,7 +29,7 @@ export function storedPriorityClasses(store: ObjectStore, cache: WatchCache, kin
       const classes: StoredObject[] = [];
       let revision = 0;
       let startAfter: string | undefined;
-      for (let more = true; more; ) {
+      for (let more = true; more;) {
         const page = await store.listPage(prefix, { startAfter, limit: 500, revision });
         classes.push(...page.items);
         ({ revision, more } = page);

@@ -17,7 +17,12 @@ const quotas = (ns: string) => `${API}/namespaces/${ns}/resourcequotas`;
 let cp: TestCluster;
 const api = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => http(cp.url, method, path, body, headers);
 
-const vm = (name: string, vcpus = 1, memoryMiB = 128) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus, memoryMiB } } });
+const vm = (name: string, vcpus = 1, memoryMiB = 128) => ({
+  apiVersion: 'shoal.dev/v1alpha1',
+  kind: 'VirtualMachine',
+  metadata: { name },
+  spec: { resources: { vcpus, memoryMiB } },
+});
 const quota = (name: string, hard: object) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'ResourceQuota', metadata: { name }, spec: { hard } });
 
 async function namespace(name: string): Promise<void> {
@@ -44,7 +49,10 @@ after(() => cp?.stop());
 test('ResourceQuota: namespaced, short name quota, hard limits validated, columns', async () => {
   await namespace('q-kind');
   const discovery = (await api('GET', API)).body.resources.find((r: { name: string }) => r.name === 'resourcequotas');
-  assert.deepEqual({ namespaced: discovery.namespaced, shortNames: discovery.shortNames, kind: discovery.kind }, { namespaced: true, shortNames: ['quota'], kind: 'ResourceQuota' });
+  assert.deepEqual(
+    { namespaced: discovery.namespaced, shortNames: discovery.shortNames, kind: discovery.kind },
+    { namespaced: true, shortNames: ['quota'], kind: 'ResourceQuota' },
+  );
 
   const bad = await api('POST', quotas('q-kind'), quota('bad', { vcpus: -1, memoryMiB: 1.5 }));
   assert.equal(bad.status, 422);
@@ -56,7 +64,10 @@ test('ResourceQuota: namespaced, short name quota, hard limits validated, column
   await create(vms('q-kind'), vm('one', 2));
   await waitForUsed('q-kind', 'compute', { vcpus: 2, virtualmachines: 1 });
   const table = await api('GET', quotas('q-kind'), undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
-  assert.deepEqual(table.body.columnDefinitions.map((c: { name: string }) => c.name), ['Name', 'vCPUs', 'vCPU-Limit', 'Memory', 'Memory-Limit', 'VMs', 'VM-Limit', 'Age']);
+  assert.deepEqual(
+    table.body.columnDefinitions.map((c: { name: string }) => c.name),
+    ['Name', 'vCPUs', 'vCPU-Limit', 'Memory', 'Memory-Limit', 'VMs', 'VM-Limit', 'Age'],
+  );
   assert.deepEqual(table.body.rows[0].cells.slice(0, 7), ['compute', 2, 4, null, null, 1, 2]);
 });
 
@@ -70,17 +81,29 @@ test('a VM over a hard limit is refused with 403 naming the quota, and refused V
   assert.equal(over.status, 403);
   assert.equal(over.body.reason, 'Forbidden');
   assert.equal(over.body.message, 'virtualmachines "c" is forbidden: exceeded quota: compute, requested: vcpus=4, used: vcpus=6, limited: vcpus=8');
-  assert.deepEqual(over.body.details.causes.map((c: { field: string }) => c.field), ['spec.resources.vcpus']);
+  assert.deepEqual(
+    over.body.details.causes.map((c: { field: string }) => c.field),
+    ['spec.resources.vcpus'],
+  );
   assert.equal((await api('GET', `${vms('q-limit')}/c`)).status, 404);
 
   const both = await api('POST', vms('q-limit'), vm('d', 3, 1000));
-  assert.equal(both.body.message, 'virtualmachines "d" is forbidden: exceeded quota: compute, requested: memoryMiB=1000,vcpus=3, used: memoryMiB=256,vcpus=6, limited: memoryMiB=1024,vcpus=8');
-  assert.deepEqual(both.body.details.causes.map((c: { field: string }) => c.field), ['spec.resources.memoryMiB', 'spec.resources.vcpus']);
+  assert.equal(
+    both.body.message,
+    'virtualmachines "d" is forbidden: exceeded quota: compute, requested: memoryMiB=1000,vcpus=3, used: memoryMiB=256,vcpus=6, limited: memoryMiB=1024,vcpus=8',
+  );
+  assert.deepEqual(
+    both.body.details.causes.map((c: { field: string }) => c.field),
+    ['spec.resources.memoryMiB', 'spec.resources.vcpus'],
+  );
 
   await create(vms('q-limit'), vm('e', 2));
   const count = await api('POST', vms('q-limit'), vm('f', 1, 32));
   assert.equal(count.status, 403);
-  assert.match(count.body.message, /exceeded quota: compute, requested: vcpus=1,virtualmachines=1, used: vcpus=8,virtualmachines=3, limited: vcpus=8,virtualmachines=3$/);
+  assert.match(
+    count.body.message,
+    /exceeded quota: compute, requested: vcpus=1,virtualmachines=1, used: vcpus=8,virtualmachines=3, limited: vcpus=8,virtualmachines=3$/,
+  );
 
   // A dry run is checked the same way.
   assert.equal((await api('POST', `${vms('q-limit')}?dryRun=All`, vm('g', 1))).status, 403);
@@ -91,7 +114,7 @@ test('a VM over a hard limit is refused with 403 naming the quota, and refused V
   await waitForUsed('q-limit', 'compute', { memoryMiB: 384, vcpus: 8, virtualmachines: 3 });
 });
 
-test('raising a VM\'s resources is checked; lowering them is not', async () => {
+test("raising a VM's resources is checked; lowering them is not", async () => {
   await namespace('q-update');
   await create(quotas('q-update'), quota('cpu', { vcpus: 4 }));
   await create(vms('q-update'), vm('a', 2));
@@ -158,13 +181,15 @@ test('two apiservers racing for one quota: the write guard alone keeps the limit
     await create(quotas('q-two'), quota('six', { virtualmachines: 6 }));
     // Both apiservers serve the quota (a consistent list: the second one's cache has it).
     assert.equal((await http(second.url, 'GET', quotas('q-two'))).body.items.length, 1);
-    const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, n) => http(n % 2 ? second.url : cp.url, 'POST', vms('q-two'), vm(`t-${n}`))),
-    );
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, n) => http(n % 2 ? second.url : cp.url, 'POST', vms('q-two'), vm(`t-${n}`))));
     const codes = answers.map((a) => a.status);
     const created = codes.filter((c) => c === 201).length;
     // A create that kept losing the race to the other server may be told to retry (409); none may exceed the quota.
-    assert.deepEqual([...new Set(codes)].filter((c) => c !== 201 && c !== 403 && c !== 409), [], JSON.stringify(answers.find((a) => ![201, 403, 409].includes(a.status))?.body));
+    assert.deepEqual(
+      [...new Set(codes)].filter((c) => c !== 201 && c !== 403 && c !== 409),
+      [],
+      JSON.stringify(answers.find((a) => ![201, 403, 409].includes(a.status))?.body),
+    );
     assert.equal((await api('GET', vms('q-two'))).body.items.length, created);
     assert.ok(created <= 6, `${created} VMs created against a quota of 6`);
     assert.equal(created, 6, `codes: ${JSON.stringify(codes)}`);

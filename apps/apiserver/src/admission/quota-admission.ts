@@ -98,6 +98,8 @@ export class QuotaAdmission implements ValidatingAdmission {
   private async catchUp(): Promise<void> {
     const revision = await this.store.currentRevision();
     if (!(await this.cache.waitForRevision(revision, CATCH_UP_MS)))
-      throw new ApiError(504, 'Timeout', `resource quota: the watch cache did not reach revision ${revision} (at ${this.cache.revision}); please try again`, { retryAfterSeconds: 1 });
+      throw new ApiError(504, 'Timeout', `resource quota: the watch cache did not reach revision ${revision} (at ${this.cache.revision}); please try again`, {
+        retryAfterSeconds: 1,
+      });
   }
 }

@@ -125,7 +125,8 @@ async function lastHash(path: string): Promise<string> {
       const buf = Buffer.alloc(length);
       await file.read(buf, 0, length, size - length);
       const text = buf.toString('utf8');
-      if (!text.endsWith('\n')) throw new Error(`audit log ${path}: the last line is incomplete; check it with \`shoalctl audit verify ${path}\` and move the file aside`);
+      if (!text.endsWith('\n'))
+        throw new Error(`audit log ${path}: the last line is incomplete; check it with \`shoalctl audit verify ${path}\` and move the file aside`);
       const start = text.lastIndexOf('\n', text.length - 2);
       if (start < 0 && length < size) continue;
       const line = text.slice(start + 1, -1);
@@ -136,7 +137,9 @@ async function lastHash(path: string): Promise<string> {
         // reported below
       }
       if (typeof hash !== 'string' || !HASH.test(hash))
-        throw new Error(`audit log ${path}: the last line is not an audit entry with a hash; check it with \`shoalctl audit verify ${path}\` and move the file aside`);
+        throw new Error(
+          `audit log ${path}: the last line is not an audit entry with a hash; check it with \`shoalctl audit verify ${path}\` and move the file aside`,
+        );
       return hash;
     }
   } finally {

@@ -40,7 +40,9 @@ export function auditUser(req: FastifyRequest): { user: string; groups: string[]
  * (auth/request-attributes.ts: one parser of API paths for both), or undefined for a request
  * that is not about a resource.
  */
-function auditedObject(req: FastifyRequest): Pick<AuditEvent, 'verb' | 'apiGroup' | 'apiVersion' | 'resource' | 'subresource' | 'namespace' | 'name'> | undefined {
+function auditedObject(
+  req: FastifyRequest,
+): Pick<AuditEvent, 'verb' | 'apiGroup' | 'apiVersion' | 'resource' | 'subresource' | 'namespace' | 'name'> | undefined {
   const a = requestAttributes(req.method, req.url);
   if (!a.resourceRequest || !a.resource) return undefined;
   return {

@@ -13,11 +13,19 @@ import { http, REPO_ROOT, startCluster, waitFor } from '@shoal/testing';
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
 let dir: string;
 
-const vm = (name: string) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
+const vm = (name: string) => ({
+  apiVersion: 'shoal.dev/v1alpha1',
+  kind: 'VirtualMachine',
+  metadata: { name },
+  spec: { resources: { vcpus: 1, memoryMiB: 128 } },
+});
 
 async function entries(path: string): Promise<any[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 async function verify(path: string) {
@@ -47,7 +55,10 @@ test('with authentication on, entries name the authenticated user; refused reque
     const [a, n] = [log.find((e) => e.name === 'by-alice'), log.find((e) => e.code === 401)];
     assert.equal(a.user, 'alice');
     assert.deepEqual([...a.groups].sort(), ['ops', 'system:authenticated', 'system:masters']);
-    assert.deepEqual({ user: n.user, verb: n.verb, resource: n.resource, reason: n.reason }, { user: 'system:anonymous', verb: 'create', resource: 'virtualmachines', reason: 'Unauthorized' });
+    assert.deepEqual(
+      { user: n.user, verb: n.verb, resource: n.resource, reason: n.reason },
+      { user: 'system:anonymous', verb: 'create', resource: 'virtualmachines', reason: 'Unauthorized' },
+    );
     assert.equal((await verify(authLog)).stdout, 'OK: 2 entries, chain intact');
   } finally {
     await cluster.stop();

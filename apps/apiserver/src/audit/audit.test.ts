@@ -21,12 +21,21 @@ let cluster: TestCluster;
 let dir: string;
 let logPath: string;
 
-const vm = (name: string) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
-const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => http(cluster.url, method, path, body, { ...UA, ...headers });
+const vm = (name: string) => ({
+  apiVersion: 'shoal.dev/v1alpha1',
+  kind: 'VirtualMachine',
+  metadata: { name },
+  spec: { resources: { vcpus: 1, memoryMiB: 128 } },
+});
+const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  http(cluster.url, method, path, body, { ...UA, ...headers });
 
 async function entries(path = logPath): Promise<any[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** Waits until the log holds `n` entries (they are written after the response is sent). */
@@ -80,17 +89,41 @@ test('every mutating request is one entry with who, verb, object and result; rea
   const c = entryOf(created);
   assert.match(c.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.deepEqual(
-    { user: c.user, groups: c.groups, verb: c.verb, apiGroup: c.apiGroup, apiVersion: c.apiVersion, resource: c.resource, namespace: c.namespace, name: c.name },
-    { user: 'system:anonymous', groups: ['system:unauthenticated'], verb: 'create', apiGroup: 'shoal.dev', apiVersion: 'v1alpha1', resource: 'virtualmachines', namespace: 'default', name: 'a' },
+    {
+      user: c.user,
+      groups: c.groups,
+      verb: c.verb,
+      apiGroup: c.apiGroup,
+      apiVersion: c.apiVersion,
+      resource: c.resource,
+      namespace: c.namespace,
+      name: c.name,
+    },
+    {
+      user: 'system:anonymous',
+      groups: ['system:unauthenticated'],
+      verb: 'create',
+      apiGroup: 'shoal.dev',
+      apiVersion: 'v1alpha1',
+      resource: 'virtualmachines',
+      namespace: 'default',
+      name: 'a',
+    },
   );
-  assert.deepEqual({ code: c.code, dryRun: c.dryRun, uid: c.uid, resourceVersion: c.resourceVersion }, { code: 201, dryRun: false, uid: created.body.metadata.uid, resourceVersion: created.body.metadata.resourceVersion });
+  assert.deepEqual(
+    { code: c.code, dryRun: c.dryRun, uid: c.uid, resourceVersion: c.resourceVersion },
+    { code: 201, dryRun: false, uid: created.body.metadata.uid, resourceVersion: created.body.metadata.resourceVersion },
+  );
   assert.equal(c.subresource, undefined);
   assert.equal(c.reason, undefined);
   assert.equal(c.userAgent, 'audit-test/1.0');
   assert.match(c.sourceIP, /127\.0\.0\.1/);
 
   const p = entryOf(patched);
-  assert.deepEqual({ verb: p.verb, name: p.name, code: p.code, resourceVersion: p.resourceVersion }, { verb: 'patch', name: 'a', code: 200, resourceVersion: patched.body.metadata.resourceVersion });
+  assert.deepEqual(
+    { verb: p.verb, name: p.name, code: p.code, resourceVersion: p.resourceVersion },
+    { verb: 'patch', name: 'a', code: 200, resourceVersion: patched.body.metadata.resourceVersion },
+  );
   const s = entryOf(status);
   assert.deepEqual({ verb: s.verb, subresource: s.subresource, name: s.name, code: s.code }, { verb: 'patch', subresource: 'status', name: 'a', code: 200 });
   const d = entryOf(dry);
@@ -188,11 +221,15 @@ test('a restarted apiserver continues the chain from the last line', async () =>
 test('an apiserver refuses to continue a log whose last line is not a whole entry', async () => {
   const broken = join(dir, 'broken.log');
   await writeFile(broken, `${(await readFile(logPath, 'utf8')).split('\n')[0]}\n{"time":"2`);
-  const r = await execa('node', [`${REPO_ROOT}bin/shoal-apiserver.js`, '--etcd-servers', cluster.etcd.endpoint, '--port', String(await freePort()), '--audit-log-path', broken], {
-    reject: false,
-    cwd: REPO_ROOT,
-    timeout: 30_000,
-  });
+  const r = await execa(
+    'node',
+    [`${REPO_ROOT}bin/shoal-apiserver.js`, '--etcd-servers', cluster.etcd.endpoint, '--port', String(await freePort()), '--audit-log-path', broken],
+    {
+      reject: false,
+      cwd: REPO_ROOT,
+      timeout: 30_000,
+    },
+  );
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /audit log .*broken\.log: the last line is incomplete/);
 });

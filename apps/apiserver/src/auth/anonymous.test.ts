@@ -59,7 +59,10 @@ test('with --anonymous-auth, no credentials is system:anonymous, and RBAC denies
   );
   const get = await call(open, 'GET', `${VMS}/web`);
   assert.equal(get.status, 403);
-  assert.equal(get.body.message, 'virtualmachines.shoal.dev "web" is forbidden: User "system:anonymous" cannot get resource "virtualmachines" in API group "shoal.dev" in the namespace "default"');
+  assert.equal(
+    get.body.message,
+    'virtualmachines.shoal.dev "web" is forbidden: User "system:anonymous" cannot get resource "virtualmachines" in API group "shoal.dev" in the namespace "default"',
+  );
   // Discovery is for authenticated users (system:discovery); system:anonymous is not one.
   const discovery = await call(open, 'GET', '/apis');
   assert.equal(discovery.status, 403);
@@ -101,7 +104,10 @@ test('a ClusterRoleBinding to group system:unauthenticated grants anonymous requ
 
   const create = await call(open, 'POST', VMS, { body: vm('anon') });
   assert.equal(create.status, 403);
-  assert.equal(create.body.message, 'virtualmachines.shoal.dev is forbidden: User "system:anonymous" cannot create resource "virtualmachines" in API group "shoal.dev" in the namespace "default"');
+  assert.equal(
+    create.body.message,
+    'virtualmachines.shoal.dev is forbidden: User "system:anonymous" cannot create resource "virtualmachines" in API group "shoal.dev" in the namespace "default"',
+  );
   const watch = await call(open, 'GET', `${VMS}?watch=1`);
   assert.equal(watch.status, 403, 'watch was not granted');
   assert.equal((await call(open, 'GET', `${V}/nodes`)).status, 403, 'other resources were not granted');

@@ -32,9 +32,38 @@ async function clientCertificate(name: string, groups: string[], opts: { untrust
   let [ca, caKey] = [certs.caFile, join(certs.dir, 'ca.key')];
   if (opts.untrusted) {
     [ca, caKey] = [f('other-ca.crt'), f('other-ca.key')];
-    await run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', ca, '-days', '1', '-subj', '/CN=other-ca']);
+    await run([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      caKey,
+      '-out',
+      ca,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=other-ca',
+    ]);
   }
-  await run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('client.key'), '-out', f('client.csr'), '-subj', subject]);
+  await run([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    f('client.key'),
+    '-out',
+    f('client.csr'),
+    '-subj',
+    subject,
+  ]);
   await run(['x509', '-req', '-in', f('client.csr'), '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', f('client.crt'), '-days', '1']);
   return { cert: await readFile(f('client.crt')), key: await readFile(f('client.key')) };
 }
@@ -44,7 +73,11 @@ interface Answer {
   body: any;
 }
 
-async function call(method: string, path: string, opts: { token?: string; body?: unknown; dispatcher?: Dispatcher; contentType?: string } = {}): Promise<Answer> {
+async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; dispatcher?: Dispatcher; contentType?: string } = {},
+): Promise<Answer> {
   const res = await request(`${url}${path}`, {
     method: method as 'GET',
     dispatcher: opts.dispatcher ?? trusting,
@@ -78,7 +111,16 @@ before(async () => {
   const tokenFile = join(certs.dir, 'tokens.csv');
   await writeFile(tokenFile, TOKENS);
   cluster = await startCluster({
-    apiserverArgs: ['--tls-cert-file', certs.certFile, '--tls-private-key-file', certs.keyFile, '--client-ca-file', certs.caFile, '--token-auth-file', tokenFile],
+    apiserverArgs: [
+      '--tls-cert-file',
+      certs.certFile,
+      '--tls-private-key-file',
+      certs.keyFile,
+      '--client-ca-file',
+      certs.caFile,
+      '--token-auth-file',
+      tokenFile,
+    ],
     client: { caFile: certs.caFile, token: 'admin-token' },
   });
   url = cluster.url;
@@ -95,7 +137,10 @@ after(async () => {
 test('no credentials: 401 Unauthorized Status; health, readiness, liveness and version stay open', async () => {
   const r = await call('GET', `${V}/namespaces/default/virtualmachines`);
   assert.equal(r.status, 401);
-  assert.deepEqual({ kind: r.body.kind, reason: r.body.reason, code: r.body.code, message: r.body.message }, { kind: 'Status', reason: 'Unauthorized', code: 401, message: 'Unauthorized' });
+  assert.deepEqual(
+    { kind: r.body.kind, reason: r.body.reason, code: r.body.code, message: r.body.message },
+    { kind: 'Status', reason: 'Unauthorized', code: 401, message: 'Unauthorized' },
+  );
   assert.equal((await call('GET', '/apis')).status, 401, 'discovery needs credentials');
   assert.equal((await call('GET', '/no/such/path')).status, 401, 'unknown paths do not tell strangers they do not exist');
   for (const path of ['/healthz', '/readyz', '/livez', '/version', '/readyz/etcd']) {
@@ -127,7 +172,10 @@ test('system:masters may do anything; an authenticated user without bindings may
   assert.deepEqual(denied.body.details, { group: 'shoal.dev', kind: 'virtualmachines' });
 
   const getOne = await call('GET', `${V}/nodes/n1`, { token: 'alice-token' });
-  assert.equal(getOne.body.message, 'nodes.shoal.dev "n1" is forbidden: User "alice" cannot get resource "nodes" in API group "shoal.dev" at the cluster scope');
+  assert.equal(
+    getOne.body.message,
+    'nodes.shoal.dev "n1" is forbidden: User "alice" cannot get resource "nodes" in API group "shoal.dev" at the cluster scope',
+  );
   const metrics = await call('GET', '/metrics', { token: 'alice-token' });
   assert.equal(metrics.status, 403);
   assert.equal(metrics.body.message, 'forbidden: User "alice" cannot get path "/metrics"');
@@ -155,7 +203,11 @@ test('a Role is granted by a RoleBinding in its namespace only', async () => {
   assert.equal(elsewhere.status, 403);
   assert.match(elsewhere.body.message, /in the namespace "dev"$/);
   assert.equal((await call('GET', `${V}/virtualmachines`, { token: 'alice-token' })).status, 403, 'all namespaces is cluster scope');
-  assert.equal((await call('PUT', `${V}/namespaces/prod/virtualmachines/web`, { token: 'alice-token', body: vm('web') })).status, 403, 'update was not granted');
+  assert.equal(
+    (await call('PUT', `${V}/namespaces/prod/virtualmachines/web`, { token: 'alice-token', body: vm('web') })).status,
+    403,
+    'update was not granted',
+  );
   assert.equal((await call('GET', `${V}/namespaces/prod/leases`, { token: 'alice-token' })).status, 403, 'other resources were not granted');
   // Removing the binding takes the permission away.
   await created('DELETE', `${V}/namespaces/prod/rolebindings/alice-edits-vms`, undefined);
@@ -169,7 +221,11 @@ test('a ClusterRole applies everywhere through a ClusterRoleBinding, and in one 
     rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch'] }],
   });
   // bob is in groups dev and qa (token file); qa reads everything.
-  await created('POST', `${V}/clusterrolebindings`, { metadata: { name: 'qa-reads' }, subjects: [{ kind: 'Group', name: 'qa' }], roleRef: { kind: 'ClusterRole', name: 'reader' } });
+  await created('POST', `${V}/clusterrolebindings`, {
+    metadata: { name: 'qa-reads' },
+    subjects: [{ kind: 'Group', name: 'qa' }],
+    roleRef: { kind: 'ClusterRole', name: 'reader' },
+  });
   for (const path of [`${V}/nodes`, `${V}/virtualmachines`, `${V}/namespaces/prod/virtualmachines/web`, `${V}/namespaces`]) {
     assert.equal((await call('GET', path, { token: 'bob-token' })).status, 200, path);
   }
@@ -180,7 +236,11 @@ test('a ClusterRole applies everywhere through a ClusterRoleBinding, and in one 
     metadata: { name: 'vm-admin' },
     rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines', 'virtualmachines/*'], verbs: ['*'] }],
   });
-  await created('POST', `${V}/namespaces/dev/rolebindings`, { metadata: { name: 'dev-admins' }, subjects: [{ kind: 'Group', name: 'dev' }], roleRef: { kind: 'ClusterRole', name: 'vm-admin' } });
+  await created('POST', `${V}/namespaces/dev/rolebindings`, {
+    metadata: { name: 'dev-admins' },
+    subjects: [{ kind: 'Group', name: 'dev' }],
+    roleRef: { kind: 'ClusterRole', name: 'vm-admin' },
+  });
   assert.equal((await call('POST', `${V}/namespaces/dev/virtualmachines`, { token: 'bob-token', body: vm('b') })).status, 201);
   assert.equal((await call('DELETE', `${V}/namespaces/prod/virtualmachines/web`, { token: 'bob-token' })).status, 403);
   assert.equal((await call('DELETE', `${V}/namespaces/dev/virtualmachines/b`, { token: 'bob-token' })).status, 200);
@@ -195,13 +255,24 @@ test('resourceNames limit a rule to the named objects; subresources are separate
       { apiGroups: ['shoal.dev'], resources: ['virtualmachines/status'], resourceNames: ['db'], verbs: ['patch'] },
     ],
   });
-  await created('POST', `${V}/namespaces/prod/rolebindings`, { metadata: { name: 'alice-db' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'Role', name: 'db-operator' } });
+  await created('POST', `${V}/namespaces/prod/rolebindings`, {
+    metadata: { name: 'alice-db' },
+    subjects: [{ kind: 'User', name: 'alice' }],
+    roleRef: { kind: 'Role', name: 'db-operator' },
+  });
   assert.equal((await call('GET', `${V}/namespaces/prod/virtualmachines/db`, { token: 'alice-token' })).status, 200);
   const other = await call('GET', `${V}/namespaces/prod/virtualmachines/web`, { token: 'alice-token' });
   assert.equal(other.status, 403);
-  assert.equal(other.body.message, 'virtualmachines.shoal.dev "web" is forbidden: User "alice" cannot get resource "virtualmachines" in API group "shoal.dev" in the namespace "prod"');
+  assert.equal(
+    other.body.message,
+    'virtualmachines.shoal.dev "web" is forbidden: User "alice" cannot get resource "virtualmachines" in API group "shoal.dev" in the namespace "prod"',
+  );
   assert.equal((await call('GET', `${V}/namespaces/prod/virtualmachines`, { token: 'alice-token' })).status, 403, 'a list of everything is not a list of db');
-  assert.equal((await call('GET', `${V}/namespaces/prod/virtualmachines?fieldSelector=metadata.name%3Ddb`, { token: 'alice-token' })).status, 200, 'a list of db by name is');
+  assert.equal(
+    (await call('GET', `${V}/namespaces/prod/virtualmachines?fieldSelector=metadata.name%3Ddb`, { token: 'alice-token' })).status,
+    200,
+    'a list of db by name is',
+  );
 
   const statusPatch = { token: 'alice-token', body: { status: { phase: 'Pending' } }, contentType: 'application/merge-patch+json' };
   assert.equal((await call('PATCH', `${V}/namespaces/prod/virtualmachines/db/status`, statusPatch)).status, 200);
@@ -215,7 +286,11 @@ test('resourceNames limit a rule to the named objects; subresources are separate
 
 test('non-resource URLs need a nonResourceURLs rule in a ClusterRole bound cluster-wide', async () => {
   await created('POST', `${V}/clusterroles`, { metadata: { name: 'metrics-reader' }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] });
-  await created('POST', `${V}/clusterrolebindings`, { metadata: { name: 'alice-metrics' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'ClusterRole', name: 'metrics-reader' } });
+  await created('POST', `${V}/clusterrolebindings`, {
+    metadata: { name: 'alice-metrics' },
+    subjects: [{ kind: 'User', name: 'alice' }],
+    roleRef: { kind: 'ClusterRole', name: 'metrics-reader' },
+  });
   const r = await call('GET', '/metrics', { token: 'alice-token' });
   assert.equal(r.status, 200);
   assert.match(String(r.body), /shoal_apiserver/);
@@ -259,25 +334,68 @@ test('writing roles and bindings does not let anyone grant more than they hold (
       { apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get', 'list'] },
     ],
   });
-  await created('POST', `${V}/namespaces/dev/rolebindings`, { metadata: { name: 'alice-manages-rbac' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'Role', name: 'rbac-manager' } });
+  await created('POST', `${V}/namespaces/dev/rolebindings`, {
+    metadata: { name: 'alice-manages-rbac' },
+    subjects: [{ kind: 'User', name: 'alice' }],
+    roleRef: { kind: 'Role', name: 'rbac-manager' },
+  });
 
-  const within = await call('POST', `${V}/namespaces/dev/roles`, { token: 'alice-token', body: { metadata: { name: 'vm-reader' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get'] }] } });
+  const within = await call('POST', `${V}/namespaces/dev/roles`, {
+    token: 'alice-token',
+    body: { metadata: { name: 'vm-reader' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get'] }] },
+  });
   assert.equal(within.status, 201, JSON.stringify(within.body));
-  const more = await call('POST', `${V}/namespaces/dev/roles`, { token: 'alice-token', body: { metadata: { name: 'vm-deleter' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get', 'delete'] }] } });
+  const more = await call('POST', `${V}/namespaces/dev/roles`, {
+    token: 'alice-token',
+    body: { metadata: { name: 'vm-deleter' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get', 'delete'] }] },
+  });
   assert.equal(more.status, 403);
   assert.equal(
     more.body.message,
     'roles.shoal.dev "vm-deleter" is forbidden: User "alice" is attempting to grant RBAC permissions not currently held: the role would grant what you may not do yourself (delete virtualmachines in API group "shoal.dev"), and you may not escalate roles',
   );
   // Binding a role whose permissions one holds is fine; binding cluster-admin is not.
-  assert.equal((await call('POST', `${V}/namespaces/dev/rolebindings`, { token: 'alice-token', body: { metadata: { name: 'bob-reads' }, subjects: [{ kind: 'User', name: 'bob' }], roleRef: { kind: 'Role', name: 'vm-reader' } } })).status, 201);
-  const admin = await call('POST', `${V}/namespaces/dev/rolebindings`, { token: 'alice-token', body: { metadata: { name: 'me-admin' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } } });
+  assert.equal(
+    (
+      await call('POST', `${V}/namespaces/dev/rolebindings`, {
+        token: 'alice-token',
+        body: { metadata: { name: 'bob-reads' }, subjects: [{ kind: 'User', name: 'bob' }], roleRef: { kind: 'Role', name: 'vm-reader' } },
+      })
+    ).status,
+    201,
+  );
+  const admin = await call('POST', `${V}/namespaces/dev/rolebindings`, {
+    token: 'alice-token',
+    body: { metadata: { name: 'me-admin' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } },
+  });
   assert.equal(admin.status, 403);
-  assert.match(admin.body.message, /is attempting to grant RBAC permissions not currently held: ClusterRole "cluster-admin" grants what you may not do yourself/);
-  const patch = await call('PATCH', `${V}/namespaces/dev/rolebindings/bob-reads`, { token: 'alice-token', body: { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }, contentType: 'application/merge-patch+json' });
+  assert.match(
+    admin.body.message,
+    /is attempting to grant RBAC permissions not currently held: ClusterRole "cluster-admin" grants what you may not do yourself/,
+  );
+  const patch = await call('PATCH', `${V}/namespaces/dev/rolebindings/bob-reads`, {
+    token: 'alice-token',
+    body: { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } },
+    contentType: 'application/merge-patch+json',
+  });
   assert.equal(patch.status, 403, 'a patch could point the binding anywhere');
   // With the bind verb on a role, one may bind it without holding it.
-  await created('POST', `${V}/clusterroles`, { metadata: { name: 'vm-admin-binder' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['clusterroles'], resourceNames: ['vm-admin'], verbs: ['bind'] }] });
-  await created('POST', `${V}/clusterrolebindings`, { metadata: { name: 'alice-binds-vm-admin' }, subjects: [{ kind: 'User', name: 'alice' }], roleRef: { kind: 'ClusterRole', name: 'vm-admin-binder' } });
-  assert.equal((await call('POST', `${V}/namespaces/dev/rolebindings`, { token: 'alice-token', body: { metadata: { name: 'bob-vm-admin' }, subjects: [{ kind: 'User', name: 'bob' }], roleRef: { kind: 'ClusterRole', name: 'vm-admin' } } })).status, 201);
+  await created('POST', `${V}/clusterroles`, {
+    metadata: { name: 'vm-admin-binder' },
+    rules: [{ apiGroups: ['shoal.dev'], resources: ['clusterroles'], resourceNames: ['vm-admin'], verbs: ['bind'] }],
+  });
+  await created('POST', `${V}/clusterrolebindings`, {
+    metadata: { name: 'alice-binds-vm-admin' },
+    subjects: [{ kind: 'User', name: 'alice' }],
+    roleRef: { kind: 'ClusterRole', name: 'vm-admin-binder' },
+  });
+  assert.equal(
+    (
+      await call('POST', `${V}/namespaces/dev/rolebindings`, {
+        token: 'alice-token',
+        body: { metadata: { name: 'bob-vm-admin' }, subjects: [{ kind: 'User', name: 'bob' }], roleRef: { kind: 'ClusterRole', name: 'vm-admin' } },
+      })
+    ).status,
+    201,
+  );
 });

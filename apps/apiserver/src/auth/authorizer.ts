@@ -18,12 +18,20 @@ export const AUTHORIZATION_MODES = ['AlwaysAllow', 'AlwaysDeny', 'Node', 'RBAC']
 export type AuthorizationMode = (typeof AUTHORIZATION_MODES)[number];
 
 export const alwaysAllow: Authorizer = { name: 'AlwaysAllow', authorize: () => ({ decision: 'allow' }) };
-export const alwaysDeny: Authorizer = { name: 'AlwaysDeny', authorize: () => ({ decision: 'deny', reason: 'every request is denied (--authorization-mode AlwaysDeny)' }) };
+export const alwaysDeny: Authorizer = {
+  name: 'AlwaysDeny',
+  authorize: () => ({ decision: 'deny', reason: 'every request is denied (--authorization-mode AlwaysDeny)' }),
+};
 
 export function parseAuthorizationModes(value: string): AuthorizationMode[] {
-  const modes = value.split(',').map((m) => m.trim()).filter(Boolean);
+  const modes = value
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
   if (!modes.length) throw new Error('--authorization-mode: name at least one mode');
-  for (const m of modes) if (!(AUTHORIZATION_MODES as readonly string[]).includes(m)) throw new Error(`--authorization-mode: unknown mode "${m}" (known: ${AUTHORIZATION_MODES.join(', ')})`);
+  for (const m of modes)
+    if (!(AUTHORIZATION_MODES as readonly string[]).includes(m))
+      throw new Error(`--authorization-mode: unknown mode "${m}" (known: ${AUTHORIZATION_MODES.join(', ')})`);
   if (new Set(modes).size !== modes.length) throw new Error('--authorization-mode: a mode is named twice');
   return modes as AuthorizationMode[];
 }

@@ -35,7 +35,11 @@ const NAMESPACED_RESOURCES = kinds()
 
 export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   // Informers: the scheduler, preemptor, health and resourcequota controllers read all of these.
-  { apiGroups: [GROUP], resources: ['virtualmachines', 'nodes', 'leases', 'placementpolicies', 'priorityclasses', 'namespaces', 'resourcequotas'], verbs: READ },
+  {
+    apiGroups: [GROUP],
+    resources: ['virtualmachines', 'nodes', 'leases', 'placementpolicies', 'priorityclasses', 'namespaces', 'resourcequotas'],
+    verbs: READ,
+  },
   // The scheduler binds.
   { apiGroups: [GROUP], resources: ['virtualmachines/binding'], verbs: ['create'] },
   // Preemption annotations and nominations, scheduling conditions, unbinding a fenced node's VMs.
@@ -139,7 +143,10 @@ export function bootstrapPolicy(): BootstrapObject[] {
         ],
       },
     },
-    { kind: 'ClusterRoleBinding', body: { metadata: meta('cluster-admin'), subjects: [{ kind: 'Group', name: SYSTEM_MASTERS }], roleRef: roleRef('ClusterRole', 'cluster-admin') } },
+    {
+      kind: 'ClusterRoleBinding',
+      body: { metadata: meta('cluster-admin'), subjects: [{ kind: 'Group', name: SYSTEM_MASTERS }], roleRef: roleRef('ClusterRole', 'cluster-admin') },
+    },
     { kind: 'ClusterRole', body: { metadata: meta(cm), rules: CONTROLLER_MANAGER_RULES } },
     { kind: 'ClusterRoleBinding', body: { metadata: meta(cm), subjects: [{ kind: 'User', name: cm }], roleRef: roleRef('ClusterRole', cm) } },
     { kind: 'Role', namespace: LEADER_ELECTION_NAMESPACE, body: { metadata: meta(election, LEADER_ELECTION_NAMESPACE), rules: LEADER_ELECTION_RULES } },
@@ -159,14 +166,26 @@ function controllerPolicy(controller: string, rules: PolicyRule[]): BootstrapObj
   const objects: BootstrapObject[] = [
     { kind: 'ClusterRole', body: { metadata: meta(user), rules } },
     { kind: 'ClusterRoleBinding', body: { metadata: meta(user), subjects, roleRef: roleRef('ClusterRole', user) } },
-    { kind: 'Role', namespace: LEADER_ELECTION_NAMESPACE, body: { metadata: meta(election, LEADER_ELECTION_NAMESPACE), rules: controllerLeaderElectionRules(controller) } },
-    { kind: 'RoleBinding', namespace: LEADER_ELECTION_NAMESPACE, body: { metadata: meta(election, LEADER_ELECTION_NAMESPACE), subjects, roleRef: roleRef('Role', election) } },
+    {
+      kind: 'Role',
+      namespace: LEADER_ELECTION_NAMESPACE,
+      body: { metadata: meta(election, LEADER_ELECTION_NAMESPACE), rules: controllerLeaderElectionRules(controller) },
+    },
+    {
+      kind: 'RoleBinding',
+      namespace: LEADER_ELECTION_NAMESPACE,
+      body: { metadata: meta(election, LEADER_ELECTION_NAMESPACE), subjects, roleRef: roleRef('Role', election) },
+    },
   ];
   if (controller === 'health') {
     const leases = `${user}:node-leases`;
     objects.push(
       { kind: 'Role', namespace: NODE_LEASE_NAMESPACE, body: { metadata: meta(leases, NODE_LEASE_NAMESPACE), rules: NODE_LEASE_READ_RULES } },
-      { kind: 'RoleBinding', namespace: NODE_LEASE_NAMESPACE, body: { metadata: meta(leases, NODE_LEASE_NAMESPACE), subjects, roleRef: roleRef('Role', leases) } },
+      {
+        kind: 'RoleBinding',
+        namespace: NODE_LEASE_NAMESPACE,
+        body: { metadata: meta(leases, NODE_LEASE_NAMESPACE), subjects, roleRef: roleRef('Role', leases) },
+      },
     );
   }
   return objects;

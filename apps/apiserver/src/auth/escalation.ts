@@ -56,7 +56,9 @@ function coveredBy(ownRules: PolicyRule[], wanted: PolicyRule[]): PolicyRule | u
 }
 
 const describeAtom = (a: PolicyRule) =>
-  a.nonResourceURLs ? `${a.verbs[0]} ${a.nonResourceURLs[0]}` : `${a.verbs[0]} ${a.resources![0]}${a.resourceNames ? ` "${a.resourceNames[0]}"` : ''} in API group "${a.apiGroups![0]}"`;
+  a.nonResourceURLs
+    ? `${a.verbs[0]} ${a.nonResourceURLs[0]}`
+    : `${a.verbs[0]} ${a.resources![0]}${a.resourceNames ? ` "${a.resourceNames[0]}"` : ''} in API group "${a.apiGroups![0]}"`;
 
 /** Undefined when the write may go ahead; otherwise why not. */
 export function escalationCheck(rbac: RbacAuthorizer, roles: RoleLookup, user: UserInfo, attrs: RequestAttributes, body: unknown): string | undefined {

@@ -52,7 +52,7 @@ export class NodeAuthorizer implements Authorizer {
     const node = nodeNameOf(user);
     if (node === undefined || !a.resourceRequest || a.apiGroup !== GROUP) return { decision: 'no-opinion' };
     // The object a create is about is named in its body, not in the path.
-    const name = a.verb === 'create' && !a.subresource ? nameInBody(body) ?? '' : a.name;
+    const name = a.verb === 'create' && !a.subresource ? (nameInBody(body) ?? '') : a.name;
     switch (a.resource) {
       case 'virtualmachines': {
         if (a.verb === 'list' || a.verb === 'watch') {
@@ -65,7 +65,8 @@ export class NodeAuthorizer implements Authorizer {
           if (!(boundHere() || ((await this.source.catchUp()) && boundHere()))) return noOpinion(`node "${node}" may change only virtualmachines bound to it`);
           if (a.subresource === 'status') return allow;
           // The object itself: only what running the VM takes (node-restriction.ts).
-          const refusal = a.verb === 'update' ? 'a node may not replace a virtualmachine' : nodeVmPatchRefusal(body, this.source.virtualMachine(a.namespace, a.name));
+          const refusal =
+            a.verb === 'update' ? 'a node may not replace a virtualmachine' : nodeVmPatchRefusal(body, this.source.virtualMachine(a.namespace, a.name));
           return refusal ? noOpinion(`node "${node}": ${refusal}`) : allow;
         }
         return noOpinion(`node "${node}" may not ${a.verb} virtualmachines${a.subresource ? `/${a.subresource}` : ''}`);

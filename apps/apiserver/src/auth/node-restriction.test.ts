@@ -11,7 +11,10 @@ test('a node may add and remove its own finalizer and unbind after an eviction',
   assert.equal(nodeVmPatchRefusal({ metadata: { resourceVersion: '7', finalizers: ['other'] } }, vm(['other', AGENT_FINALIZER])), undefined);
   assert.equal(nodeVmPatchRefusal({ metadata: { finalizers: null } }, vm([AGENT_FINALIZER])), undefined);
   assert.equal(
-    nodeVmPatchRefusal({ metadata: { resourceVersion: '9', annotations: { [EVICTION_REQUESTED_ANNOTATION]: null }, finalizers: null }, spec: { nodeName: null } }, vm([AGENT_FINALIZER])),
+    nodeVmPatchRefusal(
+      { metadata: { resourceVersion: '9', annotations: { [EVICTION_REQUESTED_ANNOTATION]: null }, finalizers: null }, spec: { nodeName: null } },
+      vm([AGENT_FINALIZER]),
+    ),
     undefined,
   );
 });

@@ -160,11 +160,16 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
       if (escalation === undefined) return;
       const a = attrs as ResourceAttributes;
       const name = a.name || ((req.body as { metadata?: { name?: string } } | undefined)?.metadata?.name ?? '');
-      throw new ApiError(403, 'Forbidden', `${a.resource}.${a.apiGroup}${name ? ` "${name}"` : ''} is forbidden: User "${user.name}" is attempting to grant RBAC permissions not currently held: ${escalation}`, {
-        ...(name ? { name } : {}),
-        group: a.apiGroup,
-        kind: a.resource,
-      });
+      throw new ApiError(
+        403,
+        'Forbidden',
+        `${a.resource}.${a.apiGroup}${name ? ` "${name}"` : ''} is forbidden: User "${user.name}" is attempting to grant RBAC permissions not currently held: ${escalation}`,
+        {
+          ...(name ? { name } : {}),
+          group: a.apiGroup,
+          kind: a.resource,
+        },
+      );
     }
     const message = forbiddenMessage(user, attrs, reason);
     req.log.info({ user: user.name, groups: user.groups, verb: attrs.verb, path }, 'forbidden');

@@ -88,7 +88,10 @@ export function requestAttributes(method: string, url: string): RequestAttribute
   // A list or watch of one object by field selector is about that name, so resourceNames rules can allow it.
   let effectiveName = name;
   if (!name && (verb === 'list' || verb === 'watch')) {
-    const byName = fieldSelector.split(',').map((r) => /^metadata\.name==?(.+)$/.exec(r.trim())?.[1]).find(Boolean);
+    const byName = fieldSelector
+      .split(',')
+      .map((r) => /^metadata\.name==?(.+)$/.exec(r.trim())?.[1])
+      .find(Boolean);
     if (byName) effectiveName = byName;
   }
   return { resourceRequest: true, verb, apiGroup, apiVersion, resource, subresource, namespace, name: effectiveName, fieldSelector, path };

@@ -15,11 +15,11 @@ export function splitCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') (field += '"'), i++;
+      if (c === '"' && line[i + 1] === '"') ((field += '"'), i++);
       else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') fields.push(field), (field = '');
+    else if (c === ',') (fields.push(field), (field = ''));
     else field += c;
   }
   if (quoted) throw new Error('unterminated quote');
@@ -41,7 +41,14 @@ export function parseTokenFile(text: string, path = 'token file'): Map<string, U
     const [token, name, uid, groups] = fields;
     if (fields.length < 3 || !token || !name) throw new Error(`${path}:${i + 1}: want token,user,uid[,"group1,group2"]`);
     if (tokens.has(token)) throw new Error(`${path}:${i + 1}: duplicate token`);
-    tokens.set(token, { name, ...(uid ? { uid } : {}), groups: (groups ?? '').split(',').map((g) => g.trim()).filter(Boolean) });
+    tokens.set(token, {
+      name,
+      ...(uid ? { uid } : {}),
+      groups: (groups ?? '')
+        .split(',')
+        .map((g) => g.trim())
+        .filter(Boolean),
+    });
   });
   return tokens;
 }

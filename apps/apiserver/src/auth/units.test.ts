@@ -60,7 +60,7 @@ test('rules: verbs, groups, resources with subresources, resourceNames, non-reso
   assert.ok(!ruleAllows(rule, requestAttributes('GET', '/metrics')), 'resource rules never match paths');
 });
 
-test('the RBAC kinds\' metadata schema is the common one except for the name', () => {
+test("the RBAC kinds' metadata schema is the common one except for the name", () => {
   const common = JSON.parse(readFileSync(join(SCHEMAS_DIR, 'meta/object-meta.json'), 'utf8'));
   const rbac = JSON.parse(readFileSync(join(SCHEMAS_DIR, 'meta/rbac-object-meta.json'), 'utf8'));
   for (const doc of [common, rbac]) {

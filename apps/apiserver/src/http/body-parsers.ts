@@ -66,12 +66,7 @@ function parseJson(body: string): unknown {
   return value;
 }
 
-export const JSON_TYPES = [
-  'application/json',
-  'application/merge-patch+json',
-  'application/json-patch+json',
-  'application/strategic-merge-patch+json',
-];
+export const JSON_TYPES = ['application/json', 'application/merge-patch+json', 'application/json-patch+json', 'application/strategic-merge-patch+json'];
 
 export function registerBodyParsers(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -89,7 +84,10 @@ export function registerBodyParsers(app: FastifyInstance): void {
     try {
       done(null, checked(parseYaml(body as string, { maxAliasCount: 100 })));
     } catch (err) {
-      done((err as { code?: number }).code === 400 ? (err as Error) : badRequest(`the request body is not valid YAML: ${(err as Error).message.split('\n')[0]}`), undefined);
+      done(
+        (err as { code?: number }).code === 400 ? (err as Error) : badRequest(`the request body is not valid YAML: ${(err as Error).message.split('\n')[0]}`),
+        undefined,
+      );
     }
   });
 }

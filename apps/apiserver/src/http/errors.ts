@@ -30,9 +30,11 @@ function fromFastify(err: FastifyError): ApiError | undefined {
 function fromEtcd(err: Error): ApiError | undefined {
   const failure = etcdFailure(err);
   if (failure) return new ApiError(503, 'ServiceUnavailable', etcdFailureMessage(failure, err), { retryAfterSeconds: 1 });
-  if (/GRPCResourceExhast|request is too large/i.test(err.constructor?.name + err.message)) return new ApiError(413, 'RequestEntityTooLarge', 'the object is too large for the store');
+  if (/GRPCResourceExhast|request is too large/i.test(err.constructor?.name + err.message))
+    return new ApiError(413, 'RequestEntityTooLarge', 'the object is too large for the store');
   // A paged list (or a forged continue token) at a revision etcd has not reached: Kubernetes' answer, 504 "Too large resource version".
-  if (/required revision is a future revision/.test(err.message)) return new ApiError(504, 'Timeout', 'Too large resource version: the store has not reached it yet', { retryAfterSeconds: 1 });
+  if (/required revision is a future revision/.test(err.message))
+    return new ApiError(504, 'Timeout', 'Too large resource version: the store has not reached it yet', { retryAfterSeconds: 1 });
   return undefined;
 }
 
@@ -67,7 +69,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
         .code(405)
         .header('Allow', allowed.join(', '))
         .type('application/json')
-        .send(new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${req.method} ${req.url.split('?')[0]}); allowed: ${allowed.join(', ')}`).toStatus());
+        .send(
+          new ApiError(
+            405,
+            'MethodNotAllowed',
+            `the server does not allow this method on the requested resource (${req.method} ${req.url.split('?')[0]}); allowed: ${allowed.join(', ')}`,
+          ).toStatus(),
+        );
     void reply
       .code(404)
       .type('application/json')

@@ -86,7 +86,9 @@ test('health endpoints are never limited', async () => {
 });
 
 test('each user has a bucket: the authenticated user when there is one, else the client address', async () => {
-  const app = await appWith(1, 1, (req) => requestUser(Object.assign(req, { user: req.headers['x-user'] ? { name: req.headers['x-user'], groups: [] } : undefined })));
+  const app = await appWith(1, 1, (req) =>
+    requestUser(Object.assign(req, { user: req.headers['x-user'] ? { name: req.headers['x-user'], groups: [] } : undefined })),
+  );
   const as = (user?: string) => app.inject({ method: 'GET', url: '/things', headers: user ? { 'x-user': user } : {} }).then((r) => r.statusCode);
   assert.equal(await as('alice'), 200);
   assert.equal(await as('alice'), 429);

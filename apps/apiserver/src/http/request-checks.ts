@@ -20,14 +20,25 @@ const isResourceRequest = (req: FastifyRequest) => Boolean((req.routeOptions.con
 
 function checkPathSegment(value: string | undefined, what: 'name' | 'namespace'): void {
   if (value === undefined) return;
-  const why = value === '.' || value === '..' ? `may not be '${value}'` : value.includes('/') ? "may not contain '/'" : value.includes('%') ? "may not contain '%'" : undefined;
-  if (why) throw badRequest(`${what === 'name' ? 'Name' : 'Namespace'} parameter invalid: ${JSON.stringify(value)}: ${why}`, [{ field: what === 'name' ? 'metadata.name' : 'metadata.namespace', message: why }]);
+  const why =
+    value === '.' || value === '..'
+      ? `may not be '${value}'`
+      : value.includes('/')
+        ? "may not contain '/'"
+        : value.includes('%')
+          ? "may not contain '%'"
+          : undefined;
+  if (why)
+    throw badRequest(`${what === 'name' ? 'Name' : 'Namespace'} parameter invalid: ${JSON.stringify(value)}: ${why}`, [
+      { field: what === 'name' ? 'metadata.name' : 'metadata.namespace', message: why },
+    ]);
 }
 
 function checkWholeNumbers(query: Record<string, unknown>): void {
   for (const p of WHOLE_NUMBER_PARAMS) {
     const v = query[p];
-    if (typeof v === 'string' && !/^-?\d+$/.test(v)) throw badRequest(`invalid ${p} ${JSON.stringify(v.slice(0, 64))}: must be a whole number`, [{ field: p, message: 'not a whole number' }]);
+    if (typeof v === 'string' && !/^-?\d+$/.test(v))
+      throw badRequest(`invalid ${p} ${JSON.stringify(v.slice(0, 64))}: must be a whole number`, [{ field: p, message: 'not a whole number' }]);
   }
 }
 

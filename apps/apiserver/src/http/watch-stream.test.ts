@@ -32,7 +32,11 @@ test('a watch from a resourceVersion delivers every later change once, in order'
     ['ADDED resume-5', 'ADDED resume-6', 'ADDED resume-7', 'ADDED resume-8', 'ADDED resume-9', 'MODIFIED resume-0', 'DELETED resume-1'],
   );
   const versions = w.events.map((e) => Number(e.object.metadata.resourceVersion));
-  assert.deepEqual(versions, [...versions].sort((a, b) => a - b), 'resourceVersions increase');
+  assert.deepEqual(
+    versions,
+    [...versions].sort((a, b) => a - b),
+    'resourceVersions increase',
+  );
   assert.equal(new Set(versions).size, versions.length, 'no duplicates');
 });
 
@@ -53,7 +57,10 @@ test('objects entering and leaving a selector appear as ADDED and DELETED', asyn
   await http(cp.url, 'PATCH', `${VMS}/mover`, { metadata: { labels: { team: 'red' } } }, MERGE);
   await waitFor(() => w.events.length >= 3, { message: '3 events' });
   w.close();
-  assert.deepEqual(w.events.map((e) => e.type), ['ADDED', 'MODIFIED', 'DELETED']);
+  assert.deepEqual(
+    w.events.map((e) => e.type),
+    ['ADDED', 'MODIFIED', 'DELETED'],
+  );
 });
 
 test('bookmarks carry the current resourceVersion when asked for', async () => {
@@ -67,7 +74,9 @@ test('bookmarks carry the current resourceVersion when asked for', async () => {
 
 test('a Table watch sends one-row tables (kubectl get -w)', async () => {
   const created = await create(cp.url, 'table-watch');
-  const w = await openWatch(cp.url, `${VMS}?watch=1&resourceVersion=${created.metadata.resourceVersion}`, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+  const w = await openWatch(cp.url, `${VMS}?watch=1&resourceVersion=${created.metadata.resourceVersion}`, {
+    accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+  });
   await http(cp.url, 'PATCH', `${VMS}/table-watch`, { metadata: { labels: { x: 'y' } } }, MERGE);
   await waitFor(() => w.events.length >= 1, { message: 'an event' });
   w.close();
@@ -85,7 +94,10 @@ test('history older than the watch cache is read from etcd, and is 410 Gone once
     const w = await openWatch(small.url, `${VMS}?watch=1&resourceVersion=${first.metadata.resourceVersion}`);
     await waitFor(() => w.events.length >= 19, { message: '19 events from etcd' });
     w.close();
-    assert.deepEqual(w.events.map((e) => e.object.metadata.name), Array.from({ length: 19 }, (_, i) => `old-${i + 1}`));
+    assert.deepEqual(
+      w.events.map((e) => e.object.metadata.name),
+      Array.from({ length: 19 }, (_, i) => `old-${i + 1}`),
+    );
 
     const page = await http(small.url, 'GET', `${VMS}?limit=5`);
     await create(small.url, 'after-page');
@@ -111,13 +123,18 @@ test('history older than the watch cache is read from etcd, and is 410 Gone once
 test('one slow-to-start watcher among hundreds: every watcher gets every event', async () => {
   const created = await create(cp.url, 'fanout');
   const watches = await Promise.all(
-    Array.from({ length: 200 }, () => openWatch(cp.url, `${VMS}?watch=1&resourceVersion=${created.metadata.resourceVersion}&fieldSelector=metadata.name%3Dfanout`)),
+    Array.from({ length: 200 }, () =>
+      openWatch(cp.url, `${VMS}?watch=1&resourceVersion=${created.metadata.resourceVersion}&fieldSelector=metadata.name%3Dfanout`),
+    ),
   );
   for (let i = 0; i < 5; i++) await http(cp.url, 'PATCH', `${VMS}/fanout`, { metadata: { labels: { n: String(i) } } }, MERGE);
   await waitFor(() => watches.every((w) => w.events.length >= 5), { message: 'all watchers to receive 5 events' });
   for (const w of watches) {
     w.close();
-    assert.deepEqual(w.events.map((e) => e.object.metadata.labels.n), ['0', '1', '2', '3', '4']);
+    assert.deepEqual(
+      w.events.map((e) => e.object.metadata.labels.n),
+      ['0', '1', '2', '3', '4'],
+    );
   }
 });
 

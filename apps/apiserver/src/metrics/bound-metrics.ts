@@ -87,7 +87,13 @@ abstract class BoundMetric<S extends { labels: Labels }> {
 
   /** prom-client's metric interface: what the registry formats for /metrics. */
   async get() {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: [...this.series.values()].flatMap((s) => this.samples(s)) };
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: [...this.series.values()].flatMap((s) => this.samples(s)),
+    };
   }
 
   reset(): void {

@@ -18,7 +18,12 @@ const refused = (body: unknown) => {
 };
 
 test('a well-formed Binding is read as it is', () => {
-  const body = { apiVersion: 'shoal.dev/v1alpha1', kind: 'Binding', metadata: { name: 'web', namespace: 'default', resourceVersion: '7', labels: { a: 'b' } }, target: { name: 'n1', kind: 'Node' } };
+  const body = {
+    apiVersion: 'shoal.dev/v1alpha1',
+    kind: 'Binding',
+    metadata: { name: 'web', namespace: 'default', resourceVersion: '7', labels: { a: 'b' } },
+    target: { name: 'n1', kind: 'Node' },
+  };
   assert.deepEqual(parse(structuredClone(body)), body);
   assert.deepEqual(parse({ target: { name: 'node-1.rack-2' } }), { target: { name: 'node-1.rack-2' } });
   assert.deepEqual(parse({ metadata: null, target: { name: 'n1' } }), { metadata: null, target: { name: 'n1' } });
@@ -38,7 +43,8 @@ test('a bad value is 422 naming its field', () => {
   assert.deepEqual(refused({}), { code: 422, fields: ['target'] });
   assert.deepEqual(refused({ target: 'n1' }), { code: 422, fields: ['target'] });
   assert.deepEqual(refused({ target: {} }), { code: 422, fields: ['target.name'] });
-  for (const name of ['', 'Not_A_Node', 'x'.repeat(254), 5]) assert.deepEqual([...new Set(refused({ target: { name } }).fields)], ['target.name'], JSON.stringify(name));
+  for (const name of ['', 'Not_A_Node', 'x'.repeat(254), 5])
+    assert.deepEqual([...new Set(refused({ target: { name } }).fields)], ['target.name'], JSON.stringify(name));
   assert.deepEqual(refused({ target: { name: 'n1', kind: 'Pod' } }), { code: 422, fields: ['target.kind'] });
   assert.deepEqual(refused({ metadata: { resourceVersion: 7 }, target: { name: 'n1' } }), { code: 422, fields: ['metadata.resourceVersion'] });
   assert.deepEqual(refused({ metadata: 'web', target: { name: 'n1' } }), { code: 422, fields: ['metadata'] });

@@ -14,16 +14,26 @@ export function parseBinding(vmKind: KindInfo, namespace: string, name: string, 
   if (wrong('')) throw badRequest('the body must be a Binding object');
   const b = body as Record<string, unknown>;
   if (wrong('apiVersion'))
-    throw badRequest(`the API version in the data (${String(b.apiVersion)}) does not match the expected API version (${API_VERSION})`, [{ field: 'apiVersion', message: `must be ${API_VERSION}` }]);
-  if (wrong('kind')) throw badRequest(`the kind in the data (${String(b.kind)}) does not match the expected kind (Binding)`, [{ field: 'kind', message: 'must be Binding' }]);
+    throw badRequest(`the API version in the data (${String(b.apiVersion)}) does not match the expected API version (${API_VERSION})`, [
+      { field: 'apiVersion', message: `must be ${API_VERSION}` },
+    ]);
+  if (wrong('kind'))
+    throw badRequest(`the kind in the data (${String(b.kind)}) does not match the expected kind (Binding)`, [{ field: 'kind', message: 'must be Binding' }]);
   if (unknown.length)
-    throw badRequest(`Binding in version "v1alpha1" cannot be handled as a Binding: strict decoding error: ${unknown.map((u) => `unknown field "${u.field}"`).join(', ')}`, unknown);
+    throw badRequest(
+      `Binding in version "v1alpha1" cannot be handled as a Binding: strict decoding error: ${unknown.map((u) => `unknown field "${u.field}"`).join(', ')}`,
+      unknown,
+    );
   // Another object than the URL's is the wrong request, not a bad value (whatever type the name has).
   const meta = isObject(b.metadata) ? b.metadata : {};
   if (meta.name !== undefined && meta.name !== name)
-    throw badRequest(`the name of the Binding (${String(meta.name)}) does not match the name on the URL (${name})`, [{ field: 'metadata.name', message: `must be ${name}` }]);
+    throw badRequest(`the name of the Binding (${String(meta.name)}) does not match the name on the URL (${name})`, [
+      { field: 'metadata.name', message: `must be ${name}` },
+    ]);
   if (meta.namespace !== undefined && meta.namespace !== '' && meta.namespace !== namespace)
-    throw badRequest('the namespace of the provided object does not match the namespace sent on the request', [{ field: 'metadata.namespace', message: `must be ${namespace}` }]);
+    throw badRequest('the namespace of the provided object does not match the namespace sent on the request', [
+      { field: 'metadata.namespace', message: `must be ${namespace}` },
+    ]);
   if (causes.length) throw invalid({ kind: vmKind.kind, group: vmKind.group, name }, causes);
   return body as Binding;
 }

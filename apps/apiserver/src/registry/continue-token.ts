@@ -18,5 +18,7 @@ export function decodeContinue(token: string, prefix: string): ContinuePoint {
   } catch {
     // fall through to the error below
   }
-  throw badRequest('invalid continue token: pass the value the previous list returned', [{ field: 'continue', message: 'not a token this server issued for this list' }]);
+  throw badRequest('invalid continue token: pass the value the previous list returned', [
+    { field: 'continue', message: 'not a token this server issued for this list' },
+  ]);
 }

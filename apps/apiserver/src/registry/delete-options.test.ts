@@ -17,10 +17,20 @@ const refused = (body: unknown) => {
 test('well-formed DeleteOptions are read', () => {
   assert.deepEqual(parseDeleteOptions(undefined), { dryRun: false });
   assert.deepEqual(parseDeleteOptions({}), { preconditions: undefined, dryRun: false });
-  assert.deepEqual(parseDeleteOptions({ kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'], preconditions: { uid: 'u', resourceVersion: '5' }, propagationPolicy: 'Background', gracePeriodSeconds: 0 }), {
-    preconditions: { uid: 'u', resourceVersion: '5' },
-    dryRun: true,
-  });
+  assert.deepEqual(
+    parseDeleteOptions({
+      kind: 'DeleteOptions',
+      apiVersion: 'v1',
+      dryRun: ['All'],
+      preconditions: { uid: 'u', resourceVersion: '5' },
+      propagationPolicy: 'Background',
+      gracePeriodSeconds: 0,
+    }),
+    {
+      preconditions: { uid: 'u', resourceVersion: '5' },
+      dryRun: true,
+    },
+  );
 });
 
 test('a body that is not DeleteOptions is 400; a wrong field is 422 naming it', () => {

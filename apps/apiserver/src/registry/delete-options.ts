@@ -20,7 +20,8 @@ export function parseDeleteOptions(body: unknown): DeleteOptionsBody {
   // The body itself (field ""), its kind or its apiVersion: not DeleteOptions at all.
   if (wrong('')) throw badRequest('the body of a delete must be DeleteOptions');
   const o = body as DeleteOptions;
-  if (wrong('kind')) throw badRequest(`the body of a delete must be DeleteOptions, not ${JSON.stringify(o.kind)}`, [{ field: 'kind', message: 'must be DeleteOptions' }]);
+  if (wrong('kind'))
+    throw badRequest(`the body of a delete must be DeleteOptions, not ${JSON.stringify(o.kind)}`, [{ field: 'kind', message: 'must be DeleteOptions' }]);
   if (wrong('apiVersion')) throw badRequest('DeleteOptions.apiVersion must be a string', [{ field: 'apiVersion', message: 'must be a string' }]);
   if (causes.length) throw invalid({ kind: 'DeleteOptions', group: 'meta.k8s.io' }, causes);
   return { preconditions: preconditionsOf(o.preconditions), dryRun: isDryRun(o.dryRun) };

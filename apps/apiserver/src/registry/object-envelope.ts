@@ -15,16 +15,23 @@ export function checkEnvelope(kind: KindInfo, body: unknown, namespace: string |
       { field: 'apiVersion', message: `must be ${kind.apiVersion}` },
     ]);
   if (obj.kind !== undefined && obj.kind !== kind.kind)
-    throw badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${kind.kind})`, [{ field: 'kind', message: `must be ${kind.kind}` }]);
+    throw badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${kind.kind})`, [
+      { field: 'kind', message: `must be ${kind.kind}` },
+    ]);
   if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
-  if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) throw invalid(target(kind), [{ field: 'metadata', message: 'must be an object', type: 'FieldValueTypeInvalid' }]);
+  if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata))
+    throw invalid(target(kind), [{ field: 'metadata', message: 'must be an object', type: 'FieldValueTypeInvalid' }]);
   const ns = obj.metadata.namespace;
   if (kind.namespaced) {
     if (ns !== undefined && ns !== '' && ns !== namespace)
-      throw badRequest('the namespace of the provided object does not match the namespace sent on the request', [{ field: 'metadata.namespace', message: `must be ${namespace}` }]);
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request', [
+        { field: 'metadata.namespace', message: `must be ${namespace}` },
+      ]);
     obj.metadata.namespace = namespace;
   } else if (ns) {
-    throw invalid(target(kind, obj.metadata.name), [{ field: 'metadata.namespace', message: `${kind.kind} is cluster-scoped: namespace must be empty`, type: 'FieldValueForbidden' }]);
+    throw invalid(target(kind, obj.metadata.name), [
+      { field: 'metadata.namespace', message: `${kind.kind} is cluster-scoped: namespace must be empty`, type: 'FieldValueForbidden' },
+    ]);
   } else {
     delete obj.metadata.namespace;
   }

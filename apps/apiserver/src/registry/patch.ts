@@ -18,9 +18,17 @@ export function patchTypeOf(contentType: string | undefined): PatchType {
   const base = (contentType ?? '').split(';')[0]!.trim().toLowerCase() as keyof typeof PATCH_TYPES;
   const type = PATCH_TYPES[base];
   if (!type)
-    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${Object.keys(PATCH_TYPES).join(', ')}`);
+    throw new ApiError(
+      415,
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - accepted media types include: ${Object.keys(PATCH_TYPES).join(', ')}`,
+    );
   if (type === 'apply')
-    throw new ApiError(415, 'UnsupportedMediaType', 'server-side apply is not supported yet; use client-side apply (kubectl apply without --server-side, or shoalctl apply)');
+    throw new ApiError(
+      415,
+      'UnsupportedMediaType',
+      'server-side apply is not supported yet; use client-side apply (kubectl apply without --server-side, or shoalctl apply)',
+    );
   return type;
 }
 

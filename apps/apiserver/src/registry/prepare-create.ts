@@ -21,7 +21,9 @@ export function prepareCreate(kind: KindInfo, body: unknown, namespace: string |
   const meta = obj.metadata;
   if (!meta.name && meta.generateName) meta.name = generatedName(meta.generateName);
   if (!meta.name)
-    throw invalid({ kind: kind.kind, group: kind.group }, [{ field: 'metadata.name', message: 'Required value: name or generateName is required', type: 'FieldValueRequired' }]);
+    throw invalid({ kind: kind.kind, group: kind.group }, [
+      { field: 'metadata.name', message: 'Required value: name or generateName is required', type: 'FieldValueRequired' },
+    ]);
   // Identity and bookkeeping are the server's; whatever the client sent there is replaced.
   meta.uid = randomUUID();
   meta.creationTimestamp = timestamp(now);

@@ -30,7 +30,9 @@ export function prepareUpdate(req: UpdateRequest): KubeObject {
   const incoming = checkEnvelope(kind, req.body, req.namespace);
   const meta = incoming.metadata;
   if (meta.name !== undefined && meta.name !== req.name)
-    throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${req.name})`, [{ field: 'metadata.name', message: `must be ${req.name}` }]);
+    throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${req.name})`, [
+      { field: 'metadata.name', message: `must be ${req.name}` },
+    ]);
   checkUidPrecondition(kind, req.name, meta.uid, current);
 
   let next: KubeObject;
@@ -55,7 +57,11 @@ export function prepareUpdate(req: UpdateRequest): KubeObject {
       const added = (m.finalizers ?? []).filter((f) => !(current.metadata.finalizers ?? []).includes(f));
       if (added.length)
         throw invalid(target(kind, req.name), [
-          { field: 'metadata.finalizers', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`, type: 'FieldValueForbidden' },
+          {
+            field: 'metadata.finalizers',
+            message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+            type: 'FieldValueForbidden',
+          },
         ]);
     } else {
       delete m.deletionTimestamp;

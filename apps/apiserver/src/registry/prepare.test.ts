@@ -42,7 +42,12 @@ function apiError(fn: () => unknown): ApiError {
 }
 
 test('create fills server-owned metadata and schema defaults, ignoring what the client claimed', () => {
-  const { object } = admitCreate(vmKind, vm({ metadata: { name: 'web', uid: 'mine', generation: 7, resourceVersion: '5' }, status: { phase: 'Running' } }), 'default', 'Strict');
+  const { object } = admitCreate(
+    vmKind,
+    vm({ metadata: { name: 'web', uid: 'mine', generation: 7, resourceVersion: '5' }, status: { phase: 'Running' } }),
+    'default',
+    'Strict',
+  );
   assert.notEqual(object.metadata.uid, 'mine');
   assert.match(object.metadata.uid!, /^[0-9a-f-]{36}$/);
   assert.equal(object.metadata.generation, 1);
@@ -87,7 +92,14 @@ test('update bumps generation on spec changes only, and keeps status and identit
   const current = admitCreate(vmKind, vm(), 'default', 'Strict').object;
   current.metadata.resourceVersion = '10';
   current.status = { phase: 'Running' };
-  const relabelled = admitUpdate({ kind: vmKind, namespace: 'default', name: 'web', current, fieldValidation: 'Strict', body: { ...structuredClone(current), metadata: { ...current.metadata, labels: { a: 'b' } } } });
+  const relabelled = admitUpdate({
+    kind: vmKind,
+    namespace: 'default',
+    name: 'web',
+    current,
+    fieldValidation: 'Strict',
+    body: { ...structuredClone(current), metadata: { ...current.metadata, labels: { a: 'b' } } },
+  });
   assert.equal(relabelled.object.metadata.generation, 1);
   const resized = admitUpdate({
     kind: vmKind,
@@ -95,7 +107,12 @@ test('update bumps generation on spec changes only, and keeps status and identit
     name: 'web',
     current,
     fieldValidation: 'Strict',
-    body: { ...structuredClone(current), metadata: { ...current.metadata, uid: undefined, creationTimestamp: 'x' }, spec: { resources: { vcpus: 4 } }, status: { phase: 'Failed' } },
+    body: {
+      ...structuredClone(current),
+      metadata: { ...current.metadata, uid: undefined, creationTimestamp: 'x' },
+      spec: { resources: { vcpus: 4 } },
+      status: { phase: 'Failed' },
+    },
   });
   assert.equal(resized.object.metadata.generation, 2);
   assert.deepEqual(resized.object.status, { phase: 'Running' }, 'status is not changed through the main resource');
@@ -123,14 +140,42 @@ test('no finalizer may be added to an object being deleted', () => {
   const current = admitCreate(vmKind, vm({ metadata: { name: 'web', finalizers: ['a/b'] } }), 'default', 'Strict').object;
   current.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
   const err = apiError(() =>
-    admitUpdate({ kind: vmKind, namespace: 'default', name: 'web', current, fieldValidation: 'Strict', body: { ...structuredClone(current), metadata: { ...current.metadata, finalizers: ['a/b', 'c/d'] } } }),
+    admitUpdate({
+      kind: vmKind,
+      namespace: 'default',
+      name: 'web',
+      current,
+      fieldValidation: 'Strict',
+      body: { ...structuredClone(current), metadata: { ...current.metadata, finalizers: ['a/b', 'c/d'] } },
+    }),
   );
   assert.equal(err.code, 422);
   assert.equal(err.details!.causes![0]!.field, 'metadata.finalizers');
 });
 
 test('objects larger than etcd takes are refused with 413, measured on the stored form', () => {
-  const err = apiError(() => admitCreate(vmKind, vm({ metadata: { name: 'big', annotations: { a: 'x'.repeat(200_000), b: 'x'.repeat(200_000), c: 'x'.repeat(200_000), d: 'x'.repeat(200_000), e: 'x'.repeat(200_000), f: 'x'.repeat(200_000), g: 'x'.repeat(200_000), h: 'x'.repeat(200_000) } } }), 'default', 'Strict'));
+  const err = apiError(() =>
+    admitCreate(
+      vmKind,
+      vm({
+        metadata: {
+          name: 'big',
+          annotations: {
+            a: 'x'.repeat(200_000),
+            b: 'x'.repeat(200_000),
+            c: 'x'.repeat(200_000),
+            d: 'x'.repeat(200_000),
+            e: 'x'.repeat(200_000),
+            f: 'x'.repeat(200_000),
+            g: 'x'.repeat(200_000),
+            h: 'x'.repeat(200_000),
+          },
+        },
+      }),
+      'default',
+      'Strict',
+    ),
+  );
   assert.equal(err.code, 413);
   const { stored } = admitCreate(vmKind, vm({ metadata: { name: 'fits', annotations: { a: 'x'.repeat(200_000) } } }), 'default', 'Strict');
   assert.ok(stored.bytes > 200_000 && stored.bytes < MAX_OBJECT_BYTES);
@@ -144,8 +189,10 @@ function sampleOf(schema: any, rand: () => number, depth = 0): unknown {
   switch (type) {
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const [k, sub] of Object.entries<any>(schema.properties ?? {})) if ((schema.required ?? []).includes(k) || (rand() < 0.6 && depth < 8)) out[k] = sampleOf(sub, rand, depth + 1);
-      if (schema.additionalProperties && typeof schema.additionalProperties === 'object' && rand() < 0.5) out[`k${Math.floor(rand() * 9)}`] = sampleOf(schema.additionalProperties, rand, depth + 1);
+      for (const [k, sub] of Object.entries<any>(schema.properties ?? {}))
+        if ((schema.required ?? []).includes(k) || (rand() < 0.6 && depth < 8)) out[k] = sampleOf(sub, rand, depth + 1);
+      if (schema.additionalProperties && typeof schema.additionalProperties === 'object' && rand() < 0.5)
+        out[`k${Math.floor(rand() * 9)}`] = sampleOf(schema.additionalProperties, rand, depth + 1);
       if (rand() < 0.15) out[`unknownField${depth}`] = { nested: rand() < 0.5 ? 1 : 'x' };
       return out;
     }
@@ -166,7 +213,7 @@ function sampleOf(schema: any, rand: () => number, depth = 0): unknown {
 test('the normalizer (defaults, dropping undeclared fields) matches one compiled from the full schema, for every kind', () => {
   const full = new Ajv({ allErrors: true, strict: false, useDefaults: 'empty', removeAdditional: true });
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (const kind of kinds().all) {
     const reference = full.compile(structuredClone(kind.schema));
     let compared = 0;

@@ -165,22 +165,26 @@ export class ResourceService {
   private async replace(s: Scope, current: StoredObject, body: unknown, opts: WriteOptions): Promise<WriteResult> {
     const next = prepareUpdate({ ...s, body, current: current.object });
     let warnings: string[] | undefined;
-    return this.admitted({ operation: 'update', kind: s.kind, namespace: s.namespace, object: next, oldObject: current.object }, s.name, async (admission, fresh) => {
-      const guards = await admission.mutate(fresh);
-      const found = validateAndDefault(s.kind, next, opts.fieldValidation);
-      warnings ??= found;
-      finishUpdate(s.kind, next, current.object);
-      const stored = storedForm(s.kind, next);
-      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length) {
-        if (!opts.dryRun) await this.remove(s, current.revision);
-        return { object: next, warnings };
-      }
-      // Nothing changed: nothing is written (no new resourceVersion, no watch event).
-      if (stored.value === encode(current.object)) return { object: current.object, warnings };
-      guards.push(...(await admission.validate(fresh)));
-      if (opts.dryRun) return { object: next, warnings };
-      return this.swap(s, current, next, warnings, stored, guards);
-    });
+    return this.admitted(
+      { operation: 'update', kind: s.kind, namespace: s.namespace, object: next, oldObject: current.object },
+      s.name,
+      async (admission, fresh) => {
+        const guards = await admission.mutate(fresh);
+        const found = validateAndDefault(s.kind, next, opts.fieldValidation);
+        warnings ??= found;
+        finishUpdate(s.kind, next, current.object);
+        const stored = storedForm(s.kind, next);
+        if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length) {
+          if (!opts.dryRun) await this.remove(s, current.revision);
+          return { object: next, warnings };
+        }
+        // Nothing changed: nothing is written (no new resourceVersion, no watch event).
+        if (stored.value === encode(current.object)) return { object: current.object, warnings };
+        guards.push(...(await admission.validate(fresh)));
+        if (opts.dryRun) return { object: next, warnings };
+        return this.swap(s, current, next, warnings, stored, guards);
+      },
+    );
   }
 
   /**
@@ -188,7 +192,11 @@ export class ResourceService {
    * an admission guard failed (what admission read changed in between); then again, with fresh
    * reads, a few times before the client is told to retry.
    */
-  private async admitted<T>(a: AdmissionAttributes, name: string, attempt: (admission: WriteAdmission, fresh: boolean) => Promise<T | typeof GUARD_FAILED>): Promise<T> {
+  private async admitted<T>(
+    a: AdmissionAttributes,
+    name: string,
+    attempt: (admission: WriteAdmission, fresh: boolean) => Promise<T | typeof GUARD_FAILED>,
+  ): Promise<T> {
     const admission = this.admission.begin(a);
     for (let n = 0; ; n++) {
       try {
@@ -202,7 +210,14 @@ export class ResourceService {
   }
 
   /** The compare-and-swap of an update: GUARD_FAILED when only a guard failed, 409 when the object moved on, 404 when it is gone. */
-  private async swap(s: Scope, current: StoredObject, next: KubeObject, warnings: string[], stored: StoredForm, guards: WriteGuard[] = []): Promise<WriteResult | typeof GUARD_FAILED> {
+  private async swap(
+    s: Scope,
+    current: StoredObject,
+    next: KubeObject,
+    warnings: string[],
+    stored: StoredForm,
+    guards: WriteGuard[] = [],
+  ): Promise<WriteResult | typeof GUARD_FAILED> {
     const key = this.key(s);
     const res = await this.store.update(key, stored.value, current.revision, guards);
     if (res.ok) return this.written(key, next, warnings, stored, res.revision);
@@ -290,11 +305,16 @@ export class ResourceService {
 }
 
 function guardsKeptFailing(kind: KindInfo, name: string): ApiError {
-  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${kind.plural}.${kind.group} "${name}": the objects it was admitted against kept changing; please try again`, {
-    name,
-    group: kind.group,
-    kind: kind.plural,
-  });
+  return new ApiError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${kind.plural}.${kind.group} "${name}": the objects it was admitted against kept changing; please try again`,
+    {
+      name,
+      group: kind.group,
+      kind: kind.plural,
+    },
+  );
 }
 
 function patchPinsVersion(patch: unknown): boolean {

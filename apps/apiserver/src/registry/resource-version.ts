@@ -9,5 +9,7 @@ import { badRequest } from '@shoal/api';
 export function checkResourceVersionParam(rv: string | undefined): void {
   if (rv === undefined || rv === '') return;
   if (!/^\d+$/.test(rv) || !Number.isSafeInteger(Number(rv)))
-    throw badRequest(`invalid resourceVersion ${JSON.stringify(rv.slice(0, 64))}: must be a resourceVersion the server returned`, [{ field: 'resourceVersion', message: 'not a resourceVersion' }]);
+    throw badRequest(`invalid resourceVersion ${JSON.stringify(rv.slice(0, 64))}: must be a resourceVersion the server returned`, [
+      { field: 'resourceVersion', message: 'not a resourceVersion' },
+    ]);
 }

@@ -26,5 +26,7 @@ export function validateAndDefault(kind: KindInfo, obj: KubeObject, fieldValidat
 export function parseFieldValidation(v: unknown): FieldValidation {
   if (v === undefined || v === '') return 'Strict';
   if (v === 'Strict' || v === 'Warn' || v === 'Ignore') return v;
-  throw badRequest(`fieldValidation must be one of Strict, Warn, Ignore; got ${JSON.stringify(v)}`, [{ field: 'fieldValidation', message: 'Unsupported value' }]);
+  throw badRequest(`fieldValidation must be one of Strict, Warn, Ignore; got ${JSON.stringify(v)}`, [
+    { field: 'fieldValidation', message: 'Unsupported value' },
+  ]);
 }

@@ -3,7 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, register } from 'prom-client';
 import { BoundCounter, BoundHistogram, type CounterSeries, type HistogramSeries } from '../metrics/bound-metrics.js';
 
-const requests = new BoundCounter({ name: 'shoal_apiserver_requests_total', help: 'API requests by verb, resource and code.', labelNames: ['verb', 'resource', 'code'] });
+const requests = new BoundCounter({
+  name: 'shoal_apiserver_requests_total',
+  help: 'API requests by verb, resource and code.',
+  labelNames: ['verb', 'resource', 'code'],
+});
 const latency = new BoundHistogram({
   name: 'shoal_apiserver_request_duration_seconds',
   help: 'API request latency by verb and resource.',

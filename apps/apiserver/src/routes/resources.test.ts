@@ -90,14 +90,21 @@ test('merge patch and JSON patch; generation moves only with the spec', async ()
   assert.equal(labelled.status, 200);
   assert.equal(labelled.body.metadata.labels.tier, 'web');
   assert.equal(labelled.body.metadata.generation, 1);
-  const resized = await api('PATCH', `${VMS}/patchy`, [{ op: 'replace', path: '/spec/resources/vcpus', value: 4 }], { 'content-type': 'application/json-patch+json' });
+  const resized = await api('PATCH', `${VMS}/patchy`, [{ op: 'replace', path: '/spec/resources/vcpus', value: 4 }], {
+    'content-type': 'application/json-patch+json',
+  });
   assert.equal(resized.body.spec.resources.vcpus, 4);
   assert.equal(resized.body.metadata.generation, 2);
   const unlabelled = await api('PATCH', `${VMS}/patchy`, { metadata: { labels: { tier: null } } }, { 'content-type': 'application/merge-patch+json' });
   assert.deepEqual(unlabelled.body.metadata.labels ?? {}, {});
   const badPatch = await api('PATCH', `${VMS}/patchy`, { spec: { resources: { vcpus: -1 } } }, { 'content-type': 'application/merge-patch+json' });
   assert.equal(badPatch.status, 422);
-  const pinned = await api('PATCH', `${VMS}/patchy`, { metadata: { resourceVersion: '1' }, spec: { cmdline: 'quiet' } }, { 'content-type': 'application/merge-patch+json' });
+  const pinned = await api(
+    'PATCH',
+    `${VMS}/patchy`,
+    { metadata: { resourceVersion: '1' }, spec: { cmdline: 'quiet' } },
+    { 'content-type': 'application/merge-patch+json' },
+  );
   assert.equal(pinned.status, 409, 'a patch naming an old resourceVersion is a failed precondition');
   const ssa = await api('PATCH', `${VMS}/patchy`, 'spec: {}', { 'content-type': 'application/apply-patch+yaml' });
   assert.equal(ssa.status, 415);
@@ -107,7 +114,12 @@ test('status is written through /status only', async () => {
   const created = (await api('POST', VMS, vm('stat'))).body;
   const viaMain = await api('PUT', `${VMS}/stat`, { ...created, status: { phase: 'Running' } });
   assert.deepEqual(viaMain.body.status, { phase: 'Pending' }, 'the main resource does not write status');
-  const viaStatus = await api('PATCH', `${VMS}/stat/status`, { status: { phase: 'Running', restarts: 0 }, spec: { resources: { vcpus: 9 } } }, { 'content-type': 'application/merge-patch+json' });
+  const viaStatus = await api(
+    'PATCH',
+    `${VMS}/stat/status`,
+    { status: { phase: 'Running', restarts: 0 }, spec: { resources: { vcpus: 9 } } },
+    { 'content-type': 'application/merge-patch+json' },
+  );
   assert.equal(viaStatus.status, 200);
   assert.equal(viaStatus.body.status.phase, 'Running');
   assert.equal(viaStatus.body.spec.resources.vcpus, 1, 'the status endpoint ignores spec');
@@ -122,7 +134,12 @@ test('finalizers make deletion graceful: deletionTimestamp first, gone when the 
   assert.equal(deleting.status, 200);
   assert.ok(deleting.body.metadata.deletionTimestamp);
   assert.equal((await api('GET', `${VMS}/fin`)).status, 200, 'still there while a finalizer remains');
-  const addMore = await api('PATCH', `${VMS}/fin`, { metadata: { finalizers: ['shoal.dev/agent', 'x.dev/y'] } }, { 'content-type': 'application/merge-patch+json' });
+  const addMore = await api(
+    'PATCH',
+    `${VMS}/fin`,
+    { metadata: { finalizers: ['shoal.dev/agent', 'x.dev/y'] } },
+    { 'content-type': 'application/merge-patch+json' },
+  );
   assert.equal(addMore.status, 422);
   const done = await api('PATCH', `${VMS}/fin`, { metadata: { finalizers: null } }, { 'content-type': 'application/merge-patch+json' });
   assert.equal(done.status, 200);
@@ -198,7 +215,9 @@ test('hostile bodies: malformed JSON, oversized and deeply nested bodies are ref
   assert.equal(nested.status, 400);
   const wrongKind = await api('POST', VMS, { ...vm('wrong'), kind: 'Node' });
   assert.equal(wrongKind.status, 400);
-  const yaml = await api('POST', VMS, 'apiVersion: shoal.dev/v1alpha1\nkind: VirtualMachine\nmetadata: {name: from-yaml}\n', { 'content-type': 'application/yaml' });
+  const yaml = await api('POST', VMS, 'apiVersion: shoal.dev/v1alpha1\nkind: VirtualMachine\nmetadata: {name: from-yaml}\n', {
+    'content-type': 'application/yaml',
+  });
   assert.equal(yaml.status, 201);
 });
 

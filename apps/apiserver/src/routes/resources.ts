@@ -4,13 +4,7 @@
  * calls; all semantics live there.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  ApiError,
-  parseFieldSelector,
-  parseLabelSelector,
-  type KindInfo,
-  type KubeObject,
-} from '@shoal/api';
+import { ApiError, parseFieldSelector, parseLabelSelector, type KindInfo, type KubeObject } from '@shoal/api';
 import type { ResourceService, Scope, WriteResult } from '../registry/resource-service.js';
 import { parseFieldValidation } from '../registry/schema-validation.js';
 import { patchTypeOf } from '../registry/patch.js';
@@ -77,7 +71,13 @@ const writeQuery = {
   properties: {
     fieldValidation: { type: 'string', enum: ['Strict', 'Warn', 'Ignore'], description: 'Unknown fields: reject (default), warn, or drop' },
     fieldManager: str('Name of the writer (recorded for compatibility)'),
-    dryRun: { anyOf: [{ type: 'string', enum: ['All'] }, { type: 'array', items: { type: 'string', enum: ['All'] } }], description: 'Validate and answer without storing' },
+    dryRun: {
+      anyOf: [
+        { type: 'string', enum: ['All'] },
+        { type: 'array', items: { type: 'string', enum: ['All'] } },
+      ],
+      description: 'Validate and answer without storing',
+    },
     pretty: str('Ignored'),
   },
 };
@@ -165,24 +165,44 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
     };
 
     app.get(collection, {
-      schema: { ...meta('list', 'list', { summary: `List or watch ${kind.plural}` }), ...(collectionParams ? { params: collectionParams } : {}), querystring: listQuery, response: { 200: listRef, default: statusRef } },
+      schema: {
+        ...meta('list', 'list', { summary: `List or watch ${kind.plural}` }),
+        ...(collectionParams ? { params: collectionParams } : {}),
+        querystring: listQuery,
+        response: { 200: listRef, default: statusRef },
+      },
       config: { resource: kind.plural, verb: 'list' },
       handler: (req: Req, reply) => listOrWatch(req, reply, req.params.namespace),
     });
     if (kind.namespaced) {
       app.get(`${base}/${kind.plural}`, {
-        schema: { ...meta('listAll', 'list', { summary: `List or watch ${kind.plural} in all namespaces` }), querystring: listQuery, response: { 200: listRef, default: statusRef } },
+        schema: {
+          ...meta('listAll', 'list', { summary: `List or watch ${kind.plural} in all namespaces` }),
+          querystring: listQuery,
+          response: { 200: listRef, default: statusRef },
+        },
         config: { resource: kind.plural, verb: 'list' },
         handler: (req: Req, reply) => listOrWatch(req, reply, undefined),
       });
     }
     app.post(collection, {
-      schema: { ...meta('create', 'post', { summary: `Create a ${kind.kind}` }), ...(collectionParams ? { params: collectionParams } : {}), querystring: writeQuery, body: objectRef, response: { 201: objectRef, default: statusRef } },
+      schema: {
+        ...meta('create', 'post', { summary: `Create a ${kind.kind}` }),
+        ...(collectionParams ? { params: collectionParams } : {}),
+        querystring: writeQuery,
+        body: objectRef,
+        response: { 201: objectRef, default: statusRef },
+      },
       config: { resource: kind.plural, verb: 'create' },
       handler: async (req: Req, reply) => sendWrite(reply, 201, await service.create(kind, req.params.namespace, req.body, writeOpts(req))),
     });
     app.delete(collection, {
-      schema: { ...meta('deleteCollection', 'deletecollection', { summary: `Delete the ${kind.plural} a selector matches` }), ...(collectionParams ? { params: collectionParams } : {}), querystring: { ...listQuery, properties: { ...listQuery.properties, ...deleteQuery.properties } }, response: { 200: listRef, default: statusRef } },
+      schema: {
+        ...meta('deleteCollection', 'deletecollection', { summary: `Delete the ${kind.plural} a selector matches` }),
+        ...(collectionParams ? { params: collectionParams } : {}),
+        querystring: { ...listQuery, properties: { ...listQuery.properties, ...deleteQuery.properties } },
+        response: { 200: listRef, default: statusRef },
+      },
       config: { resource: kind.plural, verb: 'deletecollection' },
       handler: async (req: Req) => {
         const list = await service.list(kind, {
@@ -216,7 +236,13 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
         },
       });
       app.put(path, {
-        schema: { ...meta(`replace${suffix}`, 'put', { summary: `Replace ${what}` }), params, querystring: writeQuery, body: objectRef, response: { 200: objectRef, default: statusRef } },
+        schema: {
+          ...meta(`replace${suffix}`, 'put', { summary: `Replace ${what}` }),
+          params,
+          querystring: writeQuery,
+          body: objectRef,
+          response: { 200: objectRef, default: statusRef },
+        },
         config: { resource: kind.plural, verb: 'update' },
         handler: async (req: Req, reply) => sendWrite(reply, 200, await service.update(scope(req, subresource), req.body, writeOpts(req))),
       });
@@ -235,7 +261,13 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
       });
     }
     app.delete(item, {
-      schema: { ...meta('delete', 'delete', { summary: `Delete a ${kind.kind}` }), params, querystring: deleteQuery, body: deleteOptionsRef, response: { 200: objectRef, default: statusRef } },
+      schema: {
+        ...meta('delete', 'delete', { summary: `Delete a ${kind.kind}` }),
+        params,
+        querystring: deleteQuery,
+        body: deleteOptionsRef,
+        response: { 200: objectRef, default: statusRef },
+      },
       config: { resource: kind.plural, verb: 'delete' },
       handler: async (req: Req) => {
         const body = parseDeleteOptions(req.body);

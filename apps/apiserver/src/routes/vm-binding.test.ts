@@ -14,7 +14,12 @@ let cp: TestCluster;
 let client: ShoalClient;
 let api: <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => ReturnType<typeof http<T>>;
 
-const vm = (name: string, metadata: object = {}) => ({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name, ...metadata }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
+const vm = (name: string, metadata: object = {}) => ({
+  apiVersion: 'shoal.dev/v1alpha1',
+  kind: 'VirtualMachine',
+  metadata: { name, ...metadata },
+  spec: { resources: { vcpus: 1, memoryMiB: 128 } },
+});
 const binding = (name: string, node: string | undefined, metadata: object = {}) => ({
   apiVersion: 'shoal.dev/v1alpha1',
   kind: 'Binding',
@@ -32,7 +37,7 @@ after(async () => {
   await cp?.stop();
 });
 
-test('a bind sets spec.nodeName and the Scheduled condition in one write, seen as one MODIFIED event; the phase stays the agent\'s to report', async () => {
+test("a bind sets spec.nodeName and the Scheduled condition in one write, seen as one MODIFIED event; the phase stays the agent's to report", async () => {
   const created = (await api('POST', VMS, vm('web'))).body;
   // A VM the preemptor nominated a node for, with a condition of its own to keep.
   const pending = await api(
@@ -63,11 +68,14 @@ test('a bind sets spec.nodeName and the Scheduled condition in one write, seen a
     assert.equal(got.metadata.generation, created.metadata.generation + 1, 'binding is a spec change');
     assert.deepEqual(got.metadata.finalizers, ['shoal.dev/agent'], "the node agent's finalizer comes with the bind");
     const { conditions, ...status } = got.status;
-    assert.deepEqual(status, { phase: 'Pending' }, 'nominatedNodeName is cleared; phase, nodeName, reason are the node agent\'s');
+    assert.deepEqual(status, { phase: 'Pending' }, "nominatedNodeName is cleared; phase, nodeName, reason are the node agent's");
     assert.equal(conditions.length, 2);
     assert.deepEqual(conditions[1], { type: 'Other', status: 'True', reason: 'Kept' });
     const scheduled = conditions[0];
-    assert.deepEqual({ ...scheduled, lastTransitionTime: undefined }, { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: 'assigned to n1', lastTransitionTime: undefined });
+    assert.deepEqual(
+      { ...scheduled, lastTransitionTime: undefined },
+      { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: 'assigned to n1', lastTransitionTime: undefined },
+    );
     assert.ok(Date.parse(scheduled.lastTransitionTime) > Date.parse('2026-01-01T00:00:00Z') || Date.now() < Date.parse('2026-01-01T00:00:00Z'));
 
     // Wait for the bind to reach the watch, then for a later write, so "only one event" is certain.
@@ -187,7 +195,11 @@ test('OpenAPI publishes the Binding and DeleteOptions bodies as schemas/options/
 
 test('a bound VM is still a valid VirtualMachine (what the bind writes satisfies the schema)', () => {
   const vmKind = kinds().find('vm')!;
-  const current = { ...vm('pure'), metadata: { name: 'pure', namespace: 'default', generation: 3 }, status: { phase: 'Pending', nominatedNodeName: 'n1', restarts: 0 } };
+  const current = {
+    ...vm('pure'),
+    metadata: { name: 'pure', namespace: 'default', generation: 3 },
+    status: { phase: 'Pending', nominatedNodeName: 'n1', restarts: 0 },
+  };
   const next = boundVm(vmKind, current, 'n1', new Date('2026-02-03T04:05:06.789Z'))!;
   assert.deepEqual(validateObject(vmKind, next), { invalid: [], unknown: [] });
   assert.equal(next.metadata.generation, 4);
@@ -207,12 +219,33 @@ test('unbinding ends what the node reported: Pending again, its eviction request
   const reported = await api(
     'PATCH',
     `${VMS}/leaving/status`,
-    { status: { phase: 'Stopped', nodeName: 'n1', ip: '10.0.0.9', pid: 42, bootedAt: '2026-01-01T00:00:01Z', restarts: 3, preemptedBy: 'default/boss', reason: 'Drained', message: 'stopped', conditions: [{ type: 'Ready', status: 'False', reason: 'Drained' }, { type: 'Other', status: 'True' }] } },
+    {
+      status: {
+        phase: 'Stopped',
+        nodeName: 'n1',
+        ip: '10.0.0.9',
+        pid: 42,
+        bootedAt: '2026-01-01T00:00:01Z',
+        restarts: 3,
+        preemptedBy: 'default/boss',
+        reason: 'Drained',
+        message: 'stopped',
+        conditions: [
+          { type: 'Ready', status: 'False', reason: 'Drained' },
+          { type: 'Other', status: 'True' },
+        ],
+      },
+    },
     MERGE,
   );
   assert.equal(reported.status, 200, JSON.stringify(reported.body));
 
-  const unbound = await api('PATCH', `${VMS}/leaving`, { metadata: { resourceVersion: reported.body.metadata.resourceVersion }, spec: { nodeName: null } }, MERGE);
+  const unbound = await api(
+    'PATCH',
+    `${VMS}/leaving`,
+    { metadata: { resourceVersion: reported.body.metadata.resourceVersion }, spec: { nodeName: null } },
+    MERGE,
+  );
   assert.equal(unbound.status, 200, JSON.stringify(unbound.body));
   assert.equal(unbound.body.spec.nodeName, undefined);
   assert.deepEqual(unbound.body.status, {
@@ -228,7 +261,10 @@ test('unbinding ends what the node reported: Pending again, its eviction request
   // Without a request the unbind says so plainly; a bind again is a fresh start.
   assert.equal((await bind('leaving', 'n2')).status, 201);
   const plain = await api('PATCH', `${VMS}/leaving`, { spec: { nodeName: null } }, MERGE);
-  assert.deepEqual({ phase: plain.body.status.phase, reason: plain.body.status.reason, message: plain.body.status.message }, { phase: 'Pending', reason: 'Unbound', message: 'unbound from node n2' });
+  assert.deepEqual(
+    { phase: plain.body.status.phase, reason: plain.body.status.reason, message: plain.body.status.message },
+    { phase: 'Pending', reason: 'Unbound', message: 'unbound from node n2' },
+  );
   // Writes that do not unbind leave status alone.
   const labelled = await api('PATCH', `${VMS}/leaving`, { metadata: { labels: { a: 'b' } } }, MERGE);
   assert.deepEqual(labelled.body.status, plain.body.status);

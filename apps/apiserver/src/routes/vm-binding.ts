@@ -35,7 +35,13 @@ export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoute
       querystring: {
         type: 'object',
         properties: {
-          dryRun: { anyOf: [{ type: 'string', enum: ['All'] }, { type: 'array', items: { type: 'string', enum: ['All'] } }], description: 'Check and answer without binding' },
+          dryRun: {
+            anyOf: [
+              { type: 'string', enum: ['All'] },
+              { type: 'array', items: { type: 'string', enum: ['All'] } },
+            ],
+            description: 'Check and answer without binding',
+          },
           fieldManager: { type: 'string', description: 'Name of the writer (recorded for compatibility)' },
           pretty: { type: 'string', description: 'Ignored' },
         },

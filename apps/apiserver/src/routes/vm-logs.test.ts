@@ -176,7 +176,9 @@ test('follow streams new console output, and the agent stream closes when the cl
   assert.equal(text, 'booting\nSHOAL-BOOTED\ntick 1\ntick 2\n');
 
   controller.abort();
-  await waitFor(() => agent.openFollowers('default', 'live') === 0 && agent.requests.at(-1)!.closed, { message: 'the agent stream to close after the client left' });
+  await waitFor(() => agent.openFollowers('default', 'live') === 0 && agent.requests.at(-1)!.closed, {
+    message: 'the agent stream to close after the client left',
+  });
 });
 
 test('a followed console that has said nothing yet still answers its headers at once', async () => {

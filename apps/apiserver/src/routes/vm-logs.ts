@@ -137,7 +137,8 @@ export async function vmLogRoutes(app: FastifyInstance, opts: VmLogRoutesOptions
         // The client left (its close aborted the agent request) or the agent broke off mid-stream:
         // the response is already under way, so all that can be done is to cut it off, which
         // tells the client the log is incomplete.
-        if (!upstreamAbort.signal.aborted) req.log.warn({ err: describe(err), node: nodeName, vm: `${namespace}/${name}` }, 'console log stream from the agent broke off');
+        if (!upstreamAbort.signal.aborted)
+          req.log.warn({ err: describe(err), node: nodeName, vm: `${namespace}/${name}` }, 'console log stream from the agent broke off');
         res.destroy();
       }
     },
@@ -161,7 +162,10 @@ async function agentAddressOf(objects: ObjectReader, nodeKind: KindInfo, nodeNam
     throw err;
   }
   const address = (node as Node).status?.agentAddress;
-  if (!address) throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has no agent address (status.agentAddress): its agent has not registered`, { retryAfterSeconds: 1 });
+  if (!address)
+    throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has no agent address (status.agentAddress): its agent has not registered`, {
+      retryAfterSeconds: 1,
+    });
   let url: URL;
   try {
     url = new URL(address);

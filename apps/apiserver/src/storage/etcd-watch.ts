@@ -74,7 +74,13 @@ export interface PrefixWatch {
 }
 
 /** Watches keys under `prefix` ('' = the whole keyspace) from `fromRevision`. */
-export async function watchPrefix(etcd: Etcd3, prefix: string, fromRevision: number, h: EtcdWatchHandlers, opts: WatchPrefixOptions = {}): Promise<PrefixWatch> {
+export async function watchPrefix(
+  etcd: Etcd3,
+  prefix: string,
+  fromRevision: number,
+  h: EtcdWatchHandlers,
+  opts: WatchPrefixOptions = {},
+): Promise<PrefixWatch> {
   const builder = etcd.watch().prefix(prefix).startRevision(String(fromRevision));
   if (!opts.previous) builder.withPreviousKV();
   const watcher = builder.watcher();

@@ -66,7 +66,13 @@ async function timed<T>(operation: keyof typeof etcdOperations, fn: () => Promis
 
 function guardCompare(g: WriteGuard): ICompare {
   if ('key' in g) return { key: Buffer.from(g.key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: g.revision };
-  return { key: Buffer.from(g.prefix), range_end: Buffer.from(prefixEnd(g.prefix)), target: CompareTarget.Mod, result: CompareResult.Less, mod_revision: g.unchangedSince + 1 };
+  return {
+    key: Buffer.from(g.prefix),
+    range_end: Buffer.from(prefixEnd(g.prefix)),
+    target: CompareTarget.Mod,
+    result: CompareResult.Less,
+    mod_revision: g.unchangedSince + 1,
+  };
 }
 
 /** The stored form: everything but the resourceVersion. */
@@ -84,22 +90,29 @@ export class ObjectStore {
   }
 
   async create(key: string, value: string, guards: WriteGuard[] = []): Promise<WriteResult> {
-    if (guards.length) return this.guardedPut('create', key, value, { key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }, guards);
-    const res = await timed('create', () =>
-      this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(value)).commit(),
-    );
+    if (guards.length)
+      return this.guardedPut(
+        'create',
+        key,
+        value,
+        { key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 },
+        guards,
+      );
+    const res = await timed('create', () => this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(value)).commit());
     return res.succeeded ? { ok: true, revision: Number(res.header.revision) } : { ok: false };
   }
 
   async update(key: string, value: string, expectedRevision: number, guards: WriteGuard[] = []): Promise<WriteResult> {
     if (guards.length)
-      return this.guardedPut('update', key, value, { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedRevision }, guards);
+      return this.guardedPut(
+        'update',
+        key,
+        value,
+        { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedRevision },
+        guards,
+      );
     const res = await timed('update', () =>
-      this.etcd
-        .if(key, 'Mod', '==', expectedRevision)
-        .then(this.etcd.put(key).value(value))
-        .else(this.etcd.get(key))
-        .commit(),
+      this.etcd.if(key, 'Mod', '==', expectedRevision).then(this.etcd.put(key).value(value)).else(this.etcd.get(key)).commit(),
     );
     if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
     const kv = res.responses[0]?.response_range?.kvs[0];
@@ -108,11 +121,7 @@ export class ObjectStore {
 
   async delete(key: string, expectedRevision: number): Promise<WriteResult> {
     const res = await timed('delete', () =>
-      this.etcd
-        .if(key, 'Mod', '==', expectedRevision)
-        .then(this.etcd.delete().key(key))
-        .else(this.etcd.get(key))
-        .commit(),
+      this.etcd.if(key, 'Mod', '==', expectedRevision).then(this.etcd.delete().key(key)).else(this.etcd.get(key)).commit(),
     );
     if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
     const kv = res.responses[0]?.response_range?.kvs[0];
@@ -144,7 +153,10 @@ export class ObjectStore {
    */
   async listPage(prefix: string, opts: { startAfter?: string; limit: number; revision?: number }): Promise<Page> {
     const start = opts.startAfter ? `${opts.startAfter}\0` : prefix;
-    const builder = this.etcd.getAll().inRange({ start, end: prefixEnd(prefix) }).limit(opts.limit);
+    const builder = this.etcd
+      .getAll()
+      .inRange({ start, end: prefixEnd(prefix) })
+      .limit(opts.limit);
     if (opts.revision) builder.revision(opts.revision);
     const res = await timed('list', () => builder.exec());
     const items = res.kvs.map(decode);

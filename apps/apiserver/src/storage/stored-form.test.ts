@@ -4,7 +4,12 @@ import type { KubeObject } from '@shoal/api';
 import { StoredForm } from './stored-form.js';
 
 const objects: KubeObject[] = [
-  { apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name: 'a', namespace: 'default', labels: { 'x/y': 'z' } }, spec: { command: ['sh', '-c', 'echo "hi"\n'] } },
+  {
+    apiVersion: 'shoal.dev/v1alpha1',
+    kind: 'VirtualMachine',
+    metadata: { name: 'a', namespace: 'default', labels: { 'x/y': 'z' } },
+    spec: { command: ['sh', '-c', 'echo "hi"\n'] },
+  },
   { metadata: { name: 'rv-in-the-middle', resourceVersion: '7', uid: 'u' }, spec: {}, status: { phase: 'Running' } },
   { spec: { a: 1 }, metadata: {}, kind: 'Node' },
   { metadata: { resourceVersion: '3' } },

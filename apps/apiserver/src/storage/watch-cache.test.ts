@@ -54,7 +54,12 @@ test("the cache holds this apiserver's own writes as the very objects written, e
 
 test('writes from elsewhere are parsed when read, with the resourceVersion etcd gave them', async () => {
   {
-    const body = { apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name: 'foreign', namespace: 'default', uid: 'u-1' }, spec: { image: 'x' } };
+    const body = {
+      apiVersion: 'shoal.dev/v1alpha1',
+      kind: 'VirtualMachine',
+      metadata: { name: 'foreign', namespace: 'default', uid: 'u-1' },
+      spec: { image: 'x' },
+    };
     const { header } = await etcd.put('/registry/shoal.dev/virtualmachines/default/foreign').value(JSON.stringify(body)).exec();
     await caughtUp();
     const held = cache.getObject(vmKind, 'default', 'foreign') as KubeObject;
@@ -72,7 +77,10 @@ test('updates and deletes reach watchers with the object before and after', asyn
     await service.delete({ kind: vmKind, namespace: 'default', name: 'lifecycle' }, { dryRun: false });
     await waitFor(() => changes.filter((c) => c.object.metadata.name === 'lifecycle').length >= 3, { message: '3 changes' });
     const mine = changes.filter((c) => c.object.metadata.name === 'lifecycle');
-    assert.deepEqual(mine.map((c) => c.type), ['ADDED', 'MODIFIED', 'DELETED']);
+    assert.deepEqual(
+      mine.map((c) => c.type),
+      ['ADDED', 'MODIFIED', 'DELETED'],
+    );
     assert.equal(mine[1]!.previous?.metadata.resourceVersion, object.metadata.resourceVersion);
     assert.deepEqual(mine[1]!.object.metadata.labels, { step: '2' });
     assert.equal(mine[2]!.previous?.metadata.resourceVersion, patched.object.metadata.resourceVersion);

@@ -7,7 +7,9 @@ import type { KindInfo, KubeObject } from '@shoal/api';
 
 export class NamespaceMismatchError extends Error {
   constructor(objectNamespace: string, flagNamespace: string) {
-    super(`the namespace from the provided object "${objectNamespace}" does not match the namespace "${flagNamespace}". You must pass '--namespace=${objectNamespace}' to perform this operation.`);
+    super(
+      `the namespace from the provided object "${objectNamespace}" does not match the namespace "${flagNamespace}". You must pass '--namespace=${objectNamespace}' to perform this operation.`,
+    );
     this.name = 'NamespaceMismatchError';
   }
 }

@@ -9,7 +9,10 @@ const vm = (name: string) => `apiVersion: shoal.dev/v1alpha1\nkind: VirtualMachi
 
 test('multi-document YAML, empty documents skipped, Lists flattened', () => {
   const text = `${vm('a')}---\n---\n# only a comment\n---\n${vm('b')}---\napiVersion: v1\nkind: List\nitems:\n- ${JSON.stringify({ kind: 'VirtualMachine', metadata: { name: 'c' } })}\n`;
-  assert.deepEqual(parseManifests(text, 'x.yaml').map((m) => m.object.metadata.name), ['a', 'b', 'c']);
+  assert.deepEqual(
+    parseManifests(text, 'x.yaml').map((m) => m.object.metadata.name),
+    ['a', 'b', 'c'],
+  );
 });
 
 test('JSON parses as the YAML subset it is', () => {
@@ -31,7 +34,10 @@ test('directories are recursed in name order for .yaml, .yml and .json; stdin is
     await writeFile(join(dir, 'sub', 'c.json'), JSON.stringify({ kind: 'VirtualMachine', metadata: { name: 'c' } }));
     await writeFile(join(dir, 'README.md'), '# not a manifest');
     const found = await readManifests([dir, '-', '-'], async () => vm('s'));
-    assert.deepEqual(found.map((m) => m.object.metadata.name), ['a', 'b', 'c', 's']);
+    assert.deepEqual(
+      found.map((m) => m.object.metadata.name),
+      ['a', 'b', 'c', 's'],
+    );
     assert.equal(found[3]!.source, 'STDIN');
     await assert.rejects(readManifests([join(dir, 'nope.yaml')]), /does not exist/);
   } finally {

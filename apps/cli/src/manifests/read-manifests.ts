@@ -56,7 +56,8 @@ export function parseManifests(text: string, source: string): Manifest[] {
 }
 
 function flatten(value: unknown, source: string): Manifest[] {
-  if (typeof value !== 'object' || Array.isArray(value) || value === null) throw new Error(`error parsing ${source}: a manifest must be a mapping with apiVersion, kind and metadata`);
+  if (typeof value !== 'object' || Array.isArray(value) || value === null)
+    throw new Error(`error parsing ${source}: a manifest must be a mapping with apiVersion, kind and metadata`);
   const obj = value as KubeObject & { items?: unknown };
   if (typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray(obj.items)) return obj.items.flatMap((item) => flatten(item, source));
   if (typeof obj.metadata !== 'object' || obj.metadata === null) throw new Error(`error validating ${source}: ${obj.kind ?? 'object'} has no metadata`);

@@ -32,7 +32,11 @@ test('-A adds NAMESPACE first, --show-labels adds LABELS last', () => {
 test('rows rendered from objects follow the kind printer columns', () => {
   const vm = kinds().find('vm')!;
   const now = Date.parse('2024-01-01T00:10:00Z');
-  const t = objectTable(vm, [{ metadata: { name: 'a', creationTimestamp: '2024-01-01T00:00:00Z' }, spec: { resources: { vcpus: 2, memoryMiB: 512 } }, status: { phase: 'Running' } }], now);
+  const t = objectTable(
+    vm,
+    [{ metadata: { name: 'a', creationTimestamp: '2024-01-01T00:00:00Z' }, spec: { resources: { vcpus: 2, memoryMiB: 512 } }, status: { phase: 'Running' } }],
+    now,
+  );
   const v = tableView(t);
   assert.deepEqual(v.header, ['NAME', 'PHASE', 'NODE', 'VCPUS', 'MEMORY', 'AGE']);
   assert.deepEqual(v.rows[0], ['a', 'Running', '<none>', '2', '512Mi', '10m']);

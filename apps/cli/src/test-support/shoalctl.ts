@@ -49,7 +49,9 @@ export async function createNamespace(client: ShoalClient, name: string): Promis
 }
 
 export function vmYaml(name: string, opts: { namespace?: string; vcpus?: number; labels?: Record<string, string>; extraSpec?: string } = {}): string {
-  const labels = Object.entries(opts.labels ?? {}).map(([k, v]) => `\n    ${k}: ${v}`).join('');
+  const labels = Object.entries(opts.labels ?? {})
+    .map(([k, v]) => `\n    ${k}: ${v}`)
+    .join('');
   return [
     'apiVersion: shoal.dev/v1alpha1',
     'kind: VirtualMachine',

@@ -56,7 +56,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   try {
     await execa('openssl', args, { cwd, stdin: 'ignore' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl is not installed: it makes the local cluster\'s certificates (apt-get install openssl, or run deploy/install-deps.sh)');
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error("openssl is not installed: it makes the local cluster's certificates (apt-get install openssl, or run deploy/install-deps.sh)");
     throw new Error(`openssl ${args[0]} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
   }
 }
@@ -75,7 +76,27 @@ export function serverAddresses(bind: string): { ips: string[]; dns: string[] } 
 async function ensureCa(dir: string): Promise<void> {
   if (existsSync(join(dir, 'ca.crt')) && existsSync(join(dir, 'ca.key'))) return;
   await openssl(
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=shoal-local-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=shoal-local-ca',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
     dir,
   );
   await chmod(join(dir, 'ca.key'), 0o600);
@@ -85,9 +106,44 @@ async function makeServerCertificate(dir: string, bind: string): Promise<void> {
   const { ips, dns } = serverAddresses(bind);
   const san = [...ips.map((ip) => `IP:${ip}`), ...dns.map((d) => `DNS:${d}`)].join(',');
   await writeFile(join(dir, 'apiserver.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=shoal-apiserver'], dir);
+  await openssl(
+    [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'apiserver.key',
+      '-out',
+      'apiserver.csr',
+      '-subj',
+      '/CN=shoal-apiserver',
+    ],
+    dir,
+  );
   await chmod(join(dir, 'apiserver.key'), 0o600);
-  await openssl(['x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'apiserver.crt', '-days', '365', '-extfile', 'apiserver.ext'], dir);
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'apiserver.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'apiserver.crt',
+      '-days',
+      '365',
+      '-extfile',
+      'apiserver.ext',
+    ],
+    dir,
+  );
 }
 
 const csvField = (s: string) => (/[",\s]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
@@ -131,12 +187,24 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; n
     await writeFile(file, `${token}\n`, { mode: 0o600 });
     await chmod(file, 0o600);
   }
-  return { dir, caFile: join(dir, 'ca.crt'), certFile: join(dir, 'apiserver.crt'), keyFile: join(dir, 'apiserver.key'), tokenFile, adminToken, controllerTokens, controllerTokensDir, nodeTokens };
+  return {
+    dir,
+    caFile: join(dir, 'ca.crt'),
+    certFile: join(dir, 'apiserver.crt'),
+    keyFile: join(dir, 'apiserver.key'),
+    tokenFile,
+    adminToken,
+    controllerTokens,
+    controllerTokensDir,
+    nodeTokens,
+  };
 }
 
 /** A YAML file only the owner can read: component configs (`--config`) that carry a token, so it never shows in `ps`. */
 export async function writePrivateYaml(path: string, fields: Record<string, string>): Promise<void> {
-  const yaml = Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n');
+  const yaml = Object.entries(fields)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join('\n');
   await writeFile(path, `${yaml}\n`, { mode: 0o600 });
   await chmod(path, 0o600);
 }

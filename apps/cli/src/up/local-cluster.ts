@@ -41,7 +41,8 @@ export class LocalCluster {
 
   get serverUrl(): string {
     // A wildcard bind is reached on loopback; the certificate names 127.0.0.1 and ::1 either way.
-    const host = this.opts.bind === '0.0.0.0' ? '127.0.0.1' : this.opts.bind === '::' ? '[::1]' : this.opts.bind.includes(':') ? `[${this.opts.bind}]` : this.opts.bind;
+    const host =
+      this.opts.bind === '0.0.0.0' ? '127.0.0.1' : this.opts.bind === '::' ? '[::1]' : this.opts.bind.includes(':') ? `[${this.opts.bind}]` : this.opts.bind;
     return `https://${host}:${this.opts.port}`;
   }
 
@@ -105,7 +106,15 @@ export class LocalCluster {
     await this.launch({
       name: 'controller-manager',
       command: process.execPath,
-      args: [join(REPO_ROOT, 'bin/shoal-controller-manager.js'), '--server', this.serverUrl, '--port', '0', '--config', await componentConfig('controller-manager', { 'controller-tokens-dir': creds.controllerTokensDir })],
+      args: [
+        join(REPO_ROOT, 'bin/shoal-controller-manager.js'),
+        '--server',
+        this.serverUrl,
+        '--port',
+        '0',
+        '--config',
+        await componentConfig('controller-manager', { 'controller-tokens-dir': creds.controllerTokensDir }),
+      ],
       logFile: join(logs, 'controller-manager.log'),
       ready: /ready on/,
     });

@@ -17,7 +17,15 @@ export interface UpArgs {
 
 export async function up(args: UpArgs): Promise<void> {
   const progress = (line: string) => process.stderr.write(`shoal: ${line}\n`);
-  const cluster = new LocalCluster({ dataDir: resolve(args.dataDir), port: args.port, etcdPort: args.etcdPort, etcdPeerPort: args.etcdPeerPort ?? args.etcdPort + 1, bind: args.bind, nodeName: args.nodeName, progress });
+  const cluster = new LocalCluster({
+    dataDir: resolve(args.dataDir),
+    port: args.port,
+    etcdPort: args.etcdPort,
+    etcdPeerPort: args.etcdPeerPort ?? args.etcdPort + 1,
+    bind: args.bind,
+    nodeName: args.nodeName,
+    progress,
+  });
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;

@@ -44,7 +44,11 @@ test('start restores the remembered strategy, or Always, and drops the annotatio
     patch: {
       metadata: {
         resourceVersion: '42',
-        annotations: { 'shoal.dev/previous-run-strategy': null, 'shoal.dev/requested-state': 'Running', 'shoal.dev/start-requested-at': '2030-01-02T03:04:05.000Z' },
+        annotations: {
+          'shoal.dev/previous-run-strategy': null,
+          'shoal.dev/requested-state': 'Running',
+          'shoal.dev/start-requested-at': '2030-01-02T03:04:05.000Z',
+        },
       },
       spec: { runStrategy: 'Manual' },
     },
@@ -56,7 +60,9 @@ test('start restores the remembered strategy, or Always, and drops the annotatio
 
 test('Manual VMs are started (with the request time, so a second start after an exit counts) and stopped through annotations only', () => {
   assert.deepEqual(planPower('start', vm('Manual'), NOW), {
-    patch: { metadata: { resourceVersion: '42', annotations: { 'shoal.dev/requested-state': 'Running', 'shoal.dev/start-requested-at': '2030-01-02T03:04:05.000Z' } } },
+    patch: {
+      metadata: { resourceVersion: '42', annotations: { 'shoal.dev/requested-state': 'Running', 'shoal.dev/start-requested-at': '2030-01-02T03:04:05.000Z' } },
+    },
     done: 'started',
   });
   assert.deepEqual(planPower('stop', vm('Manual', { 'shoal.dev/requested-state': 'Running' }), NOW), {

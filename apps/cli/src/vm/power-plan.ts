@@ -12,7 +12,14 @@
  * Every patch carries the resourceVersion it was computed from, so a concurrent change makes
  * it fail with 409 and it is computed again from the new object (power-state.ts).
  */
-import { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION, type RunStrategy, type VirtualMachine } from '@shoal/api';
+import {
+  PREVIOUS_RUN_STRATEGY_ANNOTATION,
+  REQUESTED_STATE_ANNOTATION,
+  RESTART_REQUESTED_ANNOTATION,
+  START_REQUESTED_ANNOTATION,
+  type RunStrategy,
+  type VirtualMachine,
+} from '@shoal/api';
 
 export { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION };
 
@@ -56,19 +63,24 @@ export function planPower(action: PowerAction, vm: VirtualMachine, now: Date): P
       return { patch: patch({ [PREVIOUS_RUN_STRATEGY_ANNOTATION]: strategy }, 'Halted'), done: 'stopped' };
     case 'start': {
       // The time makes a second start after the guest exited a new request, not a repeat of the old one.
-      if (strategy === 'Manual') return { patch: patch({ [REQUESTED_STATE_ANNOTATION]: 'Running', [START_REQUESTED_ANNOTATION]: now.toISOString() }), done: 'started' };
+      if (strategy === 'Manual')
+        return { patch: patch({ [REQUESTED_STATE_ANNOTATION]: 'Running', [START_REQUESTED_ANNOTATION]: now.toISOString() }), done: 'started' };
       if (strategy !== 'Halted') return { unchanged: 'already started' };
       const previous = annotations[PREVIOUS_RUN_STRATEGY_ANNOTATION];
       const restored = (previous && RESTORABLE.includes(previous) ? previous : 'Always') as RunStrategy;
       // Back to Manual means nothing runs until asked to, and start is that request.
-      const extra: Record<string, string> = restored === 'Manual' ? { [REQUESTED_STATE_ANNOTATION]: 'Running', [START_REQUESTED_ANNOTATION]: now.toISOString() } : {};
+      const extra: Record<string, string> =
+        restored === 'Manual' ? { [REQUESTED_STATE_ANNOTATION]: 'Running', [START_REQUESTED_ANNOTATION]: now.toISOString() } : {};
       return { patch: patch({ [PREVIOUS_RUN_STRATEGY_ANNOTATION]: null, ...extra }, restored), done: 'started' };
     }
     case 'restart': {
       // The agent compares the time with the running instance's start; for a stopped VM it would
       // bring it up once, behind the back of its runStrategy. Starting is a separate, explicit request.
       const stopped = strategy === 'Halted' || (strategy === 'Manual' && annotations[REQUESTED_STATE_ANNOTATION] !== 'Running');
-      if (stopped) throw new PowerRequestError(`virtualmachine ${vm.metadata.name} is stopped (runStrategy ${strategy}); use "shoalctl start vm ${vm.metadata.name}" to start it`);
+      if (stopped)
+        throw new PowerRequestError(
+          `virtualmachine ${vm.metadata.name} is stopped (runStrategy ${strategy}); use "shoalctl start vm ${vm.metadata.name}" to start it`,
+        );
       return { patch: patch({ [RESTART_REQUESTED_ANNOTATION]: now.toISOString() }), done: 'restart requested' };
     }
   }

@@ -16,7 +16,12 @@ const FENCE_SECONDS = 2;
 /** Registers a node the way an agent does (fencing published) and keeps its lease renewed until stopped. */
 async function agentNode(client: ShoalClient, name: string): Promise<{ stop(): void; resume(): void }> {
   await addNode(client, name);
-  await client.patch('node', name, { status: { fencing: { leaseDurationSeconds: LEASE_SECONDS, fenceTimeoutSeconds: FENCE_SECONDS } } }, { type: 'merge', status: true });
+  await client.patch(
+    'node',
+    name,
+    { status: { fencing: { leaseDurationSeconds: LEASE_SECONDS, fenceTimeoutSeconds: FENCE_SECONDS } } },
+    { type: 'merge', status: true },
+  );
   const renew = async () => {
     const spec = { holderIdentity: name, leaseDurationSeconds: LEASE_SECONDS, renewTime: new Date().toISOString() };
     try {
@@ -45,67 +50,95 @@ async function agentNode(client: ShoalClient, name: string): Promise<{ stop(): v
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
 test('a node whose lease lapses goes NotReady and tainted, its VMs move only after lease + fence timeout, and it recovers when renewals resume', async () => {
-  await withCluster(async ({ client }) => {
-    const alpha = await agentNode(client, 'alpha');
-    // Only alpha exists while the VMs are placed.
-    for (const n of ['web', 'batch', 'doomed']) await addVm(client, n);
-    await addVm(client, 'manual', { spec: { runStrategy: 'Manual' } });
-    for (const n of ['web', 'batch', 'manual', 'doomed']) assert.equal(await boundTo(client, n), 'alpha');
-    const beta = await agentNode(client, 'beta');
+  await withCluster(
+    async ({ client }) => {
+      const alpha = await agentNode(client, 'alpha');
+      // Only alpha exists while the VMs are placed.
+      for (const n of ['web', 'batch', 'doomed']) await addVm(client, n);
+      await addVm(client, 'manual', { spec: { runStrategy: 'Manual' } });
+      for (const n of ['web', 'batch', 'manual', 'doomed']) assert.equal(await boundTo(client, n), 'alpha');
+      const beta = await agentNode(client, 'beta');
 
-    alpha.stop();
-    const stoppedAt = Date.now();
-    const notReady = await waitForObject(client, 'Node', 'alpha', (n) => readyOf(n)?.status === 'Unknown' && !!n.spec.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY), {
-      timeoutMs: 15_000,
-      message: 'NotReady and tainted',
-    });
-    assert.equal(readyOf(notReady)?.reason, 'NodeStatusUnknown');
-    const notReadyAfter = Date.now() - stoppedAt;
-    // Its VMs have not moved yet: they may still be running there until the fence timeout.
-    assert.equal((await getVm(client, 'web')).spec.nodeName, 'alpha');
-    // A delete waits for the node's agent (its finalizer came with the bind), which is gone.
-    await client.delete('vm', 'doomed', { namespace: 'default' });
-    assert.ok((await getVm(client, 'doomed')).metadata.deletionTimestamp);
-    assert.equal((await client.get<Node>('node', 'beta')).status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+      alpha.stop();
+      const stoppedAt = Date.now();
+      const notReady = await waitForObject(
+        client,
+        'Node',
+        'alpha',
+        (n) => readyOf(n)?.status === 'Unknown' && !!n.spec.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY),
+        {
+          timeoutMs: 15_000,
+          message: 'NotReady and tainted',
+        },
+      );
+      assert.equal(readyOf(notReady)?.reason, 'NodeStatusUnknown');
+      const notReadyAfter = Date.now() - stoppedAt;
+      // Its VMs have not moved yet: they may still be running there until the fence timeout.
+      assert.equal((await getVm(client, 'web')).spec.nodeName, 'alpha');
+      // A delete waits for the node's agent (its finalizer came with the bind), which is gone.
+      await client.delete('vm', 'doomed', { namespace: 'default' });
+      assert.ok((await getVm(client, 'doomed')).metadata.deletionTimestamp);
+      assert.equal((await client.get<Node>('node', 'beta')).status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
 
-    const moved = await waitForObject(client, 'VirtualMachine', 'web', (web) => web.spec.nodeName === 'beta', { namespace: 'default', timeoutMs: 20_000, message: 'rescheduled to beta' });
-    const movedAfter = Date.now() - stoppedAt;
-    assert.ok(movedAfter >= (LEASE_SECONDS + FENCE_SECONDS) * 1000 - 600, `moved only after lease + fence timeout (${movedAfter} ms; NotReady after ${notReadyAfter} ms)`);
-    assert.deepEqual(moved.metadata.finalizers, ['shoal.dev/agent'], "the dead agent's finalizer went with the unbind; the new bind brought the new node's");
-    assert.deepEqual([moved.status?.phase, moved.status?.reason, moved.status?.message], ['Pending', 'NodeLost', 'node alpha was lost (fenced); rescheduling'], 'the unbind says why');
-    assert.equal(moved.metadata.annotations?.['shoal.dev/eviction-requested'], undefined, 'the unbind completed the request: the new node must not evict it');
-    // Once fenced, the dead agent's finalizer is lifted from the VM being deleted: the delete completes.
-    await waitForGone(client, 'VirtualMachine', 'doomed', { namespace: 'default' });
-    assert.equal(await boundTo(client, 'batch'), 'beta');
-    // Manual: unbound and stopped, requested state Stopped, until someone starts it.
-    const manual = await waitForObject(client, 'VirtualMachine', 'manual', (v) => v.metadata.annotations?.['shoal.dev/requested-state'] === 'Stopped', {
-      namespace: 'default',
-      message: 'requested state Stopped',
-    });
-    assert.notEqual(manual.spec.nodeName, 'alpha');
-    const lostEvents = await waitFor(async () => {
-      const evs = (await client.list<Event>('event', { namespace: 'default' })).items.filter((e) => e.reason === 'NodeLost');
-      return evs.length >= 3 ? evs : undefined;
-    }, { message: 'NodeLost events for the 3 VMs' });
-    assert.deepEqual([...new Set(lostEvents.map((e) => e.involvedObject.name))].sort(), ['batch', 'manual', 'web']);
+      const moved = await waitForObject(client, 'VirtualMachine', 'web', (web) => web.spec.nodeName === 'beta', {
+        namespace: 'default',
+        timeoutMs: 20_000,
+        message: 'rescheduled to beta',
+      });
+      const movedAfter = Date.now() - stoppedAt;
+      assert.ok(
+        movedAfter >= (LEASE_SECONDS + FENCE_SECONDS) * 1000 - 600,
+        `moved only after lease + fence timeout (${movedAfter} ms; NotReady after ${notReadyAfter} ms)`,
+      );
+      assert.deepEqual(moved.metadata.finalizers, ['shoal.dev/agent'], "the dead agent's finalizer went with the unbind; the new bind brought the new node's");
+      assert.deepEqual(
+        [moved.status?.phase, moved.status?.reason, moved.status?.message],
+        ['Pending', 'NodeLost', 'node alpha was lost (fenced); rescheduling'],
+        'the unbind says why',
+      );
+      assert.equal(moved.metadata.annotations?.['shoal.dev/eviction-requested'], undefined, 'the unbind completed the request: the new node must not evict it');
+      // Once fenced, the dead agent's finalizer is lifted from the VM being deleted: the delete completes.
+      await waitForGone(client, 'VirtualMachine', 'doomed', { namespace: 'default' });
+      assert.equal(await boundTo(client, 'batch'), 'beta');
+      // Manual: unbound and stopped, requested state Stopped, until someone starts it.
+      const manual = await waitForObject(client, 'VirtualMachine', 'manual', (v) => v.metadata.annotations?.['shoal.dev/requested-state'] === 'Stopped', {
+        namespace: 'default',
+        message: 'requested state Stopped',
+      });
+      assert.notEqual(manual.spec.nodeName, 'alpha');
+      const lostEvents = await waitFor(
+        async () => {
+          const evs = (await client.list<Event>('event', { namespace: 'default' })).items.filter((e) => e.reason === 'NodeLost');
+          return evs.length >= 3 ? evs : undefined;
+        },
+        { message: 'NodeLost events for the 3 VMs' },
+      );
+      assert.deepEqual([...new Set(lostEvents.map((e) => e.involvedObject.name))].sort(), ['batch', 'manual', 'web']);
 
-    alpha.resume();
-    await waitForObject(client, 'Node', 'alpha', (n) => readyOf(n)?.status === 'True' && !n.spec.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY), {
-      timeoutMs: 15_000,
-      message: 'Ready again, untainted',
-    });
-    alpha.stop();
-    beta.stop();
-  }, ['--controllers', 'scheduler,health']);
+      alpha.resume();
+      await waitForObject(client, 'Node', 'alpha', (n) => readyOf(n)?.status === 'True' && !n.spec.taints?.some((t) => t.key === UNREACHABLE_TAINT_KEY), {
+        timeoutMs: 15_000,
+        message: 'Ready again, untainted',
+      });
+      alpha.stop();
+      beta.stop();
+    },
+    ['--controllers', 'scheduler,health'],
+  );
 });
 
 test('a hand-made Node without a lease or fencing is left alone', async () => {
-  await withCluster(async ({ client, metricsUrl }) => {
-    await addNode(client, 'static');
-    // Wait until the health controller has looked at it (twice: the add and the status write).
-    await waitFor(async () => (await metric(metricsUrl, /^shoal_controller_reconcile_total\{controller="health",result="success"\} (\d+)$/m)) >= 2, { message: 'health reconciles' });
-    const node = await client.get<Node>('node', 'static');
-    assert.equal(readyOf(node)?.status, 'True');
-    assert.equal(node.spec?.taints, undefined);
-  }, ['--controllers', 'health']);
+  await withCluster(
+    async ({ client, metricsUrl }) => {
+      await addNode(client, 'static');
+      // Wait until the health controller has looked at it (twice: the add and the status write).
+      await waitFor(async () => (await metric(metricsUrl, /^shoal_controller_reconcile_total\{controller="health",result="success"\} (\d+)$/m)) >= 2, {
+        message: 'health reconciles',
+      });
+      const node = await client.get<Node>('node', 'static');
+      assert.equal(readyOf(node)?.status, 'True');
+      assert.equal(node.spec?.taints, undefined);
+    },
+    ['--controllers', 'health'],
+  );
 });

@@ -48,7 +48,13 @@ function vm(runStrategy: VirtualMachine['spec']['runStrategy'], o: { deleting?: 
   return withDefaults('VirtualMachine', {
     metadata: { name: 'v', namespace: 'default', finalizers: [AGENT_FINALIZER, 'other'], ...(o.deleting ? { deletionTimestamp: 'T0' } : {}) },
     spec: { runStrategy, nodeName: 'dead' },
-    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }, { type: 'Scheduled', status: 'True' }] },
+    status: {
+      phase: 'Running',
+      conditions: [
+        { type: 'Ready', status: 'True' },
+        { type: 'Scheduled', status: 'True' },
+      ],
+    },
   });
 }
 

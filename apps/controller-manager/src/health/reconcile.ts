@@ -11,7 +11,17 @@
  * Without status.fencing (an agent that does not publish its fence timeout) a node is marked
  * NotReady but its VMs are never moved: without the timeout, moving them could run one twice.
  */
-import { ignoreNotFound, NODE_LEASE_NAMESPACE, objectKey, timestamp, type Condition, type Lease, type Node, type NodeFencing, type VirtualMachine } from '@shoal/api';
+import {
+  ignoreNotFound,
+  NODE_LEASE_NAMESPACE,
+  objectKey,
+  timestamp,
+  type Condition,
+  type Lease,
+  type Node,
+  type NodeFencing,
+  type VirtualMachine,
+} from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
 import type { Logger } from 'pino';
@@ -83,17 +93,29 @@ export async function reconcile(ctx: HealthContext, nodeName: string): Promise<R
 async function reportHealth(ctx: HealthContext, node: Node, health: NodeHealth, now: string): Promise<void> {
   const name = node.metadata.name!;
   const conditions = node.status?.conditions ?? [];
-  const ready = readyConditionFor(conditions.find((c) => c.type === 'Ready'), health, now);
+  const ready = readyConditionFor(
+    conditions.find((c) => c.type === 'Ready'),
+    health,
+    now,
+  );
   if (ready) {
     const next: Condition[] = [ready, ...conditions.filter((c) => c.type !== 'Ready')];
-    await ignoreNotFound(ctx.client.patch('node', name, { metadata: { resourceVersion: node.metadata.resourceVersion }, status: { conditions: next } }, { type: 'merge', status: true }));
+    await ignoreNotFound(
+      ctx.client.patch(
+        'node',
+        name,
+        { metadata: { resourceVersion: node.metadata.resourceVersion }, status: { conditions: next } },
+        { type: 'merge', status: true },
+      ),
+    );
     if (health.state !== 'Ready') ctx.recorder.event(node, 'Warning', 'NodeNotReady', `node ${name} stopped renewing its lease`);
     else ctx.recorder.event(node, 'Normal', 'NodeReady', `node ${name} is renewing its lease again`);
     // The patch moved the resourceVersion; the taint patch follows on the next pass (the update requeues us).
     return;
   }
   const taints = taintsFor(node.spec.taints, health.state === 'Ready', now);
-  if (taints) await ignoreNotFound(ctx.client.patch('node', name, { metadata: { resourceVersion: node.metadata.resourceVersion }, spec: { taints } }, { type: 'merge' }));
+  if (taints)
+    await ignoreNotFound(ctx.client.patch('node', name, { metadata: { resourceVersion: node.metadata.resourceVersion }, spec: { taints } }, { type: 'merge' }));
 }
 
 async function rescueVms(ctx: HealthContext, nodeName: string): Promise<void> {
@@ -105,7 +127,9 @@ async function rescueVms(ctx: HealthContext, nodeName: string): Promise<void> {
     const { patch, message } = rescueFromFencedNode(vm, nodeName, now);
     const { name, namespace, resourceVersion } = vm.metadata;
     // Pinned to the version judged: a VM that changed meanwhile is judged again (409 → retry).
-    const done = await ignoreNotFound(ctx.client.patch<VirtualMachine>('vm', name!, { ...patch, metadata: { ...patch.metadata, resourceVersion } }, { type: 'merge', namespace }));
+    const done = await ignoreNotFound(
+      ctx.client.patch<VirtualMachine>('vm', name!, { ...patch, metadata: { ...patch.metadata, resourceVersion } }, { type: 'merge', namespace }),
+    );
     if (!done) continue;
     moved.push(objectKey(vm.metadata));
     if (message) ctx.recorder.event(vm, 'Warning', NODE_LOST_REASON, message);
@@ -113,6 +137,12 @@ async function rescueVms(ctx: HealthContext, nodeName: string): Promise<void> {
   if (moved.length) {
     ctx.log.info({ node: nodeName, vms: moved }, 'rescued VMs from a fenced node');
     const node = ctx.nodes.get(nodeName);
-    if (node) ctx.recorder.event(node, 'Warning', 'NodeFenced', `released ${moved.length} VM(s) bound to this node: ${moved.slice(0, 10).join(', ')}${moved.length > 10 ? ', …' : ''}`);
+    if (node)
+      ctx.recorder.event(
+        node,
+        'Warning',
+        'NodeFenced',
+        `released ${moved.length} VM(s) bound to this node: ${moved.slice(0, 10).join(', ')}${moved.length > 10 ? ', …' : ''}`,
+      );
   }
 }

@@ -34,13 +34,18 @@ export function rescueFromFencedNode(vm: VirtualMachine, nodeName: string, now: 
 
   const strategy = vm.spec.runStrategy;
   const runsAgain = strategy === 'Always' || strategy === 'RerunOnFailure';
-  const message = runsAgain ? `node ${nodeName} was lost (fenced); rescheduling` : `node ${nodeName} was lost (fenced); runStrategy ${strategy} keeps it stopped`;
+  const message = runsAgain
+    ? `node ${nodeName} was lost (fenced); rescheduling`
+    : `node ${nodeName} was lost (fenced); runStrategy ${strategy} keeps it stopped`;
   const request: EvictionRequest = { reason: NODE_LOST_REASON, message, gracePeriodSeconds: 0, requestedAt: now };
   return {
     patch: {
       metadata: {
         ...metadata,
-        annotations: { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request), ...(strategy === 'Manual' ? { [REQUESTED_STATE_ANNOTATION]: 'Stopped' } : {}) },
+        annotations: {
+          [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request),
+          ...(strategy === 'Manual' ? { [REQUESTED_STATE_ANNOTATION]: 'Stopped' } : {}),
+        },
       },
       spec: { nodeName: null },
     },

@@ -28,8 +28,14 @@ test("what remains and what holds it, in Kubernetes' words; a new reason keeps t
   const fewer = new ContentSummary();
   fewer.remains(vmKind, held('a', ['shoal.dev/agent']));
   const next = deletionConditions(first, fewer, T1);
-  assert.equal(next.find((c) => c.type === 'NamespaceFinalizersRemaining')!.message, 'Some content in the namespace has finalizers remaining: shoal.dev/agent in 1 resource instances');
-  assert.ok(next.every((c) => c.lastTransitionTime === T0), 'same statuses: the transition times stay');
+  assert.equal(
+    next.find((c) => c.type === 'NamespaceFinalizersRemaining')!.message,
+    'Some content in the namespace has finalizers remaining: shoal.dev/agent in 1 resource instances',
+  );
+  assert.ok(
+    next.every((c) => c.lastTransitionTime === T0),
+    'same statuses: the transition times stay',
+  );
   assert.deepEqual(deletionConditions(next, fewer, T1), next, 'nothing new: the same list (nothing to write)');
 });
 
@@ -42,7 +48,11 @@ test('failures are reported once per verb and kind, with the first error', () =>
   const failure = deletionConditions([], s, T0).find((c) => c.type === 'NamespaceDeletionContentFailure')!;
   assert.deepEqual(
     { status: failure.status, reason: failure.reason, message: failure.message },
-    { status: 'True', reason: 'ContentDeletionFailed', message: 'Failed to delete all resource types, 2 remaining: delete virtualmachines: virtualmachines "a" is forbidden, list leases: 503' },
+    {
+      status: 'True',
+      reason: 'ContentDeletionFailed',
+      message: 'Failed to delete all resource types, 2 remaining: delete virtualmachines: virtualmachines "a" is forbidden, list leases: 503',
+    },
   );
   assert.equal(new ContentSummary().empty, true);
 });

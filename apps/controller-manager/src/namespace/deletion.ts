@@ -51,21 +51,40 @@ export function deletionConditions(existing: readonly Condition[] | undefined, s
   let next = setCondition(
     existing,
     s.failures.length
-      ? { type: CONTENT_FAILURE, status: 'True', reason: 'ContentDeletionFailed', message: `Failed to delete all resource types, ${s.failures.length} remaining: ${s.failures.join(', ')}` }
+      ? {
+          type: CONTENT_FAILURE,
+          status: 'True',
+          reason: 'ContentDeletionFailed',
+          message: `Failed to delete all resource types, ${s.failures.length} remaining: ${s.failures.join(', ')}`,
+        }
       : { type: CONTENT_FAILURE, status: 'False', reason: 'ContentDeleted', message: 'All content successfully deleted, may be waiting on finalization' },
     now,
   );
   next = setCondition(
     next,
     s.remaining.size
-      ? { type: CONTENT_REMAINING, status: 'True', reason: 'SomeResourcesRemain', message: `Some resources are remaining: ${sorted(s.remaining).map(([r, n]) => `${r} has ${n} resource instances`).join(', ')}` }
+      ? {
+          type: CONTENT_REMAINING,
+          status: 'True',
+          reason: 'SomeResourcesRemain',
+          message: `Some resources are remaining: ${sorted(s.remaining)
+            .map(([r, n]) => `${r} has ${n} resource instances`)
+            .join(', ')}`,
+        }
       : { type: CONTENT_REMAINING, status: 'False', reason: 'ContentRemoved', message: 'All content successfully removed' },
     now,
   );
   return setCondition(
     next,
     s.finalizers.size
-      ? { type: FINALIZERS_REMAINING, status: 'True', reason: 'SomeFinalizersRemain', message: `Some content in the namespace has finalizers remaining: ${sorted(s.finalizers).map(([f, n]) => `${f} in ${n} resource instances`).join(', ')}` }
+      ? {
+          type: FINALIZERS_REMAINING,
+          status: 'True',
+          reason: 'SomeFinalizersRemain',
+          message: `Some content in the namespace has finalizers remaining: ${sorted(s.finalizers)
+            .map(([f, n]) => `${f} in ${n} resource instances`)
+            .join(', ')}`,
+        }
       : { type: FINALIZERS_REMAINING, status: 'False', reason: 'ContentHasNoFinalizers', message: 'All content-preserving finalizers finished' },
     now,
   );

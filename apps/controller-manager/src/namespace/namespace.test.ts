@@ -24,7 +24,11 @@ async function populate(client: ShoalClient, ns: string): Promise<void> {
   await client.create('vm', vm('other'), { namespace: ns });
   await client.create('vm', vm('guarded', [HELD_BY_NOBODY]), { namespace: ns });
   await client.create('lease', { metadata: { name: 'lock' }, spec: { holderIdentity: 'x' } }, { namespace: ns });
-  await client.create('role', { metadata: { name: 'reader' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get'] }] }, { namespace: ns });
+  await client.create(
+    'role',
+    { metadata: { name: 'reader' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get'] }] },
+    { namespace: ns },
+  );
   await client.create('resourcequota', { metadata: { name: 'compute' }, spec: { hard: { vcpus: 10 } } }, { namespace: ns });
 }
 
@@ -61,10 +65,13 @@ test('a deleted namespace is emptied through the normal delete; one VM held by a
     await waitFor(async () => (await contents(client, 'team')) === 'virtualmachines: guarded' || undefined, { message: 'only guarded left in team' });
     assert.ok((await client.get<VirtualMachine>('vm', 'guarded', { namespace: 'team' })).metadata.deletionTimestamp, 'guarded is being deleted');
 
-    const waiting = await waitFor(async () => {
-      const ns = await client.get<Namespace>('namespace', 'team');
-      return findCondition(ns.status?.conditions, 'NamespaceFinalizersRemaining')?.status === 'True' ? ns : undefined;
-    }, { message: 'team saying which finalizers it waits for' });
+    const waiting = await waitFor(
+      async () => {
+        const ns = await client.get<Namespace>('namespace', 'team');
+        return findCondition(ns.status?.conditions, 'NamespaceFinalizersRemaining')?.status === 'True' ? ns : undefined;
+      },
+      { message: 'team saying which finalizers it waits for' },
+    );
     assert.equal(waiting.status?.phase, 'Terminating');
     const condition = (type: string) => {
       const c = findCondition(waiting.status?.conditions, type);
@@ -83,7 +90,9 @@ test('a deleted namespace is emptied through the normal delete; one VM held by a
     assert.equal(condition('NamespaceDeletionContentFailure')?.status, 'False');
     // An Event, where `shoalctl describe namespace team` shows it (a cluster-scoped object's Events are in default).
     const event = await waitFor(async () =>
-      (await client.list<any>('event', { namespace: 'default' })).items.find((e) => e.involvedObject.name === 'team' && e.reason === 'NamespaceFinalizersRemaining'),
+      (await client.list<any>('event', { namespace: 'default' })).items.find(
+        (e) => e.involvedObject.name === 'team' && e.reason === 'NamespaceFinalizersRemaining',
+      ),
     );
     assert.equal(event.source.component, NAMESPACE_COMPONENT);
     assert.match(event.message, /namespace team waits for finalizers: .*example\.com\/held-by-nobody in 1 resource instances/);
@@ -130,21 +139,42 @@ test('run as system:shoal:namespace (--controller-tokens-dir), its deletes, stat
   await withSystemCluster({ controllers: ['namespace'], secured: true }, async ({ client, cm, audit }) => {
     await populate(client, 'audited');
     await client.delete('namespace', 'audited');
-    await waitFor(async () => findCondition((await client.get<Namespace>('namespace', 'audited')).status?.conditions, 'NamespaceFinalizersRemaining')?.status === 'True', {
-      message: 'audited waiting for its held VM',
-    });
+    await waitFor(
+      async () => findCondition((await client.get<Namespace>('namespace', 'audited')).status?.conditions, 'NamespaceFinalizersRemaining')?.status === 'True',
+      {
+        message: 'audited waiting for its held VM',
+      },
+    );
     await liftFinalizer(client, 'audited');
     await waitFor(() => gone(client, 'namespace', 'audited'), { message: 'namespace audited gone' });
 
-    const mine = await waitFor(async () => {
-      const entries = (await audit()).filter((e) => e.user === 'system:shoal:namespace');
-      const did = (verb: string, resource: string, subresource?: string) => entries.some((e) => e.verb === verb && e.resource === resource && e.subresource === subresource);
-      return did('patch', 'namespaces') && did('patch', 'namespaces', 'status') && did('create', 'events') ? entries : undefined;
-    }, { message: "the namespace controller's conditions, Event and finalizer patch in the audit log" });
-    const deleted = mine.filter((e) => e.verb === 'delete' && e.namespace === 'audited').map((e) => `${e.resource}/${e.name}`).sort();
-    assert.deepEqual(deleted, ['leases/lock', 'resourcequotas/compute', 'roles/reader', 'virtualmachines/guarded', 'virtualmachines/other', 'virtualmachines/plain']);
+    const mine = await waitFor(
+      async () => {
+        const entries = (await audit()).filter((e) => e.user === 'system:shoal:namespace');
+        const did = (verb: string, resource: string, subresource?: string) =>
+          entries.some((e) => e.verb === verb && e.resource === resource && e.subresource === subresource);
+        return did('patch', 'namespaces') && did('patch', 'namespaces', 'status') && did('create', 'events') ? entries : undefined;
+      },
+      { message: "the namespace controller's conditions, Event and finalizer patch in the audit log" },
+    );
+    const deleted = mine
+      .filter((e) => e.verb === 'delete' && e.namespace === 'audited')
+      .map((e) => `${e.resource}/${e.name}`)
+      .sort();
+    assert.deepEqual(deleted, [
+      'leases/lock',
+      'resourcequotas/compute',
+      'roles/reader',
+      'virtualmachines/guarded',
+      'virtualmachines/other',
+      'virtualmachines/plain',
+    ]);
     // (A 409 would be optimistic concurrency at work, not a refusal.)
-    assert.deepEqual(mine.filter((e) => e.code === 401 || e.code === 403), [], 'nothing it asked for was refused');
+    assert.deepEqual(
+      mine.filter((e) => e.code === 401 || e.code === 403),
+      [],
+      'nothing it asked for was refused',
+    );
     assert.deepEqual(refusals(cm!), [], 'its role allows all it does');
   });
 });
@@ -163,14 +193,22 @@ test('a namespace whose contents cannot be deleted says why (condition and Warni
     await client.create('lease', { metadata: { name: 'lock' }, spec: { holderIdentity: 'x' } }, { namespace: 'stuck' });
     await client.delete('namespace', 'stuck');
 
-    const failure = await waitFor(async () => {
-      const c = findCondition((await client.get<Namespace>('namespace', 'stuck')).status?.conditions, 'NamespaceDeletionContentFailure');
-      return c?.status === 'True' ? c : undefined;
-    }, { message: 'stuck saying its contents cannot be deleted' });
+    const failure = await waitFor(
+      async () => {
+        const c = findCondition((await client.get<Namespace>('namespace', 'stuck')).status?.conditions, 'NamespaceDeletionContentFailure');
+        return c?.status === 'True' ? c : undefined;
+      },
+      { message: 'stuck saying its contents cannot be deleted' },
+    );
     assert.equal(failure.reason, 'ContentDeletionFailed');
-    assert.match(failure.message!, /^Failed to delete all resource types, 1 remaining: list leases: .*User "system:shoal:namespace" cannot list resource "leases"/);
+    assert.match(
+      failure.message!,
+      /^Failed to delete all resource types, 1 remaining: list leases: .*User "system:shoal:namespace" cannot list resource "leases"/,
+    );
     const event = await waitFor(async () =>
-      (await client.list<any>('event', { namespace: 'default' })).items.find((e) => e.involvedObject.name === 'stuck' && e.reason === 'NamespaceDeletionContentFailure'),
+      (await client.list<any>('event', { namespace: 'default' })).items.find(
+        (e) => e.involvedObject.name === 'stuck' && e.reason === 'NamespaceDeletionContentFailure',
+      ),
     );
     assert.equal(event.type, 'Warning');
     assert.match(event.message, /namespace stuck cannot be emptied: Failed to delete all resource types/);
@@ -178,7 +216,10 @@ test('a namespace whose contents cannot be deleted says why (condition and Warni
     assert.deepEqual(await contents(client, 'stuck'), 'leases: lock');
 
     // The role put back, the retry (with backoff) finishes the job.
-    await client.update('clusterrole', { ...role, metadata: { ...role.metadata, resourceVersion: (await client.get('clusterrole', 'system:shoal:namespace')).metadata.resourceVersion } });
+    await client.update('clusterrole', {
+      ...role,
+      metadata: { ...role.metadata, resourceVersion: (await client.get('clusterrole', 'system:shoal:namespace')).metadata.resourceVersion },
+    });
     await waitFor(() => gone(client, 'namespace', 'stuck'), { timeoutMs: 30_000, message: 'namespace stuck gone once the role allows it' });
   });
 });

@@ -93,7 +93,12 @@ async function dropFinalizer(ctx: NamespaceContext, ns: Namespace): Promise<void
   const rest = (ns.metadata.finalizers ?? []).filter((f) => f !== NAMESPACE_FINALIZER);
   // Pinned to the version read: a finalizer someone else added meanwhile is not dropped with ours (409 → retry).
   await ignoreNotFound(
-    ctx.client.patch('namespace', ns.metadata.name!, { metadata: { resourceVersion: ns.metadata.resourceVersion, finalizers: rest.length ? rest : null } }, { type: 'merge' }),
+    ctx.client.patch(
+      'namespace',
+      ns.metadata.name!,
+      { metadata: { resourceVersion: ns.metadata.resourceVersion, finalizers: rest.length ? rest : null } },
+      { type: 'merge' },
+    ),
   );
 }
 
@@ -104,7 +109,12 @@ async function report(ctx: NamespaceContext, ns: Namespace, summary: ContentSumm
   if (JSON.stringify(conditions) === JSON.stringify(before)) return;
   const name = ns.metadata.name!;
   const written = await ignoreNotFound(
-    ctx.client.patch('namespace', name, { metadata: { resourceVersion: ns.metadata.resourceVersion }, status: { conditions } }, { type: 'merge', status: true }),
+    ctx.client.patch(
+      'namespace',
+      name,
+      { metadata: { resourceVersion: ns.metadata.resourceVersion }, status: { conditions } },
+      { type: 'merge', status: true },
+    ),
   );
   if (!written) return;
   const changed = (type: string) => {

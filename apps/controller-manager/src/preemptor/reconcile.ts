@@ -14,7 +14,16 @@
  *
  * With `dryRun` it only logs and records what it would evict.
  */
-import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, PREEMPTED_VICTIMS_ANNOTATION, type EvictionRequest, type PriorityClass, type VirtualMachine } from '@shoal/api';
+import {
+  ApiError,
+  EVICTION_REQUESTED_ANNOTATION,
+  evictionRequestOf,
+  objectKey,
+  PREEMPTED_VICTIMS_ANNOTATION,
+  type EvictionRequest,
+  type PriorityClass,
+  type VirtualMachine,
+} from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
 import { planPreemption, priorityOf, type ClusterState, type PlacedVm, type Profile } from '@shoal/scheduler';
@@ -69,7 +78,11 @@ export async function reconcile(ctx: PreemptorContext, key: string): Promise<Res
   ctx.log.info({ vm: key, node: nodeName, victims: names }, 'preempting');
   for (const victim of victims) await evict(ctx, vm, victim, nodeName);
   if (victims.length) {
-    await recordVictims(ctx, vm, victims.map((v) => v.key));
+    await recordVictims(
+      ctx,
+      vm,
+      victims.map((v) => v.key),
+    );
     ctx.recorder.event(vm, 'Normal', 'Preempting', `evicting ${names.join(', ')} on node ${nodeName} to make room`);
   }
   if (nominated !== nodeName) await nominate(ctx, vm, nodeName);
@@ -98,7 +111,12 @@ async function evict(ctx: PreemptorContext, preemptor: VirtualMachine, victim: P
     );
     // Take it in now: the next plan (another preemptor) must see it leaving, not evict again.
     ctx.state.upsertVm(marked);
-    const withStatus = await ctx.client.patch<VirtualMachine>('vm', name!, { status: { preemptedBy: preemptorKey } }, { type: 'merge', status: true, namespace });
+    const withStatus = await ctx.client.patch<VirtualMachine>(
+      'vm',
+      name!,
+      { status: { preemptedBy: preemptorKey } },
+      { type: 'merge', status: true, namespace },
+    );
     ctx.state.upsertVm(withStatus);
   } catch (err) {
     if (err instanceof ApiError && err.code === 404) return;
@@ -112,7 +130,12 @@ async function recordVictims(ctx: PreemptorContext, vm: VirtualMachine, keys: st
   const earlier = (vm.metadata.annotations?.[PREEMPTED_VICTIMS_ANNOTATION] ?? '').split(',').filter(Boolean);
   const all = [...new Set([...earlier, ...keys])].join(',');
   try {
-    const updated = await ctx.client.patch<VirtualMachine>('vm', vm.metadata.name!, { metadata: { annotations: { [PREEMPTED_VICTIMS_ANNOTATION]: all } } }, { type: 'merge', namespace: vm.metadata.namespace });
+    const updated = await ctx.client.patch<VirtualMachine>(
+      'vm',
+      vm.metadata.name!,
+      { metadata: { annotations: { [PREEMPTED_VICTIMS_ANNOTATION]: all } } },
+      { type: 'merge', namespace: vm.metadata.namespace },
+    );
     ctx.state.upsertVm(updated);
   } catch (err) {
     if (!(err instanceof ApiError && err.code === 404)) throw err;
@@ -121,7 +144,12 @@ async function recordVictims(ctx: PreemptorContext, vm: VirtualMachine, keys: st
 
 async function nominate(ctx: PreemptorContext, vm: VirtualMachine, nodeName: string): Promise<void> {
   try {
-    const updated = await ctx.client.patch<VirtualMachine>('vm', vm.metadata.name!, { status: { nominatedNodeName: nodeName } }, { type: 'merge', status: true, namespace: vm.metadata.namespace });
+    const updated = await ctx.client.patch<VirtualMachine>(
+      'vm',
+      vm.metadata.name!,
+      { status: { nominatedNodeName: nodeName } },
+      { type: 'merge', status: true, namespace: vm.metadata.namespace },
+    );
     ctx.state.upsertVm(updated);
   } catch (err) {
     if (!(err instanceof ApiError && err.code === 404)) throw err;

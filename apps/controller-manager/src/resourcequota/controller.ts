@@ -21,7 +21,11 @@ export function resourceQuotaController(env: ControllerEnv): Controller {
   const ctx: ResourceQuotaContext = { client: env.client, quotas, vms, log };
   const controller = new Controller({ name: RESOURCEQUOTA_NAME, workers: 2, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });
 
-  const quotasIn = (namespace: string | undefined) => quotas.list().filter((q) => q.metadata.namespace === namespace).map((q) => objectKey(q.metadata));
+  const quotasIn = (namespace: string | undefined) =>
+    quotas
+      .list()
+      .filter((q) => q.metadata.namespace === namespace)
+      .map((q) => objectKey(q.metadata));
   const onVm: EventHandler<VirtualMachine> = (change) => {
     if (change.type === 'update' && JSON.stringify(vmUsage(change.old)) === JSON.stringify(vmUsage(change.object))) return [];
     return quotasIn(change.object.metadata.namespace);

@@ -31,7 +31,9 @@ export async function reconcile(ctx: ResourceQuotaContext, key: string): Promise
   const used = usedPatch(quota.status?.used, want);
   if (!used) return {};
   const { name, namespace, resourceVersion } = quota.metadata;
-  await ignoreNotFound(ctx.client.patch('resourcequota', name!, { metadata: { resourceVersion }, status: { used } }, { type: 'merge', status: true, namespace }));
+  await ignoreNotFound(
+    ctx.client.patch('resourcequota', name!, { metadata: { resourceVersion }, status: { used } }, { type: 'merge', status: true, namespace }),
+  );
   ctx.log.debug({ quota: key, used: want }, 'resource quota status updated');
   return {};
 }

@@ -95,14 +95,24 @@ test('run as system:shoal:resourcequota (--controller-tokens-dir), its status wr
     await client.create('vm', vm('a', 3), { namespace: 'team' });
     await usedIs(client, 'team', 'cpu', { vcpus: 3 });
 
-    const mine = await waitFor(async () => {
-      const entries = (await audit()).filter((e) => e.user === 'system:shoal:resourcequota');
-      return entries.length ? entries : undefined;
-    }, { message: "the resourcequota controller's writes in the audit log" });
+    const mine = await waitFor(
+      async () => {
+        const entries = (await audit()).filter((e) => e.user === 'system:shoal:resourcequota');
+        return entries.length ? entries : undefined;
+      },
+      { message: "the resourcequota controller's writes in the audit log" },
+    );
     // Its only writes are status patches of the quota (a 409 would be a stale version, retried).
-    assert.deepEqual([...new Set(mine.map((e) => `${e.verb} ${e.resource}/${e.subresource} ${e.namespace}/${e.name}`))], ['patch resourcequotas/status team/cpu']);
+    assert.deepEqual(
+      [...new Set(mine.map((e) => `${e.verb} ${e.resource}/${e.subresource} ${e.namespace}/${e.name}`))],
+      ['patch resourcequotas/status team/cpu'],
+    );
     assert.ok(mine.some((e) => e.code === 200));
-    assert.deepEqual(mine.filter((e) => e.code === 401 || e.code === 403), [], 'nothing it asked for was refused');
+    assert.deepEqual(
+      mine.filter((e) => e.code === 401 || e.code === 403),
+      [],
+      'nothing it asked for was refused',
+    );
     assert.deepEqual(refusals(cm!), [], 'its role allows all it does');
   });
 });

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import type { ResourceQuota, VirtualMachine } from '@shoal/api';
 import { quotaUsed, usedPatch } from './status.js';
 
-const vm = (namespace: string, vcpus: number, memoryMiB: number) => ({ metadata: { name: `v${vcpus}`, namespace }, spec: { resources: { vcpus, memoryMiB } } }) as VirtualMachine;
+const vm = (namespace: string, vcpus: number, memoryMiB: number) =>
+  ({ metadata: { name: `v${vcpus}`, namespace }, spec: { resources: { vcpus, memoryMiB } } }) as VirtualMachine;
 const quota = (hard: ResourceQuota['spec']['hard']) => ({ metadata: { name: 'q', namespace: 'team' }, spec: { hard } }) as ResourceQuota;
 
 test("status.used sums the namespace's VMs for the resources the quota limits", () => {
@@ -13,7 +14,10 @@ test("status.used sums the namespace's VMs for the resources the quota limits", 
   assert.deepEqual(quotaUsed(quota({ virtualmachines: 5 }), vms), { virtualmachines: 2 });
   assert.deepEqual(quotaUsed(quota({ vcpus: 1 }), []), { vcpus: 0 });
   // A VM stored before its defaults were applied counts with them (1 vCPU, 256 MiB).
-  assert.deepEqual(quotaUsed(quota({ vcpus: 9, memoryMiB: 9 }), [{ metadata: { name: 'old', namespace: 'team' }, spec: {} } as VirtualMachine]), { memoryMiB: 256, vcpus: 1 });
+  assert.deepEqual(quotaUsed(quota({ vcpus: 9, memoryMiB: 9 }), [{ metadata: { name: 'old', namespace: 'team' }, spec: {} } as VirtualMachine]), {
+    memoryMiB: 256,
+    vcpus: 1,
+  });
 });
 
 test('the status patch: nothing when equal, every resource otherwise, null for those no longer limited', () => {

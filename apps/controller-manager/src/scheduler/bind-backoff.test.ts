@@ -49,20 +49,30 @@ test('a bind refused by RBAC is retried with doubling gaps (not every 5 ms), log
   const tokenFile = join(dir, 'tokens.csv');
   await writeFile(tokenFile, [`${ADMIN_TOKEN},admin,1,system:masters`, `${SCHEDULER_TOKEN},${SCHEDULER_USER},2,`].join('\n'));
   const grant = (client: ShoalClient) =>
-    client.create('clusterrolebinding', { metadata: { name: SCHEDULER_USER }, subjects: [{ kind: 'User', name: SCHEDULER_USER }], roleRef: { kind: 'ClusterRole', name: SCHEDULER_USER } });
+    client.create('clusterrolebinding', {
+      metadata: { name: SCHEDULER_USER },
+      subjects: [{ kind: 'User', name: SCHEDULER_USER }],
+      roleRef: { kind: 'ClusterRole', name: SCHEDULER_USER },
+    });
   try {
     await withCluster(
       async ({ client, cm, metricsUrl }) => {
         await addNode(client, 'n1');
         await addVm(client, 'refused');
         const FAILURES = 10;
-        const seen = await waitFor(() => {
-          const lines = bindFailures(cm.output(), 'default/refused');
-          return lines.length >= FAILURES ? lines : undefined;
-        }, { timeoutMs: 60_000, message: `${FAILURES} refused binds` });
+        const seen = await waitFor(
+          () => {
+            const lines = bindFailures(cm.output(), 'default/refused');
+            return lines.length >= FAILURES ? lines : undefined;
+          },
+          { timeoutMs: 60_000, message: `${FAILURES} refused binds` },
+        );
 
         // Each failure at warn (pino's 40), numbered in a row, the server's 403 said.
-        assert.deepEqual(seen.map((l) => l.failures), seen.map((_, i) => i + 1));
+        assert.deepEqual(
+          seen.map((l) => l.failures),
+          seen.map((_, i) => i + 1),
+        );
         for (const l of seen) assert.deepEqual([l.level, l.code], [40, 403]);
         // The gap after the k-th failure is at least the queue's backoff for it, 5 ms × 2^(k-1):
         // before, every retry started again at 5 ms (9 retries within about 50 ms).

@@ -71,7 +71,15 @@ export function schedulerController(env: ControllerEnv): Controller {
   const state = new ClusterState();
   const recorder = env.recorder(SCHEDULER_COMPONENT);
   const metrics = new SchedulerMetrics(env.registry);
-  const binder = new Binder({ client: env.client, state, recorder, log, metrics, requeue: (key) => queue.addRateLimited(key), maxInFlight: MAX_BINDS_IN_FLIGHT });
+  const binder = new Binder({
+    client: env.client,
+    state,
+    recorder,
+    log,
+    metrics,
+    requeue: (key) => queue.addRateLimited(key),
+    maxInFlight: MAX_BINDS_IN_FLIGHT,
+  });
   const ctx: SchedulerContext = {
     client: env.client,
     vms,
@@ -86,7 +94,11 @@ export function schedulerController(env: ControllerEnv): Controller {
   };
   const controller = new Controller({ name: SCHEDULER_NAME, workers: WORKERS, registry: env.registry, log, queue, reconcile: (key) => reconcile(ctx, key) });
 
-  const everyWaitingVm = () => vms.list().filter(waitsForNode).map((vm) => objectKey(vm.metadata));
+  const everyWaitingVm = () =>
+    vms
+      .list()
+      .filter(waitsForNode)
+      .map((vm) => objectKey(vm.metadata));
 
   const onVm: EventHandler<VirtualMachine> = function* (change) {
     const vm = change.object;

@@ -7,7 +7,10 @@ import { addNode, addVm, boundTo, eventsFor, getVm, metric, pendingWith, schedul
 
 test('a VM is bound to a Ready node with room: spec.nodeName, the Scheduled condition, a Scheduled event; the phase stays Pending until an agent reports', async () => {
   await withCluster(async ({ client, cm }) => {
-    assert.match(cm.readyLine, /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler,health,preemptor,namespace,resourcequota\)$/);
+    assert.match(
+      cm.readyLine,
+      /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler,health,preemptor,namespace,resourcequota\)$/,
+    );
     await addNode(client, 'node-1');
     const created = await addVm(client, 'web');
     assert.equal(await boundTo(client, 'web'), 'node-1');
@@ -118,8 +121,7 @@ test('10 VMs created at once onto nodes with room for exactly 6: exactly 6 bound
     const perNode: Record<string, number> = {};
     for (const v of settled.bound) perNode[v.spec.nodeName!] = (perNode[v.spec.nodeName!] ?? 0) + 1;
     assert.deepEqual(perNode, { 'n-a': 2, 'n-b': 2, 'n-c': 2 });
-    for (const v of settled.pending)
-      assert.equal(scheduledCondition(v)?.message, '0/3 nodes are available: 2 insufficient vcpus, 1 insufficient memory.');
+    for (const v of settled.pending) assert.equal(scheduledCondition(v)?.message, '0/3 nodes are available: 2 insufficient vcpus, 1 insufficient memory.');
     const again = (await client.list<VirtualMachine>('vm', { namespace: 'default' })).items.filter((v) => v.spec.nodeName);
     assert.equal(again.length, 6, 'still exactly 6');
   });
@@ -137,7 +139,12 @@ test('cordoned and NotReady nodes are skipped; uncordoning or readiness makes th
     await addVm(client, 'two');
     await pendingWith(client, 'two', '0/3 nodes are available: 1 insufficient vcpus, 1 node(s) not ready, 1 node(s) were unschedulable.');
 
-    await client.patch('node', 'b-notready', { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady', lastTransitionTime: new Date().toISOString() }] } }, { type: 'merge', status: true });
+    await client.patch(
+      'node',
+      'b-notready',
+      { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady', lastTransitionTime: new Date().toISOString() }] } },
+      { type: 'merge', status: true },
+    );
     assert.equal(await boundTo(client, 'two'), 'b-notready');
 
     await addVm(client, 'three', { vcpus: 4 });

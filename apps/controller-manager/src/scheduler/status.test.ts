@@ -15,7 +15,16 @@ const vm = (status?: VirtualMachine['status'], nodeName?: string): VirtualMachin
 test('the unschedulable status, and whether a VM already says it', () => {
   const pending = unschedulableStatus(vm(), '0/1 nodes are available: 1 node(s) not ready.', T0);
   assert.deepEqual(pending, {
-    conditions: [{ type: 'Scheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 node(s) not ready.', observedGeneration: 3, lastTransitionTime: T0 }],
+    conditions: [
+      {
+        type: 'Scheduled',
+        status: 'False',
+        reason: 'Unschedulable',
+        message: '0/1 nodes are available: 1 node(s) not ready.',
+        observedGeneration: 3,
+        lastTransitionTime: T0,
+      },
+    ],
   });
   assert.equal(saysUnschedulable(vm(pending), '0/1 nodes are available: 1 node(s) not ready.'), true);
   assert.equal(saysUnschedulable(vm(pending), '0/2 nodes are available: 2 node(s) not ready.'), false, 'a new reason is news');

@@ -54,7 +54,12 @@ export interface NodeOpts {
 export async function addNode(client: ShoalClient, name: string, o: NodeOpts = {}): Promise<void> {
   await client.create('node', { metadata: { name, labels: o.labels }, spec: { unschedulable: o.unschedulable ?? false } });
   const room = { vcpus: o.vcpus ?? 4, memoryMiB: o.memoryMiB ?? 4096 };
-  const ready: Condition = { type: 'Ready', status: o.ready === false ? 'False' : 'True', reason: o.ready === false ? 'AgentNotReady' : 'AgentReady', lastTransitionTime: new Date().toISOString() };
+  const ready: Condition = {
+    type: 'Ready',
+    status: o.ready === false ? 'False' : 'True',
+    reason: o.ready === false ? 'AgentNotReady' : 'AgentReady',
+    lastTransitionTime: new Date().toISOString(),
+  };
   await client.patch('node', name, { status: { capacity: room, allocatable: room, conditions: [ready] } }, { type: 'merge', status: true });
 }
 

@@ -68,5 +68,8 @@ export async function withSystemCluster(opts: { controllers: string[]; secured?:
 /** Lines of a controller-manager's output where the apiserver refused it something. */
 export function refusals(cm: ShoalProcess): string[] {
   // \b: a port such as 44037 in the ready line is not a 403.
-  return cm.output().split('\n').filter((l) => /forbidden|\b403\b/i.test(l));
+  return cm
+    .output()
+    .split('\n')
+    .filter((l) => /forbidden|\b403\b/i.test(l));
 }

@@ -10,7 +10,9 @@ test('model/generated.ts is what schemas/ generate now (run `npm run generate` a
   const a = actual.split('\n');
   const e = expected.split('\n');
   const line = a.findIndex((l, i) => l !== e[i]);
-  assert.fail(`packages/api/src/model/generated.ts differs from what schemas/ generate, first at line ${line + 1}:\n  file:   ${a[line]}\n  schema: ${e[line]}\nRun \`npm run generate\`.`);
+  assert.fail(
+    `packages/api/src/model/generated.ts differs from what schemas/ generate, first at line ${line + 1}:\n  file:   ${a[line]}\n  schema: ${e[line]}\nRun \`npm run generate\`.`,
+  );
 });
 
 test('a defaulted field is required in the generated type; one without a default stays optional', async () => {

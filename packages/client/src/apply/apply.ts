@@ -51,7 +51,11 @@ export function kindOfManifest(manifest: KubeObject): KindInfo {
   return kind;
 }
 
-export async function applyManifest<T extends KubeObject = KubeObject>(client: ShoalClient, manifest: KubeObject, opts: ApplyOptions = {}): Promise<Applied<T>> {
+export async function applyManifest<T extends KubeObject = KubeObject>(
+  client: ShoalClient,
+  manifest: KubeObject,
+  opts: ApplyOptions = {},
+): Promise<Applied<T>> {
   const kind = kindOfManifest(manifest);
   const name = manifest.metadata?.name;
   if (!name) throw new ManifestError(`${kind.kind} has no metadata.name (apply needs a name to find the object again)`);
@@ -83,7 +87,13 @@ export async function applyManifest<T extends KubeObject = KubeObject>(client: S
   }
 }
 
-async function getOrUndefined<T extends KubeObject>(client: ShoalClient, kind: KindInfo, name: string, namespace: string | undefined, signal?: AbortSignal): Promise<T | undefined> {
+async function getOrUndefined<T extends KubeObject>(
+  client: ShoalClient,
+  kind: KindInfo,
+  name: string,
+  namespace: string | undefined,
+  signal?: AbortSignal,
+): Promise<T | undefined> {
   try {
     return await client.get<T>(kind, name, { namespace, signal });
   } catch (err) {

@@ -26,7 +26,10 @@ test('fields other writers own are left alone', () => {
   const original = vm({ resources: { vcpus: 2 } }, { labels: { app: 'web' } });
   const modified = vm({ resources: { vcpus: 4 } }, { labels: { app: 'web' } });
   const current = {
-    ...vm({ resources: { vcpus: 2, memoryMiB: 256 }, nodeName: 'n1', runStrategy: 'Always' }, { labels: { app: 'web', team: 'ops' }, uid: 'u1', resourceVersion: '7' }),
+    ...vm(
+      { resources: { vcpus: 2, memoryMiB: 256 }, nodeName: 'n1', runStrategy: 'Always' },
+      { labels: { app: 'web', team: 'ops' }, uid: 'u1', resourceVersion: '7' },
+    ),
     status: { phase: 'Running' },
   };
   const patch = threeWayMergePatch(original, modified, current);

@@ -46,4 +46,3 @@ export function threeWayMergePatch(original: JsonObject | undefined, modified: J
   }
   return patch;
 }
-

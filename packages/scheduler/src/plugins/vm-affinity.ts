@@ -35,7 +35,8 @@ function countByDomain(cycle: CycleState, placed: readonly PlacedVm[], topologyK
   return counts;
 }
 
-const selected = (cycle: CycleState, vm: VirtualMachine, term: VmAffinityTerm) => cycle.cluster.placedMatching(vm.metadata.namespace, selectorFromObject(term.labelSelector));
+const selected = (cycle: CycleState, vm: VirtualMachine, term: VmAffinityTerm) =>
+  cycle.cluster.placedMatching(vm.metadata.namespace, selectorFromObject(term.labelSelector));
 
 interface RequiredView {
   /** Per required affinity term: the domains holding a selected VM; undefined when the term may start a group anywhere. */
@@ -94,8 +95,10 @@ interface PreferredTerm {
 function preferredView(vm: VirtualMachine, cycle: CycleState): PreferredTerm[] {
   return cycle.memo('VmAffinity/preferred', () => {
     const terms: PreferredTerm[] = [];
-    for (const t of vm.spec.affinity?.vmAffinity?.preferred ?? []) terms.push({ topologyKey: t.topologyKey, weight: t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
-    for (const t of vm.spec.affinity?.vmAntiAffinity?.preferred ?? []) terms.push({ topologyKey: t.topologyKey, weight: -t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
+    for (const t of vm.spec.affinity?.vmAffinity?.preferred ?? [])
+      terms.push({ topologyKey: t.topologyKey, weight: t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
+    for (const t of vm.spec.affinity?.vmAntiAffinity?.preferred ?? [])
+      terms.push({ topologyKey: t.topologyKey, weight: -t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
     return terms;
   });
 }

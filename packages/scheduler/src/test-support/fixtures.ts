@@ -1,7 +1,17 @@
 /** Plain Node and VirtualMachine objects for the scheduler's unit tests, and a one-node filter check. */
 import { ClusterState, type NodeInfo } from '../cluster-state.js';
 import { CycleState, type FilterPlugin, type FilterResult } from '../framework.js';
-import { withDefaults, type Manifest, type Node, type PlacementPolicy, type PlacementPolicySpec, type RunStrategy, type VirtualMachine, type VirtualMachineSpec, type VmPhase } from '@shoal/api';
+import {
+  withDefaults,
+  type Manifest,
+  type Node,
+  type PlacementPolicy,
+  type PlacementPolicySpec,
+  type RunStrategy,
+  type VirtualMachine,
+  type VirtualMachineSpec,
+  type VmPhase,
+} from '@shoal/api';
 
 export interface NodeOpts {
   ready?: 'True' | 'False' | 'Unknown' | null;

@@ -108,14 +108,36 @@ export interface ProbeResult {
 }
 
 /** Boots `kernel` (no initrd, so it panics and exits later) and waits for its "Linux version" banner on the serial port. */
-export async function kernelStartsUnder(accelerator: Accelerator, kernel: string, opts: { qemuBinary?: string; timeoutMs?: number } = {}): Promise<ProbeResult> {
+export async function kernelStartsUnder(
+  accelerator: Accelerator,
+  kernel: string,
+  opts: { qemuBinary?: string; timeoutMs?: number } = {},
+): Promise<ProbeResult> {
   const started = Date.now();
   const timeoutMs = opts.timeoutMs ?? 3000;
   const proc = execa(
     opts.qemuBinary ?? 'qemu-system-x86_64',
-    ['-M', 'microvm,pit=on,pic=on,rtc=on', '-accel', accelerator, '-cpu', accelerator === 'kvm' ? 'host' : 'max', '-m', '128',
-      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-kernel', kernel,
-      '-append', 'console=ttyS0 panic=-1 reboot=t', '-serial', 'stdio'],
+    [
+      '-M',
+      'microvm,pit=on,pic=on,rtc=on',
+      '-accel',
+      accelerator,
+      '-cpu',
+      accelerator === 'kvm' ? 'host' : 'max',
+      '-m',
+      '128',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-no-reboot',
+      '-kernel',
+      kernel,
+      '-append',
+      'console=ttyS0 panic=-1 reboot=t',
+      '-serial',
+      'stdio',
+    ],
     { reject: false, buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' },
   );
   let out = '';
@@ -141,9 +163,10 @@ export async function kernelStartsUnder(accelerator: Accelerator, kernel: string
   if (ok) return { ok, ms, detail: 'banner seen' };
   const lastLine = out.trim().split('\n').pop()?.trim();
   if (result.exitCode === undefined && !result.isTerminated) return { ok, ms, detail: result.shortMessage ?? 'QEMU did not start' };
-  const why = result.exitCode !== undefined && !result.isTerminated
-    ? `QEMU exited with code ${result.exitCode}${err.trim() ? `: ${err.trim().split('\n').pop()}` : ''}`
-    : `no kernel banner within ${timeoutMs} ms${lastLine ? ` (last output: ${JSON.stringify(lastLine)})` : ''}`;
+  const why =
+    result.exitCode !== undefined && !result.isTerminated
+      ? `QEMU exited with code ${result.exitCode}${err.trim() ? `: ${err.trim().split('\n').pop()}` : ''}`
+      : `no kernel banner within ${timeoutMs} ms${lastLine ? ` (last output: ${JSON.stringify(lastLine)})` : ''}`;
   return { ok, ms, detail: why };
 }
 
@@ -190,15 +213,32 @@ export async function longModeProbe(accelerator: Accelerator, opts: { qemuBinary
     await writeFile(bios, longModeProbeFirmware());
     const r = await execa(
       opts.qemuBinary ?? 'qemu-system-x86_64',
-      ['-M', 'microvm', '-accel', accelerator, '-m', '16', '-nodefaults', '-no-user-config', '-display', 'none',
-        '-bios', bios, '-device', 'isa-debug-exit,iobase=0xf4,iosize=1'],
+      [
+        '-M',
+        'microvm',
+        '-accel',
+        accelerator,
+        '-m',
+        '16',
+        '-nodefaults',
+        '-no-user-config',
+        '-display',
+        'none',
+        '-bios',
+        bios,
+        '-device',
+        'isa-debug-exit,iobase=0xf4,iosize=1',
+      ],
       { reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 3000, killSignal: 'SIGKILL' },
     );
     const ms = Date.now() - started;
     if (r.exitCode === LONG_MODE_PROBE_EXIT_CODE) return { ok: true, ms, detail: 'probe exited as expected' };
     if (r.timedOut) return { ok: false, ms, detail: `no exit within ${opts.timeoutMs ?? 3000} ms` };
     if (r.exitCode === undefined && !r.signal) return { ok: false, ms, detail: r.shortMessage ?? 'QEMU did not start' };
-    const msg = String(r.stderr ?? '').trim().split('\n').pop();
+    const msg = String(r.stderr ?? '')
+      .trim()
+      .split('\n')
+      .pop();
     return { ok: false, ms, detail: `QEMU exited with code ${r.exitCode ?? r.signal}${msg ? `: ${msg}` : ''}` };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -23,22 +23,40 @@ test('a TCG VM gets the proven microvm command line', () => {
   const cmd = buildQemuCommandLine({ ...base, command: 'echo hi' });
   assert.equal(cmd.binary, 'qemu-system-x86_64');
   assert.deepEqual(cmd.args, [
-    '-name', `shoal-vm:${base.uid}`,
-    '-M', 'microvm,pit=on,pic=on,rtc=on',
-    '-accel', 'tcg',
-    '-cpu', 'max',
-    '-smp', '2',
-    '-m', '512',
-    '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
-    '-kernel', base.kernel,
-    '-initrd', base.initrd,
-    '-append', `console=ttyS0 reboot=t panic=-1 tsc_early_khz=2299998 tsc=reliable shoal.uid=${base.uid} shoal.cmd=ZWNobyBoaQ==`,
-    '-chardev', 'file,id=serial0,path=/var/lib/shoal/vms/abc/serial.log',
-    '-serial', 'chardev:serial0',
-    '-qmp', 'unix:/var/lib/shoal/vms/abc/qmp.sock,server=on,wait=off',
-    '-pidfile', '/var/lib/shoal/vms/abc/qemu.pid',
-    '-netdev', 'user,id=net0',
-    '-device', `virtio-net-device,netdev=net0,mac=${macForUid(base.uid)}`,
+    '-name',
+    `shoal-vm:${base.uid}`,
+    '-M',
+    'microvm,pit=on,pic=on,rtc=on',
+    '-accel',
+    'tcg',
+    '-cpu',
+    'max',
+    '-smp',
+    '2',
+    '-m',
+    '512',
+    '-nodefaults',
+    '-no-user-config',
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    base.kernel,
+    '-initrd',
+    base.initrd,
+    '-append',
+    `console=ttyS0 reboot=t panic=-1 tsc_early_khz=2299998 tsc=reliable shoal.uid=${base.uid} shoal.cmd=ZWNobyBoaQ==`,
+    '-chardev',
+    'file,id=serial0,path=/var/lib/shoal/vms/abc/serial.log',
+    '-serial',
+    'chardev:serial0',
+    '-qmp',
+    'unix:/var/lib/shoal/vms/abc/qmp.sock,server=on,wait=off',
+    '-pidfile',
+    '/var/lib/shoal/vms/abc/qemu.pid',
+    '-netdev',
+    'user,id=net0',
+    '-device',
+    `virtio-net-device,netdev=net0,mac=${macForUid(base.uid)}`,
   ]);
   assert.equal(cmd.serialLog, '/var/lib/shoal/vms/abc/serial.log');
   assert.equal(cmd.qmpSocket, '/var/lib/shoal/vms/abc/qmp.sock');
@@ -69,7 +87,10 @@ test('no command means no shoal.cmd (the guest idles); an empty command is no co
 
 test('hostname, quiet, network off and extra kernel args land on the kernel command line', () => {
   const cmd = buildQemuCommandLine({ ...base, hostname: 'web-1', kernelLog: false, network: { mode: 'none' }, kernelArgs: ['loglevel=7', 'mitigations=off'] });
-  assert.equal(cmd.kernelCmdline, `console=ttyS0 reboot=t panic=-1 tsc_early_khz=2299998 tsc=reliable quiet shoal.uid=${base.uid} shoal.hostname=web-1 shoal.net=off loglevel=7 mitigations=off`);
+  assert.equal(
+    cmd.kernelCmdline,
+    `console=ttyS0 reboot=t panic=-1 tsc_early_khz=2299998 tsc=reliable quiet shoal.uid=${base.uid} shoal.hostname=web-1 shoal.net=off loglevel=7 mitigations=off`,
+  );
   assert.ok(!cmd.args.includes('-netdev'));
   assert.ok(!cmd.args.some((a) => a.startsWith('virtio-net-device')));
   assert.equal(cmd.mac, undefined);
@@ -78,7 +99,14 @@ test('hostname, quiet, network off and extra kernel args land on the kernel comm
 test('host forwards, a fixed MAC, a root disk and an incoming migration', () => {
   const cmd = buildQemuCommandLine({
     ...base,
-    network: { mode: 'user', mac: '52:54:00:aa:bb:cc', hostForwards: [{ hostPort: 2222, guestPort: 22 }, { protocol: 'udp', hostAddress: '0.0.0.0', hostPort: 5353, guestPort: 53 }] },
+    network: {
+      mode: 'user',
+      mac: '52:54:00:aa:bb:cc',
+      hostForwards: [
+        { hostPort: 2222, guestPort: 22 },
+        { protocol: 'udp', hostAddress: '0.0.0.0', hostPort: 5353, guestPort: 53 },
+      ],
+    },
     rootDisk: { path: '/var/lib/shoal/vms/abc/root.qcow2' },
     incoming: 'tcp:0.0.0.0:4444',
   });
@@ -101,10 +129,13 @@ test('commas in paths are doubled inside QEMU options, but not in plain path arg
 });
 
 test('appendSerialLog keeps the earlier console output', () => {
-  assert.equal(opt(buildQemuCommandLine({ ...base, appendSerialLog: true }).args, '-chardev'), 'file,id=serial0,path=/var/lib/shoal/vms/abc/serial.log,append=on');
+  assert.equal(
+    opt(buildQemuCommandLine({ ...base, appendSerialLog: true }).args, '-chardev'),
+    'file,id=serial0,path=/var/lib/shoal/vms/abc/serial.log,append=on',
+  );
 });
 
-test('the MAC is stable per uid, locally administered under QEMU\'s prefix, and differs between uids', () => {
+test("the MAC is stable per uid, locally administered under QEMU's prefix, and differs between uids", () => {
   assert.equal(macForUid('a'), macForUid('a'));
   assert.notEqual(macForUid('a'), macForUid('b'));
   assert.match(macForUid('a'), /^52:54:00(:[0-9a-f]{2}){3}$/);
@@ -143,5 +174,8 @@ test('a command too long for the kernel command line is refused, one that fits i
   const fixed = Buffer.byteLength(buildKernelCmdline(base)) + ' shoal.cmd='.length;
   const fits = Math.floor((KERNEL_CMDLINE_MAX_BYTES - fixed) / 4) * 3;
   assert.ok(Buffer.byteLength(buildKernelCmdline({ ...base, command: 'x'.repeat(fits) })) <= KERNEL_CMDLINE_MAX_BYTES);
-  assert.throws(() => buildKernelCmdline({ ...base, command: 'x'.repeat(fits + 3) }), (err: unknown) => err instanceof QemuSpecError && err.field === 'command');
+  assert.throws(
+    () => buildKernelCmdline({ ...base, command: 'x'.repeat(fits + 3) }),
+    (err: unknown) => err instanceof QemuSpecError && err.field === 'command',
+  );
 });

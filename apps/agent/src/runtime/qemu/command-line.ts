@@ -39,8 +39,7 @@ export interface HostForward {
 
 export type QemuNetwork =
   /** QEMU user-mode networking (slirp): DHCP gives the guest 10.0.2.15, outbound NAT, optional forwards. */
-  | { mode: 'user'; hostForwards?: HostForward[]; mac?: string }
-  | { mode: 'none' };
+  { mode: 'user'; hostForwards?: HostForward[]; mac?: string } | { mode: 'none' };
 
 export interface QemuDisk {
   /** Path of the image file (typically a qcow2 overlay over a shared base). */
@@ -109,46 +108,61 @@ export function buildQemuCommandLine(spec: QemuVmSpec): QemuCommandLine {
   const qmpSocket = join(spec.runDir, QMP_SOCKET_FILE);
   const pidFile = join(spec.runDir, PID_FILE);
   if (Buffer.byteLength(qmpSocket) > UNIX_SOCKET_PATH_MAX_BYTES) {
-    throw new QemuSpecError('runDir', `the QMP socket path ${qmpSocket} is longer than ${UNIX_SOCKET_PATH_MAX_BYTES} bytes (a unix socket limit): use a shorter run directory`);
+    throw new QemuSpecError(
+      'runDir',
+      `the QMP socket path ${qmpSocket} is longer than ${UNIX_SOCKET_PATH_MAX_BYTES} bytes (a unix socket limit): use a shorter run directory`,
+    );
   }
   const kernelCmdline = buildKernelCmdline(spec);
 
   const kvm = spec.accelerator === 'kvm';
   const args: string[] = [
-    '-name', `shoal-vm:${spec.uid}`,
-    '-M', 'microvm,pit=on,pic=on,rtc=on',
-    '-accel', spec.accelerator,
-    '-cpu', kvm ? 'host' : 'max',
-    '-smp', String(spec.vcpus),
-    '-m', String(spec.memoryMiB),
+    '-name',
+    `shoal-vm:${spec.uid}`,
+    '-M',
+    'microvm,pit=on,pic=on,rtc=on',
+    '-accel',
+    spec.accelerator,
+    '-cpu',
+    kvm ? 'host' : 'max',
+    '-smp',
+    String(spec.vcpus),
+    '-m',
+    String(spec.memoryMiB),
     '-nodefaults',
     '-no-user-config',
     '-nographic',
     '-no-reboot',
-    '-kernel', spec.kernel,
+    '-kernel',
+    spec.kernel,
     ...(spec.initrd ? ['-initrd', spec.initrd] : []),
-    '-append', kernelCmdline,
-    '-chardev', `file,id=serial0,path=${escapeOption(serialLog)}${spec.appendSerialLog ? ',append=on' : ''}`,
-    '-serial', 'chardev:serial0',
-    '-qmp', `unix:${escapeOption(qmpSocket)},server=on,wait=off`,
-    '-pidfile', pidFile,
+    '-append',
+    kernelCmdline,
+    '-chardev',
+    `file,id=serial0,path=${escapeOption(serialLog)}${spec.appendSerialLog ? ',append=on' : ''}`,
+    '-serial',
+    'chardev:serial0',
+    '-qmp',
+    `unix:${escapeOption(qmpSocket)},server=on,wait=off`,
+    '-pidfile',
+    pidFile,
   ];
 
   let mac: string | undefined;
   const network = spec.network ?? { mode: 'user' };
   if (network.mode === 'user') {
     mac = network.mac ?? macForUid(spec.uid);
-    const forwards = (network.hostForwards ?? []).map(
-      (f) => `,hostfwd=${f.protocol ?? 'tcp'}:${f.hostAddress ?? '127.0.0.1'}:${f.hostPort}-:${f.guestPort}`,
-    );
+    const forwards = (network.hostForwards ?? []).map((f) => `,hostfwd=${f.protocol ?? 'tcp'}:${f.hostAddress ?? '127.0.0.1'}:${f.hostPort}-:${f.guestPort}`);
     args.push('-netdev', `user,id=net0${forwards.join('')}`, '-device', `virtio-net-device,netdev=net0,mac=${mac}`);
   }
 
   if (spec.rootDisk) {
     const d = spec.rootDisk;
     args.push(
-      '-drive', `file=${escapeOption(d.path)},if=none,id=disk0,format=${d.format ?? 'qcow2'}${d.readOnly ? ',readonly=on' : ''}`,
-      '-device', 'virtio-blk-device,drive=disk0',
+      '-drive',
+      `file=${escapeOption(d.path)},if=none,id=disk0,format=${d.format ?? 'qcow2'}${d.readOnly ? ',readonly=on' : ''}`,
+      '-device',
+      'virtio-blk-device,drive=disk0',
     );
   }
 
@@ -194,12 +208,18 @@ const HOSTNAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 function validate(spec: QemuVmSpec): void {
-  if (!UID_RE.test(spec.uid ?? '')) throw new QemuSpecError('uid', `must be 1-128 letters, digits, '.', '_' or '-' (it goes on the kernel command line), got ${JSON.stringify(spec.uid)}`);
-  if (spec.hostname !== undefined && !HOSTNAME_RE.test(spec.hostname)) throw new QemuSpecError('hostname', `must be a DNS label (lowercase letters, digits, '-'), got ${JSON.stringify(spec.hostname)}`);
-  if (!Number.isInteger(spec.vcpus) || spec.vcpus < 1 || spec.vcpus > 255) throw new QemuSpecError('vcpus', `must be an integer from 1 to 255, got ${spec.vcpus}`);
-  if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 64) throw new QemuSpecError('memoryMiB', `must be an integer of at least 64, got ${spec.memoryMiB}`);
-  if (spec.accelerator !== 'kvm' && spec.accelerator !== 'tcg') throw new QemuSpecError('accelerator', `must be kvm or tcg, got ${JSON.stringify(spec.accelerator)}`);
-  if (spec.tscKhz !== undefined && !(Number.isFinite(spec.tscKhz) && spec.tscKhz > 0)) throw new QemuSpecError('tscKhz', `must be a positive number, got ${spec.tscKhz}`);
+  if (!UID_RE.test(spec.uid ?? ''))
+    throw new QemuSpecError('uid', `must be 1-128 letters, digits, '.', '_' or '-' (it goes on the kernel command line), got ${JSON.stringify(spec.uid)}`);
+  if (spec.hostname !== undefined && !HOSTNAME_RE.test(spec.hostname))
+    throw new QemuSpecError('hostname', `must be a DNS label (lowercase letters, digits, '-'), got ${JSON.stringify(spec.hostname)}`);
+  if (!Number.isInteger(spec.vcpus) || spec.vcpus < 1 || spec.vcpus > 255)
+    throw new QemuSpecError('vcpus', `must be an integer from 1 to 255, got ${spec.vcpus}`);
+  if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 64)
+    throw new QemuSpecError('memoryMiB', `must be an integer of at least 64, got ${spec.memoryMiB}`);
+  if (spec.accelerator !== 'kvm' && spec.accelerator !== 'tcg')
+    throw new QemuSpecError('accelerator', `must be kvm or tcg, got ${JSON.stringify(spec.accelerator)}`);
+  if (spec.tscKhz !== undefined && !(Number.isFinite(spec.tscKhz) && spec.tscKhz > 0))
+    throw new QemuSpecError('tscKhz', `must be a positive number, got ${spec.tscKhz}`);
   if (!spec.kernel) throw new QemuSpecError('kernel', 'is required');
   if (!spec.runDir) throw new QemuSpecError('runDir', 'is required');
   for (const [i, a] of (spec.kernelArgs ?? []).entries()) {
@@ -207,15 +227,20 @@ function validate(spec: QemuVmSpec): void {
     if (a.startsWith('shoal.')) throw new QemuSpecError(`kernelArgs[${i}]`, `shoal.* arguments are set by Shoal itself, got ${JSON.stringify(a)}`);
   }
   const net = spec.network;
-  if (net && net.mode !== 'user' && net.mode !== 'none') throw new QemuSpecError('network.mode', `must be user or none, got ${JSON.stringify((net as { mode: unknown }).mode)}`);
+  if (net && net.mode !== 'user' && net.mode !== 'none')
+    throw new QemuSpecError('network.mode', `must be user or none, got ${JSON.stringify((net as { mode: unknown }).mode)}`);
   if (net?.mode === 'user') {
-    if (net.mac !== undefined && !MAC_RE.test(net.mac)) throw new QemuSpecError('network.mac', `must look like 52:54:00:12:34:56, got ${JSON.stringify(net.mac)}`);
+    if (net.mac !== undefined && !MAC_RE.test(net.mac))
+      throw new QemuSpecError('network.mac', `must look like 52:54:00:12:34:56, got ${JSON.stringify(net.mac)}`);
     for (const [i, f] of (net.hostForwards ?? []).entries()) {
       for (const key of ['hostPort', 'guestPort'] as const) {
-        if (!Number.isInteger(f[key]) || f[key] < 1 || f[key] > 65535) throw new QemuSpecError(`network.hostForwards[${i}].${key}`, `must be a port from 1 to 65535, got ${f[key]}`);
+        if (!Number.isInteger(f[key]) || f[key] < 1 || f[key] > 65535)
+          throw new QemuSpecError(`network.hostForwards[${i}].${key}`, `must be a port from 1 to 65535, got ${f[key]}`);
       }
-      if (f.protocol !== undefined && f.protocol !== 'tcp' && f.protocol !== 'udp') throw new QemuSpecError(`network.hostForwards[${i}].protocol`, `must be tcp or udp, got ${JSON.stringify(f.protocol)}`);
-      if (f.hostAddress !== undefined && !/^[0-9a-fA-F.:]+$/.test(f.hostAddress)) throw new QemuSpecError(`network.hostForwards[${i}].hostAddress`, `must be an IP address, got ${JSON.stringify(f.hostAddress)}`);
+      if (f.protocol !== undefined && f.protocol !== 'tcp' && f.protocol !== 'udp')
+        throw new QemuSpecError(`network.hostForwards[${i}].protocol`, `must be tcp or udp, got ${JSON.stringify(f.protocol)}`);
+      if (f.hostAddress !== undefined && !/^[0-9a-fA-F.:]+$/.test(f.hostAddress))
+        throw new QemuSpecError(`network.hostForwards[${i}].hostAddress`, `must be an IP address, got ${JSON.stringify(f.hostAddress)}`);
     }
   }
   if (spec.rootDisk) {
@@ -223,5 +248,6 @@ function validate(spec: QemuVmSpec): void {
     const fmt = spec.rootDisk.format;
     if (fmt !== undefined && fmt !== 'qcow2' && fmt !== 'raw') throw new QemuSpecError('rootDisk.format', `must be qcow2 or raw, got ${JSON.stringify(fmt)}`);
   }
-  if (spec.incoming !== undefined && (spec.incoming === '' || /\s/.test(spec.incoming))) throw new QemuSpecError('incoming', `must be a QEMU migration URI such as tcp:0.0.0.0:4444, got ${JSON.stringify(spec.incoming)}`);
+  if (spec.incoming !== undefined && (spec.incoming === '' || /\s/.test(spec.incoming)))
+    throw new QemuSpecError('incoming', `must be a QEMU migration URI such as tcp:0.0.0.0:4444, got ${JSON.stringify(spec.incoming)}`);
 }

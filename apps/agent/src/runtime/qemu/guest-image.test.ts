@@ -28,7 +28,10 @@ test('locateGuestImage reads image.json and resolves the files; a missing piece 
   try {
     const dir = join(cache, 'default');
     await mkdir(dir);
-    await assert.rejects(locateGuestImage({ cacheDir: cache }), (err: unknown) => err instanceof GuestImageMissingError && /build-image\.sh/.test(err.message) && /no image\.json/.test(err.message));
+    await assert.rejects(
+      locateGuestImage({ cacheDir: cache }),
+      (err: unknown) => err instanceof GuestImageMissingError && /build-image\.sh/.test(err.message) && /no image\.json/.test(err.message),
+    );
     await writeFile(join(dir, 'image.json'), JSON.stringify(meta, null, 2));
     await assert.rejects(locateGuestImage({ cacheDir: cache }), /vmlinuz is missing/);
     await writeFile(join(dir, 'vmlinuz'), 'k');

@@ -41,7 +41,9 @@ export class GuestImageMissingError extends Error {
     readonly dir: string,
     why: string,
   ) {
-    super(`guest image in ${dir} is not usable (${why}): build it with \`bash deploy/guest/build-image.sh\` (or \`npm run setup\`)${dir.startsWith(DEFAULT_IMAGE_CACHE_DIR) ? '' : `, with ${IMAGE_DIR_ENV} set to its parent`}`);
+    super(
+      `guest image in ${dir} is not usable (${why}): build it with \`bash deploy/guest/build-image.sh\` (or \`npm run setup\`)${dir.startsWith(DEFAULT_IMAGE_CACHE_DIR) ? '' : `, with ${IMAGE_DIR_ENV} set to its parent`}`,
+    );
     this.name = 'GuestImageMissingError';
   }
 }

@@ -63,7 +63,10 @@ test('requestStop asks and returns; a restarted agent finds the stop and its dea
   };
   const first = await newDriver();
   await first.start(spec);
-  const running = await waitFor(() => (first.state(spec.uid)?.phase === 'running' ? first.state(spec.uid) : undefined), { timeoutMs: BOOT_DEADLINE_MS, message: 'the guest to boot' });
+  const running = await waitFor(() => (first.state(spec.uid)?.phase === 'running' ? first.state(spec.uid) : undefined), {
+    timeoutMs: BOOT_DEADLINE_MS,
+    message: 'the guest to boot',
+  });
   const pid = running.pid!;
   assert.ok(processAlive(pid));
 
@@ -78,7 +81,10 @@ test('requestStop asks and returns; a restarted agent finds the stop and its dea
   const deadline = stopping.stopDeadline!;
   assert.ok(Date.parse(deadline) >= asked + GRACE_MS);
   const serial = first.consoleLog(spec.uid)!;
-  await waitFor(async () => /^SHOAL-SHUTDOWN/m.test(await readFile(serial, 'utf8')), { timeoutMs: GRACE_MS - 1_000, message: 'the guest to hear the power button' });
+  await waitFor(async () => /^SHOAL-SHUTDOWN/m.test(await readFile(serial, 'utf8')), {
+    timeoutMs: GRACE_MS - 1_000,
+    message: 'the guest to hear the power button',
+  });
   assert.ok(processAlive(pid), 'and to be slow about it');
 
   // The agent restarts: a new driver adopts the guest, and the stop with it.

@@ -123,9 +123,12 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     const found: InstanceState[] = [];
     for (const uid of await readdir(this.vmsDir).catch(() => [] as string[])) {
       const dir = join(this.vmsDir, uid);
-      const meta = JSON.parse(await readFile(join(dir, META_FILE), 'utf8').catch(() => 'null')) as
-        | { namespace: string; name: string; startedAt: string; serialOffset: number }
-        | null;
+      const meta = JSON.parse(await readFile(join(dir, META_FILE), 'utf8').catch(() => 'null')) as {
+        namespace: string;
+        name: string;
+        startedAt: string;
+        serialOffset: number;
+      } | null;
       if (!meta) continue;
       const tracked: Tracked = {
         dir,
@@ -145,11 +148,16 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
   async start(spec: VmLaunchSpec, mayLaunch?: () => boolean): Promise<InstanceState> {
     const dir = join(this.vmsDir, spec.uid);
     await mkdir(dir, { recursive: true });
-    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE, FENCED_MARKER, STOP_FILE]) await rm(join(dir, f), { force: true });
+    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE, FENCED_MARKER, STOP_FILE])
+      await rm(join(dir, f), { force: true });
     const image = await locateGuestImage({ name: spec.image });
     const line = buildQemuCommandLine({
       uid: spec.uid,
-      hostname: spec.name.replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '') || undefined,
+      hostname:
+        spec.name
+          .replace(/[^a-z0-9-]/g, '-')
+          .slice(0, 63)
+          .replace(/^-+|-+$/g, '') || undefined,
       vcpus: spec.vcpus,
       memoryMiB: spec.memoryMiB,
       accelerator: this.accelerator,
@@ -163,7 +171,9 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
       network: spec.network === 'none' ? { mode: 'none' } : { mode: 'user' },
       rootDisk: spec.rootDisk ? { path: await this.overlay(dir, spec.rootDisk) } : undefined,
     });
-    const serialOffset = await stat(join(dir, SERIAL_LOG_FILE)).then((s) => s.size).catch(() => 0);
+    const serialOffset = await stat(join(dir, SERIAL_LOG_FILE))
+      .then((s) => s.size)
+      .catch(() => 0);
     const startedAt = new Date().toISOString();
     await writeFile(join(dir, META_FILE), JSON.stringify({ namespace: spec.namespace, name: spec.name, startedAt, serialOffset }));
     // Asked again here, with nothing awaited between this check and the spawn below. (The
@@ -181,7 +191,11 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     });
     supervisor.unref();
     await writeFile(join(dir, SUPERVISOR_PID), String(supervisor.pid));
-    const tracked: Tracked = { dir, console: new MarkerScanner(spec.uid, serialOffset), state: { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt } };
+    const tracked: Tracked = {
+      dir,
+      console: new MarkerScanner(spec.uid, serialOffset),
+      state: { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt },
+    };
     this.instances.set(spec.uid, tracked);
     return { ...tracked.state };
   }
@@ -357,7 +371,12 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
               : 'SupervisorLost';
       s.phase = 'exited';
       s.pid = undefined;
-      s.exit = { success: reason === 'Completed' || reason === 'ShutDown' || reason === 'GuestPoweredOff', code, reason, at: exit?.at ?? new Date().toISOString() };
+      s.exit = {
+        success: reason === 'Completed' || reason === 'ShutDown' || reason === 'GuestPoweredOff',
+        code,
+        reason,
+        at: exit?.at ?? new Date().toISOString(),
+      };
     } else if (s.phase !== 'stopping') {
       s.phase = s.bootedAt ? 'running' : 'starting';
     }

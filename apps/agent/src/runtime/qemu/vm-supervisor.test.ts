@@ -19,20 +19,26 @@ const FENCE_S = 1;
 /** Stands in for QEMU; with ignoreTerm it shrugs off SIGTERM, as a wedged QEMU might. */
 const fakeQemu = (ignoreTerm = false) => [process.execPath, '-e', `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000)`];
 
-
 async function supervise(heartbeat: 'fresh' | 'stale' | 'missing', ignoreTerm = false) {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-supervisor-'));
   const hb = join(dir, 'heartbeat');
   if (heartbeat !== 'missing') await writeFile(hb, '');
   if (heartbeat === 'stale') await utimes(hb, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
   const proc = execa(SUPERVISOR, [dir, hb, String(FENCE_S), '--', ...fakeQemu(ignoreTerm)], { reject: false });
-  const exitJson = () => readFile(join(dir, 'exit.json'), 'utf8').then((t) => JSON.parse(t) as { code: number; fenced: boolean }, () => undefined);
+  const exitJson = () =>
+    readFile(join(dir, 'exit.json'), 'utf8').then(
+      (t) => JSON.parse(t) as { code: number; fenced: boolean },
+      () => undefined,
+    );
   return { dir, hb, proc, exitJson, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 test('a fresh heartbeat keeps the VM; once it is older than the fence timeout the VM is stopped within about a second, marked fenced', async () => {
   const s = await supervise('fresh');
-  const pid = await waitFor(async () => Number(await readFile(join(s.dir, 'child.pid'), 'utf8').catch(() => '')) || undefined, { timeoutMs: 5_000, message: 'child.pid' });
+  const pid = await waitFor(async () => Number(await readFile(join(s.dir, 'child.pid'), 'utf8').catch(() => '')) || undefined, {
+    timeoutMs: 5_000,
+    message: 'child.pid',
+  });
   // The agent renewing: touched 15 times over 3 s, three fence timeouts, and the VM lives on.
   let touches = 0;
   let lastTouch = Date.now();
@@ -60,7 +66,10 @@ test('a fresh heartbeat keeps the VM; once it is older than the fence timeout th
 
 test('a QEMU that ignores SIGTERM is killed a second later', async () => {
   const s = await supervise('fresh', true);
-  const pid = await waitFor(async () => Number(await readFile(join(s.dir, 'child.pid'), 'utf8').catch(() => '')) || undefined, { timeoutMs: 5_000, message: 'child.pid' });
+  const pid = await waitFor(async () => Number(await readFile(join(s.dir, 'child.pid'), 'utf8').catch(() => '')) || undefined, {
+    timeoutMs: 5_000,
+    message: 'child.pid',
+  });
   const exit = await waitFor(s.exitJson, { timeoutMs: 10_000, message: 'exit.json' });
   assert.equal(exit.fenced, true);
   assert.equal(exit.code, 137, 'killed by SIGKILL');

@@ -6,6 +6,10 @@ export function immutableFieldChanges<T extends object>(before: T, after: T, fie
   const causes: StatusCause[] = [];
   for (const f of fields)
     if (after[f] !== before[f])
-      causes.push({ field: `spec.${f}`, type: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(after[f] ?? null)}: field is immutable (it was ${JSON.stringify(before[f] ?? null)})` });
+      causes.push({
+        field: `spec.${f}`,
+        type: 'FieldValueInvalid',
+        message: `Invalid value: ${JSON.stringify(after[f] ?? null)}: field is immutable (it was ${JSON.stringify(before[f] ?? null)})`,
+      });
   return causes;
 }

@@ -57,7 +57,11 @@ export const virtualMachineStrategy: KindStrategy = {
   /** A priority field the update gives must be the stored one; one it leaves out is kept (canonicalizeUpdate). */
   validateUpdate(next, current) {
     const after = specOf(next);
-    return immutableFieldChanges(specOf(current), after, PRIORITY_FIELDS.filter((f) => after[f] !== undefined));
+    return immutableFieldChanges(
+      specOf(current),
+      after,
+      PRIORITY_FIELDS.filter((f) => after[f] !== undefined),
+    );
   },
 
   /**

@@ -89,7 +89,11 @@ test('multi-document YAML from stdin; the good objects apply, the bad one is rep
   assert.equal(r.stdout, 'namespace.shoal.dev/stdin-ns created\nvirtualmachine.shoal.dev/one created\nvirtualmachine.shoal.dev/two created\n');
   assert.match(r.stderr, /unable to apply "STDIN": no matches for kind "Gadget"/);
   assert.equal(r.exitCode, 1);
-  assert.equal((await cluster.client.get('vm', 'two', { namespace: 'stdin-ns' })).metadata.namespace, 'stdin-ns', '-n applies to manifests without a namespace');
+  assert.equal(
+    (await cluster.client.get('vm', 'two', { namespace: 'stdin-ns' })).metadata.namespace,
+    'stdin-ns',
+    '-n applies to manifests without a namespace',
+  );
 });
 
 test('a directory is applied recursively (.yaml, .yml, .json) and -f repeats', async () => {
@@ -103,7 +107,10 @@ test('a directory is applied recursively (.yaml, .yml, .json) and -f repeats', a
   await writeFile(extra, vmYaml('dir-d'));
   const r = await shoalctl(['--server', cluster.url, '-n', 'dir-ns', 'apply', '-f', tree, '-f', extra]);
   assert.equal(r.exitCode, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split('\n'), ['dir-a', 'dir-b', 'dir-c', 'dir-d'].map((n) => `virtualmachine.shoal.dev/${n} created`));
+  assert.deepEqual(
+    r.stdout.trim().split('\n'),
+    ['dir-a', 'dir-b', 'dir-c', 'dir-d'].map((n) => `virtualmachine.shoal.dev/${n} created`),
+  );
   const names = (await cluster.client.list<KubeObject>('vm', { namespace: 'dir-ns' })).items.map((o) => o.metadata.name).sort();
   assert.deepEqual(names, ['dir-a', 'dir-b', 'dir-c', 'dir-d']);
 });

@@ -31,7 +31,8 @@ export async function apply(args: ApplyArgs): Promise<void> {
       } catch (err) {
         failed++;
         if (err instanceof ApiError) process.stderr.write(`${serverErrorLine(err, `error when applying "${source}"`)}\n`);
-        else if (err instanceof ManifestError || err instanceof UnknownKindError || err instanceof NamespaceMismatchError) process.stderr.write(`error: unable to apply "${source}": ${err.message}\n`);
+        else if (err instanceof ManifestError || err instanceof UnknownKindError || err instanceof NamespaceMismatchError)
+          process.stderr.write(`error: unable to apply "${source}": ${err.message}\n`);
         else throw err;
       }
     }

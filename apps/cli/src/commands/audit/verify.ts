@@ -31,6 +31,8 @@ export async function verify(args: AuditVerifyArgs): Promise<void> {
   const shown = problems.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `line ${p.line}: ${p.message}\n`);
   if (problems.length > MAX_PROBLEMS_SHOWN) shown.push(`... and ${problems.length - MAX_PROBLEMS_SHOWN} more broken lines\n`);
   process.stdout.write(shown.join(''));
-  process.stdout.write(`FAILED: ${entries} entries, chain broken at line ${problems[0]!.line} (${problems.length} broken line${problems.length === 1 ? '' : 's'})\n`);
+  process.stdout.write(
+    `FAILED: ${entries} entries, chain broken at line ${problems[0]!.line} (${problems.length} broken line${problems.length === 1 ? '' : 's'})\n`,
+  );
   throw new ExitError(1);
 }

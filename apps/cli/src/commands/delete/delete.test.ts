@@ -84,7 +84,9 @@ test('delete -f deletes the objects the manifests name', async () => {
 test('--wait follows an object held by a finalizer until the finalizer is removed', async (t) => {
   await createNamespace(cluster.client, 'd4');
   await cluster.client.create('vm', vm('held', 'd4', { finalizers: ['test.shoal.dev/hold'] }));
-  const proc = execa('node', [`${REPO_ROOT}bin/shoalctl.js`, '--server', cluster.url, '-n', 'd4', 'delete', 'vm', 'held', '--timeout', '60s'], { reject: false });
+  const proc = execa('node', [`${REPO_ROOT}bin/shoalctl.js`, '--server', cluster.url, '-n', 'd4', 'delete', 'vm', 'held', '--timeout', '60s'], {
+    reject: false,
+  });
   t.after(() => proc.kill('SIGKILL'));
   await waitForObject(cluster.client, 'VirtualMachine', 'held', (v) => !!v.metadata.deletionTimestamp, { namespace: 'd4', message: 'deletionTimestamp set' });
   assert.equal(proc.exitCode, null, 'still waiting while the finalizer is there');

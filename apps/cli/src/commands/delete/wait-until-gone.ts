@@ -47,7 +47,13 @@ export async function waitUntilGone(client: ShoalClient, deleted: { target: Dele
   }
 }
 
-async function untilGone(client: ShoalClient, target: DeleteTarget, uid: string | undefined, signal: AbortSignal, seen: (obj: KubeObject) => void): Promise<void> {
+async function untilGone(
+  client: ShoalClient,
+  target: DeleteTarget,
+  uid: string | undefined,
+  signal: AbortSignal,
+  seen: (obj: KubeObject) => void,
+): Promise<void> {
   const selectors = { namespace: target.namespace, fieldSelector: `metadata.name=${target.name}` };
   for (;;) {
     const list = await client.list(target.kind, { ...selectors, signal });

@@ -43,7 +43,10 @@ test('events are matched by kind, name, namespace and uid', () => {
     event('other-kind', { kind: 'Node', name: 'web' }),
     event('other-name', { kind: 'VirtualMachine', name: 'db', namespace: 'prod' }),
   ];
-  assert.deepEqual(eventsAbout(events, vmKind, vm).map((e) => e.metadata.name), ['mine']);
+  assert.deepEqual(
+    eventsAbout(events, vmKind, vm).map((e) => e.metadata.name),
+    ['mine'],
+  );
 });
 
 test('the description shows metadata, spec, status, conditions and events', () => {

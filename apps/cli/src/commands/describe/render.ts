@@ -31,15 +31,27 @@ export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event
 
   field('Name', m.name ?? '');
   if (kind.namespaced) field('Namespace', m.namespace ?? '');
-  multi('Labels', Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`));
-  multi('Annotations', Object.entries(m.annotations ?? {}).filter(([k]) => k !== LAST_APPLIED_ANNOTATION).map(([k, v]) => `${k}: ${v}`));
+  multi(
+    'Labels',
+    Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`),
+  );
+  multi(
+    'Annotations',
+    Object.entries(m.annotations ?? {})
+      .filter(([k]) => k !== LAST_APPLIED_ANNOTATION)
+      .map(([k, v]) => `${k}: ${v}`),
+  );
   field('API Version', obj.apiVersion ?? kind.apiVersion);
   field('Kind', obj.kind ?? kind.kind);
   if (m.uid) field('UID', m.uid);
   field('Created', m.creationTimestamp ? `${m.creationTimestamp} (${age(m.creationTimestamp, now)} ago)` : '<unknown>');
   if (m.deletionTimestamp) field('Deleting', `since ${m.deletionTimestamp}`);
   if (m.finalizers?.length) field('Finalizers', m.finalizers.join(', '));
-  if (m.ownerReferences?.length) multi('Owned By', m.ownerReferences.map((o) => `${o.kind}/${o.name}`));
+  if (m.ownerReferences?.length)
+    multi(
+      'Owned By',
+      m.ownerReferences.map((o) => `${o.kind}/${o.name}`),
+    );
 
   const rest = Object.fromEntries(Object.entries(obj).filter(([k]) => !['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)));
   for (const [key, value] of Object.entries(rest)) section(lines, title(key), value);

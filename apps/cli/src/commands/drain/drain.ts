@@ -4,7 +4,15 @@
  * scheduler places it elsewhere), and wait until no VM is bound to the node. VMs with
  * evictionStrategy LiveMigrate are shut down as well until migration exists.
  */
-import { ApiError, EVICTION_REQUESTED_ANNOTATION, evictionRequestOf, objectKey, type EvictionRequest, type PriorityClass, type VirtualMachine } from '@shoal/api';
+import {
+  ApiError,
+  EVICTION_REQUESTED_ANNOTATION,
+  evictionRequestOf,
+  objectKey,
+  type EvictionRequest,
+  type PriorityClass,
+  type VirtualMachine,
+} from '@shoal/api';
 import { Informer, type ShoalClient } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
@@ -25,7 +33,8 @@ export async function drain(args: DrainArgs): Promise<void> {
   } catch (err) {
     throw new UsageError(`--timeout: ${(err as Error).message}`);
   }
-  if (args.gracePeriod !== undefined && !(Number.isInteger(args.gracePeriod) && args.gracePeriod >= 0)) throw new UsageError('--grace-period must be a whole number of seconds ≥ 0');
+  if (args.gracePeriod !== undefined && !(Number.isInteger(args.gracePeriod) && args.gracePeriod >= 0))
+    throw new UsageError('--grace-period must be a whole number of seconds ≥ 0');
   const { client } = connect(args);
   const onNode = new Informer<VirtualMachine>(client, 'vm', { fieldSelector: `spec.nodeName=${args.node}` });
   try {
@@ -46,7 +55,8 @@ export async function drain(args: DrainArgs): Promise<void> {
 async function evict(client: ShoalClient, args: DrainArgs, vm: VirtualMachine): Promise<void> {
   const key = objectKey(vm.metadata);
   if (vm.metadata.deletionTimestamp || evictionRequestOf(vm.metadata)) return; // already leaving
-  if (vm.spec.evictionStrategy === 'LiveMigrate') process.stderr.write(`warning: ${key} asks for live migration, which is not available yet: shutting it down instead\n`);
+  if (vm.spec.evictionStrategy === 'LiveMigrate')
+    process.stderr.write(`warning: ${key} asks for live migration, which is not available yet: shutting it down instead\n`);
   const request: EvictionRequest = {
     reason: 'Drained',
     message: `node ${args.node} is being drained`,

@@ -40,7 +40,10 @@ test('the default table: server columns, upper-case headers, aligned', async () 
   assert.equal(rows.length, 2);
   assert.match(rows[0]!, /^alpha {3,}Pending {3,}<none> {3,}2 {3,}512Mi {3,}\d+s$/);
   const col = header!.indexOf('VCPUS');
-  assert.ok(rows.every((row) => /\S/.test(row[col]!) && row[col - 1] === ' '), 'cells start under their header');
+  assert.ok(
+    rows.every((row) => /\S/.test(row[col]!) && row[col - 1] === ' '),
+    'cells start under their header',
+  );
 });
 
 test('-o wide adds the priority columns', async () => {
@@ -52,7 +55,10 @@ test('-o yaml: a List for a list, the object for one name', async () => {
   const list = await get('vm', '-n', 'g', '-o', 'yaml');
   assert.match(list.stdout, /^apiVersion: v1\nkind: List\n/);
   const doc = parseYaml(list.stdout) as { items: { metadata: { name: string } }[] };
-  assert.deepEqual(doc.items.map((i) => i.metadata.name), ['alpha', 'beta']);
+  assert.deepEqual(
+    doc.items.map((i) => i.metadata.name),
+    ['alpha', 'beta'],
+  );
   const one = parseYaml((await get('vm', 'alpha', '-n', 'g', '-o', 'yaml')).stdout) as { kind: string; metadata: { name: string } };
   assert.deepEqual([one.kind, one.metadata.name], ['VirtualMachine', 'alpha']);
 });
@@ -111,7 +117,12 @@ test('-w prints the list, then a row per change, until interrupted', async (t) =
 });
 
 test('describe shows metadata, spec, status and the events about the object', async () => {
-  await cluster.client.patch('vm', 'alpha', { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', reason: 'Booted', lastTransitionTime: new Date().toISOString() }] } }, { namespace: 'g', type: 'merge', status: true });
+  await cluster.client.patch(
+    'vm',
+    'alpha',
+    { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', reason: 'Booted', lastTransitionTime: new Date().toISOString() }] } },
+    { namespace: 'g', type: 'merge', status: true },
+  );
   const alpha = await cluster.client.get('vm', 'alpha', { namespace: 'g' });
   const now = new Date().toISOString();
   await cluster.client.create('Event', {

@@ -45,7 +45,10 @@ async function printTable(client: ShoalClient, target: GetTarget, args: GetArgs)
     if (missing === 0) process.stderr.write(`${noResources(target)}\n`);
     return missing;
   }
-  const view = tableView({ ...tables[0]!, rows }, { wide: args.output === 'wide', withNamespace: args.allNamespaces && target.kind.namespaced, showLabels: args.showLabels });
+  const view = tableView(
+    { ...tables[0]!, rows },
+    { wide: args.output === 'wide', withNamespace: args.allNamespaces && target.kind.namespaced, showLabels: args.showLabels },
+  );
   process.stdout.write(formatColumns(args.headers ? [view.header, ...view.rows] : view.rows));
   return missing;
 }

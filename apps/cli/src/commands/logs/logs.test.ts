@@ -162,7 +162,12 @@ describe('with the real agent and a QEMU microVM', () => {
   test('logs shows the guest console and -f streams what the guest writes next', async () => {
     await cluster.client.create('vm', {
       ...vm('ticker', NODE),
-      spec: { nodeName: NODE, resources: { vcpus: 1, memoryMiB: 128 }, network: { mode: 'none' }, command: ['sh', '-c', 'i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; done'] },
+      spec: {
+        nodeName: NODE,
+        resources: { vcpus: 1, memoryMiB: 128 },
+        network: { mode: 'none' },
+        command: ['sh', '-c', 'i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; done'],
+      },
     });
     const running = await until('ticker', (v) => v.status?.phase === 'Running', 'Running');
     const printed = await run('logs', 'vm/ticker');
@@ -174,7 +179,11 @@ describe('with the real agent and a QEMU microVM', () => {
     // Two ticks written a second apart: the second was written after the request was made.
     await waitFor(() => ticks().length >= 3, { timeoutMs: 30_000, message: `ticks streamed through, got ${JSON.stringify(f.stdout())}` });
     const seen = ticks();
-    assert.deepEqual(seen, seen.map((_, i) => seen[0]! + i), 'consecutive ticks, none lost or repeated');
+    assert.deepEqual(
+      seen,
+      seen.map((_, i) => seen[0]! + i),
+      'consecutive ticks, none lost or repeated',
+    );
     f.child.kill('SIGINT');
     assert.equal((await f.child).exitCode, 130, f.stderr());
   });
@@ -183,7 +192,11 @@ describe('with the real agent and a QEMU microVM', () => {
     const before = await until('ticker', (v) => v.status?.phase === 'Running', 'Running');
     const restarted = await run('restart', 'vm', 'ticker');
     assert.equal(restarted.exitCode, 0, restarted.stderr);
-    await until('ticker', (v) => v.status?.phase === 'Running' && Date.parse(v.status.bootedAt ?? '') > Date.parse(before.status!.bootedAt!), 'booted again after restart');
+    await until(
+      'ticker',
+      (v) => v.status?.phase === 'Running' && Date.parse(v.status.bootedAt ?? '') > Date.parse(before.status!.bootedAt!),
+      'booted again after restart',
+    );
 
     const stopped = await run('stop', 'vm', 'ticker');
     assert.equal(stopped.stdout, 'virtualmachine.shoal.dev/ticker stopped\n');

@@ -11,7 +11,11 @@ export const placeCommand: CommandModule<GlobalArgs, PlaceArgs> = {
       .option('filename', { alias: 'f', type: 'string', describe: 'A VirtualMachine manifest to judge without creating it (- for stdin)' })
       .option('output', { alias: 'o', choices: ['text', 'json'] as const, default: 'text' as const, describe: 'text for people, json for scripts' })
       .option('all-nodes', { type: 'boolean', default: false, describe: 'List every node, not only the best candidates and a count per reason' })
-      .option('min-priority-gap', { type: 'number', default: 10, describe: 'Preemption: victims must be at least this much below the VM (as the preemptor is configured)' })
+      .option('min-priority-gap', {
+        type: 'number',
+        default: 10,
+        describe: 'Preemption: victims must be at least this much below the VM (as the preemptor is configured)',
+      })
       .check((a) => {
         if (!a.vm === !a.filename) throw new Error('name a VM or give -f FILE (one of them)');
         if (!(Number.isInteger(a['min-priority-gap']) && a['min-priority-gap'] >= 1)) throw new Error('--min-priority-gap must be a whole number ≥ 1');

@@ -25,7 +25,9 @@ export interface PlaceArgs extends GlobalArgs {
 export async function place(args: PlaceArgs): Promise<void> {
   const { client, settings } = connect(args);
   try {
-    const vm = args.filename ? await admitManifest(client, args.filename, settings.namespace) : await client.get<VirtualMachine>('vm', vmNameFromReference('place', args.vm!), { namespace: settings.namespace });
+    const vm = args.filename
+      ? await admitManifest(client, args.filename, settings.namespace)
+      : await client.get<VirtualMachine>('vm', vmNameFromReference('place', args.vm!), { namespace: settings.namespace });
     progress(args, 'reading nodes, VMs and placement policies…');
     const [nodes, vms, policies] = await Promise.all([
       client.listAll<Node>('node'),
@@ -56,7 +58,10 @@ async function admitManifest(client: ShoalClient, file: string, namespace: strin
     if (!(err instanceof ApiError && err.code === 409 && object.metadata?.name)) throw err;
     // A VM of that name exists: judge the manifest under a generated name, then give its own back.
     const { name, ...meta } = object.metadata;
-    const admitted = await client.create<VirtualMachine>('vm', { ...object, metadata: { ...meta, generateName: `${name}-` } } as VirtualMachine, { namespace: ns, dryRun: true });
+    const admitted = await client.create<VirtualMachine>('vm', { ...object, metadata: { ...meta, generateName: `${name}-` } } as VirtualMachine, {
+      namespace: ns,
+      dryRun: true,
+    });
     return { ...admitted, metadata: { ...admitted.metadata, name } };
   }
 }

@@ -47,7 +47,16 @@ const SHOWN_CANDIDATES = 5;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function renderPlacement(r: PlacementReport, opts: { allNodes: boolean }): string {
@@ -59,7 +68,13 @@ export function renderPlacement(r: PlacementReport, opts: { allNodes: boolean })
   if (shown.length) {
     const plugins = [...new Set(shown.flatMap((n) => Object.keys(n.scores ?? {})))];
     const rows = [['NODE', 'SCORE', ...plugins.map((p) => p.toUpperCase()), 'VERDICT']];
-    for (const n of shown) rows.push([n.node, n.score === undefined ? '-' : String(n.score), ...plugins.map((p) => (n.scores?.[p] === undefined ? '-' : String(n.scores[p]))), n.reason ?? 'fits']);
+    for (const n of shown)
+      rows.push([
+        n.node,
+        n.score === undefined ? '-' : String(n.score),
+        ...plugins.map((p) => (n.scores?.[p] === undefined ? '-' : String(n.scores[p]))),
+        n.reason ?? 'fits',
+      ]);
     out += `\n${table(rows)}`;
     if (!opts.allNodes && feasible.length > shown.length) out += `… and ${feasible.length - shown.length} more that fit (--all-nodes lists them)\n`;
   }
