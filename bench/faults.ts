@@ -50,6 +50,16 @@ async function main(): Promise<void> {
         spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...(node ? { nodeSelector: { 'shoal.dev/hostname': node } } : {}) },
       });
 
+    // Leader-election Leases as they are before any fault: until the leader is killed on purpose,
+    // none may change hands (no flapping through a node death and three boots on a busy host).
+    const CONTROLLER_LEASES = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota'].map((c) => `shoal-controller-manager-${c}`);
+    const transitions = async () =>
+      (await Promise.all(CONTROLLER_LEASES.map((l) => client.get<Lease>('lease', l, { namespace: SYSTEM_NAMESPACE })))).reduce(
+        (n, l) => n + (l.spec.leaseTransitions ?? 0),
+        0,
+      );
+    const transitionsAtStart = await waitFor(async () => transitions().catch(() => undefined), { message: 'every controller Lease held' });
+
     // ── node death ───────────────────────────────────────────────────
     const victim = agents[0]!;
     const onVictim = Array.from({ length: VICTIM_VMS }, (_, i) => `victim-${i}`);
@@ -107,6 +117,8 @@ async function main(): Promise<void> {
       return h && managers.has(h) ? h : undefined;
     });
     const standby = [...managers.keys()].find((k) => k !== leader)!;
+    const leaseChangesBeforeKill = (await transitions()) - transitionsAtStart;
+    log(`leader-election Leases changed hands ${leaseChangesBeforeKill} time(s) before the deliberate kill (0 expected)`);
     const everyone = [...onVictim, ...bystanders];
     const pidsBefore = new Map((await Promise.all(everyone.map(get))).map((vm) => [vm.metadata.name!, vm.status?.pid]));
     log(`killing the leading controller-manager ${leader}; ${standby} stands by`);
@@ -126,7 +138,12 @@ async function main(): Promise<void> {
     const bound = Math.round(performance.now() - killAt);
     const afterPids = await Promise.all(everyone.map(get));
     const keptThroughFailover = afterPids.filter((vm) => vm.status?.phase === 'Running' && vm.status.pid === pidsBefore.get(vm.metadata.name!)).length;
-    const failover = { msToStandbyLeading: takeover, msToNewVmBound: bound, runningThroughout: { kept: keptThroughFailover, of: everyone.length } };
+    const failover = {
+      msToStandbyLeading: takeover,
+      msToNewVmBound: bound,
+      runningThroughout: { kept: keptThroughFailover, of: everyone.length },
+      leaseChangesBeforeKill,
+    };
     log(
       `controller failover: standby leads after ${takeover} ms, a new VM bound after ${bound} ms; ${keptThroughFailover}/${everyone.length} VMs ran throughout`,
     );
@@ -136,7 +153,7 @@ async function main(): Promise<void> {
       benchmark: 'faults',
       startedAt: startedAt.toISOString(),
       machine: machineAtEnd(machine),
-      defaults: { leaseDurationSeconds: 4, fenceTimeoutSeconds: 6, leaderElection: 'controller-manager defaults' },
+      defaults: { leaseDurationSeconds: 4, fenceTimeoutSeconds: 6, leaderElection: 'controller-manager defaults (lease 3 s, renew deadline 2 s, retry 0.5 s)' },
       nodeDeath,
       controllerFailover: failover,
       neverTwice: { scansOfProc: seen.scans, vmsSeenTwice: seen.duplicates.length },
