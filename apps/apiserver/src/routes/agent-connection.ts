@@ -56,6 +56,15 @@ export function connectionError(err: unknown, nodeName: string, address: string,
   if (ALERT.test(code)) {
     return new ApiError(502, 'BadGateway', `${where} refused the apiserver's TLS handshake: ${describe(err)}; ${clientCertificateAdvice(tls)}`);
   }
+  // Under TLS 1.3 the client's handshake is over before the server has judged its certificate:
+  // a server that refuses it just closes the connection, and the client reads nothing at all.
+  if (code === 'UND_ERR_SOCKET' && address.startsWith('https:') && (err as { socket?: { bytesRead?: number } }).socket?.bytesRead === 0) {
+    return new ApiError(
+      502,
+      'BadGateway',
+      `${where} closed the connection without a word after the TLS handshake, which is how it refuses a client certificate: ${describe(err)}; ${clientCertificateAdvice(tls)}`,
+    );
+  }
   if (NOT_TLS.test(code)) return new ApiError(502, 'BadGateway', `${where} does not speak TLS: ${describe(err)}; its address should be http://`);
   return new ApiError(503, 'ServiceUnavailable', `cannot reach ${where}: ${describe(err)}`, { retryAfterSeconds: 1 });
 }
@@ -77,14 +86,17 @@ export function refusedByAgent(statusCode: number, body: string, nodeName: strin
 }
 
 function clientCertificateAdvice(tls: AgentTlsOptions | undefined): string {
-  const which = tls?.cert ? 'the one in --agent-client-certificate' : 'none is set (--agent-client-certificate)';
-  return `agents admit a client certificate signed by their --client-ca-file with O=${AGENT_CLIENT_GROUP}, and the apiserver shows ${which}`;
+  const which = tls?.cert ? 'this apiserver shows the one in --agent-client-certificate' : 'this apiserver has none (--agent-client-certificate)';
+  return `agents admit only a client certificate signed by their --client-ca-file with O=${AGENT_CLIENT_GROUP}, and ${which}`;
 }
 
-/** undici errors often say only "fetch failed"; the cause (ECONNREFUSED ...) is what helps. */
+/**
+ * undici errors often say only "fetch failed"; the cause (ECONNREFUSED ...) is what helps. An
+ * OpenSSL error's message is a line of its internals; its `reason` says it in words.
+ */
 export function describe(err: unknown): string {
-  const e = err as Error & { code?: string; cause?: Error & { code?: string } };
-  const parts = [e?.message ?? String(err)];
+  const e = err as Error & { code?: string; reason?: unknown; cause?: Error & { code?: string } };
+  const parts = [typeof e?.reason === 'string' && e.code?.startsWith('ERR_SSL') ? e.reason : (e?.message ?? String(err))];
   if (e?.code && !parts[0]!.includes(e.code)) parts.push(e.code);
   if (e?.cause?.message) parts.push(e.cause.message);
   return parts.join(': ');
