@@ -27,7 +27,7 @@ import {
 const V = '/apis/shoal.dev/v1alpha1';
 const NODE = 'node-tls';
 const NS = 'default';
-const TOKENS = { admin: 'admin-token', alice: 'alice-token', reader: 'log-reader-token', node: 'node-tls-token' };
+const TOKENS = { admin: 'admin-token', alice: 'alice-token', reader: 'log-reader-token', viewer: 'vm-viewer-token', node: 'node-tls-token' };
 
 let certs: TestCertificates;
 let cluster: TestCluster;
@@ -76,6 +76,7 @@ before(async () => {
       `${TOKENS.admin},admin,1,system:masters`,
       `${TOKENS.alice},alice,2,`,
       `${TOKENS.reader},log-reader,3,`,
+      `${TOKENS.viewer},vm-viewer,5,`,
       `${TOKENS.node},system:node:${NODE},4,system:nodes`,
     ].join('\n'),
   );
@@ -123,6 +124,17 @@ before(async () => {
     { metadata: { name: 'log-reader' }, subjects: [{ kind: 'User', name: 'log-reader' }], roleRef: { kind: 'Role', name: 'console-reader' } },
     { namespace: NS },
   );
+  // Get, list and watch on VMs, but not their log: a subresource is granted by name.
+  await cluster.client.create(
+    'role',
+    { metadata: { name: 'vm-viewer' }, rules: [{ apiGroups: ['shoal.dev'], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] }] },
+    { namespace: NS },
+  );
+  await cluster.client.create(
+    'rolebinding',
+    { metadata: { name: 'vm-viewer' }, subjects: [{ kind: 'User', name: 'vm-viewer' }], roleRef: { kind: 'Role', name: 'vm-viewer' } },
+    { namespace: NS },
+  );
 });
 
 after(async () => {
@@ -157,6 +169,14 @@ test('a user without get virtualmachines/log gets 403 from the apiserver', async
   const cli = await shoalctl(['--token', TOKENS.alice, 'logs', 'secret-console']);
   assert.equal(cli.exitCode, 1);
   assert.match(cli.stderr, /^Error from server \(Forbidden\): .*cannot get resource "virtualmachines\/log"/);
+  assert.doesNotMatch(cli.stdout, /hunter2/);
+});
+
+test('get on the VM itself is not enough', async () => {
+  assert.equal((await get(`${cluster.url}${V}/namespaces/${NS}/virtualmachines/secret-console`, { token: TOKENS.viewer })).status, 200);
+  const r = await get(`${cluster.url}${logPath('secret-console')}`, { token: TOKENS.viewer });
+  assert.equal(r.status, 403);
+  assert.match(r.body.message, /User "vm-viewer" cannot get resource "virtualmachines\/log"/);
 });
 
 test('a user with only get virtualmachines/log reads the console, and nothing else', async () => {
@@ -164,6 +184,9 @@ test('a user with only get virtualmachines/log reads the console, and nothing el
   assert.equal(r.status, 200, r.text);
   assert.match(r.text, /the-password-is-hunter2/);
   assert.equal((await get(`${cluster.url}${V}/namespaces/${NS}/virtualmachines/secret-console`, { token: TOKENS.reader })).status, 403);
+  const cli = await shoalctl(['--token', TOKENS.reader, 'logs', 'secret-console']);
+  assert.equal(cli.exitCode, 0, cli.stderr);
+  assert.match(cli.stdout, /the-password-is-hunter2/);
 });
 
 test("directly at the agent: refused without the apiserver's certificate, whatever else is shown", async () => {
