@@ -73,6 +73,7 @@ export function buildAgentHttp(o: AgentHttpOptions): FastifyInstance {
     // Asks every client for a certificate; one without is still let through the handshake, to
     // the open paths only (endpoint-auth.ts says why).
     ...(tls ? { https: { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } } : {}),
+    // Fastify types an HTTPS instance apart from an HTTP one; the routes are the same either way.
   } as FastifyServerOptions) as unknown as FastifyInstance;
   app.setErrorHandler((err, _req, reply) => {
     const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);

@@ -2,7 +2,8 @@
  * The VM console log route against a real etcd and apiserver. The node agent's side is the
  * stand-in HTTP server from @shoal/testing, which speaks the agent's log contract and lets each
  * case write console lines, end or drop the stream on cue; the route against the real agent and
- * a QEMU guest is covered by apps/cli/src/commands/logs/logs.test.ts.
+ * a QEMU guest is covered by apps/cli/src/commands/logs/logs.test.ts, and over HTTPS with the
+ * apiserver's agent-client certificate by e2e/node-endpoint-tls.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
