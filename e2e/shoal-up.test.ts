@@ -1,10 +1,14 @@
-/** `shoal up` (what `npm start` runs): the whole cluster from one command, the example VM Running, a clean stop. */
+/**
+ * `shoal up` (what `npm start` runs): the whole cluster from one command, the example VM Running,
+ * its console through the apiserver while the agent's endpoint refuses anyone else, a clean stop.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { Agent, request } from 'undici';
 import { REPO_ROOT, freePort, waitFor } from '@shoal/testing';
 
 test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all', async () => {
@@ -64,6 +68,30 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
     });
     assert.notEqual(anonymous.exitCode, 0, 'without the token the apiserver says no');
     assert.match(anonymous.stderr, /Unauthorized/);
+
+    // The console, through the apiserver (which shows the agent its client certificate) ...
+    const logs = await waitFor(
+      async () => {
+        const r = await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'logs', 'hello'], { env: { SHOAL_CONFIG: shoalConfig }, reject: false });
+        return r.exitCode === 0 && /hello from/.test(r.stdout) ? r : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the guest saying hello in shoalctl logs' },
+    );
+    assert.match(logs.stdout, /^SHOAL-BOOTED uid=/m);
+    // ... while the agent's own endpoint is HTTPS from the cluster CA and refuses a client without that certificate.
+    const node = JSON.parse(
+      (await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'node', 'up-test', '-o', 'json'], { env: { SHOAL_CONFIG: shoalConfig } })).stdout,
+    );
+    const agentAddress: string = node.status.agentAddress;
+    assert.match(agentAddress, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const trustingCa = new Agent({ connect: { ca: await readFile(join(dataDir, 'pki', 'ca.crt')) } });
+    try {
+      const direct = await request(`${agentAddress}/logs/default/hello`, { dispatcher: trustingCa });
+      assert.equal(direct.statusCode, 401);
+      assert.doesNotMatch(await direct.body.text(), /hello from/);
+    } finally {
+      await trustingCa.close();
+    }
     const vmDirs = await readdir(join(dataDir, 'agent', 'vms'));
     assert.equal(vmDirs.length, 1);
     const qemuPid = Number((await readFile(join(dataDir, 'agent', 'vms', vmDirs[0]!, 'qemu.pid'), 'utf8')).trim());

@@ -30,7 +30,7 @@ import { FenceClock } from './fencing/fence-clock.js';
 import { FenceMonitor } from './fencing/fence-monitor.js';
 import { RENEWALS_PER_LEASE } from './fencing/timing.js';
 import { vmController } from './vm/controller.js';
-import { buildAgentHttp } from './http-server.js';
+import { buildAgentHttp, type AgentEndpointTls } from './http-server.js';
 
 export interface AgentOptions {
   server: string;
@@ -44,6 +44,8 @@ export interface AgentOptions {
   labels: Record<string, string>;
   bind: string;
   port: number;
+  /** Serve the endpoint over HTTPS, consoles and metrics only to the apiserver's client certificate; plain HTTP when absent. */
+  tls?: AgentEndpointTls;
   leaseDurationSeconds: number;
   fenceTimeoutSeconds: number;
   stopGraceSeconds: number;
@@ -105,9 +107,11 @@ export class Agent {
     this.fence = new FenceMonitor({ clock: this.clock, driver: this.driver, log: o.log });
     this.fence.start();
 
-    this.http = buildAgentHttp({ driver: this.driver, ready: () => this.informer?.hasSynced() ?? false });
+    this.http = buildAgentHttp({ driver: this.driver, ready: () => this.informer?.hasSynced() ?? false, tls: o.tls });
     await this.http.listen({ host: o.bind, port: o.port });
-    this.address = `http://${o.bind}:${(this.http.server.address() as { port: number }).port}`;
+    // What the apiserver dials for consoles (Node.status.agentAddress); its scheme tells it whether to use TLS.
+    const host = o.bind.includes(':') ? `[${o.bind}]` : o.bind;
+    this.address = `${o.tls ? 'https' : 'http'}://${host}:${(this.http.server.address() as { port: number }).port}`;
 
     await registerNode(this.client, {
       nodeName: o.nodeName,

@@ -1,13 +1,27 @@
-/** The agent's own endpoint: health, metrics, and each VM's serial console for `shoalctl logs`. */
+/**
+ * The agent's own endpoint: health, metrics, and each VM's serial console for `shoalctl logs`.
+ * With `tls` it serves HTTPS and admits to consoles and metrics only the client certificates
+ * endpoint-auth.ts allows; without, it is plain HTTP and open to anyone who reaches the port.
+ */
 import { open } from 'node:fs/promises';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { collectDefaultMetrics, Gauge, register } from 'prom-client';
 import { ApiError, notFound } from '@shoal/api';
 import type { RuntimeDriver } from './runtime/driver.js';
+import { refusal, type ClientCertificateRules } from './endpoint-auth.js';
+
+export interface AgentEndpointTls extends ClientCertificateRules {
+  /** The serving certificate and its key (PEM). */
+  cert: Buffer;
+  key: Buffer;
+  /** The CA whose client certificates are verified (PEM). */
+  clientCa: Buffer;
+}
 
 export interface AgentHttpOptions {
   driver: RuntimeDriver;
   ready: () => boolean;
+  tls?: AgentEndpointTls;
 }
 
 const FOLLOW_POLL_MS = 200;
@@ -52,11 +66,25 @@ function registerProcessMetrics(): void {
 export function buildAgentHttp(o: AgentHttpOptions): FastifyInstance {
   registerProcessMetrics();
   drivers.add(o.driver);
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const { tls } = o;
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    // Asks every client for a certificate; one without is still let through the handshake, to
+    // the open paths only (endpoint-auth.ts says why).
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } } : {}),
+    // Fastify types an HTTPS instance apart from an HTTP one; the routes are the same either way.
+  } as FastifyServerOptions) as unknown as FastifyInstance;
   app.setErrorHandler((err, _req, reply) => {
     const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
     void reply.code(e.code).send(e.toStatus());
   });
+  if (tls) {
+    app.addHook('onRequest', async (req) => {
+      const denied = refusal(req.raw.socket, req.url.split('?')[0]!, tls);
+      if (denied) throw denied;
+    });
+  }
   app.addHook('onClose', async () => void drivers.delete(o.driver));
   app.get('/healthz', async () => 'ok');
   app.get('/readyz', async (_req, reply) => (o.ready() ? 'ok' : reply.code(503).send('not ready')));

@@ -1,13 +1,15 @@
 /** shoal-agent: the node agent's command line. */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createSecureContext } from 'node:tls';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
 import pino from 'pino';
-import { DATACENTER_LABEL, HOSTNAME_LABEL, RACK_LABEL, ZONE_LABEL } from '@shoal/api';
+import { AGENT_CLIENT_GROUP, DATACENTER_LABEL, HOSTNAME_LABEL, RACK_LABEL, ZONE_LABEL } from '@shoal/api';
 import { Agent } from './agent.js';
+import type { AgentEndpointTls } from './http-server.js';
 import { DEFAULT_LEASE_DURATION_SECONDS, defaultFenceTimeoutSeconds, fencingTimingError } from './fencing/timing.js';
 
 function parseLabels(s: string | undefined): Record<string, string> {
@@ -65,6 +67,19 @@ const argv = await yargs(hideBin(process.argv))
   .option('labels', { type: 'string', describe: 'Node labels, e.g. topology.shoal.dev/zone=a,topology.shoal.dev/rack=r1' })
   .option('bind', { type: 'string', default: '127.0.0.1', describe: 'Address of the agent endpoint (logs, health, metrics)' })
   .option('port', { type: 'number', default: 10250, describe: 'Port of the agent endpoint (0: any free port)' })
+  .option('tls-cert-file', {
+    type: 'string',
+    describe: 'Serve the agent endpoint over HTTPS with this certificate (PEM; names the address in --bind). Needs --tls-private-key-file and --client-ca-file',
+  })
+  .option('tls-private-key-file', { type: 'string', describe: 'Private key for --tls-cert-file (PEM)' })
+  .option('client-ca-file', {
+    type: 'string',
+    describe: 'Consoles and /metrics only for client certificates this CA signed (PEM) and in --client-allowed-groups: the apiserver',
+  })
+  .option('client-allowed-groups', {
+    type: 'string',
+    describe: `Comma-separated groups (O of the client certificate) admitted to consoles and /metrics (default: ${AGENT_CLIENT_GROUP}, the apiserver's)`,
+  })
   .option('lease-duration', { type: 'number', default: DEFAULT_LEASE_DURATION_SECONDS, describe: 'Seconds a node lease is valid; renewed every quarter of it' })
   .option('fence-timeout', {
     type: 'number',
@@ -93,6 +108,14 @@ const argv = await yargs(hideBin(process.argv))
     });
     if (fencingError) throw new Error(fencingError);
     parseLabels(a.labels);
+    if (Boolean(a['tls-cert-file']) !== Boolean(a['tls-private-key-file'])) throw new Error('--tls-cert-file and --tls-private-key-file go together');
+    // HTTPS without a client CA would admit nobody to consoles, or everybody: neither is wanted.
+    if (Boolean(a['tls-cert-file']) !== Boolean(a['client-ca-file']))
+      throw new Error('--tls-cert-file and --client-ca-file go together: the endpoint serves consoles over HTTPS, to the client certificates that CA signed');
+    if (a['client-allowed-groups'] !== undefined) {
+      if (!a['client-ca-file']) throw new Error('--client-allowed-groups needs --client-ca-file');
+      if (!allowedGroups(a['client-allowed-groups']).length) throw new Error('--client-allowed-groups: give at least one group');
+    }
     if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');
     if (!(Number.isInteger(a['simulate-nodes']) && a['simulate-nodes'] >= 0)) throw new Error('--simulate-nodes must be a whole number');
     if (a['simulate-topology'] !== undefined) {
@@ -111,7 +134,45 @@ const argv = await yargs(hideBin(process.argv))
   })
   .parseAsync();
 
+function allowedGroups(s: string | undefined): string[] {
+  return (s ?? AGENT_CLIENT_GROUP)
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+}
+
+/** The endpoint's certificates, read and checked now: a bad file is a bad flag (exit 2), not a failed start. */
+function endpointTls(): AgentEndpointTls | undefined {
+  if (!argv['tls-cert-file']) return undefined;
+  const read = (flag: 'tls-cert-file' | 'tls-private-key-file' | 'client-ca-file') => {
+    try {
+      return readFileSync(argv[flag]!);
+    } catch (err) {
+      throw new Error(`--${flag}: cannot read ${argv[flag]}: ${(err as Error).message}`);
+    }
+  };
+  const tls = { cert: read('tls-cert-file'), key: read('tls-private-key-file'), clientCa: read('client-ca-file') };
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key, ca: tls.clientCa });
+  } catch (err) {
+    throw new Error(`--tls-cert-file, --tls-private-key-file, --client-ca-file: ${(err as Error).message}`);
+  }
+  return { ...tls, allowedGroups: allowedGroups(argv['client-allowed-groups']) };
+}
+
+let tls: AgentEndpointTls | undefined;
+try {
+  tls = endpointTls();
+} catch (err) {
+  process.stderr.write(`shoal-agent: ${(err as Error).message}\nRun with --help for usage.\n`);
+  process.exit(2);
+}
+
 const log = pino({ name: 'shoal-agent', level: argv['log-level'] });
+if (!tls)
+  log.warn(
+    'the agent endpoint is plain HTTP and open: anyone who reaches its port reads VM consoles and metrics. Give --tls-cert-file, --tls-private-key-file and --client-ca-file to serve them only to the apiserver',
+  );
 const simulated = argv['simulate-nodes'];
 const nodeNames = simulated ? Array.from({ length: simulated }, (_, i) => `${argv['node-name']}-${i}`) : [argv['node-name']];
 const topology = argv['simulate-topology'] === undefined ? undefined : parseTopology(argv['simulate-topology']);
@@ -130,6 +191,7 @@ const agents = nodeNames.map(
       labels: labelsOf(nodeName, i),
       bind: argv.bind,
       port: simulated ? 0 : argv.port,
+      tls,
       leaseDurationSeconds: argv['lease-duration'],
       fenceTimeoutSeconds: argv['fence-timeout'] ?? defaultFenceTimeoutSeconds(argv['lease-duration']),
       stopGraceSeconds: argv['stop-grace'],

@@ -20,6 +20,7 @@ import { registerRequestChecks } from './http/request-checks.js';
 import { registerKindSchemas } from './schemas-openapi.js';
 import { resourceRoutes } from './routes/resources.js';
 import { vmLogRoutes } from './routes/vm-logs.js';
+import type { AgentTlsOptions } from './routes/agent-connection.js';
 import { vmBindingRoutes } from './routes/vm-binding.js';
 import { discoveryRoutes, SERVER_VERSION } from './routes/discovery.js';
 import { openapiRoutes } from './routes/openapi.js';
@@ -51,6 +52,8 @@ export interface AppOptions {
   rateLimit?: RateLimitOptions;
   /** Append every mutating request to this file as hash-chained JSON lines (audit/); no audit when absent. */
   auditLogPath?: string;
+  /** How consoles are fetched from node agents that serve HTTPS (routes/agent-connection.ts). */
+  agentTls?: AgentTlsOptions;
 }
 
 export interface ApiServer {
@@ -118,7 +121,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(healthRoutes, { store, cache });
   await app.register(metricsRoutes);
   await app.register(resourceRoutes, { kinds, service });
-  await app.register(vmLogRoutes, { kinds, objects: service });
+  await app.register(vmLogRoutes, { kinds, objects: service, agentTls: opts.agentTls });
   await app.register(vmBindingRoutes, { kinds, service });
 
   app.addHook('onReady', async () => {

@@ -1,5 +1,6 @@
 /** shoal-apiserver: parses flags, builds the app, listens, and stops cleanly on SIGTERM. */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { parse as parseYaml } from 'yaml';
@@ -8,6 +9,7 @@ import { connectEtcd, DEFAULT_ETCD_REQUEST_TIMEOUT_MS } from './storage/etcd-cli
 import { buildApp } from './app.js';
 import { parseAuthorizationModes } from './auth/authorizer.js';
 import { TokenAuthenticator } from './auth/token-file.js';
+import type { AgentTlsOptions } from './routes/agent-connection.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('shoal-apiserver')
@@ -57,6 +59,16 @@ const argv = await yargs(hideBin(process.argv))
     type: 'string',
     describe: 'Comma-separated modes tried in order: AlwaysAllow, AlwaysDeny, Node, RBAC (default: AlwaysAllow without authenticators, Node,RBAC with one)',
   })
+  .option('agent-client-certificate', {
+    type: 'string',
+    describe:
+      'Client certificate (PEM) presented to node agents that serve HTTPS, when relaying consoles (virtualmachines/log); its O must be one the agents admit (system:shoal-apiservers)',
+  })
+  .option('agent-client-key', { type: 'string', describe: 'Private key for --agent-client-certificate (PEM)' })
+  .option('agent-certificate-authority', {
+    type: 'string',
+    describe: "CA (PEM) that signed the node agents' serving certificates; the system's CAs when absent",
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
@@ -77,6 +89,8 @@ const argv = await yargs(hideBin(process.argv))
     if (a['client-ca-file'] && !a['tls-cert-file'])
       throw new Error('--client-ca-file needs --tls-cert-file and --tls-private-key-file (client certificates come over TLS)');
     if (a['authorization-mode'] !== undefined) parseAuthorizationModes(a['authorization-mode']);
+    if (Boolean(a['agent-client-certificate']) !== Boolean(a['agent-client-key']))
+      throw new Error('--agent-client-certificate and --agent-client-key go together');
     return true;
   })
   .strict()
@@ -86,7 +100,31 @@ const argv = await yargs(hideBin(process.argv))
   })
   .parseAsync();
 
+/** What the apiserver shows node agents and trusts of them; a file it cannot read is a bad flag (exit 2). */
+function agentTls(): AgentTlsOptions | undefined {
+  const flags = ['agent-client-certificate', 'agent-client-key', 'agent-certificate-authority'] as const;
+  if (!flags.some((f) => argv[f])) return undefined;
+  const read = (flag: (typeof flags)[number]) => {
+    if (!argv[flag]) return undefined;
+    try {
+      return readFileSync(argv[flag]!);
+    } catch (err) {
+      process.stderr.write(`shoal-apiserver: --${flag}: cannot read ${argv[flag]}: ${(err as Error).message}\nRun with --help for usage.\n`);
+      process.exit(2);
+    }
+  };
+  const tls = { cert: read('agent-client-certificate'), key: read('agent-client-key'), ca: read('agent-certificate-authority') };
+  try {
+    createSecureContext(tls);
+  } catch (err) {
+    process.stderr.write(`shoal-apiserver: --agent-client-certificate, --agent-client-key, --agent-certificate-authority: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  return tls;
+}
+
 const log = pino({ name: 'shoal-apiserver', level: argv['log-level'] });
+const agentClient = agentTls();
 const etcd = connectEtcd({
   servers: argv['etcd-servers'].split(','),
   caFile: argv['etcd-cafile'],
@@ -125,6 +163,7 @@ try {
     watchCacheSize: argv['watch-cache-size'],
     rateLimit: rateLimitOf(argv['max-requests-per-second-per-user'], argv['rate-limit-burst']),
     auditLogPath: argv['audit-log-path'],
+    agentTls: agentClient,
     https: argv['tls-cert-file']
       ? {
           cert: readFileSync(argv['tls-cert-file']),

@@ -17,6 +17,12 @@ export type StatusReason =
   | 'MethodNotAllowed'
   | 'NotAcceptable'
   | 'ServiceUnavailable'
+  /**
+   * Not one of Kubernetes' reasons (a kube-apiserver answers such cases 500 InternalError): a
+   * component the apiserver relays to (a node agent) refused it or could not be trusted — a
+   * configuration fault between the two, which neither a retry nor the caller can fix.
+   */
+  | 'BadGateway'
   | 'Timeout'
   | 'InternalError';
 

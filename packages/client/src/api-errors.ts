@@ -15,6 +15,7 @@ const REASONS: Record<number, StatusReason> = {
   422: 'Invalid',
   429: 'TooManyRequests',
   500: 'InternalError',
+  502: 'BadGateway',
   503: 'ServiceUnavailable',
   504: 'Timeout',
 };

@@ -1,8 +1,13 @@
-/** A throwaway CA and a server certificate for 127.0.0.1, made with openssl, for TLS tests; client certificates signed by it (or by a CA of their own). */
+/**
+ * A throwaway CA and a server certificate for 127.0.0.1, made with openssl, for TLS tests; client
+ * and serving certificates signed by it (or by a CA of their own); the set a cluster's node agents
+ * serve HTTPS with.
+ */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { AGENT_CLIENT_GROUP, AGENT_CLIENT_USER } from '@shoal/api';
 
 export interface TestCertificates {
   dir: string;
@@ -113,4 +118,68 @@ export async function makeClientCertificate(
     f('client.ext'),
   ]);
   return { certFile: f('client.crt'), keyFile: f('client.key'), caFile: ca };
+}
+
+export interface TestServingCertificate {
+  certFile: string;
+  keyFile: string;
+}
+
+/** A serving certificate (extendedKeyUsage serverAuth only) for 127.0.0.1 and localhost, CN=`name`, signed by the CA of `certs`. */
+export async function makeServingCertificate(certs: TestCertificates, name: string): Promise<TestServingCertificate> {
+  const f = (n: string) => join(certs.dir, `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${n}`);
+  const run = (args: string[]) => execa('openssl', args, { cwd: certs.dir });
+  await run([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    f('serving.key'),
+    '-out',
+    f('serving.csr'),
+    '-subj',
+    `/CN=${name}`,
+  ]);
+  await writeFile(f('serving.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  const signed = ['-CA', certs.caFile, '-CAkey', join(certs.dir, 'ca.key'), '-CAcreateserial'];
+  await run(['x509', '-req', '-in', f('serving.csr'), ...signed, '-out', f('serving.crt'), '-days', '1', '-extfile', f('serving.ext')]);
+  return { certFile: f('serving.crt'), keyFile: f('serving.key') };
+}
+
+/** What node agents serve HTTPS with, and what the apiserver shows them, all from one CA (as `shoal up` makes them). */
+export interface AgentTlsCertificates {
+  /** The CA (its `caFile`, its directory for more certificates). */
+  certs: TestCertificates;
+  /** Every agent's serving certificate (127.0.0.1). */
+  serving: TestServingCertificate;
+  /** The apiserver's client certificate for agents: CN system:shoal-apiserver, O system:shoal-apiservers. */
+  apiserverClient: TestClientCertificate;
+  /** Flags that make an apiserver call agents with its client certificate and verify theirs. */
+  apiserverArgs: string[];
+  /** Flags that make an agent serve HTTPS to the apiserver's certificate only. */
+  agentArgs: string[];
+}
+
+/** Agent TLS from the CA of `certs` (a fresh one when absent: its directory is the caller's to remove). */
+export async function makeAgentTlsCertificates(certs?: TestCertificates): Promise<AgentTlsCertificates> {
+  const ca = certs ?? (await makeServerCertificates());
+  const serving = await makeServingCertificate(ca, 'agent');
+  const apiserverClient = await makeClientCertificate(ca, AGENT_CLIENT_USER, { groups: [AGENT_CLIENT_GROUP] });
+  return {
+    certs: ca,
+    serving,
+    apiserverClient,
+    apiserverArgs: [
+      '--agent-client-certificate',
+      apiserverClient.certFile,
+      '--agent-client-key',
+      apiserverClient.keyFile,
+      '--agent-certificate-authority',
+      ca.caFile,
+    ],
+    agentArgs: ['--tls-cert-file', serving.certFile, '--tls-private-key-file', serving.keyFile, '--client-ca-file', ca.caFile],
+  };
 }

@@ -6,6 +6,7 @@
  *
  *   const cluster = await startCluster();                                       // etcd + apiserver
  *   const cluster = await startCluster({ controllerManager: { controllers: ['scheduler'] }, agents: ['node-a'] });
+ *   const cluster = await startCluster({ agentTls: true, agents: ['node-a'] });  // agents serve HTTPS to the apiserver only
  *   ...
  *   await cluster.stop();                                                       // everything, VMs included
  */
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShoalClient, type ClientOptions } from '@shoal/client';
 import { startEtcd, type EtcdMember } from './etcd.js';
+import { makeAgentTlsCertificates, type AgentTlsCertificates, type TestCertificates } from './certificates.js';
 import { freePort } from './free-port.js';
 import { startApiserver, startProcess, type ApiserverProcess, type ShoalProcess } from './process.js';
 
@@ -98,6 +100,13 @@ export interface ClusterOptions {
   agentArgs?: string[];
   /** How `client` connects, besides the server list (a CA, a token). */
   client?: Omit<ClientOptions, 'server'>;
+  /**
+   * Node agents serve HTTPS to the apiserver's client certificate only, as under `shoal up`:
+   * `true` makes a CA for it, or give the one the apiserver's TLS uses. The certificates and
+   * flags are `cluster.agentTls`; every apiserver and agent the cluster starts gets the flags
+   * (an extra `startApiserver({ args })` only the args it is given). Plain HTTP when absent.
+   */
+  agentTls?: boolean | TestCertificates;
 }
 
 export interface TestCluster {
@@ -116,6 +125,8 @@ export interface TestCluster {
   controllerManager: ControllerManagerProcess | undefined;
   /** The agents started so far, by node name. */
   agents: Map<string, AgentProcess>;
+  /** Present when started with `agentTls`. */
+  agentTls: AgentTlsCertificates | undefined;
   /**
    * An agent for node `nodeName`, with the cluster's `agentArgs` and `--stop-vms-on-exit` (no
    * QEMU outlives a test) unless `stopVmsOnExit` is false; stop() kills any VM left either way.
@@ -132,8 +143,11 @@ export interface TestCluster {
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
+  // Before etcd: a failure here leaves nothing running.
+  const agentTls = opts.agentTls ? await makeAgentTlsCertificates(opts.agentTls === true ? undefined : opts.agentTls) : undefined;
   const etcd = await startEtcd();
-  const apiserverArgs = opts.apiserverArgs ?? [];
+  const apiserverArgs = [...(opts.apiserverArgs ?? []), ...(agentTls?.apiserverArgs ?? [])];
+  const agentArgs = [...(agentTls?.agentArgs ?? []), ...(opts.agentArgs ?? [])];
   const apiservers: ApiserverProcess[] = [];
   const extraApiservers: ApiserverProcess[] = [];
   const managers: ControllerManagerProcess[] = [];
@@ -150,6 +164,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       await killLeftoverVms(dataDir);
       await rm(dataDir, { recursive: true, force: true });
     }
+    // A CA made here is the cluster's; one the caller gave is theirs.
+    if (opts.agentTls === true && agentTls) await rm(agentTls.certs.dir, { recursive: true, force: true });
   };
   try {
     const ports: number[] = [];
@@ -174,10 +190,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       client,
       controllerManager: undefined,
       agents,
+      agentTls,
       async startAgent(nodeName, { stopVmsOnExit = true, ...o } = {}) {
         const agent = await startAgent(servers, nodeName, {
           ...o,
-          args: [...(stopVmsOnExit ? ['--stop-vms-on-exit'] : []), ...(opts.agentArgs ?? []), ...(o.args ?? [])],
+          args: [...(stopVmsOnExit ? ['--stop-vms-on-exit'] : []), ...agentArgs, ...(o.args ?? [])],
         });
         agents.set(nodeName, agent);
         allAgents.push(agent);

@@ -2,12 +2,16 @@
  * The VM console log route against a real etcd and apiserver. The node agent's side is the
  * stand-in HTTP server from @shoal/testing, which speaks the agent's log contract and lets each
  * case write console lines, end or drop the stream on cue; the route against the real agent and
- * a QEMU guest is covered by apps/cli/src/commands/logs/logs.test.ts.
+ * a QEMU guest is covered by apps/cli/src/commands/logs/logs.test.ts, and over HTTPS with the
+ * apiserver's agent-client certificate by e2e/node-endpoint-tls.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { freePort, http, startAgentLogStandIn, startCluster, waitFor, type AgentLogStandIn, type TestCluster } from '@shoal/testing';
+import { freePort, http, makeServerCertificates, startAgentLogStandIn, startCluster, waitFor, type AgentLogStandIn, type TestCluster } from '@shoal/testing';
 
 const API = '/apis/shoal.dev/v1alpha1';
 const VMS = `${API}/namespaces/default/virtualmachines`;
@@ -205,4 +209,39 @@ test('follow ends when the agent ends the stream', async () => {
   const next = await chunks.next();
   assert.equal(next.done, true);
   assert.equal(text, 'last words\n');
+});
+
+test('an https:// address where the agent speaks plain HTTP is a 502 saying so', async () => {
+  await createNode('node-plain', agent.address.replace(/^http:/, 'https:'));
+  await createVm('on-plain', 'node-plain');
+  const r = await api('GET', `${VMS}/on-plain/log`);
+  assert.equal(r.status, 502, JSON.stringify(r.body));
+  assert.equal(r.body.reason, 'BadGateway');
+  assert.match(r.body.message, /^the agent of node node-plain at https:\/\/127\.0\.0\.1:\d+ does not speak TLS: .*its address should be http:\/\//);
+});
+
+test('an agent that ends the TLS handshake over a missing client certificate is a 502 naming the flag', async () => {
+  // A stricter agent than Shoal's (which answers 401): it wants a certificate during the handshake.
+  const certs = await makeServerCertificates();
+  const strict = createServer(
+    { cert: await readFile(certs.certFile), key: await readFile(certs.keyFile), ca: await readFile(certs.caFile), requestCert: true, rejectUnauthorized: true },
+    (_req, res) => res.end('never without a certificate'),
+  );
+  await new Promise<void>((resolve) => strict.listen(0, '127.0.0.1', resolve));
+  try {
+    const apiserver = await cp.startApiserver({ args: ['--agent-certificate-authority', certs.caFile] });
+    await createNode('node-strict', `https://127.0.0.1:${(strict.address() as AddressInfo).port}`);
+    await createVm('on-strict', 'node-strict');
+    const r = await http(apiserver.url, 'GET', `${VMS}/on-strict/log`);
+    assert.equal(r.status, 502, JSON.stringify(r.body));
+    assert.equal(r.body.reason, 'BadGateway');
+    assert.match(
+      r.body.message,
+      /^the agent of node node-strict at https:\S+ (refused the apiserver's TLS handshake|closed the connection without a word after the TLS handshake).*this apiserver has none \(--agent-client-certificate\)/,
+    );
+  } finally {
+    strict.closeAllConnections();
+    await new Promise((resolve) => strict.close(resolve));
+    await rm(certs.dir, { recursive: true, force: true });
+  }
 });

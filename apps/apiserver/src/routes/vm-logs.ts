@@ -4,14 +4,18 @@
  * spec.nodeName → Node.status.agentAddress) and relays its answer byte for byte: status code,
  * content type and body, streamed as it arrives, never buffered whole. The agent's side of the
  * contract: `GET {agentAddress}/logs/{namespace}/{name}?follow=&tailLines=` answers
- * `200 text/plain` (held open and fed with new output when follow=true) or a 404 Status.
+ * `200 text/plain` (held open and fed with new output when follow=true) or a 404 Status. Over
+ * https the apiserver shows its agent-client certificate and verifies the agent's
+ * (agent-connection.ts); the user was authorized already (`get virtualmachines/log`), the agent
+ * only checks that the caller is the apiserver.
  */
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { ApiError, badRequest, type KindInfo, type KubeObject, type Node, type VirtualMachine } from '@shoal/api';
 import type { Scope } from '../registry/resource-service.js';
 import { objectPathParams } from './resources.js';
+import { agentDispatcher, connectionError, describe, refusedByAgent, type AgentTlsOptions } from './agent-connection.js';
 
 /** The one call this route needs from the resource service. */
 export interface ObjectReader {
@@ -25,6 +29,8 @@ export interface VmLogRoutesOptions {
   connectTimeoutMs?: number;
   /** How long a finished (non-follow) log may take to start answering, and may stall mid-body. */
   readTimeoutMs?: number;
+  /** The client certificate shown to https agents and the CA they are verified against. */
+  agentTls?: AgentTlsOptions;
 }
 
 interface Params {
@@ -52,7 +58,7 @@ export async function vmLogRoutes(app: FastifyInstance, opts: VmLogRoutesOptions
   if (!vmKind || !nodeKind) throw new Error('vm-logs: the VirtualMachine and Node kinds must be loaded');
   const readTimeoutMs = opts.readTimeoutMs ?? 30_000;
   // Connections to agents are separate from everything else the server does; closed with the app.
-  const agents = new Agent({ connect: { timeout: opts.connectTimeoutMs ?? 5_000 }, keepAliveTimeout: 10_000 });
+  const agents = agentDispatcher(opts.agentTls, opts.connectTimeoutMs ?? 5_000);
   app.addHook('onClose', async () => {
     await agents.destroy();
   });
@@ -115,9 +121,11 @@ export async function vmLogRoutes(app: FastifyInstance, opts: VmLogRoutesOptions
           reply.raw.destroy();
           return;
         }
-        throw new ApiError(503, 'ServiceUnavailable', `cannot reach the agent of node ${nodeName} at ${agentAddress}: ${describe(err)}`, {
-          retryAfterSeconds: 1,
-        });
+        throw connectionError(err, nodeName, agentAddress, opts.agentTls);
+      }
+      // The agent did not admit the apiserver: the user's request was fine, so not their 401/403.
+      if (upstream.statusCode === 401 || upstream.statusCode === 403) {
+        throw refusedByAgent(upstream.statusCode, await boundedText(upstream.body, 4096), nodeName, agentAddress, opts.agentTls);
       }
 
       reply.hijack();
@@ -178,11 +186,15 @@ async function agentAddressOf(objects: ObjectReader, nodeKind: KindInfo, nodeNam
   return address;
 }
 
-/** undici errors often say only "fetch failed"; the cause (ECONNREFUSED ...) is what helps. */
-function describe(err: unknown): string {
-  const e = err as Error & { code?: string; cause?: Error & { code?: string } };
-  const parts = [e?.message ?? String(err)];
-  if (e?.code && !parts[0].includes(e.code)) parts.push(e.code);
-  if (e?.cause?.message) parts.push(e.cause.message);
-  return parts.join(': ');
+/** At most `limit` bytes of a body, the rest discarded: an agent's refusal is short, whatever it sends. */
+async function boundedText(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= limit) break;
+  }
+  body.destroy();
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }

@@ -1,7 +1,11 @@
 /**
  * The local cluster's credentials, under <data dir>/pki (keys and tokens readable by the owner only):
- *  - a CA (kept across restarts, so configs written earlier stay valid) and a server certificate
- *    for the apiserver signed by it (made afresh at every start, for the addresses it serves on);
+ *  - a CA (kept across restarts, so configs written earlier stay valid) and, signed by it and made
+ *    afresh at every start (certificates.ts): the apiserver's serving certificate, for the
+ *    addresses it serves on; each node agent's serving certificate (agent-<node>.crt), for the
+ *    address its endpoint listens on; and the apiserver's client certificate for agents
+ *    (apiserver-agent-client.crt, group system:shoal-apiservers), the only one the agents admit to
+ *    consoles and metrics;
  *  - a static token file for the apiserver (--token-auth-file): an admin token (group
  *    system:masters), one per controller of the controller-manager (user
  *    system:shoal:<controller>, bound by the bootstrap RBAC policy to only what that controller
@@ -10,19 +14,14 @@
  *    group system:nodes, authorized by the Node mode). Tokens are kept across restarts too. The
  *    single controller-manager token earlier versions wrote (system:shoal-controller-manager,
  *    every controller's rights at once) is no longer used, so it is dropped.
- *
- * Certificates come from the openssl command line: Node's crypto can make keys but not X.509
- * certificates, and openssl is on every Debian system (deploy/install-deps.sh checks), so no
- * npm dependency is needed for this.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { AGENT_CLIENT_GROUP, AGENT_CLIENT_USER } from '@shoal/api';
 import { CONTROLLER_NAMES } from '@shoal/controller-manager';
+import { ensureCa, issueCertificate, serverAddresses, type IssuedCertificate } from './certificates.js';
 
 export const ADMIN_USER = 'shoal-admin';
 /** The one identity earlier versions ran the controller-manager as; no longer issued. */
@@ -43,6 +42,10 @@ export interface ClusterCredentials {
   controllerTokens: Map<string, string>;
   controllerTokensDir: string;
   nodeTokens: Map<string, string>;
+  /** Per node, its agent's serving certificate. */
+  agentServingCertificates: Map<string, IssuedCertificate>;
+  /** What the apiserver shows agents (--agent-client-certificate, --agent-client-key). */
+  agentClientCertificate: IssuedCertificate;
 }
 
 interface TokenEntry {
@@ -50,100 +53,6 @@ interface TokenEntry {
   user: string;
   uid: string;
   groups: string[];
-}
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  try {
-    await execa('openssl', args, { cwd, stdin: 'ignore' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new Error("openssl is not installed: it makes the local cluster's certificates (apt-get install openssl, or run deploy/install-deps.sh)");
-    throw new Error(`openssl ${args[0]} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
-  }
-}
-
-/** Addresses the server certificate names: loopback always, the bind address, every local address for 0.0.0.0 / ::. */
-export function serverAddresses(bind: string): { ips: string[]; dns: string[] } {
-  const ips = new Set(['127.0.0.1', '::1']);
-  const dns = new Set(['localhost']);
-  if (bind === '0.0.0.0' || bind === '::') {
-    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.address.includes('%')) ips.add(a.address);
-  } else if (isIP(bind)) ips.add(bind);
-  else dns.add(bind);
-  return { ips: [...ips], dns: [...dns] };
-}
-
-async function ensureCa(dir: string): Promise<void> {
-  if (existsSync(join(dir, 'ca.crt')) && existsSync(join(dir, 'ca.key'))) return;
-  await openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=shoal-local-ca',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ],
-    dir,
-  );
-  await chmod(join(dir, 'ca.key'), 0o600);
-}
-
-async function makeServerCertificate(dir: string, bind: string): Promise<void> {
-  const { ips, dns } = serverAddresses(bind);
-  const san = [...ips.map((ip) => `IP:${ip}`), ...dns.map((d) => `DNS:${d}`)].join(',');
-  await writeFile(join(dir, 'apiserver.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
-  await openssl(
-    [
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      'apiserver.key',
-      '-out',
-      'apiserver.csr',
-      '-subj',
-      '/CN=shoal-apiserver',
-    ],
-    dir,
-  );
-  await chmod(join(dir, 'apiserver.key'), 0o600);
-  await openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      'apiserver.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'apiserver.crt',
-      '-days',
-      '365',
-      '-extfile',
-      'apiserver.ext',
-    ],
-    dir,
-  );
 }
 
 const csvField = (s: string) => (/[",\s]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
@@ -157,12 +66,27 @@ function parseTokens(text: string): TokenEntry[] {
   return out;
 }
 
-/** Creates what is missing under <dataDir>/pki and returns where everything is. */
-export async function ensureCredentials(dataDir: string, opts: { bind: string; nodeNames: string[] }): Promise<ClusterCredentials> {
+/**
+ * Creates what is missing under <dataDir>/pki and returns where everything is. `bind` is the
+ * apiserver's address, `agentBind` where the agents' endpoints listen.
+ */
+export async function ensureCredentials(dataDir: string, opts: { bind: string; agentBind: string; nodeNames: string[] }): Promise<ClusterCredentials> {
   const dir = join(dataDir, 'pki');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await ensureCa(dir);
-  await makeServerCertificate(dir, opts.bind);
+  const apiserver = await issueCertificate(dir, { name: 'apiserver', commonName: 'shoal-apiserver', usage: { server: serverAddresses(opts.bind) } });
+  const agentServingCertificates = new Map<string, IssuedCertificate>();
+  for (const node of opts.nodeNames) {
+    // CN names the node, as a kubelet's serving certificate does; the apiserver checks the address (SANs).
+    const cert = await issueCertificate(dir, { name: `agent-${node}`, commonName: nodeUser(node), usage: { server: serverAddresses(opts.agentBind) } });
+    agentServingCertificates.set(node, cert);
+  }
+  const agentClientCertificate = await issueCertificate(dir, {
+    name: 'apiserver-agent-client',
+    commonName: AGENT_CLIENT_USER,
+    organizations: [AGENT_CLIENT_GROUP],
+    usage: 'client',
+  });
 
   const tokenFile = join(dir, 'tokens.csv');
   const entries = (existsSync(tokenFile) ? parseTokens(await readFile(tokenFile, 'utf8')) : []).filter((e) => e.user !== CONTROLLER_MANAGER_USER);
@@ -190,13 +114,15 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; n
   return {
     dir,
     caFile: join(dir, 'ca.crt'),
-    certFile: join(dir, 'apiserver.crt'),
-    keyFile: join(dir, 'apiserver.key'),
+    certFile: apiserver.certFile,
+    keyFile: apiserver.keyFile,
     tokenFile,
     adminToken,
     controllerTokens,
     controllerTokensDir,
     nodeTokens,
+    agentServingCertificates,
+    agentClientCertificate,
   };
 }
 

@@ -7,7 +7,10 @@
  * The apiserver serves HTTPS with a certificate from the cluster's own CA and authenticates every
  * request (credentials.ts): the agent gets its own token in a config file only the owner can
  * read, and each of the controller-manager's controllers its own (--controller-tokens-dir), so
- * each holds only its own role's rights; authorization is Node,RBAC.
+ * each holds only its own role's rights; authorization is Node,RBAC. The agent's endpoint
+ * (consoles, metrics) is HTTPS too, with a certificate from the same CA, and admits only the
+ * apiserver's agent-client certificate: users read consoles through the apiserver, where RBAC
+ * decides (`get virtualmachines/log`).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +19,8 @@ import { SupervisedProcess } from './supervised-process.js';
 import { ensureCredentials, writePrivateYaml, type ClusterCredentials } from './credentials.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** Where the agent's endpoint listens: the apiserver, on this machine, is its one client. */
+const AGENT_BIND = '127.0.0.1';
 
 export interface LocalClusterOptions {
   dataDir: string;
@@ -55,7 +60,12 @@ export class LocalCluster {
     const logs = join(dataDir, 'logs');
     await mkdir(logs, { recursive: true });
     this.opts.progress(`credentials in ${join(dataDir, 'pki')}`);
-    const creds = (this.credentials = await ensureCredentials(dataDir, { bind: this.opts.bind, nodeNames: [this.opts.nodeName] }));
+    const creds = (this.credentials = await ensureCredentials(dataDir, {
+      bind: this.opts.bind,
+      agentBind: AGENT_BIND,
+      nodeNames: [this.opts.nodeName],
+    }));
+    const agentServing = creds.agentServingCertificates.get(this.opts.nodeName)!;
     const componentConfig = async (name: string, credential: { token: string } | { 'controller-tokens-dir': string }) => {
       const path = join(creds.dir, `${name}.yaml`);
       await writePrivateYaml(path, { ...credential, 'certificate-authority': creds.caFile });
@@ -99,6 +109,12 @@ export class LocalCluster {
         creds.tokenFile,
         '--authorization-mode',
         'Node,RBAC',
+        '--agent-client-certificate',
+        creds.agentClientCertificate.certFile,
+        '--agent-client-key',
+        creds.agentClientCertificate.keyFile,
+        '--agent-certificate-authority',
+        creds.caFile,
       ],
       logFile: join(logs, 'apiserver.log'),
       ready: /listening on/,
@@ -133,8 +149,16 @@ export class LocalCluster {
         join(dataDir, 'agent'),
         '--runtime',
         'qemu',
+        '--bind',
+        AGENT_BIND,
         '--port',
         '0',
+        '--tls-cert-file',
+        agentServing.certFile,
+        '--tls-private-key-file',
+        agentServing.keyFile,
+        '--client-ca-file',
+        creds.caFile,
         // The all-in-one cluster stops as a whole: its VMs go with it.
         '--stop-vms-on-exit',
       ],

@@ -60,7 +60,8 @@ export async function up(args: UpArgs): Promise<void> {
 Shoal is running: API server at ${cluster.serverUrl} (etcd data in ${resolve(args.dataDir, 'etcd')}).
 
 The API server takes only authenticated requests over HTTPS; shoalctl and kubectl use the admin
-credentials written in ${resolve(args.dataDir)}:
+credentials written in ${resolve(args.dataDir)}. Consoles go through the API server
+(RBAC: get virtualmachines/log): the node agent serves them only to the API server's certificate.
 
 Try:
   export SHOAL_CONFIG=${configs.shoalConfig}
