@@ -62,11 +62,12 @@ stale() {
 }
 
 # record_exit CODE FENCED(true|false): exit.json, for the agent. The `fenced` marker is the
-# agent's own fence (qemu-driver.ts fence()), which may have stopped QEMU instead of us.
+# agent's own fence (qemu-driver.ts fence()), which may have stopped QEMU instead of us. The
+# time is to the millisecond: the agent's crash-loop back-off counts from it.
 record_exit() {
   fenced=$2
   [ -e "$run_dir/fenced" ] && fenced=true
-  write_file "$run_dir/exit.json" "$(printf '{"code":%d,"fenced":%s,"at":"%s"}\n' "$1" "$fenced" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+  write_file "$run_dir/exit.json" "$(printf '{"code":%d,"fenced":%s,"at":"%s"}\n' "$1" "$fenced" "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)")"
 }
 
 if stale; then
