@@ -29,7 +29,10 @@ interface Owned {
 }
 
 /** What the node agent reports about its guest while the VM is bound to its node. */
-const AGENT: Owned = { fields: ['phase', 'nodeName', 'ip', 'pid', 'bootedAt', 'restarts', 'reason', 'message', 'observedGeneration'], conditions: ['Ready'] };
+const AGENT: Owned = {
+  fields: ['phase', 'nodeName', 'ip', 'pid', 'bootedAt', 'restarts', 'nextRestartAt', 'reason', 'message', 'observedGeneration'],
+  conditions: ['Ready'],
+};
 const VM_OWNERS: Record<string, Owned> = {
   'system:shoal:scheduler': { fields: [], conditions: ['Scheduled'] },
   'system:shoal:preemptor': { fields: ['preemptedBy', 'nominatedNodeName'], conditions: [] },

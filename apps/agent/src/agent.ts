@@ -30,6 +30,8 @@ import { FenceClock } from './fencing/fence-clock.js';
 import { FenceMonitor } from './fencing/fence-monitor.js';
 import { RENEWALS_PER_LEASE } from './fencing/timing.js';
 import { vmController } from './vm/controller.js';
+import type { RestartBackoffPolicy } from './vm/restart-backoff.js';
+import { FileRestartBackoffStore } from './vm/restart-backoff-store.js';
 import { buildAgentHttp, type AgentEndpointTls } from './http-server.js';
 
 export interface AgentOptions {
@@ -49,6 +51,8 @@ export interface AgentOptions {
   leaseDurationSeconds: number;
   fenceTimeoutSeconds: number;
   stopGraceSeconds: number;
+  /** How restarts after a guest's exit back off (CrashLoopBackOff); default: the kubelet's. */
+  restartBackoff?: RestartBackoffPolicy;
   /** Stop every VM when the agent stops (the all-in-one `shoal up`), instead of leaving them running. */
   stopVmsOnExit: boolean;
   capacity?: { vcpus?: number; memoryMiB?: number };
@@ -133,6 +137,9 @@ export class Agent {
       recorder: this.recorder,
       fenceTimeoutSeconds: o.fenceTimeoutSeconds,
       stopGraceMs: o.stopGraceSeconds * 1000,
+      restartBackoff: o.restartBackoff,
+      // On disk, beside the instances: a restarted agent goes on waiting where this one stopped.
+      restartBackoffStore: new FileRestartBackoffStore(join(o.dataDir, 'restart-backoff'), o.log),
       log: o.log,
     });
     this.informer.start();

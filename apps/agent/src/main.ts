@@ -11,6 +11,7 @@ import { AGENT_CLIENT_GROUP, DATACENTER_LABEL, HOSTNAME_LABEL, RACK_LABEL, ZONE_
 import { Agent } from './agent.js';
 import type { AgentEndpointTls } from './http-server.js';
 import { DEFAULT_LEASE_DURATION_SECONDS, defaultFenceTimeoutSeconds, fencingTimingError } from './fencing/timing.js';
+import { KUBELET_RESTART_BACKOFF, restartBackoffFlagsError } from './vm/restart-backoff.js';
 
 function parseLabels(s: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -86,6 +87,21 @@ const argv = await yargs(hideBin(process.argv))
     describe: `Seconds without a successful lease renewal after which this node's VMs are stopped, so they can run elsewhere (default: 1.5 × --lease-duration, ${defaultFenceTimeoutSeconds(DEFAULT_LEASE_DURATION_SECONDS)} with the default lease)`,
   })
   .option('stop-grace', { type: 'number', default: 30, describe: 'Seconds a guest gets to shut down before it is killed' })
+  .option('crash-loop-backoff-base', {
+    type: 'number',
+    default: KUBELET_RESTART_BACKOFF.baseMs / 1000,
+    describe: 'Seconds a VM restarted after its guest exited waits; doubled for each exit in a row (CrashLoopBackOff, as the kubelet)',
+  })
+  .option('crash-loop-backoff-max', {
+    type: 'number',
+    default: KUBELET_RESTART_BACKOFF.maxMs / 1000,
+    describe: 'The longest wait, in seconds, before restarting a VM whose guest keeps exiting',
+  })
+  .option('crash-loop-backoff-reset', {
+    type: 'number',
+    default: KUBELET_RESTART_BACKOFF.resetAfterMs / 1000,
+    describe: 'Seconds a run must last to end a crash loop: its exit waits --crash-loop-backoff-base again',
+  })
   .option('stop-vms-on-exit', { type: 'boolean', default: false, describe: 'Stop all VMs when the agent stops (all-in-one use)' })
   .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
   .option('memory-mib', { type: 'number', describe: 'Memory offered to VMs in MiB (default: host memory minus 1 GiB)' })
@@ -107,6 +123,12 @@ const argv = await yargs(hideBin(process.argv))
       fenceTimeoutSeconds: a['fence-timeout'] ?? defaultFenceTimeoutSeconds(a['lease-duration']),
     });
     if (fencingError) throw new Error(fencingError);
+    const backoffError = restartBackoffFlagsError({
+      base: a['crash-loop-backoff-base'],
+      max: a['crash-loop-backoff-max'],
+      reset: a['crash-loop-backoff-reset'],
+    });
+    if (backoffError) throw new Error(backoffError);
     parseLabels(a.labels);
     if (Boolean(a['tls-cert-file']) !== Boolean(a['tls-private-key-file'])) throw new Error('--tls-cert-file and --tls-private-key-file go together');
     // HTTPS without a client CA would admit nobody to consoles, or everybody: neither is wanted.
@@ -195,6 +217,11 @@ const agents = nodeNames.map(
       leaseDurationSeconds: argv['lease-duration'],
       fenceTimeoutSeconds: argv['fence-timeout'] ?? defaultFenceTimeoutSeconds(argv['lease-duration']),
       stopGraceSeconds: argv['stop-grace'],
+      restartBackoff: {
+        baseMs: argv['crash-loop-backoff-base'] * 1000,
+        maxMs: argv['crash-loop-backoff-max'] * 1000,
+        resetAfterMs: argv['crash-loop-backoff-reset'] * 1000,
+      },
       stopVmsOnExit: argv['stop-vms-on-exit'],
       capacity: { vcpus: argv.vcpus, memoryMiB: argv['memory-mib'] },
       log: log.child({ node: nodeName }),

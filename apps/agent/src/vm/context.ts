@@ -3,6 +3,8 @@ import type { VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from '../runtime/driver.js';
+import type { RestartBackoffPolicy } from './restart-backoff.js';
+import type { RestartBackoffStore } from './restart-backoff-store.js';
 
 /**
  * Whether the agent may act on what its informer holds. False while its lease is not fresh (the
@@ -37,4 +39,6 @@ export interface VmContext {
   warnedEviction: Map<string, string>;
   /** The fenced exit (its time) last reported with an Event, per instance uid: one Event per fencing. */
   reportedFence: Map<string, string>;
+  /** How restarts after exits back off (restart-backoff.ts), and where each VM's loop is kept. */
+  restartBackoff: { policy: RestartBackoffPolicy; store: RestartBackoffStore };
 }

@@ -18,6 +18,8 @@ import type { Registry } from 'prom-client';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { FenceGate, VmContext } from './context.js';
 import { reconcile } from './reconcile.js';
+import { KUBELET_RESTART_BACKOFF, type RestartBackoffPolicy } from './restart-backoff.js';
+import { MemoryRestartBackoffStore, type RestartBackoffStore } from './restart-backoff-store.js';
 
 export const VM_CONTROLLER_NAME = 'agent-vms';
 const WORKERS = 8;
@@ -33,6 +35,10 @@ export interface VmControllerOptions {
   fenceTimeoutSeconds: number;
   stopGraceMs: number;
   log: Logger;
+  /** How restarts after exits back off; default: the kubelet's (10 s doubling to 5 min, reset by a 10 min run). */
+  restartBackoff?: RestartBackoffPolicy;
+  /** Where each VM's crash loop is kept; default: in memory (the agent keeps it on disk). */
+  restartBackoffStore?: RestartBackoffStore;
   /** Default 8. */
   workers?: number;
   /** Default: prom-client's global registry (the agent's /metrics). */
@@ -52,6 +58,7 @@ export function vmController(o: VmControllerOptions): Controller {
     log: o.log,
     warnedEviction: new Map(),
     reportedFence: new Map(),
+    restartBackoff: { policy: o.restartBackoff ?? KUBELET_RESTART_BACKOFF, store: o.restartBackoffStore ?? new MemoryRestartBackoffStore() },
   };
   const controller = new Controller({
     name: VM_CONTROLLER_NAME,

@@ -31,6 +31,7 @@ import type { Result } from '@shoal/controller-runtime';
 import type { InstanceState } from '../runtime/driver.js';
 import { evictionStatus, statusPatch, type Action } from './lifecycle.js';
 import type { VmContext } from './context.js';
+import { forgetInstance } from './forget-instance.js';
 import { requestStop } from './stopping.js';
 
 export async function evict(
@@ -39,7 +40,7 @@ export async function evict(
   instance: InstanceState | undefined,
   action: Extract<Action, { type: 'evict' }>,
 ): Promise<Result> {
-  const { driver, log } = ctx;
+  const { log } = ctx;
   const key = objectKey(vm.metadata);
   const uid = vm.metadata.uid!;
   const { request } = action;
@@ -53,10 +54,7 @@ export async function evict(
     const waiting = await requestStop(ctx, uid, action.graceMs);
     if (waiting) return waiting;
   }
-  if (action.remove) {
-    await driver.remove(uid);
-    ctx.reportedFence.delete(uid);
-  }
+  if (action.remove) await forgetInstance(ctx, uid);
   const finalizers = current.metadata.finalizers ?? [];
   const kept = finalizers.filter((f) => f !== AGENT_FINALIZER);
   try {

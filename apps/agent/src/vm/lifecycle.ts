@@ -16,6 +16,7 @@ import {
   type VirtualMachineStatus,
 } from '@shoal/api';
 import { FENCED_REASON, type InstanceState } from '../runtime/driver.js';
+import { backoffMessage, CRASH_LOOP_BACK_OFF_REASON, type RestartBackoff } from './restart-backoff.js';
 
 export type Action =
   | { type: 'start'; restart: boolean }
@@ -94,13 +95,27 @@ function condition(type: string, ok: boolean, reason: string, message: string, p
   )[0]!;
 }
 
-/** The status this VM should have, given what runs (or ran) for it here. */
+/** What status says of a guest that exited. */
+export function exitMessage(node: string, exit: NonNullable<InstanceState['exit']>): string {
+  return exit.reason === FENCED_REASON
+    ? `fenced: ${node} went longer than its fence timeout without renewing its lease, so the guest was stopped`
+    : exit.code !== undefined
+      ? `the guest's command exited with code ${exit.code}`
+      : `the guest stopped (${exit.reason})`;
+}
+
+/**
+ * The status this VM should have, given what runs (or ran) for it here. `backoff`: the step
+ * of a crash loop whose wait is not over (the instance has exited): the phase stays what the
+ * exit makes it, the reason says CrashLoopBackOff and nextRestartAt when it restarts.
+ */
 export function computeStatus(
   vm: VirtualMachine,
   node: string,
   instance: InstanceState | undefined,
   deleting: boolean,
   now = new Date().toISOString(),
+  backoff?: RestartBackoff,
 ): VirtualMachineStatus {
   const prev = vm.status ?? {};
   const base: VirtualMachineStatus = {
@@ -140,13 +155,8 @@ export function computeStatus(
       case 'exited': {
         const exit = instance.exit!;
         phase = exit.success ? 'Stopped' : 'Failed';
-        reason = exit.reason;
-        message =
-          exit.reason === FENCED_REASON
-            ? `fenced: ${node} went longer than its fence timeout without renewing its lease, so the guest was stopped`
-            : exit.code !== undefined
-              ? `the guest's command exited with code ${exit.code}`
-              : `the guest stopped (${exit.reason})`;
+        reason = backoff ? CRASH_LOOP_BACK_OFF_REASON : exit.reason;
+        message = backoff ? backoffMessage(backoff, base.restarts!, exitMessage(node, exit)) : exitMessage(node, exit);
         break;
       }
     }
@@ -160,6 +170,7 @@ export function computeStatus(
     ...(instance?.pid && instance.phase !== 'exited' ? { pid: instance.pid } : {}),
     ...(instance?.bootedAt ? { bootedAt: instance.bootedAt } : prev.bootedAt ? { bootedAt: prev.bootedAt } : {}),
     ...(running && instance?.ip ? { ip: instance.ip } : {}),
+    ...(backoff && instance?.phase === 'exited' && !deleting ? { nextRestartAt: backoff.nextRestartAt } : {}),
     conditions: [condition('Ready', running, reason, message, prev.conditions, now), ...(prev.conditions ?? []).filter((c) => c.type !== 'Ready')],
   };
 }
@@ -202,6 +213,7 @@ const AGENT_STATUS_FIELDS: ReadonlySet<string> = new Set<keyof VirtualMachineSta
   'ip',
   'bootedAt',
   'restarts',
+  'nextRestartAt',
   'pid',
   'reason',
   'message',

@@ -14,6 +14,9 @@
  *   eviction requested                → status Stopping, stop within the grace, remove,
  *                                       status Pending, then unbind (eviction.ts)
  *   a guest already shutting down     → see the stop through before deciding anything else
+ *   a guest that exited, to restart   → wait out its crash-loop back-off first: status
+ *                                       CrashLoopBackOff, requeue at the next attempt
+ *                                       (restart-backoff.ts)
  *   otherwise                         → finalizer first, then nextAction(), then status
  *
  * A reconcile never waits for a guest to shut down (runtime/driver.ts): it asks the runtime
@@ -40,7 +43,9 @@ import type { Result } from '@shoal/controller-runtime';
 import { FENCED_REASON, LaunchRefusedError, type InstanceState, type VmLaunchSpec } from '../runtime/driver.js';
 import { FENCE_GATE_RETRY_MS, type VmContext } from './context.js';
 import { evict } from './eviction.js';
-import { computeStatus, invalidEvictionRequest, nextAction, statusPatch } from './lifecycle.js';
+import { forgetInstance } from './forget-instance.js';
+import { computeStatus, exitMessage, invalidEvictionRequest, nextAction, statusPatch } from './lifecycle.js';
+import { BACK_OFF_EVENT_REASON, backoffMessage, backsOff, nextBackoff, type RestartBackoff } from './restart-backoff.js';
 import { requestStop } from './stopping.js';
 
 export function launchSpec(vm: VirtualMachine): VmLaunchSpec {
@@ -131,6 +136,10 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
         await driver.start(launchSpec(mine), mayLaunch);
         break;
       case 'start':
+        if (action.restart && instance && backsOff(instance.exit)) {
+          const waiting = await holdBackRestart(ctx, mine, instance);
+          if (waiting) return waiting;
+        }
         if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
         if (instance) await driver.remove(uid);
         if (action.restart) restarts++;
@@ -148,6 +157,31 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
   instance = driver.state(uid);
   await writeStatus(ctx, { ...mine, status: { ...mine.status, restarts } }, instance, false);
   return {};
+}
+
+/**
+ * A restart after an exit waits out its crash-loop back-off (restart-backoff.ts). The step is
+ * taken once per exit — kept on disk, said in one Warning Event — and until its time the status
+ * says CrashLoopBackOff and the reconcile returns, to come back then: it never sleeps. Answers
+ * undefined once the wait is over: the caller restarts the VM.
+ */
+async function holdBackRestart(ctx: VmContext, vm: VirtualMachine, instance: InstanceState): Promise<Result | undefined> {
+  const { policy, store } = ctx.restartBackoff;
+  const uid = vm.metadata.uid!;
+  const previous = await store.get(uid);
+  const backoff = nextBackoff(policy, previous, vm.metadata.generation ?? 0, instance);
+  const waitMs = Date.parse(backoff.nextRestartAt) - Date.now();
+  if (backoff !== previous) {
+    await store.set(uid, backoff);
+    if (waitMs > 0) {
+      const message = backoffMessage(backoff, vm.status?.restarts ?? 0, exitMessage(ctx.nodeName, instance.exit!));
+      ctx.log.info({ vm: objectKey(vm.metadata), exits: backoff.exits, delayMs: backoff.delayMs, nextRestartAt: backoff.nextRestartAt }, message);
+      ctx.recorder.event(vm, 'Warning', BACK_OFF_EVENT_REASON, message);
+    }
+  }
+  if (waitMs <= 0) return undefined;
+  await writeStatus(ctx, vm, instance, false, backoff);
+  return { requeueAfterMs: waitMs };
 }
 
 /** A stop (or the stop half of a restart) of a VM that stays: asked for, its status written, looked at again until the guest has exited. */
@@ -172,8 +206,7 @@ async function finishDeletion(ctx: VmContext, vm: VirtualMachine): Promise<Resul
     const waiting = await requestStop(ctx, uid, ctx.stopGraceMs);
     if (waiting) return waiting;
   }
-  await ctx.driver.remove(uid);
-  ctx.reportedFence.delete(uid);
+  await forgetInstance(ctx, uid);
   await removeFinalizer(ctx, vm);
   return {};
 }
@@ -196,8 +229,7 @@ async function cleanUp(ctx: VmContext, key: string, instance: InstanceState, why
     const waiting = await requestStop(ctx, instance.uid, ctx.stopGraceMs);
     if (waiting) return waiting;
   }
-  await ctx.driver.remove(instance.uid);
-  ctx.reportedFence.delete(instance.uid);
+  await forgetInstance(ctx, instance.uid);
   return undefined;
 }
 
@@ -240,8 +272,14 @@ function warnInvalidEviction(ctx: VmContext, key: string, vm: VirtualMachine): v
   );
 }
 
-async function writeStatus(ctx: VmContext, vm: VirtualMachine, instance: InstanceState | undefined, deleting: boolean): Promise<void> {
-  const next = computeStatus(vm, ctx.nodeName, instance, deleting);
+async function writeStatus(
+  ctx: VmContext,
+  vm: VirtualMachine,
+  instance: InstanceState | undefined,
+  deleting: boolean,
+  backoff?: RestartBackoff,
+): Promise<void> {
+  const next = computeStatus(vm, ctx.nodeName, instance, deleting, undefined, backoff);
   const patch = statusPatch(ctx.vms.get(objectKey(vm.metadata))?.status, next);
   if (!patch) return;
   try {

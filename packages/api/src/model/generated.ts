@@ -708,6 +708,10 @@ export interface VirtualMachineStatus {
    */
   restarts?: number;
   /**
+   * While its node agent holds back the restart of a VM that keeps exiting (reason CrashLoopBackOff): when it restarts it next, RFC 3339. The wait doubles with each exit in a row (10 s up to 5 min by default), as the kubelet's does.
+   */
+  nextRestartAt?: string;
+  /**
    * Process id of the VM on its node.
    */
   pid?: number;

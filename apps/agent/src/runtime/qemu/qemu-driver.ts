@@ -32,7 +32,11 @@ const POWERDOWN_QMP_TIMEOUT_MS = 1_000;
 const SUPERVISOR_PID = 'supervisor.pid';
 /** QEMU's pid as its supervisor recorded it at spawn (qemu.pid comes later, from QEMU itself). */
 const CHILD_PID_FILE = 'child.pid';
-/** Written (by the supervisor or by fence()) before QEMU is stopped for fencing; the supervisor reports it in exit.json. */
+/**
+ * Written (by the supervisor or by fence()) after QEMU was stopped for fencing, for whoever reads
+ * the run dir later; the supervisor reports it in exit.json. Never written before the kill: a
+ * full, read-only or removed run dir must not keep a fenced VM running.
+ */
 const FENCED_MARKER = 'fenced';
 /** Booting instances are re-read this often, to see their boot marker promptly. */
 const FAST_POLL_MS = 50;
@@ -58,6 +62,14 @@ interface Tracked {
   console: MarkerScanner;
   /** Re-reads of one instance run one after another: they advance the same scanner. */
   refreshing?: Promise<void>;
+  /**
+   * The pids last read from the run dir, kept in memory: a run dir that was removed (or cannot
+   * be read) must not make a live supervisor look lost, nor its QEMU unkillable.
+   */
+  supervisorPid?: number;
+  qemuPid?: number;
+  /** Set by fence() before it kills: the exit is Fenced even if no marker could be written. */
+  fenced?: boolean;
 }
 
 const isAlive = (pid: number | undefined) => {
@@ -69,6 +81,15 @@ const isAlive = (pid: number | undefined) => {
     return false;
   }
 };
+
+/** A JSON file's content, or undefined when it is missing, unreadable or not JSON (cut short on a full disk). */
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return (JSON.parse(await readFile(path, 'utf8')) as T | null) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 async function readPid(path: string): Promise<number | undefined> {
   const text = await readFile(path, 'utf8').catch(() => '');
@@ -106,6 +127,9 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
       const uid = path.slice(this.vmsDir.length + 1).split('/')[0];
       if (uid && this.instances.has(uid)) this.scheduleRefresh(uid);
     });
+    // A watch that fails (a run dir removed under it, inotify limits) costs only promptness: the
+    // poller below still looks. Unheard, the error would end the agent, fences and all.
+    this.watcher.on('error', () => undefined);
     // Booting guests are looked at often (their boot marker is what a user waits for), the rest rarely.
     let tick = 0;
     this.poller = setInterval(() => {
@@ -123,12 +147,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     const found: InstanceState[] = [];
     for (const uid of await readdir(this.vmsDir).catch(() => [] as string[])) {
       const dir = join(this.vmsDir, uid);
-      const meta = JSON.parse(await readFile(join(dir, META_FILE), 'utf8').catch(() => 'null')) as {
-        namespace: string;
-        name: string;
-        startedAt: string;
-        serialOffset: number;
-      } | null;
+      const meta = await readJson<{ namespace: string; name: string; startedAt: string; serialOffset: number }>(join(dir, META_FILE));
       if (!meta) continue;
       const tracked: Tracked = {
         dir,
@@ -136,7 +155,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
         state: { uid, namespace: meta.namespace, name: meta.name, phase: 'starting', startedAt: meta.startedAt },
       };
       // A stop the previous agent process requested goes on, with its deadline.
-      const stop = JSON.parse(await readFile(join(dir, STOP_FILE), 'utf8').catch(() => 'null')) as { deadline: string } | null;
+      const stop = await readJson<{ deadline: string }>(join(dir, STOP_FILE));
       if (stop) Object.assign(tracked.state, { phase: 'stopping', stopDeadline: stop.deadline });
       this.instances.set(uid, tracked);
       await this.refresh(uid, false);
@@ -190,13 +209,16 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
       reject: false,
     });
     supervisor.unref();
-    await writeFile(join(dir, SUPERVISOR_PID), String(supervisor.pid));
     const tracked: Tracked = {
       dir,
       console: new MarkerScanner(spec.uid, serialOffset),
       state: { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt },
+      supervisorPid: supervisor.pid,
     };
+    // Tracked before the pid file is written: a write that fails leaves a guest this driver
+    // knows about (and can stop), not one launched again by the retry.
     this.instances.set(spec.uid, tracked);
+    await writeFile(join(dir, SUPERVISOR_PID), String(supervisor.pid));
     return { ...tracked.state };
   }
 
@@ -222,7 +244,9 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
       t.state.phase = 'stopping';
       t.state.stopDeadline = new Date(deadline).toISOString();
       // Written before anything is sent: an agent restarted from here on finds the same deadline.
-      await writeFile(join(t.dir, STOP_FILE), JSON.stringify({ deadline: t.state.stopDeadline }));
+      // Best effort: on a full or read-only disk the stop goes on, and only a restarted agent
+      // would grant a fresh grace.
+      await writeFile(join(t.dir, STOP_FILE), JSON.stringify({ deadline: t.state.stopDeadline })).catch(() => undefined);
       this.emit('change', uid);
     }
     if (now >= deadline) {
@@ -247,7 +271,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
   private async killQemu(t: Tracked): Promise<void> {
     const until = Date.now() + 5_000;
     for (;;) {
-      const pid = (await readPid(join(t.dir, PID_FILE))) ?? (await readPid(join(t.dir, CHILD_PID_FILE)));
+      const pid = await this.qemuPid(t);
       if (pid) {
         try {
           process.kill(pid, 'SIGKILL');
@@ -265,23 +289,30 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
   /**
    * SIGKILLs every QEMU of this node that has not exited, marked as fenced. The supervisors do
    * this on their own (and keep doing it while the agent is frozen); this is the agent's own
-   * pass, for a guest whose supervisor was lost and so has no dead man's switch left.
+   * pass, for a guest whose supervisor was lost and so has no dead man's switch left. Kill
+   * first, record after: the marker is only a record, and a run dir that is full, read-only or
+   * gone must not keep the guest alive (the exit is reported Fenced from memory then).
    */
   async fence(): Promise<void> {
     await Promise.all(
       [...this.instances.entries()].map(async ([uid, t]) => {
         if (existsSync(join(t.dir, EXIT_FILE))) return;
-        const pid = (await readPid(join(t.dir, PID_FILE))) ?? (await readPid(join(t.dir, CHILD_PID_FILE)));
-        if (!isAlive(pid)) return;
-        await writeFile(join(t.dir, FENCED_MARKER), '');
+        if (!isAlive(await this.qemuPid(t))) return;
+        t.fenced = true;
         await this.killQemu(t);
+        await writeFile(join(t.dir, FENCED_MARKER), '').catch(() => undefined);
         await this.refresh(uid);
       }),
     );
   }
 
+  /** QEMU's pid: its own pidfile, else the one its supervisor recorded at spawn, else the last one read. */
+  private async qemuPid(t: Tracked): Promise<number | undefined> {
+    return (await readPid(join(t.dir, PID_FILE))) ?? (await readPid(join(t.dir, CHILD_PID_FILE))) ?? t.qemuPid;
+  }
+
   private async running(t: Tracked): Promise<boolean> {
-    return isAlive(await readPid(join(t.dir, SUPERVISOR_PID))) && !existsSync(join(t.dir, EXIT_FILE));
+    return isAlive((await readPid(join(t.dir, SUPERVISOR_PID))) ?? t.supervisorPid) && !existsSync(join(t.dir, EXIT_FILE));
   }
 
   async remove(uid: string): Promise<void> {
@@ -330,32 +361,40 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
   private refresh(uid: string, emit = true): Promise<void> {
     const t = this.instances.get(uid);
     if (!t) return Promise.resolve();
-    t.refreshing = (t.refreshing ?? Promise.resolve()).then(() => this.reread(t, uid, emit));
+    // A look that failed (an I/O error) is only lost: the next poll looks again, and the chain
+    // of looks goes on rather than staying rejected.
+    t.refreshing = (t.refreshing ?? Promise.resolve()).then(() => this.reread(t, uid, emit)).catch(() => undefined);
     return t.refreshing;
   }
 
   private async reread(t: Tracked, uid: string, emit: boolean): Promise<void> {
     const before = JSON.stringify(t.state);
     const s = t.state;
-    s.pid = await readPid(join(t.dir, PID_FILE));
+    const pid = await readPid(join(t.dir, PID_FILE));
+    t.qemuPid = pid ?? (await readPid(join(t.dir, CHILD_PID_FILE))) ?? t.qemuPid;
+    // A pid QEMU reported once stays reported while its run dir cannot be read.
+    s.pid = pid ?? s.pid;
     await readNew(join(t.dir, SERIAL_LOG_FILE), t.console);
     const markers = t.console.markers;
     if (!s.bootedAt) {
       // Recorded in a file so a restarted agent keeps it even once the marker scrolled out of reach.
-      const recorded = JSON.parse(await readFile(join(t.dir, BOOT_FILE), 'utf8').catch(() => 'null')) as { bootedAt: string; ip?: string } | null;
+      const recorded = await readJson<{ bootedAt: string; ip?: string }>(join(t.dir, BOOT_FILE));
       if (recorded) Object.assign(s, recorded);
       else if (markers.booted) {
         s.bootedAt = new Date().toISOString();
         s.ip = markers.booted.ip;
-        await writeFile(join(t.dir, BOOT_FILE), JSON.stringify({ bootedAt: s.bootedAt, ip: s.ip }));
+        // Best effort: this process knows it already; only a restarted agent would miss it.
+        await writeFile(join(t.dir, BOOT_FILE), JSON.stringify({ bootedAt: s.bootedAt, ip: s.ip })).catch(() => undefined);
       }
     }
-    const exit = JSON.parse(await readFile(join(t.dir, EXIT_FILE), 'utf8').catch(() => 'null')) as { code: number; fenced: boolean; at: string } | null;
-    const supervisorAlive = isAlive(await readPid(join(t.dir, SUPERVISOR_PID)));
+    const exit = await readJson<{ code: number; fenced: boolean; at: string }>(join(t.dir, EXIT_FILE));
+    t.supervisorPid = (await readPid(join(t.dir, SUPERVISOR_PID))) ?? t.supervisorPid;
+    const supervisorAlive = isAlive(t.supervisorPid);
     if (exit || !supervisorAlive) {
       const code = markers.exitCode;
-      // The marker counts without exit.json too: a guest whose supervisor was lost, fenced by fence().
-      const fenced = exit?.fenced || existsSync(join(t.dir, FENCED_MARKER));
+      // The marker counts without exit.json too: a guest whose supervisor was lost, fenced by
+      // fence(); and fence()'s own word counts without either (a run dir it could not write).
+      const fenced = t.fenced || exit?.fenced || existsSync(join(t.dir, FENCED_MARKER));
       const reason = fenced
         ? FENCED_REASON
         : code !== undefined
@@ -371,6 +410,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
               : 'SupervisorLost';
       s.phase = 'exited';
       s.pid = undefined;
+      t.qemuPid = undefined;
       s.exit = {
         success: reason === 'Completed' || reason === 'ShutDown' || reason === 'GuestPoweredOff',
         code,

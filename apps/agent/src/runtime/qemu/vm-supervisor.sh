@@ -5,13 +5,21 @@
 #
 #   - every second it looks at the agent's heartbeat file, which the agent touches on each
 #     SUCCESSFUL lease renewal only (mtime = the renewal's renewTime). Older than FENCE_SECONDS,
-#     or missing: it stops QEMU (SIGTERM, SIGKILL if still there 1 s later) and says "fenced"
-#     in exit.json. This works whatever state the agent is in — killed, SIGSTOPped, stuck —
-#     because nothing here depends on it, so a VM whose node lost the control plane can be run
-#     elsewhere (the health controller waits for lease expiry + FENCE_SECONDS) without ever
-#     running twice.
+#     missing (the data dir was removed), or unreadable: it stops QEMU (SIGTERM, SIGKILL if
+#     still there 1 s later) and says "fenced" in exit.json. This works whatever state the agent
+#     is in — killed, SIGSTOPped, stuck — because nothing here depends on it, so a VM whose node
+#     lost the control plane can be run elsewhere (the health controller waits for lease expiry
+#     + FENCE_SECONDS) without ever running twice.
 #   - it never launches QEMU on a heartbeat that is already that stale: the agent decided to
 #     start the VM on the strength of a lease it may no longer hold.
+#
+# The fence never depends on a write. The run dir may be gone (an operator removed the data
+# dir), full, or read-only (remounted after an I/O error); a redirection that fails on `:` or
+# any other special built-in ends a POSIX shell, and with it the watcher, which is how a VM once
+# ran on for 15 minutes without a heartbeat. So QEMU is signalled FIRST, and every file this
+# script writes goes through write_file/append_log, in a subshell of its own, whose failure
+# loses only the record. The watcher tells the main shell that it fenced through its exit
+# status, not through a file.
 #
 # Ages are measured in milliseconds (GNU stat's %.3Y, date's %3N): whole seconds would let a
 # VM live up to a second longer than the timeout on rounding alone.
@@ -21,45 +29,66 @@ set -u
 run_dir=$1 heartbeat=$2 fence=$3
 shift 4
 fence_ms=$((fence * 1000))
+# The watcher's exit status when it stopped QEMU.
+FENCED_STATUS=3
+# The age of a heartbeat that cannot be read: as stale as can be.
+UNKNOWN_AGE_MS=9999999999999
 
-# Milliseconds since the heartbeat file was touched; a missing file is as stale as can be.
+# write_file FILE TEXT: best effort, atomically (a reader never sees half a file).
+write_file() {
+  (printf '%s' "$2" >"$1.tmp" && mv -f "$1.tmp" "$1") 2>/dev/null || rm -f "$1.tmp" 2>/dev/null
+}
+
+# append_log LINE: to qemu.log beside QEMU's own output, best effort.
+append_log() {
+  (printf 'supervisor: %s\n' "$1" >>"$run_dir/qemu.log") 2>/dev/null
+}
+
+# Milliseconds since the heartbeat file was touched. A missing or unreadable file, or a clock
+# that cannot be read, is as stale as can be: when in doubt, the VM stops.
 heartbeat_age_ms() {
-  mtime=$(stat -c %.3Y "$heartbeat" 2>/dev/null) || { echo 9999999999999; return; }
-  now=$(date +%s%3N)
+  mtime=$(stat -c %.3Y "$heartbeat" 2>/dev/null) || mtime=
+  now=$(date +%s%3N 2>/dev/null) || now=
+  case $mtime in *[!0-9.]* | '') echo "$UNKNOWN_AGE_MS" && return ;; esac
+  case $mtime in [0-9]*.[0-9][0-9][0-9]) ;; *) echo "$UNKNOWN_AGE_MS" && return ;; esac
+  case $now in *[!0-9]* | '') echo "$UNKNOWN_AGE_MS" && return ;; esac
   echo $((now - ${mtime%.*}${mtime#*.}))
 }
 
-# Prints the age and succeeds when the heartbeat is older than the fence timeout.
+# Sets $age and succeeds when the heartbeat is older than the fence timeout.
 stale() {
   age=$(heartbeat_age_ms)
   [ "$age" -gt "$fence_ms" ]
 }
 
+# record_exit CODE FENCED(true|false): exit.json, for the agent. The `fenced` marker is the
+# agent's own fence (qemu-driver.ts fence()), which may have stopped QEMU instead of us. The
+# time is to the millisecond: the agent's crash-loop back-off counts from it.
 record_exit() {
-  fenced=false
+  fenced=$2
   [ -e "$run_dir/fenced" ] && fenced=true
-  printf '{"code":%d,"fenced":%s,"at":"%s"}\n' "$1" "$fenced" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$run_dir/exit.json.tmp"
-  mv "$run_dir/exit.json.tmp" "$run_dir/exit.json"
+  write_file "$run_dir/exit.json" "$(printf '{"code":%d,"fenced":%s,"at":"%s"}\n' "$1" "$fenced" "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)")"
 }
 
 if stale; then
-  echo "supervisor: agent heartbeat is ${age} ms old (limit ${fence_ms} ms): not starting the VM" >>"$run_dir/qemu.log"
-  : >"$run_dir/fenced"
-  record_exit -1
+  append_log "agent heartbeat is ${age} ms old (limit ${fence_ms} ms): not starting the VM"
+  write_file "$run_dir/fenced" ''
+  record_exit -1 true
   exit 0
 fi
 
 "$@" </dev/null >>"$run_dir/qemu.log" 2>&1 &
 qemu=$!
-echo "$qemu" >"$run_dir/child.pid"
+write_file "$run_dir/child.pid" "$qemu"
 
+# Runs in the background; exits FENCED_STATUS once it has stopped QEMU.
 fence_watch() {
   while kill -0 "$qemu" 2>/dev/null; do
     sleep 1
     if stale; then
-      echo "supervisor: agent heartbeat is ${age} ms old (limit ${fence_ms} ms): stopping the VM" >>"$run_dir/qemu.log"
-      : >"$run_dir/fenced"
-      # QEMU quits at once on SIGTERM (flushing its disks); one that does not is killed.
+      # From here on the main shell's TERM (sent once QEMU is gone) must not cut the record short.
+      trap '' TERM
+      # Kill first: QEMU quits at once on SIGTERM (flushing its disks); one that does not is killed.
       kill -TERM "$qemu" 2>/dev/null
       i=0
       while [ "$i" -lt 10 ] && kill -0 "$qemu" 2>/dev/null; do
@@ -67,14 +96,21 @@ fence_watch() {
         i=$((i + 1))
       done
       kill -KILL "$qemu" 2>/dev/null
-      return
+      # Record after, each write on its own: none of them can undo the kill.
+      append_log "agent heartbeat is ${age} ms old (limit ${fence_ms} ms): stopped the VM"
+      write_file "$run_dir/fenced" ''
+      exit "$FENCED_STATUS"
     fi
   done
+  exit 0
 }
 fence_watch &
 watcher=$!
 
 wait "$qemu"
 code=$?
-kill "$watcher" 2>/dev/null
-record_exit "$code"
+# A watcher only watching ends here; one that is fencing ignores this and finishes first.
+kill -TERM "$watcher" 2>/dev/null
+wait "$watcher"
+[ $? -eq "$FENCED_STATUS" ] && fenced=true || fenced=false
+record_exit "$code" "$fenced"

@@ -59,7 +59,7 @@ test('a fresh heartbeat keeps the VM; once it is older than the fence timeout th
   // Fence timeout, plus at most one check interval (1 s) and the time to stop.
   assert.ok(after >= FENCE_S * 1000, `not before the fence timeout (${after} ms)`);
   assert.ok(after <= FENCE_S * 1000 + 1_800, `stopped ${after} ms after the last heartbeat`);
-  assert.match(await readFile(join(s.dir, 'qemu.log'), 'utf8'), /supervisor: agent heartbeat is \d+ ms old \(limit 1000 ms\): stopping the VM/);
+  assert.match(await readFile(join(s.dir, 'qemu.log'), 'utf8'), /supervisor: agent heartbeat is \d+ ms old \(limit 1000 ms\): stopped the VM/);
   await s.proc;
   await s.cleanup();
 });
@@ -90,3 +90,20 @@ for (const heartbeat of ['stale', 'missing'] as const) {
     await s.cleanup();
   });
 }
+
+test('a heartbeat file that disappears while the VM runs (its data dir removed) is stale: the VM is stopped', async () => {
+  const s = await supervise('fresh');
+  const pid = await waitFor(async () => Number(await readFile(join(s.dir, 'child.pid'), 'utf8').catch(() => '')) || undefined, {
+    timeoutMs: 5_000,
+    message: 'child.pid',
+  });
+  await rm(s.hb);
+  const removed = Date.now();
+  const exit = await waitFor(s.exitJson, { timeoutMs: 10_000, message: 'exit.json after the heartbeat file was removed' });
+  assert.equal(exit.fenced, true);
+  assert.ok(!processAlive(pid), 'QEMU is gone');
+  // Not a fence timeout later: a missing heartbeat is as old as can be, so the next look stops it.
+  assert.ok(Date.now() - removed <= 2_500, `stopped ${Date.now() - removed} ms after the heartbeat file went`);
+  await s.proc;
+  await s.cleanup();
+});
