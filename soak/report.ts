@@ -8,7 +8,8 @@ import type { FaultRecord } from './fault-runner.js';
 import type { Leak } from './leaks.js';
 import type { LostWrite } from './ledger.js';
 import type { ManagedProcess, UnexpectedExit } from './managed-process.js';
-import type { MemoryViolation, TwiceViolation } from './sampler.js';
+import type { CacheMismatch } from './cache-consistency.js';
+import type { LateFence, MemoryViolation, TwiceViolation } from './sampler.js';
 import { FAULT_KINDS, type PlannedFault } from './schedule.js';
 
 export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -38,6 +39,8 @@ export interface SoakReport {
   workload: { operations: Record<string, number>; writes: { acked: number; rejected: number; ambiguous: number } };
   invariants: {
     neverTwice: InvariantResult & { samples: number; scans: number; maxCopiesSeen: number; violations: TwiceViolation[] };
+    fencedInTime: InvariantResult & { boundMs: number; late: LateFence[] };
+    apiserversAgreeWithEtcd: InvariantResult & { mismatches: CacheMismatch[] };
     acknowledgedWritesKept: InvariantResult & { ackedWrites: number; lost: LostWrite[] };
     convergence: InvariantResult & { boundMs: number; afterFaultsStoppedMs: number | null; unconverged: Record<string, string> };
     noLeaks: InvariantResult & { afterConvergence: Leak[]; afterDrain: Leak[] };
@@ -99,9 +102,19 @@ export function printSummary(r: SoakReport, print: (line: string) => void): void
     `(${i.neverTwice.scans} /proc scans, ${i.neverTwice.samples} with QMP; ${i.neverTwice.checks} checks, ${i.neverTwice.violations.length} violations)`,
   );
   line(
+    `fenced within ${s(i.fencedInTime.boundMs)}`,
+    i.fencedInTime,
+    `(${i.fencedInTime.checks} checks of a QEMU against its host's heartbeat, ${i.fencedInTime.late.length} late)`,
+  );
+  line(
     'no acknowledged write lost',
     i.acknowledgedWritesKept,
     `(${i.acknowledgedWritesKept.ackedWrites} acked writes, ${i.acknowledgedWritesKept.lost.length} lost)`,
+  );
+  line(
+    'apiservers agree with etcd',
+    i.apiserversAgreeWithEtcd,
+    `(whole lists from each watch cache vs etcd: ${i.apiserversAgreeWithEtcd.mismatches.length} differences)`,
   );
   line(
     `converged within ${s(i.convergence.boundMs)}`,

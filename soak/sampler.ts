@@ -6,6 +6,11 @@
  *                    between samples: /proc alone is scanned every SCAN_INTERVAL_MS, and any uid
  *                    found in two processes is asked over QMP at once, so an overlap much
  *                    shorter than a second is still caught
+ *   fenced in time   no QEMU process lives on a host whose agent's heartbeat file (touched on
+ *                    each successful lease renewal; vm-supervisor.sh's dead man's switch) is older
+ *                    than the fence timeout + FENCE_SLACK_MS: the agent fences itself while cut off
+ *                    or frozen, before the health controller moves its VMs (lease + fence). Checked
+ *                    at every /proc scan
  *   processes up     every process of the cluster that the soak did not kill is alive (a frozen
  *                    agent is alive), and its RSS stays under its role's bound
  *   convergence      each VM's clock (convergence.ts) stops at the first sample that finds it in
@@ -14,14 +19,23 @@
  * A sample reads the API only from the soak's informer (no request per sample), so it keeps
  * sampling while apiservers are down.
  */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { VirtualMachine } from '@shoal/api';
+import { processAlive } from '@shoal/testing';
 import type { Informer } from '@shoal/client';
 import type { SoakCluster } from './cluster.js';
 import { notConverged, type ConvergenceTracker } from './convergence.js';
 import type { Ledger } from './ledger.js';
 import type { ProcessRole } from './managed-process.js';
+import { AGENT_FENCE_SECONDS } from './timing.js';
 import { mayBeRunning, readVmTruth, scanProcesses, truthOf, withQmpStatus, type VmTruth } from './vm-truth.js';
 
+/**
+ * How late a fence may be: the supervisor looks at the heartbeat once a second and gives QEMU
+ * 1 s after SIGTERM before SIGKILL (vm-supervisor.sh), plus a second for a busy machine.
+ */
+export const FENCE_SLACK_MS = 3_000;
 export const SAMPLE_INTERVAL_MS = 1_000;
 export const SCAN_INTERVAL_MS = 250;
 
@@ -37,6 +51,15 @@ export interface TwiceViolation {
   uid: string;
   vm: string | undefined;
   copies: { pid: number; node: string | undefined; status: string }[];
+}
+
+export interface LateFence {
+  atMs: number;
+  node: string;
+  uid: string;
+  pid: number;
+  /** How old the node's heartbeat was, with the QEMU still there. */
+  heartbeatAgeMs: number;
 }
 
 export interface MemoryViolation {
@@ -66,6 +89,8 @@ export class Sampler {
   processChecks = 0;
   readonly twice: TwiceViolation[] = [];
   readonly memory: MemoryViolation[] = [];
+  readonly lateFences: LateFence[] = [];
+  fenceChecks = 0;
   /** The most QEMU processes of one uid seen at once, whatever their state (for the report). */
   maxCopiesSeen = 0;
   last?: VmTruth;
@@ -118,6 +143,7 @@ export class Sampler {
     for (const q of qemus) counts.set(q.uid, (counts.get(q.uid) ?? 0) + 1);
     const twice = qemus.filter((q) => counts.get(q.uid)! > 1);
     this.scans++;
+    await this.checkFences(qemus);
     // Each uid in one process is a check passed here; those in several are checked with QMP below.
     this.twiceChecks += [...counts.values()].filter((n) => n === 1).length;
     if (twice.length) this.checkTwice(truthOf(await withQmpStatus(twice), supervisors, this.o.now()));
@@ -130,6 +156,7 @@ export class Sampler {
     this.scans++;
     this.last = truth;
     this.checkTwice(truth);
+    await this.checkFences(truth.qemus);
     for (const p of this.o.cluster.processes) {
       this.processChecks++;
       if (!p.downOnPurpose) p.noticeIfDead();
@@ -148,6 +175,27 @@ export class Sampler {
         this.reasons.delete(name);
         this.o.tracker.converged(name, vm, at);
       } else this.reasons.set(name, why);
+    }
+  }
+
+  private async checkFences(qemus: readonly { pid: number; uid: string; node: string | undefined }[]): Promise<void> {
+    const bound = AGENT_FENCE_SECONDS * 1000 + FENCE_SLACK_MS;
+    const heartbeats = new Map<string, number | undefined>();
+    for (const [node, dir] of this.o.cluster.dataDirs) heartbeats.set(node, (await stat(join(dir, 'heartbeat')).catch(() => undefined))?.mtimeMs);
+    const wallNow = Date.now();
+    for (const q of qemus) {
+      if (!q.node) continue;
+      this.fenceChecks++;
+      const renewed = heartbeats.get(q.node);
+      const age = renewed === undefined ? Infinity : wallNow - renewed;
+      // Still there? A QEMU that exited since the scan is not late.
+      if (age <= bound || !processAlive(q.pid)) continue;
+      if (this.lateFences.some((f) => f.pid === q.pid)) continue;
+      const f: LateFence = { atMs: this.o.now(), node: q.node, uid: q.uid, pid: q.pid, heartbeatAgeMs: Math.round(age) };
+      this.lateFences.push(f);
+      this.o.log(
+        `LATE FENCE at soak +${(f.atMs / 1000).toFixed(1)}s: QEMU ${q.pid} (${q.uid}) still runs on ${q.node}, whose heartbeat is ${f.heartbeatAgeMs} ms old`,
+      );
     }
   }
 

@@ -20,6 +20,7 @@ import { waitFor } from '@shoal/testing';
 import { describeMachine, machineAtEnd } from '../bench/machine.js';
 import { startSoakCluster, type SoakCluster } from './cluster.js';
 import { ConvergenceTracker, notConverged } from './convergence.js';
+import { cacheMismatches, type CacheMismatch } from './cache-consistency.js';
 import { vmsInEtcd } from './etcd-objects.js';
 import { FaultRunner } from './fault-runner.js';
 import { findLeaks, type Leak } from './leaks.js';
@@ -29,7 +30,7 @@ import type { SoakOptions } from './options.js';
 import { stream } from './random.js';
 import { convergenceFigures, faultCounts, printSummary, writeReport, type SoakReport } from './report.js';
 import { newRun, removeLeftoverRuns, removeRun } from './run-identity.js';
-import { Sampler } from './sampler.js';
+import { FENCE_SLACK_MS, Sampler } from './sampler.js';
 import { buildSchedule, formatSchedule, type FaultTarget } from './schedule.js';
 import * as timing from './timing.js';
 import { createTopology, type Topology } from './topology.js';
@@ -42,6 +43,8 @@ export const NODE_NAMES = ['soak-n0', 'soak-n1', 'soak-n2'];
 const FAULTS_FROM_MS = 5_000;
 /** After convergence, how long stray instances may take to be cleaned up. */
 const LEAK_BOUND_MS = 30_000;
+/** How long the apiservers' caches may take to agree with etcd once the cluster is quiet. */
+const CACHE_BOUND_MS = 15_000;
 /** The final drain: every VM deleted and gone within this long. */
 const DRAIN_BOUND_MS = 90_000;
 
@@ -96,6 +99,8 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
   let leaksAfterConvergence: Leak[] = [];
   let leaksAfterDrain: Leak[] = [];
   let writes = { ackedWrites: 0, namesChecked: 0, lost: [] as ReturnType<Ledger['check']>['lost'] };
+  let staleCaches: CacheMismatch[] = [];
+  let cacheChecks = 0;
   let warmedUp = false;
   let finalChecksRan = false;
   try {
@@ -196,8 +201,16 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
         : `converged ${convergedAfterMs} ms after the faults stopped`,
     );
 
-    const objects = await vmsInEtcd(c.etcd.endpoints);
-    writes = ledger.check(objects);
+    const stored = await vmsInEtcd(c.etcd.endpoints);
+    writes = ledger.check(new Map([...stored.vms].map(([name, vm]) => [name, vm.object])));
+    // Every apiserver's cache must have caught up with etcd (a few tries: the agents may still write).
+    const cacheDeadline = now() + CACHE_BOUND_MS;
+    for (;;) {
+      cacheChecks++;
+      staleCaches = await cacheMismatches(c.servers.split(','), (await vmsInEtcd(c.etcd.endpoints)).vms);
+      if (staleCaches.length === 0 || now() > cacheDeadline) break;
+      await sleep(1_000);
+    }
 
     const leakDeadline = now() + LEAK_BOUND_MS;
     for (;;) {
@@ -249,7 +262,11 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
   const when = (ms: number) => `chaos ${ms < (phases.chaosStart ?? 0) ? '-' : '+'}${(Math.abs(ms - (phases.chaosStart ?? 0)) / 1000).toFixed(1)}s`;
   if (!warmedUp && !failures.length) failures.push('the warm-up did not finish');
   for (const v of twice) failures.push(`never-twice: ${v.vm ?? v.uid} had ${v.copies.length} running copies at ${when(v.atMs)}: ${JSON.stringify(v.copies)}`);
+  const late = sampler?.lateFences ?? [];
+  for (const f of late)
+    failures.push(`fence late: QEMU ${f.pid} of ${f.uid} still ran on ${f.node} at ${when(f.atMs)} with a heartbeat ${f.heartbeatAgeMs} ms old`);
   for (const l of writes.lost) failures.push(`acknowledged write lost: ${l.vm} ${l.write}: ${l.problem}`);
+  for (const m of staleCaches) failures.push(`apiserver cache: ${m.apiserver} serves ${m.vm} as ${m.apiserverSays}, etcd holds ${m.etcd}`);
   if (finalChecksRan && convergedAfterMs === null)
     failures.push(`not converged within ${o.convergenceBoundMs / 1000} s after the faults stopped: ${JSON.stringify(unconverged)}`);
   for (const l of [...leaksAfterConvergence, ...leaksAfterDrain]) failures.push(`leak: ${l.kind} ${l.what} on ${l.node}: ${l.why}`);
@@ -299,6 +316,19 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
         maxCopiesSeen: sampler?.maxCopiesSeen ?? 0,
         violations: twice,
         failures: failures.filter((f) => f.startsWith('never-twice')),
+      },
+      fencedInTime: {
+        ok: late.length === 0,
+        checks: sampler?.fenceChecks ?? 0,
+        boundMs: timing.AGENT_FENCE_SECONDS * 1000 + FENCE_SLACK_MS,
+        late,
+        failures: failures.filter((f) => f.startsWith('fence late')),
+      },
+      apiserversAgreeWithEtcd: {
+        ok: finalChecksRan && staleCaches.length === 0,
+        checks: cacheChecks,
+        mismatches: staleCaches,
+        failures: failures.filter((f) => f.startsWith('apiserver cache')),
       },
       acknowledgedWritesKept: {
         ok: finalChecksRan && writes.lost.length === 0,
