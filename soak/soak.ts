@@ -5,7 +5,8 @@
  *   2. print the seed and the fault schedule (a pure function of the seed: replayable)
  *   3. hosts (topology.ts) and the cluster (cluster.ts); the soak's informer and the sampler,
  *      which checks never-twice and the processes once a second from here to the end
- *   4. warm-up: create the VMs, wait until each is in its declared state (bounded)
+ *   4. warm-up: create the VMs, wait until each is in its declared state (bounded); read the
+ *      running ones' consoles through the apiserver (the apiserver → agent path of the topology)
  *   5. chaos: the workload and the fault schedule together for --duration
  *   6. faults stopped (all healed, the workload stopped): every VM in its declared state within
  *      the bound; every acknowledged write in etcd; no leaks; every process up, RSS bounded
@@ -19,6 +20,7 @@ import { Informer } from '@shoal/client';
 import { waitFor } from '@shoal/testing';
 import { describeMachine, machineAtEnd } from '../bench/machine.js';
 import { startSoakCluster, type SoakCluster } from './cluster.js';
+import { consoleProblems } from './consoles.js';
 import { ConvergenceTracker, notConverged } from './convergence.js';
 import { cacheMismatches, type CacheMismatch } from './cache-consistency.js';
 import { vmsInEtcd } from './etcd-objects.js';
@@ -139,6 +141,7 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
     });
     warmedUp = true;
     phases.warmup = now() - phases.setup;
+    for (const problem of await consoleProblems(cluster.client, informer.list())) failures.push(`console: ${problem}`);
     if (signal.aborted) throw new Error('aborted');
 
     // ── chaos ────────────────────────────────────────────────────
