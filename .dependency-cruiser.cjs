@@ -1,6 +1,6 @@
 /**
  * dependency-cruiser: `npm run lint:cycles` fails on any import cycle among the project's own
- * modules (packages/*\/src, apps/*\/src, bench, e2e), type-only imports included, following the
+ * modules (packages/*\/src, apps/*\/src, bench, e2e, soak), type-only imports included, following the
  * workspace packages (@shoal/*) into their sources. TypeScript's NodeNext `./x.js` specifiers
  * resolve to `./x.ts` through tsconfig.json.
  */
@@ -16,7 +16,7 @@ module.exports = {
     },
   ],
   options: {
-    includeOnly: '^(packages/[^/]+/src|apps/[^/]+/src|bench|e2e)/',
+    includeOnly: '^(packages/[^/]+/src|apps/[^/]+/src|bench|e2e|soak)/',
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,

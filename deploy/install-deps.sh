@@ -95,6 +95,17 @@ ensure_openssl() {
   apt_install openssl openssl
 }
 
+# The chaos soak (soak/, and its short variant in e2e/soak.test.ts) gives each agent a host of
+# its own: network namespaces and veths (iproute2's `ip`), and partitions with nftables (`nft`).
+ensure_soak_tools() {
+  local missing=()
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "the soak's network tools" "${missing[@]}"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # microVM runtime and default guest image
 #
@@ -164,5 +175,6 @@ ensure_node_modules() {
 ensure_node
 ensure_etcd
 ensure_openssl
+ensure_soak_tools
 ensure_vm_runtime
 ensure_node_modules

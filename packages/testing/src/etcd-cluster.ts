@@ -16,6 +16,8 @@ export interface EtcdClusterMember {
   endpoint: string;
   dataDir: string;
   running: boolean;
+  /** The process's pid while it runs (undefined once killed). */
+  pid: number | undefined;
   /** SIGKILL and wait for the process to exit; the data dir stays. */
   kill(): Promise<void>;
   /** Starts the member again from its data dir; resolves once it is healthy (so only when a quorum is up). */
@@ -34,9 +36,15 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-export async function startEtcdCluster(opts: { size?: number } = {}): Promise<EtcdCluster> {
+export interface EtcdClusterOptions {
+  size?: number;
+  /** Where the members' data dirs are made (a fresh temporary dir in it); the system temp dir when absent. */
+  parentDir?: string;
+}
+
+export async function startEtcdCluster(opts: EtcdClusterOptions = {}): Promise<EtcdCluster> {
   const size = opts.size ?? 3;
-  const base = await mkdtemp(join(tmpdir(), 'shoal-etcd-cluster-'));
+  const base = await mkdtemp(join(opts.parentDir ?? tmpdir(), 'shoal-etcd-cluster-'));
   const configs: EtcdMemberConfig[] = [];
   for (let i = 0; i < size; i++) configs.push({ name: `m${i}`, dataDir: join(base, `m${i}`), clientPort: await freePort(), peerPort: await freePort() });
   // A fresh token per cluster: members of two test clusters can never mistake each other for peers.
@@ -76,17 +84,20 @@ function member(config: EtcdMemberConfig, all: EtcdMemberConfig[], token: string
     endpoint: etcdClientUrl(config),
     dataDir: config.dataDir,
     running: false,
+    pid: undefined,
     async kill() {
       proc?.kill('SIGKILL');
       await exited;
       proc = undefined;
       m.running = false;
+      m.pid = undefined;
     },
     async start() {
       if (m.running) throw new Error(`etcd member ${config.name} is already running`);
       proc = spawnEtcd(config, all, token);
       exited = proc.then((r) => r);
       m.running = true;
+      m.pid = proc.pid;
       await waitForEtcdHealth(m.endpoint, 30_000);
     },
   };

@@ -21,6 +21,12 @@ export interface StartProcessOptions {
   /** How long to wait for that line (20 s). */
   timeoutMs?: number;
   env?: Record<string, string>;
+  /**
+   * A command that runs node for us, given before it: `['ip', 'netns', 'exec', 'ns1']` starts the
+   * process inside network namespace ns1. It must exec node in its own place (as `ip netns exec`
+   * does), so `pid` is node's and signals reach it.
+   */
+  prefix?: string[];
 }
 
 /**
@@ -31,7 +37,8 @@ export interface StartProcessOptions {
 export async function startProcess(bin: string, args: string[], opts: StartProcessOptions): Promise<ShoalProcess & { readyLine: string }> {
   const script = bin.includes('/') ? bin : `${REPO_ROOT}bin/${bin}.js`;
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  const proc: ResultPromise = execa('node', [script, ...args], {
+  const [command, ...prefixArgs] = [...(opts.prefix ?? []), 'node'];
+  const proc: ResultPromise = execa(command!, [...prefixArgs, script, ...args], {
     reject: false,
     all: true,
     buffer: false,
