@@ -6,13 +6,24 @@
  * process is a ManagedProcess, so the faults can kill, restart, freeze and thaw any of them.
  *
  * Ports are fixed for the whole run: an apiserver restarts on its own port (clients and agents
- * keep their --server list), an agent on 10250 of its own address.
+ * keep their --server list), an agent on 10250 of its own address. Agents serve HTTPS to the
+ * apiservers' client certificate only, as under `shoal up`.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Condition, Node } from '@shoal/api';
 import { ShoalClient } from '@shoal/client';
-import { freePort, killLeftoverVms, startApiserver, startControllerManager, startEtcdCluster, startProcess, waitFor, type EtcdCluster } from '@shoal/testing';
+import {
+  freePort,
+  killLeftoverVms,
+  makeAgentTlsCertificates,
+  startApiserver,
+  startControllerManager,
+  startEtcdCluster,
+  startProcess,
+  waitFor,
+  type EtcdCluster,
+} from '@shoal/testing';
 import { ManagedProcess, type Incarnation } from './managed-process.js';
 import type { Host, Topology } from './topology.js';
 import {
@@ -48,6 +59,10 @@ export async function startSoakCluster(runDir: string, topology: Topology, clock
   const dataDirs = new Map<string, string>();
   let etcd: EtcdCluster | undefined;
   let client: ShoalClient | undefined;
+  const agentTls = await makeAgentTlsCertificates(
+    undefined,
+    topology.hosts.map((h) => h.address),
+  );
   const stop = async () => {
     await client?.close();
     // Agents first, so nothing restarts VMs while the rest goes; then the controllers, the apiservers.
@@ -55,6 +70,7 @@ export async function startSoakCluster(runDir: string, topology: Topology, clock
       await Promise.all(processes.filter((p) => p.role === role).map((p) => p.stop().catch(() => undefined)));
     for (const dir of dataDirs.values()) await killLeftoverVms(dir);
     await etcd?.stop();
+    await rm(agentTls.certs.dir, { recursive: true, force: true });
   };
   try {
     etcd = await startEtcdCluster({ size: 3, parentDir: runDir });
@@ -87,7 +103,7 @@ export async function startSoakCluster(runDir: string, topology: Topology, clock
         new ManagedProcess(
           `apiserver-${i}`,
           'apiserver',
-          () => startApiserver({ etcd: etcd!.servers, port, args: ['--bind', topology.bridgeAddress] }) as Promise<Incarnation>,
+          () => startApiserver({ etcd: etcd!.servers, port, args: ['--bind', topology.bridgeAddress, ...agentTls.apiserverArgs] }) as Promise<Incarnation>,
           clock,
         ),
     );
@@ -152,6 +168,7 @@ export async function startSoakCluster(runDir: string, topology: Topology, clock
         String(AGENT_STOP_GRACE_SECONDS),
         '--log-level',
         'info',
+        ...agentTls.agentArgs,
       ];
       processes.push(
         new ManagedProcess(

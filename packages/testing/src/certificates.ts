@@ -125,8 +125,11 @@ export interface TestServingCertificate {
   keyFile: string;
 }
 
-/** A serving certificate (extendedKeyUsage serverAuth only) for 127.0.0.1 and localhost, CN=`name`, signed by the CA of `certs`. */
-export async function makeServingCertificate(certs: TestCertificates, name: string): Promise<TestServingCertificate> {
+/**
+ * A serving certificate (extendedKeyUsage serverAuth only) for 127.0.0.1, localhost and any
+ * more `ips`, CN=`name`, signed by the CA of `certs`.
+ */
+export async function makeServingCertificate(certs: TestCertificates, name: string, ips: readonly string[] = []): Promise<TestServingCertificate> {
   const f = (n: string) => join(certs.dir, `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${n}`);
   const run = (args: string[]) => execa('openssl', args, { cwd: certs.dir });
   await run([
@@ -143,7 +146,8 @@ export async function makeServingCertificate(certs: TestCertificates, name: stri
     '-subj',
     `/CN=${name}`,
   ]);
-  await writeFile(f('serving.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  const altNames = ['IP:127.0.0.1', 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+  await writeFile(f('serving.ext'), `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\n`);
   const signed = ['-CA', certs.caFile, '-CAkey', join(certs.dir, 'ca.key'), '-CAcreateserial'];
   await run(['x509', '-req', '-in', f('serving.csr'), ...signed, '-out', f('serving.crt'), '-days', '1', '-extfile', f('serving.ext')]);
   return { certFile: f('serving.crt'), keyFile: f('serving.key') };
@@ -153,7 +157,7 @@ export async function makeServingCertificate(certs: TestCertificates, name: stri
 export interface AgentTlsCertificates {
   /** The CA (its `caFile`, its directory for more certificates). */
   certs: TestCertificates;
-  /** Every agent's serving certificate (127.0.0.1). */
+  /** Every agent's serving certificate (127.0.0.1 and the `agentIps` asked for). */
   serving: TestServingCertificate;
   /** The apiserver's client certificate for agents: CN system:shoal-apiserver, O system:shoal-apiservers. */
   apiserverClient: TestClientCertificate;
@@ -163,10 +167,13 @@ export interface AgentTlsCertificates {
   agentArgs: string[];
 }
 
-/** Agent TLS from the CA of `certs` (a fresh one when absent: its directory is the caller's to remove). */
-export async function makeAgentTlsCertificates(certs?: TestCertificates): Promise<AgentTlsCertificates> {
+/**
+ * Agent TLS from the CA of `certs` (a fresh one when absent: its directory is the caller's to
+ * remove); agents that listen elsewhere than on loopback name their addresses in `agentIps`.
+ */
+export async function makeAgentTlsCertificates(certs?: TestCertificates, agentIps: readonly string[] = []): Promise<AgentTlsCertificates> {
   const ca = certs ?? (await makeServerCertificates());
-  const serving = await makeServingCertificate(ca, 'agent');
+  const serving = await makeServingCertificate(ca, 'agent', agentIps);
   const apiserverClient = await makeClientCertificate(ca, AGENT_CLIENT_USER, { groups: [AGENT_CLIENT_GROUP] });
   return {
     certs: ca,

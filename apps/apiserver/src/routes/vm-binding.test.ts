@@ -226,6 +226,7 @@ test('unbinding ends what the node reported: Pending again, its eviction request
         ip: '10.0.0.9',
         pid: 42,
         bootedAt: '2026-01-01T00:00:01Z',
+        nextRestartAt: '2026-01-01T00:00:41Z',
         restarts: 3,
         preemptedBy: 'default/boss',
         reason: 'Drained',

@@ -126,7 +126,7 @@ export function boundVm(kind: KindInfo, current: KubeObject, nodeName: string, n
 }
 
 /** What the node reported about its guest: it describes a guest that is not there any more once the VM leaves the node. */
-const NODE_REPORTED = ['nodeName', 'ip', 'pid', 'bootedAt', 'phase', 'reason', 'message'] as const;
+const NODE_REPORTED = ['nodeName', 'ip', 'pid', 'bootedAt', 'nextRestartAt', 'phase', 'reason', 'message'] as const;
 
 /**
  * The status of a VM that has just left `node`: Pending, without what the node reported (its
