@@ -19,3 +19,4 @@ export * from './conditions.js';
 export * from './time.js';
 export * from './defaults.js';
 export * from './quota-usage.js';
+export * from './volumes.js';

@@ -6,11 +6,15 @@
  *    the object itself only its own finalizer and the unbinding of an eviction (node-restriction.ts);
  *  - get, create, update and patch its own Node (and its status);
  *  - get, create, update and patch its own Lease in namespace shoal-node-lease;
- *  - create and patch Events.
+ *  - create and patch Events;
+ *  - get, list and watch StoragePools, Volumes and Migrations (the disks and moves of its VMs);
+ *  - update and patch (and their /status) the Volumes it holds (status.node) or that a VM bound
+ *    to it attaches: it makes, reports and removes their files;
+ *  - patch the status of Migrations whose source or target it is.
  * Anything else gets no opinion, so a later mode (RBAC) may still allow it; by default nothing does.
  * Users who are not nodes get no opinion.
  */
-import { NODE_LEASE_NAMESPACE, type VirtualMachine } from '@shoal/api';
+import { NODE_LEASE_NAMESPACE, vmUsesVolume, type Migration, type VirtualMachine, type Volume } from '@shoal/api';
 import type { Authorizer, Decision } from './authorizer.js';
 import type { RequestAttributes } from './request-attributes.js';
 import { nodeVmPatchRefusal } from './node-restriction.js';
@@ -18,11 +22,16 @@ import { nodeNameOf, type UserInfo } from './user.js';
 
 const GROUP = 'shoal.dev';
 const READ = new Set(['get']);
+const LIST_READ = new Set(['get', 'list', 'watch']);
 const OWN_OBJECT_VERBS = new Set(['get', 'create', 'update', 'patch']);
 
 export interface NodeAuthorizerSource {
   /** The VirtualMachine as the server holds it now, if it exists. */
   virtualMachine(namespace: string, name: string): VirtualMachine | undefined;
+  /** Every VirtualMachine the server holds now (to find the ones attaching a Volume). */
+  virtualMachines(): Iterable<VirtualMachine>;
+  volume(namespace: string, name: string): Volume | undefined;
+  migration(namespace: string, name: string): Migration | undefined;
   /** See RbacSource.catchUp. */
   catchUp(): Promise<boolean>;
 }
@@ -47,6 +56,13 @@ export class NodeAuthorizer implements Authorizer {
   readonly name = 'Node';
 
   constructor(private readonly source: NodeAuthorizerSource) {}
+
+  /** The Volume is held by the node, or attached by a VM bound to it. */
+  private volumeIsNodes(node: string, namespace: string, name: string): boolean {
+    if (this.source.volume(namespace, name)?.status?.node === node) return true;
+    for (const vm of this.source.virtualMachines()) if (vm.metadata.namespace === namespace && vm.spec.nodeName === node && vmUsesVolume(vm, name)) return true;
+    return false;
+  }
 
   async authorize(user: UserInfo, a: RequestAttributes, body?: unknown): Promise<Decision> {
     const node = nodeNameOf(user);
@@ -80,6 +96,30 @@ export class NodeAuthorizer implements Authorizer {
       case 'events':
         if ((a.verb === 'create' || a.verb === 'patch') && a.subresource === '') return allow;
         return noOpinion(`node "${node}" may only create and patch events`);
+      case 'storagepools':
+        if (LIST_READ.has(a.verb) && a.subresource === '') return allow;
+        return noOpinion(`node "${node}" may only read storagepools`);
+      case 'volumes': {
+        if (LIST_READ.has(a.verb) && (a.subresource === '' || a.subresource === 'status')) return allow;
+        if ((a.verb === 'update' || a.verb === 'patch') && (a.subresource === '' || a.subresource === 'status')) {
+          const mine = () => this.volumeIsNodes(node, a.namespace, a.name);
+          if (mine() || ((await this.source.catchUp()) && mine())) return allow;
+          return noOpinion(`node "${node}" may change only the volumes it holds or that a virtualmachine bound to it attaches`);
+        }
+        return noOpinion(`node "${node}" may not ${a.verb} volumes${a.subresource ? `/${a.subresource}` : ''}`);
+      }
+      case 'migrations': {
+        if (LIST_READ.has(a.verb) && (a.subresource === '' || a.subresource === 'status')) return allow;
+        if (a.verb === 'patch' && a.subresource === 'status') {
+          const takesPart = () => {
+            const m = this.source.migration(a.namespace, a.name);
+            return m?.status?.sourceNode === node || m?.status?.targetNode === node;
+          };
+          if (takesPart() || ((await this.source.catchUp()) && takesPart())) return allow;
+          return noOpinion(`node "${node}" may report only on migrations it is the source or target of`);
+        }
+        return noOpinion(`node "${node}" may not ${a.verb} migrations${a.subresource ? `/${a.subresource}` : ''}`);
+      }
       default:
         return noOpinion(`node "${node}" has no access to ${a.resource}`);
     }

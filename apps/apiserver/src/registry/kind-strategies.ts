@@ -1,14 +1,18 @@
 /** The kinds with rules of their own in the generic verbs (strategy.ts), by kind name. */
 import type { KindInfo } from '@shoal/api';
 import type { KindStrategy } from './strategy.js';
+import { migrationStrategy } from './strategies/migration.js';
 import { namespaceStrategy } from './strategies/namespace.js';
 import { priorityClassStrategy } from './strategies/priorityclass.js';
 import { virtualMachineStrategy } from './strategies/virtualmachine.js';
+import { volumeStrategy } from './strategies/volume.js';
 
 const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
+  Migration: migrationStrategy,
   Namespace: namespaceStrategy,
   PriorityClass: priorityClassStrategy,
   VirtualMachine: virtualMachineStrategy,
+  Volume: volumeStrategy,
 };
 
 /** Every other kind: the generic verbs as they are. */

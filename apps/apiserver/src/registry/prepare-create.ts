@@ -37,3 +37,9 @@ export function prepareCreate(kind: KindInfo, body: unknown, namespace: string |
   strategyFor(kind).prepareForCreate?.(obj);
   return obj;
 }
+
+/** After schema validation and defaulting: the kind's rules across fields (422 with the causes). */
+export function finishCreate(kind: KindInfo, object: KubeObject): void {
+  const causes = strategyFor(kind).validate?.(object) ?? [];
+  if (causes.length) throw invalid({ kind: kind.kind, group: kind.group, name: object.metadata.name }, causes);
+}

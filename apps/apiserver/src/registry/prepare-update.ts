@@ -82,7 +82,7 @@ function desiredState(obj: KubeObject): string {
 /** After schema validation and defaulting: the kind's refusals and canonical form, then the generation. */
 export function finishUpdate(kind: KindInfo, next: KubeObject, current: KubeObject): void {
   const strategy = strategyFor(kind);
-  const causes = strategy.validateUpdate?.(next, current) ?? [];
+  const causes = [...(strategy.validate?.(next) ?? []), ...(strategy.validateUpdate?.(next, current) ?? [])];
   if (causes.length) throw invalid(target(kind, next.metadata.name), causes);
   // Before the generation is decided: it may fill in fields the body left out.
   strategy.canonicalizeUpdate?.(next, current);

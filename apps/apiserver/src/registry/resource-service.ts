@@ -34,7 +34,7 @@ import type { DeleteOptionsBody } from './delete-options.js';
 import { checkEnvelope } from './object-envelope.js';
 import { storedForm } from './object-size.js';
 import { checkResourceVersionPrecondition, checkUidPrecondition, requireResourceVersion, staleObject } from './preconditions.js';
-import { prepareCreate } from './prepare-create.js';
+import { finishCreate, prepareCreate } from './prepare-create.js';
 import { finishUpdate, prepareUpdate } from './prepare-update.js';
 import { validateAndDefault, type FieldValidation } from './schema-validation.js';
 import { strategyFor } from './kind-strategies.js';
@@ -123,6 +123,7 @@ export class ResourceService {
       // Validated after mutating admission, so what admission filled in is checked with the rest.
       const found = validateAndDefault(kind, object, opts.fieldValidation);
       warnings ??= found;
+      finishCreate(kind, object);
       guards.push(...(await admission.validate(fresh)));
       const stored = storedForm(kind, object);
       if (opts.dryRun) {

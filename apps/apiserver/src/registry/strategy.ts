@@ -22,6 +22,12 @@ export interface KindStrategy {
   prepareForUpdate?(next: KubeObject, current: KubeObject): void;
 
   /**
+   * Create and update, after schema validation and defaulting: the rules across fields that a
+   * JSON Schema cannot say (exactly one of two fields, unique names in a list).
+   */
+  validate?(object: KubeObject): StatusCause[];
+
+  /**
    * Update, after schema validation and defaulting: what may not change (immutable fields).
    * Nothing to say is an empty list; the verb answers 422 with the causes.
    */

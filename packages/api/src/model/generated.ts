@@ -5,6 +5,14 @@
 
 export type EventType = 'Normal' | 'Warning';
 /**
+ * Live keeps the guest running; Cold shuts it down and boots it on the target.
+ */
+export type MigrationMode = 'Live' | 'Cold';
+/**
+ * Pending → Scheduling (choosing a target) → PreparingTarget (the target agent readies a QEMU waiting for the guest, or copies volumes for Cold) → TargetReady → Running (the transfer) → Succeeded, Failed or Aborted.
+ */
+export type MigrationPhase = 'Pending' | 'Scheduling' | 'PreparingTarget' | 'TargetReady' | 'Running' | 'Succeeded' | 'Failed' | 'Aborted';
+/**
  * NoSchedule: VMs that do not tolerate the taint are not placed; PreferNoSchedule: placed only when nothing else fits; NoExecute: not placed, and evicted.
  */
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
@@ -13,6 +21,10 @@ export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
  */
 export type ScoringStrategy = 'BinPack' | 'Spread';
 export type PreemptionPolicy = 'PreemptLowerPriority' | 'Never';
+/**
+ * local: a directory in each agent's data dir, one node per volume; shared: the same directory (path) on every selected node.
+ */
+export type StoragePoolType = 'local' | 'shared';
 /**
  * Always restarts on any exit; RerunOnFailure only on failure; Manual only on start/stop requests; Halted keeps it stopped.
  */
@@ -29,6 +41,10 @@ export type EvictionStrategy = 'LiveMigrate' | 'Shutdown';
  * Lifecycle phase: Pending, Scheduled, Starting, Running, Stopping, Stopped or Failed.
  */
 export type VmPhase = 'Pending' | 'Scheduled' | 'Starting' | 'Running' | 'Stopping' | 'Stopped' | 'Failed';
+/**
+ * Pending: not made yet (it is made on the node of the first VM that uses it); Available: its file exists at status.path; Failed: it could not be made (see conditions); Releasing: being deleted, its file is being removed.
+ */
+export type VolumePhase = 'Pending' | 'Available' | 'Failed' | 'Releasing';
 /**
  * The VirtualMachine bound; other metadata is ignored.
  */
@@ -65,6 +81,7 @@ export interface Kinds {
   ClusterRoleBinding: ClusterRoleBinding;
   Event: Event;
   Lease: Lease;
+  Migration: Migration;
   Namespace: Namespace;
   Node: Node;
   PlacementPolicy: PlacementPolicy;
@@ -72,7 +89,9 @@ export interface Kinds {
   ResourceQuota: ResourceQuota;
   Role: Role;
   RoleBinding: RoleBinding;
+  StoragePool: StoragePool;
   VirtualMachine: VirtualMachine;
+  Volume: Volume;
 }
 /**
  * Permissions that a ClusterRoleBinding grants in every namespace and on cluster-scoped resources and non-resource URLs, or that a RoleBinding grants within its own namespace.
@@ -256,6 +275,104 @@ export interface LeaseSpec {
   leaseTransitions?: number;
 }
 /**
+ * A request to move a running VirtualMachine to another node. Live: the guest keeps running while its memory (and its local volumes) are copied, then switches over with a pause of milliseconds. Cold: the guest shuts down, its local volumes are copied, and it boots on the target. A Migration that fails at any step leaves the VM running at its source (a Cold one restarted there) and says why; deleting one in flight aborts it. One active Migration per VM.
+ */
+export interface Migration {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Migration';
+  metadata: ObjectMeta;
+  spec: MigrationSpec;
+  status?: MigrationStatus;
+}
+export interface MigrationSpec {
+  /**
+   * The VirtualMachine to move, in this namespace. Cannot be changed.
+   */
+  vmName: string;
+  /**
+   * The node to move it to; chosen by the scheduler's filters and scores when omitted. Cannot be changed.
+   */
+  targetNode?: string;
+  /**
+   * Live keeps the guest running; Cold shuts it down and boots it on the target. Cannot be changed.
+   */
+  mode: MigrationMode;
+  /**
+   * When a Live migration fails before switchover, try again as Cold instead of failing.
+   */
+  allowColdFallback: boolean;
+  policy: MigrationPolicy;
+}
+/**
+ * How the transfer may go.
+ */
+export interface MigrationPolicy {
+  /**
+   * Cap on the memory transfer rate; unlimited when omitted.
+   */
+  bandwidthMiBps?: number;
+  /**
+   * The longest pause the guest may see at switchover.
+   */
+  maxDowntimeMs: number;
+  /**
+   * The transfer is abandoned (the VM stays at its source) after this many seconds per GiB of guest memory and local volumes, at least 60 s.
+   */
+  completionTimeoutPerGiBSeconds: number;
+  /**
+   * Throttle the guest's vCPUs when it dirties memory faster than it can be sent, so the transfer converges.
+   */
+  autoConverge: boolean;
+}
+export interface MigrationStatus {
+  phase?: MigrationPhase;
+  /**
+   * When each phase began.
+   *
+   * @maxItems 16
+   */
+  phaseTransitions?: MigrationPhaseTransition[];
+  /**
+   * The mode in use (Cold after a fallback).
+   */
+  mode?: MigrationMode;
+  /**
+   * The uid of the VirtualMachine being moved.
+   */
+  vmUID?: string;
+  sourceNode?: string;
+  targetNode?: string;
+  /**
+   * Guest memory and local volume bytes to move.
+   */
+  totalBytes?: number;
+  transferredBytes?: number;
+  remainingBytes?: number;
+  /**
+   * How long the guest was paused at switchover (Live), or down between stop and boot (Cold).
+   */
+  downtimeMs?: number;
+  /**
+   * Why it failed or was aborted (TargetUnreachable, TargetFailed, TransferTimedOut, Deleted, ...).
+   */
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+export interface MigrationPhaseTransition {
+  phase: MigrationPhase;
+  time: string;
+}
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+/**
  * A tenancy boundary for namespaced objects.
  */
 export interface Namespace {
@@ -275,14 +392,6 @@ export interface NamespaceStatus {
    * While the namespace is being deleted, why it is not gone yet (written by the controller-manager's namespace controller): NamespaceContentRemaining, NamespaceFinalizersRemaining, NamespaceDeletionContentFailure.
    */
   conditions?: Condition[];
-}
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
 }
 /**
  * A host that runs microVMs through its agent.
@@ -511,6 +620,36 @@ export interface RoleRef {
   name: string;
 }
 /**
+ * Where Volumes are kept. A local pool is a directory in each node agent's data dir: its volumes live on one node and a VM using one runs only there. A shared pool is a directory mounted at the same path on every node its nodeSelector picks (NFS, say): its volumes are reachable from all of them, so their VMs may run, restart and migrate anywhere among them.
+ */
+export interface StoragePool {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'StoragePool';
+  metadata: ObjectMeta;
+  spec: StoragePoolSpec;
+  status?: StoragePoolStatus;
+}
+export interface StoragePoolSpec {
+  type: StoragePoolType;
+  /**
+   * For a shared pool: the absolute path where the pool is mounted on every selected node. Ignored for a local pool (its volumes live under <agent data dir>/volumes/<pool>).
+   */
+  path?: string;
+  /**
+   * Labels a node must carry to reach this pool; a VM using one of its volumes is placed only on such nodes. Empty: every node.
+   */
+  nodeSelector?: {
+    [k: string]: string;
+  };
+  /**
+   * Volumes that name no pool go to the default pool (at most one); without one they go to the pool named local.
+   */
+  default: boolean;
+}
+export interface StoragePoolStatus {
+  conditions?: Condition[];
+}
+/**
  * A declared microVM: what to run, how big, where it may go and how it restarts.
  */
 export interface VirtualMachine {
@@ -549,6 +688,12 @@ export interface VirtualMachineSpec {
    */
   command?: string[];
   rootDisk?: RootDisk;
+  /**
+   * The VM's disks, attached in this order (/dev/vda, /dev/vdb, ...; after the rootDisk when there is one). A VM with a volume in a local pool runs only on that volume's node.
+   *
+   * @maxItems 16
+   */
+  volumes?: VmVolume[];
   network: VmNetwork;
   /**
    * The node this VM is bound to; set by the scheduler.
@@ -601,7 +746,7 @@ export interface VmResources {
   memoryMiB: number;
 }
 /**
- * Optional root disk: a copy-on-write overlay on a base image.
+ * Optional root disk, kept for manifests written before volumes: the same as a first volume named root made from {source: {image: baseImage}, sizeGiB} in the default pool, owned by the VM (Volume <vm name>-root).
  */
 export interface RootDisk {
   /**
@@ -612,6 +757,48 @@ export interface RootDisk {
    * Size of the overlay disk in GiB (defaults to the base image size).
    */
   sizeGiB?: number;
+}
+export interface VmVolume {
+  /**
+   * The disk's name within the VM (a DNS label).
+   */
+  name: string;
+  /**
+   * An existing Volume in this namespace. Exactly one of volumeName and volumeTemplate.
+   */
+  volumeName?: string;
+  /**
+   * A Volume made for this VM, named <vm name>-<name> and owned by it: deleted with the VM.
+   */
+  volumeTemplate?: VolumeSpec;
+}
+export interface VolumeSpec {
+  /**
+   * Size of the disk in GiB. Required for a blank volume; for an image or a clone, defaults to the source's size. May grow, never shrink.
+   */
+  sizeGiB?: number;
+  /**
+   * The StoragePool to keep it in; the default pool when omitted. Cannot be changed.
+   */
+  pool?: string;
+  source: VolumeSource;
+}
+/**
+ * What the disk starts with; blank when omitted. At most one of blank, image, volume. Cannot be changed.
+ */
+export interface VolumeSource {
+  /**
+   * An empty disk.
+   */
+  blank?: {};
+  /**
+   * Absolute path of a qcow2 or raw image on the nodes: the volume is a copy-on-write overlay on it (the image itself is never written).
+   */
+  image?: string;
+  /**
+   * Name of another Volume in this namespace to clone (it must be Available; for a local pool the clone is made on the same node).
+   */
+  volume?: string;
 }
 /**
  * How the guest is networked.
@@ -730,6 +917,37 @@ export interface VirtualMachineStatus {
   /**
    * Detailed conditions (Scheduled, Ready, ...), each with a reason and message.
    */
+  conditions?: Condition[];
+}
+/**
+ * A disk that belongs to a VirtualMachine, not to a host, like a PersistentVolumeClaim. It is made on first use, by the node agent of the first VM that uses it: blank, as a copy-on-write overlay on an image, or as a clone of another Volume. A Volume in a local pool stays on the node where it was made, and its VM runs only there; one in a shared pool can be used from any node the pool reaches. Deleting a VirtualMachine deletes only the Volumes it owns (ownerReferences: those made from its volumeTemplates and rootDisk); a Volume in use by a VM is deleted only once no VM uses it.
+ */
+export interface Volume {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Volume';
+  metadata: ObjectMeta;
+  spec: VolumeSpec;
+  status?: VolumeStatus;
+}
+export interface VolumeStatus {
+  phase?: VolumePhase;
+  /**
+   * For a volume in a local pool: the node that holds it. A VM using it runs only there.
+   */
+  node?: string;
+  /**
+   * The file on the node (local) or in the shared pool.
+   */
+  path?: string;
+  /**
+   * The file's format.
+   */
+  format?: 'qcow2' | 'raw';
+  /**
+   * The VirtualMachine (in this namespace) that last attached it, as its node agent reported.
+   */
+  usedBy?: string;
+  observedGeneration?: number;
   conditions?: Condition[];
 }
 /**

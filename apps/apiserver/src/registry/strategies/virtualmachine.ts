@@ -31,6 +31,7 @@ import {
 } from '@shoal/api';
 import type { KindStrategy } from '../strategy.js';
 import { immutableFieldChanges } from './immutable-fields.js';
+import { vmVolumeCauses } from './vm-volumes.js';
 
 const PRIORITY_FIELDS = ['priorityClassName', 'priority', 'preemptionPolicy'] as const;
 
@@ -40,6 +41,10 @@ const target = (kind: KindInfo, name: string) => ({ kind: kind.kind, group: kind
 export const virtualMachineStrategy: KindStrategy = {
   prepareForCreate(object) {
     (object as VirtualMachine).status = { phase: 'Pending' };
+  },
+
+  validate(object) {
+    return vmVolumeCauses(object as VirtualMachine);
   },
 
   prepareForUpdate(next, current) {
