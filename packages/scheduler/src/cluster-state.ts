@@ -14,7 +14,7 @@ import { AssumeCache, type Assumption } from './assume-cache.js';
 import { DEFAULT_POLICY, policyFor, schedulableRoom, type EffectivePolicy } from './placement-policy.js';
 import { addResources, holdsResources, NO_RESOURCES, vmRequest } from './resources.js';
 import { domainOf } from './topology.js';
-import type { Node, PlacementPolicy, VirtualMachine, VmAffinityTerm } from '@shoal/api';
+import type { Node, PlacementPolicy, StoragePool, VirtualMachine, VmAffinityTerm, Volume } from '@shoal/api';
 import type { Resources } from './resources.js';
 
 /** A VM holding room on a node. */
@@ -52,6 +52,19 @@ interface NodeSlot {
   info: NodeInfo & { vms: Map<string, PlacedVm> };
 }
 
+/**
+ * The Volumes and StoragePools a decision reads (the VolumePlacement filter), looked up as they
+ * are now: a controller points it at its informers' caches.
+ */
+export interface StorageLookup {
+  volume(namespace: string, name: string): Volume | undefined;
+  pool(name: string): StoragePool | undefined;
+  pools(): Iterable<StoragePool>;
+}
+
+/** No volumes, no pools: a VM with volumes fits nowhere (the state of a scheduler that reads none). */
+export const NO_STORAGE: StorageLookup = { volume: () => undefined, pool: () => undefined, pools: () => [] };
+
 export function allocatableOf(node: Node): Resources {
   const a = node.status?.allocatable ?? node.status?.capacity;
   return { vcpus: a?.vcpus ?? 0, memoryMiB: a?.memoryMiB ?? 0 };
@@ -64,6 +77,7 @@ const labelPair = (key: string, value: string) => `${key}=${value}`;
 
 export class ClusterState {
   readonly assumed = new AssumeCache();
+  storage: StorageLookup = NO_STORAGE;
   private readonly slots = new Map<string, NodeSlot>();
   private sorted?: NodeInfo[];
   private policies = new Map<string, PlacementPolicy>();

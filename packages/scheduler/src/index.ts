@@ -15,3 +15,4 @@ export * from './plugins/taint-toleration.js';
 export * from './plugins/node-affinity.js';
 export * from './plugins/vm-affinity.js';
 export * from './plugins/topology-spread.js';
+export * from './plugins/volume-placement.js';

@@ -14,8 +14,9 @@ import { resourcesFit } from './plugins/resources-fit.js';
 import { taintToleration } from './plugins/taint-toleration.js';
 import { topologySpread } from './plugins/topology-spread.js';
 import { vmAffinity } from './plugins/vm-affinity.js';
+import { volumePlacement } from './plugins/volume-placement.js';
 
 export const defaultProfile: Profile = {
-  filters: [nodeReady, nodeUnschedulable, taintToleration, nodeSelector, nodeAffinity, resourcesFit, vmAffinity, topologySpread],
+  filters: [nodeReady, nodeUnschedulable, taintToleration, nodeSelector, nodeAffinity, volumePlacement, resourcesFit, vmAffinity, topologySpread],
   scores: [taintToleration, nodeAffinity, vmAffinity, topologySpread, resourceAllocation],
 };

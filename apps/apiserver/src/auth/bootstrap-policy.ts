@@ -37,7 +37,7 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   // Informers: the scheduler, preemptor, health and resourcequota controllers read all of these.
   {
     apiGroups: [GROUP],
-    resources: ['virtualmachines', 'nodes', 'leases', 'placementpolicies', 'priorityclasses', 'namespaces', 'resourcequotas'],
+    resources: ['virtualmachines', 'nodes', 'leases', 'placementpolicies', 'priorityclasses', 'namespaces', 'resourcequotas', 'volumes', 'storagepools'],
     verbs: READ,
   },
   // The scheduler binds.
@@ -71,13 +71,15 @@ export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'na
     // Informers; get: it asks the server for a VM's live version when a bind's outcome is unknown.
     { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [GROUP], resources: ['nodes', 'placementpolicies'], verbs: LIST_WATCH },
+    // Where the VMs' disks are (the VolumePlacement filter).
+    { apiGroups: [GROUP], resources: ['volumes', 'storagepools'], verbs: LIST_WATCH },
     { apiGroups: [GROUP], resources: ['virtualmachines/binding'], verbs: ['create'] },
     // Scheduled=False/Unschedulable.
     { apiGroups: [GROUP], resources: ['virtualmachines/status'], verbs: ['patch'] },
     EVENTS,
   ],
   preemptor: [
-    { apiGroups: [GROUP], resources: ['virtualmachines', 'nodes', 'placementpolicies', 'priorityclasses'], verbs: LIST_WATCH },
+    { apiGroups: [GROUP], resources: ['virtualmachines', 'nodes', 'placementpolicies', 'priorityclasses', 'volumes', 'storagepools'], verbs: LIST_WATCH },
     // The eviction annotation on victims, the preempted-victims annotation on the preemptor;
     // status.preemptedBy on victims, status.nominatedNodeName on the preemptor.
     { apiGroups: [GROUP], resources: ['virtualmachines', 'virtualmachines/status'], verbs: ['patch'] },

@@ -13,6 +13,7 @@ import { objectKey, type Node, type PlacementPolicy, type PriorityClass, type Vi
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
 import { ClusterState, defaultProfile } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controller-env.js';
+import { storageInformers } from '../placement/storage-lookup.js';
 import { clusterTracking } from '../placement/cluster-tracking.js';
 import { isUnschedulable, reconcile, type PreemptorContext } from './reconcile.js';
 
@@ -26,6 +27,8 @@ export function preemptorController(env: ControllerEnv): Controller {
   const policies = env.informers.informer<PlacementPolicy>('placementpolicy');
   const log = env.log.child({ controller: PREEMPTOR_NAME });
   const state = new ClusterState();
+  const storage = storageInformers(env);
+  state.storage = storage.lookup;
   const ctx: PreemptorContext = {
     client: env.client,
     state,
@@ -48,5 +51,10 @@ export function preemptorController(env: ControllerEnv): Controller {
   // Nodes and policies only keep the state current: a VM waits for the scheduler to say it is Unschedulable.
   const nothing = () => [];
   const track = clusterTracking(state);
-  return controller.watch(policies, track.policy(nothing)).watch(nodes, track.node(nothing)).watch(vms, track.vm(onVm));
+  return controller
+    .watch(storage.volumes, nothing)
+    .watch(storage.pools, nothing)
+    .watch(policies, track.policy(nothing))
+    .watch(nodes, track.node(nothing))
+    .watch(vms, track.vm(onVm));
 }

@@ -22,7 +22,7 @@ const G = 'shoal.dev';
 /** The scheduler's rights (its informers, its status writes and Events), bindings left out or not. */
 const schedulerRules = (mayBind: boolean) => [
   { apiGroups: [G], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [G], resources: ['nodes', 'placementpolicies'], verbs: ['list', 'watch'] },
+  { apiGroups: [G], resources: ['nodes', 'placementpolicies', 'volumes', 'storagepools'], verbs: ['list', 'watch'] },
   { apiGroups: [G], resources: ['virtualmachines/status'], verbs: ['patch'] },
   { apiGroups: [G], resources: ['events'], verbs: ['create', 'patch'] },
   ...(mayBind ? [{ apiGroups: [G], resources: ['virtualmachines/binding'], verbs: ['create'] }] : []),

@@ -8,6 +8,7 @@
  *   Node added/deleted, or changed in a way    → every unbound VM
  *   filters read (labels, cordon, Ready, room)
  *   PlacementPolicy changed                    → every unbound VM (room and ranking changed)
+ *   Volume or StoragePool changed              → every unbound VM (where its disks are, VolumePlacement)
  *
  * Every change also goes into the scheduler's ClusterState first (placement/cluster-tracking.ts),
  * so a decision reads node usage kept up to date incrementally, never rebuilt from all VMs.
@@ -26,6 +27,7 @@ import { Controller, controllerQueue, type EventHandler } from '@shoal/controlle
 import { allocatableOf, ClusterState, defaultProfile, holdsResources, priorityOf } from '@shoal/scheduler';
 import type { ControllerEnv } from '../controller-env.js';
 import { clusterTracking } from '../placement/cluster-tracking.js';
+import { storageInformers } from '../placement/storage-lookup.js';
 import { Binder } from './binder.js';
 import { SchedulerMetrics } from './metrics.js';
 import { reconcile, type SchedulerContext } from './reconcile.js';
@@ -69,6 +71,8 @@ export function schedulerController(env: ControllerEnv): Controller {
     },
   });
   const state = new ClusterState();
+  const storage = storageInformers(env);
+  state.storage = storage.lookup;
   const recorder = env.recorder(SCHEDULER_COMPONENT);
   const metrics = new SchedulerMetrics(env.registry);
   const binder = new Binder({
@@ -118,5 +122,11 @@ export function schedulerController(env: ControllerEnv): Controller {
   };
 
   const track = clusterTracking(state);
-  return controller.watch(policies, track.policy(everyWaitingVm)).watch(nodes, track.node(onNode)).watch(vms, track.vm(onVm));
+  // A Volume made (its node now known), or a pool's reach changed: waiting VMs may fit now.
+  return controller
+    .watch(storage.volumes, everyWaitingVm)
+    .watch(storage.pools, everyWaitingVm)
+    .watch(policies, track.policy(everyWaitingVm))
+    .watch(nodes, track.node(onNode))
+    .watch(vms, track.vm(onVm));
 }
