@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { objectKey, type VirtualMachine } from '@shoal/api';
+import { objectKey, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
 import { EventRecorder, type Controller } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
@@ -30,6 +30,8 @@ import { FenceClock } from './fencing/fence-clock.js';
 import { FenceMonitor } from './fencing/fence-monitor.js';
 import { RENEWALS_PER_LEASE } from './fencing/timing.js';
 import { vmController } from './vm/controller.js';
+import { volumeReleaseController } from './volumes/release-controller.js';
+import type { VolumeAccess } from './volumes/volume-access.js';
 import type { RestartBackoffPolicy } from './vm/restart-backoff.js';
 import { FileRestartBackoffStore } from './vm/restart-backoff-store.js';
 import { buildAgentHttp, type AgentEndpointTls } from './http-server.js';
@@ -65,6 +67,9 @@ export class Agent {
   private driver!: RuntimeDriver;
   private informer!: Informer<VirtualMachine>;
   private controller?: Controller;
+  private volumes?: Informer<Volume>;
+  private pools?: Informer<StoragePool>;
+  private volumeRelease?: Controller;
   private heartbeat?: LeaseHeartbeat;
   private fence?: FenceMonitor;
   private recorder?: EventRecorder;
@@ -128,6 +133,10 @@ export class Agent {
 
     this.recorder = new EventRecorder({ client: this.client, component: 'shoal-agent', host: o.nodeName, log: o.log });
     this.informer = new Informer<VirtualMachine>(this.client, 'vm', { fieldSelector: `spec.nodeName=${o.nodeName}` });
+    this.volumes = new Informer<Volume>(this.client, 'volume');
+    this.pools = new Informer<StoragePool>(this.client, 'storagepool');
+    const access: VolumeAccess = { nodeName: o.nodeName, nodeLabels: o.labels, dataDir: o.dataDir, client: this.client, volumes: this.volumes, pools: this.pools };
+    this.volumeRelease = volumeReleaseController({ access, informer: this.volumes, log: o.log });
     this.controller = vmController({
       nodeName: o.nodeName,
       client: this.client,
@@ -141,12 +150,14 @@ export class Agent {
       // On disk, beside the instances: a restarted agent goes on waiting where this one stopped.
       restartBackoffStore: new FileRestartBackoffStore(join(o.dataDir, 'restart-backoff'), o.log),
       log: o.log,
+      volumes: { access, informer: this.volumes, pools: this.pools },
     });
-    this.informer.start();
-    await this.informer.waitForSync();
+    for (const informer of [this.volumes, this.pools, this.informer]) informer.start();
+    await Promise.all([this.volumes.waitForSync(), this.pools.waitForSync(), this.informer.waitForSync()]);
     // Instances whose VM is gone or bound elsewhere are found through their keys.
     this.enqueueEverything();
     this.controller.start();
+    this.volumeRelease.start();
   }
 
   /** Every VM the cache holds and every instance the runtime has: the sweep after a (re)list. */
@@ -188,8 +199,11 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.controller?.stop();
+    await this.volumeRelease?.stop();
     await this.relisting;
     await this.informer?.stop();
+    await this.volumes?.stop();
+    await this.pools?.stop();
     this.heartbeat?.stop();
     await this.fence?.stop();
     // No reconcile runs any more: waiting for the guests here is the point.

@@ -20,7 +20,8 @@ export interface VmLaunchSpec {
   cmdline?: string;
   command?: string[];
   network: 'user' | 'none';
-  rootDisk?: { baseImage: string; sizeGiB?: number };
+  /** The VM's disks, made ready on this node (volumes/attach.ts), in attachment order: /dev/vda first. */
+  disks?: { name: string; path: string; format: 'qcow2' | 'raw' }[];
 }
 
 /**

@@ -3,6 +3,7 @@ import type { VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from '../runtime/driver.js';
+import type { VolumeAccess } from '../volumes/volume-access.js';
 import type { RestartBackoffPolicy } from './restart-backoff.js';
 import type { RestartBackoffStore } from './restart-backoff-store.js';
 
@@ -41,4 +42,8 @@ export interface VmContext {
   reportedFence: Map<string, string>;
   /** How restarts after exits back off (restart-backoff.ts), and where each VM's loop is kept. */
   restartBackoff: { policy: RestartBackoffPolicy; store: RestartBackoffStore };
+  /** Volumes and pools, to make a VM's disks ready before it boots; none: VMs boot without disks (tests of the lifecycle alone). */
+  volumes?: VolumeAccess;
+  /** The disk problem last said (log and Event), per VM key: said once, not on every retry. */
+  blockedOnDisks: Map<string, string>;
 }

@@ -5,14 +5,17 @@
  *   VM bound here added/updated/deleted → that VM (a delete, or a VM bound elsewhere, leaves
  *                                         the field-selected informer: its instance is a stray)
  *   an instance changed in the runtime  → its VM (booted, exited, stopping, fenced)
+ *   a Volume changed                    → the VMs here attaching it (waiting for their disks)
+ *   a StoragePool changed               → every VM here
  *   (the agent itself, after a relist)  → every cached VM and every instance (agent.ts)
  *
  * Workers: several VMs boot or stop at once, and no reconcile ever waits out a guest's shutdown
  * (reconcile.ts), so one slow guest holds no worker another VM needs.
  */
-import { objectKey, type VirtualMachine } from '@shoal/api';
+import { objectKey, vmUsesVolume, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
-import { Controller, enqueueObject, type EventRecorder } from '@shoal/controller-runtime';
+import { Controller, enqueueMapped, enqueueObject, type EventRecorder } from '@shoal/controller-runtime';
+import type { VolumeAccess } from '../volumes/volume-access.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RuntimeDriver } from '../runtime/driver.js';
@@ -43,6 +46,8 @@ export interface VmControllerOptions {
   workers?: number;
   /** Default: prom-client's global registry (the agent's /metrics). */
   registry?: Registry;
+  /** Volumes and pools for the VMs' disks; a Volume's change requeues the VMs here attaching it. */
+  volumes?: { access: VolumeAccess; informer: Informer<Volume>; pools: Informer<StoragePool> };
 }
 
 export function vmController(o: VmControllerOptions): Controller {
@@ -59,6 +64,8 @@ export function vmController(o: VmControllerOptions): Controller {
     warnedEviction: new Map(),
     reportedFence: new Map(),
     restartBackoff: { policy: o.restartBackoff ?? KUBELET_RESTART_BACKOFF, store: o.restartBackoffStore ?? new MemoryRestartBackoffStore() },
+    volumes: o.volumes?.access,
+    blockedOnDisks: new Map(),
   };
   const controller = new Controller({
     name: VM_CONTROLLER_NAME,
@@ -76,5 +83,16 @@ export function vmController(o: VmControllerOptions): Controller {
     o.driver.on('change', listener);
     return () => o.driver.off('change', listener);
   };
-  return controller.watch(o.informer, enqueueObject()).watchKeys(onInstanceChange);
+  controller.watch(o.informer, enqueueObject()).watchKeys(onInstanceChange);
+  if (o.volumes) {
+    // A VM waiting for a disk: the Volume made, claimed elsewhere or its pool changed.
+    const attaching = (volume: Volume) =>
+      o.informer
+        .list()
+        .filter((vm) => vm.metadata.namespace === volume.metadata.namespace && vmUsesVolume(vm, volume.metadata.name!))
+        .map((vm) => objectKey(vm.metadata));
+    const everyVm = () => o.informer.list().map((vm) => objectKey(vm.metadata));
+    controller.watch(o.volumes.informer, enqueueMapped(attaching)).watch(o.volumes.pools, enqueueMapped(everyVm));
+  }
+  return controller;
 }

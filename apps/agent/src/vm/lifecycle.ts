@@ -109,6 +109,12 @@ export function exitMessage(node: string, exit: NonNullable<InstanceState['exit'
  * of a crash loop whose wait is not over (the instance has exited): the phase stays what the
  * exit makes it, the reason says CrashLoopBackOff and nextRestartAt when it restarts.
  */
+/** Why a VM that should run cannot start yet (its disks: volumes/attach.ts). */
+export interface StartBlocked {
+  reason: string;
+  message: string;
+}
+
 export function computeStatus(
   vm: VirtualMachine,
   node: string,
@@ -116,6 +122,7 @@ export function computeStatus(
   deleting: boolean,
   now = new Date().toISOString(),
   backoff?: RestartBackoff,
+  blocked?: StartBlocked,
 ): VirtualMachineStatus {
   const prev = vm.status ?? {};
   const base: VirtualMachineStatus = {
@@ -135,6 +142,7 @@ export function computeStatus(
     phase = runs ? 'Scheduled' : 'Stopped';
     reason = runs ? 'Launching' : vm.spec.runStrategy === 'Manual' ? 'NotRequested' : 'Halted';
     message = runs ? `starting on ${node}` : vm.spec.runStrategy === 'Manual' ? 'runStrategy Manual: waiting for a start request' : 'runStrategy is Halted';
+    if (runs && blocked) ({ reason, message } = blocked);
   } else {
     switch (instance.phase) {
       case 'starting':

@@ -44,11 +44,15 @@ import { FENCED_REASON, LaunchRefusedError, type InstanceState, type VmLaunchSpe
 import { FENCE_GATE_RETRY_MS, type VmContext } from './context.js';
 import { evict } from './eviction.js';
 import { forgetInstance } from './forget-instance.js';
-import { computeStatus, exitMessage, invalidEvictionRequest, nextAction, statusPatch } from './lifecycle.js';
+import { computeStatus, exitMessage, invalidEvictionRequest, nextAction, statusPatch, type StartBlocked } from './lifecycle.js';
 import { BACK_OFF_EVENT_REASON, backoffMessage, backsOff, nextBackoff, type RestartBackoff } from './restart-backoff.js';
 import { requestStop } from './stopping.js';
+import { prepareDisks, type LaunchDisk } from '../volumes/attach.js';
 
-export function launchSpec(vm: VirtualMachine): VmLaunchSpec {
+/** How soon a VM waiting for its disks looks again without an event. */
+const VOLUME_RETRY_MS = 5_000;
+
+export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = []): VmLaunchSpec {
   const s = vm.spec;
   return {
     uid: vm.metadata.uid!,
@@ -62,7 +66,7 @@ export function launchSpec(vm: VirtualMachine): VmLaunchSpec {
     cmdline: s.cmdline,
     command: s.command,
     network: s.network.mode,
-    rootDisk: s.rootDisk,
+    disks,
   };
 }
 
@@ -132,8 +136,12 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
         }
         // Its guest has exited (this restart's stop, or on its own): boot it again.
         if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
-        if (instance) await driver.remove(uid);
-        await driver.start(launchSpec(mine), mayLaunch);
+        {
+          const disks = await disksFor(ctx, mine);
+          if (!Array.isArray(disks)) return disks;
+          if (instance) await driver.remove(uid);
+          await driver.start(launchSpec(mine, disks), mayLaunch);
+        }
         break;
       case 'start':
         if (action.restart && instance && backsOff(instance.exit)) {
@@ -141,10 +149,14 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
           if (waiting) return waiting;
         }
         if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
-        if (instance) await driver.remove(uid);
-        if (action.restart) restarts++;
-        ctx.log.info({ vm: key, restart: action.restart }, 'starting VM');
-        await driver.start(launchSpec(mine), mayLaunch);
+        {
+          const disks = await disksFor(ctx, mine);
+          if (!Array.isArray(disks)) return disks;
+          if (instance) await driver.remove(uid);
+          if (action.restart) restarts++;
+          ctx.log.info({ vm: key, restart: action.restart }, 'starting VM');
+          await driver.start(launchSpec(mine, disks), mayLaunch);
+        }
         break;
       case 'none':
         break;
@@ -182,6 +194,26 @@ async function holdBackRestart(ctx: VmContext, vm: VirtualMachine, instance: Ins
   if (waitMs <= 0) return undefined;
   await writeStatus(ctx, vm, instance, false, backoff);
   return { requeueAfterMs: waitMs };
+}
+
+/**
+ * The VM's disks made ready on this node (volumes/attach.ts), or — when one is not made yet,
+ * lives elsewhere or lost its file — the Result of a VM that waits, its status saying why
+ * (phase Scheduled, the disk's reason). A Volume's change requeues the VMs attaching it
+ * (controller.ts); the retry is for what no event announces (a shared pool mounted late).
+ */
+async function disksFor(ctx: VmContext, vm: VirtualMachine): Promise<LaunchDisk[] | Result> {
+  if (!ctx.volumes) return [];
+  const prepared = await prepareDisks(ctx.volumes, vm);
+  if (prepared.ok) return prepared.disks;
+  const key = objectKey(vm.metadata);
+  if (ctx.blockedOnDisks.get(key) !== prepared.message) {
+    ctx.blockedOnDisks.set(key, prepared.message);
+    ctx.log.warn({ vm: key, reason: prepared.reason }, prepared.message);
+    ctx.recorder.event(vm, 'Warning', prepared.reason, prepared.message);
+  }
+  await writeStatus(ctx, vm, undefined, false, undefined, { reason: prepared.reason, message: prepared.message });
+  return { requeueAfterMs: VOLUME_RETRY_MS };
 }
 
 /** A stop (or the stop half of a restart) of a VM that stays: asked for, its status written, looked at again until the guest has exited. */
@@ -278,8 +310,9 @@ async function writeStatus(
   instance: InstanceState | undefined,
   deleting: boolean,
   backoff?: RestartBackoff,
+  blocked?: StartBlocked,
 ): Promise<void> {
-  const next = computeStatus(vm, ctx.nodeName, instance, deleting, undefined, backoff);
+  const next = computeStatus(vm, ctx.nodeName, instance, deleting, undefined, backoff, blocked);
   const patch = statusPatch(ctx.vms.get(objectKey(vm.metadata))?.status, next);
   if (!patch) return;
   try {

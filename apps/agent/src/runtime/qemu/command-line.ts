@@ -74,6 +74,8 @@ export interface QemuVmSpec {
   appendSerialLog?: boolean;
   network?: QemuNetwork;
   rootDisk?: QemuDisk;
+  /** More disks, after rootDisk: virtio-blk devices disk0, disk1, ... in this order. */
+  disks?: QemuDisk[];
   /** Live-migration target: start paused and wait for the source (e.g. "tcp:0.0.0.0:4444" or "defer"). */
   incoming?: string;
   /** The QEMU binary; qemu-system-x86_64 from PATH by default. */
@@ -156,13 +158,12 @@ export function buildQemuCommandLine(spec: QemuVmSpec): QemuCommandLine {
     args.push('-netdev', `user,id=net0${forwards.join('')}`, '-device', `virtio-net-device,netdev=net0,mac=${mac}`);
   }
 
-  if (spec.rootDisk) {
-    const d = spec.rootDisk;
+  for (const [i, d] of [...(spec.rootDisk ? [spec.rootDisk] : []), ...(spec.disks ?? [])].entries()) {
     args.push(
       '-drive',
-      `file=${escapeOption(d.path)},if=none,id=disk0,format=${d.format ?? 'qcow2'}${d.readOnly ? ',readonly=on' : ''}`,
+      `file=${escapeOption(d.path)},if=none,id=disk${i},format=${d.format ?? 'qcow2'}${d.readOnly ? ',readonly=on' : ''}`,
       '-device',
-      'virtio-blk-device,drive=disk0',
+      `virtio-blk-device,drive=disk${i}`,
     );
   }
 
@@ -243,10 +244,10 @@ function validate(spec: QemuVmSpec): void {
         throw new QemuSpecError(`network.hostForwards[${i}].hostAddress`, `must be an IP address, got ${JSON.stringify(f.hostAddress)}`);
     }
   }
-  if (spec.rootDisk) {
-    if (!spec.rootDisk.path) throw new QemuSpecError('rootDisk.path', 'is required');
-    const fmt = spec.rootDisk.format;
-    if (fmt !== undefined && fmt !== 'qcow2' && fmt !== 'raw') throw new QemuSpecError('rootDisk.format', `must be qcow2 or raw, got ${JSON.stringify(fmt)}`);
+  const disks: [string, QemuDisk][] = [...(spec.rootDisk ? [['rootDisk', spec.rootDisk] as [string, QemuDisk]] : []), ...(spec.disks ?? []).map((d, i): [string, QemuDisk] => [`disks[${i}]`, d])];
+  for (const [field, d] of disks) {
+    if (!d.path) throw new QemuSpecError(`${field}.path`, 'is required');
+    if (d.format !== undefined && d.format !== 'qcow2' && d.format !== 'raw') throw new QemuSpecError(`${field}.format`, `must be qcow2 or raw, got ${JSON.stringify(d.format)}`);
   }
   if (spec.incoming !== undefined && (spec.incoming === '' || /\s/.test(spec.incoming)))
     throw new QemuSpecError('incoming', `must be a QEMU migration URI such as tcp:0.0.0.0:4444, got ${JSON.stringify(spec.incoming)}`);

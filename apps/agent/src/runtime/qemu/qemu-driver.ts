@@ -188,7 +188,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
       runDir: dir,
       appendSerialLog: true,
       network: spec.network === 'none' ? { mode: 'none' } : { mode: 'user' },
-      rootDisk: spec.rootDisk ? { path: await this.overlay(dir, spec.rootDisk) } : undefined,
+      disks: (spec.disks ?? []).map((d) => ({ path: d.path, format: d.format })),
     });
     const serialOffset = await stat(join(dir, SERIAL_LOG_FILE))
       .then((s) => s.size)
@@ -220,16 +220,6 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     this.instances.set(spec.uid, tracked);
     await writeFile(join(dir, SUPERVISOR_PID), String(supervisor.pid));
     return { ...tracked.state };
-  }
-
-  /** A copy-on-write qcow2 overlay on the VM's base image, made once and kept across restarts. */
-  private async overlay(dir: string, disk: { baseImage: string; sizeGiB?: number }): Promise<string> {
-    const path = join(dir, 'root.qcow2');
-    if (!existsSync(path)) {
-      const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', disk.baseImage])).stdout) as { format: string };
-      await execa('qemu-img', ['create', '-f', 'qcow2', '-F', info.format, '-b', disk.baseImage, path, ...(disk.sizeGiB ? [`${disk.sizeGiB}G`] : [])]);
-    }
-    return path;
   }
 
   async requestStop(uid: string, graceMs: number): Promise<void> {

@@ -1,0 +1,18 @@
+/** What the agent reads and writes of Volumes and StoragePools: the node's view, built once by the wiring. */
+import { objectKey, resolvePool, type StoragePool, type Volume } from '@shoal/api';
+import type { Informer, ShoalClient } from '@shoal/client';
+
+export interface VolumeAccess {
+  nodeName: string;
+  /** The node's labels, as a shared pool's nodeSelector reads them. */
+  nodeLabels: Record<string, string>;
+  dataDir: string;
+  client: ShoalClient;
+  volumes: Pick<Informer<Volume>, 'get' | 'list'>;
+  pools: Pick<Informer<StoragePool>, 'get' | 'list'>;
+}
+
+export const volumeOf = (access: VolumeAccess, namespace: string, name: string) => access.volumes.get(objectKey({ namespace, name }));
+
+/** The pool object (the implicit `local` pool included), or undefined when it does not exist. */
+export const poolOf = (access: VolumeAccess, name: string) => resolvePool(name, (n) => access.pools.get(n));
