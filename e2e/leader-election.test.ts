@@ -152,7 +152,12 @@ test('one of two controller-managers leads the scheduler and binds every VM; the
   assert.equal((await fetch(`${standby.base}/readyz`)).status, 200, 'a standby is ready: healthy, just not leading');
   assert.equal(await metric(standby, /^(shoal_controller_reconcile_total\{controller="scheduler").*$/m), undefined, 'the standby never reconciled');
   assert.ok(logLines(l.proc).some((x) => x.msg === 'acquired leadership' && x.controller === 'scheduler'));
-  assert.ok(logLines(standby.proc).some((x) => x.msg === 'another candidate leads; standing by' && x.holder === l.identity));
+  // Said when the standby first reads the leader's Lease; a standby that led for a moment under
+  // load says it once its next campaign reads the Lease (it retries every 0.5 s).
+  await waitFor(() => logLines(standby.proc).some((x) => x.msg === 'another candidate leads; standing by' && x.holder === l.identity), {
+    timeoutMs: 10_000,
+    message: `the standby to say ${l.identity} leads`,
+  });
   assert.deepEqual(rebinds, []);
 });
 
