@@ -31,6 +31,7 @@ const TOKENS = {
   preemptor: 'preemptor-token',
   namespace: 'namespace-token',
   resourcequota: 'resourcequota-token',
+  volume: 'volume-token',
 };
 
 let cluster: TestCluster;
@@ -79,6 +80,7 @@ before(async () => {
       `${TOKENS.preemptor},system:shoal:preemptor,8,`,
       `${TOKENS.namespace},system:shoal:namespace,9,`,
       `${TOKENS.resourcequota},system:shoal:resourcequota,10,`,
+      `${TOKENS.volume},system:shoal:volume,11,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -219,7 +221,7 @@ test('the controller-manager with its token and a simulated agent with its node 
   await cm.stop();
 });
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota'] as const;
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume'] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
 test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady, preempt, keep quota status and empty a deleted namespace, each as its own user', async () => {
@@ -402,8 +404,21 @@ test("each controller's token holds only that controller's rights", async () => 
     ).status,
     403,
   );
+  // The volume controller makes, deletes and lets go Volumes (never their status, the agents'), and nothing more.
+  const volumes = `${V}/namespaces/default/volumes`;
+  assert.equal((await as('volume', 'GET', `${V}/storagepools`)).status, 200);
+  assert.equal((await as('volume', 'GET', `${vms}/probe`)).status, 200);
+  assert.equal((await as('volume', 'POST', volumes, { metadata: { name: 'probe-volume' }, spec: { sizeGiB: 1, source: { blank: {} } } })).status, 201);
+  assert.equal((await as('volume', 'PATCH', `${volumes}/probe-volume`, { metadata: { labels: { x: 'y' } } })).status, 200);
+  assert.equal((await as('volume', 'PATCH', `${volumes}/probe-volume/status`, { status: { phase: 'Available' } })).status, 403);
+  const volumeVm = await as('volume', 'PATCH', `${vms}/probe`, { metadata: { labels: { x: 'y' } } });
+  assert.equal(volumeVm.status, 403);
+  assert.match(volumeVm.body.message, /User "system:shoal:volume" cannot patch resource "virtualmachines"/);
+  assert.equal((await as('volume', 'POST', `${V}/storagepools`, { metadata: { name: 'sneaky' }, spec: { type: 'local' } })).status, 403);
+  assert.equal((await as('volume', 'DELETE', `${volumes}/probe-volume`)).status, 200);
   // Only the namespace controller deletes what it does not own.
-  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota'] as const) assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
+  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume'] as const)
+    assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
 });
 

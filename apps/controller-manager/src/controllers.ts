@@ -9,6 +9,7 @@ import { namespaceController, NAMESPACE_NAME } from './namespace/controller.js';
 import { preemptorController, PREEMPTOR_NAME } from './preemptor/controller.js';
 import { resourceQuotaController, RESOURCEQUOTA_NAME } from './resourcequota/controller.js';
 import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
+import { volumeController, VOLUME_NAME } from './volume/controller.js';
 
 export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
@@ -31,6 +32,12 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     name: RESOURCEQUOTA_NAME,
     description: "keeps each ResourceQuota's status.used equal to what its namespace's VirtualMachines use",
     build: resourceQuotaController,
+  },
+  {
+    name: VOLUME_NAME,
+    description:
+      'makes the Volumes VirtualMachines own (volumeTemplates, rootDisk), deletes them once their VM is gone, and lets a deleted Volume go only once no VM attaches it',
+    build: volumeController,
   },
 ];
 

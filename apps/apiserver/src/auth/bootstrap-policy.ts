@@ -3,7 +3,7 @@
  * start when missing and otherwise left as they are, so an administrator's edits stay:
  *  - ClusterRole cluster-admin (everything), bound to group system:masters;
  *  - ClusterRole system:shoal-controller-manager with what all the controllers need (scheduler,
- *    preemptor, health, namespace, resourcequota), bound to user system:shoal-controller-manager;
+ *    preemptor, health, namespace, resourcequota, volume), bound to user system:shoal-controller-manager;
  *  - Role system:shoal-controller-manager:leader-election in shoal-system (its Leases; a
  *    ClusterRole cannot be limited to one namespace), bound to the same user;
  *  - per controller (Kubernetes' --use-service-account-credentials): ClusterRole
@@ -34,7 +34,7 @@ const NAMESPACED_RESOURCES = kinds()
   .map((k) => k.plural);
 
 export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
-  // Informers: the scheduler, preemptor, health and resourcequota controllers read all of these.
+  // Informers: the scheduler, preemptor, health, resourcequota and volume controllers read all of these.
   {
     apiGroups: [GROUP],
     resources: ['virtualmachines', 'nodes', 'leases', 'placementpolicies', 'priorityclasses', 'namespaces', 'resourcequotas', 'volumes', 'storagepools'],
@@ -51,6 +51,8 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: ['namespaces', 'namespaces/status'], verbs: ['patch', 'update'] },
   // Resourcequota: status.used.
   { apiGroups: [GROUP], resources: ['resourcequotas/status'], verbs: ['patch', 'update'] },
+  // Volume: the Volumes VMs own made and collected, the protection finalizer lifted.
+  { apiGroups: [GROUP], resources: ['volumes'], verbs: ['create', 'delete', 'patch'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
 
@@ -66,7 +68,7 @@ const LIST_WATCH = ['list', 'watch'];
  * Each controller's rights, as its code uses them (informers list and watch; the rest is each
  * write it makes) and nothing more.
  */
-export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota', PolicyRule[]> = {
+export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume', PolicyRule[]> = {
   scheduler: [
     // Informers; get: it asks the server for a VM's live version when a bind's outcome is unknown.
     { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] },
@@ -106,6 +108,15 @@ export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'na
     { apiGroups: [GROUP], resources: ['virtualmachines', 'resourcequotas'], verbs: LIST_WATCH },
     // status.used; it writes nothing else (no Events either).
     { apiGroups: [GROUP], resources: ['resourcequotas/status'], verbs: ['patch'] },
+  ],
+  volume: [
+    // Informers; list: a fresh list of VMs before a disk is let go; get: whether a Volume's
+    // owner is really gone before it is deleted (the cache may be behind).
+    { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [GROUP], resources: ['volumes', 'storagepools'], verbs: LIST_WATCH },
+    // Owned Volumes made and collected; the protection finalizer lifted (metadata only: Volume status is the agents').
+    { apiGroups: [GROUP], resources: ['volumes'], verbs: ['create', 'delete', 'patch'] },
+    EVENTS,
   ],
 };
 

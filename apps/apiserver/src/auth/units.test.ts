@@ -7,6 +7,7 @@ import { SCHEMAS_DIR } from '@shoal/api';
 import { parseTokenFile } from './token-file.js';
 import { requestAttributes } from './request-attributes.js';
 import { ruleAllows } from './rbac-authorizer.js';
+import { CONTROLLER_MANAGER_RULES, CONTROLLER_RULES } from './bootstrap-policy.js';
 
 test('the token file is Kubernetes CSV: token,user,uid,"group1,group2"', () => {
   const tokens = parseTokenFile('# comment\n\nt1,alice,42,"dev, qa"\nt2,bob,\nt3,"carol, jr",7,ops\n');
@@ -69,4 +70,29 @@ test("the RBAC kinds' metadata schema is the common one except for the name", ()
     delete doc.properties.name;
   }
   assert.deepEqual(rbac, common);
+});
+
+test("the controller-manager's role is the union of the controllers' roles: a process with one token may do all each controller does", () => {
+  const missing: string[] = [];
+  for (const [controller, rules] of Object.entries(CONTROLLER_RULES))
+    for (const rule of rules)
+      for (const group of rule.apiGroups ?? [])
+        for (const resource of rule.resources ?? [])
+          for (const verb of rule.verbs) {
+            const [plural, subresource = ''] = resource.split('/');
+            const attrs = {
+              resourceRequest: true as const,
+              verb,
+              apiGroup: group,
+              apiVersion: 'v1alpha1',
+              resource: plural!,
+              subresource,
+              namespace: 'a',
+              name: ['list', 'watch', 'create'].includes(verb) && !subresource ? '' : 'x',
+              fieldSelector: '',
+              path: '',
+            };
+            if (!CONTROLLER_MANAGER_RULES.some((r) => ruleAllows(r, attrs))) missing.push(`${controller}: ${verb} ${resource}`);
+          }
+  assert.deepEqual(missing, []);
 });

@@ -1,5 +1,5 @@
 /**
- * A cluster for the namespace and resourcequota controllers: a real etcd, a real apiserver
+ * A cluster for the namespace, resourcequota and volume controllers: a real etcd, a real apiserver
  * process and the real shoal-controller-manager process running only the controllers asked for,
  * which a test may kill and start again (a restart mid-way).
  *
