@@ -135,7 +135,14 @@ export class Agent {
     this.informer = new Informer<VirtualMachine>(this.client, 'vm', { fieldSelector: `spec.nodeName=${o.nodeName}` });
     this.volumes = new Informer<Volume>(this.client, 'volume');
     this.pools = new Informer<StoragePool>(this.client, 'storagepool');
-    const access: VolumeAccess = { nodeName: o.nodeName, nodeLabels: o.labels, dataDir: o.dataDir, client: this.client, volumes: this.volumes, pools: this.pools };
+    const access: VolumeAccess = {
+      nodeName: o.nodeName,
+      nodeLabels: o.labels,
+      dataDir: o.dataDir,
+      client: this.client,
+      volumes: this.volumes,
+      pools: this.pools,
+    };
     this.volumeRelease = volumeReleaseController({ access, informer: this.volumes, log: o.log });
     this.controller = vmController({
       nodeName: o.nodeName,

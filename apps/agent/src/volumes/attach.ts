@@ -37,14 +37,19 @@ export async function prepareDisks(access: VolumeAccess, vm: VirtualMachine): Pr
         'VolumePending',
         disk.template ? `waiting for volume ${disk.volumeName} (${disk.field}) to be created` : `volume ${disk.volumeName} (${disk.field}) does not exist`,
       );
-    if (volume.status?.phase === 'Failed') return notReady('VolumeFailed', `volume ${disk.volumeName} could not be made: ${volume.status.conditions?.at(-1)?.message ?? 'see the volume'}`);
+    if (volume.status?.phase === 'Failed')
+      return notReady('VolumeFailed', `volume ${disk.volumeName} could not be made: ${volume.status.conditions?.at(-1)?.message ?? 'see the volume'}`);
     const pool = poolOf(access, poolNameFor(volume.spec, access.pools.list()));
     const unreachable = volumeReachableFrom(volume, pool, { name: access.nodeName, labels: access.nodeLabels });
     if (unreachable) return notReady('VolumeUnreachable', `${unreachable}, not on node ${access.nodeName}`);
-    const path = volume.status?.phase === 'Available' && volume.status.path ? volume.status.path : await makeHere(access, vm, volume, volumeFilePath(access.dataDir, pool!, ns, disk.volumeName));
+    const path =
+      volume.status?.phase === 'Available' && volume.status.path
+        ? volume.status.path
+        : await makeHere(access, vm, volume, volumeFilePath(access.dataDir, pool!, ns, disk.volumeName));
     if (typeof path !== 'string') return path;
     // Never an empty disk in its place: a made volume whose file is gone stops the VM, visibly.
-    if (!existsSync(path)) return notReady('VolumeLost', `the file of volume ${disk.volumeName} (${path}) is missing on node ${access.nodeName}; not booting without it`);
+    if (!existsSync(path))
+      return notReady('VolumeLost', `the file of volume ${disk.volumeName} (${path}) is missing on node ${access.nodeName}; not booting without it`);
     if (volume.status?.phase === 'Available' && volume.status.usedBy !== vm.metadata.name) await report(access, volume, { usedBy: vm.metadata.name });
     disks.push({ name: disk.name, path, format: volume.status?.format ?? 'qcow2' });
   }
@@ -75,7 +80,8 @@ async function makeHere(access: VolumeAccess, vm: VirtualMachine, volume: Volume
     else if (current.status.node !== access.nodeName && !current.status.path)
       return notReady('VolumePending', `volume ${name} is being made on node ${current.status.node}`);
     const clonePath = current.spec.source?.volume ? volumeOf(access, ns, current.spec.source.volume)?.status?.path : undefined;
-    if (current.spec.source?.volume && !clonePath) return notReady('VolumePending', `volume ${name} clones volume ${current.spec.source.volume}, which is not made yet`);
+    if (current.spec.source?.volume && !clonePath)
+      return notReady('VolumePending', `volume ${name} clones volume ${current.spec.source.volume}, which is not made yet`);
     try {
       await makeVolumeFile({ path, spec: current.spec, clonePath });
     } catch (err) {

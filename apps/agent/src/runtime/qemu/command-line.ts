@@ -244,10 +244,14 @@ function validate(spec: QemuVmSpec): void {
         throw new QemuSpecError(`network.hostForwards[${i}].hostAddress`, `must be an IP address, got ${JSON.stringify(f.hostAddress)}`);
     }
   }
-  const disks: [string, QemuDisk][] = [...(spec.rootDisk ? [['rootDisk', spec.rootDisk] as [string, QemuDisk]] : []), ...(spec.disks ?? []).map((d, i): [string, QemuDisk] => [`disks[${i}]`, d])];
+  const disks: [string, QemuDisk][] = [
+    ...(spec.rootDisk ? [['rootDisk', spec.rootDisk] as [string, QemuDisk]] : []),
+    ...(spec.disks ?? []).map((d, i): [string, QemuDisk] => [`disks[${i}]`, d]),
+  ];
   for (const [field, d] of disks) {
     if (!d.path) throw new QemuSpecError(`${field}.path`, 'is required');
-    if (d.format !== undefined && d.format !== 'qcow2' && d.format !== 'raw') throw new QemuSpecError(`${field}.format`, `must be qcow2 or raw, got ${JSON.stringify(d.format)}`);
+    if (d.format !== undefined && d.format !== 'qcow2' && d.format !== 'raw')
+      throw new QemuSpecError(`${field}.format`, `must be qcow2 or raw, got ${JSON.stringify(d.format)}`);
   }
   if (spec.incoming !== undefined && (spec.incoming === '' || /\s/.test(spec.incoming)))
     throw new QemuSpecError('incoming', `must be a QEMU migration URI such as tcp:0.0.0.0:4444, got ${JSON.stringify(spec.incoming)}`);
