@@ -4,10 +4,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type VirtualMachine } from '@shoal/api';
+import { EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type VirtualMachine, type Volume } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { processAlive, REPO_ROOT, startCluster, waitFor, waitForGone, waitForObject, type TestCluster } from '@shoal/testing';
 
@@ -128,7 +129,7 @@ test('RerunOnFailure reruns a failing command and leaves a finished one Stopped'
   await removeVm('oneshot');
 });
 
-test('a root disk is a copy-on-write overlay the guest sees as /dev/vda', async () => {
+test('a root disk is a copy-on-write overlay the guest sees as /dev/vda, kept as the Volume <vm>-root that the VM owns', async () => {
   const base = join(cluster.agents.get(NODE)!.dataDir, 'base.raw');
   await execa('qemu-img', ['create', '-f', 'raw', base, '64M']);
   await shoalctl(
@@ -137,9 +138,17 @@ test('a root disk is a copy-on-write overlay the guest sees as /dev/vda', async 
   );
   const vm = await until('disky', (v) => v.status?.phase === 'Running', 'Running');
   await waitFor(async () => (await serialLog(vm)).includes('disk-is-there'), { timeoutMs: 20_000, message: 'the guest to see its disk' });
-  const overlay = await execa('qemu-img', ['info', '-U', '--output=json', join(runDir(vm), 'root.qcow2')]);
+  const volume = await cluster.client.get<Volume>('volume', 'disky-root', { namespace: 'default' });
+  assert.equal(volume.status?.phase, 'Available');
+  assert.equal(volume.metadata.ownerReferences?.[0]?.uid, vm.metadata.uid, 'owned by the VM');
+  const overlay = await execa('qemu-img', ['info', '-U', '--output=json', volume.status!.path!]);
   assert.equal(JSON.parse(overlay.stdout)['backing-filename'], base);
   await removeVm('disky');
+  await waitFor(async () => !(await cluster.client.list<Volume>('volume', { namespace: 'default' })).items.some((v) => v.metadata.name === 'disky-root'), {
+    timeoutMs: 30_000,
+    message: 'the owned root volume deleted with its VM',
+  });
+  assert.ok(!existsSync(volume.status!.path!), 'and its file removed');
 });
 
 test('a VM that cannot fit stays Pending with a reason that says why', async () => {
