@@ -115,6 +115,8 @@ test('host forwards, a fixed MAC, a root disk and an incoming migration', () => 
   assert.equal(opt(cmd.args, '-drive'), 'file=/var/lib/shoal/vms/abc/root.qcow2,if=none,id=disk0,format=qcow2');
   assert.ok(cmd.args.includes('virtio-blk-device,drive=disk0'));
   assert.equal(opt(cmd.args, '-incoming'), 'tcp:0.0.0.0:4444');
+  assert.ok(!cmd.args.includes('-S'), 'an incoming VM starts its guest when the migration completes unless asked otherwise');
+  assert.ok(buildQemuCommandLine({ ...base, incoming: 'defer', startPaused: true }).args.includes('-S'));
   const ro = buildQemuCommandLine({ ...base, rootDisk: { path: '/images/base.raw', format: 'raw', readOnly: true } });
   assert.equal(opt(ro.args, '-drive'), 'file=/images/base.raw,if=none,id=disk0,format=raw,readonly=on');
 });

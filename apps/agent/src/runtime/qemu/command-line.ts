@@ -10,7 +10,7 @@
  *     -qmp unix:<dir>/qmp.sock,server=on,wait=off -pidfile <dir>/qemu.pid
  *     -netdev user,id=net0 -device virtio-net-device,netdev=net0,mac=52:54:00:..
  *     [-drive file=<disk>,if=none,id=disk0,format=qcow2 -device virtio-blk-device,drive=disk0]
- *     [-incoming <uri>]
+ *     [-incoming <uri>] [-S]
  *
  * No -daemonize: the agent (or its per-VM supervisor) is QEMU's parent and watches it exit.
  * -no-reboot with panic=-1 turns a guest reboot or kernel panic into a QEMU exit, and the
@@ -78,6 +78,8 @@ export interface QemuVmSpec {
   disks?: QemuDisk[];
   /** Live-migration target: start paused and wait for the source (e.g. "tcp:0.0.0.0:4444" or "defer"). */
   incoming?: string;
+  /** Start with the vCPUs stopped (-S) until a QMP `cont`: a live-migration target whose guest must not run before the source has stopped for good (migration/target.ts). */
+  startPaused?: boolean;
   /** The QEMU binary; qemu-system-x86_64 from PATH by default. */
   qemuBinary?: string;
 }
@@ -168,6 +170,7 @@ export function buildQemuCommandLine(spec: QemuVmSpec): QemuCommandLine {
   }
 
   if (spec.incoming) args.push('-incoming', spec.incoming);
+  if (spec.startPaused) args.push('-S');
 
   return { binary: spec.qemuBinary ?? 'qemu-system-x86_64', args, kernelCmdline, serialLog, qmpSocket, pidFile, mac };
 }

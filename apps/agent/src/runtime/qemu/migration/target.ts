@@ -1,0 +1,137 @@
+/**
+ * The target side of a live migration: a QEMU started with `-incoming defer` (and `-S`, see
+ * resumeTarget) is made to listen for the source's state over TLS and, for each disk that lives
+ * on the source host only, to serve its own (blank) disk over NBD for the source's mirror job.
+ *
+ * Single copy. The target is started paused (-S) and stays paused after the last byte arrived;
+ * only resumeTarget runs it, and only once QEMU says the incoming migration completed, which the
+ * source reaches paused (postmigrate) — its last writes mirrored before its last RAM pages went
+ * (see source.ts). So at no instant do two unpaused QEMUs run the guest. The price is the time
+ * from the source's "completed" to the target's `cont` (one call from whoever sees the first to
+ * whoever sends the second: the caller's round trip, added to QEMU's own downtime).
+ */
+import { MigrationError, reasonFromQemuError } from './errors.js';
+import type { QmpSession } from './qmp-session.js';
+import { QmpCommandError } from './qmp-session.js';
+import { addClientAuthorization, addTlsCredentials, removeObject } from './tls-credentials.js';
+
+export const TARGET_TLS_ID = 'shoal-migration-tls-server';
+export const TARGET_AUTHZ_ID = 'shoal-migration-authz';
+const EXPORT_ID_PREFIX = 'shoal-migration-export-';
+
+export interface PrepareIncomingOptions {
+  /** Address QEMU listens on for the migration stream and NBD (an IP; 0.0.0.0 for all). */
+  listenAddress: string;
+  /** Address the source connects to, in the URIs answered; `listenAddress` when omitted. */
+  advertiseAddress?: string;
+  /** TCP port of the migration stream. */
+  port: number;
+  /** TCP port of the NBD server; required when `disks` has any. */
+  nbdPort?: number;
+  /**
+   * A directory in QEMU's layout (ca-cert.pem, server-cert.pem, server-key.pem), and the
+   * distinguished name of the only client certificate let in (gnutls's RFC 4514 form, e.g.
+   * "CN=node-a"); without it any certificate from the CA is. Without `tls`: plain TCP.
+   */
+  tls?: { dir: string; authorizedClientDn?: string };
+  /**
+   * Disks the source copies here (its local disks): the ids of this QEMU's -drive (`disk0`),
+   * each a blank image of the same virtual size as the source's.
+   */
+  disks?: { device: string }[];
+}
+
+export interface IncomingEndpoint {
+  /** What the source passes to `migrate`: `tcp:host:port`. */
+  migrationUri: string;
+  /** Where the source's mirror jobs write, one NBD export per disk. */
+  nbd?: { host: string; port: number; exports: { device: string; exportName: string }[] };
+}
+
+/** Sets up the listening side; answers where the source must connect. */
+export async function prepareIncoming(session: QmpSession, opts: PrepareIncomingOptions): Promise<IncomingEndpoint> {
+  const status = await session.execute<{ status: string }>('query-status');
+  if (status.status !== 'inmigrate')
+    throw new MigrationError('TargetFailed', `the target QEMU is ${status.status}, not waiting for a migration: start it with -incoming defer`);
+  const disks = opts.disks ?? [];
+  if (disks.length > 0 && !opts.nbdPort) throw new MigrationError('TargetFailed', 'disks to copy need an nbdPort');
+  const host = opts.advertiseAddress ?? opts.listenAddress;
+  try {
+    let tlsArgs: Record<string, string> = {};
+    if (opts.tls) {
+      await addTlsCredentials(session, { id: TARGET_TLS_ID, endpoint: 'server', dir: opts.tls.dir });
+      tlsArgs = { 'tls-creds': TARGET_TLS_ID };
+      if (opts.tls.authorizedClientDn) {
+        await addClientAuthorization(session, { id: TARGET_AUTHZ_ID, distinguishedName: opts.tls.authorizedClientDn });
+        tlsArgs['tls-authz'] = TARGET_AUTHZ_ID;
+      }
+    }
+    await session.execute('migrate-set-parameters', { 'tls-creds': '', 'tls-authz': '', ...tlsArgs });
+    let nbd: IncomingEndpoint['nbd'];
+    if (disks.length > 0) {
+      await session.execute('nbd-server-start', { addr: { type: 'inet', data: { host: opts.listenAddress, port: String(opts.nbdPort) } }, ...tlsArgs });
+      const nodes = await rootNodeNames(session);
+      const exports: { device: string; exportName: string }[] = [];
+      for (const { device } of disks) {
+        const node = nodes.get(device);
+        if (!node)
+          throw new MigrationError('TargetFailed', `the target QEMU has no disk ${device} (its -drive ids: ${[...nodes.keys()].join(', ') || 'none'})`);
+        // Writable while the guest is not running here: the NBD export activates the image,
+        // which -incoming otherwise keeps inactive until the migration completes.
+        await session.execute('block-export-add', { type: 'nbd', id: EXPORT_ID_PREFIX + device, 'node-name': node, name: device, writable: true });
+        exports.push({ device, exportName: device });
+      }
+      nbd = { host, port: opts.nbdPort!, exports };
+    }
+    await session.execute('migrate-incoming', { uri: `tcp:${uriHost(opts.listenAddress)}:${opts.port}` });
+    return { migrationUri: `tcp:${uriHost(host)}:${opts.port}`, ...(nbd ? { nbd } : {}) };
+  } catch (err) {
+    if (err instanceof MigrationError) throw err;
+    const desc = err instanceof QmpCommandError ? err.desc : (err as Error).message;
+    throw new MigrationError(reasonFromQemuError(desc) === 'TlsRejected' ? 'TlsRejected' : 'TargetFailed', `preparing the target: ${desc}`, { cause: err });
+  }
+}
+
+/**
+ * Runs the guest on the target, once QEMU says the whole state arrived: stops the NBD exports
+ * (the source's mirrors are done by then; anything still connected is cut) and sends `cont`.
+ * Call it after the source's migrate() resolved. Waits up to `timeoutMs` for the incoming
+ * migration to finish (the target reads the last bytes just after the source sent them).
+ * Answers QEMU's status when it was already running (a target started without -S).
+ */
+export async function resumeTarget(session: QmpSession, opts: { timeoutMs?: number } = {}): Promise<{ resumedAt: number; status: string }> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  let status: string;
+  for (;;) {
+    status = (await session.execute<{ status: string }>('query-status')).status;
+    if (status !== 'inmigrate') break;
+    if (Date.now() > deadline) throw new MigrationError('TargetFailed', 'the target is still receiving the migration: not resuming it');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const incoming = await session.execute<{ status?: string }>('query-migrate');
+  if (incoming.status !== 'completed')
+    throw new MigrationError('TargetFailed', `the target's incoming migration is ${incoming.status ?? 'not there'} (QEMU ${status}): not resuming it`);
+  await stopNbdExports(session);
+  await removeObject(session, TARGET_AUTHZ_ID);
+  if (status === 'running') return { resumedAt: Date.now(), status };
+  await session.execute('cont');
+  return { resumedAt: Date.now(), status: 'running' };
+}
+
+/** Removes this module's NBD exports and stops the NBD server; missing ones are no error. */
+export async function stopNbdExports(session: QmpSession): Promise<void> {
+  const exports = await session.execute<{ id: string }[]>('query-block-exports').catch(() => [] as { id: string }[]);
+  for (const e of exports) if (e.id.startsWith(EXPORT_ID_PREFIX)) await session.execute('block-export-del', { id: e.id, mode: 'hard' }).catch(() => undefined);
+  await session.execute('nbd-server-stop').catch(() => undefined);
+}
+
+/** -drive id → the name of the node it writes to (its format node), for block-export-add. */
+async function rootNodeNames(session: QmpSession): Promise<Map<string, string>> {
+  const blocks = await session.execute<{ device: string; inserted?: { 'node-name': string } }[]>('query-block');
+  return new Map(blocks.filter((b) => b.inserted).map((b) => [b.device, b.inserted!['node-name']]));
+}
+
+/** An IPv6 address goes in brackets in a QEMU URI. */
+export function uriHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
