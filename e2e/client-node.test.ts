@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
+import type { VirtualMachine as ShoalVirtualMachine } from '@shoal/api';
 import { startCluster, waitFor, type ApiserverProcess, type TestCluster } from '@shoal/testing';
 
 const GROUP = 'shoal.dev';
@@ -17,12 +18,12 @@ const VMS_PATH = `/apis/${GROUP}/${VERSION}/namespaces/default/${PLURAL}`;
 
 /**
  * A VirtualMachine as the stock client types it (its metadata is k8s.V1ObjectMeta), for writes
- * with partial specs: not @shoal/api's model, which is the object as admitted, with our ObjectMeta.
+ * with partial specs: @shoal/api's generated spec and status, every field optional.
  */
-interface VirtualMachine extends k8s.KubernetesObject {
-  spec?: { runStrategy?: string; image?: string; resources?: { vcpus?: number; memoryMiB?: number }; [k: string]: unknown };
-  status?: Record<string, unknown>;
-}
+type VirtualMachine = k8s.KubernetesObject & {
+  spec?: Omit<Partial<ShoalVirtualMachine['spec']>, 'resources'> & { resources?: Partial<ShoalVirtualMachine['spec']['resources']> };
+  status?: ShoalVirtualMachine['status'];
+};
 
 interface SentRequest {
   method: string;
