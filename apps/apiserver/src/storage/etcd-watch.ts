@@ -2,7 +2,7 @@
  * An etcd watch on a key prefix, translated into object changes. The watch cache uses one for
  * everything; a watcher that asks for history older than the cache holds gets its own.
  */
-import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchCreateRequest, IWatchResponse } from 'etcd3';
 import type { KubeObject } from '@shoal/api';
 import { StoredValue, type StoredObject } from './stored-value.js';
 import type { Change, ChangeType } from './watch-filter.js';
@@ -84,7 +84,7 @@ export async function watchPrefix(
   const builder = etcd.watch().prefix(prefix).startRevision(String(fromRevision));
   if (!opts.previous) builder.withPreviousKV();
   const watcher = builder.watcher();
-  /** The revision this watch needs next; etcd3's own bookkeeping jumps ahead on (re)connect. */
+  /** The revision this watch needs next; etcd3's own bookkeeping jumps ahead on (re)connect (see 'connecting'). */
   let next = fromRevision;
   watcher.on('data', (res: IWatchResponse) => {
     if (!res.events.length) return;
@@ -100,6 +100,14 @@ export async function watchPrefix(
     // The last event's revision, not the header's: catching up from the past, etcd sends at most
     // 1000 revisions per response with its current revision in every header.
     h.onRevision(next - 1);
+  });
+  // etcd3 moves the watch's start revision to the header revision of every response, including
+  // the one that confirms a (re)created watch: that is the member's current revision, not the
+  // last change delivered. Were the stream to break again before the changes in between arrive,
+  // etcd3 would resume after them and they would be lost. Every (re)creation asks for `next`.
+  // (etcd3 types the argument as a whole watch request; it passes this watcher's create request.)
+  watcher.on('connecting', (request) => {
+    (request as IWatchCreateRequest).start_revision = String(next);
   });
   watcher.on('disconnected', () => h.onConnectionChange?.(false));
   watcher.on('connected', () => h.onConnectionChange?.(true));
