@@ -342,6 +342,8 @@ export interface MigrationStatus {
   vmUID?: string;
   sourceNode?: string;
   targetNode?: string;
+  target?: MigrationTargetStatus;
+  source?: MigrationSourceStatus;
   /**
    * Guest memory and local volume bytes to move.
    */
@@ -363,6 +365,69 @@ export interface MigrationStatus {
 export interface MigrationPhaseTransition {
   phase: MigrationPhase;
   time: string;
+}
+/**
+ * What the target node's agent reports (it alone writes this): where its waiting QEMU listens, and when the guest ran there.
+ */
+export interface MigrationTargetStatus {
+  /**
+   * Where the source sends the guest's state (tcp:HOST:PORT, TLS with the cluster CA's node certificates).
+   */
+  migrationUri?: string;
+  nbd?: MigrationNbdEndpoint;
+  /**
+   * When the target was ready to receive.
+   */
+  readyAt?: string;
+  /**
+   * When the guest started running on the target.
+   */
+  resumedAt?: string;
+  failure?: MigrationFailure;
+}
+/**
+ * The NBD server the source mirrors local disks into.
+ */
+export interface MigrationNbdEndpoint {
+  host: string;
+  port: number;
+  exports?: MigrationNbdExport[];
+}
+export interface MigrationNbdExport {
+  device: string;
+  exportName: string;
+}
+/**
+ * Why one side could not do its part.
+ */
+export interface MigrationFailure {
+  /**
+   * A CamelCase word: TargetUnreachable, TargetFailed, SourceFailed, TransferTimedOut, Cancelled, ...
+   */
+  reason: string;
+  message?: string;
+}
+/**
+ * What the source node's agent reports (it alone writes this, and the byte counts above): the transfer it drives.
+ */
+export interface MigrationSourceStatus {
+  /**
+   * When the transfer began.
+   */
+  startedAt?: string;
+  /**
+   * When QEMU reported the transfer complete: the source guest is paused for good from then on, unless the migration fails before its VM moves.
+   */
+  completedAt?: string;
+  /**
+   * The pause QEMU measured at the source (the rest of the downtime is the switchover).
+   */
+  qemuDowntimeMs?: number;
+  /**
+   * When the guest was resumed at the source after a migration that did not finish.
+   */
+  resumedAt?: string;
+  failure?: MigrationFailure;
 }
 export interface Condition {
   type: string;

@@ -7,6 +7,9 @@
  *    finalizer, so no watcher ever sees a VM bound without saying so, and the compare-and-swap
  *    on the stored object (ResourceService.bind) makes two schedulers racing for one VM bind it
  *    once. From then on the node's agent reports the VM's phase;
+ *  - a move (an update from one node to another: the migration controller at a live migration's
+ *    switchover) keeps what the guest is — phase, address, boot time — and says where it runs
+ *    now; the new node's agent reports from then on;
  *  - unbinding (an update that takes spec.nodeName away: an agent after an eviction, the health
  *    controller after its node was lost) ends that: what the node reported about its guest goes
  *    in the same write, the VM is Pending again, and its eviction request, if it has one, is
@@ -49,8 +52,14 @@ export const virtualMachineStrategy: KindStrategy = {
 
   prepareForUpdate(next, current) {
     const node = specOf(current)?.nodeName;
-    if (!node || specOf(next)?.nodeName === node) return;
+    const to = specOf(next)?.nodeName;
+    if (!node || to === node) return;
     const vm = next as VirtualMachine;
+    if (to) {
+      // A move (a live migration's switchover): the same guest, running on.
+      vm.status = movedStatus((current as VirtualMachine).status, node, to, new Date());
+      return;
+    }
     const request = evictionRequestOf(vm.metadata) ?? evictionRequestOf(current.metadata);
     vm.status = unboundStatus((current as VirtualMachine).status, node, request);
     if (vm.metadata.annotations?.[EVICTION_REQUESTED_ANNOTATION] !== undefined) {
@@ -132,6 +141,24 @@ export function boundVm(kind: KindInfo, current: KubeObject, nodeName: string, n
 
 /** What the node reported about its guest: it describes a guest that is not there any more once the VM leaves the node. */
 const NODE_REPORTED = ['nodeName', 'ip', 'pid', 'bootedAt', 'nextRestartAt', 'phase', 'reason', 'message'] as const;
+
+/**
+ * The status of a VM whose guest moved from `from` to `to` while running: its node, the
+ * Scheduled condition and no pid (a process of the old node's) say where it is now; phase, IP and
+ * boot time carry on, as the guest does.
+ */
+export function movedStatus(status: VirtualMachineStatus | undefined, from: string, to: string, now: Date): VirtualMachineStatus {
+  const { pid: _, ...kept } = status ?? {};
+  return {
+    ...kept,
+    nodeName: to,
+    conditions: setCondition(
+      kept.conditions,
+      { type: 'Scheduled', status: 'True', reason: 'Migrated', message: `moved from ${from} to ${to}` },
+      timestamp(now),
+    ),
+  };
+}
 
 /**
  * The status of a VM that has just left `node`: Pending, without what the node reported (its
