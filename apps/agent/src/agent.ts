@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { objectKey, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
+import { objectKey, type Migration, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
 import { EventRecorder, type Controller } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
@@ -35,6 +35,10 @@ import type { VolumeAccess } from './volumes/volume-access.js';
 import type { RestartBackoffPolicy } from './vm/restart-backoff.js';
 import { FileRestartBackoffStore } from './vm/restart-backoff-store.js';
 import { buildAgentHttp, type AgentEndpointTls } from './http-server.js';
+import { migrationController } from './migration/controller.js';
+import { prepareMigrationTls } from './migration/migration-tls.js';
+import { waitingForMigration } from './migration/reconcile.js';
+import type { PemFiles } from './runtime/qemu/migration/index.js';
 
 export interface AgentOptions {
   server: string;
@@ -50,6 +54,8 @@ export interface AgentOptions {
   port: number;
   /** Serve the endpoint over HTTPS, consoles and metrics only to the apiserver's client certificate; plain HTTP when absent. */
   tls?: AgentEndpointTls;
+  /** Live migration: the node's certificate (none: this node takes part in no migration) and the address it receives on. */
+  migration?: { tls?: PemFiles; address: string };
   leaseDurationSeconds: number;
   fenceTimeoutSeconds: number;
   stopGraceSeconds: number;
@@ -70,6 +76,8 @@ export class Agent {
   private volumes?: Informer<Volume>;
   private pools?: Informer<StoragePool>;
   private volumeRelease?: Controller;
+  private migrations?: Informer<Migration>;
+  private migrationController?: Controller;
   private heartbeat?: LeaseHeartbeat;
   private fence?: FenceMonitor;
   private recorder?: EventRecorder;
@@ -144,12 +152,28 @@ export class Agent {
       pools: this.pools,
     };
     this.volumeRelease = volumeReleaseController({ access, informer: this.volumes, log: o.log });
+    this.migrations = new Informer<Migration>(this.client, 'migration');
+    const fence = { mayAct: () => this.clock.mayAct(Date.now()) };
+    const migration = migrationController({
+      nodeName: o.nodeName,
+      client: this.client,
+      migrations: this.migrations,
+      vms: this.informer,
+      driver: this.driver,
+      fence,
+      volumes: access,
+      tls: o.migration?.tls ? await prepareMigrationTls(o.dataDir, o.migration.tls) : undefined,
+      listenAddress: o.migration?.address ?? '127.0.0.1',
+      recorder: this.recorder,
+      log: o.log,
+    });
+    this.migrationController = migration.controller;
     this.controller = vmController({
       nodeName: o.nodeName,
       client: this.client,
       informer: this.informer,
       driver: this.driver,
-      fence: { mayAct: () => this.clock.mayAct(Date.now()) },
+      fence,
       recorder: this.recorder,
       fenceTimeoutSeconds: o.fenceTimeoutSeconds,
       stopGraceMs: o.stopGraceSeconds * 1000,
@@ -158,13 +182,15 @@ export class Agent {
       restartBackoffStore: new FileRestartBackoffStore(join(o.dataDir, 'restart-backoff'), o.log),
       log: o.log,
       volumes: { access, informer: this.volumes, pools: this.pools },
+      waitingForMigration: (uid) => waitingForMigration(migration.context, uid),
     });
-    for (const informer of [this.volumes, this.pools, this.informer]) informer.start();
-    await Promise.all([this.volumes.waitForSync(), this.pools.waitForSync(), this.informer.waitForSync()]);
+    for (const informer of [this.volumes, this.pools, this.migrations, this.informer]) informer.start();
+    await Promise.all([this.volumes.waitForSync(), this.pools.waitForSync(), this.migrations.waitForSync(), this.informer.waitForSync()]);
     // Instances whose VM is gone or bound elsewhere are found through their keys.
     this.enqueueEverything();
     this.controller.start();
     this.volumeRelease.start();
+    this.migrationController.start();
   }
 
   /** Every VM the cache holds and every instance the runtime has: the sweep after a (re)list. */
@@ -207,10 +233,12 @@ export class Agent {
     this.stopping.abort();
     await this.controller?.stop();
     await this.volumeRelease?.stop();
+    await this.migrationController?.stop();
     await this.relisting;
     await this.informer?.stop();
     await this.volumes?.stop();
     await this.pools?.stop();
+    await this.migrations?.stop();
     this.heartbeat?.stop();
     await this.fence?.stop();
     // No reconcile runs any more: waiting for the guests here is the point.

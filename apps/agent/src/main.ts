@@ -81,6 +81,17 @@ const argv = await yargs(hideBin(process.argv))
     type: 'string',
     describe: `Comma-separated groups (O of the client certificate) admitted to consoles and /metrics (default: ${AGENT_CLIENT_GROUP}, the apiserver's)`,
   })
+  .option('migration-cert-file', {
+    type: 'string',
+    describe:
+      "This node's certificate for live migrations (PEM, CN=system:node:<node name>, serverAuth and clientAuth, naming --migration-address): the only one the other nodes' QEMUs accept from it. Needs --migration-key-file and --migration-ca-file; without it this node takes part in no migration",
+  })
+  .option('migration-key-file', { type: 'string', describe: 'Private key for --migration-cert-file (PEM)' })
+  .option('migration-ca-file', { type: 'string', describe: "The cluster CA that signed every node's migration certificate (PEM)" })
+  .option('migration-address', {
+    type: 'string',
+    describe: 'Address this node receives live migrations on (default: --bind, or 127.0.0.1 when that is a wildcard)',
+  })
   .option('lease-duration', { type: 'number', default: DEFAULT_LEASE_DURATION_SECONDS, describe: 'Seconds a node lease is valid; renewed every quarter of it' })
   .option('fence-timeout', {
     type: 'number',
@@ -138,6 +149,8 @@ const argv = await yargs(hideBin(process.argv))
       if (!a['client-ca-file']) throw new Error('--client-allowed-groups needs --client-ca-file');
       if (!allowedGroups(a['client-allowed-groups']).length) throw new Error('--client-allowed-groups: give at least one group');
     }
+    const migrationFlags = [a['migration-cert-file'], a['migration-key-file'], a['migration-ca-file']].filter(Boolean).length;
+    if (migrationFlags !== 0 && migrationFlags !== 3) throw new Error('--migration-cert-file, --migration-key-file and --migration-ca-file go together');
     if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');
     if (!(Number.isInteger(a['simulate-nodes']) && a['simulate-nodes'] >= 0)) throw new Error('--simulate-nodes must be a whole number');
     if (a['simulate-topology'] !== undefined) {
@@ -214,6 +227,12 @@ const agents = nodeNames.map(
       bind: argv.bind,
       port: simulated ? 0 : argv.port,
       tls,
+      migration: {
+        tls: argv['migration-cert-file']
+          ? { certFile: argv['migration-cert-file'], keyFile: argv['migration-key-file']!, caFile: argv['migration-ca-file']! }
+          : undefined,
+        address: argv['migration-address'] ?? (['0.0.0.0', '::'].includes(argv.bind) ? '127.0.0.1' : argv.bind),
+      },
       leaseDurationSeconds: argv['lease-duration'],
       fenceTimeoutSeconds: argv['fence-timeout'] ?? defaultFenceTimeoutSeconds(argv['lease-duration']),
       stopGraceSeconds: argv['stop-grace'],

@@ -190,3 +190,48 @@ export async function makeAgentTlsCertificates(certs?: TestCertificates, agentIp
     agentArgs: ['--tls-cert-file', serving.certFile, '--tls-private-key-file', serving.keyFile, '--client-ca-file', ca.caFile],
   };
 }
+
+/**
+ * A node's certificate for live migrations, as `shoal up` makes them: CN=system:node:<node>
+ * (nothing else in the subject: the target lets in exactly that name), serverAuth and clientAuth
+ * (the node listens as a target and dials as a source), for 127.0.0.1 and `ips`, signed by the CA
+ * of `certs`. Answers the flags an agent takes it with.
+ */
+export async function makeNodeMigrationCertificate(certs: TestCertificates, node: string, ips: readonly string[] = []): Promise<string[]> {
+  const f = (n: string) => join(certs.dir, `migration-${node.replace(/[^A-Za-z0-9_.-]/g, '_')}-${n}`);
+  const run = (args: string[]) => execa('openssl', args, { cwd: certs.dir });
+  await run([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    f('key.pem'),
+    '-out',
+    f('csr.pem'),
+    '-subj',
+    `/CN=system:node:${node}`,
+  ]);
+  const altNames = ['IP:127.0.0.1', 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+  await writeFile(f('ext.cnf'), `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  await run([
+    'x509',
+    '-req',
+    '-in',
+    f('csr.pem'),
+    '-CA',
+    certs.caFile,
+    '-CAkey',
+    join(certs.dir, 'ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('cert.pem'),
+    '-days',
+    '1',
+    '-extfile',
+    f('ext.cnf'),
+  ]);
+  return ['--migration-cert-file', f('cert.pem'), '--migration-key-file', f('key.pem'), '--migration-ca-file', certs.caFile];
+}

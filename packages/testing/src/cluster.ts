@@ -15,7 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShoalClient, type ClientOptions } from '@shoal/client';
 import { startEtcd, type EtcdMember } from './etcd.js';
-import { makeAgentTlsCertificates, type AgentTlsCertificates, type TestCertificates } from './certificates.js';
+import {
+  makeAgentTlsCertificates,
+  makeNodeMigrationCertificate,
+  makeServerCertificates,
+  type AgentTlsCertificates,
+  type TestCertificates,
+} from './certificates.js';
 import { freePort } from './free-port.js';
 import { startApiserver, startProcess, type ApiserverProcess, type ShoalProcess } from './process.js';
 
@@ -107,6 +113,8 @@ export interface ClusterOptions {
    * (an extra `startApiserver({ args })` only the args it is given). Plain HTTP when absent.
    */
   agentTls?: boolean | TestCertificates;
+  /** Every agent gets a migration certificate of its own (CN=system:node:<name>) from one CA, so nodes can live-migrate VMs between them. */
+  migrationTls?: boolean;
 }
 
 export interface TestCluster {
@@ -145,6 +153,7 @@ export interface TestCluster {
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   // Before etcd: a failure here leaves nothing running.
   const agentTls = opts.agentTls ? await makeAgentTlsCertificates(opts.agentTls === true ? undefined : opts.agentTls) : undefined;
+  const migrationCa = opts.migrationTls ? await makeServerCertificates() : undefined;
   const etcd = await startEtcd();
   const apiserverArgs = [...(opts.apiserverArgs ?? []), ...(agentTls?.apiserverArgs ?? [])];
   const agentArgs = [...(agentTls?.agentArgs ?? []), ...(opts.agentArgs ?? [])];
@@ -166,6 +175,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     }
     // A CA made here is the cluster's; one the caller gave is theirs.
     if (opts.agentTls === true && agentTls) await rm(agentTls.certs.dir, { recursive: true, force: true });
+    if (migrationCa) await rm(migrationCa.dir, { recursive: true, force: true });
   };
   try {
     const ports: number[] = [];
@@ -194,7 +204,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       async startAgent(nodeName, { stopVmsOnExit = true, ...o } = {}) {
         const agent = await startAgent(servers, nodeName, {
           ...o,
-          args: [...(stopVmsOnExit ? ['--stop-vms-on-exit'] : []), ...agentArgs, ...(o.args ?? [])],
+          args: [
+            ...(stopVmsOnExit ? ['--stop-vms-on-exit'] : []),
+            ...agentArgs,
+            ...(migrationCa ? await makeNodeMigrationCertificate(migrationCa, nodeName) : []),
+            ...(o.args ?? []),
+          ],
         });
         agents.set(nodeName, agent);
         allAgents.push(agent);

@@ -22,6 +22,12 @@ export interface VmLaunchSpec {
   network: 'user' | 'none';
   /** The VM's disks, made ready on this node (volumes/attach.ts), in attachment order: /dev/vda first. */
   disks?: { name: string; path: string; format: 'qcow2' | 'raw' }[];
+  /**
+   * A live migration's target: the guest is not booted but received from its source, so the
+   * instance waits paused for it (QEMU: -incoming defer -S) and counts as booted when, with
+   * the address it had, from the start (see MigratableRuntime).
+   */
+  incoming?: { bootedAt?: string; ip?: string };
 }
 
 /**
@@ -61,6 +67,8 @@ export interface InstanceState {
   startedAt: string;
   /** Set once a stop was requested: from this time on, requestStop kills the guest instead of asking it. */
   stopDeadline?: string;
+  /** A live migration's target that has not run the guest yet: it waits, paused, for the source's state. */
+  incoming?: boolean;
 }
 
 export interface RuntimeInfo {
@@ -112,4 +120,16 @@ export interface RuntimeDriver extends EventEmitter {
   /** Path of the serial console log, when the runtime has one. */
   consoleLog(uid: string): string | undefined;
   close(): Promise<void>;
+}
+
+/** What a runtime that can take part in live migration offers besides RuntimeDriver (QEMU). */
+export interface MigratableRuntime {
+  /** The guest's QEMU monitor socket, for the migration's own QMP session. */
+  qmpSocket(uid: string): string | undefined;
+  /** Marks an incoming instance as the guest's running incarnation, once it was resumed. */
+  markResumed(uid: string): Promise<void>;
+}
+
+export function isMigratable(driver: RuntimeDriver): driver is RuntimeDriver & MigratableRuntime {
+  return typeof (driver as Partial<MigratableRuntime>).qmpSocket === 'function';
 }

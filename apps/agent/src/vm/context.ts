@@ -46,4 +46,6 @@ export interface VmContext {
   volumes?: VolumeAccess;
   /** The disk problem last said (log and Event), per VM key: said once, not on every retry. */
   blockedOnDisks: Map<string, string>;
+  /** Whether an instance is a live migration's target still waiting for its guest: the migration's, not a stray. */
+  waitingForMigration?(uid: string): boolean;
 }

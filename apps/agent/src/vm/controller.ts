@@ -48,6 +48,8 @@ export interface VmControllerOptions {
   registry?: Registry;
   /** Volumes and pools for the VMs' disks; a Volume's change requeues the VMs here attaching it. */
   volumes?: { access: VolumeAccess; informer: Informer<Volume>; pools: Informer<StoragePool> };
+  /** Whether an instance is a live migration's target still waiting for its guest (not a stray). */
+  waitingForMigration?(uid: string): boolean;
 }
 
 export function vmController(o: VmControllerOptions): Controller {
@@ -66,6 +68,7 @@ export function vmController(o: VmControllerOptions): Controller {
     restartBackoff: { policy: o.restartBackoff ?? KUBELET_RESTART_BACKOFF, store: o.restartBackoffStore ?? new MemoryRestartBackoffStore() },
     volumes: o.volumes?.access,
     blockedOnDisks: new Map(),
+    waitingForMigration: o.waitingForMigration,
   };
   const controller = new Controller({
     name: VM_CONTROLLER_NAME,

@@ -6,7 +6,8 @@
  *
  *   lease not fresh, or the cache not → nothing at all: requeue (see FenceGate)
  *   relisted since a stale period
- *   VM gone or bound elsewhere        → stop and remove its instances here (strays)
+ *   VM gone or bound elsewhere        → stop and remove its instances here (strays), but for a
+ *                                       live migration's target waiting for its guest (../migration)
  *   its instance was Fenced           → a live GET first: bound elsewhere or gone → clean up
  *                                       the instance; still bound here → carry on with that
  *                                       version (restart per runStrategy), one Event said
@@ -246,7 +247,8 @@ async function finishDeletion(ctx: VmContext, vm: VirtualMachine): Promise<Resul
 /** Instances of this VM name that are not the VM's current incarnation (or of a VM that is gone), stopped and removed; a Result while one is still stopping. */
 async function cleanUpStrays(ctx: VmContext, key: string, uid: string | undefined): Promise<Result | undefined> {
   let soonest: number | undefined;
-  for (const stray of ctx.driver.list().filter((i) => objectKey(i) === key && i.uid !== uid)) {
+  const strays = ctx.driver.list().filter((i) => objectKey(i) === key && i.uid !== uid && !(i.incoming && ctx.waitingForMigration?.(i.uid)));
+  for (const stray of strays) {
     const waiting = await cleanUp(ctx, key, stray, 'stopping an instance no longer bound here');
     if (waiting) soonest = Math.min(soonest ?? Infinity, waiting.requeueAfterMs ?? 0);
   }

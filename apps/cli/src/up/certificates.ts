@@ -24,8 +24,8 @@ export interface CertificateRequest {
   commonName: string;
   /** O entries, the groups of a client certificate. */
   organizations?: string[];
-  /** serverAuth with these subjectAltNames, or clientAuth. */
-  usage: { server: { ips: string[]; dns: string[] } } | 'client';
+  /** serverAuth with these subjectAltNames (and clientAuth too with `client`: a node's migration certificate), or clientAuth. */
+  usage: { server: { ips: string[]; dns: string[] }; client?: boolean } | 'client';
 }
 
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -85,7 +85,7 @@ export async function issueCertificate(dir: string, req: CertificateRequest): Pr
       ? ['extendedKeyUsage=clientAuth']
       : [
           `subjectAltName=${[...req.usage.server.ips.map((ip) => `IP:${ip}`), ...req.usage.server.dns.map((d) => `DNS:${d}`)].join(',')}`,
-          'extendedKeyUsage=serverAuth',
+          `extendedKeyUsage=serverAuth${req.usage.client ? ',clientAuth' : ''}`,
         ];
   await writeFile(join(dir, `${name}.ext`), `${[...extensions, 'keyUsage=critical,digitalSignature,keyEncipherment'].join('\n')}\n`);
   const subject = `/CN=${req.commonName}${(req.organizations ?? []).map((o) => `/O=${o}`).join('')}`;

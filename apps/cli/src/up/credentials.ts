@@ -3,7 +3,8 @@
  *  - a CA (kept across restarts, so configs written earlier stay valid) and, signed by it and made
  *    afresh at every start (certificates.ts): the apiserver's serving certificate, for the
  *    addresses it serves on; each node agent's serving certificate (agent-<node>.crt), for the
- *    address its endpoint listens on; and the apiserver's client certificate for agents
+ *    address its endpoint listens on; each node's migration certificate (migration-<node>.crt,
+ *    server and client: its QEMUs receive and send live migrations with it); and the apiserver's client certificate for agents
  *    (apiserver-agent-client.crt, group system:shoal-apiservers), the only one the agents admit to
  *    consoles and metrics;
  *  - a static token file for the apiserver (--token-auth-file): an admin token (group
@@ -44,6 +45,8 @@ export interface ClusterCredentials {
   nodeTokens: Map<string, string>;
   /** Per node, its agent's serving certificate. */
   agentServingCertificates: Map<string, IssuedCertificate>;
+  /** Per node, its certificate for live migrations (CN=system:node:<name>, server and client). */
+  migrationCertificates: Map<string, IssuedCertificate>;
   /** What the apiserver shows agents (--agent-client-certificate, --agent-client-key). */
   agentClientCertificate: IssuedCertificate;
 }
@@ -80,6 +83,16 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; a
     // CN names the node, as a kubelet's serving certificate does; the apiserver checks the address (SANs).
     const cert = await issueCertificate(dir, { name: `agent-${node}`, commonName: nodeUser(node), usage: { server: serverAddresses(opts.agentBind) } });
     agentServingCertificates.set(node, cert);
+  }
+  const migrationCertificates = new Map<string, IssuedCertificate>();
+  for (const node of opts.nodeNames) {
+    // Nothing but the CN in the subject: a migration target admits exactly CN=system:node:<source>.
+    const cert = await issueCertificate(dir, {
+      name: `migration-${node}`,
+      commonName: nodeUser(node),
+      usage: { server: serverAddresses(opts.agentBind), client: true },
+    });
+    migrationCertificates.set(node, cert);
   }
   const agentClientCertificate = await issueCertificate(dir, {
     name: 'apiserver-agent-client',
@@ -122,6 +135,7 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; a
     controllerTokensDir,
     nodeTokens,
     agentServingCertificates,
+    migrationCertificates,
     agentClientCertificate,
   };
 }

@@ -159,6 +159,12 @@ export class LocalCluster {
         agentServing.keyFile,
         '--client-ca-file',
         creds.caFile,
+        '--migration-cert-file',
+        creds.migrationCertificates.get(this.opts.nodeName)!.certFile,
+        '--migration-key-file',
+        creds.migrationCertificates.get(this.opts.nodeName)!.keyFile,
+        '--migration-ca-file',
+        creds.caFile,
         // The all-in-one cluster stops as a whole: its VMs go with it.
         '--stop-vms-on-exit',
       ],

@@ -14,7 +14,16 @@ import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { execa } from 'execa';
 import chokidar, { type FSWatcher } from 'chokidar';
-import { FENCED_REASON, LaunchRefusedError, type Capacity, type InstanceState, type RuntimeDriver, type RuntimeInfo, type VmLaunchSpec } from '../driver.js';
+import {
+  FENCED_REASON,
+  LaunchRefusedError,
+  type Capacity,
+  type InstanceState,
+  type MigratableRuntime,
+  type RuntimeDriver,
+  type RuntimeInfo,
+  type VmLaunchSpec,
+} from '../driver.js';
 import { buildQemuCommandLine, PID_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE } from './command-line.js';
 import { detectAccelerator, hostTscKhz, type Accelerator } from './accelerator.js';
 import { locateGuestImage } from './guest-image.js';
@@ -97,7 +106,17 @@ async function readPid(path: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-export class QemuDriver extends EventEmitter implements RuntimeDriver {
+/** vm.json: who the instance is, for a restarted agent. */
+interface InstanceMeta {
+  namespace: string;
+  name: string;
+  startedAt: string;
+  serialOffset: number;
+  /** A migration target not resumed yet. */
+  incoming?: boolean;
+}
+
+export class QemuDriver extends EventEmitter implements RuntimeDriver, MigratableRuntime {
   info: RuntimeInfo = { name: 'qemu-microvm', version: 'unknown', accelerator: 'tcg' };
   private readonly instances = new Map<string, Tracked>();
   private accelerator: Accelerator = 'tcg';
@@ -147,12 +166,12 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     const found: InstanceState[] = [];
     for (const uid of await readdir(this.vmsDir).catch(() => [] as string[])) {
       const dir = join(this.vmsDir, uid);
-      const meta = await readJson<{ namespace: string; name: string; startedAt: string; serialOffset: number }>(join(dir, META_FILE));
+      const meta = await readJson<InstanceMeta>(join(dir, META_FILE));
       if (!meta) continue;
       const tracked: Tracked = {
         dir,
         console: new MarkerScanner(uid, meta.serialOffset),
-        state: { uid, namespace: meta.namespace, name: meta.name, phase: 'starting', startedAt: meta.startedAt },
+        state: { uid, namespace: meta.namespace, name: meta.name, phase: 'starting', startedAt: meta.startedAt, ...(meta.incoming ? { incoming: true } : {}) },
       };
       // A stop the previous agent process requested goes on, with its deadline.
       const stop = await readJson<{ deadline: string }>(join(dir, STOP_FILE));
@@ -189,12 +208,18 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
       appendSerialLog: true,
       network: spec.network === 'none' ? { mode: 'none' } : { mode: 'user' },
       disks: (spec.disks ?? []).map((d) => ({ path: d.path, format: d.format })),
+      // A migration target: listening is set up over QMP (migration/target.ts), and the guest
+      // runs only when the migration says so.
+      ...(spec.incoming ? { incoming: 'defer', startPaused: true } : {}),
     });
     const serialOffset = await stat(join(dir, SERIAL_LOG_FILE))
       .then((s) => s.size)
       .catch(() => 0);
     const startedAt = new Date().toISOString();
-    await writeFile(join(dir, META_FILE), JSON.stringify({ namespace: spec.namespace, name: spec.name, startedAt, serialOffset }));
+    const meta: InstanceMeta = { namespace: spec.namespace, name: spec.name, startedAt, serialOffset, ...(spec.incoming ? { incoming: true } : {}) };
+    await writeFile(join(dir, META_FILE), JSON.stringify(meta));
+    // The guest booted at its source: no boot marker will come here.
+    if (spec.incoming?.bootedAt) await writeFile(join(dir, BOOT_FILE), JSON.stringify({ bootedAt: spec.incoming.bootedAt, ip: spec.incoming.ip }));
     // Asked again here, with nothing awaited between this check and the spawn below. (The
     // supervisor also refuses to launch on a heartbeat older than the fence timeout.)
     if (mayLaunch && !mayLaunch()) {
@@ -212,7 +237,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     const tracked: Tracked = {
       dir,
       console: new MarkerScanner(spec.uid, serialOffset),
-      state: { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt },
+      state: { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt, ...(spec.incoming ? { incoming: true } : {}) },
       supervisorPid: supervisor.pid,
     };
     // Tracked before the pid file is written: a write that fails leaves a guest this driver
@@ -220,6 +245,20 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver {
     this.instances.set(spec.uid, tracked);
     await writeFile(join(dir, SUPERVISOR_PID), String(supervisor.pid));
     return { ...tracked.state };
+  }
+
+  qmpSocket(uid: string): string | undefined {
+    const t = this.instances.get(uid);
+    return t ? join(t.dir, QMP_SOCKET_FILE) : undefined;
+  }
+
+  async markResumed(uid: string): Promise<void> {
+    const t = this.instances.get(uid);
+    if (!t?.state.incoming) return;
+    const meta = await readJson<InstanceMeta>(join(t.dir, META_FILE));
+    if (meta) await writeFile(join(t.dir, META_FILE), JSON.stringify({ ...meta, incoming: undefined }));
+    delete t.state.incoming;
+    this.emit('change', uid);
   }
 
   async requestStop(uid: string, graceMs: number): Promise<void> {

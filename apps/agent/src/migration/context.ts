@@ -1,0 +1,39 @@
+/** What the agent's migration reconcile works with (reconcile.ts), built once by the wiring (controller.ts). */
+import type { Migration, VirtualMachine } from '@shoal/api';
+import type { Informer, ShoalClient } from '@shoal/client';
+import type { EventRecorder } from '@shoal/controller-runtime';
+import type { MigratableRuntime, RuntimeDriver } from '../runtime/driver.js';
+import type { QmpSession } from '../runtime/qemu/migration/index.js';
+import type { VolumeAccess } from '../volumes/volume-access.js';
+import type { FenceGate, VmLog } from '../vm/context.js';
+import type { MigrationTls } from './migration-tls.js';
+
+/** This agent's part in one Migration, kept in memory while it lasts. */
+export interface LocalMigration {
+  role: 'source' | 'target';
+  vmUid: string;
+  /** The QMP session of the guest's QEMU here, kept from preparing to resuming (target) or for the transfer (source). */
+  session?: QmpSession;
+  /** The source's transfer, running in the background: aborting it cancels QEMU's migration. */
+  transfer?: { abort: AbortController; done: Promise<void> };
+}
+
+export interface MigrationContext {
+  nodeName: string;
+  client: ShoalClient;
+  migrations: Pick<Informer<Migration>, 'get' | 'list'>;
+  /** VMs bound to this node (the VM controller's informer). */
+  vms: Pick<Informer<VirtualMachine>, 'get'>;
+  driver: RuntimeDriver & Partial<MigratableRuntime>;
+  fence: FenceGate;
+  volumes?: VolumeAccess;
+  /** Node certificates for QEMU's TLS; none: this node takes part in no migration (each says why). */
+  tls?: MigrationTls;
+  /** The address this node's QEMUs listen on for incoming migrations, and that sources dial. */
+  listenAddress: string;
+  recorder: Pick<EventRecorder, 'event'>;
+  log: VmLog;
+  local: Map<string, LocalMigration>;
+  /** Re-queues a migration key (the source's transfer, when it ends). */
+  requeue(key: string): void;
+}

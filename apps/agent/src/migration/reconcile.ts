@@ -1,0 +1,120 @@
+/**
+ * reconcile(ctx, key) for the Migrations this node takes part in (as source or target). The
+ * migration controller (controller-manager) owns the phase and moves the VM; this agent does
+ * its side and reports it in its own part of the status (target.ts, source.ts):
+ *
+ *   target, PreparingTarget          → a QEMU waiting for the guest; status.target.readyAt
+ *   target, the VM moved here         → the guest resumed; status.target.resumedAt
+ *   source, TargetReady               → the transfer, in the background; status.source
+ *   source, transfer lost to a restart → QEMU asked how it ended: completed, or cancelled
+ *   over (Succeeded, Failed, Aborted)
+ *   or gone                           → the source resumes a guest that did not move (while the
+ *                                       VM is still bound here) or kills the copy that did; the
+ *                                       target kills a QEMU still waiting
+ */
+import { objectKey, type Migration } from '@shoal/api';
+import type { Result } from '@shoal/controller-runtime';
+import { QmpSession } from '../runtime/qemu/migration/index.js';
+import { FENCE_GATE_RETRY_MS } from '../vm/context.js';
+import type { LocalMigration, MigrationContext } from './context.js';
+import { failure, isTerminal, reportSource } from './report.js';
+import { abandon, startTransfer } from './source.js';
+import { prepareTarget, resumeHere } from './target.js';
+
+export async function reconcile(ctx: MigrationContext, key: string): Promise<Result> {
+  if (!ctx.fence.mayAct()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
+  const m = ctx.migrations.get(key);
+  const local = ctx.local.get(key);
+  if (isTerminal(m)) return (await finish(ctx, key, m, local)) ?? {};
+
+  const st = m!.status ?? {};
+  if (!st.vmUID) return {};
+  const vmKey = objectKey({ namespace: m!.metadata.namespace, name: m!.spec.vmName });
+  if (st.targetNode === ctx.nodeName) {
+    if (st.target?.failure) return {};
+    if (!st.target?.readyAt) return st.phase === 'PreparingTarget' ? prepareTarget(ctx, m!) : {};
+    if (st.target.resumedAt) return {};
+    const vm = ctx.vms.get(vmKey);
+    // Until the migration controller moves the VM here, the source holds the guest.
+    if (vm?.metadata.uid !== st.vmUID) return {};
+    return resumeHere(ctx, m!, vm, local ?? { role: 'target', vmUid: st.vmUID });
+  }
+  if (st.sourceNode === ctx.nodeName) {
+    if (st.source?.failure || st.source?.completedAt || local?.transfer) return {};
+    const vm = ctx.vms.get(vmKey);
+    if (!st.source?.startedAt) {
+      if (st.phase !== 'TargetReady') return {};
+      if (vm?.metadata.uid !== st.vmUID) {
+        await reportSource(
+          ctx,
+          m!,
+          failure('VMChanged', `virtualmachine ${m!.spec.vmName} is not the one being migrated, or no longer on node ${ctx.nodeName}`),
+        );
+        return {};
+      }
+      return startTransfer(ctx, m!, vm);
+    }
+    return recoverTransfer(ctx, m!);
+  }
+  return {};
+}
+
+/** Over, or gone: whatever this node still holds of it is undone (source.ts abandon) or killed (a target still waiting). */
+async function finish(ctx: MigrationContext, key: string, m: Migration | undefined, local: LocalMigration | undefined): Promise<Result | undefined> {
+  const st = m?.status;
+  const role = local?.role ?? (st?.sourceNode === ctx.nodeName ? 'source' : st?.targetNode === ctx.nodeName ? 'target' : undefined);
+  const uid = local?.vmUid ?? st?.vmUID;
+  if (!role || !uid) return undefined;
+  if (role === 'source') {
+    // A restarted agent has no record: only what QEMU and the apiserver say now.
+    if (st?.phase === 'Succeeded' && !local) {
+      const instance = ctx.driver.state(uid);
+      if (instance && instance.phase !== 'exited' && !ctx.vms.get(objectKey({ namespace: m!.metadata.namespace, name: m!.spec.vmName })))
+        await ctx.driver.kill(uid);
+      return undefined;
+    }
+    return abandon(ctx, key, m, local ?? { role, vmUid: uid });
+  }
+  local?.session?.close();
+  ctx.local.delete(key);
+  const instance = ctx.driver.state(uid);
+  if (instance?.incoming && instance.phase !== 'exited') {
+    ctx.log.info({ migration: key, phase: st?.phase ?? 'deleted' }, 'migration over without the guest moving here: stopping the QEMU that waited for it');
+    await ctx.driver.kill(uid);
+  }
+  return undefined;
+}
+
+/**
+ * A transfer this process did not start (the agent restarted during it): QEMU carried on alone.
+ * Completed — reported; still running — cancelled (nothing here follows it any more); anything
+ * else — failed. QEMU resumes the guest itself when a migration fails or is cancelled.
+ */
+async function recoverTransfer(ctx: MigrationContext, m: Migration): Promise<Result> {
+  const uid = m.status!.vmUID!;
+  let session: QmpSession | undefined;
+  try {
+    session = await QmpSession.connect(ctx.driver.qmpSocket!(uid)!, { timeoutMs: 2_000 });
+    const info = await session.execute<{ status?: string; downtime?: number; 'error-desc'?: string }>('query-migrate');
+    if (info.status === 'completed') {
+      await reportSource(ctx, m, { completedAt: new Date().toISOString(), qemuDowntimeMs: info.downtime });
+      return {};
+    }
+    if (info.status !== 'failed' && info.status !== 'cancelled') await session.execute('migrate_cancel');
+    await reportSource(
+      ctx,
+      m,
+      failure('SourceFailed', `the agent on node ${ctx.nodeName} restarted during the transfer (QEMU: ${info.status ?? 'none'}); cancelled`),
+    );
+  } catch (err) {
+    await reportSource(ctx, m, failure('SourceFailed', `the guest's QEMU on node ${ctx.nodeName} does not answer: ${(err as Error).message}`));
+  } finally {
+    session?.close();
+  }
+  return {};
+}
+
+/** Whether an instance here is a migration target still waiting for its guest (not a stray of the VM controller's). */
+export function waitingForMigration(ctx: Pick<MigrationContext, 'migrations' | 'nodeName'>, uid: string): boolean {
+  return ctx.migrations.list().some((m) => !isTerminal(m) && m.status?.vmUID === uid && m.status?.targetNode === ctx.nodeName);
+}

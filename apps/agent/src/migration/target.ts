@@ -1,0 +1,171 @@
+/**
+ * The target node's part of a live migration:
+ *
+ *   PreparingTarget        → the guest's QEMU started here waiting (-incoming defer -S), with a
+ *                            blank file for each local disk the source will mirror; TLS that
+ *                            lets in only the source node's certificate; status.target says
+ *                            where to send (migrationUri, nbd) and readyAt
+ *   the VM moved here      → once QEMU has all of the guest: NBD stopped, `cont`, the mirrored
+ *                            Volumes now held here, status.target.resumedAt
+ *
+ * Only the move of the VM (the migration controller's one write) lets the guest run here: until
+ * then the source holds it, and a Migration that ends without the move leaves nothing here
+ * (reconcile.ts kills the waiting QEMU).
+ */
+import { objectKey, poolNameFor, vmDisks, type Migration, type VirtualMachine, type VolumeSpec } from '@shoal/api';
+import type { Result } from '@shoal/controller-runtime';
+import { LaunchRefusedError } from '../runtime/driver.js';
+import { MigrationError, prepareIncoming, QmpSession, resumeTarget } from '../runtime/qemu/migration/index.js';
+import { launchSpec } from '../vm/reconcile.js';
+import { makeVolumeFile, volumeFilePath } from '../volumes/volume-files.js';
+import { poolOf, volumeOf } from '../volumes/volume-access.js';
+import type { LaunchDisk } from '../volumes/attach.js';
+import type { LocalMigration, MigrationContext } from './context.js';
+import { nodeCertificateDn } from './migration-tls.js';
+import { failure, reportTarget } from './report.js';
+import { freePortOn } from './free-port.js';
+
+/** How soon a QEMU still starting is looked at again. */
+const STARTING_RETRY_MS = 200;
+/** How long the target waits for the last bytes after the source said it completed. */
+const RESUME_TIMEOUT_MS = 10_000;
+
+interface TargetDisk extends LaunchDisk {
+  /** Local to the source: copied here by its mirror. */
+  mirrored?: { namespace: string; name: string };
+}
+
+export async function prepareTarget(ctx: MigrationContext, m: Migration): Promise<Result> {
+  const st = m.status!;
+  const key = objectKey(m.metadata);
+  const fail = async (reason: string, message: string) => {
+    ctx.log.warn({ migration: key, reason }, message);
+    await reportTarget(ctx, m, failure(reason, message));
+    return {};
+  };
+  if (!ctx.driver.qmpSocket || !ctx.driver.markResumed) return fail('MigrationUnsupported', `node ${ctx.nodeName}'s runtime cannot receive a live migration`);
+  if (!ctx.tls)
+    return fail(
+      'MigrationCredentialsMissing',
+      `node ${ctx.nodeName}'s agent has no migration certificate (--migration-cert-file): it takes part in no migration`,
+    );
+  const vm = await ctx.client.get<VirtualMachine>('vm', m.spec.vmName, { namespace: m.metadata.namespace });
+  if (!st.vmUID || !st.sourceNode || vm.metadata.uid !== st.vmUID)
+    return fail('VMChanged', `virtualmachine ${m.spec.vmName} is not the one being migrated (uid ${st.vmUID})`);
+
+  let local = ctx.local.get(key);
+  let instance = ctx.driver.state(st.vmUID);
+  if (!instance) {
+    const disks = await targetDisks(ctx, vm);
+    if (typeof disks === 'string') return fail('TargetFailed', disks);
+    if (!ctx.fence.mayAct()) return { requeueAfterMs: STARTING_RETRY_MS };
+    try {
+      await ctx.driver.start({ ...launchSpec(vm, disks), incoming: { bootedAt: vm.status?.bootedAt, ip: vm.status?.ip } }, () => ctx.fence.mayAct());
+    } catch (err) {
+      if (err instanceof LaunchRefusedError) return { requeueAfterMs: STARTING_RETRY_MS };
+      throw err;
+    }
+    ctx.local.set(key, { role: 'target', vmUid: st.vmUID });
+    return { requeueAfterMs: STARTING_RETRY_MS };
+  }
+  if (!instance.incoming) return fail('TargetFailed', `node ${ctx.nodeName} already runs a guest of virtualmachine ${m.spec.vmName}`);
+  if (instance.phase === 'exited') return fail('TargetFailed', `the waiting QEMU on node ${ctx.nodeName} exited (${instance.exit?.reason ?? 'unknown'})`);
+  local ??= { role: 'target', vmUid: st.vmUID };
+  ctx.local.set(key, local);
+  if (!local.session) {
+    try {
+      local.session = await QmpSession.connect(ctx.driver.qmpSocket(st.vmUID)!, { timeoutMs: 1_000 });
+    } catch {
+      return { requeueAfterMs: STARTING_RETRY_MS }; // QEMU is not listening on its monitor yet
+    }
+  }
+  const disks = await targetDisks(ctx, vm);
+  if (typeof disks === 'string') return fail('TargetFailed', disks);
+  const mirrored = disks.flatMap((d, i) => (d.mirrored ? [{ device: `disk${i}` }] : []));
+  try {
+    const endpoint = await prepareIncoming(local.session, {
+      listenAddress: ctx.listenAddress,
+      port: await freePortOn(ctx.listenAddress),
+      nbdPort: mirrored.length ? await freePortOn(ctx.listenAddress) : undefined,
+      tls: { dir: ctx.tls.serverDir, authorizedClientDn: nodeCertificateDn(st.sourceNode) },
+      disks: mirrored,
+    });
+    await reportTarget(ctx, m, { migrationUri: endpoint.migrationUri, ...(endpoint.nbd ? { nbd: endpoint.nbd } : {}), readyAt: new Date().toISOString() });
+    ctx.log.info({ migration: key, uri: endpoint.migrationUri }, 'migration target ready');
+    return {};
+  } catch (err) {
+    if (err instanceof MigrationError) return fail(err.reason, err.message);
+    throw err;
+  }
+}
+
+/**
+ * The VM's disks here: a shared Volume at its path (the same file the source uses), a local one
+ * as a blank file of the same size for the source's mirror; a string says why not.
+ */
+async function targetDisks(ctx: MigrationContext, vm: VirtualMachine): Promise<TargetDisk[] | string> {
+  const disks = vmDisks(vm);
+  if (!disks.length) return [];
+  const access = ctx.volumes;
+  if (!access) return `node ${ctx.nodeName} has no volume access`;
+  const ns = vm.metadata.namespace!;
+  const out: TargetDisk[] = [];
+  for (const disk of disks) {
+    const volume = volumeOf(access, ns, disk.volumeName);
+    const pool = volume && poolOf(access, poolNameFor(volume.spec, access.pools.list()));
+    if (!volume?.status?.path || !pool) return `volume ${disk.volumeName} is not made, or its pool is gone`;
+    const format = volume.status.format ?? 'qcow2';
+    if (pool.spec.type === 'shared') {
+      out.push({ name: disk.name, path: volume.status.path, format });
+      continue;
+    }
+    const path = volumeFilePath(access.dataDir, pool, ns, disk.volumeName);
+    if (volume.spec.source?.volume && !volume.spec.sizeGiB)
+      return `volume ${disk.volumeName} is a clone without sizeGiB: its size cannot be known here to copy it`;
+    // Made as the source's was, minus a clone's content: the same virtual size; the mirror writes every block.
+    const spec: VolumeSpec = volume.spec.source?.volume ? { ...volume.spec, source: { blank: {} } } : volume.spec;
+    try {
+      await makeVolumeFile({ path, spec });
+    } catch (err) {
+      return `making a copy of volume ${disk.volumeName} on node ${ctx.nodeName}: ${(err as Error).message}`;
+    }
+    out.push({ name: disk.name, path, format: 'qcow2', mirrored: { namespace: ns, name: disk.volumeName } });
+  }
+  return out;
+}
+
+/**
+ * The guest runs here once the VM has moved here: QEMU checked to hold all of it, NBD stopped,
+ * `cont`; the mirrored Volumes are this node's from now on.
+ */
+export async function resumeHere(ctx: MigrationContext, m: Migration, vm: VirtualMachine, local: LocalMigration): Promise<Result> {
+  const uid = m.status!.vmUID!;
+  const key = objectKey(m.metadata);
+  if (!ctx.fence.mayAct()) return { requeueAfterMs: STARTING_RETRY_MS };
+  local.session ??= await QmpSession.connect(ctx.driver.qmpSocket!(uid)!, { timeoutMs: 2_000 });
+  try {
+    const { resumedAt } = await resumeTarget(local.session, { timeoutMs: RESUME_TIMEOUT_MS });
+    await ctx.driver.markResumed!(uid);
+    const disks = await targetDisks(ctx, vm);
+    for (const d of typeof disks === 'string' ? [] : disks)
+      if (d.mirrored)
+        await ctx.client.patch(
+          'volume',
+          d.mirrored.name,
+          { status: { node: ctx.nodeName, path: d.path } },
+          { namespace: d.mirrored.namespace, type: 'merge', status: true },
+        );
+    await reportTarget(ctx, m, { resumedAt: new Date(resumedAt).toISOString() });
+    ctx.log.info({ migration: key, vm: `${m.metadata.namespace}/${m.spec.vmName}` }, 'migrated guest resumed here');
+  } catch (err) {
+    if (!(err instanceof MigrationError)) throw err;
+    // The VM is bound here now: the guest cannot go back. Said, and left for the VM's own
+    // reconcile (its instance is no longer protected once the Migration ends).
+    ctx.log.warn({ migration: key, reason: err.reason }, err.message);
+    await reportTarget(ctx, m, failure(err.reason, err.message));
+  } finally {
+    local.session?.close();
+    local.session = undefined;
+  }
+  return {};
+}
