@@ -15,6 +15,7 @@ import { describeCommand } from './commands/describe/command.js';
 import { drainCommand } from './commands/drain/command.js';
 import { getCommand } from './commands/get/command.js';
 import { logsCommand } from './commands/logs/command.js';
+import { migrateCommand } from './commands/migrate/command.js';
 import { placeCommand } from './commands/place/command.js';
 import { restartCommand } from './commands/restart/command.js';
 import { startCommand } from './commands/start/command.js';
@@ -41,6 +42,7 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(startCommand)
   .command(stopCommand)
   .command(restartCommand)
+  .command(migrateCommand)
   .command(apiResourcesCommand)
   .command(auditCommand)
   .command(versionCommand)

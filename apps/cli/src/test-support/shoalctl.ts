@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import type { ShoalClient } from '@shoal/client';
 import { REPO_ROOT } from '@shoal/testing';
 
@@ -37,6 +37,32 @@ export async function shoalctl(args: string[], opts: RunOptions = {}): Promise<R
     stripFinalNewline: false,
   });
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+}
+
+/** shoalctl left running (`logs -f`, `migrate`, `get -w`): its output so far, and the process to signal or await. */
+export interface RunningShoalctl {
+  child: ResultPromise;
+  stdout(): string;
+  stderr(): string;
+}
+
+export async function startShoalctl(args: string[], opts: RunOptions = {}): Promise<RunningShoalctl> {
+  home ??= await mkdtemp(join(tmpdir(), 'shoalctl-home-'));
+  const { SHOAL_SERVER: _s, SHOAL_CONFIG: _c, ...env } = process.env;
+  const child = execa('node', [`${REPO_ROOT}bin/shoalctl.js`, ...args], {
+    reject: false,
+    buffer: false,
+    input: opts.input ?? '',
+    env: { ...env, HOME: home, ...opts.env },
+    extendEnv: false,
+    cwd: opts.cwd ?? REPO_ROOT,
+    timeout: 120_000,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return { child, stdout: () => stdout, stderr: () => stderr };
 }
 
 export async function removeTestHome(): Promise<void> {

@@ -2,11 +2,19 @@
  * `describe`: the object plus the Events about it. The server cannot select events by
  * involvedObject, so they are listed for the namespace and matched here.
  */
-import type { Event, KindInfo, KubeObject } from '@shoal/api';
+import type { Event, KindInfo, KubeObject, Migration } from '@shoal/api';
 import { resolveKind, type ShoalClient } from '@shoal/client';
 import { connect } from '../../connect.js';
 import type { GlobalArgs } from '../../global-options.js';
+import { renderMigration } from './migration.js';
 import { eventsAbout, renderDescription } from './render.js';
+
+type Renderer = (kind: KindInfo, obj: KubeObject, events: Event[] | Error) => string;
+
+/** Kinds with a description of their own; every other kind is shown as metadata, spec and status. */
+const RENDERERS: Partial<Record<string, Renderer>> = {
+  Migration: (kind, obj, events) => renderMigration(kind, obj as Migration, events),
+};
 
 export interface DescribeArgs extends GlobalArgs {
   kind: string;
@@ -20,7 +28,8 @@ export async function describe(args: DescribeArgs): Promise<void> {
     const namespace = kind.namespaced ? settings.namespace : undefined;
     const obj = await client.get(kind, args.name, { namespace });
     const events = await listEvents(client, kind, obj);
-    process.stdout.write(renderDescription(kind, obj, events));
+    const render = RENDERERS[kind.kind] ?? renderDescription;
+    process.stdout.write(render(kind, obj, events));
   } finally {
     await client.close();
   }

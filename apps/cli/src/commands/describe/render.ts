@@ -20,9 +20,28 @@ export function eventsAbout(events: Event[], kind: KindInfo, obj: KubeObject): E
 }
 
 export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event[] | Error, now = Date.now()): string {
+  const lines = metadataLines(kind, obj, now);
+  const rest = Object.fromEntries(Object.entries(obj).filter(([k]) => !['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)));
+  for (const [key, value] of Object.entries(rest)) section(lines, title(key), value);
+  if (obj.spec !== undefined) section(lines, 'Spec', obj.spec);
+  const status = (obj.status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
+  const { conditions, ...statusRest } = status;
+  if (Object.keys(statusRest).length > 0) section(lines, 'Status', statusRest);
+  lines.push(...conditionLines(conditions, now));
+  lines.push(...renderEvents(events, now));
+  return `${lines.join('\n')}\n`;
+}
+
+/** `Label:` padded to the column where values start, then the value. */
+export function labelled(label: string, value: string): string {
+  return `${`${label}:`.padEnd(LABEL_WIDTH)}${value}`;
+}
+
+/** The lines every description starts with: name, namespace, labels, annotations, kind, identity, age, deletion, owners. */
+export function metadataLines(kind: KindInfo, obj: KubeObject, now: number): string[] {
   const m = obj.metadata;
   const lines: string[] = [];
-  const field = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(LABEL_WIDTH)}${value}`);
+  const field = (label: string, value: string) => lines.push(labelled(label, value));
   const multi = (label: string, values: string[]) => {
     if (values.length === 0) return field(label, '<none>');
     field(label, values[0]!);
@@ -52,27 +71,26 @@ export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event
       'Owned By',
       m.ownerReferences.map((o) => `${o.kind}/${o.name}`),
     );
-
-  const rest = Object.fromEntries(Object.entries(obj).filter(([k]) => !['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)));
-  for (const [key, value] of Object.entries(rest)) section(lines, title(key), value);
-  if (obj.spec !== undefined) section(lines, 'Spec', obj.spec);
-  const status = (obj.status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
-  const { conditions, ...statusRest } = status;
-  if (Object.keys(statusRest).length > 0) section(lines, 'Status', statusRest);
-  if (conditions?.length) {
-    lines.push('Conditions:');
-    const rows = conditions.map((c) => [c.type, c.status, c.reason ?? '', c.lastTransitionTime ? age(c.lastTransitionTime, now) : '', c.message ?? '']);
-    lines.push(indent(formatColumns([['Type', 'Status', 'Reason', 'Age', 'Message'], ['----', '------', '------', '---', '-------'], ...rows])));
-  }
-  lines.push(...renderEvents(events, now));
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
-function renderEvents(events: Event[] | Error, now: number): string[] {
+/** A Conditions table; nothing when there are none. */
+export function conditionLines(conditions: Condition[] | undefined, now: number): string[] {
+  if (!conditions?.length) return [];
+  const rows = conditions.map((c) => [c.type, c.status, c.reason ?? '', c.lastTransitionTime ? age(c.lastTransitionTime, now) : '', c.message ?? '']);
+  return ['Conditions:', indentedTable([['Type', 'Status', 'Reason', 'Age', 'Message'], ...rows])];
+}
+
+/** A table under a section title: a header, a rule under each heading, the rows; indented two spaces. */
+export function indentedTable([header, ...rows]: string[][]): string {
+  return indent(formatColumns([header!, header!.map((h) => '-'.repeat(h.length)), ...rows]));
+}
+
+export function renderEvents(events: Event[] | Error, now: number): string[] {
   if (events instanceof Error) return [`Events:       <unable to list events: ${events.message}>`];
   if (events.length === 0) return ['Events:       <none>'];
   const rows = events.map((e) => [e.type ?? 'Normal', e.reason ?? '', eventAge(e, now), e.source?.component ?? '', e.message ?? '']);
-  return ['Events:', indent(formatColumns([['Type', 'Reason', 'Age', 'From', 'Message'], ['----', '------', '---', '----', '-------'], ...rows]))];
+  return ['Events:', indentedTable([['Type', 'Reason', 'Age', 'From', 'Message'], ...rows])];
 }
 
 function eventTime(e: Event): string {
