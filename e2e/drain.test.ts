@@ -4,7 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Node, VirtualMachine } from '@shoal/api';
+import type { Event, Node, VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { startCluster, waitFor, waitForObject, type TestCluster } from '@shoal/testing';
 import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
@@ -43,7 +43,7 @@ test('cordon stops placement on a node and uncordon allows it again; unknown nod
   await waitFor(async () => (await vms()).length === 0, { message: 'cleaned up' });
 });
 
-test('drain cordons the node, shuts its VMs down and they run on the other node; VMs elsewhere are untouched', async () => {
+test('drain cordons the node, shuts its VMs down (a LiveMigrate one too, when its migration fails) and they run on the other node; VMs elsewhere are untouched', async () => {
   await ctl('cordon', 'sim-1');
   for (let i = 0; i < 3; i++)
     await client.create('vm', {
@@ -64,11 +64,20 @@ test('drain cordons the node, shuts its VMs down and they run on the other node;
   assert.equal(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /^node\/sim-0 cordoned\n/);
   for (let i = 0; i < 3; i++) {
-    assert.match(r.stdout, new RegExp(`evicting virtualmachine/default/d-${i}\\n`));
+    assert.match(r.stdout, new RegExp(`${i === 0 ? 'migrating' : 'evicting'} virtualmachine/default/d-${i}\\n`));
     assert.match(r.stdout, new RegExp(`virtualmachine/default/d-${i} evicted\\n`));
   }
   assert.match(r.stdout, /node\/sim-0 drained\n$/);
-  assert.match(r.stderr, /default\/d-0 asks for live migration, which is not available yet: shutting it down instead/);
+  // Simulated nodes cannot receive a live migration: d-0's Migration fails, and its node shuts it down instead, saying so.
+  const fallback = await waitFor(
+    async () =>
+      (await client.list<Event>('event', { namespace: 'default' })).items.find((e) => e.involvedObject?.name === 'd-0' && e.reason === 'LiveMigrationFailed'),
+    { timeoutMs: 15_000, message: "d-0's LiveMigrationFailed Event" },
+  );
+  assert.match(
+    fallback?.message ?? '',
+    /evictionStrategy LiveMigrate: live migration \S+ ended Failed \(MigrationUnsupported\); shutting the guest down instead/,
+  );
   assert.equal((await client.get<Node>('node', 'sim-0')).spec?.unschedulable, true);
 
   const moved = await waitFor(

@@ -183,6 +183,7 @@ export class Agent {
       log: o.log,
       volumes: { access, informer: this.volumes, pools: this.pools },
       waitingForMigration: (uid) => waitingForMigration(migration.context, uid),
+      migrations: this.migrations,
     });
     for (const informer of [this.volumes, this.pools, this.migrations, this.informer]) informer.start();
     await Promise.all([this.volumes.waitForSync(), this.pools.waitForSync(), this.migrations.waitForSync(), this.informer.waitForSync()]);

@@ -1,5 +1,5 @@
 /** What the agent's VM reconcile works with (reconcile.ts), built once by the wiring (controller.ts). */
-import type { VirtualMachine } from '@shoal/api';
+import type { Migration, VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from '../runtime/driver.js';
@@ -48,4 +48,6 @@ export interface VmContext {
   blockedOnDisks: Map<string, string>;
   /** Whether an instance is a live migration's target still waiting for its guest: the migration's, not a stray. */
   waitingForMigration?(uid: string): boolean;
+  /** The Migrations of the VM with this uid (an eviction of a LiveMigrate VM waits for its own). */
+  migrationsOf?(uid: string): Migration[];
 }

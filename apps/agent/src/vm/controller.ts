@@ -12,7 +12,7 @@
  * Workers: several VMs boot or stop at once, and no reconcile ever waits out a guest's shutdown
  * (reconcile.ts), so one slow guest holds no worker another VM needs.
  */
-import { objectKey, vmUsesVolume, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
+import { objectKey, vmUsesVolume, type Migration, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import { Controller, enqueueMapped, enqueueObject, type EventRecorder } from '@shoal/controller-runtime';
 import type { VolumeAccess } from '../volumes/volume-access.js';
@@ -50,6 +50,8 @@ export interface VmControllerOptions {
   volumes?: { access: VolumeAccess; informer: Informer<Volume>; pools: Informer<StoragePool> };
   /** Whether an instance is a live migration's target still waiting for its guest (not a stray). */
   waitingForMigration?(uid: string): boolean;
+  /** The Migrations of a VM, by its uid; their changes requeue it (an eviction that waits for one). */
+  migrations?: Informer<Migration>;
 }
 
 export function vmController(o: VmControllerOptions): Controller {
@@ -69,6 +71,7 @@ export function vmController(o: VmControllerOptions): Controller {
     volumes: o.volumes?.access,
     blockedOnDisks: new Map(),
     waitingForMigration: o.waitingForMigration,
+    migrationsOf: o.migrations ? (uid) => o.migrations!.list().filter((m) => m.status?.vmUID === uid) : undefined,
   };
   const controller = new Controller({
     name: VM_CONTROLLER_NAME,
@@ -87,6 +90,11 @@ export function vmController(o: VmControllerOptions): Controller {
     return () => o.driver.off('change', listener);
   };
   controller.watch(o.informer, enqueueObject()).watchKeys(onInstanceChange);
+  if (o.migrations) {
+    // An eviction waiting on its live migration: the migration ended.
+    const vmOf = (m: Migration) => (m.metadata.namespace ? [objectKey({ namespace: m.metadata.namespace, name: m.spec.vmName })] : []);
+    controller.watch(o.migrations, enqueueMapped(vmOf));
+  }
   if (o.volumes) {
     // A VM waiting for a disk: the Volume made, claimed elsewhere or its pool changed.
     const attaching = (volume: Volume) =>

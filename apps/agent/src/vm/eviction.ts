@@ -22,11 +22,17 @@
  * and the binding in place, so the next agent finds them, with no instance, and finishes the
  * job; the room on this node is held (the VM is still bound and not Stopped) until 3.
  *
+ * A VM with evictionStrategy LiveMigrate is moved instead: the migration controller starts a
+ * Migration for the request, and the move itself ends the eviction (the apiserver drops the
+ * request with the binding). This agent only waits — unless that Migration fails, or none comes
+ * within LIVE_MIGRATION_START_MS, and then the guest is shut down as for any eviction, said in
+ * an Event: the node is being emptied either way.
+ *
  * Every write is pinned to the version the previous step saw or wrote: a VM that changed
  * meanwhile (deleted, request withdrawn) answers 409, and the retry decides again on the
  * newer version rather than unbinding something we no longer know.
  */
-import { AGENT_FINALIZER, ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type EvictionRequest, type VirtualMachine } from '@shoal/api';
+import { AGENT_FINALIZER, ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type EvictionRequest, type Migration, type VirtualMachine } from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
 import type { InstanceState } from '../runtime/driver.js';
 import { evictionStatus, statusPatch, type Action } from './lifecycle.js';
@@ -45,6 +51,10 @@ export async function evict(
   const uid = vm.metadata.uid!;
   const { request } = action;
   let current: VirtualMachine | undefined = vm;
+  if (action.stop && instance && vm.spec.evictionStrategy === 'LiveMigrate') {
+    const waiting = waitForLiveMigration(ctx, vm, request);
+    if (waiting) return waiting;
+  }
   if (action.stop && instance) {
     // Said once, as the stop is first asked for; later passes only look again.
     if (instance.phase !== 'stopping')
@@ -99,4 +109,32 @@ async function writeEvictionStatus(ctx: VmContext, vm: VirtualMachine, instance:
     if (err instanceof ApiError && err.code === 404) return undefined;
     throw err;
   }
+}
+
+/** How long an eviction of a LiveMigrate VM waits for its Migration to appear before it shuts the guest down instead. */
+export const LIVE_MIGRATION_START_MS = 30_000;
+const LIVE_MIGRATION_RETRY_MS = 2_000;
+
+/**
+ * While a Migration started for this eviction (created after the request) is under way, or may
+ * still come: the Result to wait with; undefined when the guest is to be shut down instead.
+ */
+function waitForLiveMigration(ctx: VmContext, vm: VirtualMachine, request: EvictionRequest): Result | undefined {
+  const key = objectKey(vm.metadata);
+  const requested = Date.parse(request.requestedAt ?? '') || 0;
+  const since = (ctx.migrationsOf?.(vm.metadata.uid!) ?? []).filter((m) => Date.parse(m.metadata.creationTimestamp ?? '') >= requested - 1_000);
+  const latest = since.sort((a, b) => Date.parse(a.metadata.creationTimestamp!) - Date.parse(b.metadata.creationTimestamp!)).at(-1);
+  const over = (m: Migration) => ['Succeeded', 'Failed', 'Aborted'].includes(m.status?.phase ?? '');
+  if (latest && !over(latest)) return { requeueAfterMs: LIVE_MIGRATION_RETRY_MS };
+  if (!latest && Date.now() - requested < LIVE_MIGRATION_START_MS) return { requeueAfterMs: LIVE_MIGRATION_RETRY_MS };
+  const why = latest
+    ? `live migration ${latest.metadata.name} ended ${latest.status?.phase}${latest.status?.reason ? ` (${latest.status.reason})` : ''}`
+    : `no live migration started within ${LIVE_MIGRATION_START_MS / 1000}s`;
+  if (ctx.warnedEviction.get(`${key}#live`) !== why) {
+    ctx.warnedEviction.set(`${key}#live`, why);
+    const message = `evictionStrategy LiveMigrate: ${why}; shutting the guest down instead`;
+    ctx.log.warn({ vm: key }, message);
+    ctx.recorder.event(vm, 'Warning', 'LiveMigrationFailed', message);
+  }
+  return undefined;
 }

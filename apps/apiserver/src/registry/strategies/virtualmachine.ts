@@ -58,10 +58,11 @@ export const virtualMachineStrategy: KindStrategy = {
     if (to) {
       // A move (a live migration's switchover): the same guest, running on.
       vm.status = movedStatus((current as VirtualMachine).status, node, to, new Date());
-      return;
+    } else {
+      const request = evictionRequestOf(vm.metadata) ?? evictionRequestOf(current.metadata);
+      vm.status = unboundStatus((current as VirtualMachine).status, node, request);
     }
-    const request = evictionRequestOf(vm.metadata) ?? evictionRequestOf(current.metadata);
-    vm.status = unboundStatus((current as VirtualMachine).status, node, request);
+    // Either way the VM has left the node: an eviction request from it is done.
     if (vm.metadata.annotations?.[EVICTION_REQUESTED_ANNOTATION] !== undefined) {
       const { [EVICTION_REQUESTED_ANNOTATION]: _, ...others } = vm.metadata.annotations;
       vm.metadata.annotations = others;

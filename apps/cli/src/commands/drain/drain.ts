@@ -1,8 +1,9 @@
 /**
  * `drain`: cordon the node, ask the node's agent to evict every VM bound there (the eviction
  * request the preemptor uses too: the agent shuts the guest down, then unbinds the VM, and the
- * scheduler places it elsewhere), and wait until no VM is bound to the node. VMs with
- * evictionStrategy LiveMigrate are shut down as well until migration exists.
+ * scheduler places it elsewhere), and wait until no VM is bound to the node. A VM with
+ * evictionStrategy LiveMigrate gets the same request, and the migration controller moves it
+ * running to another node instead (its agent shuts it down only when that fails).
  */
 import {
   ApiError,
@@ -55,8 +56,6 @@ export async function drain(args: DrainArgs): Promise<void> {
 async function evict(client: ShoalClient, args: DrainArgs, vm: VirtualMachine): Promise<void> {
   const key = objectKey(vm.metadata);
   if (vm.metadata.deletionTimestamp || evictionRequestOf(vm.metadata)) return; // already leaving
-  if (vm.spec.evictionStrategy === 'LiveMigrate')
-    process.stderr.write(`warning: ${key} asks for live migration, which is not available yet: shutting it down instead\n`);
   const request: EvictionRequest = {
     reason: 'Drained',
     message: `node ${args.node} is being drained`,
@@ -71,7 +70,8 @@ async function evict(client: ShoalClient, args: DrainArgs, vm: VirtualMachine): 
       { metadata: { resourceVersion: vm.metadata.resourceVersion, annotations: { [EVICTION_REQUESTED_ANNOTATION]: JSON.stringify(request) } } },
       { type: 'merge', namespace: vm.metadata.namespace },
     );
-    process.stdout.write(`evicting virtualmachine/${key}\n`);
+    // LiveMigrate: the migration controller moves it (the node's agent shuts it down only if that fails).
+    process.stdout.write(`${vm.spec.evictionStrategy === 'LiveMigrate' ? 'migrating' : 'evicting'} virtualmachine/${key}\n`);
   } catch (err) {
     if (!(err instanceof ApiError && (err.code === 404 || err.code === 409))) throw err;
     // Gone or changed: if it is still here, the informer shows the newer version and we try again.
