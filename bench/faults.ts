@@ -52,7 +52,9 @@ async function main(): Promise<void> {
 
     // Leader-election Leases as they are before any fault: until the leader is killed on purpose,
     // none may change hands (no flapping through a node death and three boots on a busy host).
-    const CONTROLLER_LEASES = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume'].map((c) => `shoal-controller-manager-${c}`);
+    const CONTROLLER_LEASES = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration'].map(
+      (c) => `shoal-controller-manager-${c}`,
+    );
     const transitions = async () =>
       (await Promise.all(CONTROLLER_LEASES.map((l) => client.get<Lease>('lease', l, { namespace: SYSTEM_NAMESPACE })))).reduce(
         (n, l) => n + (l.spec.leaseTransitions ?? 0),

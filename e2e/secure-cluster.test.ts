@@ -32,6 +32,7 @@ const TOKENS = {
   namespace: 'namespace-token',
   resourcequota: 'resourcequota-token',
   volume: 'volume-token',
+  migration: 'migration-token',
 };
 
 let cluster: TestCluster;
@@ -81,6 +82,7 @@ before(async () => {
       `${TOKENS.namespace},system:shoal:namespace,9,`,
       `${TOKENS.resourcequota},system:shoal:resourcequota,10,`,
       `${TOKENS.volume},system:shoal:volume,11,`,
+      `${TOKENS.migration},system:shoal:migration,12,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -221,7 +223,7 @@ test('the controller-manager with its token and a simulated agent with its node 
   await cm.stop();
 });
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume'] as const;
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration'] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
 test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady, preempt, keep quota status and empty a deleted namespace, each as its own user', async () => {
@@ -416,8 +418,14 @@ test("each controller's token holds only that controller's rights", async () => 
   assert.match(volumeVm.body.message, /User "system:shoal:volume" cannot patch resource "virtualmachines"/);
   assert.equal((await as('volume', 'POST', `${V}/storagepools`, { metadata: { name: 'sneaky' }, spec: { type: 'local' } })).status, 403);
   assert.equal((await as('volume', 'DELETE', `${volumes}/probe-volume`)).status, 200);
+  // The migration controller writes Migrations (finalizer, status) and moves VMs (spec.nodeName), and deletes nothing.
+  assert.equal((await as('migration', 'GET', `${V}/namespaces/default/migrations`)).status, 200);
+  assert.equal((await as('migration', 'GET', `${vms}/probe`)).status, 200);
+  assert.equal((await as('migration', 'PATCH', `${vms}/probe`, { metadata: { labels: { x: 'y' } } })).status, 200);
+  assert.equal((await as('migration', 'POST', `${V}/namespaces/default/migrations`, { metadata: { name: 'sneaky' }, spec: { vmName: 'probe' } })).status, 403);
+  assert.equal((await as('migration', 'PATCH', `${vms}/probe/status`, { status: { phase: 'Pending' } })).status, 403);
   // Only the namespace controller deletes what it does not own.
-  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume'] as const)
+  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration'] as const)
     assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
 });

@@ -13,9 +13,18 @@ export interface ControllerSettings {
   preemptionMinPriorityGap: number;
   /** A node is NotReady once its lease is this old; 0 means the lease's own duration. */
   nodeMonitorGracePeriodSeconds: number;
+  /** The shortest a migration's transfer may take before it is abandoned, whatever the VM's size (the Migration schema's 60 s). */
+  migrationMinCompletionTimeoutSeconds: number;
+  /** How long a migration's target may take to get ready, and then its source to start the transfer. */
+  migrationTargetReadyTimeoutSeconds: number;
 }
 
-export const DEFAULT_SETTINGS: ControllerSettings = { preemptionMinPriorityGap: 10, nodeMonitorGracePeriodSeconds: 0 };
+export const DEFAULT_SETTINGS: ControllerSettings = {
+  preemptionMinPriorityGap: 10,
+  nodeMonitorGracePeriodSeconds: 0,
+  migrationMinCompletionTimeoutSeconds: 60,
+  migrationTargetReadyTimeoutSeconds: 60,
+};
 
 /**
  * What every controller is built from: its client (the process's, or its own with

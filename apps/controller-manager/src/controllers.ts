@@ -5,6 +5,7 @@
 import type { Controller } from '@shoal/controller-runtime';
 import type { ControllerEnv } from './controller-env.js';
 import { healthController, HEALTH_NAME } from './health/controller.js';
+import { migrationController, MIGRATION_NAME } from './migration/controller.js';
 import { namespaceController, NAMESPACE_NAME } from './namespace/controller.js';
 import { preemptorController, PREEMPTOR_NAME } from './preemptor/controller.js';
 import { resourceQuotaController, RESOURCEQUOTA_NAME } from './resourcequota/controller.js';
@@ -38,6 +39,12 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     description:
       'makes the Volumes VirtualMachines own (volumeTemplates, rootDisk), deletes them once their VM is gone, and lets a deleted Volume go only once no VM attaches it',
     build: volumeController,
+  },
+  {
+    name: MIGRATION_NAME,
+    description:
+      "drives each Migration through its phases: chooses the target with the scheduler's filters and scores, waits on the node agents that move the guest, and moves the VirtualMachine to the target at the switchover",
+    build: migrationController,
   },
 ];
 

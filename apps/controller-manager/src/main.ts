@@ -75,6 +75,16 @@ const argv = await yargs(hideBin(process.argv))
     default: DEFAULT_SETTINGS.nodeMonitorGracePeriodSeconds,
     describe: 'Seconds without a lease renewal before a node is NotReady (0: the lease duration the agent chose)',
   })
+  .option('migration-min-completion-timeout', {
+    type: 'number',
+    default: DEFAULT_SETTINGS.migrationMinCompletionTimeoutSeconds,
+    describe: "Seconds a migration's transfer may always take before it is abandoned, however small the VM (> 0)",
+  })
+  .option('migration-target-ready-timeout', {
+    type: 'number',
+    default: DEFAULT_SETTINGS.migrationTargetReadyTimeoutSeconds,
+    describe: "Seconds a migration's target node may take to get ready, and its source node then to start the transfer (> 0)",
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
@@ -85,6 +95,8 @@ const argv = await yargs(hideBin(process.argv))
     const gap = a['preemption-min-priority-gap'];
     if (!(Number.isInteger(gap) && gap >= 1)) throw new Error('--preemption-min-priority-gap must be a whole number ≥ 1');
     if (!(a['node-monitor-grace-period'] >= 0)) throw new Error('--node-monitor-grace-period must be ≥ 0 seconds');
+    for (const flag of ['migration-min-completion-timeout', 'migration-target-ready-timeout'] as const)
+      if (!(a[flag] > 0 && Number.isFinite(a[flag]))) throw new Error(`--${flag} must be more than 0 seconds`);
     try {
       checkTiming(electionTiming(a));
     } catch (err) {
@@ -163,7 +175,12 @@ const manager = new ControllerManager({
   clientFor,
   controllers: selected,
   registry,
-  settings: { preemptionMinPriorityGap: argv['preemption-min-priority-gap'], nodeMonitorGracePeriodSeconds: argv['node-monitor-grace-period'] },
+  settings: {
+    preemptionMinPriorityGap: argv['preemption-min-priority-gap'],
+    nodeMonitorGracePeriodSeconds: argv['node-monitor-grace-period'],
+    migrationMinCompletionTimeoutSeconds: argv['migration-min-completion-timeout'],
+    migrationTargetReadyTimeoutSeconds: argv['migration-target-ready-timeout'],
+  },
   log,
   electorFor: argv['leader-elect']
     ? (controller) => new LeaseElector({ client: clientFor(controller), name: `${NAME}-${controller}`, identity, timing, log: log.child({ controller }) })

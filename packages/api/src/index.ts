@@ -20,3 +20,4 @@ export * from './time.js';
 export * from './defaults.js';
 export * from './quota-usage.js';
 export * from './volumes.js';
+export * from './migrations.js';

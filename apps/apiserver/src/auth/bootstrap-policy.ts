@@ -3,7 +3,7 @@
  * start when missing and otherwise left as they are, so an administrator's edits stay:
  *  - ClusterRole cluster-admin (everything), bound to group system:masters;
  *  - ClusterRole system:shoal-controller-manager with what all the controllers need (scheduler,
- *    preemptor, health, namespace, resourcequota, volume), bound to user system:shoal-controller-manager;
+ *    preemptor, health, namespace, resourcequota, volume, migration), bound to user system:shoal-controller-manager;
  *  - Role system:shoal-controller-manager:leader-election in shoal-system (its Leases; a
  *    ClusterRole cannot be limited to one namespace), bound to the same user;
  *  - per controller (Kubernetes' --use-service-account-credentials): ClusterRole
@@ -34,10 +34,21 @@ const NAMESPACED_RESOURCES = kinds()
   .map((k) => k.plural);
 
 export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
-  // Informers: the scheduler, preemptor, health, resourcequota and volume controllers read all of these.
+  // Informers: the scheduler, preemptor, health, resourcequota, volume and migration controllers read all of these.
   {
     apiGroups: [GROUP],
-    resources: ['virtualmachines', 'nodes', 'leases', 'placementpolicies', 'priorityclasses', 'namespaces', 'resourcequotas', 'volumes', 'storagepools'],
+    resources: [
+      'virtualmachines',
+      'nodes',
+      'leases',
+      'placementpolicies',
+      'priorityclasses',
+      'namespaces',
+      'resourcequotas',
+      'volumes',
+      'storagepools',
+      'migrations',
+    ],
     verbs: READ,
   },
   // The scheduler binds.
@@ -53,6 +64,8 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: ['resourcequotas/status'], verbs: ['patch', 'update'] },
   // Volume: the Volumes VMs own made and collected, the protection finalizer lifted.
   { apiGroups: [GROUP], resources: ['volumes'], verbs: ['create', 'delete', 'patch'] },
+  // Migration: its finalizer and status (the VM's move is a virtualmachines patch, above).
+  { apiGroups: [GROUP], resources: ['migrations', 'migrations/status'], verbs: ['patch', 'update'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
 
@@ -68,7 +81,7 @@ const LIST_WATCH = ['list', 'watch'];
  * Each controller's rights, as its code uses them (informers list and watch; the rest is each
  * write it makes) and nothing more.
  */
-export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume', PolicyRule[]> = {
+export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration', PolicyRule[]> = {
   scheduler: [
     // Informers; get: it asks the server for a VM's live version when a bind's outcome is unknown.
     { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] },
@@ -116,6 +129,18 @@ export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'na
     { apiGroups: [GROUP], resources: ['volumes', 'storagepools'], verbs: LIST_WATCH },
     // Owned Volumes made and collected; the protection finalizer lifted (metadata only: Volume status is the agents').
     { apiGroups: [GROUP], resources: ['volumes'], verbs: ['create', 'delete', 'patch'] },
+    EVENTS,
+  ],
+  migration: [
+    // Informers; get: the Migration and its VM read afresh before the steps that cannot be
+    // undone (the move, failing one whose transfer runs).
+    { apiGroups: [GROUP], resources: ['migrations', 'virtualmachines', 'nodes'], verbs: READ },
+    // What a target is chosen with (the scheduler's filters: room, disks).
+    { apiGroups: [GROUP], resources: ['placementpolicies', 'volumes', 'storagepools'], verbs: LIST_WATCH },
+    // Its finalizer (metadata) and the status it owns (phase, target, reason, ...; not what the agents report).
+    { apiGroups: [GROUP], resources: ['migrations', 'migrations/status'], verbs: ['patch', 'update'] },
+    // The switchover: the VM's spec.nodeName from the source to the target, in one update.
+    { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['patch', 'update'] },
     EVENTS,
   ],
 };

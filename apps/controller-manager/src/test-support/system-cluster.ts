@@ -1,5 +1,5 @@
 /**
- * A cluster for the namespace, resourcequota and volume controllers: a real etcd, a real apiserver
+ * A cluster for the namespace, resourcequota, volume and migration controllers: a real etcd, a real apiserver
  * process and the real shoal-controller-manager process running only the controllers asked for,
  * which a test may kill and start again (a restart mid-way).
  *
@@ -31,7 +31,10 @@ export interface SystemCluster {
 const ADMIN_TOKEN = 'admin-token';
 const controllerToken = (controller: string) => `${controller}-token`;
 
-export async function withSystemCluster(opts: { controllers: string[]; secured?: boolean }, fn: (c: SystemCluster) => Promise<void>): Promise<void> {
+export async function withSystemCluster(
+  opts: { controllers: string[]; secured?: boolean; /** More controller-manager flags. */ args?: string[] },
+  fn: (c: SystemCluster) => Promise<void>,
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-system-controllers-'));
   const auditLog = join(dir, 'audit.log');
   const tokensDir = join(dir, 'controller-tokens');
@@ -50,7 +53,7 @@ export async function withSystemCluster(opts: { controllers: string[]; secured?:
     cp,
     client: cp.client,
     async startControllerManager() {
-      const cm = await cp.startControllerManager({ controllers: opts.controllers, args: credentials });
+      const cm = await cp.startControllerManager({ controllers: opts.controllers, args: [...credentials, ...(opts.args ?? [])] });
       cluster.cm = cm;
       return cm;
     },

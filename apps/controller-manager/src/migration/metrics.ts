@@ -1,0 +1,53 @@
+/**
+ * The migration controller's own metrics, beside the controller's generic ones:
+ *
+ *   shoal_migrations_total{outcome, reason}      Migrations ended by this controller: Succeeded
+ *                                                (reason ""), Failed or Aborted with the reason
+ *                                                written (TargetNotEligible, TransferTimedOut, …)
+ *   shoal_migration_downtime_seconds             the guest's pause at the switchover of each
+ *                                                Succeeded live migration (status.downtimeMs)
+ */
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+interface MetricSet {
+  outcomes: Counter<'outcome' | 'reason'>;
+  downtime: Histogram;
+}
+
+/** One set per registry: the controller is built again each time this process wins leadership anew. */
+const sets = new WeakMap<Registry, MetricSet>();
+
+function metricSet(registry: Registry): MetricSet {
+  let set = sets.get(registry);
+  if (set) return set;
+  const registers = [registry];
+  set = {
+    outcomes: new Counter({
+      name: 'shoal_migrations_total',
+      help: 'Migrations that ended, by outcome (Succeeded, Failed, Aborted) and the reason written (empty for Succeeded).',
+      labelNames: ['outcome', 'reason'],
+      registers,
+    }),
+    downtime: new Histogram({
+      name: 'shoal_migration_downtime_seconds',
+      help: "The guest's pause at the switchover of each Succeeded migration (QEMU's downtime at the source plus the switchover).",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+  };
+  sets.set(registry, set);
+  return set;
+}
+
+export class MigrationMetrics {
+  private readonly set: MetricSet;
+
+  constructor(registry: Registry) {
+    this.set = metricSet(registry);
+  }
+
+  ended(outcome: 'Succeeded' | 'Failed' | 'Aborted', reason = '', downtimeMs?: number): void {
+    this.set.outcomes.inc({ outcome, reason });
+    if (downtimeMs !== undefined) this.set.downtime.observe(downtimeMs / 1000);
+  }
+}
