@@ -54,6 +54,15 @@ async function consoleOn(node: string, uid: string): Promise<string> {
   return readFile(join(agents.get(node)!.dataDir, 'vms', uid, 'serial.log'), 'utf8').catch(() => '');
 }
 
+/** Deletes a VM and waits until it is gone (its guests with it): each case leaves the nodes' room as it found it. */
+async function deleteVm(name: string): Promise<void> {
+  await client.delete('vm', name, ns);
+  await waitFor(async () => !(await client.list<VirtualMachine>('vm', ns)).items.some((v) => v.metadata.name === name), {
+    timeoutMs: 60_000,
+    message: `${name} deleted`,
+  });
+}
+
 const ticks = (log: string) => [...log.matchAll(/TICK-(\d+)/g)].map((m) => Number(m[1]));
 
 async function startCounter(name: string, marker: string): Promise<VirtualMachine> {
@@ -62,7 +71,7 @@ async function startCounter(name: string, marker: string): Promise<VirtualMachin
     spec: {
       resources: { vcpus: 1, memoryMiB: 128 },
       network: { mode: 'none' },
-      volumes: [{ name: 'data', volumeTemplate: { spec: { sizeGiB: 1 } } }],
+      volumes: [{ name: 'data', volumeTemplate: { sizeGiB: 1 } }],
       command: counterCommand(marker),
     },
   });
@@ -144,6 +153,7 @@ test('a live migration moves a running guest: its count carries on at the target
   });
   const volume = await client.get<Volume>('volume', 'counter-data', ns);
   assert.equal(volume.status?.node, NODES[1], 'the local volume is held by the target now');
+  await deleteVm('counter');
 });
 
 test('deleting a Migration during its transfer aborts it: the guest runs on at the source, nothing waits at the target', async () => {
@@ -173,6 +183,7 @@ test('deleting a Migration during its transfer aborts it: the guest runs on at t
   const count = ticks(await consoleOn(source, uid)).at(-1)!;
   await waitFor(async () => ticks(await consoleOn(source, uid)).at(-1)! > count + 5, { timeoutMs: 30_000, message: 'the guest counting on at the source' });
   assert.equal(ticks(await consoleOn(target, uid)).length, 0, 'the guest never ran at the target');
+  await deleteVm('slow');
 });
 
 test('the target agent killed during the transfer: the Migration fails saying why, the guest runs on at the source', async () => {

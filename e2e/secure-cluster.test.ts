@@ -33,6 +33,7 @@ const TOKENS = {
   resourcequota: 'resourcequota-token',
   volume: 'volume-token',
   migration: 'migration-token',
+  evacuation: 'evacuation-token',
 };
 
 let cluster: TestCluster;
@@ -83,6 +84,7 @@ before(async () => {
       `${TOKENS.resourcequota},system:shoal:resourcequota,10,`,
       `${TOKENS.volume},system:shoal:volume,11,`,
       `${TOKENS.migration},system:shoal:migration,12,`,
+      `${TOKENS.evacuation},system:shoal:evacuation,13,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -223,7 +225,7 @@ test('the controller-manager with its token and a simulated agent with its node 
   await cm.stop();
 });
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration'] as const;
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation'] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
 test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady, preempt, keep quota status and empty a deleted namespace, each as its own user', async () => {
@@ -424,8 +426,17 @@ test("each controller's token holds only that controller's rights", async () => 
   assert.equal((await as('migration', 'PATCH', `${vms}/probe`, { metadata: { labels: { x: 'y' } } })).status, 200);
   assert.equal((await as('migration', 'POST', `${V}/namespaces/default/migrations`, { metadata: { name: 'sneaky' }, spec: { vmName: 'probe' } })).status, 403);
   assert.equal((await as('migration', 'PATCH', `${vms}/probe/status`, { status: { phase: 'Pending' } })).status, 403);
+  // The evacuation controller starts Migrations and marks their VMs, and writes no status.
+  assert.equal(
+    (await as('evacuation', 'POST', `${V}/namespaces/default/migrations`, { metadata: { name: 'evac-probe' }, spec: { vmName: 'probe' } })).status,
+    201,
+  );
+  assert.equal((await as('evacuation', 'PATCH', `${vms}/probe`, { metadata: { annotations: { x: 'y' } } })).status, 200);
+  assert.equal((await as('evacuation', 'PATCH', `${V}/namespaces/default/migrations/evac-probe/status`, { status: { phase: 'Failed' } })).status, 403);
+  assert.equal((await as('evacuation', 'PATCH', `${vms}/probe/status`, { status: { phase: 'Pending' } })).status, 403);
+  await admin.delete('migration', 'evac-probe', { namespace: 'default' });
   // Only the namespace controller deletes what it does not own.
-  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration'] as const)
+  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration', 'evacuation'] as const)
     assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
 });

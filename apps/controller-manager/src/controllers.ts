@@ -11,6 +11,7 @@ import { preemptorController, PREEMPTOR_NAME } from './preemptor/controller.js';
 import { resourceQuotaController, RESOURCEQUOTA_NAME } from './resourcequota/controller.js';
 import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
 import { volumeController, VOLUME_NAME } from './volume/controller.js';
+import { evacuationController, EVACUATION_NAME } from './evacuation/controller.js';
 
 export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
@@ -45,6 +46,11 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     description:
       "drives each Migration through its phases: chooses the target with the scheduler's filters and scores, waits on the node agents that move the guest, and moves the VirtualMachine to the target at the switchover",
     build: migrationController,
+  },
+  {
+    name: EVACUATION_NAME,
+    description: 'starts a Migration for each Running VirtualMachine with evictionStrategy LiveMigrate that is asked to leave its node (drain, preemption)',
+    build: evacuationController,
   },
 ];
 

@@ -21,7 +21,7 @@ test('bad flags exit 2 with a clear message', async () => {
     [['--server', 'ftp://example.com'], /--server: "ftp:\/\/example.com" is not an http\(s\) URL/],
     [
       ['--server', 'http://127.0.0.1:1', '--controllers', 'scheduler,nope'],
-      /--controllers: unknown controller "nope"; available: scheduler, health, preemptor, namespace, resourcequota, volume, migration/,
+      /--controllers: unknown controller "nope"; available: scheduler, health, preemptor, namespace, resourcequota, volume, migration, evacuation/,
     ],
     [['--server', 'http://127.0.0.1:1', '--preemption-min-priority-gap', '0'], /--preemption-min-priority-gap must be a whole number ≥ 1/],
     [['--server', 'http://127.0.0.1:1', '--node-monitor-grace-period', '-1'], /--node-monitor-grace-period must be ≥ 0 seconds/],

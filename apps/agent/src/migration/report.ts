@@ -1,5 +1,5 @@
 /** What an agent writes on a Migration: its own part of the status (status.target or status.source, and the byte counts), nothing else; merge patches of just those fields. */
-import { ApiError, type Migration, type MigrationSourceStatus, type MigrationStatus, type MigrationTargetStatus } from '@shoal/api';
+import { ApiError, isTerminalMigrationPhase, type Migration, type MigrationSourceStatus, type MigrationStatus, type MigrationTargetStatus } from '@shoal/api';
 import type { MigrationContext } from './context.js';
 
 async function patchStatus(ctx: MigrationContext, m: Migration, status: Partial<MigrationStatus>): Promise<void> {
@@ -21,4 +21,5 @@ export const reportBytes = (ctx: MigrationContext, m: Migration, bytes: Pick<Mig
 
 export const failure = (reason: string, message: string) => ({ failure: { reason, message } });
 
-export const isTerminal = (m: Migration | undefined) => !m || m.status?.phase === 'Succeeded' || m.status?.phase === 'Failed' || m.status?.phase === 'Aborted';
+/** Over, or gone (the migration controller lets a Migration go only once it is over). */
+export const isTerminal = (m: Migration | undefined) => !m || isTerminalMigrationPhase(m.status?.phase);

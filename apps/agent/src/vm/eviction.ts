@@ -32,7 +32,7 @@
  * meanwhile (deleted, request withdrawn) answers 409, and the retry decides again on the
  * newer version rather than unbinding something we no longer know.
  */
-import { AGENT_FINALIZER, ApiError, EVICTION_REQUESTED_ANNOTATION, objectKey, type EvictionRequest, type Migration, type VirtualMachine } from '@shoal/api';
+import { AGENT_FINALIZER, ApiError, EVICTION_REQUESTED_ANNOTATION, isTerminalMigrationPhase, objectKey, type EvictionRequest, type VirtualMachine } from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
 import type { InstanceState } from '../runtime/driver.js';
 import { evictionStatus, statusPatch, type Action } from './lifecycle.js';
@@ -124,8 +124,7 @@ function waitForLiveMigration(ctx: VmContext, vm: VirtualMachine, request: Evict
   const requested = Date.parse(request.requestedAt ?? '') || 0;
   const since = (ctx.migrationsOf?.(vm.metadata.uid!) ?? []).filter((m) => Date.parse(m.metadata.creationTimestamp ?? '') >= requested - 1_000);
   const latest = since.sort((a, b) => Date.parse(a.metadata.creationTimestamp!) - Date.parse(b.metadata.creationTimestamp!)).at(-1);
-  const over = (m: Migration) => ['Succeeded', 'Failed', 'Aborted'].includes(m.status?.phase ?? '');
-  if (latest && !over(latest)) return { requeueAfterMs: LIVE_MIGRATION_RETRY_MS };
+  if (latest && !isTerminalMigrationPhase(latest.status?.phase)) return { requeueAfterMs: LIVE_MIGRATION_RETRY_MS };
   if (!latest && Date.now() - requested < LIVE_MIGRATION_START_MS) return { requeueAfterMs: LIVE_MIGRATION_RETRY_MS };
   const why = latest
     ? `live migration ${latest.metadata.name} ended ${latest.status?.phase}${latest.status?.reason ? ` (${latest.status.reason})` : ''}`

@@ -3,7 +3,7 @@
  * start when missing and otherwise left as they are, so an administrator's edits stay:
  *  - ClusterRole cluster-admin (everything), bound to group system:masters;
  *  - ClusterRole system:shoal-controller-manager with what all the controllers need (scheduler,
- *    preemptor, health, namespace, resourcequota, volume, migration), bound to user system:shoal-controller-manager;
+ *    preemptor, health, namespace, resourcequota, volume, migration, evacuation), bound to user system:shoal-controller-manager;
  *  - Role system:shoal-controller-manager:leader-election in shoal-system (its Leases; a
  *    ClusterRole cannot be limited to one namespace), bound to the same user;
  *  - per controller (Kubernetes' --use-service-account-credentials): ClusterRole
@@ -66,6 +66,8 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: ['volumes'], verbs: ['create', 'delete', 'patch'] },
   // Migration: its finalizer and status (the VM's move is a virtualmachines patch, above).
   { apiGroups: [GROUP], resources: ['migrations', 'migrations/status'], verbs: ['patch', 'update'] },
+  // Evacuation: a Migration for a LiveMigrate VM asked to leave its node.
+  { apiGroups: [GROUP], resources: ['migrations'], verbs: ['create'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
 
@@ -81,7 +83,10 @@ const LIST_WATCH = ['list', 'watch'];
  * Each controller's rights, as its code uses them (informers list and watch; the rest is each
  * write it makes) and nothing more.
  */
-export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration', PolicyRule[]> = {
+export const CONTROLLER_RULES: Record<
+  'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration' | 'evacuation',
+  PolicyRule[]
+> = {
   scheduler: [
     // Informers; get: it asks the server for a VM's live version when a bind's outcome is unknown.
     { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['get', 'list', 'watch'] },
@@ -141,6 +146,13 @@ export const CONTROLLER_RULES: Record<'scheduler' | 'preemptor' | 'health' | 'na
     { apiGroups: [GROUP], resources: ['migrations', 'migrations/status'], verbs: ['patch', 'update'] },
     // The switchover: the VM's spec.nodeName from the source to the target, in one update.
     { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['patch', 'update'] },
+    EVENTS,
+  ],
+  evacuation: [
+    { apiGroups: [GROUP], resources: ['virtualmachines', 'migrations'], verbs: LIST_WATCH },
+    // One Migration per eviction request of a LiveMigrate VM, and the VM's annotation saying it was started.
+    { apiGroups: [GROUP], resources: ['migrations'], verbs: ['create'] },
+    { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['patch'] },
     EVENTS,
   ],
 };

@@ -18,6 +18,7 @@ export function evacuationController(env: ControllerEnv): Controller {
   const migrations = env.informers.informer<Migration>('migration');
   const ctx: EvacuationContext = { client: env.client, vms, migrations, recorder: env.recorder(EVACUATION_COMPONENT), log };
   const controller = new Controller({ name: EVACUATION_NAME, workers: 2, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });
-  const onVm: EventHandler<VirtualMachine> = (change) => (change.type !== 'delete' && wantsEvacuation(change.object) ? [objectKey(change.object.metadata)] : []);
+  const onVm: EventHandler<VirtualMachine> = (change) =>
+    change.type !== 'delete' && wantsEvacuation(change.object) ? [objectKey(change.object.metadata)] : [];
   return controller.watch(vms, onVm);
 }

@@ -9,7 +9,7 @@ test('a VM is bound to a Ready node with room: spec.nodeName, the Scheduled cond
   await withCluster(async ({ client, cm }) => {
     assert.match(
       cm.readyLine,
-      /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler,health,preemptor,namespace,resourcequota,volume,migration\)$/,
+      /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: scheduler,health,preemptor,namespace,resourcequota,volume,migration,evacuation\)$/,
     );
     await addNode(client, 'node-1');
     const created = await addVm(client, 'web');
