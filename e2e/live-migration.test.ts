@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Migration, VirtualMachine, Volume } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { runningVmProcesses, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
+import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
 
 let cluster: TestCluster;
 let client: ShoalClient;
@@ -63,6 +64,21 @@ async function deleteVm(name: string): Promise<void> {
   });
 }
 
+/**
+ * Reads a VM's console on a node every 25 ms and keeps the last count seen: the source's run
+ * directory goes with its copy of the guest once the move is done, so it is read while it lasts.
+ */
+function followCount(node: string, uid: string): { last(): number | undefined; stop(): void } {
+  let last: number | undefined;
+  const timer = setInterval(() => {
+    void consoleOn(node, uid).then((log) => {
+      const seen = ticks(log).at(-1);
+      if (seen !== undefined) last = Math.max(last ?? 0, seen);
+    });
+  }, 25);
+  return { last: () => last, stop: () => clearInterval(timer) };
+}
+
 const ticks = (log: string) => [...log.matchAll(/TICK-(\d+)/g)].map((m) => Number(m[1]));
 
 async function startCounter(name: string, marker: string): Promise<VirtualMachine> {
@@ -87,7 +103,7 @@ async function startCounter(name: string, marker: string): Promise<VirtualMachin
   return vm;
 }
 
-test('a live migration moves a running guest: its count carries on at the target, its local disk with it, the same VM', async () => {
+test('a live migration moves a running guest: its count carries on at the target, its local disk with it, the same VM', async (t) => {
   const before = await startCounter('counter', 'marker-live');
   const source = before.spec.nodeName!;
   assert.equal(source, NODES[0]);
@@ -97,13 +113,15 @@ test('a live migration moves a running guest: its count carries on at the target
     message: `${NODES[1]} Ready`,
   });
 
-  await client.create('migration', { metadata: { name: 'move-counter', ...ns }, spec: { vmName: 'counter' } });
-  const done = await waitForObject(client, 'Migration', 'move-counter', (m) => ['Succeeded', 'Failed', 'Aborted'].includes(m.status?.phase ?? ''), {
-    ...ns,
-    timeoutMs: 120_000,
-    message: 'the migration to end',
-  });
+  // As a user would: shoalctl makes the Migration and follows it to the end.
+  const uid = before.metadata.uid!;
+  const atSource = followCount(source, uid);
+  const run = await shoalctl(['migrate', 'vm', 'counter', '--server', cluster.url]);
+  assert.equal(run.exitCode, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`^virtualmachine/counter migrated from ${source} to ${NODES[1]} \\(downtime \\d+ ms\\)\\n$`));
+  const done = (await client.list<Migration>('migration', ns)).items.find((m) => m.spec.vmName === 'counter')!;
   assert.equal(done.status?.phase, 'Succeeded', `${done.status?.reason}: ${done.status?.message}`);
+  t.diagnostic(`downtime ${done.status?.downtimeMs} ms (QEMU's pause ${done.status?.source?.qemuDowntimeMs} ms); ${run.stdout.trim()}`);
   assert.equal(done.status?.sourceNode, source);
   assert.equal(done.status?.targetNode, NODES[1], 'the only other node');
   const phases = (done.status?.phaseTransitions ?? []).map((t) => t.phase);
@@ -120,14 +138,13 @@ test('a live migration moves a running guest: its count carries on at the target
   assert.equal(after.status?.bootedAt, before.status?.bootedAt, 'not booted again');
 
   // The count: the source stopped at N, the target goes on from N+1 — one guest, moved.
-  const uid = before.metadata.uid!;
   await waitFor(async () => ticks(await consoleOn(NODES[1]!, uid)).length >= 5, { timeoutMs: 30_000, message: 'the guest counting at the target' });
-  const atSource = ticks(await consoleOn(source, uid));
+  atSource.stop();
   const atTarget = ticks(await consoleOn(NODES[1]!, uid));
   assert.equal(
     atTarget[0],
-    atSource.at(-1)! + 1,
-    `the target carries on from the source's last (source ended ${atSource.at(-1)}, target began ${atTarget[0]})`,
+    atSource.last()! + 1,
+    `the target carries on from the source's last (source ended ${atSource.last()}, target began ${atTarget[0]})`,
   );
   assert.deepEqual(
     atTarget,
@@ -220,4 +237,53 @@ test('the target agent killed during the transfer: the Migration fails saying wh
   });
   assert.equal(((await runningVmProcesses()).get(uid) ?? []).length, 1, 'still one QEMU for the VM');
   assert.equal(ticks(await consoleOn(target, uid)).length, 0, 'the guest never ran at the target');
+  await deleteVm('steady');
+});
+
+test('drain moves the VMs that ask for live migration: every one runs on at the other node, none booted again', async () => {
+  const names = ['evac-1', 'evac-2'];
+  // Both on one node: the other cordoned while they start.
+  const [from, to] = NODES as [string, string];
+  await shoalctl(['cordon', to, '--server', cluster.url]);
+  for (const name of names)
+    await client.create('vm', {
+      metadata: { name, ...ns },
+      spec: { resources: { vcpus: 1, memoryMiB: 128 }, network: { mode: 'none' }, evictionStrategy: 'LiveMigrate', command: counterCommand(name) },
+    });
+  const before = new Map<string, VirtualMachine>();
+  for (const name of names)
+    before.set(
+      name,
+      await waitForObject(client, 'VirtualMachine', name, (v) => v.status?.phase === 'Running' && v.spec.nodeName === from, {
+        ...ns,
+        timeoutMs: 90_000,
+        message: `${name} Running on ${from}`,
+      }),
+    );
+  await shoalctl(['uncordon', to, '--server', cluster.url]);
+  const counts = new Map(names.map((n) => [n, followCount(from, before.get(n)!.metadata.uid!)]));
+
+  const drained = await shoalctl(['drain', from, '--timeout', '180s', '--server', cluster.url]);
+  assert.equal(drained.exitCode, 0, drained.stderr);
+  for (const name of names) assert.match(drained.stdout, new RegExp(`migrating virtualmachine/default/${name}\\n`));
+  for (const name of names) {
+    const vm = await client.get<VirtualMachine>('vm', name, ns);
+    const was = before.get(name)!;
+    assert.equal(vm.spec.nodeName, to, `${name} moved`);
+    assert.equal(vm.status?.phase, 'Running');
+    assert.equal(vm.status?.bootedAt, was.status?.bootedAt, `${name} not booted again`);
+    assert.equal(vm.status?.restarts ?? 0, was.status?.restarts ?? 0, `${name} not restarted`);
+    const uid = vm.metadata.uid!;
+    await waitFor(async () => ticks(await consoleOn(to, uid)).length >= 2, { timeoutMs: 30_000, message: `${name} counting at ${to}` });
+    counts.get(name)!.stop();
+    assert.equal(ticks(await consoleOn(to, uid))[0], counts.get(name)!.last()! + 1, `${name}'s count carries on`);
+  }
+  const migrations = (await client.list<Migration>('migration', ns)).items.filter((m) => names.includes(m.spec.vmName));
+  assert.deepEqual(migrations.map((m) => m.status?.phase).sort(), ['Succeeded', 'Succeeded']);
+  assert.ok(
+    migrations.every((m) => m.metadata.labels?.['shoal.dev/evacuation'] === 'true'),
+    'started by the evacuation controller',
+  );
+  await shoalctl(['uncordon', from, '--server', cluster.url]);
+  for (const name of names) await deleteVm(name);
 });
