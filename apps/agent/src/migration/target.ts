@@ -25,8 +25,8 @@ import { nodeCertificateDn } from './migration-tls.js';
 import { failure, reportTarget } from './report.js';
 import { freePortOn } from './free-port.js';
 
-/** How soon a QEMU still starting is looked at again. */
-const STARTING_RETRY_MS = 200;
+/** How soon a QEMU still starting is looked at again: its monitor is up within a few hundred ms, and the transfer waits for it. */
+const STARTING_RETRY_MS = 50;
 /** How long the target waits for the last bytes after the source said it completed. */
 const RESUME_TIMEOUT_MS = 10_000;
 
