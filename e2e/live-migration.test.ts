@@ -287,3 +287,52 @@ test('drain moves the VMs that ask for live migration: every one runs on at the 
   await shoalctl(['uncordon', from, '--server', cluster.url]);
   for (const name of names) await deleteVm(name);
 });
+
+test('a preempted VM that asks for live migration moves to a node with room instead of stopping, and the preemptor takes its place', async () => {
+  const [from, to] = NODES as [string, string];
+  const pc = (name: string, value: number) => client.create('priorityclass', { metadata: { name }, spec: { value } });
+  await pc('mig-low', 100);
+  await pc('mig-high', 900);
+  // to: half taken by a VM nothing may preempt; from: half taken by the victim (placed while `to` is cordoned).
+  await client.create('vm', {
+    metadata: { name: 'keeper', ...ns },
+    spec: { priorityClassName: 'mig-high', resources: { vcpus: 1, memoryMiB: 128 }, network: { mode: 'none' }, nodeSelector: { 'shoal.dev/hostname': to } },
+  });
+  await waitForObject(client, 'VirtualMachine', 'keeper', (v) => v.status?.phase === 'Running', { ...ns, timeoutMs: 90_000, message: 'keeper Running' });
+  await shoalctl(['cordon', to, '--server', cluster.url]);
+  await client.create('vm', {
+    metadata: { name: 'victim', ...ns },
+    spec: {
+      priorityClassName: 'mig-low',
+      resources: { vcpus: 1, memoryMiB: 128 },
+      network: { mode: 'none' },
+      evictionStrategy: 'LiveMigrate',
+      command: counterCommand('victim'),
+    },
+  });
+  const victim = await waitForObject(client, 'VirtualMachine', 'victim', (v) => v.status?.phase === 'Running' && v.spec.nodeName === from, {
+    ...ns,
+    timeoutMs: 90_000,
+    message: `victim Running on ${from}`,
+  });
+  await shoalctl(['uncordon', to, '--server', cluster.url]);
+
+  // Two vCPUs: no node has them free; only the victim may make room.
+  await client.create('vm', {
+    metadata: { name: 'boss', ...ns },
+    spec: { priorityClassName: 'mig-high', resources: { vcpus: 2, memoryMiB: 128 }, network: { mode: 'none' } },
+  });
+  const boss = await waitForObject(client, 'VirtualMachine', 'boss', (v) => v.status?.phase === 'Running', {
+    ...ns,
+    timeoutMs: 180_000,
+    message: 'boss Running',
+  });
+  assert.equal(boss.spec.nodeName, from, 'in the victim’s place');
+  const moved = await client.get<VirtualMachine>('vm', 'victim', ns);
+  assert.equal(moved.spec.nodeName, to, 'the victim moved to the node with room');
+  assert.equal(moved.status?.phase, 'Running');
+  assert.equal(moved.status?.bootedAt, victim.status?.bootedAt, 'not booted again: migrated, not stopped');
+  const migration = (await client.list<Migration>('migration', ns)).items.find((m) => m.spec.vmName === 'victim');
+  assert.equal(migration?.status?.phase, 'Succeeded');
+  for (const name of ['boss', 'victim', 'keeper']) await deleteVm(name);
+});
