@@ -32,7 +32,15 @@
  * meanwhile (deleted, request withdrawn) answers 409, and the retry decides again on the
  * newer version rather than unbinding something we no longer know.
  */
-import { AGENT_FINALIZER, ApiError, EVICTION_REQUESTED_ANNOTATION, isTerminalMigrationPhase, objectKey, type EvictionRequest, type VirtualMachine } from '@shoal/api';
+import {
+  AGENT_FINALIZER,
+  ApiError,
+  EVICTION_REQUESTED_ANNOTATION,
+  isTerminalMigrationPhase,
+  objectKey,
+  type EvictionRequest,
+  type VirtualMachine,
+} from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
 import type { InstanceState } from '../runtime/driver.js';
 import { evictionStatus, statusPatch, type Action } from './lifecycle.js';
