@@ -11,6 +11,9 @@
  *   a Migration deleted mid-transfer   → aborted: the guest runs on at the source, nothing is
  *                                       left waiting at the target
  *   the target agent killed mid-transfer → Failed with the reason; the guest runs on at the source
+ *   a cold migration                   → the guest shut down, its local disk copied, booted at the
+ *                                       target: what it wrote is there
+ *   drain, preemption (LiveMigrate)    → the VMs move running instead of stopping
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -286,6 +289,27 @@ test('drain moves the VMs that ask for live migration: every one runs on at the 
   );
   await shoalctl(['uncordon', from, '--server', cluster.url]);
   for (const name of names) await deleteVm(name);
+});
+
+test('a cold migration shuts the guest down, copies its local disk and boots it on the target: the data is there, the same VM', async () => {
+  const vm = await startCounter('coldy', 'marker-cold');
+  const uid = vm.metadata.uid!;
+  const source = vm.spec.nodeName!;
+  const target = NODES.find((n) => n !== source)!;
+  const run = await shoalctl(['migrate', 'vm', 'coldy', '--cold', '--server', cluster.url]);
+  assert.equal(run.exitCode, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`^virtualmachine/coldy migrated from ${source} to ${target} \\(downtime \\d+ ms\\)\\n$`));
+  const moved = await client.get<VirtualMachine>('vm', 'coldy', ns);
+  assert.equal(moved.spec.nodeName, target);
+  assert.equal(moved.metadata.uid, uid, 'the same VM');
+  assert.notEqual(moved.status?.bootedAt, vm.status?.bootedAt, 'booted again at the target');
+  await waitFor(async () => (await consoleOn(target, uid)).includes('FOUND-marker-cold'), {
+    timeoutMs: 60_000,
+    message: 'the guest at the target to find what it wrote at the source',
+  });
+  assert.equal((await client.get<Volume>('volume', 'coldy-data', ns)).status?.node, target, 'the volume is held by the target now');
+  assert.equal(((await runningVmProcesses()).get(uid) ?? []).length, 1, 'one QEMU for the VM');
+  await deleteVm('coldy');
 });
 
 test('a preempted VM that asks for live migration moves to a node with room instead of stopping, and the preemptor takes its place', async () => {

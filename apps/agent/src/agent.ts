@@ -37,7 +37,7 @@ import { FileRestartBackoffStore } from './vm/restart-backoff-store.js';
 import { buildAgentHttp, type AgentEndpointTls } from './http-server.js';
 import { migrationController } from './migration/controller.js';
 import { prepareMigrationTls } from './migration/migration-tls.js';
-import { waitingForMigration } from './migration/reconcile.js';
+import { heldForMigration, waitingForMigration } from './migration/reconcile.js';
 import type { PemFiles } from './runtime/qemu/migration/index.js';
 
 export interface AgentOptions {
@@ -164,8 +164,10 @@ export class Agent {
       volumes: access,
       tls: o.migration?.tls ? await prepareMigrationTls(o.dataDir, o.migration.tls) : undefined,
       listenAddress: o.migration?.address ?? '127.0.0.1',
+      stopGraceMs: o.stopGraceSeconds * 1000,
       recorder: this.recorder,
       log: o.log,
+      requeueVm: (key) => this.controller?.queue.add(key),
     });
     this.migrationController = migration.controller;
     this.controller = vmController({
@@ -183,6 +185,7 @@ export class Agent {
       log: o.log,
       volumes: { access, informer: this.volumes, pools: this.pools },
       waitingForMigration: (uid) => waitingForMigration(migration.context, uid),
+      heldForMigration: (uid) => heldForMigration(migration.context, uid),
       migrations: this.migrations,
     });
     for (const informer of [this.volumes, this.pools, this.migrations, this.informer]) informer.start();

@@ -16,6 +16,8 @@ export interface LocalMigration {
   session?: QmpSession;
   /** The source's transfer, running in the background: aborting it cancels QEMU's migration. */
   transfer?: { abort: AbortController; done: Promise<void> };
+  /** The transfer this process ran has ended (its outcome written): the cache may not show it yet. */
+  transferEnded?: boolean;
 }
 
 export interface MigrationContext {
@@ -34,6 +36,10 @@ export interface MigrationContext {
   recorder: Pick<EventRecorder, 'event'>;
   log: VmLog;
   local: Map<string, LocalMigration>;
+  /** How long a guest gets to shut down before it is killed (a cold migration's stop). */
+  stopGraceMs: number;
   /** Re-queues a migration key (the source's transfer, when it ends). */
   requeue(key: string): void;
+  /** Re-queues a VM in the VM controller: a guest this module held or removed is the VM's reconcile's again. */
+  requeueVm(key: string): void;
 }

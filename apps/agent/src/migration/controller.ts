@@ -30,9 +30,12 @@ export interface MigrationControllerOptions {
   volumes?: VolumeAccess;
   tls?: MigrationTls;
   listenAddress: string;
+  stopGraceMs: number;
   recorder: Pick<EventRecorder, 'event'>;
   log: Logger;
   registry?: Registry;
+  /** Re-queues a VM in the VM controller (built after this one). */
+  requeueVm(key: string): void;
 }
 
 export function migrationController(o: MigrationControllerOptions): { controller: Controller; context: MigrationContext } {
@@ -50,7 +53,9 @@ export function migrationController(o: MigrationControllerOptions): { controller
     recorder: o.recorder,
     log: o.log,
     local: new Map(),
+    stopGraceMs: o.stopGraceMs,
     requeue: (key) => controller?.queue.add(key),
+    requeueVm: o.requeueVm,
   };
   controller = new Controller({
     name: MIGRATION_CONTROLLER_NAME,

@@ -19,7 +19,8 @@ import { FENCE_GATE_RETRY_MS } from '../vm/context.js';
 import type { LocalMigration, MigrationContext } from './context.js';
 import { failure, isTerminal, reportSource } from './report.js';
 import { abandon, startTransfer } from './source.js';
-import { prepareTarget, resumeHere } from './target.js';
+import { bootHere, prepareTarget, resumeHere } from './target.js';
+import { startColdTransfer } from './cold-source.js';
 
 export async function reconcile(ctx: MigrationContext, key: string): Promise<Result> {
   if (!ctx.fence.mayAct()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
@@ -37,10 +38,11 @@ export async function reconcile(ctx: MigrationContext, key: string): Promise<Res
     const vm = ctx.vms.get(vmKey);
     // Until the migration controller moves the VM here, the source holds the guest.
     if (vm?.metadata.uid !== st.vmUID) return {};
+    if (st.mode === 'Cold') return bootHere(ctx, m!, vm);
     return resumeHere(ctx, m!, vm, local ?? { role: 'target', vmUid: st.vmUID });
   }
   if (st.sourceNode === ctx.nodeName) {
-    if (st.source?.failure || st.source?.completedAt || local?.transfer) return {};
+    if (st.source?.failure || st.source?.completedAt || local?.transfer || local?.transferEnded) return {};
     const vm = ctx.vms.get(vmKey);
     if (!st.source?.startedAt) {
       if (st.phase !== 'TargetReady') return {};
@@ -52,7 +54,12 @@ export async function reconcile(ctx: MigrationContext, key: string): Promise<Res
         );
         return {};
       }
-      return startTransfer(ctx, m!, vm);
+      return st.mode === 'Cold' ? startColdTransfer(ctx, m!, vm) : startTransfer(ctx, m!, vm);
+    }
+    // A cold transfer lost to a restart: the guest is down and the copy unfinished; try no further.
+    if (st.mode === 'Cold') {
+      await reportSource(ctx, m!, failure('SourceFailed', `the agent on node ${ctx.nodeName} restarted during the copy`));
+      return {};
     }
     return recoverTransfer(ctx, m!);
   }
@@ -117,4 +124,18 @@ async function recoverTransfer(ctx: MigrationContext, m: Migration): Promise<Res
 /** Whether an instance here is a migration target still waiting for its guest (not a stray of the VM controller's). */
 export function waitingForMigration(ctx: Pick<MigrationContext, 'migrations' | 'nodeName'>, uid: string): boolean {
   return ctx.migrations.list().some((m) => !isTerminal(m) && m.status?.vmUID === uid && m.status?.targetNode === ctx.nodeName);
+}
+
+/**
+ * Whether the VM's guest is a cold migration's to handle here: stopped for the copy at the
+ * source, so that its runStrategy does not boot it again until the Migration ends.
+ */
+export function heldForMigration(ctx: Pick<MigrationContext, 'migrations' | 'nodeName' | 'local'>, uid: string): boolean {
+  // This process's own transfer first: its Migration's startedAt may not have reached the cache yet.
+  for (const l of ctx.local.values()) if (l.role === 'source' && l.vmUid === uid && l.transfer) return true;
+  return ctx.migrations
+    .list()
+    .some(
+      (m) => !isTerminal(m) && m.status?.mode === 'Cold' && m.status?.vmUID === uid && m.status?.sourceNode === ctx.nodeName && !!m.status?.source?.startedAt,
+    );
 }

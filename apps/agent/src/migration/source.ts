@@ -75,6 +75,7 @@ export async function startTransfer(ctx: MigrationContext, m: Migration, vm: Vir
     })
     .finally(() => {
       local.transfer = undefined;
+      local.transferEnded = true;
       ctx.requeue(key);
     });
   local.transfer = { abort, done };

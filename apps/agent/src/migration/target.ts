@@ -27,6 +27,8 @@ import { freePortOn } from './free-port.js';
 
 /** How soon a QEMU still starting is looked at again: its monitor is up within a few hundred ms, and the transfer waits for it. */
 const STARTING_RETRY_MS = 50;
+/** How often a cold-migrated guest is looked at until it has booted here. */
+const BOOT_POLL_MS = 250;
 /** How long the target waits for the last bytes after the source said it completed. */
 const RESUME_TIMEOUT_MS = 10_000;
 
@@ -60,7 +62,9 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
     if (typeof disks === 'string') return fail('TargetFailed', disks);
     if (!ctx.fence.mayAct()) return { requeueAfterMs: STARTING_RETRY_MS };
     try {
-      await ctx.driver.start({ ...launchSpec(vm, disks), incoming: { bootedAt: vm.status?.bootedAt, ip: vm.status?.ip } }, () => ctx.fence.mayAct());
+      await ctx.driver.start({ ...launchSpec(vm, disks), incoming: st.mode === 'Cold' ? {} : { bootedAt: vm.status?.bootedAt, ip: vm.status?.ip } }, () =>
+        ctx.fence.mayAct(),
+      );
     } catch (err) {
       if (err instanceof LaunchRefusedError) return { requeueAfterMs: STARTING_RETRY_MS };
       throw err;
@@ -146,15 +150,7 @@ export async function resumeHere(ctx: MigrationContext, m: Migration, vm: Virtua
   try {
     const { resumedAt } = await resumeTarget(local.session, { timeoutMs: RESUME_TIMEOUT_MS });
     await ctx.driver.markResumed!(uid);
-    const disks = await targetDisks(ctx, vm);
-    for (const d of typeof disks === 'string' ? [] : disks)
-      if (d.mirrored)
-        await ctx.client.patch(
-          'volume',
-          d.mirrored.name,
-          { status: { node: ctx.nodeName, path: d.path } },
-          { namespace: d.mirrored.namespace, type: 'merge', status: true },
-        );
+    await takeMirroredVolumes(ctx, vm);
     await reportTarget(ctx, m, { resumedAt: new Date(resumedAt).toISOString() });
     ctx.log.info({ migration: key, vm: `${m.metadata.namespace}/${m.spec.vmName}` }, 'migrated guest resumed here');
   } catch (err) {
@@ -167,5 +163,42 @@ export async function resumeHere(ctx: MigrationContext, m: Migration, vm: Virtua
     local.session?.close();
     local.session = undefined;
   }
+  return {};
+}
+
+/** The local Volumes copied here are held here from now on (their status names this node and the copy). */
+async function takeMirroredVolumes(ctx: MigrationContext, vm: VirtualMachine): Promise<void> {
+  const disks = await targetDisks(ctx, vm);
+  for (const d of typeof disks === 'string' ? [] : disks)
+    if (d.mirrored)
+      await ctx.client.patch(
+        'volume',
+        d.mirrored.name,
+        { status: { node: ctx.nodeName, path: d.path } },
+        { namespace: d.mirrored.namespace, type: 'merge', status: true },
+      );
+}
+
+/**
+ * A cold migration, once the VM has moved here: its disks are here (the source copied them),
+ * so the Volumes are taken, the QEMU that served them is stopped and removed, and the VM's own
+ * reconcile boots the guest afresh; status.target.resumedAt says when it had booted.
+ */
+export async function bootHere(ctx: MigrationContext, m: Migration, vm: VirtualMachine): Promise<Result> {
+  const uid = m.status!.vmUID!;
+  const instance = ctx.driver.state(uid);
+  if (instance?.incoming) {
+    if (instance.phase !== 'exited') {
+      await takeMirroredVolumes(ctx, vm);
+      await ctx.driver.kill(uid);
+      return { requeueAfterMs: STARTING_RETRY_MS };
+    }
+    await ctx.driver.remove(uid);
+    ctx.requeueVm(objectKey(vm.metadata));
+    return { requeueAfterMs: BOOT_POLL_MS };
+  }
+  if (!instance?.bootedAt) return { requeueAfterMs: BOOT_POLL_MS };
+  await reportTarget(ctx, m, { resumedAt: instance.bootedAt });
+  ctx.log.info({ migration: objectKey(m.metadata), vm: objectKey(vm.metadata) }, 'cold-migrated guest booted here');
   return {};
 }

@@ -48,6 +48,8 @@ export interface VmContext {
   blockedOnDisks: Map<string, string>;
   /** Whether an instance is a live migration's target still waiting for its guest: the migration's, not a stray. */
   waitingForMigration?(uid: string): boolean;
+  /** Whether the VM's guest is stopped here for a cold migration's copy: not restarted meanwhile. */
+  heldForMigration?(uid: string): boolean;
   /** The Migrations of the VM with this uid (an eviction of a LiveMigrate VM waits for its own). */
   migrationsOf?(uid: string): Migration[];
 }

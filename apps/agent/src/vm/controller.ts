@@ -50,6 +50,8 @@ export interface VmControllerOptions {
   volumes?: { access: VolumeAccess; informer: Informer<Volume>; pools: Informer<StoragePool> };
   /** Whether an instance is a live migration's target still waiting for its guest (not a stray). */
   waitingForMigration?(uid: string): boolean;
+  /** Whether a VM's guest is stopped here for a cold migration's copy (not to be restarted). */
+  heldForMigration?(uid: string): boolean;
   /** The Migrations of a VM, by its uid; their changes requeue it (an eviction that waits for one). */
   migrations?: Informer<Migration>;
 }
@@ -71,6 +73,7 @@ export function vmController(o: VmControllerOptions): Controller {
     volumes: o.volumes?.access,
     blockedOnDisks: new Map(),
     waitingForMigration: o.waitingForMigration,
+    heldForMigration: o.heldForMigration,
     migrationsOf: o.migrations ? (uid) => o.migrations!.list().filter((m) => m.status?.vmUID === uid) : undefined,
   };
   const controller = new Controller({

@@ -12,6 +12,8 @@
  *                                       the instance; still bound here → carry on with that
  *                                       version (restart per runStrategy), one Event said
  *   being deleted                     → stop, remove, drop our finalizer (wins over eviction)
+ *   a migration's guest               → nothing: a target's QEMU not resumed yet, or a guest
+ *                                       stopped for a cold migration's copy (../migration)
  *   eviction requested                → status Stopping, stop within the grace, remove,
  *                                       status Pending, then unbind (eviction.ts)
  *   a guest already shutting down     → see the stop through before deciding anything else
@@ -95,6 +97,9 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
   }
 
   if (mine.metadata.deletionTimestamp) return finishDeletion(ctx, mine);
+  // A migration's guest (../migration): a target's QEMU not resumed yet, or a guest stopped for
+  // a cold move's copy. The migration's reconcile hands it back (and requeues the VM).
+  if (driver.state(uid)?.incoming || ctx.heldForMigration?.(uid)) return {};
 
   warnInvalidEviction(ctx, key, mine);
   let instance = driver.state(uid);

@@ -9,8 +9,8 @@
  *                                          there (downtime computed); until then Running, saying
  *                                          so — never Failed or Aborted, even when deleted
  *   being deleted (VM not moved)         → Aborted, reason Deleted: the VM stays at its source
- *   Pending                              → Failed: VMNotFound, VMNotRunning, AlreadyMigrating,
- *                                          ColdNotSupported; else Scheduling, with the VM's uid,
+ *   Pending                              → Failed: VMNotFound, VMNotRunning, AlreadyMigrating;
+ *                                          else Scheduling, with the VM's uid,
  *                                          its node as the source, and the mode
  *   Scheduling                           → PreparingTarget on the chosen node, or Failed:
  *                                          TargetNotEligible, NoTargetNode (placement.ts)
@@ -46,7 +46,6 @@ import type { Placement } from './placement.js';
 export const VM_NOT_FOUND = 'VMNotFound';
 export const VM_NOT_RUNNING = 'VMNotRunning';
 export const ALREADY_MIGRATING = 'AlreadyMigrating';
-export const COLD_NOT_SUPPORTED = 'ColdNotSupported';
 export const VM_CHANGED = 'VMChanged';
 export const TARGET_NODE_NOT_READY = 'TargetNodeNotReady';
 export const SOURCE_NODE_NOT_READY = 'SourceNodeNotReady';
@@ -147,7 +146,6 @@ function pending(o: Observed): Step {
   const blocker = blockingMigration(o);
   if (blocker) return fail(ALREADY_MIGRATING, `VirtualMachine ${name} is already being moved by Migration ${blocker}`);
   const mode = m.spec.mode ?? 'Live';
-  if (mode === 'Cold') return fail(COLD_NOT_SUPPORTED, 'cold migration is not implemented yet');
   return {
     type: 'transition',
     to: {
@@ -297,7 +295,11 @@ function afterMove(o: Observed): Step {
     const tookMs = Math.max(0, resumed - startedAt);
     return {
       type: 'transition',
-      to: { phase: 'Succeeded', message: `moved from ${from} to ${to} in ${tookMs} ms, guest paused ${downtimeMs} ms`, set: { downtimeMs } },
+      to: {
+        phase: 'Succeeded',
+        message: `moved from ${from} to ${to} in ${tookMs} ms, guest ${status.mode === 'Cold' ? 'down' : 'paused'} ${downtimeMs} ms`,
+        set: { downtimeMs },
+      },
     };
   }
   const vm = o.vm;

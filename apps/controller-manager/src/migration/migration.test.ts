@@ -228,7 +228,7 @@ test('a live migration through every phase: the target chosen by the filters and
   });
 });
 
-test('refused at Pending or Scheduling, each with its reason, a sentence and a Warning Event: VMNotFound, VMNotRunning, ColdNotSupported, TargetNotEligible (no room, the source, a shared pool that does not reach it), NoTargetNode, AlreadyMigrating', async () => {
+test('refused at Pending or Scheduling, each with its reason, a sentence and a Warning Event: VMNotFound, VMNotRunning, TargetNotEligible (no room, the source, a shared pool that does not reach it), NoTargetNode, AlreadyMigrating', async () => {
   await withSystemCluster({ controllers: ['migration'], secured: true }, async ({ client, cm }) => {
     await addNode(client, 'a', { memoryMiB: 16384, labels: { nfs: 'yes' } });
     await addNode(client, 'b', { memoryMiB: 512 });
@@ -244,8 +244,6 @@ test('refused at Pending or Scheduling, each with its reason, a sentence and a W
     assert.deepEqual(await ended(client, 'nope'), ['VMNotFound', 'VirtualMachine ghost does not exist in namespace default']);
     await migrate(client, 'stopped', { vmName: 'idle' });
     assert.deepEqual(await ended(client, 'stopped'), ['VMNotRunning', 'VirtualMachine idle is not running: it is Stopped on node a']);
-    await migrate(client, 'cold', { vmName: 'web', mode: 'Cold' });
-    assert.deepEqual(await ended(client, 'cold'), ['ColdNotSupported', 'cold migration is not implemented yet']);
     await migrate(client, 'too-small', { vmName: 'web', targetNode: 'b' });
     assert.deepEqual(await ended(client, 'too-small'), ['TargetNotEligible', 'node b cannot take VirtualMachine web: insufficient memory']);
     await migrate(client, 'to-self', { vmName: 'web', targetNode: 'a' });
@@ -261,7 +259,7 @@ test('refused at Pending or Scheduling, each with its reason, a sentence and a W
     assert.equal(warning.type, 'Warning');
     await eventOn(client, 'VirtualMachine', 'web', 'TargetNotEligible', /^Migration too-small: node b cannot take/);
     // Every one of them let go of at once.
-    for (const name of ['nope', 'stopped', 'cold', 'too-small', 'to-self', 'unreachable', 'nowhere'])
+    for (const name of ['nope', 'stopped', 'too-small', 'to-self', 'unreachable', 'nowhere'])
       await waitForObject(client, 'Migration', name, (m) => !m.metadata.finalizers?.length, { ...LONG, ...NS, message: `${name} unprotected` });
 
     // One active Migration per VM: the second fails naming the first, which goes on.
