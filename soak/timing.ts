@@ -11,6 +11,11 @@ export const AGENT_LEASE_SECONDS = 3;
 export const AGENT_FENCE_SECONDS = 5;
 /** A guest gets this long to power off before it is killed: busybox guests do not always act on the ACPI button. */
 export const AGENT_STOP_GRACE_SECONDS = 3;
+/**
+ * A guest that has not booted after this long is killed and booted again by its agent: a boot
+ * that hangs (rare under TCG on a loaded host) must not hold the soak's convergence for ever.
+ */
+export const AGENT_BOOT_TIMEOUT_SECONDS = 60;
 export const LEADER_LEASE_SECONDS = 4;
 export const LEADER_RENEW_DEADLINE_SECONDS = 3;
 export const LEADER_RETRY_SECONDS = 1;

@@ -59,6 +59,8 @@ export interface AgentOptions {
   leaseDurationSeconds: number;
   fenceTimeoutSeconds: number;
   stopGraceSeconds: number;
+  /** Seconds a guest may take to boot before it is killed and restarted; 0 or absent: no limit. */
+  bootTimeoutSeconds?: number;
   /** How restarts after a guest's exit back off (CrashLoopBackOff); default: the kubelet's. */
   restartBackoff?: RestartBackoffPolicy;
   /** Stop every VM when the agent stops (the all-in-one `shoal up`), instead of leaving them running. */
@@ -180,6 +182,7 @@ export class Agent {
       fenceTimeoutSeconds: o.fenceTimeoutSeconds,
       stopGraceMs: o.stopGraceSeconds * 1000,
       restartBackoff: o.restartBackoff,
+      bootTimeoutMs: (o.bootTimeoutSeconds ?? 0) * 1000,
       // On disk, beside the instances: a restarted agent goes on waiting where this one stopped.
       restartBackoffStore: new FileRestartBackoffStore(join(o.dataDir, 'restart-backoff'), o.log),
       log: o.log,

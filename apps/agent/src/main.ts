@@ -113,6 +113,12 @@ const argv = await yargs(hideBin(process.argv))
     default: KUBELET_RESTART_BACKOFF.resetAfterMs / 1000,
     describe: 'Seconds a run must last to end a crash loop: its exit waits --crash-loop-backoff-base again',
   })
+  .option('boot-timeout', {
+    type: 'number',
+    default: 0,
+    describe:
+      'Seconds a guest may take to boot (its boot marker on the console) before it is killed and restarted per its runStrategy, with a BootTimedOut Event (0: wait for ever)',
+  })
   .option('stop-vms-on-exit', { type: 'boolean', default: false, describe: 'Stop all VMs when the agent stops (all-in-one use)' })
   .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
   .option('memory-mib', { type: 'number', describe: 'Memory offered to VMs in MiB (default: host memory minus 1 GiB)' })
@@ -149,6 +155,7 @@ const argv = await yargs(hideBin(process.argv))
       if (!a['client-ca-file']) throw new Error('--client-allowed-groups needs --client-ca-file');
       if (!allowedGroups(a['client-allowed-groups']).length) throw new Error('--client-allowed-groups: give at least one group');
     }
+    if (!(a['boot-timeout'] >= 0)) throw new Error('--boot-timeout must be a number of seconds ≥ 0');
     const migrationFlags = [a['migration-cert-file'], a['migration-key-file'], a['migration-ca-file']].filter(Boolean).length;
     if (migrationFlags !== 0 && migrationFlags !== 3) throw new Error('--migration-cert-file, --migration-key-file and --migration-ca-file go together');
     if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');
@@ -236,6 +243,7 @@ const agents = nodeNames.map(
       leaseDurationSeconds: argv['lease-duration'],
       fenceTimeoutSeconds: argv['fence-timeout'] ?? defaultFenceTimeoutSeconds(argv['lease-duration']),
       stopGraceSeconds: argv['stop-grace'],
+      bootTimeoutSeconds: argv['boot-timeout'],
       restartBackoff: {
         baseMs: argv['crash-loop-backoff-base'] * 1000,
         maxMs: argv['crash-loop-backoff-max'] * 1000,

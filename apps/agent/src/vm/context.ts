@@ -35,6 +35,8 @@ export interface VmContext {
   driver: RuntimeDriver;
   /** How long a guest gets to shut down before it is killed (evictions bring their own). */
   stopGraceMs: number;
+  /** How long a guest may take to boot before it is killed (and restarted per its runStrategy); 0 or absent: no limit. */
+  bootTimeoutMs?: number;
   log: VmLog;
   /** The invalid eviction annotation value last warned about, per VM key: a bad value is reported once, not on every reconcile. */
   warnedEviction: Map<string, string>;

@@ -37,6 +37,8 @@ export interface VmControllerOptions {
   recorder: Pick<EventRecorder, 'event'>;
   fenceTimeoutSeconds: number;
   stopGraceMs: number;
+  /** How long a guest may take to boot before it is killed (and restarted per its runStrategy); 0 or absent: no limit. */
+  bootTimeoutMs?: number;
   log: Logger;
   /** How restarts after exits back off; default: the kubelet's (10 s doubling to 5 min, reset by a 10 min run). */
   restartBackoff?: RestartBackoffPolicy;
@@ -66,6 +68,7 @@ export function vmController(o: VmControllerOptions): Controller {
     vms: o.informer,
     driver: o.driver,
     stopGraceMs: o.stopGraceMs,
+    bootTimeoutMs: o.bootTimeoutMs,
     log: o.log,
     warnedEviction: new Map(),
     reportedFence: new Map(),

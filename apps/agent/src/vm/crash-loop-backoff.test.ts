@@ -6,7 +6,8 @@
  *     reset time beginning the loop again;
  *   - a real agent process running a real microVM whose command fails at once (['false'],
  *     runStrategy Always): what a user sees (status, Events), and a loop that goes on where it
- *     was when the agent is killed and started again.
+ *     was when the agent is killed and started again;
+ *   - a real microVM that never boots, killed at the agent's boot timeout and restarted.
  *
  * VMs are bound by hand; no scheduler runs.
  */
@@ -234,6 +235,28 @@ test('a real microVM whose command fails at once: CrashLoopBackOff with the next
   );
   await remove('crashy');
   assert.ok(!existsSync(join(first.dataDir, 'restart-backoff', `${uid}.json`)), 'the loop is forgotten with the VM');
+});
+
+test('a real microVM whose guest never boots (an init that never gets to the boot marker) is killed at the boot timeout and restarted, saying so', async () => {
+  const node = 'node-boot-timeout';
+  await cluster.startAgent(node, { args: ['--boot-timeout', '4', '--crash-loop-backoff-base', '1', '--crash-loop-backoff-max', '2', '--stop-grace', '1'] });
+  // A shell as the initramfs's init: the kernel boots, Shoal's init never runs, no boot marker comes.
+  const vm = await bound('hung', node, { network: { mode: 'none' }, cmdline: 'rdinit=/bin/sh' });
+  const restarted = await waitForObject(client, 'VirtualMachine', 'hung', (v) => (v.status?.restarts ?? 0) >= 1, {
+    timeoutMs: 90_000,
+    message: 'killed at the boot timeout and restarted',
+  });
+  assert.notEqual(restarted.status?.phase, 'Running');
+  assert.equal(restarted.status?.bootedAt, undefined, 'never booted');
+  const events = (await client.list<Event>('event', { namespace: 'default' })).items.filter(
+    (e) => e.involvedObject?.uid === vm.metadata.uid && e.reason === 'BootTimedOut',
+  );
+  assert.ok(events.length >= 1, 'a BootTimedOut Event');
+  assert.match(
+    events[0]!.message ?? '',
+    /^the guest did not boot within 4s of its start on node node-boot-timeout: killing it \(runStrategy Always decides what follows\)$/,
+  );
+  await remove('hung');
 });
 
 test('back-off flags that cannot work: the agent exits 2 saying which and why', async () => {

@@ -20,7 +20,9 @@
  *   a guest that exited, to restart   → wait out its crash-loop back-off first: status
  *                                       CrashLoopBackOff, requeue at the next attempt
  *                                       (restart-backoff.ts)
- *   otherwise                         → finalizer first, then nextAction(), then status
+ *   otherwise                         → finalizer first, then nextAction(), then status; a guest
+ *                                       not booted within the boot timeout is killed (its exit
+ *                                       restarts it per runStrategy)
  *
  * A reconcile never waits for a guest to shut down (runtime/driver.ts): it asks the runtime
  * (requestStop) and returns { requeueAfterMs }; the next reconcile finds the guest still
@@ -51,6 +53,9 @@ import { computeStatus, exitMessage, invalidEvictionRequest, nextAction, statusP
 import { BACK_OFF_EVENT_REASON, backoffMessage, backsOff, nextBackoff, type RestartBackoff } from './restart-backoff.js';
 import { requestStop } from './stopping.js';
 import { prepareDisks, type LaunchDisk } from '../volumes/attach.js';
+
+/** The Event reason of a guest killed for not booting within the boot timeout. */
+export const BOOT_TIMED_OUT = 'BootTimedOut';
 
 /** How soon a VM waiting for its disks looks again without an event. */
 const VOLUME_RETRY_MS = 5_000;
@@ -164,8 +169,11 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
           await driver.start(launchSpec(mine, disks), mayLaunch);
         }
         break;
-      case 'none':
+      case 'none': {
+        const overdue = bootOverdue(ctx, instance);
+        if (overdue === true) return await killUnbooted(ctx, mine, instance!);
         break;
+      }
     }
   } catch (err) {
     if (!(err instanceof LaunchRefusedError)) throw err;
@@ -174,6 +182,31 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
   }
   instance = driver.state(uid);
   await writeStatus(ctx, { ...mine, status: { ...mine.status, restarts } }, instance, false);
+  // A guest still booting under a boot timeout: looked at again when it runs out (no event may come).
+  const bootLeftMs = bootOverdue(ctx, instance);
+  return typeof bootLeftMs === 'number' ? { requeueAfterMs: bootLeftMs } : {};
+}
+
+/**
+ * For a guest still booting under a boot timeout: true once it is past it, else the ms left
+ * (the reconcile comes back then); undefined when there is nothing to watch.
+ */
+function bootOverdue(ctx: VmContext, instance: InstanceState | undefined): true | number | undefined {
+  if (!ctx.bootTimeoutMs || instance?.phase !== 'starting') return undefined;
+  const left = Date.parse(instance.startedAt) + ctx.bootTimeoutMs - Date.now();
+  return left <= 0 ? true : left;
+}
+
+/**
+ * A guest that did not boot within the boot timeout (its console never showed the boot marker:
+ * a hung kernel, an init that never starts) is killed, said in a Warning Event; its exit is then
+ * handled like any other — restarted per its runStrategy, with the crash-loop back-off.
+ */
+async function killUnbooted(ctx: VmContext, vm: VirtualMachine, instance: InstanceState): Promise<Result> {
+  const message = `the guest did not boot within ${ctx.bootTimeoutMs! / 1000}s of its start on node ${ctx.nodeName}: killing it (runStrategy ${vm.spec.runStrategy} decides what follows)`;
+  ctx.log.warn({ vm: objectKey(vm.metadata), startedAt: instance.startedAt }, message);
+  ctx.recorder.event(vm, 'Warning', BOOT_TIMED_OUT, message);
+  await ctx.driver.kill(instance.uid);
   return {};
 }
 
