@@ -17,11 +17,12 @@ const PLURAL = 'virtualmachines';
 const VMS_PATH = `/apis/${GROUP}/${VERSION}/namespaces/default/${PLURAL}`;
 
 /**
- * A VirtualMachine as the stock client types it (its metadata is k8s.V1ObjectMeta), for writes
- * with partial specs: @shoal/api's generated spec and status, every field optional.
+ * A VM as the stock client types objects (metadata as k8s.V1ObjectMeta), for writes with partial
+ * specs: @shoal/api's generated spec and status, every field optional, nothing written again here.
  */
-type VirtualMachine = k8s.KubernetesObject & {
-  spec?: Omit<Partial<ShoalVirtualMachine['spec']>, 'resources'> & { resources?: Partial<ShoalVirtualMachine['spec']['resources']> };
+type VmSpec = ShoalVirtualMachine['spec'];
+type StockVm = k8s.KubernetesObject & {
+  spec?: Omit<Partial<VmSpec>, 'resources'> & { resources?: Partial<VmSpec['resources']> };
   status?: ShoalVirtualMachine['status'];
 };
 
@@ -68,7 +69,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-function vm(name: string, o: { labels?: Record<string, string>; vcpus?: number; finalizers?: string[] } = {}): VirtualMachine {
+function vm(name: string, o: { labels?: Record<string, string>; vcpus?: number; finalizers?: string[] } = {}): StockVm {
   return {
     apiVersion: API_VERSION,
     kind: 'VirtualMachine',
@@ -110,22 +111,22 @@ test('KubernetesObjectApi creates, reads and lists a VirtualMachine', async () =
   assert.equal(post?.url, `${server.url}${VMS_PATH}`);
   assert.equal(post?.contentType, 'application/json');
 
-  const read = await objects.read<VirtualMachine>(ref('alpha'));
+  const read = await objects.read<StockVm>(ref('alpha'));
   assert.equal(read.metadata?.uid, created.metadata?.uid);
   assert.equal(read.metadata?.resourceVersion, created.metadata?.resourceVersion);
   assert.deepEqual(read.spec?.resources, { vcpus: 2, memoryMiB: 256 });
 
   await objects.create(vm('beta', { labels: { app: 'beta' } }));
-  const all = await objects.list<VirtualMachine>(API_VERSION, 'VirtualMachine', 'default');
+  const all = await objects.list<StockVm>(API_VERSION, 'VirtualMachine', 'default');
   assert.equal(all.kind, 'VirtualMachineList');
   assert.match(all.metadata?.resourceVersion ?? '', /^\d+$/);
   assert.deepEqual(all.items.map((i) => i.metadata?.name).sort(), ['alpha', 'beta']);
-  const selected = await objects.list<VirtualMachine>(API_VERSION, 'VirtualMachine', 'default', undefined, undefined, undefined, undefined, 'app=beta');
+  const selected = await objects.list<StockVm>(API_VERSION, 'VirtualMachine', 'default', undefined, undefined, undefined, undefined, 'app=beta');
   assert.deepEqual(
     selected.items.map((i) => i.metadata?.name),
     ['beta'],
   );
-  const byField = await objects.list<VirtualMachine>(API_VERSION, 'VirtualMachine', 'default', undefined, undefined, undefined, 'metadata.name=alpha');
+  const byField = await objects.list<StockVm>(API_VERSION, 'VirtualMachine', 'default', undefined, undefined, undefined, 'metadata.name=alpha');
   assert.deepEqual(
     byField.items.map((i) => i.metadata?.name),
     ['alpha'],
@@ -149,7 +150,7 @@ test('KubernetesObjectApi creates, reads and lists a VirtualMachine', async () =
 
 test('patch: the default strategic-merge-patch content type is accepted and merges', async () => {
   kc.sent = [];
-  const patched = await objects.patch<VirtualMachine>({
+  const patched = await objects.patch<StockVm>({
     ...ref('alpha'),
     metadata: { ...ref('alpha').metadata, labels: { tier: 'front' } },
     spec: { resources: { vcpus: 3 } },
@@ -169,8 +170,8 @@ test('patch: the default strategic-merge-patch content type is accepted and merg
 
 test('patch: an explicit merge-patch is sent as such, and null removes a field', async () => {
   kc.sent = [];
-  const patch = { ...ref('alpha'), metadata: { ...ref('alpha').metadata, labels: { tier: null } } } as unknown as VirtualMachine;
-  const patched = await objects.patch<VirtualMachine>(patch, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
+  const patch = { ...ref('alpha'), metadata: { ...ref('alpha').metadata, labels: { tier: null } } } as unknown as StockVm;
+  const patched = await objects.patch<StockVm>(patch, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
   assert.equal(kc.sent.find((r) => r.method === 'PATCH')?.contentType, 'application/merge-patch+json');
   assert.deepEqual(patched.metadata?.labels, { app: 'alpha' });
   assert.equal(patched.metadata?.generation, 2, 'a metadata-only change leaves generation alone');
@@ -178,14 +179,7 @@ test('patch: an explicit merge-patch is sent as such, and null removes a field',
   // A patch that breaks the schema is refused with the field path, and changes nothing.
   const before = await raw('alpha');
   const bad = await apiError(() =>
-    objects.patch<VirtualMachine>(
-      { ...ref('alpha'), spec: { resources: { vcpus: 0 } } },
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      k8s.PatchStrategy.MergePatch,
-    ),
+    objects.patch<StockVm>({ ...ref('alpha'), spec: { resources: { vcpus: 0 } } }, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch),
   );
   assert.equal(bad.code, 422);
   assert.equal(bad.status.reason, 'Invalid');
@@ -197,13 +191,13 @@ test('patch: an explicit merge-patch is sent as such, and null removes a field',
 
   // Server-side apply is what client-node's ServerSideApply strategy asks for; until the server
   // supports it, the answer must be a clear 415, not a silent merge.
-  const ssa = await apiError(() => objects.patch<VirtualMachine>(vm('alpha'), undefined, undefined, 'e2e', true, k8s.PatchStrategy.ServerSideApply));
+  const ssa = await apiError(() => objects.patch<StockVm>(vm('alpha'), undefined, undefined, 'e2e', true, k8s.PatchStrategy.ServerSideApply));
   assert.equal(ssa.code, 415);
   assert.equal(ssa.status.kind, 'Status');
 });
 
 test('replace: a PUT with the current resourceVersion updates, a stale one is a 409 Conflict', async () => {
-  const current = await objects.read<VirtualMachine>(ref('alpha'));
+  const current = await objects.read<StockVm>(ref('alpha'));
   const stale = structuredClone(current);
   current.spec = { ...current.spec, image: 'custom-image' };
   const replaced = await objects.replace(current);
@@ -238,7 +232,7 @@ test('404 and 409 surface as ApiExceptions with the right status code and a Stat
   const delMissing = await apiError(() => objects.delete(ref('no-such-vm')));
   assert.equal(delMissing.code, 404);
 
-  const unknownField = await apiError(() => objects.create({ ...vm('typo'), spec: { resources: { vcpus: 1 }, runStratgy: 'Halted' } } as VirtualMachine));
+  const unknownField = await apiError(() => objects.create({ ...vm('typo'), spec: { resources: { vcpus: 1 }, runStratgy: 'Halted' } } as StockVm));
   assert.ok(unknownField.code >= 400 && unknownField.code < 500, String(unknownField.code));
   assert.match(unknownField.status.message, /unknown field "spec\.runStratgy"/);
   assert.equal((await apiError(() => objects.read(ref('typo')))).code, 404);
@@ -257,19 +251,19 @@ test('delete removes the VM; with a finalizer it waits for the finalizer to go',
   await objects.delete(ref('held'), undefined, undefined, undefined, undefined, 'Background');
   const terminating = await raw('held');
   assert.ok(terminating.metadata.deletionTimestamp, 'a VM with a finalizer is marked, not removed');
-  const released = { ...ref('held'), metadata: { ...ref('held').metadata, finalizers: null } } as unknown as VirtualMachine;
+  const released = { ...ref('held'), metadata: { ...ref('held').metadata, finalizers: null } } as unknown as StockVm;
   await objects.patch(released, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
   assert.equal((await apiError(() => objects.read(ref('held')))).code, 404, 'removing the last finalizer deletes the VM');
 });
 
 test('an informer sees add, update and delete events and its cache matches the server', async () => {
   await objects.create(vm('inf-existing', { labels: { suite: 'informer' } }));
-  const informer = k8s.makeInformer<VirtualMachine>(kc, VMS_PATH, () =>
+  const informer = k8s.makeInformer<StockVm>(kc, VMS_PATH, () =>
     custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'default', plural: PLURAL }),
   );
   const events: { type: string; name: string; vcpus?: number; deleting: boolean }[] = [];
   const errors: unknown[] = [];
-  const record = (type: string) => (o: VirtualMachine) =>
+  const record = (type: string) => (o: StockVm) =>
     events.push({ type, name: o.metadata!.name!, vcpus: o.spec?.resources?.vcpus, deleting: Boolean(o.metadata?.deletionTimestamp) });
   informer.on(k8s.ADD, record('add'));
   informer.on(k8s.UPDATE, record('update'));
@@ -288,7 +282,7 @@ test('an informer sees add, update and delete events and its cache matches the s
     await objects.create(vm('inf-new', { labels: { suite: 'informer' }, vcpus: 2 }));
     await seen('add of inf-new', (e) => e.type === 'add' && e.name === 'inf-new' && e.vcpus === 2);
 
-    await objects.patch<VirtualMachine>(
+    await objects.patch<StockVm>(
       { ...ref('inf-new'), spec: { resources: { vcpus: 5 } } },
       undefined,
       undefined,
@@ -307,7 +301,7 @@ test('an informer sees add, update and delete events and its cache matches the s
     await seen('update of inf-held marking it for deletion', (e) => e.type === 'update' && e.name === 'inf-held' && e.deleting);
     assert.ok(informer.get('inf-held', 'default')?.metadata?.deletionTimestamp, 'the cache holds the terminating VM');
     await objects.patch(
-      { ...ref('inf-held'), metadata: { ...ref('inf-held').metadata, finalizers: null } } as unknown as VirtualMachine,
+      { ...ref('inf-held'), metadata: { ...ref('inf-held').metadata, finalizers: null } } as unknown as StockVm,
       undefined,
       undefined,
       undefined,
@@ -317,7 +311,7 @@ test('an informer sees add, update and delete events and its cache matches the s
     await seen('delete of inf-held', (e) => e.type === 'delete' && e.name === 'inf-held');
 
     // The cache converges on exactly what the server holds, object for object.
-    const summary = (items: readonly VirtualMachine[]) =>
+    const summary = (items: readonly StockVm[]) =>
       items
         .map((o) => `${o.metadata!.name}@${o.metadata!.resourceVersion}:${o.spec?.resources?.vcpus}`)
         .sort()
@@ -353,14 +347,7 @@ test('Watch streams ADDED, MODIFIED and DELETED from a resourceVersion, in order
   try {
     await objects.create(vm('w1', { labels: { suite: 'watch' } }));
     await objects.create(vm('not-watched', { labels: { suite: 'other' } }));
-    await objects.patch<VirtualMachine>(
-      { ...ref('w1'), spec: { resources: { vcpus: 4 } } },
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      k8s.PatchStrategy.MergePatch,
-    );
+    await objects.patch<StockVm>({ ...ref('w1'), spec: { resources: { vcpus: 4 } } }, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
     await objects.delete(ref('w1'));
     await waitFor(() => got.some((e) => e.type === 'DELETED'), { timeoutMs: 15_000, message: 'the DELETED event' }).catch((err: Error) => {
       throw new Error(`${err.message}; got ${JSON.stringify(got.map((e) => e.type))}, done: ${String(doneWith)}`);
@@ -395,7 +382,7 @@ test('Watch without a resourceVersion starts with the current state; timeoutSeco
   );
   try {
     await waitFor(() => got.includes('ADDED w-current'), { timeoutMs: 10_000, message: 'the synthetic ADDED for the existing VM' });
-    await objects.patch<VirtualMachine>(
+    await objects.patch<StockVm>(
       { ...ref('w-current'), metadata: { ...ref('w-current').metadata, labels: { touched: 'yes' } } },
       undefined,
       undefined,

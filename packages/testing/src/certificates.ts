@@ -126,10 +126,15 @@ export interface TestServingCertificate {
 }
 
 /**
- * A serving certificate (extendedKeyUsage serverAuth only) for 127.0.0.1, localhost and any
- * more `ips`, CN=`name`, signed by the CA of `certs`.
+ * A serving certificate (extendedKeyUsage serverAuth, and clientAuth with `alsoClient`) for
+ * 127.0.0.1, localhost and any more `ips`, CN=`name`, signed by the CA of `certs`.
  */
-export async function makeServingCertificate(certs: TestCertificates, name: string, ips: readonly string[] = []): Promise<TestServingCertificate> {
+export async function makeServingCertificate(
+  certs: TestCertificates,
+  name: string,
+  ips: readonly string[] = [],
+  opts: { alsoClient?: boolean } = {},
+): Promise<TestServingCertificate> {
   const f = (n: string) => join(certs.dir, `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${n}`);
   const run = (args: string[]) => execa('openssl', args, { cwd: certs.dir });
   await run([
@@ -147,7 +152,7 @@ export async function makeServingCertificate(certs: TestCertificates, name: stri
     `/CN=${name}`,
   ]);
   const altNames = ['IP:127.0.0.1', 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
-  await writeFile(f('serving.ext'), `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\n`);
+  await writeFile(f('serving.ext'), `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth${opts.alsoClient ? ',clientAuth' : ''}\n`);
   const signed = ['-CA', certs.caFile, '-CAkey', join(certs.dir, 'ca.key'), '-CAcreateserial'];
   await run(['x509', '-req', '-in', f('serving.csr'), ...signed, '-out', f('serving.crt'), '-days', '1', '-extfile', f('serving.ext')]);
   return { certFile: f('serving.crt'), keyFile: f('serving.key') };
@@ -198,40 +203,6 @@ export async function makeAgentTlsCertificates(certs?: TestCertificates, agentIp
  * of `certs`. Answers the flags an agent takes it with.
  */
 export async function makeNodeMigrationCertificate(certs: TestCertificates, node: string, ips: readonly string[] = []): Promise<string[]> {
-  const f = (n: string) => join(certs.dir, `migration-${node.replace(/[^A-Za-z0-9_.-]/g, '_')}-${n}`);
-  const run = (args: string[]) => execa('openssl', args, { cwd: certs.dir });
-  await run([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    f('key.pem'),
-    '-out',
-    f('csr.pem'),
-    '-subj',
-    `/CN=system:node:${node}`,
-  ]);
-  const altNames = ['IP:127.0.0.1', 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
-  await writeFile(f('ext.cnf'), `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-  await run([
-    'x509',
-    '-req',
-    '-in',
-    f('csr.pem'),
-    '-CA',
-    certs.caFile,
-    '-CAkey',
-    join(certs.dir, 'ca.key'),
-    '-CAcreateserial',
-    '-out',
-    f('cert.pem'),
-    '-days',
-    '1',
-    '-extfile',
-    f('ext.cnf'),
-  ]);
-  return ['--migration-cert-file', f('cert.pem'), '--migration-key-file', f('key.pem'), '--migration-ca-file', certs.caFile];
+  const cert = await makeServingCertificate(certs, `system:node:${node}`, ips, { alsoClient: true });
+  return ['--migration-cert-file', cert.certFile, '--migration-key-file', cert.keyFile, '--migration-ca-file', certs.caFile];
 }

@@ -17,7 +17,7 @@ import { STOP_ASK_AGAIN_MS } from '../runtime/driver.js';
 import { MigrationError } from '../runtime/qemu/migration/index.js';
 import { poolOf, volumeOf } from '../volumes/volume-access.js';
 import type { LocalMigration, MigrationContext } from './context.js';
-import { failure, reportSource } from './report.js';
+import { failSide, failure, reportSource } from './report.js';
 
 const TLS_OBJECT_ID = 'shoal-cold-tls';
 
@@ -31,11 +31,7 @@ interface DiskCopy {
 export async function startColdTransfer(ctx: MigrationContext, m: Migration, vm: VirtualMachine): Promise<Result> {
   const st = m.status!;
   const key = objectKey(m.metadata);
-  const fail = async (reason: string, message: string) => {
-    ctx.log.warn({ migration: key, reason }, message);
-    await reportSource(ctx, m, failure(reason, message));
-    return {};
-  };
+  const fail = failSide(ctx, m, 'source');
   if (!ctx.tls) return fail('MigrationCredentialsMissing', `node ${ctx.nodeName}'s agent has no migration certificate (--migration-cert-file)`);
   const copies = diskCopies(ctx, vm, m);
   if (typeof copies === 'string') return fail('SourceFailed', copies);

@@ -16,7 +16,7 @@ import { migrate, MigrationError, QmpSession, type MigrationProgress, type Mirro
 import { poolOf, volumeOf } from '../volumes/volume-access.js';
 import { removeVolumeFile, volumeFilePath } from '../volumes/volume-files.js';
 import type { LocalMigration, MigrationContext } from './context.js';
-import { failure, reportBytes, reportSource } from './report.js';
+import { failSide, failure, reportBytes, reportSource } from './report.js';
 
 /** Progress is written at most this often. */
 const PROGRESS_EVERY_MS = 500;
@@ -24,11 +24,7 @@ const PROGRESS_EVERY_MS = 500;
 export async function startTransfer(ctx: MigrationContext, m: Migration, vm: VirtualMachine): Promise<Result> {
   const st = m.status!;
   const key = objectKey(m.metadata);
-  const fail = async (reason: string, message: string) => {
-    ctx.log.warn({ migration: key, reason }, message);
-    await reportSource(ctx, m, failure(reason, message));
-    return {};
-  };
+  const fail = failSide(ctx, m, 'source');
   if (!ctx.driver.qmpSocket) return fail('MigrationUnsupported', `node ${ctx.nodeName}'s runtime cannot migrate a guest`);
   if (!ctx.tls) return fail('MigrationCredentialsMissing', `node ${ctx.nodeName}'s agent has no migration certificate (--migration-cert-file)`);
   const instance = ctx.driver.state(st.vmUID!);

@@ -22,7 +22,7 @@ import { poolOf, volumeOf } from '../volumes/volume-access.js';
 import type { LaunchDisk } from '../volumes/attach.js';
 import type { LocalMigration, MigrationContext } from './context.js';
 import { nodeCertificateDn } from './migration-tls.js';
-import { failure, reportTarget } from './report.js';
+import { failSide, failure, reportTarget } from './report.js';
 import { freePortOn } from './free-port.js';
 
 /** How soon a QEMU still starting is looked at again: its monitor is up within a few hundred ms, and the transfer waits for it. */
@@ -40,11 +40,7 @@ interface TargetDisk extends LaunchDisk {
 export async function prepareTarget(ctx: MigrationContext, m: Migration): Promise<Result> {
   const st = m.status!;
   const key = objectKey(m.metadata);
-  const fail = async (reason: string, message: string) => {
-    ctx.log.warn({ migration: key, reason }, message);
-    await reportTarget(ctx, m, failure(reason, message));
-    return {};
-  };
+  const fail = failSide(ctx, m, 'target');
   if (!ctx.driver.qmpSocket || !ctx.driver.markResumed) return fail('MigrationUnsupported', `node ${ctx.nodeName}'s runtime cannot receive a live migration`);
   if (!ctx.tls)
     return fail(

@@ -40,6 +40,8 @@ export interface VmContext {
   log: VmLog;
   /** The invalid eviction annotation value last warned about, per VM key: a bad value is reported once, not on every reconcile. */
   warnedEviction: Map<string, string>;
+  /** Why an eviction of a LiveMigrate VM shut it down instead, last said per VM key: one Event per reason. */
+  liveMigrationFallback: Map<string, string>;
   /** The fenced exit (its time) last reported with an Event, per instance uid: one Event per fencing. */
   reportedFence: Map<string, string>;
   /** How restarts after exits back off (restart-backoff.ts), and where each VM's loop is kept. */

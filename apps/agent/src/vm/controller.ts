@@ -71,6 +71,7 @@ export function vmController(o: VmControllerOptions): Controller {
     bootTimeoutMs: o.bootTimeoutMs,
     log: o.log,
     warnedEviction: new Map(),
+    liveMigrationFallback: new Map(),
     reportedFence: new Map(),
     restartBackoff: { policy: o.restartBackoff ?? KUBELET_RESTART_BACKOFF, store: o.restartBackoffStore ?? new MemoryRestartBackoffStore() },
     volumes: o.volumes?.access,

@@ -137,8 +137,8 @@ function waitForLiveMigration(ctx: VmContext, vm: VirtualMachine, request: Evict
   const why = latest
     ? `live migration ${latest.metadata.name} ended ${latest.status?.phase}${latest.status?.reason ? ` (${latest.status.reason})` : ''}`
     : `no live migration started within ${LIVE_MIGRATION_START_MS / 1000}s`;
-  if (ctx.warnedEviction.get(`${key}#live`) !== why) {
-    ctx.warnedEviction.set(`${key}#live`, why);
+  if (ctx.liveMigrationFallback.get(key) !== why) {
+    ctx.liveMigrationFallback.set(key, why);
     const message = `evictionStrategy LiveMigrate: ${why}; shutting the guest down instead`;
     ctx.log.warn({ vm: key }, message);
     ctx.recorder.event(vm, 'Warning', 'LiveMigrationFailed', message);

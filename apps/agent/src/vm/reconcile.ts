@@ -87,6 +87,7 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
   if (strays) return strays;
   if (!mine) {
     ctx.warnedEviction.delete(key);
+    ctx.liveMigrationFallback.delete(key);
     return {};
   }
   const uid = mine.metadata.uid!;
