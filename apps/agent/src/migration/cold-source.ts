@@ -16,8 +16,9 @@ import { execa } from 'execa';
 import { STOP_ASK_AGAIN_MS } from '../runtime/driver.js';
 import { MigrationError } from '../runtime/qemu/migration/index.js';
 import { poolOf, volumeOf } from '../volumes/volume-access.js';
-import type { LocalMigration, MigrationContext } from './context.js';
-import { failSide, failure, reportSource } from './report.js';
+import type { MigrationContext } from './context.js';
+import { failSide, reportSource } from './report.js';
+import { runTransfer } from './transfer.js';
 
 const TLS_OBJECT_ID = 'shoal-cold-tls';
 
@@ -37,32 +38,22 @@ export async function startColdTransfer(ctx: MigrationContext, m: Migration, vm:
   if (typeof copies === 'string') return fail('SourceFailed', copies);
   const tls = ctx.tls;
   const uid = st.vmUID!;
-  const abort = new AbortController();
   await reportSource(ctx, m, { startedAt: new Date().toISOString() });
-  const local: LocalMigration = { role: 'source', vmUid: uid };
-  // Held (heldForMigration) before the guest is asked to stop, so its exit is never taken for one to restart.
-  local.transfer = { abort, done: Promise.resolve() };
-  ctx.local.set(key, local);
-  const stopAskedAt = Date.now();
-  const done = (async () => {
-    await shutDown(ctx, uid, abort.signal);
-    ctx.log.info({ migration: key, disks: copies.length }, 'cold migration: guest down, copying its local disks');
-    for (const c of copies) await copyDisk(c, st.target!.nbd!, tls.clientDir, abort.signal);
-    await reportSource(ctx, m, { completedAt: new Date().toISOString(), qemuDowntimeMs: Date.now() - stopAskedAt });
-  })()
-    .catch(async (err: unknown) => {
-      const e = err instanceof MigrationError ? err : new MigrationError(abort.signal.aborted ? 'Cancelled' : 'SourceFailed', (err as Error).message);
-      ctx.log.warn({ migration: key, reason: e.reason }, e.message);
-      await reportSource(ctx, m, failure(e.reason, e.message)).catch(() => undefined);
-    })
-    .finally(() => {
-      local.transfer = undefined;
-      local.transferEnded = true;
-      ctx.requeue(key);
-      // Held no more once the Migration ends: the VM's reconcile decides about the guest again.
-      ctx.requeueVm(objectKey(vm.metadata));
-    });
-  local.transfer = { abort, done };
+  // Held (heldForMigration) from before the guest is asked to stop, so its exit is never taken for one to restart.
+  runTransfer(
+    ctx,
+    m,
+    { role: 'source', vmUid: uid },
+    async (signal) => {
+      const stopAskedAt = Date.now();
+      await shutDown(ctx, uid, signal);
+      ctx.log.info({ migration: key, disks: copies.length }, 'cold migration: guest down, copying its local disks');
+      for (const c of copies) await copyDisk(c, st.target!.nbd!, tls.clientDir, signal);
+      await reportSource(ctx, m, { completedAt: new Date().toISOString(), qemuDowntimeMs: Date.now() - stopAskedAt });
+    },
+    // Held no more once the Migration ends: the VM's reconcile decides about the guest again.
+    () => ctx.requeueVm(objectKey(vm.metadata)),
+  );
   return {};
 }
 

@@ -12,11 +12,12 @@
  */
 import { ApiError, objectKey, poolNameFor, vmDisks, type Migration, type MigrationNbdEndpoint, type VirtualMachine } from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
-import { migrate, MigrationError, QmpSession, type MigrationProgress, type MirrorTarget } from '../runtime/qemu/migration/index.js';
+import { migrate, QmpSession, type MigrationProgress, type MirrorTarget } from '../runtime/qemu/migration/index.js';
 import { poolOf, volumeOf } from '../volumes/volume-access.js';
 import { removeVolumeFile, volumeFilePath } from '../volumes/volume-files.js';
 import type { LocalMigration, MigrationContext } from './context.js';
-import { failSide, failure, reportBytes, reportSource } from './report.js';
+import { failSide, reportBytes, reportSource } from './report.js';
+import { runTransfer } from './transfer.js';
 
 /** Progress is written at most this often. */
 const PROGRESS_EVERY_MS = 500;
@@ -36,7 +37,6 @@ export async function startTransfer(ctx: MigrationContext, m: Migration, vm: Vir
 
   const session = await QmpSession.connect(ctx.driver.qmpSocket(st.vmUID!)!, { timeoutMs: 2_000 });
   await reportSource(ctx, m, { startedAt: new Date().toISOString() });
-  const abort = new AbortController();
   const local: LocalMigration = { role: 'source', vmUid: st.vmUID!, session };
   let lastProgress = 0;
   const onProgress = (p: MigrationProgress) => {
@@ -46,36 +46,24 @@ export async function startTransfer(ctx: MigrationContext, m: Migration, vm: Vir
     void reportBytes(ctx, m, bytesOf(p)).catch(() => undefined);
   };
   const policy = m.spec.policy ?? {};
-  const done = migrate(session, {
-    uri: target.migrationUri!,
-    disks: mirrors,
-    tls: { dir: ctx.tls.clientDir },
-    policy: { bandwidthMiBps: policy.bandwidthMiBps, maxDowntimeMs: policy.maxDowntimeMs, autoConverge: policy.autoConverge ?? true },
-    onProgress,
-    signal: abort.signal,
-  })
-    .then(async (result) => {
-      ctx.log.info({ migration: key, downtimeMs: result.downtimeMs, totalTimeMs: result.totalTimeMs }, 'migration transfer completed');
-      const total = result.final.ram?.total;
-      await reportSource(
-        ctx,
-        m,
-        { completedAt: new Date(result.completedAt).toISOString(), qemuDowntimeMs: result.downtimeMs },
-        { transferredBytes: result.transferredBytes, remainingBytes: 0, ...(total ? { totalBytes: total } : {}) },
-      );
-    })
-    .catch(async (err: unknown) => {
-      const e = err instanceof MigrationError ? err : new MigrationError('SourceFailed', (err as Error).message);
-      ctx.log.warn({ migration: key, reason: e.reason }, e.message);
-      await reportSource(ctx, m, failure(e.reason, e.message)).catch(() => undefined);
-    })
-    .finally(() => {
-      local.transfer = undefined;
-      local.transferEnded = true;
-      ctx.requeue(key);
+  runTransfer(ctx, m, local, async (signal) => {
+    const result = await migrate(session, {
+      uri: target.migrationUri!,
+      disks: mirrors,
+      tls: { dir: ctx.tls!.clientDir },
+      policy: { bandwidthMiBps: policy.bandwidthMiBps, maxDowntimeMs: policy.maxDowntimeMs, autoConverge: policy.autoConverge ?? true },
+      onProgress,
+      signal,
     });
-  local.transfer = { abort, done };
-  ctx.local.set(key, local);
+    ctx.log.info({ migration: key, downtimeMs: result.downtimeMs, totalTimeMs: result.totalTimeMs }, 'migration transfer completed');
+    const total = result.final.ram?.total;
+    await reportSource(
+      ctx,
+      m,
+      { completedAt: new Date(result.completedAt).toISOString(), qemuDowntimeMs: result.downtimeMs },
+      { transferredBytes: result.transferredBytes, remainingBytes: 0, ...(total ? { totalBytes: total } : {}) },
+    );
+  });
   return {};
 }
 
