@@ -14,6 +14,9 @@
  *   a cold migration                   → the guest shut down, its local disk copied, booted at the
  *                                       target: what it wrote is there
  *   drain, preemption (LiveMigrate)    → the VMs move running instead of stopping
+ *
+ * Throughout, a watcher scans /proc every 100 ms and asks each QEMU of a VM with two (a source
+ * and its target) whether it runs the guest: never more than one at any sample.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +24,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Migration, VirtualMachine, Volume } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { runningVmProcesses, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
+import { runningVmProcesses, startCluster, VmProcessWatcher, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
 
 let cluster: TestCluster;
@@ -31,17 +34,30 @@ const agents = new Map<string, AgentProcess>();
 const ns = { namespace: 'default' };
 /** Short lease and fence timeouts: a killed agent's node is given up on, and its QEMUs fenced, within seconds. */
 const AGENT_ARGS = ['--lease-duration', '4', '--fence-timeout', '6', '--stop-grace', '5'];
+const watcher = new VmProcessWatcher('unpaused');
 
 before(async () => {
   cluster = await startCluster({ controllerManager: true, migrationTls: true });
   client = cluster.client;
   // One node first: the VMs start there.
   agents.set(NODES[0]!, await cluster.startAgent(NODES[0]!, { args: AGENT_ARGS }));
+  watcher.start();
 });
 
 after(async () => {
+  const seen = await watcher.stop();
   await cluster?.stop();
+  assert.deepEqual(seen.duplicates, [], `never two QEMUs running one guest (${seen.scans} scans of /proc)`);
 });
+
+/**
+ * The /proc watcher's verdict so far: it sampled the moments a VM had two QEMUs (`since`: its
+ * count before the case began), and at none of them did both run the guest.
+ */
+function assertOneGuestRunning(since: number): void {
+  assert.deepEqual(watcher.duplicates, [], 'never two QEMUs running one guest');
+  assert.ok(watcher.overlapsChecked > since, 'the watcher saw the source running beside its paused target');
+}
 
 /**
  * Writes a marker to its disk's first sector unless it is there already (then says FOUND), and
@@ -84,12 +100,12 @@ function followCount(node: string, uid: string): { last(): number | undefined; s
 
 const ticks = (log: string) => [...log.matchAll(/TICK-(\d+)/g)].map((m) => Number(m[1]));
 
-async function startCounter(name: string, marker: string): Promise<VirtualMachine> {
+async function startCounter(name: string, marker: string, network: 'none' | 'user' = 'none'): Promise<VirtualMachine> {
   await client.create('vm', {
     metadata: { name, ...ns },
     spec: {
       resources: { vcpus: 1, memoryMiB: 128 },
-      network: { mode: 'none' },
+      network: { mode: network },
       volumes: [{ name: 'data', volumeTemplate: { sizeGiB: 1 } }],
       command: counterCommand(marker),
     },
@@ -107,7 +123,9 @@ async function startCounter(name: string, marker: string): Promise<VirtualMachin
 }
 
 test('a live migration moves a running guest: its count carries on at the target, its local disk with it, the same VM', async (t) => {
-  const before = await startCounter('counter', 'marker-live');
+  // With a network: its address (the guest's own DHCP lease) must come along.
+  const before = await startCounter('counter', 'marker-live', 'user');
+  assert.ok(before.status?.ip, 'the guest has an address');
   const source = before.spec.nodeName!;
   assert.equal(source, NODES[0]);
   agents.set(NODES[1]!, await cluster.startAgent(NODES[1]!, { args: AGENT_ARGS }));
@@ -118,6 +136,7 @@ test('a live migration moves a running guest: its count carries on at the target
 
   // As a user would: shoalctl makes the Migration and follows it to the end.
   const uid = before.metadata.uid!;
+  const overlaps = watcher.overlapsChecked;
   const atSource = followCount(source, uid);
   const run = await shoalctl(['migrate', 'vm', 'counter', '--server', cluster.url]);
   assert.equal(run.exitCode, 0, run.stderr);
@@ -139,6 +158,7 @@ test('a live migration moves a running guest: its count carries on at the target
   assert.equal(after.metadata.uid, before.metadata.uid, 'the same VM');
   assert.equal(after.status?.phase, 'Running');
   assert.equal(after.status?.bootedAt, before.status?.bootedAt, 'not booted again');
+  assert.equal(after.status?.ip, before.status?.ip, 'the same address');
 
   // The count: the source stopped at N, the target goes on from N+1 — one guest, moved.
   await waitFor(async () => ticks(await consoleOn(NODES[1]!, uid)).length >= 5, { timeoutMs: 30_000, message: 'the guest counting at the target' });
@@ -158,6 +178,7 @@ test('a live migration moves a running guest: its count carries on at the target
     timeoutMs: 30_000,
     message: 'one QEMU left for the VM: the paused copy at the source gone',
   });
+  assertOneGuestRunning(overlaps);
 
   // The disk came along: a restart at the target reads the marker written before the move.
   await client.patch('vm', 'counter', { spec: { runStrategy: 'Halted' } }, { ...ns, type: 'merge' });
@@ -182,6 +203,7 @@ test('deleting a Migration during its transfer aborts it: the guest runs on at t
   const uid = vm.metadata.uid!;
   const source = vm.spec.nodeName!;
   const target = NODES.find((n) => n !== source)!;
+  const overlaps = watcher.overlapsChecked;
   // 1 MiB/s: the transfer of the guest's memory takes long enough to be caught in the middle.
   await client.create('migration', { metadata: { name: 'move-slow', ...ns }, spec: { vmName: 'slow', policy: { bandwidthMiBps: 1 } } });
   await waitForObject(client, 'Migration', 'move-slow', (m) => (m.status?.transferredBytes ?? 0) > 0, {
@@ -203,6 +225,7 @@ test('deleting a Migration during its transfer aborts it: the guest runs on at t
   const count = ticks(await consoleOn(source, uid)).at(-1)!;
   await waitFor(async () => ticks(await consoleOn(source, uid)).at(-1)! > count + 5, { timeoutMs: 30_000, message: 'the guest counting on at the source' });
   assert.equal(ticks(await consoleOn(target, uid)).length, 0, 'the guest never ran at the target');
+  assertOneGuestRunning(overlaps);
   await deleteVm('slow');
 });
 
@@ -211,6 +234,7 @@ test('the target agent killed during the transfer: the Migration fails saying wh
   const uid = vm.metadata.uid!;
   const source = vm.spec.nodeName!;
   const target = NODES.find((n) => n !== source)!;
+  const overlaps = watcher.overlapsChecked;
   await client.create('migration', { metadata: { name: 'move-steady', ...ns }, spec: { vmName: 'steady', targetNode: target, policy: { bandwidthMiBps: 1 } } });
   await waitForObject(client, 'Migration', 'move-steady', (m) => (m.status?.transferredBytes ?? 0) > 0, {
     ...ns,
@@ -240,6 +264,7 @@ test('the target agent killed during the transfer: the Migration fails saying wh
   });
   assert.equal(((await runningVmProcesses()).get(uid) ?? []).length, 1, 'still one QEMU for the VM');
   assert.equal(ticks(await consoleOn(target, uid)).length, 0, 'the guest never ran at the target');
+  assertOneGuestRunning(overlaps);
   await deleteVm('steady');
 });
 

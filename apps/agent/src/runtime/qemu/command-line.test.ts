@@ -51,6 +51,8 @@ test('a TCG VM gets the proven microvm command line', () => {
     'chardev:serial0',
     '-qmp',
     'unix:/var/lib/shoal/vms/abc/qmp.sock,server=on,wait=off',
+    '-qmp',
+    'unix:/var/lib/shoal/vms/abc/qmp-observer.sock,server=on,wait=off',
     '-pidfile',
     '/var/lib/shoal/vms/abc/qemu.pid',
     '-netdev',

@@ -7,7 +7,8 @@
  *     -cpu max|host -smp N -m MiB -nodefaults -no-user-config -nographic -no-reboot
  *     -kernel vmlinuz -initrd initrd.cpio.gz -append "console=ttyS0 ... shoal.uid=... shoal.cmd=..."
  *     -chardev file,id=serial0,path=<dir>/serial.log -serial chardev:serial0
- *     -qmp unix:<dir>/qmp.sock,server=on,wait=off -pidfile <dir>/qemu.pid
+ *     -qmp unix:<dir>/qmp.sock,server=on,wait=off -qmp unix:<dir>/qmp-observer.sock,server=on,wait=off
+ *     -pidfile <dir>/qemu.pid
  *     -netdev user,id=net0 -device virtio-net-device,netdev=net0,mac=52:54:00:..
  *     [-drive file=<disk>,if=none,id=disk0,format=qcow2 -device virtio-blk-device,drive=disk0]
  *     [-incoming <uri>] [-S]
@@ -27,6 +28,13 @@ export const UNIX_SOCKET_PATH_MAX_BYTES = 107;
 
 export const SERIAL_LOG_FILE = 'serial.log';
 export const QMP_SOCKET_FILE = 'qmp.sock';
+/**
+ * A second QMP monitor, for anyone but the agent: an operator's query-status, a diagnostic
+ * tool, the tests' /proc sampler. A QMP socket serves one client at a time and a migration
+ * holds the agent's for its whole length; looking at a guest must neither wait for that nor
+ * hold the agent up.
+ */
+export const QMP_OBSERVER_SOCKET_FILE = 'qmp-observer.sock';
 export const PID_FILE = 'qemu.pid';
 
 export interface HostForward {
@@ -111,10 +119,11 @@ export function buildQemuCommandLine(spec: QemuVmSpec): QemuCommandLine {
   const serialLog = join(spec.runDir, SERIAL_LOG_FILE);
   const qmpSocket = join(spec.runDir, QMP_SOCKET_FILE);
   const pidFile = join(spec.runDir, PID_FILE);
-  if (Buffer.byteLength(qmpSocket) > UNIX_SOCKET_PATH_MAX_BYTES) {
+  const longestSocket = join(spec.runDir, QMP_OBSERVER_SOCKET_FILE);
+  if (Buffer.byteLength(longestSocket) > UNIX_SOCKET_PATH_MAX_BYTES) {
     throw new QemuSpecError(
       'runDir',
-      `the QMP socket path ${qmpSocket} is longer than ${UNIX_SOCKET_PATH_MAX_BYTES} bytes (a unix socket limit): use a shorter run directory`,
+      `the QMP socket path ${longestSocket} is longer than ${UNIX_SOCKET_PATH_MAX_BYTES} bytes (a unix socket limit): use a shorter run directory`,
     );
   }
   const kernelCmdline = buildKernelCmdline(spec);
@@ -148,6 +157,8 @@ export function buildQemuCommandLine(spec: QemuVmSpec): QemuCommandLine {
     'chardev:serial0',
     '-qmp',
     `unix:${escapeOption(qmpSocket)},server=on,wait=off`,
+    '-qmp',
+    `unix:${escapeOption(join(spec.runDir, QMP_OBSERVER_SOCKET_FILE))},server=on,wait=off`,
     '-pidfile',
     pidFile,
   ];

@@ -24,7 +24,7 @@ import {
   type RuntimeInfo,
   type VmLaunchSpec,
 } from '../driver.js';
-import { buildQemuCommandLine, PID_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE } from './command-line.js';
+import { buildQemuCommandLine, PID_FILE, QMP_OBSERVER_SOCKET_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE } from './command-line.js';
 import { detectAccelerator, hostTscKhz, type Accelerator } from './accelerator.js';
 import { locateGuestImage } from './guest-image.js';
 import { qmpCommand } from './qmp-client.js';
@@ -186,7 +186,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
   async start(spec: VmLaunchSpec, mayLaunch?: () => boolean): Promise<InstanceState> {
     const dir = join(this.vmsDir, spec.uid);
     await mkdir(dir, { recursive: true });
-    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, BOOT_FILE, FENCED_MARKER, STOP_FILE])
+    for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, QMP_OBSERVER_SOCKET_FILE, BOOT_FILE, FENCED_MARKER, STOP_FILE])
       await rm(join(dir, f), { force: true });
     const image = await locateGuestImage({ name: spec.image });
     const line = buildQemuCommandLine({
