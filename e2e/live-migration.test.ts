@@ -13,6 +13,8 @@
  *   the target agent killed mid-transfer → Failed with the reason; the guest runs on at the source
  *   a cold migration                   → the guest shut down, its local disk copied, booted at the
  *                                       target: what it wrote is there
+ *   a live one that cannot finish, with allowColdFallback
+ *                                      → goes on as a cold one, and the guest arrives
  *   drain, preemption (LiveMigrate)    → the VMs move running instead of stopping
  *
  * Throughout, a watcher scans /proc every 100 ms and asks each QEMU of a VM with two (a source
@@ -20,9 +22,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Migration, VirtualMachine, Volume } from '@shoal/api';
+import type { Event, Migration, VirtualMachine, Volume } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { runningVmProcesses, startCluster, VmProcessWatcher, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
@@ -37,7 +39,8 @@ const AGENT_ARGS = ['--lease-duration', '4', '--fence-timeout', '6', '--stop-gra
 const watcher = new VmProcessWatcher('unpaused');
 
 before(async () => {
-  cluster = await startCluster({ controllerManager: true, migrationTls: true });
+  // Transfers may time out after 10 s (not 60): the fallback case needs one to.
+  cluster = await startCluster({ controllerManager: { args: ['--migration-min-completion-timeout', '10'] }, migrationTls: true });
   client = cluster.client;
   // One node first: the VMs start there.
   agents.set(NODES[0]!, await cluster.startAgent(NODES[0]!, { args: AGENT_ARGS }));
@@ -96,6 +99,13 @@ function followCount(node: string, uid: string): { last(): number | undefined; s
     });
   }, 25);
   return { last: () => last, stop: () => clearInterval(timer) };
+}
+
+/** The files of a local Volume in a node's data dir: its data where the Volume is held, a copy elsewhere. */
+async function volumeFilesOn(node: string, volume: string): Promise<string[]> {
+  const root = join(agents.get(node)!.dataDir, 'volumes');
+  const files = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  return files.filter((f) => f.endsWith(`/${volume}.qcow2`));
 }
 
 const ticks = (log: string) => [...log.matchAll(/TICK-(\d+)/g)].map((m) => Number(m[1]));
@@ -218,6 +228,11 @@ test('deleting a Migration during its transfer aborts it: the guest runs on at t
     message: 'the Migration gone once aborted',
   });
   await waitFor(async () => ((await runningVmProcesses()).get(uid) ?? []).length === 1, { timeoutMs: 30_000, message: 'the waiting QEMU at the target gone' });
+  await waitFor(async () => (await volumeFilesOn(target, 'slow-data')).length === 0, {
+    timeoutMs: 10_000,
+    message: 'the blank copy of the disk made at the target removed',
+  });
+  assert.equal((await volumeFilesOn(source, 'slow-data')).length, 1, 'the disk itself still at the source');
   const still = await client.get<VirtualMachine>('vm', 'slow', ns);
   assert.equal(still.spec.nodeName, source, 'still bound to the source');
   assert.equal(still.status?.phase, 'Running');
@@ -333,8 +348,50 @@ test('a cold migration shuts the guest down, copies its local disk and boots it 
     message: 'the guest at the target to find what it wrote at the source',
   });
   assert.equal((await client.get<Volume>('volume', 'coldy-data', ns)).status?.node, target, 'the volume is held by the target now');
+  await waitFor(async () => (await volumeFilesOn(source, 'coldy-data')).length === 0, { timeoutMs: 10_000, message: 'the source’s copy of the disk removed' });
   assert.equal(((await runningVmProcesses()).get(uid) ?? []).length, 1, 'one QEMU for the VM');
   await deleteVm('coldy');
+});
+
+test('a live migration that cannot finish in time falls back, when allowed, to a cold one: the guest arrives with its disk', async () => {
+  const vm = await startCounter('stubborn', 'marker-fallback');
+  const uid = vm.metadata.uid!;
+  const source = vm.spec.nodeName!;
+  const target = NODES.find((n) => n !== source)!;
+  // 1 MiB/s for a 1 GiB disk and 128 MiB of memory: the live transfer runs into its 10 s deadline.
+  await client.create('migration', {
+    metadata: { name: 'move-stubborn', ...ns },
+    spec: { vmName: 'stubborn', allowColdFallback: true, policy: { bandwidthMiBps: 1, completionTimeoutPerGiBSeconds: 1 } },
+  });
+  const done = await waitForObject(client, 'Migration', 'move-stubborn', (m) => ['Succeeded', 'Failed', 'Aborted'].includes(m.status?.phase ?? ''), {
+    ...ns,
+    timeoutMs: 120_000,
+    message: 'the migration to end',
+  });
+  assert.equal(done.status?.phase, 'Succeeded', `${done.status?.reason}: ${done.status?.message}`);
+  assert.deepEqual([done.spec.mode, done.status?.mode], ['Live', 'Cold'], 'asked for Live, done as Cold');
+  const phases = (done.status?.phaseTransitions ?? []).map((t) => t.phase);
+  assert.deepEqual(
+    phases.slice(phases.indexOf('Running')),
+    ['Running', 'Scheduling', 'PreparingTarget', 'TargetReady', 'Running', 'Succeeded'],
+    'a second attempt',
+  );
+  const events = (await client.list<Event>('event', ns)).items;
+  const fellBack = events.find((e) => e.reason === 'FellBackToCold' && e.involvedObject?.name === 'move-stubborn');
+  assert.match(fellBack?.message ?? '', /the live migration failed \(TransferTimedOut\)/, 'the Live failure said, as an Event');
+
+  const moved = await client.get<VirtualMachine>('vm', 'stubborn', ns);
+  assert.equal(moved.spec.nodeName, target);
+  await waitFor(async () => (await consoleOn(target, uid)).includes('FOUND-marker-fallback'), {
+    timeoutMs: 60_000,
+    message: 'the guest at the target to find what it wrote at the source',
+  });
+  assert.equal(((await runningVmProcesses()).get(uid) ?? []).length, 1, 'one QEMU for the VM');
+  await waitFor(async () => (await volumeFilesOn(source, 'stubborn-data')).length === 0, {
+    timeoutMs: 10_000,
+    message: 'the source’s copy of the disk removed',
+  });
+  await deleteVm('stubborn');
 });
 
 test('a preempted VM that asks for live migration moves to a node with room instead of stopping, and the preemptor takes its place', async () => {

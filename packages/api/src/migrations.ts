@@ -19,3 +19,17 @@ export const isTerminalMigrationPhase = (phase: MigrationPhase | undefined): boo
 
 /** Whether the Migration is still under way (or not started): one such Migration per VM at most. A new one is Pending. */
 export const migrationIsActive = (m: Pick<Migration, 'status'>): boolean => !isTerminalMigrationPhase(m.status?.phase);
+
+/**
+ * The Migration as its current attempt sees it: a side's report (status.source, status.target)
+ * written for another mode — the Live attempt before a fallback to Cold, written late — is left
+ * out. Every reader of the sides (the migration controller, the agents) reads through this.
+ */
+export function currentAttempt(m: Migration): Migration {
+  const status = m.status;
+  if (!status) return m;
+  const stale = (side: { mode?: string } | undefined) => side?.mode !== undefined && side.mode !== status.mode;
+  if (!stale(status.source) && !stale(status.target)) return m;
+  const { source, target, ...rest } = status;
+  return { ...m, status: { ...rest, ...(stale(source) ? {} : { source }), ...(stale(target) ? {} : { target }) } };
+}

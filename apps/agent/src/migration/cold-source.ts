@@ -17,7 +17,7 @@ import { STOP_ASK_AGAIN_MS } from '../runtime/driver.js';
 import { MigrationError } from '../runtime/qemu/migration/index.js';
 import { poolOf, volumeOf } from '../volumes/volume-access.js';
 import type { MigrationContext } from './context.js';
-import { failSide, reportSource } from './report.js';
+import { failSide, reportSource, startSource } from './report.js';
 import { runTransfer } from './transfer.js';
 
 const TLS_OBJECT_ID = 'shoal-cold-tls';
@@ -38,12 +38,12 @@ export async function startColdTransfer(ctx: MigrationContext, m: Migration, vm:
   if (typeof copies === 'string') return fail('SourceFailed', copies);
   const tls = ctx.tls;
   const uid = st.vmUID!;
-  await reportSource(ctx, m, { startedAt: new Date().toISOString() });
+  await startSource(ctx, m, new Date().toISOString());
   // Held (heldForMigration) from before the guest is asked to stop, so its exit is never taken for one to restart.
   runTransfer(
     ctx,
     m,
-    { role: 'source', vmUid: uid },
+    { role: 'source', mode: 'Cold', vmUid: uid },
     async (signal) => {
       const stopAskedAt = Date.now();
       await shutDown(ctx, uid, signal);

@@ -1,5 +1,5 @@
 /** What the agent's migration reconcile works with (reconcile.ts), built once by the wiring (controller.ts). */
-import type { Migration, VirtualMachine } from '@shoal/api';
+import type { Migration, MigrationMode, VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder } from '@shoal/controller-runtime';
 import type { MigratableRuntime, RuntimeDriver } from '../runtime/driver.js';
@@ -11,6 +11,8 @@ import type { MigrationTls } from './migration-tls.js';
 /** This agent's part in one Migration, kept in memory while it lasts. */
 export interface LocalMigration {
   role: 'source' | 'target';
+  /** The attempt this record belongs to: a fallback to Cold ends the Live one's (reconcile.ts). */
+  mode: MigrationMode;
   vmUid: string;
   /** The QMP session of the guest's QEMU here, kept from preparing to resuming (target) or for the transfer (source). */
   session?: QmpSession;

@@ -10,23 +10,35 @@
  *   over (Succeeded, Failed, Aborted)
  *   or gone                           → the source resumes a guest that did not move (while the
  *                                       VM is still bound here) or kills the copy that did; the
- *                                       target kills a QEMU still waiting
+ *                                       target kills a QEMU still waiting and removes the blank
+ *                                       copies it made for the disks
+ *   fallen back from Live to Cold     → first, what this node holds of the Live attempt is undone
+ *                                       as if it had ended; then the Cold attempt, afresh
+ *
+ * The Migration is read as its current attempt has it (currentAttempt): a late report about the
+ * Live attempt is not taken for one about the Cold one.
  */
-import { objectKey, type Migration } from '@shoal/api';
+import { currentAttempt, objectKey, type Migration } from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
 import { QmpSession } from '../runtime/qemu/migration/index.js';
 import { FENCE_GATE_RETRY_MS } from '../vm/context.js';
 import type { LocalMigration, MigrationContext } from './context.js';
-import { failure, isTerminal, reportSource } from './report.js';
+import { attemptMode, failure, isTerminal, reportSource } from './report.js';
 import { abandon, startTransfer } from './source.js';
 import { bootHere, prepareTarget, resumeHere } from './target.js';
 import { startColdTransfer } from './cold-source.js';
+import { removeCopiesHeldElsewhere, vmOfMigration } from './stale-copies.js';
+
+/** How soon a killed QEMU of an attempt that ended is looked at again, to be removed. */
+const TARGET_EXIT_POLL_MS = 50;
 
 export async function reconcile(ctx: MigrationContext, key: string): Promise<Result> {
   if (!ctx.fence.mayAct()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
-  const m = ctx.migrations.get(key);
+  const read = ctx.migrations.get(key);
+  const m = read && currentAttempt(read);
   const local = ctx.local.get(key);
   if (isTerminal(m)) return (await finish(ctx, key, m, local)) ?? {};
+  if (local && local.mode !== attemptMode(m!)) return endAttempt(ctx, key, m!, local);
 
   const st = m!.status ?? {};
   if (!st.vmUID) return {};
@@ -39,7 +51,7 @@ export async function reconcile(ctx: MigrationContext, key: string): Promise<Res
     // Until the migration controller moves the VM here, the source holds the guest.
     if (vm?.metadata.uid !== st.vmUID) return {};
     if (st.mode === 'Cold') return bootHere(ctx, m!, vm);
-    return resumeHere(ctx, m!, vm, local ?? { role: 'target', vmUid: st.vmUID });
+    return resumeHere(ctx, m!, vm, local ?? { role: 'target', mode: 'Live', vmUid: st.vmUID });
   }
   if (st.sourceNode === ctx.nodeName) {
     if (st.source?.failure || st.source?.completedAt || local?.transfer || local?.transferEnded) return {};
@@ -66,6 +78,34 @@ export async function reconcile(ctx: MigrationContext, key: string): Promise<Res
   return {};
 }
 
+/**
+ * The Live attempt failed and the Migration goes on as Cold: what this node holds of the Live
+ * one is undone as if the Migration had ended (the source's transfer cancelled, the target's
+ * waiting QEMU killed), and the Cold attempt starts from nothing here.
+ */
+async function endAttempt(ctx: MigrationContext, key: string, m: Migration, local: LocalMigration): Promise<Result> {
+  ctx.log.info(
+    { migration: key, role: local.role, from: local.mode, to: attemptMode(m) },
+    'migration fell back to another mode: undoing this node’s part in the attempt before',
+  );
+  if (local.role === 'source') {
+    // Seen as it was during that attempt: whatever is still reported of it is stamped with its mode.
+    await abandon(ctx, key, { ...m, status: { ...m.status, mode: local.mode } }, local);
+    return { requeueAfterMs: 0 };
+  }
+  local.session?.close();
+  local.session = undefined;
+  const instance = ctx.driver.state(local.vmUid);
+  if (instance?.incoming && instance.phase !== 'exited') {
+    await ctx.driver.kill(local.vmUid);
+    return { requeueAfterMs: TARGET_EXIT_POLL_MS };
+  }
+  // Gone for the next attempt to start its own; the blank copies of the disks stay (it fills them again).
+  if (instance?.incoming) await ctx.driver.remove(local.vmUid);
+  ctx.local.delete(key);
+  return { requeueAfterMs: 0 };
+}
+
 /** Over, or gone: whatever this node still holds of it is undone (source.ts abandon) or killed (a target still waiting). */
 async function finish(ctx: MigrationContext, key: string, m: Migration | undefined, local: LocalMigration | undefined): Promise<Result | undefined> {
   const st = m?.status;
@@ -78,17 +118,25 @@ async function finish(ctx: MigrationContext, key: string, m: Migration | undefin
       const instance = ctx.driver.state(uid);
       if (instance && instance.phase !== 'exited' && !ctx.vms.get(objectKey({ namespace: m!.metadata.namespace, name: m!.spec.vmName })))
         await ctx.driver.kill(uid);
+      if (instance) {
+        const vm = await vmOfMigration(ctx, key, m);
+        if (vm?.metadata.uid === uid && vm.spec.nodeName !== ctx.nodeName) await removeCopiesHeldElsewhere(ctx, vm);
+      }
       return undefined;
     }
-    return abandon(ctx, key, m, local ?? { role, vmUid: uid });
+    return abandon(ctx, key, m, local ?? { role, mode: m ? attemptMode(m) : 'Live', vmUid: uid });
   }
   local?.session?.close();
   ctx.local.delete(key);
   const instance = ctx.driver.state(uid);
-  if (instance?.incoming && instance.phase !== 'exited') {
+  if (!instance?.incoming) return undefined;
+  if (instance.phase !== 'exited') {
     ctx.log.info({ migration: key, phase: st?.phase ?? 'deleted' }, 'migration over without the guest moving here: stopping the QEMU that waited for it');
     await ctx.driver.kill(uid);
   }
+  // The blank copies it was to receive the disks in: no Volume is held here, nothing will use them.
+  const vm = await vmOfMigration(ctx, key, m);
+  if (vm?.metadata.uid === uid && vm.spec.nodeName !== ctx.nodeName) await removeCopiesHeldElsewhere(ctx, vm);
   return undefined;
 }
 
@@ -135,6 +183,7 @@ export function heldForMigration(ctx: Pick<MigrationContext, 'migrations' | 'nod
   for (const l of ctx.local.values()) if (l.role === 'source' && l.vmUid === uid && l.transfer) return true;
   return ctx.migrations
     .list()
+    .map(currentAttempt)
     .some(
       (m) => !isTerminal(m) && m.status?.mode === 'Cold' && m.status?.vmUID === uid && m.status?.sourceNode === ctx.nodeName && !!m.status?.source?.startedAt,
     );

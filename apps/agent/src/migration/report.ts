@@ -4,6 +4,7 @@ import {
   isTerminalMigrationPhase,
   objectKey,
   type Migration,
+  type MigrationMode,
   type MigrationSourceStatus,
   type MigrationStatus,
   type MigrationTargetStatus,
@@ -20,10 +21,32 @@ async function patchStatus(ctx: MigrationContext, m: Migration, status: Partial<
   }
 }
 
-export const reportTarget = (ctx: MigrationContext, m: Migration, target: MigrationTargetStatus) => patchStatus(ctx, m, { target });
+/** The attempt a Migration as read is in: Live until a fallback to Cold. */
+export const attemptMode = (m: Migration): MigrationMode => m.status?.mode ?? m.spec.mode ?? 'Live';
+
+// Each report is stamped with the attempt it was made in (`m` as it was read when the work began):
+// one about a Live attempt that arrives after a fallback to Cold counts for nothing (currentAttempt).
+export const reportTarget = (ctx: MigrationContext, m: Migration, target: MigrationTargetStatus) =>
+  patchStatus(ctx, m, { target: { ...target, mode: attemptMode(m) } });
 
 export const reportSource = (ctx: MigrationContext, m: Migration, source: MigrationSourceStatus, bytes: Partial<MigrationStatus> = {}) =>
-  patchStatus(ctx, m, { ...bytes, source });
+  patchStatus(ctx, m, { ...bytes, source: { ...source, mode: attemptMode(m) } });
+
+/**
+ * The first report of a side's attempt — the source's startedAt, the target's readyAt — clears
+ * whatever else that side holds: after a fallback, what the Live attempt wrote late (a merge
+ * patch would keep it) must not pass for the Cold attempt's.
+ */
+export const startSource = (ctx: MigrationContext, m: Migration, startedAt: string) =>
+  reportSource(ctx, m, { startedAt, ...cleared(['completedAt', 'qemuDowntimeMs', 'resumedAt', 'failure']) });
+
+export const startTarget = (ctx: MigrationContext, m: Migration, ready: Pick<MigrationTargetStatus, 'migrationUri' | 'nbd' | 'readyAt'>) =>
+  reportTarget(ctx, m, { ...cleared(['nbd', 'resumedAt', 'failure']), ...ready });
+
+/** Fields a merge patch deletes (null), typed as the side's own so that only its names are accepted. */
+function cleared<K extends string>(keys: K[]): Record<K, undefined> {
+  return Object.fromEntries(keys.map((k) => [k, null])) as unknown as Record<K, undefined>;
+}
 
 export const reportBytes = (ctx: MigrationContext, m: Migration, bytes: Pick<MigrationStatus, 'totalBytes' | 'transferredBytes' | 'remainingBytes'>) =>
   patchStatus(ctx, m, bytes);

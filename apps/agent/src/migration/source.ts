@@ -10,13 +10,13 @@
  * only while the VM is still bound here (abandon()). After the move, the paused copy here is
  * killed: the guest runs at the target.
  */
-import { ApiError, objectKey, poolNameFor, vmDisks, type Migration, type MigrationNbdEndpoint, type VirtualMachine } from '@shoal/api';
+import { objectKey, poolNameFor, vmDisks, type Migration, type MigrationNbdEndpoint, type VirtualMachine } from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
 import { migrate, QmpSession, type MigrationProgress, type MirrorTarget } from '../runtime/qemu/migration/index.js';
 import { poolOf, volumeOf } from '../volumes/volume-access.js';
-import { removeVolumeFile, volumeFilePath } from '../volumes/volume-files.js';
 import type { LocalMigration, MigrationContext } from './context.js';
-import { failSide, reportBytes, reportSource } from './report.js';
+import { failSide, reportBytes, reportSource, startSource } from './report.js';
+import { removeCopiesHeldElsewhere, vmOfMigration } from './stale-copies.js';
 import { runTransfer } from './transfer.js';
 
 /** Progress is written at most this often. */
@@ -36,8 +36,8 @@ export async function startTransfer(ctx: MigrationContext, m: Migration, vm: Vir
   if (typeof mirrors === 'string') return fail('SourceFailed', mirrors);
 
   const session = await QmpSession.connect(ctx.driver.qmpSocket(st.vmUID!)!, { timeoutMs: 2_000 });
-  await reportSource(ctx, m, { startedAt: new Date().toISOString() });
-  const local: LocalMigration = { role: 'source', vmUid: st.vmUID!, session };
+  await startSource(ctx, m, new Date().toISOString());
+  const local: LocalMigration = { role: 'source', mode: 'Live', vmUid: st.vmUID!, session };
   let lastProgress = 0;
   const onProgress = (p: MigrationProgress) => {
     const now = Date.now();
@@ -102,7 +102,7 @@ export async function abandon(ctx: MigrationContext, key: string, m: Migration |
     local.transfer.abort.abort();
     await local.transfer.done;
   }
-  const vm = await liveVm(ctx, key, m);
+  const vm = await vmOfMigration(ctx, key, m);
   const instance = ctx.driver.state(local.vmUid);
   if (vm && vm.metadata.uid === local.vmUid && vm.spec.nodeName === ctx.nodeName) {
     if (instance && instance.phase !== 'exited') {
@@ -118,37 +118,13 @@ export async function abandon(ctx: MigrationContext, key: string, m: Migration |
         session.close();
       }
     }
-  } else if (instance && instance.phase !== 'exited') {
-    // Moved: the copy here is a paused shell of what runs at the target.
-    await ctx.driver.kill(local.vmUid);
-    if (vm && vm.metadata.uid === local.vmUid) await removeMovedDisks(ctx, vm);
+  } else {
+    // Moved: the copy here is a paused shell of what runs at the target (live), or a guest shut
+    // down for good (cold); the disks' files here are copies of what the target holds now.
+    if (instance && instance.phase !== 'exited') await ctx.driver.kill(local.vmUid);
+    if (vm && vm.metadata.uid === local.vmUid) await removeCopiesHeldElsewhere(ctx, vm);
   }
   local.session?.close();
   ctx.local.delete(key);
   return undefined;
-}
-
-/** The source's files of local Volumes that now live at the target (their status names it). */
-async function removeMovedDisks(ctx: MigrationContext, vm: VirtualMachine): Promise<void> {
-  const access = ctx.volumes;
-  if (!access) return;
-  for (const disk of vmDisks(vm)) {
-    if (!isLocal(ctx, vm.metadata.namespace!, disk.volumeName)) continue;
-    const volume = volumeOf(access, vm.metadata.namespace!, disk.volumeName);
-    const pool = volume && poolOf(access, poolNameFor(volume.spec, access.pools.list()));
-    if (!volume || !pool || volume.status?.node === ctx.nodeName) continue;
-    await removeVolumeFile(volumeFilePath(access.dataDir, pool, vm.metadata.namespace!, disk.volumeName));
-  }
-}
-
-async function liveVm(ctx: MigrationContext, key: string, m: Migration | undefined): Promise<VirtualMachine | undefined> {
-  const [namespace] = key.split('/');
-  const name = m?.spec.vmName ?? ctx.driver.state(ctx.local.get(key)?.vmUid ?? '')?.name;
-  if (!name) return undefined;
-  try {
-    return await ctx.client.get<VirtualMachine>('vm', name, { namespace });
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 404) return undefined;
-    throw err;
-  }
 }

@@ -22,7 +22,7 @@ import { poolOf, volumeOf } from '../volumes/volume-access.js';
 import type { LaunchDisk } from '../volumes/attach.js';
 import type { LocalMigration, MigrationContext } from './context.js';
 import { nodeCertificateDn } from './migration-tls.js';
-import { failSide, failure, reportTarget } from './report.js';
+import { attemptMode, failSide, failure, reportTarget, startTarget } from './report.js';
 import { freePortOn } from './free-port.js';
 
 /** How soon a QEMU still starting is looked at again: its monitor is up within a few hundred ms, and the transfer waits for it. */
@@ -65,12 +65,12 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
       if (err instanceof LaunchRefusedError) return { requeueAfterMs: STARTING_RETRY_MS };
       throw err;
     }
-    ctx.local.set(key, { role: 'target', vmUid: st.vmUID });
+    ctx.local.set(key, { role: 'target', mode: attemptMode(m), vmUid: st.vmUID });
     return { requeueAfterMs: STARTING_RETRY_MS };
   }
   if (!instance.incoming) return fail('TargetFailed', `node ${ctx.nodeName} already runs a guest of virtualmachine ${m.spec.vmName}`);
   if (instance.phase === 'exited') return fail('TargetFailed', `the waiting QEMU on node ${ctx.nodeName} exited (${instance.exit?.reason ?? 'unknown'})`);
-  local ??= { role: 'target', vmUid: st.vmUID };
+  local ??= { role: 'target', mode: attemptMode(m), vmUid: st.vmUID };
   ctx.local.set(key, local);
   if (!local.session) {
     try {
@@ -90,7 +90,7 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
       tls: { dir: ctx.tls.serverDir, authorizedClientDn: nodeCertificateDn(st.sourceNode) },
       disks: mirrored,
     });
-    await reportTarget(ctx, m, { migrationUri: endpoint.migrationUri, ...(endpoint.nbd ? { nbd: endpoint.nbd } : {}), readyAt: new Date().toISOString() });
+    await startTarget(ctx, m, { migrationUri: endpoint.migrationUri, ...(endpoint.nbd ? { nbd: endpoint.nbd } : {}), readyAt: new Date().toISOString() });
     ctx.log.info({ migration: key, uri: endpoint.migrationUri }, 'migration target ready');
     return {};
   } catch (err) {

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  currentAttempt,
   MIGRATION_PROTECTION_FINALIZER,
   withDefaults,
   type Manifest,
@@ -206,6 +207,44 @@ test('Running: the move once the transfer completed; TransferTimedOut after comp
   ]);
   assert.deepEqual(failedWith(decide(observed(running({}, undefined), { vm: vm('web', { nodeName: 'c' }) }))), ['Failed', 'VMChanged']);
   assert.deepEqual(failedWith(decide(observed(migration('m', under('Running'), { deleting: true })))), ['Aborted', 'Deleted']);
+});
+
+test('allowColdFallback: a Live failure before the move starts a Cold attempt from Scheduling; never after the move, never twice, never for a changed VM or a lost source', () => {
+  const running = (more: MigrationStatus = {}, allow = true) =>
+    migration('m', under('Running', { target: { readyAt: at(0) }, source: { startedAt: at(0) }, ...more }), { spec: { allowColdFallback: allow } });
+  const timedOut = decide(observed(running(), { now: T0 + 151_000 }));
+  assert.equal(timedOut.type, 'transition');
+  const to = (timedOut as { to: { phase: string; set?: object; fallBackFrom?: { reason: string }; message: string } }).to;
+  assert.deepEqual([to.phase, to.set, to.fallBackFrom?.reason], ['Scheduling', { mode: 'Cold' }, 'TransferTimedOut']);
+  assert.match(to.message, /^the live migration failed \(TransferTimedOut\): .*; falling back to a cold migration/);
+  assert.ok(isIrreversible(timedOut, 'Running'), 'starting over once the transfer runs is checked against the apiserver first, like failing');
+
+  const sideFailed = decide(observed(running({ target: { failure: { reason: 'TargetFailed', message: 'qemu exited' } } })));
+  assert.equal((sideFailed as { to: { phase: string } }).to.phase, 'Scheduling', 'an agent’s failure too');
+  const preparing = migration('m', under('PreparingTarget'), { spec: { allowColdFallback: true } });
+  assert.equal((decide(observed(preparing, { now: T0 + 60_000 })) as { to: { phase: string } }).to.phase, 'Scheduling', 'a target never ready too');
+
+  assert.deepEqual(failedWith(decide(observed(running({}, false), { now: T0 + 151_000 }))), ['Failed', 'TransferTimedOut'], 'not allowed');
+  const cold = migration('m', under('Running', { mode: 'Cold', source: { startedAt: at(0) } }), { spec: { allowColdFallback: true } });
+  assert.deepEqual(failedWith(decide(observed(cold, { now: T0 + 151_000 }))), ['Failed', 'TransferTimedOut'], 'a Cold attempt that fails is the end');
+  assert.deepEqual(failedWith(decide(observed(running(), { vm: vm('web', { nodeName: 'c' }) }))), ['Failed', 'VMChanged']);
+  assert.deepEqual(failedWith(decide(observed(running(), { nodes: [node('b')] }))), ['Failed', 'SourceNodeNotReady']);
+  assert.deepEqual(failedWith(decide(observed(migration('m', under('Running'), { deleting: true, spec: { allowColdFallback: true } })))), [
+    'Aborted',
+    'Deleted',
+  ]);
+  const moved = decide(observed(running({ source: { startedAt: at(0), completedAt: at(5) } }), { vm: vm('web', { nodeName: 'b' }) }));
+  assert.equal(moved.type, 'note', 'moved: it waits for the target, whatever it allows');
+});
+
+test('currentAttempt: a side’s report stamped with another mode than the attempt’s is left out; unstamped ones count', () => {
+  const m = migration('m', under('PreparingTarget', { mode: 'Cold', source: { mode: 'Live', failure: { reason: 'Cancelled' } }, target: { readyAt: at(1) } }));
+  assert.deepEqual(currentAttempt(m).status?.source, undefined, 'the Live attempt’s late failure');
+  assert.deepEqual(currentAttempt(m).status?.target, { readyAt: at(1) });
+  const same = migration('m', under('Running', { source: { mode: 'Live', startedAt: at(1) } }));
+  assert.equal(currentAttempt(same), same, 'nothing stale: the object itself');
+  assert.deepEqual(failedWith(decide(observed(m))), ['Failed', 'Cancelled'], 'read as it is, the Live failure would end the Cold attempt');
+  assert.equal((decide(observed(currentAttempt(m))) as { to: { phase: string } }).to.phase, 'TargetReady', 'read through it, the Cold attempt goes on');
 });
 
 test('once the VM is on the target it is never Failed or Aborted: it waits for the target to resume the guest, then Succeeded with the downtime', () => {

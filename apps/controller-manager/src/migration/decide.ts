@@ -23,6 +23,8 @@
  *                                          (PreparingTarget, TargetReady too long),
  *                                          TransferTimedOut (Running too long); otherwise wait,
  *                                          looking again at the deadline
+ *   a Live failure there, when allowed    → Scheduling again as Cold (spec.allowColdFallback): a
+ *                                          new attempt, the Live one's reports set aside
  *
  * The one rule everything else bends to: a VM is moved at most once and a Migration that moved
  * its VM never fails, while one that failed never moves it. Whether the move happened is read
@@ -94,6 +96,11 @@ export type Step =
 
 export interface Transition {
   phase: MigrationPhase;
+  /**
+   * A new attempt, Cold, after the Live one failed with this: the agents' reports, the target
+   * node and the byte counts of the Live attempt are cleared.
+   */
+  fallBackFrom?: { reason: string; message: string };
   /** Set on Failed and Aborted only. */
   reason?: string;
   message: string;
@@ -123,15 +130,38 @@ export function decide(o: Observed): Step {
     case 'Scheduling':
       return scheduling(o);
     default:
-      return inFlight(o, phase);
+      return fallBackIfAllowed(o, inFlight(o, phase));
   }
+}
+
+/**
+ * Failures a cold migration would not get past: the VM itself changed, its source cannot shut
+ * it down and copy its disks, or the nodes have no credentials to talk to each other.
+ */
+const NO_FALLBACK = new Set([VM_CHANGED, SOURCE_NODE_NOT_READY, 'MigrationCredentialsMissing', 'MigrationUnsupported']);
+
+/** A Live attempt's failure becomes a Cold attempt when the Migration allows it. */
+function fallBackIfAllowed(o: Observed, step: Step): Step {
+  const m = o.migration;
+  if (step.type !== 'transition' || step.to.phase !== 'Failed' || !m.spec.allowColdFallback || m.status?.mode !== 'Live') return step;
+  const { reason, message } = step.to;
+  if (!reason || NO_FALLBACK.has(reason)) return step;
+  return {
+    type: 'transition',
+    to: {
+      phase: 'Scheduling',
+      message: `the live migration failed (${reason}): ${message}; falling back to a cold migration: choosing a node to move VirtualMachine ${m.spec.vmName} to from node ${m.status.sourceNode}`,
+      set: { mode: 'Cold' },
+      fallBackFrom: { reason, message },
+    },
+  };
 }
 
 /** Whether the step, taken in `phase`, cannot be undone and must be decided again on the apiserver's state first. */
 export function isIrreversible(step: Step, phase: MigrationPhase | undefined): boolean {
   if (step.type === 'move') return true;
-  // Failing or aborting once the transfer runs: the VM might have moved meanwhile (a stale cache).
-  return step.type === 'transition' && phase === 'Running' && (step.to.phase === 'Failed' || step.to.phase === 'Aborted');
+  // Failing, aborting or starting over once the transfer runs: the VM might have moved meanwhile (a stale cache).
+  return step.type === 'transition' && phase === 'Running' && (step.to.phase === 'Failed' || step.to.phase === 'Aborted' || !!step.to.fallBackFrom);
 }
 
 function pending(o: Observed): Step {

@@ -6,12 +6,15 @@
  *                                                written (TargetNotEligible, TransferTimedOut, …)
  *   shoal_migration_downtime_seconds             the guest's pause at the switchover of each
  *                                                Succeeded live migration (status.downtimeMs)
+ *   shoal_migration_cold_fallbacks_total{reason} Live attempts that failed with `reason` and went
+ *                                                on as Cold (spec.allowColdFallback)
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 interface MetricSet {
   outcomes: Counter<'outcome' | 'reason'>;
   downtime: Histogram;
+  fallbacks: Counter<'reason'>;
 }
 
 /** One set per registry: the controller is built again each time this process wins leadership anew. */
@@ -34,6 +37,12 @@ function metricSet(registry: Registry): MetricSet {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    fallbacks: new Counter({
+      name: 'shoal_migration_cold_fallbacks_total',
+      help: 'Live migration attempts that failed, by reason, and went on as cold migrations (spec.allowColdFallback).',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
   sets.set(registry, set);
   return set;
@@ -49,5 +58,9 @@ export class MigrationMetrics {
   ended(outcome: 'Succeeded' | 'Failed' | 'Aborted', reason = '', downtimeMs?: number): void {
     this.set.outcomes.inc({ outcome, reason });
     if (downtimeMs !== undefined) this.set.downtime.observe(downtimeMs / 1000);
+  }
+
+  fellBack(reason: string): void {
+    this.set.fallbacks.inc({ reason });
   }
 }

@@ -27,6 +27,7 @@
  * "failed ⇒ never moved".
  */
 import {
+  currentAttempt,
   findCondition,
   ignoreNotFound,
   isTerminalMigrationPhase,
@@ -53,6 +54,7 @@ import { vmKeyOf, type VmClaims } from './vm-claims.js';
 /** Event reasons besides the failure reasons (decide.ts), which Failed and Aborted Events carry. */
 export const TARGET_SELECTED = 'TargetSelected';
 export const MIGRATED = 'Migrated';
+export const FELL_BACK_TO_COLD = 'FellBackToCold';
 
 /** The condition every write keeps: Unknown while under way, True once Succeeded, False once Failed or Aborted (Tekton's `Succeeded`). */
 export const SUCCEEDED_CONDITION = 'Succeeded';
@@ -90,8 +92,9 @@ export async function reconcile(ctx: MigrationContext, key: string): Promise<Res
   return act(ctx, key, observed, step);
 }
 
-/** What decide() reads, from the caches. */
-function observe(ctx: MigrationContext, key: string, migration: Migration): Observed {
+/** What decide() reads, from the caches (the Migration as its current attempt has it). */
+function observe(ctx: MigrationContext, key: string, read: Migration): Observed {
+  const migration = currentAttempt(read);
   const vmKey = vmKeyOf(migration);
   const vm = ctx.vms.get(vmKey);
   const others = ctx.byVm
@@ -189,6 +192,8 @@ async function transition(ctx: MigrationContext, key: string, o: Observed, to: T
     phase: to.phase,
     phaseTransitions: [...(status.phaseTransitions ?? []), { phase: to.phase, time: new Date(at).toISOString() }].slice(-MAX_TRANSITIONS),
     ...to.set,
+    // A fallback starts the attempt over: nothing of the Live one may steer the Cold one.
+    ...(to.fallBackFrom ? { source: null, target: null, targetNode: null, totalBytes: null, transferredBytes: null, remainingBytes: null } : {}),
     reason: to.reason ?? null,
     message: to.message,
     observedGeneration: m.metadata.generation,
@@ -213,6 +218,10 @@ async function transition(ctx: MigrationContext, key: string, o: Observed, to: T
     ctx.recorder.event(written, type, reason, message);
     if (vm) ctx.recorder.event(vm, type, reason, `Migration ${m.metadata.name}: ${message}`);
   };
+  if (to.fallBackFrom) {
+    both('Warning', FELL_BACK_TO_COLD, to.message);
+    ctx.metrics?.fellBack(to.fallBackFrom.reason);
+  }
   if (to.phase === 'PreparingTarget')
     both('Normal', TARGET_SELECTED, `moving VirtualMachine ${m.spec.vmName} from node ${status.sourceNode} to node ${to.set?.targetNode}`);
   else if (to.phase === 'Succeeded') {

@@ -333,7 +333,7 @@ export interface MigrationStatus {
    */
   phaseTransitions?: MigrationPhaseTransition[];
   /**
-   * The mode in use (Cold after a fallback).
+   * The mode of the attempt under way: Cold after a Live attempt that failed fell back (spec.allowColdFallback).
    */
   mode?: MigrationMode;
   /**
@@ -370,6 +370,10 @@ export interface MigrationPhaseTransition {
  * What the target node's agent reports (it alone writes this): where its waiting QEMU listens, and when the guest ran there.
  */
 export interface MigrationTargetStatus {
+  /**
+   * The attempt this report belongs to (status.mode when it was written): after a fallback to Cold, what was reported of the Live attempt no longer counts.
+   */
+  mode?: MigrationMode;
   /**
    * Where the source sends the guest's state (tcp:HOST:PORT, TLS with the cluster CA's node certificates).
    */
@@ -411,6 +415,10 @@ export interface MigrationFailure {
  * What the source node's agent reports (it alone writes this, and the byte counts above): the transfer it drives.
  */
 export interface MigrationSourceStatus {
+  /**
+   * The attempt this report belongs to (status.mode when it was written): after a fallback to Cold, what was reported of the Live attempt no longer counts.
+   */
+  mode?: MigrationMode;
   /**
    * When the transfer began.
    */

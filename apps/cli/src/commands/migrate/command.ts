@@ -11,6 +11,11 @@ export const migrateCommand: CommandModule<GlobalArgs, MigrateArgs> = {
       .positional('name', { type: 'string', describe: 'Name of the virtual machine' })
       .option('to', { type: 'string', describe: 'Node to move it to (default: the scheduler chooses one)' })
       .option('cold', { type: 'boolean', default: false, describe: 'Shut the guest down, copy its disks and boot it on the target, instead of moving it live' })
+      .option('allow-cold-fallback', {
+        type: 'boolean',
+        default: false,
+        describe: 'If the live move fails before the switchover, go on as a cold one (the guest is restarted on the target) instead of failing',
+      })
       .option('bandwidth', { type: 'number', describe: 'Cap on the memory transfer rate, in MiB/s (default: unlimited)' })
       .option('max-downtime', { type: 'number', describe: 'Longest pause the guest may see at switchover, in ms (default 300; live only)' })
       .option('wait', { type: 'boolean', default: true, describe: 'Follow it until it succeeds or fails (--no-wait: create it and exit)' })

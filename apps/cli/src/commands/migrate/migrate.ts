@@ -21,6 +21,7 @@ export interface MigrateArgs extends GlobalArgs {
   name?: string;
   to?: string;
   cold: boolean;
+  allowColdFallback?: boolean;
   bandwidth?: number;
   maxDowntime?: number;
   wait: boolean;
@@ -31,7 +32,10 @@ const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130
 /** Kubernetes' limit on a generateName prefix, so the generated name stays a DNS label. */
 const MAX_PREFIX = 58;
 
-export function migrationManifest(vmName: string, args: Pick<MigrateArgs, 'to' | 'cold' | 'bandwidth' | 'maxDowntime'>): Manifest<Migration> {
+export function migrationManifest(
+  vmName: string,
+  args: Pick<MigrateArgs, 'to' | 'cold' | 'allowColdFallback' | 'bandwidth' | 'maxDowntime'>,
+): Manifest<Migration> {
   if (args.to !== undefined && args.to.trim() === '') throw new UsageError('--to: give the name of a node');
   const positive = (flag: string, v: number | undefined) => {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`${flag} must be a whole number ≥ 1, got ${v}`);
@@ -40,6 +44,8 @@ export function migrationManifest(vmName: string, args: Pick<MigrateArgs, 'to' |
   positive('--max-downtime', args.maxDowntime);
   // A cold migration stops the guest: its downtime is the whole copy, nothing a limit could hold.
   if (args.cold && args.maxDowntime !== undefined) throw new UsageError('--max-downtime applies to live migration only, not with --cold');
+  if (args.cold && args.allowColdFallback)
+    throw new UsageError('--allow-cold-fallback is for a live migration: with --cold there is nothing to fall back from');
   const policy: Manifest<MigrationPolicy> = {};
   if (args.bandwidth !== undefined) policy.bandwidthMiBps = args.bandwidth;
   if (args.maxDowntime !== undefined) policy.maxDowntimeMs = args.maxDowntime;
@@ -48,7 +54,13 @@ export function migrationManifest(vmName: string, args: Pick<MigrateArgs, 'to' |
     apiVersion: 'shoal.dev/v1alpha1',
     kind: 'Migration',
     metadata: { generateName: prefix },
-    spec: { vmName, ...(args.to !== undefined ? { targetNode: args.to } : {}), mode: args.cold ? 'Cold' : 'Live', policy },
+    spec: {
+      vmName,
+      ...(args.to !== undefined ? { targetNode: args.to } : {}),
+      mode: args.cold ? 'Cold' : 'Live',
+      ...(args.allowColdFallback ? { allowColdFallback: true } : {}),
+      policy,
+    },
   };
 }
 

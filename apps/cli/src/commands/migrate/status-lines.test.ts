@@ -106,6 +106,8 @@ test('the Migration asked for: generateName from the VM, mode, target and policy
   assert.deepEqual(migrationManifest('db', { cold: true }).spec, { vmName: 'db', mode: 'Cold', policy: {} });
   assert.equal(migrationManifest(`${'a'.repeat(57)}.b`, { cold: false }).metadata!.generateName, `${'a'.repeat(57)}-`, 'a long name is cut');
   assert.throws(() => migrationManifest('web', { cold: true, maxDowntime: 100 }), UsageError);
+  assert.deepEqual(migrationManifest('db', { cold: false, allowColdFallback: true }).spec, { vmName: 'db', mode: 'Live', allowColdFallback: true, policy: {} });
+  assert.throws(() => migrationManifest('web', { cold: true, allowColdFallback: true }), /nothing to fall back from/);
   assert.throws(() => migrationManifest('web', { cold: false, bandwidth: 0 }), /--bandwidth must be a whole number ≥ 1, got 0/);
   assert.throws(() => migrationManifest('web', { cold: false, maxDowntime: 1.5 }), UsageError);
   assert.throws(() => migrationManifest('web', { cold: false, to: '' }), /--to: give the name of a node/);
