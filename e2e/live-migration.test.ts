@@ -376,9 +376,12 @@ test('a live migration that cannot finish in time falls back, when allowed, to a
     ['Running', 'Scheduling', 'PreparingTarget', 'TargetReady', 'Running', 'Succeeded'],
     'a second attempt',
   );
-  const events = (await client.list<Event>('event', ns)).items;
-  const fellBack = events.find((e) => e.reason === 'FellBackToCold' && e.involvedObject?.name === 'move-stubborn');
-  assert.match(fellBack?.message ?? '', /the live migration failed \(TransferTimedOut\)/, 'the Live failure said, as an Event');
+  // Events are written in the background: waited for, not expected at once.
+  const fellBack = await waitFor(
+    async () => (await client.list<Event>('event', ns)).items.find((e) => e.reason === 'FellBackToCold' && e.involvedObject?.name === 'move-stubborn'),
+    { timeoutMs: 10_000, message: 'the FellBackToCold Event' },
+  );
+  assert.match(fellBack.message ?? '', /the live migration failed \(TransferTimedOut\)/, 'the Live failure said, as an Event');
 
   const moved = await client.get<VirtualMachine>('vm', 'stubborn', ns);
   assert.equal(moved.spec.nodeName, target);

@@ -9,3 +9,4 @@ export * from './event-recorder.js';
 export * from './leader-election.js';
 export * from './lease-record.js';
 export * from './lease-elector.js';
+export * from './per-registry.js';

@@ -16,6 +16,7 @@
  * apart by label, so two controllers never register the same name twice.
  */
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
+import { perRegistry } from './per-registry.js';
 import type { QueueMetrics } from './workqueue.js';
 
 export type ReconcileOutcome = 'success' | 'requeue_after' | 'error' | 'terminal_error';
@@ -31,44 +32,35 @@ interface MetricSet {
   activeWorkers: Gauge<'controller'>;
 }
 
-const sets = new WeakMap<Registry, MetricSet>();
-
 const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-function metricSet(registry: Registry): MetricSet {
-  let set = sets.get(registry);
-  if (set) return set;
-  const registers = [registry];
-  set = {
-    depth: new Gauge({ name: 'shoal_workqueue_depth', help: 'Keys waiting in the workqueue for a worker.', labelNames: ['name'], registers }),
-    adds: new Counter({ name: 'shoal_workqueue_adds_total', help: 'Keys added to the workqueue (after dedupe).', labelNames: ['name'], registers }),
-    retries: new Counter({ name: 'shoal_workqueue_retries_total', help: 'Rate-limited re-adds after a failed reconcile.', labelNames: ['name'], registers }),
-    queueDuration: new Histogram({
-      name: 'shoal_workqueue_queue_duration_seconds',
-      help: 'How long a key waited in the workqueue before a worker took it.',
-      labelNames: ['name'],
-      buckets: SECONDS_BUCKETS,
-      registers,
-    }),
-    reconciles: new Counter({ name: 'shoal_controller_reconcile_total', help: 'Reconciles by outcome.', labelNames: ['controller', 'result'], registers }),
-    errors: new Counter({ name: 'shoal_controller_reconcile_errors_total', help: 'Reconciles that failed (threw).', labelNames: ['controller'], registers }),
-    duration: new Histogram({
-      name: 'shoal_controller_reconcile_duration_seconds',
-      help: 'How long one reconcile took.',
-      labelNames: ['controller'],
-      buckets: SECONDS_BUCKETS,
-      registers,
-    }),
-    activeWorkers: new Gauge({
-      name: 'shoal_controller_active_workers',
-      help: 'Workers currently running a reconcile.',
-      labelNames: ['controller'],
-      registers,
-    }),
-  };
-  sets.set(registry, set);
-  return set;
-}
+const metricSet = perRegistry((registers): MetricSet => ({
+  depth: new Gauge({ name: 'shoal_workqueue_depth', help: 'Keys waiting in the workqueue for a worker.', labelNames: ['name'], registers }),
+  adds: new Counter({ name: 'shoal_workqueue_adds_total', help: 'Keys added to the workqueue (after dedupe).', labelNames: ['name'], registers }),
+  retries: new Counter({ name: 'shoal_workqueue_retries_total', help: 'Rate-limited re-adds after a failed reconcile.', labelNames: ['name'], registers }),
+  queueDuration: new Histogram({
+    name: 'shoal_workqueue_queue_duration_seconds',
+    help: 'How long a key waited in the workqueue before a worker took it.',
+    labelNames: ['name'],
+    buckets: SECONDS_BUCKETS,
+    registers,
+  }),
+  reconciles: new Counter({ name: 'shoal_controller_reconcile_total', help: 'Reconciles by outcome.', labelNames: ['controller', 'result'], registers }),
+  errors: new Counter({ name: 'shoal_controller_reconcile_errors_total', help: 'Reconciles that failed (threw).', labelNames: ['controller'], registers }),
+  duration: new Histogram({
+    name: 'shoal_controller_reconcile_duration_seconds',
+    help: 'How long one reconcile took.',
+    labelNames: ['controller'],
+    buckets: SECONDS_BUCKETS,
+    registers,
+  }),
+  activeWorkers: new Gauge({
+    name: 'shoal_controller_active_workers',
+    help: 'Workers currently running a reconcile.',
+    labelNames: ['controller'],
+    registers,
+  }),
+}));
 
 export class ControllerMetrics {
   private readonly set: MetricSet;
@@ -114,7 +106,15 @@ export class ControllerMetrics {
   }
 }
 
-const leaderGauges = new WeakMap<Registry, Gauge<'controller'>>();
+const leaderGauge = perRegistry(
+  (registers) =>
+    new Gauge({
+      name: 'shoal_leader_is_leader',
+      help: 'Whether this process leads the controller (1) or stands by (0).',
+      labelNames: ['controller'],
+      registers,
+    }),
+);
 
 /**
  * shoal_leader_is_leader{controller}: 1 while this process leads that controller, 0 while it
@@ -124,17 +124,7 @@ export class LeaderMetrics {
   private readonly gauge: Gauge<'controller'>;
 
   constructor(registry: Registry = globalRegistry) {
-    let gauge = leaderGauges.get(registry);
-    if (!gauge) {
-      gauge = new Gauge({
-        name: 'shoal_leader_is_leader',
-        help: 'Whether this process leads the controller (1) or stands by (0).',
-        labelNames: ['controller'],
-        registers: [registry],
-      });
-      leaderGauges.set(registry, gauge);
-    }
-    this.gauge = gauge;
+    this.gauge = leaderGauge(registry);
   }
 
   set(controller: string, leading: boolean): void {

@@ -3,7 +3,7 @@ import type { Migration, MigrationMode, VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder } from '@shoal/controller-runtime';
 import type { MigratableRuntime, RuntimeDriver } from '../runtime/driver.js';
-import type { QmpSession } from '../runtime/qemu/migration/index.js';
+import type { IncomingEndpoint, QmpSession } from '../runtime/qemu/migration/index.js';
 import type { VolumeAccess } from '../volumes/volume-access.js';
 import type { FenceGate, VmLog } from '../vm/context.js';
 import type { MigrationTls } from './migration-tls.js';
@@ -20,6 +20,10 @@ export interface LocalMigration {
   transfer?: { abort: AbortController; done: Promise<void> };
   /** The transfer this process ran has ended (its outcome written): the cache may not show it yet. */
   transferEnded?: boolean;
+  /** Where the target's QEMU listens, once set up (it is set up once). */
+  endpoint?: IncomingEndpoint;
+  /** The target's readyAt, then resumedAt, was written: the cache may not show it yet. */
+  targetReported?: 'ready' | 'resumed';
 }
 
 export interface MigrationContext {

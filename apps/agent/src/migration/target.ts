@@ -72,6 +72,8 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
   if (instance.phase === 'exited') return fail('TargetFailed', `the waiting QEMU on node ${ctx.nodeName} exited (${instance.exit?.reason ?? 'unknown'})`);
   local ??= { role: 'target', mode: attemptMode(m), vmUid: st.vmUID };
   ctx.local.set(key, local);
+  // Set up and said already, by this process: a reconcile that an earlier event queued meets a cache without readyAt yet.
+  if (local.targetReported) return {};
   if (!local.session) {
     try {
       local.session = await QmpSession.connect(ctx.driver.qmpSocket(st.vmUID)!, { timeoutMs: 1_000 });
@@ -79,18 +81,23 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
       return { requeueAfterMs: STARTING_RETRY_MS }; // QEMU is not listening on its monitor yet
     }
   }
-  const disks = await targetDisks(ctx, vm);
-  if (typeof disks === 'string') return fail('TargetFailed', disks);
-  const mirrored = disks.flatMap((d, i) => (d.mirrored ? [{ device: `disk${i}` }] : []));
   try {
-    const endpoint = await prepareIncoming(local.session, {
-      listenAddress: ctx.listenAddress,
-      port: await freePortOn(ctx.listenAddress),
-      nbdPort: mirrored.length ? await freePortOn(ctx.listenAddress) : undefined,
-      tls: { dir: ctx.tls.serverDir, authorizedClientDn: nodeCertificateDn(st.sourceNode) },
-      disks: mirrored,
-    });
+    // QEMU is set up once; a report that failed is written again from what it answered.
+    if (!local.endpoint) {
+      const disks = await targetDisks(ctx, vm);
+      if (typeof disks === 'string') return fail('TargetFailed', disks);
+      const mirrored = disks.flatMap((d, i) => (d.mirrored ? [{ device: `disk${i}` }] : []));
+      local.endpoint = await prepareIncoming(local.session, {
+        listenAddress: ctx.listenAddress,
+        port: await freePortOn(ctx.listenAddress),
+        nbdPort: mirrored.length ? await freePortOn(ctx.listenAddress) : undefined,
+        tls: { dir: ctx.tls.serverDir, authorizedClientDn: nodeCertificateDn(st.sourceNode) },
+        disks: mirrored,
+      });
+    }
+    const endpoint = local.endpoint;
     await startTarget(ctx, m, { migrationUri: endpoint.migrationUri, ...(endpoint.nbd ? { nbd: endpoint.nbd } : {}), readyAt: new Date().toISOString() });
+    local.targetReported = 'ready';
     ctx.log.info({ migration: key, uri: endpoint.migrationUri }, 'migration target ready');
     return {};
   } catch (err) {
@@ -141,6 +148,8 @@ async function targetDisks(ctx: MigrationContext, vm: VirtualMachine): Promise<T
 export async function resumeHere(ctx: MigrationContext, m: Migration, vm: VirtualMachine, local: LocalMigration): Promise<Result> {
   const uid = m.status!.vmUID!;
   const key = objectKey(m.metadata);
+  if (local.targetReported === 'resumed') return {};
+  ctx.local.set(key, local);
   if (!ctx.fence.mayAct()) return { requeueAfterMs: STARTING_RETRY_MS };
   local.session ??= await QmpSession.connect(ctx.driver.qmpSocket!(uid)!, { timeoutMs: 2_000 });
   try {
@@ -148,6 +157,7 @@ export async function resumeHere(ctx: MigrationContext, m: Migration, vm: Virtua
     await ctx.driver.markResumed!(uid);
     await takeMirroredVolumes(ctx, vm);
     await reportTarget(ctx, m, { resumedAt: new Date(resumedAt).toISOString() });
+    local.targetReported = 'resumed';
     ctx.log.info({ migration: key, vm: `${m.metadata.namespace}/${m.spec.vmName}` }, 'migrated guest resumed here');
   } catch (err) {
     if (!(err instanceof MigrationError)) throw err;

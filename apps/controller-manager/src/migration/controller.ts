@@ -66,6 +66,7 @@ export function migrationController(env: ControllerEnv): Controller {
     storage: storage.lookup,
     byVm,
     claims,
+    ownWrites: new Map(),
     recorder: env.recorder(MIGRATION_COMPONENT),
     log,
     metrics: new MigrationMetrics(env.registry),

@@ -10,6 +10,7 @@
  *                                                on as Cold (spec.allowColdFallback)
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { perRegistry } from '@shoal/controller-runtime';
 
 interface MetricSet {
   outcomes: Counter<'outcome' | 'reason'>;
@@ -17,36 +18,26 @@ interface MetricSet {
   fallbacks: Counter<'reason'>;
 }
 
-/** One set per registry: the controller is built again each time this process wins leadership anew. */
-const sets = new WeakMap<Registry, MetricSet>();
-
-function metricSet(registry: Registry): MetricSet {
-  let set = sets.get(registry);
-  if (set) return set;
-  const registers = [registry];
-  set = {
-    outcomes: new Counter({
-      name: 'shoal_migrations_total',
-      help: 'Migrations that ended, by outcome (Succeeded, Failed, Aborted) and the reason written (empty for Succeeded).',
-      labelNames: ['outcome', 'reason'],
-      registers,
-    }),
-    downtime: new Histogram({
-      name: 'shoal_migration_downtime_seconds',
-      help: "The guest's pause at the switchover of each Succeeded migration (QEMU's downtime at the source plus the switchover).",
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    }),
-    fallbacks: new Counter({
-      name: 'shoal_migration_cold_fallbacks_total',
-      help: 'Live migration attempts that failed, by reason, and went on as cold migrations (spec.allowColdFallback).',
-      labelNames: ['reason'],
-      registers,
-    }),
-  };
-  sets.set(registry, set);
-  return set;
-}
+const metricSet = perRegistry((registers): MetricSet => ({
+  outcomes: new Counter({
+    name: 'shoal_migrations_total',
+    help: 'Migrations that ended, by outcome (Succeeded, Failed, Aborted) and the reason written (empty for Succeeded).',
+    labelNames: ['outcome', 'reason'],
+    registers,
+  }),
+  downtime: new Histogram({
+    name: 'shoal_migration_downtime_seconds',
+    help: "The guest's pause at the switchover of each Succeeded migration (QEMU's downtime at the source plus the switchover).",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  }),
+  fallbacks: new Counter({
+    name: 'shoal_migration_cold_fallbacks_total',
+    help: 'Live migration attempts that failed, by reason, and went on as cold migrations (spec.allowColdFallback).',
+    labelNames: ['reason'],
+    registers,
+  }),
+}));
 
 export class MigrationMetrics {
   private readonly set: MetricSet;

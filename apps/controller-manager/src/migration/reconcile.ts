@@ -24,10 +24,14 @@
  * (a GET of the Migration and of the VM), as the volume controller checks before it lets a disk
  * go: the cache may not show yet the move or the failure this controller wrote a moment ago.
  * With the queue handing one key to one worker at a time, that keeps "moved ⇒ never failed" and
- * "failed ⇒ never moved".
+ * "failed ⇒ never moved". The move skips the GETs when the cache already holds this process's
+ * last write of the Migration (ownWrites): nobody else fails one, and the VM's write is pinned
+ * to the version the decision read. The guest is paused at that moment: two round trips less of
+ * downtime.
  */
 import {
   currentAttempt,
+  objectKey,
   findCondition,
   ignoreNotFound,
   isTerminalMigrationPhase,
@@ -71,6 +75,8 @@ export interface MigrationContext {
   /** VM key → the keys of the Migrations naming it. */
   byVm: { sources(vmKey: string): string[] };
   claims: VmClaims;
+  /** Migration key → resourceVersion of this process's last write of it. */
+  ownWrites: Map<string, string>;
   recorder: EventRecorder;
   log: Logger;
   metrics?: MigrationMetrics;
@@ -80,10 +86,13 @@ export interface MigrationContext {
 
 export async function reconcile(ctx: MigrationContext, key: string): Promise<Result> {
   const cached = ctx.migrations.get(key);
-  if (!cached) return {};
+  if (!cached) {
+    ctx.ownWrites.delete(key);
+    return {};
+  }
   let observed = observe(ctx, key, cached);
   let step = decide(observed);
-  if (isIrreversible(step, cached.status?.phase)) {
+  if (isIrreversible(step, cached.status?.phase) && !(step.type === 'move' && holdsOwnLastWrite(ctx, key, cached))) {
     const live = await readLive(ctx, cached);
     if (!live) return {};
     observed = { ...observe(ctx, key, live.migration), vm: live.vm };
@@ -145,6 +154,13 @@ function* incoming(ctx: MigrationContext): Iterable<Incoming> {
     if (!vm || vm.metadata.uid !== s.vmUID || vm.spec.nodeName === s.targetNode || moved({ migration: m, vm })) continue;
     yield { vm, nodeName: s.targetNode, migration: m.metadata.name! };
   }
+}
+
+/** Whether the cached Migration is this process's last write of it, or newer: then it shows any failure this process wrote. */
+function holdsOwnLastWrite(ctx: MigrationContext, key: string, cached: Migration): boolean {
+  const written = ctx.ownWrites.get(key);
+  const seen = cached.metadata.resourceVersion;
+  return written !== undefined && seen !== undefined && BigInt(seen) >= BigInt(written);
 }
 
 /** The Migration and its VM as the apiserver has them now; undefined when the Migration is gone (or another one by its name). */
@@ -276,12 +292,37 @@ async function note(ctx: MigrationContext, o: Observed, message: string, isMoved
 function patchMeta(ctx: MigrationContext, m: Migration, finalizers: string[] | null): Promise<Migration | undefined> {
   const { name, namespace, resourceVersion } = m.metadata;
   // Pinned to the version read: a finalizer someone else added or removed meanwhile is not undone (409 → retry).
-  return ignoreNotFound(ctx.client.patch<Migration>('migration', name!, { metadata: { resourceVersion, finalizers } }, { type: 'merge', namespace }));
+  return recorded(
+    ctx,
+    m,
+    ignoreNotFound(ctx.client.patch<Migration>('migration', name!, { metadata: { resourceVersion, finalizers } }, { type: 'merge', namespace })),
+  );
 }
 
 function patchStatus(ctx: MigrationContext, m: Migration, status: Partial<Record<keyof MigrationStatus, unknown>>): Promise<Migration | undefined> {
   const { name, namespace, resourceVersion } = m.metadata;
-  return ignoreNotFound(ctx.client.patch<Migration>('migration', name!, { metadata: { resourceVersion }, status }, { type: 'merge', status: true, namespace }));
+  return recorded(
+    ctx,
+    m,
+    ignoreNotFound(ctx.client.patch<Migration>('migration', name!, { metadata: { resourceVersion }, status }, { type: 'merge', status: true, namespace })),
+  );
+}
+
+/**
+ * Remembers the version a write of a Migration produced (ownWrites). A write whose outcome is
+ * unknown (no answer) may have landed at a version not remembered: then nothing is, until the
+ * next write answers.
+ */
+async function recorded(ctx: MigrationContext, m: Migration, write: Promise<Migration | undefined>): Promise<Migration | undefined> {
+  const key = objectKey(m.metadata);
+  try {
+    const written = await write;
+    if (written?.metadata.resourceVersion) ctx.ownWrites.set(key, written.metadata.resourceVersion);
+    return written;
+  } catch (err) {
+    ctx.ownWrites.delete(key);
+    throw err;
+  }
 }
 
 const now = (ctx: MigrationContext) => ctx.now?.() ?? Date.now();

@@ -8,6 +8,7 @@
  *   shoal_scheduler_decision_duration_seconds         the pure placement step (filters + scores)
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { perRegistry } from '@shoal/controller-runtime';
 
 export type AttemptResult = 'scheduled' | 'unschedulable' | 'conflict' | 'error';
 
@@ -17,31 +18,21 @@ interface MetricSet {
   decisions: Histogram;
 }
 
-/** One set per registry: the scheduler is built again each time this process wins leadership anew. */
-const sets = new WeakMap<Registry, MetricSet>();
-
-function metricSet(registry: Registry): MetricSet {
-  let set = sets.get(registry);
-  if (set) return set;
-  const registers = [registry];
-  set = {
-    attempts: new Counter({ name: 'shoal_scheduler_schedule_attempts_total', help: 'Scheduling attempts by result.', labelNames: ['result'], registers }),
-    bindFailures: new Counter({
-      name: 'shoal_scheduler_bind_failures_total',
-      help: 'Binds that failed (each is retried with backoff), by the Status reason the apiserver gave, or ConnectionError.',
-      labelNames: ['reason'],
-      registers,
-    }),
-    decisions: new Histogram({
-      name: 'shoal_scheduler_decision_duration_seconds',
-      help: 'Time to pick a node for one VM (filters and scores over the nodes it looks at), without API calls.',
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1],
-      registers,
-    }),
-  };
-  sets.set(registry, set);
-  return set;
-}
+const metricSet = perRegistry((registers): MetricSet => ({
+  attempts: new Counter({ name: 'shoal_scheduler_schedule_attempts_total', help: 'Scheduling attempts by result.', labelNames: ['result'], registers }),
+  bindFailures: new Counter({
+    name: 'shoal_scheduler_bind_failures_total',
+    help: 'Binds that failed (each is retried with backoff), by the Status reason the apiserver gave, or ConnectionError.',
+    labelNames: ['reason'],
+    registers,
+  }),
+  decisions: new Histogram({
+    name: 'shoal_scheduler_decision_duration_seconds',
+    help: 'Time to pick a node for one VM (filters and scores over the nodes it looks at), without API calls.',
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1],
+    registers,
+  }),
+}));
 
 export class SchedulerMetrics {
   private readonly set: MetricSet;

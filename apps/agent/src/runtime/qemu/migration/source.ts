@@ -211,8 +211,9 @@ export async function migrate(session: QmpSession, opts: MigrateOptions): Promis
         case 'completed': {
           // QEMU sets the state before it computes total-time and downtime (7.2,
           // migration_iteration_finish): a query in between reads zeros, so ask again.
+          // Asked again at once: the guest is paused until the switchover this answer starts.
           if (!info['total-time'] && Date.now() < (completedSeenAt ??= Date.now()) + 2_000) {
-            await nap(10);
+            await nap(1);
             continue;
           }
           phase = 'completed';

@@ -93,8 +93,8 @@ export async function prepareIncoming(session: QmpSession, opts: PrepareIncoming
 }
 
 /**
- * Runs the guest on the target, once QEMU says the whole state arrived: stops the NBD exports
- * (the source's mirrors are done by then; anything still connected is cut) and sends `cont`.
+ * Runs the guest on the target, once QEMU says the whole state arrived: sends `cont`, then stops
+ * the NBD exports (the source's mirrors are done by then; anything still connected is cut).
  * Call it after the source's migrate() resolved. Waits up to `timeoutMs` for the incoming
  * migration to finish (the target reads the last bytes just after the source sent them).
  * Answers QEMU's status when it was already running (a target started without -S).
@@ -106,16 +106,22 @@ export async function resumeTarget(session: QmpSession, opts: { timeoutMs?: numb
     status = (await session.execute<{ status: string }>('query-status')).status;
     if (status !== 'inmigrate') break;
     if (Date.now() > deadline) throw new MigrationError('TargetFailed', 'the target is still receiving the migration: not resuming it');
-    await new Promise((r) => setTimeout(r, 20));
+    // The guest is paused meanwhile: every millisecond of this wait is downtime.
+    await new Promise((r) => setTimeout(r, 2));
   }
   const incoming = await session.execute<{ status?: string }>('query-migrate');
   if (incoming.status !== 'completed')
     throw new MigrationError('TargetFailed', `the target's incoming migration is ${incoming.status ?? 'not there'} (QEMU ${status}): not resuming it`);
+  // Running first, tidying after: the source's mirrors completed before its last RAM pages
+  // went, so nothing writes to the NBD exports any more, and the guest waits for none of it.
+  let resumedAt = Date.now();
+  if (status !== 'running') {
+    await session.execute('cont');
+    resumedAt = Date.now();
+  }
   await stopNbdExports(session);
   await removeObject(session, TARGET_AUTHZ_ID);
-  if (status === 'running') return { resumedAt: Date.now(), status };
-  await session.execute('cont');
-  return { resumedAt: Date.now(), status: 'running' };
+  return { resumedAt, status: 'running' };
 }
 
 /** Removes this module's NBD exports and stops the NBD server; missing ones are no error. */
