@@ -95,14 +95,17 @@ ensure_openssl() {
   apt_install openssl openssl
 }
 
-# The chaos soak (soak/, and its short variant in e2e/soak.test.ts) gives each agent a host of
-# its own: network namespaces and veths (iproute2's `ip`), and partitions with nftables (`nft`).
-ensure_soak_tools() {
+# Network tools. The agent's VM networking: bridges, VXLAN and taps (iproute2's `ip` and
+# `bridge`), DHCP for guests (dnsmasq, the binary only: dnsmasq-base runs no service). The chaos
+# soak (soak/, and e2e/soak.test.ts) gives each agent a host of its own with network namespaces
+# and veths, and partitions with nftables (`nft`).
+ensure_network_tools() {
   local missing=()
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
   if [ "${#missing[@]}" -gt 0 ]; then
-    apt_install "the soak's network tools" "${missing[@]}"
+    apt_install "the network tools" "${missing[@]}"
   fi
 }
 
@@ -175,6 +178,6 @@ ensure_node_modules() {
 ensure_node
 ensure_etcd
 ensure_openssl
-ensure_soak_tools
+ensure_network_tools
 ensure_vm_runtime
 ensure_node_modules
