@@ -123,6 +123,14 @@ test('host forwards, a fixed MAC, a root disk and an incoming migration', () => 
   assert.equal(opt(ro.args, '-drive'), 'file=/images/base.raw,if=none,id=disk0,format=raw,readonly=on');
 });
 
+test('a tap NIC: QEMU opens the node’s tap by name and runs no script; the MAC is the uid’s', () => {
+  const cmd = buildQemuCommandLine({ ...base, network: { mode: 'tap', tap: 'shtap-abc' } });
+  assert.equal(opt(cmd.args, '-netdev'), 'tap,id=net0,ifname=shtap-abc,script=no,downscript=no');
+  assert.equal(opt(cmd.args, '-device'), `virtio-net-device,netdev=net0,mac=${macForUid(base.uid)}`);
+  assert.equal(cmd.mac, macForUid(base.uid));
+  assert.doesNotMatch(cmd.kernelCmdline, /shoal\.net=off/, 'the guest asks DHCP on eth0');
+});
+
 test('commas in paths are doubled inside QEMU options, but not in plain path arguments', () => {
   assert.equal(escapeOption('/a,b/c'), '/a,,b/c');
   const cmd = buildQemuCommandLine({ ...base, runDir: '/tmp/a,b', rootDisk: { path: '/d,1.qcow2' } });
@@ -161,6 +169,8 @@ test('bad specs are refused with the field that is wrong', () => {
     [{ network: { mode: 'user', mac: 'nope' } }, 'network.mac'],
     [{ network: { mode: 'user', hostForwards: [{ hostPort: 0, guestPort: 22 }] } }, 'network.hostForwards[0].hostPort'],
     [{ network: { mode: 'bridge' } as never }, 'network.mode'],
+    [{ network: { mode: 'tap', tap: 'a,tap=with-commas' } }, 'network.tap'],
+    [{ network: { mode: 'tap', tap: 'shtap-0123456789' } }, 'network.tap'],
     [{ rootDisk: { path: '/x', format: 'vmdk' as never } }, 'rootDisk.format'],
     [{ incoming: '' }, 'incoming'],
     [{ runDir: '/' + 'x'.repeat(120) }, 'runDir'],
