@@ -18,7 +18,7 @@ import { startCluster, waitFor, type TestCluster, type ShoalProcess } from '@sho
 const LEASE_S = 3;
 const RETRY_S = 0.5;
 const FLAGS = ['--leader-elect'];
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation'];
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network'];
 const LEASE = 'shoal-controller-manager-scheduler';
 
 interface Manager {

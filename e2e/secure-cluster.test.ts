@@ -34,6 +34,7 @@ const TOKENS = {
   volume: 'volume-token',
   migration: 'migration-token',
   evacuation: 'evacuation-token',
+  network: 'network-token',
 };
 
 let cluster: TestCluster;
@@ -85,6 +86,7 @@ before(async () => {
       `${TOKENS.volume},system:shoal:volume,11,`,
       `${TOKENS.migration},system:shoal:migration,12,`,
       `${TOKENS.evacuation},system:shoal:evacuation,13,`,
+      `${TOKENS.network},system:shoal:network,14,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -225,7 +227,7 @@ test('the controller-manager with its token and a simulated agent with its node 
   await cm.stop();
 });
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation'] as const;
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network'] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
 test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady, preempt, keep quota status and empty a deleted namespace, each as its own user', async () => {
@@ -435,8 +437,16 @@ test("each controller's token holds only that controller's rights", async () => 
   assert.equal((await as('evacuation', 'PATCH', `${V}/namespaces/default/migrations/evac-probe/status`, { status: { phase: 'Failed' } })).status, 403);
   assert.equal((await as('evacuation', 'PATCH', `${vms}/probe/status`, { status: { phase: 'Pending' } })).status, 403);
   await admin.delete('migration', 'evac-probe', { namespace: 'default' });
+  // The network controller takes and gives back addresses and writes VM interfaces; it edits no VM spec.
+  await admin.create('network', { metadata: { name: 'probe-net' }, spec: { cidr: '10.70.0.0/24' } }, { namespace: 'default' });
+  const claim = { metadata: { name: 'probe-net.10-70-0-9' }, spec: { network: 'probe-net', address: '10.70.0.9', vmName: 'probe', vmUID: 'x' } };
+  assert.equal((await as('network', 'POST', `${V}/namespaces/default/ipaddresses`, claim)).status, 201);
+  assert.equal((await as('network', 'DELETE', `${V}/namespaces/default/ipaddresses/probe-net.10-70-0-9`)).status, 200);
+  assert.equal((await as('network', 'PATCH', `${vms}/probe`, { metadata: { labels: { x: 'y' } } })).status, 403);
+  assert.equal((await as('network', 'POST', `${V}/namespaces/default/networks`, { metadata: { name: 'sneaky' }, spec: { cidr: '10.71.0.0/24' } })).status, 403);
+  await admin.delete('network', 'probe-net', { namespace: 'default' });
   // Only the namespace controller deletes what it does not own.
-  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration', 'evacuation'] as const)
+  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration', 'evacuation', 'network'] as const)
     assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
 });

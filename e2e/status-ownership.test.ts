@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { AuditEntry, Condition, KubeObject, VirtualMachine, WatchEvent } from '@shoal/api';
 import { readAuditLog, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation'];
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network'];
 const NODES = ['own-a', 'own-b'];
 const ADMIN = 'admin-token';
 const tokenOf = (who: string) => `${who}-token`;
@@ -37,6 +37,7 @@ const VM_OWNERS: Record<string, Owned> = {
   'system:shoal:scheduler': { fields: [], conditions: ['Scheduled'] },
   'system:shoal:preemptor': { fields: ['preemptedBy', 'nominatedNodeName'], conditions: [] },
   'system:shoal:health': { fields: [], conditions: [] },
+  'system:shoal:network': { fields: ['interfaces'], conditions: ['NetworksReady'] },
   admin: { fields: [], conditions: [] },
 };
 /** The binding subresource: the Scheduled condition, and the nomination it uses up. */

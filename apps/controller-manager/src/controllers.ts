@@ -12,6 +12,7 @@ import { resourceQuotaController, RESOURCEQUOTA_NAME } from './resourcequota/con
 import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
 import { volumeController, VOLUME_NAME } from './volume/controller.js';
 import { evacuationController, EVACUATION_NAME } from './evacuation/controller.js';
+import { networkController, NETWORK_NAME } from './network/controller.js';
 
 export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
@@ -51,6 +52,12 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     name: EVACUATION_NAME,
     description: 'starts a Migration for each Running VirtualMachine with evictionStrategy LiveMigrate that is asked to leave its node (drain, preemption)',
     build: evacuationController,
+  },
+  {
+    name: NETWORK_NAME,
+    description:
+      "gives each VirtualMachine NIC an address of its Network (one IPAddress per address, so never the same twice), records it in the VM's status.interfaces, and gives it back when the VM goes",
+    build: networkController,
   },
 ];
 

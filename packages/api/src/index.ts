@@ -21,3 +21,4 @@ export * from './defaults.js';
 export * from './quota-usage.js';
 export * from './volumes.js';
 export * from './migrations.js';
+export * from './ipv4.js';

@@ -48,8 +48,8 @@ export interface VmContext {
   restartBackoff: { policy: RestartBackoffPolicy; store: RestartBackoffStore };
   /** Volumes and pools, to make a VM's disks ready before it boots; none: VMs boot without disks (tests of the lifecycle alone). */
   volumes?: VolumeAccess;
-  /** The disk problem last said (log and Event), per VM key: said once, not on every retry. */
-  blockedOnDisks: Map<string, string>;
+  /** Why a VM could not boot here, last said (log and Event), per VM key: said once, not on every retry. */
+  launchBlockedBy: Map<string, string>;
   /** Whether an instance is a live migration's target still waiting for its guest: the migration's, not a stray. */
   waitingForMigration?(uid: string): boolean;
   /** Whether the VM's guest is stopped here for a cold migration's copy: not restarted meanwhile. */

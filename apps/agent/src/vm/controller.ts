@@ -75,7 +75,7 @@ export function vmController(o: VmControllerOptions): Controller {
     reportedFence: new Map(),
     restartBackoff: { policy: o.restartBackoff ?? KUBELET_RESTART_BACKOFF, store: o.restartBackoffStore ?? new MemoryRestartBackoffStore() },
     volumes: o.volumes?.access,
-    blockedOnDisks: new Map(),
+    launchBlockedBy: new Map(),
     waitingForMigration: o.waitingForMigration,
     heldForMigration: o.heldForMigration,
     migrationsOf: o.migrations ? (uid) => o.migrations!.list().filter((m) => m.status?.vmUID === uid) : undefined,

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { AGENT_FINALIZER, EVICTION_REQUESTED_ANNOTATION, type EvictionRequest, type VirtualMachine } from '@shoal/api';
+import { AGENT_FINALIZER, EVICTION_REQUESTED_ANNOTATION, type Event, type EvictionRequest, type VirtualMachine } from '@shoal/api';
 import { Informer, type ShoalClient } from '@shoal/client';
 import { EventRecorder, type Controller } from '@shoal/controller-runtime';
 import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
@@ -147,5 +147,21 @@ test('a deleted VM keeps the agent finalizer while its guest stops, and loses it
       { timeoutMs: 15_000, message: 'the delete to complete once the guest was killed' },
     );
     assert.equal(instanceOf(h, 'doomed'), undefined);
+  });
+});
+
+test('a VM on Networks is not booted by an agent that does not attach them: its status and an Event say so', async () => {
+  await withAgent('no-networks', 2_000, async (h) => {
+    await client.create('vm', {
+      metadata: { name: 'networked', namespace: 'default' },
+      spec: { resources: { vcpus: 1, memoryMiB: 128 }, networks: [{ name: 'tenant-a' }] },
+    });
+    await client.patch('vm', 'networked', { spec: { nodeName: h.node } }, { type: 'merge', namespace: 'default' });
+    const waiting = await until('networked', (v) => v.status?.reason === 'NetworksUnsupported', 'told why it does not boot');
+    assert.match(waiting.status!.message!, /does not attach VMs to Networks \(spec\.networks: tenant-a\)/);
+    assert.equal(instanceOf(h, 'networked'), undefined, 'no guest started');
+    const events = (await client.list<Event>('event', { namespace: 'default' })).items;
+    assert.ok(events.some((e) => e.reason === 'NetworksUnsupported' && e.involvedObject?.name === 'networked'));
+    await client.delete('vm', 'networked', { namespace: 'default' });
   });
 });

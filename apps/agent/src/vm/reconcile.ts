@@ -243,16 +243,30 @@ async function holdBackRestart(ctx: VmContext, vm: VirtualMachine, instance: Ins
  * (controller.ts); the retry is for what no event announces (a shared pool mounted late).
  */
 async function disksFor(ctx: VmContext, vm: VirtualMachine): Promise<LaunchDisk[] | Result> {
+  const networks = (vm.spec.networks ?? []).map((n) => n.name);
+  // The node's side of Networks (network/: bridges, VXLAN, taps, DHCP, NAT) is not wired to VMs yet.
+  if (networks.length)
+    return notLaunched(
+      ctx,
+      vm,
+      'NetworksUnsupported',
+      `node ${ctx.nodeName}'s agent does not attach VMs to Networks (spec.networks: ${networks.join(', ')}); the VM waits`,
+    );
   if (!ctx.volumes) return [];
   const prepared = await prepareDisks(ctx.volumes, vm);
   if (prepared.ok) return prepared.disks;
+  return notLaunched(ctx, vm, prepared.reason, prepared.message);
+}
+
+/** A VM that cannot boot here now: said once as an Event and always in its status; looked at again later. */
+async function notLaunched(ctx: VmContext, vm: VirtualMachine, reason: string, message: string): Promise<Result> {
   const key = objectKey(vm.metadata);
-  if (ctx.blockedOnDisks.get(key) !== prepared.message) {
-    ctx.blockedOnDisks.set(key, prepared.message);
-    ctx.log.warn({ vm: key, reason: prepared.reason }, prepared.message);
-    ctx.recorder.event(vm, 'Warning', prepared.reason, prepared.message);
+  if (ctx.launchBlockedBy.get(key) !== message) {
+    ctx.launchBlockedBy.set(key, message);
+    ctx.log.warn({ vm: key, reason }, message);
+    ctx.recorder.event(vm, 'Warning', reason, message);
   }
-  await writeStatus(ctx, vm, undefined, false, undefined, { reason: prepared.reason, message: prepared.message });
+  await writeStatus(ctx, vm, undefined, false, undefined, { reason, message });
   return { requeueAfterMs: VOLUME_RETRY_MS };
 }
 

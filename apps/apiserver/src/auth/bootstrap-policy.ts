@@ -3,7 +3,7 @@
  * start when missing and otherwise left as they are, so an administrator's edits stay:
  *  - ClusterRole cluster-admin (everything), bound to group system:masters;
  *  - ClusterRole system:shoal-controller-manager with what all the controllers need (scheduler,
- *    preemptor, health, namespace, resourcequota, volume, migration, evacuation), bound to user system:shoal-controller-manager;
+ *    preemptor, health, namespace, resourcequota, volume, migration, evacuation, network), bound to user system:shoal-controller-manager;
  *  - Role system:shoal-controller-manager:leader-election in shoal-system (its Leases; a
  *    ClusterRole cannot be limited to one namespace), bound to the same user;
  *  - per controller (Kubernetes' --use-service-account-credentials): ClusterRole
@@ -48,6 +48,8 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
       'volumes',
       'storagepools',
       'migrations',
+      'networks',
+      'ipaddresses',
     ],
     verbs: READ,
   },
@@ -68,6 +70,9 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: ['migrations', 'migrations/status'], verbs: ['patch', 'update'] },
   // Evacuation: a Migration for a LiveMigrate VM asked to leave its node.
   { apiGroups: [GROUP], resources: ['migrations'], verbs: ['create'] },
+  // Network: an IPAddress per NIC made and released, the Networks' counts (VM interfaces: virtualmachines/status, above).
+  { apiGroups: [GROUP], resources: ['ipaddresses'], verbs: ['create', 'delete'] },
+  { apiGroups: [GROUP], resources: ['networks/status'], verbs: ['patch', 'update'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
 
@@ -84,7 +89,7 @@ const LIST_WATCH = ['list', 'watch'];
  * write it makes) and nothing more.
  */
 export const CONTROLLER_RULES: Record<
-  'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration' | 'evacuation',
+  'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration' | 'evacuation' | 'network',
   PolicyRule[]
 > = {
   scheduler: [
@@ -153,6 +158,14 @@ export const CONTROLLER_RULES: Record<
     // One Migration per eviction request of a LiveMigrate VM, and the VM's annotation saying it was started.
     { apiGroups: [GROUP], resources: ['migrations'], verbs: ['create'] },
     { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['patch'] },
+    EVENTS,
+  ],
+  network: [
+    { apiGroups: [GROUP], resources: ['virtualmachines', 'networks', 'ipaddresses'], verbs: LIST_WATCH },
+    // An address taken by creating its IPAddress (one name per address), released by deleting it.
+    { apiGroups: [GROUP], resources: ['ipaddresses'], verbs: ['create', 'delete'] },
+    // The VM's status.interfaces and NetworksReady condition; the Network's counts.
+    { apiGroups: [GROUP], resources: ['virtualmachines/status', 'networks/status'], verbs: ['patch'] },
     EVENTS,
   ],
 };

@@ -3,13 +3,16 @@ import type { KindInfo } from '@shoal/api';
 import type { KindStrategy } from './strategy.js';
 import { migrationStrategy } from './strategies/migration.js';
 import { namespaceStrategy } from './strategies/namespace.js';
+import { ipAddressStrategy, networkStrategy } from './strategies/network.js';
 import { priorityClassStrategy } from './strategies/priorityclass.js';
 import { virtualMachineStrategy } from './strategies/virtualmachine.js';
 import { volumeStrategy } from './strategies/volume.js';
 
 const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
+  IPAddress: ipAddressStrategy,
   Migration: migrationStrategy,
   Namespace: namespaceStrategy,
+  Network: networkStrategy,
   PriorityClass: priorityClassStrategy,
   VirtualMachine: virtualMachineStrategy,
   Volume: volumeStrategy,

@@ -80,9 +80,11 @@ export interface Kinds {
   ClusterRole: ClusterRole;
   ClusterRoleBinding: ClusterRoleBinding;
   Event: Event;
+  IPAddress: IPAddress;
   Lease: Lease;
   Migration: Migration;
   Namespace: Namespace;
+  Network: Network;
   Node: Node;
   PlacementPolicy: PlacementPolicy;
   PriorityClass: PriorityClass;
@@ -254,6 +256,30 @@ export interface ObjectReference {
 export interface EventSource {
   component?: string;
   host?: string;
+}
+/**
+ * One address of a Network, given to one VM NIC: the record that makes the address taken. Its name is the Network's and the address's (<network>.<a>-<b>-<c>-<d>), so two can never be created for one address, however many controllers or apiservers race. Made and deleted by the network controller; the VM's status.interfaces says the same for its reader.
+ */
+export interface IPAddress {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'IPAddress';
+  metadata: ObjectMeta;
+  spec: IPAddressSpec;
+}
+export interface IPAddressSpec {
+  /**
+   * The Network, in this namespace.
+   */
+  network: string;
+  address: string;
+  /**
+   * The VirtualMachine, in this namespace, whose NIC has it.
+   */
+  vmName: string;
+  /**
+   * That VM's uid: a VM deleted and made again under the same name is another VM.
+   */
+  vmUID: string;
 }
 /**
  * A heartbeat or a lock: node agents renew one per node, controllers hold one per leader election.
@@ -464,6 +490,42 @@ export interface NamespaceStatus {
   /**
    * While the namespace is being deleted, why it is not gone yet (written by the controller-manager's namespace controller): NamespaceContentRemaining, NamespaceFinalizersRemaining, NamespaceDeletionContentFailure.
    */
+  conditions?: Condition[];
+}
+/**
+ * An isolated layer-2 network for VirtualMachines: a subnet and its gateway. A VM names the Networks of its namespace it joins (spec.networks, one NIC each); the control plane gives each NIC an address of the subnet, recorded in the VM's status.interfaces and kept for the VM's life (restarts, agent restarts, migration), and released when the VM is deleted. VMs on different Networks cannot reach each other.
+ */
+export interface Network {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Network';
+  metadata: ObjectMeta;
+  spec: NetworkSpec;
+  status?: NetworkStatus;
+}
+export interface NetworkSpec {
+  /**
+   * The subnet, IPv4, /16 to /29, its host bits zero (e.g. 10.40.0.0/24). Cannot be changed.
+   */
+  cidr: string;
+  /**
+   * The guests' default route, an address of the subnet that no VM gets; the subnet's first address when omitted. Cannot be changed.
+   */
+  gateway?: string;
+}
+export interface NetworkStatus {
+  /**
+   * The gateway in use (spec.gateway, or the subnet's first address).
+   */
+  gateway?: string;
+  /**
+   * Addresses VMs can get: the subnet less its network, broadcast and gateway addresses.
+   */
+  capacity?: number;
+  /**
+   * Addresses given to VMs now.
+   */
+  allocated?: number;
+  observedGeneration?: number;
   conditions?: Condition[];
 }
 /**
@@ -769,6 +831,12 @@ export interface VirtualMachineSpec {
   volumes?: VmVolume[];
   network: VmNetwork;
   /**
+   * The Networks the VM joins, one NIC each, in this order (eth0 first); each NIC gets an address from the control plane (status.interfaces).
+   *
+   * @maxItems 4
+   */
+  networks?: VmNetworkAttachment[];
+  /**
    * The node this VM is bound to; set by the scheduler.
    */
   nodeName?: string;
@@ -879,6 +947,12 @@ export interface VolumeSource {
 export interface VmNetwork {
   mode: NetworkMode;
 }
+export interface VmNetworkAttachment {
+  /**
+   * A Network in the VM's namespace.
+   */
+  name: string;
+}
 /**
  * Placement rules relative to node labels and to other VMs.
  */
@@ -960,6 +1034,10 @@ export interface VirtualMachineStatus {
    */
   ip?: string;
   /**
+   * One per spec.networks entry that has its address, in the same order; written by the network controller.
+   */
+  interfaces?: VmInterfaceStatus[];
+  /**
    * When the guest last reached its boot marker.
    */
   bootedAt?: string;
@@ -991,6 +1069,16 @@ export interface VirtualMachineStatus {
    * Detailed conditions (Scheduled, Ready, ...), each with a reason and message.
    */
   conditions?: Condition[];
+}
+export interface VmInterfaceStatus {
+  network: string;
+  /**
+   * The address the control plane gave this NIC on the Network.
+   */
+  ip: string;
+  prefixLength?: number;
+  gateway?: string;
+  mac: string;
 }
 /**
  * A disk that belongs to a VirtualMachine, not to a host, like a PersistentVolumeClaim. It is made on first use, by the node agent of the first VM that uses it: blank, as a copy-on-write overlay on an image, or as a clone of another Volume. A Volume in a local pool stays on the node where it was made, and its VM runs only there; one in a shared pool can be used from any node the pool reaches. Deleting a VirtualMachine deletes only the Volumes it owns (ownerReferences: those made from its volumeTemplates and rootDisk); a Volume in use by a VM is deleted only once no VM uses it.

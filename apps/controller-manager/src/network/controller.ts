@@ -1,0 +1,44 @@
+/**
+ * The network controller's wiring (STYLE.md 4): addresses for the NICs of VirtualMachines on
+ * Networks (reconcile.ts). One queue, two kinds of keys:
+ *
+ *   VM changed or deleted        → vm/<its key>, when it names Networks, has interfaces or is gone
+ *   IPAddress added or deleted   → its VM's key (one whose VM is gone is given back), its
+ *                                  Network's; deleted: the VMs of its namespace still waiting
+ *                                  for an address (NetworksReady False)
+ *   Network added or changed     → its own key, and the VMs of its namespace that name it
+ */
+import { findCondition, type IPAddress, type Network, type VirtualMachine } from '@shoal/api';
+import { Controller, type EventHandler } from '@shoal/controller-runtime';
+import type { ControllerEnv } from '../controller-env.js';
+import { NETWORKS_READY, networkQueueKey, reconcile, vmQueueKey, type NetworkContext } from './reconcile.js';
+
+export const NETWORK_NAME = 'network';
+export const NETWORK_COMPONENT = 'shoal-network-controller';
+
+export function networkController(env: ControllerEnv): Controller {
+  const log = env.log.child({ controller: NETWORK_NAME });
+  const vms = env.informers.informer<VirtualMachine>('vm');
+  const networks = env.informers.informer<Network>('network');
+  const addresses = env.informers.informer<IPAddress>('ipaddress');
+  const ctx: NetworkContext = { client: env.client, vms, networks, addresses, taken: new Map(), recorder: env.recorder(NETWORK_COMPONENT), log };
+  const controller = new Controller({ name: NETWORK_NAME, workers: 2, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });
+
+  const waitingIn = (namespace: string, network?: string) =>
+    vms
+      .list()
+      .filter((v) => v.metadata.namespace === namespace && (network === undefined || v.spec.networks?.some((n) => n.name === network)))
+      .filter((v) => network !== undefined || findCondition(v.status?.conditions, NETWORKS_READY)?.status === 'False')
+      .map((v) => vmQueueKey(namespace, v.metadata.name!));
+
+  const onVm: EventHandler<VirtualMachine> = ({ type, object: v }) =>
+    type === 'delete' || v.spec.networks?.length || v.status?.interfaces?.length ? [vmQueueKey(v.metadata.namespace!, v.metadata.name!)] : [];
+  const onAddress: EventHandler<IPAddress> = ({ type, object: a }) => {
+    const ns = a.metadata.namespace!;
+    const keys = [vmQueueKey(ns, a.spec.vmName), networkQueueKey(ns, a.spec.network)];
+    return type === 'delete' ? [...keys, ...waitingIn(ns)] : keys;
+  };
+  const onNetwork: EventHandler<Network> = ({ type, object: n }) =>
+    type === 'delete' ? [] : [networkQueueKey(n.metadata.namespace!, n.metadata.name!), ...waitingIn(n.metadata.namespace!, n.metadata.name!)];
+  return controller.watch(vms, onVm).watch(addresses, onAddress).watch(networks, onNetwork);
+}
