@@ -57,61 +57,55 @@ export class Links {
   /** The bridge, up, with exactly these addresses (CIDR notation: the gateway's, e.g. 10.40.0.1/24). */
   async ensureBridge(name: string, addresses: string[] = []): Promise<LinkChange> {
     checkName(name);
-    let change: LinkChange = 'unchanged';
-    const link = await this.show(name);
-    if (link && link.linkinfo?.info_kind !== 'bridge') {
-      await this.ip(['link', 'del', name]);
-      change = 'updated';
-    }
-    if (!link || change === 'updated') {
-      await this.ip(['link', 'add', 'name', name, 'type', 'bridge']);
-      change = change === 'updated' ? 'updated' : 'created';
-    }
-    if (await this.setAddresses(name, addresses)) change = change === 'unchanged' ? 'updated' : change;
-    if (await this.up(name)) change = change === 'unchanged' ? 'updated' : change;
-    return change;
+    let change = await this.make(name, (l) => l.linkinfo?.info_kind === 'bridge', ['link', 'add', 'name', name, 'type', 'bridge']);
+    change = also(change, await this.setAddresses(name, addresses));
+    return also(change, await this.up(name));
   }
 
   /** The VXLAN device of a segment, up, on its bridge, flooding to exactly `peers`. */
   async ensureVxlan(name: string, spec: VxlanSpec): Promise<LinkChange> {
     checkName(name);
     if (!(await this.show(spec.bridge))) throw new LinkError(`bridge ${spec.bridge} does not exist: no VXLAN device ${name} made for it`);
-    let change: LinkChange = 'unchanged';
-    const link = await this.show(name);
-    const data = link?.linkinfo?.info_data;
-    const right = link?.linkinfo?.info_kind === 'vxlan' && data?.id === spec.vni && data.local === spec.local && data.port === spec.port;
-    if (link && !right) {
-      // VNI, source and port are fixed when a VXLAN device is made: a different one is made anew.
-      await this.ip(['link', 'del', name]);
-      change = 'updated';
-    }
-    if (!link || !right) {
-      await this.ip(['link', 'add', 'name', name, 'type', 'vxlan', 'id', String(spec.vni), 'local', spec.local, 'dstport', String(spec.port)]);
-      change = change === 'updated' ? 'updated' : 'created';
-    }
-    if (await this.enslave(name, spec.bridge)) change = change === 'unchanged' ? 'updated' : change;
-    if (await this.setFloodPeers(name, spec.peers)) change = change === 'unchanged' ? 'updated' : change;
-    if (await this.up(name)) change = change === 'unchanged' ? 'updated' : change;
-    return change;
+    // VNI, source and port are fixed when a VXLAN device is made: a different one is made anew.
+    const right = (l: IpLink) => {
+      const data = l.linkinfo?.info_data;
+      return l.linkinfo?.info_kind === 'vxlan' && data?.id === spec.vni && data.local === spec.local && data.port === spec.port;
+    };
+    let change = await this.make(name, right, [
+      'link',
+      'add',
+      'name',
+      name,
+      'type',
+      'vxlan',
+      'id',
+      String(spec.vni),
+      'local',
+      spec.local,
+      'dstport',
+      String(spec.port),
+    ]);
+    change = also(change, await this.enslave(name, spec.bridge));
+    change = also(change, await this.setFloodPeers(name, spec.peers));
+    return also(change, await this.up(name));
   }
 
   /** A persistent tap for one VM NIC, up, on the Network's bridge; QEMU opens it by name. */
   async ensureTap(name: string, bridge: string): Promise<LinkChange> {
     checkName(name);
     if (!(await this.show(bridge))) throw new LinkError(`bridge ${bridge} does not exist: no tap ${name} made for it`);
-    let change: LinkChange = 'unchanged';
+    let change = await this.make(name, (l) => l.linkinfo?.info_kind === 'tun', ['tuntap', 'add', 'dev', name, 'mode', 'tap']);
+    change = also(change, await this.enslave(name, bridge));
+    return also(change, await this.up(name));
+  }
+
+  /** Makes the device unless one of the name is right already; one that is not is removed first. */
+  private async make(name: string, right: (link: IpLink) => boolean, create: string[]): Promise<LinkChange> {
     const link = await this.show(name);
-    if (link && link.linkinfo?.info_kind !== 'tun') {
-      await this.ip(['link', 'del', name]);
-      change = 'updated';
-    }
-    if (!link || change === 'updated') {
-      await this.ip(['tuntap', 'add', 'dev', name, 'mode', 'tap']);
-      change = change === 'updated' ? 'updated' : 'created';
-    }
-    if (await this.enslave(name, bridge)) change = change === 'unchanged' ? 'updated' : change;
-    if (await this.up(name)) change = change === 'unchanged' ? 'updated' : change;
-    return change;
+    if (link && right(link)) return 'unchanged';
+    if (link) await this.ip(['link', 'del', name]);
+    await this.ip(create);
+    return link ? 'updated' : 'created';
   }
 
   /** Removes a device; one that is not there is no error. */
@@ -198,6 +192,9 @@ export class Links {
     return run('bridge', [...this.nsArgs(), ...args]);
   }
 }
+
+/** A change so far, and whether a later step changed something too. */
+const also = (change: LinkChange, changed: boolean): LinkChange => (change === 'unchanged' && changed ? 'updated' : change);
 
 function checkName(name: string): void {
   if (!name || name.length > MAX_LINK_NAME || /[\s/:]/.test(name))
