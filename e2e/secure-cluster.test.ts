@@ -441,7 +441,8 @@ test("each controller's token holds only that controller's rights", async () => 
   await admin.create('network', { metadata: { name: 'probe-net' }, spec: { cidr: '10.70.0.0/24' } }, { namespace: 'default' });
   const claim = { metadata: { name: 'probe-net.10-70-0-9' }, spec: { network: 'probe-net', address: '10.70.0.9', vmName: 'probe', vmUID: 'x' } };
   assert.equal((await as('network', 'POST', `${V}/namespaces/default/ipaddresses`, claim)).status, 201);
-  assert.equal((await as('network', 'DELETE', `${V}/namespaces/default/ipaddresses/probe-net.10-70-0-9`)).status, 200);
+  // 404: the running network controller gave it back first (VM probe names no Network) — authorized all the same (403 comes before).
+  assert.ok([200, 404].includes((await as('network', 'DELETE', `${V}/namespaces/default/ipaddresses/probe-net.10-70-0-9`)).status));
   assert.equal((await as('network', 'PATCH', `${vms}/probe`, { metadata: { labels: { x: 'y' } } })).status, 403);
   assert.equal((await as('network', 'POST', `${V}/namespaces/default/networks`, { metadata: { name: 'sneaky' }, spec: { cidr: '10.71.0.0/24' } })).status, 403);
   await admin.delete('network', 'probe-net', { namespace: 'default' });
