@@ -204,7 +204,8 @@ function sampleOf(schema: any, rand: () => number, depth = 0): unknown {
     case 'boolean':
       return rand() < 0.5;
     case 'string':
-      return 'a';
+      // A field with a pattern (an address, a CIDR) says what fits it.
+      return schema.examples?.[0] ?? 'a';
     default:
       return rand() < 0.5 ? 'a' : 1;
   }
