@@ -278,8 +278,13 @@ function checkOwnership(seen: WatchEvent<KubeObject>[], log: AuditEntry[]): Chec
       flag('unknown', `${what}: no audited write produced it`);
       continue;
     }
-    // A write that changes nothing answers the version before it: the author is the one audited first.
-    const author = authors.sort((x, y) => x.time.localeCompare(y.time))[0]!;
+    // A write that changes nothing answers the version it found, so one version can have several
+    // audited writes: its author is one whose rights cover what changed (a VM's; the other writes
+    // changed nothing), else the one audited first — which is then flagged.
+    const ownedBy = (user: string): Owned[] =>
+      obj.kind === 'Node' ? [] : user.startsWith('system:node:') ? [AGENT] : VM_OWNERS[user] ? [VM_OWNERS[user]!] : [];
+    const byTime = authors.sort((x, y) => x.time.localeCompare(y.time));
+    const author = (obj.kind === 'VirtualMachine' && byTime.find((a) => outside(changed, ...ownedBy(a.user)).length === 0)) || byTime[0]!;
     const isNode = author.user.startsWith('system:node:');
     if (obj.kind === 'Node') {
       const own = isNode ? [NODE_AGENT] : NODE_OWNERS[author.user] ? [NODE_OWNERS[author.user]!] : [];
