@@ -27,7 +27,7 @@ import { attemptMode, failure, isTerminal, reportSource } from './report.js';
 import { abandon, startTransfer } from './source.js';
 import { bootHere, prepareTarget, resumeHere } from './target.js';
 import { startColdTransfer } from './cold-source.js';
-import { removeCopiesHeldElsewhere, vmOfMigration } from './stale-copies.js';
+import { removeCopiesIfElsewhere } from './stale-copies.js';
 
 /** How soon a killed QEMU of an attempt that ended is looked at again, to be removed. */
 const TARGET_EXIT_POLL_MS = 50;
@@ -118,10 +118,7 @@ async function finish(ctx: MigrationContext, key: string, m: Migration | undefin
       const instance = ctx.driver.state(uid);
       if (instance && instance.phase !== 'exited' && !ctx.vms.get(objectKey({ namespace: m!.metadata.namespace, name: m!.spec.vmName })))
         await ctx.driver.kill(uid);
-      if (instance) {
-        const vm = await vmOfMigration(ctx, key, m);
-        if (vm?.metadata.uid === uid && vm.spec.nodeName !== ctx.nodeName) await removeCopiesHeldElsewhere(ctx, vm);
-      }
+      if (instance) await removeCopiesIfElsewhere(ctx, key, m, uid);
       return undefined;
     }
     return abandon(ctx, key, m, local ?? { role, mode: m ? attemptMode(m) : 'Live', vmUid: uid });
@@ -135,8 +132,7 @@ async function finish(ctx: MigrationContext, key: string, m: Migration | undefin
     await ctx.driver.kill(uid);
   }
   // The blank copies it was to receive the disks in: no Volume is held here, nothing will use them.
-  const vm = await vmOfMigration(ctx, key, m);
-  if (vm?.metadata.uid === uid && vm.spec.nodeName !== ctx.nodeName) await removeCopiesHeldElsewhere(ctx, vm);
+  await removeCopiesIfElsewhere(ctx, key, m, uid);
   return undefined;
 }
 

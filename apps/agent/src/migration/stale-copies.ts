@@ -24,6 +24,15 @@ export async function removeCopiesHeldElsewhere(ctx: MigrationContext, vm: Virtu
   }
 }
 
+/**
+ * After a Migration this node took part in: its files of the VM's local Volumes go when the VM
+ * (the same uid) is bound elsewhere now — moved away from here, or never moved here.
+ */
+export async function removeCopiesIfElsewhere(ctx: MigrationContext, key: string, m: Migration | undefined, vmUid: string): Promise<void> {
+  const vm = await vmOfMigration(ctx, key, m);
+  if (vm?.metadata.uid === vmUid && vm.spec.nodeName !== ctx.nodeName) await removeCopiesHeldElsewhere(ctx, vm);
+}
+
 /** The Migration's VM as the apiserver has it now (this node's cache holds only the VMs bound here); undefined when gone. */
 export async function vmOfMigration(ctx: MigrationContext, key: string, m: Migration | undefined): Promise<VirtualMachine | undefined> {
   const [namespace] = key.split('/');
