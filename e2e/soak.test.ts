@@ -15,8 +15,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { VirtualMachine } from '@shoal/api';
+import type { Migration, VirtualMachine } from '@shoal/api';
 import { notConverged } from '../soak/convergence.js';
+import { migrationOutcomes, unendedMigrations } from '../soak/migrations.js';
 import { COLOUR_LABEL, Ledger, WRITE_LABEL, type Declared, type WriteRecord } from '../soak/ledger.js';
 import { DEFAULT_OPTIONS } from '../soak/options.js';
 import { faultTargets, runSoak } from '../soak/soak.js';
@@ -128,6 +129,27 @@ test('convergence: Running on its node with exactly one running QEMU there; Halt
   assert.match(notConverged(undefined, ['u0', 'u1'], truth(qemu('u0', 'a')))!, /deleted, but QEMU still runs/);
 });
 
+test('migrations: each must have ended once the faults stop; the report says how, and why those that did not move their VM', () => {
+  const migration = (name: string, mode: 'Live' | 'Cold', status?: Partial<NonNullable<Migration['status']>>): Migration =>
+    ({ metadata: { name }, spec: { vmName: 'vm', mode }, ...(status ? { status } : {}) }) as Migration;
+  const all = [
+    migration('a', 'Live', { phase: 'Succeeded', mode: 'Live' }),
+    migration('b', 'Live', { phase: 'Succeeded', mode: 'Cold' }),
+    migration('c', 'Cold', { phase: 'Failed', reason: 'SourceNodeNotReady', message: 'soak-n1 is not Ready' }),
+    migration('d', 'Live', { phase: 'Running', sourceNode: 'soak-n0', targetNode: 'soak-n2' }),
+    migration('e', 'Cold'),
+  ];
+  assert.deepEqual(unendedMigrations(all), { 'migration d': 'Running soak-n0 → soak-n2', 'migration e': 'not taken' });
+  assert.deepEqual(unendedMigrations(all.slice(0, 3)), {});
+  const outcomes = migrationOutcomes(all);
+  assert.deepEqual(outcomes.byPhase, { Succeeded: 2, Failed: 1, Running: 1, Pending: 1 });
+  assert.equal(outcomes.fellBackToCold, 1);
+  assert.deepEqual(
+    outcomes.notMoved.map((m) => `${m.name} ${m.reason ?? m.phase}`),
+    ['c SourceNodeNotReady', 'd Running', 'e Pending'],
+  );
+});
+
 test(`a short chaos soak (seed ${SEED}, ${CHAOS_MS / 1000} s, ${VMS} VMs): never two running copies, no acknowledged write lost, convergence, no leaks, every process up`, async () => {
   // npm test runs as root (it installs packages too); without root the soak cannot build its hosts, and says so.
   assert.ok(root, 'the chaos soak needs root: network namespaces, veths and nftables');
@@ -155,6 +177,8 @@ test(`a short chaos soak (seed ${SEED}, ${CHAOS_MS / 1000} s, ${VMS} VMs): never
   // The soak must have done what it says: every kind of fault, writes acknowledged, clocks stopped.
   for (const kind of FAULT_KINDS) assert.ok(report.faults.injected[kind]! >= 1, `a ${kind} fault was injected`);
   assert.ok(report.workload.writes.acked >= 20, `writes were acknowledged (${report.workload.writes.acked})`);
+  const moved = report.workload.migrations.byPhase.Succeeded ?? 0;
+  assert.ok(moved >= 1, `VMs were migrated under the faults (${JSON.stringify(report.workload.migrations)})`);
   assert.ok(inv.neverTwice.samples >= CHAOS_MS / 2_000, `the machine was sampled throughout (${inv.neverTwice.samples} samples)`);
   assert.ok(report.convergence.count > 0, 'convergence was measured');
 });

@@ -7,7 +7,8 @@
  *
  * Ports are fixed for the whole run: an apiserver restarts on its own port (clients and agents
  * keep their --server list), an agent on 10250 of its own address. Agents serve HTTPS to the
- * apiservers' client certificate only, as under `shoal up`.
+ * apiservers' client certificate only, and each has its node's migration certificate (received
+ * on its host's address), as under `shoal up`.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import {
   freePort,
   killLeftoverVms,
   makeAgentTlsCertificates,
+  makeNodeMigrationCertificate,
   startApiserver,
   startControllerManager,
   startEtcdCluster,
@@ -172,6 +174,7 @@ export async function startSoakCluster(runDir: string, topology: Topology, clock
         '--log-level',
         'info',
         ...agentTls.agentArgs,
+        ...(await makeNodeMigrationCertificate(agentTls.certs, host.nodeName, [host.address])),
       ];
       processes.push(
         new ManagedProcess(

@@ -7,6 +7,7 @@ import type { Measurement } from './convergence.js';
 import type { FaultRecord } from './fault-runner.js';
 import type { Leak } from './leaks.js';
 import type { LostWrite } from './ledger.js';
+import type { MigrationOutcomes } from './migrations.js';
 import type { ManagedProcess, UnexpectedExit } from './managed-process.js';
 import type { CacheMismatch } from './cache-consistency.js';
 import type { LateFence, MemoryViolation, TwiceViolation } from './sampler.js';
@@ -36,7 +37,7 @@ export interface SoakReport {
   phasesMs: Record<string, number>;
   schedule: PlannedFault[];
   faults: { injected: Record<string, number>; total: number; skipped: number; failed: number; records: FaultRecord[] };
-  workload: { operations: Record<string, number>; writes: { acked: number; rejected: number; ambiguous: number } };
+  workload: { operations: Record<string, number>; writes: { acked: number; rejected: number; ambiguous: number }; migrations: MigrationOutcomes };
   invariants: {
     neverTwice: InvariantResult & { samples: number; scans: number; maxCopiesSeen: number; violations: TwiceViolation[] };
     fencedInTime: InvariantResult & { boundMs: number; late: LateFence[] };
@@ -94,6 +95,14 @@ export function printSummary(r: SoakReport, print: (line: string) => void): void
   );
   print(
     `workload: ${r.workload.writes.acked + r.workload.writes.rejected + r.workload.writes.ambiguous} writes (${r.workload.writes.acked} acked, ${r.workload.writes.rejected} rejected, ${r.workload.writes.ambiguous} ambiguous)`,
+  );
+  const m = r.workload.migrations;
+  print(
+    `migrations: ${
+      Object.entries(m.byPhase)
+        .map(([phase, n]) => `${phase} ${n}`)
+        .join(', ') || 'none'
+    }${m.fellBackToCold ? `; ${m.fellBackToCold} fell back to Cold` : ''}${m.notMoved.length ? `; not moved: ${m.notMoved.map((n) => `${n.name} ${n.reason ?? n.phase}`).join(', ')}` : ''}`,
   );
   print('invariants:');
   line(

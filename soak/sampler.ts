@@ -29,7 +29,7 @@ import { notConverged, type ConvergenceTracker } from './convergence.js';
 import type { Ledger } from './ledger.js';
 import type { ProcessRole } from './managed-process.js';
 import { AGENT_FENCE_SECONDS } from './timing.js';
-import { mayBeRunning, readVmTruth, scanProcesses, truthOf, withQmpStatus, type VmTruth } from './vm-truth.js';
+import { mayBeRunning, qmpStatusOf, readVmTruth, scanProcesses, truthOf, withQmpStatus, type QemuProcess, type VmTruth } from './vm-truth.js';
 
 /**
  * How late a fence may be: the supervisor looks at the heartbeat once a second and gives QEMU
@@ -146,7 +146,7 @@ export class Sampler {
     await this.checkFences(qemus);
     // Each uid in one process is a check passed here; those in several are checked with QMP below.
     this.twiceChecks += [...counts.values()].filter((n) => n === 1).length;
-    if (twice.length) this.checkTwice(truthOf(await withQmpStatus(twice), supervisors, this.o.now()));
+    if (twice.length) await this.checkTwice(truthOf(await withQmpStatus(twice), supervisors, this.o.now()));
   }
 
   async sample(): Promise<void> {
@@ -155,7 +155,7 @@ export class Sampler {
     this.samples++;
     this.scans++;
     this.last = truth;
-    this.checkTwice(truth);
+    await this.checkTwice(truth);
     await this.checkFences(truth.qemus);
     for (const p of this.o.cluster.processes) {
       this.processChecks++;
@@ -199,18 +199,40 @@ export class Sampler {
     }
   }
 
-  private checkTwice(truth: VmTruth): void {
+  private async checkTwice(truth: VmTruth): Promise<void> {
     const at = truth.atMs;
     const nameOf = new Map(this.o.vms.list().map((vm) => [vm.metadata.uid!, vm.metadata.name!]));
     for (const [uid, copies] of truth.byUid) {
       this.twiceChecks++;
       this.maxCopiesSeen = Math.max(this.maxCopiesSeen, copies.length);
-      const live = copies.filter(mayBeRunning);
-      if (live.length > 1) {
+      if (copies.filter(mayBeRunning).length < 2) continue;
+      const live = await stillTwice(copies.filter(mayBeRunning));
+      if (live) {
         const v: TwiceViolation = { atMs: at, uid, vm: nameOf.get(uid), copies: live.map((q) => ({ pid: q.pid, node: q.node, status: q.status })) };
         this.twice.push(v);
         this.o.log(`NEVER-TWICE VIOLATED at soak +${(at / 1000).toFixed(1)}s: ${v.vm ?? uid} runs ${live.length} times: ${JSON.stringify(v.copies)}`);
       }
     }
   }
+}
+
+/** How long a confirming QMP query may take: longer than a sample's, so a busy QEMU is not taken for a running one. */
+const CONFIRM_TIMEOUT_MS = 3_000;
+
+/**
+ * Two or more copies that answered "running" (or nothing) to queries sent at once: asked again,
+ * one after the other and the first again at the end, so the answers are ordered in time. The
+ * copies ran together if every one still may run, the first both before and after the others
+ * said so. Needed because queries sent at once are answered at different moments: a live
+ * migration's source can say `running` just before its switchover and the target `running` just
+ * after. Answers the copies as confirmed, or undefined.
+ */
+async function stillTwice(live: readonly QemuProcess[]): Promise<QemuProcess[] | undefined> {
+  const confirmed: QemuProcess[] = [];
+  for (const q of [...live, live[0]!]) {
+    const now = await qmpStatusOf(q, CONFIRM_TIMEOUT_MS);
+    if (!mayBeRunning(now)) return undefined;
+    confirmed.push(now);
+  }
+  return confirmed.slice(0, live.length);
 }

@@ -15,7 +15,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { ApiError, type VirtualMachine } from '@shoal/api';
+import { ApiError, type Migration, type VirtualMachine } from '@shoal/api';
 import { Informer } from '@shoal/client';
 import { waitFor } from '@shoal/testing';
 import { describeMachine, machineAtEnd } from '../bench/machine.js';
@@ -27,6 +27,7 @@ import { vmsInEtcd } from './etcd-objects.js';
 import { FaultRunner } from './fault-runner.js';
 import { findLeaks, type Leak } from './leaks.js';
 import { Ledger } from './ledger.js';
+import { migrationOutcomes, unendedMigrations } from './migrations.js';
 import type { ProcessRole } from './managed-process.js';
 import type { SoakOptions } from './options.js';
 import { stream } from './random.js';
@@ -102,6 +103,7 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
   let leaksAfterDrain: Leak[] = [];
   let writes = { ackedWrites: 0, namesChecked: 0, lost: [] as ReturnType<Ledger['check']>['lost'] };
   let staleCaches: CacheMismatch[] = [];
+  let migrations: Migration[] = [];
   let cacheChecks = 0;
   let warmedUp = false;
   let finalChecksRan = false;
@@ -179,8 +181,10 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
     const c = cluster;
     for (;;) {
       const list = await c.client.listAll<VirtualMachine>('vm', { namespace: 'default' }).catch(() => undefined);
+      const moves = await c.client.listAll<Migration>('migration', { namespace: 'default' }).catch(() => undefined);
       const truth = await s.truth();
-      if (list) {
+      if (list && moves) {
+        migrations = moves.items;
         const byName = new Map(list.items.map((vm) => [vm.metadata.name!, vm]));
         unconverged = {};
         for (const name of names) {
@@ -189,6 +193,7 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
           if (why) unconverged[name] = why;
           else tracker.converged(name, vm, truth.atMs);
         }
+        Object.assign(unconverged, unendedMigrations(moves.items));
         if (Object.keys(unconverged).length === 0) {
           convergedAfterMs = truth.atMs - faultsStopped;
           break;
@@ -309,7 +314,7 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
     phasesMs: phases,
     schedule,
     faults: faultCounts(records),
-    workload: { operations: workload?.counts ?? {}, writes: writeCounts },
+    workload: { operations: workload?.counts ?? {}, writes: writeCounts, migrations: migrationOutcomes(migrations) },
     invariants: {
       neverTwice: {
         ok: twice.length === 0,

@@ -2,8 +2,9 @@
  * The ground truth about VMs, read from the kernel and from QEMU, never from Shoal's own state:
  * every QEMU process of this run (its command line names the VM's uid, `-name shoal-vm:<uid>`,
  * and its run dir, `-pidfile <data-dir>/vms/<uid>/qemu.pid`, which says which host runs it) and,
- * over that VM's QMP socket, `query-status`: running, paused (an incoming migration waits paused),
- * or no answer. PIDs are shared by all namespaces, so one /proc scan sees every host.
+ * over that VM's observer QMP socket (the one no agent holds), `query-status`: running, paused,
+ * inmigrate (a live migration's target waiting), finish-migrate / postmigrate (its source
+ * stopped for the switchover, and after), ... or no answer. PIDs are shared by all namespaces, so one /proc scan sees every host.
  *
  * Only processes under this run's dir count: other engineers' tests on the same machine run
  * QEMUs too.
@@ -12,8 +13,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { qmpCommand } from '../apps/agent/src/runtime/qemu/qmp-client.js';
 
-/** How long one QMP query may take; the agent holds the monitor at times (a powerdown request). */
+/** How long one QMP query may take (a QEMU busy starting or dying may not answer). */
 const QMP_TIMEOUT_MS = 1_000;
+/** The monitor every agent-started QEMU has for observers (the agent's own, qmp.sock, may be held by a migration). */
+const OBSERVER_SOCKET = 'qmp-observer.sock';
 
 export interface QemuProcess {
   pid: number;
@@ -22,7 +25,7 @@ export interface QemuProcess {
   runDir: string;
   /** The node whose data dir holds the run dir, if any. */
   node: string | undefined;
-  /** QMP query-status: `running`, `paused`, `inmigrate`, ... or `no-answer` (not up yet, busy, or dying). */
+  /** QMP query-status: `running`, `paused`, `inmigrate`, `postmigrate`, ..., `no-answer` (not up yet, busy, or dying) or `exited`. */
   status: string;
 }
 
@@ -43,8 +46,11 @@ export interface VmTruth {
 const NAME = /(?:^|\0)shoal-vm:([0-9a-f-]{36})(?:\0|$)/;
 const PIDFILE = /\0-pidfile\0([^\0]+)/;
 
-/** A QEMU that says it runs the guest, or that we cannot ask: a copy that may be running, for the never-twice check. */
-export const mayBeRunning = (q: QemuProcess) => q.status !== 'paused' && q.status !== 'inmigrate' && q.status !== 'postmigrate';
+/**
+ * A QEMU that says it runs the guest, or that we cannot ask: a copy that may be running, for the
+ * never-twice check. Every other status has the guest's vCPUs stopped (QMP's `running: false`).
+ */
+export const mayBeRunning = (q: Pick<QemuProcess, 'status'>) => q.status === 'running' || q.status === 'no-answer';
 
 /** What /proc says, without asking QEMU anything: quick enough to run several times a second. */
 export async function scanProcesses(
@@ -77,15 +83,18 @@ export async function scanProcesses(
   return { qemus, supervisors };
 }
 
-/** Asks each QEMU over QMP whether its guest runs. */
-export function withQmpStatus(qemus: readonly Omit<QemuProcess, 'status'>[]): Promise<QemuProcess[]> {
-  return Promise.all(
-    qemus.map(async (q) => {
-      const answer = (await qmpCommand(join(q.runDir, 'qmp.sock'), 'query-status', undefined, QMP_TIMEOUT_MS).catch(() => undefined)) as
-        { status?: string } | undefined;
-      return { ...q, status: answer?.status ?? 'no-answer' };
-    }),
-  );
+/** Asks each QEMU over QMP whether its guest runs, all at once. */
+export function withQmpStatus(qemus: readonly Omit<QemuProcess, 'status'>[], timeoutMs = QMP_TIMEOUT_MS): Promise<QemuProcess[]> {
+  return Promise.all(qemus.map((q) => qmpStatusOf(q, timeoutMs)));
+}
+
+export async function qmpStatusOf(q: Omit<QemuProcess, 'status'>, timeoutMs = QMP_TIMEOUT_MS): Promise<QemuProcess> {
+  const answer = (await qmpCommand(join(q.runDir, OBSERVER_SOCKET), 'query-status', undefined, timeoutMs).catch(() => undefined)) as
+    { status?: string } | undefined;
+  if (answer?.status) return { ...q, status: answer.status };
+  // No answer from a process that is gone (or a zombie, whose cmdline is empty): it runs nothing.
+  const cmdline = await readFile(`/proc/${q.pid}/cmdline`, 'utf8').catch(() => '');
+  return { ...q, status: cmdline ? 'no-answer' : 'exited' };
 }
 
 /** /proc, then QMP for every QEMU found. */

@@ -7,8 +7,12 @@
  * Every write goes into the Ledger with its outcome; every acknowledged one starts the VM's
  * convergence clock. Updates and deletes read the VM first and write with that read's
  * resourceVersion (or uid) as a precondition: see ledger.ts for why.
+ *
+ * A migration is no write of the VM (its spec and labels stay as they are): it creates a
+ * Migration of a Running VM (Live or Cold, sometimes allowing a cold fallback; no target, so the
+ * scheduler picks one), which migrations.ts follows to its end.
  */
-import { ApiError, type VirtualMachine } from '@shoal/api';
+import { ApiError, type Migration, type VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { ConvergenceTracker } from './convergence.js';
 import { delay } from './delay.js';
@@ -24,12 +28,7 @@ export type OperationKind = WriteOp | 'migrate';
 
 /**
  * How often each operation is chosen, among those possible for the VM picked. `migrate` is
- * where live migration goes: the Migration kind does not exist yet (README: "Coming: volumes
- * and live migration"), so its weight is 0 and it has no body. Once it exists, migrate() creates
- * a Migration of a Running VM (mode Live, no target: the scheduler picks one), records it in the
- * ledger like any write, and the VM's convergence then also asks for "Running on a node other
- * than the source". The never-twice check already allows the paused incoming copy a live
- * migration makes (QMP status `inmigrate`): only two copies that may run count.
+ * possible only for a VM that runs (Always, Running, bound): the rest would be refused at once.
  */
 export const OPERATION_WEIGHTS: Record<OperationKind, number> = {
   create: 3,
@@ -38,7 +37,7 @@ export const OPERATION_WEIGHTS: Record<OperationKind, number> = {
   stop: 2,
   start: 3,
   delete: 1.2,
-  migrate: 0,
+  migrate: 2,
 };
 
 export interface WorkloadOptions {
@@ -56,6 +55,8 @@ export interface WorkloadOptions {
 }
 
 export const vmName = (i: number) => `soak-vm-${i}`;
+
+const runs = (vm: VirtualMachine) => vm.spec.runStrategy === 'Always' && vm.status?.phase === 'Running' && !!vm.spec.nodeName;
 
 const writeSeq = (vm: VirtualMachine | undefined) => Number(vm?.metadata.labels?.[WRITE_LABEL]?.slice(1) ?? 0);
 
@@ -89,7 +90,7 @@ export class Workload {
           'update-cmdline': OPERATION_WEIGHTS['update-cmdline'],
           [vm.spec.runStrategy === 'Halted' ? 'start' : 'stop']: OPERATION_WEIGHTS[vm.spec.runStrategy === 'Halted' ? 'start' : 'stop'],
           delete: OPERATION_WEIGHTS.delete,
-          migrate: OPERATION_WEIGHTS.migrate,
+          ...(runs(vm) ? { migrate: OPERATION_WEIGHTS.migrate } : {}),
         }
       : { create: OPERATION_WEIGHTS.create };
     const op = r.weighted(possible as Record<OperationKind, number>);
@@ -107,7 +108,7 @@ export class Workload {
       case 'delete':
         return this.delete(name);
       case 'migrate':
-        throw new Error('migrate has weight 0 until the Migration kind exists');
+        return this.migrate(name, vm!.metadata.uid!);
     }
   }
 
@@ -167,6 +168,24 @@ export class Workload {
       this.acked(seq, id, name, 'delete', sentAtMs, uid, undefined);
     } catch (err) {
       this.failed(seq, id, name, 'delete', sentAtMs, err, uid, undefined);
+    }
+  }
+
+  /** Creates a Migration of the VM (not a write of it: nothing goes into the ledger; migrations.ts follows it to its end). */
+  private async migrate(name: string, uid: string): Promise<void> {
+    const r = this.o.random;
+    const { seq } = this.o.ledger.nextId();
+    const spec = { vmName: name, mode: r.next() < 0.7 ? ('Live' as const) : ('Cold' as const), allowColdFallback: r.next() < 0.5 };
+    try {
+      await this.o.client.create<Migration>(
+        'migration',
+        { metadata: { name: `${name}-m${seq}`, namespace: NAMESPACE }, spec },
+        { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+      );
+      this.count(`migrate ${spec.mode} acked`);
+      this.o.log(`migration ${name}-m${seq} of ${name} (${uid.slice(0, 8)}): ${spec.mode}${spec.allowColdFallback ? ', cold fallback allowed' : ''}`);
+    } catch (err) {
+      this.count(`migrate ${outcomeOf(err).outcome}`);
     }
   }
 
