@@ -73,7 +73,7 @@ async function boot(g: (typeof guests)[number], command?: string): Promise<() =>
     kernel: image.kernel,
     initrd: image.initrd,
     runDir: dir,
-    network: { mode: 'tap', tap: g.tap },
+    network: { mode: 'tap', nics: [{ tap: g.tap, mac: macForUid(g.uid) }] },
     command,
   });
   await execa('mkdir', ['-p', dir]);

@@ -6,14 +6,11 @@
  *   prerouting    a published port (spec.ports: host port → guest address and port) arriving
  *   output        from elsewhere, or from the node itself, is sent to the guest (DNAT)
  *
- * The table is written whole, in one nft transaction (made anew inside it, so never half
- * there), and only when what it must hold changed: a hash of that is the table's comment.
- * Connections already set up keep their translation (conntrack holds it), so rewriting the
- * table cuts none of them, and an agent that restarts with the same VMs changes nothing.
+ * The table is written whole and only when what it must hold changed (nft-table.ts):
+ * connections already set up keep their translation, so rewriting it cuts none of them.
  * Packets are only forwarded with net.ipv4.ip_forward on, which ensure() turns on.
  */
-import { createHash } from 'node:crypto';
-import { execa } from 'execa';
+import { inNetns, NftTable, type TableChange } from './nft-table.js';
 
 export const NAT_TABLE = 'shoal_nat';
 
@@ -30,46 +27,29 @@ export interface NatSpec {
   ports: PublishedPort[];
 }
 
-export type NatChange = 'written' | 'unchanged';
+export type NatChange = TableChange;
 
 export class Nat {
+  private readonly table: NftTable;
+
   /** `netns`: a named network namespace to work in (tests); the agent's own when absent. */
-  constructor(private readonly netns?: string) {}
+  constructor(private readonly netns?: string) {
+    this.table = new NftTable('ip', NAT_TABLE, netns);
+  }
 
   async ensure(spec: NatSpec): Promise<NatChange> {
     await this.enableForwarding();
-    const body = renderRules(spec);
-    const hash = createHash('sha256').update(body).digest('hex').slice(0, 16);
-    if ((await this.tableComment()) === `shoal:${hash}`) return 'unchanged';
-    // `add` then `delete` makes the delete safe when the table is not there yet; all of it is one transaction.
-    await this.nft(['-f', '-'], `add table ip ${NAT_TABLE}\ndelete table ip ${NAT_TABLE}\ntable ip ${NAT_TABLE} {\n  comment "shoal:${hash}"\n${body}}\n`);
-    return 'written';
+    return this.table.ensure(renderRules(spec));
   }
 
   /** Removes the table (the node runs no VM with a network any more); none is no error. */
-  async remove(): Promise<void> {
-    await this.nft(['-f', '-'], `add table ip ${NAT_TABLE}\ndelete table ip ${NAT_TABLE}\n`);
-  }
-
-  private async tableComment(): Promise<string | undefined> {
-    // Text, not -j: nft 1.0.6's JSON leaves the table's comment out.
-    const r = await this.inNetns('nft', ['list', 'table', 'ip', NAT_TABLE]);
-    if (r.exitCode !== 0) return undefined;
-    return /^\s*comment "([^"]*)"/m.exec(r.stdout)?.[1];
+  remove(): Promise<void> {
+    return this.table.remove();
   }
 
   private async enableForwarding(): Promise<void> {
-    const r = await this.inNetns('sysctl', ['-w', 'net.ipv4.ip_forward=1']);
+    const r = await inNetns(this.netns, 'sysctl', ['-w', 'net.ipv4.ip_forward=1']);
     if (r.exitCode !== 0) throw new Error(`turning on IPv4 forwarding: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
-  }
-
-  private async nft(args: string[], input?: string): Promise<void> {
-    const r = await this.inNetns('nft', args, input);
-    if (r.exitCode !== 0) throw new Error(`nft ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
-  }
-
-  private inNetns(command: string, args: string[], input?: string) {
-    return this.netns ? execa('ip', ['netns', 'exec', this.netns, command, ...args], { reject: false, input }) : execa(command, args, { reject: false, input });
   }
 }
 

@@ -21,7 +21,16 @@ export function networkController(env: ControllerEnv): Controller {
   const vms = env.informers.informer<VirtualMachine>('vm');
   const networks = env.informers.informer<Network>('network');
   const addresses = env.informers.informer<IPAddress>('ipaddress');
-  const ctx: NetworkContext = { client: env.client, vms, networks, addresses, taken: new Map(), recorder: env.recorder(NETWORK_COMPONENT), log };
+  const ctx: NetworkContext = {
+    client: env.client,
+    vms,
+    networks,
+    addresses,
+    taken: new Map(),
+    vnis: new Map(),
+    recorder: env.recorder(NETWORK_COMPONENT),
+    log,
+  };
   const controller = new Controller({ name: NETWORK_NAME, workers: 2, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });
 
   const waitingIn = (namespace: string, network?: string) =>

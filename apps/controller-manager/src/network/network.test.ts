@@ -3,6 +3,7 @@
  * apiserver: addresses for 500 VMs created at once are all distinct and inside their subnet;
  * deleting VMs gives theirs back for reuse; a full Network and a missing one are said on the
  * VM, and resolved when room or the Network comes; addresses outlive a controller restart; the
+ * each Network gets an overlay segment (VNI) of its own, kept across the restart too; the
  * apiserver refuses a bad subnet with the field path; two creates of one address: one wins.
  */
 import { test } from 'node:test';
@@ -11,7 +12,7 @@ import { ApiError, findCondition, parseCidr, parseIpv4, type Event, type IPAddre
 import type { ShoalClient } from '@shoal/client';
 import { waitFor, waitForObject } from '@shoal/testing';
 import { refusals, withSystemCluster } from '../test-support/system-cluster.js';
-import { NETWORK_FULL, NETWORK_NOT_FOUND, NETWORKS_READY } from './reconcile.js';
+import { FIRST_VNI, NETWORK_FULL, NETWORK_NOT_FOUND, NETWORKS_READY } from './reconcile.js';
 
 const NS = { namespace: 'default' };
 const LONG = { timeoutMs: 120_000 };
@@ -35,7 +36,7 @@ async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise
   );
 }
 
-test('addresses: distinct for 500 VMs at once, given back and reused, full and missing Networks said, kept across a controller restart', async () => {
+test('addresses: distinct for 500 VMs at once, given back and reused, full and missing Networks said; each Network its own VNI; all kept across a controller restart', async () => {
   await withSystemCluster({ controllers: ['network'], secured: true }, async (c) => {
     const { client } = c;
     await client.create('network', { metadata: { name: 'big' }, spec: { cidr: '10.60.0.0/22' } }, NS);
@@ -117,7 +118,13 @@ test('addresses: distinct for 500 VMs at once, given back and reused, full and m
       message: 'early given 10.62.0.2',
     });
 
-    // A controller restart changes no address.
+    // Each Network its own overlay segment, from FIRST_VNI up.
+    const vnis = async () => (await client.list<Network>('network', NS)).items.map((n) => [n.metadata.name!, n.status?.vni] as const).sort();
+    await waitFor(async () => (await vnis()).every(([, v]) => v !== undefined), { ...LONG, message: 'every Network given a VNI' });
+    const given = await vnis();
+    assert.deepEqual(given.map(([, v]) => v).sort(), [FIRST_VNI, FIRST_VNI + 1, FIRST_VNI + 2], `distinct VNIs: ${JSON.stringify(given)}`);
+
+    // A controller restart changes no address and no VNI.
     const before = new Map((await allVms(client)).map((v) => [v.metadata.name!, JSON.stringify(v.status?.interfaces ?? [])]));
     await c.cm!.kill();
     await c.startControllerManager();
@@ -129,6 +136,13 @@ test('addresses: distinct for 500 VMs at once, given back and reused, full and m
     });
     for (const v of await allVms(client))
       if (before.has(v.metadata.name!)) assert.equal(JSON.stringify(v.status?.interfaces ?? []), before.get(v.metadata.name!), v.metadata.name);
+    await client.create('network', { metadata: { name: 'newest' }, spec: { cidr: '10.63.0.0/24' } }, NS);
+    await waitForObject(client, 'Network', 'newest', (n) => n.status?.vni === FIRST_VNI + 3, { ...LONG, ...NS, message: 'the next VNI for a new Network' });
+    assert.deepEqual(
+      (await vnis()).filter(([n]) => n !== 'newest'),
+      given,
+      'the VNIs kept',
+    );
     assert.deepEqual(refusals(c.cm!), [], 'its RBAC role lets it do all it does');
   });
 });

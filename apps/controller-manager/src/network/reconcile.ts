@@ -9,7 +9,9 @@
  *                     condition written (NetworkNotFound, NetworkFull say why not). IPAddresses
  *                     of the name held for another VM (one deleted, made again) or a Network it
  *                     no longer names are deleted; all of them once the VM is gone.
- *   net/<ns>/<name>   the Network's status.allocated, from the IPAddresses naming it
+ *   net/<ns>/<name>   the Network's status.allocated, from the IPAddresses naming it; its
+ *                     status.vni, the overlay segment that carries it between nodes: the lowest
+ *                     one no other Network has, given once and kept for the Network's life
  *
  * An address is the VM's for its life: restarts, agent restarts and migrations change nothing
  * here. Nothing waits: a conflict (409) throws and the queue retries from fresh state.
@@ -55,6 +57,11 @@ export interface NetworkContext {
    * without it a second reconcile of the VM would take a second address.
    */
   taken: Map<string, IPAddress>;
+  /**
+   * VNIs this process gave, by Network uid, that the cache may not show yet: chosen and
+   * recorded with nothing awaited in between, so two workers never give the same one.
+   */
+  vnis: Map<string, number>;
   recorder: Pick<EventRecorder, 'event'>;
   log: Logger;
   now?: () => number;
@@ -185,18 +192,40 @@ async function writeStatus(
 
 async function reconcileNetwork(ctx: NetworkContext, namespace: string, name: string): Promise<Result> {
   const net = ctx.networks.get(`${namespace}/${name}`);
-  if (!net || net.metadata.deletionTimestamp) return {};
+  if (!net || net.metadata.deletionTimestamp) {
+    for (const [uid] of ctx.vnis) if (!ctx.networks.list().some((n) => n.metadata.uid === uid)) ctx.vnis.delete(uid);
+    return {};
+  }
   const allocated = ctx.addresses.list().filter((a) => a.metadata.namespace === namespace && a.spec.network === name).length;
-  if (net.status?.allocated === allocated) return {};
+  const vni = net.status?.vni ?? vniFor(ctx, net);
+  if (net.status?.allocated === allocated && net.status?.vni === vni) return {};
   await ignoreNotFound(
     ctx.client.patch(
       'network',
       name,
-      { metadata: { resourceVersion: net.metadata.resourceVersion }, status: { allocated } },
+      { metadata: { resourceVersion: net.metadata.resourceVersion }, status: { allocated, vni } },
       { namespace, type: 'merge', status: true },
     ),
   );
+  if (net.status?.vni === undefined) ctx.log.info({ network: `${namespace}/${name}`, vni }, 'overlay segment given');
   return {};
+}
+
+/** The first VNI given to Networks (lower ones are left for anything else on the hosts' underlay). */
+export const FIRST_VNI = 4096;
+
+/** The Network's VNI: the one this process gave it already, or the lowest no other Network has (recorded at once). */
+function vniFor(ctx: NetworkContext, net: Network): number {
+  const uid = net.metadata.uid!;
+  const given = ctx.vnis.get(uid);
+  if (given !== undefined) return given;
+  const used = new Set<number>();
+  for (const n of ctx.networks.list()) if (n.status?.vni !== undefined && n.metadata.uid !== uid) used.add(n.status.vni);
+  for (const [other, v] of ctx.vnis) if (other !== uid) used.add(v);
+  let vni = FIRST_VNI;
+  while (used.has(vni)) vni++;
+  ctx.vnis.set(uid, vni);
+  return vni;
 }
 
 /** The IPAddresses held for NICs of VMs of this name (any uid). */

@@ -525,6 +525,10 @@ export interface NetworkStatus {
    * Addresses given to VMs now.
    */
   allocated?: number;
+  /**
+   * The overlay segment (VXLAN network identifier) that carries this Network between nodes: unique in the cluster, given by the network controller and kept for the Network's life.
+   */
+  vni?: number;
   observedGeneration?: number;
   conditions?: Condition[];
 }

@@ -123,12 +123,20 @@ test('host forwards, a fixed MAC, a root disk and an incoming migration', () => 
   assert.equal(opt(ro.args, '-drive'), 'file=/images/base.raw,if=none,id=disk0,format=raw,readonly=on');
 });
 
-test('a tap NIC: QEMU opens the node’s tap by name and runs no script; the MAC is the uid’s', () => {
-  const cmd = buildQemuCommandLine({ ...base, network: { mode: 'tap', tap: 'shtap-abc' } });
-  assert.equal(opt(cmd.args, '-netdev'), 'tap,id=net0,ifname=shtap-abc,script=no,downscript=no');
-  assert.equal(opt(cmd.args, '-device'), `virtio-net-device,netdev=net0,mac=${macForUid(base.uid)}`);
-  assert.equal(cmd.mac, macForUid(base.uid));
-  assert.doesNotMatch(cmd.kernelCmdline, /shoal\.net=off/, 'the guest asks DHCP on eth0');
+test('tap NICs: QEMU opens the node’s taps by name, in order, with the MACs the control plane gave, and runs no script', () => {
+  const nics = [
+    { tap: 'shtap-abc', mac: '52:54:00:00:00:01' },
+    { tap: 'shtap-def', mac: '52:54:00:00:00:02' },
+  ];
+  const cmd = buildQemuCommandLine({ ...base, network: { mode: 'tap', nics } });
+  const all = (flag: string) => cmd.args.filter((_, i) => cmd.args[i - 1] === flag);
+  assert.deepEqual(all('-netdev'), ['tap,id=net0,ifname=shtap-abc,script=no,downscript=no', 'tap,id=net1,ifname=shtap-def,script=no,downscript=no']);
+  assert.deepEqual(
+    all('-device').filter((d) => d.startsWith('virtio-net')),
+    ['virtio-net-device,netdev=net0,mac=52:54:00:00:00:01', 'virtio-net-device,netdev=net1,mac=52:54:00:00:00:02'],
+  );
+  assert.equal(cmd.mac, '52:54:00:00:00:01', 'eth0’s');
+  assert.doesNotMatch(cmd.kernelCmdline, /shoal\.net=off/, 'the guest asks DHCP on its NICs');
 });
 
 test('commas in paths are doubled inside QEMU options, but not in plain path arguments', () => {
@@ -169,8 +177,10 @@ test('bad specs are refused with the field that is wrong', () => {
     [{ network: { mode: 'user', mac: 'nope' } }, 'network.mac'],
     [{ network: { mode: 'user', hostForwards: [{ hostPort: 0, guestPort: 22 }] } }, 'network.hostForwards[0].hostPort'],
     [{ network: { mode: 'bridge' } as never }, 'network.mode'],
-    [{ network: { mode: 'tap', tap: 'a,tap=with-commas' } }, 'network.tap'],
-    [{ network: { mode: 'tap', tap: 'shtap-0123456789' } }, 'network.tap'],
+    [{ network: { mode: 'tap', nics: [{ tap: 'a,tap=with-commas', mac: '52:54:00:00:00:01' }] } }, 'network.nics[0].tap'],
+    [{ network: { mode: 'tap', nics: [{ tap: 'shtap-0123456789', mac: '52:54:00:00:00:01' }] } }, 'network.nics[0].tap'],
+    [{ network: { mode: 'tap', nics: [{ tap: 'shtap-a', mac: 'nope' }] } }, 'network.nics[0].mac'],
+    [{ network: { mode: 'tap', nics: [] } }, 'network.nics'],
     [{ rootDisk: { path: '/x', format: 'vmdk' as never } }, 'rootDisk.format'],
     [{ incoming: '' }, 'incoming'],
     [{ runDir: '/' + 'x'.repeat(120) }, 'runDir'],

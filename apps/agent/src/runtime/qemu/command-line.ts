@@ -49,12 +49,18 @@ export type QemuNetwork =
   /** QEMU user-mode networking (slirp): DHCP gives the guest 10.0.2.15, outbound NAT, optional forwards. */
   | { mode: 'user'; hostForwards?: HostForward[]; mac?: string }
   /**
-   * A tap device the node made on a Network's bridge (network/links.ts), opened by name: the
-   * guest is on that Network's segment and gets its address from the node's DHCP (network/dhcp.ts).
-   * QEMU must run in the network namespace that holds the tap.
+   * One NIC per Network, each on a tap device the node made on that Network's bridge
+   * (network/links.ts), opened by name, in order (eth0 first): the guest is on those segments
+   * and gets its addresses from the node's DHCP (network/dhcp.ts). QEMU must run in the
+   * network namespace that holds the taps.
    */
-  | { mode: 'tap'; tap: string; mac?: string }
+  | { mode: 'tap'; nics: TapNic[] }
   | { mode: 'none' };
+
+export interface TapNic {
+  tap: string;
+  mac: string;
+}
 
 export interface QemuDisk {
   /** Path of the image file (typically a qcow2 overlay over a shared base). */
@@ -177,9 +183,10 @@ export function buildQemuCommandLine(spec: QemuVmSpec): QemuCommandLine {
     const forwards = (network.hostForwards ?? []).map((f) => `,hostfwd=${f.protocol ?? 'tcp'}:${f.hostAddress ?? '127.0.0.1'}:${f.hostPort}-:${f.guestPort}`);
     args.push('-netdev', `user,id=net0${forwards.join('')}`, '-device', `virtio-net-device,netdev=net0,mac=${mac}`);
   } else if (network.mode === 'tap') {
-    mac = network.mac ?? macForUid(spec.uid);
-    // script=no: the node set the tap up already; QEMU only opens it.
-    args.push('-netdev', `tap,id=net0,ifname=${network.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=net0,mac=${mac}`);
+    mac = network.nics[0]?.mac;
+    // script=no: the node set the taps up already; QEMU only opens them.
+    for (const [i, nic] of network.nics.entries())
+      args.push('-netdev', `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=net${i},mac=${nic.mac}`);
   }
 
   for (const [i, d] of [...(spec.rootDisk ? [spec.rootDisk] : []), ...(spec.disks ?? [])].entries()) {
@@ -256,10 +263,15 @@ function validate(spec: QemuVmSpec): void {
   if (net && net.mode !== 'user' && net.mode !== 'tap' && net.mode !== 'none')
     throw new QemuSpecError('network.mode', `must be user, tap or none, got ${JSON.stringify((net as { mode: unknown }).mode)}`);
   if (net?.mode === 'tap') {
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(net.tap ?? ''))
-      throw new QemuSpecError('network.tap', `must be a network device name of 1 to 15 letters, digits, '.', '_' or '-', got ${JSON.stringify(net.tap)}`);
-    if (net.mac !== undefined && !MAC_RE.test(net.mac))
-      throw new QemuSpecError('network.mac', `must look like 52:54:00:12:34:56, got ${JSON.stringify(net.mac)}`);
+    if (!Array.isArray(net.nics) || net.nics.length === 0) throw new QemuSpecError('network.nics', 'must list at least one tap');
+    for (const [i, nic] of net.nics.entries()) {
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(nic.tap ?? ''))
+        throw new QemuSpecError(
+          `network.nics[${i}].tap`,
+          `must be a network device name of 1 to 15 letters, digits, '.', '_' or '-', got ${JSON.stringify(nic.tap)}`,
+        );
+      if (!MAC_RE.test(nic.mac ?? '')) throw new QemuSpecError(`network.nics[${i}].mac`, `must look like 52:54:00:12:34:56, got ${JSON.stringify(nic.mac)}`);
+    }
   }
   if (net?.mode === 'user') {
     if (net.mac !== undefined && !MAC_RE.test(net.mac))
