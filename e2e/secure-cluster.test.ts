@@ -123,7 +123,7 @@ test('Node mode: a node registers and updates only its own Node and Lease', asyn
   assert.equal(other.status, 403);
   assert.match(
     other.body.message,
-    /User "system:node:node-a" cannot create resource "nodes" in API group "shoal.dev" at the cluster scope: node "node-a" may get, create, update and patch only its own Node/,
+    /User "system:node:node-a" cannot create resource "nodes" in API group "shoal.dev" at the cluster scope: node "node-a" may read Nodes, and create, update and patch only its own/,
   );
   await admin.create('node', { metadata: { name: 'node-b' }, spec: {} });
 

@@ -127,7 +127,8 @@ add_module() { # add_module NAME REQUIRED
 for m in "${required_modules[@]}"; do add_module "$m" 1; done
 for m in "${optional_modules[@]}"; do add_module "$m" 0; done
 
-# udhcpc hands the lease to this script; it configures eth0 and records the address for /init.
+# udhcpc hands each NIC's lease to this script: it configures the NIC; eth0's lease also gives
+# the default route, the resolvers and the address /init reports.
 cat >"$root/etc/udhcpc/default.script" <<'EOF'
 #!/bin/sh
 case "$1" in
@@ -136,6 +137,7 @@ case "$1" in
     ;;
   bound|renew)
     ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" ${broadcast:+broadcast "$broadcast"} up
+    [ "$interface" = eth0 ] || exit 0
     if [ -n "$router" ]; then
       while route del default gw 0.0.0.0 dev "$interface" 2>/dev/null; do :; done
       for r in $router; do route add default gw "$r" dev "$interface"; break; done

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { objectKey, type Migration, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
+import { objectKey, type Migration, type Network, type Node, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
 import { EventRecorder, type Controller } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
@@ -39,6 +39,8 @@ import { migrationController } from './migration/controller.js';
 import { prepareMigrationTls } from './migration/migration-tls.js';
 import { heldForMigration, waitingForMigration } from './migration/reconcile.js';
 import type { PemFiles } from './runtime/qemu/migration/index.js';
+import { nodeNetworkController, type NodeNetworkController } from './network/controller.js';
+import { nodeNetworks } from './network/setup.js';
 
 export interface AgentOptions {
   server: string;
@@ -56,6 +58,8 @@ export interface AgentOptions {
   tls?: AgentEndpointTls;
   /** Live migration: the node's certificate (none: this node takes part in no migration) and the address it receives on. */
   migration?: { tls?: PemFiles; address: string };
+  /** Attach VMs to Networks (network/), with this host's end of the overlay; absent: VMs with Networks wait, saying why. */
+  vmNetworks?: { overlayAddress: string };
   leaseDurationSeconds: number;
   fenceTimeoutSeconds: number;
   stopGraceSeconds: number;
@@ -80,6 +84,9 @@ export class Agent {
   private volumeRelease?: Controller;
   private migrations?: Informer<Migration>;
   private migrationController?: Controller;
+  private networkInformer?: Informer<Network>;
+  private nodeInformer?: Informer<Node>;
+  private networkController?: NodeNetworkController;
   private heartbeat?: LeaseHeartbeat;
   private fence?: FenceMonitor;
   private recorder?: EventRecorder;
@@ -138,6 +145,7 @@ export class Agent {
       capacity: this.driver.capacity(),
       runtime: this.driver.info,
       agentAddress: this.address,
+      overlayAddress: o.vmNetworks?.overlayAddress,
       fencing: { leaseDurationSeconds: o.leaseDurationSeconds, fenceTimeoutSeconds: o.fenceTimeoutSeconds },
     });
 
@@ -156,6 +164,20 @@ export class Agent {
     this.volumeRelease = volumeReleaseController({ access, informer: this.volumes, log: o.log });
     this.migrations = new Informer<Migration>(this.client, 'migration');
     const fence = { mayAct: () => this.clock.mayAct(Date.now()) };
+    if (o.vmNetworks) {
+      this.networkInformer = new Informer<Network>(this.client, 'network');
+      this.nodeInformer = new Informer<Node>(this.client, 'node');
+      this.networkController = nodeNetworkController({
+        nodeName: o.nodeName,
+        networks: await nodeNetworks(o.dataDir, o.vmNetworks.overlayAddress, o.log),
+        vms: this.informer,
+        networkInformer: this.networkInformer,
+        nodes: this.nodeInformer,
+        driver: this.driver,
+        log: o.log,
+      });
+    }
+    const attachNetworks = this.networkController?.attach;
     const migration = migrationController({
       nodeName: o.nodeName,
       client: this.client,
@@ -164,6 +186,7 @@ export class Agent {
       driver: this.driver,
       fence,
       volumes: access,
+      attachNetworks,
       tls: o.migration?.tls ? await prepareMigrationTls(o.dataDir, o.migration.tls) : undefined,
       listenAddress: o.migration?.address ?? '127.0.0.1',
       stopGraceMs: o.stopGraceSeconds * 1000,
@@ -190,11 +213,15 @@ export class Agent {
       waitingForMigration: (uid) => waitingForMigration(migration.context, uid),
       heldForMigration: (uid) => heldForMigration(migration.context, uid),
       migrations: this.migrations,
+      networks: this.networkController && { attach: this.networkController.attach, informer: this.networkInformer! },
     });
-    for (const informer of [this.volumes, this.pools, this.migrations, this.informer]) informer.start();
-    await Promise.all([this.volumes.waitForSync(), this.pools.waitForSync(), this.migrations.waitForSync(), this.informer.waitForSync()]);
+    const informers = [this.volumes, this.pools, this.migrations, this.informer, ...(this.networkInformer ? [this.networkInformer, this.nodeInformer!] : [])];
+    for (const informer of informers) informer.start();
+    await Promise.all(informers.map((i) => i.waitForSync()));
     // Instances whose VM is gone or bound elsewhere are found through their keys.
     this.enqueueEverything();
+    // The node's networks first: a guest adopted across a restart keeps its taps (nothing it uses is made again).
+    this.networkController?.controller.start();
     this.controller.start();
     this.volumeRelease.start();
     this.migrationController.start();
@@ -241,11 +268,14 @@ export class Agent {
     await this.controller?.stop();
     await this.volumeRelease?.stop();
     await this.migrationController?.stop();
+    await this.networkController?.controller.stop();
     await this.relisting;
     await this.informer?.stop();
     await this.volumes?.stop();
     await this.pools?.stop();
     await this.migrations?.stop();
+    await this.networkInformer?.stop();
+    await this.nodeInformer?.stop();
     this.heartbeat?.stop();
     await this.fence?.stop();
     // No reconcile runs any more: waiting for the guests here is the point.

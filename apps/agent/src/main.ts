@@ -92,6 +92,15 @@ const argv = await yargs(hideBin(process.argv))
     type: 'string',
     describe: 'Address this node receives live migrations on (default: --bind, or 127.0.0.1 when that is a wildcard)',
   })
+  .option('vm-networks', {
+    type: 'boolean',
+    describe:
+      'Attach VMs to Networks (spec.networks): a bridge and VXLAN segment per Network, a tap per NIC, DHCP and NAT on this host. Needs root; default: on for the qemu runtime when running as root (without it such VMs wait, saying why, and others keep user-mode networking)',
+  })
+  .option('overlay-address', {
+    type: 'string',
+    describe: "This host's underlay address for the Networks' VXLAN overlay, published on its Node (default: --migration-address's default)",
+  })
   .option('lease-duration', { type: 'number', default: DEFAULT_LEASE_DURATION_SECONDS, describe: 'Seconds a node lease is valid; renewed every quarter of it' })
   .option('fence-timeout', {
     type: 'number',
@@ -216,6 +225,8 @@ if (!tls)
     'the agent endpoint is plain HTTP and open: anyone who reaches its port reads VM consoles and metrics. Give --tls-cert-file, --tls-private-key-file and --client-ca-file to serve them only to the apiserver',
   );
 const simulated = argv['simulate-nodes'];
+/** Where other hosts reach this one, for migrations and the Networks' overlay: --bind, unless that is a wildcard. */
+const hostAddress = ['0.0.0.0', '::'].includes(argv.bind) ? '127.0.0.1' : argv.bind;
 const nodeNames = simulated ? Array.from({ length: simulated }, (_, i) => `${argv['node-name']}-${i}`) : [argv['node-name']];
 const topology = argv['simulate-topology'] === undefined ? undefined : parseTopology(argv['simulate-topology']);
 const configuredLabels = parseLabels(argv.labels);
@@ -238,8 +249,10 @@ const agents = nodeNames.map(
         tls: argv['migration-cert-file']
           ? { certFile: argv['migration-cert-file'], keyFile: argv['migration-key-file']!, caFile: argv['migration-ca-file']! }
           : undefined,
-        address: argv['migration-address'] ?? (['0.0.0.0', '::'].includes(argv.bind) ? '127.0.0.1' : argv.bind),
+        address: argv['migration-address'] ?? hostAddress,
       },
+      vmNetworks:
+        (argv['vm-networks'] ?? (argv.runtime === 'qemu' && process.getuid?.() === 0)) ? { overlayAddress: argv['overlay-address'] ?? hostAddress } : undefined,
       leaseDurationSeconds: argv['lease-duration'],
       fenceTimeoutSeconds: argv['fence-timeout'] ?? defaultFenceTimeoutSeconds(argv['lease-duration']),
       stopGraceSeconds: argv['stop-grace'],

@@ -1,7 +1,7 @@
 /**
  * Registers this host as a Node and reports what it offers; re-run whenever that changes. The
- * agent owns these status fields of its Node: capacity, allocatable, agentAddress, runtime and
- * fencing. Whether the node is Ready is the health controller's to say, from the agent's Lease
+ * agent owns these status fields of its Node: capacity, allocatable, agentAddress,
+ * overlayAddress, runtime and fencing. Whether the node is Ready is the health controller's to say, from the agent's Lease
  * renewals (its Ready condition), so a restarted agent never declares a node Ready by itself.
  */
 import { ApiError } from '@shoal/api';
@@ -15,6 +15,8 @@ export interface NodeRegistration {
   capacity: Capacity;
   runtime: RuntimeInfo;
   agentAddress: string;
+  /** Where the other nodes reach this one's end of the VM networks' overlay; undefined when it attaches no VM to Networks. */
+  overlayAddress?: string;
   /** Published as status.fencing: the health controller moves this node's VMs only after lease expiry + fence timeout. */
   fencing: FencingTiming;
 }
@@ -30,7 +32,16 @@ export async function registerNode(client: ShoalClient, r: NodeRegistration): Pr
   await client.patch(
     'node',
     r.nodeName,
-    { status: { capacity: r.capacity, allocatable: r.capacity, agentAddress: r.agentAddress, runtime: r.runtime, fencing: r.fencing } },
+    {
+      status: {
+        capacity: r.capacity,
+        allocatable: r.capacity,
+        agentAddress: r.agentAddress,
+        overlayAddress: r.overlayAddress ?? null,
+        runtime: r.runtime,
+        fencing: r.fencing,
+      },
+    },
     { type: 'merge', status: true },
   );
 }

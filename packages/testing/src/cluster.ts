@@ -38,6 +38,8 @@ export interface AgentOptions {
   /** Its data dir; a fresh temporary one when absent (pass an old one to restart an agent in place). */
   dataDir?: string;
   timeoutMs?: number;
+  /** Run it under this command (`ip netns exec NS`: an agent on a host of its own). */
+  prefix?: string[];
 }
 
 /** A node agent for `server` (one URL, or several comma-separated). */
@@ -46,6 +48,7 @@ export async function startAgent(server: string, nodeName: string, opts: AgentOp
   const p = await startProcess('shoal-agent', ['--server', server, '--node-name', nodeName, '--data-dir', dataDir, '--port', '0', ...(opts.args ?? [])], {
     ready: /shoal-agent .* ready on/,
     timeoutMs: opts.timeoutMs ?? 60_000,
+    ...(opts.prefix ? { prefix: opts.prefix } : {}),
   });
   const address = /ready on (\S+)/.exec(p.readyLine)![1]!;
   return { ...p, nodeName, dataDir, address };

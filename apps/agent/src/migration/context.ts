@@ -1,4 +1,5 @@
 /** What the agent's migration reconcile works with (reconcile.ts), built once by the wiring (controller.ts). */
+import type { Attachment } from '../network/node-networks.js';
 import type { Migration, MigrationMode, VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder } from '@shoal/controller-runtime';
@@ -35,6 +36,8 @@ export interface MigrationContext {
   driver: RuntimeDriver & Partial<MigratableRuntime>;
   fence: FenceGate;
   volumes?: VolumeAccess;
+  /** Makes a VM's NICs ready on this node (network/controller.ts); absent when the agent attaches no VM to Networks. */
+  attachNetworks?: (vm: VirtualMachine) => Promise<Attachment>;
   /** Node certificates for QEMU's TLS; none: this node takes part in no migration (each says why). */
   tls?: MigrationTls;
   /** The address this node's QEMUs listen on for incoming migrations, and that sources dial. */

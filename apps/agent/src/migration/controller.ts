@@ -14,6 +14,7 @@ import type { Registry } from 'prom-client';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { FenceGate } from '../vm/context.js';
 import type { VolumeAccess } from '../volumes/volume-access.js';
+import type { Attachment } from '../network/node-networks.js';
 import type { MigrationContext } from './context.js';
 import type { MigrationTls } from './migration-tls.js';
 import { reconcile } from './reconcile.js';
@@ -28,6 +29,8 @@ export interface MigrationControllerOptions {
   driver: RuntimeDriver;
   fence: FenceGate;
   volumes?: VolumeAccess;
+  /** Makes a VM's NICs ready here (a target's guest opens the same Networks); absent when the agent attaches no VM to Networks. */
+  attachNetworks?: (vm: VirtualMachine) => Promise<Attachment>;
   tls?: MigrationTls;
   listenAddress: string;
   stopGraceMs: number;
@@ -48,6 +51,7 @@ export function migrationController(o: MigrationControllerOptions): { controller
     driver: o.driver,
     fence: o.fence,
     volumes: o.volumes,
+    attachNetworks: o.attachNetworks,
     tls: o.tls,
     listenAddress: o.listenAddress,
     recorder: o.recorder,

@@ -12,6 +12,7 @@
  * then the source holds it, and a Migration that ends without the move leaves nothing here
  * (reconcile.ts kills the waiting QEMU).
  */
+import type { TapNic } from '../runtime/qemu/command-line.js';
 import { objectKey, poolNameFor, vmDisks, type Migration, type VirtualMachine, type VolumeSpec } from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
 import { LaunchRefusedError } from '../runtime/driver.js';
@@ -37,6 +38,14 @@ interface TargetDisk extends LaunchDisk {
   mirrored?: { namespace: string; name: string };
 }
 
+/** The VM's NICs made ready here (the same addresses and MACs as at its source), or why they cannot be. */
+async function targetNics(ctx: MigrationContext, vm: VirtualMachine): Promise<TapNic[] | string> {
+  if (!vm.spec.networks?.length) return [];
+  if (!ctx.attachNetworks) return `node ${ctx.nodeName}'s agent attaches no VM to Networks`;
+  const attachment = await ctx.attachNetworks(vm);
+  return attachment.ok ? attachment.nics : `${attachment.reason}: ${attachment.message}`;
+}
+
 export async function prepareTarget(ctx: MigrationContext, m: Migration): Promise<Result> {
   const st = m.status!;
   const key = objectKey(m.metadata);
@@ -56,9 +65,11 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
   if (!instance) {
     const disks = await targetDisks(ctx, vm);
     if (typeof disks === 'string') return fail('TargetFailed', disks);
+    const nics = await targetNics(ctx, vm);
+    if (typeof nics === 'string') return fail('TargetFailed', nics);
     if (!ctx.fence.mayAct()) return { requeueAfterMs: STARTING_RETRY_MS };
     try {
-      await ctx.driver.start({ ...launchSpec(vm, disks), incoming: st.mode === 'Cold' ? {} : { bootedAt: vm.status?.bootedAt, ip: vm.status?.ip } }, () =>
+      await ctx.driver.start({ ...launchSpec(vm, disks, nics), incoming: st.mode === 'Cold' ? {} : { bootedAt: vm.status?.bootedAt, ip: vm.status?.ip } }, () =>
         ctx.fence.mayAct(),
       );
     } catch (err) {

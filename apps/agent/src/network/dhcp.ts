@@ -9,7 +9,7 @@
  * rewritten hosts file and a SIGHUP, other settings a new dnsmasq.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -71,6 +71,11 @@ export class DhcpServers {
     if (r.exitCode !== 0) throw new Error(`dnsmasq for bridge ${net.bridge}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
     await writeFile(files.settings, settings);
     return 'started';
+  }
+
+  /** The bridges this node serves DHCP on (or did, before a restart): each has its dir. */
+  async bridges(): Promise<string[]> {
+    return (await readdir(this.runDir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
   /** Stops the bridge's dnsmasq and forgets its files; one not running is no error. */

@@ -37,6 +37,7 @@ interface IpLink {
   ifname: string;
   ifindex: number;
   flags: string[];
+  address?: string;
   master?: string;
   linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; port?: number; learning?: boolean } };
 }
@@ -54,10 +55,17 @@ export class Links {
   /** `netns`: a named network namespace to work in (tests); the agent's own one when absent. */
   constructor(private readonly netns?: string) {}
 
-  /** The bridge, up, with exactly these addresses (CIDR notation: the gateway's, e.g. 10.40.0.1/24). */
-  async ensureBridge(name: string, addresses: string[] = []): Promise<LinkChange> {
+  /**
+   * The bridge, up, with exactly these addresses (CIDR notation: the gateway's, e.g.
+   * 10.40.0.1/24) and, when given, this MAC (a fixed one: it no longer follows its ports').
+   */
+  async ensureBridge(name: string, addresses: string[] = [], mac?: string): Promise<LinkChange> {
     checkName(name);
     let change = await this.make(name, (l) => l.linkinfo?.info_kind === 'bridge', ['link', 'add', 'name', name, 'type', 'bridge']);
+    if (mac && (await this.show(name))?.address !== mac.toLowerCase()) {
+      await this.ip(['link', 'set', 'dev', name, 'address', mac]);
+      change = also(change, true);
+    }
     change = also(change, await this.setAddresses(name, addresses));
     return also(change, await this.up(name));
   }

@@ -20,6 +20,8 @@ export interface VmLaunchSpec {
   cmdline?: string;
   command?: string[];
   network: 'user' | 'none';
+  /** NICs on Networks, in spec.networks order (eth0 first): taps this node made (network/). When given, `network` is not used. */
+  nics?: { tap: string; mac: string }[];
   /** The VM's disks, made ready on this node (volumes/attach.ts), in attachment order: /dev/vda first. */
   disks?: { name: string; path: string; format: 'qcow2' | 'raw' }[];
   /**

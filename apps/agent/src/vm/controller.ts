@@ -12,10 +12,11 @@
  * Workers: several VMs boot or stop at once, and no reconcile ever waits out a guest's shutdown
  * (reconcile.ts), so one slow guest holds no worker another VM needs.
  */
-import { objectKey, vmUsesVolume, type Migration, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
+import { objectKey, vmUsesVolume, type Migration, type Network, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import { Controller, enqueueMapped, enqueueObject, type EventRecorder } from '@shoal/controller-runtime';
 import type { VolumeAccess } from '../volumes/volume-access.js';
+import type { Attachment } from '../network/node-networks.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RuntimeDriver } from '../runtime/driver.js';
@@ -56,6 +57,8 @@ export interface VmControllerOptions {
   heldForMigration?(uid: string): boolean;
   /** The Migrations of a VM, by its uid; their changes requeue it (an eviction that waits for one). */
   migrations?: Informer<Migration>;
+  /** VM networks on this node (network/controller.ts); a Network's change requeues the VMs here on it. Absent: VMs with Networks wait, saying why. */
+  networks?: { attach: (vm: VirtualMachine) => Promise<Attachment>; informer: Informer<Network> };
 }
 
 export function vmController(o: VmControllerOptions): Controller {
@@ -75,6 +78,7 @@ export function vmController(o: VmControllerOptions): Controller {
     reportedFence: new Map(),
     restartBackoff: { policy: o.restartBackoff ?? KUBELET_RESTART_BACKOFF, store: o.restartBackoffStore ?? new MemoryRestartBackoffStore() },
     volumes: o.volumes?.access,
+    attachNetworks: o.networks?.attach,
     launchBlockedBy: new Map(),
     waitingForMigration: o.waitingForMigration,
     heldForMigration: o.heldForMigration,
@@ -111,6 +115,15 @@ export function vmController(o: VmControllerOptions): Controller {
         .map((vm) => objectKey(vm.metadata));
     const everyVm = () => o.informer.list().map((vm) => objectKey(vm.metadata));
     controller.watch(o.volumes.informer, enqueueMapped(attaching)).watch(o.volumes.pools, enqueueMapped(everyVm));
+  }
+  if (o.networks) {
+    // A VM waiting for its Network's overlay segment: the Network changed.
+    const onNetwork = (net: Network) =>
+      o.informer
+        .list()
+        .filter((vm) => vm.metadata.namespace === net.metadata.namespace && vm.spec.networks?.some((n) => n.name === net.metadata.name))
+        .map((vm) => objectKey(vm.metadata));
+    controller.watch(o.networks.informer, enqueueMapped(onNetwork));
   }
   return controller;
 }

@@ -53,14 +53,15 @@ import { computeStatus, exitMessage, invalidEvictionRequest, nextAction, statusP
 import { BACK_OFF_EVENT_REASON, backoffMessage, backsOff, nextBackoff, type RestartBackoff } from './restart-backoff.js';
 import { requestStop } from './stopping.js';
 import { prepareDisks, type LaunchDisk } from '../volumes/attach.js';
+import type { TapNic } from '../runtime/qemu/command-line.js';
 
 /** The Event reason of a guest killed for not booting within the boot timeout. */
 export const BOOT_TIMED_OUT = 'BootTimedOut';
 
-/** How soon a VM waiting for its disks looks again without an event. */
-const VOLUME_RETRY_MS = 5_000;
+/** How soon a VM waiting for its disks or NICs looks again without an event. */
+const LAUNCH_RETRY_MS = 5_000;
 
-export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = []): VmLaunchSpec {
+export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = [], nics: TapNic[] = []): VmLaunchSpec {
   const s = vm.spec;
   return {
     uid: vm.metadata.uid!,
@@ -75,6 +76,7 @@ export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = []): VmLaun
     command: s.command,
     network: s.network.mode,
     disks,
+    ...(nics.length ? { nics } : {}),
   };
 }
 
@@ -149,10 +151,10 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
         // Its guest has exited (this restart's stop, or on its own): boot it again.
         if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
         {
-          const disks = await disksFor(ctx, mine);
-          if (!Array.isArray(disks)) return disks;
+          const launch = await prepareLaunch(ctx, mine);
+          if (!('disks' in launch)) return launch;
           if (instance) await driver.remove(uid);
-          await driver.start(launchSpec(mine, disks), mayLaunch);
+          await driver.start(launchSpec(mine, launch.disks, launch.nics), mayLaunch);
         }
         break;
       case 'start':
@@ -162,12 +164,12 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
         }
         if (!mayLaunch()) return { requeueAfterMs: FENCE_GATE_RETRY_MS };
         {
-          const disks = await disksFor(ctx, mine);
-          if (!Array.isArray(disks)) return disks;
+          const launch = await prepareLaunch(ctx, mine);
+          if (!('disks' in launch)) return launch;
           if (instance) await driver.remove(uid);
           if (action.restart) restarts++;
           ctx.log.info({ vm: key, restart: action.restart }, 'starting VM');
-          await driver.start(launchSpec(mine, disks), mayLaunch);
+          await driver.start(launchSpec(mine, launch.disks, launch.nics), mayLaunch);
         }
         break;
       case 'none': {
@@ -237,25 +239,32 @@ async function holdBackRestart(ctx: VmContext, vm: VirtualMachine, instance: Ins
 }
 
 /**
- * The VM's disks made ready on this node (volumes/attach.ts), or — when one is not made yet,
- * lives elsewhere or lost its file — the Result of a VM that waits, its status saying why
- * (phase Scheduled, the disk's reason). A Volume's change requeues the VMs attaching it
- * (controller.ts); the retry is for what no event announces (a shared pool mounted late).
+ * What a launch needs made ready on this node: the VM's disks (volumes/attach.ts) and its NICs
+ * on Networks (network/). When one is not ready — a disk not made yet, elsewhere or without its
+ * file; an address or a Network's overlay segment not given yet — the Result of a VM that
+ * waits, its status saying why (phase Scheduled, the reason). A Volume's change requeues the VMs
+ * attaching it (controller.ts), the VM's own change its key; the retry is for what no event
+ * announces (a shared pool mounted late).
  */
-async function disksFor(ctx: VmContext, vm: VirtualMachine): Promise<LaunchDisk[] | Result> {
+async function prepareLaunch(ctx: VmContext, vm: VirtualMachine): Promise<{ disks: LaunchDisk[]; nics: TapNic[] } | Result> {
+  let disks: LaunchDisk[] = [];
+  if (ctx.volumes) {
+    const prepared = await prepareDisks(ctx.volumes, vm);
+    if (!prepared.ok) return notLaunched(ctx, vm, prepared.reason, prepared.message);
+    disks = prepared.disks;
+  }
   const networks = (vm.spec.networks ?? []).map((n) => n.name);
-  // The node's side of Networks (network/: bridges, VXLAN, taps, DHCP, NAT) is not wired to VMs yet.
-  if (networks.length)
+  if (!networks.length) return { disks, nics: [] };
+  if (!ctx.attachNetworks)
     return notLaunched(
       ctx,
       vm,
       'NetworksUnsupported',
-      `node ${ctx.nodeName}'s agent does not attach VMs to Networks (spec.networks: ${networks.join(', ')}); the VM waits`,
+      `node ${ctx.nodeName}'s agent attaches no VM to Networks (it runs without --vm-networks; spec.networks: ${networks.join(', ')}); the VM waits`,
     );
-  if (!ctx.volumes) return [];
-  const prepared = await prepareDisks(ctx.volumes, vm);
-  if (prepared.ok) return prepared.disks;
-  return notLaunched(ctx, vm, prepared.reason, prepared.message);
+  const attachment = await ctx.attachNetworks(vm);
+  if (!attachment.ok) return notLaunched(ctx, vm, attachment.reason, attachment.message);
+  return { disks, nics: attachment.nics };
 }
 
 /** A VM that cannot boot here now: said once as an Event and always in its status; looked at again later. */
@@ -267,7 +276,7 @@ async function notLaunched(ctx: VmContext, vm: VirtualMachine, reason: string, m
     ctx.recorder.event(vm, 'Warning', reason, message);
   }
   await writeStatus(ctx, vm, undefined, false, undefined, { reason, message });
-  return { requeueAfterMs: VOLUME_RETRY_MS };
+  return { requeueAfterMs: LAUNCH_RETRY_MS };
 }
 
 /** A stop (or the stop half of a restart) of a VM that stays: asked for, its status written, looked at again until the guest has exited. */

@@ -4,10 +4,12 @@
  *  - get any VirtualMachine; list and watch them only with fieldSelector spec.nodeName=<name>;
  *  - update and patch (and their /status) only VirtualMachines bound to it (spec.nodeName), and of
  *    the object itself only its own finalizer and the unbinding of an eviction (node-restriction.ts);
- *  - get, create, update and patch its own Node (and its status);
+ *  - get, create, update and patch its own Node (and its status); get, list and watch every
+ *    Node (the other nodes' overlay addresses: where its VMs' Networks reach them);
  *  - get, create, update and patch its own Lease in namespace shoal-node-lease;
  *  - create and patch Events;
- *  - get, list and watch StoragePools, Volumes and Migrations (the disks and moves of its VMs);
+ *  - get, list and watch StoragePools, Volumes, Migrations and Networks (the disks, moves and
+ *    networks of its VMs);
  *  - update and patch (and their /status) the Volumes it holds (status.node) or that a VM bound
  *    to it attaches: it makes, reports and removes their files;
  *  - patch the status of Migrations whose source or target it is.
@@ -89,7 +91,8 @@ export class NodeAuthorizer implements Authorizer {
       }
       case 'nodes':
         if (OWN_OBJECT_VERBS.has(a.verb) && (a.subresource === '' || a.subresource === 'status') && name === node) return allow;
-        return noOpinion(`node "${node}" may get, create, update and patch only its own Node`);
+        if (LIST_READ.has(a.verb) && a.subresource === '') return allow;
+        return noOpinion(`node "${node}" may read Nodes, and create, update and patch only its own`);
       case 'leases':
         if (OWN_OBJECT_VERBS.has(a.verb) && a.subresource === '' && a.namespace === NODE_LEASE_NAMESPACE && name === node) return allow;
         return noOpinion(`node "${node}" may get, create, update and patch only its own Lease in namespace ${NODE_LEASE_NAMESPACE}`);
@@ -97,8 +100,9 @@ export class NodeAuthorizer implements Authorizer {
         if ((a.verb === 'create' || a.verb === 'patch') && a.subresource === '') return allow;
         return noOpinion(`node "${node}" may only create and patch events`);
       case 'storagepools':
+      case 'networks':
         if (LIST_READ.has(a.verb) && a.subresource === '') return allow;
-        return noOpinion(`node "${node}" may only read storagepools`);
+        return noOpinion(`node "${node}" may only read ${a.resource}`);
       case 'volumes': {
         if (LIST_READ.has(a.verb) && (a.subresource === '' || a.subresource === 'status')) return allow;
         if ((a.verb === 'update' || a.verb === 'patch') && (a.subresource === '' || a.subresource === 'status')) {

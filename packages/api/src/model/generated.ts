@@ -583,6 +583,10 @@ export interface NodeStatus {
    * Where the node agent serves logs and health.
    */
   agentAddress?: string;
+  /**
+   * This node's underlay address for the VM networks' overlay (VXLAN): where the other nodes send this node's share of each Network's traffic. Absent when the node attaches no VM to Networks.
+   */
+  overlayAddress?: string;
   runtime?: NodeRuntime;
   fencing?: NodeFencing;
 }

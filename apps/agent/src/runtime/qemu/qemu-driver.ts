@@ -206,7 +206,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
       kernelArgs: spec.cmdline ? spec.cmdline.split(/\s+/).filter(Boolean) : undefined,
       runDir: dir,
       appendSerialLog: true,
-      network: spec.network === 'none' ? { mode: 'none' } : { mode: 'user' },
+      network: spec.nics?.length ? { mode: 'tap', nics: spec.nics } : spec.network === 'none' ? { mode: 'none' } : { mode: 'user' },
       disks: (spec.disks ?? []).map((d) => ({ path: d.path, format: d.format })),
       // A migration target: listening is set up over QMP (migration/target.ts), and the guest
       // runs only when the migration says so.

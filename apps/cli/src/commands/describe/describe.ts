@@ -2,11 +2,12 @@
  * `describe`: the object plus the Events about it. The server cannot select events by
  * involvedObject, so they are listed for the namespace and matched here.
  */
-import type { Event, KindInfo, KubeObject, Migration } from '@shoal/api';
+import type { Event, KindInfo, KubeObject, Migration, VirtualMachine } from '@shoal/api';
 import { resolveKind, type ShoalClient } from '@shoal/client';
 import { connect } from '../../connect.js';
 import type { GlobalArgs } from '../../global-options.js';
 import { renderMigration } from './migration.js';
+import { renderVirtualMachine } from './virtual-machine.js';
 import { eventsAbout, renderDescription } from './render.js';
 
 type Renderer = (kind: KindInfo, obj: KubeObject, events: Event[] | Error) => string;
@@ -14,6 +15,7 @@ type Renderer = (kind: KindInfo, obj: KubeObject, events: Event[] | Error) => st
 /** Kinds with a description of their own; every other kind is shown as metadata, spec and status. */
 const RENDERERS: Partial<Record<string, Renderer>> = {
   Migration: (kind, obj, events) => renderMigration(kind, obj as Migration, events),
+  VirtualMachine: (kind, obj, events) => renderVirtualMachine(kind, obj as VirtualMachine, events),
 };
 
 export interface DescribeArgs extends GlobalArgs {

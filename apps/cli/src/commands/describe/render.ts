@@ -19,7 +19,8 @@ export function eventsAbout(events: Event[], kind: KindInfo, obj: KubeObject): E
     .sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
 }
 
-export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event[] | Error, now = Date.now()): string {
+/** `tables`: sections a kind's renderer shows as tables, before the conditions (their fields left out of the status it passes). */
+export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event[] | Error, now = Date.now(), tables: string[] = []): string {
   const lines = metadataLines(kind, obj, now);
   const rest = Object.fromEntries(Object.entries(obj).filter(([k]) => !['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(k)));
   for (const [key, value] of Object.entries(rest)) section(lines, title(key), value);
@@ -27,6 +28,7 @@ export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event
   const status = (obj.status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
   const { conditions, ...statusRest } = status;
   if (Object.keys(statusRest).length > 0) section(lines, 'Status', statusRest);
+  lines.push(...tables);
   lines.push(...conditionLines(conditions, now));
   lines.push(...renderEvents(events, now));
   return `${lines.join('\n')}\n`;

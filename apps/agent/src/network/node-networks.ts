@@ -1,0 +1,165 @@
+/**
+ * This node's side of VM networks, converged as a whole from what the control plane says:
+ *
+ *   per Network with a NIC here   a bridge holding the gateway (the same address and MAC on
+ *                                 every node), a VXLAN device on it (the Network's VNI, flooding
+ *                                 to every other node's overlay address), dnsmasq on it with a
+ *                                 static lease per NIC here (the address status.interfaces says)
+ *   per NIC here                  a tap on its Network's bridge, named after the VM and the NIC
+ *   the node                      NAT out of the subnets here; Networks kept apart; gateway ARP
+ *                                 and DHCP kept off the overlay (filter.ts)
+ *
+ * Every step says what must be and changes only what differs (links.ts, dhcp.ts, nft-table.ts),
+ * so converging again — on any change, or after the agent restarts — leaves a device that is
+ * right alone and cuts no connection; what no NIC here needs any more is removed (by the names'
+ * prefixes, names.ts). Converges run one at a time.
+ */
+import { formatIpv4, gatewayOf, parseCidr, type Network, type VirtualMachine } from '@shoal/api';
+import type { Logger } from 'pino';
+import type { TapNic } from '../runtime/qemu/command-line.js';
+import type { DhcpLease, DhcpServers } from './dhcp.js';
+import type { Filter } from './filter.js';
+import type { Links } from './links.js';
+import type { Nat } from './nat.js';
+import { BRIDGE_PREFIX, bridgeName, gatewayMac, networkKey, TAP_PREFIX, tapName, VXLAN_PREFIX, vxlanName } from './names.js';
+
+/** IANA's VXLAN port. */
+export const VXLAN_PORT = 4789;
+
+/** Why a VM with Networks cannot be attached here yet (its status says so; it is looked at again). */
+export const NETWORKS_PENDING = 'NetworksPending';
+
+export interface NodeNetworkState {
+  /** The VMs whose NICs this node serves: bound here, or with a guest here (a migration's target, one still stopping). */
+  vms: VirtualMachine[];
+  /** Every Network in the cluster (each one's subnet is kept apart from the others). */
+  networks: Network[];
+  /** The other nodes' overlay addresses. */
+  peers: string[];
+}
+
+export type Attachment = { ok: true; nics: TapNic[] } | { ok: false; reason: string; message: string };
+
+export interface NodeNetworksOptions {
+  links: Links;
+  dhcp: DhcpServers;
+  nat: Nat;
+  filter: Filter;
+  /** This node's end of the overlay. */
+  overlayAddress: string;
+  vxlanPort?: number;
+  log: Logger;
+}
+
+/** A Network as this node serves it. */
+interface Served {
+  key: string;
+  vni: number;
+  cidr: string;
+  prefixLength: number;
+  gateway: string;
+  taps: string[];
+  leases: DhcpLease[];
+}
+
+/**
+ * The taps a VM's NICs open here, in spec.networks order, or why it has none yet: its addresses
+ * not given (the network controller), or a Network without its overlay segment yet.
+ */
+export function attachmentOf(vm: VirtualMachine, networks: ReadonlyMap<string, Network>): Attachment {
+  const wanted = (vm.spec.networks ?? []).map((n) => n.name);
+  if (!wanted.length) return { ok: true, nics: [] };
+  const interfaces = vm.status?.interfaces ?? [];
+  const missing = wanted.filter((name) => !interfaces.some((i) => i.network === name));
+  if (missing.length)
+    return { ok: false, reason: NETWORKS_PENDING, message: `waiting for addresses on ${missing.join(', ')} (the network controller gives them)` };
+  const nics: TapNic[] = [];
+  for (const [index, name] of wanted.entries()) {
+    const net = networks.get(networkKey(vm.metadata.namespace!, name));
+    if (net?.status?.vni === undefined)
+      return { ok: false, reason: NETWORKS_PENDING, message: `waiting for Network ${name}'s overlay segment (the network controller gives it)` };
+    nics.push({ tap: tapName(vm.metadata.uid!, index), mac: interfaces.find((i) => i.network === name)!.mac });
+  }
+  return { ok: true, nics };
+}
+
+export class NodeNetworks {
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: NodeNetworksOptions) {}
+
+  /** Converges the node to `state` once the converge before it has ended. */
+  sync(state: NodeNetworkState): Promise<void> {
+    const next = this.last.catch(() => undefined).then(() => this.converge(state));
+    this.last = next;
+    return next;
+  }
+
+  private async converge(state: NodeNetworkState): Promise<void> {
+    const { links, dhcp, nat, filter } = this.o;
+    const networks = new Map(state.networks.map((n) => [networkKey(n.metadata.namespace!, n.metadata.name!), n]));
+    const served = servedNetworks(state.vms, networks);
+
+    for (const s of served.values()) {
+      const bridge = bridgeName(s.key);
+      await links.ensureBridge(bridge, [`${s.gateway}/${s.prefixLength}`], gatewayMac(s.key));
+      await links.ensureVxlan(vxlanName(s.key), {
+        vni: s.vni,
+        local: this.o.overlayAddress,
+        port: this.o.vxlanPort ?? VXLAN_PORT,
+        bridge,
+        peers: state.peers.filter((p) => p !== this.o.overlayAddress),
+      });
+      for (const tap of s.taps) await links.ensureTap(tap, bridge);
+      await dhcp.ensure({ bridge, cidr: s.cidr, gateway: s.gateway }, s.leases);
+    }
+
+    if (served.size) {
+      await nat.ensure({ subnets: [...served.values()].map((s) => s.cidr), ports: [] });
+      await filter.ensure({ subnets: [...networks.values()].map((n) => n.spec.cidr), gateways: [...served.values()].map((s) => s.gateway) });
+    }
+
+    // What no NIC here needs any more: taps first (off their bridges), then each Network's devices.
+    const keep = new Set([...served.values()].flatMap((s) => [bridgeName(s.key), vxlanName(s.key), ...s.taps]));
+    for (const prefix of [TAP_PREFIX, VXLAN_PREFIX, BRIDGE_PREFIX])
+      for (const name of await links.names(prefix))
+        if (!keep.has(name)) {
+          await links.remove(name);
+          this.o.log.info({ device: name }, 'network device removed: no NIC here needs it');
+        }
+    for (const bridge of await dhcp.bridges()) if (!keep.has(bridge)) await dhcp.stop(bridge);
+    if (!served.size) {
+      await nat.remove();
+      await filter.remove();
+    }
+  }
+}
+
+/** The Networks with a NIC here, each with its taps and leases. VMs that cannot be attached yet are left out. */
+function servedNetworks(vms: readonly VirtualMachine[], networks: ReadonlyMap<string, Network>): Map<string, Served> {
+  const served = new Map<string, Served>();
+  for (const vm of vms) {
+    const attachment = attachmentOf(vm, networks);
+    if (!attachment.ok) continue;
+    for (const [index, { name }] of (vm.spec.networks ?? []).entries()) {
+      const key = networkKey(vm.metadata.namespace!, name);
+      const net = networks.get(key)!;
+      const subnet = parseCidr(net.spec.cidr);
+      if (typeof subnet === 'string') throw new Error(`Network ${key}: ${subnet}`); // the apiserver admits none such
+      const entry: Served = served.get(key) ?? {
+        key,
+        vni: net.status!.vni!,
+        cidr: net.spec.cidr,
+        prefixLength: subnet.prefixLength,
+        gateway: net.status?.gateway ?? formatIpv4(gatewayOf(subnet, net.spec.gateway)),
+        taps: [],
+        leases: [],
+      };
+      const nic = vm.status!.interfaces!.find((i) => i.network === name)!;
+      entry.taps.push(attachment.nics[index]!.tap);
+      entry.leases.push({ mac: nic.mac, ip: nic.ip });
+      served.set(key, entry);
+    }
+  }
+  return served;
+}

@@ -1,0 +1,32 @@
+/**
+ * The agent's NodeNetworks, made with the kernel's parts in the agent's own network namespace.
+ * dnsmasq drops root for `nobody` and reads its hosts file again as that user, so its files live
+ * under /run/shoal (every directory on the way open to others), in a directory of this data
+ * dir's own: agents on one machine (tests, simulated hosts in namespaces) never share one.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { DhcpServers } from './dhcp.js';
+import { Filter } from './filter.js';
+import { Links } from './links.js';
+import { Nat } from './nat.js';
+import { NodeNetworks } from './node-networks.js';
+
+export const DHCP_RUN_ROOT = '/run/shoal';
+
+export async function nodeNetworks(dataDir: string, overlayAddress: string, log: Logger): Promise<NodeNetworks> {
+  const id = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
+  const dhcpDir = join(DHCP_RUN_ROOT, `agent-${id}`, 'dhcp');
+  await mkdir(dhcpDir, { recursive: true });
+  for (const dir of [DHCP_RUN_ROOT, join(DHCP_RUN_ROOT, `agent-${id}`), dhcpDir]) await chmod(dir, 0o755);
+  return new NodeNetworks({
+    links: new Links(),
+    dhcp: new DhcpServers(dhcpDir),
+    nat: new Nat(),
+    filter: new Filter(),
+    overlayAddress,
+    log: log.child({ component: 'networks' }),
+  });
+}
