@@ -7,6 +7,8 @@
  *
  *   two VMs on one Network, on two hosts    → ping each other, exchange TCP data (busybox nc),
  *                                             and reach outside their Network through their host
+ *   a port the server publishes             → its node's address at the host port answers, from the
+ *                                             node and from outside it; another node's does not
  *   a VM on another tenant's Network, on    → reaches its own gateway, never the first Network's
  *   the same host as one of them              VM (the host routes between its bridges)
  *   both hosts' agents killed and restarted → a TCP stream between the two guests goes on, on the
@@ -29,6 +31,7 @@ import { bridgeName, networkKey, TAP_PREFIX, tapName } from '../apps/agent/src/n
 const NODES = ['net-n0', 'net-n1', 'net-n2'];
 const LONG = { timeoutMs: 120_000 };
 const BLUE = { name: 'blue', cidr: '10.90.0.0/24' };
+const PUBLISHED_PORT = 8700;
 const TENANT = { namespace: 'tenant-b', name: 'private', cidr: '10.91.0.0/24' };
 
 let topology: Topology;
@@ -71,7 +74,14 @@ after(async () => {
 });
 
 /** A VM on `network`, placed on `node`, running `command` in its guest. */
-async function createVm(namespace: string, name: string, network: string, node: string, command: string): Promise<VirtualMachine> {
+async function createVm(
+  namespace: string,
+  name: string,
+  network: string,
+  node: string,
+  command: string,
+  more: Partial<VirtualMachine['spec']> = {},
+): Promise<VirtualMachine> {
   await client.create(
     'vm',
     {
@@ -81,6 +91,7 @@ async function createVm(namespace: string, name: string, network: string, node: 
         networks: [{ name: network }],
         nodeSelector: { [HOSTNAME_LABEL]: node },
         command: ['sh', '-c', command],
+        ...more,
       },
     },
     { namespace },
@@ -137,6 +148,7 @@ test('two VMs on one Network, on two hosts: the addresses the control plane gave
     NODES[0]!,
     // busybox nc ends a connection when its stdin ends: the stream's listener reads a stdin that never does.
     '(while true; do echo hello-from-server | nc -l -p 7000; done) & sleep 100000 | nc -l -p 7001 | while read -r line; do echo "server got $line"; done',
+    { ports: [{ name: 'hello', protocol: 'TCP', hostPort: PUBLISHED_PORT, guestPort: 7000 }] },
   );
   const serverIp = await addressOf('default', 'server');
   assert.equal(serverVm.status?.ip, serverIp, 'the guest took the address the control plane gave it');
@@ -162,6 +174,24 @@ test('two VMs on one Network, on two hosts: the addresses the control plane gave
   await said(clientVm, 'PINGED-SERVER', 'the client to ping the server');
   await said(clientVm, 'OUTSIDE-REACHED', 'the client to reach outside');
   await waitForConsole(serverVm, (text) => highestTick(text) >= 3, 'the server to get the client’s stream');
+});
+
+/** What a TCP connection from inside `namespace` (or the root namespace) to address:port reads first, within 5 s. */
+async function readFirstLine(namespace: string | undefined, address: string, port: number): Promise<string> {
+  const script = `exec 3<>/dev/tcp/${address}/${port} && read -r -t 5 line <&3 && echo "$line"`;
+  const cmd = namespace ? ['ip', 'netns', 'exec', namespace, 'timeout', '6', 'bash', '-c', script] : ['timeout', '6', 'bash', '-c', script];
+  return (await execa(cmd[0]!, cmd.slice(1), { reject: false })).stdout.trim();
+}
+
+test('a published port: the node’s address at the host port reaches the guest, from the node itself and from elsewhere', async () => {
+  const host = hostOf(serverVm.spec.nodeName!);
+  // The guest's listener serves one connection, then starts again: a connection in between is refused.
+  const answers = (namespace: string | undefined, what: string) =>
+    waitFor(async () => (await readFirstLine(namespace, host.address, PUBLISHED_PORT)) === 'hello-from-server', { timeoutMs: 20_000, message: what });
+  await answers(host.namespace, 'the published port to answer from the node itself');
+  await answers(undefined, 'the published port to answer from outside the node');
+  const other = hostOf(clientVm.spec.nodeName!);
+  assert.equal(await readFirstLine(undefined, other.address, PUBLISHED_PORT), '', 'not on another node');
 });
 
 test('a VM on another tenant’s Network, on the same host as the server: its own gateway answers, the other Network never does', async () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { AssumeCache } from './assume-cache.js';
 import { ClusterState } from './cluster-state.js';
 import { schedule, unschedulableMessage } from './framework.js';
+import { hostPorts } from './plugins/host-ports.js';
 import { nodeReady } from './plugins/node-ready.js';
 import { nodeSelector } from './plugins/node-selector.js';
 import { nodeUnschedulable } from './plugins/node-unschedulable.js';
@@ -167,4 +168,26 @@ test('an unschedulable VM gets Kubernetes-worded reasons, per node, most common 
     '0/3 nodes are available: 2 insufficient memory, 1 node(s) not ready.',
   );
   assert.equal(unschedulableMessage(0, {}), '0/0 nodes are available: no nodes are registered.');
+});
+
+test('HostPorts: a VM publishing a host port goes only where no placed VM publishes it with the same protocol', () => {
+  const n = node('n');
+  const publishing = (name: string, ports: { hostPort: number; protocol?: 'TCP' | 'UDP' }[], nodeName?: string) => {
+    const v = vm(name, { ...(nodeName ? { nodeName, phase: 'Running' } : {}) });
+    return { ...v, spec: { ...v.spec, ports: ports.map((p) => ({ guestPort: 80, protocol: p.protocol ?? ('TCP' as const), hostPort: p.hostPort })) } };
+  };
+  const web = publishing('web', [{ hostPort: 8080 }], 'n');
+  assert.equal(check(hostPorts, vm('plain'), n, [web]).ok, true, 'no ports: any node');
+  assert.equal(check(hostPorts, publishing('other', [{ hostPort: 8081 }]), n, [web]).ok, true, 'another port');
+  assert.equal(check(hostPorts, publishing('dns', [{ hostPort: 8080, protocol: 'UDP' }]), n, [web]).ok, true, 'the same port, another protocol');
+  assert.deepEqual(check(hostPorts, publishing('clash', [{ hostPort: 9000 }, { hostPort: 8080 }]), n, [web]), {
+    ok: false,
+    reason: "node(s) didn't have free host port TCP/8080 (published by default/web)",
+  });
+  assert.equal(
+    check(hostPorts, publishing('elsewhere', [{ hostPort: 8080 }]), n, [publishing('web2', [{ hostPort: 8080 }], 'other')]).ok,
+    true,
+    'on another node',
+  );
+  assert.equal(check(hostPorts, web, n, [web]).ok, true, 'not against itself');
 });

@@ -6,8 +6,9 @@
  *                                 to every other node's overlay address), dnsmasq on it with a
  *                                 static lease per NIC here (the address status.interfaces says)
  *   per NIC here                  a tap on its Network's bridge, named after the VM and the NIC
- *   the node                      NAT out of the subnets here; Networks kept apart; gateway ARP
- *                                 and DHCP kept off the overlay (filter.ts)
+ *   the node                      NAT out of the subnets here, and each published port
+ *                                 (spec.ports) to its guest's eth0; Networks kept apart; gateway
+ *                                 ARP and DHCP kept off the overlay (filter.ts)
  *
  * Every step says what must be and changes only what differs (links.ts, dhcp.ts, nft-table.ts),
  * so converging again — on any change, or after the agent restarts — leaves a device that is
@@ -20,7 +21,7 @@ import type { TapNic } from '../runtime/qemu/command-line.js';
 import type { DhcpLease, DhcpServers } from './dhcp.js';
 import type { Filter } from './filter.js';
 import type { Links } from './links.js';
-import type { Nat } from './nat.js';
+import type { Nat, PublishedPort } from './nat.js';
 import { BRIDGE_PREFIX, bridgeName, gatewayMac, networkKey, TAP_PREFIX, tapName, VXLAN_PREFIX, vxlanName } from './names.js';
 
 /** IANA's VXLAN port. */
@@ -115,7 +116,7 @@ export class NodeNetworks {
     }
 
     if (served.size) {
-      await nat.ensure({ subnets: [...served.values()].map((s) => s.cidr), ports: [] });
+      await nat.ensure({ subnets: [...served.values()].map((s) => s.cidr), ports: publishedPorts(state.vms, networks, this.o.log) });
       await filter.ensure({ subnets: [...networks.values()].map((n) => n.spec.cidr), gateways: [...served.values()].map((s) => s.gateway) });
     }
 
@@ -133,6 +134,34 @@ export class NodeNetworks {
       await filter.remove();
     }
   }
+}
+
+/**
+ * The ports the VMs with NICs here publish, to their eth0's address. The scheduler keeps two VMs
+ * publishing one host port off one node; should two meet anyway (bound by hand), the older VM
+ * keeps the port and the clash is logged.
+ */
+function publishedPorts(vms: readonly VirtualMachine[], networks: ReadonlyMap<string, Network>, log: Logger): PublishedPort[] {
+  const ports = new Map<string, PublishedPort & { vm: string }>();
+  const byAge = [...vms].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+  for (const vm of byAge) {
+    if (!vm.spec.ports?.length || !attachmentOf(vm, networks).ok) continue;
+    const eth0 = vm.status!.interfaces!.find((i) => i.network === vm.spec.networks![0]!.name)!;
+    for (const p of vm.spec.ports) {
+      const protocol = p.protocol === 'UDP' ? 'udp' : 'tcp';
+      const key = `${protocol}/${p.hostPort}`;
+      const holder = ports.get(key);
+      if (holder) {
+        log.warn(
+          { port: key, holder: holder.vm, vm: `${vm.metadata.namespace}/${vm.metadata.name}` },
+          'host port published by two VMs on this node: the older keeps it',
+        );
+        continue;
+      }
+      ports.set(key, { protocol, hostPort: p.hostPort, guestIp: eth0.ip, guestPort: p.guestPort, vm: `${vm.metadata.namespace}/${vm.metadata.name}` });
+    }
+  }
+  return [...ports.values()].map(({ vm: _, ...port }) => port);
 }
 
 /** The Networks with a NIC here, each with its taps and leases. VMs that cannot be attached yet are left out. */

@@ -22,6 +22,8 @@ export interface VmLaunchSpec {
   network: 'user' | 'none';
   /** NICs on Networks, in spec.networks order (eth0 first): taps this node made (network/). When given, `network` is not used. */
   nics?: { tap: string; mac: string }[];
+  /** Ports published on the node (spec.ports); without NICs, through QEMU's user networking. */
+  ports?: { protocol: 'TCP' | 'UDP'; hostPort: number; guestPort: number }[];
   /** The VM's disks, made ready on this node (volumes/attach.ts), in attachment order: /dev/vda first. */
   disks?: { name: string; path: string; format: 'qcow2' | 'raw' }[];
   /**

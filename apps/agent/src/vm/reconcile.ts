@@ -77,6 +77,7 @@ export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = [], nics: T
     network: s.network.mode,
     disks,
     ...(nics.length ? { nics } : {}),
+    ...(s.ports?.length ? { ports: s.ports.map((p) => ({ protocol: p.protocol ?? 'TCP', hostPort: p.hostPort, guestPort: p.guestPort })) } : {}),
   };
 }
 

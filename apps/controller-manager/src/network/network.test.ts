@@ -147,7 +147,7 @@ test('addresses: distinct for 500 VMs at once, given back and reused, full and m
   });
 });
 
-test('the apiserver: a bad subnet or gateway is 422 with the field path and changes nothing; the subnet never changes; one address, one IPAddress', async () => {
+test('the apiserver: a bad subnet or gateway is 422 with the field path and changes nothing; the subnet never changes; one address, one IPAddress; a host port once per VM, never changed', async () => {
   await withSystemCluster({ controllers: ['network'] }, async ({ client }) => {
     const refused = async (spec: object, field: string, message: RegExp) => {
       const err = await client.create('network', { metadata: { name: 'bad' }, spec }, NS).then(
@@ -178,5 +178,39 @@ test('the apiserver: a bad subnet or gateway is 422 with the field path and chan
     assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     assert.ok(lost.reason instanceof ApiError && lost.reason.code === 409);
+
+    // Published ports: one host port and protocol once per VM; never changed after creation.
+    const ports = (list: { hostPort: number; guestPort: number; protocol?: string }[]) => ({
+      metadata: { name: 'web' },
+      spec: { resources: { vcpus: 1, memoryMiB: 128 }, ports: list },
+    });
+    const twice = await client
+      .create(
+        'vm',
+        ports([
+          { hostPort: 80, guestPort: 8080 },
+          { hostPort: 80, guestPort: 9090 },
+        ]),
+        NS,
+      )
+      .catch((e: unknown) => e);
+    assert.ok(twice instanceof ApiError && twice.code === 422, 'a host port twice');
+    assert.deepEqual(
+      twice.details?.causes?.map((c) => c.field),
+      ['spec.ports[1].hostPort'],
+    );
+    await assert.rejects(client.get('vm', 'web', NS), (e: unknown) => e instanceof ApiError && e.code === 404, 'nothing made');
+    await client.create(
+      'vm',
+      ports([
+        { hostPort: 80, guestPort: 8080 },
+        { hostPort: 80, guestPort: 53, protocol: 'UDP' },
+      ]),
+      NS,
+    );
+    const changed = await client
+      .patch('vm', 'web', { spec: { ports: [{ hostPort: 81, guestPort: 8080 }] } }, { ...NS, type: 'merge' })
+      .catch((e: unknown) => e);
+    assert.ok(changed instanceof ApiError && changed.code === 422 && changed.details?.causes?.[0]?.field === 'spec.ports', 'ports are immutable');
   });
 });

@@ -839,6 +839,12 @@ export interface VirtualMachineSpec {
   volumes?: VmVolume[];
   network: VmNetwork;
   /**
+   * Ports published on the VM's node: traffic to the node's addresses at hostPort reaches the guest at guestPort (eth0's address on a Network; through QEMU's user networking otherwise). Two VMs publishing one host port and protocol never share a node (the scheduler). Cannot be changed.
+   *
+   * @maxItems 16
+   */
+  ports?: VmPort[];
+  /**
    * The Networks the VM joins, one NIC each, in this order (eth0 first); each NIC gets an address from the control plane (status.interfaces).
    *
    * @maxItems 4
@@ -954,6 +960,21 @@ export interface VolumeSource {
  */
 export interface VmNetwork {
   mode: NetworkMode;
+}
+export interface VmPort {
+  /**
+   * What the port serves (http, ssh, ...).
+   */
+  name?: string;
+  protocol: 'TCP' | 'UDP';
+  /**
+   * The port on the node's addresses.
+   */
+  hostPort: number;
+  /**
+   * The port inside the guest.
+   */
+  guestPort: number;
 }
 export interface VmNetworkAttachment {
   /**

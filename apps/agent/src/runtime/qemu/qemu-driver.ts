@@ -24,7 +24,7 @@ import {
   type RuntimeInfo,
   type VmLaunchSpec,
 } from '../driver.js';
-import { buildQemuCommandLine, PID_FILE, QMP_OBSERVER_SOCKET_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE } from './command-line.js';
+import { buildQemuCommandLine, PID_FILE, QMP_OBSERVER_SOCKET_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE, type QemuNetwork } from './command-line.js';
 import { detectAccelerator, hostTscKhz, type Accelerator } from './accelerator.js';
 import { locateGuestImage } from './guest-image.js';
 import { qmpCommand } from './qmp-client.js';
@@ -206,7 +206,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
       kernelArgs: spec.cmdline ? spec.cmdline.split(/\s+/).filter(Boolean) : undefined,
       runDir: dir,
       appendSerialLog: true,
-      network: spec.nics?.length ? { mode: 'tap', nics: spec.nics } : spec.network === 'none' ? { mode: 'none' } : { mode: 'user' },
+      network: qemuNetwork(spec),
       disks: (spec.disks ?? []).map((d) => ({ path: d.path, format: d.format })),
       // A migration target: listening is set up over QMP (migration/target.ts), and the guest
       // runs only when the migration says so.
@@ -475,4 +475,17 @@ async function readNew(path: string, scanner: MarkerScanner): Promise<void> {
 export function shellJoin(argv: string[]): string {
   if (argv.length >= 3 && (argv[0] === 'sh' || argv[0] === '/bin/sh') && argv[1] === '-c') return argv[2]!;
   return argv.map((a) => (/^[A-Za-z0-9_./=:@%+-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+/** How QEMU networks the guest: taps on Networks; else none, or user networking forwarding the published ports from every node address. */
+function qemuNetwork(spec: VmLaunchSpec): QemuNetwork {
+  if (spec.nics?.length) return { mode: 'tap', nics: spec.nics };
+  if (spec.network === 'none') return { mode: 'none' };
+  const hostForwards = (spec.ports ?? []).map((p) => ({
+    protocol: p.protocol === 'UDP' ? ('udp' as const) : ('tcp' as const),
+    hostAddress: '0.0.0.0',
+    hostPort: p.hostPort,
+    guestPort: p.guestPort,
+  }));
+  return { mode: 'user', ...(hostForwards.length ? { hostForwards } : {}) };
 }

@@ -28,6 +28,7 @@ import {
   type EvictionRequest,
   type KindInfo,
   type KubeObject,
+  type StatusCause,
   type VirtualMachine,
   type VirtualMachineSpec,
   type VirtualMachineStatus,
@@ -47,7 +48,7 @@ export const virtualMachineStrategy: KindStrategy = {
   },
 
   validate(object) {
-    return vmVolumeCauses(object as VirtualMachine);
+    return [...vmVolumeCauses(object as VirtualMachine), ...portCauses(object as VirtualMachine)];
   },
 
   prepareForUpdate(next, current) {
@@ -72,11 +73,24 @@ export const virtualMachineStrategy: KindStrategy = {
   /** A priority field the update gives must be the stored one; one it leaves out is kept (canonicalizeUpdate). */
   validateUpdate(next, current) {
     const after = specOf(next);
-    return immutableFieldChanges(
-      specOf(current),
-      after,
-      PRIORITY_FIELDS.filter((f) => after[f] !== undefined),
-    );
+    const before = specOf(current);
+    return [
+      ...immutableFieldChanges(
+        before,
+        after,
+        PRIORITY_FIELDS.filter((f) => after[f] !== undefined),
+      ),
+      // The scheduler placed the VM where its host ports were free: a change could clash there.
+      ...(JSON.stringify(before.ports ?? []) === JSON.stringify(after.ports ?? [])
+        ? []
+        : [
+            {
+              field: 'spec.ports',
+              type: 'FieldValueInvalid',
+              message: `Invalid value: ${JSON.stringify(after.ports ?? [])}: field is immutable (it was ${JSON.stringify(before.ports ?? [])})`,
+            },
+          ]),
+    ];
   },
 
   /**
@@ -97,6 +111,19 @@ export const virtualMachineStrategy: KindStrategy = {
 
   bind: boundVm,
 };
+
+/** A host port and protocol published twice by one VM. */
+function portCauses(vm: VirtualMachine): StatusCause[] {
+  const seen = new Set<string>();
+  const causes: StatusCause[] = [];
+  for (const [i, p] of (vm.spec.ports ?? []).entries()) {
+    const key = `${p.protocol}/${p.hostPort}`;
+    if (seen.has(key))
+      causes.push({ field: `spec.ports[${i}].hostPort`, type: 'FieldValueDuplicate', message: `Duplicate value: ${p.hostPort} (${p.protocol})` });
+    seen.add(key);
+  }
+  return causes;
+}
 
 function inKeyOrderOf<T extends object>(model: T, obj: T): T {
   const out: Record<string, unknown> = {};
