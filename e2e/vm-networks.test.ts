@@ -13,6 +13,9 @@
  *   the same host as one of them              VM (the host routes between its bridges)
  *   both hosts' agents killed and restarted → a TCP stream between the two guests goes on, on the
  *                                             same connection; the taps are the same devices
+ *   a VM that names no Network              → on the cluster's default Network (shoal-system/default)
+ *                                             once there is one: its address, outside through its host;
+ *                                             shoalctl get -o wide and describe show the addresses
  *   a VM deleted                            → its tap, and its Network's bridge, VXLAN device and
  *                                             DHCP on that host (the last VM there) are gone; its
  *                                             address is given back
@@ -22,16 +25,18 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { HOSTNAME_LABEL, type IPAddress, type VirtualMachine } from '@shoal/api';
+import { CLUSTER_NETWORK, HOSTNAME_LABEL, type IPAddress, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { startAgent, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 import { createTopology, type Host, type Topology } from '../soak/topology.js';
+import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
 import { bridgeName, networkKey, TAP_PREFIX, tapName } from '../apps/agent/src/network/names.js';
 
 const NODES = ['net-n0', 'net-n1', 'net-n2'];
 const LONG = { timeoutMs: 120_000 };
 const BLUE = { name: 'blue', cidr: '10.90.0.0/24' };
 const PUBLISHED_PORT = 8700;
+const DEFAULT_CIDR = '10.95.0.0/24';
 const TENANT = { namespace: 'tenant-b', name: 'private', cidr: '10.91.0.0/24' };
 
 let topology: Topology;
@@ -88,7 +93,7 @@ async function createVm(
       metadata: { name },
       spec: {
         resources: { vcpus: 1, memoryMiB: 128 },
-        networks: [{ name: network }],
+        ...(network ? { networks: [{ name: network }] } : {}),
         nodeSelector: { [HOSTNAME_LABEL]: node },
         command: ['sh', '-c', command],
         ...more,
@@ -234,6 +239,44 @@ test('both hosts’ agents killed and restarted: the TCP stream between the gues
   });
   for (const vm of [serverVm, clientVm])
     for (const d of await devicesIn(vm.spec.nodeName!)) if (tapsBefore.has(d.name)) assert.equal(d.ifindex, tapsBefore.get(d.name), `${d.name} not made again`);
+});
+
+test('a VM that names no Network joins the cluster’s default Network: an address from it, its gateway, outside through its host; shoalctl shows the addresses', async () => {
+  await client.create('network', { metadata: { name: CLUSTER_NETWORK.name }, spec: { cidr: DEFAULT_CIDR } }, { namespace: CLUSTER_NETWORK.namespace });
+  const outside = topology.bridgeAddress;
+  const plain = await createVm(
+    'default',
+    'plain',
+    '',
+    NODES[2]!,
+    `for i in $(seq 1 30); do ping -c 1 -W 1 ${outside} >/dev/null && { echo OUTSIDE-REACHED; break; }; sleep 1; done; sleep 100000`,
+  );
+  const nic = plain.status!.interfaces![0]!;
+  assert.equal(nic.network, 'shoal-system/default');
+  assert.match(nic.ip, /^10\.95\.0\.\d+$/);
+  assert.equal(plain.status?.ip, nic.ip, 'the guest took the default Network’s address');
+  await waitForConsole(plain, (text) => text.includes('OUTSIDE-REACHED'), 'the VM on the default Network to reach outside');
+
+  const wide = await shoalctl(['get', 'vms', '-o', 'wide', '--server', cluster.url]);
+  assert.equal(wide.exitCode, 0, wide.stderr);
+  for (const vm of [serverVm, clientVm, plain])
+    assert.match(wide.stdout, new RegExp(`^${vm.metadata.name}\\s.*\\s${vm.status!.interfaces![0]!.ip.replaceAll('.', '\\.')}\\s`, 'm'));
+  const described = await shoalctl(['describe', 'vm', 'server', '--server', cluster.url]);
+  assert.match(
+    described.stdout,
+    new RegExp(`eth0 +blue +${serverVm.status!.interfaces![0]!.ip.replaceAll('.', '\\.')}/24 +10\\.90\\.0\\.1 +${serverVm.status!.interfaces![0]!.mac}`),
+  );
+  const held = (await client.list<IPAddress>('ipaddress', { namespace: CLUSTER_NETWORK.namespace })).items;
+  assert.deepEqual(
+    held.map((a) => [a.spec.vmNamespace, a.spec.vmName, a.spec.address]),
+    [['default', 'plain', nic.ip]],
+    'held in the default Network’s namespace, for the VM in its own',
+  );
+  await client.delete('vm', 'plain', { namespace: 'default' });
+  await waitFor(async () => (await client.list<IPAddress>('ipaddress', { namespace: CLUSTER_NETWORK.namespace })).items.length === 0, {
+    ...LONG,
+    message: 'the default Network’s address given back',
+  });
 });
 
 test('a VM deleted: its tap goes, and its Network’s bridge, VXLAN device and DHCP on a host it was the last there; its address is given back', async () => {

@@ -22,3 +22,4 @@ export * from './quota-usage.js';
 export * from './volumes.js';
 export * from './migrations.js';
 export * from './ipv4.js';
+export * from './vm-networks.js';

@@ -40,8 +40,7 @@ interface TargetDisk extends LaunchDisk {
 
 /** The VM's NICs made ready here (the same addresses and MACs as at its source), or why they cannot be. */
 async function targetNics(ctx: MigrationContext, vm: VirtualMachine): Promise<TapNic[] | string> {
-  if (!vm.spec.networks?.length) return [];
-  if (!ctx.attachNetworks) return `node ${ctx.nodeName}'s agent attaches no VM to Networks`;
+  if (!ctx.attachNetworks) return vm.spec.networks?.length ? `node ${ctx.nodeName}'s agent attaches no VM to Networks` : [];
   const attachment = await ctx.attachNetworks(vm);
   return attachment.ok ? attachment.nics : `${attachment.reason}: ${attachment.message}`;
 }

@@ -15,7 +15,7 @@
  * right alone and cuts no connection; what no NIC here needs any more is removed (by the names'
  * prefixes, names.ts). Converges run one at a time.
  */
-import { formatIpv4, gatewayOf, parseCidr, type Network, type VirtualMachine } from '@shoal/api';
+import { CLUSTER_NETWORK_KEY, formatIpv4, gatewayOf, parseCidr, vmNetworkRefs, type Network, type VirtualMachine } from '@shoal/api';
 import type { Logger } from 'pino';
 import type { TapNic } from '../runtime/qemu/command-line.js';
 import type { DhcpLease, DhcpServers } from './dhcp.js';
@@ -68,20 +68,32 @@ interface Served {
  * not given (the network controller), or a Network without its overlay segment yet.
  */
 export function attachmentOf(vm: VirtualMachine, networks: ReadonlyMap<string, Network>): Attachment {
-  const wanted = (vm.spec.networks ?? []).map((n) => n.name);
-  if (!wanted.length) return { ok: true, nics: [] };
+  const refs = vmNetworkRefs(vm, networks.has(CLUSTER_NETWORK_KEY));
+  if (!refs.length) return { ok: true, nics: [] };
   const interfaces = vm.status?.interfaces ?? [];
-  const missing = wanted.filter((name) => !interfaces.some((i) => i.network === name));
+  const missing = refs.filter((r) => !interfaces.some((i) => i.network === r.label)).map((r) => r.label);
   if (missing.length)
     return { ok: false, reason: NETWORKS_PENDING, message: `waiting for addresses on ${missing.join(', ')} (the network controller gives them)` };
   const nics: TapNic[] = [];
-  for (const [index, name] of wanted.entries()) {
-    const net = networks.get(networkKey(vm.metadata.namespace!, name));
+  for (const [index, ref] of refs.entries()) {
+    const net = networks.get(networkKey(ref.namespace, ref.name));
     if (net?.status?.vni === undefined)
-      return { ok: false, reason: NETWORKS_PENDING, message: `waiting for Network ${name}'s overlay segment (the network controller gives it)` };
-    nics.push({ tap: tapName(vm.metadata.uid!, index), mac: interfaces.find((i) => i.network === name)!.mac });
+      return { ok: false, reason: NETWORKS_PENDING, message: `waiting for Network ${ref.label}'s overlay segment (the network controller gives it)` };
+    nics.push({ tap: tapName(vm.metadata.uid!, index), mac: interfaces.find((i) => i.network === ref.label)!.mac });
   }
   return { ok: true, nics };
+}
+
+/** The VM's NICs with their Networks and interfaces, eth0 first, once it can be attached. */
+function nicsOf(vm: VirtualMachine, networks: ReadonlyMap<string, Network>) {
+  const attachment = attachmentOf(vm, networks);
+  if (!attachment.ok) return [];
+  return vmNetworkRefs(vm, networks.has(CLUSTER_NETWORK_KEY)).map((ref, index) => ({
+    key: networkKey(ref.namespace, ref.name),
+    net: networks.get(networkKey(ref.namespace, ref.name))!,
+    nic: vm.status!.interfaces!.find((i) => i.network === ref.label)!,
+    tap: attachment.nics[index]!.tap,
+  }));
 }
 
 export class NodeNetworks {
@@ -145,8 +157,8 @@ function publishedPorts(vms: readonly VirtualMachine[], networks: ReadonlyMap<st
   const ports = new Map<string, PublishedPort & { vm: string }>();
   const byAge = [...vms].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
   for (const vm of byAge) {
-    if (!vm.spec.ports?.length || !attachmentOf(vm, networks).ok) continue;
-    const eth0 = vm.status!.interfaces!.find((i) => i.network === vm.spec.networks![0]!.name)!;
+    const eth0 = nicsOf(vm, networks)[0]?.nic;
+    if (!vm.spec.ports?.length || !eth0) continue;
     for (const p of vm.spec.ports) {
       const protocol = p.protocol === 'UDP' ? 'udp' : 'tcp';
       const key = `${protocol}/${p.hostPort}`;
@@ -167,12 +179,8 @@ function publishedPorts(vms: readonly VirtualMachine[], networks: ReadonlyMap<st
 /** The Networks with a NIC here, each with its taps and leases. VMs that cannot be attached yet are left out. */
 function servedNetworks(vms: readonly VirtualMachine[], networks: ReadonlyMap<string, Network>): Map<string, Served> {
   const served = new Map<string, Served>();
-  for (const vm of vms) {
-    const attachment = attachmentOf(vm, networks);
-    if (!attachment.ok) continue;
-    for (const [index, { name }] of (vm.spec.networks ?? []).entries()) {
-      const key = networkKey(vm.metadata.namespace!, name);
-      const net = networks.get(key)!;
+  for (const vm of vms)
+    for (const { key, net, nic, tap } of nicsOf(vm, networks)) {
       const subnet = parseCidr(net.spec.cidr);
       if (typeof subnet === 'string') throw new Error(`Network ${key}: ${subnet}`); // the apiserver admits none such
       const entry: Served = served.get(key) ?? {
@@ -184,11 +192,9 @@ function servedNetworks(vms: readonly VirtualMachine[], networks: ReadonlyMap<st
         taps: [],
         leases: [],
       };
-      const nic = vm.status!.interfaces!.find((i) => i.network === name)!;
-      entry.taps.push(attachment.nics[index]!.tap);
+      entry.taps.push(tap);
       entry.leases.push({ mac: nic.mac, ip: nic.ip });
       served.set(key, entry);
     }
-  }
   return served;
 }

@@ -12,7 +12,17 @@
  * Workers: several VMs boot or stop at once, and no reconcile ever waits out a guest's shutdown
  * (reconcile.ts), so one slow guest holds no worker another VM needs.
  */
-import { objectKey, vmUsesVolume, type Migration, type Network, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
+import {
+  CLUSTER_NETWORK_KEY,
+  joinsClusterNetwork,
+  objectKey,
+  vmUsesVolume,
+  type Migration,
+  type Network,
+  type StoragePool,
+  type VirtualMachine,
+  type Volume,
+} from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import { Controller, enqueueMapped, enqueueObject, type EventRecorder } from '@shoal/controller-runtime';
 import type { VolumeAccess } from '../volumes/volume-access.js';
@@ -121,7 +131,11 @@ export function vmController(o: VmControllerOptions): Controller {
     const onNetwork = (net: Network) =>
       o.informer
         .list()
-        .filter((vm) => vm.metadata.namespace === net.metadata.namespace && vm.spec.networks?.some((n) => n.name === net.metadata.name))
+        .filter((vm) =>
+          objectKey(net.metadata) === CLUSTER_NETWORK_KEY
+            ? joinsClusterNetwork(vm)
+            : vm.metadata.namespace === net.metadata.namespace && vm.spec.networks?.some((n) => n.name === net.metadata.name),
+        )
         .map((vm) => objectKey(vm.metadata));
     controller.watch(o.networks.informer, enqueueMapped(onNetwork));
   }

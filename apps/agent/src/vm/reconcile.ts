@@ -74,7 +74,8 @@ export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = [], nics: T
     initrd: s.initrd,
     cmdline: s.cmdline,
     command: s.command,
-    network: s.network.mode,
+    // 'default' with no NIC (the cluster has no default Network, or this agent attaches none): user networking.
+    network: s.network.mode === 'none' ? 'none' : 'user',
     disks,
     ...(nics.length ? { nics } : {}),
     ...(s.ports?.length ? { ports: s.ports.map((p) => ({ protocol: p.protocol ?? 'TCP', hostPort: p.hostPort, guestPort: p.guestPort })) } : {}),
@@ -255,7 +256,8 @@ async function prepareLaunch(ctx: VmContext, vm: VirtualMachine): Promise<{ disk
     disks = prepared.disks;
   }
   const networks = (vm.spec.networks ?? []).map((n) => n.name);
-  if (!networks.length) return { disks, nics: [] };
+  // Without the node's side of networks, a VM on the cluster's default Network only by default boots with user networking.
+  if (!ctx.attachNetworks && !networks.length) return { disks, nics: [] };
   if (!ctx.attachNetworks)
     return notLaunched(
       ctx,
@@ -263,7 +265,7 @@ async function prepareLaunch(ctx: VmContext, vm: VirtualMachine): Promise<{ disk
       'NetworksUnsupported',
       `node ${ctx.nodeName}'s agent attaches no VM to Networks (it runs without --vm-networks; spec.networks: ${networks.join(', ')}); the VM waits`,
     );
-  const attachment = await ctx.attachNetworks(vm);
+  const attachment = await ctx.attachNetworks!(vm);
   if (!attachment.ok) return notLaunched(ctx, vm, attachment.reason, attachment.message);
   return { disks, nics: attachment.nics };
 }

@@ -6,12 +6,14 @@
  *   IPAddress added or deleted   → its VM's key (one whose VM is gone is given back), its
  *                                  Network's; deleted: the VMs of its namespace still waiting
  *                                  for an address (NetworksReady False)
- *   Network added or changed     → its own key, and the VMs of its namespace that name it
+ *   Network added or changed     → its own key, and the VMs of its namespace that name it; the
+ *                                  cluster's default Network (also when deleted): every VM that
+ *                                  joins it
  */
-import { findCondition, type IPAddress, type Network, type VirtualMachine } from '@shoal/api';
+import { CLUSTER_NETWORK_KEY, findCondition, joinsClusterNetwork, type IPAddress, type Network, type VirtualMachine } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
 import type { ControllerEnv } from '../controller-env.js';
-import { NETWORKS_READY, networkQueueKey, reconcile, vmQueueKey, type NetworkContext } from './reconcile.js';
+import { NETWORKS_READY, networkQueueKey, reconcile, vmOfAddress, vmQueueKey, type NetworkContext } from './reconcile.js';
 
 export const NETWORK_NAME = 'network';
 export const NETWORK_COMPONENT = 'shoal-network-controller';
@@ -33,21 +35,34 @@ export function networkController(env: ControllerEnv): Controller {
   };
   const controller = new Controller({ name: NETWORK_NAME, workers: 2, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });
 
+  const clusterNetworkExists = () => networks.get(CLUSTER_NETWORK_KEY) !== undefined;
   const waitingIn = (namespace: string, network?: string) =>
     vms
       .list()
       .filter((v) => v.metadata.namespace === namespace && (network === undefined || v.spec.networks?.some((n) => n.name === network)))
       .filter((v) => network !== undefined || findCondition(v.status?.conditions, NETWORKS_READY)?.status === 'False')
       .map((v) => vmQueueKey(namespace, v.metadata.name!));
+  // The cluster's default Network made, changed or gone: every VM that joins it.
+  const joiningClusterNetwork = () =>
+    vms
+      .list()
+      .filter(joinsClusterNetwork)
+      .map((v) => vmQueueKey(v.metadata.namespace!, v.metadata.name!));
 
   const onVm: EventHandler<VirtualMachine> = ({ type, object: v }) =>
-    type === 'delete' || v.spec.networks?.length || v.status?.interfaces?.length ? [vmQueueKey(v.metadata.namespace!, v.metadata.name!)] : [];
+    type === 'delete' || v.spec.networks?.length || v.status?.interfaces?.length || (joinsClusterNetwork(v) && clusterNetworkExists())
+      ? [vmQueueKey(v.metadata.namespace!, v.metadata.name!)]
+      : [];
   const onAddress: EventHandler<IPAddress> = ({ type, object: a }) => {
     const ns = a.metadata.namespace!;
-    const keys = [vmQueueKey(ns, a.spec.vmName), networkQueueKey(ns, a.spec.network)];
-    return type === 'delete' ? [...keys, ...waitingIn(ns)] : keys;
+    const [vmNamespace, vmName] = vmOfAddress(a).split('/') as [string, string];
+    const keys = [vmQueueKey(vmNamespace, vmName), networkQueueKey(ns, a.spec.network)];
+    return type === 'delete' ? [...keys, ...waitingIn(vmNamespace)] : keys;
   };
-  const onNetwork: EventHandler<Network> = ({ type, object: n }) =>
-    type === 'delete' ? [] : [networkQueueKey(n.metadata.namespace!, n.metadata.name!), ...waitingIn(n.metadata.namespace!, n.metadata.name!)];
+  const onNetwork: EventHandler<Network> = ({ type, object: n }) => {
+    const key = `${n.metadata.namespace}/${n.metadata.name}`;
+    const own = type === 'delete' ? [] : [networkQueueKey(n.metadata.namespace!, n.metadata.name!)];
+    return [...own, ...(key === CLUSTER_NETWORK_KEY ? joiningClusterNetwork() : type === 'delete' ? [] : waitingIn(n.metadata.namespace!, n.metadata.name!))];
+  };
   return controller.watch(vms, onVm).watch(addresses, onAddress).watch(networks, onNetwork);
 }

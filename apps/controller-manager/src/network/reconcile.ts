@@ -1,7 +1,8 @@
 /**
  * The network controller's reconcile: addresses for VM NICs, taken race-free and given back.
  *
- *   vm/<ns>/<name>    each Network the VM names: the address its IPAddress holds, or the lowest
+ *   vm/<ns>/<name>    each Network the VM is on (vmNetworkRefs: those it names, or the cluster's
+ *                     default Network): the address its IPAddress holds, or the lowest
  *                     free one of the subnet, taken by creating its IPAddress (named after the
  *                     address: a second create of it is 409 AlreadyExists, whoever makes it —
  *                     another worker, another controller-manager, through any apiserver — and
@@ -34,6 +35,9 @@ import {
   type Network,
   type VirtualMachine,
   type VmInterfaceStatus,
+  type VmNetworkRef,
+  CLUSTER_NETWORK_KEY,
+  vmNetworkRefs,
 } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
@@ -78,38 +82,38 @@ export async function reconcile(ctx: NetworkContext, key: string): Promise<Resul
 async function reconcileVm(ctx: NetworkContext, namespace: string, name: string): Promise<Result> {
   const vm = ctx.vms.get(`${namespace}/${name}`);
   const live = vm && !vm.metadata.deletionTimestamp ? vm : undefined;
-  const wanted = new Set((live?.spec.networks ?? []).map((n) => n.name));
+  const refs = live ? vmNetworkRefs(live, ctx.networks.get(CLUSTER_NETWORK_KEY) !== undefined) : [];
+  const wanted = new Set(refs.map((r) => `${r.namespace}/${r.name}`));
   const held = addressesOf(ctx, namespace, name);
   for (const a of held)
-    if (a.spec.vmUID !== live?.metadata.uid || !wanted.has(a.spec.network)) {
-      await ignoreNotFound(ctx.client.delete('ipaddress', a.metadata.name!, { namespace }));
-      ctx.log.info({ vm: `${namespace}/${name}`, network: a.spec.network, address: a.spec.address }, 'address released');
+    if (a.spec.vmUID !== live?.metadata.uid || !wanted.has(`${a.metadata.namespace}/${a.spec.network}`)) {
+      await ignoreNotFound(ctx.client.delete('ipaddress', a.metadata.name!, { namespace: a.metadata.namespace }));
+      ctx.log.info({ vm: `${namespace}/${name}`, network: `${a.metadata.namespace}/${a.spec.network}`, address: a.spec.address }, 'address released');
     }
   if (!live) {
-    for (const k of [...ctx.taken.keys()])
-      if (ctx.taken.get(k)!.spec.vmName === name && ctx.taken.get(k)!.metadata.namespace === namespace) ctx.taken.delete(k);
+    for (const k of [...ctx.taken.keys()]) if (vmOfAddress(ctx.taken.get(k)!) === `${namespace}/${name}`) ctx.taken.delete(k);
     return {};
   }
 
   const interfaces: VmInterfaceStatus[] = [];
   const problems: { reason: string; message: string }[] = [];
-  for (const network of wanted) {
-    const got = await addressFor(ctx, live, network, held);
+  for (const ref of refs) {
+    const got = await addressFor(ctx, live, ref, held);
     if ('reason' in got) problems.push(got);
     else interfaces.push(got);
   }
-  await writeStatus(ctx, live, interfaces, problems);
+  await writeStatus(ctx, live, refs.length > 0, interfaces, problems);
   return problems.length ? { requeueAfterMs: WAITING_RETRY_MS } : {};
 }
 
-/** The VM's NIC on `network`: the address it holds, or one taken now; or why there is none. */
+/** The VM's NIC on a Network: the address it holds, or one taken now; or why there is none. */
 async function addressFor(
   ctx: NetworkContext,
   vm: VirtualMachine,
-  networkName: string,
+  ref: VmNetworkRef,
   held: IPAddress[],
 ): Promise<VmInterfaceStatus | { reason: string; message: string }> {
-  const namespace = vm.metadata.namespace!;
+  const { namespace, name: networkName } = ref;
   const uid = vm.metadata.uid!;
   const net = ctx.networks.get(`${namespace}/${networkName}`);
   if (!net) return { reason: NETWORK_NOT_FOUND, message: `Network ${networkName} does not exist in namespace ${namespace}` };
@@ -117,15 +121,16 @@ async function addressFor(
   if (typeof subnet === 'string') return { reason: NETWORK_NOT_FOUND, message: `Network ${networkName}: ${subnet}` };
   const gateway = gatewayOf(subnet, net.spec.gateway);
   const nic = (address: string): VmInterfaceStatus => ({
-    network: networkName,
+    network: ref.label,
     ip: address,
     prefixLength: subnet.prefixLength,
     gateway: formatIpv4(gateway),
-    mac: macForNic(uid, networkName),
+    mac: macForNic(uid, ref.label),
   });
+  const sameNamespace = namespace === vm.metadata.namespace;
 
-  const takenKey = `${uid}/${networkName}`;
-  const mine = held.find((a) => a.spec.vmUID === uid && a.spec.network === networkName) ?? ctx.taken.get(takenKey);
+  const takenKey = `${uid}/${namespace}/${networkName}`;
+  const mine = held.find((a) => a.spec.vmUID === uid && a.metadata.namespace === namespace && a.spec.network === networkName) ?? ctx.taken.get(takenKey);
   if (mine) {
     if (held.includes(mine)) ctx.taken.delete(takenKey);
     return nic(mine.spec.address);
@@ -145,9 +150,10 @@ async function addressFor(
       metadata: {
         name: ipAddressName(networkName, address),
         namespace,
-        ownerReferences: [{ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', name: vm.metadata.name!, uid }],
+        // An owner in another namespace is no owner (Kubernetes' rule): those this controller gives back alone.
+        ...(sameNamespace ? { ownerReferences: [{ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', name: vm.metadata.name!, uid }] } : {}),
       },
-      spec: { network: networkName, address, vmName: vm.metadata.name!, vmUID: uid },
+      spec: { network: networkName, address, vmName: vm.metadata.name!, ...(sameNamespace ? {} : { vmNamespace: vm.metadata.namespace }), vmUID: uid },
     };
     try {
       const created = await ctx.client.create<IPAddress>('ipaddress', claim, { namespace });
@@ -167,10 +173,10 @@ async function addressFor(
 async function writeStatus(
   ctx: NetworkContext,
   vm: VirtualMachine,
+  wantsNetworks: boolean,
   interfaces: VmInterfaceStatus[],
   problems: { reason: string; message: string }[],
 ): Promise<void> {
-  const wantsNetworks = (vm.spec.networks ?? []).length > 0;
   const before = vm.status?.conditions;
   const ready = findCondition(before, NETWORKS_READY);
   const next = problems.length
@@ -228,7 +234,10 @@ function vniFor(ctx: NetworkContext, net: Network): number {
   return vni;
 }
 
-/** The IPAddresses held for NICs of VMs of this name (any uid). */
+/** The IPAddresses held for NICs of VMs of this name (any uid), on any Network. */
 function addressesOf(ctx: NetworkContext, namespace: string, vmName: string): IPAddress[] {
-  return ctx.addresses.list().filter((a) => a.metadata.namespace === namespace && a.spec.vmName === vmName);
+  return ctx.addresses.list().filter((a) => a.spec.vmName === vmName && (a.spec.vmNamespace ?? a.metadata.namespace) === namespace);
 }
+
+/** The `namespace/name` of the VM an address is held for. */
+export const vmOfAddress = (a: IPAddress) => `${a.spec.vmNamespace ?? a.metadata.namespace}/${a.spec.vmName}`;

@@ -30,9 +30,9 @@ export type StoragePoolType = 'local' | 'shared';
  */
 export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Manual' | 'Halted';
 /**
- * user: NAT through QEMU user networking (DHCP inside the guest); none: no network device.
+ * For a VM that names no Network in spec.networks. default: on the cluster's default Network (the Network default in namespace shoal-system) when the cluster has one, else as user; user: NAT through QEMU user networking (DHCP inside the guest); none: no network device.
  */
-export type NetworkMode = 'user' | 'none';
+export type NetworkMode = 'default' | 'user' | 'none';
 /**
  * What happens when the node is drained: LiveMigrate moves the running guest, Shutdown stops it so it restarts elsewhere.
  */
@@ -276,6 +276,10 @@ export interface IPAddressSpec {
    * The VirtualMachine, in this namespace, whose NIC has it.
    */
   vmName: string;
+  /**
+   * The VM's namespace when it is not this one: an address on the cluster's default Network (in shoal-system) held for a VM elsewhere.
+   */
+  vmNamespace?: string;
   /**
    * That VM's uid: a VM deleted and made again under the same name is another VM.
    */
