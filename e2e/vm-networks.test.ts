@@ -13,6 +13,7 @@
  *   the same host as one of them              VM (the host routes between its bridges)
  *   both hosts' agents killed and restarted → a TCP stream between the two guests goes on, on the
  *                                             same connection; the taps are the same devices
+ *   the streaming VM live-migrated          → same address and MAC, the stream goes on, the tap moves
  *   a VM that names no Network              → on the cluster's default Network (shoal-system/default)
  *                                             once there is one: its address, outside through its host;
  *                                             shoalctl get -o wide and describe show the addresses
@@ -22,17 +23,30 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { CLUSTER_NETWORK, HOSTNAME_LABEL, type IPAddress, type VirtualMachine } from '@shoal/api';
+import { CLUSTER_NETWORK, type IPAddress, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { startAgent, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
+import {
+  makeNodeMigrationCertificate,
+  makeServerCertificates,
+  startAgent,
+  startCluster,
+  waitFor,
+  waitForObject,
+  type AgentProcess,
+  type TestCertificates,
+  type TestCluster,
+} from '@shoal/testing';
 import { createTopology, type Host, type Topology } from '../soak/topology.js';
 import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
 import { bridgeName, networkKey, TAP_PREFIX, tapName } from '../apps/agent/src/network/names.js';
 
 const NODES = ['net-n0', 'net-n1', 'net-n2'];
+/** Where a test VM may go: pool a is net-n0 alone, pool b the other two (a migration between them). */
+const POOL_LABEL = 'test.shoal.dev/pool';
+const poolOf = (node: string) => (node === NODES[0] ? 'a' : 'b');
 const LONG = { timeoutMs: 120_000 };
 const BLUE = { name: 'blue', cidr: '10.90.0.0/24' };
 const PUBLISHED_PORT = 8700;
@@ -43,6 +57,7 @@ let topology: Topology;
 let cluster: TestCluster;
 let client: ShoalClient;
 let server: string;
+let migrationCa: TestCertificates;
 const agents = new Map<string, AgentProcess>();
 
 function hostOf(node: string): Host {
@@ -54,13 +69,25 @@ async function startHostAgent(node: string, dataDir?: string): Promise<AgentProc
   const agent = await startAgent(server, node, {
     prefix: topology.inHost(host),
     ...(dataDir ? { dataDir } : {}),
-    args: ['--runtime', 'qemu', '--bind', host.address, '--vm-networks', '--overlay-address', host.address],
+    args: [
+      '--runtime',
+      'qemu',
+      '--bind',
+      host.address,
+      '--vm-networks',
+      '--overlay-address',
+      host.address,
+      '--labels',
+      `${POOL_LABEL}=${poolOf(node)}`,
+      ...(await makeNodeMigrationCertificate(migrationCa, node, [host.address])),
+    ],
   });
   agents.set(node, agent);
   return agent;
 }
 
 before(async () => {
+  migrationCa = await makeServerCertificates();
   topology = await createTopology(`e${(process.pid % 0xfffff).toString(16)}`, NODES);
   cluster = await startCluster({ apiserverArgs: ['--bind', '0.0.0.0'], controllerManager: true });
   client = cluster.client;
@@ -76,14 +103,15 @@ after(async () => {
   for (const a of agents.values()) await a.kill().catch(() => undefined);
   await cluster?.stop();
   await topology?.teardown();
+  if (migrationCa) await rm(migrationCa.dir, { recursive: true, force: true });
 });
 
-/** A VM on `network`, placed on `node`, running `command` in its guest. */
+/** A VM on `network`, placed in `pool`, running `command` in its guest. */
 async function createVm(
   namespace: string,
   name: string,
   network: string,
-  node: string,
+  pool: 'a' | 'b',
   command: string,
   more: Partial<VirtualMachine['spec']> = {},
 ): Promise<VirtualMachine> {
@@ -94,7 +122,7 @@ async function createVm(
       spec: {
         resources: { vcpus: 1, memoryMiB: 128 },
         ...(network ? { networks: [{ name: network }] } : {}),
-        nodeSelector: { [HOSTNAME_LABEL]: node },
+        nodeSelector: { [POOL_LABEL]: pool },
         command: ['sh', '-c', command],
         ...more,
       },
@@ -150,7 +178,7 @@ test('two VMs on one Network, on two hosts: the addresses the control plane gave
     'default',
     'server',
     BLUE.name,
-    NODES[0]!,
+    'a',
     // busybox nc ends a connection when its stdin ends: the stream's listener reads a stdin that never does.
     '(while true; do echo hello-from-server | nc -l -p 7000; done) & sleep 100000 | nc -l -p 7001 | while read -r line; do echo "server got $line"; done',
     { ports: [{ name: 'hello', protocol: 'TCP', hostPort: PUBLISHED_PORT, guestPort: 7000 }] },
@@ -163,7 +191,7 @@ test('two VMs on one Network, on two hosts: the addresses the control plane gave
     'default',
     'client',
     BLUE.name,
-    NODES[1]!,
+    'b',
     `for i in $(seq 1 60); do if reply="$(nc -w 2 ${serverIp} 7000 </dev/null)" && [ -n "$reply" ]; then echo "GOT $reply"; break; fi; sleep 1; done; ` +
       `ping -c 1 -W 2 ${serverIp} >/dev/null && echo PINGED-SERVER; ` +
       `ping -c 1 -W 2 ${outside} >/dev/null && echo OUTSIDE-REACHED; ` +
@@ -206,7 +234,7 @@ test('a VM on another tenant’s Network, on the same host as the server: its ow
     TENANT.namespace,
     'prober',
     TENANT.name,
-    NODES[0]!,
+    'a',
     `for i in $(seq 1 30); do ping -c 1 -W 1 ${gateway} >/dev/null && { echo GATEWAY-OK; break; }; sleep 1; done; ` +
       `for i in 1 2 3; do if nc -w 2 ${serverIp} 7000 </dev/null | grep -q hello; then echo LEAKED; fi; ` +
       `if ping -c 1 -W 1 ${serverIp} >/dev/null; then echo LEAKED-PING; fi; done; echo PROBES-DONE`,
@@ -241,6 +269,31 @@ test('both hosts’ agents killed and restarted: the TCP stream between the gues
     for (const d of await devicesIn(vm.spec.nodeName!)) if (tapsBefore.has(d.name)) assert.equal(d.ifindex, tapsBefore.get(d.name), `${d.name} not made again`);
 });
 
+test('a live migration of a VM on a Network: its address and MAC go with it, its TCP stream goes on, its tap moves', async () => {
+  const before = await client.get<VirtualMachine>('vm', 'client', { namespace: 'default' });
+  const from = before.spec.nodeName!;
+  const to = NODES.find((n) => n !== from && n !== serverVm.spec.nodeName)!;
+  const tap = tapName(before.metadata.uid!, 0);
+  const sent = highestTick(await consoleOf(serverVm));
+  await client.create('migration', { metadata: { name: 'move-client' }, spec: { vmName: 'client', targetNode: to } }, { namespace: 'default' });
+  await waitForObject(client, 'Migration', 'move-client', (m) => ['Succeeded', 'Failed'].includes(m.status?.phase ?? ''), {
+    ...LONG,
+    namespace: 'default',
+    message: 'the migration to end',
+  });
+  const after = await client.get<VirtualMachine>('vm', 'client', { namespace: 'default' });
+  assert.equal(after.spec.nodeName, to, `moved: ${JSON.stringify((await client.get('migration', 'move-client', { namespace: 'default' })).status)}`);
+  assert.deepEqual(after.status?.interfaces, before.status?.interfaces, 'the same address and MAC');
+  // The server reads on: the stream's connection outlived the move (nc exits on a broken one).
+  await waitForConsole(serverVm, (text) => highestTick(text) >= sent + 10, 'the stream to go on after the move');
+  assert.ok(
+    (await devicesIn(to)).some((d) => d.name === tap),
+    'the tap on the new node',
+  );
+  await waitFor(async () => !(await devicesIn(from)).some((d) => d.name === tap), { ...LONG, message: 'the tap gone from the old node' });
+  clientVm = after;
+});
+
 test('a VM that names no Network joins the cluster’s default Network: an address from it, its gateway, outside through its host; shoalctl shows the addresses', async () => {
   await client.create('network', { metadata: { name: CLUSTER_NETWORK.name }, spec: { cidr: DEFAULT_CIDR } }, { namespace: CLUSTER_NETWORK.namespace });
   const outside = topology.bridgeAddress;
@@ -248,7 +301,7 @@ test('a VM that names no Network joins the cluster’s default Network: an addre
     'default',
     'plain',
     '',
-    NODES[2]!,
+    'b',
     `for i in $(seq 1 30); do ping -c 1 -W 1 ${outside} >/dev/null && { echo OUTSIDE-REACHED; break; }; sleep 1; done; sleep 100000`,
   );
   const nic = plain.status!.interfaces![0]!;
