@@ -26,7 +26,7 @@ import { truthOf, type QemuProcess } from '../soak/vm-truth.js';
 
 /** Chosen once; any seed does (every kind is always scheduled at least once). */
 const SEED = 20251;
-const CHAOS_MS = 120_000;
+const CHAOS_MS = 90_000;
 const VMS = 3;
 
 const root = process.getuid?.() === 0;

@@ -29,6 +29,7 @@ import { execa } from 'execa';
 import { CLUSTER_NETWORK, type IPAddress, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import {
+  killLeftoverVms,
   makeNodeMigrationCertificate,
   makeServerCertificates,
   startAgent,
@@ -42,6 +43,7 @@ import {
 import { createTopology, type Host, type Topology } from '../soak/topology.js';
 import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
 import { bridgeName, networkKey, TAP_PREFIX, tapName } from '../apps/agent/src/network/names.js';
+import { stopAgentDhcp } from '../apps/agent/src/network/setup.js';
 
 const NODES = ['net-n0', 'net-n1', 'net-n2'];
 /** Where a test VM may go: pool a is net-n0 alone, pool b the other two (a migration between them). */
@@ -100,7 +102,12 @@ before(async () => {
 });
 
 after(async () => {
-  for (const a of agents.values()) await a.kill().catch(() => undefined);
+  for (const a of agents.values()) {
+    await a.kill().catch(() => undefined);
+    await killLeftoverVms(a.dataDir);
+    await stopAgentDhcp(a.dataDir);
+    await rm(a.dataDir, { recursive: true, force: true });
+  }
   await cluster?.stop();
   await topology?.teardown();
   if (migrationCa) await rm(migrationCa.dir, { recursive: true, force: true });
@@ -352,8 +359,10 @@ test('a VM deleted: its tap goes, and its Network’s bridge, VXLAN device and D
   assert.ok(names.includes(bridgeName(networkKey('default', BLUE.name))), 'the server’s Network stays');
   assert.ok(names.includes(tapName(serverVm.metadata.uid!, 0)), 'the server’s tap stays');
   assert.equal(names.filter((n) => n.startsWith(TAP_PREFIX)).length, 1, 'no other tap');
-  const dnsmasq = await execa('pgrep', ['-f', `interface=${bridge}`], { reject: false });
-  assert.equal(dnsmasq.stdout.trim(), '', 'its DHCP server stopped');
+  await waitFor(async () => (await execa('pgrep', ['-f', `interface=${bridge}`], { reject: false })).stdout.trim() === '', {
+    timeoutMs: 10_000,
+    message: 'its DHCP server stopped',
+  });
   await waitFor(async () => (await client.list<IPAddress>('ipaddress', { namespace: TENANT.namespace })).items.length === 0, {
     ...LONG,
     message: 'the prober’s address given back',

@@ -41,6 +41,7 @@ import { heldForMigration, waitingForMigration } from './migration/reconcile.js'
 import type { PemFiles } from './runtime/qemu/migration/index.js';
 import { nodeNetworkController, type NodeNetworkController } from './network/controller.js';
 import { nodeNetworks } from './network/setup.js';
+import type { NodeNetworks } from './network/node-networks.js';
 
 export interface AgentOptions {
   server: string;
@@ -87,6 +88,7 @@ export class Agent {
   private networkInformer?: Informer<Network>;
   private nodeInformer?: Informer<Node>;
   private networkController?: NodeNetworkController;
+  private nodeNetworks?: NodeNetworks;
   private heartbeat?: LeaseHeartbeat;
   private fence?: FenceMonitor;
   private recorder?: EventRecorder;
@@ -167,9 +169,10 @@ export class Agent {
     if (o.vmNetworks) {
       this.networkInformer = new Informer<Network>(this.client, 'network');
       this.nodeInformer = new Informer<Node>(this.client, 'node');
+      this.nodeNetworks = await nodeNetworks(o.dataDir, o.vmNetworks.overlayAddress, o.log);
       this.networkController = nodeNetworkController({
         nodeName: o.nodeName,
-        networks: await nodeNetworks(o.dataDir, o.vmNetworks.overlayAddress, o.log),
+        networks: this.nodeNetworks,
         vms: this.informer,
         networkInformer: this.networkInformer,
         nodes: this.nodeInformer,
@@ -279,7 +282,13 @@ export class Agent {
     this.heartbeat?.stop();
     await this.fence?.stop();
     // No reconcile runs any more: waiting for the guests here is the point.
-    if (this.o.stopVmsOnExit) await stopAndWait(this.driver, this.o.stopGraceSeconds * 1000);
+    if (this.o.stopVmsOnExit) {
+      await stopAndWait(this.driver, this.o.stopGraceSeconds * 1000);
+      // No guest is left to use the node's networks: what the agent made for them goes too.
+      await this.nodeNetworks
+        ?.sync({ vms: [], networks: [], peers: [] })
+        .catch((err: Error) => this.o.log.warn({ err: err.message }, 'removing the node networks'));
+    }
     await this.recorder?.flush();
     await this.driver?.close();
     await this.http?.close();

@@ -98,6 +98,8 @@ function nicsOf(vm: VirtualMachine, networks: ReadonlyMap<string, Network>) {
 
 export class NodeNetworks {
   private last: Promise<void> = Promise.resolve();
+  /** Nothing served, and everything removed already: nothing to look at until a NIC comes (not after a restart: the first converge looks). */
+  private bare = false;
 
   constructor(private readonly o: NodeNetworksOptions) {}
 
@@ -112,6 +114,7 @@ export class NodeNetworks {
     const { links, dhcp, nat, filter } = this.o;
     const networks = new Map(state.networks.map((n) => [networkKey(n.metadata.namespace!, n.metadata.name!), n]));
     const served = servedNetworks(state.vms, networks);
+    if (!served.size && this.bare) return;
 
     for (const s of served.values()) {
       const bridge = bridgeName(s.key);
@@ -132,19 +135,20 @@ export class NodeNetworks {
       await filter.ensure({ subnets: [...networks.values()].map((n) => n.spec.cidr), gateways: [...served.values()].map((s) => s.gateway) });
     }
 
-    // What no NIC here needs any more: taps first (off their bridges), then each Network's devices.
+    // What no NIC here needs any more: DHCP, taps (off their bridges), then each Network's devices.
     const keep = new Set([...served.values()].flatMap((s) => [bridgeName(s.key), vxlanName(s.key), ...s.taps]));
+    for (const bridge of await dhcp.bridges()) if (!keep.has(bridge)) await dhcp.stop(bridge);
     for (const prefix of [TAP_PREFIX, VXLAN_PREFIX, BRIDGE_PREFIX])
       for (const name of await links.names(prefix))
         if (!keep.has(name)) {
           await links.remove(name);
           this.o.log.info({ device: name }, 'network device removed: no NIC here needs it');
         }
-    for (const bridge of await dhcp.bridges()) if (!keep.has(bridge)) await dhcp.stop(bridge);
     if (!served.size) {
       await nat.remove();
       await filter.remove();
     }
+    this.bare = !served.size;
   }
 }
 

@@ -5,7 +5,7 @@
  * dir's own: agents on one machine (tests, simulated hosts in namespaces) never share one.
  */
 import { createHash } from 'node:crypto';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { DhcpServers } from './dhcp.js';
@@ -16,11 +16,13 @@ import { NodeNetworks } from './node-networks.js';
 
 export const DHCP_RUN_ROOT = '/run/shoal';
 
+/** The directory of the agent with this data dir under DHCP_RUN_ROOT. */
+const agentRunDir = (dataDir: string) => join(DHCP_RUN_ROOT, `agent-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)}`);
+
 export async function nodeNetworks(dataDir: string, overlayAddress: string, log: Logger): Promise<NodeNetworks> {
-  const id = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
-  const dhcpDir = join(DHCP_RUN_ROOT, `agent-${id}`, 'dhcp');
+  const dhcpDir = join(agentRunDir(dataDir), 'dhcp');
   await mkdir(dhcpDir, { recursive: true });
-  for (const dir of [DHCP_RUN_ROOT, join(DHCP_RUN_ROOT, `agent-${id}`), dhcpDir]) await chmod(dir, 0o755);
+  for (const dir of [DHCP_RUN_ROOT, agentRunDir(dataDir), dhcpDir]) await chmod(dir, 0o755);
   return new NodeNetworks({
     links: new Links(),
     dhcp: new DhcpServers(dhcpDir),
@@ -29,4 +31,15 @@ export async function nodeNetworks(dataDir: string, overlayAddress: string, log:
     overlayAddress,
     log: log.child({ component: 'networks' }),
   });
+}
+
+/**
+ * Stops the DHCP servers of the agent with this data dir and forgets its run dir: for tests and
+ * benchmarks whose hosts (network namespaces) go away with everything in them but the dnsmasq
+ * processes, which would hold the namespace on.
+ */
+export async function stopAgentDhcp(dataDir: string): Promise<void> {
+  const dhcp = new DhcpServers(join(agentRunDir(dataDir), 'dhcp'));
+  for (const bridge of await dhcp.bridges()) await dhcp.stop(bridge);
+  await rm(agentRunDir(dataDir), { recursive: true, force: true });
 }
