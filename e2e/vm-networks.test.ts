@@ -223,13 +223,14 @@ async function readFirstLine(namespace: string | undefined, address: string, por
   return (await execa(cmd[0]!, cmd.slice(1), { reject: false })).stdout.trim();
 }
 
-test('a published port: the node’s address at the host port reaches the guest, from the node itself and from elsewhere', async () => {
+test('a published port: the node’s address at the host port reaches the guest, from the node itself (127.0.0.1 too) and from elsewhere', async () => {
   const host = hostOf(serverVm.spec.nodeName!);
   // The guest's listener serves one connection, then starts again: a connection in between is refused.
-  const answers = (namespace: string | undefined, what: string) =>
-    waitFor(async () => (await readFirstLine(namespace, host.address, PUBLISHED_PORT)) === 'hello-from-server', { timeoutMs: 20_000, message: what });
-  await answers(host.namespace, 'the published port to answer from the node itself');
-  await answers(undefined, 'the published port to answer from outside the node');
+  const answers = (namespace: string | undefined, address: string, what: string) =>
+    waitFor(async () => (await readFirstLine(namespace, address, PUBLISHED_PORT)) === 'hello-from-server', { timeoutMs: 20_000, message: what });
+  await answers(host.namespace, host.address, 'the published port to answer from the node itself');
+  await answers(host.namespace, '127.0.0.1', 'the published port to answer on the node’s 127.0.0.1');
+  await answers(undefined, host.address, 'the published port to answer from outside the node');
   const other = hostOf(clientVm.spec.nodeName!);
   assert.equal(await readFirstLine(undefined, other.address, PUBLISHED_PORT), '', 'not on another node');
 });

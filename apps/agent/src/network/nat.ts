@@ -4,11 +4,12 @@
  *   postrouting   traffic from a Network's subnet to anywhere outside it leaves with the
  *                 node's address (masquerade): guests reach the world through their node
  *   prerouting    a published port (spec.ports: host port → guest address and port) arriving
- *   output        from elsewhere, or from the node itself, is sent to the guest (DNAT)
+ *   output        from elsewhere, or from the node itself (127.0.0.1 too), is sent to the guest (DNAT)
  *
  * The table is written whole and only when what it must hold changed (nft-table.ts):
  * connections already set up keep their translation, so rewriting it cuts none of them.
- * Packets are only forwarded with net.ipv4.ip_forward on, which ensure() turns on.
+ * Packets are only forwarded with net.ipv4.ip_forward on, which ensure() turns on (and, with
+ * published ports, route_localnet, so a connection to 127.0.0.1 may be sent on to a guest).
  */
 import { inNetns, NftTable, type TableChange } from './nft-table.js';
 
@@ -38,7 +39,9 @@ export class Nat {
   }
 
   async ensure(spec: NatSpec): Promise<NatChange> {
-    await this.enableForwarding();
+    await this.sysctl('net.ipv4.ip_forward');
+    // A published port asked for on 127.0.0.1 (the node itself): its packets may then leave lo.
+    if (spec.ports.length) await this.sysctl('net.ipv4.conf.all.route_localnet');
     return this.table.ensure(renderRules(spec));
   }
 
@@ -47,9 +50,9 @@ export class Nat {
     return this.table.remove();
   }
 
-  private async enableForwarding(): Promise<void> {
-    const r = await inNetns(this.netns, 'sysctl', ['-w', 'net.ipv4.ip_forward=1']);
-    if (r.exitCode !== 0) throw new Error(`turning on IPv4 forwarding: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  private async sysctl(key: string): Promise<void> {
+    const r = await inNetns(this.netns, 'sysctl', ['-w', `${key}=1`]);
+    if (r.exitCode !== 0) throw new Error(`turning on ${key}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
   }
 }
 
@@ -67,6 +70,8 @@ export function renderRules(spec: NatSpec): string {
   return (
     `  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n` +
     subnets.map((s) => `    ip saddr ${s} ip daddr != ${s} masquerade\n`).join('') +
+    // A connection from the node's 127.0.0.1 to a published port: the guest must answer the node, not itself.
+    (ports.length && subnets.length ? `    ip saddr 127.0.0.0/8 ip daddr { ${subnets.join(', ')} } masquerade\n` : '') +
     `  }\n` +
     `  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n${dnat}  }\n` +
     // Connections the node itself opens to a published port: to its own addresses only, as a client elsewhere would.
