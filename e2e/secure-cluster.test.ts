@@ -116,7 +116,7 @@ after(async () => {
   if (certs) await rm(certs.dir, { recursive: true, force: true });
 });
 
-test('Node mode: a node registers and updates only its own Node and Lease', async () => {
+test('Node mode: a node registers and updates only its own Node and Lease, and reads every Node and Network', async () => {
   const created = await asNodeA('POST', `${V}/nodes`, { metadata: { name: 'node-a' }, spec: {} });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const other = await asNodeA('POST', `${V}/nodes`, { metadata: { name: 'node-b' }, spec: {} });
@@ -131,7 +131,11 @@ test('Node mode: a node registers and updates only its own Node and Lease', asyn
   assert.equal((await asNodeA('PATCH', `${V}/nodes/node-a`, { metadata: { labels: { a: 'b' } } })).status, 200);
   assert.equal((await asNodeA('GET', `${V}/nodes/node-a`)).status, 200);
   assert.equal((await asNodeA('PATCH', `${V}/nodes/node-b/status`, { status: { agentAddress: 'x' } })).status, 403);
-  assert.equal((await asNodeA('GET', `${V}/nodes`)).status, 403, 'no listing of all nodes');
+  // Every Node and Network may be read (where its VMs' Networks reach the other nodes), none written.
+  assert.equal((await asNodeA('GET', `${V}/nodes`)).status, 200, 'it lists the Nodes');
+  assert.equal((await asNodeA('GET', `${V}/nodes/node-b`)).status, 200);
+  assert.equal((await asNodeA('GET', `${V}/networks`)).status, 200, 'it lists the Networks');
+  assert.equal((await asNodeA('POST', `${V}/namespaces/default/networks`, { metadata: { name: 'n' }, spec: { cidr: '10.9.0.0/24' } })).status, 403);
   assert.equal((await asNodeA('DELETE', `${V}/nodes/node-a`)).status, 403, 'not even its own');
 
   const lease = (name: string) => ({ metadata: { name }, spec: { holderIdentity: name, leaseDurationSeconds: 40 } });

@@ -235,8 +235,9 @@ test('a published port: the node’s address at the host port reaches the guest,
   assert.equal(await readFirstLine(undefined, other.address, PUBLISHED_PORT), '', 'not on another node');
 });
 
-test('a VM on another tenant’s Network, on the same host as the server: its own gateway answers, the other Network never does', async () => {
+test('a VM on another tenant’s Network, on the same host as the server: its own gateway answers, the other Network never does, here or across hosts', async () => {
   const serverIp = serverVm.status!.interfaces![0]!.ip;
+  const clientIp = clientVm.status!.interfaces![0]!.ip; // on another host
   const gateway = TENANT.cidr.replace(/0\/24$/, '1');
   const probe = await createVm(
     TENANT.namespace,
@@ -245,7 +246,8 @@ test('a VM on another tenant’s Network, on the same host as the server: its ow
     'a',
     `for i in $(seq 1 30); do ping -c 1 -W 1 ${gateway} >/dev/null && { echo GATEWAY-OK; break; }; sleep 1; done; ` +
       `for i in 1 2 3; do if nc -w 2 ${serverIp} 7000 </dev/null | grep -q hello; then echo LEAKED; fi; ` +
-      `if ping -c 1 -W 1 ${serverIp} >/dev/null; then echo LEAKED-PING; fi; done; echo PROBES-DONE`,
+      `if ping -c 1 -W 1 ${serverIp} >/dev/null; then echo LEAKED-PING; fi; ` +
+      `if ping -c 1 -W 1 ${clientIp} >/dev/null; then echo LEAKED-PING-ACROSS-HOSTS; fi; done; echo PROBES-DONE`,
   );
   assert.equal(probe.spec.nodeName, serverVm.spec.nodeName);
   await waitFor(async () => (await consoleOf(probe)).includes('PROBES-DONE'), { ...LONG, message: 'the prober to finish' });

@@ -9,7 +9,7 @@ test('withDefaults gives a manifest the stored form: apiVersion, kind and the sc
   assert.equal(vm.kind, 'VirtualMachine');
   assert.deepEqual(vm.spec.resources, { vcpus: 2, memoryMiB: 256 });
   assert.equal(vm.spec.runStrategy, 'Always');
-  assert.equal(vm.spec.network.mode, 'user');
+  assert.equal(vm.spec.network.mode, 'default');
   assert.deepEqual(manifest.spec, { resources: { vcpus: 2 } }, 'the manifest is left alone');
   assert.equal(withDefaults('PlacementPolicy', { metadata: { name: 'p' } }).spec.scoring, 'BinPack');
 });

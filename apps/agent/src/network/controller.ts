@@ -18,6 +18,8 @@ import { networkKey } from './names.js';
 import { attachmentOf, type Attachment, type NodeNetworks, type NodeNetworkState } from './node-networks.js';
 
 export const NODE_NETWORK_CONTROLLER_NAME = 'agent-networks';
+/** Why a VM waits when this node could not make its bridge, tap, DHCP or rules. */
+export const NETWORK_SETUP_FAILED = 'NetworkSetupFailed';
 const KEY = 'node';
 const RESYNC_MS = 30_000;
 /** How long a VM attached for a launch is kept without an instance (the launch failed, or never came). */
@@ -89,7 +91,12 @@ export function nodeNetworkController(o: NodeNetworkControllerOptions): NodeNetw
       if (!attachment.ok || !attachment.nics.length) return attachment;
       pinned.set(vm.metadata.uid!, { vm, until: Date.now() + PIN_MS });
       o.log.debug({ vm: objectKey(vm.metadata), nics: attachment.nics }, 'attaching NICs');
-      await o.networks.sync(state());
+      try {
+        await o.networks.sync(state());
+      } catch (err) {
+        // Said on the VM (it waits, and is looked at again), not only in this log.
+        return { ok: false, reason: NETWORK_SETUP_FAILED, message: `setting up its NICs on node ${o.nodeName}: ${(err as Error).message}` };
+      }
       return attachment;
     },
   };

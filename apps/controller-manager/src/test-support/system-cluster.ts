@@ -13,13 +13,15 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEntry } from '@shoal/api';
-import type { ShoalClient } from '@shoal/client';
+import { ShoalClient } from '@shoal/client';
 import { readAuditLog, startCluster, type ShoalProcess, type TestCluster } from '@shoal/testing';
 
 export interface SystemCluster {
   cp: TestCluster;
   /** As an admin. */
   client: ShoalClient;
+  /** As an admin, one client per apiserver (each talks to that one only). */
+  clients: ShoalClient[];
   /** The controller-manager running now, if any. */
   cm?: ShoalProcess;
   /** Starts a controller-manager (after a kill, say); the cluster stops it at the end. */
@@ -32,7 +34,14 @@ const ADMIN_TOKEN = 'admin-token';
 const controllerToken = (controller: string) => `${controller}-token`;
 
 export async function withSystemCluster(
-  opts: { controllers: string[]; secured?: boolean; /** More controller-manager flags. */ args?: string[] },
+  opts: {
+    controllers: string[];
+    secured?: boolean;
+    /** More controller-manager flags. */
+    args?: string[];
+    /** Apiservers on the one etcd (1); the controller-manager is given them all. */
+    apiservers?: number;
+  },
   fn: (c: SystemCluster) => Promise<void>,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-system-controllers-'));
@@ -48,10 +57,11 @@ export async function withSystemCluster(
     apiserverArgs = ['--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'Node,RBAC', '--audit-log-path', auditLog];
     credentials = ['--controller-tokens-dir', tokensDir];
   }
-  const cp = await startCluster({ apiserverArgs, client: { token: opts.secured ? ADMIN_TOKEN : undefined } });
+  const cp = await startCluster({ apiserverArgs, apiservers: opts.apiservers, client: { token: opts.secured ? ADMIN_TOKEN : undefined } });
   const cluster: SystemCluster = {
     cp,
     client: cp.client,
+    clients: cp.apiservers.map((a) => new ShoalClient({ server: a.url, token: opts.secured ? ADMIN_TOKEN : undefined })),
     async startControllerManager() {
       const cm = await cp.startControllerManager({ controllers: opts.controllers, args: [...credentials, ...(opts.args ?? [])] });
       cluster.cm = cm;
@@ -63,6 +73,7 @@ export async function withSystemCluster(
     await cluster.startControllerManager();
     await fn(cluster);
   } finally {
+    for (const c of cluster.clients) await c.close();
     await cp.stop();
     await rm(dir, { recursive: true, force: true });
   }
