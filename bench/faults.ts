@@ -155,7 +155,7 @@ async function main(): Promise<void> {
       benchmark: 'faults',
       startedAt: startedAt.toISOString(),
       machine: machineAtEnd(machine),
-      defaults: { leaseDurationSeconds: 4, fenceTimeoutSeconds: 6, leaderElection: 'controller-manager defaults (lease 3 s, renew deadline 2 s, retry 0.5 s)' },
+      defaults: { leaseDurationSeconds: 4, fenceTimeoutSeconds: 6, leaderElection: 'controller-manager defaults (lease 4 s, renew deadline 3 s, retry 0.4 s)' },
       nodeDeath,
       controllerFailover: failover,
       neverTwice: { scansOfProc: seen.scans, vmsSeenTwice: seen.duplicates.length },

@@ -1,7 +1,7 @@
 /**
  * Leader election end to end: a real etcd and apiserver, two real shoal-controller-manager
- * processes with --leader-elect and the default timing (lease 3 s, renew deadline 2 s, retry
- * 0.5 s) and Nodes made through the API. One process schedules, the other stands by; a steady
+ * processes with --leader-elect and the default timing (lease 4 s, renew deadline 3 s, retry
+ * 0.4 s) and Nodes made through the API. One process schedules, the other stands by; a steady
  * write load does not make any Lease change hands; kill -9 of the leader hands the
  * scheduler over once its Lease expired; SIGTERM hands it over at once because the Lease is
  * released. A watch on every VM event runs the whole time: a VM's spec.nodeName, once set,
@@ -15,8 +15,8 @@ import type { ShoalClient } from '@shoal/client';
 import { startCluster, waitFor, type TestCluster, type ShoalProcess } from '@shoal/testing';
 
 /** The defaults (DEFAULT_ELECTION_TIMING): what an operator gets with --leader-elect alone. */
-const LEASE_S = 3;
-const RETRY_S = 0.5;
+const LEASE_S = 4;
+const RETRY_S = 0.4;
 const FLAGS = ['--leader-elect'];
 const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network'];
 const LEASE = 'shoal-controller-manager-scheduler';

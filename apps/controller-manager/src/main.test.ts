@@ -31,7 +31,7 @@ test('bad flags exit 2 with a clear message', async () => {
     [['--server', 'http://127.0.0.1:1', '--log-level', 'loud'], /Invalid values:[\s\S]*log-level/],
     [
       ['--server', 'http://127.0.0.1:1', '--leader-elect', '--leader-elect-renew-deadline', '20'],
-      /renew deadline \(20 s\) must be less than the lease duration \(3 s\)/,
+      /renew deadline \(20 s\) must be less than the lease duration \(4 s\)/,
     ],
     [
       ['--server', 'http://127.0.0.1:1', '--leader-elect-lease-duration', '2.5'],

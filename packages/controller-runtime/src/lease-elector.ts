@@ -46,7 +46,7 @@ export interface LeaseElectorOptions {
   namespace?: string;
   /** Who we are in holderIdentity; unique per process. Default: defaultIdentity(). */
   identity?: string;
-  /** Default: DEFAULT_ELECTION_TIMING (3 s / 2 s / 0.5 s); checked with checkTiming. */
+  /** Default: DEFAULT_ELECTION_TIMING (4 s / 3 s / 0.4 s); checked with checkTiming. */
   timing?: Partial<ElectionTiming>;
   log?: Logger;
 }

@@ -39,7 +39,7 @@ const input = (current: LeaseSpec | undefined, at: number, observedAtMs = 0): De
 });
 
 test("the defaults are kube-controller-manager's, and bad timings are refused with the reason", () => {
-  assert.deepEqual(DEFAULT_ELECTION_TIMING, { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500 });
+  assert.deepEqual(DEFAULT_ELECTION_TIMING, { leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 400 });
   checkTiming(DEFAULT_ELECTION_TIMING);
   checkTiming({ leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 1000 });
   const bad: [Parameters<typeof checkTiming>[0], RegExp][] = [

@@ -39,14 +39,15 @@ export interface ElectionTiming {
 
 /**
  * Sized for a failover under 5 s (kube-controller-manager's 15 s / 10 s / 2 s take 15–17 s).
- * A standby takes over at most lease + 2 × retry × 1.2 after the leader's last renewal: 4.2 s.
- * The leader gets 2 s — four renewal attempts, a retry period apart — to get one renewal
- * through before it steps down: more than an apiserver answer takes on a loaded 2-core host
- * (bench/faults.ts measures both the failover and that no lease changes hands under load). The
- * leader steps down a whole second before a standby may take over: room for its running
- * reconciles to finish and its timers to fire late.
+ * A standby takes over at most lease + 2 × retry × 1.2 after the leader's last renewal: 4.96 s.
+ * The leader gets 3 s — seven renewal attempts, a retry period apart — to get one renewal
+ * through before it steps down: a saturated 2-core host (32 writers, apiserver and etcd busy on
+ * both cores) was seen to take over 2 s at times (bench/faults.ts measures both the failover and
+ * that no lease changes hands under load). The lease is whole seconds (Lease
+ * leaseDurationSeconds). The leader steps down a whole second before a standby may take over:
+ * room for its running reconciles to finish and its timers to fire late.
  */
-export const DEFAULT_ELECTION_TIMING: ElectionTiming = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500 };
+export const DEFAULT_ELECTION_TIMING: ElectionTiming = { leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 400 };
 
 /** Candidates wait retryPeriod × [1, 1.2) between attempts, so they do not knock in step (client-go's JitterFactor). */
 export const JITTER_FACTOR = 1.2;
