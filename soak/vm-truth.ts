@@ -25,7 +25,7 @@ export interface QemuProcess {
   runDir: string;
   /** The node whose data dir holds the run dir, if any. */
   node: string | undefined;
-  /** QMP query-status: `running`, `paused`, `inmigrate`, `postmigrate`, ..., `no-answer` (not up yet, busy, or dying) or `exited`. */
+  /** QMP query-status: `running`, `paused`, `inmigrate`, `postmigrate`, ..., `starting` (no monitor yet), `no-answer` (busy, or dying) or `exited`. */
   status: string;
 }
 
@@ -89,9 +89,14 @@ export function withQmpStatus(qemus: readonly Omit<QemuProcess, 'status'>[], tim
 }
 
 export async function qmpStatusOf(q: Omit<QemuProcess, 'status'>, timeoutMs = QMP_TIMEOUT_MS): Promise<QemuProcess> {
-  const answer = (await qmpCommand(join(q.runDir, OBSERVER_SOCKET), 'query-status', undefined, timeoutMs).catch(() => undefined)) as
-    { status?: string } | undefined;
+  let refused = false;
+  const answer = (await qmpCommand(join(q.runDir, OBSERVER_SOCKET), 'query-status', undefined, timeoutMs).catch((err: NodeJS.ErrnoException) => {
+    refused = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
+    return undefined;
+  })) as { status?: string } | undefined;
   if (answer?.status) return { ...q, status: answer.status };
+  // No monitor listening yet: QEMU makes its sockets before it starts any vCPU, so it runs nothing yet.
+  if (refused) return { ...q, status: 'starting' };
   // No answer from a process that is gone (or a zombie, whose cmdline is empty): it runs nothing.
   const cmdline = await readFile(`/proc/${q.pid}/cmdline`, 'utf8').catch(() => '');
   return { ...q, status: cmdline ? 'no-answer' : 'exited' };
