@@ -9,6 +9,8 @@ export interface SoakOptions {
   vms: number;
   /** Memory of each VM (1 vCPU each). */
   memoryMiB: number;
+  /** Migrations in the workload (npm run soak: yes). */
+  migrations: boolean;
   /** Mean time between fault arrivals. */
   faultGapMs: number;
   /** The workload's gap between operations: [min, max) ms. */
@@ -28,6 +30,7 @@ export const DEFAULT_OPTIONS: Omit<SoakOptions, 'seed' | 'log'> = {
   durationMs: 10 * 60_000,
   vms: 6,
   memoryMiB: 96,
+  migrations: true,
   faultGapMs: 8_000,
   operationGapMs: [1_000, 3_000],
   convergenceBoundMs: 120_000,

@@ -128,6 +128,7 @@ export async function runSoak(o: SoakOptions, signal: AbortSignal = new AbortCon
       random: stream(o.seed, 'workload'),
       names,
       memoryMiB: o.memoryMiB,
+      migrations: o.migrations,
       now,
       log,
     });

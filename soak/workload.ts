@@ -49,6 +49,8 @@ export interface WorkloadOptions {
   random: Random;
   names: string[];
   memoryMiB: number;
+  /** Whether migrate is among the operations. */
+  migrations: boolean;
   /** Milliseconds since the soak began. */
   now: () => number;
   log: (line: string) => void;
@@ -90,7 +92,7 @@ export class Workload {
           'update-cmdline': OPERATION_WEIGHTS['update-cmdline'],
           [vm.spec.runStrategy === 'Halted' ? 'start' : 'stop']: OPERATION_WEIGHTS[vm.spec.runStrategy === 'Halted' ? 'start' : 'stop'],
           delete: OPERATION_WEIGHTS.delete,
-          ...(runs(vm) ? { migrate: OPERATION_WEIGHTS.migrate } : {}),
+          ...(this.o.migrations && runs(vm) ? { migrate: OPERATION_WEIGHTS.migrate } : {}),
         }
       : { create: OPERATION_WEIGHTS.create };
     const op = r.weighted(possible as Record<OperationKind, number>);
