@@ -1,7 +1,7 @@
 /**
  * The agent's network controller, wired: one key (the node), converged by NodeNetworks from the
  * informers — the VMs bound here, every Network, every Node (the peers' overlay addresses) — and
- * the runtime's instances. Any change of those enqueues it, and it runs again every
+ * the runtime's instances. A change of what those say of NICs enqueues it, and it runs again every
  * RESYNC_MS for what no event announces (a guest that exited after its VM was deleted).
  *
  * Before a guest is launched, attach() converges with that VM included (a migration's target is
@@ -44,20 +44,22 @@ export interface NodeNetworkController {
 }
 
 export function nodeNetworkController(o: NodeNetworkControllerOptions): NodeNetworkController {
-  /** VMs seen last with a guest here: a deleted VM's NICs stay until its guest is gone. */
-  const remembered = new Map<string, VirtualMachine>();
-  const pinned = new Map<string, { vm: VirtualMachine; until: number }>();
+  /**
+   * VMs whose NICs stay though the informer may not show them bound here: one being launched
+   * (until PIN_MS passes without its guest), and every one whose guest runs here (kept while it
+   * runs: a deleted VM's guest still stopping keeps its taps).
+   */
+  const held = new Map<string, { vm: VirtualMachine; until: number }>();
 
   const state = (): NodeNetworkState => {
     const running = new Set(o.driver.list().map((i) => i.uid));
     const vms = new Map(o.vms.list().map((vm) => [vm.metadata.uid!, vm]));
-    for (const [uid, pin] of pinned) {
-      if (running.has(uid) || Date.now() > pin.until) pinned.delete(uid);
-      if (!vms.has(uid) && (running.has(uid) || pinned.has(uid))) vms.set(uid, pin.vm);
+    const now = Date.now();
+    for (const [uid, h] of held) {
+      if (!running.has(uid) && now > h.until) held.delete(uid);
+      else if (!vms.has(uid)) vms.set(uid, h.vm);
     }
-    for (const uid of running) if (!vms.has(uid) && remembered.has(uid)) vms.set(uid, remembered.get(uid)!);
-    remembered.clear();
-    for (const [uid, vm] of vms) if (running.has(uid)) remembered.set(uid, vm);
+    for (const [uid, vm] of vms) if (running.has(uid)) held.set(uid, { vm, until: 0 });
     return {
       vms: [...vms.values()],
       networks: o.networkInformer.list(),
@@ -78,10 +80,13 @@ export function nodeNetworkController(o: NodeNetworkControllerOptions): NodeNetw
       return { requeueAfterMs: RESYNC_MS };
     },
   });
-  const always: EventHandler<VirtualMachine | Network | Node> = () => [KEY];
+  const always: EventHandler<Network> = () => [KEY];
+  // Only what changes a VM's NICs here: its status writes (several per boot) change nothing of them.
+  const nicsOf = (vm: VirtualMachine) => JSON.stringify([vm.spec.nodeName, vm.spec.networks, vm.spec.network, vm.spec.ports, vm.status?.interfaces]);
+  const onVm: EventHandler<VirtualMachine> = (change) => (change.type !== 'update' || nicsOf(change.object) !== nicsOf(change.old) ? [KEY] : []);
   const onNode: EventHandler<Node> = (change) =>
     change.type !== 'update' || change.object.status?.overlayAddress !== change.old.status?.overlayAddress ? [KEY] : [];
-  controller.watch(o.vms, always).watch(o.networkInformer, always).watch(o.nodes, onNode);
+  controller.watch(o.vms, onVm).watch(o.networkInformer, always).watch(o.nodes, onNode);
 
   return {
     controller,
@@ -89,7 +94,7 @@ export function nodeNetworkController(o: NodeNetworkControllerOptions): NodeNetw
       const networks = new Map(o.networkInformer.list().map((n) => [networkKey(n.metadata.namespace!, n.metadata.name!), n]));
       const attachment = attachmentOf(vm, networks);
       if (!attachment.ok || !attachment.nics.length) return attachment;
-      pinned.set(vm.metadata.uid!, { vm, until: Date.now() + PIN_MS });
+      held.set(vm.metadata.uid!, { vm, until: Date.now() + PIN_MS });
       o.log.debug({ vm: objectKey(vm.metadata), nics: attachment.nics }, 'attaching NICs');
       try {
         await o.networks.sync(state());

@@ -15,7 +15,7 @@
  * right alone and cuts no connection; what no NIC here needs any more is removed (by the names'
  * prefixes, names.ts). Converges run one at a time.
  */
-import { CLUSTER_NETWORK_KEY, formatIpv4, gatewayOf, parseCidr, vmNetworkRefs, type Network, type VirtualMachine } from '@shoal/api';
+import { CLUSTER_NETWORK_KEY, formatIpv4, gatewayOf, parseCidr, vmNetworkRefs, type Network, type VirtualMachine, type VmInterfaceStatus } from '@shoal/api';
 import type { Logger } from 'pino';
 import type { TapNic } from '../runtime/qemu/command-line.js';
 import type { DhcpLease, DhcpServers } from './dhcp.js';
@@ -63,37 +63,47 @@ interface Served {
   leases: DhcpLease[];
 }
 
+/** A NIC of a VM as this node serves it: its Network, the interface the control plane gave, its tap. */
+interface ResolvedNic {
+  key: string;
+  net: Network;
+  iface: VmInterfaceStatus;
+  tap: string;
+}
+
+type Resolution = { ok: true; nics: ResolvedNic[] } | { ok: false; reason: string; message: string };
+
 /**
- * The taps a VM's NICs open here, in spec.networks order, or why it has none yet: its addresses
- * not given (the network controller), or a Network without its overlay segment yet.
+ * A VM's NICs, eth0 first, each with its Network, address and tap — or why it has none yet: its
+ * addresses not given (the network controller), or a Network without its overlay segment yet.
  */
-export function attachmentOf(vm: VirtualMachine, networks: ReadonlyMap<string, Network>): Attachment {
+function resolveNics(vm: VirtualMachine, networks: ReadonlyMap<string, Network>): Resolution {
   const refs = vmNetworkRefs(vm, networks.has(CLUSTER_NETWORK_KEY));
-  if (!refs.length) return { ok: true, nics: [] };
   const interfaces = vm.status?.interfaces ?? [];
   const missing = refs.filter((r) => !interfaces.some((i) => i.network === r.label)).map((r) => r.label);
   if (missing.length)
     return { ok: false, reason: NETWORKS_PENDING, message: `waiting for addresses on ${missing.join(', ')} (the network controller gives them)` };
-  const nics: TapNic[] = [];
+  const nics: ResolvedNic[] = [];
   for (const [index, ref] of refs.entries()) {
-    const net = networks.get(networkKey(ref.namespace, ref.name));
+    const key = networkKey(ref.namespace, ref.name);
+    const net = networks.get(key);
     if (net?.status?.vni === undefined)
       return { ok: false, reason: NETWORKS_PENDING, message: `waiting for Network ${ref.label}'s overlay segment (the network controller gives it)` };
-    nics.push({ tap: tapName(vm.metadata.uid!, index), mac: interfaces.find((i) => i.network === ref.label)!.mac });
+    nics.push({ key, net, iface: interfaces.find((i) => i.network === ref.label)!, tap: tapName(vm.metadata.uid!, index) });
   }
   return { ok: true, nics };
 }
 
-/** The VM's NICs with their Networks and interfaces, eth0 first, once it can be attached. */
-function nicsOf(vm: VirtualMachine, networks: ReadonlyMap<string, Network>) {
-  const attachment = attachmentOf(vm, networks);
-  if (!attachment.ok) return [];
-  return vmNetworkRefs(vm, networks.has(CLUSTER_NETWORK_KEY)).map((ref, index) => ({
-    key: networkKey(ref.namespace, ref.name),
-    net: networks.get(networkKey(ref.namespace, ref.name))!,
-    nic: vm.status!.interfaces!.find((i) => i.network === ref.label)!,
-    tap: attachment.nics[index]!.tap,
-  }));
+/** The taps a VM's NICs open here, in order, with the MACs the control plane gave; or why it has none yet. */
+export function attachmentOf(vm: VirtualMachine, networks: ReadonlyMap<string, Network>): Attachment {
+  const r = resolveNics(vm, networks);
+  return r.ok ? { ok: true, nics: r.nics.map((n) => ({ tap: n.tap, mac: n.iface.mac })) } : r;
+}
+
+/** The VMs that can be attached, each with its NICs (none for a VM without Networks). */
+interface AttachedVm {
+  vm: VirtualMachine;
+  nics: ResolvedNic[];
 }
 
 export class NodeNetworks {
@@ -113,7 +123,11 @@ export class NodeNetworks {
   private async converge(state: NodeNetworkState): Promise<void> {
     const { links, dhcp, nat, filter } = this.o;
     const networks = new Map(state.networks.map((n) => [networkKey(n.metadata.namespace!, n.metadata.name!), n]));
-    const served = servedNetworks(state.vms, networks);
+    const attached = state.vms.flatMap((vm): AttachedVm[] => {
+      const r = resolveNics(vm, networks);
+      return r.ok && r.nics.length ? [{ vm, nics: r.nics }] : [];
+    });
+    const served = servedNetworks(attached);
     if (!served.size && this.bare) return;
 
     for (const s of served.values()) {
@@ -131,7 +145,7 @@ export class NodeNetworks {
     }
 
     if (served.size) {
-      await nat.ensure({ subnets: [...served.values()].map((s) => s.cidr), ports: publishedPorts(state.vms, networks, this.o.log) });
+      await nat.ensure({ subnets: [...served.values()].map((s) => s.cidr), ports: publishedPorts(attached, this.o.log) });
       await filter.ensure({ subnets: [...networks.values()].map((n) => n.spec.cidr), gateways: [...served.values()].map((s) => s.gateway) });
     }
 
@@ -157,12 +171,12 @@ export class NodeNetworks {
  * publishing one host port off one node; should two meet anyway (bound by hand), the older VM
  * keeps the port and the clash is logged.
  */
-function publishedPorts(vms: readonly VirtualMachine[], networks: ReadonlyMap<string, Network>, log: Logger): PublishedPort[] {
+function publishedPorts(attached: readonly AttachedVm[], log: Logger): PublishedPort[] {
   const ports = new Map<string, PublishedPort & { vm: string }>();
-  const byAge = [...vms].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
-  for (const vm of byAge) {
-    const eth0 = nicsOf(vm, networks)[0]?.nic;
-    if (!vm.spec.ports?.length || !eth0) continue;
+  const byAge = [...attached].sort((a, b) => (a.vm.metadata.creationTimestamp ?? '').localeCompare(b.vm.metadata.creationTimestamp ?? ''));
+  for (const { vm, nics } of byAge) {
+    const eth0 = nics[0]!.iface;
+    if (!vm.spec.ports?.length) continue;
     for (const p of vm.spec.ports) {
       const protocol = p.protocol === 'UDP' ? 'udp' : 'tcp';
       const key = `${protocol}/${p.hostPort}`;
@@ -180,11 +194,11 @@ function publishedPorts(vms: readonly VirtualMachine[], networks: ReadonlyMap<st
   return [...ports.values()].map(({ vm: _, ...port }) => port);
 }
 
-/** The Networks with a NIC here, each with its taps and leases. VMs that cannot be attached yet are left out. */
-function servedNetworks(vms: readonly VirtualMachine[], networks: ReadonlyMap<string, Network>): Map<string, Served> {
+/** The Networks with a NIC here, each with its taps and leases. */
+function servedNetworks(attached: readonly AttachedVm[]): Map<string, Served> {
   const served = new Map<string, Served>();
-  for (const vm of vms)
-    for (const { key, net, nic, tap } of nicsOf(vm, networks)) {
+  for (const { nics } of attached)
+    for (const { key, net, iface, tap } of nics) {
       const subnet = parseCidr(net.spec.cidr);
       if (typeof subnet === 'string') throw new Error(`Network ${key}: ${subnet}`); // the apiserver admits none such
       const entry: Served = served.get(key) ?? {
@@ -197,7 +211,7 @@ function servedNetworks(vms: readonly VirtualMachine[], networks: ReadonlyMap<st
         leases: [],
       };
       entry.taps.push(tap);
-      entry.leases.push({ mac: nic.mac, ip: nic.ip });
+      entry.leases.push({ mac: iface.mac, ip: iface.ip });
       served.set(key, entry);
     }
   return served;
