@@ -255,17 +255,18 @@ async function prepareLaunch(ctx: VmContext, vm: VirtualMachine): Promise<{ disk
     if (!prepared.ok) return notLaunched(ctx, vm, prepared.reason, prepared.message);
     disks = prepared.disks;
   }
-  const networks = (vm.spec.networks ?? []).map((n) => n.name);
-  // Without the node's side of networks, a VM on the cluster's default Network only by default boots with user networking.
-  if (!ctx.attachNetworks && !networks.length) return { disks, nics: [] };
-  if (!ctx.attachNetworks)
+  if (!ctx.attachNetworks) {
+    // Without the node's side of networks, a VM that names none boots with user networking.
+    const networks = (vm.spec.networks ?? []).map((n) => n.name);
+    if (!networks.length) return { disks, nics: [] };
     return notLaunched(
       ctx,
       vm,
       'NetworksUnsupported',
       `node ${ctx.nodeName}'s agent attaches no VM to Networks (it runs without --vm-networks; spec.networks: ${networks.join(', ')}); the VM waits`,
     );
-  const attachment = await ctx.attachNetworks!(vm);
+  }
+  const attachment = await ctx.attachNetworks(vm);
   if (!attachment.ok) return notLaunched(ctx, vm, attachment.reason, attachment.message);
   return { disks, nics: attachment.nics };
 }

@@ -2,7 +2,8 @@
  * The network controller's wiring (STYLE.md 4): addresses for the NICs of VirtualMachines on
  * Networks (reconcile.ts). One queue, two kinds of keys:
  *
- *   VM changed or deleted        → vm/<its key>, when it names Networks, has interfaces or is gone
+ *   VM changed or deleted        → vm/<its key>, when it names Networks, has interfaces or is gone,
+ *                                  and the change touched what the reconcile reads of it
  *   IPAddress added or deleted   → its VM's key (one whose VM is gone is given back), its
  *                                  Network's; deleted: the VMs of its namespace still waiting
  *                                  for an address (NetworksReady False)
@@ -49,10 +50,24 @@ export function networkController(env: ControllerEnv): Controller {
       .filter(joinsClusterNetwork)
       .map((v) => vmQueueKey(v.metadata.namespace!, v.metadata.name!));
 
-  const onVm: EventHandler<VirtualMachine> = ({ type, object: v }) =>
-    type === 'delete' || v.spec.networks?.length || v.status?.interfaces?.length || (joinsClusterNetwork(v) && clusterNetworkExists())
+  // What the reconcile reads of a VM: an update that changes none of it (the agent's status
+  // writes, a label) needs no look.
+  const networkFacts = (v: VirtualMachine) =>
+    JSON.stringify([
+      v.metadata.uid,
+      v.metadata.deletionTimestamp,
+      v.spec.networks,
+      v.spec.network,
+      v.status?.interfaces,
+      findCondition(v.status?.conditions, NETWORKS_READY),
+    ]);
+  const onVm: EventHandler<VirtualMachine> = (change) => {
+    const v = change.object;
+    if (change.type === 'update' && networkFacts(v) === networkFacts(change.old)) return [];
+    return change.type === 'delete' || v.spec.networks?.length || v.status?.interfaces?.length || (joinsClusterNetwork(v) && clusterNetworkExists())
       ? [vmQueueKey(v.metadata.namespace!, v.metadata.name!)]
       : [];
+  };
   const onAddress: EventHandler<IPAddress> = ({ type, object: a }) => {
     const ns = a.metadata.namespace!;
     const [vmNamespace, vmName] = vmOfAddress(a).split('/') as [string, string];

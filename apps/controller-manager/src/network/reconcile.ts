@@ -199,7 +199,8 @@ async function writeStatus(
 async function reconcileNetwork(ctx: NetworkContext, namespace: string, name: string): Promise<Result> {
   const net = ctx.networks.get(`${namespace}/${name}`);
   if (!net || net.metadata.deletionTimestamp) {
-    for (const [uid] of ctx.vnis) if (!ctx.networks.list().some((n) => n.metadata.uid === uid)) ctx.vnis.delete(uid);
+    const live = new Set(ctx.networks.list().map((n) => n.metadata.uid));
+    for (const uid of ctx.vnis.keys()) if (!live.has(uid)) ctx.vnis.delete(uid);
     return {};
   }
   const allocated = ctx.addresses.list().filter((a) => a.metadata.namespace === namespace && a.spec.network === name).length;
