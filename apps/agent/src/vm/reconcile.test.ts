@@ -138,7 +138,9 @@ test('a deleted VM keeps the agent finalizer while its guest stops, and loses it
     await client.delete('vm', 'doomed', { namespace: 'default' });
     const deleting = await until('doomed', (v) => !!v.metadata.deletionTimestamp && v.status?.phase === 'Stopping', 'Stopping while deleted');
     assert.ok(deleting.metadata.finalizers?.includes(AGENT_FINALIZER));
-    assert.equal(instanceOf(h, 'doomed')?.phase, 'stopping', 'its guest is still there: so is the finalizer');
+    // The status is written a moment before the guest is asked to stop.
+    await waitFor(() => instanceOf(h, 'doomed')?.phase === 'stopping', { timeoutMs: 5_000, message: 'the guest asked to stop' });
+    assert.ok((await vm('doomed')).metadata.finalizers?.includes(AGENT_FINALIZER), 'its guest is still there: so is the finalizer');
     await waitFor(
       () =>
         vm('doomed').then(
