@@ -20,7 +20,7 @@
  */
 import { currentAttempt, objectKey, type Migration } from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
-import { QmpSession } from '../runtime/qemu/migration/index.js';
+import { endOrphanedMigration, QmpSession } from '../runtime/qemu/migration/index.js';
 import { FENCE_GATE_RETRY_MS } from '../vm/context.js';
 import type { LocalMigration, MigrationContext } from './context.js';
 import { attemptMode, failure, isTerminal, reportSource } from './report.js';
@@ -151,7 +151,8 @@ async function recoverTransfer(ctx: MigrationContext, m: Migration): Promise<Res
       await reportSource(ctx, m, { completedAt: new Date().toISOString(), qemuDowntimeMs: info.downtime });
       return {};
     }
-    if (info.status !== 'failed' && info.status !== 'cancelled') await session.execute('migrate_cancel');
+    // Cancelled now; its leftovers go once the Migration has ended (source.ts abandon).
+    await endOrphanedMigration(session);
     await reportSource(
       ctx,
       m,

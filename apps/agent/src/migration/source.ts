@@ -12,7 +12,7 @@
  */
 import { objectKey, poolNameFor, vmDisks, type Migration, type MigrationNbdEndpoint, type VirtualMachine } from '@shoal/api';
 import type { Result } from '@shoal/controller-runtime';
-import { migrate, QmpSession, type MigrationProgress, type MirrorTarget } from '../runtime/qemu/migration/index.js';
+import { endOrphanedMigration, migrate, QmpSession, type MigrationProgress, type MirrorTarget } from '../runtime/qemu/migration/index.js';
 import { poolOf, volumeOf } from '../volumes/volume-access.js';
 import type { LocalMigration, MigrationContext } from './context.js';
 import { failSide, reportBytes, reportSource, startSource } from './report.js';
@@ -21,6 +21,8 @@ import { runTransfer } from './transfer.js';
 
 /** Progress is written at most this often. */
 const PROGRESS_EVERY_MS = 500;
+/** How soon a cancelled transfer that QEMU carried on alone is looked at again: a cancel completes within milliseconds. */
+const ORPHAN_POLL_MS = 50;
 
 export async function startTransfer(ctx: MigrationContext, m: Migration, vm: VirtualMachine): Promise<Result> {
   const st = m.status!;
@@ -107,7 +109,11 @@ export async function abandon(ctx: MigrationContext, key: string, m: Migration |
   if (vm && vm.metadata.uid === local.vmUid && vm.spec.nodeName === ctx.nodeName) {
     if (instance && instance.phase !== 'exited') {
       const session = local.session ?? (await QmpSession.connect(ctx.driver.qmpSocket!(local.vmUid)!, { timeoutMs: 2_000 }));
+      local.session = undefined;
       try {
+        // A transfer this process does not follow (an agent that restarted during it started
+        // it) may still run in QEMU: cancelled first; QEMU resumes the guest as that completes.
+        if (local.mode === 'Live' && !(await endOrphanedMigration(session))) return { requeueAfterMs: ORPHAN_POLL_MS };
         const { status } = await session.execute<{ status: string }>('query-status');
         if (status === 'postmigrate' || status === 'paused') {
           await session.execute('cont');

@@ -14,6 +14,7 @@ import { EventRecorder, type Controller } from '@shoal/controller-runtime';
 import { startCluster, waitFor, type TestCluster } from '@shoal/testing';
 import { SimulatedDriver } from '../runtime/simulated/simulated-driver.js';
 import { vmController } from './controller.js';
+import { launchSpec } from './reconcile.js';
 
 let cp: TestCluster;
 let client: ShoalClient;
@@ -33,7 +34,12 @@ interface Harness {
 }
 
 /** One node's VM controller, as agent.ts wires it, with one worker and guests that ignore the power button. */
-async function withAgent(node: string, stopGraceMs: number, fn: (h: Harness) => Promise<void>): Promise<void> {
+async function withAgent(
+  node: string,
+  stopGraceMs: number,
+  fn: (h: Harness) => Promise<void>,
+  opts: { waitingForMigration?: (uid: string) => boolean } = {},
+): Promise<void> {
   const log = pino({ level: 'silent' });
   const driver = new SimulatedDriver({ bootMs: 100, stopMs: Infinity });
   const informer = new Informer<VirtualMachine>(client, 'vm', { fieldSelector: `spec.nodeName=${node}` });
@@ -50,6 +56,7 @@ async function withAgent(node: string, stopGraceMs: number, fn: (h: Harness) => 
     log,
     workers: 1,
     registry: new Registry(),
+    waitingForMigration: opts.waitingForMigration,
   });
   informer.start();
   await informer.waitForSync();
@@ -167,4 +174,28 @@ test('a VM on Networks is not booted by an agent that does not attach them: its 
     assert.ok(events.some((e) => e.reason === 'NetworksUnsupported' && e.involvedObject?.name === 'networked'));
     await client.delete('vm', 'networked', { namespace: 'default' });
   });
+});
+
+test('a migration target’s waiting QEMU, its Migration over, is discarded when the VM lands on its node: the VM boots afresh, an Event says why', async () => {
+  // No Migration is waiting for it any more (it failed: the VM came here rescued from its source).
+  await withAgent(
+    'landing',
+    2_000,
+    async (h) => {
+      await client.create('vm', { metadata: { name: 'rescued', namespace: 'default' }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } });
+      const created = await vm('rescued');
+      // What the Migration's target started here before it failed: a QEMU waiting for the guest.
+      await h.driver.start({ ...launchSpec(created), incoming: {} });
+      await client.patch('vm', 'rescued', { spec: { nodeName: h.node } }, { type: 'merge', namespace: 'default' });
+      await until('rescued', (v) => v.status?.phase === 'Running', 'Running, booted afresh');
+      const instance = instanceOf(h, 'rescued');
+      assert.equal(instance?.phase, 'running');
+      assert.ok(!instance?.incoming, 'a booted guest, not the QEMU that waited');
+      const events = (await client.list<Event>('event', { namespace: 'default' })).items;
+      const said = events.find((e) => e.reason === 'MigrationTargetDiscarded' && e.involvedObject?.name === 'rescued');
+      assert.match(said?.message ?? '', /was never resumed and its Migration is over/);
+      await client.delete('vm', 'rescued', { namespace: 'default' });
+    },
+    { waitingForMigration: () => false },
+  );
 });

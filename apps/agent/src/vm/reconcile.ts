@@ -14,6 +14,8 @@
  *   being deleted                     → stop, remove, drop our finalizer (wins over eviction)
  *   a migration's guest               → nothing: a target's QEMU not resumed yet, or a guest
  *                                       stopped for a cold migration's copy (../migration)
+ *   a target's QEMU never resumed,    → killed and removed: the VM boots afresh here
+ *   its Migration over
  *   eviction requested                → status Stopping, stop within the grace, remove,
  *                                       status Pending, then unbind (eviction.ts)
  *   a guest already shutting down     → see the stop through before deciding anything else
@@ -57,6 +59,8 @@ import type { TapNic } from '../runtime/qemu/command-line.js';
 
 /** The Event reason of a guest killed for not booting within the boot timeout. */
 export const BOOT_TIMED_OUT = 'BootTimedOut';
+/** The Event reason of a migration target's QEMU discarded because its Migration ended without resuming it. */
+export const DISCARDED_MIGRATION_TARGET = 'MigrationTargetDiscarded';
 
 /** How soon a VM waiting for its disks or NICs looks again without an event. */
 const LAUNCH_RETRY_MS = 5_000;
@@ -109,7 +113,9 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
   if (mine.metadata.deletionTimestamp) return finishDeletion(ctx, mine);
   // A migration's guest (../migration): a target's QEMU not resumed yet, or a guest stopped for
   // a cold move's copy. The migration's reconcile hands it back (and requeues the VM).
-  if (driver.state(uid)?.incoming || ctx.heldForMigration?.(uid)) return {};
+  const waiting = driver.state(uid);
+  if (waiting?.incoming) return ctx.waitingForMigration?.(uid) ? {} : discardUnresumed(ctx, mine, waiting);
+  if (ctx.heldForMigration?.(uid)) return {};
 
   warnInvalidEviction(ctx, key, mine);
   let instance = driver.state(uid);
@@ -190,6 +196,24 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
   // A guest still booting under a boot timeout: looked at again when it runs out (no event may come).
   const bootLeftMs = bootOverdue(ctx, instance);
   return typeof bootLeftMs === 'number' ? { requeueAfterMs: bootLeftMs } : {};
+}
+
+/**
+ * A migration target's QEMU, never resumed, whose Migration is over while the VM is bound here —
+ * it came here another way (rescued from its failed source node) or the resume failed. What it
+ * holds is not a guest to run: it is killed and removed, said in an Event, and the VM boots
+ * afresh per its runStrategy.
+ */
+async function discardUnresumed(ctx: VmContext, vm: VirtualMachine, instance: InstanceState): Promise<Result> {
+  if (instance.phase !== 'exited') {
+    const message = `a migration's waiting QEMU on node ${ctx.nodeName} was never resumed and its Migration is over: discarding it; runStrategy ${vm.spec.runStrategy} decides what follows`;
+    ctx.log.info({ vm: objectKey(vm.metadata), uid: instance.uid }, message);
+    ctx.recorder.event(vm, 'Normal', DISCARDED_MIGRATION_TARGET, message);
+    await ctx.driver.kill(instance.uid);
+    return { requeueAfterMs: FENCE_GATE_RETRY_MS };
+  }
+  await forgetInstance(ctx, instance.uid);
+  return { requeueAfterMs: 0 };
 }
 
 /**

@@ -3,6 +3,8 @@
  *
  *   Node gone, or not run by an agent (no Lease, no status.fencing) → nothing to do
  *   lease renewed recently            → Ready=True, no unreachable taint; look again when it would expire
+ *   (either of the next two)          → judged again on the Lease as the apiserver has it (a GET):
+ *                                       a renewal a stalled watch did not bring counts from now
  *   lease expired                     → Ready=Unknown + unreachable taint; its VMs stay put (they may
  *                                       still run there); look again at the fence time
  *   lease expired + fence timeout     → Ready=Unknown (NodeFenced); every VM bound there is rescued
@@ -30,22 +32,31 @@ import { NODE_LOST_REASON, rescueFromFencedNode } from './rescue.js';
 
 /** When this controller saw each node's lease last renewed (see node-health.ts for why not renewTime). */
 export class RenewalClock {
-  private readonly seen = new Map<string, { renewTime?: string; at: number }>();
+  private readonly seen = new Map<string, { renewTime?: string; resourceVersion?: string; at: number }>();
   constructor(private readonly now: () => number) {}
 
-  /** Notes the lease as observed now; answers when its current renewal was first seen. */
+  /**
+   * Notes the lease as observed now; answers when its current renewal was first seen. A copy
+   * older than one seen already (the cache behind the apiserver's copy read before) changes nothing.
+   */
   observe(nodeName: string, lease: Lease | undefined): number {
     const renewTime = lease?.spec.renewTime;
+    const resourceVersion = lease?.metadata.resourceVersion;
     const before = this.seen.get(nodeName);
-    if (before && before.renewTime === renewTime) return before.at;
+    if (before && (before.renewTime === renewTime || olderThan(resourceVersion, before.resourceVersion))) return before.at;
     const at = this.now();
-    this.seen.set(nodeName, { renewTime, at });
+    this.seen.set(nodeName, { renewTime, resourceVersion, at });
     return at;
   }
 
   forget(nodeName: string): void {
     this.seen.delete(nodeName);
   }
+}
+
+/** Whether resourceVersion a is older than b (both set): etcd revisions, ordered. */
+function olderThan(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && BigInt(a) < BigInt(b);
 }
 
 export interface HealthContext {
@@ -79,7 +90,8 @@ export async function reconcile(ctx: HealthContext, nodeName: string): Promise<R
     graceMs: ctx.gracePeriodMs || leaseDurationMs,
   };
   const now = ctx.now();
-  const health = nodeHealth(now, ctx.clock.observe(nodeName, lease), timing);
+  let health = nodeHealth(now, ctx.clock.observe(nodeName, lease), timing);
+  if (health.state !== 'Ready') health = await confirmedOnApiserver(ctx, nodeName, health, now, timing);
   if (health.state === 'Ready') ctx.unhealthy.delete(nodeName);
   else ctx.unhealthy.add(nodeName);
 
@@ -88,6 +100,20 @@ export async function reconcile(ctx: HealthContext, nodeName: string): Promise<R
 
   const wakeAt = health.state === 'Ready' ? health.until : health.state === 'Unreachable' ? health.fencedAt : undefined;
   return wakeAt === undefined || !Number.isFinite(wakeAt) ? {} : { requeueAfterMs: Math.max(0, wakeAt - now) + 50 };
+}
+
+/**
+ * A node judged silent on the cache is judged again on the apiserver's own copy of its Lease
+ * (read from etcd) before anything is done about it: a lease watch that stalls — an apiserver
+ * whose etcd watch lags — would show a live node as silent, and rescuing its VMs would run
+ * them twice, the node's fence never firing. A renewal the cache missed counts from now.
+ */
+async function confirmedOnApiserver(ctx: HealthContext, nodeName: string, cached: NodeHealth, now: number, timing: NodeTiming): Promise<NodeHealth> {
+  const live = await ignoreNotFound(ctx.client.get<Lease>('lease', nodeName, { namespace: NODE_LEASE_NAMESPACE }));
+  if (!live) return cached;
+  const health = nodeHealth(now, ctx.clock.observe(nodeName, live), timing);
+  if (health.state === 'Ready') ctx.log.info({ node: nodeName }, 'the lease cache missed a renewal the apiserver has: the node is renewing');
+  return health;
 }
 
 async function reportHealth(ctx: HealthContext, node: Node, health: NodeHealth, now: string): Promise<void> {

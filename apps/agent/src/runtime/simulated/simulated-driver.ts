@@ -39,6 +39,11 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
     if (mayLaunch && !mayLaunch()) throw new LaunchRefusedError(spec.uid);
     const state: InstanceState = { uid: spec.uid, namespace: spec.namespace, name: spec.name, phase: 'starting', startedAt: new Date().toISOString() };
     this.instances.set(spec.uid, state);
+    // A migration's target waits for a guest that nothing here sends: it never boots on its own.
+    if (spec.incoming) {
+      state.incoming = true;
+      return { ...state };
+    }
     this.later(spec.uid, this.opts.bootMs ?? 200, () => {
       state.phase = 'running';
       state.bootedAt = new Date().toISOString();

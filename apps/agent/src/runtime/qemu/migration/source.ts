@@ -268,6 +268,32 @@ export async function migrate(session: QmpSession, opts: MigrateOptions): Promis
   }
 }
 
+/** QEMU's migration states (QAPI MigrationStatus) in which a migration is still under way. */
+const UNDER_WAY = ['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'cancelling'];
+
+/**
+ * One step in ending a migration no process follows any more (started by an agent that has
+ * restarted since): cancelled while under way — QEMU resumes a guest that was running as the
+ * cancel completes — then, once it has ended, its mirror jobs, NBD nodes and TLS object removed.
+ * Answers whether it has ended; when not, the caller looks again a moment later (nothing here
+ * waits).
+ */
+export async function endOrphanedMigration(session: QmpSession): Promise<boolean> {
+  const info = await session.execute<QueryMigrateInfo>('query-migrate');
+  if (UNDER_WAY.includes(info.status ?? '')) {
+    if (info.status !== 'cancelling') await session.execute('migrate_cancel');
+    return false;
+  }
+  const jobs = (await session.execute<{ device: string }[]>('query-block-jobs')).filter((j) => j.device.startsWith(MIRROR_JOB_PREFIX));
+  for (const job of jobs) await session.execute('block-job-cancel', { device: job.device, force: true }).catch(() => undefined);
+  if (jobs.length) return false;
+  const nodes = await session.execute<{ 'node-name'?: string }[]>('query-named-block-nodes', { flat: true });
+  for (const node of nodes)
+    if (node['node-name']?.startsWith(NBD_NODE_PREFIX)) await session.execute('blockdev-del', { 'node-name': node['node-name'] }).catch(() => undefined);
+  await removeObject(session, SOURCE_TLS_ID);
+  return true;
+}
+
 /** Ends READY mirror jobs without pivot and waits until each reports it completed cleanly. */
 async function completeMirrors(session: QmpSession, mirrors: MirrorJobs, nap: (ms: number) => Promise<void>, signal?: AbortSignal): Promise<void> {
   for (const id of mirrors.ids) await session.execute('block-job-cancel', { device: id });
@@ -300,7 +326,7 @@ async function rollBack(session: QmpSession, s: RollBackState): Promise<void> {
     // cancelling → cancelled (or failed); QEMU restarts the guest on its way there.
     for (;;) {
       const info = await session.execute<QueryMigrateInfo>('query-migrate').catch(() => undefined);
-      if (!info || !['cancelling', 'active', 'setup', 'device', 'pre-switchover', 'wait-unplug'].includes(info.status ?? '') || Date.now() > deadline) break;
+      if (!info || !UNDER_WAY.includes(info.status ?? '') || Date.now() > deadline) break;
       await delay(20);
     }
   }
