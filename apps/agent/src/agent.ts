@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { objectKey, type Migration, type Network, type Node, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
+import { objectKey, type Image, type Migration, type Network, type Node, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
 import { EventRecorder, type Controller } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
@@ -42,6 +42,9 @@ import type { PemFiles } from './runtime/qemu/migration/index.js';
 import { nodeNetworkController, type NodeNetworkController } from './network/controller.js';
 import { nodeNetworks } from './network/setup.js';
 import type { NodeNetworks } from './network/node-networks.js';
+import { ImageStore } from './images/image-store.js';
+import { resolveImageDisk } from './images/boot-image.js';
+import { reportNodeImages } from './images/node-images.js';
 
 export interface AgentOptions {
   server: string;
@@ -71,6 +74,8 @@ export interface AgentOptions {
   /** Stop every VM when the agent stops (the all-in-one `shoal up`), instead of leaving them running. */
   stopVmsOnExit: boolean;
   capacity?: { vcpus?: number; memoryMiB?: number };
+  /** Seconds a failed image fetch is said before it is tried again (default 30). */
+  imageRetrySeconds?: number;
   log: Logger;
 }
 
@@ -82,6 +87,8 @@ export class Agent {
   private controller?: Controller;
   private volumes?: Informer<Volume>;
   private pools?: Informer<StoragePool>;
+  private images?: Informer<Image>;
+  private nodeImages?: { stop(): void };
   private volumeRelease?: Controller;
   private migrations?: Informer<Migration>;
   private migrationController?: Controller;
@@ -155,6 +162,11 @@ export class Agent {
     this.informer = new Informer<VirtualMachine>(this.client, 'vm', { fieldSelector: `spec.nodeName=${o.nodeName}` });
     this.volumes = new Informer<Volume>(this.client, 'volume');
     this.pools = new Informer<StoragePool>(this.client, 'storagepool');
+    this.images = new Informer<Image>(this.client, 'image');
+    const imageStore = new ImageStore({ root: join(o.dataDir, 'images'), log: o.log, retryAfterMs: o.imageRetrySeconds && o.imageRetrySeconds * 1000 });
+    await imageStore.load();
+    this.nodeImages = reportNodeImages({ client: this.client, nodeName: o.nodeName, store: imageStore, log: o.log });
+    const images = this.images;
     const access: VolumeAccess = {
       nodeName: o.nodeName,
       nodeLabels: o.labels,
@@ -162,6 +174,7 @@ export class Agent {
       client: this.client,
       volumes: this.volumes,
       pools: this.pools,
+      imageDisk: (name) => resolveImageDisk(images, imageStore, name),
     };
     this.volumeRelease = volumeReleaseController({ access, informer: this.volumes, log: o.log });
     this.migrations = new Informer<Migration>(this.client, 'migration');
@@ -217,8 +230,16 @@ export class Agent {
       heldForMigration: (uid) => heldForMigration(migration.context, uid),
       migrations: this.migrations,
       networks: this.networkController && { attach: this.networkController.attach, informer: this.networkInformer! },
+      images: { informer: this.images, store: imageStore },
     });
-    const informers = [this.volumes, this.pools, this.migrations, this.informer, ...(this.networkInformer ? [this.networkInformer, this.nodeInformer!] : [])];
+    const informers = [
+      this.volumes,
+      this.pools,
+      this.migrations,
+      this.images,
+      this.informer,
+      ...(this.networkInformer ? [this.networkInformer, this.nodeInformer!] : []),
+    ];
     for (const informer of informers) informer.start();
     await Promise.all(informers.map((i) => i.waitForSync()));
     // Instances whose VM is gone or bound elsewhere are found through their keys.
@@ -276,6 +297,8 @@ export class Agent {
     await this.informer?.stop();
     await this.volumes?.stop();
     await this.pools?.stop();
+    await this.images?.stop();
+    this.nodeImages?.stop();
     await this.migrations?.stop();
     await this.networkInformer?.stop();
     await this.nodeInformer?.stop();

@@ -128,6 +128,11 @@ const argv = await yargs(hideBin(process.argv))
     describe:
       'Seconds a guest may take to boot (its boot marker on the console) before it is killed and restarted per its runStrategy, with a BootTimedOut Event (0: wait for ever)',
   })
+  .option('image-retry', {
+    type: 'number',
+    default: 30,
+    describe: 'Seconds a failed image fetch (unreachable URL, wrong digest) is reported before it is tried again',
+  })
   .option('stop-vms-on-exit', { type: 'boolean', default: false, describe: 'Stop all VMs when the agent stops (all-in-one use)' })
   .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
   .option('memory-mib', { type: 'number', describe: 'Memory offered to VMs in MiB (default: host memory minus 1 GiB)' })
@@ -165,6 +170,7 @@ const argv = await yargs(hideBin(process.argv))
       if (!allowedGroups(a['client-allowed-groups']).length) throw new Error('--client-allowed-groups: give at least one group');
     }
     if (!(a['boot-timeout'] >= 0)) throw new Error('--boot-timeout must be a number of seconds ≥ 0');
+    if (!(a['image-retry'] > 0)) throw new Error('--image-retry must be a number of seconds > 0');
     const migrationFlags = [a['migration-cert-file'], a['migration-key-file'], a['migration-ca-file']].filter(Boolean).length;
     if (migrationFlags !== 0 && migrationFlags !== 3) throw new Error('--migration-cert-file, --migration-key-file and --migration-ca-file go together');
     if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');
@@ -257,6 +263,7 @@ const agents = nodeNames.map(
       fenceTimeoutSeconds: argv['fence-timeout'] ?? defaultFenceTimeoutSeconds(argv['lease-duration']),
       stopGraceSeconds: argv['stop-grace'],
       bootTimeoutSeconds: argv['boot-timeout'],
+      imageRetrySeconds: argv['image-retry'],
       restartBackoff: {
         baseMs: argv['crash-loop-backoff-base'] * 1000,
         maxMs: argv['crash-loop-backoff-max'] * 1000,

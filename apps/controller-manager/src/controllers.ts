@@ -13,6 +13,7 @@ import { schedulerController, SCHEDULER_NAME } from './scheduler/controller.js';
 import { volumeController, VOLUME_NAME } from './volume/controller.js';
 import { evacuationController, EVACUATION_NAME } from './evacuation/controller.js';
 import { networkController, NETWORK_NAME } from './network/controller.js';
+import { imageController, IMAGE_NAME } from './image/controller.js';
 
 export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
@@ -58,6 +59,12 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     description:
       "gives each VirtualMachine NIC an address of its Network (one IPAddress per address, so never the same twice), records it in the VM's status.interfaces, and gives it back when the VM goes",
     build: networkController,
+  },
+  {
+    name: IMAGE_NAME,
+    description:
+      "keeps each Image's status (its digest, size and the nodes that hold it verified) and lets a deleted Image go only once no VirtualMachine or Volume uses it",
+    build: imageController,
   },
 ];
 

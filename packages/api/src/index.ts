@@ -23,3 +23,4 @@ export * from './volumes.js';
 export * from './migrations.js';
 export * from './ipv4.js';
 export * from './vm-networks.js';
+export * from './images.js';

@@ -15,6 +15,12 @@ export interface VmLaunchSpec {
   vcpus: number;
   memoryMiB: number;
   image: string;
+  /**
+   * What to boot when spec.image names an Image: its kernel and initramfs in the node's image
+   * cache, and the kernel arguments it needs. Without it, the runtime finds an image it knows
+   * by the name (the busybox default).
+   */
+  boot?: { kernel: string; initrd?: string; kernelArgs: string[] };
   kernel?: string;
   initrd?: string;
   cmdline?: string;
@@ -25,7 +31,7 @@ export interface VmLaunchSpec {
   /** Ports published on the node (spec.ports); without NICs, through QEMU's user networking. */
   ports?: { protocol: 'TCP' | 'UDP'; hostPort: number; guestPort: number }[];
   /** The VM's disks, made ready on this node (volumes/attach.ts), in attachment order: /dev/vda first. */
-  disks?: { name: string; path: string; format: 'qcow2' | 'raw' }[];
+  disks?: { name: string; path: string; format: 'qcow2' | 'raw'; readOnly?: boolean }[];
   /**
    * A live migration's target: the guest is not booted but received from its source, so the
    * instance waits paused for it (QEMU: -incoming defer -S) and counts as booted when, with

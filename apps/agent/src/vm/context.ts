@@ -5,6 +5,7 @@ import type { EventRecorder } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { VolumeAccess } from '../volumes/volume-access.js';
 import type { Attachment } from '../network/node-networks.js';
+import type { ResolvedImage } from '../images/boot-image.js';
 import type { RestartBackoffPolicy } from './restart-backoff.js';
 import type { RestartBackoffStore } from './restart-backoff-store.js';
 
@@ -49,6 +50,8 @@ export interface VmContext {
   restartBackoff: { policy: RestartBackoffPolicy; store: RestartBackoffStore };
   /** Volumes and pools, to make a VM's disks ready before it boots; none: VMs boot without disks (tests of the lifecycle alone). */
   volumes?: VolumeAccess;
+  /** What a VM's spec.image boots (images/boot-image.ts): an Image from the node's cache, once fetched; absent: built-in images only. */
+  bootImage?: (imageName: string) => ResolvedImage;
   /** Makes a VM's NICs ready on this node (network/controller.ts); absent when the agent attaches no VM to Networks. */
   attachNetworks?: (vm: VirtualMachine) => Promise<Attachment>;
   /** Why a VM could not boot here, last said (log and Event), per VM key: said once, not on every retry. */

@@ -14,9 +14,11 @@
  */
 import {
   CLUSTER_NETWORK_KEY,
+  imageFiles,
   joinsClusterNetwork,
   objectKey,
   vmUsesVolume,
+  type Image,
   type Migration,
   type Network,
   type StoragePool,
@@ -26,6 +28,8 @@ import {
 import type { Informer, ShoalClient } from '@shoal/client';
 import { Controller, enqueueMapped, enqueueObject, type EventRecorder } from '@shoal/controller-runtime';
 import type { VolumeAccess } from '../volumes/volume-access.js';
+import { resolveBootImage } from '../images/boot-image.js';
+import type { ImageStore } from '../images/image-store.js';
 import type { Attachment } from '../network/node-networks.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -67,6 +71,8 @@ export interface VmControllerOptions {
   heldForMigration?(uid: string): boolean;
   /** The Migrations of a VM, by its uid; their changes requeue it (an eviction that waits for one). */
   migrations?: Informer<Migration>;
+  /** Images and the node's image cache (images/): a VM naming an Image boots it once fetched; the Image's change, or its fetch ending, requeues those VMs. */
+  images?: { informer: Informer<Image>; store: ImageStore };
   /** VM networks on this node (network/controller.ts); a Network's change requeues the VMs here on it. Absent: VMs with Networks wait, saying why. */
   networks?: { attach: (vm: VirtualMachine) => Promise<Attachment>; informer: Informer<Network> };
 }
@@ -89,6 +95,7 @@ export function vmController(o: VmControllerOptions): Controller {
     restartBackoff: { policy: o.restartBackoff ?? KUBELET_RESTART_BACKOFF, store: o.restartBackoffStore ?? new MemoryRestartBackoffStore() },
     volumes: o.volumes?.access,
     attachNetworks: o.networks?.attach,
+    bootImage: o.images ? (name) => resolveBootImage(o.images!.informer, o.images!.store, name) : undefined,
     launchBlockedBy: new Map(),
     waitingForMigration: o.waitingForMigration,
     heldForMigration: o.heldForMigration,
@@ -125,6 +132,26 @@ export function vmController(o: VmControllerOptions): Controller {
         .map((vm) => objectKey(vm.metadata));
     const everyVm = () => o.informer.list().map((vm) => objectKey(vm.metadata));
     controller.watch(o.volumes.informer, enqueueMapped(attaching)).watch(o.volumes.pools, enqueueMapped(everyVm));
+  }
+  if (o.images) {
+    const { informer: images, store } = o.images;
+    const naming = (imageName: string) =>
+      o.informer
+        .list()
+        .filter((vm) => vm.spec.image === imageName)
+        .map((vm) => objectKey(vm.metadata));
+    // A VM waiting for its image: the Image changed, or a fetch of one of its files ended.
+    controller.watch(
+      images,
+      enqueueMapped((image) => naming(image.metadata.name!)),
+    );
+    controller.watchKeys((enqueue) => {
+      const listener = (sha256: string) => {
+        for (const image of images.list()) if (imageFiles(image).some((f) => f.sha256 === sha256)) for (const key of naming(image.metadata.name!)) enqueue(key);
+      };
+      store.on('change', listener);
+      return () => store.off('change', listener);
+    });
   }
   if (o.networks) {
     // A VM waiting for its Network's overlay segment: the Network changed.

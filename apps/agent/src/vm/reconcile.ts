@@ -56,6 +56,7 @@ import { BACK_OFF_EVENT_REASON, backoffMessage, backsOff, nextBackoff, type Rest
 import { requestStop } from './stopping.js';
 import { prepareDisks, type LaunchDisk } from '../volumes/attach.js';
 import type { TapNic } from '../runtime/qemu/command-line.js';
+import { IMAGE_PULLING, type BootImage } from '../images/boot-image.js';
 
 /** The Event reason of a guest killed for not booting within the boot timeout. */
 export const BOOT_TIMED_OUT = 'BootTimedOut';
@@ -64,8 +65,10 @@ export const DISCARDED_MIGRATION_TARGET = 'MigrationTargetDiscarded';
 
 /** How soon a VM waiting for its disks or NICs looks again without an event. */
 const LAUNCH_RETRY_MS = 5_000;
+/** How often the status of a VM whose image is being fetched says how far it is. */
+const IMAGE_PROGRESS_MS = 1_000;
 
-export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = [], nics: TapNic[] = []): VmLaunchSpec {
+export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = [], nics: TapNic[] = [], boot?: BootImage): VmLaunchSpec {
   const s = vm.spec;
   return {
     uid: vm.metadata.uid!,
@@ -74,6 +77,7 @@ export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = [], nics: T
     vcpus: s.resources.vcpus,
     memoryMiB: s.resources.memoryMiB,
     image: s.image,
+    ...(boot ? { boot: { kernel: boot.kernel, initrd: boot.initrd, kernelArgs: boot.kernelArgs } } : {}),
     kernel: s.kernel,
     initrd: s.initrd,
     cmdline: s.cmdline,
@@ -162,7 +166,7 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
           const launch = await prepareLaunch(ctx, mine);
           if (!('disks' in launch)) return launch;
           if (instance) await driver.remove(uid);
-          await driver.start(launchSpec(mine, launch.disks, launch.nics), mayLaunch);
+          await driver.start(launchSpec(mine, launch.disks, launch.nics, launch.boot), mayLaunch);
         }
         break;
       case 'start':
@@ -177,7 +181,7 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
           if (instance) await driver.remove(uid);
           if (action.restart) restarts++;
           ctx.log.info({ vm: key, restart: action.restart }, 'starting VM');
-          await driver.start(launchSpec(mine, launch.disks, launch.nics), mayLaunch);
+          await driver.start(launchSpec(mine, launch.disks, launch.nics, launch.boot), mayLaunch);
         }
         break;
       case 'none': {
@@ -272,17 +276,24 @@ async function holdBackRestart(ctx: VmContext, vm: VirtualMachine, instance: Ins
  * attaching it (controller.ts), the VM's own change its key; the retry is for what no event
  * announces (a shared pool mounted late).
  */
-async function prepareLaunch(ctx: VmContext, vm: VirtualMachine): Promise<{ disks: LaunchDisk[]; nics: TapNic[] } | Result> {
+async function prepareLaunch(ctx: VmContext, vm: VirtualMachine): Promise<{ disks: LaunchDisk[]; nics: TapNic[]; boot?: BootImage } | Result> {
+  let boot: BootImage | undefined;
+  if (ctx.bootImage) {
+    const image = ctx.bootImage(vm.spec.image);
+    // A fetch under way: looked at again soon, for its progress in the status (one Event for all of it).
+    if (!image.ok) return notLaunched(ctx, vm, image.reason, image.message, image.fetching ? IMAGE_PROGRESS_MS : undefined);
+    boot = image.boot;
+  }
   let disks: LaunchDisk[] = [];
   if (ctx.volumes) {
     const prepared = await prepareDisks(ctx.volumes, vm);
-    if (!prepared.ok) return notLaunched(ctx, vm, prepared.reason, prepared.message);
+    if (!prepared.ok) return notLaunched(ctx, vm, prepared.reason, prepared.message, prepared.reason === IMAGE_PULLING ? IMAGE_PROGRESS_MS : undefined);
     disks = prepared.disks;
   }
   if (!ctx.attachNetworks) {
     // Without the node's side of networks, a VM that names none boots with user networking.
     const networks = (vm.spec.networks ?? []).map((n) => n.name);
-    if (!networks.length) return { disks, nics: [] };
+    if (!networks.length) return { disks, nics: [], boot };
     return notLaunched(
       ctx,
       vm,
@@ -292,19 +303,24 @@ async function prepareLaunch(ctx: VmContext, vm: VirtualMachine): Promise<{ disk
   }
   const attachment = await ctx.attachNetworks(vm);
   if (!attachment.ok) return notLaunched(ctx, vm, attachment.reason, attachment.message);
-  return { disks, nics: attachment.nics };
+  return { disks, nics: attachment.nics, boot };
 }
 
-/** A VM that cannot boot here now: said once as an Event and always in its status; looked at again later. */
-async function notLaunched(ctx: VmContext, vm: VirtualMachine, reason: string, message: string): Promise<Result> {
+/**
+ * A VM that cannot boot here now: said once as an Event and always in its status; looked at
+ * again later. Progress (an image being fetched) is said in the status as it goes, in one Event
+ * for the whole wait, and looked at again after `progressMs`.
+ */
+async function notLaunched(ctx: VmContext, vm: VirtualMachine, reason: string, message: string, progressMs?: number): Promise<Result> {
   const key = objectKey(vm.metadata);
-  if (ctx.launchBlockedBy.get(key) !== message) {
-    ctx.launchBlockedBy.set(key, message);
+  const said = progressMs === undefined ? message : reason;
+  if (ctx.launchBlockedBy.get(key) !== said) {
+    ctx.launchBlockedBy.set(key, said);
     ctx.log.warn({ vm: key, reason }, message);
-    ctx.recorder.event(vm, 'Warning', reason, message);
+    ctx.recorder.event(vm, progressMs === undefined ? 'Warning' : 'Normal', reason, message);
   }
   await writeStatus(ctx, vm, undefined, false, undefined, { reason, message });
-  return { requeueAfterMs: LAUNCH_RETRY_MS };
+  return { requeueAfterMs: progressMs ?? LAUNCH_RETRY_MS };
 }
 
 /** A stop (or the stop half of a restart) of a VM that stays: asked for, its status written, looked at again until the guest has exited. */

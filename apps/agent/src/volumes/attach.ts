@@ -10,7 +10,17 @@
  * one Volume cannot both succeed; the loser sees the winner's node and waits or refuses.
  */
 import { existsSync } from 'node:fs';
-import { ApiError, poolNameFor, VOLUME_STORAGE_FINALIZER, vmDisks, volumeReachableFrom, type VirtualMachine, type Volume, type VolumeStatus } from '@shoal/api';
+import {
+  ApiError,
+  poolNameFor,
+  VOLUME_STORAGE_FINALIZER,
+  vmDisks,
+  volumeImageName,
+  volumeReachableFrom,
+  type VirtualMachine,
+  type Volume,
+  type VolumeStatus,
+} from '@shoal/api';
 import { makeVolumeFile, volumeFilePath } from './volume-files.js';
 import { poolOf, volumeOf, type VolumeAccess } from './volume-access.js';
 
@@ -61,6 +71,16 @@ async function makeHere(access: VolumeAccess, vm: VirtualMachine, volume: Volume
   const name = volume.metadata.name!;
   const ns = volume.metadata.namespace!;
   const opts = { namespace: ns, type: 'merge' as const };
+  // An Image's disk is fetched into the node's cache first: the Volume is an overlay on that copy.
+  const imageName = volumeImageName(volume);
+  let base: { path: string; format: 'qcow2' | 'raw' } | undefined;
+  if (imageName) {
+    if (!access.imageDisk)
+      return notReady('VolumeFailed', `volume ${name} is made from image ${imageName}, and node ${access.nodeName}'s agent keeps no images`);
+    const disk = access.imageDisk(imageName);
+    if (!disk.ok) return notReady(disk.reason, `volume ${name}: ${disk.message}`);
+    base = disk;
+  }
   try {
     let current = volume;
     if (!(current.metadata.finalizers ?? []).includes(VOLUME_STORAGE_FINALIZER))
@@ -83,7 +103,7 @@ async function makeHere(access: VolumeAccess, vm: VirtualMachine, volume: Volume
     if (current.spec.source?.volume && !clonePath)
       return notReady('VolumePending', `volume ${name} clones volume ${current.spec.source.volume}, which is not made yet`);
     try {
-      await makeVolumeFile({ path, spec: current.spec, clonePath });
+      await makeVolumeFile({ path, spec: current.spec, clonePath, base });
     } catch (err) {
       await report(access, current, { phase: 'Failed', conditions: [failedCondition((err as Error).message)] });
       return notReady('VolumeFailed', `volume ${name} could not be made on node ${access.nodeName}: ${(err as Error).message}`);

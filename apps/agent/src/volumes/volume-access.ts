@@ -10,6 +10,8 @@ export interface VolumeAccess {
   client: ShoalClient;
   volumes: Pick<Informer<Volume>, 'get' | 'list'>;
   pools: Pick<Informer<StoragePool>, 'get' | 'list'>;
+  /** The node's copy of an Image's disk, for a Volume made from it (images/boot-image.ts); absent: Volumes name image files by path only. */
+  imageDisk?(imageName: string): { ok: true; path: string; format: 'qcow2' | 'raw' } | { ok: false; reason: string; message: string };
 }
 
 export const volumeOf = (access: VolumeAccess, namespace: string, name: string) => access.volumes.get(objectKey({ namespace, name }));

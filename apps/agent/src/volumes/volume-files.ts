@@ -20,17 +20,21 @@ export interface MakeVolumeFile {
   spec: VolumeSpec;
   /** For a clone: the source Volume's file. */
   clonePath?: string;
+  /** For a Volume made from an Image: the node's copy of its disk (source.image names the Image, not a file). */
+  base?: { path: string; format: 'qcow2' | 'raw' };
 }
 
 /** Makes the file unless it exists already (then it is whole: see above). Throws with qemu-img's words on failure. */
-export async function makeVolumeFile({ path, spec, clonePath }: MakeVolumeFile): Promise<void> {
+export async function makeVolumeFile({ path, spec, clonePath, base: imageBase }: MakeVolumeFile): Promise<void> {
   if (existsSync(path)) return;
   await mkdir(dirname(path), { recursive: true });
   const partial = `${path}.partial`;
   await rm(partial, { force: true });
   const size = spec.sizeGiB ? [`${spec.sizeGiB}G`] : [];
   try {
-    if (spec.source?.image) {
+    if (imageBase) {
+      await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', imageBase.format, '-b', imageBase.path, partial, ...size]);
+    } else if (spec.source?.image) {
       const base = spec.source.image;
       const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', base])).stdout) as { format: string };
       await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', info.format, '-b', base, partial, ...size]);

@@ -50,6 +50,7 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
       'migrations',
       'networks',
       'ipaddresses',
+      'images',
     ],
     verbs: READ,
   },
@@ -73,6 +74,8 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   // Network: an IPAddress per NIC made and released, the Networks' counts (VM interfaces: virtualmachines/status, above).
   { apiGroups: [GROUP], resources: ['ipaddresses'], verbs: ['create', 'delete'] },
   { apiGroups: [GROUP], resources: ['networks/status'], verbs: ['patch', 'update'] },
+  // Image: its status, its protection finalizer lifted.
+  { apiGroups: [GROUP], resources: ['images', 'images/status'], verbs: ['patch', 'update'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
 
@@ -89,7 +92,7 @@ const LIST_WATCH = ['list', 'watch'];
  * write it makes) and nothing more.
  */
 export const CONTROLLER_RULES: Record<
-  'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration' | 'evacuation' | 'network',
+  'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration' | 'evacuation' | 'network' | 'image',
   PolicyRule[]
 > = {
   scheduler: [
@@ -167,6 +170,12 @@ export const CONTROLLER_RULES: Record<
     // The VM's status.interfaces and NetworksReady condition; the Network's counts.
     { apiGroups: [GROUP], resources: ['virtualmachines/status', 'networks/status'], verbs: ['patch'] },
     EVENTS,
+  ],
+  image: [
+    // Informers, and a fresh list of VMs and Volumes before a deleted image is let go.
+    { apiGroups: [GROUP], resources: ['images', 'nodes', 'virtualmachines', 'volumes'], verbs: LIST_WATCH },
+    // Its status; its protection finalizer lifted (metadata).
+    { apiGroups: [GROUP], resources: ['images', 'images/status'], verbs: ['patch'] },
   ],
 };
 

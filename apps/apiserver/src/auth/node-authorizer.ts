@@ -8,8 +8,8 @@
  *    Node (the other nodes' overlay addresses: where its VMs' Networks reach them);
  *  - get, create, update and patch its own Lease in namespace shoal-node-lease;
  *  - create and patch Events;
- *  - get, list and watch StoragePools, Volumes, Migrations and Networks (the disks, moves and
- *    networks of its VMs);
+ *  - get, list and watch StoragePools, Volumes, Migrations, Networks and Images (the disks,
+ *    moves, networks and images of its VMs);
  *  - update and patch (and their /status) the Volumes it holds (status.node) or that a VM bound
  *    to it attaches: it makes, reports and removes their files;
  *  - patch the status of Migrations whose source or target it is.
@@ -101,6 +101,7 @@ export class NodeAuthorizer implements Authorizer {
         return noOpinion(`node "${node}" may only create and patch events`);
       case 'storagepools':
       case 'networks':
+      case 'images':
         if (LIST_READ.has(a.verb) && a.subresource === '') return allow;
         return noOpinion(`node "${node}" may only read ${a.resource}`);
       case 'volumes': {

@@ -1,6 +1,7 @@
 /** The kinds with rules of their own in the generic verbs (strategy.ts), by kind name. */
 import type { KindInfo } from '@shoal/api';
 import type { KindStrategy } from './strategy.js';
+import { imageStrategy } from './strategies/image.js';
 import { migrationStrategy } from './strategies/migration.js';
 import { namespaceStrategy } from './strategies/namespace.js';
 import { ipAddressStrategy, networkStrategy } from './strategies/network.js';
@@ -9,6 +10,7 @@ import { virtualMachineStrategy } from './strategies/virtualmachine.js';
 import { volumeStrategy } from './strategies/volume.js';
 
 const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
+  Image: imageStrategy,
   IPAddress: ipAddressStrategy,
   Migration: migrationStrategy,
   Namespace: namespaceStrategy,

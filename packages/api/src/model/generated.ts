@@ -80,6 +80,7 @@ export interface Kinds {
   ClusterRole: ClusterRole;
   ClusterRoleBinding: ClusterRoleBinding;
   Event: Event;
+  Image: Image;
   IPAddress: IPAddress;
   Lease: Lease;
   Migration: Migration;
@@ -256,6 +257,81 @@ export interface ObjectReference {
 export interface EventSource {
   component?: string;
   host?: string;
+}
+/**
+ * A guest image: a kernel (and initramfs) booted directly, and optionally a root disk that VMs get a copy-on-write overlay of (a Volume or rootDisk whose source image names this Image). Each file is named by where to fetch it and its sha256; every node agent fetches an image on first use, verifies the digest, and keeps one copy per digest however many VMs use it. A file whose digest does not match is never booted. VMs of any namespace name it in spec.image.
+ */
+export interface Image {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Image';
+  metadata: ObjectMeta;
+  spec: ImageSpec;
+  status?: ImageStatus;
+}
+export interface ImageSpec {
+  /**
+   * The kernel QEMU boots (-kernel).
+   */
+  kernel: ImageFile;
+  /**
+   * The initramfs (-initrd); none when omitted.
+   */
+  initrd?: ImageFile;
+  /**
+   * A root filesystem image (qcow2 or raw, as its format says): VMs use it through a Volume or rootDisk whose source image is this Image's name, a copy-on-write overlay on the node's copy. The image itself is never written.
+   */
+  disk?: ImageFile;
+  /**
+   * Kernel command-line arguments the image needs (e.g. root=/dev/vda rw), after Shoal's own and before the VM's cmdline.
+   *
+   * @maxItems 32
+   */
+  kernelArgs?: string[];
+  /**
+   * How a guest of this image is configured at boot. ShoalInit: Shoal's small init reads the VM's command and hostname from the kernel command line. CloudInit: cloud-init reads a NoCloud config drive (meta-data, user-data, network-config) the agent builds from the VM's spec.guest and attaches as the last disk.
+   */
+  guestConfig: 'ShoalInit' | 'CloudInit';
+}
+export interface ImageFile {
+  /**
+   * Where each node fetches it: http or https, or file:// for a path the nodes can read (a shared pool's mount, a directory a build script wrote).
+   */
+  url: string;
+  /**
+   * The file's sha256, lowercase hex: a copy that does not match is thrown away and never booted.
+   */
+  sha256: string;
+  /**
+   * A disk's format (qcow2 when omitted); meaningless for a kernel or initramfs.
+   */
+  format?: 'qcow2' | 'raw';
+}
+export interface ImageStatus {
+  /**
+   * sha256 over the files' digests (kernel, initrd, disk, in that order): one name for this content, the same on every node.
+   */
+  digest?: string;
+  /**
+   * Bytes of the files together, as the nodes that verified them found.
+   */
+  size?: number;
+  /**
+   * The nodes that hold a verified copy of every file of it, from their status.images.
+   */
+  nodes?: string[];
+  /**
+   * Cached: whether any node holds it.
+   */
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
 }
 /**
  * One address of a Network, given to one VM NIC: the record that makes the address taken. Its name is the Network's and the address's (<network>.<a>-<b>-<c>-<d>), so two can never be created for one address, however many controllers or apiservers race. Made and deleted by the network controller; the VM's status.interfaces says the same for its reader.
@@ -467,14 +543,6 @@ export interface MigrationSourceStatus {
   resumedAt?: string;
   failure?: MigrationFailure;
 }
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
-}
 /**
  * A tenancy boundary for namespaced objects.
  */
@@ -592,6 +660,10 @@ export interface NodeStatus {
    */
   overlayAddress?: string;
   runtime?: NodeRuntime;
+  /**
+   * The image files this node's agent holds verified in its cache (one copy per digest, shared by every VM of the node). The Image controller reads them to say where each Image is cached.
+   */
+  images?: NodeImage[];
   fencing?: NodeFencing;
 }
 export interface NodeResources {
@@ -605,6 +677,13 @@ export interface NodeRuntime {
   name?: string;
   version?: string;
   accelerator?: 'kvm' | 'tcg' | 'none';
+}
+export interface NodeImage {
+  /**
+   * The file's sha256, verified on this node.
+   */
+  sha256: string;
+  sizeBytes: number;
 }
 /**
  * How this node fences itself, as its agent is configured (--lease-duration, --fence-timeout). The health controller reschedules the node's VMs only after lease expiry (last renewal + leaseDurationSeconds) plus fenceTimeoutSeconds; a node without it never has its VMs moved.
@@ -813,7 +892,7 @@ export interface VirtualMachineSpec {
   runStrategy: RunStrategy;
   resources: VmResources;
   /**
-   * Name of a guest image known to the agents; 'default' is the busybox image built by deploy/.
+   * The guest image: an Image (its kernel, initramfs and kernel arguments), or, when no Image has this name, one the agents build themselves ('default' is the busybox image deploy/guest/build-image.sh builds).
    */
   image: string;
   /**
@@ -834,6 +913,7 @@ export interface VirtualMachineSpec {
    * @maxItems 256
    */
   command?: string[];
+  guest?: GuestConfig;
   rootDisk?: RootDisk;
   /**
    * The VM's disks, attached in this order (/dev/vda, /dev/vdb, ...; after the rootDisk when there is one). A VM with a volume in a local pool runs only on that volume's node.
@@ -905,11 +985,55 @@ export interface VmResources {
   memoryMiB: number;
 }
 /**
+ * First-boot configuration for a guest of an Image configured by cloud-init (guestConfig CloudInit): the agent writes it to a NoCloud config drive (meta-data, user-data, network-config with the addresses of the VM's Networks) attached as the last disk. Guests of Shoal's own init take spec.command instead.
+ */
+export interface GuestConfig {
+  /**
+   * The guest's hostname; the VM's name when omitted.
+   */
+  hostname?: string;
+  /**
+   * Public keys let in as the image's default user.
+   *
+   * @maxItems 32
+   */
+  sshAuthorizedKeys?: string[];
+  /**
+   * Users made at first boot, besides the image's default one.
+   *
+   * @maxItems 32
+   */
+  users?: GuestUser[];
+  /**
+   * A shell script run once, as root, at the end of the first boot.
+   */
+  script?: string;
+  /**
+   * The whole user-data as it is (#cloud-config, or a script), taken instead of what hostname, sshAuthorizedKeys, users and script would make.
+   */
+  userData?: string;
+}
+export interface GuestUser {
+  name: string;
+  /**
+   * @maxItems 32
+   */
+  sshAuthorizedKeys?: string[];
+  /**
+   * May run any command as root without a password.
+   */
+  sudo?: boolean;
+  /**
+   * @maxItems 32
+   */
+  groups?: string[];
+}
+/**
  * Optional root disk, kept for manifests written before volumes: the same as a first volume named root made from {source: {image: baseImage}, sizeGiB} in the default pool, owned by the VM (Volume <vm name>-root).
  */
 export interface RootDisk {
   /**
-   * qcow2 or raw image the VM's copy-on-write overlay is based on.
+   * The name of an Image with a disk, or the absolute path of a qcow2 or raw image on the nodes: the VM's copy-on-write overlay is based on it.
    */
   baseImage: string;
   /**
@@ -951,7 +1075,7 @@ export interface VolumeSource {
    */
   blank?: {};
   /**
-   * Absolute path of a qcow2 or raw image on the nodes: the volume is a copy-on-write overlay on it (the image itself is never written).
+   * The name of an Image with a disk, or the absolute path of a qcow2 or raw image on the nodes: the volume is a copy-on-write overlay on the node's copy of it (the image itself is never written).
    */
   image?: string;
   /**

@@ -188,7 +188,10 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
     await mkdir(dir, { recursive: true });
     for (const f of [EXIT_FILE, PID_FILE, CHILD_PID_FILE, SUPERVISOR_PID, QMP_SOCKET_FILE, QMP_OBSERVER_SOCKET_FILE, BOOT_FILE, FENCED_MARKER, STOP_FILE])
       await rm(join(dir, f), { force: true });
-    const image = await locateGuestImage({ name: spec.image });
+    // An Image's files come resolved from the node's image cache; a built-in image is found by name.
+    const image = spec.boot ? { kernel: spec.boot.kernel, initrd: spec.boot.initrd } : await locateGuestImage({ name: spec.image });
+    const cmdline = spec.cmdline ? spec.cmdline.split(/\s+/).filter(Boolean) : [];
+    const kernelArgs = [...(spec.boot?.kernelArgs ?? []), ...cmdline];
     const line = buildQemuCommandLine({
       uid: spec.uid,
       hostname:
@@ -203,11 +206,11 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
       kernel: spec.kernel ?? image.kernel,
       initrd: spec.initrd ?? image.initrd,
       command: spec.command?.length ? shellJoin(spec.command) : undefined,
-      kernelArgs: spec.cmdline ? spec.cmdline.split(/\s+/).filter(Boolean) : undefined,
+      kernelArgs: kernelArgs.length ? kernelArgs : undefined,
       runDir: dir,
       appendSerialLog: true,
       network: qemuNetwork(spec),
-      disks: (spec.disks ?? []).map((d) => ({ path: d.path, format: d.format })),
+      disks: (spec.disks ?? []).map((d) => ({ path: d.path, format: d.format, ...(d.readOnly ? { readOnly: true } : {}) })),
       // A migration target: listening is set up over QMP (migration/target.ts), and the guest
       // runs only when the migration says so.
       ...(spec.incoming ? { incoming: 'defer', startPaused: true } : {}),
