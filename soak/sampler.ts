@@ -218,6 +218,12 @@ export class Sampler {
 
 /** How long a confirming QMP query may take: longer than a sample's, so a busy QEMU is not taken for a running one. */
 const CONFIRM_TIMEOUT_MS = 3_000;
+/**
+ * How long a copy that does not answer is asked again before it counts as running: a QEMU just
+ * started on a loaded host (a migration's target, paused) can take seconds to serve its monitor,
+ * and no answer is only "may be running".
+ */
+const NO_ANSWER_PATIENCE_MS = 15_000;
 
 /**
  * Two or more copies that answered "running" (or nothing) to queries sent at once: asked again,
@@ -230,9 +236,18 @@ const CONFIRM_TIMEOUT_MS = 3_000;
 async function stillTwice(live: readonly QemuProcess[]): Promise<QemuProcess[] | undefined> {
   const confirmed: QemuProcess[] = [];
   for (const q of [...live, live[0]!]) {
-    const now = await qmpStatusOf(q, CONFIRM_TIMEOUT_MS);
+    const now = await answerOf(q);
     if (!mayBeRunning(now)) return undefined;
     confirmed.push(now);
   }
   return confirmed.slice(0, live.length);
+}
+
+/** The copy's status, asked again while it gives no answer, for NO_ANSWER_PATIENCE_MS at most. */
+async function answerOf(q: QemuProcess): Promise<QemuProcess> {
+  const deadline = Date.now() + NO_ANSWER_PATIENCE_MS;
+  for (;;) {
+    const now = await qmpStatusOf(q, CONFIRM_TIMEOUT_MS);
+    if (now.status !== 'no-answer' || Date.now() >= deadline) return now;
+  }
 }
