@@ -113,7 +113,7 @@ ensure_network_tools() {
 # microVM runtime and default guest image
 #
 # QEMU (qemu-system-x86 for -M microvm, qemu-utils for qcow2 overlays), busybox-static and cpio
-# for the initramfs; then the default guest image (Debian cloud kernel + busybox initramfs),
+# for the initramfs, genisoimage for cloud-init's config drives; then the default guest image (Debian cloud kernel + busybox initramfs),
 # built by deploy/guest/build-image.sh into ${SHOAL_IMAGE_DIR:-/var/cache/shoal/images}/default.
 # The quick path is file tests and one hash of two small files: the image is rebuilt when it is
 # missing or when deploy/guest/{build-image.sh,init} changed. A newer kernel package is picked
@@ -128,6 +128,8 @@ ensure_vm_runtime() {
     missing+=(busybox-static)
   fi
   command -v cpio >/dev/null 2>&1 || missing+=(cpio)
+  # The NoCloud config drive of cloud-init images (genisoimage; isoinfo reads it back in tests).
+  command -v genisoimage >/dev/null 2>&1 || missing+=(genisoimage)
   if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "the microVM runtime" "${missing[@]}"
   fi

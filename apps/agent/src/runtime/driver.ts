@@ -21,6 +21,8 @@ export interface VmLaunchSpec {
    * by the name (the busybox default).
    */
   boot?: { kernel: string; initrd?: string; kernelArgs: string[] };
+  /** For a cloud-init image: the NoCloud files (meta-data, user-data, network-config), attached as a read-only drive after the disks. */
+  configDrive?: Record<string, string>;
   kernel?: string;
   initrd?: string;
   cmdline?: string;

@@ -57,6 +57,7 @@ import { requestStop } from './stopping.js';
 import { prepareDisks, type LaunchDisk } from '../volumes/attach.js';
 import type { TapNic } from '../runtime/qemu/command-line.js';
 import { IMAGE_PULLING, type BootImage } from '../images/boot-image.js';
+import { noCloudFiles } from '../images/config-drive.js';
 
 /** The Event reason of a guest killed for not booting within the boot timeout. */
 export const BOOT_TIMED_OUT = 'BootTimedOut';
@@ -78,6 +79,7 @@ export function launchSpec(vm: VirtualMachine, disks: LaunchDisk[] = [], nics: T
     memoryMiB: s.resources.memoryMiB,
     image: s.image,
     ...(boot ? { boot: { kernel: boot.kernel, initrd: boot.initrd, kernelArgs: boot.kernelArgs } } : {}),
+    ...(boot?.guestConfig === 'CloudInit' ? { configDrive: noCloudFiles(vm) } : {}),
     kernel: s.kernel,
     initrd: s.initrd,
     cmdline: s.cmdline,

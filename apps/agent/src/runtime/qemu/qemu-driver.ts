@@ -27,6 +27,7 @@ import {
 import { buildQemuCommandLine, PID_FILE, QMP_OBSERVER_SOCKET_FILE, QMP_SOCKET_FILE, SERIAL_LOG_FILE, type QemuNetwork } from './command-line.js';
 import { detectAccelerator, hostTscKhz, type Accelerator } from './accelerator.js';
 import { locateGuestImage } from './guest-image.js';
+import { writeNoCloudDrive, type NoCloudFiles } from '../../images/config-drive.js';
 import { qmpCommand } from './qmp-client.js';
 import { MarkerScanner } from './serial-markers.js';
 
@@ -191,6 +192,9 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
     // An Image's files come resolved from the node's image cache; a built-in image is found by name.
     const image = spec.boot ? { kernel: spec.boot.kernel, initrd: spec.boot.initrd } : await locateGuestImage({ name: spec.image });
     const cmdline = spec.cmdline ? spec.cmdline.split(/\s+/).filter(Boolean) : [];
+    const disks = (spec.disks ?? []).map((d) => ({ path: d.path, format: d.format, ...(d.readOnly ? { readOnly: true } : {}) }));
+    // Written afresh at each launch, beside the guest's console: it goes with the run dir.
+    if (spec.configDrive) disks.push({ path: await writeNoCloudDrive(dir, spec.configDrive as NoCloudFiles), format: 'raw', readOnly: true });
     const kernelArgs = [...(spec.boot?.kernelArgs ?? []), ...cmdline];
     const line = buildQemuCommandLine({
       uid: spec.uid,
@@ -210,7 +214,7 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
       runDir: dir,
       appendSerialLog: true,
       network: qemuNetwork(spec),
-      disks: (spec.disks ?? []).map((d) => ({ path: d.path, format: d.format, ...(d.readOnly ? { readOnly: true } : {}) })),
+      disks,
       // A migration target: listening is set up over QMP (migration/target.ts), and the guest
       // runs only when the migration says so.
       ...(spec.incoming ? { incoming: 'defer', startPaused: true } : {}),
