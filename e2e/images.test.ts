@@ -51,7 +51,11 @@ before(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  cluster = await startCluster({ controllerManager: true, agents: [NODE], agentArgs: ['--vcpus', '4', '--memory-mib', '2048', '--image-retry', '2'] });
+  cluster = await startCluster({
+    controllerManager: true,
+    agents: [NODE],
+    agentArgs: ['--vcpus', '4', '--memory-mib', '2048', '--image-retry', '2', '--image-gc-interval', '1', '--image-gc-grace', '2'],
+  });
   client = cluster.client;
 });
 
@@ -148,4 +152,12 @@ test('an Image in use cannot be deleted: it waits, saying which VMs use it, and 
   await waitForGone(client, 'Image', 'busybox-http', { timeoutMs: 60_000 });
   const left = (await client.list<Image>('image')).items.map((i) => i.metadata.name);
   assert.ok(!left.includes('busybox-http'));
+});
+
+test('the node’s copies go once nothing on the node uses them (after the grace period), and its status.images says so', async () => {
+  // busybox-late still exists, but no VM uses it any more: nothing here needs its files.
+  await waitFor(async () => (await readdir(cacheDir())).length === 0, { timeoutMs: 30_000, message: 'the cache emptied' });
+  await waitForObject(client, 'Node', NODE, (n) => (n.status?.images ?? []).length === 0, { message: 'status.images empty' });
+  const late = await waitForObject(client, 'Image', 'busybox-late', (i) => i.status?.nodes?.length === 0, { message: 'the Image no longer cached anywhere' });
+  assert.equal(late.status?.conditions?.find((c) => c.type === 'Cached')?.status, 'False');
 });

@@ -45,6 +45,7 @@ import type { NodeNetworks } from './network/node-networks.js';
 import { ImageStore } from './images/image-store.js';
 import { resolveImageDisk } from './images/boot-image.js';
 import { reportNodeImages } from './images/node-images.js';
+import { startImageGc } from './images/image-gc.js';
 
 export interface AgentOptions {
   server: string;
@@ -76,6 +77,8 @@ export interface AgentOptions {
   capacity?: { vcpus?: number; memoryMiB?: number };
   /** Seconds a failed image fetch is said before it is tried again (default 30). */
   imageRetrySeconds?: number;
+  /** How often the image cache is collected, and how long a file nothing uses stays (defaults 60 s, 600 s). */
+  imageGc?: { intervalSeconds: number; graceSeconds: number };
   log: Logger;
 }
 
@@ -89,6 +92,7 @@ export class Agent {
   private pools?: Informer<StoragePool>;
   private images?: Informer<Image>;
   private nodeImages?: { stop(): void };
+  private imageGc?: { stop(): void };
   private volumeRelease?: Controller;
   private migrations?: Informer<Migration>;
   private migrationController?: Controller;
@@ -242,6 +246,16 @@ export class Agent {
     ];
     for (const informer of informers) informer.start();
     await Promise.all(informers.map((i) => i.waitForSync()));
+    this.imageGc = startImageGc({
+      nodeName: o.nodeName,
+      store: imageStore,
+      vms: this.informer,
+      images: this.images,
+      volumes: this.volumes,
+      intervalMs: (o.imageGc?.intervalSeconds ?? 60) * 1000,
+      graceMs: (o.imageGc?.graceSeconds ?? 600) * 1000,
+      log: o.log,
+    });
     // Instances whose VM is gone or bound elsewhere are found through their keys.
     this.enqueueEverything();
     // The node's networks first: a guest adopted across a restart keeps its taps (nothing it uses is made again).
@@ -299,6 +313,7 @@ export class Agent {
     await this.pools?.stop();
     await this.images?.stop();
     this.nodeImages?.stop();
+    this.imageGc?.stop();
     await this.migrations?.stop();
     await this.networkInformer?.stop();
     await this.nodeInformer?.stop();

@@ -41,7 +41,17 @@ test('meta-data names the instance by the VM uid and the hostname; user-data has
   assert.deepEqual(cloudConfigOf(files['user-data']), {
     hostname: 'web-1',
     preserve_hostname: false,
-    users: ['default', { name: 'ops', shell: '/bin/bash', lock_passwd: true, ssh_authorized_keys: ['ssh-ed25519 BBBB ops@shoal'], sudo: 'ALL=(ALL) NOPASSWD:ALL', groups: 'adm,sudo' }],
+    users: [
+      'default',
+      {
+        name: 'ops',
+        shell: '/bin/bash',
+        lock_passwd: true,
+        ssh_authorized_keys: ['ssh-ed25519 BBBB ops@shoal'],
+        sudo: 'ALL=(ALL) NOPASSWD:ALL',
+        groups: 'adm,sudo',
+      },
+    ],
     ssh_authorized_keys: ['ssh-ed25519 AAAA test@shoal'],
     ssh_pwauth: false,
     runcmd: [['sh', '-c', 'echo configured > /var/tmp/marker']],
@@ -58,12 +68,15 @@ test('without spec.guest the hostname comes from the VM name; userData, when giv
 
 test('network-config: each NIC of a Network with its address, matched by MAC, the default route on eth0; DHCP when the VM has none', () => {
   const files = noCloudFiles(
-    vm({}, {
-      interfaces: [
-        { network: 'default', ip: '10.200.0.7', prefixLength: 16, gateway: '10.200.0.1', mac: '52:54:00:aa:bb:01' },
-        { network: 'backend', ip: '10.40.0.3', prefixLength: 24, gateway: '10.40.0.1', mac: '52:54:00:aa:bb:02' },
-      ],
-    }),
+    vm(
+      {},
+      {
+        interfaces: [
+          { network: 'default', ip: '10.200.0.7', prefixLength: 16, gateway: '10.200.0.1', mac: '52:54:00:aa:bb:01' },
+          { network: 'backend', ip: '10.40.0.3', prefixLength: 24, gateway: '10.40.0.1', mac: '52:54:00:aa:bb:02' },
+        ],
+      },
+    ),
   );
   assert.deepEqual(JSON.parse(files['network-config']), {
     version: 2,
