@@ -153,6 +153,32 @@ ensure_vm_runtime() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The Debian guest image, with --debian-image (npm test and npm run bench pass it; npm start
+# does not need it): a real Debian 12 with cloud-init, built by
+# deploy/guest/build-debian-image.sh into ${SHOAL_IMAGE_DIR:-/var/cache/shoal/images}/debian
+# from the machine's apt mirror (mmdebstrap; mkfs.ext4 -d, no loop devices). Rebuilt when
+# missing or when the script changed; ssh (openssh-client) is what its tests log in with.
+# ---------------------------------------------------------------------------------------------
+ensure_debian_image() {
+  local missing=()
+  command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+  command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
+  command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "the Debian image's build tools" "${missing[@]}"
+  fi
+  local image="${SHOAL_IMAGE_DIR:-/var/cache/shoal/images}/debian" recipe
+  recipe="$(sha256sum deploy/guest/build-debian-image.sh | cut -c1-16)"
+  if [ -s "$image/disk.qcow2" ] && [ -s "$image/vmlinuz" ] && grep -q "\"recipe\": \"$recipe\"" "$image/image.json" 2>/dev/null; then
+    return 0
+  fi
+  need_root "the Debian guest image" "mmdebstrap"
+  say "building the Debian guest image in $image (deploy/guest/build-debian-image.sh; a few minutes)"
+  run_quiet "building the Debian guest image" "${as_root[@]}" env SHOAL_IMAGE_DIR="${SHOAL_IMAGE_DIR:-/var/cache/shoal/images}" \
+    bash deploy/guest/build-debian-image.sh
+}
+
+# ---------------------------------------------------------------------------------------------
 # Node.js and node_modules
 # ---------------------------------------------------------------------------------------------
 
@@ -182,4 +208,5 @@ ensure_etcd
 ensure_openssl
 ensure_network_tools
 ensure_vm_runtime
+if [ "${1:-}" = "--debian-image" ]; then ensure_debian_image; fi
 ensure_node_modules
