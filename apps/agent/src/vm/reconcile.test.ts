@@ -134,6 +134,13 @@ test('a guest ignoring an eviction’s request is killed at the deadline by the 
     assert.ok(tookMs < 15_000, `unbound after ${tookMs} ms`);
     assert.equal(instanceOf(h, 'evictee'), undefined, 'the killed instance was removed before the unbind');
     assert.deepEqual([evicted.status?.phase, evicted.status?.reason, evicted.metadata.finalizers ?? []], ['Pending', 'Drained', []]);
+    const killed = await waitFor(
+      async () =>
+        (await client.list<Event>('event', { namespace: 'default' })).items.find((e) => e.reason === 'StopTimedOut' && e.involvedObject?.name === 'evictee'),
+      { timeoutMs: 10_000, message: 'an Event saying the guest was killed, and why' },
+    );
+    assert.equal(killed.type, 'Warning');
+    assert.match(killed.message ?? '', /did not power off after the ACPI power button within its grace period .*: killed on node deadline/);
     await client.delete('vm', 'evictee', { namespace: 'default' });
   });
 });
