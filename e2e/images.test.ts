@@ -36,6 +36,24 @@ let initrdSha = '';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** A file sent a slice at a time, ten slices a second: a fetch long enough to watch. */
+function serveSlowly(path: string, res: import('node:http').ServerResponse): void {
+  const body = files.get(path);
+  if (!body) return void res.writeHead(404).end();
+  res.writeHead(200, { 'content-length': body.length });
+  const slice = Math.ceil(body.length / 40);
+  let sent = 0;
+  const timer = setInterval(() => {
+    res.write(body.subarray(sent, sent + slice));
+    sent += slice;
+    if (sent >= body.length) {
+      clearInterval(timer);
+      res.end();
+    }
+  }, 100);
+  res.on('close', () => clearInterval(timer));
+}
+
 before(async () => {
   const image = await locateGuestImage();
   files.set('/busybox/vmlinuz', await readFile(image.kernel));
@@ -43,6 +61,7 @@ before(async () => {
   kernelSha = sha256(files.get('/busybox/vmlinuz')!);
   initrdSha = sha256(files.get('/busybox/initrd')!);
   server = createServer((req, res) => {
+    if (req.url?.startsWith('/slow/')) return void serveSlowly(req.url.replace(/^\/slow/, '/busybox'), res);
     const path = (req.url ?? '').replace(/^\/late/, '/busybox');
     requests.set(req.url ?? '', (requests.get(req.url ?? '') ?? 0) + 1);
     const body = files.get(path);
@@ -138,6 +157,29 @@ test('a source that does not answer is a visible reason; the VM boots once it do
   await until('img-late', (v) => v.status?.phase === 'Running', 'Running once the source answers', 120_000);
   await client.delete('vm', 'img-late', { namespace: 'default' });
   await waitForGone(client, 'VirtualMachine', 'img-late', { namespace: 'default', timeoutMs: 30_000 });
+});
+
+test('while the node fetches an image, the VM says so with how far the fetch is; then it boots', async () => {
+  const slowInitrd = Buffer.concat([files.get('/busybox/initrd')!, Buffer.alloc(1024)]);
+  files.set('/busybox/initrd-slow', slowInitrd);
+  await client.create('image', {
+    metadata: { name: 'busybox-slow' },
+    spec: { kernel: { url: `${base}/busybox/vmlinuz`, sha256: kernelSha }, initrd: { url: `${base}/slow/initrd-slow`, sha256: sha256(slowInitrd) } },
+  });
+  await client.create('vm', vmOf('img-slow', 'busybox-slow'));
+  const total = (slowInitrd.length / 1048576).toFixed(1);
+  // Its size is known once the server has answered: from then on the status says how far it is.
+  const pulling = await until(
+    'img-slow',
+    (v) => v.status?.reason === 'ImagePulling' && / of /.test(v.status.message ?? ''),
+    'told how far the fetch of its image is',
+    60_000,
+  );
+  assert.match(pulling.status!.message!, new RegExp(`^fetching image busybox-slow, its initramfs: \\d+\\.\\d of ${total.replace('.', '\\.')} MiB$`));
+  await until('img-slow', (v) => v.status?.phase === 'Running', 'Running once fetched', 120_000);
+  await client.delete('vm', 'img-slow', { namespace: 'default' });
+  await waitForGone(client, 'VirtualMachine', 'img-slow', { namespace: 'default', timeoutMs: 30_000 });
+  await client.delete('image', 'busybox-slow');
 });
 
 test('an Image in use cannot be deleted: it waits, saying which VMs use it, and goes once they are gone', async () => {
