@@ -22,12 +22,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
 import { join } from 'node:path';
-import type { Event, Migration, VirtualMachine, Volume } from '@shoal/api';
+import type { Event, Migration, Node, VirtualMachine, Volume } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { runningVmProcesses, startCluster, VmProcessWatcher, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 import { shoalctl } from '../apps/cli/src/test-support/shoalctl.js';
+import { locateGuestImage } from '../apps/agent/src/runtime/qemu/guest-image.js';
 
 let cluster: TestCluster;
 let client: ShoalClient;
@@ -329,6 +334,60 @@ test('drain moves the VMs that ask for live migration: every one runs on at the 
   );
   await shoalctl(['uncordon', from, '--server', cluster.url]);
   for (const name of names) await deleteVm(name);
+});
+
+test('a VM of an Image, its root disk an overlay on the Image’s disk, moves live: the target fetches the image first, the guest counts on there', async () => {
+  // An Image of the default guest's kernel and initramfs, with a blank root disk, all by file:// URL.
+  const built = await locateGuestImage();
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-mig-image-'));
+  const disk = join(dir, 'root.qcow2');
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '64M']);
+  const file = async (path: string) => ({
+    url: pathToFileURL(path).href,
+    sha256: createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex'),
+  });
+  const diskFile = await file(disk);
+  await client.create('image', {
+    metadata: { name: 'busybox-rooted' },
+    spec: { kernel: await file(built.kernel), initrd: await file(built.initrd), disk: { ...diskFile, format: 'qcow2' } },
+  });
+  await client.create('vm', {
+    metadata: { name: 'imaged', ...ns },
+    spec: {
+      image: 'busybox-rooted',
+      resources: { vcpus: 1, memoryMiB: 128 },
+      network: { mode: 'none' },
+      rootDisk: { baseImage: 'busybox-rooted' },
+      command: counterCommand('marker-imaged'),
+    },
+  });
+  const vm = await waitForObject(client, 'VirtualMachine', 'imaged', (v) => v.status?.phase === 'Running', {
+    ...ns,
+    timeoutMs: 90_000,
+    message: 'imaged Running',
+  });
+  const uid = vm.metadata.uid!;
+  const source = vm.spec.nodeName!;
+  const target = NODES.find((n) => n !== source)!;
+  await waitFor(async () => ticks(await consoleOn(source, uid)).length >= 3, { timeoutMs: 60_000, message: 'imaged counting' });
+  const run = await shoalctl(['migrate', 'vm', 'imaged', '--server', cluster.url]);
+  assert.equal(run.exitCode, 0, `${run.stdout}${run.stderr}`);
+  const moved = await client.get<VirtualMachine>('vm', 'imaged', ns);
+  assert.equal(moved.spec.nodeName, target);
+  assert.equal(moved.status?.bootedAt, vm.status?.bootedAt, 'not booted again');
+  const count = ticks(await consoleOn(target, uid)).at(-1) ?? 0;
+  await waitFor(async () => (ticks(await consoleOn(target, uid)).at(-1) ?? 0) > count + 3, { timeoutMs: 30_000, message: 'counting on at the target' });
+  assert.equal((await client.get<Volume>('volume', 'imaged-root', ns)).status?.node, target, 'its root Volume held by the target');
+  const targetNode = await client.get<Node>('node', target);
+  assert.ok(
+    targetNode.status?.images?.some((i) => i.sha256 === diskFile.sha256),
+    'the target holds the image’s disk, verified',
+  );
+  await deleteVm('imaged');
+  await client.delete('image', 'busybox-rooted');
+  await rm(dir, { recursive: true, force: true });
 });
 
 test('a cold migration shuts the guest down, copies its local disk and boots it on the target: the data is there, the same VM', async () => {

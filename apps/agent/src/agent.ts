@@ -43,7 +43,7 @@ import { nodeNetworkController, type NodeNetworkController } from './network/con
 import { nodeNetworks } from './network/setup.js';
 import type { NodeNetworks } from './network/node-networks.js';
 import { ImageStore } from './images/image-store.js';
-import { resolveImageDisk } from './images/boot-image.js';
+import { resolveBootImage, resolveImageDisk } from './images/boot-image.js';
 import { reportNodeImages } from './images/node-images.js';
 import { startImageGc } from './images/image-gc.js';
 
@@ -207,6 +207,7 @@ export class Agent {
       fence,
       volumes: access,
       attachNetworks,
+      bootImage: (name) => resolveBootImage(images, imageStore, name),
       tls: o.migration?.tls ? await prepareMigrationTls(o.dataDir, o.migration.tls) : undefined,
       listenAddress: o.migration?.address ?? '127.0.0.1',
       stopGraceMs: o.stopGraceSeconds * 1000,

@@ -8,6 +8,7 @@ import type { IncomingEndpoint, QmpSession } from '../runtime/qemu/migration/ind
 import type { VolumeAccess } from '../volumes/volume-access.js';
 import type { FenceGate, VmLog } from '../vm/context.js';
 import type { MigrationTls } from './migration-tls.js';
+import type { ResolvedImage } from '../images/boot-image.js';
 
 /** This agent's part in one Migration, kept in memory while it lasts. */
 export interface LocalMigration {
@@ -38,6 +39,8 @@ export interface MigrationContext {
   volumes?: VolumeAccess;
   /** Makes a VM's NICs ready on this node (network/controller.ts); absent when the agent attaches no VM to Networks. */
   attachNetworks?: (vm: VirtualMachine) => Promise<Attachment>;
+  /** What a VM's spec.image boots here (images/boot-image.ts): a target starts its QEMU with the same kernel, initramfs and config drive. */
+  bootImage?: (imageName: string) => ResolvedImage;
   /** Node certificates for QEMU's TLS; none: this node takes part in no migration (each says why). */
   tls?: MigrationTls;
   /** The address this node's QEMUs listen on for incoming migrations, and that sources dial. */

@@ -18,6 +18,7 @@ import type { Attachment } from '../network/node-networks.js';
 import type { MigrationContext } from './context.js';
 import type { MigrationTls } from './migration-tls.js';
 import { reconcile } from './reconcile.js';
+import type { ResolvedImage } from '../images/boot-image.js';
 
 export const MIGRATION_CONTROLLER_NAME = 'agent-migrations';
 
@@ -31,6 +32,8 @@ export interface MigrationControllerOptions {
   volumes?: VolumeAccess;
   /** Makes a VM's NICs ready here (a target's guest opens the same Networks); absent when the agent attaches no VM to Networks. */
   attachNetworks?: (vm: VirtualMachine) => Promise<Attachment>;
+  /** What a VM's spec.image boots here; absent: built-in images only. */
+  bootImage?: (imageName: string) => ResolvedImage;
   tls?: MigrationTls;
   listenAddress: string;
   stopGraceMs: number;
@@ -52,6 +55,7 @@ export function migrationController(o: MigrationControllerOptions): { controller
     fence: o.fence,
     volumes: o.volumes,
     attachNetworks: o.attachNetworks,
+    bootImage: o.bootImage,
     tls: o.tls,
     listenAddress: o.listenAddress,
     recorder: o.recorder,

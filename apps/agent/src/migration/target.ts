@@ -13,7 +13,8 @@
  * (reconcile.ts kills the waiting QEMU).
  */
 import type { TapNic } from '../runtime/qemu/command-line.js';
-import { objectKey, poolNameFor, vmDisks, type Migration, type VirtualMachine, type VolumeSpec } from '@shoal/api';
+import { objectKey, poolNameFor, vmDisks, volumeImageName, type Migration, type VirtualMachine, type VolumeSpec } from '@shoal/api';
+import { IMAGE_PULLING } from '../images/boot-image.js';
 import type { Result } from '@shoal/controller-runtime';
 import { LaunchRefusedError } from '../runtime/driver.js';
 import { MigrationError, prepareIncoming, QmpSession, resumeTarget } from '../runtime/qemu/migration/index.js';
@@ -30,6 +31,8 @@ import { freePortOn } from './free-port.js';
 const STARTING_RETRY_MS = 50;
 /** How often a cold-migrated guest is looked at until it has booted here. */
 const BOOT_POLL_MS = 250;
+/** How often a target waiting for an image its disks are made from looks again. */
+const IMAGE_WAIT_MS = 1_000;
 /** How long the target waits for the last bytes after the source said it completed. */
 const RESUME_TIMEOUT_MS = 10_000;
 
@@ -64,12 +67,18 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
   if (!instance) {
     const disks = await targetDisks(ctx, vm);
     if (typeof disks === 'string') return fail('TargetFailed', disks);
+    // An image its disks are made from, still being fetched here: the target gets ready once it is.
+    if (!Array.isArray(disks)) return { requeueAfterMs: IMAGE_WAIT_MS };
     const nics = await targetNics(ctx, vm);
     if (typeof nics === 'string') return fail('TargetFailed', nics);
+    // The same kernel and initramfs as the source's, from this node's cache (and the same config drive).
+    const image = ctx.bootImage?.(vm.spec.image) ?? { ok: true as const };
+    if (!image.ok) return image.fetching ? { requeueAfterMs: IMAGE_WAIT_MS } : fail('TargetFailed', image.message);
     if (!ctx.fence.mayAct()) return { requeueAfterMs: STARTING_RETRY_MS };
     try {
-      await ctx.driver.start({ ...launchSpec(vm, disks, nics), incoming: st.mode === 'Cold' ? {} : { bootedAt: vm.status?.bootedAt, ip: vm.status?.ip } }, () =>
-        ctx.fence.mayAct(),
+      await ctx.driver.start(
+        { ...launchSpec(vm, disks, nics, image.boot), incoming: st.mode === 'Cold' ? {} : { bootedAt: vm.status?.bootedAt, ip: vm.status?.ip } },
+        () => ctx.fence.mayAct(),
       );
     } catch (err) {
       if (err instanceof LaunchRefusedError) return { requeueAfterMs: STARTING_RETRY_MS };
@@ -96,6 +105,7 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
     if (!local.endpoint) {
       const disks = await targetDisks(ctx, vm);
       if (typeof disks === 'string') return fail('TargetFailed', disks);
+      if (!Array.isArray(disks)) return { requeueAfterMs: IMAGE_WAIT_MS };
       const mirrored = disks.flatMap((d, i) => (d.mirrored ? [{ device: `disk${i}` }] : []));
       local.endpoint = await prepareIncoming(local.session, {
         listenAddress: ctx.listenAddress,
@@ -120,7 +130,7 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
  * The VM's disks here: a shared Volume at its path (the same file the source uses), a local one
  * as a blank file of the same size for the source's mirror; a string says why not.
  */
-async function targetDisks(ctx: MigrationContext, vm: VirtualMachine): Promise<TargetDisk[] | string> {
+async function targetDisks(ctx: MigrationContext, vm: VirtualMachine): Promise<TargetDisk[] | string | { waitingFor: string }> {
   const disks = vmDisks(vm);
   if (!disks.length) return [];
   const access = ctx.volumes;
@@ -141,8 +151,17 @@ async function targetDisks(ctx: MigrationContext, vm: VirtualMachine): Promise<T
       return `volume ${disk.volumeName} is a clone without sizeGiB: its size cannot be known here to copy it`;
     // Made as the source's was, minus a clone's content: the same virtual size; the mirror writes every block.
     const spec: VolumeSpec = volume.spec.source?.volume ? { ...volume.spec, source: { blank: {} } } : volume.spec;
+    // An overlay on an Image's disk: on this node's copy of it, fetched (and verified) first.
+    const imageName = volumeImageName(volume);
+    let base: { path: string; format: 'qcow2' | 'raw' } | undefined;
+    if (imageName) {
+      const image = access.imageDisk?.(imageName);
+      if (!image) return `volume ${disk.volumeName} is made from image ${imageName}, and node ${ctx.nodeName}'s agent keeps no images`;
+      if (!image.ok) return image.reason === IMAGE_PULLING ? { waitingFor: image.message } : `volume ${disk.volumeName}: ${image.message}`;
+      base = image;
+    }
     try {
-      await makeVolumeFile({ path, spec });
+      await makeVolumeFile({ path, spec, base });
     } catch (err) {
       return `making a copy of volume ${disk.volumeName} on node ${ctx.nodeName}: ${(err as Error).message}`;
     }
@@ -185,7 +204,7 @@ export async function resumeHere(ctx: MigrationContext, m: Migration, vm: Virtua
 /** The local Volumes copied here are held here from now on (their status names this node and the copy). */
 async function takeMirroredVolumes(ctx: MigrationContext, vm: VirtualMachine): Promise<void> {
   const disks = await targetDisks(ctx, vm);
-  for (const d of typeof disks === 'string' ? [] : disks)
+  for (const d of Array.isArray(disks) ? disks : [])
     if (d.mirrored)
       await ctx.client.patch(
         'volume',
