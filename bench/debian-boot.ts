@@ -34,7 +34,7 @@ interface Built {
   initrd: string;
   disk: string;
   diskFormat: 'qcow2' | 'raw';
-  kernelArgs: string;
+  kernelArgs: string[];
   sshUser: string;
   kernelSha256: string;
   initrdSha256: string;
@@ -72,7 +72,7 @@ async function rawBoot(i: number): Promise<number> {
       tscKhz: await hostTscKhz(),
       kernel: join(dir, built.kernel),
       initrd: join(dir, built.initrd),
-      kernelArgs: built.kernelArgs.split(/\s+/),
+      kernelArgs: built.kernelArgs,
       runDir: run,
       network: { mode: 'user', hostForwards: [{ hostPort: port, guestPort: 22 }] },
       disks: [
@@ -130,7 +130,7 @@ try {
       kernel: file(built.kernel, built.kernelSha256),
       initrd: file(built.initrd, built.initrdSha256),
       disk: { ...file(built.disk, built.diskSha256), format: built.diskFormat },
-      kernelArgs: built.kernelArgs.split(/\s+/),
+      kernelArgs: built.kernelArgs,
       guestConfig: 'CloudInit',
     },
   });

@@ -29,7 +29,8 @@ const file = (key) => {
 };
 const spec = { kernel: file('kernel'), initrd: file('initrd') };
 if (built.disk) spec.disk = { ...file('disk'), format: built.diskFormat ?? 'qcow2' };
-if (built.kernelArgs) spec.kernelArgs = built.kernelArgs.split(/\s+/).filter(Boolean);
+const args = Array.isArray(built.kernelArgs) ? built.kernelArgs : String(built.kernelArgs ?? '').split(/\s+/).filter(Boolean);
+if (args.length) spec.kernelArgs = args;
 spec.guestConfig = built.configDrive === 'nocloud' ? 'CloudInit' : 'ShoalInit';
 process.stdout.write(JSON.stringify({ apiVersion: 'shoal.dev/v1alpha1', kind: 'Image', metadata: { name }, spec }, null, 2) + '\n');
 JS
