@@ -12,10 +12,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { ShoalClient } from '@shoal/client';
-import { freePort, startCluster, waitFor, waitForGone, waitForObject, type TestCluster } from '@shoal/testing';
+import { freePort, REPO_ROOT, startCluster, waitFor, waitForGone, waitForObject, type TestCluster } from '@shoal/testing';
 import type { VirtualMachine } from '@shoal/api';
 import { buildQemuCommandLine } from '../apps/agent/src/runtime/qemu/command-line.js';
 import { detectAccelerator, hostTscKhz } from '../apps/agent/src/runtime/qemu/accelerator.js';
@@ -36,9 +35,6 @@ interface Built {
   diskFormat: 'qcow2' | 'raw';
   kernelArgs: string[];
   sshUser: string;
-  kernelSha256: string;
-  initrdSha256: string;
-  diskSha256: string;
 }
 
 const dir = join(imageCacheDir(), 'debian');
@@ -123,17 +119,9 @@ try {
   log('starting a cluster with one qemu agent for the Debian image');
   cluster = await startCluster({ controllerManager: true, agents: [NODE], agentArgs: ['--vcpus', '2', '--memory-mib', '2048'] });
   const client = cluster.client;
-  const file = (name: string, sha256: string) => ({ url: pathToFileURL(join(dir, name)).href, sha256 });
-  await client.create('image', {
-    metadata: { name: 'debian-12' },
-    spec: {
-      kernel: file(built.kernel, built.kernelSha256),
-      initrd: file(built.initrd, built.initrdSha256),
-      disk: { ...file(built.disk, built.diskSha256), format: built.diskFormat },
-      kernelArgs: built.kernelArgs,
-      guestConfig: 'CloudInit',
-    },
-  });
+  // The Image as the README makes it, from the build's image.json.
+  const manifest = await execa('bash', [join(REPO_ROOT, 'deploy/guest/image-manifest.sh'), 'debian', 'debian-12']);
+  await client.create('image', JSON.parse(manifest.stdout));
   // Unmeasured: the node fetches and verifies the image; the page cache warms for both kinds.
   await applyToSsh(client, -1);
   await rawBoot(-1);
