@@ -35,6 +35,7 @@ const TOKENS = {
   migration: 'migration-token',
   evacuation: 'evacuation-token',
   network: 'network-token',
+  image: 'image-token',
 };
 
 let cluster: TestCluster;
@@ -87,6 +88,7 @@ before(async () => {
       `${TOKENS.migration},system:shoal:migration,12,`,
       `${TOKENS.evacuation},system:shoal:evacuation,13,`,
       `${TOKENS.network},system:shoal:network,14,`,
+      `${TOKENS.image},system:shoal:image,15,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -231,7 +233,7 @@ test('the controller-manager with its token and a simulated agent with its node 
   await cm.stop();
 });
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network'] as const;
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image'] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
 test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady, preempt, keep quota status and empty a deleted namespace, each as its own user', async () => {
@@ -451,7 +453,14 @@ test("each controller's token holds only that controller's rights", async () => 
   assert.equal((await as('network', 'POST', `${V}/namespaces/default/networks`, { metadata: { name: 'sneaky' }, spec: { cidr: '10.71.0.0/24' } })).status, 403);
   await admin.delete('network', 'probe-net', { namespace: 'default' });
   // Only the namespace controller deletes what it does not own.
-  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration', 'evacuation', 'network'] as const)
+  // The image controller: Images and their status, nothing of a VM.
+  assert.equal((await as('image', 'GET', `${V}/images`)).status, 200);
+  assert.equal((await as('image', 'PATCH', `${vms}/probe/status`, { status: { phase: 'Pending' } })).status, 403);
+  assert.equal(
+    (await as('image', 'POST', `${V}/images`, { metadata: { name: 'sneaky' }, spec: { kernel: { url: 'http://x/k', sha256: 'a'.repeat(64) } } })).status,
+    403,
+  );
+  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image'] as const)
     assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
 });

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { AuditEntry, Condition, KubeObject, VirtualMachine, WatchEvent } from '@shoal/api';
 import { readAuditLog, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network'];
+const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image'];
 const NODES = ['own-a', 'own-b'];
 const ADMIN = 'admin-token';
 const tokenOf = (who: string) => `${who}-token`;
@@ -45,7 +45,7 @@ const BINDING: Owned = { fields: ['nominatedNodeName'], conditions: ['Scheduled'
 /** The apiserver, when an update takes spec.nodeName away: what the node reported goes, the VM is Pending, with the eviction's reason. */
 const UNBIND: Owned = { fields: ['phase', 'nodeName', 'ip', 'pid', 'bootedAt', 'reason', 'message'], conditions: ['Ready', 'Scheduled'] };
 /** Node status: the agent reports what the host offers; the health controller says whether it is Ready. */
-const NODE_AGENT: Owned = { fields: ['capacity', 'allocatable', 'agentAddress', 'runtime', 'fencing'], conditions: [] };
+const NODE_AGENT: Owned = { fields: ['capacity', 'allocatable', 'agentAddress', 'runtime', 'fencing', 'images'], conditions: [] };
 const NODE_OWNERS: Record<string, Owned> = { 'system:shoal:health': { fields: [], conditions: ['Ready'] }, admin: { fields: [], conditions: [] } };
 
 let cluster: TestCluster;

@@ -179,8 +179,11 @@ export const CONTROLLER_RULES: Record<
   ],
 };
 
-/** Node Leases, read by the health controller only, in their namespace only. */
-export const NODE_LEASE_READ_RULES: PolicyRule[] = [{ apiGroups: [GROUP], resources: ['leases'], verbs: LIST_WATCH }];
+/**
+ * Node Leases, read by the health controller only, in their namespace only; get: a node that looks
+ * silent on the cache is judged again on the apiserver's copy before its VMs move.
+ */
+export const NODE_LEASE_READ_RULES: PolicyRule[] = [{ apiGroups: [GROUP], resources: ['leases'], verbs: READ }];
 
 /**
  * One controller's leader election in shoal-system: get and update only its own Lease. Create
