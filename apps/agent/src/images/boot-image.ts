@@ -6,7 +6,7 @@
  * Nothing here waits for a fetch: while one runs the VM waits, its status saying how far it is.
  */
 import type { Image, ImageFile } from '@shoal/api';
-import { IMAGE_PULL_FAILED, type FileState, type ImageStore } from './image-store.js';
+import type { FileState, ImageStore } from './image-store.js';
 
 /** The VM's status reason while its image is being fetched. */
 export const IMAGE_PULLING = 'ImagePulling';
@@ -78,5 +78,3 @@ function notReady(d: Exclude<Described, { state: 'ready' }>): { ok: false; reaso
 }
 
 const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
-
-export { IMAGE_PULL_FAILED };

@@ -30,7 +30,7 @@ export type FileState =
   | { state: 'fetching'; receivedBytes: number; totalBytes?: number }
   | { state: 'failed'; reason: typeof IMAGE_PULL_FAILED | typeof IMAGE_DIGEST_MISMATCH; message: string };
 
-interface Fetch {
+interface Download {
   receivedBytes: number;
   totalBytes?: number;
 }
@@ -54,7 +54,7 @@ const PARTIAL_SUFFIX = '.partial';
 
 export class ImageStore extends EventEmitter<{ change: [sha256: string] }> {
   private readonly ready = new Map<string, { path: string; sizeBytes: number }>();
-  private readonly fetches = new Map<string, Fetch>();
+  private readonly fetches = new Map<string, Download>();
   private readonly failures = new Map<string, Failure>();
 
   constructor(private readonly opts: ImageStoreOptions) {
@@ -87,9 +87,9 @@ export class ImageStore extends EventEmitter<{ change: [sha256: string] }> {
     const failed = this.failures.get(file.sha256);
     if (failed && Date.now() - failed.at < (this.opts.retryAfterMs ?? 30_000)) return { state: 'failed', reason: failed.reason, message: failed.message };
     this.failures.delete(file.sha256);
-    const started: Fetch = { receivedBytes: 0 };
+    const started: Download = { receivedBytes: 0 };
     this.fetches.set(file.sha256, started);
-    void this.fetch(file, started);
+    void this.download(file, started);
     return { state: 'fetching', ...started };
   }
 
@@ -107,7 +107,7 @@ export class ImageStore extends EventEmitter<{ change: [sha256: string] }> {
     this.emit('change', sha256);
   }
 
-  private async fetch(file: ImageFile, progress: Fetch): Promise<void> {
+  private async download(file: ImageFile, progress: Download): Promise<void> {
     const final = join(this.dir, file.sha256);
     const partial = `${final}.${process.pid}.${Date.now()}${PARTIAL_SUFFIX}`;
     const log = this.opts.log.child({ url: file.url, sha256: file.sha256 });
@@ -155,7 +155,7 @@ export class ImageStore extends EventEmitter<{ change: [sha256: string] }> {
 }
 
 /** The bytes at `url` (http, https, file), with the total size when known. */
-async function openSource(url: string, progress: Fetch): Promise<Readable> {
+async function openSource(url: string, progress: Download): Promise<Readable> {
   if (url.startsWith('file://')) {
     const path = fileURLToPath(url);
     progress.totalBytes = (await stat(path)).size;
