@@ -25,6 +25,8 @@ let cluster: TestCluster;
 let client: ShoalClient;
 let keyDir: string;
 let sshPort: number;
+/** The image's default user, as its image.json says. */
+let sshUser: string;
 const NODE = 'deb-node';
 const ns = { namespace: 'default' };
 
@@ -49,7 +51,6 @@ before(async () => {
   await client.create('image', JSON.parse(manifest.stdout));
   sshUser = built.sshUser;
 });
-let sshUser = 'debian';
 
 after(async () => {
   await cluster?.stop();

@@ -4,7 +4,7 @@
  * made again at once does not fetch its image again). Looked at every interval; what is in use
  * is read from the caches of VMs bound here, Images and Volumes.
  */
-import { imageFiles, volumeImageName, type Image, type VirtualMachine, type Volume } from '@shoal/api';
+import { volumeImageName, type Image, type VirtualMachine, type Volume } from '@shoal/api';
 import type { Logger } from 'pino';
 import type { ImageStore } from './image-store.js';
 
@@ -24,24 +24,20 @@ export interface ImageGcOptions {
 /** The digests this node's VMs and Volumes use now. */
 export function digestsInUse(o: Pick<ImageGcOptions, 'nodeName' | 'vms' | 'images' | 'volumes'>): Set<string> {
   const used = new Set<string>();
-  const add = (image: Image | undefined, files: 'boot' | 'disk') => {
-    if (!image) return;
-    if (files === 'disk') {
-      if (image.spec.disk) used.add(image.spec.disk.sha256);
-      return;
-    }
-    for (const f of imageFiles(image)) if (f !== image.spec.disk) used.add(f.sha256);
-  };
-  for (const vm of o.vms.list()) add(o.images.get(vm.spec.image), 'boot');
+  for (const vm of o.vms.list()) {
+    const image = o.images.get(vm.spec.image);
+    // What it boots: the kernel and initramfs (its disk is a Volume's, below).
+    for (const f of image ? [image.spec.kernel, image.spec.initrd] : []) if (f) used.add(f.sha256);
+  }
   for (const volume of o.volumes.list()) {
-    const name = volumeImageName(volume);
+    const disk = o.images.get(volumeImageName(volume) ?? '')?.spec.disk;
     // Its file is here (or not made yet, when it may be made here): the overlay's base stays.
-    if (name && (!volume.status?.node || volume.status.node === o.nodeName)) add(o.images.get(name), 'disk');
+    if (disk && (!volume.status?.node || volume.status.node === o.nodeName)) used.add(disk.sha256);
   }
   return used;
 }
 
-export function startImageGc(o: ImageGcOptions): { stop(): void; sweep(): Promise<void> } {
+export function startImageGc(o: ImageGcOptions): { stop(): void } {
   const now = o.now ?? Date.now;
   const unusedSince = new Map<string, number>();
   const sweep = async () => {
@@ -67,5 +63,5 @@ export function startImageGc(o: ImageGcOptions): { stop(): void; sweep(): Promis
       .finally(() => (running = false));
   }, o.intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer), sweep };
+  return { stop: () => clearInterval(timer) };
 }

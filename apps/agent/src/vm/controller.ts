@@ -17,6 +17,7 @@ import {
   imageFiles,
   joinsClusterNetwork,
   objectKey,
+  vmBootsImage,
   vmUsesVolume,
   type Image,
   type Migration,
@@ -138,7 +139,7 @@ export function vmController(o: VmControllerOptions): Controller {
     const naming = (imageName: string) =>
       o.informer
         .list()
-        .filter((vm) => vm.spec.image === imageName)
+        .filter((vm) => vmBootsImage(vm, imageName))
         .map((vm) => objectKey(vm.metadata));
     // A VM waiting for its image: the Image changed, or a fetch of one of its files ended.
     controller.watch(

@@ -79,10 +79,7 @@ export async function reconcile(ctx: ImageContext, name: string): Promise<Result
 export function usersOf(image: Image, vms: readonly VirtualMachine[], volumes: readonly Volume[]): string[] {
   const name = image.metadata.name!;
   return [
-    ...vms
-      .filter((vm) => !vm.metadata.deletionTimestamp || vm.metadata.finalizers?.length)
-      .filter((vm) => vmBootsImage(vm, name))
-      .map((vm) => `VirtualMachine ${objectKey(vm.metadata)}`),
+    ...vms.filter((vm) => vmBootsImage(vm, name)).map((vm) => `VirtualMachine ${objectKey(vm.metadata)}`),
     ...volumes.filter((v) => volumeImageName(v) === name).map((v) => `Volume ${objectKey(v.metadata)}`),
   ].sort();
 }
