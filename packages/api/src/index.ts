@@ -24,3 +24,5 @@ export * from './migrations.js';
 export * from './ipv4.js';
 export * from './vm-networks.js';
 export * from './images.js';
+export * from './duration.js';
+export * from './backups.js';

@@ -1,6 +1,7 @@
 /** The kinds with rules of their own in the generic verbs (strategy.ts), by kind name. */
 import type { KindInfo } from '@shoal/api';
 import type { KindStrategy } from './strategy.js';
+import { backupStrategy, diskBackupStrategy, restoreStrategy } from './strategies/backup.js';
 import { imageStrategy } from './strategies/image.js';
 import { migrationStrategy } from './strategies/migration.js';
 import { namespaceStrategy } from './strategies/namespace.js';
@@ -10,12 +11,15 @@ import { virtualMachineStrategy } from './strategies/virtualmachine.js';
 import { volumeStrategy } from './strategies/volume.js';
 
 const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
+  Backup: backupStrategy,
+  DiskBackup: diskBackupStrategy,
   Image: imageStrategy,
   IPAddress: ipAddressStrategy,
   Migration: migrationStrategy,
   Namespace: namespaceStrategy,
   Network: networkStrategy,
   PriorityClass: priorityClassStrategy,
+  Restore: restoreStrategy,
   VirtualMachine: virtualMachineStrategy,
   Volume: volumeStrategy,
 };

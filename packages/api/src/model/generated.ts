@@ -3,6 +3,14 @@
  * Do not edit: change the schema and run `npm run generate`.
  */
 
+/**
+ * Full: every block of each disk. Incremental: only the blocks written since the last backup of the disk at the same location (QEMU's persistent dirty bitmap), on top of it; taken as Full when no such backup or change record exists, as its status says.
+ */
+export type BackupMode = 'Full' | 'Incremental';
+/**
+ * New: not started; InProgress: the node agents are copying the disks; Completed: every VM and volume copied and verified; PartiallyFailed: some were, the others are in status.errors; Failed: nothing usable was made (status.errors says why); Deleting: the Backup and its data are being removed.
+ */
+export type BackupPhase = 'New' | 'InProgress' | 'Completed' | 'PartiallyFailed' | 'Failed' | 'Deleting';
 export type EventType = 'Normal' | 'Warning';
 /**
  * Live keeps the guest running; Cold shuts it down and boots it on the target.
@@ -77,8 +85,12 @@ export type Preconditions = {
  * Every kind the API serves, by its name.
  */
 export interface Kinds {
+  Backup: Backup;
+  BackupLocation: BackupLocation;
+  BackupSchedule: BackupSchedule;
   ClusterRole: ClusterRole;
   ClusterRoleBinding: ClusterRoleBinding;
+  DiskBackup: DiskBackup;
   Event: Event;
   Image: Image;
   IPAddress: IPAddress;
@@ -90,11 +102,311 @@ export interface Kinds {
   PlacementPolicy: PlacementPolicy;
   PriorityClass: PriorityClass;
   ResourceQuota: ResourceQuota;
+  Restore: Restore;
   Role: Role;
   RoleBinding: RoleBinding;
   StoragePool: StoragePool;
   VirtualMachine: VirtualMachine;
   Volume: Volume;
+}
+/**
+ * A copy of VirtualMachines, their Volumes and the manifests of both, kept at a BackupLocation, from which a Restore makes them again. Running VMs are backed up without stopping them: each VM's disks are copied at one instant (a QEMU backup job per disk, started together), so the copy is crash-consistent — what the disks held had the power been cut at that instant. Deleting a Backup deletes its data; an expired one (status.expiration) goes on its own.
+ */
+export interface Backup {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Backup';
+  metadata: ObjectMeta;
+  spec: BackupSpec;
+  status?: BackupStatus;
+}
+/**
+ * Standard object metadata, as in Kubernetes ObjectMeta.
+ */
+export interface ObjectMeta {
+  /**
+   * Unique within a namespace (DNS subdomain: lower case letters, digits, '-' and '.').
+   */
+  name?: string;
+  /**
+   * Prefix for a server-generated name, used when name is empty.
+   */
+  generateName?: string;
+  namespace?: string;
+  /**
+   * Set by the server; unique across time.
+   */
+  uid?: string;
+  /**
+   * Opaque version for optimistic concurrency; the etcd revision that last changed the object.
+   */
+  resourceVersion?: string;
+  /**
+   * Bumped by the server on every change of spec.
+   */
+  generation?: number;
+  creationTimestamp?: string | null;
+  deletionTimestamp?: string | null;
+  deletionGracePeriodSeconds?: number;
+  labels?: {
+    [k: string]: string;
+  };
+  annotations?: {
+    [k: string]: string;
+  };
+  /**
+   * @maxItems 32
+   */
+  finalizers?: string[];
+  /**
+   * @maxItems 32
+   */
+  ownerReferences?: OwnerReference[];
+  /**
+   * Accepted for compatibility; not used.
+   */
+  managedFields?: {}[];
+}
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+/**
+ * What to back up: the VMs named, or those the selector picks, or (neither) every VM of the namespace; each with its Volumes and the manifests of both.
+ */
+export interface BackupSpec {
+  /**
+   * The BackupLocation; the default one when omitted.
+   */
+  location?: string;
+  /**
+   * The VirtualMachines of this namespace to back up.
+   *
+   * @maxItems 256
+   */
+  vmNames?: string[];
+  /**
+   * The VirtualMachines of this namespace whose labels match.
+   */
+  selector?: LabelSelector;
+  mode: BackupMode;
+  /**
+   * How long the Backup is kept after it was made (720h: 30 days); then it is deleted with its data.
+   */
+  ttl: string;
+}
+export interface LabelSelector {
+  matchLabels?: {
+    [k: string]: string;
+  };
+  matchExpressions?: LabelSelectorRequirement[];
+}
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+/**
+ * Written by the backup controller alone, from what the node agents report in the Backup's DiskBackups.
+ */
+export interface BackupStatus {
+  phase?: BackupPhase;
+  /**
+   * The BackupLocation the data went to.
+   */
+  location?: string;
+  /**
+   * The directory of this Backup within the location.
+   */
+  path?: string;
+  /**
+   * What a restored disk holds: CrashConsistent, what it held at one instant, as after a power cut (the guest was not asked to flush).
+   */
+  consistency?: 'CrashConsistent';
+  startTimestamp?: string;
+  completionTimestamp?: string;
+  /**
+   * When the Backup and its data are deleted (creation time + spec.ttl).
+   */
+  expiration?: string;
+  /**
+   * Bytes written to the location, all volumes together.
+   */
+  totalBytes?: number;
+  vms?: BackupVmStatus[];
+  /**
+   * Per volume: what was copied, how, its bytes and the checksum of its file.
+   */
+  volumes?: BackupVolume[];
+  errors?: BackupItemError[];
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+export interface BackupVmStatus {
+  name: string;
+  uid?: string;
+  /**
+   * The node whose agent copied its disks.
+   */
+  node?: string;
+  phase?: 'Pending' | 'InProgress' | 'Completed' | 'Failed';
+  /**
+   * Whether the guest was running while its disks were copied.
+   */
+  running?: boolean;
+}
+export interface BackupVolume {
+  /**
+   * The VirtualMachine that attaches it.
+   */
+  vm?: string;
+  /**
+   * Its disk name in the VM (spec.volumes[].name, or root).
+   */
+  disk?: string;
+  /**
+   * The Volume.
+   */
+  name: string;
+  /**
+   * The Volume's uid: a chain of incremental backups is one Volume's.
+   */
+  uid?: string;
+  /**
+   * How it was copied (Incremental may have been taken as Full; modeReason says why).
+   */
+  mode?: BackupMode;
+  modeReason?: string;
+  /**
+   * Its file, relative to the location's path: a qcow2 image; for an incremental, its backing file is the parent's.
+   */
+  file?: string;
+  /**
+   * For an incremental: the file it builds on, relative to the location's path.
+   */
+  parent?: string;
+  /**
+   * The disk's size (what a restore makes).
+   */
+  sizeBytes?: number;
+  /**
+   * Bytes of the file (what was written to the location).
+   */
+  bytes?: number;
+  /**
+   * Checksum of the file, checked before it is restored.
+   */
+  sha256?: string;
+  /**
+   * The QEMU dirty bitmap that counts writes since this copy: the next incremental starts from it.
+   */
+  bitmap?: string;
+}
+export interface BackupItemError {
+  /**
+   * virtualmachine/NAME or volume/NAME, or the Backup itself.
+   */
+  item: string;
+  reason?: string;
+  message: string;
+}
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+/**
+ * Where Backups keep their data. Today a directory reachable at the same path from the nodes that back up and restore (a local disk, or a mount such as NFS); the provider field keeps the way open for object storage. The node agents write and read it; the control plane only names it.
+ */
+export interface BackupLocation {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'BackupLocation';
+  metadata: ObjectMeta;
+  spec: BackupLocationSpec;
+  status?: BackupLocationStatus;
+}
+export interface BackupLocationSpec {
+  /**
+   * Filesystem: a directory at spec.path on every node that takes part.
+   */
+  provider: 'Filesystem';
+  /**
+   * The absolute path of the directory on the nodes. Backups go to <path>/<namespace>/<backup name>-<first 8 characters of its uid>/.
+   */
+  path: string;
+  /**
+   * The location of Backups that name none. With several defaults, the first by name.
+   */
+  default: boolean;
+}
+export interface BackupLocationStatus {
+  conditions?: Condition[];
+}
+/**
+ * Makes Backups on a cron schedule and keeps only as many as its retention says. A run missed while the controller was down is made up once when it is back (never a burst of them); a run more than startingDeadlineSeconds late is skipped and said so.
+ */
+export interface BackupSchedule {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'BackupSchedule';
+  metadata: ObjectMeta;
+  spec: BackupScheduleSpec;
+  status?: BackupScheduleStatus;
+}
+export interface BackupScheduleSpec {
+  /**
+   * A cron expression (five fields, or six with seconds first; @daily and the like).
+   */
+  schedule: string;
+  /**
+   * The IANA time zone the schedule is read in.
+   */
+  timeZone: string;
+  /**
+   * No new Backups while true; existing ones still expire.
+   */
+  paused: boolean;
+  /**
+   * A run later than this is skipped (a BackupSkipped Event); when omitted, a missed run is always made up, once.
+   */
+  startingDeadlineSeconds?: number;
+  /**
+   * The spec of each Backup it makes.
+   */
+  template?: BackupSpec;
+  retention?: BackupRetention;
+}
+/**
+ * Which of its Completed Backups to keep; the others are deleted (with their data). Unset: keep them until their ttl.
+ */
+export interface BackupRetention {
+  /**
+   * Keep the newest N.
+   */
+  keepLast?: number;
+  /**
+   * Delete those older than this.
+   */
+  maxAge?: string;
+}
+export interface BackupScheduleStatus {
+  /**
+   * The scheduled time of the last run made.
+   */
+  lastScheduleTime?: string;
+  /**
+   * The Backup that run made.
+   */
+  lastBackup?: string;
+  lastSuccessfulTime?: string;
+  nextScheduleTime?: string;
+  conditions?: Condition[];
+  observedGeneration?: number;
 }
 /**
  * Permissions that a ClusterRoleBinding grants in every namespace and on cluster-scoped resources and non-resource URLs, or that a RoleBinding grants within its own namespace.
@@ -175,6 +487,72 @@ export interface ClusterRoleRef {
   name: string;
 }
 /**
+ * The disks of one VirtualMachine in one Backup: made by the backup controller, carried out by the node agent of the VM's node, which alone writes its status. Users read them; the Backup's status sums them up.
+ */
+export interface DiskBackup {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'DiskBackup';
+  metadata: ObjectMeta;
+  spec: DiskBackupSpec;
+  status?: DiskBackupStatus;
+}
+export interface DiskBackupSpec {
+  backupName: string;
+  location?: string;
+  /**
+   * The location's directory on the node.
+   */
+  locationPath: string;
+  /**
+   * This backup's directory within the location.
+   */
+  path: string;
+  vmName: string;
+  vmUID?: string;
+  /**
+   * The node whose agent copies the disks.
+   */
+  node: string;
+  mode: BackupMode;
+  /**
+   * The VM's Volumes in attachment order, as they were when the backup began.
+   */
+  volumes?: DiskBackupVolume[];
+  /**
+   * The VM and its Volumes as they were when the backup began (written next to the data, and what a Restore makes them from).
+   */
+  manifests?: {
+    virtualMachine?: {};
+    volumes?: {}[];
+  };
+}
+export interface DiskBackupVolume {
+  disk: string;
+  name: string;
+  uid?: string;
+  /**
+   * The Volume's file on the node.
+   */
+  path?: string;
+  format?: 'qcow2' | 'raw';
+}
+export interface DiskBackupStatus {
+  phase?: 'InProgress' | 'Completed' | 'Failed';
+  /**
+   * Whether the guest was running while its disks were copied (else the files were copied as they lay).
+   */
+  running?: boolean;
+  startedAt?: string;
+  completedAt?: string;
+  volumes?: BackupVolume[];
+  progress?: {
+    doneBytes?: number;
+    totalBytes?: number;
+  };
+  reason?: string;
+  message?: string;
+}
+/**
  * Something that happened to an object, shown by shoalctl describe.
  */
 export interface Event {
@@ -189,61 +567,6 @@ export interface Event {
   firstTimestamp?: string;
   lastTimestamp?: string;
   source?: EventSource;
-}
-/**
- * Standard object metadata, as in Kubernetes ObjectMeta.
- */
-export interface ObjectMeta {
-  /**
-   * Unique within a namespace (DNS subdomain: lower case letters, digits, '-' and '.').
-   */
-  name?: string;
-  /**
-   * Prefix for a server-generated name, used when name is empty.
-   */
-  generateName?: string;
-  namespace?: string;
-  /**
-   * Set by the server; unique across time.
-   */
-  uid?: string;
-  /**
-   * Opaque version for optimistic concurrency; the etcd revision that last changed the object.
-   */
-  resourceVersion?: string;
-  /**
-   * Bumped by the server on every change of spec.
-   */
-  generation?: number;
-  creationTimestamp?: string | null;
-  deletionTimestamp?: string | null;
-  deletionGracePeriodSeconds?: number;
-  labels?: {
-    [k: string]: string;
-  };
-  annotations?: {
-    [k: string]: string;
-  };
-  /**
-   * @maxItems 32
-   */
-  finalizers?: string[];
-  /**
-   * @maxItems 32
-   */
-  ownerReferences?: OwnerReference[];
-  /**
-   * Accepted for compatibility; not used.
-   */
-  managedFields?: {}[];
-}
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
 }
 export interface ObjectReference {
   apiVersion?: string;
@@ -323,14 +646,6 @@ export interface ImageStatus {
    * Cached: whether any node holds it.
    */
   conditions?: Condition[];
-  observedGeneration?: number;
-}
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
   observedGeneration?: number;
 }
 /**
@@ -810,6 +1125,70 @@ export interface ResourceQuotaStatus {
   used?: QuotaResources;
 }
 /**
+ * Makes VirtualMachines and their Volumes again from a Backup of this namespace: first the Volumes (each filled from the backed-up disk, checked against its checksum, on the node of the first VM that uses it), then the VMs that attach them. A disk whose data is missing or corrupt is reported and never replaced by an empty one.
+ */
+export interface Restore {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Restore';
+  metadata: ObjectMeta;
+  spec: RestoreSpec;
+  status?: RestoreStatus;
+}
+export interface RestoreSpec {
+  /**
+   * A Completed or PartiallyFailed Backup in this namespace.
+   */
+  backupName: string;
+  /**
+   * The VMs of the Backup to restore; every one when omitted.
+   *
+   * @maxItems 256
+   */
+  vmNames?: string[];
+  /**
+   * VMs restored under new names: its Volumes that it owned take the new name too (<new name>-<disk>); Volumes it did not own keep theirs.
+   *
+   * @maxItems 256
+   */
+  renames?: RestoreRename[];
+  /**
+   * When an object of a name to restore exists already. Skip: leave it as it is and say so in the item's result. Fail: restore nothing (checked before anything is made).
+   */
+  existingPolicy: 'Skip' | 'Fail';
+}
+export interface RestoreRename {
+  from: string;
+  to: string;
+}
+/**
+ * Written by the restore controller.
+ */
+export interface RestoreStatus {
+  phase?: 'New' | 'InProgress' | 'Completed' | 'PartiallyFailed' | 'Failed';
+  startTimestamp?: string;
+  completionTimestamp?: string;
+  items?: RestoreItem[];
+  message?: string;
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+export interface RestoreItem {
+  kind: 'VirtualMachine' | 'Volume';
+  /**
+   * The name it was restored as.
+   */
+  name: string;
+  /**
+   * Its name in the Backup.
+   */
+  from?: string;
+  /**
+   * Created: made, a Volume not yet filled; Restored: a Volume filled from the backup, or a VM made; Skipped: existed already; Failed: see message.
+   */
+  result: 'Pending' | 'Created' | 'Restored' | 'Skipped' | 'Failed';
+  message?: string;
+}
+/**
  * Permissions within one namespace, granted to users and groups by RoleBindings in that namespace. RBAC denies by default: a request is allowed only when some role bound to its user or one of its groups has a rule matching it.
  */
 export interface Role {
@@ -1067,7 +1446,7 @@ export interface VolumeSpec {
   source: VolumeSource;
 }
 /**
- * What the disk starts with; blank when omitted. At most one of blank, image, volume. Cannot be changed.
+ * What the disk starts with; blank when omitted. At most one of blank, image, volume, backup. Cannot be changed.
  */
 export interface VolumeSource {
   /**
@@ -1082,6 +1461,17 @@ export interface VolumeSource {
    * Name of another Volume in this namespace to clone (it must be Available; for a local pool the clone is made on the same node).
    */
   volume?: string;
+  backup?: VolumeBackupSource;
+}
+/**
+ * A volume copied from a Backup in this namespace (a Restore makes these): the node agent fills it from the backed-up file (and the incremental chain under it), after checking each file's checksum; a missing or corrupt file fails the Volume, it is never made blank.
+ */
+export interface VolumeBackupSource {
+  backupName: string;
+  /**
+   * The Volume's name in the Backup.
+   */
+  volumeName: string;
 }
 /**
  * How the guest is networked.
@@ -1124,17 +1514,6 @@ export interface NodeAffinity {
    */
   required?: LabelSelector[];
   preferred?: WeightedNodeSelector[];
-}
-export interface LabelSelector {
-  matchLabels?: {
-    [k: string]: string;
-  };
-  matchExpressions?: LabelSelectorRequirement[];
-}
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-  values?: string[];
 }
 export interface WeightedNodeSelector {
   weight: number;

@@ -6,8 +6,9 @@ const cause = (field: string, message: string, type = 'FieldValueInvalid'): Stat
 /** At most one source; a blank disk needs a size (an image or a clone takes its source's). */
 export function volumeSpecCauses(spec: VolumeSpec, at: string): StatusCause[] {
   const source = spec.source ?? {};
-  const given = (['blank', 'image', 'volume'] as const).filter((k) => source[k] !== undefined);
-  if (given.length > 1) return [cause(`${at}.source`, `Invalid value: at most one of blank, image and volume may be given, got ${given.join(' and ')}`)];
+  const given = (['blank', 'image', 'volume', 'backup'] as const).filter((k) => source[k] !== undefined);
+  if (given.length > 1)
+    return [cause(`${at}.source`, `Invalid value: at most one of blank, image, volume and backup may be given, got ${given.join(' and ')}`)];
   if (given.length === 0 || given[0] === 'blank') {
     if (spec.sizeGiB === undefined) return [cause(`${at}.sizeGiB`, 'Required value: a blank volume needs a size', 'FieldValueRequired')];
   }

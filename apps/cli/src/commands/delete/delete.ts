@@ -2,7 +2,7 @@
  * `delete`: one DELETE per object, a line each as it is accepted, then (with --wait) one wait
  * for all of them, because an object with finalizers only goes away once its controllers let go.
  */
-import { ApiError, type KubeObject } from '@shoal/api';
+import { ApiError, parseDuration, type KubeObject } from '@shoal/api';
 import { kindOfManifest, resolveKind, type ShoalClient } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
@@ -10,7 +10,6 @@ import type { GlobalArgs } from '../../global-options.js';
 import { manifestNamespace } from '../../manifests/manifest-namespace.js';
 import { readManifests } from '../../manifests/read-manifests.js';
 import { quotedName } from '../../output/resource-names.js';
-import { parseDuration } from '../../parse-duration.js';
 import { serverErrorLine } from '../../report-error.js';
 import { waitUntilGone, type DeleteTarget } from './wait-until-gone.js';
 

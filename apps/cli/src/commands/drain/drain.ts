@@ -10,6 +10,7 @@ import {
   EVICTION_REQUESTED_ANNOTATION,
   evictionRequestOf,
   objectKey,
+  parseDuration,
   type EvictionRequest,
   type PriorityClass,
   type VirtualMachine,
@@ -18,7 +19,6 @@ import { Informer, type ShoalClient } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
 import { setUnschedulable, type NodeArgs } from '../../node/schedulable.js';
-import { parseDuration } from '../../parse-duration.js';
 
 export interface DrainArgs extends NodeArgs {
   gracePeriod?: number;

@@ -1,4 +1,4 @@
-/** `--timeout` values as kubectl takes them: `90s`, `2m`, `1h30m`, `500ms`, or bare seconds. */
+/** Durations as kubectl and Go write them: `90s`, `2m`, `1h30m`, `500ms`, or bare seconds (flags such as --timeout; a Backup's ttl). */
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 export function parseDuration(text: string): number {

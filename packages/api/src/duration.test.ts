@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration } from './parse-duration.js';
+import { parseDuration } from './duration.js';
 
 test('durations as kubectl writes them', () => {
   assert.equal(parseDuration('60s'), 60_000);
