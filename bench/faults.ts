@@ -52,9 +52,19 @@ async function main(): Promise<void> {
 
     // Leader-election Leases as they are before any fault: until the leader is killed on purpose,
     // none may change hands (no flapping through a node death and three boots on a busy host).
-    const CONTROLLER_LEASES = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image'].map(
-      (c) => `shoal-controller-manager-${c}`,
-    );
+    const CONTROLLER_LEASES = [
+      'scheduler',
+      'health',
+      'preemptor',
+      'namespace',
+      'resourcequota',
+      'volume',
+      'migration',
+      'evacuation',
+      'network',
+      'image',
+      'backup-schedule',
+    ].map((c) => `shoal-controller-manager-${c}`);
     const transitions = async () =>
       (await Promise.all(CONTROLLER_LEASES.map((l) => client.get<Lease>('lease', l, { namespace: SYSTEM_NAMESPACE })))).reduce(
         (n, l) => n + (l.spec.leaseTransitions ?? 0),

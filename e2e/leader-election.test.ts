@@ -18,7 +18,19 @@ import { startCluster, waitFor, type TestCluster, type ShoalProcess } from '@sho
 const LEASE_S = 4;
 const RETRY_S = 0.4;
 const FLAGS = ['--leader-elect'];
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image'];
+const CONTROLLERS = [
+  'scheduler',
+  'health',
+  'preemptor',
+  'namespace',
+  'resourcequota',
+  'volume',
+  'migration',
+  'evacuation',
+  'network',
+  'image',
+  'backup-schedule',
+];
 const LEASE = 'shoal-controller-manager-scheduler';
 
 interface Manager {

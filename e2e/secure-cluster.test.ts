@@ -36,6 +36,7 @@ const TOKENS = {
   evacuation: 'evacuation-token',
   network: 'network-token',
   image: 'image-token',
+  'backup-schedule': 'backup-schedule-token',
 };
 
 let cluster: TestCluster;
@@ -89,6 +90,7 @@ before(async () => {
       `${TOKENS.evacuation},system:shoal:evacuation,13,`,
       `${TOKENS.network},system:shoal:network,14,`,
       `${TOKENS.image},system:shoal:image,15,`,
+      `${TOKENS['backup-schedule']},system:shoal:backup-schedule,16,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -233,7 +235,19 @@ test('the controller-manager with its token and a simulated agent with its node 
   await cm.stop();
 });
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image'] as const;
+const CONTROLLERS = [
+  'scheduler',
+  'health',
+  'preemptor',
+  'namespace',
+  'resourcequota',
+  'volume',
+  'migration',
+  'evacuation',
+  'network',
+  'image',
+  'backup-schedule',
+] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
 test('with one token per controller (--controller-tokens-dir) the controllers schedule, mark a silent node NotReady, preempt, keep quota status and empty a deleted namespace, each as its own user', async () => {
@@ -460,7 +474,14 @@ test("each controller's token holds only that controller's rights", async () => 
     (await as('image', 'POST', `${V}/images`, { metadata: { name: 'sneaky' }, spec: { kernel: { url: 'http://x/k', sha256: 'a'.repeat(64) } } })).status,
     403,
   );
-  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image'] as const)
+  // The backup-schedule controller makes and deletes Backups and writes its schedules' status; it writes no Backup's status.
+  const backups = `${V}/namespaces/default/backups`;
+  assert.equal((await as('backup-schedule', 'GET', `${V}/namespaces/default/backupschedules`)).status, 200);
+  assert.equal((await as('backup-schedule', 'POST', backups, { metadata: { name: 'probe-backup' }, spec: { vmNames: ['probe'] } })).status, 201);
+  assert.equal((await as('backup-schedule', 'PATCH', `${backups}/probe-backup/status`, { status: { phase: 'Completed' } })).status, 403);
+  assert.equal((await as('backup-schedule', 'DELETE', `${backups}/probe-backup`)).status, 200);
+  assert.equal((await as('backup-schedule', 'PATCH', `${V}/namespaces/default/backupschedules/none/status`, { status: {} })).status, 404);
+  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image', 'backup-schedule'] as const)
     assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
 });

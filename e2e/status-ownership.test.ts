@@ -17,7 +17,19 @@ import { join } from 'node:path';
 import type { AuditEntry, Condition, KubeObject, VirtualMachine, WatchEvent } from '@shoal/api';
 import { readAuditLog, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 
-const CONTROLLERS = ['scheduler', 'health', 'preemptor', 'namespace', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image'];
+const CONTROLLERS = [
+  'scheduler',
+  'health',
+  'preemptor',
+  'namespace',
+  'resourcequota',
+  'volume',
+  'migration',
+  'evacuation',
+  'network',
+  'image',
+  'backup-schedule',
+];
 const NODES = ['own-a', 'own-b'];
 const ADMIN = 'admin-token';
 const tokenOf = (who: string) => `${who}-token`;

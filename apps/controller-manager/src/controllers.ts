@@ -14,6 +14,7 @@ import { volumeController, VOLUME_NAME } from './volume/controller.js';
 import { evacuationController, EVACUATION_NAME } from './evacuation/controller.js';
 import { networkController, NETWORK_NAME } from './network/controller.js';
 import { imageController, IMAGE_NAME } from './image/controller.js';
+import { backupScheduleController, BACKUP_SCHEDULE_NAME } from './backupschedule/controller.js';
 
 export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
@@ -65,6 +66,12 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     description:
       "keeps each Image's status (its digest, size and the nodes that hold it verified) and lets a deleted Image go only once no VirtualMachine or Volume uses it",
     build: imageController,
+  },
+  {
+    name: BACKUP_SCHEDULE_NAME,
+    description:
+      "makes a Backup for each run of a BackupSchedule's cron (a missed run made up once, a late one skipped) and deletes its finished Backups past its retention",
+    build: backupScheduleController,
   },
 ];
 

@@ -26,3 +26,4 @@ export * from './vm-networks.js';
 export * from './images.js';
 export * from './duration.js';
 export * from './backups.js';
+export * from './backup-schedules.js';

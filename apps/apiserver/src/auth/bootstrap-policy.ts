@@ -76,6 +76,11 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: ['networks/status'], verbs: ['patch', 'update'] },
   // Image: its status, its protection finalizer lifted.
   { apiGroups: [GROUP], resources: ['images', 'images/status'], verbs: ['patch', 'update'] },
+  // Backup schedule: a schedule read afresh before a run; the Backup of each run made, a taken
+  // name read, finished ones past retention deleted; the schedule's status.
+  { apiGroups: [GROUP], resources: ['backupschedules', 'backups'], verbs: READ },
+  { apiGroups: [GROUP], resources: ['backups'], verbs: ['create', 'delete'] },
+  { apiGroups: [GROUP], resources: ['backupschedules/status'], verbs: ['patch', 'update'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
 
@@ -92,7 +97,7 @@ const LIST_WATCH = ['list', 'watch'];
  * write it makes) and nothing more.
  */
 export const CONTROLLER_RULES: Record<
-  'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration' | 'evacuation' | 'network' | 'image',
+  'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration' | 'evacuation' | 'network' | 'image' | 'backup-schedule',
   PolicyRule[]
 > = {
   scheduler: [
@@ -176,6 +181,16 @@ export const CONTROLLER_RULES: Record<
     { apiGroups: [GROUP], resources: ['images', 'nodes', 'virtualmachines', 'volumes'], verbs: LIST_WATCH },
     // Its status; its protection finalizer lifted (metadata).
     { apiGroups: [GROUP], resources: ['images', 'images/status'], verbs: ['patch'] },
+  ],
+  'backup-schedule': [
+    // Informers; get: the schedule read afresh before a run is made (the cache may be behind), and
+    // the Backup holding a name a run wants (its own, or someone else's).
+    { apiGroups: [GROUP], resources: ['backupschedules', 'backups'], verbs: READ },
+    // The Backup of each run; its finished ones past retention deleted (their finalizer removes the data).
+    { apiGroups: [GROUP], resources: ['backups'], verbs: ['create', 'delete'] },
+    // Its status, which it alone writes.
+    { apiGroups: [GROUP], resources: ['backupschedules/status'], verbs: ['patch'] },
+    EVENTS,
   ],
 };
 

@@ -2,6 +2,7 @@
 import type { KindInfo } from '@shoal/api';
 import type { KindStrategy } from './strategy.js';
 import { backupStrategy, diskBackupStrategy, restoreStrategy } from './strategies/backup.js';
+import { backupScheduleStrategy } from './strategies/backupschedule.js';
 import { imageStrategy } from './strategies/image.js';
 import { migrationStrategy } from './strategies/migration.js';
 import { namespaceStrategy } from './strategies/namespace.js';
@@ -12,6 +13,7 @@ import { volumeStrategy } from './strategies/volume.js';
 
 const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
   Backup: backupStrategy,
+  BackupSchedule: backupScheduleStrategy,
   DiskBackup: diskBackupStrategy,
   Image: imageStrategy,
   IPAddress: ipAddressStrategy,

@@ -40,6 +40,7 @@ export function prepareCreate(kind: KindInfo, body: unknown, namespace: string |
 
 /** After schema validation and defaulting: the kind's rules across fields (422 with the causes). */
 export function finishCreate(kind: KindInfo, object: KubeObject): void {
-  const causes = strategyFor(kind).validate?.(object) ?? [];
+  const strategy = strategyFor(kind);
+  const causes = [...(strategy.validate?.(object) ?? []), ...(strategy.validateCreate?.(object) ?? [])];
   if (causes.length) throw invalid({ kind: kind.kind, group: kind.group, name: object.metadata.name }, causes);
 }

@@ -28,6 +28,14 @@ export interface KindStrategy {
   validate?(object: KubeObject): StatusCause[];
 
   /**
+   * Create only, after schema validation and defaulting: a rule that an update checks only when
+   * the fields it reads change (in validateUpdate), so that an object stored before the rule got
+   * stricter (a time zone dropped from the tz database) can still be updated and its status
+   * written — Kubernetes' ratcheting validation.
+   */
+  validateCreate?(object: KubeObject): StatusCause[];
+
+  /**
    * Update, after schema validation and defaulting: what may not change (immutable fields).
    * Nothing to say is an empty list; the verb answers 422 with the causes.
    */

@@ -9,7 +9,7 @@ import { addNode, addVm, boundTo, eventsFor, getVm, metric, pendingWith, schedul
 test('a VM is bound to a Ready node with room: spec.nodeName, the Scheduled condition, a Scheduled event; the phase stays Pending until an agent reports', async () => {
   await withCluster(async ({ client, cm }) => {
     // Every controller by default, in the order the process lists them.
-    assert.match(cm.readyLine, /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: ([a-z]+,?)+\)$/);
+    assert.match(cm.readyLine, /^shoal-controller-manager ready on http:\/\/127\.0\.0\.1:\d+ \(controllers: ([a-z-]+,?)+\)$/);
     assert.equal(/\(controllers: (.*)\)$/.exec(cm.readyLine)![1], CONTROLLER_NAMES.join(','));
     await addNode(client, 'node-1');
     const created = await addVm(client, 'web');

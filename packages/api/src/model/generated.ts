@@ -368,7 +368,7 @@ export interface BackupScheduleSpec {
    */
   timeZone: string;
   /**
-   * No new Backups while true; existing ones still expire.
+   * No new Backups while true (and no status.nextScheduleTime); existing ones still expire and retention still applies. Unpausing makes the most recent run missed while paused, once (skipped if later than startingDeadlineSeconds), never the others: as Kubernetes CronJob's suspend.
    */
   paused: boolean;
   /**
@@ -382,15 +382,15 @@ export interface BackupScheduleSpec {
   retention?: BackupRetention;
 }
 /**
- * Which of its Completed Backups to keep; the others are deleted (with their data). Unset: keep them until their ttl.
+ * Which of its finished Backups to keep; the others are deleted (with their data). New and InProgress ones are never deleted nor counted. Unset: keep them until their ttl.
  */
 export interface BackupRetention {
   /**
-   * Keep the newest N.
+   * Keep the newest N Completed Backups and, counted apart, the newest N unsuccessful ones (PartiallyFailed, Failed): failures never push out a Backup that can be restored.
    */
   keepLast?: number;
   /**
-   * Delete those older than this.
+   * Delete finished ones made longer ago than this, whatever keepLast says.
    */
   maxAge?: string;
 }
