@@ -6,7 +6,7 @@
 import { API_VERSION, DEFAULT_NAMESPACE, type KindInfo, type KubeList, type KubeObject, type Manifest, type Status, type WatchEvent } from '@shoal/api';
 import type { Dispatcher } from 'undici';
 import { resolveKind } from './kind-lookup.js';
-import { resourcePath } from './paths.js';
+import { ETCD_SNAPSHOT_PATH, resourcePath, SNAPSHOT_SIZE_HEADER } from './paths.js';
 import { TABLE_ACCEPT, type Table } from './table.js';
 import { Transport, type ConnectionOptions, type RequestOptions } from './transport.js';
 import { watchResource, type WatchOptions } from './watch.js';
@@ -234,6 +234,18 @@ export class ShoalClient {
         }
       },
     };
+  }
+
+  /**
+   * etcd's snapshot as the apiserver streams it to an administrator (`GET /admin/etcd/snapshot`):
+   * its length when the server says it, and its bytes as they arrive (etcd's format: the
+   * database, then its sha256). A refusal (403 for a user without the right) is thrown here; a
+   * stream cut off midway throws from the iteration.
+   */
+  async etcdSnapshot(opts: { signal?: AbortSignal } = {}): Promise<{ expectedBytes?: number; body: AsyncIterable<Buffer> & { destroy(): void } }> {
+    const body = await this.transport.stream(ETCD_SNAPSHOT_PATH, { accept: 'application/octet-stream, application/json', signal: opts.signal });
+    const size = Number(body.headers[SNAPSHOT_SIZE_HEADER]);
+    return { ...(Number.isSafeInteger(size) && size > 0 ? { expectedBytes: size } : {}), body };
   }
 
   /** Closes every connection; requests and watches still open fail (abort watches first to end them quietly). */

@@ -11,7 +11,7 @@ export { ObjectStore } from './object-store.js';
 export type { StoreChange } from './object-store.js';
 export { TABLE_ACCEPT, isTable } from './table.js';
 export type { Table, TableRow, TableColumnDefinition } from './table.js';
-export { resourcePath, API_PREFIX } from './paths.js';
+export { resourcePath, API_PREFIX, ETCD_SNAPSHOT_PATH, SNAPSHOT_SIZE_HEADER } from './paths.js';
 export { resolveKind, UnknownKindError } from './kind-lookup.js';
 export { compareResourceVersions, isNewerResourceVersion } from './resource-version.js';
 export { Backoff, sleep } from './backoff.js';

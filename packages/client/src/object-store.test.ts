@@ -31,6 +31,18 @@ test('replace answers the differences with the cache', () => {
   assert.deepEqual(s.keys().sort(), ['default/change', 'default/keep', 'default/new', 'default/reborn']);
 });
 
+test('replace takes the listed version even when it is older (etcd restored from a snapshot)', () => {
+  const s = new ObjectStore();
+  s.apply({ type: 'ADDED', object: obj('a', '120') });
+  const changes = s.replace([obj('a', '100')]);
+  assert.deepEqual(
+    changes.map((c) => `${c.type}:${c.object.metadata.resourceVersion}`),
+    ['update:100'],
+  );
+  assert.equal(s.get('default/a')!.metadata.resourceVersion, '100');
+  assert.equal(s.apply({ type: 'MODIFIED', object: obj('a', '1000121') })?.type, 'update', 'and events after the relist apply to it');
+});
+
 test('cached objects are frozen', () => {
   const s = new ObjectStore();
   s.apply({ type: 'ADDED', object: { ...obj('a', '1'), spec: { x: { y: 1 } } } });

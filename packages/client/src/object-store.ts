@@ -53,6 +53,10 @@ export class ObjectStore<T extends KubeObject = KubeObject> {
    * Makes the cache equal to a fresh list and answers the differences, so handlers that only
    * see events still end with the right picture after events were lost (410 Expired).
    * A name that now belongs to another object (different uid) is a delete plus an add.
+   *
+   * The list wins over the cache whatever their versions: a list is read at etcd's current
+   * revision, so within one history it is never older than anything the cache holds, and when it
+   * is older, etcd was restored from a snapshot and the cache holds versions that no longer exist.
    */
   replace(listed: T[]): StoreChange<T>[] {
     const changes: StoreChange<T>[] = [];
@@ -67,7 +71,7 @@ export class ObjectStore<T extends KubeObject = KubeObject> {
       } else if (cached.metadata.uid && obj.metadata.uid && cached.metadata.uid !== obj.metadata.uid) {
         this.items.set(key, deepFreeze(obj));
         changes.push({ type: 'delete', object: cached }, { type: 'add', object: obj });
-      } else if (compareResourceVersions(obj.metadata.resourceVersion, cached.metadata.resourceVersion) > 0) {
+      } else if (compareResourceVersions(obj.metadata.resourceVersion, cached.metadata.resourceVersion) !== 0) {
         this.items.set(key, deepFreeze(obj));
         changes.push({ type: 'update', old: cached, object: obj });
       }

@@ -3,6 +3,11 @@ import { API_VERSION, type KindInfo } from '@shoal/api';
 
 export const API_PREFIX = `/apis/${API_VERSION}`;
 
+/** etcd's snapshot, streamed by the apiserver to administrators (apps/apiserver/src/routes/etcd-snapshot.ts serves it). */
+export const ETCD_SNAPSHOT_PATH = '/admin/etcd/snapshot';
+/** The snapshot's length in bytes, sent before it. */
+export const SNAPSHOT_SIZE_HEADER = 'x-shoal-snapshot-bytes';
+
 export interface PathTarget {
   /** Omitted for cluster-scoped kinds; omitted for a namespaced kind means "all namespaces" (list/watch only). */
   namespace?: string;

@@ -65,7 +65,11 @@ export interface StreamOptions {
   failoverOn503?: boolean;
 }
 
-export type ResponseStream = AsyncIterable<Buffer> & { destroy(): void };
+export type ResponseStream = AsyncIterable<Buffer> & {
+  destroy(): void;
+  /** The answer's headers (lower-case names). */
+  headers: Record<string, string | string[] | undefined>;
+};
 
 const DEFAULT_MAX_RETRIES = 5;
 const DEFAULT_RESPONSE_TIMEOUT_MS = 60_000;
@@ -158,6 +162,7 @@ export class Transport {
     };
     return {
       destroy: () => body.destroy(),
+      headers: res.headers,
       async *[Symbol.asyncIterator]() {
         try {
           for await (const chunk of body) yield chunk as Buffer;

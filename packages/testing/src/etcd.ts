@@ -10,8 +10,18 @@ import { waitFor } from './wait-for.js';
 export interface EtcdMember {
   endpoint: string;
   dataDir: string;
+  /** The running process's pid (the last one's after halt()). */
   pid: number;
+  /** Who the member is, as a restore of its data must say it again (etcdctl snapshot restore --name, --initial-*). */
+  name: string;
+  peerUrl: string;
+  clusterToken: string;
+  /** Stops the process and removes the data dir. */
   stop(): Promise<void>;
+  /** SIGTERM and wait; the data dir stays (wipe it, restore into it, then start()). */
+  halt(): Promise<void>;
+  /** Starts the member again on the same ports and data dir, once halted; resolves once it is healthy. */
+  start(): Promise<void>;
 }
 
 /** TLS on a member's client URL (peers still talk plain HTTP to each other). */
@@ -114,8 +124,9 @@ export async function startEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Pr
     ...(opts.tls ? { tls: opts.tls } : {}),
   };
   const endpoint = etcdClientUrl(config);
-  const proc = spawnEtcd(config, [config], 'shoal-test');
-  const exited = proc.then((r) => r);
+  const clusterToken = 'shoal-test';
+  let proc = spawnEtcd(config, [config], clusterToken);
+  let exited: Promise<unknown> = proc.then((r) => r);
   try {
     await waitForEtcdHealth(endpoint, 20_000, opts.tls);
   } catch (err) {
@@ -124,14 +135,35 @@ export async function startEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Pr
     await rm(config.dataDir, { recursive: true, force: true });
     throw err;
   }
-  return {
+  const member: EtcdMember = {
     endpoint,
     dataDir: config.dataDir,
     pid: proc.pid!,
+    name: config.name,
+    peerUrl: etcdPeerUrl(config),
+    clusterToken,
     async stop() {
       proc.kill('SIGTERM');
       await exited;
       await rm(config.dataDir, { recursive: true, force: true });
     },
+    async halt() {
+      proc.kill('SIGTERM');
+      await exited;
+    },
+    async start() {
+      if (proc.exitCode === null && proc.signalCode === null) throw new Error(`etcd member ${config.name} is still running`);
+      proc = spawnEtcd(config, [config], clusterToken);
+      exited = proc.then((r) => r);
+      member.pid = proc.pid!;
+      try {
+        await waitForEtcdHealth(endpoint, 20_000, opts.tls);
+      } catch (err) {
+        proc.kill('SIGKILL');
+        await exited;
+        throw err;
+      }
+    },
   };
+  return member;
 }
