@@ -26,6 +26,9 @@ import { discoveryRoutes, SERVER_VERSION } from './routes/discovery.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { answerClientError } from './http/client-errors.js';
 import { healthRoutes } from './routes/health.js';
+import { etcdSnapshotRoutes } from './routes/etcd-snapshot.js';
+import { EtcdCompactor } from './storage/etcd-compactor.js';
+import { EtcdDbSizeMonitor } from './metrics/etcd-db-size.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
 import { AuditLog } from './audit/audit-log.js';
 import { auditRequests } from './audit/audit-requests.js';
@@ -54,6 +57,10 @@ export interface AppOptions {
   auditLogPath?: string;
   /** How consoles are fetched from node agents that serve HTTPS (routes/agent-connection.ts). */
   agentTls?: AgentTlsOptions;
+  /** Compact etcd's history every this many ms, to the revision seen one interval before (storage/etcd-compactor.ts); off when absent or 0. */
+  etcdCompactionIntervalMs?: number;
+  /** Read etcd's database size into /metrics every this many ms (metrics/etcd-db-size.ts); off when absent or 0. */
+  etcdDbMetricPollIntervalMs?: number;
 }
 
 export interface ApiServer {
@@ -123,14 +130,24 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(resourceRoutes, { kinds, service });
   await app.register(vmLogRoutes, { kinds, objects: service, agentTls: opts.agentTls });
   await app.register(vmBindingRoutes, { kinds, service });
+  await app.register(etcdSnapshotRoutes, { etcd: opts.etcd });
+
+  const compactor = opts.etcdCompactionIntervalMs
+    ? new EtcdCompactor(opts.etcd, { intervalMs: opts.etcdCompactionIntervalMs, log: app.log, onCompacted: (revision) => cache.compacted(revision) })
+    : undefined;
+  const dbSize = opts.etcdDbMetricPollIntervalMs ? new EtcdDbSizeMonitor(opts.etcd, { intervalMs: opts.etcdDbMetricPollIntervalMs, log: app.log }) : undefined;
 
   app.addHook('onReady', async () => {
     await cache.start();
     await ensureBuiltinNamespaces(service, namespaceKind);
     if (auth.modes.includes('RBAC')) await ensureBootstrapPolicy(service, kindOf);
+    compactor?.start();
+    dbSize?.start();
   });
   // After the server has stopped taking requests; also when it never became ready.
   app.addHook('onClose', async () => {
+    dbSize?.stop();
+    await compactor?.stop();
     await audit?.close();
     await cache.stop();
   });

@@ -31,6 +31,17 @@ const argv = await yargs(hideBin(process.argv))
     default: DEFAULT_ETCD_REQUEST_TIMEOUT_MS / 1000,
     describe: 'Seconds an etcd request may take before the API request fails with 503 (bounds every request while etcd has no quorum)',
   })
+  .option('etcd-compaction-interval', {
+    type: 'number',
+    default: 300,
+    describe:
+      "Seconds between compactions of etcd's history, each to the revision seen one interval before: a watch can resume from any resourceVersion younger than this, older ones get 410 Expired. Replicas take turns through etcd. 0: never compact",
+  })
+  .option('etcd-db-metric-poll-interval', {
+    type: 'number',
+    default: 30,
+    describe: "Seconds between reads of etcd's database size for /metrics (shoal_etcd_db_size_bytes, shoal_etcd_db_size_in_use_bytes). 0: off",
+  })
   .option('max-requests-per-second-per-user', {
     type: 'number',
     default: 0,
@@ -86,6 +97,8 @@ const argv = await yargs(hideBin(process.argv))
     if (!(a['max-requests-per-second-per-user'] >= 0)) throw new Error('--max-requests-per-second-per-user must be 0 (no limit) or a positive number');
     if (a['rate-limit-burst'] !== undefined && !(a['rate-limit-burst'] >= 1)) throw new Error('--rate-limit-burst must be at least 1');
     if (!(a['etcd-request-timeout'] > 0)) throw new Error('--etcd-request-timeout must be a positive number of seconds');
+    if (!(a['etcd-compaction-interval'] >= 0)) throw new Error('--etcd-compaction-interval must be 0 (never) or a positive number of seconds');
+    if (!(a['etcd-db-metric-poll-interval'] >= 0)) throw new Error('--etcd-db-metric-poll-interval must be 0 (off) or a positive number of seconds');
     if (a['client-ca-file'] && !a['tls-cert-file'])
       throw new Error('--client-ca-file needs --tls-cert-file and --tls-private-key-file (client certificates come over TLS)');
     if (a['authorization-mode'] !== undefined) parseAuthorizationModes(a['authorization-mode']);
@@ -164,6 +177,8 @@ try {
     rateLimit: rateLimitOf(argv['max-requests-per-second-per-user'], argv['rate-limit-burst']),
     auditLogPath: argv['audit-log-path'],
     agentTls: agentClient,
+    etcdCompactionIntervalMs: argv['etcd-compaction-interval'] * 1000,
+    etcdDbMetricPollIntervalMs: argv['etcd-db-metric-poll-interval'] * 1000,
     https: argv['tls-cert-file']
       ? {
           cert: readFileSync(argv['tls-cert-file']),

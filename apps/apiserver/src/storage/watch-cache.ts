@@ -43,6 +43,11 @@ class ChangeWindow {
     this.size++;
   }
 
+  /** Serves no change at or before `revision` any more (etcd no longer has them: see WatchCache.compacted). */
+  forgetThrough(revision: number): void {
+    if (revision > this.startRevision) this.startRevision = revision;
+  }
+
   /** Changes after `revision`, oldest first; undefined when the window does not reach back that far. */
   since(revision: number): Change[] | undefined {
     if (revision < this.startRevision) return undefined;
@@ -262,6 +267,16 @@ export class WatchCache extends EventEmitter {
 
   getObject(kind: KindInfo, namespace: string | undefined, name: string): KubeObject | undefined {
     return this.byPlural.get(kind.plural)?.objects.get(kind.namespaced ? `${namespace}/${name}` : name)?.object;
+  }
+
+  /**
+   * etcd compacted its history to `revision` (storage/etcd-compactor.ts): a watch from an older
+   * resourceVersion is no longer served from memory either, so it meets etcd's answer, 410
+   * Expired, whichever apiserver it asks. A watch from `revision - 1` still is: it needs only
+   * changes from `revision` on, which etcd keeps.
+   */
+  compacted(revision: number): void {
+    for (const cache of this.byPlural.values()) cache.window.forgetThrough(revision - 1);
   }
 
   /** Changes of a kind after `revision`, or undefined when they are no longer in the window. */
