@@ -88,6 +88,14 @@ ensure_etcd() {
   command -v etcd >/dev/null 2>&1 || die "etcd-server was installed but no etcd binary is on PATH"
 }
 
+# etcdctl (etcd-client, 3.4 like the server): `shoalctl admin snapshot save` reads a saved snapshot
+# back with it, and `shoalctl admin snapshot restore` makes the new data dir with it.
+ensure_etcdctl() {
+  command -v etcdctl >/dev/null 2>&1 && return 0
+  apt_install etcdctl etcd-client
+  command -v etcdctl >/dev/null 2>&1 || die "etcd-client was installed but no etcdctl binary is on PATH"
+}
+
 # `shoal up` makes its cluster's CA and apiserver certificate with the openssl command line
 # (apps/cli/src/up/credentials.ts); tests make throwaway certificates with it too.
 ensure_openssl() {
@@ -205,6 +213,7 @@ ensure_node_modules() {
 
 ensure_node
 ensure_etcd
+ensure_etcdctl
 ensure_openssl
 ensure_network_tools
 ensure_vm_runtime

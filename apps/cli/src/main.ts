@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError } from './cli-errors.js';
 import { apiResourcesCommand } from './commands/api-resources/command.js';
+import { adminCommand } from './commands/admin/command.js';
 import { applyCommand } from './commands/apply/command.js';
 import { auditCommand } from './commands/audit/command.js';
 import { cordonCommand } from './commands/cordon/command.js';
@@ -45,6 +46,7 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(migrateCommand)
   .command(apiResourcesCommand)
   .command(auditCommand)
+  .command(adminCommand)
   .command(versionCommand)
   .demandCommand(1, 'give a command')
   .recommendCommands()
