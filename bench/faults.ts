@@ -64,6 +64,8 @@ async function main(): Promise<void> {
       'network',
       'image',
       'backup-schedule',
+      'backup',
+      'restore',
     ].map((c) => `shoal-controller-manager-${c}`);
     const transitions = async () =>
       (await Promise.all(CONTROLLER_LEASES.map((l) => client.get<Lease>('lease', l, { namespace: SYSTEM_NAMESPACE })))).reduce(

@@ -30,6 +30,8 @@ const CONTROLLERS = [
   'network',
   'image',
   'backup-schedule',
+  'backup',
+  'restore',
 ];
 const LEASE = 'shoal-controller-manager-scheduler';
 

@@ -37,6 +37,8 @@ const TOKENS = {
   network: 'network-token',
   image: 'image-token',
   'backup-schedule': 'backup-schedule-token',
+  backup: 'backup-token',
+  restore: 'restore-token',
 };
 
 let cluster: TestCluster;
@@ -91,6 +93,8 @@ before(async () => {
       `${TOKENS.network},system:shoal:network,14,`,
       `${TOKENS.image},system:shoal:image,15,`,
       `${TOKENS['backup-schedule']},system:shoal:backup-schedule,16,`,
+      `${TOKENS.backup},system:shoal:backup,17,`,
+      `${TOKENS.restore},system:shoal:restore,18,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -247,6 +251,8 @@ const CONTROLLERS = [
   'network',
   'image',
   'backup-schedule',
+  'backup',
+  'restore',
 ] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
@@ -481,7 +487,24 @@ test("each controller's token holds only that controller's rights", async () => 
   assert.equal((await as('backup-schedule', 'PATCH', `${backups}/probe-backup/status`, { status: { phase: 'Completed' } })).status, 403);
   assert.equal((await as('backup-schedule', 'DELETE', `${backups}/probe-backup`)).status, 200);
   assert.equal((await as('backup-schedule', 'PATCH', `${V}/namespaces/default/backupschedules/none/status`, { status: {} })).status, 404);
-  for (const who of ['scheduler', 'health', 'preemptor', 'resourcequota', 'volume', 'migration', 'evacuation', 'network', 'image', 'backup-schedule'] as const)
+  // The backup controller writes Backups' status and makes DiskBackups; it makes no VM. The restore controller makes VMs, but writes no Backup.
+  assert.equal((await as('backup', 'POST', `${V}/namespaces/default/diskbackups`, { metadata: { name: 'probe-disks' }, spec: {} })).status, 422);
+  assert.equal((await as('backup', 'POST', vms, { metadata: { name: 'sneaky' }, spec: {} })).status, 403);
+  assert.equal((await as('restore', 'PATCH', `${backups}/none/status`, { status: {} })).status, 403);
+  for (const who of [
+    'scheduler',
+    'health',
+    'preemptor',
+    'resourcequota',
+    'volume',
+    'migration',
+    'evacuation',
+    'network',
+    'image',
+    'backup-schedule',
+    'backup',
+    'restore',
+  ] as const)
     assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });
 });

@@ -29,6 +29,8 @@ const CONTROLLERS = [
   'network',
   'image',
   'backup-schedule',
+  'backup',
+  'restore',
 ];
 const NODES = ['own-a', 'own-b'];
 const ADMIN = 'admin-token';

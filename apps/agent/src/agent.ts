@@ -17,7 +17,17 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { objectKey, type Image, type Migration, type Network, type Node, type StoragePool, type VirtualMachine, type Volume } from '@shoal/api';
+import {
+  objectKey,
+  type DiskBackup,
+  type Image,
+  type Migration,
+  type Network,
+  type Node,
+  type StoragePool,
+  type VirtualMachine,
+  type Volume,
+} from '@shoal/api';
 import { Informer, ShoalClient } from '@shoal/client';
 import { EventRecorder, type Controller } from '@shoal/controller-runtime';
 import type { RuntimeDriver } from './runtime/driver.js';
@@ -36,6 +46,7 @@ import type { RestartBackoffPolicy } from './vm/restart-backoff.js';
 import { FileRestartBackoffStore } from './vm/restart-backoff-store.js';
 import { buildAgentHttp, type AgentEndpointTls } from './http-server.js';
 import { migrationController } from './migration/controller.js';
+import { backupController } from './backups/controller.js';
 import { prepareMigrationTls } from './migration/migration-tls.js';
 import { heldForMigration, waitingForMigration } from './migration/reconcile.js';
 import type { PemFiles } from './runtime/qemu/migration/index.js';
@@ -79,6 +90,8 @@ export interface AgentOptions {
   imageRetrySeconds?: number;
   /** How often the image cache is collected, and how long a file nothing uses stays (defaults 60 s, 600 s). */
   imageGc?: { intervalSeconds: number; graceSeconds: number };
+  /** The rate cap of a running VM's disk backup, in MiB/s; 0 or absent: none. */
+  backupBandwidthMiBps?: number;
   log: Logger;
 }
 
@@ -96,6 +109,8 @@ export class Agent {
   private volumeRelease?: Controller;
   private migrations?: Informer<Migration>;
   private migrationController?: Controller;
+  private diskBackups?: Informer<DiskBackup>;
+  private backupController?: Controller;
   private networkInformer?: Informer<Network>;
   private nodeInformer?: Informer<Node>;
   private networkController?: NodeNetworkController;
@@ -179,9 +194,11 @@ export class Agent {
       volumes: this.volumes,
       pools: this.pools,
       imageDisk: (name) => resolveImageDisk(images, imageStore, name),
+      diskBackups: () => this.diskBackups!.list(),
     };
     this.volumeRelease = volumeReleaseController({ access, informer: this.volumes, log: o.log });
     this.migrations = new Informer<Migration>(this.client, 'migration');
+    this.diskBackups = new Informer<DiskBackup>(this.client, 'diskbackup');
     const fence = { mayAct: () => this.clock.mayAct(Date.now()) };
     if (o.vmNetworks) {
       this.networkInformer = new Informer<Network>(this.client, 'network');
@@ -216,6 +233,15 @@ export class Agent {
       requeueVm: (key) => this.controller?.queue.add(key),
     });
     this.migrationController = migration.controller;
+    this.backupController = backupController({
+      nodeName: o.nodeName,
+      client: this.client,
+      diskBackups: this.diskBackups,
+      driver: this.driver,
+      bandwidthBytesPerSecond: (o.backupBandwidthMiBps ?? 0) * 1024 * 1024,
+      recorder: this.recorder,
+      log: o.log,
+    });
     this.controller = vmController({
       nodeName: o.nodeName,
       client: this.client,
@@ -241,6 +267,7 @@ export class Agent {
       this.volumes,
       this.pools,
       this.migrations,
+      this.diskBackups,
       this.images,
       this.informer,
       ...(this.networkInformer ? [this.networkInformer, this.nodeInformer!] : []),
@@ -264,6 +291,7 @@ export class Agent {
     this.controller.start();
     this.volumeRelease.start();
     this.migrationController.start();
+    this.backupController.start();
   }
 
   /** Every VM the cache holds and every instance the runtime has: the sweep after a (re)list. */
@@ -307,6 +335,7 @@ export class Agent {
     await this.controller?.stop();
     await this.volumeRelease?.stop();
     await this.migrationController?.stop();
+    await this.backupController?.stop();
     await this.networkController?.controller.stop();
     await this.relisting;
     await this.informer?.stop();
@@ -316,6 +345,7 @@ export class Agent {
     this.nodeImages?.stop();
     this.imageGc?.stop();
     await this.migrations?.stop();
+    await this.diskBackups?.stop();
     await this.networkInformer?.stop();
     await this.nodeInformer?.stop();
     this.heartbeat?.stop();

@@ -139,6 +139,11 @@ const argv = await yargs(hideBin(process.argv))
     default: 600,
     describe: 'Seconds an image file no VM or Volume of this node uses is kept before it is removed from the cache',
   })
+  .option('backup-bandwidth', {
+    type: 'number',
+    default: 0,
+    describe: "MiB/s a running VM's disk backup may read, so a backup does not starve the guest's own I/O (0: no limit)",
+  })
   .option('stop-vms-on-exit', { type: 'boolean', default: false, describe: 'Stop all VMs when the agent stops (all-in-one use)' })
   .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
   .option('memory-mib', { type: 'number', describe: 'Memory offered to VMs in MiB (default: host memory minus 1 GiB)' })
@@ -178,6 +183,7 @@ const argv = await yargs(hideBin(process.argv))
     if (!(a['boot-timeout'] >= 0)) throw new Error('--boot-timeout must be a number of seconds ≥ 0');
     if (!(a['image-retry'] > 0)) throw new Error('--image-retry must be a number of seconds > 0');
     if (!(a['image-gc-interval'] > 0)) throw new Error('--image-gc-interval must be a number of seconds > 0');
+    if (!(a['backup-bandwidth'] >= 0)) throw new Error('--backup-bandwidth must be a number of MiB/s ≥ 0');
     if (!(a['image-gc-grace'] >= 0)) throw new Error('--image-gc-grace must be a number of seconds ≥ 0');
     const migrationFlags = [a['migration-cert-file'], a['migration-key-file'], a['migration-ca-file']].filter(Boolean).length;
     if (migrationFlags !== 0 && migrationFlags !== 3) throw new Error('--migration-cert-file, --migration-key-file and --migration-ca-file go together');
@@ -273,6 +279,7 @@ const agents = nodeNames.map(
       bootTimeoutSeconds: argv['boot-timeout'],
       imageRetrySeconds: argv['image-retry'],
       imageGc: { intervalSeconds: argv['image-gc-interval'], graceSeconds: argv['image-gc-grace'] },
+      backupBandwidthMiBps: argv['backup-bandwidth'],
       restartBackoff: {
         baseMs: argv['crash-loop-backoff-base'] * 1000,
         maxMs: argv['crash-loop-backoff-max'] * 1000,

@@ -23,6 +23,8 @@ import { startCommand } from './commands/start/command.js';
 import { stopCommand } from './commands/stop/command.js';
 import { uncordonCommand } from './commands/uncordon/command.js';
 import { versionCommand } from './commands/version/command.js';
+import { backupCommand } from './commands/backup/command.js';
+import { restoreCommand } from './commands/restore/command.js';
 import { globalOptions } from './global-options.js';
 import { reportError } from './report-error.js';
 import { joinStdinFileArgs } from './stdin-argument.js';
@@ -44,6 +46,8 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(stopCommand)
   .command(restartCommand)
   .command(migrateCommand)
+  .command(backupCommand)
+  .command(restoreCommand)
   .command(apiResourcesCommand)
   .command(auditCommand)
   .command(adminCommand)

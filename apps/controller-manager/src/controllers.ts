@@ -15,6 +15,8 @@ import { evacuationController, EVACUATION_NAME } from './evacuation/controller.j
 import { networkController, NETWORK_NAME } from './network/controller.js';
 import { imageController, IMAGE_NAME } from './image/controller.js';
 import { backupScheduleController, BACKUP_SCHEDULE_NAME } from './backupschedule/controller.js';
+import { backupController, BACKUP_NAME } from './backup/controller.js';
+import { restoreController, RESTORE_NAME } from './restore/controller.js';
 
 export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
@@ -72,6 +74,17 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     description:
       "makes a Backup for each run of a BackupSchedule's cron (a missed run made up once, a late one skipped) and deletes its finished Backups past its retention",
     build: backupScheduleController,
+  },
+  {
+    name: BACKUP_NAME,
+    description:
+      "drives each Backup: a DiskBackup per VM for the node agent that copies its disks, the Backup's phase and sizes from theirs, its expiry, and the removal of its data when it is deleted",
+    build: backupController,
+  },
+  {
+    name: RESTORE_NAME,
+    description: 'makes the Volumes of a Restore (filled from the Backup by the node agents), then its VirtualMachines, and reports each item',
+    build: restoreController,
   },
 ];
 

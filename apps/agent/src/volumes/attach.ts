@@ -22,6 +22,7 @@ import {
   type VolumeStatus,
 } from '@shoal/api';
 import { makeVolumeFile, volumeFilePath } from './volume-files.js';
+import { backupSourceFile } from '../backups/restore-source.js';
 import { poolOf, volumeOf, type VolumeAccess } from './volume-access.js';
 
 export interface LaunchDisk {
@@ -99,11 +100,21 @@ async function makeHere(access: VolumeAccess, vm: VirtualMachine, volume: Volume
       );
     else if (current.status.node !== access.nodeName && !current.status.path)
       return notReady('VolumePending', `volume ${name} is being made on node ${current.status.node}`);
+    let restoreFrom: string | undefined;
+    if (current.spec.source?.backup) {
+      const file = await backupSourceFile(access.diskBackups?.() ?? [], ns, current.spec.source.backup);
+      if (!file.ok && !file.permanent) return notReady('VolumePending', `volume ${name}: ${file.message}`);
+      if (!file.ok) {
+        await report(access, current, { phase: 'Failed', conditions: [failedCondition(file.message, 'BackupUnusable')] });
+        return notReady('VolumeFailed', `volume ${name} cannot be restored: ${file.message}`);
+      }
+      restoreFrom = file.path;
+    }
     const clonePath = current.spec.source?.volume ? volumeOf(access, ns, current.spec.source.volume)?.status?.path : undefined;
     if (current.spec.source?.volume && !clonePath)
       return notReady('VolumePending', `volume ${name} clones volume ${current.spec.source.volume}, which is not made yet`);
     try {
-      await makeVolumeFile({ path, spec: current.spec, clonePath, base });
+      await makeVolumeFile({ path, spec: current.spec, clonePath, base, restoreFrom });
     } catch (err) {
       await report(access, current, { phase: 'Failed', conditions: [failedCondition((err as Error).message)] });
       return notReady('VolumeFailed', `volume ${name} could not be made on node ${access.nodeName}: ${(err as Error).message}`);
@@ -127,10 +138,10 @@ async function report(access: VolumeAccess, volume: Volume, status: VolumeStatus
   );
 }
 
-const failedCondition = (message: string) => ({
+const failedCondition = (message: string, reason = 'MakeFailed') => ({
   type: 'Ready',
   status: 'False' as const,
-  reason: 'MakeFailed',
+  reason,
   message,
   lastTransitionTime: new Date().toISOString(),
 });

@@ -1,5 +1,5 @@
 /** What the agent reads and writes of Volumes and StoragePools: the node's view, built once by the wiring. */
-import { objectKey, resolvePool, type StoragePool, type Volume } from '@shoal/api';
+import { objectKey, resolvePool, type DiskBackup, type StoragePool, type Volume } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 
 export interface VolumeAccess {
@@ -11,6 +11,8 @@ export interface VolumeAccess {
   volumes: Pick<Informer<Volume>, 'get' | 'list'>;
   pools: Pick<Informer<StoragePool>, 'get' | 'list'>;
   /** The node's copy of an Image's disk, for a Volume made from it (images/boot-image.ts); absent: Volumes name image files by path only. */
+  /** Every DiskBackup the agent knows of: a Volume restored from a Backup is filled from their files. */
+  diskBackups?(): DiskBackup[];
   imageDisk?(imageName: string): { ok: true; path: string; format: 'qcow2' | 'raw' } | { ok: false; reason: string; message: string };
 }
 

@@ -22,10 +22,12 @@ export interface MakeVolumeFile {
   clonePath?: string;
   /** For a Volume made from an Image: the node's copy of its disk (source.image names the Image, not a file). */
   base?: { path: string; format: 'qcow2' | 'raw' };
+  /** For a Volume restored from a Backup: the backed-up file (verified), read through its chain. */
+  restoreFrom?: string;
 }
 
 /** Makes the file unless it exists already (then it is whole: see above). Throws with qemu-img's words on failure. */
-export async function makeVolumeFile({ path, spec, clonePath, base: imageBase }: MakeVolumeFile): Promise<void> {
+export async function makeVolumeFile({ path, spec, clonePath, base: imageBase, restoreFrom }: MakeVolumeFile): Promise<void> {
   if (existsSync(path)) return;
   await mkdir(dirname(path), { recursive: true });
   const partial = `${path}.partial`;
@@ -38,10 +40,11 @@ export async function makeVolumeFile({ path, spec, clonePath, base: imageBase }:
       const base = spec.source.image;
       const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', base])).stdout) as { format: string };
       await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', info.format, '-b', base, partial, ...size]);
-    } else if (spec.source?.volume) {
-      if (!clonePath) throw new Error(`the file of volume ${spec.source.volume} to clone is not known`);
-      // -U: the source may be attached to a running guest; the clone is then crash-consistent.
-      await execa('qemu-img', ['convert', '-q', '-U', '-O', 'qcow2', clonePath, partial]);
+    } else if (spec.source?.volume || spec.source?.backup) {
+      const from = spec.source.volume ? clonePath : restoreFrom;
+      if (!from) throw new Error(`the file to copy volume ${spec.source.volume ?? spec.source.backup?.volumeName} from is not known`);
+      // -U: a clone's source may be attached to a running guest; the clone is then crash-consistent.
+      await execa('qemu-img', ['convert', '-q', '-U', '-O', 'qcow2', from, partial]);
       if (spec.sizeGiB) await execa('qemu-img', ['resize', '-q', partial, `${spec.sizeGiB}G`]).catch(() => undefined);
     } else {
       await execa('qemu-img', ['create', '-q', '-f', 'qcow2', partial, ...size]);

@@ -51,6 +51,10 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
       'networks',
       'ipaddresses',
       'images',
+      'backups',
+      'diskbackups',
+      'backuplocations',
+      'restores',
     ],
     verbs: READ,
   },
@@ -76,6 +80,12 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: ['networks/status'], verbs: ['patch', 'update'] },
   // Image: its status, its protection finalizer lifted.
   { apiGroups: [GROUP], resources: ['images', 'images/status'], verbs: ['patch', 'update'] },
+  // Backup: its status and finalizer, its DiskBackups made and deleted, expired Backups deleted.
+  { apiGroups: [GROUP], resources: ['backups', 'backups/status'], verbs: ['patch', 'update', 'delete'] },
+  { apiGroups: [GROUP], resources: ['diskbackups'], verbs: ['create', 'delete'] },
+  // Restore: its status; the Volumes and VirtualMachines it makes (volumes: create, above).
+  { apiGroups: [GROUP], resources: ['restores/status'], verbs: ['patch', 'update'] },
+  { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['create'] },
   // Backup schedule: a schedule read afresh before a run; the Backup of each run made, a taken
   // name read, finished ones past retention deleted; the schedule's status.
   { apiGroups: [GROUP], resources: ['backupschedules', 'backups'], verbs: READ },
@@ -97,7 +107,19 @@ const LIST_WATCH = ['list', 'watch'];
  * write it makes) and nothing more.
  */
 export const CONTROLLER_RULES: Record<
-  'scheduler' | 'preemptor' | 'health' | 'namespace' | 'resourcequota' | 'volume' | 'migration' | 'evacuation' | 'network' | 'image' | 'backup-schedule',
+  | 'scheduler'
+  | 'preemptor'
+  | 'health'
+  | 'namespace'
+  | 'resourcequota'
+  | 'volume'
+  | 'migration'
+  | 'evacuation'
+  | 'network'
+  | 'image'
+  | 'backup'
+  | 'restore'
+  | 'backup-schedule',
   PolicyRule[]
 > = {
   scheduler: [
@@ -190,6 +212,21 @@ export const CONTROLLER_RULES: Record<
     { apiGroups: [GROUP], resources: ['backups'], verbs: ['create', 'delete'] },
     // Its status, which it alone writes.
     { apiGroups: [GROUP], resources: ['backupschedules/status'], verbs: ['patch'] },
+    EVENTS,
+  ],
+  backup: [
+    { apiGroups: [GROUP], resources: ['backups', 'diskbackups', 'backuplocations', 'virtualmachines', 'volumes', 'nodes'], verbs: LIST_WATCH },
+    // Its status and finalizer; an expired Backup deleted.
+    { apiGroups: [GROUP], resources: ['backups', 'backups/status'], verbs: ['patch', 'delete'] },
+    // A DiskBackup per VM, deleted with the Backup (their agents remove the data).
+    { apiGroups: [GROUP], resources: ['diskbackups'], verbs: ['create', 'delete'] },
+    EVENTS,
+  ],
+  restore: [
+    { apiGroups: [GROUP], resources: ['restores', 'backups', 'diskbackups', 'virtualmachines', 'volumes'], verbs: LIST_WATCH },
+    { apiGroups: [GROUP], resources: ['restores/status'], verbs: ['patch'] },
+    // The Volumes first, then the VMs; each restored Volume then owned by its VM.
+    { apiGroups: [GROUP], resources: ['volumes', 'virtualmachines'], verbs: ['create', 'patch'] },
     EVENTS,
   ],
 };

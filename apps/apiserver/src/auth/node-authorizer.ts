@@ -12,11 +12,14 @@
  *    moves, networks and images of its VMs);
  *  - update and patch (and their /status) the Volumes it holds (status.node) or that a VM bound
  *    to it attaches: it makes, reports and removes their files;
- *  - patch the status of Migrations whose source or target it is.
+ *  - patch the status of Migrations whose source or target it is;
+ *  - get, list and watch Backups, BackupLocations and DiskBackups (a restored Volume reads the
+ *    chain of files under it, whichever node made them); update and patch (and their /status)
+ *    the DiskBackups assigned to it (spec.node): it copies their disks and removes their data.
  * Anything else gets no opinion, so a later mode (RBAC) may still allow it; by default nothing does.
  * Users who are not nodes get no opinion.
  */
-import { NODE_LEASE_NAMESPACE, vmUsesVolume, type Migration, type VirtualMachine, type Volume } from '@shoal/api';
+import { NODE_LEASE_NAMESPACE, vmUsesVolume, type DiskBackup, type Migration, type VirtualMachine, type Volume } from '@shoal/api';
 import type { Authorizer, Decision } from './authorizer.js';
 import type { RequestAttributes } from './request-attributes.js';
 import { nodeVmPatchRefusal } from './node-restriction.js';
@@ -34,6 +37,7 @@ export interface NodeAuthorizerSource {
   virtualMachines(): Iterable<VirtualMachine>;
   volume(namespace: string, name: string): Volume | undefined;
   migration(namespace: string, name: string): Migration | undefined;
+  diskBackup(namespace: string, name: string): DiskBackup | undefined;
   /** See RbacSource.catchUp. */
   catchUp(): Promise<boolean>;
 }
@@ -102,6 +106,8 @@ export class NodeAuthorizer implements Authorizer {
       case 'storagepools':
       case 'networks':
       case 'images':
+      case 'backups':
+      case 'backuplocations':
         if (LIST_READ.has(a.verb) && a.subresource === '') return allow;
         return noOpinion(`node "${node}" may only read ${a.resource}`);
       case 'volumes': {
@@ -124,6 +130,15 @@ export class NodeAuthorizer implements Authorizer {
           return noOpinion(`node "${node}" may report only on migrations it is the source or target of`);
         }
         return noOpinion(`node "${node}" may not ${a.verb} migrations${a.subresource ? `/${a.subresource}` : ''}`);
+      }
+      case 'diskbackups': {
+        if (LIST_READ.has(a.verb) && (a.subresource === '' || a.subresource === 'status')) return allow;
+        if ((a.verb === 'update' || a.verb === 'patch') && (a.subresource === '' || a.subresource === 'status')) {
+          const assigned = () => this.source.diskBackup(a.namespace, a.name)?.spec.node === node;
+          if (assigned() || ((await this.source.catchUp()) && assigned())) return allow;
+          return noOpinion(`node "${node}" may change only the diskbackups assigned to it`);
+        }
+        return noOpinion(`node "${node}" may not ${a.verb} diskbackups${a.subresource ? `/${a.subresource}` : ''}`);
       }
       default:
         return noOpinion(`node "${node}" has no access to ${a.resource}`);

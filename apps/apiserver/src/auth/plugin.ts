@@ -12,7 +12,7 @@
  *    everything else goes to the --authorization-mode chain, and a request no mode allows is 403.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError, type ClusterRole, type KindInfo, type Role, type VirtualMachine, type Volume, type Migration } from '@shoal/api';
+import { ApiError, type ClusterRole, type KindInfo, type Role, type VirtualMachine, type Volume, type Migration, type DiskBackup } from '@shoal/api';
 import { alwaysAllow, alwaysDeny, AuthorizerChain, type Authorizer, type AuthorizationMode } from './authorizer.js';
 import { authenticateClientCertificate } from './client-certificate.js';
 import { NodeAuthorizer } from './node-authorizer.js';
@@ -103,12 +103,13 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
       case 'AlwaysDeny':
         return alwaysDeny;
       case 'Node': {
-        const [vm, volume, migration] = (['VirtualMachine', 'Volume', 'Migration'] as const).map((k) => deps.kindOf(k));
+        const [vm, volume, migration, diskBackup] = (['VirtualMachine', 'Volume', 'Migration', 'DiskBackup'] as const).map((k) => deps.kindOf(k));
         return new NodeAuthorizer({
           virtualMachine: (ns, name) => deps.cache.getObject(vm!, ns, name) as VirtualMachine | undefined,
           virtualMachines: () => [...deps.cache.objects(vm!)].map((o) => o.object as VirtualMachine),
           volume: (ns, name) => deps.cache.getObject(volume!, ns, name) as Volume | undefined,
           migration: (ns, name) => deps.cache.getObject(migration!, ns, name) as Migration | undefined,
+          diskBackup: (ns, name) => deps.cache.getObject(diskBackup!, ns, name) as DiskBackup | undefined,
           catchUp,
         });
       }
