@@ -29,10 +29,14 @@ after(async () => {
 const reachesServer = (r: { exitCode: number; stdout: string }) => r.exitCode === 0 && /^namespace\.shoal\.dev\/default$/m.test(r.stdout);
 
 test('$SHOAL_SERVER is used, and --server wins over it', async () => {
-  assert.ok(reachesServer(await shoalctl(['get', 'ns', '-o', 'name'], { env: { SHOAL_SERVER: cluster.url } })));
-  const flagWins = await shoalctl(['--server', cluster.url, 'get', 'ns', '-o', 'name'], { env: { SHOAL_SERVER: dead } });
+  // Independent runs of the binary: side by side, here and below.
+  const [fromEnv, flagWins, envDead] = await Promise.all([
+    shoalctl(['get', 'ns', '-o', 'name'], { env: { SHOAL_SERVER: cluster.url } }),
+    shoalctl(['--server', cluster.url, 'get', 'ns', '-o', 'name'], { env: { SHOAL_SERVER: dead } }),
+    shoalctl(['get', 'ns', '-o', 'name'], { env: { SHOAL_SERVER: dead } }),
+  ]);
+  assert.ok(reachesServer(fromEnv));
   assert.ok(reachesServer(flagWins), flagWins.stderr);
-  const envDead = await shoalctl(['get', 'ns', '-o', 'name'], { env: { SHOAL_SERVER: dead } });
   assert.equal(envDead.exitCode, 1);
   assert.match(envDead.stderr, /cannot reach the API server.*ECONNREFUSED/);
 });
@@ -42,11 +46,18 @@ test('the config file is used below flags and $SHOAL_SERVER; --config and $SHOAL
   const bad = join(dir, 'bad.yaml');
   await writeFile(good, `server: ${cluster.url}\nnamespace: default\n`);
   await writeFile(bad, `server: ${dead}\n`);
-  assert.ok(reachesServer(await shoalctl(['--config', good, 'get', 'ns', '-o', 'name'])));
-  assert.ok(reachesServer(await shoalctl(['get', 'ns', '-o', 'name'], { env: { SHOAL_CONFIG: good } })));
-  assert.ok(reachesServer(await shoalctl(['get', 'ns', '-o', 'name'], { env: { SHOAL_CONFIG: bad, SHOAL_SERVER: cluster.url } })), 'env over file');
-  assert.ok(reachesServer(await shoalctl(['--config', bad, '--server', cluster.url, 'get', 'ns', '-o', 'name'])), 'flag over file');
-  assert.equal((await shoalctl(['--config', bad, 'get', 'ns'])).exitCode, 1);
+  const [byFlag, byEnv, envOverFile, flagOverFile, fromBad] = await Promise.all([
+    shoalctl(['--config', good, 'get', 'ns', '-o', 'name']),
+    shoalctl(['get', 'ns', '-o', 'name'], { env: { SHOAL_CONFIG: good } }),
+    shoalctl(['get', 'ns', '-o', 'name'], { env: { SHOAL_CONFIG: bad, SHOAL_SERVER: cluster.url } }),
+    shoalctl(['--config', bad, '--server', cluster.url, 'get', 'ns', '-o', 'name']),
+    shoalctl(['--config', bad, 'get', 'ns']),
+  ]);
+  assert.ok(reachesServer(byFlag));
+  assert.ok(reachesServer(byEnv));
+  assert.ok(reachesServer(envOverFile), 'env over file');
+  assert.ok(reachesServer(flagOverFile), 'flag over file');
+  assert.equal(fromBad.exitCode, 1);
 });
 
 test('~/.shoal/config.yaml is the default config file', async () => {
@@ -63,10 +74,9 @@ test('~/.shoal/config.yaml is the default config file', async () => {
 test('a broken config file is a usage error (exit 2) that names the problem', async () => {
   const typo = join(dir, 'typo.yaml');
   await writeFile(typo, 'sever: http://x\n');
-  const r = await shoalctl(['--config', typo, 'get', 'ns']);
+  const [r, missing] = await Promise.all([shoalctl(['--config', typo, 'get', 'ns']), shoalctl(['--config', join(dir, 'nope.yaml'), 'get', 'ns'])]);
   assert.equal(r.exitCode, 2);
   assert.match(r.stderr, /unknown field "sever"/);
-  const missing = await shoalctl(['--config', join(dir, 'nope.yaml'), 'get', 'ns']);
   assert.equal(missing.exitCode, 2);
 });
 
@@ -79,21 +89,31 @@ test('TLS settings come from the config file: CA (relative to the file), or the 
   });
   const https = secure.url;
   await writeFile(join(certs.dir, 'config.yaml'), `server: ${https}\ncertificateAuthority: ca.crt\n`);
-  assert.ok(reachesServer(await shoalctl(['--config', join(certs.dir, 'config.yaml'), 'get', 'ns', '-o', 'name'])));
-  assert.ok(reachesServer(await shoalctl(['--server', https, '--certificate-authority', certs.caFile, 'get', 'ns', '-o', 'name'])));
-  const untrusted = await shoalctl(['--server', https, 'get', 'ns']);
+  const [fromFile, byFlag, untrusted, insecure] = await Promise.all([
+    shoalctl(['--config', join(certs.dir, 'config.yaml'), 'get', 'ns', '-o', 'name']),
+    shoalctl(['--server', https, '--certificate-authority', certs.caFile, 'get', 'ns', '-o', 'name']),
+    shoalctl(['--server', https, 'get', 'ns']),
+    shoalctl(['--server', https, '--insecure-skip-tls-verify', 'get', 'ns', '-o', 'name']),
+  ]);
+  assert.ok(reachesServer(fromFile));
+  assert.ok(reachesServer(byFlag));
   assert.equal(untrusted.exitCode, 1);
   assert.match(untrusted.stderr, /certificate/i);
-  assert.ok(reachesServer(await shoalctl(['--server', https, '--insecure-skip-tls-verify', 'get', 'ns', '-o', 'name'])));
+  assert.ok(reachesServer(insecure));
 });
 
 test('usage errors exit 2; version and api-resources work', async () => {
-  assert.equal((await shoalctl([])).exitCode, 2);
-  assert.equal((await shoalctl(['frobnicate'])).exitCode, 2);
-  assert.equal((await shoalctl(['get'])).exitCode, 2);
-  const v = await shoalctl(['--server', cluster.url, 'version']);
+  const [none, unknown, noKind, v, res] = await Promise.all([
+    shoalctl([]),
+    shoalctl(['frobnicate']),
+    shoalctl(['get']),
+    shoalctl(['--server', cluster.url, 'version']),
+    shoalctl(['api-resources']),
+  ]);
+  assert.equal(none.exitCode, 2);
+  assert.equal(unknown.exitCode, 2);
+  assert.equal(noKind.exitCode, 2);
   assert.equal(v.exitCode, 0, v.stderr);
   assert.match(v.stdout, /^Client Version: v\d+\.\d+\.\d+\nServer Version: \S+\n$/);
-  const res = await shoalctl(['api-resources']);
   assert.match(res.stdout, /^virtualmachines\s+vm,vms\s+shoal\.dev\/v1alpha1\s+true\s+VirtualMachine$/m);
 });

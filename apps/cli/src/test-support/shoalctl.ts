@@ -22,15 +22,16 @@ export interface RunOptions {
   cwd?: string;
 }
 
-let home: string | undefined;
+/** Made once per test file; a promise, so runs started side by side share it. */
+let home: Promise<string> | undefined;
 
 export async function shoalctl(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  home ??= await mkdtemp(join(tmpdir(), 'shoalctl-home-'));
+  home ??= mkdtemp(join(tmpdir(), 'shoalctl-home-'));
   const { SHOAL_SERVER: _s, SHOAL_CONFIG: _c, ...env } = process.env;
   const r = await execa('node', [`${REPO_ROOT}bin/shoalctl.js`, ...args], {
     reject: false,
     input: opts.input ?? '',
-    env: { ...env, HOME: home, ...opts.env },
+    env: { ...env, HOME: await home, ...opts.env },
     extendEnv: false,
     cwd: opts.cwd ?? REPO_ROOT,
     timeout: 120_000,
@@ -47,13 +48,13 @@ export interface RunningShoalctl {
 }
 
 export async function startShoalctl(args: string[], opts: RunOptions = {}): Promise<RunningShoalctl> {
-  home ??= await mkdtemp(join(tmpdir(), 'shoalctl-home-'));
+  home ??= mkdtemp(join(tmpdir(), 'shoalctl-home-'));
   const { SHOAL_SERVER: _s, SHOAL_CONFIG: _c, ...env } = process.env;
   const child = execa('node', [`${REPO_ROOT}bin/shoalctl.js`, ...args], {
     reject: false,
     buffer: false,
     input: opts.input ?? '',
-    env: { ...env, HOME: home, ...opts.env },
+    env: { ...env, HOME: await home, ...opts.env },
     extendEnv: false,
     cwd: opts.cwd ?? REPO_ROOT,
     timeout: 120_000,
@@ -66,7 +67,7 @@ export async function startShoalctl(args: string[], opts: RunOptions = {}): Prom
 }
 
 export async function removeTestHome(): Promise<void> {
-  if (home) await rm(home, { recursive: true, force: true });
+  if (home) await rm(await home, { recursive: true, force: true });
   home = undefined;
 }
 

@@ -79,16 +79,16 @@ test('Manual VMs are started and stopped through the requested-state annotation'
 
 test('restart stamps the request time; a stopped VM is refused', async () => {
   await cluster.client.create('vm', vm('bounce'));
+  await cluster.client.create('vm', vm('parked', 'Halted'));
   const before = Date.now();
-  const r = await run('restart', 'vm', 'bounce');
+  // Two VMs, two runs side by side.
+  const [r, refused] = await Promise.all([run('restart', 'vm', 'bounce'), run('restart', 'vm', 'parked')]);
   assert.equal(r.exitCode, 0, r.stderr);
   assert.equal(r.stdout, 'virtualmachine.shoal.dev/bounce restart requested\n');
   const at = (await read('bounce')).metadata.annotations?.['shoal.dev/restart-requested-at'];
   assert.match(at ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.ok(Date.parse(at!) >= before - 1000 && Date.parse(at!) <= Date.now() + 1000, at);
 
-  await cluster.client.create('vm', vm('parked', 'Halted'));
-  const refused = await run('restart', 'vm', 'parked');
   assert.equal(refused.exitCode, 1);
   assert.match(refused.stderr, /virtualmachine parked is stopped \(runStrategy Halted\); use "shoalctl start vm parked"/);
   assert.equal((await read('parked')).metadata.annotations?.['shoal.dev/restart-requested-at'], undefined);
@@ -111,15 +111,17 @@ test('concurrent stops agree: one stops, the others find it stopped, the remembe
 });
 
 test('errors: a missing VM is the server NotFound (exit 1); another kind or no name is a usage error (exit 2)', async () => {
-  const missing = await run('stop', 'vm', 'nope');
+  const [missing, node, noName, both] = await Promise.all([
+    run('stop', 'vm', 'nope'),
+    run('stop', 'node', 'n1'),
+    run('start', 'vm'),
+    run('restart', 'vm/a', 'b'),
+  ]);
   assert.equal(missing.exitCode, 1);
   assert.match(missing.stderr, /^Error from server \(NotFound\): virtualmachines\.shoal\.dev "nope" not found$/m);
-  const node = await run('stop', 'node', 'n1');
   assert.equal(node.exitCode, 2);
   assert.match(node.stderr, /stop works on virtual machines only \(vm NAME\), not nodes/);
-  const noName = await run('start', 'vm');
   assert.equal(noName.exitCode, 2);
   assert.match(noName.stderr, /give the name of a virtual machine/);
-  const both = await run('restart', 'vm/a', 'b');
   assert.equal(both.exitCode, 2);
 });

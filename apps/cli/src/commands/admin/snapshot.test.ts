@@ -129,7 +129,8 @@ test('an administrator saves a snapshot: whole, read back by etcdctl, progress o
 });
 
 test('a ClusterRole with only the snapshot URL is enough; anyone else gets 403 Forbidden as a Status, and no file', async () => {
-  const operator = await save('backup-token', join(dir, 'by-operator.db'));
+  // The two saves run side by side; the directory is looked at once both are done.
+  const [operator, denied] = await Promise.all([save('backup-token', join(dir, 'by-operator.db')), save('alice-token', join(dir, 'by-alice.db'))]);
   assert.equal(operator.exitCode, 0, operator.stderr);
   await rm(join(dir, 'by-operator.db'));
 
@@ -140,7 +141,6 @@ test('a ClusterRole with only the snapshot URL is enough; anyone else gets 403 F
   assert.equal(raw.body.message, 'forbidden: User "alice" cannot get path "/admin/etcd/snapshot"');
   assert.equal((await http(cluster.url, 'GET', '/admin/etcd/snapshot')).status, 401, 'no credentials');
 
-  const denied = await save('alice-token', join(dir, 'by-alice.db'));
   assert.equal(denied.exitCode, 1);
   assert.equal(denied.stderr, 'Error from server (Forbidden): forbidden: User "alice" cannot get path "/admin/etcd/snapshot"\n');
   assert.deepEqual(await readdir(dir), ['etcd.db', 'tokens.csv'], 'nothing written, not even a partial file');
@@ -151,15 +151,18 @@ test('a torn snapshot and a non-empty data dir are refused, and nothing is writt
   const torn = join(dir, 'torn.db');
   await writeFile(torn, whole.subarray(0, whole.length - 1000));
   const target = join(dir, 'never');
-  const r = await shoalctl(['admin', 'snapshot', 'restore', torn, '--data-dir', target]);
+  const busy = join(dir, 'busy');
+  await mkdir(busy);
+  await writeFile(join(busy, 'something'), 'precious');
+  // Both refusals run side by side; the directories are looked at once both are done.
+  const [r, refused] = await Promise.all([
+    shoalctl(['admin', 'snapshot', 'restore', torn, '--data-dir', target]),
+    shoalctl(['admin', 'snapshot', 'restore', snapshotFile, '--data-dir', busy]),
+  ]);
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /^error: .*torn\.db is not a complete etcd snapshot: its last 32 bytes are not the sha256 of the rest/);
   await assert.rejects(stat(target), { code: 'ENOENT' });
 
-  const busy = join(dir, 'busy');
-  await mkdir(busy);
-  await writeFile(join(busy, 'something'), 'precious');
-  const refused = await shoalctl(['admin', 'snapshot', 'restore', snapshotFile, '--data-dir', busy]);
   assert.equal(refused.exitCode, 1);
   assert.equal(
     refused.stderr,

@@ -48,10 +48,12 @@ test('delete by name waits until gone; a missing name is an error unless --ignor
   assert.equal(await exists('one', 'd1'), false);
   assert.equal(await exists('two', 'd1'), false);
 
-  const missing = await shoalctl(['--server', cluster.url, '-n', 'd1', 'delete', 'vm', 'one']);
+  const [missing, ignored] = await Promise.all([
+    shoalctl(['--server', cluster.url, '-n', 'd1', 'delete', 'vm', 'one']),
+    shoalctl(['--server', cluster.url, '-n', 'd1', 'delete', 'vm', 'one', '--ignore-not-found']),
+  ]);
   assert.equal(missing.exitCode, 1);
   assert.match(missing.stderr, /^Error from server \(NotFound\): virtualmachines\.shoal\.dev "one" not found$/m);
-  const ignored = await shoalctl(['--server', cluster.url, '-n', 'd1', 'delete', 'vm', 'one', '--ignore-not-found']);
   assert.equal(ignored.exitCode, 0);
 });
 
@@ -100,19 +102,21 @@ test('--wait follows an object held by a finalizer until the finalizer is remove
 test('--wait gives up after --timeout with an error; --wait=false returns at once', async () => {
   await createNamespace(cluster.client, 'd5');
   await cluster.client.create('vm', vm('stuck', 'd5', { finalizers: ['test.shoal.dev/hold'] }));
-  const timedOut = await shoalctl(['--server', cluster.url, '-n', 'd5', 'delete', 'vm', 'stuck', '--timeout', '1s']);
+  await cluster.client.create('vm', vm('stuck-2', 'd5', { finalizers: ['test.shoal.dev/hold'] }));
+  // Two objects, two runs side by side: one waits out its --timeout while the other returns.
+  const [timedOut, noWait] = await Promise.all([
+    shoalctl(['--server', cluster.url, '-n', 'd5', 'delete', 'vm', 'stuck', '--timeout', '1s']),
+    shoalctl(['--server', cluster.url, '-n', 'd5', 'delete', 'vm', 'stuck-2', '--wait=false']),
+  ]);
   assert.equal(timedOut.exitCode, 1);
   assert.match(timedOut.stderr, /timed out waiting for the condition on virtualmachines\/stuck/);
-  await cluster.client.create('vm', vm('stuck-2', 'd5', { finalizers: ['test.shoal.dev/hold'] }));
-  const noWait = await shoalctl(['--server', cluster.url, '-n', 'd5', 'delete', 'vm', 'stuck-2', '--wait=false']);
   assert.equal(noWait.exitCode, 0, noWait.stderr);
   assert.ok((await cluster.client.get('vm', 'stuck-2', { namespace: 'd5' })).metadata.deletionTimestamp);
   for (const name of ['stuck', 'stuck-2']) await cluster.client.patch('vm', name, { metadata: { finalizers: null } }, { namespace: 'd5', type: 'merge' });
 });
 
 test('delete usage errors exit 2', async () => {
-  for (const args of [['delete'], ['delete', 'vm'], ['delete', 'vm', 'a', '-l', 'x=y'], ['delete', 'vm', 'a', '--timeout', 'soon']]) {
-    const r = await shoalctl(['--server', cluster.url, ...args]);
-    assert.equal(r.exitCode, 2, `${args.join(' ')}: ${r.stderr}`);
-  }
+  const cases = [['delete'], ['delete', 'vm'], ['delete', 'vm', 'a', '-l', 'x=y'], ['delete', 'vm', 'a', '--timeout', 'soon']];
+  const results = await Promise.all(cases.map((args) => shoalctl(['--server', cluster.url, ...args])));
+  for (const [i, args] of cases.entries()) assert.equal(results[i]!.exitCode, 2, `${args.join(' ')}: ${results[i]!.stderr}`);
 });

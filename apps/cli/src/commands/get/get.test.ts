@@ -52,29 +52,39 @@ test('-o wide adds the priority columns', async () => {
 });
 
 test('-o yaml: a List for a list, the object for one name', async () => {
-  const list = await get('vm', '-n', 'g', '-o', 'yaml');
+  // Independent runs of the binary: side by side, here and below.
+  const [list, oneYaml] = await Promise.all([get('vm', '-n', 'g', '-o', 'yaml'), get('vm', 'alpha', '-n', 'g', '-o', 'yaml')]);
   assert.match(list.stdout, /^apiVersion: v1\nkind: List\n/);
   const doc = parseYaml(list.stdout) as { items: { metadata: { name: string } }[] };
   assert.deepEqual(
     doc.items.map((i) => i.metadata.name),
     ['alpha', 'beta'],
   );
-  const one = parseYaml((await get('vm', 'alpha', '-n', 'g', '-o', 'yaml')).stdout) as { kind: string; metadata: { name: string } };
+  const one = parseYaml(oneYaml.stdout) as { kind: string; metadata: { name: string } };
   assert.deepEqual([one.kind, one.metadata.name], ['VirtualMachine', 'alpha']);
 });
 
 test('-o json and -o name', async () => {
-  const json = JSON.parse((await get('vm', 'beta', '-n', 'g', '-o', 'json')).stdout) as { metadata: { labels: Record<string, string> } };
+  const [oneJson, listJson, names] = await Promise.all([
+    get('vm', 'beta', '-n', 'g', '-o', 'json'),
+    get('vm', '-n', 'g', '-o', 'json'),
+    get('vm', '-n', 'g', '-o', 'name'),
+  ]);
+  const json = JSON.parse(oneJson.stdout) as { metadata: { labels: Record<string, string> } };
   assert.deepEqual(json.metadata.labels, { app: 'db' });
-  const list = JSON.parse((await get('vm', '-n', 'g', '-o', 'json')).stdout) as { kind: string; items: unknown[] };
+  const list = JSON.parse(listJson.stdout) as { kind: string; items: unknown[] };
   assert.deepEqual([list.kind, list.items.length], ['List', 2]);
-  assert.equal((await get('vm', '-n', 'g', '-o', 'name')).stdout, 'virtualmachine.shoal.dev/alpha\nvirtualmachine.shoal.dev/beta\n');
+  assert.equal(names.stdout, 'virtualmachine.shoal.dev/alpha\nvirtualmachine.shoal.dev/beta\n');
 });
 
 test('-l and --field-selector filter; -A lists every namespace with a NAMESPACE column', async () => {
-  assert.equal((await get('vm', '-n', 'g', '-l', 'app=web', '-o', 'name')).stdout, 'virtualmachine.shoal.dev/alpha\n');
-  assert.equal((await get('vm', '-n', 'g', '--field-selector', 'metadata.name=beta', '-o', 'name')).stdout, 'virtualmachine.shoal.dev/beta\n');
-  const all = await get('vms', '-A', '-l', 'app=web', '--show-labels');
+  const [byLabel, byField, all] = await Promise.all([
+    get('vm', '-n', 'g', '-l', 'app=web', '-o', 'name'),
+    get('vm', '-n', 'g', '--field-selector', 'metadata.name=beta', '-o', 'name'),
+    get('vms', '-A', '-l', 'app=web', '--show-labels'),
+  ]);
+  assert.equal(byLabel.stdout, 'virtualmachine.shoal.dev/alpha\n');
+  assert.equal(byField.stdout, 'virtualmachine.shoal.dev/beta\n');
   const [header, ...rows] = lines(all.stdout);
   assert.match(header!, /^NAMESPACE\s+NAME\s+PHASE\s+NODE\s+VCPUS\s+MEMORY\s+AGE\s+LABELS$/);
   assert.deepEqual(rows.map((r) => r.split(/\s+/).slice(0, 2).join('/')).sort(), ['g/alpha', 'h/gamma']);
@@ -82,20 +92,18 @@ test('-l and --field-selector filter; -A lists every namespace with a NAMESPACE 
 });
 
 test('a missing name is an error (exit 1) while the names found still print', async () => {
-  const r = await get('vm', 'alpha', 'nope', '-n', 'g');
+  const [r, empty] = await Promise.all([get('vm', 'alpha', 'nope', '-n', 'g'), get('vm', '-n', 'default')]);
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /^Error from server \(NotFound\): virtualmachines\.shoal\.dev "nope" not found$/m);
   assert.match(r.stdout, /^alpha\s/m);
-  const empty = await get('vm', '-n', 'default');
   assert.equal(empty.exitCode, 0);
   assert.match(empty.stderr, /No resources found in default namespace/);
 });
 
 test('an unknown kind exits 1 with a clear message; bad flags exit 2', async () => {
-  const r = await get('gadgets');
+  const [r, bad] = await Promise.all([get('gadgets'), get('vm', '-o', 'xml')]);
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /doesn't have a resource type "gadgets"/);
-  const bad = await get('vm', '-o', 'xml');
   assert.equal(bad.exitCode, 2);
   assert.match(bad.stderr, /Invalid values/);
 });
@@ -145,7 +153,10 @@ test('describe shows metadata, spec, status and the events about the object', as
     reason: 'NotForAlpha',
     message: 'x',
   });
-  const r = await shoalctl(['--server', cluster.url, '-n', 'g', 'describe', 'vm', 'alpha']);
+  const [r, missing] = await Promise.all([
+    shoalctl(['--server', cluster.url, '-n', 'g', 'describe', 'vm', 'alpha']),
+    shoalctl(['--server', cluster.url, '-n', 'g', 'describe', 'vm', 'nope']),
+  ]);
   assert.equal(r.exitCode, 0, r.stderr);
   assert.match(r.stdout, /^Name:\s+alpha$/m);
   assert.match(r.stdout, /^Labels:\s+app=web$/m);
@@ -154,7 +165,6 @@ test('describe shows metadata, spec, status and the events about the object', as
   assert.match(r.stdout, /^  Ready\s+True\s+Booted/m);
   assert.match(r.stdout, /^  Normal\s+Scheduled\s+\S+\s+scheduler\s+bound to node-3$/m);
   assert.doesNotMatch(r.stdout, /NotForAlpha/);
-  const missing = await shoalctl(['--server', cluster.url, '-n', 'g', 'describe', 'vm', 'nope']);
   assert.equal(missing.exitCode, 1);
   assert.match(missing.stderr, /NotFound/);
 });

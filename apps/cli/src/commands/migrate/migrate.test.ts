@@ -225,18 +225,21 @@ test('a Migration deleted while followed ends the command with exit 1', async ()
 
 test('usage and server errors: a missing VM (no Migration made), another kind, contradicting flags', async () => {
   const before = (await cluster.client.list('Migration', { namespace: NS })).items.length;
-  const missing = await run('migrate', 'vm', 'ghost', '--to', 'node-b');
+  // Independent runs, side by side; none of them makes a Migration.
+  const [missing, node, cold, tooFast] = await Promise.all([
+    run('migrate', 'vm', 'ghost', '--to', 'node-b'),
+    run('migrate', 'node/node-a'),
+    run('migrate', 'vm', 'web', '--cold', '--max-downtime', '100'),
+    run('migrate', 'vm', 'web', '--bandwidth', '1000000', '--no-wait'),
+  ]);
   assert.equal(missing.exitCode, 1);
   assert.equal(missing.stderr, 'Error from server (NotFound): virtualmachines.shoal.dev "ghost" not found\n');
   assert.equal((await cluster.client.list('Migration', { namespace: NS })).items.length, before);
 
-  const node = await run('migrate', 'node/node-a');
   assert.equal(node.exitCode, 2);
   assert.match(node.stderr, /migrate works on virtual machines only/);
-  const cold = await run('migrate', 'vm', 'web', '--cold', '--max-downtime', '100');
   assert.equal(cold.exitCode, 2);
   assert.match(cold.stderr, /--max-downtime applies to live migration only/);
-  const tooFast = await run('migrate', 'vm', 'web', '--bandwidth', '1000000', '--no-wait');
   assert.equal(tooFast.exitCode, 1);
   assert.match(tooFast.stderr, /^Error from server \(Invalid\): .*bandwidthMiBps/m, 'the schema is the one judge of ranges');
 });
