@@ -118,19 +118,22 @@ test('bad TLS flags: exit 2 with the reason', async () => {
       reject: false,
       timeout: 30_000,
     });
-  const noCa = await run('--tls-cert-file', serving.certFile, '--tls-private-key-file', serving.keyFile);
+  // Each an agent that exits at once: all started together.
+  const [noCa, noKey, missing, mismatch, groups] = await Promise.all([
+    run('--tls-cert-file', serving.certFile, '--tls-private-key-file', serving.keyFile),
+    run('--tls-cert-file', serving.certFile, '--client-ca-file', certs.caFile),
+    run('--tls-cert-file', '/nonexistent.crt', '--tls-private-key-file', serving.keyFile, '--client-ca-file', certs.caFile),
+    run('--tls-cert-file', serving.certFile, '--tls-private-key-file', certs.keyFile, '--client-ca-file', certs.caFile),
+    run('--client-allowed-groups', 'x'),
+  ]);
   assert.equal(noCa.exitCode, 2);
   assert.match(noCa.stderr, /--tls-cert-file and --client-ca-file go together/);
-  const noKey = await run('--tls-cert-file', serving.certFile, '--client-ca-file', certs.caFile);
   assert.equal(noKey.exitCode, 2);
   assert.match(noKey.stderr, /--tls-cert-file and --tls-private-key-file go together/);
-  const missing = await run('--tls-cert-file', '/nonexistent.crt', '--tls-private-key-file', serving.keyFile, '--client-ca-file', certs.caFile);
   assert.equal(missing.exitCode, 2);
   assert.match(missing.stderr, /--tls-cert-file: cannot read \/nonexistent\.crt/);
-  const mismatch = await run('--tls-cert-file', serving.certFile, '--tls-private-key-file', certs.keyFile, '--client-ca-file', certs.caFile);
   assert.equal(mismatch.exitCode, 2);
   assert.match(mismatch.stderr, /key values mismatch/);
-  const groups = await run('--client-allowed-groups', 'x');
   assert.equal(groups.exitCode, 2);
   assert.match(groups.stderr, /--client-allowed-groups needs --client-ca-file/);
 });

@@ -45,14 +45,13 @@ test('bad flags exit 2 with a clear message', async () => {
       /--controller-tokens-dir: cannot read \/nonexistent\/health\.token/,
     ],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(args)));
+  const [help, ...results] = await Promise.all([run(['--help']), ...cases.map(([args]) => run(args))]);
   for (const [i, [args, message]] of cases.entries()) {
     const r = results[i]!;
     assert.equal(r.exitCode, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.match(r.stderr, /^shoal-controller-manager: /);
   }
-  const help = await run(['--help']);
   assert.equal(help.exitCode, 0);
   assert.match(help.stdout, /--controllers/);
   for (const flag of [

@@ -77,14 +77,13 @@ test('fencing flags: bad combinations exit 2 saying why; a raised --lease-durati
     [['--lease-duration', '1'], /--lease-duration 1: must be a whole number of seconds, at least 2/],
     [['--lease-duration', '2.5'], /--lease-duration 2.5: must be a whole number/],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(args)));
+  // --lease-duration 40 alone passes the fencing checks (the default fence timeout is 60): the
+  // error is the next check's, made to fail so the agent exits at once. All run side by side.
+  const [raised, ...results] = await Promise.all([run(['--lease-duration', '40', '--simulate-nodes', '1.5']), ...cases.map(([args]) => run(args))]);
   for (const [i, [args, message]] of cases.entries()) {
     assert.equal(results[i]!.exitCode, 2, `${args.join(' ')}: ${results[i]!.stderr}`);
     assert.match(results[i]!.stderr, message);
   }
-  // --lease-duration 40 alone passes the fencing checks (the default fence timeout is 60): the
-  // error is the next check's, made to fail so the agent exits at once.
-  const raised = await run(['--lease-duration', '40', '--simulate-nodes', '1.5']);
   assert.match(raised.stderr, /--simulate-nodes must be a whole number/);
   assert.doesNotMatch(raised.stderr, /fence-timeout|lease-duration/);
 });
