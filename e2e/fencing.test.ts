@@ -104,8 +104,8 @@ test('the node publishes its fencing timing', async () => {
 });
 
 test('(a) SIGSTOP the agent: its QEMUs are gone within the fence timeout + 2 s; after SIGCONT, Always restarts, Manual says Fenced', async (t) => {
-  const always = await runningHere('always');
-  const manual = await runningHere('manual', 'Manual');
+  // Booted side by side.
+  const [always, manual] = await Promise.all([runningHere('always'), runningHere('manual', 'Manual')]);
   const stoppedAt = Date.now();
   process.kill(agent.pid, 'SIGSTOP');
   try {
@@ -136,13 +136,11 @@ test('(a) SIGSTOP the agent: its QEMUs are gone within the fence timeout + 2 s; 
   );
   assert.match(events.find((e) => e.involvedObject.name === 'always')!.message ?? '', /restarting it here \(runStrategy Always\)/);
   assert.match(events.find((e) => e.involvedObject.name === 'manual')!.message ?? '', /runStrategy Manual keeps it stopped/);
-  await remove('always');
-  await remove('manual');
+  await Promise.all([remove('always'), remove('manual')]);
 });
 
 test('(b) a VM moved elsewhere while the agent was frozen is not restarted and its copy is cleaned up; the one still bound is restarted', async () => {
-  const moved = await runningHere('moved');
-  const stays = await runningHere('stays');
+  const [moved, stays] = await Promise.all([runningHere('moved'), runningHere('stays')]);
   process.kill(agent.pid, 'SIGSTOP');
   let rebound: VirtualMachine;
   const mark = agent.output().length;
@@ -176,8 +174,7 @@ test('(b) a VM moved elsewhere while the agent was frozen is not restarted and i
   const after = await client.get<VirtualMachine>('vm', 'moved');
   assert.equal(after.spec.nodeName, ELSEWHERE);
   assert.equal(after.metadata.resourceVersion, rebound!.metadata.resourceVersion, 'the agent wrote nothing to a VM bound elsewhere');
-  await remove('stays');
-  await remove('moved');
+  await Promise.all([remove('stays'), remove('moved')]);
 });
 
 test('(c) the apiserver down for longer than the fence timeout: VMs fenced; back again: the VM still bound here is restarted', async (t) => {
