@@ -14,7 +14,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShoalClient, type ClientOptions } from '@shoal/client';
-import { startEtcd, type EtcdMember } from './etcd.js';
+import { launchEtcd, type EtcdMember } from './etcd.js';
 import {
   makeAgentTlsCertificates,
   makeNodeMigrationCertificate,
@@ -157,11 +157,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   // Before etcd: a failure here leaves nothing running.
   const agentTls = opts.agentTls ? await makeAgentTlsCertificates(opts.agentTls === true ? undefined : opts.agentTls) : undefined;
   const migrationCa = opts.migrationTls ? await makeServerCertificates() : undefined;
-  const etcd = await startEtcd();
+  // Not waited for here: the apiservers below take seconds to load, and wait for etcd by themselves.
+  const { member: etcd, healthy: etcdHealthy } = await launchEtcd();
   const apiserverArgs = [...(opts.apiserverArgs ?? []), ...(agentTls?.apiserverArgs ?? [])];
   const agentArgs = [...(agentTls?.agentArgs ?? []), ...(opts.agentArgs ?? [])];
   const apiservers: ApiserverProcess[] = [];
   const extraApiservers: ApiserverProcess[] = [];
+  /** The ports of the extra apiservers, started or starting. */
+  const extraPorts = new Set<number>();
   const managers: ControllerManagerProcess[] = [];
   const agents = new Map<string, AgentProcess>();
   const allAgents: AgentProcess[] = [];
@@ -182,13 +185,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   };
   try {
     const ports: number[] = [];
+    // etcd may not be listening yet: never hand out its ports.
+    const taken = [etcd.endpoint, etcd.peerUrl].map((u) => Number(new URL(u).port));
     while (ports.length < (opts.apiservers ?? 1)) {
       const port = await freePort();
-      if (!ports.includes(port)) ports.push(port);
+      if (!ports.includes(port) && !taken.includes(port)) ports.push(port);
     }
-    // Started together; any that did start is in `apiservers`, so a failure stops it too.
-    const started = await Promise.allSettled(ports.map((port) => startApiserver({ etcd: etcd.endpoint, port, args: apiserverArgs })));
-    for (const r of started) if (r.status === 'fulfilled') apiservers.push(r.value);
+    // Started together, while etcd starts; any that did start is in `apiservers`, so a failure stops it too.
+    const [etcdUp, ...started] = await Promise.allSettled([
+      etcdHealthy,
+      ...ports.map((port) => startApiserver({ etcd: etcd.endpoint, port, args: apiserverArgs })),
+    ]);
+    for (const r of started) if (r.status === 'fulfilled') apiservers.push(r.value as ApiserverProcess);
+    if (etcdUp.status === 'rejected') throw etcdUp.reason;
     for (const r of started) if (r.status === 'rejected') throw r.reason;
     const servers = apiservers.map((a) => a.url).join(',');
     client = new ShoalClient({ ...opts.client, server: servers });
@@ -231,17 +240,31 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
         return apiservers[i]!;
       },
       async startApiserver(o = {}) {
-        // A port of the cluster's own apiservers is free while one is down: never hand it out.
+        // A port of the cluster's own apiservers is free while one is down, and one given to an
+        // extra apiserver still starting (several may start side by side) too: never hand them out.
         let port = await freePort();
-        while (apiservers.some((a) => a.port === port)) port = await freePort();
+        while (apiservers.some((a) => a.port === port) || extraPorts.has(port)) port = await freePort();
+        extraPorts.add(port);
         const extra = await startApiserver({ etcd: etcd.endpoint, port, args: o.args ?? apiserverArgs });
         extraApiservers.push(extra);
         return extra;
       },
       stop,
     };
-    if (opts.controllerManager) cluster.controllerManager = await cluster.startControllerManager(opts.controllerManager === true ? {} : opts.controllerManager);
-    for (const name of opts.agents ?? []) await cluster.startAgent(name);
+    // They need only the apiservers, not each other: started side by side. Any that did start is
+    // stopped by stop() on a failure; the agents map keeps the order they were asked in.
+    const startedAll = await Promise.allSettled([
+      opts.controllerManager
+        ? cluster.startControllerManager(opts.controllerManager === true ? {} : opts.controllerManager).then((m) => (cluster.controllerManager = m))
+        : undefined,
+      ...(opts.agents ?? []).map((name) => cluster.startAgent(name)),
+    ]);
+    for (const r of startedAll) if (r.status === 'rejected') throw r.reason;
+    for (const name of opts.agents ?? []) {
+      const agent = agents.get(name)!;
+      agents.delete(name);
+      agents.set(name, agent);
+    }
     return cluster;
   } catch (err) {
     await stop();

@@ -115,6 +115,17 @@ export async function waitForEtcdHealth(endpoint: string, timeoutMs = 20_000, tl
 
 /** A single member; with `tls` its client URL is https:// (and with `tls.clientCertAuth` it wants client certificates). */
 export async function startEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Promise<EtcdMember> {
+  const { member, healthy } = await launchEtcd(opts);
+  await healthy;
+  return member;
+}
+
+/**
+ * startEtcd without the wait: the member is spawned and answered at once, with `healthy`, which
+ * resolves once it is healthy, or rejects having killed it and removed its data. What is to run
+ * on it (an apiserver, which waits for etcd by itself) can load meanwhile.
+ */
+export async function launchEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Promise<{ member: EtcdMember; healthy: Promise<void> }> {
   if (opts.tls?.clientCertAuth && !opts.tls.client) throw new Error('startEtcd: tls.clientCertAuth needs tls.client, for the health check');
   const config: EtcdMemberConfig = {
     name: opts.name ?? 'test',
@@ -127,14 +138,12 @@ export async function startEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Pr
   const clusterToken = 'shoal-test';
   let proc = spawnEtcd(config, [config], clusterToken);
   let exited: Promise<unknown> = proc.then((r) => r);
-  try {
-    await waitForEtcdHealth(endpoint, 20_000, opts.tls);
-  } catch (err) {
+  const healthy = waitForEtcdHealth(endpoint, 20_000, opts.tls).catch(async (err: unknown) => {
     proc.kill('SIGKILL');
     await exited;
     await rm(config.dataDir, { recursive: true, force: true });
     throw err;
-  }
+  });
   const member: EtcdMember = {
     endpoint,
     dataDir: config.dataDir,
@@ -165,5 +174,5 @@ export async function startEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Pr
       }
     },
   };
-  return member;
+  return { member, healthy };
 }
