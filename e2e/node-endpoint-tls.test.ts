@@ -210,8 +210,16 @@ test("directly at the agent: refused without the apiserver's certificate, whatev
 test('an apiserver without the agent flags, or with the wrong ones, answers 502 saying which', async () => {
   const url = async (args: string[]) => (await cluster.startApiserver({ args: [...apiserverArgs, ...args] })).url;
   const read = async (base: string) => get(`${base}${logPath('secret-console')}`, { token: TOKENS.admin });
+  const nodeCert = await makeClientCertificate(certs, 'system:node:wrong', { groups: ['system:nodes'] });
+  // Four apiservers, each with its own flags (the last for shoalctl): started side by side.
+  const [noFlagsUrl, noClientCertUrl, wrongCertUrl, cliUrl] = await Promise.all([
+    url([]),
+    url(['--agent-certificate-authority', certs.caFile]),
+    url(['--agent-certificate-authority', certs.caFile, '--agent-client-certificate', nodeCert.certFile, '--agent-client-key', nodeCert.keyFile]),
+    url([]),
+  ]);
 
-  const noFlags = await read(await url([]));
+  const noFlags = await read(noFlagsUrl);
   assert.equal(noFlags.status, 502, noFlags.text);
   assert.equal(noFlags.body.reason, 'BadGateway');
   assert.match(
@@ -219,24 +227,21 @@ test('an apiserver without the agent flags, or with the wrong ones, answers 502 
     /the agent of node node-tls at https:\S+ presented a serving certificate the apiserver does not trust: .*no --agent-certificate-authority is set/,
   );
 
-  const noClientCert = await read(await url(['--agent-certificate-authority', certs.caFile]));
+  const noClientCert = await read(noClientCertUrl);
   assert.equal(noClientCert.status, 502, noClientCert.text);
   assert.match(
     noClientCert.body.message,
     /refused the apiserver \(HTTP 401: a client certificate is required.*this apiserver has none \(--agent-client-certificate\)/,
   );
 
-  const nodeCert = await makeClientCertificate(certs, 'system:node:wrong', { groups: ['system:nodes'] });
-  const wrongCert = await read(
-    await url(['--agent-certificate-authority', certs.caFile, '--agent-client-certificate', nodeCert.certFile, '--agent-client-key', nodeCert.keyFile]),
-  );
+  const wrongCert = await read(wrongCertUrl);
   assert.equal(wrongCert.status, 502, wrongCert.text);
   assert.match(wrongCert.body.message, /refused the apiserver \(HTTP 403: forbidden: User "system:node:wrong" cannot get path/);
   assert.match(wrongCert.body.message, new RegExp(`O=${AGENT_CLIENT_GROUP}`));
 
   const cli = await execa(
     'node',
-    [join(REPO_ROOT, 'bin/shoalctl.js'), '--server', await url([]), '--certificate-authority', certs.caFile, '--token', TOKENS.admin, 'logs', 'secret-console'],
+    [join(REPO_ROOT, 'bin/shoalctl.js'), '--server', cliUrl, '--certificate-authority', certs.caFile, '--token', TOKENS.admin, 'logs', 'secret-console'],
     { reject: false, env: { HOME: certs.dir, SHOAL_SERVER: '', SHOAL_CONFIG: '' }, timeout: 60_000 },
   );
   assert.equal(cli.exitCode, 1);

@@ -95,13 +95,15 @@ before(async () => {
     }
   });
   await cluster.startControllerManager({ args: ['--controller-tokens-dir', tokensDir] });
-  for (const n of NODES)
-    agents.set(
-      n,
-      await cluster.startAgent(n, {
+  // Side by side: each agent start is seconds of loading.
+  const started = await Promise.all(
+    NODES.map((n) =>
+      cluster.startAgent(n, {
         args: ['--runtime', 'simulated', '--token', tokenOf(n), '--vcpus', '2', '--memory-mib', '4096', '--lease-duration', '2', '--fence-timeout', '2'],
       }),
-    );
+    ),
+  );
+  for (const [i, agent] of started.entries()) agents.set(NODES[i]!, agent);
 });
 
 after(async () => {
