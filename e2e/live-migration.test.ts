@@ -139,11 +139,15 @@ async function startCounter(name: string, marker: string, network: 'none' | 'use
 
 test('a live migration moves a running guest: its count carries on at the target, its local disk with it, the same VM', async (t) => {
   // With a network: its address (the guest's own DHCP lease) must come along.
-  const before = await startCounter('counter', 'marker-live', 'user');
+  const counting = startCounter('counter', 'marker-live', 'user');
+  counting.catch(() => undefined); // awaited below
+  // Bound to the only node there is, it boots while the second node's agent starts.
+  await waitForObject(client, 'VirtualMachine', 'counter', (v) => !!v.spec.nodeName, { ...ns, message: 'bound' });
+  const [before, second] = await Promise.all([counting, cluster.startAgent(NODES[1]!, { args: AGENT_ARGS })]);
+  agents.set(NODES[1]!, second);
   assert.ok(before.status?.ip, 'the guest has an address');
   const source = before.spec.nodeName!;
   assert.equal(source, NODES[0]);
-  agents.set(NODES[1]!, await cluster.startAgent(NODES[1]!, { args: AGENT_ARGS }));
   await waitForObject(client, 'Node', NODES[1]!, (n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, {
     timeoutMs: 30_000,
     message: `${NODES[1]} Ready`,

@@ -85,8 +85,8 @@ test('kill -9 an agent: its VMs keep running, the node goes NotReady only after 
 test('SIGSTOP an agent: its VM is fenced there, then rescheduled and Running elsewhere within the aim, and never runs twice', async () => {
   // The frozen host runs with the default timeouts; the VM may only go to it at first.
   const frozen = await cluster.startAgent('frozen', { args: agentArgs(6) });
-  const vm = await createOn('mover', 'frozen');
-  await cluster.startAgent('spare', { args: agentArgs(6) });
+  // The spare host starts while the VM boots: its selector holds it to frozen until dropped below.
+  const [vm] = await Promise.all([createOn('mover', 'frozen'), cluster.startAgent('spare', { args: agentArgs(6) })]);
   // Let it move: drop the selector (a spec change the agent on frozen ignores: it only places).
   await client.patch('vm', 'mover', { spec: { nodeSelector: null } }, { type: 'merge', namespace: 'default' });
 
