@@ -3,9 +3,10 @@
  * process. Nodes are plain Node objects created through the API with their status written via
  * /status — no agent is needed to be scheduled onto.
  */
-import type { Condition, Event, VirtualMachine } from '@shoal/api';
+import { after } from 'node:test';
+import { ApiError, kinds, type Condition, type Event, type KubeObject, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { startCluster, waitForObject, type ControllerManagerProcess, type TestCluster } from '@shoal/testing';
+import { startCluster, waitFor, waitForObject, type ControllerManagerProcess, type TestCluster } from '@shoal/testing';
 
 export interface VmOpts {
   vcpus?: number;
@@ -31,16 +32,104 @@ export interface ClusterOptions {
   before?: (client: ShoalClient) => Promise<void>;
 }
 
-/** A fresh cluster per test: Nodes are cluster-scoped, so tests sharing one would see each other's. */
+/**
+ * A cluster per test as good as fresh, and its own controller-manager: Nodes are cluster-scoped,
+ * so tests sharing one would see each other's. Without apiserver flags or a token, the file's
+ * tests share one etcd and apiserver, which every test leaves as it found them: once its
+ * controller-manager is stopped, whatever the test made is deleted (finalizers and all) and the
+ * objects the apiserver made at its start are checked unchanged. A cluster that cannot be put
+ * back so is stopped, and the next test gets a new one.
+ */
 export async function withCluster(fn: (c: Cluster) => Promise<void>, extraArgs: string[] = [], opts: ClusterOptions = {}): Promise<void> {
-  const cluster = await startCluster({ apiserverArgs: opts.apiserverArgs, client: { token: opts.token } });
+  if (opts.apiserverArgs?.length || opts.token) {
+    const cluster = await startCluster({ apiserverArgs: opts.apiserverArgs, client: { token: opts.token } });
+    try {
+      await opts.before?.(cluster.client);
+      const cm = await cluster.startControllerManager({ args: extraArgs });
+      await fn({ cluster, cm, client: cluster.client, metricsUrl: cm.metricsUrl });
+    } finally {
+      await cluster.stop();
+    }
+    return;
+  }
+  const { cluster, baseline } = await (shared ??= startShared());
+  let cm: ControllerManagerProcess | undefined;
   try {
     await opts.before?.(cluster.client);
-    const cm = await cluster.startControllerManager({ args: extraArgs });
+    cm = await cluster.startControllerManager({ args: extraArgs });
     await fn({ cluster, cm, client: cluster.client, metricsUrl: cm.metricsUrl });
   } finally {
-    await cluster.stop();
+    await cm?.stop();
+    try {
+      await putBack(cluster.client, baseline);
+    } catch (err) {
+      // Not as it was: no later test may use it.
+      shared = undefined;
+      await cluster.stop();
+      process.stderr.write(`scheduler-cluster: a new cluster for the next test: ${(err as Error).message}\n`);
+    }
   }
+}
+
+/** The file's shared cluster, and every object in it when it was new: kind, key and resourceVersion. */
+let shared: Promise<{ cluster: TestCluster; baseline: Map<string, string> }> | undefined;
+
+after(async () => {
+  const s = shared;
+  shared = undefined;
+  await (await s?.catch(() => undefined))?.cluster.stop();
+});
+
+async function startShared(): Promise<{ cluster: TestCluster; baseline: Map<string, string> }> {
+  const cluster = await startCluster();
+  try {
+    return { cluster, baseline: await everyObject(cluster.client) };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+const objectKey = (kind: string, o: KubeObject) => `${kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+async function everyObject(client: ShoalClient): Promise<Map<string, string>> {
+  const all = new Map<string, string>();
+  await Promise.all(
+    kinds().all.map(async (kind) => {
+      for (const o of (await client.listAll(kind)).items) all.set(`${objectKey(kind.kind, o)} ${o.metadata.uid}`, o.metadata.resourceVersion!);
+    }),
+  );
+  return all;
+}
+
+/** Deletes every object not in `baseline`, finalizers first, until the cluster holds exactly the baseline, unchanged. */
+async function putBack(client: ShoalClient, baseline: Map<string, string>): Promise<void> {
+  const ignoreGone = (err: unknown) => {
+    if (!(err instanceof ApiError && err.code === 404)) throw err;
+  };
+  await Promise.all(
+    kinds().all.map(async (kind) => {
+      for (const o of (await client.listAll(kind)).items) {
+        if (baseline.has(`${objectKey(kind.kind, o)} ${o.metadata.uid}`)) continue;
+        const at = { namespace: o.metadata.namespace };
+        if (o.metadata.finalizers?.length)
+          await client.patch(kind, o.metadata.name!, { metadata: { finalizers: null } }, { ...at, type: 'merge' }).catch(ignoreGone);
+        await client.delete(kind, o.metadata.name!, at).catch(ignoreGone);
+      }
+    }),
+  );
+  let now = new Map<string, string>();
+  await waitFor(
+    async () => {
+      now = await everyObject(client);
+      return now.size === baseline.size && [...baseline].every(([key, rv]) => now.get(key) === rv);
+    },
+    {
+      timeoutMs: 10_000,
+      message: 'the shared cluster to hold only what it held when new, unchanged',
+      lastSeen: () => [...now.keys()].filter((k) => now.get(k) !== baseline.get(k)).join(', '),
+    },
+  );
 }
 
 export interface NodeOpts {
