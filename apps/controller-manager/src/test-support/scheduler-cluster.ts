@@ -4,9 +4,10 @@
  * /status — no agent is needed to be scheduled onto.
  */
 import { after } from 'node:test';
-import { ApiError, kinds, type Condition, type Event, type KubeObject, type VirtualMachine } from '@shoal/api';
+import type { Condition, Event, VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { startCluster, waitFor, waitForObject, type ControllerManagerProcess, type TestCluster } from '@shoal/testing';
+import { startCluster, waitForObject, type ControllerManagerProcess, type TestCluster } from '@shoal/testing';
+import { everyObject, putBack, type ClusterObjects } from './shared-cluster.js';
 
 export interface VmOpts {
   vcpus?: number;
@@ -35,10 +36,10 @@ export interface ClusterOptions {
 /**
  * A cluster per test as good as fresh, and its own controller-manager: Nodes are cluster-scoped,
  * so tests sharing one would see each other's. Without apiserver flags or a token, the file's
- * tests share one etcd and apiserver, which every test leaves as it found them: once its
- * controller-manager is stopped, whatever the test made is deleted (finalizers and all) and the
- * objects the apiserver made at its start are checked unchanged. A cluster that cannot be put
- * back so is stopped, and the next test gets a new one.
+ * tests share one etcd and apiserver, put back as new between them: once a test's
+ * controller-manager is stopped, and before the next test, whatever it made is deleted
+ * (finalizers and all) and the objects the apiserver made at its start must be there unchanged
+ * (shared-cluster.ts). A cluster that cannot be put back so is stopped, and the test gets a new one.
  */
 export async function withCluster(fn: (c: Cluster) => Promise<void>, extraArgs: string[] = [], opts: ClusterOptions = {}): Promise<void> {
   if (opts.apiserverArgs?.length || opts.token) {
@@ -52,7 +53,7 @@ export async function withCluster(fn: (c: Cluster) => Promise<void>, extraArgs: 
     }
     return;
   }
-  const { cluster, baseline } = await (shared ??= startShared());
+  const { cluster } = await sharedCluster();
   let cm: ControllerManagerProcess | undefined;
   try {
     await opts.before?.(cluster.client);
@@ -60,19 +61,14 @@ export async function withCluster(fn: (c: Cluster) => Promise<void>, extraArgs: 
     await fn({ cluster, cm, client: cluster.client, metricsUrl: cm.metricsUrl });
   } finally {
     await cm?.stop();
-    try {
-      await putBack(cluster.client, baseline);
-    } catch (err) {
-      // Not as it was: no later test may use it.
-      shared = undefined;
-      await cluster.stop();
-      process.stderr.write(`scheduler-cluster: a new cluster for the next test: ${(err as Error).message}\n`);
-    }
+    // Put back by the next test that wants it, if there is one.
+    dirty = true;
   }
 }
 
-/** The file's shared cluster, and every object in it when it was new: kind, key and resourceVersion. */
-let shared: Promise<{ cluster: TestCluster; baseline: Map<string, string> }> | undefined;
+/** The file's shared cluster, and every object in it when it was new; `dirty` once a test has used it. */
+let shared: Promise<{ cluster: TestCluster; baseline: ClusterObjects }> | undefined;
+let dirty = false;
 
 after(async () => {
   const s = shared;
@@ -80,7 +76,23 @@ after(async () => {
   await (await s?.catch(() => undefined))?.cluster.stop();
 });
 
-async function startShared(): Promise<{ cluster: TestCluster; baseline: Map<string, string> }> {
+async function sharedCluster(): Promise<{ cluster: TestCluster; baseline: ClusterObjects }> {
+  if (shared && dirty) {
+    dirty = false;
+    const s = await shared;
+    try {
+      await putBack(s.cluster.client, s.baseline);
+    } catch (err) {
+      // Not as it was: no test may use it again.
+      shared = undefined;
+      await s.cluster.stop();
+      process.stderr.write(`scheduler-cluster: a new cluster: ${(err as Error).message}\n`);
+    }
+  }
+  return (shared ??= startShared());
+}
+
+async function startShared(): Promise<{ cluster: TestCluster; baseline: ClusterObjects }> {
   const cluster = await startCluster();
   try {
     return { cluster, baseline: await everyObject(cluster.client) };
@@ -88,48 +100,6 @@ async function startShared(): Promise<{ cluster: TestCluster; baseline: Map<stri
     await cluster.stop();
     throw err;
   }
-}
-
-const objectKey = (kind: string, o: KubeObject) => `${kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-
-async function everyObject(client: ShoalClient): Promise<Map<string, string>> {
-  const all = new Map<string, string>();
-  await Promise.all(
-    kinds().all.map(async (kind) => {
-      for (const o of (await client.listAll(kind)).items) all.set(`${objectKey(kind.kind, o)} ${o.metadata.uid}`, o.metadata.resourceVersion!);
-    }),
-  );
-  return all;
-}
-
-/** Deletes every object not in `baseline`, finalizers first, until the cluster holds exactly the baseline, unchanged. */
-async function putBack(client: ShoalClient, baseline: Map<string, string>): Promise<void> {
-  const ignoreGone = (err: unknown) => {
-    if (!(err instanceof ApiError && err.code === 404)) throw err;
-  };
-  await Promise.all(
-    kinds().all.map(async (kind) => {
-      for (const o of (await client.listAll(kind)).items) {
-        if (baseline.has(`${objectKey(kind.kind, o)} ${o.metadata.uid}`)) continue;
-        const at = { namespace: o.metadata.namespace };
-        if (o.metadata.finalizers?.length)
-          await client.patch(kind, o.metadata.name!, { metadata: { finalizers: null } }, { ...at, type: 'merge' }).catch(ignoreGone);
-        await client.delete(kind, o.metadata.name!, at).catch(ignoreGone);
-      }
-    }),
-  );
-  let now = new Map<string, string>();
-  await waitFor(
-    async () => {
-      now = await everyObject(client);
-      return now.size === baseline.size && [...baseline].every(([key, rv]) => now.get(key) === rv);
-    },
-    {
-      timeoutMs: 10_000,
-      message: 'the shared cluster to hold only what it held when new, unchanged',
-      lastSeen: () => [...now.keys()].filter((k) => now.get(k) !== baseline.get(k)).join(', '),
-    },
-  );
 }
 
 export interface NodeOpts {
