@@ -43,7 +43,7 @@ const vm = (name: string, runStrategy = 'Always') => ({
 const running = (name: string, timeoutMs = BOOT_MS) =>
   waitForObject(client, 'VirtualMachine', name, (v) => v.status?.phase === 'Running' && Boolean(v.status.pid), {
     timeoutMs,
-    intervalMs: 200,
+    intervalMs: 50,
     message: `${name} Running`,
   });
 
