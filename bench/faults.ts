@@ -17,6 +17,7 @@ import { SYSTEM_NAMESPACE, type Lease, type VirtualMachine } from '@shoal/api';
 import { killLeftoverVms, startCluster, VmProcessWatcher, waitFor, waitForObject, type AgentProcess, type ShoalProcess } from '@shoal/testing';
 import { writeResults } from './report.js';
 import { describeMachine, machineAtEnd } from './machine.js';
+import { CONTROLLER_NAMES } from '../apps/controller-manager/src/controllers.js';
 
 const VICTIM_VMS = Number(process.env.BENCH_FAULT_VMS ?? 3);
 const log = (msg: string) => process.stderr.write(`bench faults: ${msg}\n`);
@@ -52,21 +53,7 @@ async function main(): Promise<void> {
 
     // Leader-election Leases as they are before any fault: until the leader is killed on purpose,
     // none may change hands (no flapping through a node death and three boots on a busy host).
-    const CONTROLLER_LEASES = [
-      'scheduler',
-      'health',
-      'preemptor',
-      'namespace',
-      'resourcequota',
-      'volume',
-      'migration',
-      'evacuation',
-      'network',
-      'image',
-      'backup-schedule',
-      'backup',
-      'restore',
-    ].map((c) => `shoal-controller-manager-${c}`);
+    const CONTROLLER_LEASES = CONTROLLER_NAMES.map((c) => `shoal-controller-manager-${c}`);
     const transitions = async () =>
       (await Promise.all(CONTROLLER_LEASES.map((l) => client.get<Lease>('lease', l, { namespace: SYSTEM_NAMESPACE })))).reduce(
         (n, l) => n + (l.spec.leaseTransitions ?? 0),

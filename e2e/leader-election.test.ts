@@ -13,26 +13,14 @@ import { hostname } from 'node:os';
 import type { Condition, Lease, VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { startCluster, waitFor, type TestCluster, type ShoalProcess } from '@shoal/testing';
+import { CONTROLLER_NAMES } from '../apps/controller-manager/src/controllers.js';
 
 /** The defaults (DEFAULT_ELECTION_TIMING): what an operator gets with --leader-elect alone. */
 const LEASE_S = 4;
 const RETRY_S = 0.4;
 const FLAGS = ['--leader-elect'];
-const CONTROLLERS = [
-  'scheduler',
-  'health',
-  'preemptor',
-  'namespace',
-  'resourcequota',
-  'volume',
-  'migration',
-  'evacuation',
-  'network',
-  'image',
-  'backup-schedule',
-  'backup',
-  'restore',
-];
+/** Every controller: each leads through a Lease of its own. */
+const CONTROLLERS = CONTROLLER_NAMES;
 const LEASE = 'shoal-controller-manager-scheduler';
 
 interface Manager {

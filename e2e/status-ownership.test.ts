@@ -16,22 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEntry, Condition, KubeObject, VirtualMachine, WatchEvent } from '@shoal/api';
 import { readAuditLog, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
+import { CONTROLLER_NAMES } from '../apps/controller-manager/src/controllers.js';
 
-const CONTROLLERS = [
-  'scheduler',
-  'health',
-  'preemptor',
-  'namespace',
-  'resourcequota',
-  'volume',
-  'migration',
-  'evacuation',
-  'network',
-  'image',
-  'backup-schedule',
-  'backup',
-  'restore',
-];
+/** Every controller, each under its own identity. */
+const CONTROLLERS = CONTROLLER_NAMES;
 const NODES = ['own-a', 'own-b'];
 const ADMIN = 'admin-token';
 const tokenOf = (who: string) => `${who}-token`;
