@@ -185,14 +185,14 @@ test('flags that cannot work are refused at once: a client certificate without i
     assert.match(err.message, /exited \(2\) before it was ready/, err.message);
     return err.message;
   };
-  assert.match(
-    await refused(['--etcd-servers', etcd.endpoint, '--etcd-cafile', certs.caFile, '--etcd-certfile', client.certFile]),
-    /--etcd-certfile and --etcd-keyfile go together/,
-  );
-  assert.match(await refused(['--etcd-servers', etcd.endpoint, '--etcd-keyfile', client.keyFile]), /--etcd-certfile and --etcd-keyfile go together/);
   const plain = etcd.endpoint.replace('https:', 'http:');
-  assert.match(
-    await refused(['--etcd-servers', plain, '--etcd-cafile', certs.caFile, '--etcd-certfile', client.certFile, '--etcd-keyfile', client.keyFile]),
-    new RegExp(`--etcd-cafile, --etcd-certfile and --etcd-keyfile need https:// etcd URLs, got "${plain.replace(/[.]/g, '\\.')}"`),
-  );
+  // Each an apiserver that exits at once: all started together.
+  const [noKey, noCert, httpEtcd] = await Promise.all([
+    refused(['--etcd-servers', etcd.endpoint, '--etcd-cafile', certs.caFile, '--etcd-certfile', client.certFile]),
+    refused(['--etcd-servers', etcd.endpoint, '--etcd-keyfile', client.keyFile]),
+    refused(['--etcd-servers', plain, '--etcd-cafile', certs.caFile, '--etcd-certfile', client.certFile, '--etcd-keyfile', client.keyFile]),
+  ]);
+  assert.match(noKey, /--etcd-certfile and --etcd-keyfile go together/);
+  assert.match(noCert, /--etcd-certfile and --etcd-keyfile go together/);
+  assert.match(httpEtcd, new RegExp(`--etcd-cafile, --etcd-certfile and --etcd-keyfile need https:// etcd URLs, got "${plain.replace(/[.]/g, '\\.')}"`));
 });

@@ -87,17 +87,16 @@ test('logs of a VM not yet scheduled fails with the reason and exit 1', async ()
 });
 
 test('logs errors: a missing VM, an agent that does not answer, a kind that has no log', async () => {
-  const missing = await run('logs', 'ghost');
+  await createNode('host-down', `http://127.0.0.1:${await freePort()}`);
+  await cluster.client.create('vm', vm('stranded', 'host-down'));
+  // Independent runs, side by side.
+  const [missing, down, node] = await Promise.all([run('logs', 'ghost'), run('logs', 'stranded'), run('logs', 'node/host-1')]);
   assert.equal(missing.exitCode, 1);
   assert.equal(missing.stderr, 'Error from server (NotFound): virtualmachines.shoal.dev "ghost" not found\n');
 
-  await createNode('host-down', `http://127.0.0.1:${await freePort()}`);
-  await cluster.client.create('vm', vm('stranded', 'host-down'));
-  const down = await run('logs', 'stranded');
   assert.equal(down.exitCode, 1);
   assert.match(down.stderr, /^Error from server \(ServiceUnavailable\): cannot reach the agent of node host-down at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
 
-  const node = await run('logs', 'node/host-1');
   assert.equal(node.exitCode, 2);
   assert.match(node.stderr, /logs works on virtual machines only/);
 });
