@@ -83,7 +83,7 @@ test('a Debian VM from the Image: its hostname and key from the config drive, SS
   const vm = await waitForObject(client, 'VirtualMachine', 'deb-1', (v) => v.status?.phase === 'Running', {
     ...ns,
     timeoutMs: 300_000,
-    intervalMs: 1_000,
+    intervalMs: 200,
     message: 'deb-1 Running (cloud-init done, sshd up)',
   });
   const answer = await waitFor(
@@ -91,7 +91,7 @@ test('a Debian VM from the Image: its hostname and key from the config drive, SS
       const r = await ssh('hostname; cat /var/tmp/shoal-first-boot; id -un');
       return r.exitCode === 0 ? r : undefined;
     },
-    { timeoutMs: 60_000, intervalMs: 1_000, message: 'ssh with the key from spec.guest' },
+    { timeoutMs: 60_000, intervalMs: 200, message: 'ssh with the key from spec.guest' },
   );
   assert.deepEqual(answer.stdout.trim().split('\n'), ['deb-one', 'first-boot', sshUser]);
   const root = await client.get('volume', 'deb-1-root', ns);
@@ -127,7 +127,7 @@ test('shoalctl stop: the Debian guest powers itself off through ACPI within the 
   const vm = await waitForObject(client, 'VirtualMachine', 'deb-1', (v) => v.status?.phase === 'Stopped', {
     ...ns,
     timeoutMs: 90_000,
-    intervalMs: 500,
+    intervalMs: 100,
     message: 'deb-1 Stopped',
   });
   const run = join(cluster.agents.get(NODE)!.dataDir, 'vms', vm.metadata.uid!);

@@ -110,7 +110,7 @@ before(async () => {
   });
   vm = await waitForObject(cluster.client, 'VirtualMachine', 'secret-console', (v) => v.status?.phase === 'Running', {
     timeoutMs: 120_000,
-    intervalMs: 200,
+    intervalMs: 50,
     message: 'Running',
   });
   // Only get on the log subresource: not the VM itself, nor anything else.

@@ -24,7 +24,7 @@ const manifest = (name: string, spec: object) =>
   JSON.stringify({ apiVersion: 'shoal.dev/v1alpha1', kind: 'VirtualMachine', metadata: { name }, spec: { resources: { vcpus: 1, memoryMiB: 128 }, ...spec } });
 
 const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string, timeoutMs = BOOT_MS) =>
-  waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs, intervalMs: 200, message });
+  waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs, intervalMs: 50, message });
 
 /** The VM's directory on the agent: its console, disk and state. */
 const runDir = (vm: VirtualMachine) => join(cluster.agents.get(NODE)!.dataDir, 'vms', vm.metadata.uid!);

@@ -150,7 +150,7 @@ test('logs -f reports a stream the agent cuts off', async () => {
 describe('with the real agent and a QEMU microVM', () => {
   const NODE = 'qemu-1';
   const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) =>
-    waitForObject(cluster.client, 'VirtualMachine', name, ok, { namespace: NS, timeoutMs: 120_000, intervalMs: 200, message });
+    waitForObject(cluster.client, 'VirtualMachine', name, ok, { namespace: NS, timeoutMs: 120_000, intervalMs: 50, message });
 
   before(async () => {
     // Stopped with the cluster, its VMs with it (--stop-vms-on-exit, then any QEMU left is killed).
