@@ -19,6 +19,9 @@ let agent: AgentLogStandIn;
 /** HOME of the followed runs: no config file of the machine's user leaks in. */
 let home: string;
 const NS = 'logs';
+/** The real agent of the last tests: it loads while the stand-in tests run. */
+const QEMU_NODE = 'qemu-1';
+let qemuAgent: Promise<unknown> | undefined;
 
 const vm = (name: string, nodeName?: string): KubeObject => ({
   apiVersion: 'shoal.dev/v1alpha1',
@@ -55,8 +58,16 @@ before(async () => {
   agent = await startAgentLogStandIn();
   await createNamespace(cluster.client, NS);
   await createNode('host-1', agent.address);
+  // Stopped with the cluster, its VMs with it (--stop-vms-on-exit, then any QEMU left is killed).
+  // A stopped guest started again waits the first crash back-off (10 s by default): 1 s here.
+  qemuAgent = cluster.startAgent(QEMU_NODE, {
+    args: ['--stop-grace', '5', '--vcpus', '2', '--memory-mib', '1024', '--crash-loop-backoff-base', '1'],
+    timeoutMs: 120_000,
+  });
+  qemuAgent.catch(() => undefined); // awaited by the tests that use it
 });
 after(async () => {
+  await qemuAgent?.catch(() => undefined); // started, so the cluster stops it
   await cluster?.stop();
   await agent?.stop();
   await removeTestHome();
@@ -148,13 +159,12 @@ test('logs -f reports a stream the agent cuts off', async () => {
 });
 
 describe('with the real agent and a QEMU microVM', () => {
-  const NODE = 'qemu-1';
+  const NODE = QEMU_NODE;
   const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) =>
     waitForObject(cluster.client, 'VirtualMachine', name, ok, { namespace: NS, timeoutMs: 120_000, intervalMs: 50, message });
 
   before(async () => {
-    // Stopped with the cluster, its VMs with it (--stop-vms-on-exit, then any QEMU left is killed).
-    await cluster.startAgent(NODE, { args: ['--stop-grace', '5', '--vcpus', '2', '--memory-mib', '1024'], timeoutMs: 120_000 });
+    await qemuAgent;
     await waitForObject(cluster.client, 'Node', NODE, (n) => !!n.status?.agentAddress, { message: 'the agent to register its address' });
   });
 
