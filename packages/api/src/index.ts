@@ -27,3 +27,4 @@ export * from './images.js';
 export * from './duration.js';
 export * from './backups.js';
 export * from './backup-schedules.js';
+export * from './gitops.js';

@@ -21,6 +21,8 @@ export interface PrinterColumn {
   suffix?: string;
   /** Replaces a cell's value by a label, e.g. True → Ready. */
   map?: Record<string, string>;
+  /** Prints how many entries a map or list holds instead of its contents (a Secret's data). */
+  count?: boolean;
 }
 
 export interface ResourceNames {

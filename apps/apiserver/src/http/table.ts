@@ -40,6 +40,7 @@ function columnDefinitions(kind: KindInfo): ColumnDefinition[] {
 
 function cell(c: PrinterColumn, obj: KubeObject, now: number): unknown {
   let v = evalJsonPath(obj, c.jsonPath);
+  if (c.count) return v && typeof v === 'object' ? Object.keys(v).length : 0;
   if (c.map) v = c.map[v === undefined || v === null ? '' : String(v)] ?? v;
   if (v === undefined || v === null) return c.map?.[''] ?? null;
   if (c.type === 'date') return age(String(v), now);

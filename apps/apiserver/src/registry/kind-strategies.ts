@@ -8,6 +8,7 @@ import { migrationStrategy } from './strategies/migration.js';
 import { namespaceStrategy } from './strategies/namespace.js';
 import { ipAddressStrategy, networkStrategy } from './strategies/network.js';
 import { priorityClassStrategy } from './strategies/priorityclass.js';
+import { secretStrategy } from './strategies/secret.js';
 import { virtualMachineStrategy } from './strategies/virtualmachine.js';
 import { volumeStrategy } from './strategies/volume.js';
 
@@ -22,6 +23,7 @@ const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
   Network: networkStrategy,
   PriorityClass: priorityClassStrategy,
   Restore: restoreStrategy,
+  Secret: secretStrategy,
   VirtualMachine: virtualMachineStrategy,
   Volume: volumeStrategy,
 };

@@ -92,6 +92,8 @@ export interface Kinds {
   ClusterRoleBinding: ClusterRoleBinding;
   DiskBackup: DiskBackup;
   Event: Event;
+  GitRepository: GitRepository;
+  GitSync: GitSync;
   Image: Image;
   IPAddress: IPAddress;
   Lease: Lease;
@@ -105,6 +107,7 @@ export interface Kinds {
   Restore: Restore;
   Role: Role;
   RoleBinding: RoleBinding;
+  Secret: Secret;
   StoragePool: StoragePool;
   VirtualMachine: VirtualMachine;
   Volume: Volume;
@@ -462,16 +465,16 @@ export interface ClusterRoleBinding {
 }
 export interface Subject {
   /**
-   * User (as authenticated: token file user, certificate CN) or Group (token file groups, certificate O).
+   * User (as authenticated: token file user, certificate CN), Group (token file groups, certificate O) or ServiceAccount (name and namespace: the user system:serviceaccount:<namespace>:<name>, which a GitSync applies as).
    */
-  kind: 'User' | 'Group';
+  kind: 'User' | 'Group' | 'ServiceAccount';
   name: string;
   /**
    * Accepted for compatibility with Kubernetes manifests (rbac.authorization.k8s.io).
    */
   apiGroup?: string;
   /**
-   * Accepted for compatibility; unused (there are no service accounts).
+   * The namespace of a ServiceAccount subject; unused for the others.
    */
   namespace?: string;
 }
@@ -580,6 +583,215 @@ export interface ObjectReference {
 export interface EventSource {
   component?: string;
   host?: string;
+}
+/**
+ * A Git repository the gitops controller fetches (shallow, cached per repository) on an interval, at once when a local repository changes, or when its webhook is called on a push. Its status names the commit that GitSyncs apply. Shaped as Flux's GitRepository.
+ */
+export interface GitRepository {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'GitRepository';
+  metadata: ObjectMeta;
+  spec: GitRepositorySpec;
+  status?: GitRepositoryStatus;
+}
+export interface GitRepositorySpec {
+  /**
+   * Where to fetch from: an absolute local path or file:// URL (watched for changes, so a commit there syncs at once), or any remote git can reach (https, ssh, git).
+   */
+  url: string;
+  ref?: GitRepositoryRef;
+  /**
+   * How often to look for new commits.
+   */
+  interval: string;
+  /**
+   * The longest a fetch may take; past it the fetch is stopped and counted as failed.
+   */
+  timeout: string;
+  secretRef?: LocalObjectReference;
+  webhookSecretRef?: LocalObjectReference1;
+  /**
+   * Stop fetching; the last revision stays in force.
+   */
+  suspend: boolean;
+}
+/**
+ * What to check out; at most one of them. Unset: the branch the remote's HEAD names.
+ */
+export interface GitRepositoryRef {
+  branch?: string;
+  tag?: string;
+  /**
+   * The highest tag that is a semantic version inside this range (a leading v is allowed).
+   */
+  semver?: string;
+  /**
+   * A commit SHA; fetched exactly, no branch followed.
+   */
+  commit?: string;
+}
+/**
+ * A Secret in this namespace with the credentials: username and password (https; password may be a token), or identity (an SSH private key) and known_hosts (ssh).
+ */
+export interface LocalObjectReference {
+  name: string;
+}
+/**
+ * A Secret in this namespace whose key token authenticates calls to this repository's webhook on the apiserver (POST /hooks/v1/namespaces/NS/gitrepositories/NAME, with the token as a bearer token or as the key of a GitHub-style X-Hub-Signature-256 body signature): a call makes the controller fetch at once. Unset: no webhook.
+ */
+export interface LocalObjectReference1 {
+  name: string;
+}
+/**
+ * Written by the gitops controller.
+ */
+export interface GitRepositoryStatus {
+  artifact?: GitArtifact;
+  /**
+   * When the last fetch ended, successfully or not.
+   */
+  lastFetchTime?: string;
+  /**
+   * The value of the shoal.dev/reconcile-requested-at annotation (set by a webhook call or shoalctl gitops reconcile) that the last fetch answered.
+   */
+  lastHandledReconcileAt?: string;
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+export interface GitArtifact {
+  /**
+   * <ref>@sha1:<commit>, as Flux writes it.
+   */
+  revision: string;
+  /**
+   * The full SHA of the commit.
+   */
+  commit: string;
+  /**
+   * The first line of the commit message.
+   */
+  message?: string;
+  /**
+   * When this commit was first fetched.
+   */
+  lastUpdateTime?: string;
+}
+/**
+ * Keeps the objects under a path of a GitRepository applied to the cluster (server-side apply, field manager gitops): a new commit is applied whole or not at all, drift is corrected on every pass, and what left the repository is pruned (only what this sync created). Shaped as Flux's Kustomization.
+ */
+export interface GitSync {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'GitSync';
+  metadata: ObjectMeta;
+  spec: GitSyncSpec;
+  status?: GitSyncStatus;
+}
+export interface GitSyncSpec {
+  sourceRef: GitSyncSourceRef;
+  /**
+   * The directory of the repository whose manifests (*.yaml, *.yml, *.json, recursively; several documents per file allowed) are applied.
+   */
+  path: string;
+  /**
+   * How often to apply again when nothing changed, correcting drift (a synced object edited or deleted by hand). A new revision of the source is applied at once.
+   */
+  interval: string;
+  /**
+   * How soon to try again after a failed pass; defaults to interval.
+   */
+  retryInterval?: string;
+  /**
+   * Delete the objects this sync applied that are no longer in the repository. Objects it did not create are never deleted.
+   */
+  prune: boolean;
+  /**
+   * Stop applying (and pruning); the cluster is left as it is.
+   */
+  suspend: boolean;
+  /**
+   * GitSyncs that must be Ready (at their source's current revision) before this one applies.
+   *
+   * @maxItems 64
+   */
+  dependsOn?: GitSyncDependency[];
+  /**
+   * After applying, wait until every VirtualMachine it applied is Running (and every other object exists) before Ready is True; past timeout the pass fails with the VMs that are not.
+   */
+  wait: boolean;
+  /**
+   * The longest a pass (apply and, with wait, the health checks) may take.
+   */
+  timeout: string;
+  /**
+   * The namespace of every namespaced object it applies, whatever the manifests say. Unset: a manifest's own namespace, else this GitSync's.
+   */
+  targetNamespace?: string;
+  /**
+   * Apply as system:serviceaccount:<this namespace>:<name> (by impersonation), so that the repository can write only what RoleBindings grant that account. Unset: as the gitops controller, which may write anything.
+   */
+  serviceAccountName?: string;
+}
+export interface GitSyncSourceRef {
+  kind: 'GitRepository';
+  /**
+   * A GitRepository in this namespace.
+   */
+  name: string;
+}
+export interface GitSyncDependency {
+  /**
+   * A GitSync in this namespace.
+   */
+  name: string;
+}
+/**
+ * Written by the gitops controller on every pass.
+ */
+export interface GitSyncStatus {
+  /**
+   * The source revision last applied in full.
+   */
+  lastAppliedRevision?: string;
+  /**
+   * The source revision of the last pass, successful or not.
+   */
+  lastAttemptedRevision?: string;
+  /**
+   * The shoal.dev/reconcile-requested-at annotation value the last pass answered.
+   */
+  lastHandledReconcileAt?: string;
+  /**
+   * The objects the last successful pass applied: what prune compares with.
+   */
+  inventory?: GitSyncInventoryEntry[];
+  /**
+   * Why the last pass failed, one entry per file and object.
+   */
+  errors?: GitSyncError[];
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+export interface GitSyncInventoryEntry {
+  kind: string;
+  namespace?: string;
+  name: string;
+  /**
+   * The uid it had when applied: a different object of the same name made by hand later is not pruned.
+   */
+  uid?: string;
+}
+export interface GitSyncError {
+  /**
+   * The manifest's path in the repository.
+   */
+  file?: string;
+  kind?: string;
+  name?: string;
+  /**
+   * The field path, as the API's validation names it.
+   */
+  field?: string;
+  message: string;
 }
 /**
  * A guest image: a kernel (and initramfs) booted directly, and optionally a root disk that VMs get a copy-on-write overlay of (a Volume or rootDisk whose source image names this Image). Each file is named by where to fetch it and its sha256; every node agent fetches an image on first use, verifies the digest, and keeps one copy per digest however many VMs use it. A file whose digest does not match is never booted. VMs of any namespace name it in spec.image.
@@ -1223,6 +1435,34 @@ export interface RoleRef {
   apiGroup?: string;
   kind: 'Role' | 'ClusterRole';
   name: string;
+}
+/**
+ * Credentials and other small confidential values (a Git token, an SSH key, a webhook token), kept apart from every other kind so that RBAC can grant reading VMs or policies without them: no built-in role but admin and cluster-admin reads Secrets, and list tables never show their values.
+ */
+export interface Secret {
+  apiVersion: 'shoal.dev/v1alpha1';
+  kind: 'Secret';
+  metadata: ObjectMeta;
+  /**
+   * What the keys mean, as a hint for readers: Opaque (anything), shoal.dev/basic-auth (username, password), shoal.dev/ssh-auth (identity, known_hosts), shoal.dev/webhook-token (token).
+   */
+  type: string;
+  /**
+   * The values, base64-encoded.
+   */
+  data?: {
+    [k: string]: string;
+  };
+  /**
+   * Write-only convenience: plain-text values merged into data (winning over it) when the Secret is written; never stored nor returned.
+   */
+  stringData?: {
+    [k: string]: string;
+  };
+  /**
+   * When true, data can no longer change (delete and make it again).
+   */
+  immutable?: boolean;
 }
 /**
  * Where Volumes are kept. A local pool is a directory in each node agent's data dir: its volumes live on one node and a VM using one runs only there. A shared pool is a directory mounted at the same path on every node its nodeSelector picks (NFS, say): its volumes are reachable from all of them, so their VMs may run, restart and migrate anywhere among them.
