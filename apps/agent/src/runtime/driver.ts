@@ -79,6 +79,12 @@ export interface InstanceState {
   startedAt: string;
   /** Set once a stop was requested: from this time on, requestStop kills the guest instead of asking it. */
   stopDeadline?: string;
+  /**
+   * Set by kill(): the agent ended the guest for a failure (it did not boot in time, a
+   * migration's QEMU it cannot use), not because it was asked to stop it. An exit after
+   * requestStop alone is the agent's doing, not the guest's (vm/lifecycle.ts stoppedOnRequest).
+   */
+  killed?: boolean;
   /** A live migration's target that has not run the guest yet: it waits, paused, for the source's state. */
   incoming?: boolean;
 }
@@ -117,7 +123,7 @@ export interface RuntimeDriver extends EventEmitter {
    * agent carries on with it instead of granting a fresh grace.
    */
   requestStop(uid: string, graceMs: number): Promise<void>;
-  /** Kills the guest now, without grace, and returns; the exit is reported through 'change'. */
+  /** Kills the guest now, without grace, and returns, marking the instance `killed`; the exit is reported through 'change'. */
   kill(uid: string): Promise<void>;
   /**
    * Stops every running instance at once (no grace), recording the exit reason Fenced. The agent

@@ -1,5 +1,5 @@
 /**
- * CrashLoopBackOff on a real etcd and apiserver, with small back-off values:
+ * CrashLoopBackOff on a real etcd and apiserver, with small back-off values (and one long one, that a start must not wait):
  *
  *   - the agent's own wiring (vmController) over the simulated runtime, whose guests the test
  *     kills the moment they run: restarts spaced by the growing wait, and a run that lasted the
@@ -7,7 +7,10 @@
  *   - a real agent process running a real microVM whose command fails at once (['false'],
  *     runStrategy Always): what a user sees (status, Events), and a loop that goes on where it
  *     was when the agent is killed and started again;
- *   - a real microVM that never boots, killed at the agent's boot timeout and restarted.
+ *   - a real microVM that never boots, killed at the agent's boot timeout and restarted (after
+ *     a back-off: the agent's kill was for the guest's failure);
+ *   - a real microVM stopped and started by its user: started at once, no back-off, not a
+ *     restart; a crash after that backs off as ever.
  *
  * VMs are bound by hand; no scheduler runs.
  */
@@ -256,7 +259,47 @@ test('a real microVM whose guest never boots (an init that never gets to the boo
     events[0]!.message ?? '',
     /^the guest did not boot within 4s of its start on node node-boot-timeout: killing it \(runStrategy Always decides what follows\)$/,
   );
+  // The agent's kill was for the guest's failure, not a stop it was asked for: its restart backs off.
+  await waitFor(async () => (await backOffEvents(vm.metadata.uid!)).length >= 1, { timeoutMs: 10_000, message: 'a BackOff Event before the restart' });
   await remove('hung');
+});
+
+test('a real microVM stopped and started by its user boots again at once, not counted as a restart; a crash after that still backs off', async () => {
+  const node = 'stop-start';
+  // A back-off longer than any wait below: a start that waited it could not pass.
+  await cluster.startAgent(node, { args: ['--crash-loop-backoff-base', '300', '--crash-loop-backoff-max', '300', '--stop-grace', '5'] });
+  const created = await bound('stopped', node, { network: { mode: 'none' }, command: ['sh', '-c', 'exec sleep 600'] });
+  const until = (ok: (v: VirtualMachine) => boolean, message: string) =>
+    waitForObject(client, 'VirtualMachine', 'stopped', ok, { timeoutMs: 60_000, intervalMs: 100, message });
+  const first = await until((v) => v.status?.phase === 'Running', 'Running');
+  const watch = record('stopped', first.metadata.resourceVersion!);
+  const shoalctl = (verb: string) => execa('node', [`${REPO_ROOT}bin/shoalctl.js`, '--server', cluster.url, verb, 'vm', 'stopped'], { reject: false });
+
+  const stop = await shoalctl('stop');
+  assert.equal(stop.exitCode, 0, stop.stderr);
+  const halted = await until((v) => v.status?.phase === 'Stopped' && !v.status.pid, 'Stopped');
+  assert.equal(halted.spec.runStrategy, 'Halted');
+  const start = await shoalctl('start');
+  assert.equal(start.exitCode, 0, start.stderr);
+  const again = await until((v) => v.status?.phase === 'Running' && v.status.pid !== first.status!.pid, 'Running again after the start, without a back-off');
+  assert.equal(again.status!.restarts ?? 0, first.status!.restarts ?? 0, 'a start after a requested stop is not a restart after an exit');
+  await watch.stop();
+  assert.deepEqual(
+    watch.seen.filter((s) => s.vm.status?.reason === 'CrashLoopBackOff').map((s) => s.vm.status!.message),
+    [],
+    'never in CrashLoopBackOff',
+  );
+  assert.deepEqual(
+    (await backOffEvents(created.metadata.uid!)).map((e) => e.message),
+    [],
+    'no BackOff Event',
+  );
+
+  // The guest's own exit (its QEMU killed) is a crash: the restart after it waits the back-off.
+  process.kill(again.status!.pid!, 'SIGKILL');
+  const crashed = await until((v) => v.status?.reason === 'CrashLoopBackOff', 'CrashLoopBackOff after the crash');
+  assert.match(crashed.status!.message!, /^back-off 5m0s restarting the VM after its guest exited/);
+  await remove('stopped');
 });
 
 test('back-off flags that cannot work: the agent exits 2 saying which and why', async () => {

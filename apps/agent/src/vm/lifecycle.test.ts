@@ -13,7 +13,7 @@ import {
   type VirtualMachine,
   type VirtualMachineStatus,
 } from '@shoal/api';
-import { computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch } from './lifecycle.js';
+import { computeStatus, evictionStatus, invalidEvictionRequest, nextAction, statusPatch, stoppedOnRequest } from './lifecycle.js';
 
 const vm = (runStrategy: RunStrategy, annotations: Record<string, string> = {}): VirtualMachine =>
   withDefaults('VirtualMachine', {
@@ -63,6 +63,39 @@ test('Halted or a stop request stops a running guest once', () => {
   assert.equal(nextAction(vm('Manual', { [REQUESTED_STATE_ANNOTATION]: 'Stopped' }), instance('running')).type, 'stop');
   assert.deepEqual(nextAction(vm('Halted'), instance('stopping')), { type: 'none' });
   assert.deepEqual(nextAction(vm('Always'), instance('running')), { type: 'none' });
+});
+
+test('a guest the agent stopped on request is started again, not restarted: no back-off, not counted, whatever it exited with', () => {
+  const stopped = (exit: NonNullable<InstanceState['exit']>, more: Partial<InstanceState> = {}): InstanceState => ({
+    ...instance('exited', exit),
+    stopDeadline: '2026-01-01T00:00:50Z',
+    ...more,
+  });
+  const shutDown = { success: true, reason: 'ShutDown', at: '2026-01-01T00:00:45Z' };
+  for (const exit of [shutDown, killed]) {
+    assert.equal(stoppedOnRequest(stopped(exit)), true);
+    assert.deepEqual(nextAction(vm('Always'), stopped(exit)), { type: 'start', restart: false });
+    assert.deepEqual(
+      nextAction(vm('RerunOnFailure'), stopped(exit)),
+      { type: 'start', restart: false },
+      'a clean shutdown on request is no success to stay down for',
+    );
+    assert.deepEqual(nextAction(vm('Halted'), stopped(exit)), { type: 'none' }, 'still stopped');
+  }
+  assert.deepEqual(
+    nextAction(vm('Manual', { [REQUESTED_STATE_ANNOTATION]: 'Running' }), stopped(shutDown)),
+    { type: 'none' },
+    'Manual boots only on a start request',
+  );
+  // Not on request: killed by the agent for a failure (the boot timeout), fenced, or exited on its own.
+  const killedForFailure = stopped(killed, { killed: true });
+  assert.equal(stoppedOnRequest(killedForFailure), false);
+  assert.deepEqual(nextAction(vm('Always'), killedForFailure), { type: 'start', restart: true });
+  const fencedWhileStopping = stopped({ success: false, reason: 'Fenced', at: '2026-01-01T00:00:46Z' });
+  assert.equal(stoppedOnRequest(fencedWhileStopping), false);
+  assert.deepEqual(nextAction(vm('Always'), fencedWhileStopping), { type: 'start', restart: true });
+  assert.equal(stoppedOnRequest(instance('exited', failed)), false);
+  assert.equal(stoppedOnRequest(instance('stopping')), false, 'not exited yet');
 });
 
 test('a restart request newer than the running boot restarts it, once', () => {

@@ -55,6 +55,17 @@ function requestedSince(vm: VirtualMachine, annotation: string, instance: Instan
 const restartRequested = (vm: VirtualMachine, instance: InstanceState) => requestedSince(vm, RESTART_REQUESTED_ANNOTATION, instance);
 
 /**
+ * Whether the guest exited because the agent asked it to stop (requestStop: its VM was stopped,
+ * the agent stopped its guests on its way out, a cold migration took it down for the copy) —
+ * not on its own, nor killed by the agent for a failure (kill: no boot within the timeout),
+ * nor fenced. Such an exit says nothing about the guest: booting it again is a start, not a
+ * restart after a crash, so it neither counts as one nor waits a crash-loop back-off.
+ */
+export function stoppedOnRequest(instance: InstanceState): boolean {
+  return instance.phase === 'exited' && !!instance.stopDeadline && !instance.killed && instance.exit?.reason !== FENCED_REASON;
+}
+
+/**
  * The eviction annotation's value when it is there but not a request the agent can act on, so
  * the reconciler can say so (once) instead of silently ignoring it.
  */
@@ -79,6 +90,9 @@ export function nextAction(vm: VirtualMachine, instance: InstanceState | undefin
     if (restartRequested(vm, instance)) return { type: 'restart' };
     // Manual: a start request newer than the guest that exited boots it again.
     if (vm.spec.runStrategy === 'Manual' && shouldRun(vm) && requestedSince(vm, START_REQUESTED_ANNOTATION, instance)) return { type: 'start', restart: false };
+    // `stop` then `start` (Halted, then Always or RerunOnFailure again): the strategy decides as
+    // for a VM with nothing here. Manual keeps its own rule: only a start request boots it.
+    if (vm.spec.runStrategy !== 'Manual' && stoppedOnRequest(instance)) return shouldRun(vm) ? { type: 'start', restart: false } : { type: 'none' };
     return shouldRun(vm, instance.exit) ? { type: 'start', restart: true } : { type: 'none' };
   }
   if (!shouldRun(vm)) return instance.phase === 'stopping' ? { type: 'none' } : { type: 'stop', reason: `runStrategy is ${vm.spec.runStrategy}` };

@@ -6,7 +6,8 @@
  *
  * Not every restart backs off: a user's restart request is not the guest's doing, and neither
  * is a guest stopped by fencing (its node lost the control plane; the agent restarts it once
- * it may act again, which the lease already paces).
+ * it may act again, which the lease already paces). A guest the agent stopped on request (the
+ * user's stop, then start) is not restarted at all: it is started (lifecycle.ts stoppedOnRequest).
  *
  * Pure: the policy, the step an exit leads to, and the words status and Events use. The step
  * is kept on the node (restart-backoff-store.ts says why not in status).

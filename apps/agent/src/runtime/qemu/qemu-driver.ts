@@ -1,7 +1,7 @@
 /**
  * The QEMU microvm runtime. Each VM runs under vm-supervisor.sh, detached from the agent, in
  * <data-dir>/vms/<uid>/: vm.json (who it is), supervisor.pid, qemu.pid, qmp.sock, serial.log,
- * stop.json once a stop was requested (its deadline), exit.json once it exited, `fenced` when
+ * stop.json once a stop was requested (its deadline; whether it is a kill), exit.json once it exited, `fenced` when
  * fencing stopped it. Everything the driver knows it can re-read from those files, which is how
  * a restarted agent re-adopts running VMs without touching them — and carries on with a stop
  * under way, deadline and all.
@@ -35,7 +35,7 @@ const SUPERVISOR = fileURLToPath(new URL('./vm-supervisor.sh', import.meta.url))
 const EXIT_FILE = 'exit.json';
 const META_FILE = 'vm.json';
 const BOOT_FILE = 'booted.json';
-/** `{"deadline": ISO time}`: a stop was requested and the guest is killed from then on. */
+/** `{"deadline": ISO time, "killed"?: true}`: a stop was requested and the guest is killed from then on; killed: by kill(). */
 const STOP_FILE = 'stop.json';
 /** How long one ACPI power-button request may take over QMP: a wedged monitor must not hold a reconcile. */
 const POWERDOWN_QMP_TIMEOUT_MS = 1_000;
@@ -175,8 +175,8 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
         state: { uid, namespace: meta.namespace, name: meta.name, phase: 'starting', startedAt: meta.startedAt, ...(meta.incoming ? { incoming: true } : {}) },
       };
       // A stop the previous agent process requested goes on, with its deadline.
-      const stop = await readJson<{ deadline: string }>(join(dir, STOP_FILE));
-      if (stop) Object.assign(tracked.state, { phase: 'stopping', stopDeadline: stop.deadline });
+      const stop = await readJson<{ deadline: string; killed?: boolean }>(join(dir, STOP_FILE));
+      if (stop) Object.assign(tracked.state, { phase: 'stopping', stopDeadline: stop.deadline, ...(stop.killed ? { killed: true } : {}) });
       this.instances.set(uid, tracked);
       await this.refresh(uid, false);
       found.push({ ...tracked.state });
@@ -268,7 +268,16 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
     this.emit('change', uid);
   }
 
-  async requestStop(uid: string, graceMs: number): Promise<void> {
+  requestStop(uid: string, graceMs: number): Promise<void> {
+    return this.stop(uid, graceMs, false);
+  }
+
+  kill(uid: string): Promise<void> {
+    return this.stop(uid, 0, true);
+  }
+
+  /** A stop asked for (or hurried), killing at or past its deadline; `kill`: the agent's kill, recorded as such. */
+  private async stop(uid: string, graceMs: number, kill: boolean): Promise<void> {
     const t = this.instances.get(uid);
     if (!t) return;
     await this.refresh(uid, false);
@@ -276,13 +285,15 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
     const now = Date.now();
     const asked = now + Math.max(0, graceMs);
     const deadline = t.state.stopDeadline ? Math.min(Date.parse(t.state.stopDeadline), asked) : asked;
-    if (t.state.phase !== 'stopping' || t.state.stopDeadline !== new Date(deadline).toISOString()) {
+    const killed = kill || !!t.state.killed;
+    if (t.state.phase !== 'stopping' || t.state.stopDeadline !== new Date(deadline).toISOString() || killed !== !!t.state.killed) {
       t.state.phase = 'stopping';
       t.state.stopDeadline = new Date(deadline).toISOString();
+      if (killed) t.state.killed = true;
       // Written before anything is sent: an agent restarted from here on finds the same deadline.
       // Best effort: on a full or read-only disk the stop goes on, and only a restarted agent
-      // would grant a fresh grace.
-      await writeFile(join(t.dir, STOP_FILE), JSON.stringify({ deadline: t.state.stopDeadline })).catch(() => undefined);
+      // would grant a fresh grace (or take a kill for a stop).
+      await writeFile(join(t.dir, STOP_FILE), JSON.stringify({ deadline: t.state.stopDeadline, ...(killed ? { killed: true } : {}) })).catch(() => undefined);
       this.emit('change', uid);
     }
     if (now >= deadline) {
@@ -292,10 +303,6 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
     // The guest's init turns the ACPI power button into a clean shutdown; one sent before the
     // init listens is lost, which is why every call sends it again.
     await qmpCommand(join(t.dir, QMP_SOCKET_FILE), 'system_powerdown', undefined, POWERDOWN_QMP_TIMEOUT_MS).catch(() => undefined);
-  }
-
-  async kill(uid: string): Promise<void> {
-    await this.requestStop(uid, 0);
   }
 
   /**

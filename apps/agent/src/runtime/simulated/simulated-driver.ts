@@ -79,6 +79,8 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
   }
 
   async kill(uid: string): Promise<void> {
+    const state = this.instances.get(uid);
+    if (state && state.phase !== 'exited') state.killed = true;
     this.exit(uid, KILLED);
   }
 
