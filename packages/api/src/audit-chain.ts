@@ -16,8 +16,14 @@ export interface AuditEvent {
   /** RFC 3339 with milliseconds, UTC. */
   time: string;
   requestID: string;
+  /** Who sent the request, as authenticated. */
   user: string;
   groups: string[];
+  /**
+   * Who the request acted as when it impersonated someone (Impersonate-User and the rest): the
+   * user it was authorized and written as. Named and shaped as in Kubernetes' audit events.
+   */
+  impersonatedUser?: AuditImpersonatedUser;
   verb: string;
   apiGroup: string;
   apiVersion: string;
@@ -35,6 +41,13 @@ export interface AuditEvent {
   resourceVersion?: string;
   sourceIP: string;
   userAgent?: string;
+}
+
+export interface AuditImpersonatedUser {
+  username: string;
+  uid?: string;
+  groups: string[];
+  extra?: Record<string, string[]>;
 }
 
 /** A line as stored: the event chained to the one before it. */

@@ -4,8 +4,10 @@
  * whatever its outcome (refusals by authentication, authorization, rate limits and admission
  * too); dry runs are audited and marked. Reads are not. The entry is appended after the
  * response has been sent (onResponse), with the response code, the Status reason of a failure
- * and the object's uid and resourceVersion from the response body when it has them. Each
- * audited response carries its requestID as the `Audit-ID` header, as Kubernetes does.
+ * and the object's uid and resourceVersion from the response body when it has them. A request
+ * that impersonated someone names both: `user` and `groups` its sender, `impersonatedUser` who
+ * it acted as (as Kubernetes' audit events). Each audited response carries its requestID as the
+ * `Audit-ID` header, as Kubernetes does.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -25,14 +27,29 @@ interface Pending {
   name?: string;
 }
 
+type RequestUser = { name?: string; username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
+
 /**
- * The authenticated user as authentication leaves it on the request (auth/user.ts UserInfo:
- * `req.user = { name, groups }`); without one, Kubernetes' anonymous user.
+ * Who sent the request and, when it impersonated someone, who it acted as, as authentication
+ * leaves them on the request (auth/plugin.ts: `req.authenticatedUser` the sender, `req.user`
+ * the user it acts as); without a user, Kubernetes' anonymous user.
  */
-export function auditUser(req: FastifyRequest): { user: string; groups: string[] } {
-  const u = (req as FastifyRequest & { user?: { name?: string; username?: string; groups?: string[] } }).user;
-  const name = u?.name ?? u?.username;
-  return name ? { user: name, groups: u?.groups ?? [] } : { user: 'system:anonymous', groups: ['system:unauthenticated'] };
+export function auditUser(req: FastifyRequest): Pick<AuditEvent, 'user' | 'groups' | 'impersonatedUser'> {
+  const r = req as FastifyRequest & { user?: RequestUser | null; authenticatedUser?: RequestUser | null };
+  const acting = r.user ?? undefined;
+  const sender = r.authenticatedUser ?? acting;
+  const name = sender?.name ?? sender?.username;
+  if (!name) return { user: 'system:anonymous', groups: ['system:unauthenticated'] };
+  const out: Pick<AuditEvent, 'user' | 'groups' | 'impersonatedUser'> = { user: name, groups: sender?.groups ?? [] };
+  const actingName = acting?.name ?? acting?.username;
+  if (acting && acting !== sender && actingName)
+    out.impersonatedUser = {
+      username: actingName,
+      ...(acting.uid !== undefined ? { uid: acting.uid } : {}),
+      groups: acting.groups ?? [],
+      ...(acting.extra ? { extra: acting.extra } : {}),
+    };
+  return out;
 }
 
 /**

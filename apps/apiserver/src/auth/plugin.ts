@@ -5,6 +5,10 @@
  *    configured, the request is 401 too, except the public paths (health, /version), unless
  *    --anonymous-auth lets it through as system:anonymous. With no authenticator configured every
  *    request is system:anonymous, and the default mode AlwaysAllow keeps the server open.
+ *    Then, when the request carries Impersonate-* headers, the requester's rights to impersonate
+ *    are authorized (impersonation.ts; 403 naming what it may not impersonate) and the request
+ *    goes on as the impersonated user: `req.user` is who the request acts as from here on,
+ *    `req.authenticatedUser` who sent it (the audit log records both).
  *  - preValidation authorizes (after the body is parsed: the Node mode judges a create by the
  *    object's name, before anything else looks at the body): system:masters may do anything;
  *    the public paths are open to everyone and discovery (/api, /apis, /openapi) to every
@@ -18,6 +22,7 @@ import { authenticateClientCertificate } from './client-certificate.js';
 import { NodeAuthorizer } from './node-authorizer.js';
 import { cachedRbacSource, RbacAuthorizer } from './rbac-authorizer.js';
 import { escalationCheck, type RoleLookup } from './escalation.js';
+import { firstRefused, impersonatedUser, impersonationChecks, readImpersonationHeaders } from './impersonation.js';
 import { requestAttributes, resourceWithSubresource, type RequestAttributes, type ResourceAttributes } from './request-attributes.js';
 import type { TokenAuthenticator } from './token-file.js';
 import { anonymousUser, authenticated, SYSTEM_AUTHENTICATED, SYSTEM_MASTERS, type UserInfo } from './user.js';
@@ -56,8 +61,13 @@ function pathOf(url: string): string {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who sent the request, set by authentication (system:anonymous when it carried no credentials). */
+    /**
+     * Who the request acts as: the authenticated user (system:anonymous when it carried no
+     * credentials), or the user it impersonates. Authorization, admission and the rest read this.
+     */
     user: UserInfo | null;
+    /** Who sent the request, as authentication established it; differs from `user` when it impersonates. */
+    authenticatedUser: UserInfo | null;
   }
 }
 
@@ -66,7 +76,7 @@ const users = {
   set: (req: FastifyRequest, user: UserInfo) => void (req.user = user),
 };
 
-/** The user a request was authenticated as (system:anonymous when it carried no credentials). */
+/** The user a request acts as (system:anonymous when it carried no credentials; the impersonated user when it impersonates). */
 export function requestUser(req: FastifyRequest): UserInfo | undefined {
   return req.user ?? undefined;
 }
@@ -83,6 +93,15 @@ export function forbiddenMessage(user: UserInfo, a: RequestAttributes, reason?: 
   const named = a.name && a.verb !== 'list' && a.verb !== 'watch' ? ` "${a.name}"` : '';
   const where = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
   return `${qualified}${named} is forbidden: User "${user.name}" cannot ${a.verb} resource "${resourceWithSubresource(a)}" in API group "${a.apiGroup}" ${where}${why}`;
+}
+
+/**
+ * Header values one per header line, as Node keeps them apart (a group name may hold a comma).
+ * Requests made with app.inject() have no headersDistinct; their headers are split as given.
+ */
+function distinctHeaders(req: FastifyRequest): Record<string, string[] | undefined> {
+  if (req.raw.headersDistinct) return req.raw.headersDistinct;
+  return Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, v === undefined ? undefined : Array.isArray(v) ? v : [String(v)]]));
 }
 
 const unauthorized = () => new ApiError(401, 'Unauthorized', 'Unauthorized');
@@ -127,25 +146,45 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
   const chain = new AuthorizerChain(authorizers);
   const allowAll = modes.length === 1 && modes[0] === 'AlwaysAllow';
 
-  app.decorateRequest('user', null);
-  app.addHook('onRequest', async (req) => {
+  /** Whether `user` may do what `attrs` says, by the same rules as a request: for impersonation's own checks. */
+  const mayDo = async (user: UserInfo, attrs: ResourceAttributes) =>
+    allowAll || user.groups.includes(SYSTEM_MASTERS) || (await chain.authorize(user, attrs)).decision === 'allow';
+
+  const authenticate = (req: FastifyRequest): UserInfo => {
     if (opts.clientCertificates) {
       const outcome = authenticateClientCertificate(req.raw.socket);
       if (outcome && 'error' in outcome) {
         req.log.info({ reason: outcome.error }, 'authentication failed');
         throw unauthorized();
       }
-      if (outcome) return void users.set(req, authenticated(outcome.user));
+      if (outcome) return authenticated(outcome.user);
     }
     const header = req.headers.authorization;
     if (opts.tokens && header !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
       const user = m ? opts.tokens.authenticate(m[1]!) : undefined;
       if (!user) throw unauthorized();
-      return void users.set(req, authenticated(user));
+      return authenticated(user);
     }
     if (authenticating && !opts.anonymousAuth && !under(pathOf(req.url), PUBLIC_PATHS)) throw unauthorized();
-    users.set(req, anonymousUser());
+    return anonymousUser();
+  };
+
+  app.decorateRequest('user', null);
+  app.decorateRequest('authenticatedUser', null);
+  app.addHook('onRequest', async (req) => {
+    const requester = authenticate(req);
+    req.authenticatedUser = requester;
+    users.set(req, requester);
+    const asked = readImpersonationHeaders(distinctHeaders(req));
+    if (!asked) return;
+    const refused = await firstRefused(impersonationChecks(asked), (attrs) => mayDo(requester, attrs));
+    if (refused) {
+      const a = refused.attrs;
+      req.log.info({ user: requester.name, groups: requester.groups, impersonate: asked.user, resource: a.resource, name: a.name }, 'impersonation forbidden');
+      throw new ApiError(403, 'Forbidden', forbiddenMessage(requester, a), { name: a.name, group: a.apiGroup, kind: a.resource });
+    }
+    users.set(req, impersonatedUser(asked));
   });
 
   app.addHook('preValidation', async (req) => {

@@ -1,11 +1,21 @@
 /**
  * RBAC (Kubernetes' rbac authorizer over Shoal's own kinds): a request is allowed when a
- * ClusterRoleBinding, or a RoleBinding in the request's namespace, binds the user or one of
- * its groups to a role with a rule that matches. Nothing matches → no opinion, which the chain
- * turns into a denial. Roles and bindings are read from the watch cache; before denying, the
- * authorizer lets the cache catch up with etcd once, so a binding just written is honoured.
+ * ClusterRoleBinding, or a RoleBinding in the request's namespace, binds the user (by name, or
+ * as a ServiceAccount) or one of its groups to a role with a rule that matches. Nothing
+ * matches → no opinion, which the chain turns into a denial. Roles and bindings are read from
+ * the watch cache; before denying, the authorizer lets the cache catch up with etcd once, so a
+ * binding just written is honoured.
  */
-import type { ClusterRole, ClusterRoleBinding, KindInfo, KubeObject, PolicyRule, Role, RoleBinding } from '@shoal/api';
+import {
+  serviceAccountUser,
+  type ClusterRole,
+  type ClusterRoleBinding,
+  type KindInfo,
+  type KubeObject,
+  type PolicyRule,
+  type Role,
+  type RoleBinding,
+} from '@shoal/api';
 import type { Authorizer, Decision } from './authorizer.js';
 import { resourceWithSubresource, type RequestAttributes, type ResourceAttributes } from './request-attributes.js';
 import type { UserInfo } from './user.js';
@@ -66,8 +76,27 @@ export function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
   return true;
 }
 
+/**
+ * Whether one of the binding's subjects is the user: a User by name, a Group the user is in, or
+ * a ServiceAccount whose user (system:serviceaccount:<namespace>:<name>) it is. A ServiceAccount
+ * subject of a RoleBinding without a namespace is in the binding's namespace, as in Kubernetes;
+ * in a ClusterRoleBinding validation requires one.
+ */
 function bindsUser(binding: RoleBinding | ClusterRoleBinding, user: UserInfo): boolean {
-  return (binding.subjects ?? []).some((s) => (s.kind === 'User' ? s.name === user.name : s.kind === 'Group' && user.groups.includes(s.name)));
+  return (binding.subjects ?? []).some((s) => {
+    switch (s.kind) {
+      case 'User':
+        return s.name === user.name;
+      case 'Group':
+        return user.groups.includes(s.name);
+      case 'ServiceAccount': {
+        const namespace = s.namespace || binding.metadata.namespace;
+        return !!namespace && serviceAccountUser(namespace, s.name) === user.name;
+      }
+      default:
+        return false;
+    }
+  });
 }
 
 export class RbacAuthorizer implements Authorizer {

@@ -8,6 +8,7 @@ import { migrationStrategy } from './strategies/migration.js';
 import { namespaceStrategy } from './strategies/namespace.js';
 import { ipAddressStrategy, networkStrategy } from './strategies/network.js';
 import { priorityClassStrategy } from './strategies/priorityclass.js';
+import { clusterRoleBindingStrategy, roleBindingStrategy } from './strategies/rbac-binding.js';
 import { secretStrategy } from './strategies/secret.js';
 import { virtualMachineStrategy } from './strategies/virtualmachine.js';
 import { volumeStrategy } from './strategies/volume.js';
@@ -15,6 +16,7 @@ import { volumeStrategy } from './strategies/volume.js';
 const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
   Backup: backupStrategy,
   BackupSchedule: backupScheduleStrategy,
+  ClusterRoleBinding: clusterRoleBindingStrategy,
   DiskBackup: diskBackupStrategy,
   Image: imageStrategy,
   IPAddress: ipAddressStrategy,
@@ -23,6 +25,7 @@ const STRATEGIES: Readonly<Record<string, KindStrategy>> = {
   Network: networkStrategy,
   PriorityClass: priorityClassStrategy,
   Restore: restoreStrategy,
+  RoleBinding: roleBindingStrategy,
   Secret: secretStrategy,
   VirtualMachine: virtualMachineStrategy,
   Volume: volumeStrategy,
