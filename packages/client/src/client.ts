@@ -5,6 +5,7 @@
  */
 import { API_VERSION, DEFAULT_NAMESPACE, type KindInfo, type KubeList, type KubeObject, type Manifest, type Status, type WatchEvent } from '@shoal/api';
 import type { Dispatcher } from 'undici';
+import type { Impersonation } from './impersonation.js';
 import { resolveKind } from './kind-lookup.js';
 import { ETCD_SNAPSHOT_PATH, resourcePath, SNAPSHOT_SIZE_HEADER } from './paths.js';
 import { TABLE_ACCEPT, type Table } from './table.js';
@@ -74,8 +75,21 @@ const PATCH_TYPES = { merge: 'application/merge-patch+json', json: 'application/
 export class ShoalClient {
   private readonly transport: Transport;
 
-  constructor(opts: ClientOptions) {
-    this.transport = new Transport(opts);
+  /** A Transport is how impersonating() makes a client over the connections of another. */
+  constructor(opts: ClientOptions | Transport) {
+    this.transport = opts instanceof Transport ? opts : new Transport(opts);
+  }
+
+  /**
+   * A client that sends every request as `who` (Impersonate-User and the rest; see
+   * ConnectionOptions.impersonate), over this client's servers, credentials and connections.
+   * The apiserver checks that this client's own user may impersonate `who` (403 otherwise) and
+   * then authorizes each request as `who`: a GitOps controller applies a tenant's repository
+   * with `client.impersonating({ user: serviceAccountUser(ns, name) })`. Closing the returned
+   * client leaves the connections open; closing this one closes them for both.
+   */
+  impersonating(who: Impersonation): ShoalClient {
+    return new ShoalClient(this.transport.withImpersonation(who));
   }
 
   /** The apiserver in use now; with several (see ConnectionOptions.server) it changes on failover. */

@@ -1,6 +1,8 @@
 export { ShoalClient } from './client.js';
 export type { ClientOptions, KindName, ObjectOptions, WriteOptions, PatchOptions, DeleteOptions, ListOptions, TableOptions, LogOptions } from './client.js';
 export type { ConnectionOptions, RetryOptions, RetryMode, RequestOptions } from './transport.js';
+export { impersonationHeaders } from './impersonation.js';
+export type { Impersonation } from './impersonation.js';
 export { shouldRetry } from './transport.js';
 export { parseServers } from './servers.js';
 export type { ServerUrl } from './servers.js';

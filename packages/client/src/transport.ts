@@ -9,6 +9,7 @@ import { ApiError } from '@shoal/api';
 import { apiErrorFromResponse } from './api-errors.js';
 import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import { isConnectionError, isNeverConnectedError } from './connection-errors.js';
+import { impersonationHeaders, type Impersonation } from './impersonation.js';
 import { parseServers, ServerList } from './servers.js';
 
 export interface ConnectionOptions {
@@ -24,6 +25,11 @@ export interface ConnectionOptions {
   caFile?: string;
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * Act as this user (Impersonate-* headers): the server authorizes every request as it, after
+   * checking that the token's own user may impersonate it. See also ShoalClient.impersonating.
+   */
+  impersonate?: Impersonation;
   /** Accept any server certificate. For test clusters only: it gives up server authentication. */
   insecureSkipTLSVerify?: boolean;
   userAgent?: string;
@@ -74,27 +80,52 @@ export type ResponseStream = AsyncIterable<Buffer> & {
 const DEFAULT_MAX_RETRIES = 5;
 const DEFAULT_RESPONSE_TIMEOUT_MS = 60_000;
 
+/** What a transport derived with withImpersonation shares with the one it came from. */
+interface SharedConnections {
+  servers: ServerList;
+  agent: Agent;
+}
+
 export class Transport {
   private readonly servers: ServerList;
   private readonly agent: Agent;
-  private readonly headers: Record<string, string>;
+  /** Whether close() may destroy the agent: not in a derived transport, whose connections are its parent's. */
+  private readonly ownsAgent: boolean;
+  private readonly headers: Record<string, string | string[]>;
   private readonly retry: Required<Pick<RetryOptions, 'maxRetries'>> & BackoffOptions;
   private readonly responseTimeoutMs: number;
 
-  constructor(opts: ConnectionOptions) {
-    this.servers = new ServerList(parseServers(opts.server));
-    const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile) : undefined);
-    // One agent for every server: undici keeps a connection pool per origin inside it.
-    this.agent = new Agent({
-      keepAliveTimeout: 30_000,
-      connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !opts.insecureSkipTLSVerify },
-    });
+  constructor(
+    private readonly opts: ConnectionOptions,
+    shared?: SharedConnections,
+  ) {
+    this.servers = shared?.servers ?? new ServerList(parseServers(opts.server));
+    this.ownsAgent = !shared;
+    if (shared) this.agent = shared.agent;
+    else {
+      const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile) : undefined);
+      // One agent for every server: undici keeps a connection pool per origin inside it.
+      this.agent = new Agent({
+        keepAliveTimeout: 30_000,
+        connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !opts.insecureSkipTLSVerify },
+      });
+    }
     this.headers = {
       'user-agent': opts.userAgent ?? 'shoal-client/0.1.0',
       ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...(opts.impersonate ? impersonationHeaders(opts.impersonate) : {}),
     };
     this.retry = { maxRetries: DEFAULT_MAX_RETRIES, ...opts.retry };
     this.responseTimeoutMs = opts.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+  }
+
+  /**
+   * The same servers, credentials and connections, acting as another user. Failover state is
+   * shared too (a server this one found down is down for both); close() of the derived
+   * transport leaves the shared connections open.
+   */
+  withImpersonation(who: Impersonation): Transport {
+    return new Transport({ ...this.opts, impersonate: who }, { servers: this.servers, agent: this.agent });
   }
 
   /** The apiserver requests go to now. */
@@ -176,7 +207,7 @@ export class Transport {
 
   /** Drops every connection at once: a graceful close would wait forever for open watches. */
   async close(): Promise<void> {
-    await this.agent.destroy();
+    if (this.ownsAgent) await this.agent.destroy();
   }
 
   /** Moves off the server at `at` when err says the server (not the request) failed; answers whether the client now uses another server. */
