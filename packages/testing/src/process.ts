@@ -46,16 +46,21 @@ export async function startProcess(bin: string, args: string[], opts: StartProce
     cwd: REPO_ROOT,
   });
   let out = '';
+  let ready = false;
   const exited = proc.then((r) => ({ exitCode: r.exitCode, signal: r.signal }));
   let readyLine: string;
   try {
     readyLine = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${bin} (pid ${proc.pid}) not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
-      // Keeps draining after the ready line, so the child never blocks on a full pipe.
+      // Keeps draining after the ready line, so the child never blocks on a full pipe. Once
+      // ready, the output is only kept: splitting all of it at every chunk cost this process CPU
+      // in proportion to how much the child had printed (quadratic over a long benchmark).
       proc.all!.on('data', (chunk: Buffer) => {
         out += chunk.toString();
+        if (ready) return;
         const line = out.split('\n').find((l) => opts.ready.test(l));
         if (line) {
+          ready = true;
           clearTimeout(timer);
           resolve(line);
         }
