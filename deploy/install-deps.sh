@@ -103,6 +103,13 @@ ensure_openssl() {
   apt_install openssl openssl
 }
 
+# git: the gitops controllers fetch GitRepositories with it (and `git http-backend` serves the
+# test remotes that want a password).
+ensure_git() {
+  command -v git >/dev/null 2>&1 && return 0
+  apt_install git git
+}
+
 # Network tools. The agent's VM networking: bridges, VXLAN and taps (iproute2's `ip` and
 # `bridge`), DHCP for guests (dnsmasq, the binary only: dnsmasq-base runs no service). The chaos
 # soak (soak/, and e2e/soak.test.ts) gives each agent a host of its own with network namespaces
@@ -215,6 +222,7 @@ ensure_node
 ensure_etcd
 ensure_etcdctl
 ensure_openssl
+ensure_git
 ensure_network_tools
 ensure_vm_runtime
 if [ "${1:-}" = "--debian-image" ]; then ensure_debian_image; fi

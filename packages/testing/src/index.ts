@@ -10,3 +10,4 @@ export * from './cluster.js';
 export * from './vm-process-watcher.js';
 export * from './process-alive.js';
 export * from './audit-log.js';
+export * from './git.js';
