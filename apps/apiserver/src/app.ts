@@ -27,6 +27,7 @@ import { openapiRoutes } from './routes/openapi.js';
 import { answerClientError } from './http/client-errors.js';
 import { healthRoutes } from './routes/health.js';
 import { etcdSnapshotRoutes } from './routes/etcd-snapshot.js';
+import { gitRepositoryWebhookRoutes } from './routes/gitrepository-webhook.js';
 import { EtcdCompactor } from './storage/etcd-compactor.js';
 import { EtcdDbSizeMonitor } from './metrics/etcd-db-size.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
@@ -143,6 +144,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(vmLogRoutes, { kinds, objects: service, agentTls: opts.agentTls });
   await app.register(vmBindingRoutes, { kinds, service });
   await app.register(etcdSnapshotRoutes, { etcd: opts.etcd });
+  await app.register(gitRepositoryWebhookRoutes, { kinds, objects: cache, service });
 
   const compactor = opts.etcdCompactionIntervalMs
     ? new EtcdCompactor(opts.etcd, { intervalMs: opts.etcdCompactionIntervalMs, log: app.log, onCompacted: (revision) => cache.compacted(revision) })

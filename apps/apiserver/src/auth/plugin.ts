@@ -49,6 +49,12 @@ export interface AuthDeps {
 
 /** Health and version: open to anyone, credentials or not (Kubernetes' system:public-info-viewer). */
 const PUBLIC_PATHS = ['/healthz', '/readyz', '/livez', '/version'];
+/**
+ * Webhooks (routes/gitrepository-webhook.ts): outside user authentication and authorization, as
+ * a git host cannot hold a user's token. Each route authenticates its call with a token of its
+ * own, and an Authorization header there carries that token, not a user's.
+ */
+const SELF_AUTHENTICATED_PATHS = ['/hooks'];
 /** Discovery: open to every authenticated user (Kubernetes' system:discovery). */
 const DISCOVERY_PATHS = ['/api', '/apis', '/openapi'];
 
@@ -173,6 +179,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
   app.decorateRequest('user', null);
   app.decorateRequest('authenticatedUser', null);
   app.addHook('onRequest', async (req) => {
+    if (under(pathOf(req.url), SELF_AUTHENTICATED_PATHS)) return void users.set(req, anonymousUser());
     const requester = authenticate(req);
     req.authenticatedUser = requester;
     users.set(req, requester);
@@ -192,7 +199,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
     const user = users.get(req) ?? anonymousUser();
     if (user.groups.includes(SYSTEM_MASTERS)) return;
     const path = pathOf(req.url);
-    if (under(path, PUBLIC_PATHS)) return;
+    if (under(path, PUBLIC_PATHS) || under(path, SELF_AUTHENTICATED_PATHS)) return;
     const attrs = requestAttributes(req.method, req.url);
     if (!attrs.resourceRequest && under(path, DISCOVERY_PATHS) && user.groups.includes(SYSTEM_AUTHENTICATED) && attrs.verb === 'get') return;
     const decision = await chain.authorize(user, attrs, req.body);
