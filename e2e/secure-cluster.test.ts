@@ -39,6 +39,7 @@ const TOKENS = {
   'backup-schedule': 'backup-schedule-token',
   backup: 'backup-token',
   restore: 'restore-token',
+  gitrepository: 'gitrepository-token',
 };
 
 let cluster: TestCluster;
@@ -95,6 +96,7 @@ before(async () => {
       `${TOKENS['backup-schedule']},system:shoal:backup-schedule,16,`,
       `${TOKENS.backup},system:shoal:backup,17,`,
       `${TOKENS.restore},system:shoal:restore,18,`,
+      `${TOKENS.gitrepository},system:shoal:gitrepository,19,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -253,6 +255,7 @@ const CONTROLLERS = [
   'backup-schedule',
   'backup',
   'restore',
+  'gitrepository',
 ] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
@@ -491,6 +494,11 @@ test("each controller's token holds only that controller's rights", async () => 
   assert.equal((await as('backup', 'POST', `${V}/namespaces/default/diskbackups`, { metadata: { name: 'probe-disks' }, spec: {} })).status, 422);
   assert.equal((await as('backup', 'POST', vms, { metadata: { name: 'sneaky' }, spec: {} })).status, 403);
   assert.equal((await as('restore', 'PATCH', `${backups}/none/status`, { status: {} })).status, 403);
+  // The gitrepository controller reads a Secret by name (a repository's credentials) but cannot list them; it writes its repositories' status, not their spec.
+  assert.equal((await as('gitrepository', 'GET', `${V}/namespaces/default/secrets/none`)).status, 404);
+  assert.equal((await as('gitrepository', 'GET', `${V}/namespaces/default/secrets`)).status, 403);
+  assert.equal((await as('gitrepository', 'PATCH', `${V}/namespaces/default/gitrepositories/none/status`, { status: {} })).status, 404);
+  assert.equal((await as('gitrepository', 'PATCH', `${V}/namespaces/default/gitrepositories/none`, { spec: {} })).status, 403);
   for (const who of [
     'scheduler',
     'health',
@@ -504,6 +512,7 @@ test("each controller's token holds only that controller's rights", async () => 
     'backup-schedule',
     'backup',
     'restore',
+    'gitrepository',
   ] as const)
     assert.equal((await as(who, 'DELETE', `${vms}/probe`)).status, 403, who);
   await admin.delete('resourcequota', 'roomy', { namespace: 'default' });

@@ -17,6 +17,7 @@ import { imageController, IMAGE_NAME } from './image/controller.js';
 import { backupScheduleController, BACKUP_SCHEDULE_NAME } from './backupschedule/controller.js';
 import { backupController, BACKUP_NAME } from './backup/controller.js';
 import { restoreController, RESTORE_NAME } from './restore/controller.js';
+import { gitRepositoryController, GITREPOSITORY_NAME } from './gitops/gitrepository/controller.js';
 
 export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
@@ -85,6 +86,12 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     name: RESTORE_NAME,
     description: 'makes the Volumes of a Restore (filled from the Backup by the node agents), then its VirtualMachines, and reports each item',
     build: restoreController,
+  },
+  {
+    name: GITREPOSITORY_NAME,
+    description:
+      "fetches each GitRepository's branch, tag, semver range or commit into the git cache on its interval, at once when a local repository changes or its webhook is called, and writes the commit to its status",
+    build: gitRepositoryController,
   },
 ];
 

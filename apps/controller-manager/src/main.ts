@@ -12,7 +12,7 @@
  * token in DIR/<controller>.token, so it holds only its own role's rights (system:shoal:<controller>).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import yargs from 'yargs';
@@ -21,6 +21,7 @@ import { parse as parseYaml } from 'yaml';
 import { ShoalClient } from '@shoal/client';
 import { checkTiming, defaultIdentity, DEFAULT_ELECTION_TIMING, LeaseElector, type ElectionTiming } from '@shoal/controller-runtime';
 import { CONTROLLER_NAMES, DEFAULT_SETTINGS, selectControllers } from './controllers.js';
+import { defaultGitopsCacheDir } from './controller-env.js';
 import { startHealthServer, type HealthServer } from './http-server.js';
 import { ControllerManager } from './manager.js';
 
@@ -85,6 +86,11 @@ const argv = await yargs(hideBin(process.argv))
     default: DEFAULT_SETTINGS.migrationTargetReadyTimeoutSeconds,
     describe: "Seconds a migration's target node may take to get ready, and its source node then to start the transfer (> 0)",
   })
+  .option('gitops-cache-dir', {
+    type: 'string',
+    default: defaultGitopsCacheDir(),
+    describe: 'Directory where the gitops controllers keep the repositories they fetch and the commits they check out (read at start)',
+  })
   .option('log-level', { type: 'string', default: 'warn', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be an integer 0-65535, got ${a.port}`);
@@ -104,6 +110,7 @@ const argv = await yargs(hideBin(process.argv))
         `--leader-elect-lease-duration ${a['leader-elect-lease-duration']} --leader-elect-renew-deadline ${a['leader-elect-renew-deadline']} --leader-elect-retry-period ${a['leader-elect-retry-period']}: ${(err as Error).message}`,
       );
     }
+    if (!a['gitops-cache-dir'].trim()) throw new Error('--gitops-cache-dir must name a directory');
     const identity = a['leader-elect-identity'];
     if (identity !== undefined && (identity.trim() === '' || identity.length > 1024))
       throw new Error('--leader-elect-identity must be 1-1024 characters, not blank');
@@ -180,6 +187,7 @@ const manager = new ControllerManager({
     nodeMonitorGracePeriodSeconds: argv['node-monitor-grace-period'],
     migrationMinCompletionTimeoutSeconds: argv['migration-min-completion-timeout'],
     migrationTargetReadyTimeoutSeconds: argv['migration-target-ready-timeout'],
+    gitopsCacheDir: resolve(argv['gitops-cache-dir']),
   },
   log,
   electorFor: argv['leader-elect']

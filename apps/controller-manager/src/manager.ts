@@ -18,6 +18,8 @@ import { AlwaysLeader, EventRecorder, InformerFactory, LeaderMetrics, type Contr
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DEFAULT_SETTINGS, type ControllerDefinition, type ControllerEnv, type ControllerSettings } from './controllers.js';
+import { gitopsCacheDir } from './controller-env.js';
+import { gitCache, type GitCache } from './gitops/git/index.js';
 
 export interface ManagerOptions {
   client: ShoalClient;
@@ -58,6 +60,8 @@ export class ControllerManager {
   private readonly stopping = new AbortController();
   private readonly leaderMetrics: LeaderMetrics;
   private synced = false;
+  /** The git cache every scope's controllers share (made when a gitops controller first asks). */
+  private sharedGitCache?: GitCache;
 
   constructor(private readonly opts: ManagerOptions) {
     this.informers = this.scope(opts.client).informers;
@@ -89,6 +93,8 @@ export class ControllerManager {
           }
           return r;
         },
+        gitCache: () =>
+          (this.sharedGitCache ??= gitCache(gitopsCacheDir(this.opts.settings ?? DEFAULT_SETTINGS), this.opts.log.child({ component: 'git-cache' }))),
       };
       scope = { informers, recorders, env };
       this.scopes.set(client, scope);

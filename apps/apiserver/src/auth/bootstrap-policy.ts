@@ -86,6 +86,10 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   // Restore: its status; the Volumes and VirtualMachines it makes (volumes: create, above).
   { apiGroups: [GROUP], resources: ['restores/status'], verbs: ['patch', 'update'] },
   { apiGroups: [GROUP], resources: ['virtualmachines'], verbs: ['create'] },
+  // GitRepository: its repositories and the Secrets they name (credentials), their status.
+  { apiGroups: [GROUP], resources: ['gitrepositories'], verbs: READ },
+  { apiGroups: [GROUP], resources: ['secrets'], verbs: ['get'] },
+  { apiGroups: [GROUP], resources: ['gitrepositories/status'], verbs: ['patch', 'update'] },
   // Backup schedule: a schedule read afresh before a run; the Backup of each run made, a taken
   // name read, finished ones past retention deleted; the schedule's status.
   { apiGroups: [GROUP], resources: ['backupschedules', 'backups'], verbs: READ },
@@ -119,6 +123,7 @@ export const CONTROLLER_RULES: Record<
   | 'image'
   | 'backup'
   | 'restore'
+  | 'gitrepository'
   | 'backup-schedule',
   PolicyRule[]
 > = {
@@ -212,6 +217,15 @@ export const CONTROLLER_RULES: Record<
     { apiGroups: [GROUP], resources: ['backups'], verbs: ['create', 'delete'] },
     // Its status, which it alone writes.
     { apiGroups: [GROUP], resources: ['backupschedules/status'], verbs: ['patch'] },
+    EVENTS,
+  ],
+  gitrepository: [
+    // Its informer; get: a repository read afresh when its status write met a conflict.
+    { apiGroups: [GROUP], resources: ['gitrepositories'], verbs: READ },
+    // The Secret of a repository's spec.secretRef, by name: get only, so it cannot list every Secret.
+    { apiGroups: [GROUP], resources: ['secrets'], verbs: ['get'] },
+    // Its status, which it alone writes.
+    { apiGroups: [GROUP], resources: ['gitrepositories/status'], verbs: ['patch'] },
     EVENTS,
   ],
   backup: [

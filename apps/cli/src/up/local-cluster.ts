@@ -130,6 +130,9 @@ export class LocalCluster {
         '0',
         '--config',
         await componentConfig('controller-manager', { 'controller-tokens-dir': creds.controllerTokensDir }),
+        // What the gitops controllers fetch lives with the rest of this cluster's state.
+        '--gitops-cache-dir',
+        join(dataDir, 'gitops-cache'),
       ],
       logFile: join(logs, 'controller-manager.log'),
       ready: /ready on/,
