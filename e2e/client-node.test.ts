@@ -189,11 +189,19 @@ test('patch: an explicit merge-patch is sent as such, and null removes a field',
   );
   assert.equal((await raw('alpha')).metadata.resourceVersion, before.metadata.resourceVersion);
 
-  // Server-side apply is what client-node's ServerSideApply strategy asks for; until the server
-  // supports it, the answer must be a clear 415, not a silent merge.
-  const ssa = await apiError(() => objects.patch<StockVm>(vm('alpha'), undefined, undefined, 'e2e', true, k8s.PatchStrategy.ServerSideApply));
-  assert.equal(ssa.code, 415);
-  assert.equal(ssa.status.kind, 'Status');
+  // Server-side apply, as client-node's ServerSideApply strategy sends it: the label's value is
+  // the one it has, so the field manager shares it and nothing else (generation included) moves.
+  kc.sent = [];
+  const labelled = { ...ref('alpha'), metadata: { ...ref('alpha').metadata, labels: { app: 'alpha' } } };
+  const ssa = await objects.patch<StockVm>(labelled, undefined, undefined, 'e2e', true, k8s.PatchStrategy.ServerSideApply);
+  const sentApply = kc.sent.find((r) => r.method === 'PATCH');
+  assert.equal(sentApply?.contentType, 'application/apply-patch+yaml');
+  assert.match(sentApply!.url, /[?&]fieldManager=e2e(&|$)/);
+  assert.deepEqual(ssa.metadata?.labels, { app: 'alpha' });
+  assert.equal(ssa.metadata?.generation, 2);
+  const applied = ssa.metadata?.managedFields?.find((e) => e.manager === 'e2e');
+  assert.equal(applied?.operation, 'Apply');
+  assert.deepEqual(applied?.fieldsV1, { 'f:metadata': { 'f:labels': { 'f:app': {} } } });
 });
 
 test('replace: a PUT with the current resourceVersion updates, a stale one is a 409 Conflict', async () => {

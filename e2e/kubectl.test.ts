@@ -226,6 +226,47 @@ test('diff and apply --dry-run=server show a change without making it', async ()
   assert.equal(String(same.stdout), '');
 });
 
+test('apply --server-side: creates, updates, conflicts with another field manager, --force-conflicts wins; --show-managed-fields shows the managers', async () => {
+  const applied = await ok(['apply', '--server-side', '-f', '-'], vmManifest('ssa-web', { vcpus: 1, labels: { app: 'ssa' } }));
+  assert.equal(applied.trim(), 'virtualmachine.shoal.dev/ssa-web serverside-applied');
+  let vm = await getVmJson('ssa-web');
+  assert.equal(vm.spec.resources.vcpus, 1);
+  assert.equal(vm.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined, 'server-side apply keeps no annotation');
+
+  assert.equal(
+    (await ok(['apply', '--server-side', '-f', '-'], vmManifest('ssa-web', { vcpus: 2 }))).trim(),
+    'virtualmachine.shoal.dev/ssa-web serverside-applied',
+  );
+  vm = await getVmJson('ssa-web');
+  assert.equal(vm.spec.resources.vcpus, 2);
+  assert.equal(vm.metadata.generation, 2);
+  assert.equal(vm.metadata.labels, undefined, 'the label kubectl no longer applies is pruned');
+
+  // Another manager may not change what kubectl owns...
+  const conflict = await kubectl(['apply', '--server-side', '--field-manager=other', '-f', '-'], vmManifest('ssa-web', { vcpus: 3 }));
+  assert.notEqual(conflict.exitCode, 0, `the conflicting apply should fail:\n${conflict.stdout}`);
+  assert.match(String(conflict.stderr), /Apply failed with 1 conflict: conflict with "kubectl": \.spec\.resources\.vcpus/);
+  assert.match(String(conflict.stderr), /--force-conflicts/, "kubectl's own advice follows");
+  assert.equal((await getVmJson('ssa-web')).spec.resources.vcpus, 2);
+  // ...unless it forces: then it owns the field.
+  const forced = await ok(['apply', '--server-side', '--field-manager=other', '--force-conflicts', '-f', '-'], vmManifest('ssa-web', { vcpus: 3 }));
+  assert.equal(forced.trim(), 'virtualmachine.shoal.dev/ssa-web serverside-applied');
+
+  const shown = parseYaml(await ok(['get', 'vm', 'ssa-web', '-o', 'yaml', '--show-managed-fields']));
+  assert.equal(shown.spec.resources.vcpus, 3);
+  const managers = shown.metadata.managedFields.map((e: { manager: string; operation: string }) => `${e.manager} ${e.operation}`).sort();
+  assert.deepEqual(managers, ['kubectl Apply', 'other Apply']);
+  const other = shown.metadata.managedFields.find((e: { manager: string }) => e.manager === 'other');
+  assert.deepEqual(other.fieldsV1, { 'f:spec': { 'f:resources': { 'f:memoryMiB': {}, 'f:vcpus': {} } } });
+  const mine = shown.metadata.managedFields.find((e: { manager: string }) => e.manager === 'kubectl');
+  assert.deepEqual(mine.fieldsV1, { 'f:spec': { 'f:resources': { 'f:memoryMiB': {} } } }, 'memoryMiB has the same value in both: shared');
+  assert.equal(parseYaml(await ok(['get', 'vm', 'ssa-web', '-o', 'yaml'])).metadata.managedFields, undefined, 'kubectl hides them unless asked');
+
+  const dry = await ok(['apply', '--server-side', '--dry-run=server', '-f', '-'], vmManifest('ssa-web', { vcpus: 3, labels: { dry: 'run' } }));
+  assert.equal(dry.trim(), 'virtualmachine.shoal.dev/ssa-web serverside-applied (server dry run)');
+  assert.equal((await getVmJson('ssa-web')).metadata.labels, undefined, 'a dry run stores nothing');
+});
+
 test('edit with $KUBE_EDITOR changes the VM', async () => {
   await ok(['apply', '-f', '-'], vmManifest('edited'));
   const r = await execa(KUBECTL, kubectlArgs(['edit', 'vm', 'edited']), {

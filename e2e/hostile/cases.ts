@@ -314,14 +314,28 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
   add('Content-Type', 'create without a Content-Type', 'POST', VMS, j(newVm(fresh())), {}, unsupported);
   for (const ct of ['application/json', 'text/plain', 'application/xml', 'application/yaml'])
     add('Content-Type', `patch as ${ct}`, 'PATCH', VM, j({ metadata: { labels: { a: 'b' } } }), { 'content-type': ct }, unsupported);
+  // Server-side apply: a manager must be named, and the configuration must be a whole object of the kind, claiming no ownership.
+  const APPLY_CT = { 'content-type': 'application/apply-patch+yaml' };
+  const applyBody = `apiVersion: shoal.dev/v1alpha1\nkind: VirtualMachine\nmetadata:\n  name: ${vmName}\n  labels: {a: b}\n`;
+  add('server-side apply', 'apply without a fieldManager', 'PATCH', VM, applyBody, APPLY_CT, invalid('fieldManager'));
+  add('server-side apply', 'apply with an unprintable fieldManager', 'PATCH', `${VM}?fieldManager=a%07b`, applyBody, APPLY_CT, invalid('fieldManager'));
   add(
-    'Content-Type',
-    'server-side apply (not supported)',
+    'server-side apply',
+    'apply without apiVersion and kind',
     'PATCH',
-    VM,
+    `${VM}?fieldManager=hostile`,
     `metadata:\n  labels: {a: b}\n`,
-    { 'content-type': 'application/apply-patch+yaml' },
-    unsupported,
+    APPLY_CT,
+    badRequest('apiVersion'),
+  );
+  add(
+    'server-side apply',
+    'apply claiming managedFields',
+    'PATCH',
+    `${VM}?fieldManager=hostile`,
+    `${applyBody}  managedFields: [{manager: hostile, operation: Apply}]\n`,
+    APPLY_CT,
+    badRequest('metadata.managedFields'),
   );
   add('Content-Type', 'patch without a Content-Type', 'PATCH', VM, j({ metadata: { labels: { a: 'b' } } }), {}, unsupported);
 
@@ -1093,7 +1107,8 @@ export function generateCases(seed: number, s: Seeded): HostileCase[] {
     invalid('status.phase'),
   );
   add('patches', 'patch of a missing object', 'PATCH', `${VMS}/does-not-exist`, { metadata: { labels: { a: 'b' } } }, MERGE, notFound());
-  add('patches', 'patch with force=true and no apply', 'PATCH', `${VM}?force=true`, '[1]', MERGE, badRequest());
+  // PatchOptions are checked before the body, as in Kubernetes: force belongs to apply alone.
+  add('patches', 'patch with force=true and no apply', 'PATCH', `${VM}?force=true`, '[1]', MERGE, invalid('force'));
 
   // ── methods ──────────────────────────────────────────────────────────────────────────────────
   const notAllowed = bad(405, 'MethodNotAllowed');

@@ -1,4 +1,8 @@
-/** Applies the patch formats the API accepts to an object, or explains why it cannot. */
+/**
+ * The patch formats the API accepts, and how merge and JSON patches change an object. Server-side
+ * apply (`application/apply-patch+yaml`) is not a patch of the object but a configuration
+ * merged with ownership of fields: apply/field-manager.ts.
+ */
 import fastJsonPatch from 'fast-json-patch';
 import { ApiError, badRequest, type KubeObject } from '@shoal/api';
 import { applyMergePatch, type Json } from '@shoal/api';
@@ -23,16 +27,10 @@ export function patchTypeOf(contentType: string | undefined): PatchType {
       'UnsupportedMediaType',
       `the body of the request was in an unknown format - accepted media types include: ${Object.keys(PATCH_TYPES).join(', ')}`,
     );
-  if (type === 'apply')
-    throw new ApiError(
-      415,
-      'UnsupportedMediaType',
-      'server-side apply is not supported yet; use client-side apply (kubectl apply without --server-side, or shoalctl apply)',
-    );
   return type;
 }
 
-export function applyPatch(current: KubeObject, type: PatchType, patch: unknown): unknown {
+export function applyPatch(current: KubeObject, type: Exclude<PatchType, 'apply'>, patch: unknown): unknown {
   if (type === 'merge') {
     if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest('a merge patch must be a JSON object');
     return applyMergePatch(current as unknown as Json, patch as Json);

@@ -2,8 +2,9 @@
  * A new object as the server takes it, before admission and validation (kube-apiserver's
  * rest.BeforeCreate): the envelope checked, a name (generated from generateName if asked for),
  * identity and bookkeeping set by the server whatever the client sent, no status (it is written
- * through /status), then what the kind's strategy sets itself. Pure, so every rule is tested
- * without a store.
+ * through /status), then what the kind's strategy sets itself. managedFields stay as sent: the
+ * field manager (apply/field-manager.ts) judges them once the object is final. Pure, so every
+ * rule is tested without a store.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { invalid, timestamp, type KindInfo, type KubeObject } from '@shoal/api';
@@ -31,7 +32,6 @@ export function prepareCreate(kind: KindInfo, body: unknown, namespace: string |
   delete meta.resourceVersion;
   delete meta.deletionTimestamp;
   delete meta.deletionGracePeriodSeconds;
-  delete meta.managedFields;
   // Status is written by controllers through /status, never by the creator.
   if (kind.hasStatus) delete obj.status;
   strategyFor(kind).prepareForCreate?.(obj);

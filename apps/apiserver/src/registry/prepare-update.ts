@@ -50,7 +50,7 @@ export function prepareUpdate(req: UpdateRequest): KubeObject {
     m.uid = current.metadata.uid;
     m.creationTimestamp = current.metadata.creationTimestamp;
     m.generation = current.metadata.generation;
-    delete m.managedFields;
+    // managedFields stay as sent (none: as stored), for the field manager to judge (apply/field-manager.ts).
     if (current.metadata.deletionTimestamp) {
       m.deletionTimestamp = current.metadata.deletionTimestamp;
       m.deletionGracePeriodSeconds = current.metadata.deletionGracePeriodSeconds;

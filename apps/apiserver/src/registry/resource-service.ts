@@ -8,7 +8,9 @@
  * bookkeeping, the strategy's own fields) → mutating admission → schema validation and defaulting
  * → the strategy's checks → validating admission → one compare-and-swap in etcd, carrying the
  * guards of everything admission read. A guard that fails means something admission read has
- * changed: the write is admitted again from fresh reads.
+ * changed: the write is admitted again from fresh reads. Just before it is stored, the field
+ * manager records who owns which field (apply/field-manager.ts); a server-side apply works out the
+ * object to write from the configuration and that ownership first, then goes the same way.
  */
 import {
   alreadyExists,
@@ -39,6 +41,9 @@ import { finishUpdate, prepareUpdate } from './prepare-update.js';
 import { validateAndDefault, type FieldValidation } from './schema-validation.js';
 import { strategyFor } from './kind-strategies.js';
 import { applyPatch, type PatchType } from './patch.js';
+import { applyConfiguration, recordUpdate } from './apply/field-manager.js';
+import { checkConfiguration } from './apply/config-check.js';
+import { isApplyConflict } from './apply/conflicts.js';
 import { listFromCache, listFromEtcd, type ListQuery } from './resource-list.js';
 import { checkResourceVersionParam } from './resource-version.js';
 import { ResourceWatch, type WatchRequest, type WatchSink } from './resource-watch.js';
@@ -55,7 +60,21 @@ export interface Scope {
 export interface WriteOptions {
   fieldValidation: FieldValidation;
   dryRun: boolean;
+  /** Who the write is credited to in managedFields; the apiserver itself when not given. */
+  fieldManager?: string;
 }
+
+export interface ApplyOptions extends WriteOptions {
+  fieldManager: string;
+  /** Take over the fields other managers own instead of failing with their conflicts. */
+  force: boolean;
+}
+
+/** Sets managedFields on the object about to be stored: from what the write changed, or as an apply worked them out. */
+type TrackFields = (live: KubeObject | undefined, next: KubeObject) => void;
+
+/** The manager of writes the apiserver makes itself (built-in namespaces, bootstrap policy). */
+export const APISERVER_MANAGER = 'shoal-apiserver';
 
 export interface WriteResult {
   object: KubeObject;
@@ -113,8 +132,9 @@ export class ResourceService {
     return new ResourceWatch(this.cache, this.store, req, sink);
   }
 
-  async create(kind: KindInfo, namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<WriteResult> {
+  async create(kind: KindInfo, namespace: string | undefined, body: unknown, opts: WriteOptions, track?: TrackFields): Promise<WriteResult> {
     const object = prepareCreate(kind, body, namespace);
+    track ??= updateTracker({ kind }, opts, object.metadata.managedFields);
     const name = object.metadata.name!;
     const key = objectKeyPath(kind, namespace, name);
     let warnings: string[] | undefined;
@@ -124,6 +144,8 @@ export class ResourceService {
       const found = validateAndDefault(kind, object, opts.fieldValidation);
       warnings ??= found;
       finishCreate(kind, object);
+      storedForm(kind, object); // too big to store: refused before its fields are tracked (which costs by the field)
+      track(undefined, object);
       guards.push(...(await admission.validate(fresh)));
       const stored = storedForm(kind, object);
       if (opts.dryRun) {
@@ -145,9 +167,45 @@ export class ResourceService {
     return this.replace(s, current, incoming, opts);
   }
 
+  /**
+   * Server-side apply: creates the object from the configuration when there is none (not
+   * through /status), else merges it into the current one with the ownership of fields, and
+   * stores the result as an update. Retried on a concurrent write, as patches are, unless the
+   * configuration names a resourceVersion.
+   */
+  async apply(s: Scope, body: unknown, opts: ApplyOptions): Promise<WriteResult & { created: boolean }> {
+    const checked = checkConfiguration({ ...s, fieldValidation: opts.fieldValidation }, body);
+    const { config } = checked;
+    const pinned = config.metadata.resourceVersion;
+    const req = { kind: s.kind, manager: opts.fieldManager, subresource: s.subresource, force: opts.force };
+    const withWarnings = (r: WriteResult, created: boolean) => ({ ...r, warnings: [...checked.warnings, ...r.warnings], created });
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.store.get(this.key(s));
+      try {
+        if (!current) {
+          if (s.subresource) throw notFound(target(s.kind, s.name));
+          if (pinned || config.metadata.uid) throw nothingToPin(s.kind, s.name, pinned ? 'a resourceVersion' : `uid ${config.metadata.uid}`);
+          const { object, managedFields } = withoutManaged(applyConfiguration(req, undefined, config));
+          const created = await this.create(s.kind, s.namespace, object, opts, (_live, next) => setManaged(next, managedFields));
+          return withWarnings(created, true);
+        }
+        checkResourceVersionPrecondition(s.kind, s.name, pinned, current.object);
+        const { object, managedFields } = withoutManaged(applyConfiguration(req, current.object, config));
+        const updated = await this.replace(s, current, object, opts, (_live, next) => setManaged(next, managedFields));
+        return withWarnings(updated, false);
+      } catch (err) {
+        // Someone created, changed or deleted the object since it was read: apply to what is there now.
+        const raced =
+          err instanceof ApiError && (err.reason === 'AlreadyExists' || (err.reason === 'Conflict' && !isApplyConflict(err)) || (err.code === 404 && current));
+        if (!raced || pinned || attempt >= PATCH_CONFLICT_RETRIES) throw err;
+      }
+    }
+  }
+
   async patch(s: Scope, type: PatchType, patch: unknown, opts: WriteOptions): Promise<WriteResult> {
     // A patch that names a resourceVersion is a precondition; one that does not applies to
     // whatever is current, retrying on conflicts.
+    if (type === 'apply') throw new Error('server-side apply goes through apply(), not patch()');
     const pinned = patchPinsVersion(patch);
     for (let attempt = 0; ; attempt++) {
       const current = await this.load(s);
@@ -163,8 +221,9 @@ export class ResourceService {
   }
 
   /** An update of `current` to `body` (a PUT's, or a patch's result); the last finalizer leaving an object being deleted removes it. */
-  private async replace(s: Scope, current: StoredObject, body: unknown, opts: WriteOptions): Promise<WriteResult> {
+  private async replace(s: Scope, current: StoredObject, body: unknown, opts: WriteOptions, track?: TrackFields): Promise<WriteResult> {
     const next = prepareUpdate({ ...s, body, current: current.object });
+    track ??= updateTracker(s, opts, next.metadata.managedFields);
     let warnings: string[] | undefined;
     return this.admitted(
       { operation: 'update', kind: s.kind, namespace: s.namespace, object: next, oldObject: current.object },
@@ -174,6 +233,8 @@ export class ResourceService {
         const found = validateAndDefault(s.kind, next, opts.fieldValidation);
         warnings ??= found;
         finishUpdate(s.kind, next, current.object);
+        storedForm(s.kind, next); // too big to store: refused before its fields are tracked (which costs by the field)
+        track(current.object, next);
         const stored = storedForm(s.kind, next);
         if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length) {
           if (!opts.dryRun) await this.remove(s, current.revision);
@@ -305,6 +366,20 @@ export class ResourceService {
   }
 }
 
+/** A configuration pinned to a version (or incarnation) of an object that does not exist. */
+function nothingToPin(kind: KindInfo, name: string, what: string): ApiError {
+  return new ApiError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${kind.plural}.${kind.group} "${name}": the configuration names ${what}, and no such object exists`,
+    {
+      name,
+      group: kind.group,
+      kind: kind.plural,
+    },
+  );
+}
+
 function guardsKeptFailing(kind: KindInfo, name: string): ApiError {
   return new ApiError(
     409,
@@ -316,6 +391,25 @@ function guardsKeptFailing(kind: KindInfo, name: string): ApiError {
       kind: kind.plural,
     },
   );
+}
+
+/** What an update records: the fields the write changed, credited to its manager. `requested` is the managedFields the write sent, kept for every attempt. */
+function updateTracker(s: Pick<Scope, 'kind' | 'subresource'>, opts: WriteOptions, requested: KubeObject['metadata']['managedFields']): TrackFields {
+  const req = { kind: s.kind, manager: opts.fieldManager ?? APISERVER_MANAGER, subresource: s.subresource };
+  return (live, next) => {
+    setManaged(next, requested);
+    recordUpdate(req, live, next);
+  };
+}
+
+function withoutManaged(object: KubeObject): { object: KubeObject; managedFields: KubeObject['metadata']['managedFields'] } {
+  const { managedFields, ...metadata } = object.metadata;
+  return { object: { ...object, metadata }, managedFields };
+}
+
+function setManaged(object: KubeObject, managedFields: KubeObject['metadata']['managedFields']): void {
+  if (managedFields === undefined) delete object.metadata.managedFields;
+  else object.metadata.managedFields = structuredClone(managedFields);
 }
 
 function patchPinsVersion(patch: unknown): boolean {

@@ -106,8 +106,17 @@ test('merge patch and JSON patch; generation moves only with the spec', async ()
     { 'content-type': 'application/merge-patch+json' },
   );
   assert.equal(pinned.status, 409, 'a patch naming an old resourceVersion is a failed precondition');
-  const ssa = await api('PATCH', `${VMS}/patchy`, 'spec: {}', { 'content-type': 'application/apply-patch+yaml' });
-  assert.equal(ssa.status, 415);
+  // Server-side apply merges its configuration: what it leaves out stays (routes/server-side-apply.test.ts has the rest).
+  const applyYaml = { 'content-type': 'application/apply-patch+yaml' };
+  const configuration = 'apiVersion: shoal.dev/v1alpha1\nkind: VirtualMachine\nmetadata: {name: patchy}\nspec:\n  cmdline: quiet\n';
+  const ssa = await api('PATCH', `${VMS}/patchy?fieldManager=tester`, configuration, applyYaml);
+  assert.equal(ssa.status, 200, JSON.stringify(ssa.body));
+  assert.equal(ssa.body.spec.cmdline, 'quiet');
+  assert.equal(ssa.body.spec.resources.vcpus, 4);
+  assert.equal(ssa.body.metadata.generation, 3);
+  const unnamed = await api('PATCH', `${VMS}/patchy`, configuration, applyYaml);
+  assert.equal(unnamed.status, 422, 'an apply must name its field manager');
+  assert.equal(unnamed.body.details.causes[0].field, 'fieldManager');
 });
 
 test('status is written through /status only', async () => {

@@ -10,6 +10,7 @@ import { parseFieldValidation } from '../registry/schema-validation.js';
 import { patchTypeOf } from '../registry/patch.js';
 import { parseDeleteOptions } from '../registry/delete-options.js';
 import { isDryRun } from '../registry/dry-run.js';
+import { fieldManagerOf, forceOf, type OptionsKind } from '../registry/apply/manager-options.js';
 import { streamWatch } from '../http/watch-stream.js';
 import { toTable, wantsTable, type IncludeObject } from '../http/table.js';
 import { DELETE_OPTIONS_SCHEMA_ID } from '../schemas-openapi.js';
@@ -36,6 +37,7 @@ interface Query {
   pretty?: string;
   propagationPolicy?: string;
   gracePeriodSeconds?: number;
+  force?: string;
 }
 
 interface Params {
@@ -70,7 +72,9 @@ const writeQuery = {
   type: 'object',
   properties: {
     fieldValidation: { type: 'string', enum: ['Strict', 'Warn', 'Ignore'], description: 'Unknown fields: reject (default), warn, or drop' },
-    fieldManager: str('Name of the writer (recorded for compatibility)'),
+    fieldManager: str(
+      'Who is writing, as recorded in metadata.managedFields (at most 128 printable characters). Required for server-side apply; other writes default to the start of the User-Agent.',
+    ),
     dryRun: {
       anyOf: [
         { type: 'string', enum: ['All'] },
@@ -138,7 +142,11 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
       ...extra,
     });
     const scope = (req: Req, subresource?: 'status'): Scope => ({ kind, namespace: req.params.namespace, name: req.params.name!, subresource });
-    const writeOpts = (req: Req) => ({ fieldValidation: parseFieldValidation(req.query.fieldValidation), dryRun: isDryRun(req.query.dryRun) });
+    const writeOpts = (req: Req, options: OptionsKind, apply = false) => ({
+      fieldValidation: parseFieldValidation(req.query.fieldValidation),
+      dryRun: isDryRun(req.query.dryRun),
+      fieldManager: fieldManagerOf(options, req.query.fieldManager, req.headers['user-agent'], apply),
+    });
 
     const listOrWatch = async (req: Req, reply: FastifyReply, namespace: string | undefined) => {
       const labels = parseLabelSelector(req.query.labelSelector);
@@ -194,7 +202,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
         response: { 201: objectRef, default: statusRef },
       },
       config: { resource: kind.plural, verb: 'create' },
-      handler: async (req: Req, reply) => sendWrite(reply, 201, await service.create(kind, req.params.namespace, req.body, writeOpts(req))),
+      handler: async (req: Req, reply) => sendWrite(reply, 201, await service.create(kind, req.params.namespace, req.body, writeOpts(req, 'CreateOptions'))),
     });
     app.delete(collection, {
       schema: {
@@ -244,20 +252,37 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
           response: { 200: objectRef, default: statusRef },
         },
         config: { resource: kind.plural, verb: 'update' },
-        handler: async (req: Req, reply) => sendWrite(reply, 200, await service.update(scope(req, subresource), req.body, writeOpts(req))),
+        handler: async (req: Req, reply) => sendWrite(reply, 200, await service.update(scope(req, subresource), req.body, writeOpts(req, 'UpdateOptions'))),
       });
       app.patch(path, {
         schema: {
           ...meta(`patch${suffix}`, 'patch', { summary: `Partially update ${what}` }),
           params,
-          querystring: { ...writeQuery, properties: { ...writeQuery.properties, force: { type: 'string' } } },
-          body: { type: 'object', description: 'JSON merge patch (RFC 7386) or JSON patch (RFC 6902)' },
+          querystring: {
+            ...writeQuery,
+            properties: {
+              ...writeQuery.properties,
+              force: { type: 'string', description: 'Server-side apply only: take over the fields other managers own instead of failing with a conflict' },
+            },
+          },
+          body: {
+            type: 'object',
+            description:
+              'JSON merge patch (RFC 7386), JSON patch (RFC 6902), or for server-side apply (application/apply-patch+yaml) the object as its applier wants it (YAML or JSON)',
+          },
           consumes: ['application/merge-patch+json', 'application/json-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'],
-          response: { 200: objectRef, default: statusRef },
+          response: { 200: objectRef, 201: objectRef, default: statusRef },
         },
         config: { resource: kind.plural, verb: 'patch' },
-        handler: async (req: Req, reply) =>
-          sendWrite(reply, 200, await service.patch(scope(req, subresource), patchTypeOf(req.headers['content-type']), req.body, writeOpts(req))),
+        handler: async (req: Req, reply) => {
+          const type = patchTypeOf(req.headers['content-type']);
+          const apply = type === 'apply';
+          const force = forceOf(req.query.force, apply);
+          const opts = writeOpts(req, 'PatchOptions', apply);
+          if (!apply) return sendWrite(reply, 200, await service.patch(scope(req, subresource), type, req.body, opts));
+          const applied = await service.apply(scope(req, subresource), req.body, { ...opts, fieldManager: opts.fieldManager, force });
+          return sendWrite(reply, applied.created ? 201 : 200, applied);
+        },
       });
     }
     app.delete(item, {

@@ -165,9 +165,9 @@ export interface ObjectMeta {
    */
   ownerReferences?: OwnerReference[];
   /**
-   * Accepted for compatibility; not used.
+   * Which manager owns which fields (server-side apply). Kept by the server on every write: a write may replace it with well-formed entries, and an empty list (or one empty entry) clears it.
    */
-  managedFields?: {}[];
+  managedFields?: ManagedFieldsEntry[];
 }
 export interface OwnerReference {
   apiVersion: string;
@@ -176,6 +176,36 @@ export interface OwnerReference {
   uid: string;
   controller?: boolean;
   blockOwnerDeletion?: boolean;
+}
+/**
+ * The fields one manager owns, as Kubernetes records them.
+ */
+export interface ManagedFieldsEntry {
+  /**
+   * Who wrote the fields: the request's fieldManager, or the start of its User-Agent.
+   */
+  manager?: string;
+  /**
+   * Apply: a server-side apply, whose fields the manager keeps until it applies without them. Update: any other write; the manager owns what it changed until someone else changes it.
+   */
+  operation?: 'Apply' | 'Update';
+  /**
+   * The version the fields are named in.
+   */
+  apiVersion?: string;
+  /**
+   * When the manager last changed one of its fields (RFC 3339).
+   */
+  time?: string;
+  fieldsType?: 'FieldsV1';
+  /**
+   * The fields, as a tree: f:<field>, k:<map list item's keys>, v:<set item>, i:<index>; '.' marks a node that is owned itself.
+   */
+  fieldsV1?: {};
+  /**
+   * The subresource written through (status), if not the object itself.
+   */
+  subresource?: string;
 }
 /**
  * What to back up: the VMs named, or those the selector picks, or (neither) every VM of the namespace; each with its Volumes and the manifests of both.
