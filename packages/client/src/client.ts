@@ -25,13 +25,23 @@ export interface WriteOptions extends ObjectOptions {
   /** `Strict` turns unknown fields into a 400 instead of silently dropping them. */
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
   dryRun?: boolean;
+  /**
+   * Who the write is credited to in metadata.managedFields; the server takes the start of the
+   * User-Agent when it is not given. Required with `type: 'apply'`.
+   */
+  fieldManager?: string;
 }
 
 export interface PatchOptions extends WriteOptions {
-  /** `merge`: RFC 7386 JSON merge patch; `json`: RFC 6902 JSON patch. */
-  type: 'merge' | 'json';
+  /**
+   * `merge`: RFC 7386 JSON merge patch; `json`: RFC 6902 JSON patch; `apply`: server-side apply
+   * (the body is the object as this field manager wants it; see serverSideApply).
+   */
+  type: 'merge' | 'json' | 'apply';
   /** Patch the status subresource instead of the object. */
   status?: boolean;
+  /** Apply only: take over fields other managers own instead of failing with 409 Conflict. */
+  force?: boolean;
 }
 
 export interface DeleteOptions extends ObjectOptions {
@@ -70,7 +80,7 @@ export interface TableOptions extends ListOptions {
   name?: string;
 }
 
-const PATCH_TYPES = { merge: 'application/merge-patch+json', json: 'application/json-patch+json' } as const;
+const PATCH_TYPES = { merge: 'application/merge-patch+json', json: 'application/json-patch+json', apply: 'application/apply-patch+yaml' } as const;
 
 export class ShoalClient {
   private readonly transport: Transport;
@@ -159,7 +169,9 @@ export class ShoalClient {
   patch<T extends KubeObject = KubeObject>(kind: KindName, name: string, patch: unknown, opts: PatchOptions): Promise<T> {
     const k = resolveKind(kind);
     const path = resourcePath(k, { namespace: itemNamespace(k, opts.namespace), name, subresource: opts.status ? 'status' : undefined });
-    return this.request<T>('PATCH', path, { body: patch, contentType: PATCH_TYPES[opts.type], query: writeQuery(opts), signal: opts.signal });
+    // An apply body is sent as JSON, which is YAML too (as kubectl sends it).
+    const query = { ...writeQuery(opts), ...(opts.type === 'apply' && opts.force !== undefined ? { force: String(opts.force) } : {}) };
+    return this.request<T>('PATCH', path, { body: patch, contentType: PATCH_TYPES[opts.type], query, signal: opts.signal });
   }
 
   /** Answers the object as it was deleted, or still present with a deletionTimestamp while finalizers remain. */
@@ -291,5 +303,5 @@ function listQuery(opts: ListOptions) {
 }
 
 function writeQuery(opts: WriteOptions) {
-  return { fieldValidation: opts.fieldValidation, dryRun: opts.dryRun ? 'All' : undefined };
+  return { fieldValidation: opts.fieldValidation, dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager || undefined };
 }

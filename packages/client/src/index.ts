@@ -21,6 +21,8 @@ export type { BackoffOptions } from './backoff.js';
 export { isConnectionError, isNeverConnectedError } from './connection-errors.js';
 export { applyManifest, kindOfManifest, ManifestError } from './apply/apply.js';
 export type { ApplyResult, ApplyOptions, Applied } from './apply/apply.js';
+export { serverSideApply } from './apply/server-side-apply.js';
+export type { ServerSideApplyOptions, ServerSideApplied } from './apply/server-side-apply.js';
 export { threeWayMergePatch, applyMergePatch, deepEqual } from './apply/three-way-merge.js';
 export type { Json, JsonObject } from './apply/three-way-merge.js';
 export { LAST_APPLIED_ANNOTATION, readLastApplied, withLastApplied } from './apply/last-applied.js';

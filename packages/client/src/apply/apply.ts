@@ -18,6 +18,8 @@ export interface ApplyOptions {
   namespace?: string;
   /** Strict by default: a misspelt field is an error, not silently dropped. */
   fieldValidation?: WriteOptions['fieldValidation'];
+  /** Who the writes are credited to in managedFields (the server takes the User-Agent's name otherwise). */
+  fieldManager?: string;
   /** Attempts when other writers keep winning the race. */
   maxAttempts?: number;
   signal?: AbortSignal;
@@ -60,7 +62,7 @@ export async function applyManifest<T extends KubeObject = KubeObject>(
   const name = manifest.metadata?.name;
   if (!name) throw new ManifestError(`${kind.kind} has no metadata.name (apply needs a name to find the object again)`);
   const namespace = kind.namespaced ? manifest.metadata.namespace || opts.namespace || undefined : undefined;
-  const write = { namespace, fieldValidation: opts.fieldValidation ?? 'Strict', signal: opts.signal } as const;
+  const write = { namespace, fieldValidation: opts.fieldValidation ?? 'Strict', fieldManager: opts.fieldManager, signal: opts.signal } as const;
   const { annotated } = withLastApplied({ apiVersion: kind.apiVersion, ...manifest });
   const maxAttempts = opts.maxAttempts ?? 5;
 

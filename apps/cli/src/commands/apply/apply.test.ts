@@ -127,3 +127,55 @@ test('-n that contradicts the manifest namespace refuses the object instead of g
   assert.match(r.stderr, /does not match the namespace "default".*--namespace=dir-ns/);
   assert.ok(await notFound(cluster.client.get('vm', 'elsewhere', { namespace: 'dir-ns' })));
 });
+
+test('--server-side: created, configured, unchanged; the fields belong to the field manager (shoalctl by default)', async () => {
+  const file = join(dir, 'ssa.yaml');
+  await writeFile(file, vmYaml('ssa', { vcpus: 1, labels: { app: 'ssa' } }));
+  const first = await shoalctl(['--server', cluster.url, 'apply', '--server-side', '-f', file]);
+  assert.equal(first.exitCode, 0, first.stderr);
+  assert.equal(first.stdout, 'virtualmachine.shoal.dev/ssa created\n');
+  const created = await cluster.client.get('vm', 'ssa');
+  assert.deepEqual(
+    created.metadata.managedFields?.map((e) => [e.manager, e.operation]),
+    [['shoalctl', 'Apply']],
+  );
+  assert.equal(created.metadata.annotations?.[LAST_APPLIED_ANNOTATION], undefined, 'no last-applied annotation: the server keeps track');
+
+  await writeFile(file, vmYaml('ssa', { vcpus: 2 }));
+  const second = await shoalctl(['--server', cluster.url, 'apply', '--server-side', '-f', file]);
+  assert.equal(second.stdout, 'virtualmachine.shoal.dev/ssa configured\n', second.stderr);
+  const live = await cluster.client.get<VirtualMachine>('vm', 'ssa');
+  assert.equal(live.spec.resources.vcpus, 2);
+  assert.equal(live.metadata.labels, undefined, 'the label it stopped applying is gone');
+  const third = await shoalctl(['--server', cluster.url, 'apply', '--server-side', '-f', file]);
+  assert.equal(third.stdout, 'virtualmachine.shoal.dev/ssa unchanged\n');
+});
+
+test('--server-side conflicts name the fields and their manager and say what to do; --force-conflicts takes them over', async () => {
+  const file = join(dir, 'contested.yaml');
+  await writeFile(file, vmYaml('contested', { vcpus: 1 }));
+  assert.equal((await shoalctl(['--server', cluster.url, 'apply', '--server-side', '--field-manager', 'team-a', '-f', file])).exitCode, 0);
+  await writeFile(file, vmYaml('contested', { vcpus: 4 }));
+  const refused = await shoalctl(['--server', cluster.url, 'apply', '--server-side', '-f', file]);
+  assert.equal(refused.exitCode, 1);
+  assert.equal(refused.stdout, '');
+  assert.match(
+    refused.stderr,
+    /^Error from server \(Conflict\): error when applying ".*contested\.yaml": Apply failed with 1 conflict: conflict with "team-a": \.spec\.resources\.vcpus$/m,
+  );
+  assert.match(refused.stderr, /--force-conflicts to take them over/);
+  assert.equal((await cluster.client.get<VirtualMachine>('vm', 'contested')).spec.resources.vcpus, 1);
+
+  const forced = await shoalctl(['--server', cluster.url, 'apply', '--server-side', '--force-conflicts', '-f', file]);
+  assert.equal(forced.exitCode, 0, forced.stderr);
+  assert.equal(forced.stdout, 'virtualmachine.shoal.dev/contested configured\n');
+  const live = await cluster.client.get<VirtualMachine>('vm', 'contested');
+  assert.equal(live.spec.resources.vcpus, 4);
+  const owners = Object.fromEntries((live.metadata.managedFields ?? []).map((e) => [e.manager, JSON.stringify(e.fieldsV1)]));
+  assert.match(owners.shoalctl!, /f:vcpus/);
+  assert.doesNotMatch(owners['team-a'] ?? '', /f:vcpus/);
+
+  const misuse = await shoalctl(['--server', cluster.url, 'apply', '--force-conflicts', '-f', file]);
+  assert.equal(misuse.exitCode, 2);
+  assert.match(misuse.stderr, /--force-conflicts only works with --server-side/);
+});

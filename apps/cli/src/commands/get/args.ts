@@ -15,6 +15,7 @@ export interface GetArgs extends GlobalArgs {
   watch: boolean;
   showLabels: boolean;
   headers: boolean;
+  showManagedFields?: boolean;
 }
 
 export interface GetTarget {

@@ -15,6 +15,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
       .option('all-namespaces', { alias: 'A', type: 'boolean', default: false, describe: 'List across all namespaces' })
       .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'After listing, print changes until interrupted' })
       .option('show-labels', { type: 'boolean', default: false, describe: 'Add a LABELS column' })
+      .option('show-managed-fields', { type: 'boolean', default: false, describe: 'With -o yaml|json: keep metadata.managedFields (who owns which field)' })
       .option('headers', { type: 'boolean', default: true, describe: 'Print the header row (--no-headers to omit)' }) as never,
   handler: (args) => import('./get.js').then((m) => m.get(args)),
 };

@@ -77,6 +77,17 @@ test('-o json and -o name', async () => {
   assert.equal(names.stdout, 'virtualmachine.shoal.dev/alpha\nvirtualmachine.shoal.dev/beta\n');
 });
 
+test('-o yaml|json leave metadata.managedFields out, as kubectl does, unless --show-managed-fields', async () => {
+  const [hidden, shown] = await Promise.all([get('vm', 'beta', '-n', 'g', '-o', 'json'), get('vm', 'beta', '-n', 'g', '-o', 'yaml', '--show-managed-fields')]);
+  assert.equal(JSON.parse(hidden.stdout).metadata.managedFields, undefined);
+  const entries = (parseYaml(shown.stdout) as { metadata: { managedFields: { manager: string; operation: string }[] } }).metadata.managedFields;
+  assert.deepEqual(
+    entries.map((e) => [e.manager, e.operation]),
+    [['shoal-client', 'Update']],
+    'the test client created it (its User-Agent names the manager)',
+  );
+});
+
 test('-l and --field-selector filter; -A lists every namespace with a NAMESPACE column', async () => {
   const [byLabel, byField, all] = await Promise.all([
     get('vm', '-n', 'g', '-l', 'app=web', '-o', 'name'),

@@ -58,11 +58,12 @@ async function printObjects(client: ShoalClient, target: GetTarget, args: GetArg
   if (target.names.length === 0) {
     const list = await client.listAll(target.kind, { namespace: target.namespace, labelSelector: target.labelSelector, fieldSelector: target.fieldSelector });
     if (list.items.length === 0 && format === 'name') process.stderr.write(`${noResources(target)}\n`);
-    process.stdout.write(formatObjects(target.kind, list.items, format, false));
+    process.stdout.write(formatObjects(target.kind, list.items, format, false, { showManagedFields: args.showManagedFields }));
     return 0;
   }
   const { found: objects, missing } = await eachName(target, (name) => client.get(target.kind, name, { namespace: target.namespace }));
-  if (objects.length > 0) process.stdout.write(formatObjects(target.kind, objects, format, target.names.length === 1));
+  if (objects.length > 0)
+    process.stdout.write(formatObjects(target.kind, objects, format, target.names.length === 1, { showManagedFields: args.showManagedFields }));
   return missing;
 }
 

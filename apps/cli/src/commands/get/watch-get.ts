@@ -27,7 +27,8 @@ export async function watchGet(client: ShoalClient, target: GetTarget, args: Get
 
   const print = (objects: KubeObject[]) => {
     if (!tabular) {
-      for (const o of objects) process.stdout.write(formatStreamedObject(target.kind, o, args.output as 'yaml' | 'json' | 'name'));
+      for (const o of objects)
+        process.stdout.write(formatStreamedObject(target.kind, o, args.output as 'yaml' | 'json' | 'name', { showManagedFields: args.showManagedFields }));
       return;
     }
     const { header, rows } = tableView(objectTable(target.kind, objects), view);
