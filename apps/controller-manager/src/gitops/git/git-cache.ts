@@ -234,9 +234,9 @@ class RepositoryCache implements GitCache {
       const files = join(temp, 'tree');
       await mkdir(files);
       // A private index, outside the files: the bare repository has none, and the tree must hold only the commit's files.
-      const inTemp: GitRun = { ...run, env: { ...run.env, GIT_INDEX_FILE: join(temp, 'index') } };
-      await git(['--work-tree', files, 'read-tree', commit], inTemp, paths.gitDir);
-      await git(['--work-tree', files, 'checkout-index', '--all'], inTemp, paths.gitDir);
+      const inTemp: GitRun = { ...run, env: { ...run.env, GIT_INDEX_FILE: join(temp, 'index'), GIT_WORK_TREE: files } };
+      await git(['read-tree', commit], inTemp, paths.gitDir);
+      await git(['checkout-index', '--all'], inTemp, paths.gitDir);
       await rename(files, dir).catch(async (err: NodeJS.ErrnoException) => {
         // Another process wrote the same commit's tree first: the same files.
         if (!(err.code === 'ENOTEMPTY' || err.code === 'EEXIST') || !(await isDirectory(dir))) throw err;
