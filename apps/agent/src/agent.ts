@@ -34,11 +34,12 @@ import type { RuntimeDriver } from './runtime/driver.js';
 import { stopAndWait } from './runtime/stop-and-wait.js';
 import { QemuDriver } from './runtime/qemu/qemu-driver.js';
 import { SimulatedDriver } from './runtime/simulated/simulated-driver.js';
-import { registerNode } from './node-registration.js';
+import { publishFencing, registerNode } from './node-registration.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { FenceClock } from './fencing/fence-clock.js';
 import { FenceMonitor } from './fencing/fence-monitor.js';
-import { RENEWALS_PER_LEASE } from './fencing/timing.js';
+import { fencingTimingError, RENEWALS_PER_LEASE } from './fencing/timing.js';
+import { changeFenceTimeout, readFenceTimeoutFile, writeFenceTimeoutFile } from './fencing/fence-timeout-change.js';
 import { vmController } from './vm/controller.js';
 import { volumeReleaseController } from './volumes/release-controller.js';
 import type { VolumeAccess } from './volumes/volume-access.js';
@@ -121,15 +122,54 @@ export class Agent {
   private http?: FastifyInstance;
   private relisting?: Promise<void>;
   private readonly stopping = new AbortController();
+  /** The fence timeout in force (setFenceTimeout changes it). */
+  private fenceTimeoutSeconds: number;
+  /** The backup bandwidth cap in force, MiB/s (setBackupBandwidth changes it). */
+  private backupBandwidthMiBps: number;
+  /** The fence timeout in force for the VM supervisors, which read it as it changes. */
+  private readonly fenceFile: string;
   address = '';
 
   constructor(private readonly o: AgentOptions) {
     this.client = new ShoalClient({ server: o.server, token: o.token, caFile: o.caFile, userAgent: `shoal-agent/${o.nodeName}` });
     this.clock = new FenceClock(o.leaseDurationSeconds * 1000, o.fenceTimeoutSeconds * 1000);
+    this.fenceTimeoutSeconds = o.fenceTimeoutSeconds;
+    this.backupBandwidthMiBps = o.backupBandwidthMiBps ?? 0;
+    this.fenceFile = join(o.dataDir, 'fence-timeout');
+  }
+
+  /**
+   * Changes the fence timeout while VMs run (a reload of the config file): within the range the
+   * flag allows against the lease duration in force, and in the order that never lets the
+   * health controller count on less than this node keeps (fencing/fence-timeout-change.ts).
+   */
+  async setFenceTimeout(seconds: number): Promise<void> {
+    const { o } = this;
+    const error = fencingTimingError({ leaseDurationSeconds: o.leaseDurationSeconds, fenceTimeoutSeconds: seconds });
+    if (error) throw new Error(error);
+    const from = this.fenceTimeoutSeconds;
+    await changeFenceTimeout(from, seconds, {
+      enforce: (s) => this.enforceFenceTimeout(s),
+      publish: (s) => publishFencing(this.client, o.nodeName, { leaseDurationSeconds: o.leaseDurationSeconds, fenceTimeoutSeconds: s }),
+    });
+    if (seconds !== from) o.log.info({ from, to: seconds }, 'fence timeout changed');
+  }
+
+  private async enforceFenceTimeout(seconds: number): Promise<void> {
+    await writeFenceTimeoutFile(this.fenceFile, seconds);
+    this.clock.fenceTimeoutMs = seconds * 1000;
+    this.fenceTimeoutSeconds = seconds;
+  }
+
+  /** Changes the rate cap of backups that start from now on (a running copy keeps its own). */
+  setBackupBandwidth(mibps: number): void {
+    this.backupBandwidthMiBps = mibps;
   }
 
   async start(): Promise<void> {
     const { o } = this;
+    // For the getters below, which read a setting in force at each use (a config reload changes it).
+    const agent = this;
     await mkdir(o.dataDir, { recursive: true });
     const heartbeatFile = join(o.dataDir, 'heartbeat');
     // First of all: a restarted agent's VMs are fenced unless it renews within the fence
@@ -142,15 +182,28 @@ export class Agent {
       heartbeatFile,
       clock: this.clock,
       onRenewed: (endedStale) => {
-        if (endedStale) o.log.warn({ fenceTimeoutSeconds: o.fenceTimeoutSeconds }, 'lease renewed after a stale period: relisting VMs before acting again');
+        if (endedStale) o.log.warn({ fenceTimeoutSeconds: this.fenceTimeoutSeconds }, 'lease renewed after a stale period: relisting VMs before acting again');
         if (this.clock.needsRelist()) this.relistInBackground();
       },
       log: o.log,
     });
     await this.heartbeat.start();
+    // The VMs of the previous run read the fence file: a shorter timeout is theirs before it is
+    // published, a longer one only after (fencing/fence-timeout-change.ts).
+    const previousFenceTimeout = await readFenceTimeoutFile(this.fenceFile);
+    const longerThanBefore = previousFenceTimeout !== undefined && o.fenceTimeoutSeconds > previousFenceTimeout;
+    if (!longerThanBefore) await writeFenceTimeoutFile(this.fenceFile, o.fenceTimeoutSeconds);
 
     if (o.runtime === 'qemu') {
-      const qemu = new QemuDriver({ dataDir: o.dataDir, heartbeatFile, fenceSeconds: o.fenceTimeoutSeconds, capacity: o.capacity });
+      const qemu = new QemuDriver({
+        dataDir: o.dataDir,
+        heartbeatFile,
+        get fenceSeconds() {
+          return agent.fenceTimeoutSeconds;
+        },
+        fenceFile: this.fenceFile,
+        capacity: o.capacity,
+      });
       await qemu.init();
       this.driver = qemu;
     } else {
@@ -176,6 +229,7 @@ export class Agent {
       overlayAddress: o.vmNetworks?.overlayAddress,
       fencing: { leaseDurationSeconds: o.leaseDurationSeconds, fenceTimeoutSeconds: o.fenceTimeoutSeconds },
     });
+    if (longerThanBefore) await writeFenceTimeoutFile(this.fenceFile, o.fenceTimeoutSeconds);
 
     this.recorder = new EventRecorder({ client: this.client, component: 'shoal-agent', host: o.nodeName, log: o.log });
     this.informer = new Informer<VirtualMachine>(this.client, 'vm', { fieldSelector: `spec.nodeName=${o.nodeName}` });
@@ -238,7 +292,9 @@ export class Agent {
       client: this.client,
       diskBackups: this.diskBackups,
       driver: this.driver,
-      bandwidthBytesPerSecond: (o.backupBandwidthMiBps ?? 0) * 1024 * 1024,
+      get bandwidthBytesPerSecond() {
+        return agent.backupBandwidthMiBps * 1024 * 1024;
+      },
       recorder: this.recorder,
       log: o.log,
     });
@@ -249,7 +305,9 @@ export class Agent {
       driver: this.driver,
       fence,
       recorder: this.recorder,
-      fenceTimeoutSeconds: o.fenceTimeoutSeconds,
+      get fenceTimeoutSeconds() {
+        return agent.fenceTimeoutSeconds;
+      },
       stopGraceMs: o.stopGraceSeconds * 1000,
       restartBackoff: o.restartBackoff,
       bootTimeoutMs: (o.bootTimeoutSeconds ?? 0) * 1000,

@@ -18,7 +18,7 @@ export interface HeartbeatOptions {
   clock: FenceClock;
   /** After each successful renewal; `endedStale` when it ended a stale period (see FenceClock). */
   onRenewed?: (endedStale: boolean) => void;
-  log: { warn(obj: object, msg: string): void };
+  log: { warn(obj: object, msg: string): void; debug?(obj: object, msg: string): void };
 }
 
 export class LeaseHeartbeat {
@@ -69,6 +69,7 @@ export class LeaseHeartbeat {
     await writeFile(this.o.heartbeatFile, '', { flag: 'a' });
     await utimes(this.o.heartbeatFile, started, started);
     const endedStale = this.o.clock.renewed(started.getTime(), Date.now());
+    this.o.log.debug?.({ renewTime: spec.renewTime }, 'lease renewed');
     this.o.onRenewed?.(endedStale);
   }
 }

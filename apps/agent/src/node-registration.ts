@@ -45,3 +45,8 @@ export async function registerNode(client: ShoalClient, r: NodeRegistration): Pr
     { type: 'merge', status: true },
   );
 }
+
+/** Publishes a changed fence timeout alone (status.fencing); resolves once the apiserver has it. */
+export async function publishFencing(client: ShoalClient, nodeName: string, fencing: FencingTiming): Promise<void> {
+  await client.patch('node', nodeName, { status: { fencing } }, { type: 'merge', status: true });
+}

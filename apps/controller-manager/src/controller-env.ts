@@ -10,7 +10,11 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { GitCache } from './gitops/git/index.js';
 
-/** Tunables from the command line that controllers read. */
+/**
+ * Tunables from the command line that controllers read. One object per process, changed in
+ * place when the config file is reloaded (live-config.ts): controllers read it at each use,
+ * never copy it.
+ */
 export interface ControllerSettings {
   /** A preemption victim's priority must be at least this much below the preemptor's (Nomad's gap). */
   preemptionMinPriorityGap: number;

@@ -155,6 +155,11 @@ export class ControllerManager {
     }
   }
 
+  /** Reconciles everything a controller watches again (Controller.resync): a setting it reads has changed. */
+  resync(controller: string): void {
+    for (const r of this.running) if (r.definition.name === controller) r.controller.resync();
+  }
+
   async stop(): Promise<void> {
     if (this.stopping.signal.aborted) return;
     this.stopping.abort();

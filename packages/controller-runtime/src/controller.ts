@@ -72,6 +72,8 @@ export class Controller {
   private readonly log: Logger;
   private readonly workers: number;
   private readonly unsubscribe: (() => void)[] = [];
+  /** Per watched informer: feeds every object it holds, as at the start. */
+  private readonly relisters: (() => void)[] = [];
   private running: Promise<void>[] = [];
 
   constructor(private readonly opts: ControllerOptions) {
@@ -102,8 +104,21 @@ export class Controller {
       informer.off('delete', onDelete);
     });
     // Objects the informer already holds were announced before we listened: enqueue them as adds.
-    for (const object of informer.list()) feed({ type: 'add', object });
+    const feedAll = () => {
+      for (const object of informer.list()) feed({ type: 'add', object });
+    };
+    feedAll();
+    this.relisters.push(feedAll);
     return this;
+  }
+
+  /**
+   * Queues the keys of every object the watched informers hold, as at the start (client-go's
+   * resync): after a setting the reconciler reads has changed, so that waits computed with the
+   * old value (a requeueAfter) do not hold the new one back.
+   */
+  resync(): void {
+    for (const feedAll of this.relisters) feedAll();
   }
 
   /**

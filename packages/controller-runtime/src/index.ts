@@ -10,3 +10,4 @@ export * from './leader-election.js';
 export * from './lease-record.js';
 export * from './lease-elector.js';
 export * from './per-registry.js';
+export * from './config-reload.js';

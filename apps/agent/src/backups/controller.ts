@@ -27,7 +27,7 @@ export interface BackupControllerOptions {
   log: Logger;
   registry?: Registry;
   progressIntervalMs?: number;
-  /** The rate cap of a live copy (QEMU's job speed); 0: none. */
+  /** The rate cap of a live copy (QEMU's job speed); 0: none. Read as each copy starts. */
   bandwidthBytesPerSecond?: number;
 }
 
@@ -43,7 +43,10 @@ export function backupController(o: BackupControllerOptions): Controller {
     running: new Map(),
     taken: new Set(),
     progressIntervalMs: o.progressIntervalMs ?? 2_000,
-    bandwidthBytesPerSecond: o.bandwidthBytesPerSecond ?? 0,
+    // Read as each copy starts: the agent changes it when its config file is reloaded.
+    get bandwidthBytesPerSecond() {
+      return o.bandwidthBytesPerSecond ?? 0;
+    },
     requeue: (key) => controller?.queue.add(key),
   };
   controller = new Controller({ name: BACKUP_CONTROLLER_NAME, workers: 2, registry: o.registry, log: o.log, reconcile: (key) => reconcile(ctx, key) });

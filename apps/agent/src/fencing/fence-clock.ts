@@ -23,7 +23,8 @@ export class FenceClock {
 
   constructor(
     readonly leaseDurationMs: number,
-    readonly fenceTimeoutMs: number,
+    /** Changed while the agent runs by a reload of its config file, in the order fence-timeout-change.ts gives. */
+    public fenceTimeoutMs: number,
   ) {}
 
   /** When the last successful renewal was sent, if there was one. */

@@ -51,6 +51,7 @@ export interface VmControllerOptions {
   driver: RuntimeDriver;
   fence: FenceGate;
   recorder: Pick<EventRecorder, 'event'>;
+  /** Read at each use (the agent changes it when its config file is reloaded). */
   fenceTimeoutSeconds: number;
   stopGraceMs: number;
   /** How long a guest may take to boot before it is killed (and restarted per its runStrategy); 0 or absent: no limit. */
@@ -83,7 +84,10 @@ export function vmController(o: VmControllerOptions): Controller {
     nodeName: o.nodeName,
     fence: o.fence,
     recorder: o.recorder,
-    fenceTimeoutSeconds: o.fenceTimeoutSeconds,
+    // Read at each use: the agent changes it when its config file is reloaded.
+    get fenceTimeoutSeconds() {
+      return o.fenceTimeoutSeconds;
+    },
     client: o.client,
     vms: o.informer,
     driver: o.driver,

@@ -2,7 +2,9 @@
  * Static bearer tokens from a CSV file, as Kubernetes' --token-auth-file:
  *   token,user,uid,"group1,group2"
  * One line per token; the groups column is optional and quoted when it lists several groups.
- * Blank lines and lines starting with # are skipped. Read once at start-up.
+ * Blank lines and lines starting with # are skipped. Read at start-up, and again whenever the
+ * file changes (live-config.ts): the new tokens replace the old ones at once, and a file that
+ * cannot be parsed leaves the old ones in force.
  */
 import { readFileSync } from 'node:fs';
 import type { UserInfo } from './user.js';
@@ -54,10 +56,15 @@ export function parseTokenFile(text: string, path = 'token file'): Map<string, U
 }
 
 export class TokenAuthenticator {
-  constructor(private readonly tokens: Map<string, UserInfo>) {}
+  constructor(private tokens: Map<string, UserInfo>) {}
 
   static fromFile(path: string): TokenAuthenticator {
     return new TokenAuthenticator(parseTokenFile(readFileSync(path, 'utf8'), path));
+  }
+
+  /** Puts a new file's tokens in force: from the next request on, a token it does not list is refused. */
+  replace(tokens: Map<string, UserInfo>): void {
+    this.tokens = tokens;
   }
 
   /** The token's user, or undefined when the file does not list it. */

@@ -29,7 +29,10 @@ export function healthController(env: ControllerEnv): Controller {
     clock: new RenewalClock(now),
     recorder: env.recorder(HEALTH_COMPONENT),
     log,
-    gracePeriodMs: env.settings.nodeMonitorGracePeriodSeconds * 1000,
+    // Read at each reconcile: a reload of the config file changes it.
+    get gracePeriodMs() {
+      return env.settings.nodeMonitorGracePeriodSeconds * 1000;
+    },
     unhealthy: new Set(),
     now,
   };

@@ -70,9 +70,14 @@ export function migrationController(env: ControllerEnv): Controller {
     recorder: env.recorder(MIGRATION_COMPONENT),
     log,
     metrics: new MigrationMetrics(env.registry),
+    // Read at each reconcile: a reload of the config file changes them.
     limits: {
-      minCompletionTimeoutMs: env.settings.migrationMinCompletionTimeoutSeconds * 1000,
-      targetReadyTimeoutMs: env.settings.migrationTargetReadyTimeoutSeconds * 1000,
+      get minCompletionTimeoutMs() {
+        return env.settings.migrationMinCompletionTimeoutSeconds * 1000;
+      },
+      get targetReadyTimeoutMs() {
+        return env.settings.migrationTargetReadyTimeoutSeconds * 1000;
+      },
     },
   };
   const controller = new Controller({ name: MIGRATION_NAME, workers: 2, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });

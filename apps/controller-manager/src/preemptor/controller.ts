@@ -36,7 +36,10 @@ export function preemptorController(env: ControllerEnv): Controller {
     profile: defaultProfile,
     recorder: env.recorder(PREEMPTOR_COMPONENT),
     log,
-    minPriorityGap: env.settings.preemptionMinPriorityGap,
+    // Read at each reconcile: a reload of the config file changes it.
+    get minPriorityGap() {
+      return env.settings.preemptionMinPriorityGap;
+    },
     waitForVictimsMs: WAIT_FOR_VICTIMS_MS,
   };
   const controller = new Controller({ name: PREEMPTOR_NAME, workers: 1, registry: env.registry, log, reconcile: (key) => reconcile(ctx, key) });

@@ -58,8 +58,10 @@ export interface QemuDriverOptions {
   dataDir: string;
   /** File the agent touches on every successful heartbeat; the supervisors fence on its age. */
   heartbeatFile: string;
-  /** Seconds without a successful heartbeat after which a VM's supervisor stops it (> 0). */
+  /** Seconds without a successful heartbeat after which a VM's supervisor stops it (> 0); read at each launch. */
   fenceSeconds: number;
+  /** Where the agent keeps the fence timeout in force, which the supervisors read as it changes (vm-supervisor.sh); absent: the launch's for ever. */
+  fenceFile?: string;
   /** Memory kept for the host, not offered to VMs. */
   reservedMemoryMiB?: number;
   capacity?: Partial<Capacity>;
@@ -234,12 +236,16 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
       await rm(join(dir, META_FILE), { force: true });
       throw new LaunchRefusedError(spec.uid);
     }
-    const supervisor = execa(SUPERVISOR, [dir, this.opts.heartbeatFile, String(this.opts.fenceSeconds), '--', line.binary, ...line.args], {
-      detached: true,
-      stdio: 'ignore',
-      cleanup: false,
-      reject: false,
-    });
+    const supervisor = execa(
+      SUPERVISOR,
+      [dir, this.opts.heartbeatFile, String(this.opts.fenceSeconds), ...(this.opts.fenceFile ? [this.opts.fenceFile] : []), '--', line.binary, ...line.args],
+      {
+        detached: true,
+        stdio: 'ignore',
+        cleanup: false,
+        reject: false,
+      },
+    );
     supervisor.unref();
     const tracked: Tracked = {
       dir,

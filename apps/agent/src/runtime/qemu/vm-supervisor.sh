@@ -24,11 +24,25 @@
 # Ages are measured in milliseconds (GNU stat's %.3Y, date's %3N): whole seconds would let a
 # VM live up to a second longer than the timeout on rounding alone.
 #
-# usage: vm-supervisor.sh RUN_DIR HEARTBEAT_FILE FENCE_SECONDS -- qemu-system-x86_64 ARGS...
+# The fence timeout may change while the VM runs (a reload of the agent's config file): the agent
+# rewrites FENCE_FILE (whole seconds), which is read at every look. It writes a shorter timeout
+# there before it tells the control plane and a longer one only after (fencing/
+# fence-timeout-change.ts), so the health controller never counts on a shorter wait than the one
+# kept here. A FENCE_FILE that is missing, unreadable or not a number means the shortest
+# timeout seen so far, the launch's included: when in doubt, sooner.
+#
+# usage: vm-supervisor.sh RUN_DIR HEARTBEAT_FILE FENCE_SECONDS [FENCE_FILE] -- qemu-system-x86_64 ARGS...
 set -u
 run_dir=$1 heartbeat=$2 fence=$3
-shift 4
+if [ "$4" = -- ]; then
+  fence_file=
+  shift 4
+else
+  fence_file=$4
+  shift 5
+fi
 fence_ms=$((fence * 1000))
+floor_ms=$fence_ms
 # The watcher's exit status when it stopped QEMU.
 FENCED_STATUS=3
 # The age of a heartbeat that cannot be read: as stale as can be.
@@ -55,8 +69,24 @@ heartbeat_age_ms() {
   echo $((now - ${mtime%.*}${mtime#*.}))
 }
 
-# Sets $age and succeeds when the heartbeat is older than the fence timeout.
+# Sets $fence_ms from FENCE_FILE. Only 1-9 digits without a leading zero are taken: anything
+# else (or an octal-looking 08) in $(( )) would be an arithmetic error, which ends the shell.
+read_fence_ms() {
+  [ -n "$fence_file" ] || return 0
+  v=$(cat "$fence_file" 2>/dev/null) || v=
+  case $v in
+    '' | *[!0-9]* | 0* | ??????????*) fence_ms=$floor_ms ;;
+    *)
+      fence_ms=$((v * 1000))
+      [ "$fence_ms" -lt "$floor_ms" ] && floor_ms=$fence_ms
+      ;;
+  esac
+  return 0
+}
+
+# Sets $age and $fence_ms, and succeeds when the heartbeat is older than the fence timeout.
 stale() {
+  read_fence_ms
   age=$(heartbeat_age_ms)
   [ "$age" -gt "$fence_ms" ]
 }
