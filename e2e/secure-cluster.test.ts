@@ -40,6 +40,7 @@ const TOKENS = {
   backup: 'backup-token',
   restore: 'restore-token',
   gitrepository: 'gitrepository-token',
+  gitsync: 'gitsync-token',
 };
 
 let cluster: TestCluster;
@@ -97,6 +98,7 @@ before(async () => {
       `${TOKENS.backup},system:shoal:backup,17,`,
       `${TOKENS.restore},system:shoal:restore,18,`,
       `${TOKENS.gitrepository},system:shoal:gitrepository,19,`,
+      `${TOKENS.gitsync},system:shoal:gitsync,20,`,
     ].join('\n'),
   );
   cluster = await startCluster({
@@ -256,6 +258,7 @@ const CONTROLLERS = [
   'backup',
   'restore',
   'gitrepository',
+  'gitsync',
 ] as const;
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
@@ -405,7 +408,9 @@ test("each controller's token holds only that controller's rights", async () => 
     403,
   );
   assert.equal((await as('scheduler', 'GET', `${V}/namespaces/shoal-system/leases/shoal-controller-manager-scheduler`)).status, 200);
-  for (const who of CONTROLLERS) assert.equal((await as(who, 'GET', `${V}/clusterroles`)).status, 403, who);
+  // The gitsync controller applies whatever a repository holds (RBAC objects too), as Flux's does; the others read no RBAC.
+  for (const who of CONTROLLERS.filter((c) => c !== 'gitsync')) assert.equal((await as(who, 'GET', `${V}/clusterroles`)).status, 403, who);
+  assert.equal((await as('gitsync', 'GET', `${V}/clusterroles`)).status, 200);
 
   // The namespace controller lists and deletes a namespace's contents, and nothing more.
   await admin.create('vm', { metadata: { name: 'probe-delete' }, spec: { runStrategy: 'Halted', resources: { vcpus: 1, memoryMiB: 64 } } });

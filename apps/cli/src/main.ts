@@ -25,6 +25,7 @@ import { uncordonCommand } from './commands/uncordon/command.js';
 import { versionCommand } from './commands/version/command.js';
 import { backupCommand } from './commands/backup/command.js';
 import { restoreCommand } from './commands/restore/command.js';
+import { gitopsCommand } from './commands/gitops/command.js';
 import { globalOptions } from './global-options.js';
 import { reportError } from './report-error.js';
 import { joinStdinFileArgs } from './stdin-argument.js';
@@ -48,6 +49,7 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(migrateCommand)
   .command(backupCommand)
   .command(restoreCommand)
+  .command(gitopsCommand)
   .command(apiResourcesCommand)
   .command(auditCommand)
   .command(adminCommand)

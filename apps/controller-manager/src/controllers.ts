@@ -18,6 +18,7 @@ import { backupScheduleController, BACKUP_SCHEDULE_NAME } from './backupschedule
 import { backupController, BACKUP_NAME } from './backup/controller.js';
 import { restoreController, RESTORE_NAME } from './restore/controller.js';
 import { gitRepositoryController, GITREPOSITORY_NAME } from './gitops/gitrepository/controller.js';
+import { gitSyncController, GITSYNC_NAME } from './gitops/gitsync/controller.js';
 
 export { DEFAULT_SETTINGS, type ControllerEnv, type ControllerSettings } from './controller-env.js';
 
@@ -92,6 +93,12 @@ export const CONTROLLERS: readonly ControllerDefinition[] = [
     description:
       "fetches each GitRepository's branch, tag, semver range or commit into the git cache on its interval, at once when a local repository changes or its webhook is called, and writes the commit to its status",
     build: gitRepositoryController,
+  },
+  {
+    name: GITSYNC_NAME,
+    description:
+      "keeps each GitSync's path of its GitRepository's revision applied (server-side apply, checked whole by a dry run first, in dependency order), corrects drift, prunes what left the repository and reports Ready, Reconciling and Stalled",
+    build: gitSyncController,
   },
 ];
 

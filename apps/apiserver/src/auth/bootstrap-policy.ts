@@ -95,6 +95,13 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: ['backupschedules', 'backups'], verbs: READ },
   { apiGroups: [GROUP], resources: ['backups'], verbs: ['create', 'delete'] },
   { apiGroups: [GROUP], resources: ['backupschedules/status'], verbs: ['patch', 'update'] },
+  // GitSync: its sources and credentials read, its status, and what its repositories hold applied
+  // and pruned (or, for a sync with spec.serviceAccountName, as that account).
+  { apiGroups: [GROUP], resources: ['gitsyncs', 'gitrepositories'], verbs: READ },
+  { apiGroups: [GROUP], resources: ['secrets'], verbs: ['get'] },
+  { apiGroups: [GROUP], resources: ['gitsyncs/status'], verbs: ['patch', 'update'] },
+  { apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+  { apiGroups: ['', GROUP], resources: ['serviceaccounts'], verbs: ['impersonate'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
 
@@ -124,7 +131,8 @@ export const CONTROLLER_RULES: Record<
   | 'backup'
   | 'restore'
   | 'gitrepository'
-  | 'backup-schedule',
+  | 'backup-schedule'
+  | 'gitsync',
   PolicyRule[]
 > = {
   scheduler: [
@@ -234,6 +242,18 @@ export const CONTROLLER_RULES: Record<
     { apiGroups: [GROUP], resources: ['backups', 'backups/status'], verbs: ['patch', 'delete'] },
     // A DiskBackup per VM, deleted with the Backup (their agents remove the data).
     { apiGroups: [GROUP], resources: ['diskbackups'], verbs: ['create', 'delete'] },
+    EVENTS,
+  ],
+  gitsync: [
+    // Informers; get: the Secret with a GitRepository's credentials (a commit fetched again on a new leader).
+    { apiGroups: [GROUP], resources: ['gitsyncs', 'gitrepositories'], verbs: LIST_WATCH },
+    { apiGroups: [GROUP], resources: ['secrets'], verbs: ['get'] },
+    { apiGroups: [GROUP], resources: ['gitsyncs/status'], verbs: ['patch'] },
+    // A GitSync without spec.serviceAccountName applies and prunes whatever its repository holds, as
+    // Flux's kustomize-controller does; one with it applies as that account (impersonation) and
+    // gets no more than RoleBindings give the account.
+    { apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+    { apiGroups: ['', GROUP], resources: ['serviceaccounts'], verbs: ['impersonate'] },
     EVENTS,
   ],
   restore: [

@@ -42,6 +42,7 @@ import { validateAndDefault, type FieldValidation } from './schema-validation.js
 import { strategyFor } from './kind-strategies.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { applyConfiguration, recordUpdate } from './apply/field-manager.js';
+import { keepTimesOfUnchangedWrite } from './apply/managed-fields.js';
 import { checkConfiguration } from './apply/config-check.js';
 import { isApplyConflict } from './apply/conflicts.js';
 import { listFromCache, listFromEtcd, type ListQuery } from './resource-list.js';
@@ -235,6 +236,7 @@ export class ResourceService {
         finishUpdate(s.kind, next, current.object);
         storedForm(s.kind, next); // too big to store: refused before its fields are tracked (which costs by the field)
         track(current.object, next);
+        keepTimesOfUnchangedWrite(current.object, next);
         const stored = storedForm(s.kind, next);
         if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length) {
           if (!opts.dryRun) await this.remove(s, current.revision);

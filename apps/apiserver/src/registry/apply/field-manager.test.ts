@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { ApiError, kinds, type KubeObject, type ManagedFieldsEntry } from '@shoal/api';
 import { applyConfiguration, BEFORE_FIRST_APPLY, recordUpdate, type ApplyRequest } from './field-manager.js';
 import { FieldSet, pathString } from './field-set.js';
-import { capUpdateManagers, decodeManagedFields, managerId, MAX_UPDATE_MANAGERS, type Managers } from './managed-fields.js';
+import { capUpdateManagers, decodeManagedFields, keepTimesOfUnchangedWrite, managerId, MAX_UPDATE_MANAGERS, type Managers } from './managed-fields.js';
 import { fieldManagerOf, forceOf, managerFromUserAgent } from './manager-options.js';
 
 const vmKind = kinds().find('vm')!;
@@ -319,4 +319,30 @@ test("kubectl's server-side apply keeps an existing last-applied annotation in s
   assert.equal(next.metadata.annotations!.keep, 'me');
   assert.equal(apply({ manager: 'gitops' }, live, cfg).metadata.annotations![annotation], '{"old":true}');
   assert.equal(apply({}, created(), cfg).metadata.annotations, undefined);
+});
+
+test("a write that ends with the same object but for its managers' times keeps the old times: nothing to store", () => {
+  const entry = {
+    manager: 'gitops',
+    operation: 'Apply' as const,
+    apiVersion: 'shoal.dev/v1alpha1',
+    fieldsType: 'FieldsV1' as const,
+    fieldsV1: { 'f:data': {} },
+  };
+  const current = {
+    apiVersion: 'shoal.dev/v1alpha1',
+    kind: 'Secret',
+    metadata: { name: 's', managedFields: [{ ...entry, time: '2026-12-04T10:00:00Z' }] },
+    data: { n: 'MA==' },
+  };
+  const same = structuredClone(current);
+  same.metadata.managedFields[0]!.time = '2026-12-04T10:00:07Z';
+  keepTimesOfUnchangedWrite(current, same);
+  assert.equal(same.metadata.managedFields[0]!.time, '2026-12-04T10:00:00Z');
+
+  const changed = structuredClone(same);
+  changed.data.n = 'MQ==';
+  changed.metadata.managedFields[0]!.time = '2026-12-04T10:00:09Z';
+  keepTimesOfUnchangedWrite(current, changed);
+  assert.equal(changed.metadata.managedFields[0]!.time, '2026-12-04T10:00:09Z', 'a real change takes the new time');
 });

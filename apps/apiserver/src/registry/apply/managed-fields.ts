@@ -5,7 +5,7 @@
  * in Kubernetes' order (Apply before Update, then oldest first, then by name), so the same
  * managers always encode to the same bytes and a write that changes nothing stores nothing.
  */
-import { invalid, type KindInfo, type ManagedFieldsEntry } from '@shoal/api';
+import { canonicalJson, invalid, type KindInfo, type KubeObject, type ManagedFieldsEntry } from '@shoal/api';
 import { FieldSet, FieldsV1Error } from './field-set.js';
 
 export type Operation = 'Apply' | 'Update';
@@ -131,4 +131,20 @@ export function capUpdateManagers(managers: Managers, max = MAX_UPDATE_MANAGERS)
   }
   out.set(ancientId, { manager: ANCIENT_CHANGES, operation: 'Update', subresource: '', apiVersion, fields });
   return out;
+}
+
+const withoutTime = (entries: readonly ManagedFieldsEntry[] | undefined) => canonicalJson((entries ?? []).map(({ time: _t, ...rest }) => rest));
+
+/**
+ * A write whose object ends as it was, but for the times of its managers, keeps the old times, so
+ * that it stores nothing: an apply computes its changes before the kind's strategy has put the
+ * object in its stored form (a Secret's stringData folded into data), so it can take the same
+ * content for a change. Kubernetes, too, never writes for a time alone.
+ */
+export function keepTimesOfUnchangedWrite(current: KubeObject, next: KubeObject): void {
+  const { managedFields: before, ...restBefore } = current.metadata;
+  const { managedFields: after, ...restAfter } = next.metadata;
+  if (!before || !after || withoutTime(before) !== withoutTime(after)) return;
+  if (canonicalJson({ ...current, metadata: restBefore }) !== canonicalJson({ ...next, metadata: restAfter })) return;
+  next.metadata.managedFields = before;
 }
