@@ -326,8 +326,11 @@ test('a push announced through the webhook is synced at once, with an interval o
   await mkdir(served);
   await execa('git', ['clone', '-q', '--bare', remote, join(served, 'hooked.git')]);
   const port = await freePort();
-  const daemon = execa('git', ['daemon', '--export-all', '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${served}`, served], {
+  // git-daemon itself, not `git daemon`: the git wrapper runs it as a child, which its kill would orphan.
+  const daemonBin = join((await execa('git', ['--exec-path'])).stdout.trim(), 'git-daemon');
+  const daemon = execa(daemonBin, ['--export-all', '--reuseaddr', '--listen=127.0.0.1', `--port=${port}`, `--base-path=${served}`, served], {
     reject: false,
+    stdio: 'ignore',
   });
   t.after(() => daemon.kill('SIGKILL'));
   await waitFor(() => execa('git', ['ls-remote', `git://127.0.0.1:${port}/hooked.git`], { reject: false }).then((r) => r.exitCode === 0 || undefined), {
