@@ -41,6 +41,7 @@ import { ShoalClient } from '@shoal/client';
 import {
   freePort,
   makeServerCertificates,
+  securedApiserverArgs,
   startCluster,
   waitFor,
   waitForGone,
@@ -147,16 +148,7 @@ before(async () => {
   await commit({ 'README.md': '# clusters\n' }, 'an empty repository');
 
   cluster = await startCluster({
-    apiserverArgs: [
-      '--tls-cert-file',
-      certs.certFile,
-      '--tls-private-key-file',
-      certs.keyFile,
-      '--token-auth-file',
-      tokenFile,
-      '--authorization-mode',
-      'Node,RBAC',
-    ],
+    apiserverArgs: securedApiserverArgs(certs, tokenFile),
     client: { caFile: certs.caFile, token: TOKENS.admin },
   });
   admin = cluster.client;

@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import type { Lease, Node, ResourceQuota, VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { makeServerCertificates, startCluster, waitFor, waitForObject, type TestCertificates, type TestCluster } from '@shoal/testing';
+import { makeServerCertificates, securedApiserverArgs, startCluster, waitFor, waitForObject, type TestCertificates, type TestCluster } from '@shoal/testing';
 
 const V = '/apis/shoal.dev/v1alpha1';
 const TOKENS = {
@@ -102,16 +102,7 @@ before(async () => {
     ].join('\n'),
   );
   cluster = await startCluster({
-    apiserverArgs: [
-      '--tls-cert-file',
-      certs.certFile,
-      '--tls-private-key-file',
-      certs.keyFile,
-      '--token-auth-file',
-      tokenFile,
-      '--authorization-mode',
-      'Node,RBAC',
-    ],
+    apiserverArgs: securedApiserverArgs(certs, tokenFile),
     client: { caFile: certs.caFile, token: TOKENS.admin },
   });
   url = cluster.url;

@@ -206,3 +206,15 @@ export async function makeNodeMigrationCertificate(certs: TestCertificates, node
   const cert = await makeServingCertificate(certs, `system:node:${node}`, ips, { alsoClient: true });
   return ['--migration-cert-file', cert.certFile, '--migration-key-file', cert.keyFile, '--migration-ca-file', certs.caFile];
 }
+
+/** An apiserver as `shoal up` secures it: HTTPS with these certificates, bearer tokens from `tokenFile`, Node,RBAC authorization. */
+export const securedApiserverArgs = (certs: TestCertificates, tokenFile: string): string[] => [
+  '--tls-cert-file',
+  certs.certFile,
+  '--tls-private-key-file',
+  certs.keyFile,
+  '--token-auth-file',
+  tokenFile,
+  '--authorization-mode',
+  'Node,RBAC',
+];

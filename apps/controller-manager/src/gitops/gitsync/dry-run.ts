@@ -9,7 +9,7 @@
  * fixes it. A refusal of rights (403) may be fixed by a RoleBinding, so it is retried.
  */
 import { ApiError, GITOPS_FIELD_MANAGER, validateObject, type StatusCause } from '@shoal/api';
-import { serverSideApply, type PlannedObject, type ShoalClient, type SyncProblem } from '@shoal/client';
+import type { PlannedObject, ShoalClient, SyncProblem } from '@shoal/client';
 
 export interface DryRunVerdict {
   invalid: SyncProblem[];
@@ -29,7 +29,16 @@ export async function dryRunAll(applier: ShoalClient, objects: readonly PlannedO
   const verdict: DryRunVerdict = { invalid: [], forbidden: [] };
   for (const o of objects) {
     try {
-      await serverSideApply(applier, o.object, { fieldManager: GITOPS_FIELD_MANAGER, force: true, dryRun: true, signal });
+      // The PATCH alone: serverSideApply's GET (to say created or unchanged) tells a dry run nothing.
+      await applier.patch(o.kind, o.object.metadata.name!, o.object, {
+        type: 'apply',
+        namespace: o.object.metadata.namespace,
+        fieldManager: GITOPS_FIELD_MANAGER,
+        force: true,
+        dryRun: true,
+        fieldValidation: 'Strict',
+        signal,
+      });
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       const namespace = o.object.metadata.namespace;
