@@ -58,6 +58,7 @@ import { ImageStore } from './images/image-store.js';
 import { resolveBootImage, resolveImageDisk } from './images/boot-image.js';
 import { reportNodeImages } from './images/node-images.js';
 import { startImageGc } from './images/image-gc.js';
+import { VmUsageSampler } from './usage/vm-usage-sampler.js';
 
 export interface AgentOptions {
   server: string;
@@ -93,6 +94,8 @@ export interface AgentOptions {
   imageGc?: { intervalSeconds: number; graceSeconds: number };
   /** The rate cap of a running VM's disk backup, in MiB/s; 0 or absent: none. */
   backupBandwidthMiBps?: number;
+  /** Seconds between samples of the VMs' CPU and memory (default 10): the window `shoalctl top` averages CPU over. */
+  usageIntervalSeconds?: number;
   log: Logger;
 }
 
@@ -100,6 +103,7 @@ export class Agent {
   private readonly client: ShoalClient;
   private readonly clock: FenceClock;
   private driver!: RuntimeDriver;
+  private usage?: VmUsageSampler;
   private informer!: Informer<VirtualMachine>;
   private controller?: Controller;
   private volumes?: Informer<Volume>;
@@ -214,7 +218,9 @@ export class Agent {
     this.fence = new FenceMonitor({ clock: this.clock, driver: this.driver, log: o.log });
     this.fence.start();
 
-    this.http = buildAgentHttp({ driver: this.driver, ready: () => this.informer?.hasSynced() ?? false, tls: o.tls });
+    this.usage = new VmUsageSampler(this.driver, o.usageIntervalSeconds && o.usageIntervalSeconds * 1000);
+    this.usage.start();
+    this.http = buildAgentHttp({ driver: this.driver, ready: () => this.informer?.hasSynced() ?? false, usage: this.usage, tls: o.tls });
     await this.http.listen({ host: o.bind, port: o.port });
     // What the apiserver dials for consoles (Node.status.agentAddress); its scheme tells it whether to use TLS.
     const host = o.bind.includes(':') ? `[${o.bind}]` : o.bind;
@@ -407,6 +413,7 @@ export class Agent {
     await this.networkInformer?.stop();
     await this.nodeInformer?.stop();
     this.heartbeat?.stop();
+    this.usage?.stop();
     await this.fence?.stop();
     // No reconcile runs any more: waiting for the guests here is the point.
     if (this.o.stopVmsOnExit) {

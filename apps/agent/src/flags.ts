@@ -151,6 +151,11 @@ export function agentFlags(args: string[], readConfig: (path: string) => object)
       default: 0,
       describe: "MiB/s a running VM's disk backup may read, so a backup does not starve the guest's own I/O (0: no limit)",
     })
+    .option('usage-interval', {
+      type: 'number',
+      default: 10,
+      describe: "Seconds between samples of each VM's CPU and memory; the window `shoalctl top` averages CPU over",
+    })
     .option('stop-vms-on-exit', { type: 'boolean', default: false, describe: 'Stop all VMs when the agent stops (all-in-one use)' })
     .option('vcpus', { type: 'number', describe: 'vCPUs offered to VMs (default: host CPUs)' })
     .option('memory-mib', { type: 'number', describe: 'Memory offered to VMs in MiB (default: host memory minus 1 GiB)' })
@@ -194,6 +199,7 @@ export function agentFlags(args: string[], readConfig: (path: string) => object)
       if (!(a['boot-timeout'] >= 0)) throw new Error('--boot-timeout must be a number of seconds ≥ 0');
       if (!(a['image-retry'] > 0)) throw new Error('--image-retry must be a number of seconds > 0');
       if (!(a['image-gc-interval'] > 0)) throw new Error('--image-gc-interval must be a number of seconds > 0');
+      if (!(a['usage-interval'] > 0)) throw new Error('--usage-interval must be a number of seconds > 0');
       if (!(a['backup-bandwidth'] >= 0)) throw new Error('--backup-bandwidth must be a number of MiB/s ≥ 0');
       if (!(a['image-gc-grace'] >= 0)) throw new Error('--image-gc-grace must be a number of seconds ≥ 0');
       const migrationFlags = [a['migration-cert-file'], a['migration-key-file'], a['migration-ca-file']].filter(Boolean).length;

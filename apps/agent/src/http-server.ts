@@ -1,14 +1,16 @@
 /**
- * The agent's own endpoint: health, metrics, and each VM's serial console for `shoalctl logs`.
+ * The agent's own endpoint: health, metrics, each VM's serial console for `shoalctl logs`, and
+ * the VMs' usage for `shoalctl top` (`/stats/vms`, read by the apiserver's metrics API).
  * With `tls` it serves HTTPS and admits to consoles and metrics only the client certificates
  * endpoint-auth.ts allows; without, it is plain HTTP and open to anyone who reaches the port.
  */
 import { open } from 'node:fs/promises';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { collectDefaultMetrics, Gauge, register } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, register } from 'prom-client';
 import { ApiError, notFound } from '@shoal/api';
 import type { RuntimeDriver } from './runtime/driver.js';
 import { refusal, type ClientCertificateRules } from './endpoint-auth.js';
+import type { VmUsage, VmUsageSampler } from './usage/vm-usage-sampler.js';
 
 export interface AgentEndpointTls extends ClientCertificateRules {
   /** The serving certificate and its key (PEM). */
@@ -21,7 +23,14 @@ export interface AgentEndpointTls extends ClientCertificateRules {
 export interface AgentHttpOptions {
   driver: RuntimeDriver;
   ready: () => boolean;
+  /** The VMs' sampled usage, for /stats/vms and the per-VM metrics. */
+  usage: VmUsageSampler;
   tls?: AgentEndpointTls;
+}
+
+/** The body of `GET /stats/vms`: the latest usage sample of every running VM on this agent. */
+export interface VmUsageSummary {
+  items: VmUsage[];
 }
 
 const FOLLOW_POLL_MS = 200;
@@ -46,7 +55,13 @@ async function tailOffset(path: string, lines: number): Promise<number> {
 
 /** Every runtime in this process (one per simulated node), counted at scrape time so the figure never drifts from what runs. */
 const drivers = new Set<RuntimeDriver>();
+/** The usage samplers of those runtimes, read at scrape time like them. */
+const samplers = new Set<VmUsageSampler>();
 let processMetrics = false;
+
+async function allUsage(): Promise<VmUsage[]> {
+  return (await Promise.all([...samplers].map((s) => s.usage()))).flat();
+}
 
 function registerProcessMetrics(): void {
   if (processMetrics) return;
@@ -61,11 +76,31 @@ function registerProcessMetrics(): void {
       for (const d of drivers) for (const i of d.list()) this.inc({ phase: i.phase });
     },
   });
+  // The names kube-state-metrics and cAdvisor users know, with the VM's namespace and name.
+  new Counter({
+    name: 'shoal_vm_cpu_seconds_total',
+    help: "CPU time used by a VM's QEMU process (all its vCPUs and device emulation) since it started.",
+    labelNames: ['namespace', 'vm'],
+    async collect() {
+      this.reset();
+      for (const u of await allUsage()) this.inc({ namespace: u.namespace, vm: u.name }, u.cpuSecondsTotal);
+    },
+  });
+  new Gauge({
+    name: 'shoal_vm_memory_rss_bytes',
+    help: "Resident memory of a VM's QEMU process: the guest RAM it has touched plus QEMU's own.",
+    labelNames: ['namespace', 'vm'],
+    async collect() {
+      this.reset();
+      for (const u of await allUsage()) this.set({ namespace: u.namespace, vm: u.name }, u.memoryBytes);
+    },
+  });
 }
 
 export function buildAgentHttp(o: AgentHttpOptions): FastifyInstance {
   registerProcessMetrics();
   drivers.add(o.driver);
+  samplers.add(o.usage);
   const { tls } = o;
   const app = Fastify({
     logger: false,
@@ -85,10 +120,14 @@ export function buildAgentHttp(o: AgentHttpOptions): FastifyInstance {
       if (denied) throw denied;
     });
   }
-  app.addHook('onClose', async () => void drivers.delete(o.driver));
+  app.addHook('onClose', async () => {
+    drivers.delete(o.driver);
+    samplers.delete(o.usage);
+  });
   app.get('/healthz', async () => 'ok');
   app.get('/readyz', async (_req, reply) => (o.ready() ? 'ok' : reply.code(503).send('not ready')));
   app.get('/metrics', async (_req, reply) => reply.type(register.contentType).send(await register.metrics()));
+  app.get('/stats/vms', async (): Promise<VmUsageSummary> => ({ items: await o.usage.usage() }));
   app.get<{ Params: { namespace: string; name: string }; Querystring: { follow?: string; tailLines?: string } }>(
     '/logs/:namespace/:name',
     async (req, reply) => {

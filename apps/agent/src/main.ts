@@ -90,6 +90,7 @@ const agents = nodeNames.map(
       imageRetrySeconds: argv['image-retry'],
       imageGc: { intervalSeconds: argv['image-gc-interval'], graceSeconds: argv['image-gc-grace'] },
       backupBandwidthMiBps: argv['backup-bandwidth'],
+      usageIntervalSeconds: argv['usage-interval'],
       restartBackoff: {
         baseMs: argv['crash-loop-backoff-base'] * 1000,
         maxMs: argv['crash-loop-backoff-max'] * 1000,

@@ -20,6 +20,7 @@ import { registerRequestChecks } from './http/request-checks.js';
 import { registerKindSchemas } from './schemas-openapi.js';
 import { resourceRoutes } from './routes/resources.js';
 import { vmLogRoutes } from './routes/vm-logs.js';
+import { usageMetricsRoutes } from './routes/usage-metrics.js';
 import type { AgentTlsOptions } from './routes/agent-connection.js';
 import { vmBindingRoutes } from './routes/vm-binding.js';
 import { discoveryRoutes, SERVER_VERSION } from './routes/discovery.js';
@@ -142,6 +143,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(metricsRoutes);
   await app.register(resourceRoutes, { kinds, service });
   await app.register(vmLogRoutes, { kinds, objects: service, agentTls: opts.agentTls });
+  await app.register(usageMetricsRoutes, { kinds, service, agentTls: opts.agentTls });
   await app.register(vmBindingRoutes, { kinds, service });
   await app.register(etcdSnapshotRoutes, { etcd: opts.etcd });
   await app.register(gitRepositoryWebhookRoutes, { kinds, objects: cache, service });

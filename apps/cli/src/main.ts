@@ -26,6 +26,7 @@ import { versionCommand } from './commands/version/command.js';
 import { backupCommand } from './commands/backup/command.js';
 import { restoreCommand } from './commands/restore/command.js';
 import { gitopsCommand } from './commands/gitops/command.js';
+import { topCommand } from './commands/top/command.js';
 import { globalOptions } from './global-options.js';
 import { reportError } from './report-error.js';
 import { joinStdinFileArgs } from './stdin-argument.js';
@@ -50,6 +51,7 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(backupCommand)
   .command(restoreCommand)
   .command(gitopsCommand)
+  .command(topCommand)
   .command(apiResourcesCommand)
   .command(auditCommand)
   .command(adminCommand)

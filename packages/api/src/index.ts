@@ -28,3 +28,4 @@ export * from './duration.js';
 export * from './backups.js';
 export * from './backup-schedules.js';
 export * from './gitops.js';
+export * from './usage-metrics.js';

@@ -84,10 +84,12 @@ export function readKindFiles(dir = SCHEMAS_DIR): KindSchemaFile[] {
 }
 
 /**
- * Bodies some requests carry that are not objects of a kind (schemas/options/): DeleteOptions,
- * Binding. Each file's `title` names it, here and as its type in the generated model.
+ * Bodies that are not objects of a kind (schemas/options/): what some requests carry
+ * (DeleteOptions, Binding), what the metrics API answers (VirtualMachineMetrics, NodeMetrics)
+ * and what agents answer it (VmUsageSummary). Each file's `title` names it, here and as its type
+ * in the generated model.
  */
-export type OptionsTitle = 'DeleteOptions' | 'Binding';
+export type OptionsTitle = 'DeleteOptions' | 'Binding' | 'VirtualMachineMetrics' | 'NodeMetrics' | 'VmUsageSummary';
 
 /** The options schemas as written, by title ($refs to shared pieces left in place). */
 export function readOptionsFiles(dir = SCHEMAS_DIR): JsonSchema[] {

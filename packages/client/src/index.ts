@@ -30,3 +30,5 @@ export { readRepositoryManifests, parseFile } from './gitops/repository-manifest
 export type { RepositoryManifest, SyncProblem } from './gitops/repository-manifests.js';
 export { planSync, applyRank, objectId } from './gitops/sync-plan.js';
 export type { PlannedObject, SyncTarget } from './gitops/sync-plan.js';
+export { listVmMetrics, listNodeMetrics } from './usage-metrics.js';
+export type { UsageQuery } from './usage-metrics.js';

@@ -1,5 +1,5 @@
 /**
- * How the apiserver talks to node agents (for `virtualmachines/log`), as kube-apiserver talks to
+ * How the apiserver talks to node agents (for `virtualmachines/log` and the metrics API), as kube-apiserver talks to
  * kubelets with --kubelet-client-certificate, --kubelet-client-key and
  * --kubelet-certificate-authority: an agent whose address is https:// is verified against the
  * agent CA and shown the apiserver's own client certificate, which the agent admits by its CA and
@@ -11,7 +11,7 @@
  * mends, never passed on as the user's own 401 or 403.
  */
 import { Agent } from 'undici';
-import { AGENT_CLIENT_GROUP, ApiError } from '@shoal/api';
+import { AGENT_CLIENT_GROUP, ApiError, type Node } from '@shoal/api';
 
 export interface AgentTlsOptions {
   /** Client certificate and key (PEM) shown to https agents. */
@@ -27,6 +27,26 @@ export function agentDispatcher(tls: AgentTlsOptions | undefined, connectTimeout
     connect: { timeout: connectTimeoutMs, ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}) },
     keepAliveTimeout: 10_000,
   });
+}
+
+/** Where a node's agent is reached (Node.status.agentAddress), or a 503 saying why it cannot be. */
+export function agentAddressOfNode(node: Node): string {
+  const nodeName = node.metadata.name;
+  const address = node.status?.agentAddress;
+  if (!address)
+    throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has no agent address (status.agentAddress): its agent has not registered`, {
+      retryAfterSeconds: 1,
+    });
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    url = new URL('invalid:');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has an agent address that is not an http(s) URL: "${address}"`);
+  }
+  return address;
 }
 
 /** OpenSSL's verification failures and Node's name check: the agent's certificate is not one to trust. */

@@ -1,6 +1,6 @@
 /** Discovery documents: what kubectl and client libraries read to map `vm` to a REST path. */
 import type { FastifyInstance } from 'fastify';
-import { GROUP, VERSION, API_VERSION, type KindInfo } from '@shoal/api';
+import { GROUP, VERSION, API_VERSION, METRICS_API_VERSION, METRICS_GROUP, METRICS_VERSION, type KindInfo } from '@shoal/api';
 
 /** kubectl's dispatcher runs the kubectl binary matching `minor`; Shoal speaks the 1.32 wire. */
 export const SERVER_VERSION = {
@@ -16,6 +16,13 @@ export const SERVER_VERSION = {
 };
 
 const groupVersion = { groupVersion: API_VERSION, version: VERSION };
+const metricsGroupVersion = { groupVersion: METRICS_API_VERSION, version: METRICS_VERSION };
+
+/** The metrics API (routes/usage-metrics.ts): read-only, answered from the agents, as metrics.k8s.io. */
+const METRICS_RESOURCES = [
+  { name: 'nodes', singularName: '', namespaced: false, kind: 'NodeMetrics', verbs: ['get', 'list'] },
+  { name: 'virtualmachines', singularName: '', namespaced: true, kind: 'VirtualMachineMetrics', verbs: ['get', 'list'] },
+];
 
 function apiResources(kinds: KindInfo[]) {
   const resources = [];
@@ -44,8 +51,14 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { kinds: KindI
   app.get('/version', hidden, async () => SERVER_VERSION);
   app.get('/api', hidden, async () => ({ kind: 'APIVersions', versions: [], serverAddressByClientCIDRs: [] }));
   const group = { name: GROUP, versions: [groupVersion], preferredVersion: groupVersion };
-  app.get('/apis', hidden, async (_req, reply) => reply.type('application/json').send({ kind: 'APIGroupList', apiVersion: 'v1', groups: [group] }));
+  const metricsGroup = { name: METRICS_GROUP, versions: [metricsGroupVersion], preferredVersion: metricsGroupVersion };
+  // shoal.dev first: a name both groups serve (virtualmachines, nodes) resolves to it, as pods resolve to the core group over metrics.k8s.io.
+  const groups = [group, metricsGroup];
+  app.get('/apis', hidden, async (_req, reply) => reply.type('application/json').send({ kind: 'APIGroupList', apiVersion: 'v1', groups }));
   app.get(`/apis/${GROUP}`, hidden, async () => ({ kind: 'APIGroup', apiVersion: 'v1', ...group }));
+  app.get(`/apis/${METRICS_GROUP}`, hidden, async () => ({ kind: 'APIGroup', apiVersion: 'v1', ...metricsGroup }));
   const list = { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: API_VERSION, resources: apiResources(opts.kinds) };
   app.get(`/apis/${API_VERSION}`, hidden, async () => list);
+  const metricsList = { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: METRICS_API_VERSION, resources: METRICS_RESOURCES };
+  app.get(`/apis/${METRICS_API_VERSION}`, hidden, async () => metricsList);
 }

@@ -15,7 +15,7 @@ import { request, type Dispatcher } from 'undici';
 import { ApiError, badRequest, type KindInfo, type KubeObject, type Node, type VirtualMachine } from '@shoal/api';
 import type { Scope } from '../registry/resource-service.js';
 import { objectPathParams } from './resources.js';
-import { agentDispatcher, connectionError, describe, refusedByAgent, type AgentTlsOptions } from './agent-connection.js';
+import { agentAddressOfNode, agentDispatcher, connectionError, describe, refusedByAgent, type AgentTlsOptions } from './agent-connection.js';
 
 /** The one call this route needs from the resource service. */
 export interface ObjectReader {
@@ -169,21 +169,7 @@ async function agentAddressOf(objects: ObjectReader, nodeKind: KindInfo, nodeNam
     }
     throw err;
   }
-  const address = (node as Node).status?.agentAddress;
-  if (!address)
-    throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has no agent address (status.agentAddress): its agent has not registered`, {
-      retryAfterSeconds: 1,
-    });
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    url = new URL('invalid:');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has an agent address that is not an http(s) URL: "${address}"`);
-  }
-  return address;
+  return agentAddressOfNode(node as Node);
 }
 
 /** At most `limit` bytes of a body, the rest discarded: an agent's refusal is short, whatever it sends. */

@@ -1970,3 +1970,109 @@ export interface DeleteOptions {
    */
   orphanDependents?: boolean | null;
 }
+/**
+ * What the VMs on a Node use of it, served by the apiserver at /apis/metrics.shoal.dev/v1alpha1/nodes, as metrics.k8s.io serves NodeMetrics: the sum over the node's running VMs, read from its agent when asked, never stored.
+ *
+ * This interface was referenced by `Kinds`'s JSON-Schema
+ * via the `definition` "NodeMetrics".
+ */
+export interface NodeMetrics {
+  apiVersion: 'metrics.shoal.dev/v1alpha1';
+  kind: 'NodeMetrics';
+  metadata: UsageMetricsMeta;
+  /**
+   * When the newest of the VMs' samples was taken.
+   */
+  timestamp: string;
+  /**
+   * The longest window of the VMs' CPU rates, as a duration (e.g. 10s).
+   */
+  window: string;
+  usage: ResourceUsage;
+  /**
+   * How many VMs were measured.
+   */
+  vms: number;
+}
+export interface UsageMetricsMeta {
+  name: string;
+  namespace?: string;
+  /**
+   * When this answer was made.
+   */
+  creationTimestamp: string;
+  /**
+   * The labels of the object measured.
+   */
+  labels?: {
+    [k: string]: string;
+  };
+}
+export interface ResourceUsage {
+  /**
+   * CPU in use as a quantity of cores (e.g. 250m, 1500000n).
+   */
+  cpu: string;
+  /**
+   * Resident memory as a quantity of bytes (e.g. 180Mi, 123456Ki).
+   */
+  memory: string;
+}
+/**
+ * A VirtualMachine's CPU and memory use, served by the apiserver at /apis/metrics.shoal.dev/v1alpha1/namespaces/{namespace}/virtualmachines, as metrics.k8s.io serves PodMetrics: read from the agents when asked, never stored.
+ *
+ * This interface was referenced by `Kinds`'s JSON-Schema
+ * via the `definition` "VirtualMachineMetrics".
+ */
+export interface VirtualMachineMetrics {
+  apiVersion: 'metrics.shoal.dev/v1alpha1';
+  kind: 'VirtualMachineMetrics';
+  metadata: UsageMetricsMeta;
+  /**
+   * When the usage was sampled, at the end of the window.
+   */
+  timestamp: string;
+  /**
+   * The span the CPU rate is averaged over, as a duration (e.g. 10s).
+   */
+  window: string;
+  /**
+   * The node the VM runs on.
+   */
+  node?: string;
+  usage: ResourceUsage;
+}
+/**
+ * The body of a node agent's GET /stats/vms, read by the apiserver's metrics API: the latest usage sample of every VM running on the node, from its QEMU process.
+ *
+ * This interface was referenced by `Kinds`'s JSON-Schema
+ * via the `definition` "VmUsageSummary".
+ */
+export interface VmUsageSummary {
+  items: VmUsage[];
+}
+export interface VmUsage {
+  namespace: string;
+  name: string;
+  uid: string;
+  /**
+   * When the sample was taken.
+   */
+  timestamp: string;
+  /**
+   * The span the CPU rate is averaged over: since the sample before, or since the VM's process started when there is none.
+   */
+  windowSeconds: number;
+  /**
+   * CPU in use over the window, in cores (1 = one host CPU busy all the time).
+   */
+  cpuCores: number;
+  /**
+   * CPU time used since the VM's process started.
+   */
+  cpuSecondsTotal: number;
+  /**
+   * Resident memory of the VM's process.
+   */
+  memoryBytes: number;
+}
