@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx: one code path for development, tests and installs.
-import { register } from 'tsx/esm/api';
+import { runMain } from './run-main.js';
 
-register();
-await import('../apps/apiserver/src/main.ts');
+await runMain('shoal-apiserver');

@@ -57,6 +57,8 @@ if [ "${#files[@]}" -eq 0 ]; then
   exit 1
 fi
 
+# The processes tests start run the bundles under dist/ (bin/): made from the sources as they are now.
+node deploy/build-js.mjs
 echo "run-tests: ${#files[@]} test file(s)"
 exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec \
   "${node_args[@]}" "${files[@]}"
