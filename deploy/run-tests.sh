@@ -60,5 +60,7 @@ fi
 # The processes tests start run the bundles under dist/ (bin/): made from the sources as they are now.
 node deploy/build-js.mjs
 echo "run-tests: ${#files[@]} test file(s)"
-exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec \
+exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./deploy/test-file-durations.mjs --test-reporter-destination=stdout \
   "${node_args[@]}" "${files[@]}"
