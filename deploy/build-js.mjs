@@ -84,5 +84,6 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
 });
+if (process.env.BUILD_JS_METAFILE) await (await import('node:fs/promises')).writeFile(process.env.BUILD_JS_METAFILE, JSON.stringify(result.metafile));
 const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
 console.log(`build-js: ${Object.keys(ENTRY_POINTS).length} commands in ${outputs.length} files under dist/ in ${Date.now() - started} ms`);

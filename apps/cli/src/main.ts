@@ -28,7 +28,6 @@ import { restoreCommand } from './commands/restore/command.js';
 import { gitopsCommand } from './commands/gitops/command.js';
 import { topCommand } from './commands/top/command.js';
 import { globalOptions } from './global-options.js';
-import { reportError } from './report-error.js';
 import { joinStdinFileArgs } from './stdin-argument.js';
 
 const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
@@ -68,9 +67,19 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
     throw err ?? new UsageError(msg);
   });
 
+// yargs renders the help text of every command it runs, in case it must show it on failure;
+// this CLI never does (.fail above throws, and the error says what is wrong), and the rendering
+// is a large part of a short command's run time.
+type WithUsage = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage: () => void } } };
+const usage = (cli as unknown as WithUsage).getInternalMethods?.().getUsageInstance?.();
+if (usage) usage.cacheHelpMessage = () => undefined;
+
 try {
   await cli.parseAsync();
 } catch (err) {
+  // Loaded only on failure: it needs the client and API libraries, which a command that never
+  // touches them (help, version, completion) should not have to load at start.
+  const { reportError } = await import('./report-error.js');
   const { message, exitCode } = reportError(err);
   if (message) process.stderr.write(`${message}\n`);
   process.exitCode = exitCode;

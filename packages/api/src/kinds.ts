@@ -22,6 +22,7 @@ export interface KindInfo {
 
 export function kindInfo(file: KindSchemaFile): KindInfo {
   const r = file['x-shoal-resource'];
+  let schema: JsonSchema | undefined;
   return {
     group: GROUP,
     version: VERSION,
@@ -37,7 +38,10 @@ export function kindInfo(file: KindSchemaFile): KindInfo {
     hasStatus: 'status' in file.properties,
     hasSpec: 'spec' in file.properties,
     description: file.description,
-    schema: objectSchema(file),
+    // Built on first use: a client that only maps names to paths (shoalctl get) never needs it.
+    get schema() {
+      return (schema ??= objectSchema(file));
+    },
   };
 }
 
