@@ -65,18 +65,20 @@ apt_install() {
     install "$@"
 }
 
-# The Debian package enables and may start its own etcd on port 2379. Shoal spawns its own
-# members (tests on free ports, `npm start` under its data dir), so the packaged service we just
-# installed is stopped and kept from starting at boot. Anything else on 2379 is left alone.
-stop_packaged_etcd() {
+# stop_packaged_service NAME: a Debian package may enable and start its own service (etcd's on
+# port 2379, prometheus's on 9090). Shoal spawns its own (tests on free ports, `npm start` under
+# its data dir), so the packaged service we just installed is stopped and kept from starting at
+# boot. Anything else on those ports is left alone.
+stop_packaged_service() {
+  local name="$1"
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-    "${as_root[@]}" systemctl disable --now etcd.service >/dev/null 2>&1 || true
-  elif [ -x /etc/init.d/etcd ]; then
+    "${as_root[@]}" systemctl disable --now "$name.service" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$name" ]; then
     # No systemd (containers): the sysv script runs it with a pidfile; `stop` is a no-op if it
     # never started (for example when policy-rc.d forbade it).
-    "${as_root[@]}" /etc/init.d/etcd stop >/dev/null 2>&1 || true
+    "${as_root[@]}" "/etc/init.d/$name" stop >/dev/null 2>&1 || true
     if command -v update-rc.d >/dev/null 2>&1; then
-      "${as_root[@]}" update-rc.d etcd disable >/dev/null 2>&1 || true
+      "${as_root[@]}" update-rc.d "$name" disable >/dev/null 2>&1 || true
     fi
   fi
 }
@@ -84,7 +86,7 @@ stop_packaged_etcd() {
 ensure_etcd() {
   command -v etcd >/dev/null 2>&1 && return 0
   apt_install etcd etcd-server
-  stop_packaged_etcd
+  stop_packaged_service etcd
   command -v etcd >/dev/null 2>&1 || die "etcd-server was installed but no etcd binary is on PATH"
 }
 
@@ -108,6 +110,18 @@ ensure_openssl() {
 ensure_git() {
   command -v git >/dev/null 2>&1 && return 0
   apt_install git git
+}
+
+# Prometheus (its Debian package brings promtool): the alert rules of deploy/prometheus are checked
+# and unit-tested with promtool, and e2e/prometheus.test.ts scrapes a cluster with a real
+# Prometheus it starts on a free port. The packaged service would hold port 9090 with a
+# configuration that knows nothing of Shoal (README: Monitoring runs Prometheus with
+# deploy/prometheus/prometheus.yml), so it is stopped.
+ensure_prometheus() {
+  command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 && return 0
+  apt_install prometheus prometheus
+  stop_packaged_service prometheus
+  command -v promtool >/dev/null 2>&1 || die "prometheus was installed but no promtool binary is on PATH"
 }
 
 # Network tools. The agent's VM networking: bridges, VXLAN and taps (iproute2's `ip` and
@@ -223,6 +237,7 @@ ensure_etcd
 ensure_etcdctl
 ensure_openssl
 ensure_git
+ensure_prometheus
 ensure_network_tools
 ensure_vm_runtime
 if [ "${1:-}" = "--debian-image" ]; then ensure_debian_image; fi

@@ -1,6 +1,7 @@
 /**
  * `shoal up` (what `npm start` runs): the whole cluster from one command, the example VM Running,
- * its console through the apiserver while the agent's endpoint refuses anyone else, a clean stop.
+ * its console through the apiserver while the agent's endpoint refuses anyone else, every
+ * component's metrics readable with the credentials it wrote for Prometheus, a clean stop.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,8 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
   const port = await freePort();
   const etcdPort = await freePort();
   const etcdPeerPort = await freePort();
+  const controllerManagerPort = await freePort();
+  const agentPort = await freePort();
   const up = execa(
     'node',
     [
@@ -31,6 +34,10 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
       String(etcdPeerPort),
       '--node-name',
       'up-test',
+      '--controller-manager-port',
+      String(controllerManagerPort),
+      '--agent-port',
+      String(agentPort),
     ],
     {
       all: true,
@@ -83,7 +90,7 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
       (await execa('node', [join(REPO_ROOT, 'bin/shoalctl.js'), 'get', 'node', 'up-test', '-o', 'json'], { env: { SHOAL_CONFIG: shoalConfig } })).stdout,
     );
     const agentAddress: string = node.status.agentAddress;
-    assert.match(agentAddress, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(agentAddress, `https://127.0.0.1:${agentPort}`);
     const trustingCa = new Agent({ connect: { ca: await readFile(join(dataDir, 'pki', 'ca.crt')) } });
     try {
       const direct = await request(`${agentAddress}/logs/default/hello`, { dispatcher: trustingCa });
@@ -92,6 +99,30 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
     } finally {
       await trustingCa.close();
     }
+    // Prometheus's credentials (README: Monitoring): the token for the apiserver's /metrics, the
+    // client certificate for the agent's /metrics (not its consoles); the controller-manager's on its port.
+    const pki = join(dataDir, 'pki');
+    const ca = await readFile(join(pki, 'ca.crt'));
+    const caOnly = new Agent({ connect: { ca } });
+    const withCertificate = new Agent({ connect: { ca, cert: await readFile(join(pki, 'prometheus.crt')), key: await readFile(join(pki, 'prometheus.key')) } });
+    try {
+      const token = (await readFile(join(pki, 'prometheus.token'), 'utf8')).trim();
+      const apiMetrics = await request(`https://127.0.0.1:${port}/metrics`, { dispatcher: caOnly, headers: { authorization: `Bearer ${token}` } });
+      assert.equal(apiMetrics.statusCode, 200);
+      assert.match(await apiMetrics.body.text(), /^shoal_apiserver_requests_total\{/m);
+      const agentMetrics = await request(`${agentAddress}/metrics`, { dispatcher: withCertificate });
+      assert.equal(agentMetrics.statusCode, 200);
+      assert.match(await agentMetrics.body.text(), /^shoal_agent_vm_crash_loop_backoff\{namespace="default",vm="hello"\} 0$/m);
+      const agentConsole = await request(`${agentAddress}/logs/default/hello`, { dispatcher: withCertificate });
+      assert.equal(agentConsole.statusCode, 403);
+      await agentConsole.body.dump();
+    } finally {
+      await caOnly.close();
+      await withCertificate.close();
+    }
+    const cmMetrics = await (await fetch(`http://127.0.0.1:${controllerManagerPort}/metrics`)).text();
+    assert.match(cmMetrics, /^shoal_node_ready\{node="up-test"\} 1$/m);
+
     const vmDirs = await readdir(join(dataDir, 'agent', 'vms'));
     assert.equal(vmDirs.length, 1);
     const qemuPid = Number((await readFile(join(dataDir, 'agent', 'vms', vmDirs[0]!, 'qemu.pid'), 'utf8')).trim());

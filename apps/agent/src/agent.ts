@@ -38,6 +38,7 @@ import { publishFencing, registerNode } from './node-registration.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { FenceClock } from './fencing/fence-clock.js';
 import { FenceMonitor } from './fencing/fence-monitor.js';
+import { fencingCount } from './fencing/fencing-metric.js';
 import { fencingTimingError, RENEWALS_PER_LEASE } from './fencing/timing.js';
 import { changeFenceTimeout, readFenceTimeoutFile, writeFenceTimeoutFile } from './fencing/fence-timeout-change.js';
 import { vmController } from './vm/controller.js';
@@ -215,7 +216,7 @@ export class Agent {
     }
     const adopted = await this.driver.adopt();
     if (adopted.length) o.log.info({ vms: adopted.map((i) => `${objectKey(i)} pid=${i.pid ?? '-'}`) }, 'adopted running VMs');
-    this.fence = new FenceMonitor({ clock: this.clock, driver: this.driver, log: o.log });
+    this.fence = new FenceMonitor({ clock: this.clock, driver: this.driver, log: o.log, fencings: fencingCount(o.nodeName) });
     this.fence.start();
 
     this.usage = new VmUsageSampler(this.driver, o.usageIntervalSeconds && o.usageIntervalSeconds * 1000);

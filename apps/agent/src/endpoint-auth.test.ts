@@ -1,7 +1,7 @@
 /**
  * The agent's endpoint over HTTPS (--tls-cert-file, --client-ca-file), asked directly, with real
- * processes: consoles and /metrics only for the apiserver's client certificate; health open to
- * all. The agent runs the simulated runtime: who gets past the door does not depend on a console
+ * processes: consoles and /metrics only for the apiserver's client certificate, /metrics also for
+ * a certificate in group system:monitoring (--metrics-allowed-groups); health open to all. The agent runs the simulated runtime: who gets past the door does not depend on a console
  * (the console itself, through the apiserver and a QEMU guest, is e2e/node-endpoint-tls.test.ts).
  */
 import { after, before, test } from 'node:test';
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
-import { AGENT_CLIENT_GROUP } from '@shoal/api';
+import { AGENT_CLIENT_GROUP, MONITORING_GROUP } from '@shoal/api';
 import { makeClientCertificate, REPO_ROOT, startAgent, startCluster, waitFor, waitForObject, type AgentProcess, type TestCluster } from '@shoal/testing';
 
 const NODE = 'tls-node';
@@ -18,7 +18,7 @@ let agent: AgentProcess;
 const dispatchers: Agent[] = [];
 
 /** A GET on the agent, trusting the cluster CA, showing `cert` (a client certificate) or none. */
-async function get(path: string, cert?: { certFile: string; keyFile: string }): Promise<{ status: number; body: any }> {
+async function get(path: string, cert?: { certFile: string; keyFile: string }, at = agent): Promise<{ status: number; body: any }> {
   const tls = cluster.agentTls!;
   const dispatcher = new Agent({
     connect: {
@@ -27,7 +27,7 @@ async function get(path: string, cert?: { certFile: string; keyFile: string }): 
     },
   });
   dispatchers.push(dispatcher);
-  const res = await request(`${agent.address}${path}`, { dispatcher });
+  const res = await request(`${at.address}${path}`, { dispatcher });
   const text = await res.body.text();
   try {
     return { status: res.statusCode, body: JSON.parse(text) };
@@ -100,6 +100,32 @@ test("the apiserver's client certificate gets metrics, and consoles (404 for a V
   assert.equal(missing.body.reason, 'NotFound');
 });
 
+test('a certificate in group system:monitoring (a Prometheus) reads /metrics, and no console', async () => {
+  const prometheus = await makeClientCertificate(cluster.agentTls!.certs, 'prometheus', { groups: [MONITORING_GROUP] });
+  const metrics = await get('/metrics', prometheus);
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.body, /^# TYPE shoal_agent_fencings_total counter$/m);
+  const console = await get('/logs/default/anything', prometheus);
+  assert.equal(console.status, 403);
+  assert.match(
+    console.body.message,
+    new RegExp(`User "prometheus" cannot get path "/logs/default/anything": only clients in group "${AGENT_CLIENT_GROUP}" may`),
+  );
+});
+
+test('--metrics-allowed-groups replaces system:monitoring with its own groups', async () => {
+  const other = await cluster.startAgent('tls-metrics-node', { args: ['--runtime', 'simulated', '--metrics-allowed-groups', 'team-metrics, ops'] });
+  const certs = cluster.agentTls!.certs;
+  const team = await makeClientCertificate(certs, 'team-scraper', { groups: ['team-metrics'] });
+  const monitoring = await makeClientCertificate(certs, 'prometheus-elsewhere', { groups: [MONITORING_GROUP] });
+  assert.equal((await get('/metrics', team, other)).status, 200);
+  assert.equal((await get('/metrics', cluster.agentTls!.apiserverClient, other)).status, 200, 'the console groups read metrics too');
+  const refused = await get('/metrics', monitoring, other);
+  assert.equal(refused.status, 403);
+  assert.match(refused.body.message, new RegExp(`only clients in group "${AGENT_CLIENT_GROUP}" or "team-metrics" or "ops" may`));
+  assert.equal((await get('/logs/default/anything', team, other)).status, 403);
+});
+
 test('without the TLS flags the endpoint is plain HTTP, open, and says so', async () => {
   const plain = await startAgent(cluster.servers, 'plain-node', { args: ['--runtime', 'simulated'] });
   try {
@@ -119,12 +145,13 @@ test('bad TLS flags: exit 2 with the reason', async () => {
       timeout: 30_000,
     });
   // Each an agent that exits at once: all started together.
-  const [noCa, noKey, missing, mismatch, groups] = await Promise.all([
+  const [noCa, noKey, missing, mismatch, groups, metricsGroups] = await Promise.all([
     run('--tls-cert-file', serving.certFile, '--tls-private-key-file', serving.keyFile),
     run('--tls-cert-file', serving.certFile, '--client-ca-file', certs.caFile),
     run('--tls-cert-file', '/nonexistent.crt', '--tls-private-key-file', serving.keyFile, '--client-ca-file', certs.caFile),
     run('--tls-cert-file', serving.certFile, '--tls-private-key-file', certs.keyFile, '--client-ca-file', certs.caFile),
     run('--client-allowed-groups', 'x'),
+    run('--metrics-allowed-groups', 'x'),
   ]);
   assert.equal(noCa.exitCode, 2);
   assert.match(noCa.stderr, /--tls-cert-file and --client-ca-file go together/);
@@ -136,4 +163,6 @@ test('bad TLS flags: exit 2 with the reason', async () => {
   assert.match(mismatch.stderr, /key values mismatch/);
   assert.equal(groups.exitCode, 2);
   assert.match(groups.stderr, /--client-allowed-groups needs --client-ca-file/);
+  assert.equal(metricsGroups.exitCode, 2);
+  assert.match(metricsGroups.stderr, /--metrics-allowed-groups needs --client-ca-file/);
 });

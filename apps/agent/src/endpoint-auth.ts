@@ -2,9 +2,11 @@
  * Who may use the agent's endpoint when it serves HTTPS (--tls-cert-file, --client-ca-file), as
  * the kubelet's authenticated endpoint: consoles (`/logs/...`) and `/metrics` only for a client
  * certificate signed by the client CA whose subject is in an allowed group (by default
- * AGENT_CLIENT_GROUP: the apiserver's agent-client certificate). Users never come here: they read
- * consoles through the apiserver's `virtualmachines/log` subresource, which RBAC governs, and
- * the apiserver relays with its own certificate.
+ * AGENT_CLIENT_GROUP: the apiserver's agent-client certificate). `/metrics` also admits the
+ * metrics groups (--metrics-allowed-groups, by default MONITORING_GROUP: a Prometheus), which
+ * read no console. Users never come here: they read consoles through the apiserver's
+ * `virtualmachines/log` subresource, which RBAC governs, and the apiserver relays with its own
+ * certificate.
  *
  * The TLS server asks for a certificate but completes the handshake without one
  * (rejectUnauthorized: false) so that `/healthz` and `/readyz` stay open: they say only whether
@@ -20,10 +22,19 @@ import { ApiError } from '@shoal/api';
 
 /** Paths anyone may ask for: liveness and readiness, which carry no secret. */
 export const OPEN_PATHS: readonly string[] = ['/healthz', '/readyz'];
+/** The path the metrics groups may read too. */
+export const METRICS_PATH = '/metrics';
 
 export interface ClientCertificateRules {
-  /** A certificate is admitted when its subject has one of these as an O. */
+  /** A certificate is admitted everywhere when its subject has one of these as an O. */
   allowedGroups: readonly string[];
+  /** ... and to /metrics alone when it has one of these. */
+  metricsAllowedGroups: readonly string[];
+}
+
+/** The groups admitted to `path`. */
+export function groupsFor(path: string, rules: ClientCertificateRules): readonly string[] {
+  return path === METRICS_PATH ? [...rules.allowedGroups, ...rules.metricsAllowedGroups.filter((g) => !rules.allowedGroups.includes(g))] : rules.allowedGroups;
 }
 
 interface ClientIdentity {
@@ -43,10 +54,11 @@ export function refusal(socket: unknown, path: string, rules: ClientCertificateR
     name: [cert.subject?.CN].flat()[0] ?? '',
     groups: [cert.subject?.O ?? []].flat().filter((g): g is string => typeof g === 'string' && g !== ''),
   };
-  if (who.groups.some((g) => rules.allowedGroups.includes(g))) return undefined;
+  const allowed = groupsFor(path, rules);
+  if (who.groups.some((g) => allowed.includes(g))) return undefined;
   return new ApiError(
     403,
     'Forbidden',
-    `forbidden: User "${who.name}" cannot get path "${path}": only clients in group ${rules.allowedGroups.map((g) => `"${g}"`).join(' or ')} (the apiserver) may`,
+    `forbidden: User "${who.name}" cannot get path "${path}": only clients in group ${allowed.map((g) => `"${g}"`).join(' or ')} may`,
   );
 }

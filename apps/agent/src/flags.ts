@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import yargs from 'yargs';
-import { AGENT_CLIENT_GROUP, DATACENTER_LABEL, HOSTNAME_LABEL, RACK_LABEL, ZONE_LABEL } from '@shoal/api';
+import { AGENT_CLIENT_GROUP, DATACENTER_LABEL, MONITORING_GROUP, HOSTNAME_LABEL, RACK_LABEL, ZONE_LABEL } from '@shoal/api';
 import { DEFAULT_LEASE_DURATION_SECONDS, defaultFenceTimeoutSeconds, fencingTimingError } from './fencing/timing.js';
 import { KUBELET_RESTART_BACKOFF, restartBackoffFlagsError } from './vm/restart-backoff.js';
 
@@ -49,12 +49,16 @@ export function topologyLabels(t: SimulatedTopology, i: number): Record<string, 
   };
 }
 
-export function allowedGroups(s: string | undefined): string[] {
-  return (s ?? AGENT_CLIENT_GROUP)
+/** --client-allowed-groups (or `fallback` when not given) as a list. */
+export function allowedGroups(s: string | undefined, fallback = AGENT_CLIENT_GROUP): string[] {
+  return (s ?? fallback)
     .split(',')
     .map((g) => g.trim())
     .filter(Boolean);
 }
+
+/** --metrics-allowed-groups as a list: system:monitoring when not given, none when given empty. */
+export const metricsAllowedGroups = (s: string | undefined): string[] => allowedGroups(s, MONITORING_GROUP);
 
 export function agentFlags(args: string[], readConfig: (path: string) => object) {
   return yargs(args)
@@ -83,6 +87,10 @@ export function agentFlags(args: string[], readConfig: (path: string) => object)
     .option('client-allowed-groups', {
       type: 'string',
       describe: `Comma-separated groups (O of the client certificate) admitted to consoles and /metrics (default: ${AGENT_CLIENT_GROUP}, the apiserver's)`,
+    })
+    .option('metrics-allowed-groups', {
+      type: 'string',
+      describe: `Comma-separated groups (O of the client certificate) admitted to /metrics only, besides --client-allowed-groups (default: ${MONITORING_GROUP}, a Prometheus's; "" for none)`,
     })
     .option('migration-cert-file', {
       type: 'string',
@@ -196,6 +204,7 @@ export function agentFlags(args: string[], readConfig: (path: string) => object)
         if (!a['client-ca-file']) throw new Error('--client-allowed-groups needs --client-ca-file');
         if (!allowedGroups(a['client-allowed-groups']).length) throw new Error('--client-allowed-groups: give at least one group');
       }
+      if (a['metrics-allowed-groups'] !== undefined && !a['client-ca-file']) throw new Error('--metrics-allowed-groups needs --client-ca-file');
       if (!(a['boot-timeout'] >= 0)) throw new Error('--boot-timeout must be a number of seconds ≥ 0');
       if (!(a['image-retry'] > 0)) throw new Error('--image-retry must be a number of seconds > 0');
       if (!(a['image-gc-interval'] > 0)) throw new Error('--image-gc-interval must be a number of seconds > 0');

@@ -9,7 +9,7 @@ import { parseFlagsFile } from '@shoal/controller-runtime';
 import { Agent } from './agent.js';
 import type { AgentEndpointTls } from './http-server.js';
 import { defaultFenceTimeoutSeconds } from './fencing/timing.js';
-import { agentFlags, allowedGroups, parseLabels, parseTopology, topologyLabels } from './flags.js';
+import { agentFlags, allowedGroups, metricsAllowedGroups, parseLabels, parseTopology, topologyLabels } from './flags.js';
 import { watchAgentConfig } from './live-config.js';
 
 const args = hideBin(process.argv);
@@ -38,7 +38,7 @@ function endpointTls(): AgentEndpointTls | undefined {
   } catch (err) {
     throw new Error(`--tls-cert-file, --tls-private-key-file, --client-ca-file: ${(err as Error).message}`);
   }
-  return { ...tls, allowedGroups: allowedGroups(argv['client-allowed-groups']) };
+  return { ...tls, allowedGroups: allowedGroups(argv['client-allowed-groups']), metricsAllowedGroups: metricsAllowedGroups(argv['metrics-allowed-groups']) };
 }
 
 let tls: AgentEndpointTls | undefined;

@@ -11,6 +11,7 @@ export * from './merge-patch.js';
 export * from './vm-annotations.js';
 export * from './audit-chain.js';
 export * from './agent-endpoint.js';
+export * from './monitoring.js';
 export * from './finalizers.js';
 export * from './labels.js';
 export * from './taints.js';

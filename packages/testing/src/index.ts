@@ -11,3 +11,4 @@ export * from './vm-process-watcher.js';
 export * from './process-alive.js';
 export * from './audit-log.js';
 export * from './git.js';
+export * from './prometheus.js';

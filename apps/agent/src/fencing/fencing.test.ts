@@ -5,6 +5,8 @@ import { SimulatedDriver } from '../runtime/simulated/simulated-driver.js';
 import type { VmLaunchSpec } from '../runtime/driver.js';
 import { FenceClock } from './fence-clock.js';
 import { FenceMonitor } from './fence-monitor.js';
+import { Registry } from 'prom-client';
+import { fencingCount } from './fencing-metric.js';
 import { defaultFenceTimeoutSeconds, fencingTimingError } from './timing.js';
 
 test('flags: whole seconds, a fence timeout above 0 and no shorter than the lease, with the reason said', () => {
@@ -96,6 +98,32 @@ test('FenceMonitor stops every simulated guest, booting, running or stopping, on
     assert.deepEqual({ ...i.exit, at: undefined }, { success: false, reason: 'Fenced', at: undefined }, i.uid);
     assert.equal(i.bootedAt, undefined, 'a guest fenced while booting never reports it booted');
   }
+  await driver.close();
+});
+
+test('shoal_agent_fencings_total counts each stale period past the fence timeout once, VMs or not', async () => {
+  const driver = new SimulatedDriver({ bootMs: 60_000 });
+  const clock = new FenceClock(4_000, 6_000);
+  const registry = new Registry();
+  let now = 0;
+  const monitor = new FenceMonitor({ clock, driver, log: silent, now: () => now, fencings: fencingCount('n1', registry) });
+  const count = async () => (await registry.getSingleMetric('shoal_agent_fencings_total')!.get()).values.find((v) => v.labels.node === 'n1')?.value;
+  assert.equal(await count(), 0, 'the series exists from the start');
+  clock.renewed(0, 5);
+  await driver.start(spec('vm'));
+  now = 6_000;
+  await monitor.check();
+  assert.equal(await count(), 0, 'within the fence timeout');
+  for (now of [6_001, 6_500, 9_000]) await monitor.check();
+  assert.equal(await count(), 1, 'one stale period, looked at three times: one fencing');
+  // Renewed, then stale again with nothing running: the node fenced itself all the same.
+  clock.renewed(10_000, 10_005);
+  now = 12_000;
+  await monitor.check();
+  assert.equal(await count(), 1);
+  now = 16_001;
+  await monitor.check();
+  assert.equal(await count(), 2);
   await driver.close();
 });
 

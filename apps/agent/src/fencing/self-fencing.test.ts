@@ -36,6 +36,13 @@ async function phases(): Promise<Record<string, number>> {
   return Object.fromEntries([...text.matchAll(/^shoal_agent_vm_instances\{phase="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
+/** shoal_agent_fencings_total of the node, from the agent's endpoint. */
+async function fencings(): Promise<number | undefined> {
+  const text = await (await fetch(`${agent.address}/metrics`)).text();
+  const m = new RegExp(`^shoal_agent_fencings_total\\{node="${NODE}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 const until = (name: string, ok: (vm: VirtualMachine) => boolean, message: string) =>
   waitForObject(client, 'VirtualMachine', name, ok, { timeoutMs: 20_000, message });
 
@@ -96,9 +103,12 @@ test('the node publishes its fencing timing', async () => {
 test('apiserver gone for longer than the fence timeout: the simulated guests are fenced in-process; back: Always restarts, Manual says Fenced', async () => {
   const always = await runningHere('always');
   await runningHere('manual', true);
+  const fencedBefore = await fencings();
+  assert.equal(typeof fencedBefore, 'number', 'the counter is exported from the start');
   const killedAt = Date.now();
   await cluster.apiserver.kill();
   await waitFor(async () => (await phases()).exited === 2, { timeoutMs: 15_000, intervalMs: 50, message: 'both guests fenced' });
+  assert.equal(await fencings(), fencedBefore! + 1, 'one fencing counted');
   const took = Date.now() - killedAt;
   // The fence timeout from the last renewal, plus at most one FenceMonitor check (0.5 s).
   assert.ok(took <= FENCE_S * 1000 + 1_500, `fenced ${took} ms after the apiserver died`);

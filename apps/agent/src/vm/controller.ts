@@ -33,12 +33,13 @@ import { resolveBootImage } from '../images/boot-image.js';
 import type { ImageStore } from '../images/image-store.js';
 import type { Attachment } from '../network/node-networks.js';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { register as globalRegistry, type Registry } from 'prom-client';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { FenceGate, VmContext } from './context.js';
 import { reconcile } from './reconcile.js';
 import { KUBELET_RESTART_BACKOFF, type RestartBackoffPolicy } from './restart-backoff.js';
 import { MemoryRestartBackoffStore, type RestartBackoffStore } from './restart-backoff-store.js';
+import { exportCrashLoops } from './crash-loop-metric.js';
 
 export const VM_CONTROLLER_NAME = 'agent-vms';
 const WORKERS = 8;
@@ -123,6 +124,9 @@ export function vmController(o: VmControllerOptions): Controller {
     return () => o.driver.off('change', listener);
   };
   controller.watch(o.informer, enqueueObject()).watchKeys(onInstanceChange);
+  // Feeds no keys: it ties this node's series of shoal_agent_vm_crash_loop_backoff to the
+  // controller's life (stop() takes them off, as it stops every source).
+  controller.watchKeys(() => exportCrashLoops(o.registry ?? globalRegistry, { nodeName: o.nodeName, vms: o.informer, state: (uid) => o.driver.state(uid) }));
   if (o.migrations) {
     // An eviction waiting on its live migration: the migration ended.
     const vmOf = (m: Migration) => (m.metadata.namespace ? [objectKey({ namespace: m.metadata.namespace, name: m.spec.vmName })] : []);

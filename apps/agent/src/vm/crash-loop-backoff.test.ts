@@ -40,6 +40,40 @@ after(async () => {
   await cluster?.stop();
 });
 
+/** The agent's VM wiring (vmController) for `node` over a simulated runtime, with this back-off; VMs are bound by hand. */
+async function simulatedNode(node: string, policy: RestartBackoffPolicy, registry = new Registry()) {
+  const log = pino({ level: 'silent' });
+  const driver = new SimulatedDriver({ bootMs: 50 });
+  const informer = new Informer<VirtualMachine>(client, 'vm', { fieldSelector: `spec.nodeName=${node}` });
+  const recorder = new EventRecorder({ client, component: 'shoal-agent', host: node, log });
+  const controller = vmController({
+    nodeName: node,
+    client,
+    informer,
+    driver,
+    fence: { mayAct: () => true },
+    recorder,
+    fenceTimeoutSeconds: 60,
+    stopGraceMs: 1_000,
+    restartBackoff: policy,
+    log,
+    registry,
+  });
+  informer.start();
+  await informer.waitForSync();
+  controller.start();
+  return {
+    driver,
+    recorder,
+    async stop() {
+      await controller.stop();
+      await informer.stop();
+      await driver.close();
+      await recorder.flush();
+    },
+  };
+}
+
 /** The next attempt is rounded up to the second (status shows whole seconds), and a reconcile takes a moment. */
 const SLACK_MS = 1_000 + 700;
 
@@ -81,27 +115,7 @@ const backOffEvents = async (uid: string) =>
 
 test('simulated guests killed as soon as they run: restarts wait 1, 2, 4, 4 s; a run as long as the reset time begins the loop again', async () => {
   const node = 'crash-sim';
-  const policy: RestartBackoffPolicy = { baseMs: 1_000, maxMs: 4_000, resetAfterMs: 3_000 };
-  const log = pino({ level: 'silent' });
-  const driver = new SimulatedDriver({ bootMs: 50 });
-  const informer = new Informer<VirtualMachine>(client, 'vm', { fieldSelector: `spec.nodeName=${node}` });
-  const recorder = new EventRecorder({ client, component: 'shoal-agent', host: node, log });
-  const controller = vmController({
-    nodeName: node,
-    client,
-    informer,
-    driver,
-    fence: { mayAct: () => true },
-    recorder,
-    fenceTimeoutSeconds: 60,
-    stopGraceMs: 1_000,
-    restartBackoff: policy,
-    log,
-    registry: new Registry(),
-  });
-  informer.start();
-  await informer.waitForSync();
-  controller.start();
+  const { driver, recorder, stop } = await simulatedNode(node, { baseMs: 1_000, maxMs: 4_000, resetAfterMs: 3_000 });
   try {
     const vm = await bound('sim-crashy', node);
     const uid = vm.metadata.uid!;
@@ -166,11 +180,43 @@ test('simulated guests killed as soon as they run: restarts wait 1, 2, 4, 4 s; a
     assert.equal((await backOffEvents(uid)).length, runs.length, 'one BackOff Event per step');
     await remove('sim-crashy');
   } finally {
-    await controller.stop();
-    await informer.stop();
-    await driver.close();
-    await recorder.flush();
+    await stop();
   }
+});
+
+test('shoal_agent_vm_crash_loop_backoff: 1 while a VM waits out its back-off, 0 once it runs again and for a VM that runs', async () => {
+  const node = 'crash-metric';
+  const registry = new Registry();
+  const { driver, stop } = await simulatedNode(node, { baseMs: 2_000, maxMs: 2_000, resetAfterMs: 60_000 }, registry);
+  const sample = async (vm: string) => {
+    const gauge = (await registry.getMetricsAsJSON()).find((m) => m.name === 'shoal_agent_vm_crash_loop_backoff');
+    return (gauge?.values as { labels: Record<string, string>; value: number }[] | undefined)?.find(
+      (v) => v.labels.namespace === 'default' && v.labels.vm === vm,
+    )?.value;
+  };
+  try {
+    const steady = await bound('metric-steady', node);
+    const crashy = await bound('metric-crashy', node);
+    const uid = crashy.metadata.uid!;
+    const runningNow = (id: string) =>
+      waitFor(() => driver.state(id)?.phase === 'running', { timeoutMs: 15_000, intervalMs: 20, message: 'the guest running' });
+    await runningNow(steady.metadata.uid!);
+    await runningNow(uid);
+    const firstRun = driver.state(uid)!.startedAt;
+    assert.equal(await sample('metric-crashy'), 0, 'running: not in back-off');
+    await driver.kill(uid);
+    await waitForObject(client, 'VirtualMachine', 'metric-crashy', (v) => v.status?.reason === 'CrashLoopBackOff', { message: 'CrashLoopBackOff' });
+    await waitFor(async () => (await sample('metric-crashy')) === 1, { message: 'the gauge at 1 during the wait' });
+    assert.equal(await sample('metric-steady'), 0, 'the VM that runs');
+    await waitFor(() => driver.state(uid)?.phase === 'running' && driver.state(uid)?.startedAt !== firstRun, { timeoutMs: 15_000, message: 'the restart' });
+    assert.equal(await sample('metric-crashy'), 0, 'restarted: 0 at once, before its status says so');
+    await remove('metric-crashy');
+    await waitFor(async () => (await sample('metric-crashy')) === undefined, { message: 'no series for a VM gone' });
+  } finally {
+    await stop();
+  }
+  // metric-steady is still bound to the node (the cluster goes with the file): its agent stopped, so does its series.
+  assert.equal(await sample('metric-steady'), undefined, 'a stopped controller takes its node off the gauge');
 });
 
 test('a real microVM whose command fails at once: CrashLoopBackOff with the next attempt, waits of 2, 4, 8, 8 s, kept across an agent restart', async () => {

@@ -22,6 +22,7 @@ const TOKENS = `# token,user,uid,groups
 admin-token,admin,1,system:masters
 alice-token,alice,2,
 bob-token,bob,3,"dev,qa"
+prometheus-token,prometheus,4,system:monitoring
 `;
 
 /** A client certificate with CN=user and one O per group, signed by the test CA (or by a CA of its own). */
@@ -181,6 +182,17 @@ test('system:masters may do anything; an authenticated user without bindings may
   assert.equal(metrics.body.message, 'forbidden: User "alice" cannot get path "/metrics"');
   const watch = await call('GET', `${V}/namespaces/prod/virtualmachines?watch=1`, { token: 'alice-token' });
   assert.match(watch.body.message, /cannot watch resource "virtualmachines"/);
+});
+
+test('group system:monitoring reads /metrics (the bootstrap ClusterRole system:monitoring) and nothing else', async () => {
+  const metrics = await call('GET', '/metrics', { token: 'prometheus-token' });
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.body, /^shoal_apiserver_requests_total\{/m);
+  const nodes = await call('GET', `${V}/nodes`, { token: 'prometheus-token' });
+  assert.equal(nodes.status, 403);
+  assert.match(nodes.body.message, /User "prometheus" cannot list resource "nodes"/);
+  const role = await admin('GET', `${V}/clusterroles/system:monitoring`);
+  assert.deepEqual(role.body.rules, [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
 });
 
 test('a Role is granted by a RoleBinding in its namespace only', async () => {

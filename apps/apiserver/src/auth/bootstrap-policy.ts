@@ -2,6 +2,8 @@
  * The RBAC objects every cluster starts with (Kubernetes' bootstrap policy), created at apiserver
  * start when missing and otherwise left as they are, so an administrator's edits stay:
  *  - ClusterRole cluster-admin (everything), bound to group system:masters;
+ *  - ClusterRole system:monitoring (get /metrics), bound to group system:monitoring, as in
+ *    Kubernetes: what a Prometheus needs to scrape the apiserver and nothing more;
  *  - ClusterRole system:shoal-controller-manager with what all the controllers need (scheduler,
  *    preemptor, health, namespace, resourcequota, volume, migration, evacuation, network), bound to user system:shoal-controller-manager;
  *  - Role system:shoal-controller-manager:leader-election in shoal-system (its Leases; a
@@ -15,7 +17,7 @@
  *    uses the union above.
  * Node agents need no objects: the Node mode authorizes them.
  */
-import { ApiError, BOOTSTRAP_LABEL, kinds, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE, type KindInfo, type PolicyRule } from '@shoal/api';
+import { ApiError, BOOTSTRAP_LABEL, kinds, MONITORING_GROUP, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE, type KindInfo, type PolicyRule } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
 import { CONTROLLER_MANAGER_USER, SYSTEM_MASTERS } from './user.js';
 
@@ -104,6 +106,9 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   { apiGroups: ['', GROUP], resources: ['serviceaccounts'], verbs: ['impersonate'] },
   { apiGroups: [GROUP], resources: ['events'], verbs: ['create', 'patch', 'update'] },
 ];
+
+/** What the system:monitoring group may do: read the metrics (Kubernetes' role also reads health, which is open here). */
+export const MONITORING_RULES: PolicyRule[] = [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }];
 
 export const LEADER_ELECTION_RULES: PolicyRule[] = [{ apiGroups: [GROUP], resources: ['leases'], verbs: ['get', 'create', 'update', 'patch'] }];
 
@@ -307,6 +312,11 @@ export function bootstrapPolicy(): BootstrapObject[] {
     {
       kind: 'ClusterRoleBinding',
       body: { metadata: meta('cluster-admin'), subjects: [{ kind: 'Group', name: SYSTEM_MASTERS }], roleRef: roleRef('ClusterRole', 'cluster-admin') },
+    },
+    { kind: 'ClusterRole', body: { metadata: meta(MONITORING_GROUP), rules: MONITORING_RULES } },
+    {
+      kind: 'ClusterRoleBinding',
+      body: { metadata: meta(MONITORING_GROUP), subjects: [{ kind: 'Group', name: MONITORING_GROUP }], roleRef: roleRef('ClusterRole', MONITORING_GROUP) },
     },
     { kind: 'ClusterRole', body: { metadata: meta(cm), rules: CONTROLLER_MANAGER_RULES } },
     { kind: 'ClusterRoleBinding', body: { metadata: meta(cm), subjects: [{ kind: 'User', name: cm }], roleRef: roleRef('ClusterRole', cm) } },

@@ -6,13 +6,16 @@
  *    address its endpoint listens on; each node's migration certificate (migration-<node>.crt,
  *    server and client: its QEMUs receive and send live migrations with it); and the apiserver's client certificate for agents
  *    (apiserver-agent-client.crt, group system:shoal-apiservers), the only one the agents admit to
- *    consoles and metrics;
+ *    consoles; and Prometheus's client certificate (prometheus.crt, CN prometheus, group
+ *    system:monitoring), which the agents admit to /metrics alone;
  *  - a static token file for the apiserver (--token-auth-file): an admin token (group
  *    system:masters), one per controller of the controller-manager (user
  *    system:shoal:<controller>, bound by the bootstrap RBAC policy to only what that controller
  *    needs; also written one per file in controller-tokens/<controller>.token for the
  *    controller-manager's --controller-tokens-dir) and one per node agent (system:node:<name>,
- *    group system:nodes, authorized by the Node mode). Tokens are kept across restarts too. The
+ *    group system:nodes, authorized by the Node mode), and one for Prometheus (user prometheus,
+ *    group system:monitoring: the bootstrap ClusterRole of that name lets it get /metrics, nothing
+ *    else; also alone in prometheus.token, the file a scrape config names). Tokens are kept across restarts too. The
  *    single controller-manager token earlier versions wrote (system:shoal-controller-manager,
  *    every controller's rights at once) is no longer used, so it is dropped.
  */
@@ -20,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AGENT_CLIENT_GROUP, AGENT_CLIENT_USER } from '@shoal/api';
+import { AGENT_CLIENT_GROUP, AGENT_CLIENT_USER, MONITORING_GROUP, MONITORING_USER } from '@shoal/api';
 import { CONTROLLER_NAMES } from '@shoal/controller-manager';
 import { ensureCa, issueCertificate, serverAddresses, type IssuedCertificate } from './certificates.js';
 
@@ -49,6 +52,8 @@ export interface ClusterCredentials {
   migrationCertificates: Map<string, IssuedCertificate>;
   /** What the apiserver shows agents (--agent-client-certificate, --agent-client-key). */
   agentClientCertificate: IssuedCertificate;
+  /** Prometheus's credentials (group system:monitoring): a token for the apiserver (also in `tokenFile`), a client certificate for the agents. */
+  monitoring: { token: string; tokenFile: string; certificate: IssuedCertificate };
 }
 
 interface TokenEntry {
@@ -100,6 +105,12 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; a
     organizations: [AGENT_CLIENT_GROUP],
     usage: 'client',
   });
+  const monitoringCertificate = await issueCertificate(dir, {
+    name: MONITORING_USER,
+    commonName: MONITORING_USER,
+    organizations: [MONITORING_GROUP],
+    usage: 'client',
+  });
 
   const tokenFile = join(dir, 'tokens.csv');
   const entries = (existsSync(tokenFile) ? parseTokens(await readFile(tokenFile, 'utf8')) : []).filter((e) => e.user !== CONTROLLER_MANAGER_USER);
@@ -113,17 +124,15 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; a
   const adminToken = tokenOf(ADMIN_USER, ['system:masters']);
   const controllerTokens = new Map(CONTROLLERS.map((c) => [c, tokenOf(controllerUser(c), [])]));
   const nodeTokens = new Map(opts.nodeNames.map((n) => [n, tokenOf(nodeUser(n), ['system:nodes'])]));
+  const monitoringToken = tokenOf(MONITORING_USER, [MONITORING_GROUP]);
   const csv = entries.map((e) => [e.token, csvField(e.user), csvField(e.uid), `"${e.groups.join(',')}"`].join(',')).join('\n');
-  await writeFile(tokenFile, `# token,user,uid,"groups" — the apiserver's --token-auth-file, written by shoal up\n${csv}\n`, { mode: 0o600 });
-  await chmod(tokenFile, 0o600);
+  await writePrivateFile(tokenFile, `# token,user,uid,"groups" — the apiserver's --token-auth-file, written by shoal up\n${csv}\n`);
   const controllerTokensDir = join(dir, 'controller-tokens');
   await mkdir(controllerTokensDir, { recursive: true, mode: 0o700 });
   await chmod(controllerTokensDir, 0o700);
-  for (const [controller, token] of controllerTokens) {
-    const file = join(controllerTokensDir, `${controller}.token`);
-    await writeFile(file, `${token}\n`, { mode: 0o600 });
-    await chmod(file, 0o600);
-  }
+  for (const [controller, token] of controllerTokens) await writePrivateFile(join(controllerTokensDir, `${controller}.token`), `${token}\n`);
+  const monitoringTokenFile = join(dir, `${MONITORING_USER}.token`);
+  await writePrivateFile(monitoringTokenFile, `${monitoringToken}\n`);
   return {
     dir,
     caFile: join(dir, 'ca.crt'),
@@ -137,7 +146,14 @@ export async function ensureCredentials(dataDir: string, opts: { bind: string; a
     agentServingCertificates,
     migrationCertificates,
     agentClientCertificate,
+    monitoring: { token: monitoringToken, tokenFile: monitoringTokenFile, certificate: monitoringCertificate },
   };
+}
+
+/** A file only the owner can read (a token, a config with one); chmod too, for a file that was already there. */
+async function writePrivateFile(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o600 });
+  await chmod(path, 0o600);
 }
 
 /** A YAML file only the owner can read: component configs (`--config`) that carry a token, so it never shows in `ps`. */
@@ -145,8 +161,7 @@ export async function writePrivateYaml(path: string, fields: Record<string, stri
   const yaml = Object.entries(fields)
     .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
     .join('\n');
-  await writeFile(path, `${yaml}\n`, { mode: 0o600 });
-  await chmod(path, 0o600);
+  await writePrivateFile(path, `${yaml}\n`);
 }
 
 /** shoalctl's config file (connection-settings.ts) and a kubeconfig for stock kubectl, both as the admin. */
@@ -173,7 +188,6 @@ contexts:
     namespace: default
 current-context: shoal-local
 `;
-  await writeFile(kubeconfig, doc, { mode: 0o600 });
-  await chmod(kubeconfig, 0o600);
+  await writePrivateFile(kubeconfig, doc);
   return { shoalConfig, kubeconfig };
 }

@@ -11,6 +11,12 @@
  * (consoles, metrics) is HTTPS too, with a certificate from the same CA, and admits only the
  * apiserver's agent-client certificate: users read consoles through the apiserver, where RBAC
  * decides (`get virtualmachines/log`).
+ *
+ * Every component's /metrics is on a fixed port, so a scrape config can name it
+ * (deploy/prometheus/prometheus.yml): the apiserver's --port, etcd's client port, the
+ * controller-manager's 10257 and the agent's 10250 (kube-controller-manager's and the kubelet's),
+ * both on 127.0.0.1. The apiserver admits the prometheus token (group system:monitoring, RBAC) and
+ * the agent the prometheus client certificate (its --metrics-allowed-groups default).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +35,10 @@ export interface LocalClusterOptions {
   etcdPeerPort: number;
   bind: string;
   nodeName: string;
+  /** Where the controller-manager serves /metrics and health, on 127.0.0.1. */
+  controllerManagerPort: number;
+  /** Where the agent's HTTPS endpoint (consoles, /metrics) listens, on AGENT_BIND. */
+  agentPort: number;
   /** Told about progress, one line at a time. */
   progress(line: string): void;
 }
@@ -53,6 +63,14 @@ export class LocalCluster {
 
   get etcdUrl(): string {
     return `http://127.0.0.1:${this.opts.etcdPort}`;
+  }
+
+  get controllerManagerUrl(): string {
+    return `http://127.0.0.1:${this.opts.controllerManagerPort}`;
+  }
+
+  get agentUrl(): string {
+    return `https://${AGENT_BIND}:${this.opts.agentPort}`;
   }
 
   async start(): Promise<void> {
@@ -127,7 +145,7 @@ export class LocalCluster {
         '--server',
         this.serverUrl,
         '--port',
-        '0',
+        String(this.opts.controllerManagerPort),
         '--config',
         await componentConfig('controller-manager', { 'controller-tokens-dir': creds.controllerTokensDir }),
         // What the gitops controllers fetch lives with the rest of this cluster's state.
@@ -155,7 +173,7 @@ export class LocalCluster {
         '--bind',
         AGENT_BIND,
         '--port',
-        '0',
+        String(this.opts.agentPort),
         '--tls-cert-file',
         agentServing.certFile,
         '--tls-private-key-file',

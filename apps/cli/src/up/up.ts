@@ -13,6 +13,8 @@ export interface UpArgs {
   etcdPeerPort?: number;
   bind: string;
   nodeName: string;
+  controllerManagerPort: number;
+  agentPort: number;
 }
 
 export async function up(args: UpArgs): Promise<void> {
@@ -24,6 +26,8 @@ export async function up(args: UpArgs): Promise<void> {
     etcdPeerPort: args.etcdPeerPort ?? args.etcdPort + 1,
     bind: args.bind,
     nodeName: args.nodeName,
+    controllerManagerPort: args.controllerManagerPort,
+    agentPort: args.agentPort,
     progress,
   });
   let stopping = false;
@@ -62,6 +66,11 @@ Shoal is running: API server at ${cluster.serverUrl} (etcd data in ${resolve(arg
 The API server takes only authenticated requests over HTTPS; shoalctl and kubectl use the admin
 credentials written in ${resolve(args.dataDir)}. Consoles go through the API server
 (RBAC: get virtualmachines/log): the node agent serves them only to the API server's certificate.
+
+Metrics: the apiserver, the controller-manager (${cluster.controllerManagerUrl}/metrics), the agent
+(${cluster.agentUrl}/metrics) and etcd export them; Prometheus reads them with the token and client
+certificate written for it in ${cluster.credentials.dir} (prometheus.token, prometheus.crt): see
+deploy/prometheus/prometheus.yml and the README's Monitoring section.
 
 Try:
   export SHOAL_CONFIG=${configs.shoalConfig}

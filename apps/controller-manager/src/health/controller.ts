@@ -6,11 +6,14 @@
  *   Node added/updated                  → that node
  *   VM bound to a node judged unhealthy → that node (a VM that arrived there late is rescued too)
  *   (no event at all)                   → each node wakes itself when its lease would expire
+ *
+ * Its Node cache is also what shoal_node_ready reads at each scrape (node-ready-metric.ts).
  */
 import { NODE_LEASE_NAMESPACE, objectKey, type Lease, type Node, type VirtualMachine } from '@shoal/api';
 import { Controller, type EventHandler } from '@shoal/controller-runtime';
 import type { ControllerEnv } from '../controller-env.js';
 import { reconcile, RenewalClock, type HealthContext } from './reconcile.js';
+import { exportNodeReadiness } from './node-ready-metric.js';
 
 export const HEALTH_NAME = 'health';
 export const HEALTH_COMPONENT = 'shoal-node-health';
@@ -19,6 +22,7 @@ export function healthController(env: ControllerEnv): Controller {
   const nodes = env.informers.informer<Node>('node');
   const leases = env.informers.informer<Lease>('lease', { namespace: NODE_LEASE_NAMESPACE });
   const vms = env.informers.informer<VirtualMachine>('vm');
+  exportNodeReadiness(env.registry, nodes);
   const log = env.log.child({ controller: HEALTH_NAME });
   const now = () => Date.now();
   const ctx: HealthContext = {

@@ -49,9 +49,16 @@ async function agentNode(client: ShoalClient, name: string): Promise<{ stop(): v
 
 const readyOf = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready');
 
+/** shoal_node_ready{node} as the controller-manager's /metrics says it now (-1: no such series). */
+const nodeReady = async (metricsUrl: string, node: string) => {
+  const text = await (await fetch(metricsUrl)).text();
+  const m = new RegExp(`^shoal_node_ready\\{node="${node}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : -1;
+};
+
 test('a node whose lease lapses goes NotReady and tainted, its VMs move only after lease + fence timeout, and it recovers when renewals resume', async () => {
   await withCluster(
-    async ({ client }) => {
+    async ({ client, metricsUrl }) => {
       const alpha = await agentNode(client, 'alpha');
       // Only alpha exists while the VMs are placed.
       for (const n of ['web', 'batch', 'doomed']) await addVm(client, n);
@@ -72,6 +79,9 @@ test('a node whose lease lapses goes NotReady and tainted, its VMs move only aft
         },
       );
       assert.equal(readyOf(notReady)?.reason, 'NodeStatusUnknown');
+      // shoal_node_ready follows the condition (the cache may be a moment behind the write).
+      await waitFor(async () => (await nodeReady(metricsUrl, 'alpha')) === 0, { message: 'shoal_node_ready{node="alpha"} 0' });
+      assert.equal(await nodeReady(metricsUrl, 'beta'), 1);
       const notReadyAfter = Date.now() - stoppedAt;
       // Its VMs have not moved yet: they may still be running there until the fence timeout.
       assert.equal((await getVm(client, 'web')).spec.nodeName, 'alpha');
@@ -120,6 +130,7 @@ test('a node whose lease lapses goes NotReady and tainted, its VMs move only aft
         timeoutMs: 15_000,
         message: 'Ready again, untainted',
       });
+      await waitFor(async () => (await nodeReady(metricsUrl, 'alpha')) === 1, { message: 'shoal_node_ready{node="alpha"} 1 again' });
       alpha.stop();
       beta.stop();
     },
