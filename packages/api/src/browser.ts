@@ -11,3 +11,5 @@ export * from './conditions.js';
 export * from './vm-annotations.js';
 export * from './vm-power-plan.js';
 export * from './migrations.js';
+export * from './events.js';
+export * from './human-duration.js';

@@ -10,6 +10,7 @@ export * from './human-duration.js';
 export * from './merge-patch.js';
 export * from './vm-annotations.js';
 export * from './vm-power-plan.js';
+export * from './events.js';
 export * from './audit-chain.js';
 export * from './agent-endpoint.js';
 export * from './finalizers.js';
