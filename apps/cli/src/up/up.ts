@@ -63,6 +63,10 @@ The API server takes only authenticated requests over HTTPS; shoalctl and kubect
 credentials written in ${resolve(args.dataDir)}. Consoles go through the API server
 (RBAC: get virtualmachines/log): the node agent serves them only to the API server's certificate.
 
+Web console: ${cluster.serverUrl}/ui/ — sign in with the admin token (\`token\` in
+${configs.shoalConfig}). The browser does not know the cluster's CA (${cluster.credentials.caFile}):
+trust it, or accept the certificate warning once.
+
 Try:
   export SHOAL_CONFIG=${configs.shoalConfig}
   npx shoalctl get vms -o wide
