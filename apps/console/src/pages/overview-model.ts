@@ -10,8 +10,7 @@ import { addResources, allocatableOf, holdsResources, NO_RESOURCES, vmRequest, t
 /** Every phase, in the order a VM goes through them. */
 export const VM_PHASES = ['Pending', 'Scheduled', 'Starting', 'Running', 'Stopping', 'Stopped', 'Failed'] as const satisfies readonly VmPhase[];
 // A phase added to the schema and missing here fails to compile.
-const _allPhases: Exclude<VmPhase, (typeof VM_PHASES)[number]> extends never ? true : never = true;
-void _allPhases;
+export const VM_PHASES_COMPLETE: Exclude<VmPhase, (typeof VM_PHASES)[number]> extends never ? true : never = true;
 
 /** A node without the label is shown under this. */
 export const UNLABELLED = '—';

@@ -16,8 +16,8 @@ import { nodeTopology, phaseCounts, type NodeSummary } from './overview-model.js
 export function Overview() {
   const nodes = useListWatch<Node>(resourcePath({ plural: 'nodes' }));
   const vms = useListWatch<VirtualMachine>(resourcePath({ plural: 'virtualmachines' }));
-  const topology = useMemo(() => nodeTopology(nodes.items.items(), vms.items.items()), [nodes.revision, vms.revision]);
-  const phases = useMemo(() => phaseCounts(vms.items.items()), [vms.revision]);
+  const topology = useMemo(() => nodeTopology(nodes.items.items(), vms.items.items()), [nodes.items, nodes.revision, vms.items, vms.revision]);
+  const phases = useMemo(() => phaseCounts(vms.items.items()), [vms.items, vms.revision]);
   return (
     <div class="page overview">
       <section class="panel" aria-label="VMs per phase">
