@@ -5,7 +5,7 @@
 # everything is present must stay quick and silent: a few file tests, no network, no npm.
 # It prints one short line per thing it installs, and a clear message when something fails.
 #
-#   bash deploy/install-deps.sh
+#   bash deploy/install-deps.sh [--debian-image] [--browser]
 #
 # Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
@@ -208,6 +208,17 @@ ensure_debian_image() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# A browser, with --browser (npm test passes it; npm start does not need it): Debian's chromium,
+# which e2e/web-console.test.ts drives headless through playwright-core. playwright-core never
+# downloads a browser of its own; the test runs /usr/bin/chromium (or $SHOAL_CHROMIUM).
+# ---------------------------------------------------------------------------------------------
+ensure_browser() {
+  [ -x "${SHOAL_CHROMIUM:-/usr/bin/chromium}" ] && return 0
+  apt_install chromium chromium
+  [ -x "${SHOAL_CHROMIUM:-/usr/bin/chromium}" ] || die "chromium was installed but ${SHOAL_CHROMIUM:-/usr/bin/chromium} is not there"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Node.js and node_modules
 # ---------------------------------------------------------------------------------------------
 
@@ -232,6 +243,16 @@ ensure_node_modules() {
   run_quiet "npm ci" npm ci --no-audit --no-fund --loglevel=error
 }
 
+debian_image=0
+browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --debian-image) debian_image=1 ;;
+    --browser) browser=1 ;;
+    *) die "unknown option $arg (known: --debian-image, --browser)" ;;
+  esac
+done
+
 ensure_node
 ensure_etcd
 ensure_etcdctl
@@ -240,5 +261,6 @@ ensure_git
 ensure_prometheus
 ensure_network_tools
 ensure_vm_runtime
-if [ "${1:-}" = "--debian-image" ]; then ensure_debian_image; fi
+if [ "$debian_image" -eq 1 ]; then ensure_debian_image; fi
+if [ "$browser" -eq 1 ]; then ensure_browser; fi
 ensure_node_modules

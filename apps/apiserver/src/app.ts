@@ -29,6 +29,7 @@ import { answerClientError } from './http/client-errors.js';
 import { healthRoutes } from './routes/health.js';
 import { etcdSnapshotRoutes } from './routes/etcd-snapshot.js';
 import { gitRepositoryWebhookRoutes } from './routes/gitrepository-webhook.js';
+import { consoleRoutes } from './routes/console.js';
 import { EtcdCompactor } from './storage/etcd-compactor.js';
 import { EtcdDbSizeMonitor } from './metrics/etcd-db-size.js';
 import { instrumentRequests, metricsRoutes } from './routes/metrics.js';
@@ -63,6 +64,8 @@ export interface AppOptions {
   etcdCompactionIntervalMs?: number;
   /** Read etcd's database size into /metrics every this many ms (metrics/etcd-db-size.ts); off when absent or 0. */
   etcdDbMetricPollIntervalMs?: number;
+  /** The web console's built files, served at /ui/ (routes/console.ts); apps/console/dist of this checkout when absent. */
+  consoleDir?: string;
 }
 
 export interface ApiServer {
@@ -147,6 +150,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   await app.register(vmBindingRoutes, { kinds, service });
   await app.register(etcdSnapshotRoutes, { etcd: opts.etcd });
   await app.register(gitRepositoryWebhookRoutes, { kinds, objects: cache, service });
+  await app.register(consoleRoutes, { dir: opts.consoleDir });
 
   const compactor = opts.etcdCompactionIntervalMs
     ? new EtcdCompactor(opts.etcd, { intervalMs: opts.etcdCompactionIntervalMs, log: app.log, onCompacted: (revision) => cache.compacted(revision) })

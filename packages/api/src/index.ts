@@ -9,6 +9,8 @@ export * from './json-path.js';
 export * from './human-duration.js';
 export * from './merge-patch.js';
 export * from './vm-annotations.js';
+export * from './vm-power-plan.js';
+export * from './events.js';
 export * from './audit-chain.js';
 export * from './agent-endpoint.js';
 export * from './monitoring.js';

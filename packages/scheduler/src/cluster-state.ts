@@ -12,7 +12,7 @@
 import { matchesSelector, objectKey, selectorFromObject, type Selector } from '@shoal/api';
 import { AssumeCache, type Assumption } from './assume-cache.js';
 import { DEFAULT_POLICY, policyFor, schedulableRoom, type EffectivePolicy } from './placement-policy.js';
-import { addResources, holdsResources, NO_RESOURCES, vmRequest } from './resources.js';
+import { addResources, allocatableOf, holdsResources, NO_RESOURCES, vmRequest } from './resources.js';
 import { domainOf } from './topology.js';
 import type { Node, PlacementPolicy, StoragePool, VirtualMachine, VmAffinityTerm, Volume } from '@shoal/api';
 import type { Resources } from './resources.js';
@@ -64,11 +64,6 @@ export interface StorageLookup {
 
 /** No volumes, no pools: a VM with volumes fits nowhere (the state of a scheduler that reads none). */
 export const NO_STORAGE: StorageLookup = { volume: () => undefined, pool: () => undefined, pools: () => [] };
-
-export function allocatableOf(node: Node): Resources {
-  const a = node.status?.allocatable ?? node.status?.capacity;
-  return { vcpus: a?.vcpus ?? 0, memoryMiB: a?.memoryMiB ?? 0 };
-}
 
 export const priorityOf = (vm: VirtualMachine): number => vm.spec.priority ?? 0;
 

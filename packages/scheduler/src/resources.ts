@@ -1,5 +1,9 @@
-/** What a VM asks for, and which VMs hold what they asked for on their node. */
-import type { VirtualMachine, VmResources } from '@shoal/api';
+/**
+ * What a VM asks for, what a node offers, and which VMs hold what they asked for on their node.
+ * Types only from @shoal/api: the web console's bundle imports this module (`@shoal/scheduler/resources`)
+ * to draw the same allocation the scheduler counts.
+ */
+import type { Node, VirtualMachine, VmResources } from '@shoal/api';
 
 /** An amount of vCPUs and memory: what a VM asks for, what a node has or has left. */
 export type Resources = VmResources;
@@ -19,6 +23,12 @@ export function holdsResources(vm: VirtualMachine): boolean {
   if (vm.spec.runStrategy === 'Halted') return false;
   if (vm.metadata.deletionTimestamp) return false;
   return true;
+}
+
+/** status.allocatable, else status.capacity, else nothing. */
+export function allocatableOf(node: Node): Resources {
+  const a = node.status?.allocatable ?? node.status?.capacity;
+  return { vcpus: a?.vcpus ?? 0, memoryMiB: a?.memoryMiB ?? 0 };
 }
 
 export function addResources(a: Resources, b: Resources): Resources {

@@ -2,7 +2,8 @@
  * Authentication and authorization of every request, as two root hooks:
  *  - onRequest authenticates: a client certificate (--client-ca-file), else a bearer token
  *    (--token-auth-file). Bad credentials are 401. Without credentials, when an authenticator is
- *    configured, the request is 401 too, except the public paths (health, /version), unless
+ *    configured, the request is 401 too, except the public paths (health, /version, the web
+ *    console's files under /ui), unless
  *    --anonymous-auth lets it through as system:anonymous. With no authenticator configured every
  *    request is system:anonymous, and the default mode AlwaysAllow keeps the server open.
  *    Then, when the request carries Impersonate-* headers, the requester's rights to impersonate
@@ -47,8 +48,12 @@ export interface AuthDeps {
   kindOf(kind: string): KindInfo;
 }
 
-/** Health and version: open to anyone, credentials or not (Kubernetes' system:public-info-viewer). */
-const PUBLIC_PATHS = ['/healthz', '/readyz', '/livez', '/version'];
+/**
+ * Health and version: open to anyone, credentials or not (Kubernetes' system:public-info-viewer).
+ * So are the web console's static files (routes/console.ts): the sign-in page cannot need a
+ * sign-in, and every API call the console makes carries the user's token.
+ */
+const PUBLIC_PATHS = ['/healthz', '/readyz', '/livez', '/version', '/ui'];
 /**
  * Webhooks (routes/gitrepository-webhook.ts): outside user authentication and authorization, as
  * a git host cannot hold a user's token. Each route authenticates its call with a token of its

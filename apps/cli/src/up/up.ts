@@ -72,6 +72,10 @@ Metrics: the apiserver, the controller-manager (${cluster.controllerManagerUrl}/
 certificate written for it in ${cluster.credentials.dir} (prometheus.token, prometheus.crt): see
 deploy/prometheus/prometheus.yml and the README's Monitoring section.
 
+Web console: ${cluster.serverUrl}/ui/ — sign in with the admin token (\`token\` in
+${configs.shoalConfig}). The browser does not know the cluster's CA (${cluster.credentials.caFile}):
+trust it, or accept the certificate warning once.
+
 Try:
   export SHOAL_CONFIG=${configs.shoalConfig}
   npx shoalctl get vms -o wide

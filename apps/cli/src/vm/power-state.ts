@@ -1,14 +1,13 @@
 /**
- * The handler behind `start`, `stop` and `restart`: read the VM, plan the change (power-plan.ts),
+ * The handler behind `start`, `stop` and `restart`: read the VM, plan the change (planPower, packages/api/src/vm-power-plan.ts),
  * write it as one merge patch guarded by the resourceVersion it was planned from, and plan again
  * from a fresh read when someone else changed the VM in between (409 Conflict).
  */
-import { ApiError, type VirtualMachine } from '@shoal/api';
+import { ApiError, planPower, type PowerAction, type VirtualMachine } from '@shoal/api';
 import { resolveKind } from '@shoal/client';
 import { connect } from '../connect.js';
 import type { GlobalArgs } from '../global-options.js';
 import { slashName } from '../output/resource-names.js';
-import { planPower, type PowerAction } from './power-plan.js';
 import { vmNameFromKindAndName } from './vm-reference.js';
 
 export interface PowerArgs extends GlobalArgs {

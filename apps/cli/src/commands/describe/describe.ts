@@ -2,13 +2,13 @@
  * `describe`: the object plus the Events about it. The server cannot select events by
  * involvedObject, so they are listed for the namespace and matched here.
  */
-import type { Event, KindInfo, KubeObject, Migration, VirtualMachine } from '@shoal/api';
+import { eventsAbout, type Event, type KindInfo, type KubeObject, type Migration, type VirtualMachine } from '@shoal/api';
 import { resolveKind, type ShoalClient } from '@shoal/client';
 import { connect } from '../../connect.js';
 import type { GlobalArgs } from '../../global-options.js';
 import { renderMigration } from './migration.js';
 import { renderVirtualMachine } from './virtual-machine.js';
-import { eventsAbout, renderDescription } from './render.js';
+import { renderDescription } from './render.js';
 
 type Renderer = (kind: KindInfo, obj: KubeObject, events: Event[] | Error) => string;
 

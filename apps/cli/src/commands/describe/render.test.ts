@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kinds, withDefaults, type Event, type KubeObject, type Manifest } from '@shoal/api';
+import { eventsAbout, kinds, withDefaults, type Event, type KubeObject, type Manifest } from '@shoal/api';
 import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
-import { eventsAbout, renderDescription } from './render.js';
+import { renderDescription } from './render.js';
 
 const vmKind = kinds().find('vm')!;
 const now = Date.parse('2024-01-01T01:00:00Z');

@@ -3,21 +3,9 @@ import type { Condition, Event, KindInfo, KubeObject } from '@shoal/api';
 import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
 import { stringify as toYaml } from 'yaml';
 import { formatColumns } from '../../output/columns.js';
-import { age } from '@shoal/api';
+import { age, eventTime } from '@shoal/api';
 
 const LABEL_WIDTH = 14;
-
-export function eventsAbout(events: Event[], kind: KindInfo, obj: KubeObject): Event[] {
-  return events
-    .filter((e) => {
-      const io = e.involvedObject;
-      if (!io || io.kind !== kind.kind || io.name !== obj.metadata.name) return false;
-      if (kind.namespaced && (io.namespace ?? e.metadata.namespace) !== obj.metadata.namespace) return false;
-      // An event about an earlier object of the same name is not about this one.
-      return !io.uid || !obj.metadata.uid || io.uid === obj.metadata.uid;
-    })
-    .sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
-}
 
 /** `tables`: sections a kind's renderer shows as tables, before the conditions (their fields left out of the status it passes). */
 export function renderDescription(kind: KindInfo, obj: KubeObject, events: Event[] | Error, now = Date.now(), tables: string[] = []): string {
@@ -93,10 +81,6 @@ export function renderEvents(events: Event[] | Error, now: number): string[] {
   if (events.length === 0) return ['Events:       <none>'];
   const rows = events.map((e) => [e.type ?? 'Normal', e.reason ?? '', eventAge(e, now), e.source?.component ?? '', e.message ?? '']);
   return ['Events:', indentedTable([['Type', 'Reason', 'Age', 'From', 'Message'], ...rows])];
-}
-
-function eventTime(e: Event): string {
-  return e.lastTimestamp ?? e.firstTimestamp ?? e.metadata.creationTimestamp ?? '';
 }
 
 /** `5m`, or `5m (x3 over 20m)` for an event that repeated. */

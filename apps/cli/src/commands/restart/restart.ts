@@ -1,4 +1,4 @@
-/** `restart`: see vm/power-plan.ts for what it writes and why. */
+/** `restart`: see planPower (packages/api/src/vm-power-plan.ts) for what it writes and why. */
 import { changePowerState, type PowerArgs } from '../../vm/power-state.js';
 
 export function restart(args: PowerArgs): Promise<void> {

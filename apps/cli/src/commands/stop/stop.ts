@@ -1,4 +1,4 @@
-/** `stop`: see vm/power-plan.ts for what it writes and why. */
+/** `stop`: see planPower (packages/api/src/vm-power-plan.ts) for what it writes and why. */
 import { changePowerState, type PowerArgs } from '../../vm/power-state.js';
 
 export function stop(args: PowerArgs): Promise<void> {

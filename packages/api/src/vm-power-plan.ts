@@ -1,6 +1,7 @@
 /**
- * What `start`, `stop` and `restart` write, as a pure function of the VM they read. The agent
- * carries the request out; the CLI only states it on the object:
+ * What `start`, `stop` and `restart` write, as a pure function of the VM they read: shoalctl and
+ * the web console send the same patch. The agent carries the request out; the clients only
+ * state it on the object:
  *
  * - runStrategy Manual: the annotation `shoal.dev/requested-state` (Running or Stopped).
  * - any other strategy: stop sets runStrategy Halted and remembers the strategy it replaced in
@@ -10,18 +11,11 @@
  *   time is later than the running instance's start.
  *
  * Every patch carries the resourceVersion it was computed from, so a concurrent change makes
- * it fail with 409 and it is computed again from the new object (power-state.ts).
+ * it fail with 409 and it is computed again from the new object (shoalctl's vm/power-state.ts,
+ * the console's actions/vm-actions.ts). No node modules here: the console's bundle imports it.
  */
-import {
-  PREVIOUS_RUN_STRATEGY_ANNOTATION,
-  REQUESTED_STATE_ANNOTATION,
-  RESTART_REQUESTED_ANNOTATION,
-  START_REQUESTED_ANNOTATION,
-  type RunStrategy,
-  type VirtualMachine,
-} from '@shoal/api';
-
-export { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION };
+import type { RunStrategy, VirtualMachine } from './model/generated.js';
+import { PREVIOUS_RUN_STRATEGY_ANNOTATION, REQUESTED_STATE_ANNOTATION, RESTART_REQUESTED_ANNOTATION, START_REQUESTED_ANNOTATION } from './vm-annotations.js';
 
 export type PowerAction = 'start' | 'stop' | 'restart';
 
@@ -29,11 +23,11 @@ const RESTORABLE: readonly string[] = ['Always', 'RerunOnFailure', 'Manual'];
 
 export type PowerPlan =
   /** Send this JSON merge patch, then say `done`. */
-  | { patch: MergePatch; done: string }
+  | { patch: PowerPatch; done: string }
   /** Nothing to change; say so. */
   | { unchanged: string };
 
-export interface MergePatch {
+export interface PowerPatch {
   metadata: { resourceVersion: string; annotations?: Record<string, string | null> };
   spec?: { runStrategy: RunStrategy };
 }
@@ -51,7 +45,7 @@ export function planPower(action: PowerAction, vm: VirtualMachine, now: Date): P
   const annotations = vm.metadata.annotations ?? {};
   const resourceVersion = vm.metadata.resourceVersion;
   if (!resourceVersion) throw new TypeError(`virtualmachine ${vm.metadata.name} has no resourceVersion`);
-  const patch = (annotationsPatch: Record<string, string | null>, runStrategy?: RunStrategy): MergePatch => ({
+  const patch = (annotationsPatch: Record<string, string | null>, runStrategy?: RunStrategy): PowerPatch => ({
     metadata: { resourceVersion, annotations: annotationsPatch },
     ...(runStrategy ? { spec: { runStrategy } } : {}),
   });

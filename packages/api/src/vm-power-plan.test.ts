@@ -1,8 +1,9 @@
 /** What start, stop and restart write, on plain objects. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withDefaults, type RunStrategy, type VirtualMachine } from '@shoal/api';
-import { planPower, PowerRequestError } from './power-plan.js';
+import { withDefaults } from './defaults.js';
+import type { RunStrategy, VirtualMachine } from './model/generated.js';
+import { planPower, PowerRequestError } from './vm-power-plan.js';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');
 
