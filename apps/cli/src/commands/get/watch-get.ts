@@ -7,11 +7,12 @@ import { ApiError, type KubeObject } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { columnWidths, formatRow } from '../../output/columns.js';
 import { objectTable } from '../../output/object-table.js';
+import { isTableOutput, type OutputFormat } from '../../output/output-format.js';
 import { formatStreamedObject } from '../../output/print-objects.js';
 import { tableView, type ViewOptions } from '../../output/table-view.js';
 import type { GetArgs, GetTarget } from './args.js';
 
-export async function watchGet(client: ShoalClient, target: GetTarget, args: GetArgs): Promise<void> {
+export async function watchGet(client: ShoalClient, target: GetTarget, args: GetArgs, output: OutputFormat): Promise<void> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -21,14 +22,12 @@ export async function watchGet(client: ShoalClient, target: GetTarget, args: Get
     labelSelector: target.labelSelector,
     fieldSelector: target.names.length === 1 ? `metadata.name=${target.names[0]}` : target.fieldSelector,
   };
-  const view: ViewOptions = { wide: args.output === 'wide', withNamespace: args.allNamespaces && target.kind.namespaced, showLabels: args.showLabels };
-  const tabular = args.output === 'table' || args.output === 'wide';
+  const view: ViewOptions = { wide: output === 'wide', withNamespace: args.allNamespaces && target.kind.namespaced, showLabels: args.showLabels };
   let widths: number[] | undefined;
 
   const print = (objects: KubeObject[]) => {
-    if (!tabular) {
-      for (const o of objects)
-        process.stdout.write(formatStreamedObject(target.kind, o, args.output as 'yaml' | 'json' | 'name', { showManagedFields: args.showManagedFields }));
+    if (!isTableOutput(output)) {
+      for (const o of objects) process.stdout.write(formatStreamedObject(target.kind, o, output, { showManagedFields: args.showManagedFields }));
       return;
     }
     const { header, rows } = tableView(objectTable(target.kind, objects), view);
