@@ -14,6 +14,7 @@ import { cordonCommand } from './commands/cordon/command.js';
 import { deleteCommand } from './commands/delete/command.js';
 import { describeCommand } from './commands/describe/command.js';
 import { drainCommand } from './commands/drain/command.js';
+import { eventsCommand } from './commands/events/command.js';
 import { getCommand } from './commands/get/command.js';
 import { logsCommand } from './commands/logs/command.js';
 import { migrateCommand } from './commands/migrate/command.js';
@@ -37,6 +38,7 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(applyCommand)
   .command(getCommand)
   .command(describeCommand)
+  .command(eventsCommand)
   .command(deleteCommand)
   .command(logsCommand)
   .command(placeCommand)

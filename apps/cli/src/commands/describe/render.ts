@@ -2,21 +2,15 @@
 import type { Condition, Event, KindInfo, KubeObject } from '@shoal/api';
 import { LAST_APPLIED_ANNOTATION } from '@shoal/client';
 import { stringify as toYaml } from 'yaml';
+import { byEventTime, isAbout } from '../../events/event-order.js';
 import { formatColumns } from '../../output/columns.js';
 import { age } from '@shoal/api';
 
 const LABEL_WIDTH = 14;
 
 export function eventsAbout(events: Event[], kind: KindInfo, obj: KubeObject): Event[] {
-  return events
-    .filter((e) => {
-      const io = e.involvedObject;
-      if (!io || io.kind !== kind.kind || io.name !== obj.metadata.name) return false;
-      if (kind.namespaced && (io.namespace ?? e.metadata.namespace) !== obj.metadata.namespace) return false;
-      // An event about an earlier object of the same name is not about this one.
-      return !io.uid || !obj.metadata.uid || io.uid === obj.metadata.uid;
-    })
-    .sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
+  const subject = { kind, name: obj.metadata.name ?? '', namespace: obj.metadata.namespace, uid: obj.metadata.uid };
+  return events.filter((e) => isAbout(e, subject)).sort(byEventTime);
 }
 
 /** `tables`: sections a kind's renderer shows as tables, before the conditions (their fields left out of the status it passes). */
@@ -95,13 +89,9 @@ export function renderEvents(events: Event[] | Error, now: number): string[] {
   return ['Events:', indentedTable([['Type', 'Reason', 'Age', 'From', 'Message'], ...rows])];
 }
 
-function eventTime(e: Event): string {
-  return e.lastTimestamp ?? e.firstTimestamp ?? e.metadata.creationTimestamp ?? '';
-}
-
 /** `5m`, or `5m (x3 over 20m)` for an event that repeated. */
 function eventAge(e: Event, now: number): string {
-  const last = age(eventTime(e), now);
+  const last = age(e.lastTimestamp ?? e.firstTimestamp ?? e.metadata.creationTimestamp, now);
   return e.count && e.count > 1 && e.firstTimestamp ? `${last} (x${e.count} over ${age(e.firstTimestamp, now)})` : last;
 }
 
