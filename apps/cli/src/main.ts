@@ -10,6 +10,7 @@ import { apiResourcesCommand } from './commands/api-resources/command.js';
 import { adminCommand } from './commands/admin/command.js';
 import { applyCommand } from './commands/apply/command.js';
 import { auditCommand } from './commands/audit/command.js';
+import { completionCommand } from './commands/completion/command.js';
 import { cordonCommand } from './commands/cordon/command.js';
 import { deleteCommand } from './commands/delete/command.js';
 import { describeCommand } from './commands/describe/command.js';
@@ -27,9 +28,13 @@ import { versionCommand } from './commands/version/command.js';
 import { backupCommand } from './commands/backup/command.js';
 import { restoreCommand } from './commands/restore/command.js';
 import { gitopsCommand } from './commands/gitops/command.js';
+import { completeWords } from './completion/complete-words.js';
 import { globalOptions } from './global-options.js';
 import { reportError } from './report-error.js';
 import { joinStdinFileArgs } from './stdin-argument.js';
+
+/** The completion scripts asking what may come next: a half-typed line is no usage error, and nothing but candidates may be printed. */
+const completing = process.argv.includes('--get-yargs-completions');
 
 const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .scriptName('shoalctl')
@@ -56,15 +61,19 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(auditCommand)
   .command(adminCommand)
   .command(versionCommand)
+  .command(completionCommand)
+  // Answers `--get-yargs-completions WORDS` for the completion scripts; the hidden command is yargs' own script, unused.
+  .completion('__yargs-completion-script', false, completeWords)
   .demandCommand(1, 'give a command')
   .recommendCommands()
-  .strict()
+  .strict(!completing)
   .version(false)
   .help()
   .alias('help', 'h')
   .wrap(Math.min(120, process.stdout.columns || 100))
   // yargs reports bad usage through here; a handler's own error arrives as err and passes through untouched.
   .fail((msg, err) => {
+    if (completing) return;
     throw err ?? new UsageError(msg);
   });
 
