@@ -3,6 +3,7 @@
  * DiskBackups, for the bytes under way) and shown through the shared wait progress
  * (../output/wait-progress.ts). Ctrl-C stops following, not the work.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backup, DiskBackup, KubeObject, Restore } from '@shoal/api';
 import { BACKUP_NAME_LABEL } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
@@ -16,6 +17,8 @@ const POLL_MS = 1_000;
 export function backupStatus(b: Backup, disks: DiskBackup[]): WaitStatus {
   const phase = b.status?.phase ?? 'New';
   if (FINAL.has(phase)) return { phase, detail: `${formatBytes(b.status?.totalBytes ?? 0)} written` };
+  // No agent has started on it yet: nothing to count.
+  if (disks.length === 0) return { phase };
   const done = disks.reduce(
     (n, d) =>
       n + (d.status?.progress?.doneBytes ?? (d.status?.phase === 'Completed' ? (d.status.volumes ?? []).reduce((m, v) => m + (v.sizeBytes ?? 0), 0) : 0)),
@@ -50,10 +53,8 @@ export async function followUntilFinal<T extends KubeObject & { status?: { phase
   for (;;) {
     progress.update(await status(current));
     if (FINAL.has(current.status?.phase ?? '') || signal.aborted) return current;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, POLL_MS);
-      signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-    });
+    // Resolves early, without an error, when the signal aborts; and leaves no listener behind.
+    await sleep(POLL_MS, undefined, { signal }).catch(() => undefined);
     if (signal.aborted) return current;
     current = await client.get<T>(kind, current.metadata.name!, { namespace: current.metadata.namespace });
   }
