@@ -10,10 +10,12 @@ import { apiResourcesCommand } from './commands/api-resources/command.js';
 import { adminCommand } from './commands/admin/command.js';
 import { applyCommand } from './commands/apply/command.js';
 import { auditCommand } from './commands/audit/command.js';
+import { completionCommand } from './commands/completion/command.js';
 import { cordonCommand } from './commands/cordon/command.js';
 import { deleteCommand } from './commands/delete/command.js';
 import { describeCommand } from './commands/describe/command.js';
 import { drainCommand } from './commands/drain/command.js';
+import { eventsCommand } from './commands/events/command.js';
 import { getCommand } from './commands/get/command.js';
 import { logsCommand } from './commands/logs/command.js';
 import { migrateCommand } from './commands/migrate/command.js';
@@ -27,8 +29,14 @@ import { backupCommand } from './commands/backup/command.js';
 import { restoreCommand } from './commands/restore/command.js';
 import { gitopsCommand } from './commands/gitops/command.js';
 import { topCommand } from './commands/top/command.js';
+import type { completeWords } from './completion/complete-words.js';
 import { globalOptions } from './global-options.js';
 import { joinStdinFileArgs } from './stdin-argument.js';
+
+type Args = Parameters<typeof completeWords>;
+
+/** The completion scripts asking what may come next: a half-typed line is no usage error, and nothing but candidates may be printed. */
+const completing = process.argv.includes('--get-yargs-completions');
 
 const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .scriptName('shoalctl')
@@ -37,6 +45,7 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(applyCommand)
   .command(getCommand)
   .command(describeCommand)
+  .command(eventsCommand)
   .command(deleteCommand)
   .command(logsCommand)
   .command(placeCommand)
@@ -55,15 +64,23 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .command(auditCommand)
   .command(adminCommand)
   .command(versionCommand)
+  .command(completionCommand)
+  // Answers `--get-yargs-completions WORDS` for the completion scripts; the hidden command is yargs' own script, unused.
+  // Loaded only when completing: it needs the API and client libraries, which other commands' start should not pay for.
+  // Four parameters, as completeWords has: yargs tells its completion function's forms apart by their arity.
+  .completion('__yargs-completion-script', false, (current: string, argv: Args[1], defaultCompletion: Args[2], done: Args[3]) => {
+    void import('./completion/complete-words.js').then((m) => m.completeWords(current, argv, defaultCompletion, done));
+  })
   .demandCommand(1, 'give a command')
   .recommendCommands()
-  .strict()
+  .strict(!completing)
   .version(false)
   .help()
   .alias('help', 'h')
   .wrap(Math.min(120, process.stdout.columns || 100))
   // yargs reports bad usage through here; a handler's own error arrives as err and passes through untouched.
   .fail((msg, err) => {
+    if (completing) return;
     throw err ?? new UsageError(msg);
   });
 

@@ -1,36 +1,32 @@
 /**
- * The small part of kubectl's JSONPath that printer columns use:
- * `.status.phase`, `.spec.disks[0].size`, `.status.conditions[?(@.type=="Ready")].status`.
+ * A printer column's value: the first result of its JSONPath (`.status.phase`,
+ * `.status.conditions[?(@.type=="Ready")].status`), read as kubectl's dialect (./jsonpath/) and
+ * as Kubernetes' table convertor does: no result, or an error such as an index out of bounds,
+ * is an empty cell.
  */
-type Step = { field: string } | { index: number } | { filterKey: string; filterValue: string };
+import { findResults } from './jsonpath/evaluate.js';
+import { parseTemplate, type Node } from './jsonpath/parse.js';
 
-const cache = new Map<string, Step[]>();
+export { JsonPathTemplate, type ExecuteOptions } from './jsonpath/template.js';
+export { JsonPathSyntaxError } from './jsonpath/parse.js';
+export { JsonPathEvaluationError } from './jsonpath/evaluate.js';
 
-function parse(path: string): Step[] {
-  let steps = cache.get(path);
-  if (steps) return steps;
-  steps = [];
-  const re = /\.([A-Za-z0-9_-]+)|\[(\d+)\]|\[\?\(@\.([A-Za-z0-9_-]+)=="([^"]*)"\)\]/gy;
-  let m: RegExpExecArray | null;
-  let consumed = 0;
-  while ((m = re.exec(path))) {
-    consumed = re.lastIndex;
-    if (m[1] !== undefined) steps.push({ field: m[1] });
-    else if (m[2] !== undefined) steps.push({ index: Number(m[2]) });
-    else steps.push({ filterKey: m[3]!, filterValue: m[4]! });
+const cache = new Map<string, Node[]>();
+
+function parsed(path: string): Node[] {
+  let nodes = cache.get(path);
+  if (!nodes) {
+    nodes = parseTemplate(`{${path}}`);
+    cache.set(path, nodes);
   }
-  if (consumed !== path.length) throw new Error(`unsupported JSONPath ${path}`);
-  cache.set(path, steps);
-  return steps;
+  return nodes;
 }
 
 export function evalJsonPath(obj: unknown, path: string): unknown {
-  let cur: unknown = obj;
-  for (const step of parse(path)) {
-    if (cur === null || cur === undefined) return undefined;
-    if ('field' in step) cur = (cur as Record<string, unknown>)[step.field];
-    else if ('index' in step) cur = Array.isArray(cur) ? cur[step.index] : undefined;
-    else cur = Array.isArray(cur) ? cur.find((e) => String((e as Record<string, unknown>)?.[step.filterKey]) === step.filterValue) : undefined;
+  const nodes = parsed(path);
+  try {
+    return findResults(nodes, obj, { allowMissingKeys: true })[0]?.[0]?.value;
+  } catch {
+    return undefined;
   }
-  return cur;
 }

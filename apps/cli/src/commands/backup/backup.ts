@@ -7,9 +7,11 @@ import { parseDuration } from '@shoal/api';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
 import type { GlobalArgs } from '../../global-options.js';
+import { durationFlag } from '../../duration-flag.js';
 import { vmNameFromKindAndName } from '../../vm/vm-reference.js';
-import { backupLine, diskBackupsOf, followUntilFinal } from '../../backup/follow.js';
+import { backupStatus, diskBackupsOf, followUntilFinal } from '../../backup/follow.js';
 import { formatBytes } from '../../output/progress.js';
+import { waitWithProgress, WaitTimeoutError } from '../../output/wait-progress.js';
 
 export interface BackupArgs extends GlobalArgs {
   kind: string;
@@ -19,6 +21,7 @@ export interface BackupArgs extends GlobalArgs {
   location?: string;
   ttl?: string;
   wait: boolean;
+  timeout?: string;
 }
 
 /** `web-20261203t101500z`: the VM and the UTC time, a valid name that sorts by time. */
@@ -50,6 +53,7 @@ export function backupManifest(vmName: string, args: Pick<BackupArgs, 'backupNam
 export async function backup(args: BackupArgs): Promise<void> {
   const vmName = vmNameFromKindAndName('backup', args.kind, args.name);
   const manifest = backupManifest(vmName, args, new Date());
+  const timeoutMs = args.timeout !== undefined ? durationFlag('--timeout', args.timeout) : undefined;
   const { client, settings } = connect(args);
   const namespace = settings.namespace;
   // A VM that does not exist is the user's mistake to hear about now, not a Backup to fail later.
@@ -61,7 +65,13 @@ export async function backup(args: BackupArgs): Promise<void> {
   }
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
-  const end = await followUntilFinal(client, 'backup', created, async (b) => backupLine(b, await diskBackupsOf(client, b)), stop.signal);
+  const end = await waitWithProgress({ subject: `backup ${created.metadata.name}`, timeoutMs, signal: stop.signal }, (progress, signal) =>
+    followUntilFinal(client, 'backup', created, async (b) => backupStatus(b, await diskBackupsOf(client, b)), progress, signal),
+  ).catch((err: unknown) => {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    process.stderr.write(`error: ${err.message}; the backup goes on (shoalctl get backup ${created.metadata.name})\n`);
+    throw new ExitError(1);
+  });
   const phase = end.status?.phase;
   if (phase === 'Completed') {
     process.stdout.write(`backup.shoal.dev/${end.metadata.name} completed: ${formatBytes(end.status?.totalBytes ?? 0)}\n`);

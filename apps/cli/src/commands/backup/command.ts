@@ -18,6 +18,7 @@ export const backupCommand: CommandModule<GlobalArgs, BackupArgs> = {
       .option('location', { type: 'string', describe: 'BackupLocation (default: the default one)' })
       .option('ttl', { type: 'string', describe: 'How long to keep it, e.g. 720h (default: 720h)' })
       .option('wait', { type: 'boolean', default: true, describe: 'Follow it until it ends (--no-wait: create it and exit)' })
+      .option('timeout', { type: 'string', describe: 'Stop following after this long (e.g. 30m), exit 1; the backup goes on (default: no limit)' })
       .example('$0 backup vm web', 'back up web now, whole, and show the progress')
       .example('$0 backup vm/web --mode Incremental --ttl 168h', 'copy only what web wrote since its last backup; keep it a week') as never,
   handler: (args) => import('./backup.js').then((m) => m.backup(args)),

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ApiError, type KubeObject } from '@shoal/api';
-import { REPO_ROOT, startCluster, waitForObject, type TestCluster } from '@shoal/testing';
-import { createNamespace, removeTestHome, shoalctl, vmYaml } from '../../test-support/shoalctl.js';
+import { REPO_ROOT, startCluster, waitFor, type TestCluster } from '@shoal/testing';
+import { createNamespace, removeTestHome, shoalctl, startShoalctl, vmYaml } from '../../test-support/shoalctl.js';
 
 let cluster: TestCluster;
 let dir: string;
@@ -83,19 +83,23 @@ test('delete -f deletes the objects the manifests name', async () => {
   assert.equal((await cluster.client.list('vm', { namespace: 'd3' })).items.length, 0);
 });
 
-test('--wait follows an object held by a finalizer until the finalizer is removed', async (t) => {
+test('--wait follows an object held by finalizers until they are removed, a line on stderr each time what holds it changes', async (t) => {
   await createNamespace(cluster.client, 'd4');
-  await cluster.client.create('vm', vm('held', 'd4', { finalizers: ['test.shoal.dev/hold'] }));
-  const proc = execa('node', [`${REPO_ROOT}bin/shoalctl.js`, '--server', cluster.url, '-n', 'd4', 'delete', 'vm', 'held', '--timeout', '60s'], {
-    reject: false,
-  });
-  t.after(() => proc.kill('SIGKILL'));
-  await waitForObject(cluster.client, 'VirtualMachine', 'held', (v) => !!v.metadata.deletionTimestamp, { namespace: 'd4', message: 'deletionTimestamp set' });
-  assert.equal(proc.exitCode, null, 'still waiting while the finalizer is there');
+  await cluster.client.create('vm', vm('held', 'd4', { finalizers: ['test.shoal.dev/one', 'test.shoal.dev/two'] }));
+  const cmd = await startShoalctl(['--server', cluster.url, '-n', 'd4', 'delete', 'vm', 'held', '--timeout', '60s']);
+  t.after(() => cmd.child.kill('SIGKILL'));
+  const line = (finalizers: string) => `deleting virtualmachine.shoal.dev "held": waiting on finalizers ${finalizers}`;
+  const sawLine = (text: string) =>
+    waitFor(() => cmd.stderr().split('\n').includes(text), { message: JSON.stringify(text), lastSeen: () => JSON.stringify(cmd.stderr()) });
+  await sawLine(line('test.shoal.dev/one, test.shoal.dev/two'));
+  assert.equal(cmd.child.exitCode, null, 'still waiting while the finalizers are there');
+  await cluster.client.patch('vm', 'held', { metadata: { finalizers: ['test.shoal.dev/two'] } }, { namespace: 'd4', type: 'merge' });
+  await sawLine(line('test.shoal.dev/two'));
   await cluster.client.patch('vm', 'held', { metadata: { finalizers: null } }, { namespace: 'd4', type: 'merge' });
-  const r = await proc;
-  assert.equal(r.exitCode, 0, String(r.stderr));
-  assert.match(String(r.stdout), /virtualmachine\.shoal\.dev "held" deleted/);
+  const r = await cmd.child;
+  assert.equal(r.exitCode, 0, cmd.stderr());
+  assert.match(cmd.stdout(), /virtualmachine\.shoal\.dev "held" deleted/);
+  assert.equal(cmd.stderr(), `${line('test.shoal.dev/one, test.shoal.dev/two')}\n${line('test.shoal.dev/two')}\n`, 'a line per change, nothing else');
   assert.equal(await exists('held', 'd4'), false);
 });
 
@@ -109,10 +113,30 @@ test('--wait gives up after --timeout with an error; --wait=false returns at onc
     shoalctl(['--server', cluster.url, '-n', 'd5', 'delete', 'vm', 'stuck-2', '--wait=false']),
   ]);
   assert.equal(timedOut.exitCode, 1);
-  assert.match(timedOut.stderr, /timed out waiting for the condition on virtualmachines\/stuck/);
+  assert.equal(
+    timedOut.stderr,
+    'deleting virtualmachine.shoal.dev "stuck": waiting on finalizers test.shoal.dev/hold\nerror: timed out waiting for the condition on virtualmachines/stuck\n',
+  );
   assert.equal(noWait.exitCode, 0, noWait.stderr);
   assert.ok((await cluster.client.get('vm', 'stuck-2', { namespace: 'd5' })).metadata.deletionTimestamp);
   for (const name of ['stuck', 'stuck-2']) await cluster.client.patch('vm', name, { metadata: { finalizers: null } }, { namespace: 'd5', type: 'merge' });
+});
+
+test('on a terminal the wait is one line, redrawn in place as the seconds go by, and cleared before the error', async () => {
+  await createNamespace(cluster.client, 'd6');
+  await cluster.client.create('vm', vm('sticky', 'd6', { finalizers: ['test.shoal.dev/hold'] }));
+  // script(1) gives shoalctl a pseudo-terminal, as a person's shell does.
+  const command = ['node', `${REPO_ROOT}bin/shoalctl.js`, '--server', cluster.url, '-n', 'd6', 'delete', 'vm', 'sticky', '--timeout', '2500ms'].join(' ');
+  const r = await execa('script', ['-qfec', command, '/dev/null'], { reject: false, env: { HOME: dir }, stdin: 'ignore', timeout: 60_000 });
+  const out = String(r.stdout);
+  const draws = [...out.matchAll(/\rdeleting virtualmachine\.shoal\.dev "sticky": waiting on finalizers test\.shoal\.dev\/hold {2}(\d+)s\x1b\[K/g)].map(
+    (m) => m[1],
+  );
+  assert.ok(new Set(draws).size >= 2, `the time ticks on in place: ${JSON.stringify(out)}`);
+  const line = out.slice(out.indexOf('\rdeleting'), out.lastIndexOf('\x1b[K'));
+  assert.doesNotMatch(line, /\n/, 'all on one line');
+  assert.match(out, /\r\x1b\[Kerror: timed out waiting for the condition on virtualmachines\/sticky\s*$/);
+  await cluster.client.patch('vm', 'sticky', { metadata: { finalizers: null } }, { namespace: 'd6', type: 'merge' });
 });
 
 test('delete usage errors exit 2', async () => {

@@ -2,10 +2,11 @@
  * `delete`: one DELETE per object, a line each as it is accepted, then (with --wait) one wait
  * for all of them, because an object with finalizers only goes away once its controllers let go.
  */
-import { ApiError, parseDuration, type KubeObject } from '@shoal/api';
+import { ApiError, type KubeObject } from '@shoal/api';
 import { kindOfManifest, resolveKind, type ShoalClient } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
+import { durationFlag } from '../../duration-flag.js';
 import type { GlobalArgs } from '../../global-options.js';
 import { manifestNamespace } from '../../manifests/manifest-namespace.js';
 import { readManifests } from '../../manifests/read-manifests.js';
@@ -25,12 +26,7 @@ export interface DeleteArgs extends GlobalArgs {
 
 export async function deleteObjects(args: DeleteArgs): Promise<void> {
   checkUsage(args);
-  let timeoutMs: number;
-  try {
-    timeoutMs = parseDuration(args.timeout);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const timeoutMs = durationFlag('--timeout', args.timeout);
   const { client, settings } = connect(args);
   try {
     const targets = await findTargets(client, args, settings.namespace);

@@ -1,12 +1,13 @@
 /**
  * Waits until deleted objects have really left the store: each is watched (by name, from a
  * fresh list's resourceVersion) until its DELETED event, or until the name is absent or belongs
- * to a new object (another uid). Long waits say on stderr what they wait for — usually
- * finalizers — so a person knows why nothing happens.
+ * to a new object (another uid). The wait shows what it still waits for — usually finalizers —
+ * so a person knows why nothing happens (../../output/wait-progress.ts).
  */
 import { ApiError, type KindInfo, type KubeObject } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
 import { quotedName } from '../../output/resource-names.js';
+import { waitWithProgress, WaitTimeoutError, type WaitStatus } from '../../output/wait-progress.js';
 
 /** One object `delete` deleted, as it named it. */
 export interface DeleteTarget {
@@ -15,36 +16,41 @@ export interface DeleteTarget {
   namespace: string | undefined;
 }
 
-const PROGRESS_EVERY_MS = 5000;
-
 export async function waitUntilGone(client: ShoalClient, deleted: { target: DeleteTarget; object: KubeObject }[], timeoutMs: number): Promise<void> {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  // Ends the other waits when one fails for another reason than the deadline.
-  const done = new AbortController();
-  const signal = AbortSignal.any([deadline, done.signal]);
   const pending = new Map(deleted.map(({ target, object }) => [target, object]));
-  const started = Date.now();
-  const progress = setInterval(() => {
-    for (const [target, obj] of pending) {
-      const finalizers = obj.metadata.finalizers?.length ? ` (finalizers: ${obj.metadata.finalizers.join(', ')})` : '';
-      process.stderr.write(`waiting for ${quotedName(target.kind, target.name)} to be deleted${finalizers}, ${Math.round((Date.now() - started) / 1000)}s\n`);
-    }
-  }, PROGRESS_EVERY_MS);
+  const subject = deleted.length === 1 ? `deleting ${quotedName(deleted[0]!.target.kind, deleted[0]!.target.name)}` : `deleting ${deleted.length} objects`;
   try {
-    await Promise.all(
-      deleted.map(async ({ target, object }) => {
-        await untilGone(client, target, object.metadata.uid, signal, (latest) => pending.set(target, latest));
-        pending.delete(target);
-      }),
-    );
+    await waitWithProgress({ subject, timeoutMs }, async (progress, signal) => {
+      // Nothing is said about objects that are gone at the first look: only a wait is worth a line.
+      const report = () => progress.update(pendingStatus(pending, deleted.length));
+      await Promise.all(
+        deleted.map(async ({ target, object }) => {
+          await untilGone(client, target, object.metadata.uid, signal, (latest) => {
+            pending.set(target, latest);
+            report();
+          });
+          pending.delete(target);
+          if (pending.size > 0) report();
+        }),
+      );
+    });
   } catch (err) {
-    if (!deadline.aborted) throw err;
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    // kubectl's words, which scripts may look for.
     const names = [...pending.keys()].map((t) => `${t.kind.plural}/${t.name}`).join(', ');
     throw new Error(`timed out waiting for the condition on ${names}`);
-  } finally {
-    done.abort();
-    clearInterval(progress);
   }
+}
+
+/** One object: what holds it. Several: how many are left (the phase), and what holds each. */
+function pendingStatus(pending: Map<DeleteTarget, KubeObject>, total: number): WaitStatus {
+  const finalizers = (obj: KubeObject) => obj.metadata.finalizers?.join(', ');
+  if (total === 1) {
+    const [obj] = pending.values();
+    return { phase: obj && finalizers(obj) ? `waiting on finalizers ${finalizers(obj)}` : 'being deleted' };
+  }
+  const left = [...pending].map(([t, obj]) => `${t.kind.plural}/${t.name}${finalizers(obj) ? ` (finalizers ${finalizers(obj)})` : ''}`);
+  return { phase: `${pending.size} of ${total} left`, detail: left.join(', '), fraction: (total - pending.size) / total };
 }
 
 async function untilGone(

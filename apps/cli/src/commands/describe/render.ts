@@ -85,7 +85,7 @@ export function renderEvents(events: Event[] | Error, now: number): string[] {
 
 /** `5m`, or `5m (x3 over 20m)` for an event that repeated. */
 function eventAge(e: Event, now: number): string {
-  const last = age(eventTime(e), now);
+  const last = age(e.lastTimestamp ?? e.firstTimestamp ?? e.metadata.creationTimestamp, now);
   return e.count && e.count > 1 && e.firstTimestamp ? `${last} (x${e.count} over ${age(e.firstTimestamp, now)})` : last;
 }
 

@@ -10,7 +10,6 @@ import {
   EVICTION_REQUESTED_ANNOTATION,
   evictionRequestOf,
   objectKey,
-  parseDuration,
   type EvictionRequest,
   type PriorityClass,
   type VirtualMachine,
@@ -18,7 +17,9 @@ import {
 import { Informer, type ShoalClient } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
+import { durationFlag } from '../../duration-flag.js';
 import { setUnschedulable, type NodeArgs } from '../../node/schedulable.js';
+import { waitWithProgress, WaitTimeoutError } from '../../output/wait-progress.js';
 
 export interface DrainArgs extends NodeArgs {
   gracePeriod?: number;
@@ -28,12 +29,7 @@ export interface DrainArgs extends NodeArgs {
 const DEFAULT_GRACE_SECONDS = 30;
 
 export async function drain(args: DrainArgs): Promise<void> {
-  let timeoutMs: number;
-  try {
-    timeoutMs = parseDuration(args.timeout);
-  } catch (err) {
-    throw new UsageError(`--timeout: ${(err as Error).message}`);
-  }
+  const timeoutMs = durationFlag('--timeout', args.timeout);
   if (args.gracePeriod !== undefined && !(Number.isInteger(args.gracePeriod) && args.gracePeriod >= 0))
     throw new UsageError('--grace-period must be a whole number of seconds ≥ 0');
   const { client } = connect(args);
@@ -86,26 +82,34 @@ async function classGrace(client: ShoalClient, className: string | undefined): P
   return pc?.spec.evictionGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
 }
 
-/** Resolves once no VM is bound to the node; reports each VM that leaves. */
-function waitUntilEmpty(onNode: Informer<VirtualMachine>, node: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const left = () => onNode.list().map((v) => objectKey(v.metadata));
-    const done = () => {
-      clearTimeout(timer);
-      onNode.off('delete', onLeave);
-      resolve();
-    };
-    const onLeave = (vm: VirtualMachine) => {
-      process.stdout.write(`virtualmachine/${objectKey(vm.metadata)} evicted\n`);
-      if (left().length === 0) done();
-    };
-    const timer = setTimeout(() => {
-      onNode.off('delete', onLeave);
-      process.stderr.write(`error: timed out after ${timeoutMs / 1000} s waiting for node ${node} to be drained; still there: ${left().join(', ')}\n`);
-      reject(new ExitError(1));
-    }, timeoutMs);
-    onNode.on('delete', onLeave);
-    if (left().length === 0) done();
-    else process.stderr.write(`waiting for ${left().length} VM(s) to leave node ${node}…\n`);
-  });
+/** Resolves once no VM is bound to the node; reports each VM that leaves (stdout), and what is left (progress on stderr). */
+async function waitUntilEmpty(onNode: Informer<VirtualMachine>, node: string, timeoutMs: number): Promise<void> {
+  const left = () => onNode.list().map((v) => objectKey(v.metadata));
+  const total = left().length;
+  if (total === 0) return;
+  try {
+    await waitWithProgress({ subject: `draining node/${node}`, timeoutMs }, (progress, signal) => {
+      const report = (keys: string[]) =>
+        progress.update({ phase: `${keys.length} of ${total} VMs left`, detail: keys.join(', '), fraction: (total - keys.length) / total });
+      return new Promise<void>((resolve, reject) => {
+        const finish = (end: () => void) => {
+          onNode.off('delete', onLeave);
+          end();
+        };
+        const onLeave = (vm: VirtualMachine) => {
+          progress.note(`virtualmachine/${objectKey(vm.metadata)} evicted`, process.stdout);
+          const keys = left();
+          if (keys.length === 0) finish(resolve);
+          else report(keys);
+        };
+        signal.addEventListener('abort', () => finish(() => reject(signal.reason)), { once: true });
+        onNode.on('delete', onLeave);
+        report(left());
+      });
+    });
+  } catch (err) {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    process.stderr.write(`error: ${err.message}; the evictions asked for go on\n`);
+    throw new ExitError(1);
+  }
 }

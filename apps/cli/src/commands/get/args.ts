@@ -2,13 +2,11 @@
 import type { KindInfo } from '@shoal/api';
 import type { GlobalArgs } from '../../global-options.js';
 
-export const GET_OUTPUTS = ['table', 'wide', 'yaml', 'json', 'name'] as const;
-export type GetOutput = (typeof GET_OUTPUTS)[number];
-
 export interface GetArgs extends GlobalArgs {
   kind: string;
   names: string[];
-  output: GetOutput;
+  /** As typed: `wide`, `jsonpath={...}`, ... (output-format.ts reads it). */
+  output: string;
   selector?: string;
   fieldSelector?: string;
   allNamespaces: boolean;

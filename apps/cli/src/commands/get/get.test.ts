@@ -116,7 +116,7 @@ test('an unknown kind exits 1 with a clear message; bad flags exit 2', async () 
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /doesn't have a resource type "gadgets"/);
   assert.equal(bad.exitCode, 2);
-  assert.match(bad.stderr, /Invalid values/);
+  assert.match(bad.stderr, /unable to match a printer suitable for the output format "xml"/);
 });
 
 test('-w prints the list, then a row per change, until interrupted', async (t) => {

@@ -1,10 +1,11 @@
-/** `get`: the server's Table for people, the objects themselves for -o yaml/json/name. */
+/** `get`: the server's Table for people, the objects themselves for -o yaml/json/name/jsonpath. */
 import { ApiError, type KubeObject } from '@shoal/api';
 import { isTable, resolveKind, type ShoalClient, type Table } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
 import { formatColumns } from '../../output/columns.js';
 import { objectTable } from '../../output/object-table.js';
+import { isTableOutput, parseOutputFormat, type OutputFormat } from '../../output/output-format.js';
 import { formatObjects } from '../../output/print-objects.js';
 import { tableView } from '../../output/table-view.js';
 import { serverErrorLine } from '../../report-error.js';
@@ -15,6 +16,7 @@ export async function get(args: GetArgs): Promise<void> {
   if (args.names.length > 0 && args.allNamespaces) throw new UsageError('a resource cannot be retrieved by name across all namespaces');
   if (args.names.length > 0 && (args.selector || args.fieldSelector)) throw new UsageError('names and selectors cannot be combined');
   if (args.watch && args.names.length > 1) throw new UsageError('watch is only supported on a single object or on a list');
+  const output = parseOutputFormat(args.output);
   const { client, settings } = connect(args);
   const target: GetTarget = {
     kind,
@@ -26,9 +28,9 @@ export async function get(args: GetArgs): Promise<void> {
   try {
     if (args.watch) {
       const { watchGet } = await import('./watch-get.js');
-      return await watchGet(client, target, args);
+      return await watchGet(client, target, args, output);
     }
-    const missing = args.output === 'table' || args.output === 'wide' ? await printTable(client, target, args) : await printObjects(client, target, args);
+    const missing = isTableOutput(output) ? await printTable(client, target, args) : await printObjects(client, target, args, output);
     if (missing > 0) throw new ExitError(1);
   } finally {
     await client.close();
@@ -53,8 +55,7 @@ async function printTable(client: ShoalClient, target: GetTarget, args: GetArgs)
   return missing;
 }
 
-async function printObjects(client: ShoalClient, target: GetTarget, args: GetArgs): Promise<number> {
-  const format = args.output as 'yaml' | 'json' | 'name';
+async function printObjects(client: ShoalClient, target: GetTarget, args: GetArgs, format: Exclude<OutputFormat, 'table' | 'wide'>): Promise<number> {
   if (target.names.length === 0) {
     const list = await client.listAll(target.kind, { namespace: target.namespace, labelSelector: target.labelSelector, fieldSelector: target.fieldSelector });
     if (list.items.length === 0 && format === 'name') process.stderr.write(`${noResources(target)}\n`);

@@ -19,6 +19,7 @@ export const migrateCommand: CommandModule<GlobalArgs, MigrateArgs> = {
       .option('bandwidth', { type: 'number', describe: 'Cap on the memory transfer rate, in MiB/s (default: unlimited)' })
       .option('max-downtime', { type: 'number', describe: 'Longest pause the guest may see at switchover, in ms (default 300; live only)' })
       .option('wait', { type: 'boolean', default: true, describe: 'Follow it until it succeeds or fails (--no-wait: create it and exit)' })
+      .option('timeout', { type: 'string', describe: 'Stop following after this long (e.g. 10m), exit 1; the migration goes on (default: no limit)' })
       .example('$0 migrate vm web --to node-b', 'move web live to node-b and show its progress')
       .example('$0 -n prod migrate vm/db --cold --no-wait', 'ask for a cold move of db to a node the scheduler picks, and return at once') as never,
   handler: (args) => import('./migrate.js').then((m) => m.migrate(args)),

@@ -62,7 +62,7 @@ before(async () => {
   cluster = await startCluster();
   await createNamespace(cluster.client, NS);
   for (const node of ['node-a', 'node-b']) await cluster.client.create('Node', { apiVersion: 'shoal.dev/v1alpha1', kind: 'Node', metadata: { name: node } });
-  for (const vm of ['web', 'db', 'cache', 'idle', 'doomed']) await createVm(vm, 'node-a');
+  for (const vm of ['web', 'db', 'cache', 'idle', 'doomed', 'slow']) await createVm(vm, 'node-a');
 });
 after(async () => {
   await cluster?.stop();
@@ -210,6 +210,20 @@ test('Ctrl-C stops following, not the Migration: exit 130 with how to follow or 
   assert.match(cmd.stderr(), new RegExp(`shoalctl -n ${NS} delete migration ${name}$`, 'm'));
   const still = await cluster.client.get<Migration>('Migration', name, { namespace: NS });
   assert.equal(still.metadata.deletionTimestamp, undefined, 'not deleted');
+});
+
+test('--timeout stops following a Migration that takes too long: exit 1 saying where it stood, and it goes on', async () => {
+  const r = await run('migrate', 'vm', 'slow', '--timeout', '1500ms');
+  assert.equal(r.exitCode, 1, r.stderr);
+  const name = (await migrationFor('slow')).metadata.name!;
+  assert.match(
+    r.stderr,
+    new RegExp(`^migration ${name}: Pending\\nerror: timed out after 1\\.5s waiting for migration ${name} \\(Pending\\); the migration goes on\\.\\n`),
+  );
+  assert.match(r.stderr, new RegExp(`shoalctl -n ${NS} delete migration ${name}$`, 'm'));
+  const bad = await run('migrate', 'vm', 'slow', '--timeout', 'soon');
+  assert.equal(bad.exitCode, 2);
+  assert.match(bad.stderr, /--timeout: invalid duration "soon"/);
 });
 
 test('a Migration deleted while followed ends the command with exit 1', async () => {

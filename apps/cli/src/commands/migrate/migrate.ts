@@ -10,10 +10,12 @@ import type { Manifest, Migration, MigrationPolicy, VirtualMachine } from '@shoa
 import type { ShoalClient } from '@shoal/client';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
+import { durationFlag } from '../../duration-flag.js';
 import type { GlobalArgs } from '../../global-options.js';
 import { phaseOf } from '../../migration/migration-status.js';
 import { vmNameFromKindAndName } from '../../vm/vm-reference.js';
-import { followMigration, progressView } from './follow.js';
+import { waitWithProgress, WaitTimeoutError } from '../../output/wait-progress.js';
+import { followMigration } from './follow.js';
 import { interruptedMessage, outcome } from './status-lines.js';
 
 export interface MigrateArgs extends GlobalArgs {
@@ -25,6 +27,7 @@ export interface MigrateArgs extends GlobalArgs {
   bandwidth?: number;
   maxDowntime?: number;
   wait: boolean;
+  timeout?: string;
 }
 
 const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -67,6 +70,7 @@ export function migrationManifest(
 export async function migrate(args: MigrateArgs): Promise<void> {
   const vmName = vmNameFromKindAndName('migrate', args.kind, args.name);
   const manifest = migrationManifest(vmName, args);
+  const timeoutMs = args.timeout !== undefined ? durationFlag('--timeout', args.timeout) : undefined;
   const { client, settings } = connect(args);
   const namespace = settings.namespace;
   try {
@@ -77,13 +81,13 @@ export async function migrate(args: MigrateArgs): Promise<void> {
       process.stdout.write(`migration.shoal.dev/${created.metadata.name} created\n`);
       return;
     }
-    await follow(client, created, namespace, vm.spec.nodeName);
+    await follow(client, created, namespace, vm.spec.nodeName, timeoutMs);
   } finally {
     await client.close();
   }
 }
 
-async function follow(client: ShoalClient, created: Migration, namespace: string, sourceHint: string | undefined): Promise<void> {
+async function follow(client: ShoalClient, created: Migration, namespace: string, sourceHint: string | undefined, timeoutMs?: number): Promise<void> {
   const stop = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -93,7 +97,13 @@ async function follow(client: ShoalClient, created: Migration, namespace: string
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const end = await followMigration(client, created, progressView(process.stderr), stop.signal);
+    const end = await waitWithProgress({ subject: `migration ${created.metadata.name}`, timeoutMs, signal: stop.signal }, (progress, signal) =>
+      followMigration(client, created, progress, signal),
+    ).catch((err: unknown) => {
+      if (!(err instanceof WaitTimeoutError)) throw err;
+      process.stderr.write(interruptedMessage(created, namespace, `error: ${err.message}; the migration goes on.`));
+      throw new ExitError(1);
+    });
     if ('stopped' in end) {
       process.stderr.write(interruptedMessage(end.stopped, namespace));
       throw new ExitError(SIGNAL_EXIT_CODES[stoppedBy ?? 'SIGINT'] ?? 1);

@@ -3,22 +3,27 @@ import assert from 'node:assert/strict';
 import { withDefaults, type Manifest, type Migration } from '@shoal/api';
 import { UsageError } from '../../cli-errors.js';
 import { migrationManifest } from './migrate.js';
-import { barLine, interruptedMessage, LineThrottle, outcome, pendingHint, plainLine } from './status-lines.js';
+import { statusText } from '../../output/wait-progress.js';
+import { barLine, interruptedMessage, migrationStatus, outcome, pendingHint } from './status-lines.js';
 
 const MiB = 1024 * 1024;
 
 const migration = (status: Migration['status'], spec: Manifest<Migration['spec']> = {}): Migration =>
   withDefaults('Migration', { metadata: { name: 'web-x7k2p', namespace: 'prod' }, spec: { vmName: 'web', ...spec }, status });
 
-test('the plain line: phase, then bytes once counted', () => {
-  assert.equal(plainLine(migration(undefined)), 'migration web-x7k2p: Pending');
-  assert.equal(plainLine(migration({ phase: 'Scheduling' })), 'migration web-x7k2p: Scheduling');
+test('the status a log gets: phase, then bytes once counted', () => {
+  const text = (m: Migration) => statusText(migrationStatus(m, undefined));
+  assert.equal(text(migration(undefined)), 'Pending');
+  assert.equal(text(migration({ phase: 'Scheduling' })), 'Scheduling');
+  assert.equal(text(migration({ phase: 'Running', totalBytes: 256 * MiB, transferredBytes: 48 * MiB })), 'Running 48.0 MiB/256.0 MiB');
+  assert.equal(text(migration({ phase: 'Running', totalBytes: 256 * MiB })), 'Running 0 B/256.0 MiB');
+  assert.equal(text(migration({ phase: 'Running', transferredBytes: 3 * MiB })), 'Running 3.0 MiB');
+  const running = migration({ phase: 'Running', totalBytes: 256 * MiB, transferredBytes: 64 * MiB, remainingBytes: 192 * MiB });
   assert.equal(
-    plainLine(migration({ phase: 'Running', totalBytes: 256 * MiB, transferredBytes: 48 * MiB })),
-    'migration web-x7k2p: Running 48.0 MiB/256.0 MiB',
+    migrationStatus(running, 16 * MiB).terminalLine?.(9_100, 120),
+    barLine(running, { rate: 16 * MiB, elapsedMs: 9_100, columns: 120 }),
+    'a terminal gets the bar line',
   );
-  assert.equal(plainLine(migration({ phase: 'Running', totalBytes: 256 * MiB })), 'migration web-x7k2p: Running 0 B/256.0 MiB');
-  assert.equal(plainLine(migration({ phase: 'Running', transferredBytes: 3 * MiB })), 'migration web-x7k2p: Running 3.0 MiB');
 });
 
 test('the terminal line: a bar, bytes, percent, rate and ETA while running, fitted to the width', () => {
@@ -38,22 +43,6 @@ test('the terminal line: a bar, bytes, percent, rate and ETA while running, fitt
   assert.equal(tiny.length, 39, 'never wider than the terminal');
   assert.equal(barLine(migration({ phase: 'Scheduling' }), { elapsedMs: 1_500, columns: 120 }), 'web-x7k2p Scheduling  1s');
   assert.doesNotMatch(barLine(migration({ phase: 'TargetReady', totalBytes: 256 * MiB }), { rate: 5, elapsedMs: 0 }), /ETA/, 'no rate outside Running');
-});
-
-test('plain lines: every phase change, within a phase at most every 5 s, the held-back one when due', () => {
-  const t = new LineThrottle(5000);
-  assert.equal(t.offer('Pending', 'p', 0), 'p');
-  assert.equal(t.offer('Pending', 'p', 100), undefined, 'unchanged');
-  assert.equal(t.offer('Running', 'r 1', 200), 'r 1', 'a phase change prints at once');
-  assert.equal(t.offer('Running', 'r 2', 1_000), undefined, 'too soon within a phase');
-  assert.equal(t.offer('Running', 'r 3', 2_000), undefined);
-  assert.equal(t.due(4_000), undefined);
-  assert.equal(t.due(5_200), 'r 3', 'the latest held-back line, once its time comes');
-  assert.equal(t.due(11_000), undefined, 'printed once');
-  assert.equal(t.offer('Running', 'r 4', 11_000), 'r 4', 'changed and 5 s on: at once');
-  assert.equal(t.offer('Running', 'r 5', 12_000), undefined);
-  assert.equal(t.offer('Succeeded', 's', 12_100), 's', 'a phase change is never held back');
-  assert.equal(t.due(20_000), undefined, 'the phase change superseded the held line');
 });
 
 test('success: one line for scripts, from source to target with the downtime', () => {

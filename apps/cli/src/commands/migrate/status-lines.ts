@@ -1,16 +1,21 @@
 /**
- * What `migrate` says about a Migration, from plain objects: the progress line (plain, or with a
- * bar for a terminal), when a plain line is worth printing, and the last word once the
- * Migration ends. Pure, so every wording and the throttling are tested without a cluster.
+ * What `migrate` says about a Migration, from plain objects: its progress (the phase and bytes
+ * a log gets, and a bar for a terminal) and the last word once the Migration ends. Pure, so
+ * every wording is tested without a cluster.
  */
 import type { Migration, MigrationFailure } from '@shoal/api';
 import { bytesText, phaseOf, remainingBytes } from '../../migration/migration-status.js';
 import { eta, fitToWidth, formatRate, formatSeconds, fractionDone, progressBar } from '../../output/progress.js';
+import type { WaitStatus } from '../../output/wait-progress.js';
 
-/** The line a log or a pipe gets: `migration web-x7k2p: Running 48.0 MiB/256.0 MiB`. */
-export function plainLine(m: Migration): string {
+/** What the wait shows: off a terminal `migration web-x7k2p: Running 48.0 MiB/256.0 MiB` at each phase, on one the bar line. */
+export function migrationStatus(m: Migration, rate: number | undefined): WaitStatus {
   const bytes = bytesText(m.status);
-  return `migration ${m.metadata.name}: ${phaseOf(m)}${bytes ? ` ${bytes}` : ''}`;
+  return {
+    phase: phaseOf(m),
+    ...(bytes ? { detail: bytes } : {}),
+    terminalLine: (elapsedMs, columns) => barLine(m, { rate, elapsedMs, columns }),
+  };
 }
 
 export interface BarLineOptions {
@@ -56,41 +61,6 @@ const BAR_MAX = 40;
 /** `120.0 MiB/256.0 MiB  46%  39.5 MiB/s  ETA 14s`, about. */
 const TAIL_RESERVE = 46;
 
-/** How often a plain line may repeat within one phase, when only the byte counts changed. */
-export const PLAIN_LINE_INTERVAL_MS = 5000;
-
-/**
- * Decides which plain lines are printed: every phase change at once; within a phase, a changed
- * line at most every PLAIN_LINE_INTERVAL_MS (the last one held back is printed when its time
- * comes, by due()); an unchanged line never.
- */
-export class LineThrottle {
-  private last: { phase: string; line: string; at: number } | undefined;
-  private held: { phase: string; line: string } | undefined;
-
-  constructor(private readonly intervalMs = PLAIN_LINE_INTERVAL_MS) {}
-
-  /** The line to print now, if any. */
-  offer(phase: string, line: string, now: number): string | undefined {
-    const last = this.last;
-    if (!last || phase !== last.phase || (line !== last.line && now - last.at >= this.intervalMs)) return this.print(phase, line, now);
-    this.held = line === last.line ? undefined : { phase, line };
-    return undefined;
-  }
-
-  /** A held-back line whose time has come, if any. */
-  due(now: number): string | undefined {
-    if (!this.held || !this.last || now - this.last.at < this.intervalMs) return undefined;
-    return this.print(this.held.phase, this.held.line, now);
-  }
-
-  private print(phase: string, line: string, now: number): string {
-    this.last = { phase, line, at: now };
-    this.held = undefined;
-    return line;
-  }
-}
-
 export interface Outcome {
   /** The result, for scripts. */
   stdout?: string;
@@ -125,12 +95,16 @@ export function outcome(m: Migration, sourceHint?: string): Outcome {
   return { stderr: `${lines.join('\n')}\n`, exitCode: 1 };
 }
 
-/** What a person who stopped following needs: the Migration goes on, and how to look at it or stop it. */
-export function interruptedMessage(m: Migration, namespace: string): string {
+/** What a person who stopped following (or whose --timeout passed) needs: the Migration goes on, and how to look at it or stop it. */
+export function interruptedMessage(
+  m: Migration,
+  namespace: string,
+  headline = `stopped following migration ${m.metadata.name} (${phaseOf(m)}); the migration goes on.`,
+): string {
   const ns = namespace === 'default' ? '' : ` -n ${namespace}`;
   const name = m.metadata.name;
   return [
-    `stopped following migration ${name} (${phaseOf(m)}); the migration goes on.`,
+    headline,
     `  follow it:  shoalctl${ns} get migration ${name} -w    (or: shoalctl${ns} describe migration ${name})`,
     `  abort it:   shoalctl${ns} delete migration ${name}`,
     '',

@@ -6,7 +6,9 @@ import type { Backup, Manifest, Restore } from '@shoal/api';
 import { ExitError, UsageError } from '../../cli-errors.js';
 import { connect } from '../../connect.js';
 import type { GlobalArgs } from '../../global-options.js';
-import { followUntilFinal, restoreLine } from '../../backup/follow.js';
+import { durationFlag } from '../../duration-flag.js';
+import { followUntilFinal, restoreStatus } from '../../backup/follow.js';
+import { waitWithProgress, WaitTimeoutError } from '../../output/wait-progress.js';
 
 export interface RestoreArgs extends GlobalArgs {
   backup: string;
@@ -14,6 +16,7 @@ export interface RestoreArgs extends GlobalArgs {
   as?: string;
   existing: 'Skip' | 'Fail';
   wait: boolean;
+  timeout?: string;
 }
 
 export function restoreManifest(args: Pick<RestoreArgs, 'backup' | 'vm' | 'as' | 'existing'>, backup: Backup): Manifest<Restore> {
@@ -34,6 +37,7 @@ export function restoreManifest(args: Pick<RestoreArgs, 'backup' | 'vm' | 'as' |
 }
 
 export async function restore(args: RestoreArgs): Promise<void> {
+  const timeoutMs = args.timeout !== undefined ? durationFlag('--timeout', args.timeout) : undefined;
   const { client, settings } = connect(args);
   const namespace = settings.namespace;
   const backup = await client.get<Backup>('backup', args.backup, { namespace });
@@ -44,7 +48,13 @@ export async function restore(args: RestoreArgs): Promise<void> {
   }
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
-  const end = await followUntilFinal(client, 'restore', created, async (r) => restoreLine(r), stop.signal);
+  const end = await waitWithProgress({ subject: `restore ${created.metadata.name}`, timeoutMs, signal: stop.signal }, (progress, signal) =>
+    followUntilFinal(client, 'restore', created, async (r) => restoreStatus(r), progress, signal),
+  ).catch((err: unknown) => {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    process.stderr.write(`error: ${err.message}; the restore goes on (shoalctl get restore ${created.metadata.name} -o yaml)\n`);
+    throw new ExitError(1);
+  });
   const phase = end.status?.phase;
   if (!phase || phase === 'New' || phase === 'InProgress') {
     process.stderr.write(`stopped following restore ${end.metadata.name}; it goes on (shoalctl get restore ${end.metadata.name} -o yaml)\n`);
