@@ -7,10 +7,10 @@
 import { open } from 'node:fs/promises';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, register } from 'prom-client';
-import { ApiError, notFound } from '@shoal/api';
+import { ApiError, notFound, type VmUsage, type VmUsageSummary } from '@shoal/api';
 import type { RuntimeDriver } from './runtime/driver.js';
 import { refusal, type ClientCertificateRules } from './endpoint-auth.js';
-import type { VmUsage, VmUsageSampler } from './usage/vm-usage-sampler.js';
+import type { VmUsageSampler } from './usage/vm-usage-sampler.js';
 
 export interface AgentEndpointTls extends ClientCertificateRules {
   /** The serving certificate and its key (PEM). */
@@ -26,11 +26,6 @@ export interface AgentHttpOptions {
   /** The VMs' sampled usage, for /stats/vms and the per-VM metrics. */
   usage: VmUsageSampler;
   tls?: AgentEndpointTls;
-}
-
-/** The body of `GET /stats/vms`: the latest usage sample of every running VM on this agent. */
-export interface VmUsageSummary {
-  items: VmUsage[];
 }
 
 const FOLLOW_POLL_MS = 200;

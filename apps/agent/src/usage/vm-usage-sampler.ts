@@ -7,24 +7,9 @@
  * A VM seen for the first time has no earlier sample: its window is its QEMU process's life so
  * far, so a VM that has just booted already has figures to show.
  */
+import type { VmUsage } from '@shoal/api';
 import type { InstanceState, RuntimeDriver } from '../runtime/driver.js';
 import { readProcessUsage, type ProcessUsage } from './process-usage.js';
-
-export interface VmUsage {
-  namespace: string;
-  name: string;
-  uid: string;
-  /** When the sample was taken (RFC 3339). */
-  timestamp: string;
-  /** The span the CPU rate is averaged over. */
-  windowSeconds: number;
-  /** CPU in use over the window, in cores (1 = one host CPU busy all the time). */
-  cpuCores: number;
-  /** CPU time used since the VM's QEMU started. */
-  cpuSecondsTotal: number;
-  /** Resident memory of the VM's QEMU process. */
-  memoryBytes: number;
-}
 
 export type UsageReader = (pid: number) => Promise<ProcessUsage | undefined>;
 
