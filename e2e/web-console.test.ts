@@ -196,6 +196,14 @@ test('an admin signs in and sees a real microVM go Running with no reload, on th
   assert.match((await page.textContent('[data-console]')) ?? '', /SHOAL-BOOTED/);
   assert.match((await page.textContent('section[aria-label="Conditions"]')) ?? '', /Ready\s*True/);
   await page.waitForSelector('section[aria-label="Events"] td', { timeout: 10_000 });
+  // What its QEMU process uses, from the metrics API, as a share of what the VM was given.
+  await page.waitForFunction(
+    () => /^\d+m CPU \(\d+%\), [\d.]+ MiB \(\d+%\)$/.test(document.querySelector('[data-usage]')?.textContent?.trim() ?? ''),
+    undefined,
+    {
+      timeout: 30_000,
+    },
+  );
   await screenshot(t, page, 'vm-page-console');
   assert.deepEqual(pageProblems, []);
 });
@@ -206,6 +214,12 @@ test('a read-only user sees the VM and its console but cannot stop it: the serve
   await page.goto(`${cluster.url}/ui/#/vms/default/web`);
   await page.waitForSelector('.vm-header [data-phase="Running"]');
   await page.waitForFunction((marker) => document.querySelector('[data-console]')?.textContent?.includes(marker), MARKER, { timeout: 30_000 });
+  // Its role grants no metrics.shoal.dev: the usage says so instead of a figure.
+  await page.waitForFunction(
+    () => /cannot get resource "virtualmachines" in API group "metrics.shoal.dev"/.test(document.querySelector('[data-usage]')?.textContent ?? ''),
+    undefined,
+    { timeout: 10_000 },
+  );
   await page.click('[data-action="stop"]');
   await page.click('[data-confirm]');
   const alert = await page.waitForSelector('.dialog [role="alert"]');

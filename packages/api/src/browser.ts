@@ -13,3 +13,4 @@ export * from './vm-power-plan.js';
 export * from './migrations.js';
 export * from './events.js';
 export * from './human-duration.js';
+export * from './usage-metrics.js';

@@ -15,6 +15,7 @@ import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { bytes, mebibytes } from '../components/format.js';
 import { links } from '../router.js';
 import { useListWatch } from '../state/use-list-watch.js';
+import { useVmUsage } from '../state/use-vm-usage.js';
 import { migrationInProgress, migrationProgress } from './operations-model.js';
 import { SerialConsole } from './serial-console.js';
 
@@ -27,6 +28,7 @@ export function VmPage({ namespace, name }: { namespace: string; name: string })
   const events = useListWatch<Event>(resourcePath({ plural: 'events', namespace }));
   const migrations = useListWatch<Migration>(resourcePath({ plural: 'migrations', namespace }));
   const vm = vms.items.at(0);
+  const usage = useVmUsage(namespace, name, vm?.status?.phase === 'Running');
   const [dialog, setDialog] = useState<Dialog>();
   const [notice, setNotice] = useState<string>();
 
@@ -99,6 +101,17 @@ export function VmPage({ namespace, name }: { namespace: string; name: string })
             <dt>Resources</dt>
             <dd>
               {vm.spec.resources.vcpus} vCPU{vm.spec.resources.vcpus === 1 ? '' : 's'}, {mebibytes(vm.spec.resources.memoryMiB)}
+            </dd>
+            <dt>Usage</dt>
+            <dd data-usage>
+              {usage.cores !== undefined && usage.bytes !== undefined ? (
+                <>
+                  {Math.round(usage.cores * 1000)}m CPU ({Math.round((usage.cores / vm.spec.resources.vcpus) * 100)}%), {bytes(usage.bytes)} (
+                  {Math.round((usage.bytes / (vm.spec.resources.memoryMiB * 1024 * 1024)) * 100)}%)
+                </>
+              ) : (
+                <span class="sub">{usage.error ?? (status?.phase === 'Running' ? '…' : 'not running')}</span>
+              )}
             </dd>
             <dt>Booted</dt>
             <dd>{status?.bootedAt ? `${age(status.bootedAt, now)} ago` : ''}</dd>
