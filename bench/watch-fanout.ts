@@ -25,6 +25,8 @@ export interface WatchParams {
   /** Objects that exist; updates go round them. */
   objects: number;
   deadlineMs: number;
+  /** Written into the patched label: a fan-out run again on the same objects needs a new one, or its patches change nothing and make no events. */
+  round?: string;
 }
 
 export interface WatchResult {
@@ -133,7 +135,7 @@ export async function watchFanout(url: string, writePool: Pool, procs: Processes
         firstSend = performance.now();
         const writes = await runLoad(p.updates, p.concurrency, async (i) => {
           sent[i] = performance.now();
-          const rv = Number(await patchOne(writePool, p.objects, 'watched', i));
+          const rv = Number(await patchOne(writePool, p.objects, p.round ?? 'watched', i));
           const at = performance.now();
           acked.set(rv, { index: i, at });
           lastAck = Math.max(lastAck, at);
