@@ -71,6 +71,9 @@ const cli = yargs(joinStdinFileArgs(hideBin(process.argv)))
   .completion('__yargs-completion-script', false, (current: string, argv: Args[1], defaultCompletion: Args[2], done: Args[3]) => {
     void import('./completion/complete-words.js').then((m) => m.completeWords(current, argv, defaultCompletion, done));
   })
+  // A flag without a value: left to take one, it would swallow the program name the scripts pass
+  // first, and the words after it would run as a command (completing `delete vm web` would delete web).
+  .option('get-yargs-completions', { type: 'boolean', hidden: true })
   .demandCommand(1, 'give a command')
   .recommendCommands()
   .strict(!completing)

@@ -78,6 +78,12 @@ test('names of objects complete from the cluster, in the namespace the command w
   assert.deepEqual(nodes, ['host-1']);
   assert.deepEqual(namespaces, ['comp']);
   assert.deepEqual(started, ['vm'], 'stop takes a VM');
+  // Completing a command line never runs it: `delete virtualmachines alpha <TAB>` deleted nothing.
+  const left = await cluster.client.list('vm', { namespace: 'comp' });
+  assert.deepEqual(
+    left.items.filter((v) => !v.metadata.deletionTimestamp).map((v) => v.metadata.name),
+    ['alpha', 'beta'],
+  );
 });
 
 test('completion prints a script per shell; another shell is a usage error', async () => {
