@@ -24,6 +24,8 @@ interface Sample {
 export class VmUsageSampler {
   private readonly last = new Map<string, Sample>();
   private readonly latest = new Map<string, VmUsage>();
+  /** The instances the last pass looked at, readable or not: one whose process could not be read waits for the next tick instead of making every reader sample again. */
+  private sampled = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
 
@@ -51,7 +53,8 @@ export class VmUsageSampler {
    * rather than left out, so a caller never misses a VM it can see running.
    */
   async usage(): Promise<VmUsage[]> {
-    if (this.driver.list().some((i) => isMeasurable(i) && !this.latest.has(i.uid))) await this.sample();
+    await this.sampling;
+    if (this.driver.list().some((i) => isMeasurable(i) && !this.sampled.has(i.uid))) await this.sample();
     return [...this.latest.values()];
   }
 
@@ -64,6 +67,7 @@ export class VmUsageSampler {
   private async samplePass(): Promise<void> {
     const running = this.driver.list().filter(isMeasurable);
     const seen = new Set(running.map((i) => i.uid));
+    this.sampled = seen;
     for (const uid of [...this.last.keys()]) {
       if (!seen.has(uid)) {
         this.last.delete(uid);
