@@ -389,6 +389,9 @@ async function main(): Promise<void> {
     String(params.nodes),
     '--simulate-topology',
     params.topology,
+    // A simulated guest has no boot to wait for: the agent's first status of it says Running.
+    '--simulate-boot-ms',
+    '0',
     '--vcpus',
     String(params.nodeVcpus),
     '--memory-mib',
@@ -622,6 +625,11 @@ async function main(): Promise<void> {
     },
   };
 
+  // Where each CPU millisecond of placing and starting one VM goes, from the scheduler starting to
+  // the last VM Running: every process's CPU over both stretches, per VM.
+  const whole = combineCpu([cpuBinding, cpuRunning]);
+  const cpuMsPerVm = Object.fromEntries(Object.entries(whole.cpuSeconds).map(([name, seconds]) => [name, round3((seconds * 1000) / params.vms)]));
+
   const apiRequests = countsDelta(requestCounts(apiAfter), requestCounts(apiBefore));
   const etcdOps = etcdOpDelta(etcdBefore, etcdAfter);
   const etcdWrites = ['create', 'update', 'delete'].reduce((a, op) => a + (etcdOps[op]?.count ?? 0), 0);
@@ -641,7 +649,7 @@ async function main(): Promise<void> {
     etcd,
     parameters: { ...params, namespaceNames: NAMESPACES, vm: { vcpus: VM_VCPUS, memoryMiB: VM_MEMORY_MIB } },
     method:
-      'One etcd member (--unsafe-no-fsync, as @shoal/testing starts it), one shoal-apiserver, one shoal-agent process running every simulated node (--runtime simulated: a VM is Running 200 ms after its agent starts it), a shoal-controller-manager --controllers health (it makes the nodes Ready from their leases), and shoal-controller-manager --controllers scheduler, started only once every VM exists. Binds and Runnings are timed on one watch of all VMs from the list that followed the creates. Raw etcd puts are measured from this process, half before the VMs are created (nodes up, heartbeating) and half after they all run; the scheduling phase itself is not interleaved with them.',
+      'One etcd member (--unsafe-no-fsync, as @shoal/testing starts it), one shoal-apiserver, one shoal-agent process running every simulated node (--runtime simulated --simulate-boot-ms 0: a VM is Running as soon as its agent starts it, so its first status says so), a shoal-controller-manager --controllers health (it makes the nodes Ready from their leases), and shoal-controller-manager --controllers scheduler, started only once every VM exists. Binds and Runnings are timed on one watch of all VMs from the list that followed the creates. Raw etcd puts are measured from this process, half before the VMs are created (nodes up, heartbeating) and half after they all run; the scheduling phase itself is not interleaved with them.',
     topology: {
       datacenters: params.datacenters,
       zonesPerDatacenter: params.zonesPerDatacenter,
@@ -695,7 +703,7 @@ async function main(): Promise<void> {
       etcdOperations: etcdOps,
       etcdWritesPerBoundVm: watch.bound ? round3(etcdWrites / watch.bound) : null,
     },
-    cpu: { untilAllBound: cpuBinding, boundToAllRunning: cpuRunning },
+    cpu: { untilAllBound: cpuBinding, boundToAllRunning: cpuRunning, msPerVm: cpuMsPerVm },
     memory,
     verification,
   };
@@ -737,6 +745,11 @@ async function main(): Promise<void> {
     `CPU cores until all bound: ${Object.entries(cpuBinding.averageCores)
       .map(([n, c]) => `${n} ${c}`)
       .join(', ')}, others ${cpuBinding.otherCores} (of ${machine.cpus})`,
+  );
+  console.log(
+    `CPU ms per VM, scheduling start → all Running: ${Object.entries(cpuMsPerVm)
+      .map(([n, ms]) => `${n} ${ms}`)
+      .join(', ')}`,
   );
   console.log(
     `apiserver during scheduling: ${Object.entries(apiRequests)

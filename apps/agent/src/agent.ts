@@ -89,6 +89,8 @@ export interface AgentOptions {
   /** Stop every VM when the agent stops (the all-in-one `shoal up`), instead of leaving them running. */
   stopVmsOnExit: boolean;
   capacity?: { vcpus?: number; memoryMiB?: number };
+  /** With the simulated runtime: how long a guest takes to boot (200 ms); 0 runs it at once. */
+  simulatedBootMs?: number;
   /** Seconds a failed image fetch is said before it is tried again (default 30). */
   imageRetrySeconds?: number;
   /** How often the image cache is collected, and how long a file nothing uses stays (defaults 60 s, 600 s). */
@@ -212,7 +214,7 @@ export class Agent {
       await qemu.init();
       this.driver = qemu;
     } else {
-      this.driver = new SimulatedDriver({ capacity: o.capacity });
+      this.driver = new SimulatedDriver({ capacity: o.capacity, bootMs: o.simulatedBootMs });
     }
     const adopted = await this.driver.adopt();
     if (adopted.length) o.log.info({ vms: adopted.map((i) => `${objectKey(i)} pid=${i.pid ?? '-'}`) }, 'adopted running VMs');

@@ -172,6 +172,11 @@ export function agentFlags(args: string[], readConfig: (path: string) => object)
       default: 0,
       describe: 'With --runtime simulated: run this many nodes (NAME-0, NAME-1, ...) in this one process',
     })
+    .option('simulate-boot-ms', {
+      type: 'number',
+      default: 200,
+      describe: 'With --runtime simulated: how long a guest takes to boot; 0: it runs as it starts, so its first status already says Running',
+    })
     .option('simulate-topology', {
       type: 'string',
       describe:
@@ -214,6 +219,7 @@ export function agentFlags(args: string[], readConfig: (path: string) => object)
       const migrationFlags = [a['migration-cert-file'], a['migration-key-file'], a['migration-ca-file']].filter(Boolean).length;
       if (migrationFlags !== 0 && migrationFlags !== 3) throw new Error('--migration-cert-file, --migration-key-file and --migration-ca-file go together');
       if (a['simulate-nodes'] && a.runtime !== 'simulated') throw new Error('--simulate-nodes needs --runtime simulated');
+      if (!(a['simulate-boot-ms'] >= 0)) throw new Error('--simulate-boot-ms must be 0 or more');
       if (!(Number.isInteger(a['simulate-nodes']) && a['simulate-nodes'] >= 0)) throw new Error('--simulate-nodes must be a whole number');
       if (a['simulate-topology'] !== undefined) {
         if (!a['simulate-nodes']) throw new Error('--simulate-topology needs --simulate-nodes');

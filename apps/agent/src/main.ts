@@ -98,6 +98,7 @@ const agents = nodeNames.map(
       },
       stopVmsOnExit: argv['stop-vms-on-exit'],
       capacity: { vcpus: argv.vcpus, memoryMiB: argv['memory-mib'] },
+      simulatedBootMs: argv['simulate-boot-ms'],
       log: log.child({ node: nodeName }),
     }),
 );

@@ -5,6 +5,8 @@ import { optionsSchema, type KindInfo } from '@shoal/api';
 /** The bodies that are not objects of a kind, from schemas/options/, under the names Kubernetes gives them. */
 export const DELETE_OPTIONS_SCHEMA_ID = 'io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions';
 export const BINDING_SCHEMA_ID = 'dev.shoal.v1alpha1.Binding';
+export const BINDING_LIST_SCHEMA_ID = 'dev.shoal.v1alpha1.BindingList';
+export const BINDING_RESULTS_SCHEMA_ID = 'dev.shoal.v1alpha1.BindingResults';
 
 export const STATUS_SCHEMA = {
   $id: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status',
@@ -25,6 +27,8 @@ export function registerKindSchemas(app: FastifyInstance, kinds: KindInfo[]): vo
   app.addSchema(STATUS_SCHEMA);
   app.addSchema({ $id: DELETE_OPTIONS_SCHEMA_ID, ...optionsSchema('DeleteOptions') });
   app.addSchema({ $id: BINDING_SCHEMA_ID, ...optionsSchema('Binding') });
+  app.addSchema({ $id: BINDING_LIST_SCHEMA_ID, ...optionsSchema('BindingList') });
+  app.addSchema({ $id: BINDING_RESULTS_SCHEMA_ID, ...optionsSchema('BindingResults') });
   for (const k of kinds) {
     const gvk = [{ group: k.group, version: k.version, kind: k.kind }];
     app.addSchema({ $id: `dev.shoal.${k.version}.${k.kind}`, ...k.schema, 'x-kubernetes-group-version-kind': gvk });

@@ -89,7 +89,7 @@ export function readKindFiles(dir = SCHEMAS_DIR): KindSchemaFile[] {
  * and what agents answer it (VmUsageSummary). Each file's `title` names it, here and as its type
  * in the generated model.
  */
-export type OptionsTitle = 'DeleteOptions' | 'Binding' | 'VirtualMachineMetrics' | 'NodeMetrics' | 'VmUsageSummary';
+export type OptionsTitle = 'DeleteOptions' | 'Binding' | 'BindingList' | 'BindingResults' | 'VirtualMachineMetrics' | 'NodeMetrics' | 'VmUsageSummary';
 
 /** The options schemas as written, by title ($refs to shared pieces left in place). */
 export function readOptionsFiles(dir = SCHEMAS_DIR): JsonSchema[] {

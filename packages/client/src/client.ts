@@ -3,7 +3,19 @@
  * `virtualmachines`); namespaced item calls default to the `default` namespace, as kubectl does;
  * list and watch without a namespace cover all namespaces.
  */
-import { API_VERSION, DEFAULT_NAMESPACE, type KindInfo, type KubeList, type KubeObject, type Manifest, type Status, type WatchEvent } from '@shoal/api';
+import {
+  API_VERSION,
+  DEFAULT_NAMESPACE,
+  type BindingList,
+  type BindingResult,
+  type BindingResults,
+  type KindInfo,
+  type KubeList,
+  type KubeObject,
+  type Manifest,
+  type Status,
+  type WatchEvent,
+} from '@shoal/api';
 import type { Dispatcher } from 'undici';
 import type { Impersonation } from './impersonation.js';
 import { resolveKind } from './kind-lookup.js';
@@ -66,6 +78,14 @@ export interface LogOptions extends ObjectOptions {
   follow?: boolean;
   /** Start this many lines before the end. */
   tailLines?: number;
+}
+
+/** One bind of a bindMany() call: the VM, the node, and optionally the version it must still be at. */
+export interface BulkBind {
+  namespace: string;
+  name: string;
+  nodeName: string;
+  resourceVersion?: string;
 }
 
 export interface BindOptions {
@@ -207,6 +227,29 @@ export class ShoalClient {
       target: { name: nodeName },
     };
     return this.request<Status>('POST', path, { body, query: { dryRun: opts.dryRun ? 'All' : undefined }, signal: opts.signal });
+  }
+
+  /**
+   * Many binds in one request (`POST /apis/shoal.dev/v1alpha1/bindings`): each means what bind()
+   * means and succeeds or fails on its own. Answers one Status per bind, in order — Success
+   * (201) or the failure bind() would have thrown; throws ApiError only when the request as a
+   * whole is refused (a bad body, no right to create `bindings` at the cluster scope).
+   */
+  async bindMany(binds: BulkBind[], opts: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<BindingResult[]> {
+    const body: BindingList = {
+      apiVersion: API_VERSION,
+      kind: 'BindingList',
+      items: binds.map((b) => ({
+        metadata: { namespace: b.namespace || DEFAULT_NAMESPACE, name: b.name, ...(b.resourceVersion ? { resourceVersion: b.resourceVersion } : {}) },
+        target: { name: b.nodeName },
+      })),
+    };
+    const res = await this.request<BindingResults>('POST', `/apis/${API_VERSION}/bindings`, {
+      body,
+      query: { dryRun: opts.dryRun ? 'All' : undefined },
+      signal: opts.signal,
+    });
+    return res.results;
   }
 
   /** The server-rendered Table of a list, or of one object when opts.name is set. */

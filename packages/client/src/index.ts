@@ -1,5 +1,16 @@
 export { ShoalClient } from './client.js';
-export type { ClientOptions, KindName, ObjectOptions, WriteOptions, PatchOptions, DeleteOptions, ListOptions, TableOptions, LogOptions } from './client.js';
+export type {
+  BulkBind,
+  ClientOptions,
+  KindName,
+  ObjectOptions,
+  WriteOptions,
+  PatchOptions,
+  DeleteOptions,
+  ListOptions,
+  TableOptions,
+  LogOptions,
+} from './client.js';
 export type { ConnectionOptions, RetryOptions, RetryMode, RequestOptions } from './transport.js';
 export { impersonationHeaders } from './impersonation.js';
 export type { Impersonation } from './impersonation.js';

@@ -30,6 +30,16 @@ export interface StartProcessOptions {
 }
 
 /**
+ * With SHOAL_CPU_PROF_DIR set, every process started here writes a V8 CPU profile there when it
+ * exits (`node --cpu-prof`; NODE_OPTIONS may not carry that flag): how a benchmark's CPU time is
+ * split between components and functions.
+ */
+function profileArgs(): string[] {
+  const dir = process.env.SHOAL_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
  * Runs `bin` (a command under bin/, `shoal-apiserver`, or the path of a script) with node and
  * waits until a line of its output matches `ready`. A process that is not ready in time is
  * SIGKILLed and waited for before the error is thrown: a failed start leaves nothing running.
@@ -38,7 +48,7 @@ export async function startProcess(bin: string, args: string[], opts: StartProce
   const script = bin.includes('/') ? bin : `${REPO_ROOT}bin/${bin}.js`;
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const [command, ...prefixArgs] = [...(opts.prefix ?? []), 'node'];
-  const proc: ResultPromise = execa(command!, [...prefixArgs, script, ...args], {
+  const proc: ResultPromise = execa(command!, [...prefixArgs, ...profileArgs(), script, ...args], {
     reject: false,
     all: true,
     buffer: false,

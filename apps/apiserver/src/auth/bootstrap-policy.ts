@@ -60,8 +60,8 @@ export const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
     ],
     verbs: READ,
   },
-  // The scheduler binds.
-  { apiGroups: [GROUP], resources: ['virtualmachines/binding'], verbs: ['create'] },
+  // The scheduler binds (one VM, or many at once: POST /apis/shoal.dev/v1alpha1/bindings).
+  { apiGroups: [GROUP], resources: ['virtualmachines/binding', 'bindings'], verbs: ['create'] },
   // Preemption annotations and nominations, scheduling conditions, unbinding a fenced node's VMs.
   { apiGroups: [GROUP], resources: ['virtualmachines', 'virtualmachines/status'], verbs: ['patch', 'update'] },
   // Health: Ready conditions and unreachable taints.
@@ -146,7 +146,7 @@ export const CONTROLLER_RULES: Record<
     { apiGroups: [GROUP], resources: ['nodes', 'placementpolicies'], verbs: LIST_WATCH },
     // Where the VMs' disks are (the VolumePlacement filter).
     { apiGroups: [GROUP], resources: ['volumes', 'storagepools'], verbs: LIST_WATCH },
-    { apiGroups: [GROUP], resources: ['virtualmachines/binding'], verbs: ['create'] },
+    { apiGroups: [GROUP], resources: ['virtualmachines/binding', 'bindings'], verbs: ['create'] },
     // Scheduled=False/Unschedulable.
     { apiGroups: [GROUP], resources: ['virtualmachines/status'], verbs: ['patch'] },
     EVENTS,

@@ -37,3 +37,45 @@ export function parseBinding(vmKind: KindInfo, namespace: string, name: string, 
   if (causes.length) throw invalid({ kind: vmKind.kind, group: vmKind.group, name }, causes);
   return body as Binding;
 }
+
+/** The most binds one BindingList may carry (schemas/options/binding-list.json says the same). */
+export const MAX_BINDINGS = 1000;
+
+/** One item of a bulk bind: which VirtualMachine, and its Binding. */
+export interface NamedBinding {
+  namespace: string;
+  name: string;
+  binding: Binding;
+}
+
+/**
+ * The body of a bulk bind (`POST /apis/shoal.dev/v1alpha1/bindings`): a BindingList, checked
+ * against schemas/options/binding-list.json. 400 for a body that is not one (the wrong shape,
+ * kind or apiVersion, undeclared fields, more than MAX_BINDINGS items); 422 naming the field
+ * (`items[3].metadata.name`) for a bad value or an item that does not say which VM it binds.
+ * A bad body binds nothing.
+ */
+export function parseBindingList(vmKind: KindInfo, body: unknown): NamedBinding[] {
+  const { invalid: causes, unknown } = validateOptions('BindingList', body);
+  const wrong = (field: string) => causes.some((c) => c.field === field);
+  if (wrong('') || wrong('items')) throw badRequest(`the body must be a BindingList with at most ${MAX_BINDINGS} items`, causes);
+  const b = body as Record<string, unknown>;
+  if (wrong('apiVersion') || wrong('kind')) throw badRequest(`the body must be a BindingList of ${API_VERSION}`, causes);
+  if (unknown.length)
+    throw badRequest(
+      `BindingList in version "v1alpha1" cannot be handled as a BindingList: strict decoding error: ${unknown.map((u) => `unknown field "${u.field}"`).join(', ')}`,
+      unknown,
+    );
+  const items = b.items as Binding[];
+  items.forEach((item, i) => {
+    for (const field of ['namespace', 'name'] as const)
+      if (typeof item.metadata?.[field] !== 'string' || item.metadata[field] === '')
+        causes.push({
+          field: `items[${i}].metadata.${field}`,
+          type: 'FieldValueRequired',
+          message: `Required value: the ${field} of the VirtualMachine to bind`,
+        });
+  });
+  if (causes.length) throw invalid({ kind: 'BindingList', group: vmKind.group, name: '' }, causes);
+  return items.map((binding) => ({ namespace: binding.metadata!.namespace!, name: binding.metadata!.name!, binding }));
+}

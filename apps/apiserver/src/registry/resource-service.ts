@@ -325,6 +325,73 @@ export class ResourceService {
     }
   }
 
+  /**
+   * Many binds of one kind at once, as the bulk binding endpoint asks (routes/vm-bindings.ts):
+   * each bind means exactly what bind() means — same preconditions, same 404/409 — but those
+   * that can be written go to etcd together, up to BIND_TXN_OBJECTS per transaction. Objects are
+   * judged on the watch cache's copy and swapped against its revision, so a stale copy costs a
+   * failed transaction, never a wrong write; a failed transaction hands back every key's current
+   * value, and those are judged again (the ones that did not move are simply retried).
+   *
+   * Answers one outcome per binding, in order: undefined when bound (or already bound there),
+   * else the ApiError a single bind would have answered.
+   */
+  async bindMany(
+    kind: KindInfo,
+    bindings: { namespace: string; name: string; binding: Binding }[],
+    opts: { dryRun: boolean },
+  ): Promise<(ApiError | undefined)[]> {
+    const bind = strategyFor(kind).bind;
+    if (!bind) throw new ApiError(405, 'MethodNotAllowed', `${kind.plural} have no binding subresource`);
+    const outcomes: (ApiError | undefined)[] = new Array(bindings.length).fill(undefined);
+    const currents = await Promise.all(bindings.map((b) => this.bindTarget(kind, b.namespace, b.name, b.binding.metadata?.resourceVersion)));
+    let pending = bindings.map((_, i) => i);
+    const now = new Date();
+    for (let attempt = 0; pending.length; attempt++) {
+      const writes: PendingBind[] = [];
+      for (const i of pending) {
+        const { namespace, name, binding } = bindings[i]!;
+        const current = currents[i];
+        try {
+          if (!current) throw notFound(target(kind, name));
+          checkResourceVersionPrecondition(kind, name, binding.metadata?.resourceVersion, current.object);
+          const next = bind(kind, current.object, binding.target.name, now);
+          if (next)
+            writes.push({ index: i, key: objectKeyPath(kind, namespace, name), object: next, stored: storedForm(kind, next), revision: current.revision });
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          outcomes[i] = err;
+        }
+      }
+      if (opts.dryRun || !writes.length) break;
+      const moved = (await Promise.all(bindTransactions(writes).map((txn) => this.commitBinds(txn, currents)))).flat();
+      if (attempt >= PATCH_CONFLICT_RETRIES) {
+        for (const i of moved) outcomes[i] = staleObject(kind, bindings[i]!.name);
+        break;
+      }
+      pending = moved;
+    }
+    return outcomes;
+  }
+
+  /** The object to judge a bind on: the watch cache's copy, unless it has none or is older than the version the bind names. */
+  private async bindTarget(kind: KindInfo, namespace: string, name: string, pinned: string | undefined): Promise<StoredObject | undefined> {
+    const cached = this.cache.getStored(kind, namespace, name);
+    if (cached && !(pinned && /^\d+$/.test(pinned) && Number(pinned) > cached.revision)) return cached;
+    return this.store.get(objectKeyPath(kind, namespace, name));
+  }
+
+  /** One transaction of binds; answers the indices to judge again (all of them when it failed), with `currents` updated from etcd's answer. */
+  private async commitBinds(txn: PendingBind[], currents: (StoredObject | undefined)[]): Promise<number[]> {
+    const res = await this.store.updateMany(txn.map((w) => ({ key: w.key, value: w.stored.value, expectedRevision: w.revision })));
+    if (res.ok) {
+      for (const w of txn) this.written(w.key, w.object, [], w.stored, res.revision);
+      return [];
+    }
+    txn.forEach((w, n) => (currents[w.index] = res.current[n]));
+    return txn.map((w) => w.index);
+  }
+
   private async remove(s: Scope, revision: number): Promise<void> {
     const res = await this.store.delete(this.key(s), revision);
     if (!res.ok) {
@@ -366,6 +433,38 @@ export class ResourceService {
       }
     }
   }
+}
+
+interface PendingBind {
+  index: number;
+  key: string;
+  object: KubeObject;
+  stored: StoredForm;
+  /** The revision the bind was judged on: the transaction's compare. */
+  revision: number;
+}
+
+/** etcd's default --max-txn-ops is 128; its request limit is 1.5 MiB. */
+const BIND_TXN_OBJECTS = 128;
+const BIND_TXN_BYTES = 1024 * 1024;
+
+/** Splits binds into transactions within etcd's limits (an object alone over the byte budget still goes, alone). */
+function bindTransactions(writes: PendingBind[]): PendingBind[][] {
+  const txns: PendingBind[][] = [];
+  let txn: PendingBind[] = [];
+  let bytes = 0;
+  for (const w of writes) {
+    const size = w.key.length + w.stored.value.length;
+    if (txn.length && (txn.length >= BIND_TXN_OBJECTS || bytes + size > BIND_TXN_BYTES)) {
+      txns.push(txn);
+      txn = [];
+      bytes = 0;
+    }
+    txn.push(w);
+    bytes += size;
+  }
+  if (txn.length) txns.push(txn);
+  return txns;
 }
 
 /** A configuration pinned to a version (or incarnation) of an object that does not exist. */

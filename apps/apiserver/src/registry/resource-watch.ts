@@ -11,6 +11,7 @@ import type { PrefixWatch } from '../storage/etcd-watch.js';
 import { listPrefix } from '../storage/keys.js';
 import { eventFor, matchesFilter, type Change, type ChangeType, type WatchFilter } from '../storage/watch-filter.js';
 import { awaitCacheRevision } from './cache-revision.js';
+import { routeKeyOf } from '../storage/change-router.js';
 
 export interface WatchSink {
   /** Delivers one event; `change` lets the sink reuse serialisation across watchers. */
@@ -28,8 +29,8 @@ export interface WatchRequest {
 
 export class ResourceWatch {
   private stopFn: () => void = () => undefined;
-  /** Every change up to this revision has been considered for the sink. */
-  revision = 0;
+  /** Where the revision every change up to which has been considered comes from (0: not following yet). */
+  private revisionNow: () => number = () => 0;
 
   constructor(
     private readonly cache: WatchCache,
@@ -59,6 +60,11 @@ export class ResourceWatch {
     }
   }
 
+  /** Every change up to this revision has been considered for the sink (what a bookmark may say). */
+  get revision(): number {
+    return this.revisionNow();
+  }
+
   stop(): void {
     this.stopFn();
   }
@@ -68,22 +74,17 @@ export class ResourceWatch {
     if (type) this.sink.event(type, c.object, c);
   }
 
-  /** Live changes from the cache; its listeners run synchronously with its updates, so nothing falls in between. */
+  /**
+   * Live changes from the cache; they are routed to this watch synchronously as the cache takes
+   * them in, so nothing falls in between, and only those its filter may match (change-router.ts).
+   */
   private followCache(): void {
-    const { kind } = this.req;
-    this.revision = this.cache.revision;
-    const onChange = (k: KindInfo, c: Change) => {
-      if (k.plural !== kind.plural) return;
-      this.deliver(c);
-    };
-    const onRevision = () => (this.revision = this.cache.revision);
+    this.revisionNow = () => this.cache.revision;
+    const unsubscribe = this.cache.subscribe(this.req.kind, (c) => this.deliver(c), routeKeyOf(this.req.filter));
     const onReset = () => this.sink.fail(gone('the watch cache was rebuilt after etcd compacted its history; list again'));
-    this.cache.on('change', onChange);
-    this.cache.on('revision', onRevision);
     this.cache.on('reset', onReset);
     this.stopFn = () => {
-      this.cache.off('change', onChange);
-      this.cache.off('revision', onRevision);
+      unsubscribe();
       this.cache.off('reset', onReset);
     };
   }
@@ -93,6 +94,8 @@ export class ResourceWatch {
     const prefix = listPrefix(this.req.kind, this.req.filter.namespace);
     let watcher: PrefixWatch | undefined;
     let stopped = false;
+    let revision = 0;
+    this.revisionNow = () => revision;
     this.stopFn = () => {
       stopped = true;
       void watcher?.cancel().catch(() => undefined);
@@ -101,8 +104,8 @@ export class ResourceWatch {
       onChange: (_key, change) => {
         if (!stopped) this.deliver(change);
       },
-      onRevision: (revision) => {
-        if (!stopped) this.revision = revision;
+      onRevision: (rev) => {
+        if (!stopped) revision = rev;
       },
       onFatal: (err) => {
         if (stopped) return;

@@ -14,6 +14,7 @@ import type { ObjectStore } from './object-store.js';
 import { StoredValue, type StoredObject } from './stored-value.js';
 import { watchPrefix, type EtcdChange, type PrefixWatch } from './etcd-watch.js';
 import type { Change } from './watch-filter.js';
+import { ChangeRouter, type ChangeListener, type RouteKey } from './change-router.js';
 
 const LIST_PAGE = 500;
 
@@ -96,6 +97,8 @@ export class WatchCache extends EventEmitter {
   private readonly byPrefix = new Map<string, KindCache>();
   /** Objects this apiserver just wrote, by etcd key, until the watch delivers their revision. */
   private readonly expected = new Map<string, StoredObject>();
+  /** The client watches following each kind live, by plural (kept across rebuilds of the cache). */
+  private readonly routers = new Map<string, ChangeRouter>();
   private watcher?: PrefixWatch;
   private stopped = false;
   /** The cache reflects every write up to this etcd revision. */
@@ -226,7 +229,8 @@ export class WatchCache extends EventEmitter {
     if (change.type === 'ADDED' && before) change.type = 'MODIFIED';
     cache.window.push(change);
     if (change.revision > this.revision) this.revision = change.revision;
-    this.emit('change', cache.kind, change);
+    this.routers.get(cache.kind.plural)?.route(change);
+    if (this.listenerCount('change')) this.emit('change', cache.kind, change);
   }
 
   private advance(revision: number): void {
@@ -261,12 +265,29 @@ export class WatchCache extends EventEmitter {
     });
   }
 
+  /**
+   * Calls `listener` with each change of `kind` from now on that `key` allows (change-router.ts),
+   * synchronously as the cache takes it in. Answers how to stop. A kind the cache does not hold
+   * has no changes. The watchers survive a rebuild of the cache (a 'reset' tells them to relist).
+   */
+  subscribe(kind: KindInfo, listener: ChangeListener, key?: RouteKey): () => void {
+    let router = this.routers.get(kind.plural);
+    if (!router) this.routers.set(kind.plural, (router = new ChangeRouter()));
+    return router.add(listener, key);
+  }
+
   objects(kind: KindInfo): Iterable<StoredObject> {
     return this.byPlural.get(kind.plural)?.objects.values() ?? [];
   }
 
   getObject(kind: KindInfo, namespace: string | undefined, name: string): KubeObject | undefined {
-    return this.byPlural.get(kind.plural)?.objects.get(kind.namespaced ? `${namespace}/${name}` : name)?.object;
+    return this.getStored(kind, namespace, name)?.object;
+  }
+
+  /** An object with its revision as the cache holds it (possibly behind etcd: compare-and-swap against it, never trust it as current). */
+  getStored(kind: KindInfo, namespace: string | undefined, name: string): StoredObject | undefined {
+    if (!this.synced) return undefined;
+    return this.byPlural.get(kind.plural)?.objects.get(kind.namespaced ? `${namespace}/${name}` : name);
   }
 
   /**

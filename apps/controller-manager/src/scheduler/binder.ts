@@ -1,9 +1,10 @@
 /**
  * Binds in the background, as kube-scheduler's binding cycle does: a worker decides, reserves
  * the room (assume) and hands the bind to the Binder, then moves on to the next VM instead of
- * waiting a round trip to the apiserver and etcd. At most `maxInFlight` binds run at once; a
- * worker that would exceed that waits for a slot, so a slow apiserver slows decisions down
- * instead of piling up requests.
+ * waiting a round trip to the apiserver and etcd. At most `maxInFlight` binds run at once, in at
+ * most two requests (bind-batcher.ts: the binds decided while one request is under way leave
+ * together in the next); a worker that would exceed that waits for a slot, so a slow apiserver
+ * slows decisions down instead of piling up requests.
  *
  * A bind's outcome is settled here: success confirms the assumption; a 4xx means it did not
  * happen, so the room is freed; anything else (5xx, a broken connection) may or may not have
@@ -35,6 +36,10 @@ import type { EventRecorder } from '@shoal/controller-runtime';
 import type { ClusterState } from '@shoal/scheduler';
 import type { Logger } from 'pino';
 import type { SchedulerMetrics } from './metrics.js';
+import { BindBatcher } from './bind-batcher.js';
+
+/** Bind requests under way at once: one being answered while the next fills. */
+const BIND_REQUESTS_IN_FLIGHT = 2;
 
 export interface BinderOptions {
   client: ShoalClient;
@@ -54,7 +59,14 @@ export class Binder {
   /** Binds failed in a row, per VM key, since its last successful bind (or since it needed none). */
   private readonly failures = new Map<string, number>();
 
-  constructor(private readonly o: BinderOptions) {}
+  private readonly batcher: BindBatcher;
+
+  constructor(private readonly o: BinderOptions) {
+    this.batcher = new BindBatcher(o.client, {
+      maxRequests: BIND_REQUESTS_IN_FLIGHT,
+      maxBatch: Math.max(1, Math.ceil(o.maxInFlight / BIND_REQUESTS_IN_FLIGHT)),
+    });
+  }
 
   /** Whether a bind of this VM is under way (its outcome is not known yet). */
   binding(key: string): boolean {
@@ -111,12 +123,12 @@ export class Binder {
 
   /** One bind, its outcome settled; answers the failure to retry, or undefined when there is nothing to retry. */
   private async attempt(vm: VirtualMachine, nodeName: string): Promise<unknown> {
-    const { client, state, metrics, log } = this.o;
+    const { state, metrics, log } = this.o;
     const key = objectKey(vm.metadata);
     try {
-      // The binding subresource: spec.nodeName and the Scheduled status in one write, only on
-      // the version the decision saw.
-      await client.bind(vm.metadata.namespace ?? '', vm.metadata.name!, nodeName, { resourceVersion: vm.metadata.resourceVersion });
+      // A bind: spec.nodeName and the Scheduled status in one write, only on the version the
+      // decision saw; sent with the other binds decided meanwhile (bind-batcher.ts).
+      await this.batcher.bind({ namespace: vm.metadata.namespace ?? '', name: vm.metadata.name!, nodeName, resourceVersion: vm.metadata.resourceVersion });
     } catch (err) {
       const api = err instanceof ApiError ? err : undefined;
       if (api && api.code < 500) state.forget(key);

@@ -42,8 +42,8 @@ const UNSCHEDULABLE_RETRY_MS = 30_000;
  * status writes of VMs that fit nowhere.
  */
 const WORKERS = 8;
-/** Binds under way at once: enough to keep the apiserver busy, few enough to keep its latency low. */
-const MAX_BINDS_IN_FLIGHT = 128;
+/** Binds under way at once (in two requests of up to half as many): enough to keep the apiserver busy, few enough to keep its latency low. */
+const MAX_BINDS_IN_FLIGHT = 512;
 
 const waitsForNode = (vm: VirtualMachine) => !vm.spec.nodeName && !vm.metadata.deletionTimestamp;
 

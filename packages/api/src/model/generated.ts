@@ -71,6 +71,23 @@ export type BindingMeta = {
   resourceVersion?: string;
 } | null;
 /**
+ * The VirtualMachine bound; other metadata is ignored.
+ */
+export type BindingMeta1 = {
+  /**
+   * Name of the VirtualMachine (optional; must match the URL).
+   */
+  name?: string;
+  /**
+   * Namespace of the VirtualMachine (optional; must match the URL).
+   */
+  namespace?: string;
+  /**
+   * Bind only if the VirtualMachine is still at this resourceVersion (409 Conflict otherwise).
+   */
+  resourceVersion?: string;
+} | null;
+/**
  * Delete only if the object still has this uid and resourceVersion (409 Conflict otherwise).
  */
 export type Preconditions = {
@@ -1918,10 +1935,23 @@ export interface VolumeStatus {
   conditions?: Condition[];
 }
 /**
- * The body of POST .../virtualmachines/{name}/binding, as Kubernetes' pods/binding: the node a VirtualMachine is assigned to. The bind sets spec.nodeName and the Scheduled status in one write.
+ * The body of POST /apis/shoal.dev/v1alpha1/bindings: many Bindings at once, across namespaces (a scheduler binding what it decided since its last call). Each item means exactly what a Binding to its VirtualMachine's binding subresource means and succeeds or fails on its own; the writes that succeed share etcd transactions. The answer is a BindingResults, one Status per item, in order.
  *
  * This interface was referenced by `Kinds`'s JSON-Schema
- * via the `definition` "Binding".
+ * via the `definition` "BindingList".
+ */
+export interface BindingList {
+  apiVersion?: 'shoal.dev/v1alpha1';
+  kind?: 'BindingList';
+  /**
+   * The binds, each naming its VirtualMachine in metadata.namespace and metadata.name.
+   *
+   * @maxItems 1000
+   */
+  items: Binding[];
+}
+/**
+ * The body of POST .../virtualmachines/{name}/binding, as Kubernetes' pods/binding: the node a VirtualMachine is assigned to. The bind sets spec.nodeName and the Scheduled status in one write.
  */
 export interface Binding {
   apiVersion?: 'shoal.dev/v1alpha1';
@@ -1933,6 +1963,52 @@ export interface Binding {
  * The node to bind to.
  */
 export interface BindingTarget {
+  /**
+   * Name of the Node (a DNS subdomain, as every object name).
+   */
+  name: string;
+  kind?: 'Node';
+  apiVersion?: string;
+}
+/**
+ * The answer to a BindingList: one Status per item, in the order of the items. A bound item (or one already bound to that node) says Success with code 201, as a single bind answers; a failed one carries the Status a single bind would have answered (404 NotFound, 409 Conflict, 422 Invalid).
+ *
+ * This interface was referenced by `Kinds`'s JSON-Schema
+ * via the `definition` "BindingResults".
+ */
+export interface BindingResults {
+  apiVersion?: 'shoal.dev/v1alpha1';
+  kind?: 'BindingResults';
+  results: BindingResult[];
+}
+/**
+ * A Status (io.k8s.apimachinery.pkg.apis.meta.v1.Status).
+ */
+export interface BindingResult {
+  kind?: string;
+  apiVersion?: string;
+  status: 'Success' | 'Failure';
+  code: number;
+  reason?: string;
+  message?: string;
+  details?: {};
+}
+/**
+ * The body of POST .../virtualmachines/{name}/binding, as Kubernetes' pods/binding: the node a VirtualMachine is assigned to. The bind sets spec.nodeName and the Scheduled status in one write.
+ *
+ * This interface was referenced by `Kinds`'s JSON-Schema
+ * via the `definition` "Binding".
+ */
+export interface Binding1 {
+  apiVersion?: 'shoal.dev/v1alpha1';
+  kind?: 'Binding';
+  metadata?: BindingMeta1;
+  target: BindingTarget1;
+}
+/**
+ * The node to bind to.
+ */
+export interface BindingTarget1 {
   /**
    * Name of the Node (a DNS subdomain, as every object name).
    */

@@ -11,6 +11,7 @@ const SHUT_DOWN = { success: true, reason: 'ShutDown' } as const;
 const FENCED = { success: false, reason: FENCED_REASON } as const;
 
 export interface SimulatedDriverOptions {
+  /** How long a guest takes to boot (200 ms); 0: it is running as soon as it starts. */
   bootMs?: number;
   /** How long a guest takes to shut down once asked; Infinity: it never does (a guest that ignores the power button). */
   stopMs?: number;
@@ -44,12 +45,18 @@ export class SimulatedDriver extends EventEmitter implements RuntimeDriver {
       state.incoming = true;
       return { ...state };
     }
-    this.later(spec.uid, this.opts.bootMs ?? 200, () => {
+    const boot = () => {
       state.phase = 'running';
       state.bootedAt = new Date().toISOString();
       state.ip = '10.0.2.15';
-      this.emit('change', spec.uid);
-    });
+    };
+    // No boot time: running as it starts, so the agent's first status of it says Running.
+    if (this.opts.bootMs === 0) boot();
+    else
+      this.later(spec.uid, this.opts.bootMs ?? 200, () => {
+        boot();
+        this.emit('change', spec.uid);
+      });
     return { ...state };
   }
 
