@@ -18,8 +18,13 @@ const BOOKMARK_INTERVAL_MS = 5_000;
 /** Default watch length; clients reconnect from their last resourceVersion, which spreads load after restarts. */
 const DEFAULT_TIMEOUT_S = 1800;
 
-/** Serialised events, shared by every watcher that receives the same change in the same format. */
-const serialised = new WeakMap<Change, { plain?: string; table?: string }>();
+/**
+ * The last change serialised, shared by every watcher that receives it in the same format. A live
+ * change reaches all its watchers in one synchronous pass (storage/change-router.ts), so one entry
+ * serves the whole fan-out; keeping no more means no serialised copy outlives that pass (a cache
+ * keyed by every change kept one per change in the watch cache's window, as big as the objects).
+ */
+let lastSerialised: { change: Change; plain?: string; table?: string } | undefined;
 
 export interface WatchStreamOptions {
   request: WatchRequest;
@@ -68,10 +73,8 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
       if (closed) return;
       let json: string;
       if (change && change.object === object) {
-        const cached = serialised.get(change) ?? {};
-        const field = o.table ? 'table' : 'plain';
-        json = cached[field] ??= render(object);
-        serialised.set(change, cached);
+        if (lastSerialised?.change !== change) lastSerialised = { change };
+        json = lastSerialised[o.table ? 'table' : 'plain'] ??= render(object);
       } else json = render(object);
       write(line(type, json));
     },

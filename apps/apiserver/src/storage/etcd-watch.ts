@@ -62,7 +62,7 @@ export class EtcdChange implements Change {
 function toChange(key: string, type: 'Put' | 'Delete', kv: IKeyValue, before: StoredObject | undefined, opts: WatchPrefixOptions): EtcdChange | undefined {
   const revision = Number(kv.mod_revision);
   if (type === 'Put') {
-    const stored = new StoredValue(revision, opts.known?.(key, revision) ?? kv.value);
+    const stored = new StoredValue(revision, kv.value, opts.known?.(key, revision));
     return new EtcdChange(kv.version === '1' ? 'ADDED' : 'MODIFIED', revision, stored, before);
   }
   if (!before) return undefined;

@@ -27,32 +27,37 @@ function parseStored(json: string, revision: number): KubeObject {
  * usually delivers a write before etcd's answer to it reaches the writer, and with nobody
  * watching or listing, the cache's copy of an object this apiserver just wrote then becomes
  * that very object (see adopt) instead of a second parse of its JSON.
+ *
+ * The JSON is kept beside the parsed object, so a value that is no longer current (it only
+ * serves watches resuming from the cache's window) can go back to its compact form (compact()):
+ * a stored object's JSON is a fraction of the memory its parsed form takes.
  */
 export class StoredValue implements StoredObject {
-  private json: string | undefined;
+  private readonly json: string;
   private parsed: KubeObject | undefined;
 
+  /** `known`: the parsed form of `value`, when the caller already has it (this apiserver wrote it). */
   constructor(
     readonly revision: number,
-    value: Buffer | KubeObject,
+    value: Buffer,
+    known?: KubeObject,
   ) {
     // As a string, not the received buffer: a slice would keep the whole gRPC message alive.
-    if (Buffer.isBuffer(value)) this.json = value.toString();
-    else this.parsed = value;
+    this.json = value.toString();
+    this.parsed = known;
   }
 
   get object(): KubeObject {
-    if (this.parsed === undefined) {
-      this.parsed = parseStored(this.json!, this.revision);
-      this.json = undefined;
-    }
-    return this.parsed;
+    return (this.parsed ??= parseStored(this.json, this.revision));
   }
 
   /** This value is known to be `object` (this apiserver wrote it): take it instead of parsing, unless already parsed. */
   adopt(object: KubeObject): void {
-    if (this.parsed !== undefined) return;
-    this.parsed = object;
-    this.json = undefined;
+    this.parsed ??= object;
+  }
+
+  /** Drops the parsed form; the next read parses the JSON again (into a new object). */
+  compact(): void {
+    this.parsed = undefined;
   }
 }

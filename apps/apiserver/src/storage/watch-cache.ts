@@ -231,6 +231,9 @@ export class WatchCache extends EventEmitter {
     if (change.revision > this.revision) this.revision = change.revision;
     this.routers.get(cache.kind.plural)?.route(change);
     if (this.listenerCount('change')) this.emit('change', cache.kind, change);
+    // What the key held before is history now, kept only in the window for resuming watches:
+    // as JSON, not as the parsed object (a fraction of the memory; parsed again if replayed).
+    if (before instanceof StoredValue) before.compact();
   }
 
   private advance(revision: number): void {
