@@ -32,3 +32,4 @@ export * from './backups.js';
 export * from './backup-schedules.js';
 export * from './gitops.js';
 export * from './usage-metrics.js';
+export * from './clone-json.js';

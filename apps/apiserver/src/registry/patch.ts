@@ -4,7 +4,7 @@
  * merged with ownership of fields: apply/field-manager.ts.
  */
 import fastJsonPatch from 'fast-json-patch';
-import { ApiError, badRequest, type KubeObject } from '@shoal/api';
+import { cloneJson, ApiError, badRequest, type KubeObject } from '@shoal/api';
 import { applyMergePatch, type Json } from '@shoal/api';
 
 export const PATCH_TYPES = {
@@ -45,7 +45,7 @@ export function applyPatch(current: KubeObject, type: Exclude<PatchType, 'apply'
   }
   if (error) throw badRequest(`invalid JSON patch: ${error.message.split('\n')[0]}`, [{ field: `patch[${error.index}]`, message: error.name }]);
   try {
-    return fastJsonPatch.applyPatch(structuredClone(current), patch as fastJsonPatch.Operation[], false, false).newDocument;
+    return fastJsonPatch.applyPatch(cloneJson(current), patch as fastJsonPatch.Operation[], false, false).newDocument;
   } catch (err) {
     throw new ApiError(422, 'Invalid', `the JSON patch could not be applied: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -8,7 +8,7 @@
  *    then the generation, which moves with every change of the desired state.
  * Pure, so every rule is tested without a store.
  */
-import { badRequest, invalid, type KindInfo, type KubeObject } from '@shoal/api';
+import { cloneJson, badRequest, invalid, type KindInfo, type KubeObject } from '@shoal/api';
 import { checkEnvelope } from './object-envelope.js';
 import { checkUidPrecondition } from './preconditions.js';
 import { strategyFor } from './kind-strategies.js';
@@ -38,12 +38,12 @@ export function prepareUpdate(req: UpdateRequest): KubeObject {
   let next: KubeObject;
   if (req.subresource === 'status') {
     // The status endpoint changes status only; a controller cannot rewrite the spec by accident.
-    next = { ...structuredClone(current), status: incoming.status };
+    next = { ...cloneJson(current), status: incoming.status };
   } else {
     next = { ...incoming, metadata: { ...incoming.metadata } };
     if (kind.hasStatus) {
       if (current.status === undefined) delete next.status;
-      else next.status = structuredClone(current.status);
+      else next.status = cloneJson(current.status);
     }
     const m = next.metadata;
     m.name = req.name;

@@ -15,6 +15,7 @@
 import {
   alreadyExists,
   ApiError,
+  cloneJson,
   matchesFields,
   matchesSelector,
   notFound,
@@ -214,7 +215,7 @@ export class ResourceService {
       // Not for a dry run (no swap would catch a stale copy) nor a JSON patch that tests the version.
       const fromCache = attempt === 0 && !opts.dryRun && !(pinned && Array.isArray(patch));
       const current = fromCache ? await this.cachedOrLoad(s, pinnedVersion(patch)) : await this.load(s);
-      const patched = applyPatch(structuredClone(current.object), type, patch) as KubeObject;
+      const patched = applyPatch(cloneJson(current.object), type, patch) as KubeObject;
       checkResourceVersionPrecondition(s.kind, s.name, patched?.metadata?.resourceVersion, current.object);
       try {
         const result = await this.replace(s, current, patched, opts);
@@ -250,7 +251,7 @@ export class ResourceService {
           return { object: next, warnings };
         }
         // Nothing changed: nothing is written (no new resourceVersion, no watch event).
-        if (stored.value === encode(current.object)) return { object: current.object, warnings };
+        if (stored.value === (current.json ?? encode(current.object))) return { object: current.object, warnings };
         guards.push(...(await admission.validate(fresh)));
         if (opts.dryRun) return { object: next, warnings };
         return this.swap(s, current, next, warnings, stored, guards);
@@ -435,7 +436,7 @@ export class ResourceService {
         if ((obj.metadata.finalizers ?? []).length) {
           if (obj.metadata.deletionTimestamp) return obj;
           // Marking it deleted is not an update of its content: no admission, no validation.
-          const next = structuredClone(obj);
+          const next = cloneJson(obj);
           next.metadata.deletionTimestamp = timestamp();
           next.metadata.deletionGracePeriodSeconds = 0;
           strategy.prepareForDelete?.(next);
@@ -528,7 +529,7 @@ function withoutManaged(object: KubeObject): { object: KubeObject; managedFields
 
 function setManaged(object: KubeObject, managedFields: KubeObject['metadata']['managedFields']): void {
   if (managedFields === undefined) delete object.metadata.managedFields;
-  else object.metadata.managedFields = structuredClone(managedFields);
+  else object.metadata.managedFields = cloneJson(managedFields);
 }
 
 /** The resourceVersion a merge patch names, if any (JSON patches' tests are judged by the patch itself). */

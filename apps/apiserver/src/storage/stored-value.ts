@@ -9,11 +9,14 @@ export interface StoredObject {
   object: KubeObject;
   /** etcd mod_revision of the key: the object's resourceVersion. */
   revision: number;
+  /** The stored JSON, when at hand: whether a write would change anything is then one comparison. */
+  readonly json?: string;
 }
 
 export function decode(kv: IKeyValue): StoredObject {
   const revision = Number(kv.mod_revision);
-  return { object: parseStored(kv.value.toString(), revision), revision };
+  const json = kv.value.toString();
+  return { object: parseStored(json, revision), revision, json };
 }
 
 function parseStored(json: string, revision: number): KubeObject {
@@ -33,7 +36,7 @@ function parseStored(json: string, revision: number): KubeObject {
  * a stored object's JSON is a fraction of the memory its parsed form takes.
  */
 export class StoredValue implements StoredObject {
-  private readonly json: string;
+  readonly json: string;
   private parsed: KubeObject | undefined;
 
   /** `known`: the parsed form of `value`, when the caller already has it (this apiserver wrote it). */

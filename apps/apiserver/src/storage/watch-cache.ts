@@ -172,7 +172,8 @@ export class WatchCache extends EventEmitter {
     let startAfter: string | undefined;
     for (;;) {
       const page = await this.store.listPage(kindPrefix(kind), { startAfter, limit: LIST_PAGE, revision });
-      for (const item of page.items) cache.objects.set(keyOf(item.object), item);
+      // Parsed, without the JSON beside it: the cache holds every object, and a loaded one is current.
+      for (const item of page.items) cache.objects.set(keyOf(item.object), { object: item.object, revision: item.revision });
       if (!page.more) break;
       startAfter = page.lastKey;
     }

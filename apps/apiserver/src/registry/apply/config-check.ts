@@ -6,7 +6,7 @@
  * the request writes is kept: status for the status subresource, everything else otherwise
  * (status changes only through /status, so an applier never owns status on the object itself).
  */
-import { badRequest, invalid, type KindInfo, type KubeObject } from '@shoal/api';
+import { cloneJson, badRequest, invalid, type KindInfo, type KubeObject } from '@shoal/api';
 import { checkEnvelope } from '../object-envelope.js';
 import type { FieldValidation } from '../schema-validation.js';
 import { itemElement } from './list-items.js';
@@ -40,7 +40,7 @@ export function checkConfiguration(req: ConfigurationRequest, body: unknown): Ch
   for (const field of ['apiVersion', 'kind'] as const)
     if (body[field] === undefined || body[field] === '')
       throw badRequest(`an apply configuration must set ${field} (${kind[field === 'kind' ? 'kind' : 'apiVersion']})`, [{ field, message: 'Required value' }]);
-  const config = checkEnvelope(kind, structuredClone(body), req.namespace);
+  const config = checkEnvelope(kind, cloneJson(body), req.namespace);
   const meta = config.metadata;
   if (!meta.name) throw badRequest(`an apply configuration must set metadata.name (${req.name})`, [{ field: 'metadata.name', message: 'Required value' }]);
   if (meta.name !== req.name)

@@ -17,7 +17,7 @@
  * managers of their own (`subresource: status`), as Kubernetes 1.22 and later do.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { timestamp, type KindInfo, type KubeObject, type ManagedFieldsEntry } from '@shoal/api';
+import { cloneJson, timestamp, type KindInfo, type KubeObject, type ManagedFieldsEntry } from '@shoal/api';
 import { compareObjects } from './compare.js';
 import { conflictError, conflictList, ownedBy } from './conflicts.js';
 import { FieldSet, type FieldPath } from './field-set.js';
@@ -144,7 +144,7 @@ export function applyConfiguration(req: ApplyRequest, live: KubeObject | undefin
   const now = timestamp(req.now);
   const managers = storedManagers(req.kind, live);
   // A copy: the live object is the store's (and the watch cache's), never to be changed here.
-  const before = live ? structuredClone(withoutManagedFields(live)) : undefined;
+  const before = live ? cloneJson(withoutManagedFields(live)) : undefined;
   if (before && managers.size === 0) {
     const fields = tracked(compareObjects(undefined, before, schema).added, req);
     const m: Manager = { manager: BEFORE_FIRST_APPLY, operation: 'Update', subresource, apiVersion: req.kind.apiVersion, time: now, fields };

@@ -5,7 +5,7 @@
  * later client-side `kubectl apply` computes its three-way merge from what was really applied
  * last. Only for the field manager `kubectl`, as in Kubernetes: other appliers opt out by name.
  */
-import type { KubeObject } from '@shoal/api';
+import { cloneJson, type KubeObject } from '@shoal/api';
 
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 const KUBECTL_MANAGER = 'kubectl';
@@ -30,7 +30,7 @@ function goJson(value: unknown): string {
 export function syncLastApplied(manager: string, merged: KubeObject, config: KubeObject): void {
   const annotations = merged.metadata.annotations;
   if (manager !== KUBECTL_MANAGER || annotations?.[LAST_APPLIED_ANNOTATION] === undefined) return;
-  const applied = structuredClone(config);
+  const applied = cloneJson(config);
   if (applied.metadata.annotations) {
     delete applied.metadata.annotations[LAST_APPLIED_ANNOTATION];
     if (Object.keys(applied.metadata.annotations).length === 0) delete applied.metadata.annotations;

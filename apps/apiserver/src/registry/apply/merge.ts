@@ -9,7 +9,7 @@
  * Order of a merged list: the configuration's items in its order, with each live item that the
  * configuration does not mention kept after the live item it followed.
  */
-import type { JsonSchema } from '@shoal/api';
+import { cloneJson, type JsonSchema } from '@shoal/api';
 import type { PathElement } from './field-set.js';
 import { listElements } from './list-items.js';
 import { fieldSchema, fits, resolvedShape, shapeOf, type Shape } from './shape.js';
@@ -31,7 +31,7 @@ function withoutNulls(value: unknown): unknown {
 
 /** A new value throughout: nothing of `l` or `r` is shared with the result, which is changed afterwards. */
 function merge(l: unknown, r: unknown, declared: Shape): unknown {
-  if (r === undefined) return structuredClone(l);
+  if (r === undefined) return cloneJson(l);
   if (r === null) return undefined;
   if (l === undefined || l === null) return withoutNulls(r);
   const shape = resolvedShape(declared, r);
@@ -63,13 +63,13 @@ function mergeLists(l: unknown[], lElements: PathElement[], r: unknown[], rEleme
   };
   // Live items before the first one the configuration mentions keep their place at the front.
   let li = 0;
-  while (li < l.length && !rSet.has(lElements[li]!)) push(structuredClone(l[li++]));
+  while (li < l.length && !rSet.has(lElements[li]!)) push(cloneJson(l[li++]));
   for (let ri = 0; ri < r.length; ri++) {
     const at = lIndex.get(rElements[ri]!);
     push(merge(at === undefined ? undefined : l[at], r[ri], itemShape));
     if (at === undefined) continue;
     // The live items that followed this one, up to the next the configuration mentions.
-    for (let j = at + 1; j < l.length && !rSet.has(lElements[j]!); j++) push(structuredClone(l[j]));
+    for (let j = at + 1; j < l.length && !rSet.has(lElements[j]!); j++) push(cloneJson(l[j]));
   }
   return out;
 }
