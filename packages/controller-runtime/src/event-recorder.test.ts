@@ -97,3 +97,29 @@ test('the informer factory shares one informer per kind and selectors, and waits
   await waitFor(() => late.hasSynced(), { message: 'an informer asked for after start() to start on its own' });
   await factory.stop();
 });
+
+test('at most maxInFlight event writes run at once; every event is still written', async () => {
+  const vms = await Promise.all(Array.from({ length: 40 }, (_, i) => client.create<KubeObject>('vm', { metadata: { name: `burst-${i}` }, spec: {} })));
+  let running = 0;
+  let most = 0;
+  // The real client, counted: how many creates are under way at each moment.
+  const counted = new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== 'create') return Reflect.get(target, prop, receiver);
+      return async (...args: Parameters<ShoalClient['create']>) => {
+        most = Math.max(most, ++running);
+        try {
+          return await target.create(...args);
+        } finally {
+          running--;
+        }
+      };
+    },
+  });
+  const recorder = new EventRecorder({ client: counted, component: 'burst', maxInFlight: 3 });
+  for (const vm of vms) recorder.event(vm, 'Normal', 'Scheduled', `assigned ${vm.metadata.name}`);
+  await recorder.flush();
+  assert.equal(most, 3, 'three at once, no more');
+  const written = (await client.list<EventObject>('event', { namespace: 'default' })).items.filter((e) => e.source.component === 'burst');
+  assert.equal(written.length, 40);
+});

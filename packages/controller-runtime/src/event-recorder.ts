@@ -5,6 +5,12 @@
  *
  * Recording never blocks or fails a reconcile: writes run in the background, serialized per
  * distinct event, and failures are logged. flush() waits for what is in flight (tests, shutdown).
+ *
+ * At most `maxInFlight` writes run at once; the others wait their turn (client-go writes events
+ * from one goroutine). Events are the lowest-stakes writes a controller makes: a scheduler
+ * binding thousands of VMs a second must not answer each bind with a request racing the next
+ * binds for the apiserver. Past MAX_WAITING waiting writes, new events are dropped and logged,
+ * as client-go drops them when its queue is full: memory stays bounded while the apiserver is away.
  */
 import { ApiError, API_VERSION, DEFAULT_NAMESPACE, timestamp as apiTimestamp, type Event, type EventType, type KubeObject } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
@@ -22,7 +28,12 @@ export interface EventRecorderOptions {
   now?: () => Date;
   /** Distinct events remembered for aggregation; the oldest are forgotten first. */
   cacheSize?: number;
+  /** Event writes under way at once (16). */
+  maxInFlight?: number;
 }
+
+/** Writes waiting for a turn beyond which new events are dropped. */
+const MAX_WAITING = 10_000;
 
 interface Seen {
   name: string;
@@ -42,6 +53,9 @@ export class EventRecorder {
   private readonly log: Logger;
   private readonly now: () => Date;
   private sequence = 0;
+  private writing = 0;
+  private readonly waiting: (() => void)[] = [];
+  private dropped = 0;
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.log = opts.log ?? pino({ level: 'silent' });
@@ -53,8 +67,13 @@ export class EventRecorder {
     const meta = object.metadata;
     const id = JSON.stringify([meta.uid ?? `${meta.namespace}/${meta.name}`, type, reason, message]);
     const timestamp = apiTimestamp(this.now());
+    if (this.waiting.length >= MAX_WAITING) {
+      if (this.dropped++ % 1000 === 0)
+        this.log.warn({ component: this.opts.component, reason, object: meta.name, dropped: this.dropped }, 'dropping events: too many waiting to be written');
+      return;
+    }
     const previous = this.chains.get(id) ?? Promise.resolve();
-    const write = previous.then(() => this.write(id, object, type, reason, message.slice(0, MAX_MESSAGE), timestamp));
+    const write = previous.then(() => this.inTurn(() => this.write(id, object, type, reason, message.slice(0, MAX_MESSAGE), timestamp)));
     this.chains.set(id, write);
     this.inFlight.add(write);
     void write.finally(() => {
@@ -66,6 +85,19 @@ export class EventRecorder {
   /** Waits for every event recorded so far to be written (or to have failed). */
   async flush(): Promise<void> {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  /** Runs `fn` when fewer than maxInFlight writes are under way; a finished write hands its turn to the next waiting one. */
+  private async inTurn(fn: () => Promise<void>): Promise<void> {
+    if (this.writing < (this.opts.maxInFlight ?? 16)) this.writing++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.writing--;
+    }
   }
 
   private async write(id: string, object: KubeObject, type: EventType, reason: string, message: string, timestamp: string): Promise<void> {
