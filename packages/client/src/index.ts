@@ -12,6 +12,7 @@ export type {
   LogOptions,
 } from './client.js';
 export type { ConnectionOptions, RetryOptions, RetryMode, RequestOptions } from './transport.js';
+export type { HttpImplementation } from './http-sender.js';
 export { impersonationHeaders } from './impersonation.js';
 export type { Impersonation } from './impersonation.js';
 export { shouldRetry } from './transport.js';
