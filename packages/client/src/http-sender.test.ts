@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isConnectionError, isNeverConnectedError } from './connection-errors.js';
-import { lazySender, type HttpImplementation, type SendOptions } from './http-sender.js';
+import type { HttpImplementation, SendOptions } from './http-sender.js';
+import { lazySender } from './lazy-sender.js';
 
 let server: Server;
 let base: string;

@@ -2,8 +2,8 @@
  * The one HTTP exchange the transport needs, with two ways to make it: undici (the default: its
  * pools suit long-lived controllers and agents) and node:http (for short commands: undici costs
  * an import of a megabyte of JavaScript and a WebAssembly parser whose background compilation
- * the process waits for at exit, several times a short command's own work). Each is loaded on
- * first use, so a process never reads the one it does not use.
+ * the process waits for at exit, several times a short command's own work). lazy-sender.ts
+ * loads the chosen one at the first request, so a process never reads the other.
  */
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'CONNECT' | 'OPTIONS' | 'TRACE' | 'PATCH';
 
@@ -46,19 +46,3 @@ export interface HttpSender {
 
 /** undici's default for a body's silence, which the transport's plain requests have always had. */
 export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
-
-/** A sender of the chosen implementation, its module loaded when the first request goes out. */
-export function lazySender(implementation: HttpImplementation, tls: TlsSettings): HttpSender {
-  let loaded: Promise<HttpSender> | undefined;
-  const load = () =>
-    (loaded ??=
-      implementation === 'node'
-        ? import('./node-http-sender.js').then((m) => new m.NodeHttpSender(tls))
-        : import('./undici-sender.js').then((m) => new m.UndiciSender(tls)));
-  return {
-    send: async (url, opts) => (await load()).send(url, opts),
-    close: async () => {
-      if (loaded) await (await loaded).close();
-    },
-  };
-}
