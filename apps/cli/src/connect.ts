@@ -10,8 +10,8 @@ export interface Session {
   settings: ConnectionSettings;
 }
 
-export function connect(args: GlobalArgs): Session {
-  const settings = settingsFor(args);
+export async function connect(args: GlobalArgs): Promise<Session> {
+  const settings = await settingsFor(args);
   if (settings.certificateAuthority && !existsSync(settings.certificateAuthority)) {
     throw new UsageError(`certificate authority file ${settings.certificateAuthority} does not exist`);
   }
