@@ -26,7 +26,8 @@ export class NodeHttpSender implements HttpSender {
     return new Promise<HttpAnswer>((resolve, reject) => {
       const req = request(target, { method: opts.method, headers, agent, signal: opts.signal });
       const headersTimer = setTimeout(() => req.destroy(timeoutError('Headers Timeout Error', 'UND_ERR_HEADERS_TIMEOUT')), opts.headersTimeoutMs);
-      req.once('error', (err) => {
+      // Not once: a socket failing after the answer arrived fails the request again, and an error without a listener would end the process.
+      req.on('error', (err) => {
         clearTimeout(headersTimer);
         reject(err);
       });
