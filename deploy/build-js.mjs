@@ -22,6 +22,7 @@ import { build } from 'esbuild';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lazyUnicodeTables } from './lazy-unicode-tables.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist');
@@ -80,7 +81,7 @@ const result = await build({
   sourcemap: 'linked',
   // Bundled CommonJS libraries call require() for Node's own modules; ESM output has none.
   banner: { js: "import { createRequire as __shoalCreateRequire } from 'node:module'; const require = __shoalCreateRequire(import.meta.url);" },
-  plugins: [sourceLocation],
+  plugins: [sourceLocation, lazyUnicodeTables],
   metafile: true,
   logLevel: 'warning',
 });

@@ -10,8 +10,8 @@ export interface Session {
   settings: ConnectionSettings;
 }
 
-export function connect(args: GlobalArgs): Session {
-  const settings = settingsFor(args);
+export async function connect(args: GlobalArgs): Promise<Session> {
+  const settings = await settingsFor(args);
   if (settings.certificateAuthority && !existsSync(settings.certificateAuthority)) {
     throw new UsageError(`certificate authority file ${settings.certificateAuthority} does not exist`);
   }
@@ -23,6 +23,8 @@ export function connect(args: GlobalArgs): Session {
     userAgent: 'shoalctl/0.1.0',
     // A person is waiting: a few quick retries, not a long siege of a server that is down.
     retry: { maxRetries: 3, initialMs: 100, maxMs: 1000 },
+    // A command lives for a request or a few: undici's start-up would cost more than all of them.
+    http: 'node',
   });
   return { client, settings };
 }

@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './cli-errors.js';
-import { DEFAULT_SERVER, configPath, loadConfigFile, parseConfig, resolveSettings } from './connection-settings.js';
+import { loadConfigFile, parseConfig } from './config-file.js';
+import { DEFAULT_SERVER, configPath, resolveSettings } from './connection-settings.js';
 
 test('flags win over the environment, which wins over the file, which wins over the default', () => {
   const file = { server: 'http://file:1', token: 'file-token', namespace: 'file-ns' };

@@ -3,25 +3,15 @@
  * DESIGN.md contract: flags win over $SHOAL_SERVER, which wins over the file, which wins over
  * the default.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { join } from 'node:path';
 import { parseServers } from '@shoal/client';
 import { UsageError } from './cli-errors.js';
+import type { ConfigFile } from './config-file.js';
 import type { GlobalArgs } from './global-options.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:6443';
-
-export interface ConfigFile {
-  /** One apiserver URL, or several (comma-separated or a YAML list): the client fails over between them. */
-  server?: string;
-  /** Relative paths are relative to the config file, as in a kubeconfig. */
-  certificateAuthority?: string;
-  token?: string;
-  insecureSkipTLSVerify?: boolean;
-  namespace?: string;
-}
 
 export interface ConnectionSettings {
   /** One URL or several, comma-separated. */
@@ -32,57 +22,10 @@ export interface ConnectionSettings {
   namespace: string;
 }
 
-const FIELD_TYPES: Record<keyof ConfigFile, 'string' | 'boolean'> = {
-  server: 'string',
-  certificateAuthority: 'string',
-  token: 'string',
-  insecureSkipTLSVerify: 'boolean',
-  namespace: 'string',
-};
-
 export function configPath(flags: Pick<GlobalArgs, 'config'>, env: NodeJS.ProcessEnv): { path: string; explicit: boolean } {
   if (flags.config) return { path: flags.config, explicit: true };
   if (env.SHOAL_CONFIG) return { path: env.SHOAL_CONFIG, explicit: true };
   return { path: join(homedir(), '.shoal', 'config.yaml'), explicit: false };
-}
-
-/** The parsed file; a missing default file is no config, a missing named file is an error. */
-export function loadConfigFile(path: string, explicit: boolean): ConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if (!explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new UsageError(`cannot read config file ${path}: ${(err as Error).message}`);
-  }
-  return parseConfig(text, path);
-}
-
-export function parseConfig(text: string, path: string): ConfigFile {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new UsageError(`config file ${path} is not valid YAML: ${(err as Error).message}`);
-  }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`config file ${path} must be a YAML mapping`);
-  const config: ConfigFile = {};
-  for (const [key, value] of Object.entries(doc)) {
-    const type = FIELD_TYPES[key as keyof ConfigFile];
-    if (!type) throw new UsageError(`config file ${path}: unknown field "${key}" (known: ${Object.keys(FIELD_TYPES).join(', ')})`);
-    // Several apiservers read best as a YAML list; they travel on as one comma-separated string.
-    if (key === 'server' && Array.isArray(value) && value.length && value.every((v) => typeof v === 'string')) {
-      config.server = value.join(',');
-      continue;
-    }
-    if (typeof value !== type) throw new UsageError(`config file ${path}: ${key} must be a ${type}${key === 'server' ? ' or a list of strings' : ''}`);
-    (config as Record<string, unknown>)[key] = value;
-  }
-  if (config.certificateAuthority && !isAbsolute(config.certificateAuthority)) {
-    config.certificateAuthority = resolve(dirname(path), config.certificateAuthority);
-  }
-  return config;
 }
 
 export function resolveSettings(flags: GlobalArgs, env: NodeJS.ProcessEnv, file: ConfigFile): ConnectionSettings {
@@ -102,7 +45,9 @@ export function resolveSettings(flags: GlobalArgs, env: NodeJS.ProcessEnv, file:
 }
 
 /** Settings for this process: its flags, its environment, its config file. */
-export function settingsFor(flags: GlobalArgs, env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
+export async function settingsFor(flags: GlobalArgs, env: NodeJS.ProcessEnv = process.env): Promise<ConnectionSettings> {
   const { path, explicit } = configPath(flags, env);
-  return resolveSettings(flags, env, loadConfigFile(path, explicit));
+  // Without a default file there is no YAML to parse: the parser's import is a good part of a short command's start.
+  const file = !explicit && !existsSync(path) ? {} : (await import('./config-file.js')).loadConfigFile(path, explicit);
+  return resolveSettings(flags, env, file);
 }

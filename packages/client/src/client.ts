@@ -16,7 +16,7 @@ import {
   type Status,
   type WatchEvent,
 } from '@shoal/api';
-import type { Dispatcher } from 'undici';
+import type { HttpMethod } from './http-sender.js';
 import type { Impersonation } from './impersonation.js';
 import { resolveKind } from './kind-lookup.js';
 import { ETCD_SNAPSHOT_PATH, resourcePath, SNAPSHOT_SIZE_HEADER } from './paths.js';
@@ -133,7 +133,7 @@ export class ShoalClient {
   }
 
   /** The raw call every verb is built on: path relative to the server, JSON in and out. */
-  request<T = unknown>(method: Dispatcher.HttpMethod, path: string, opts?: RequestOptions): Promise<T> {
+  request<T = unknown>(method: HttpMethod, path: string, opts?: RequestOptions): Promise<T> {
     return this.transport.request<T>(method, path, opts);
   }
 

@@ -12,6 +12,7 @@ export type {
   LogOptions,
 } from './client.js';
 export type { ConnectionOptions, RetryOptions, RetryMode, RequestOptions } from './transport.js';
+export type { HttpImplementation } from './http-sender.js';
 export { impersonationHeaders } from './impersonation.js';
 export type { Impersonation } from './impersonation.js';
 export { shouldRetry } from './transport.js';
@@ -37,7 +38,7 @@ export type { ServerSideApplyOptions, ServerSideApplied } from './apply/server-s
 export { threeWayMergePatch, applyMergePatch, deepEqual } from './apply/three-way-merge.js';
 export type { Json, JsonObject } from './apply/three-way-merge.js';
 export { LAST_APPLIED_ANNOTATION, readLastApplied, withLastApplied } from './apply/last-applied.js';
-export { readRepositoryManifests, parseFile } from './gitops/repository-manifests.js';
+export { readRepositoryManifests } from './gitops/repository-manifests.js';
 export type { RepositoryManifest, SyncProblem } from './gitops/repository-manifests.js';
 export { planSync, applyRank, objectId } from './gitops/sync-plan.js';
 export type { PlannedObject, SyncTarget } from './gitops/sync-plan.js';

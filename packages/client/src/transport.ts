@@ -1,13 +1,14 @@
 /**
  * HTTP to the apiservers: TLS, bearer token, keep-alive, Status errors, the retry policy and
  * failover between several apiservers (servers.ts). Everything above this file speaks in
- * objects; everything below it is undici.
+ * objects; everything below it is an HttpSender (http-sender.ts).
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { ApiError } from '@shoal/api';
 import { apiErrorFromResponse } from './api-errors.js';
 import { Backoff, sleep, type BackoffOptions } from './backoff.js';
+import { DEFAULT_BODY_TIMEOUT_MS, type HttpAnswer, type HttpImplementation, type HttpMethod, type HttpSender } from './http-sender.js';
+import { lazySender } from './lazy-sender.js';
 import { isConnectionError, isNeverConnectedError } from './connection-errors.js';
 import { impersonationHeaders, type Impersonation } from './impersonation.js';
 import { parseServers, ServerList } from './servers.js';
@@ -36,6 +37,8 @@ export interface ConnectionOptions {
   retry?: RetryOptions;
   /** Longest wait for an answer's headers (not its body: watches and big lists stream); past it the server counts as failed. */
   responseTimeoutMs?: number;
+  /** What carries the requests: undici (default) or node:http, cheaper to start for a short-lived command (see http-sender.ts). */
+  http?: HttpImplementation;
 }
 
 export interface RetryOptions extends BackoffOptions {
@@ -83,14 +86,14 @@ const DEFAULT_RESPONSE_TIMEOUT_MS = 60_000;
 /** What a transport derived with withImpersonation shares with the one it came from. */
 interface SharedConnections {
   servers: ServerList;
-  agent: Agent;
+  sender: HttpSender;
 }
 
 export class Transport {
   private readonly servers: ServerList;
-  private readonly agent: Agent;
-  /** Whether close() may destroy the agent: not in a derived transport, whose connections are its parent's. */
-  private readonly ownsAgent: boolean;
+  private readonly sender: HttpSender;
+  /** Whether close() may drop the connections: not in a derived transport, whose connections are its parent's. */
+  private readonly ownsSender: boolean;
   private readonly headers: Record<string, string | string[]>;
   private readonly retry: Required<Pick<RetryOptions, 'maxRetries'>> & BackoffOptions;
   private readonly responseTimeoutMs: number;
@@ -100,15 +103,12 @@ export class Transport {
     shared?: SharedConnections,
   ) {
     this.servers = shared?.servers ?? new ServerList(parseServers(opts.server));
-    this.ownsAgent = !shared;
-    if (shared) this.agent = shared.agent;
+    this.ownsSender = !shared;
+    if (shared) this.sender = shared.sender;
     else {
+      // Read here, not at the first request: a missing CA file fails construction, as it always has.
       const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile) : undefined);
-      // One agent for every server: undici keeps a connection pool per origin inside it.
-      this.agent = new Agent({
-        keepAliveTimeout: 30_000,
-        connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !opts.insecureSkipTLSVerify },
-      });
+      this.sender = lazySender(opts.http ?? 'undici', { ...(ca ? { ca } : {}), rejectUnauthorized: !opts.insecureSkipTLSVerify });
     }
     this.headers = {
       'user-agent': opts.userAgent ?? 'shoal-client/0.1.0',
@@ -125,7 +125,7 @@ export class Transport {
    * transport leaves the shared connections open.
    */
   withImpersonation(who: Impersonation): Transport {
-    return new Transport({ ...this.opts, impersonate: who }, { servers: this.servers, agent: this.agent });
+    return new Transport({ ...this.opts, impersonate: who }, { servers: this.servers, sender: this.sender });
   }
 
   /** The apiserver requests go to now. */
@@ -143,7 +143,7 @@ export class Transport {
    * After a server failure the retry goes at once to the next server; only when every server
    * failed since the last pause does it back off.
    */
-  async request<T = unknown>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
+  async request<T = unknown>(method: HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
     const mode = opts.retry ?? (method === 'GET' ? 'read' : 'write');
     const backoff = new Backoff(this.retry);
     let retries = 0;
@@ -172,15 +172,14 @@ export class Transport {
    */
   async stream(path: string, opts: StreamOptions = {}): Promise<ResponseStream> {
     const at = this.servers.at;
-    let res: Dispatcher.ResponseData;
+    let res: HttpAnswer;
     try {
-      res = await undiciRequest(this.url(at, path, opts.query), {
+      res = await this.sender.send(this.url(at, path, opts.query), {
         method: 'GET',
-        dispatcher: this.agent,
         headers: { ...this.headers, accept: opts.accept ?? 'application/json' },
         signal: opts.signal,
-        headersTimeout: this.responseTimeoutMs,
-        bodyTimeout: opts.idleTimeoutMs ?? 0,
+        headersTimeoutMs: this.responseTimeoutMs,
+        bodyTimeoutMs: opts.idleTimeoutMs ?? 0,
       });
       if (res.statusCode < 200 || res.statusCode >= 300) throw apiErrorFromResponse(res.statusCode, await res.body.text());
     } catch (err) {
@@ -207,7 +206,7 @@ export class Transport {
 
   /** Drops every connection at once: a graceful close would wait forever for open watches. */
   async close(): Promise<void> {
-    if (this.ownsAgent) await this.agent.destroy();
+    if (this.ownsSender) await this.sender.close();
   }
 
   /** Moves off the server at `at` when err says the server (not the request) failed; answers whether the client now uses another server. */
@@ -216,12 +215,11 @@ export class Transport {
     return unavailable && this.servers.failed(at);
   }
 
-  private async once<T>(at: number, method: Dispatcher.HttpMethod, path: string, opts: RequestOptions): Promise<T> {
+  private async once<T>(at: number, method: HttpMethod, path: string, opts: RequestOptions): Promise<T> {
     const hasBody = opts.body !== undefined;
     const body = !hasBody ? undefined : typeof opts.body === 'string' || Buffer.isBuffer(opts.body) ? opts.body : JSON.stringify(opts.body);
-    const res = await undiciRequest(this.url(at, path, opts.query), {
+    const res = await this.sender.send(this.url(at, path, opts.query), {
       method,
-      dispatcher: this.agent,
       headers: {
         ...this.headers,
         accept: opts.accept ?? 'application/json',
@@ -229,7 +227,8 @@ export class Transport {
       },
       body,
       signal: opts.signal,
-      headersTimeout: this.responseTimeoutMs,
+      headersTimeoutMs: this.responseTimeoutMs,
+      bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
     });
     const text = await res.body.text();
     if (res.statusCode < 200 || res.statusCode >= 300) {

@@ -86,7 +86,7 @@ async function suggestions(current: string, argv: Arguments, previous: string | 
 async function objectNames(argv: Arguments, kindName: string, typed: string[]): Promise<string[]> {
   const kind = kinds().find(kindName);
   if (!kind) return [];
-  const { client, settings } = connect(argv as unknown as GlobalArgs);
+  const { client, settings } = await connect(argv as unknown as GlobalArgs);
   try {
     const namespace = kind.namespaced && !argv.allNamespaces ? settings.namespace : undefined;
     const list = await client.list(kind, { namespace, signal: AbortSignal.timeout(NAMES_TIMEOUT_MS) });

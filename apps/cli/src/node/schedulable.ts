@@ -25,7 +25,7 @@ export async function setUnschedulable(client: ShoalClient, node: string, unsche
 
 /** `cordon NODE` / `uncordon NODE`, with kubectl's wording. */
 export async function changeSchedulable(args: NodeArgs, unschedulable: boolean): Promise<void> {
-  const { client } = connect(args);
+  const { client } = await connect(args);
   try {
     const changed = await setUnschedulable(client, args.node, unschedulable);
     const verb = unschedulable ? 'cordoned' : 'uncordoned';

@@ -21,7 +21,7 @@ const MAX_CONFLICTS = 10;
 export async function changePowerState(action: PowerAction, args: PowerArgs): Promise<void> {
   const name = vmNameFromKindAndName(action, args.kind, args.name);
   const kind = resolveKind('VirtualMachine');
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   const namespace = settings.namespace;
   try {
     for (let conflicts = 0; ; conflicts++) {

@@ -6,23 +6,9 @@
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
-import type { KubeObject } from '@shoal/api';
-import { parseAllDocuments } from 'yaml';
+import type { RepositoryManifest, SyncProblem } from './manifest-types.js';
 
-/** One object of the repository, and where it was read: the file's path from the repository root. */
-export interface RepositoryManifest {
-  file: string;
-  object: KubeObject;
-}
-
-/** Why part of a commit cannot be applied: as much of file, object and field as is known. */
-export interface SyncProblem {
-  file?: string;
-  kind?: string;
-  name?: string;
-  field?: string;
-  message: string;
-}
+export type { RepositoryManifest, SyncProblem } from './manifest-types.js';
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
@@ -37,6 +23,8 @@ export async function readRepositoryManifests(root: string, path: string): Promi
 
   const manifests: RepositoryManifest[] = [];
   const problems: SyncProblem[] = [];
+  // The YAML parser is loaded here, not with the client: most of its users never read a repository.
+  const { parseFile } = await import('./manifest-file.js');
   for (const file of await manifestFiles(real)) {
     const name = relative(realRoot, file);
     const text = await readFile(file, 'utf8');
@@ -58,32 +46,4 @@ async function manifestFiles(path: string): Promise<string[]> {
     else if (e.isFile() && MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(full);
   }
   return files;
-}
-
-/** The objects of one file, and a problem per document that is not one. */
-export function parseFile(text: string, file: string): { manifests: RepositoryManifest[]; problems: SyncProblem[] } {
-  const manifests: RepositoryManifest[] = [];
-  const problems: SyncProblem[] = [];
-  for (const [i, doc] of parseAllDocuments(text).entries()) {
-    const where = `document ${i + 1}`;
-    if (doc.errors.length > 0) {
-      problems.push({ file, message: `${where}: ${doc.errors[0]!.message.split('\n')[0]}` });
-      continue;
-    }
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
-    for (const item of flatten(value)) {
-      if (typeof item === 'string') problems.push({ file, message: `${where}: ${item}` });
-      else manifests.push({ file, object: item });
-    }
-  }
-  return { manifests, problems };
-}
-
-function flatten(value: unknown): (KubeObject | string)[] {
-  if (typeof value !== 'object' || Array.isArray(value) || value === null) return ['a manifest must be a mapping with apiVersion, kind and metadata'];
-  const obj = value as KubeObject & { items?: unknown };
-  if (typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray(obj.items)) return obj.items.flatMap(flatten);
-  if (typeof obj.metadata !== 'object' || obj.metadata === null) return [`${typeof obj.kind === 'string' ? obj.kind : 'the object'} has no metadata`];
-  return [obj];
 }

@@ -27,7 +27,7 @@ export async function snapshotSave(args: SnapshotSaveArgs): Promise<void> {
   if (existing?.isDirectory()) throw new UsageError(`${args.file} is a directory: give the snapshot's file name`);
   if (!(await stat(dirname(target)).catch(() => undefined))?.isDirectory()) throw new UsageError(`the directory ${dirname(target)} does not exist`);
 
-  const { client } = connect(args);
+  const { client } = await connect(args);
   const stop = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -40,7 +40,7 @@ export async function apply(args: ApplyArgs): Promise<void> {
   if (args.fieldManager !== undefined && args.fieldManager.trim() === '') throw new UsageError('--field-manager needs a name');
   const manifests = await readManifests(args.filename);
   if (manifests.length === 0) throw new Error(`no objects passed to apply (read ${args.filename.join(', ')})`);
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   let failed = 0;
   let conflicts = 0;
   try {

@@ -54,7 +54,7 @@ export async function backup(args: BackupArgs): Promise<void> {
   const vmName = vmNameFromKindAndName('backup', args.kind, args.name);
   const manifest = backupManifest(vmName, args, new Date());
   const timeoutMs = args.timeout !== undefined ? durationFlag('--timeout', args.timeout) : undefined;
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   const namespace = settings.namespace;
   // A VM that does not exist is the user's mistake to hear about now, not a Backup to fail later.
   await client.get<VirtualMachine>('vm', vmName, { namespace });

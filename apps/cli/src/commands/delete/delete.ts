@@ -27,7 +27,7 @@ export interface DeleteArgs extends GlobalArgs {
 export async function deleteObjects(args: DeleteArgs): Promise<void> {
   checkUsage(args);
   const timeoutMs = durationFlag('--timeout', args.timeout);
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   try {
     const targets = await findTargets(client, args, settings.namespace);
     if (targets.length === 0) {

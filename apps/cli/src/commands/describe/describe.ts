@@ -25,7 +25,7 @@ export interface DescribeArgs extends GlobalArgs {
 
 export async function describe(args: DescribeArgs): Promise<void> {
   const kind = resolveKind(args.kind);
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   try {
     const namespace = kind.namespaced ? settings.namespace : undefined;
     const obj = await client.get(kind, args.name, { namespace });

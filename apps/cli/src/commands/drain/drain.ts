@@ -32,7 +32,7 @@ export async function drain(args: DrainArgs): Promise<void> {
   const timeoutMs = durationFlag('--timeout', args.timeout);
   if (args.gracePeriod !== undefined && !(Number.isInteger(args.gracePeriod) && args.gracePeriod >= 0))
     throw new UsageError('--grace-period must be a whole number of seconds ≥ 0');
-  const { client } = connect(args);
+  const { client } = await connect(args);
   const onNode = new Informer<VirtualMachine>(client, 'vm', { fieldSelector: `spec.nodeName=${args.node}` });
   try {
     const changed = await setUnschedulable(client, args.node, true);

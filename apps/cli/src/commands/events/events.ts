@@ -29,7 +29,7 @@ export async function events(args: EventsArgs): Promise<void> {
   const output = parseOutputFormat(args.output);
   const types = eventTypes(args.types);
   const subjectRef = args.for !== undefined ? forReference(args.for) : undefined;
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   // Events about a cluster-scoped object are kept in some namespace ("default"): look in all.
   const namespace = args.allNamespaces || (subjectRef && !subjectRef.kind.namespaced) ? undefined : settings.namespace;
   const subject: EventSubject | undefined = subjectRef && { ...subjectRef, namespace: subjectRef.kind.namespaced ? settings.namespace : undefined };

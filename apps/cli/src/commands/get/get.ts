@@ -6,7 +6,6 @@ import { connect } from '../../connect.js';
 import { formatColumns } from '../../output/columns.js';
 import { objectTable } from '../../output/object-table.js';
 import { isTableOutput, parseOutputFormat, type OutputFormat } from '../../output/output-format.js';
-import { formatObjects } from '../../output/print-objects.js';
 import { tableView } from '../../output/table-view.js';
 import { serverErrorLine } from '../../report-error.js';
 import type { GetArgs, GetTarget } from './args.js';
@@ -17,7 +16,7 @@ export async function get(args: GetArgs): Promise<void> {
   if (args.names.length > 0 && (args.selector || args.fieldSelector)) throw new UsageError('names and selectors cannot be combined');
   if (args.watch && args.names.length > 1) throw new UsageError('watch is only supported on a single object or on a list');
   const output = parseOutputFormat(args.output);
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   const target: GetTarget = {
     kind,
     namespace: kind.namespaced && !args.allNamespaces ? settings.namespace : undefined,
@@ -56,6 +55,8 @@ async function printTable(client: ShoalClient, target: GetTarget, args: GetArgs)
 }
 
 async function printObjects(client: ShoalClient, target: GetTarget, args: GetArgs, format: Exclude<OutputFormat, 'table' | 'wide'>): Promise<number> {
+  // Loaded here: it brings the YAML library, which the table (the common case) does not need.
+  const { formatObjects } = await import('../../output/print-objects.js');
   if (target.names.length === 0) {
     const list = await client.listAll(target.kind, { namespace: target.namespace, labelSelector: target.labelSelector, fieldSelector: target.fieldSelector });
     if (list.items.length === 0 && format === 'name') process.stderr.write(`${noResources(target)}\n`);

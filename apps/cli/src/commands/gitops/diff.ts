@@ -48,7 +48,7 @@ async function unifiedDiff(dir: string, label: string, before: string, after: st
 }
 
 export async function gitopsDiff(args: GitopsDiffArgs): Promise<void> {
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   const namespace = settings.namespace;
   const work = await mkdtemp(join(tmpdir(), 'shoalctl-diff-'));
   let checkout: Awaited<ReturnType<typeof checkoutRevision>> | undefined;

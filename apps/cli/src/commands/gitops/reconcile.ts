@@ -30,7 +30,7 @@ async function request(client: ShoalClient, kind: KindName, name: string, namesp
 }
 
 export async function gitopsReconcile(args: GitopsReconcileArgs): Promise<void> {
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   const namespace = settings.namespace;
   const deadline = Date.now() + args.timeout * 1000;
   try {

@@ -22,7 +22,7 @@ export async function logs(args: LogsArgs): Promise<void> {
   const name = vmNameFromReference('logs', args.vm);
   if (!Number.isInteger(args.tail) || args.tail < -1) throw new UsageError(`--tail must be a whole number of lines (-1 for all), got ${args.tail}`);
   const kind = resolveKind('VirtualMachine');
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
 
   const stop = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;

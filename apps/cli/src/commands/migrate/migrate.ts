@@ -71,7 +71,7 @@ export async function migrate(args: MigrateArgs): Promise<void> {
   const vmName = vmNameFromKindAndName('migrate', args.kind, args.name);
   const manifest = migrationManifest(vmName, args);
   const timeoutMs = args.timeout !== undefined ? durationFlag('--timeout', args.timeout) : undefined;
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   const namespace = settings.namespace;
   try {
     // A VM that does not exist is the user's mistake to hear about now, not a Migration to fail later.

@@ -23,7 +23,7 @@ export interface PlaceArgs extends GlobalArgs {
 }
 
 export async function place(args: PlaceArgs): Promise<void> {
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   try {
     const vm = args.filename
       ? await admitManifest(client, args.filename, settings.namespace)

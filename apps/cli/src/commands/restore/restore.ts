@@ -38,7 +38,7 @@ export function restoreManifest(args: Pick<RestoreArgs, 'backup' | 'vm' | 'as' |
 
 export async function restore(args: RestoreArgs): Promise<void> {
   const timeoutMs = args.timeout !== undefined ? durationFlag('--timeout', args.timeout) : undefined;
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   const namespace = settings.namespace;
   const backup = await client.get<Backup>('backup', args.backup, { namespace });
   const created = await client.create<Restore>('restore', restoreManifest(args, backup), { namespace });

@@ -21,7 +21,7 @@ interface NodeRow {
 }
 
 export async function topNodes(args: TopNodesArgs): Promise<void> {
-  const { client } = connect(args);
+  const { client } = await connect(args);
   try {
     const [metrics, nodes] = await Promise.all([
       listNodeMetrics(client, { labelSelector: args.selector }),

@@ -20,7 +20,7 @@ interface VmRow {
 }
 
 export async function topVms(args: TopVmsArgs): Promise<void> {
-  const { client, settings } = connect(args);
+  const { client, settings } = await connect(args);
   const namespace = args.allNamespaces ? undefined : settings.namespace;
   try {
     const [metrics, vms] = await Promise.all([

@@ -21,7 +21,7 @@ export function clientVersion(): string {
 export async function version(args: VersionArgs): Promise<void> {
   process.stdout.write(`Client Version: ${clientVersion()}\n`);
   if (args.client) return;
-  const { client } = connect(args);
+  const { client } = await connect(args);
   try {
     const v = await client.request<ServerVersion>('GET', '/version');
     process.stdout.write(`Server Version: ${v.gitVersion ?? v.version ?? JSON.stringify(v)}\n`);
