@@ -143,6 +143,31 @@ test('every mutating request is one entry with who, verb, object and result; rea
   });
 });
 
+test('a bulk bind is one entry for the request and one per VM, each with its own outcome, under the same requestID', async () => {
+  assert.equal((await api('POST', VMS, vm('bulk-1'))).status, 201);
+  const before = (await entries()).length;
+  const res = await api('POST', '/apis/shoal.dev/v1alpha1/bindings', {
+    apiVersion: 'shoal.dev/v1alpha1',
+    kind: 'BindingList',
+    items: [
+      { metadata: { namespace: 'default', name: 'bulk-1' }, target: { name: 'n1' } },
+      { metadata: { namespace: 'default', name: 'bulk-missing' }, target: { name: 'n1' } },
+    ],
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const added = (await waitForEntries(before + 3)).slice(before);
+  const id = res.headers['audit-id'];
+  assert.ok(added.every((e) => e.requestID === id));
+  assert.deepEqual(
+    added.map((e) => [e.verb, e.resource, e.subresource, e.namespace, e.name, e.code, e.reason]),
+    [
+      ['create', 'bindings', undefined, undefined, undefined, 200, undefined],
+      ['create', 'virtualmachines', 'binding', 'default', 'bulk-1', 201, undefined],
+      ['create', 'virtualmachines', 'binding', 'default', 'bulk-missing', 404, 'NotFound'],
+    ],
+  );
+});
+
 test('concurrent writes are appended whole and in one chain', async () => {
   const before = (await entries()).length;
   const answers = await Promise.all(Array.from({ length: 40 }, (_, n) => api('POST', VMS, vm(`many-${n}`))));

@@ -15,6 +15,7 @@ import { API_VERSION, type KindInfo, type Status } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
 import { parseBinding, parseBindingList } from '../registry/binding.js';
 import { isDryRun } from '../registry/dry-run.js';
+import { auditItems } from '../audit/audit-requests.js';
 import { BINDING_LIST_SCHEMA_ID, BINDING_RESULTS_SCHEMA_ID, BINDING_SCHEMA_ID } from '../schemas-openapi.js';
 import { objectPathParams } from './resources.js';
 
@@ -81,6 +82,19 @@ export async function vmBindingRoutes(app: FastifyInstance, opts: VmBindingRoute
       const bindings = parseBindingList(vmKind, req.body);
       const outcomes = await opts.service.bindMany(vmKind, bindings, { dryRun: isDryRun(req.query.dryRun) });
       const results = outcomes.map((err) => (err ? err.toStatus() : BINDING_SUCCEEDED));
+      auditItems(
+        req,
+        bindings.map(({ namespace, name }, i) => ({
+          apiGroup: vmKind.group,
+          apiVersion: vmKind.version,
+          resource: vmKind.plural,
+          subresource: 'binding',
+          namespace,
+          name,
+          code: results[i]!.code!,
+          ...(outcomes[i] ? { reason: outcomes[i]!.reason } : {}),
+        })),
+      );
       return reply.code(200).send({ apiVersion: API_VERSION, kind: 'BindingResults', results });
     },
   });
