@@ -108,9 +108,7 @@ export class ResourceService {
   }
 
   private async load(s: Scope): Promise<StoredObject> {
-    const found = await this.store.get(this.key(s));
-    if (!found) throw notFound(target(s.kind, s.name));
-    return found;
+    return (await this.store.get(this.key(s))) ?? missing(s);
   }
 
   async get(s: Scope): Promise<KubeObject> {
@@ -214,7 +212,7 @@ export class ResourceService {
       // a conflict, retried from etcd, never a lost write — and a patch costs no read of etcd.
       // Not for a dry run (no swap would catch a stale copy) nor a JSON patch that tests the version.
       const fromCache = attempt === 0 && !opts.dryRun && !(pinned && Array.isArray(patch));
-      const current = fromCache ? await this.cachedOrLoad(s, pinnedVersion(patch)) : await this.load(s);
+      const current = (fromCache ? await this.cachedOrStored(s, pinnedVersion(patch)) : await this.load(s)) ?? missing(s);
       const patched = applyPatch(cloneJson(current.object), type, patch) as KubeObject;
       checkResourceVersionPrecondition(s.kind, s.name, patched?.metadata?.resourceVersion, current.object);
       try {
@@ -352,7 +350,9 @@ export class ResourceService {
     const bind = strategyFor(kind).bind;
     if (!bind) throw new ApiError(405, 'MethodNotAllowed', `${kind.plural} have no binding subresource`);
     const outcomes: (ApiError | undefined)[] = new Array(bindings.length).fill(undefined);
-    const currents = await Promise.all(bindings.map((b) => this.bindTarget(kind, b.namespace, b.name, b.binding.metadata?.resourceVersion)));
+    const currents = await Promise.all(
+      bindings.map((b) => this.cachedOrStored({ kind, namespace: b.namespace, name: b.name }, b.binding.metadata?.resourceVersion)),
+    );
     let pending = bindings.map((_, i) => i);
     const now = new Date();
     for (let attempt = 0; pending.length; attempt++) {
@@ -383,21 +383,15 @@ export class ResourceService {
   }
 
   /**
-   * The object as the watch cache holds it, to write against with a compare-and-swap; from etcd
-   * when the cache has none or is older than the version the caller names (a precondition must
-   * be judged on that version or a newer one, never on an older copy).
+   * The object as the watch cache holds it, to write against with a compare-and-swap (patches,
+   * binds); from etcd when the cache has none or is older than the version the caller names (a
+   * precondition must be judged on that version or a newer one, never on an older copy).
+   * Undefined when etcd has no such object either.
    */
-  private async cachedOrLoad(s: Scope, pinned: string | undefined): Promise<StoredObject> {
+  private async cachedOrStored(s: Scope, pinned: string | undefined): Promise<StoredObject | undefined> {
     const cached = this.cache.getStored(s.kind, s.namespace, s.name);
     if (cached && !(pinned && /^\d+$/.test(pinned) && Number(pinned) > cached.revision)) return cached;
-    return this.load(s);
-  }
-
-  /** The object to judge a bind on: the watch cache's copy, unless it has none or is older than the version the bind names. */
-  private async bindTarget(kind: KindInfo, namespace: string, name: string, pinned: string | undefined): Promise<StoredObject | undefined> {
-    const cached = this.cache.getStored(kind, namespace, name);
-    if (cached && !(pinned && /^\d+$/.test(pinned) && Number(pinned) > cached.revision)) return cached;
-    return this.store.get(objectKeyPath(kind, namespace, name));
+    return this.store.get(this.key(s));
   }
 
   /** One transaction of binds; answers the indices to judge again (all of them when it failed), with `currents` updated from etcd's answer. */
@@ -452,6 +446,10 @@ export class ResourceService {
       }
     }
   }
+}
+
+function missing(s: Scope): never {
+  throw notFound(target(s.kind, s.name));
 }
 
 interface PendingBind {

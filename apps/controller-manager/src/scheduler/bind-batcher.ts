@@ -13,7 +13,7 @@
  * batcher bind one VM at a time through each VM's binding subresource from then on — what a
  * scheduler allowed only `virtualmachines/binding`, perhaps in a few namespaces, can do.
  */
-import { ApiError, type BindingResult } from '@shoal/api';
+import { ApiError, type BindingResult, type Status } from '@shoal/api';
 import type { BulkBind, ShoalClient } from '@shoal/client';
 
 export interface BindBatcherOptions {
@@ -74,7 +74,8 @@ export class BindBatcher {
     batch.forEach((w, i) => {
       const result = results[i];
       if (result?.status === 'Success') w.resolve();
-      else w.reject(result ? failure(result) : new ApiError(500, 'InternalError', 'the server answered fewer results than binds'));
+      // A failed item's result is the Status its single bind would have answered.
+      else w.reject(result ? ApiError.fromStatus(result as Status) : new ApiError(500, 'InternalError', 'the server answered fewer results than binds'));
     });
   }
 
@@ -85,8 +86,4 @@ export class BindBatcher {
       ),
     );
   }
-}
-
-function failure(result: BindingResult): ApiError {
-  return new ApiError(result.code, (result.reason ?? 'InternalError') as ApiError['reason'], result.message ?? '', result.details as ApiError['details']);
 }
