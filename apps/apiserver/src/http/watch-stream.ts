@@ -101,7 +101,7 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
       let json: string;
       if (change && change.object === object) {
         if (lastSerialised?.change !== change) lastSerialised = { change };
-        json = lastSerialised[o.table ? 'table' : 'plain'] ??= render(object);
+        json = o.table ? (lastSerialised.table ??= render(object)) : (lastSerialised.plain ??= change.objectJson ?? render(object));
       } else json = render(object);
       write(line(type, json));
     },

@@ -6,6 +6,7 @@
 import { gone, type FieldRequirement, type KindInfo, type KubeObject, type Selector } from '@shoal/api';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { WatchCache } from '../storage/watch-cache.js';
+import type { StoredObject } from '../storage/stored-value.js';
 import { listPrefix, objectKeyPath } from '../storage/keys.js';
 import { awaitCacheRevision } from './cache-revision.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
@@ -20,22 +21,35 @@ export interface ListQuery {
   resourceVersion?: string;
 }
 
+/** A list as read: the stored objects, each with its revision (and JSON when at hand), in key order. */
+export interface StoredList {
+  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  items: StoredObject[];
+}
+
 /** Objects fetched from etcd per round trip when paging a selective list. */
 const LIST_CHUNK = 500;
 
 /** Whole lists come from memory, after the cache has caught up with etcd (a consistent read). */
-export async function listFromCache(store: ObjectStore, cache: WatchCache, kind: KindInfo, q: ListQuery, matches: (o: KubeObject) => boolean) {
+export async function listFromCache(
+  store: ObjectStore,
+  cache: WatchCache,
+  kind: KindInfo,
+  q: ListQuery,
+  matches: (o: KubeObject) => boolean,
+): Promise<StoredList> {
   let atLeast = 0;
   if (q.resourceVersion === undefined || q.resourceVersion === '') atLeast = await store.currentRevision();
   else if (q.resourceVersion !== '0') atLeast = Number(q.resourceVersion);
   await awaitCacheRevision(cache, atLeast);
   const revision = cache.revision;
-  const items: KubeObject[] = [];
-  for (const { object } of cache.objects(kind)) {
+  const items: StoredObject[] = [];
+  for (const stored of cache.objects(kind)) {
+    const { object } = stored;
     if (q.namespace && object.metadata.namespace !== q.namespace) continue;
-    if (matches(object)) items.push(object);
+    if (matches(object)) items.push(stored);
   }
-  items.sort((a, b) => cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || cmp(a.metadata.name!, b.metadata.name!));
+  items.sort(({ object: a }, { object: b }) => cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || cmp(a.metadata.name!, b.metadata.name!));
   return { metadata: { resourceVersion: String(revision) }, items };
 }
 
@@ -43,14 +57,14 @@ export async function listFromCache(store: ObjectStore, cache: WatchCache, kind:
  * Paged lists read etcd at one revision for every page, so a client paging through 50,000
  * objects sees one consistent snapshot. Selectors are applied per chunk until the page is full.
  */
-export async function listFromEtcd(store: ObjectStore, kind: KindInfo, q: ListQuery, matches: (o: KubeObject) => boolean) {
+export async function listFromEtcd(store: ObjectStore, kind: KindInfo, q: ListQuery, matches: (o: KubeObject) => boolean): Promise<StoredList> {
   const prefix = listPrefix(kind, q.namespace);
   const limit = q.limit && q.limit > 0 ? q.limit : Infinity;
   let revision = 0;
   let startAfter: string | undefined;
   if (q.continueToken) ({ revision, startAfter } = decodeContinue(q.continueToken, prefix));
   else if (q.resourceVersion && q.resourceVersion !== '0') revision = Number(q.resourceVersion);
-  const items: KubeObject[] = [];
+  const items: StoredObject[] = [];
   const selective = q.labels.length > 0 || q.fields.length > 0;
   let more = true;
   let remaining = 0;
@@ -61,10 +75,10 @@ export async function listFromEtcd(store: ObjectStore, kind: KindInfo, q: ListQu
       revision = page.revision;
       more = page.more;
       remaining = page.remaining;
-      for (const { object } of page.items) {
+      for (const stored of page.items) {
         if (items.length >= limit) break;
-        startAfter = keyOf(kind, object);
-        if (matches(object)) items.push(object);
+        startAfter = keyOf(kind, stored.object);
+        if (matches(stored.object)) items.push(stored);
       }
       // A page cut short by the limit leaves the rest of the chunk for the next call.
       if (items.length >= limit && page.items.length && keyOf(kind, page.items[page.items.length - 1]!.object) !== startAfter) more = true;

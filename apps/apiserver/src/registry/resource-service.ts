@@ -46,7 +46,7 @@ import { applyConfiguration, recordUpdate } from './apply/field-manager.js';
 import { keepTimesOfUnchangedWrite } from './apply/managed-fields.js';
 import { checkConfiguration } from './apply/config-check.js';
 import { isApplyConflict } from './apply/conflicts.js';
-import { listFromCache, listFromEtcd, type ListQuery } from './resource-list.js';
+import { listFromCache, listFromEtcd, type ListQuery, type StoredList } from './resource-list.js';
 import { checkResourceVersionParam } from './resource-version.js';
 import { ResourceWatch, type WatchRequest, type WatchSink } from './resource-watch.js';
 
@@ -116,11 +116,16 @@ export class ResourceService {
   }
 
   async list(kind: KindInfo, q: ListQuery): Promise<KubeList> {
+    const { metadata, items } = await this.listStored(kind, q);
+    return { apiVersion: kind.apiVersion, kind: kind.listKind, metadata, items: items.map((s) => s.object) };
+  }
+
+  /** A list as stored objects, which a response can write out from their stored JSON (list-response.ts). */
+  listStored(kind: KindInfo, q: ListQuery): Promise<StoredList> {
     checkResourceVersionParam(q.resourceVersion);
     const matches = (o: KubeObject) => matchesSelector(q.labels, o.metadata.labels) && matchesFields(q.fields, o);
-    const listKind = { apiVersion: kind.apiVersion, kind: kind.listKind };
-    if (!q.limit && !q.continueToken) return { ...listKind, ...(await listFromCache(this.store, this.cache, kind, q, matches)) };
-    return { ...listKind, ...(await listFromEtcd(this.store, kind, q, matches)) };
+    if (!q.limit && !q.continueToken) return listFromCache(this.store, this.cache, kind, q, matches);
+    return listFromEtcd(this.store, kind, q, matches);
   }
 
   /**

@@ -12,6 +12,7 @@ import { parseDeleteOptions } from '../registry/delete-options.js';
 import { isDryRun } from '../registry/dry-run.js';
 import { fieldManagerOf, forceOf, type OptionsKind } from '../registry/apply/manager-options.js';
 import { streamWatch } from '../http/watch-stream.js';
+import { sendList } from '../http/list-response.js';
 import { toTable, wantsTable, type IncludeObject } from '../http/table.js';
 import { DELETE_OPTIONS_SCHEMA_ID } from '../schemas-openapi.js';
 
@@ -160,7 +161,7 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
           service,
         });
       }
-      const list = await service.list(kind, {
+      const list = await service.listStored(kind, {
         namespace,
         labels,
         fields,
@@ -169,7 +170,14 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
         resourceVersion: req.query.resourceVersion,
       });
       const include = includeOf(req);
-      return include ? toTable(kind, list.items, list.metadata, include) : list;
+      if (include)
+        return toTable(
+          kind,
+          list.items.map((s) => s.object),
+          list.metadata,
+          include,
+        );
+      return sendList(reply, kind, list);
     };
 
     app.get(collection, {

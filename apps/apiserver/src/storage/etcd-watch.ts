@@ -4,7 +4,7 @@
  */
 import type { Etcd3, IKeyValue, IWatchCreateRequest, IWatchResponse } from 'etcd3';
 import type { KubeObject } from '@shoal/api';
-import { StoredValue, type StoredObject } from './stored-value.js';
+import { answerJson, StoredValue, type StoredObject } from './stored-value.js';
 import type { Change, ChangeType } from './watch-filter.js';
 
 export interface EtcdWatchHandlers {
@@ -56,6 +56,13 @@ export class EtcdChange implements Change {
 
   get previous(): KubeObject | undefined {
     return this.before?.object;
+  }
+
+  /** `object` as JSON, written from the stored JSON when at hand rather than serialised. */
+  get objectJson(): string {
+    const { stored } = this;
+    if (stored instanceof StoredValue) return stored.answer(this.revision);
+    return this.type === 'DELETED' ? JSON.stringify(this.object) : answerJson(stored);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { IKeyValue } from 'etcd3';
 import type { KubeObject } from '@shoal/api';
+import { metadataEnd, withResourceVersionAt } from './stored-json.js';
 
 export interface StoredObject {
   object: KubeObject;
@@ -17,6 +18,13 @@ export function decode(kv: IKeyValue): StoredObject {
   const revision = Number(kv.mod_revision);
   const json = kv.value.toString();
   return { object: parseStored(json, revision), revision, json };
+}
+
+/** The object as the API answers with it: from its stored JSON when at hand, so without parsing or serialising it. */
+export function answerJson(s: StoredObject): string {
+  if (s instanceof StoredValue) return s.answer();
+  const end = s.json === undefined ? -1 : metadataEnd(s.json);
+  return end < 0 ? JSON.stringify(s.object) : withResourceVersionAt(s.json!, end, s.revision);
 }
 
 function parseStored(json: string, revision: number): KubeObject {
@@ -38,6 +46,8 @@ function parseStored(json: string, revision: number): KubeObject {
 export class StoredValue implements StoredObject {
   readonly json: string;
   private parsed: KubeObject | undefined;
+  /** Where metadata closes in `json` (stored-json.ts), once something asked; -1: not found. */
+  private metadataEnd: number | undefined;
 
   /** `known`: the parsed form of `value`, when the caller already has it (this apiserver wrote it). */
   constructor(
@@ -57,6 +67,15 @@ export class StoredValue implements StoredObject {
   /** This value is known to be `object` (this apiserver wrote it): take it instead of parsing, unless already parsed. */
   adopt(object: KubeObject): void {
     this.parsed ??= object;
+  }
+
+  /** The object as the API answers with it (see answerJson); `revision`: another resourceVersion (a deletion's). */
+  answer(revision = this.revision): string {
+    this.metadataEnd ??= metadataEnd(this.json);
+    if (this.metadataEnd >= 0) return withResourceVersionAt(this.json, this.metadataEnd, revision);
+    return JSON.stringify(
+      revision === this.revision ? this.object : { ...this.object, metadata: { ...this.object.metadata, resourceVersion: String(revision) } },
+    );
   }
 
   /** Drops the parsed form; the next read parses the JSON again (into a new object). */

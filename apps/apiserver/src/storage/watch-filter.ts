@@ -21,6 +21,8 @@ export interface Change {
   /** The object before this change, when there was one. */
   previous?: KubeObject;
   revision: number;
+  /** `object` as the API's JSON, when the change can give it more cheaply than serialising `object`. */
+  readonly objectJson?: string;
 }
 
 /** What a watcher with this filter should be told about a change, if anything. */
