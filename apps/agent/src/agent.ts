@@ -186,7 +186,8 @@ export class Agent {
       nodeName: o.nodeName,
       leaseDurationSeconds: o.leaseDurationSeconds,
       renewIntervalMs: (o.leaseDurationSeconds * 1000) / RENEWALS_PER_LEASE,
-      heartbeatFile,
+      // Simulated VMs have no supervisor to read it: 1,000 simulated nodes would touch it ~100 times a second.
+      heartbeatFile: o.runtime === 'qemu' ? heartbeatFile : undefined,
       clock: this.clock,
       onRenewed: (endedStale) => {
         if (endedStale) o.log.warn({ fenceTimeoutSeconds: this.fenceTimeoutSeconds }, 'lease renewed after a stale period: relisting VMs before acting again');

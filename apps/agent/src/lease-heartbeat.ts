@@ -14,7 +14,8 @@ export interface HeartbeatOptions {
   nodeName: string;
   leaseDurationSeconds: number;
   renewIntervalMs: number;
-  heartbeatFile: string;
+  /** The file the VM supervisors watch; none where no supervisor runs (the simulated runtime). */
+  heartbeatFile?: string;
   clock: FenceClock;
   /** After each successful renewal; `endedStale` when it ended a stale period (see FenceClock). */
   onRenewed?: (endedStale: boolean) => void;
@@ -66,8 +67,10 @@ export class LeaseHeartbeat {
     // The file's mtime is the renewal's renewTime, not the moment the answer came: the earlier
     // instant, which is what the health controller counts from too. 'a' creates it if missing
     // without truncating anything.
-    await writeFile(this.o.heartbeatFile, '', { flag: 'a' });
-    await utimes(this.o.heartbeatFile, started, started);
+    if (this.o.heartbeatFile) {
+      await writeFile(this.o.heartbeatFile, '', { flag: 'a' });
+      await utimes(this.o.heartbeatFile, started, started);
+    }
     const endedStale = this.o.clock.renewed(started.getTime(), Date.now());
     this.o.log.debug?.({ renewTime: spec.renewTime }, 'lease renewed');
     this.o.onRenewed?.(endedStale);

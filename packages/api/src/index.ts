@@ -33,3 +33,4 @@ export * from './backup-schedules.js';
 export * from './gitops.js';
 export * from './usage-metrics.js';
 export * from './clone-json.js';
+export * from './json-equal.js';

@@ -6,10 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type ClusterRole, type ClusterRoleBinding, type PolicyRule, type Role, type RoleBinding } from '@shoal/api';
-import { firstRefused, impersonatedUser, impersonationChecks, readImpersonationHeaders } from './impersonation.js';
+import { firstRefused, impersonatedUser, impersonationChecks, mentionsImpersonation, readImpersonationHeaders } from './impersonation.js';
 import { RbacAuthorizer, ruleAllows, type RbacSource } from './rbac-authorizer.js';
 import { requestAttributes } from './request-attributes.js';
 import { serviceAccountOf, type UserInfo } from './user.js';
+
+test('only a request with an Impersonate-* header, in any case, has its headers read for impersonation', () => {
+  assert.equal(mentionsImpersonation(['Host', 'x', 'Authorization', 'Bearer t', 'X-Impersonate-User', 'bob']), false);
+  assert.equal(mentionsImpersonation(['Host', 'x', 'Impersonate-User', 'bob']), true);
+  assert.equal(mentionsImpersonation(['IMPERSONATE-EXTRA-scopes', 'view']), true);
+  assert.equal(mentionsImpersonation(['impersonate-group', 'devs']), true, 'a group alone must still be read, to be refused');
+  assert.equal(mentionsImpersonation(undefined), true);
+});
 
 function refusal(fn: () => unknown): ApiError {
   try {

@@ -62,6 +62,18 @@ function decodeKey(key: string): string {
   }
 }
 
+/** Whether any header (Node's rawHeaders: name, value, name, ...) starts with "Impersonate-"; true when there are none to look at. */
+export function mentionsImpersonation(rawHeaders: string[] | undefined): boolean {
+  if (!rawHeaders) return true;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length >= IMPERSONATE_PREFIX.length && name.slice(0, IMPERSONATE_PREFIX.length).toLowerCase() === IMPERSONATE_PREFIX) return true;
+  }
+  return false;
+}
+
+const IMPERSONATE_PREFIX = 'impersonate-';
+
 /**
  * The impersonation a request asks for, from its headers as Node's `headersDistinct` gives
  * them (lower-case names, one array element per header line); undefined when it asks for none.

@@ -23,7 +23,7 @@ import { authenticateClientCertificate } from './client-certificate.js';
 import { NodeAuthorizer } from './node-authorizer.js';
 import { cachedRbacSource, RbacAuthorizer } from './rbac-authorizer.js';
 import { escalationCheck, type RoleLookup } from './escalation.js';
-import { firstRefused, impersonatedUser, impersonationChecks, readImpersonationHeaders } from './impersonation.js';
+import { firstRefused, impersonatedUser, impersonationChecks, mentionsImpersonation, readImpersonationHeaders } from './impersonation.js';
 import { requestAttributes, resourceWithSubresource, type RequestAttributes, type ResourceAttributes } from './request-attributes.js';
 import type { TokenAuthenticator } from './token-file.js';
 import { anonymousUser, authenticated, SYSTEM_AUTHENTICATED, SYSTEM_MASTERS, type UserInfo } from './user.js';
@@ -188,7 +188,8 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions, deps: Auth
     const requester = authenticate(req);
     req.authenticatedUser = requester;
     users.set(req, requester);
-    const asked = readImpersonationHeaders(distinctHeaders(req));
+    // Node builds headersDistinct (an object of every header) when first read: only for the rare request that impersonates.
+    const asked = mentionsImpersonation(req.raw.rawHeaders) ? readImpersonationHeaders(distinctHeaders(req)) : undefined;
     if (!asked) return;
     const refused = await firstRefused(impersonationChecks(asked), (attrs) => mayDo(requester, attrs));
     if (refused) {

@@ -5,7 +5,7 @@
  * in Kubernetes' order (Apply before Update, then oldest first, then by name), so the same
  * managers always encode to the same bytes and a write that changes nothing stores nothing.
  */
-import { canonicalJson, invalid, type KindInfo, type KubeObject, type ManagedFieldsEntry } from '@shoal/api';
+import { invalid, jsonEqual, type KindInfo, type KubeObject, type ManagedFieldsEntry } from '@shoal/api';
 import { FieldSet, FieldsV1Error } from './field-set.js';
 
 export type Operation = 'Apply' | 'Update';
@@ -133,7 +133,12 @@ export function capUpdateManagers(managers: Managers, max = MAX_UPDATE_MANAGERS)
   return out;
 }
 
-const withoutTime = (entries: readonly ManagedFieldsEntry[] | undefined) => canonicalJson((entries ?? []).map(({ time: _t, ...rest }) => rest));
+/** Whether two managedFields lists say the same but for their times. */
+function sameButTimes(a: readonly ManagedFieldsEntry[], b: readonly ManagedFieldsEntry[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!jsonEqual({ ...a[i], time: undefined }, { ...b[i], time: undefined })) return false;
+  return true;
+}
 
 /**
  * A write whose object ends as it was, but for the times of its managers, keeps the old times, so
@@ -144,7 +149,7 @@ const withoutTime = (entries: readonly ManagedFieldsEntry[] | undefined) => cano
 export function keepTimesOfUnchangedWrite(current: KubeObject, next: KubeObject): void {
   const { managedFields: before, ...restBefore } = current.metadata;
   const { managedFields: after, ...restAfter } = next.metadata;
-  if (!before || !after || withoutTime(before) !== withoutTime(after)) return;
-  if (canonicalJson({ ...current, metadata: restBefore }) !== canonicalJson({ ...next, metadata: restAfter })) return;
+  if (!before || !after || !sameButTimes(before, after)) return;
+  if (!jsonEqual({ ...current, metadata: restBefore }, { ...next, metadata: restAfter })) return;
   next.metadata.managedFields = before;
 }
