@@ -69,8 +69,7 @@ test('writes from elsewhere are parsed when read, with the resourceVersion etcd 
 
 test('updates and deletes reach watchers with the object before and after', async () => {
   const changes: Change[] = [];
-  const listener = (_kind: unknown, c: Change) => changes.push(c);
-  cache.on('change', listener);
+  const unsubscribe = cache.subscribe(vmKind, (c) => changes.push(c));
   try {
     const { object } = await service.create(vmKind, 'default', { metadata: { name: 'lifecycle' }, spec: {} }, strict);
     const patched = await service.patch({ kind: vmKind, namespace: 'default', name: 'lifecycle' }, 'merge', { metadata: { labels: { step: '2' } } }, strict);
@@ -87,6 +86,6 @@ test('updates and deletes reach watchers with the object before and after', asyn
     assert.ok(Number(mine[2]!.object.metadata.resourceVersion) > Number(patched.object.metadata.resourceVersion), 'a deletion carries its own revision');
     assert.equal(cache.getObject(vmKind, 'default', 'lifecycle'), undefined);
   } finally {
-    cache.off('change', listener);
+    unsubscribe();
   }
 });

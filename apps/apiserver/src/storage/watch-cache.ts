@@ -86,10 +86,8 @@ export interface WatchCacheOptions {
 }
 
 export declare interface WatchCache {
-  on(event: 'change', listener: (kind: KindInfo, change: Change) => void): this;
   on(event: 'reset', listener: () => void): this;
   on(event: 'connection', listener: (connected: boolean) => void): this;
-  on(event: 'revision', listener: (revision: number) => void): this;
 }
 
 export class WatchCache extends EventEmitter {
@@ -231,7 +229,6 @@ export class WatchCache extends EventEmitter {
     cache.window.push(change);
     if (change.revision > this.revision) this.revision = change.revision;
     this.routers.get(cache.kind.plural)?.route(change);
-    if (this.listenerCount('change')) this.emit('change', cache.kind, change);
     // What the key held before is history now, kept only in the window for resuming watches:
     // as JSON, not as the parsed object (a fraction of the memory; parsed again if replayed).
     if (before instanceof StoredValue) before.compact();
@@ -239,7 +236,6 @@ export class WatchCache extends EventEmitter {
 
   private advance(revision: number): void {
     if (revision > this.revision) this.revision = revision;
-    this.emit('revision', this.revision);
     if (this.revisionWaiters.length) {
       this.revisionWaiters = this.revisionWaiters.filter((w) => {
         if (w.revision > this.revision) return true;
