@@ -5,18 +5,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
 import { ApiError, kinds as loadKinds, type KubeObject } from '@shoal/api';
-import { startEtcd, type EtcdMember } from '@shoal/testing';
-import { ObjectStore } from '../storage/object-store.js';
-import { WatchCache } from '../storage/watch-cache.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { WatchCache } from '../storage/watch-cache.js';
 import { ResourceService } from '../registry/resource-service.js';
+import { startTestStorage, STRICT_WRITE as strict, type TestStorage } from '../test-support/storage.js';
 import { AdmissionChain } from './admission-chain.js';
 import type { AdmissionAttributes, MutatingAdmission, ValidatingAdmission } from './admission.js';
 
 const kinds = loadKinds();
 const vmKind = kinds.find('vm')!;
-const strict = { fieldValidation: 'Strict' as const, dryRun: false };
 
 test('mutating plugins run in order, then validating plugins in order, each in its turn; turns end with the attempt, last taken first', async () => {
   const log: string[] = [];
@@ -65,23 +63,16 @@ test('mutating plugins run in order, then validating plugins in order, each in i
   ]);
 });
 
-let member: EtcdMember;
-let etcd: Etcd3;
+let storage: TestStorage;
 let cache: WatchCache;
 let store: ObjectStore;
 
 before(async () => {
-  member = await startEtcd({ name: 'admission-order' });
-  etcd = new Etcd3({ hosts: member.endpoint });
-  store = new ObjectStore(etcd);
-  cache = new WatchCache(etcd, store, kinds.all, { windowSize: 100 });
-  await cache.start();
+  storage = await startTestStorage('admission-order');
+  store = storage.store;
+  cache = await storage.startCache(100);
 });
-after(async () => {
-  await cache?.stop();
-  etcd?.close();
-  await member?.stop();
-});
+after(() => storage?.stop());
 
 const vm = (name: string, spec: object = {}): KubeObject => ({
   apiVersion: 'shoal.dev/v1alpha1',

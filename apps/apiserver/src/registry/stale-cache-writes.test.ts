@@ -6,51 +6,38 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
 import { kinds as loadKinds, type KubeObject } from '@shoal/api';
-import { startEtcd, type EtcdMember } from '@shoal/testing';
-import { ObjectStore } from '../storage/object-store.js';
-import { WatchCache } from '../storage/watch-cache.js';
+import type { WatchCache } from '../storage/watch-cache.js';
+import { startTestStorage, STRICT_WRITE as strict, type TestStorage } from '../test-support/storage.js';
 import { ResourceService } from './resource-service.js';
 
 const kinds = loadKinds();
 const vmKind = kinds.find('vm')!;
 const nsKind = kinds.find('Namespace')!;
-const strict = { fieldValidation: 'Strict' as const, dryRun: false };
 
-let member: EtcdMember;
-let etcd: Etcd3;
+let storage: TestStorage;
 let staleCache: WatchCache;
 /** An apiserver whose cache stopped following etcd. */
 let stale: ResourceService;
 /** Another apiserver on the same etcd, writing behind its back. */
 let other: ResourceService;
-let otherCache: WatchCache;
 
 const scope = (name: string) => ({ kind: vmKind, namespace: 'default', name });
 const inEtcd = async (name: string) => (await other.get(scope(name))) as KubeObject & { spec: { nodeName?: string } };
 
 before(async () => {
-  member = await startEtcd({ name: 'stale-cache' });
-  etcd = new Etcd3({ hosts: member.endpoint });
-  const store = new ObjectStore(etcd);
-  otherCache = new WatchCache(etcd, store, kinds.all, { windowSize: 1000 });
-  await otherCache.start();
-  other = new ResourceService(store, otherCache);
+  storage = await startTestStorage('stale-cache');
+  const { store } = storage;
+  other = new ResourceService(store, await storage.startCache());
   await other.create(nsKind, undefined, { metadata: { name: 'default' } }, strict);
   for (const name of ['p', 'b', 'pinned'])
     await other.create(vmKind, 'default', { metadata: { name, labels: { v: '1' } }, spec: { resources: { vcpus: 1, memoryMiB: 128 } } }, strict);
-  staleCache = new WatchCache(etcd, store, kinds.all, { windowSize: 1000 });
-  await staleCache.start();
+  staleCache = await storage.startCache();
   stale = new ResourceService(store, staleCache);
   // From here on, this cache holds the objects as they were and never learns of a change.
   await staleCache.stop();
 });
-after(async () => {
-  await otherCache?.stop();
-  etcd?.close();
-  await member?.stop();
-});
+after(() => storage?.stop());
 
 const merge = (service: ResourceService, name: string, patch: unknown) => service.patch(scope(name), 'merge', patch, strict);
 

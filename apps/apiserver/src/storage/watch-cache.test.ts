@@ -1,39 +1,33 @@
 /** The watch cache against a real etcd: it holds what etcd holds, and takes this apiserver's own writes without parsing them again. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { kinds as loadKinds, type KubeObject } from '@shoal/api';
-import { startEtcd, waitFor, type EtcdMember } from '@shoal/testing';
-import { ObjectStore } from './object-store.js';
-import { WatchCache } from './watch-cache.js';
+import { waitFor } from '@shoal/testing';
+import type { ObjectStore } from './object-store.js';
+import type { WatchCache } from './watch-cache.js';
 import { ResourceService } from '../registry/resource-service.js';
+import { startTestStorage, STRICT_WRITE as strict, type TestStorage } from '../test-support/storage.js';
 import type { Change } from './watch-filter.js';
 
 const kinds = loadKinds();
 const vmKind = kinds.find('vm')!;
 const nsKind = kinds.find('Namespace')!;
-const strict = { fieldValidation: 'Strict' as const, dryRun: false };
 
-let member: EtcdMember;
+let storage: TestStorage;
 let etcd: Etcd3;
 let cache: WatchCache;
 let service: ResourceService;
 let store: ObjectStore;
 
 before(async () => {
-  member = await startEtcd({ name: 'cache' });
-  etcd = new Etcd3({ hosts: member.endpoint });
-  store = new ObjectStore(etcd);
-  cache = new WatchCache(etcd, store, kinds.all, { windowSize: 1000 });
-  await cache.start();
+  storage = await startTestStorage('cache');
+  ({ etcd, store } = storage);
+  cache = await storage.startCache();
   service = new ResourceService(store, cache);
   await service.create(nsKind, undefined, { metadata: { name: 'default' } }, strict);
 });
-after(async () => {
-  await cache?.stop();
-  etcd?.close();
-  await member?.stop();
-});
+after(() => storage?.stop());
 
 const caughtUp = async () => {
   const revision = await store.currentRevision();
