@@ -25,7 +25,7 @@ const DEFAULT_TIMEOUT_S = 1800;
  * one entry serves the whole fan-out; keeping no more means no encoded copy outlives that pass (a
  * cache keyed by every change kept one per change in the watch cache's window, as big as the objects).
  */
-let lastEncoded: { change: Change; lines: Map<string, Buffer> } | undefined;
+let lastEncoded: { change: Change; plain: Map<ChangeType, Buffer>; table: Map<ChangeType, Buffer> } | undefined;
 
 /**
  * Watch streams with lines queued, written once the current turn of the event loop is over. The
@@ -127,10 +127,10 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
     event(type: ChangeType, object: KubeObject, change?: Change) {
       if (closed) return;
       if (!change || change.object !== object) return write(line(type, render(object)));
-      if (lastEncoded?.change !== change) lastEncoded = { change, lines: new Map() };
-      const format = `${o.table ? 'table' : 'plain'} ${type}`;
-      let encoded = lastEncoded.lines.get(format);
-      if (!encoded) lastEncoded.lines.set(format, (encoded = line(type, o.table ? render(object) : (change.objectJson ?? render(object)))));
+      if (lastEncoded?.change !== change) lastEncoded = { change, plain: new Map(), table: new Map() };
+      const lines = o.table ? lastEncoded.table : lastEncoded.plain;
+      let encoded = lines.get(type);
+      if (!encoded) lines.set(type, (encoded = line(type, o.table ? render(object) : (change.objectJson ?? render(object)))));
       write(encoded);
     },
     fail(err: ApiError) {

@@ -3,7 +3,7 @@
  * has caught up (a consistent read that costs etcd one revision check), paged lists from etcd at
  * one revision for every page (a consistent snapshot however long the paging takes).
  */
-import { gone, type FieldRequirement, type KindInfo, type KubeObject, type Selector } from '@shoal/api';
+import { gone, type FieldRequirement, type KindInfo, type KubeObject, type ListMeta, type Selector } from '@shoal/api';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { WatchCache } from '../storage/watch-cache.js';
 import type { StoredObject } from '../storage/stored-value.js';
@@ -23,7 +23,7 @@ export interface ListQuery {
 
 /** A list as read: the stored objects, each with its revision (and JSON when at hand), in key order. */
 export interface StoredList {
-  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  metadata: ListMeta;
   items: StoredObject[];
 }
 

@@ -60,9 +60,7 @@ export class EtcdChange implements Change {
 
   /** `object` as JSON, written from the stored JSON when at hand rather than serialised. */
   get objectJson(): string {
-    const { stored } = this;
-    if (stored instanceof StoredValue) return stored.answer(this.revision);
-    return this.type === 'DELETED' ? JSON.stringify(this.object) : answerJson(stored);
+    return answerJson(this.stored, this.revision);
   }
 }
 

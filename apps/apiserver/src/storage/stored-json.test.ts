@@ -43,3 +43,13 @@ test('an object read from etcd answers with its resourceVersion and nothing else
     assert.deepEqual(JSON.parse(answerJson(stored)), { ...obj, metadata: { ...obj.metadata, resourceVersion: '77' } });
   }
 });
+
+test("a deletion's answer is the last object at the deletion's revision, from stored JSON or not", () => {
+  for (const json of [StoredForm.of(objects[0]!).value, '{ "kind": "K", "metadata": { "name": "spaced" } }']) {
+    const stored = decode({ key: Buffer.from('k'), value: Buffer.from(json), mod_revision: '5' } as never);
+    const answer = JSON.parse(answerJson(stored, 8));
+    assert.equal(answer.metadata.resourceVersion, '8');
+    assert.deepEqual({ ...answer, metadata: { ...answer.metadata, resourceVersion: '5' } }, stored.object);
+    assert.equal(stored.object.metadata.resourceVersion, '5', 'the stored object is left as it was');
+  }
+});

@@ -20,11 +20,19 @@ export function decode(kv: IKeyValue): StoredObject {
   return { object: parseStored(json, revision), revision, json };
 }
 
-/** The object as the API answers with it: from its stored JSON when at hand, so without parsing or serialising it. */
-export function answerJson(s: StoredObject): string {
-  if (s instanceof StoredValue) return s.answer();
+/**
+ * The object as the API answers with it, at resourceVersion `revision` (another than its own: a
+ * deletion's): from its stored JSON when at hand, so without parsing or serialising it.
+ */
+export function answerJson(s: StoredObject, revision = s.revision): string {
+  if (s instanceof StoredValue) return s.answer(revision);
   const end = s.json === undefined ? -1 : metadataEnd(s.json);
-  return end < 0 ? JSON.stringify(s.object) : withResourceVersionAt(s.json!, end, s.revision);
+  return end < 0 ? serialised(s, revision) : withResourceVersionAt(s.json!, end, revision);
+}
+
+/** The fallback when there is no stored JSON to write from: the parsed object serialised. */
+function serialised({ object, revision }: StoredObject, at: number): string {
+  return JSON.stringify(at === revision ? object : { ...object, metadata: { ...object.metadata, resourceVersion: String(at) } });
 }
 
 function parseStored(json: string, revision: number): KubeObject {
@@ -69,13 +77,10 @@ export class StoredValue implements StoredObject {
     this.parsed ??= object;
   }
 
-  /** The object as the API answers with it (see answerJson); `revision`: another resourceVersion (a deletion's). */
+  /** answerJson for this value, which remembers where its metadata ends. */
   answer(revision = this.revision): string {
     this.metadataEnd ??= metadataEnd(this.json);
-    if (this.metadataEnd >= 0) return withResourceVersionAt(this.json, this.metadataEnd, revision);
-    return JSON.stringify(
-      revision === this.revision ? this.object : { ...this.object, metadata: { ...this.object.metadata, resourceVersion: String(revision) } },
-    );
+    return this.metadataEnd < 0 ? serialised(this, revision) : withResourceVersionAt(this.json, this.metadataEnd, revision);
   }
 
   /** Drops the parsed form; the next read parses the JSON again (into a new object). */
