@@ -10,7 +10,7 @@
  * apiserver's certificate, is 502 BadGateway, a configuration fault between the two that no retry
  * mends, never passed on as the user's own 401 or 403.
  */
-import { Agent } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { AGENT_CLIENT_GROUP, ApiError, type Node } from '@shoal/api';
 
 export interface AgentTlsOptions {
@@ -21,12 +21,42 @@ export interface AgentTlsOptions {
   ca?: Buffer;
 }
 
-/** One connection pool for every agent, with the apiserver's credentials when it has them. */
-export function agentDispatcher(tls: AgentTlsOptions | undefined, connectTimeoutMs: number): Agent {
-  return new Agent({
-    connect: { timeout: connectTimeoutMs, ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}) },
-    keepAliveTimeout: 10_000,
-  });
+/** A request to an agent: undici's options, less the dispatcher, which is the pool's. */
+export type AgentRequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method' | 'dispatcher'> & { method?: Dispatcher.HttpMethod };
+
+/**
+ * One connection pool for every agent, with the apiserver's credentials when it has them. undici
+ * is loaded, and the pool made, at the first request to an agent: most apiservers serve logs and
+ * usage rarely, and undici's code is ~10 MiB of resident memory that they would carry for nothing.
+ */
+export class AgentConnections {
+  private pool: Promise<{ agent: Agent; request: typeof import('undici').request }> | undefined;
+
+  constructor(
+    private readonly tls: AgentTlsOptions | undefined,
+    private readonly connectTimeoutMs: number,
+  ) {}
+
+  async request(url: string | URL, options: AgentRequestOptions): Promise<Dispatcher.ResponseData> {
+    const { agent, request } = await (this.pool ??= this.open());
+    return request(url, { ...options, dispatcher: agent });
+  }
+
+  /** Closes the pool's connections, if it was ever made. */
+  async close(): Promise<void> {
+    await (await this.pool)?.agent.destroy();
+  }
+
+  private async open() {
+    // undici is CommonJS: its module object is the default export under every loader (tsx's too).
+    const { Agent, request } = (await import('undici')).default;
+    const tls = this.tls;
+    const agent = new Agent({
+      connect: { timeout: this.connectTimeoutMs, ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}) },
+      keepAliveTimeout: 10_000,
+    });
+    return { agent, request };
+  }
 }
 
 /** Where a node's agent is reached (Node.status.agentAddress), or a 503 saying why it cannot be. */

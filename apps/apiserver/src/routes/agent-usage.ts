@@ -4,16 +4,16 @@
  * VmUsageSummary schema, so a confused or hostile agent yields a 502 that names it, never a
  * malformed answer passed on.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ApiError, validateOptions, type Node, type VmUsage, type VmUsageSummary } from '@shoal/api';
-import { agentAddressOfNode, connectionError, refusedByAgent, type AgentTlsOptions } from './agent-connection.js';
+import { agentAddressOfNode, connectionError, type AgentConnections, refusedByAgent, type AgentTlsOptions } from './agent-connection.js';
 
 /** An agent's summary is a few hundred bytes per VM; anything far larger is not one. */
 const MAX_SUMMARY_BYTES = 16 * 1024 * 1024;
 
 export class AgentUsageReader {
   constructor(
-    private readonly agents: Dispatcher,
+    private readonly agents: AgentConnections,
     private readonly tls: AgentTlsOptions | undefined,
     private readonly timeoutMs: number,
   ) {}
@@ -24,8 +24,7 @@ export class AgentUsageReader {
     const address = agentAddressOfNode(node);
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(`${address.replace(/\/+$/, '')}/stats/vms`, {
-        dispatcher: this.agents,
+      res = await this.agents.request(`${address.replace(/\/+$/, '')}/stats/vms`, {
         headers: { accept: 'application/json' },
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,

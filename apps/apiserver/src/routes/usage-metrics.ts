@@ -33,7 +33,7 @@ import {
   type VmUsage,
 } from '@shoal/api';
 import type { ResourceService } from '../registry/resource-service.js';
-import { agentDispatcher, type AgentTlsOptions } from './agent-connection.js';
+import { AgentConnections, type AgentTlsOptions } from './agent-connection.js';
 import { AgentUsageReader } from './agent-usage.js';
 
 export interface UsageMetricsRoutesOptions {
@@ -62,8 +62,8 @@ export async function usageMetricsRoutes(app: FastifyInstance, opts: UsageMetric
   const vmKind = opts.kinds.find((k) => k.kind === 'VirtualMachine')!;
   const nodeKind = opts.kinds.find((k) => k.kind === 'Node')!;
   const timeoutMs = opts.agentTimeoutMs ?? 5_000;
-  const agents = agentDispatcher(opts.agentTls, timeoutMs);
-  app.addHook('onClose', async () => void (await agents.destroy()));
+  const agents = new AgentConnections(opts.agentTls, timeoutMs);
+  app.addHook('onClose', async () => agents.close());
   const reader = new AgentUsageReader(agents, opts.agentTls, timeoutMs);
   const list = async <T extends KubeObject>(kind: KindInfo, namespace: string | undefined, labelSelector: string | undefined) =>
     (await opts.service.list(kind, { namespace, labels: parseLabelSelector(labelSelector), fields: [], resourceVersion: '0' })).items as T[];

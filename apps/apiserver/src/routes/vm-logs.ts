@@ -11,11 +11,11 @@
  */
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ApiError, badRequest, type KindInfo, type KubeObject, type Node, type VirtualMachine } from '@shoal/api';
 import type { Scope } from '../registry/resource-service.js';
 import { objectPathParams } from './resources.js';
-import { agentAddressOfNode, agentDispatcher, connectionError, describe, refusedByAgent, type AgentTlsOptions } from './agent-connection.js';
+import { AgentConnections, agentAddressOfNode, connectionError, describe, refusedByAgent, type AgentTlsOptions } from './agent-connection.js';
 
 /** The one call this route needs from the resource service. */
 export interface ObjectReader {
@@ -58,9 +58,9 @@ export async function vmLogRoutes(app: FastifyInstance, opts: VmLogRoutesOptions
   if (!vmKind || !nodeKind) throw new Error('vm-logs: the VirtualMachine and Node kinds must be loaded');
   const readTimeoutMs = opts.readTimeoutMs ?? 30_000;
   // Connections to agents are separate from everything else the server does; closed with the app.
-  const agents = agentDispatcher(opts.agentTls, opts.connectTimeoutMs ?? 5_000);
+  const agents = new AgentConnections(opts.agentTls, opts.connectTimeoutMs ?? 5_000);
   app.addHook('onClose', async () => {
-    await agents.destroy();
+    await agents.close();
   });
 
   const gvk = { group: vmKind.group, version: vmKind.version, kind: vmKind.kind };
@@ -105,9 +105,8 @@ export async function vmLogRoutes(app: FastifyInstance, opts: VmLogRoutesOptions
 
       let upstream: Dispatcher.ResponseData;
       try {
-        upstream = await request(url, {
+        upstream = await agents.request(url, {
           method: 'GET',
-          dispatcher: agents,
           headers: { accept: 'text/plain, application/json' },
           signal: upstreamAbort.signal,
           // A followed console may be quiet for hours; a finished one should answer promptly.
