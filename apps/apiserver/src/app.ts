@@ -49,6 +49,8 @@ export interface AppOptions {
   maxRequestBytes?: number;
   /** Changes remembered per kind for watch resumption. */
   watchCacheSize?: number;
+  /** How often cached objects nothing read parsed go back to their JSON alone (WatchCache); 0: never. */
+  watchCacheCompactIntervalMs?: number;
   logger?: FastifyBaseLogger;
   /** With `ca` and `requestCert`, clients may authenticate with certificates (auth.clientCertificates). */
   https?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
@@ -92,7 +94,10 @@ function queryValidator(schema: object): ValidateFunction {
 export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const kinds = loadKinds().all;
   const store = new ObjectStore(opts.etcd);
-  const cache = new WatchCache(opts.etcd, store, kinds, { windowSize: opts.watchCacheSize ?? 20_000 });
+  const cache = new WatchCache(opts.etcd, store, kinds, {
+    windowSize: opts.watchCacheSize ?? 20_000,
+    compactUnreadEveryMs: opts.watchCacheCompactIntervalMs,
+  });
   const namespaceKind = loadKinds().find('Namespace')!;
   const [vmKind, quotaKind] = [loadKinds().find('VirtualMachine')!, loadKinds().find('ResourceQuota')!];
   const priority = new PriorityAdmission(storedPriorityClasses(store, cache, loadKinds().find('PriorityClass')!));

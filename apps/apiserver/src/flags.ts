@@ -21,6 +21,11 @@ export function apiserverFlags(args: string[], readConfig: (path: string) => obj
     .option('etcd-certfile', { type: 'string', describe: 'Client certificate for etcd' })
     .option('etcd-keyfile', { type: 'string', describe: 'Client key for etcd' })
     .option('watch-cache-size', { type: 'number', default: 20000, describe: 'Changes remembered per kind for watch resumption' })
+    .option('watch-cache-compact-interval', {
+      type: 'number',
+      default: 30,
+      describe: 'Seconds between sweeps that keep only the JSON of cached objects nothing read parsed since the last sweep (0: never)',
+    })
     .option('max-request-bytes', { type: 'number', default: 3 * 1024 * 1024, describe: 'Largest request body accepted' })
     .option('etcd-startup-timeout', { type: 'number', default: 60, describe: 'Seconds to wait for etcd at start-up' })
     .option('etcd-request-timeout', {
@@ -94,6 +99,7 @@ export function apiserverFlags(args: string[], readConfig: (path: string) => obj
         if (plain) throw new Error(`--etcd-cafile, --etcd-certfile and --etcd-keyfile need https:// etcd URLs, got "${plain}"`);
       }
       if (!(a['watch-cache-size'] >= 1)) throw new Error('--watch-cache-size must be at least 1');
+      if (!(a['watch-cache-compact-interval'] >= 0)) throw new Error('--watch-cache-compact-interval must be 0 (never) or a positive number of seconds');
       if (!(a['max-requests-per-second-per-user'] >= 0)) throw new Error('--max-requests-per-second-per-user must be 0 (no limit) or a positive number');
       if (a['rate-limit-burst'] !== undefined && !(a['rate-limit-burst'] >= 1)) throw new Error('--rate-limit-burst must be at least 1');
       if (!(a['etcd-request-timeout'] > 0)) throw new Error('--etcd-request-timeout must be a positive number of seconds');

@@ -88,6 +88,7 @@ try {
     logger: log,
     maxRequestBytes: argv['max-request-bytes'],
     watchCacheSize: argv['watch-cache-size'],
+    watchCacheCompactIntervalMs: argv['watch-cache-compact-interval'] * 1000,
     rateLimit: rateLimitOf(argv['max-requests-per-second-per-user'], argv['rate-limit-burst']),
     auditLogPath: argv['audit-log-path'],
     agentTls: agentClient,

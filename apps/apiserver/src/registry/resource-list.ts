@@ -30,7 +30,11 @@ export interface StoredList {
 /** Objects fetched from etcd per round trip when paging a selective list. */
 const LIST_CHUNK = 500;
 
-/** Whole lists come from memory, after the cache has caught up with etcd (a consistent read). */
+/**
+ * Whole lists come from memory, after the cache has caught up with etcd (a consistent read).
+ * Only selectors read the objects themselves: the namespace and the order come from each one's
+ * `namespace/name` in the cache, so a plain list parses nothing (it is written from stored JSON).
+ */
 export async function listFromCache(
   store: ObjectStore,
   cache: WatchCache,
@@ -43,14 +47,17 @@ export async function listFromCache(
   else if (q.resourceVersion !== '0') atLeast = Number(q.resourceVersion);
   await awaitCacheRevision(cache, atLeast);
   const revision = cache.revision;
-  const items: StoredObject[] = [];
-  for (const stored of cache.objects(kind)) {
-    const { object } = stored;
-    if (q.namespace && object.metadata.namespace !== q.namespace) continue;
-    if (matches(object)) items.push(stored);
+  const selective = q.labels.length > 0 || q.fields.length > 0;
+  const within = q.namespace && kind.namespaced ? `${q.namespace}/` : '';
+  const found: { namespace: string; name: string; stored: StoredObject }[] = [];
+  for (const [id, stored] of cache.entries(kind)) {
+    if (within && !id.startsWith(within)) continue;
+    if (selective && !matches(stored.object)) continue;
+    const slash = id.indexOf('/');
+    found.push({ namespace: slash < 0 ? '' : id.slice(0, slash), name: id.slice(slash + 1), stored });
   }
-  items.sort(({ object: a }, { object: b }) => cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || cmp(a.metadata.name!, b.metadata.name!));
-  return { metadata: { resourceVersion: String(revision) }, items };
+  found.sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
+  return { metadata: { resourceVersion: String(revision) }, items: found.map((f) => f.stored) };
 }
 
 /**

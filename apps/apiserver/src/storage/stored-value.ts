@@ -47,28 +47,33 @@ function parseStored(json: string, revision: number): KubeObject {
  * watching or listing, the cache's copy of an object this apiserver just wrote then becomes
  * that very object (see adopt) instead of a second parse of its JSON.
  *
- * The JSON is kept beside the parsed object, so a value that is no longer current (it only
- * serves watches resuming from the cache's window) can go back to its compact form (compact()):
- * a stored object's JSON is a fraction of the memory its parsed form takes.
+ * The JSON is kept beside the parsed object, so a value can go back to its compact form: one
+ * that is no longer current (it only serves watches resuming from the cache's window) at once
+ * (compact()), a current one that nothing has read parsed for a while at the watch cache's next
+ * sweep (compactIfUnread()). A stored object's JSON is about a third of the memory its parsed
+ * form takes, and lists and GETs answer from the JSON.
  */
 export class StoredValue implements StoredObject {
   readonly json: string;
   private parsed: KubeObject | undefined;
   /** Where metadata closes in `json` (stored-json.ts), once something asked; -1: not found. */
   private metadataEnd: number | undefined;
+  /** Something read the parsed form since the last compactIfUnread(). */
+  private read = false;
 
   /** `known`: the parsed form of `value`, when the caller already has it (this apiserver wrote it). */
   constructor(
     readonly revision: number,
-    value: Buffer,
+    value: Buffer | string,
     known?: KubeObject,
   ) {
     // As a string, not the received buffer: a slice would keep the whole gRPC message alive.
-    this.json = value.toString();
+    this.json = typeof value === 'string' ? value : value.toString();
     this.parsed = known;
   }
 
   get object(): KubeObject {
+    this.read = true;
     return (this.parsed ??= parseStored(this.json, this.revision));
   }
 
@@ -86,5 +91,13 @@ export class StoredValue implements StoredObject {
   /** Drops the parsed form; the next read parses the JSON again (into a new object). */
   compact(): void {
     this.parsed = undefined;
+  }
+
+  /** Drops the parsed form unless something read it since the last call; whether it did drop one. */
+  compactIfUnread(): boolean {
+    const dropped = !this.read && this.parsed !== undefined;
+    if (dropped) this.parsed = undefined;
+    this.read = false;
+    return dropped;
   }
 }

@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Etcd3 } from 'etcd3';
-import { kinds as loadKinds, type KubeObject } from '@shoal/api';
+import { kinds as loadKinds, parseLabelSelector, type KubeObject } from '@shoal/api';
 import { waitFor } from '@shoal/testing';
 import type { ObjectStore } from './object-store.js';
 import type { WatchCache } from './watch-cache.js';
@@ -82,4 +82,57 @@ test('updates and deletes reach watchers with the object before and after', asyn
   } finally {
     unsubscribe();
   }
+});
+
+test('objects nobody reads parsed go back to their JSON at a sweep; a plain list parses none of them, a selector parses what it reads', async () => {
+  // Two sweeps let go of everything earlier tests read: from here on, counts are this test's.
+  cache.compactUnread();
+  cache.compactUnread();
+  const created = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      service.create(vmKind, 'default', { metadata: { name: `sweep-${i}`, labels: { half: String(i % 2) } }, spec: {} }, strict),
+    ),
+  );
+  await caughtUp();
+  const held = (i: number) => cache.getObject(vmKind, 'default', `sweep-${i}`)!;
+  assert.equal(held(0), created[0]!.object, 'read once before the sweep');
+  assert.ok(cache.compactUnread() >= 39, 'the 39 unread ones at least are let go');
+  assert.equal(held(0), created[0]!.object, 'the one read since the last sweep kept its parsed form');
+  for (let i = 1; i < 40; i++) {
+    const again = held(i);
+    assert.notEqual(again, created[i]!.object, `sweep-${i} was parsed again`);
+    assert.deepEqual(again, created[i]!.object, `sweep-${i} reads the same after its compaction`);
+  }
+  assert.equal(cache.compactUnread(), 0, 'what was read since the last sweep is kept');
+  assert.ok(cache.compactUnread() >= 40, 'and let go at the next, unread since');
+
+  const plain = await service.listStored(vmKind, { namespace: 'default', labels: [], fields: [] });
+  assert.ok(plain.items.length >= 40);
+  assert.equal(cache.compactUnread(), 0, 'a list without selectors parsed nothing');
+
+  const selected = await service.listStored(vmKind, { namespace: 'default', labels: parseLabelSelector('half=1'), fields: [] });
+  assert.deepEqual(
+    selected.items.map((s) => s.object.metadata.name).filter((n) => n!.startsWith('sweep-')),
+    created
+      .filter((_, i) => i % 2 === 1)
+      .map((c) => c.object.metadata.name)
+      .sort(),
+  );
+  assert.equal(cache.compactUnread(), 0, 'what the selector read is kept until a sweep finds it unread');
+  assert.ok(cache.compactUnread() >= 40, 'and let go at the next one');
+});
+
+test('a whole list is in the order of namespace, then name, whatever the characters of either', async () => {
+  for (const ns of ['a', 'a-b', 'b']) await service.create(nsKind, undefined, { metadata: { name: ns } }, strict);
+  for (const [ns, name] of [
+    ['a-b', 'x'],
+    ['a', 'x-y'],
+    ['a', 'x'],
+    ['b', 'a'],
+    ['a', 'x.y'],
+  ])
+    await service.create(vmKind, ns, { metadata: { name }, spec: {} }, strict);
+  const { items } = await service.listStored(vmKind, { labels: [], fields: [] });
+  const order = items.map((s) => `${s.object.metadata.namespace}/${s.object.metadata.name}`).filter((k) => /^(a|a-b|b)\//.test(k));
+  assert.deepEqual(order, ['a/x', 'a/x-y', 'a/x.y', 'a-b/x', 'b/a']);
 });

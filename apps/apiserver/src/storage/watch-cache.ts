@@ -83,6 +83,11 @@ const MAX_EXPECTED_WRITES = 10_000;
 export interface WatchCacheOptions {
   /** Changes remembered per kind for watch resumption. */
   windowSize: number;
+  /**
+   * How often current objects that nothing read in parsed form since the last sweep go back to
+   * their JSON alone (StoredValue.compactIfUnread); 30 s when absent, 0 never.
+   */
+  compactUnreadEveryMs?: number;
 }
 
 export declare interface WatchCache {
@@ -104,6 +109,7 @@ export class WatchCache extends EventEmitter {
   synced = false;
   connected = false;
   private revisionWaiters: { revision: number; resolve: () => void }[] = [];
+  private sweepTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly etcd: Etcd3,
@@ -157,11 +163,27 @@ export class WatchCache extends EventEmitter {
     );
     this.connected = true;
     this.synced = true;
+    const every = this.opts.compactUnreadEveryMs ?? 30_000;
+    if (every > 0 && !this.sweepTimer) this.sweepTimer = setInterval(() => this.compactUnread(), every).unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.sweepTimer);
     await this.watcher?.cancel().catch(() => undefined);
+  }
+
+  /**
+   * Current objects nothing has read in parsed form since the last sweep keep only their JSON:
+   * lists and GETs answer from it, and whatever reads one again (a patch, a selector, a watch
+   * filter) parses it again, for microseconds. Most objects of a big cluster sit unread between
+   * their writes, and the parsed form is most of the cache's memory. Answers how many it compacted.
+   */
+  compactUnread(): number {
+    let compacted = 0;
+    for (const cache of this.byPlural.values())
+      for (const stored of cache.objects.values()) if (stored instanceof StoredValue && stored.compactIfUnread()) compacted++;
+    return compacted;
   }
 
   /** Reads a kind's objects at exactly `revision`, page by page. */
@@ -170,8 +192,9 @@ export class WatchCache extends EventEmitter {
     let startAfter: string | undefined;
     for (;;) {
       const page = await this.store.listPage(kindPrefix(kind), { startAfter, limit: LIST_PAGE, revision });
-      // Parsed, without the JSON beside it: the cache holds every object, and a loaded one is current.
-      for (const item of page.items) cache.objects.set(keyOf(item.object), { object: item.object, revision: item.revision });
+      // With its JSON, so that lists answer from it and the parsed form can be let go (compactUnread).
+      for (const item of page.items)
+        cache.objects.set(keyOf(item.object), item.json === undefined ? item : new StoredValue(item.revision, item.json, item.object));
       if (!page.more) break;
       startAfter = page.lastKey;
     }
@@ -278,6 +301,11 @@ export class WatchCache extends EventEmitter {
 
   objects(kind: KindInfo): Iterable<StoredObject> {
     return this.byPlural.get(kind.plural)?.objects.values() ?? [];
+  }
+
+  /** A kind's objects by `namespace/name` (cluster-scoped: `name`): what a list needs without parsing one. */
+  entries(kind: KindInfo): Iterable<[string, StoredObject]> {
+    return this.byPlural.get(kind.plural)?.objects.entries() ?? [];
   }
 
   getObject(kind: KindInfo, namespace: string | undefined, name: string): KubeObject | undefined {
