@@ -5,12 +5,16 @@
  *    plain objects, as the controller runs it: a sample of the nodes, decide, then assume, for
  *    VMs half of which carry a zone spread constraint, on nodes already a quarter full);
  *  - the apiserver's resident memory and whole-list latency against 1,000 / 10,000 / 50,000 VMs
- *    (one real apiserver and etcd, the objects created through the API);
+ *    beside 1,000 Nodes (one real apiserver and etcd, the objects created through the API): right
+ *    after the lists, and settled (bench/settled-memory.ts);
  *  - watch event latency against 10 / 100 / 1,000 concurrent watchers (the same fan-out as
  *    bench/run.ts: every watcher must see every merge-patch).
  *
  * Environment: BENCH_CURVE_OBJECTS [1000,10000,50000], BENCH_CURVE_NODES [100,1000,5000],
- * BENCH_CURVE_WATCHERS [10,100,1000], BENCH_CURVE_DECISIONS [2000], BENCH_CURVE_UPDATES [200].
+ * BENCH_CURVE_WATCHERS [10,100,1000], BENCH_CURVE_DECISIONS [2000], BENCH_CURVE_UPDATES [200],
+ * BENCH_CURVE_NODE_OBJECTS [1000] (Nodes held beside the VMs), BENCH_CURVE_COMPACT_INTERVAL [10]
+ * (the apiserver's --watch-cache-compact-interval, seconds: 30 by default; shorter only so that
+ * the memory settles sooner, since the objects sit unread for far longer in a live cluster).
  */
 import { performance } from 'node:perf_hooks';
 import { HOSTNAME_LABEL, ZONE_LABEL } from '@shoal/api';
@@ -22,6 +26,8 @@ import { apiPool, call } from './http-client.js';
 import { runSlice } from './load.js';
 import { describeMachine, machineAtEnd } from './machine.js';
 import { processMemory } from './process-meter.js';
+import { registerNode } from './node-object.js';
+import { settledMemory } from './settled-memory.js';
 import { writeResults } from './report.js';
 import { round3, summarize, type LatencySummary } from './stats.js';
 import { watchFanout } from './watch-fanout.js';
@@ -32,6 +38,8 @@ const OBJECT_COUNTS = list('BENCH_CURVE_OBJECTS', [1000, 10_000, 50_000]);
 const WATCHER_COUNTS = list('BENCH_CURVE_WATCHERS', [10, 100, 1000]);
 const DECISIONS = Number(process.env.BENCH_CURVE_DECISIONS ?? 2000);
 const UPDATES = Number(process.env.BENCH_CURVE_UPDATES ?? 200);
+const NODE_OBJECTS = Number(process.env.BENCH_CURVE_NODE_OBJECTS ?? 1000);
+const COMPACT_INTERVAL_S = Number(process.env.BENCH_CURVE_COMPACT_INTERVAL ?? 10);
 const CONCURRENCY = 64;
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -84,15 +92,22 @@ async function objectsCurve(cluster: TestCluster) {
   let created = 0;
   const creates = createWorkload(pool, Math.max(...OBJECT_COUNTS));
   try {
+    log(`registering ${NODE_OBJECTS} Nodes`);
+    await runSlice(0, NODE_OBJECTS, CONCURRENCY, (i) => registerNode(pool, i));
     for (const target of [...OBJECT_COUNTS].sort((a, b) => a - b)) {
       log(`creating VMs up to ${target}`);
       await runSlice(created, target, CONCURRENCY, creates.op);
       created = target;
       const lists = await fullLists(pool, procs, 3);
       // Memory after the lists: what serving them at this size takes, as a client relisting would make it.
+      const afterLists = processMemory(procs.apiserver).rssMiB;
+      log(`${target} VMs: letting the apiserver's memory settle`);
+      const settled = await settledMemory(pool, procs.apiserver, COMPACT_INTERVAL_S * 1000);
       points.push({
         objects: target,
-        apiserverRssMiB: processMemory(procs.apiserver).rssMiB,
+        nodes: NODE_OBJECTS,
+        apiserverRssMiB: afterLists,
+        apiserverSettled: settled,
         etcdRssMiB: processMemory(procs.etcd).rssMiB,
         listP50Ms: lists.latency.p50Ms,
         listResponseMiB: round3(lists.responseBytes / 1024 ** 2),
@@ -138,7 +153,7 @@ const startedAt = new Date();
 const machine = describeMachine();
 log(`decision time against ${NODE_COUNTS.join(' / ')} nodes`);
 const decisions = NODE_COUNTS.map(decisionCurvePoint);
-const cluster = await startCluster();
+const cluster = await startCluster({ apiserverArgs: ['--watch-cache-compact-interval', String(COMPACT_INTERVAL_S)] });
 let objects;
 let watches;
 try {
@@ -158,9 +173,11 @@ const written = await writeResults('cost-curves', startedAt, {
 console.log('\nscheduling decision (ms)   nodes     p50      p99');
 for (const d of decisions)
   console.log(`${' '.repeat(27)}${String(d.nodes).padStart(5)} ${d.latency.p50Ms.toFixed(3).padStart(8)} ${d.latency.p99Ms.toFixed(3).padStart(8)}`);
-console.log('apiserver                objects  RSS MiB  list p50 ms');
+console.log(`apiserver (+${NODE_OBJECTS} Nodes)   VMs  RSS MiB after lists  settled  list p50 ms`);
 for (const o of objects)
-  console.log(`${' '.repeat(25)}${String(o.objects).padStart(7)} ${o.apiserverRssMiB.toFixed(0).padStart(8)} ${o.listP50Ms.toFixed(1).padStart(12)}`);
+  console.log(
+    `${' '.repeat(25)}${String(o.objects).padStart(7)} ${o.apiserverRssMiB.toFixed(0).padStart(19)} ${o.apiserverSettled.rssMiB.toFixed(0).padStart(8)} ${o.listP50Ms.toFixed(1).padStart(12)}`,
+  );
 console.log('watch events            watchers  p50 ms   p99 ms  complete');
 for (const w of watches)
   console.log(
