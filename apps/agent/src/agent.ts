@@ -53,7 +53,7 @@ import { prepareMigrationTls } from './migration/migration-tls.js';
 import { heldForMigration, waitingForMigration } from './migration/reconcile.js';
 import type { PemFiles } from './runtime/qemu/migration/index.js';
 import { nodeNetworkController, type NodeNetworkController } from './network/controller.js';
-import { nodeNetworks } from './network/setup.js';
+import { nodeNetworks, removeRunDirIfUnused } from './network/setup.js';
 import type { NodeNetworks } from './network/node-networks.js';
 import { ImageStore } from './images/image-store.js';
 import { resolveBootImage, resolveImageDisk } from './images/boot-image.js';
@@ -427,6 +427,7 @@ export class Agent {
         ?.sync({ vms: [], networks: [], peers: [] })
         .catch((err: Error) => this.o.log.warn({ err: err.message }, 'removing the node networks'));
     }
+    if (this.nodeNetworks) await removeRunDirIfUnused(this.o.dataDir);
     await this.recorder?.flush();
     await this.driver?.close();
     await this.http?.close();
