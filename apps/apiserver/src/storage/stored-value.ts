@@ -88,9 +88,11 @@ export class StoredValue implements StoredObject {
     return this.metadataEnd < 0 ? serialised(this, revision) : withResourceVersionAt(this.json, this.metadataEnd, revision);
   }
 
-  /** Drops the parsed form; the next read parses the JSON again (into a new object). */
-  compact(): void {
+  /** Drops the parsed form; the next read parses the JSON again (into a new object). Whether there was one. */
+  compact(): boolean {
+    const had = this.parsed !== undefined;
     this.parsed = undefined;
+    return had;
   }
 
   /** Drops the parsed form unless something read it since the last call; whether it did drop one. */

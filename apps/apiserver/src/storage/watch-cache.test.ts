@@ -136,3 +136,21 @@ test('a whole list is in the order of namespace, then name, whatever the charact
   const order = items.map((s) => `${s.object.metadata.namespace}/${s.object.metadata.name}`).filter((k) => /^(a|a-b|b)\//.test(k));
   assert.deepEqual(order, ['a/x', 'a/x-y', 'a/x.y', 'a-b/x', 'b/a']);
 });
+
+test('superseded values a watch replayed from the window (so parsed) go back to their JSON at the next sweep', async () => {
+  cache.compactUnread();
+  cache.compactUnread();
+  const { object } = await service.create(vmKind, 'default', { metadata: { name: 'replayed' }, spec: {} }, strict);
+  for (let i = 0; i < 5; i++)
+    await service.patch({ kind: vmKind, namespace: 'default', name: 'replayed' }, 'merge', { metadata: { labels: { step: String(i) } } }, strict);
+  await caughtUp();
+  const replay = () => cache.changesSince(vmKind, Number(object.metadata.resourceVersion))!.filter((c) => c.object.metadata.name === 'replayed');
+  const steps = replay().map((c) => c.previous?.metadata.labels?.step ?? 'none');
+  assert.deepEqual(steps, ['none', '0', '1', '2', '3'], 'each change carries the value before it, parsed again from JSON');
+  assert.ok(cache.compactUnread() >= 5, 'the five values the replay parsed are let go');
+  assert.deepEqual(
+    replay().map((c) => c.previous?.metadata.labels?.step ?? 'none'),
+    steps,
+    'and read the same when replayed again',
+  );
+});

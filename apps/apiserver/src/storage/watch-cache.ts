@@ -20,7 +20,7 @@ const LIST_PAGE = 500;
 
 /** Fixed-size ring of the most recent changes of one kind. */
 class ChangeWindow {
-  private readonly ring: Change[];
+  private readonly ring: EtcdChange[];
   private start = 0;
   private size = 0;
   /** Every change with revision > this is in the window. */
@@ -34,7 +34,7 @@ class ChangeWindow {
     this.startRevision = fromRevision;
   }
 
-  push(c: Change): void {
+  push(c: EtcdChange): void {
     if (this.size === this.capacity) {
       this.startRevision = this.ring[this.start]!.revision;
       this.start = (this.start + 1) % this.capacity;
@@ -47,6 +47,11 @@ class ChangeWindow {
   /** Serves no change at or before `revision` any more (etcd no longer has them: see WatchCache.compacted). */
   forgetThrough(revision: number): void {
     if (revision > this.startRevision) this.startRevision = revision;
+  }
+
+  /** Every change in the window, oldest first. */
+  *changes(): Iterable<EtcdChange> {
+    for (let i = 0; i < this.size; i++) yield this.ring[(this.start + i) % this.capacity]!;
   }
 
   /** Changes after `revision`, oldest first; undefined when the window does not reach back that far. */
@@ -177,12 +182,16 @@ export class WatchCache extends EventEmitter {
    * Current objects nothing has read in parsed form since the last sweep keep only their JSON:
    * lists and GETs answer from it, and whatever reads one again (a patch, a selector, a watch
    * filter) parses it again, for microseconds. Most objects of a big cluster sit unread between
-   * their writes, and the parsed form is most of the cache's memory. Answers how many it compacted.
+   * their writes, and the parsed form is most of the cache's memory. Superseded values a watch
+   * replayed from the window (parsing them) go back to JSON too: each is some change's `before`.
+   * Answers how many values it compacted.
    */
   compactUnread(): number {
     let compacted = 0;
-    for (const cache of this.byPlural.values())
+    for (const cache of this.byPlural.values()) {
       for (const stored of cache.objects.values()) if (stored instanceof StoredValue && stored.compactIfUnread()) compacted++;
+      for (const change of cache.window.changes()) if (change.before instanceof StoredValue && change.before.compact()) compacted++;
+    }
     return compacted;
   }
 
