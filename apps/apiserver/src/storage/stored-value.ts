@@ -77,6 +77,11 @@ export class StoredValue implements StoredObject {
     return (this.parsed ??= parseStored(this.json, this.revision));
   }
 
+  /** Whether the parsed form is held (reading `object` would not parse). */
+  get isParsed(): boolean {
+    return this.parsed !== undefined;
+  }
+
   /** This value is known to be `object` (this apiserver wrote it): take it instead of parsing, unless already parsed. */
   adopt(object: KubeObject): void {
     this.parsed ??= object;

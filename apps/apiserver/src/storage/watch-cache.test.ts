@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Etcd3 } from 'etcd3';
 import { kinds as loadKinds, parseLabelSelector, type KubeObject } from '@shoal/api';
+import { register } from 'prom-client';
 import { waitFor } from '@shoal/testing';
 import type { ObjectStore } from './object-store.js';
 import type { WatchCache } from './watch-cache.js';
@@ -28,6 +29,13 @@ before(async () => {
   await service.create(nsKind, undefined, { metadata: { name: 'default' } }, strict);
 });
 after(() => storage?.stop());
+
+/** shoal_apiserver_watch_cache_objects of one resource, as /metrics would show it. */
+async function heldForms(resource: string): Promise<{ parsed: number; json: number }> {
+  const { values } = await register.getSingleMetric('shoal_apiserver_watch_cache_objects')!.get();
+  const of = (form: string) => values.find((v) => v.labels.resource === resource && v.labels.form === form)?.value ?? 0;
+  return { parsed: of('parsed'), json: of('json') };
+}
 
 const caughtUp = async () => {
   const revision = await store.currentRevision();
@@ -109,6 +117,9 @@ test('objects nobody reads parsed go back to their JSON at a sweep; a plain list
   const plain = await service.listStored(vmKind, { namespace: 'default', labels: [], fields: [] });
   assert.ok(plain.items.length >= 40);
   assert.equal(cache.compactUnread(), 0, 'a list without selectors parsed nothing');
+  const forms = await heldForms('virtualmachines');
+  assert.equal(forms.parsed, 0, '/metrics: none held parsed');
+  assert.equal(forms.json, plain.items.length, '/metrics: all held as JSON');
 
   const selected = await service.listStored(vmKind, { namespace: 'default', labels: parseLabelSelector('half=1'), fields: [] });
   assert.deepEqual(
@@ -118,6 +129,7 @@ test('objects nobody reads parsed go back to their JSON at a sweep; a plain list
       .map((c) => c.object.metadata.name)
       .sort(),
   );
+  assert.equal((await heldForms('virtualmachines')).parsed, plain.items.length, '/metrics: the selector parsed every object it tested');
   assert.equal(cache.compactUnread(), 0, 'what the selector read is kept until a sweep finds it unread');
   assert.ok(cache.compactUnread() >= 40, 'and let go at the next one');
 });

@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
+import { Gauge } from 'prom-client';
 import type { KindInfo, KubeObject } from '@shoal/api';
 import { kindPrefix, REGISTRY_PREFIX } from './keys.js';
 import type { ObjectStore } from './object-store.js';
@@ -81,6 +82,23 @@ class KindCache {
     this.window = new ChangeWindow(capacity, revision);
   }
 }
+
+/** The caches this process runs (one in an apiserver; tests start several), for the gauge below. */
+const running = new Set<WatchCache>();
+
+new Gauge({
+  name: 'shoal_apiserver_watch_cache_objects',
+  help: 'Objects the watch cache holds, by resource: form="parsed" also in parsed form, form="json" as stored JSON alone (parsed again when read; see --watch-cache-compact-interval).',
+  labelNames: ['resource', 'form'],
+  collect() {
+    this.reset();
+    for (const cache of running)
+      for (const [resource, counts] of cache.objectForms()) {
+        this.inc({ resource, form: 'parsed' }, counts.parsed);
+        this.inc({ resource, form: 'json' }, counts.json);
+      }
+  },
+});
 
 /** Own writes not yet seen on the watch are forgotten once this many pile up (e.g. after a restart of the watch). */
 const MAX_EXPECTED_WRITES = 10_000;
@@ -168,12 +186,14 @@ export class WatchCache extends EventEmitter {
     );
     this.connected = true;
     this.synced = true;
+    running.add(this);
     const every = this.opts.compactUnreadEveryMs ?? 30_000;
     if (every > 0 && !this.sweepTimer) this.sweepTimer = setInterval(() => this.compactUnread(), every).unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    running.delete(this);
     clearInterval(this.sweepTimer);
     await this.watcher?.cancel().catch(() => undefined);
   }
@@ -193,6 +213,20 @@ export class WatchCache extends EventEmitter {
       for (const change of cache.window.changes()) if (change.before instanceof StoredValue && change.before.compact()) compacted++;
     }
     return compacted;
+  }
+
+  /** How many objects of each kind (by plural) are held parsed, and how many as JSON alone. */
+  objectForms(): Map<string, { parsed: number; json: number }> {
+    const out = new Map<string, { parsed: number; json: number }>();
+    for (const [plural, cache] of this.byPlural) {
+      const counts = { parsed: 0, json: 0 };
+      for (const stored of cache.objects.values()) {
+        if (stored instanceof StoredValue && !stored.isParsed) counts.json++;
+        else counts.parsed++;
+      }
+      out.set(plural, counts);
+    }
+    return out;
   }
 
   /** Reads a kind's objects at exactly `revision`, page by page. */
