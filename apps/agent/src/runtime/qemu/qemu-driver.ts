@@ -144,7 +144,10 @@ export class QemuDriver extends EventEmitter implements RuntimeDriver, Migratabl
     this.info = { name: 'qemu-microvm', version, accelerator: this.accelerator };
     // Not the consoles: a booting guest writes its console a byte at a time, and an event per
     // byte would make the agent compete with the guest for CPU. Consoles are polled instead.
-    this.watcher = chokidar.watch(this.vmsDir, { depth: 1, ignoreInitial: true, ignored: (path) => path.endsWith('.log') });
+    // Not persistent: the poller below keeps the process alive while the driver is open; a watch
+    // chokidar adds while close() is under way (a scan of a VM dir made or removed just then)
+    // must not keep a stopped agent from exiting.
+    this.watcher = chokidar.watch(this.vmsDir, { depth: 1, ignoreInitial: true, persistent: false, ignored: (path) => path.endsWith('.log') });
     this.watcher.on('all', (_event, path) => {
       const uid = path.slice(this.vmsDir.length + 1).split('/')[0];
       if (uid && this.instances.has(uid)) this.scheduleRefresh(uid);
