@@ -18,7 +18,7 @@ export interface SettledMemory {
   heapUsedMiB: number;
   /** From the start of the trickle to the measurement. */
   seconds: number;
-  /** Merge patches of the trickle (to its first `objects` VMs), per second. */
+  /** Merge patches of the trickle (to the first TRICKLE_OBJECTS benchmark VMs), per second. */
   trickleWritesPerSecond: number;
 }
 
@@ -42,10 +42,9 @@ export async function settledMemory(pool: Pool, pid: number, compactIntervalMs: 
   let collectedAt: number | undefined;
   let writes = 0;
   for (;;) {
-    const now = Date.now();
-    if (collectedAt !== undefined && now - collectedAt >= AFTER_COLLECTION_MS) break;
-    if (now - started >= deadlineMs) break;
     const second = Date.now();
+    const settled = collectedAt !== undefined && second - collectedAt >= AFTER_COLLECTION_MS;
+    if (settled || second - started >= deadlineMs) break;
     await Promise.all(Array.from({ length: TRICKLE_PER_SECOND }, () => patchOne(pool, TRICKLE_OBJECTS, 'settle', writes++)));
     const { majorCollections } = await apiserverGauges(pool);
     if (Date.now() >= sweptAt) {
