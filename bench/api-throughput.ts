@@ -4,7 +4,7 @@
  * and merge-patches with nobody watching.
  */
 import { performance } from 'node:perf_hooks';
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { call } from './http-client.js';
 import { runLoad } from './load.js';
 import { metered, type CpuFigures, type Processes } from './process-meter.js';
@@ -35,7 +35,7 @@ const vmPath = (ns: string, name?: string) => `${VM_API}/${ns}/virtualmachines${
  * Creates, gets, patches, lists and deletes in a namespace of their own, so the measured phases
  * start warm (JIT, connections, etcd); the objects are deleted again so lists see only the measured ones.
  */
-export async function warmUp(pool: Pool, count: number, concurrency: number): Promise<void> {
+export async function warmUp(pool: Dispatcher, count: number, concurrency: number): Promise<void> {
   await call(pool, 'POST', '/apis/shoal.dev/v1alpha1/namespaces', {
     body: { apiVersion: 'shoal.dev/v1alpha1', kind: 'Namespace', metadata: { name: WARMUP_NAMESPACE } },
   });
@@ -60,11 +60,11 @@ export async function warmUp(pool: Pool, count: number, concurrency: number): Pr
  * noticing, so such reads would wait 3 s and answer 504. One write through the API brings the
  * cache up to date; the benchmark makes it after its raw writes.
  */
-export async function catchUpWatchCache(pool: Pool): Promise<void> {
+export async function catchUpWatchCache(pool: Dispatcher): Promise<void> {
   await call(pool, 'POST', vmPath(WARMUP_NAMESPACE), { body: vmBody(`cache-sync-${Date.now()}`, 0) });
 }
 
-export function createWorkload(pool: Pool, n: number): Workload {
+export function createWorkload(pool: Dispatcher, n: number): Workload {
   const bodies = Array.from({ length: n }, (_, i) => vmBody(vmName(VM_PREFIX, i), i));
   return {
     name: 'apiCreate',
@@ -75,7 +75,7 @@ export function createWorkload(pool: Pool, n: number): Workload {
   };
 }
 
-export function getWorkload(pool: Pool, n: number): Workload {
+export function getWorkload(pool: Dispatcher, n: number): Workload {
   return {
     name: 'apiGet',
     n,
@@ -90,7 +90,7 @@ export function labelPatch(round: string, i: number) {
 }
 
 /** Patches object i mod n; returns the new resourceVersion. */
-export async function patchOne(pool: Pool, n: number, round: string, i: number): Promise<string> {
+export async function patchOne(pool: Dispatcher, n: number, round: string, i: number): Promise<string> {
   const { text } = await call(pool, 'PATCH', vmPath(NAMESPACE, vmName(VM_PREFIX, i % n)), {
     body: labelPatch(round, i),
     contentType: 'application/merge-patch+json',
@@ -98,11 +98,11 @@ export async function patchOne(pool: Pool, n: number, round: string, i: number):
   return (JSON.parse(text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
 }
 
-export function patchWorkload(pool: Pool, n: number, m: number): Workload {
+export function patchWorkload(pool: Dispatcher, n: number, m: number): Workload {
   return { name: 'apiPatch', n: m, op: async (i) => void (await patchOne(pool, n, 'quiet', i)), etcdTotals: () => etcdOpTotals(pool) };
 }
 
-export async function fullLists(pool: Pool, procs: Processes, repeats: number): Promise<ListFigures> {
+export async function fullLists(pool: Dispatcher, procs: Processes, repeats: number): Promise<ListFigures> {
   const times: number[] = [];
   let bytes = 0;
   let items = 0;
@@ -119,7 +119,7 @@ export async function fullLists(pool: Pool, procs: Processes, repeats: number): 
   return { repeats, itemsPerList: items, responseBytes: bytes, latency, objectsPerSecond: rate(items, latency.p50Ms), cpu };
 }
 
-export async function pagedLists(pool: Pool, procs: Processes, repeats: number, limit: number): Promise<ListFigures> {
+export async function pagedLists(pool: Dispatcher, procs: Processes, repeats: number, limit: number): Promise<ListFigures> {
   const perList: number[] = [];
   const perPage: number[] = [];
   let bytes = 0;

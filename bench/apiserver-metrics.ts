@@ -2,14 +2,14 @@
  * Reads the apiserver's own Prometheus histogram of its etcd requests, so a phase can say how
  * long etcd took as seen from inside the apiserver (versus the latency the client saw).
  */
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { call } from './http-client.js';
 
 const METRIC = 'shoal_apiserver_etcd_request_duration_seconds';
 
 export type EtcdOpTotals = Record<string, { count: number; sumSeconds: number }>;
 
-export async function etcdOpTotals(pool: Pool): Promise<EtcdOpTotals> {
+export async function etcdOpTotals(pool: Dispatcher): Promise<EtcdOpTotals> {
   const { text } = await call(pool, 'GET', '/metrics');
   const out: EtcdOpTotals = {};
   const re = new RegExp(`^${METRIC}_(sum|count)\\{operation="([^"]+)"\\} ([0-9.eE+-]+)$`, 'gm');

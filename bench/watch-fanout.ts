@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import { Pool } from 'undici';
+import { BalancedPool, Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { runLoad, type LoadResult } from './load.js';
 import { metered, type CpuFigures, type Processes } from './process-meter.js';
@@ -71,8 +71,11 @@ interface Watcher {
 
 const RV_FIELD = '"resourceVersion":"';
 
-export async function watchFanout(url: string, writePool: Pool, procs: Processes, p: WatchParams, fromRv: string): Promise<WatchResult> {
-  const watchPool = new Pool(url, { connections: p.watchers, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 0 });
+/** `url`: the apiserver the watchers watch, or several: the watchers are then spread over them evenly. */
+export async function watchFanout(url: string | string[], writePool: Dispatcher, procs: Processes, p: WatchParams, fromRv: string): Promise<WatchResult> {
+  const urls = typeof url === 'string' ? [url] : url;
+  const options = { connections: Math.ceil(p.watchers / urls.length), pipelining: 1, headersTimeout: 30_000, bodyTimeout: 0 };
+  const watchPool = urls.length === 1 ? new Pool(urls[0]!, options) : new BalancedPool(urls, options);
   const expected = p.watchers * p.updates;
   let received = 0;
   let lastReceipt = 0;
