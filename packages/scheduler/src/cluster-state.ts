@@ -14,7 +14,7 @@ import { AssumeCache, type Assumption } from './assume-cache.js';
 import { DEFAULT_POLICY, policyFor, schedulableRoom, type EffectivePolicy } from './placement-policy.js';
 import { addResources, allocatableOf, holdsResources, NO_RESOURCES, vmRequest } from './resources.js';
 import { domainOf } from './topology.js';
-import type { Node, PlacementPolicy, StoragePool, VirtualMachine, VmAffinityTerm, Volume } from '@shoal/api';
+import type { Node, PlacementPolicy, StoragePool, Taint, VirtualMachine, VmAffinityTerm, Volume } from '@shoal/api';
 import type { Resources } from './resources.js';
 
 /** A VM holding room on a node. */
@@ -38,6 +38,14 @@ export interface NodeInfo {
   requested: Resources;
   /** Those VMs, by key. */
   vms: ReadonlyMap<string, PlacedVm>;
+  /**
+   * From the node, read once when it changes rather than at every node a decision walks (where
+   * following the node's objects costs more than the checks themselves): its Ready condition is
+   * True, it is cordoned, its taints.
+   */
+  ready: boolean;
+  unschedulable: boolean;
+  taints: readonly Taint[];
 }
 
 /** A required anti-affinity term of a placed VM: no VM it selects may join its domain. */
@@ -110,6 +118,9 @@ export class ClusterState {
     slot.info.allocatable = allocatableOf(node);
     slot.info.policy = policyFor(node, [...this.policies.values()]);
     slot.info.room = schedulableRoom(slot.info.allocatable, slot.info.policy);
+    slot.info.ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    slot.info.unschedulable = node.spec?.unschedulable === true;
+    slot.info.taints = node.spec?.taints ?? [];
     if (isNew) this.sorted = undefined;
     if (labelsChanged) this.domainCache.clear();
   }
@@ -274,6 +285,9 @@ export class ClusterState {
         room: { ...NO_RESOURCES },
         requested: { ...NO_RESOURCES },
         vms: new Map<string, PlacedVm>(),
+        ready: false,
+        unschedulable: false,
+        taints: [] as readonly Taint[],
       };
       slot = { info };
       this.slots.set(name, slot);

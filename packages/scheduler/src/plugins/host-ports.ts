@@ -10,6 +10,7 @@ const published = (vm: VirtualMachine) => (vm.spec.ports ?? []).map((p) => `${p.
 
 export const hostPorts: FilterPlugin = {
   name: 'HostPorts',
+  skips: (vm) => !vm.spec.ports?.length,
   filter(vm, node) {
     const wanted = published(vm);
     if (!wanted.length) return FILTER_OK;

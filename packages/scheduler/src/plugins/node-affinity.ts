@@ -12,6 +12,7 @@ export const NODE_AFFINITY_MISMATCH = "node(s) didn't match VM's node affinity/s
 
 export const nodeAffinity: FilterPlugin & ScorePlugin = {
   name: 'NodeAffinity',
+  skips: (vm) => !vm.spec.affinity?.nodeAffinity?.required?.length,
   filter(vm, { node }) {
     const required = vm.spec.affinity?.nodeAffinity?.required;
     if (!required || required.length === 0) return FILTER_OK;

@@ -2,11 +2,9 @@
 import { FILTER_OK, type FilterPlugin } from '../framework.js';
 
 export const NOT_READY = 'node(s) not ready';
+const NOT_READY_RESULT = { ok: false, reason: NOT_READY } as const;
 
 export const nodeReady: FilterPlugin = {
   name: 'NodeReady',
-  filter(_vm, { node }) {
-    const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-    return ready?.status === 'True' ? FILTER_OK : { ok: false, reason: NOT_READY };
-  },
+  filter: (_vm, node) => (node.ready ? FILTER_OK : NOT_READY_RESULT),
 };

@@ -5,6 +5,7 @@ export const SELECTOR_MISMATCH = "node(s) didn't match the VM's node selector";
 
 export const nodeSelector: FilterPlugin = {
   name: 'NodeSelector',
+  skips: (vm) => !vm.spec.nodeSelector || Object.keys(vm.spec.nodeSelector).length === 0,
   filter(vm, { node }) {
     const labels = node.metadata.labels ?? {};
     for (const [key, value] of Object.entries(vm.spec.nodeSelector ?? {})) {

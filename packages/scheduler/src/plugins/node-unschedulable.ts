@@ -2,10 +2,9 @@
 import { FILTER_OK, type FilterPlugin } from '../framework.js';
 
 export const UNSCHEDULABLE = 'node(s) were unschedulable';
+const UNSCHEDULABLE_RESULT = { ok: false, reason: UNSCHEDULABLE } as const;
 
 export const nodeUnschedulable: FilterPlugin = {
   name: 'NodeUnschedulable',
-  filter(_vm, { node }) {
-    return node.spec?.unschedulable ? { ok: false, reason: UNSCHEDULABLE } : FILTER_OK;
-  },
+  filter: (_vm, node) => (node.unschedulable ? UNSCHEDULABLE_RESULT : FILTER_OK),
 };

@@ -42,15 +42,17 @@ const hardEffect = (t: Taint) => t.effect === 'NoSchedule' || t.effect === 'NoEx
 
 export const taintToleration: FilterPlugin & ScorePlugin = {
   name: 'TaintToleration',
-  filter(vm, { node }) {
-    const taint = findUntoleratedTaint(node.spec?.taints ?? [], vm.spec.tolerations ?? [], hardEffect);
+  filter(vm, node) {
+    if (node.taints.length === 0) return FILTER_OK;
+    const taint = findUntoleratedTaint(node.taints, vm.spec.tolerations ?? [], hardEffect);
     return taint ? { ok: false, reason: untoleratedTaintReason(taint) } : FILTER_OK;
   },
-  score(vm, { node }) {
+  score(vm, node) {
+    if (node.taints.length === 0) return 0;
     // As Kubernetes: only tolerations that could apply to PreferNoSchedule count here.
     const tolerations = (vm.spec.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
     let untolerated = 0;
-    for (const taint of node.spec?.taints ?? []) {
+    for (const taint of node.taints) {
       if (taint.effect === 'PreferNoSchedule' && !tolerations.some((t) => toleratesTaint(t, taint))) untolerated++;
     }
     return untolerated;

@@ -67,6 +67,7 @@ function views(vm: VirtualMachine, cycle: CycleState): ConstraintView[] {
 
 export const topologySpread: FilterPlugin & ScorePlugin = {
   name: 'TopologySpread',
+  skips: (vm) => !vm.spec.topologySpreadConstraints?.some(hardConstraint),
   filter(vm, node, cycle) {
     if (!vm.spec.topologySpreadConstraints?.length) return FILTER_OK;
     for (const v of views(vm, cycle)) {

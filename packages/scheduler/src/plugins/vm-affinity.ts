@@ -107,11 +107,9 @@ const hasRequired = (vm: VirtualMachine) => Boolean(vm.spec.affinity?.vmAffinity
 
 export const vmAffinity: FilterPlugin & ScorePlugin = {
   name: 'VmAffinity',
-  filter(vm, node, cycle) {
-    // Cheap exit for the common VM: no rules of its own and (checked once per decision) none against it.
-    if (!hasRequired(vm) && requiredView(vm, cycle).forbidden.size === 0) return FILTER_OK;
-    return filter(vm, node, cycle);
-  },
+  // The common VM: no rules of its own and none against it.
+  skips: (vm, cycle) => !hasRequired(vm) && requiredView(vm, cycle).forbidden.size === 0,
+  filter,
   score(vm, node, cycle) {
     let sum = 0;
     for (const t of preferredView(vm, cycle)) {

@@ -34,10 +34,13 @@ function placements(vm: VirtualMachine, cycle: CycleState): DiskPlacement[] {
   });
 }
 
+const hasDisks = (vm: VirtualMachine) => Boolean(vm.spec.rootDisk || vm.spec.volumes?.length);
+
 export const volumePlacement: FilterPlugin = {
   name: 'VolumePlacement',
+  skips: (vm) => !hasDisks(vm),
   filter(vm, node, cycle) {
-    if (!vm.spec.rootDisk && !vm.spec.volumes?.length) return FILTER_OK;
+    if (!hasDisks(vm)) return FILTER_OK;
     const where = { name: node.name, labels: node.node.metadata.labels ?? {} };
     for (const d of placements(vm, cycle)) {
       if (d.missing) return { ok: false, reason: d.missing };
