@@ -26,20 +26,10 @@ import { etcdBaseline } from './etcd-baseline.js';
 import { call, spreadPool } from './http-client.js';
 import { interleave } from './interleave.js';
 import { describeMachine, machineAtEnd } from './machine.js';
+import { envInt } from './env-int.js';
 import type { Processes } from './process-meter.js';
 import { cpuMsPerOperation, ratio, writeResults } from './report.js';
 import { watchFanout } from './watch-fanout.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) {
-    process.stderr.write(`bench: ${name} must be a positive integer, got ${JSON.stringify(raw)}\n`);
-    process.exit(2);
-  }
-  return v;
-}
 
 const params = {
   maxApiservers: envInt('BENCH_PROCESSES_MAX', 2),

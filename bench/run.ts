@@ -27,17 +27,7 @@ import { processMemory, type MemoryFigures } from './process-meter.js';
 import { cpuMsPerOperation, printTable, ratio, writeResults } from './report.js';
 import { vmName } from './vm-object.js';
 import { describeMachine, machineAtEnd } from './machine.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) {
-    process.stderr.write(`bench: ${name} must be a positive integer, got ${JSON.stringify(raw)}\n`);
-    process.exit(2);
-  }
-  return v;
-}
+import { envInt } from './env-int.js';
 
 const params = {
   n: envInt('BENCH_N', 5000),

@@ -58,11 +58,19 @@ const incoming: VirtualMachine[] = [
   }),
   vm('spread-2', {
     labels: { app: 'spread' },
-    spec: { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'spread' } } }] },
+    spec: {
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'spread' } } },
+      ],
+    },
   }),
   vm('spread-soft', {
     labels: { app: 'spread' },
-    spec: { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'spread' } } }] },
+    spec: {
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'spread' } } },
+      ],
+    },
   }),
   vm('with-disk', { spec: { volumes: [{ name: 'data', volumeName: 'missing' }] } }),
 ];
@@ -79,7 +87,8 @@ test('a filter a decision skips passes every node for that VM, and skipping chan
     for (const f of defaultProfile.filters) {
       if (!f.skips?.(v, new CycleState(state))) continue;
       skipped++;
-      for (const info of state.nodeInfos()) assert.deepEqual(f.filter(v, info, new CycleState(state)), { ok: true }, `${f.name} skips ${name} but refuses ${info.name}`);
+      for (const info of state.nodeInfos())
+        assert.deepEqual(f.filter(v, info, new CycleState(state)), { ok: true }, `${f.name} skips ${name} but refuses ${info.name}`);
     }
     for (const opts of [{}, { explain: true }, { sample: { feasibleNodesToFind: 2, startIndex: 4 } }])
       assert.deepEqual(schedule(v, state, defaultProfile, opts), schedule(v, state, withoutSkips, opts), `${name} ${JSON.stringify(opts)}`);
