@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { HOSTNAME_LABEL, ZONE_LABEL, type Node, type Taint, type VirtualMachine } from '@shoal/api';
 import { ClusterState } from './cluster-state.js';
 import { CycleState, schedule, type Profile } from './framework.js';
+import { planPreemption } from './preemption.js';
 import { defaultProfile } from './profile.js';
 import { node, vm } from './test-support/fixtures.js';
 
@@ -78,7 +79,7 @@ const incoming: VirtualMachine[] = [
 /** The default profile as if no filter could be skipped. */
 const withoutSkips: Profile = { ...defaultProfile, filters: defaultProfile.filters.map(({ skips: _, ...f }) => f) };
 
-test('a filter a decision skips passes every node for that VM, and skipping changes no decision, reason or verdict', () => {
+test('a filter a decision skips passes every node for that VM, and skipping changes no decision, reason, verdict or preemption plan', () => {
   const state = ClusterState.from(nodes, placed);
   let skipped = 0;
   for (const v of incoming) {
@@ -92,6 +93,10 @@ test('a filter a decision skips passes every node for that VM, and skipping chan
     }
     for (const opts of [{}, { explain: true }, { sample: { feasibleNodesToFind: 2, startIndex: 4 } }])
       assert.deepEqual(schedule(v, state, defaultProfile, opts), schedule(v, state, withoutSkips, opts), `${name} ${JSON.stringify(opts)}`);
+    // The preemptor's search walks the nodes with the same filters left out: as important, the placed VMs evictable.
+    const important: VirtualMachine = { ...v, spec: { ...v.spec, priority: 1000 } };
+    const preempt = (profile: Profile) => planPreemption(important, state, profile, { minPriorityGap: 1 });
+    assert.deepEqual(preempt(defaultProfile), preempt(withoutSkips), `preempting for ${name}`);
   }
   assert.ok(skipped > incoming.length, 'most VMs leave several filters out');
   // The cluster above says no in every way the filters can: the comparison covered each reason.

@@ -116,8 +116,7 @@ export function feasibleNodesToFind(totalNodes: number): number {
 export function schedule(vm: VirtualMachine, cluster: ClusterState, profile: Profile, opts: ScheduleOptions = {}): ScheduleResult & Evaluated {
   const cycle = new CycleState(cluster);
   const nodes = opts.nodes ?? cluster.nodeInfos();
-  // Hundreds of nodes are walked per decision: the filters with nothing to check for this VM are left out once, here.
-  const filters = profile.filters.filter((f) => !f.skips?.(vm, cycle));
+  const filters = filtersToRun(vm, profile.filters, cycle);
   const reasons: Record<string, number> = {};
   const verdicts: NodeVerdict[] | undefined = opts.explain ? [] : undefined;
   const feasible: NodeInfo[] = [];
@@ -161,6 +160,14 @@ export function schedule(vm: VirtualMachine, cluster: ClusterState, profile: Pro
     verdicts.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   }
   return { ok: true, nodeName: feasible[best]!.name, feasibleNodes: feasible.length, evaluated, ...(verdicts ? { verdicts } : {}) };
+}
+
+/**
+ * The filters of `filters` that have something to check for `vm`: a walk over hundreds of nodes
+ * (a decision, a preemption's search) leaves the others out once, before it starts.
+ */
+export function filtersToRun(vm: VirtualMachine, filters: readonly FilterPlugin[], cycle: CycleState): FilterPlugin[] {
+  return filters.filter((f) => !f.skips?.(vm, cycle));
 }
 
 export function firstFailure(vm: VirtualMachine, node: NodeInfo, filters: readonly FilterPlugin[], cycle: CycleState): string | undefined {

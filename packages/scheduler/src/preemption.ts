@@ -14,7 +14,7 @@
  */
 import { evictionRequestOf } from '@shoal/api';
 import { priorityOf, type ClusterState, type PlacedVm } from './cluster-state.js';
-import { CycleState, firstFailure, type Profile } from './framework.js';
+import { CycleState, filtersToRun, firstFailure, type Profile } from './framework.js';
 import { fitsOn, resourcesFit } from './plugins/resources-fit.js';
 import type { VirtualMachine } from '@shoal/api';
 import type { Resources } from './resources.js';
@@ -43,8 +43,12 @@ export function planPreemption(vm: VirtualMachine, cluster: ClusterState, profil
   if (!mayPreempt(vm)) return { ok: false, reason: 'its preemptionPolicy is Never' };
   const ceiling = priorityOf(vm) - Math.max(1, opts.minPriorityGap);
   if (ceiling < 0) return { ok: false, reason: `no VM can have a priority ${Math.max(1, opts.minPriorityGap)} below its own (${priorityOf(vm)})` };
-  const otherFilters = profile.filters.filter((f) => f !== resourcesFit);
   const cycle = new CycleState(cluster);
+  const otherFilters = filtersToRun(
+    vm,
+    profile.filters.filter((f) => f !== resourcesFit),
+    cycle,
+  );
 
   let best: PreemptionPlan | undefined;
   let bestRank: number[] | undefined;
