@@ -324,6 +324,20 @@ function requestLatencyDelta(after: Sample[], before: Sample[]): Record<string, 
   return out;
 }
 
+/**
+ * etcd transactions the apiserver's writes took: the single-key writes it committed together
+ * (shoal_apiserver_etcd_writes_per_transaction, count = transactions, sum = writes), the writes
+ * it made alone because they carry guards on other keys, and the bulk binds' transactions.
+ */
+function etcdTransactions(after: Sample[], before: Sample[], ops: Record<string, { count: number }>) {
+  const delta = (name: string) => (after.find((x) => x.name === name)?.value ?? 0) - (before.find((x) => x.name === name)?.value ?? 0);
+  const together = delta('shoal_apiserver_etcd_writes_per_transaction_count');
+  const writesTogether = delta('shoal_apiserver_etcd_writes_per_transaction_sum');
+  const singleKeyWrites = ['create', 'update', 'delete'].reduce((a, op) => a + (ops[op]?.count ?? 0), 0);
+  const transactions = together + Math.max(0, singleKeyWrites - writesTogether) + (ops.update_many?.count ?? 0);
+  return { transactions, writesPerCoalescedTransaction: together ? round3(writesTogether / together) : null };
+}
+
 function countsDelta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
@@ -633,6 +647,7 @@ async function main(): Promise<void> {
   const apiRequests = countsDelta(requestCounts(apiAfter), requestCounts(apiBefore));
   const etcdOps = etcdOpDelta(etcdBefore, etcdAfter);
   const etcdWrites = ['create', 'update', 'delete'].reduce((a, op) => a + (etcdOps[op]?.count ?? 0), 0);
+  const etcdTxns = etcdTransactions(apiAfter, apiBefore, etcdOps);
   const cmCpuSeconds = (() => {
     const s = cmFinal.find((x) => x.name === 'shoal_controller_manager_process_cpu_seconds_total');
     return s ? round3(s.value) : null;
@@ -702,6 +717,8 @@ async function main(): Promise<void> {
       requestLatency: requestLatencyDelta(apiAfter, apiBefore),
       etcdOperations: etcdOps,
       etcdWritesPerBoundVm: watch.bound ? round3(etcdWrites / watch.bound) : null,
+      etcdTransactionsPerBoundVm: watch.bound ? round3(etcdTxns.transactions / watch.bound) : null,
+      writesPerCoalescedTransaction: etcdTxns.writesPerCoalescedTransaction,
     },
     cpu: { untilAllBound: cpuBinding, boundToAllRunning: cpuRunning, msPerVm: cpuMsPerVm },
     memory,
@@ -756,7 +773,9 @@ async function main(): Promise<void> {
       .sort((a, b) => b[1] - a[1])
       .slice(0, 6)
       .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}; ${results.apiserverDuringScheduling.etcdWritesPerBoundVm} etcd writes per bound VM`,
+      .join(
+        ', ',
+      )}; ${results.apiserverDuringScheduling.etcdWritesPerBoundVm} etcd writes per bound VM in ${results.apiserverDuringScheduling.etcdTransactionsPerBoundVm} transactions (${results.apiserverDuringScheduling.writesPerCoalescedTransaction ?? '-'} writes per coalesced one)`,
   );
   const lat = results.apiserverDuringScheduling.requestLatency;
   console.log(

@@ -202,6 +202,11 @@ function previousVersions(seen: WatchEvent<KubeObject>[]): Map<WatchEvent<KubeOb
   return prev;
 }
 
+/** One version of one object: objects written in one etcd transaction share a resourceVersion, so it names the object too. */
+const PLURAL: Record<string, string> = { VirtualMachine: 'virtualmachines', Node: 'nodes' };
+const versionOf = (resource: string | undefined, name: string | undefined, resourceVersion: string | undefined) => `${resource}/${name}@${resourceVersion}`;
+const versionOfObject = (obj: KubeObject) => versionOf(PLURAL[obj.kind!], obj.metadata.name, obj.metadata.resourceVersion);
+
 /** A version that bound the VM (the binding subresource answers a Status, so its audit line has no resourceVersion). */
 function binds(v: WatchEvent<KubeObject>, prev: KubeObject | undefined): boolean {
   return v.object.kind === 'VirtualMachine' && !!prev && !(prev as VirtualMachine).spec.nodeName && !!(v.object as VirtualMachine).spec.nodeName;
@@ -211,12 +216,12 @@ function binds(v: WatchEvent<KubeObject>, prev: KubeObject | undefined): boolean
 async function waitForAudit(seen: WatchEvent<KubeObject>[]): Promise<AuditEntry[]> {
   const prevOf = previousVersions(seen);
   const modified = seen.filter((v) => v.type === 'MODIFIED');
-  const wanted = modified.filter((v) => !binds(v, prevOf.get(v))).map((v) => v.object.metadata.resourceVersion!);
+  const wanted = modified.filter((v) => !binds(v, prevOf.get(v))).map((v) => versionOfObject(v.object));
   const bound = modified.length - wanted.length;
   return waitFor(
     async () => {
       const lines = await audit();
-      const have = new Set(lines.map((l) => l.resourceVersion));
+      const have = new Set(lines.map((l) => versionOf(l.resource, l.name, l.resourceVersion)));
       const bindings = lines.filter((l) => l.subresource === 'binding' && l.code === 201).length;
       return wanted.every((rv) => have.has(rv)) && bindings >= bound ? lines : undefined;
     },
@@ -277,7 +282,7 @@ function checkOwnership(seen: WatchEvent<KubeObject>[], log: AuditEntry[]): Chec
       for (const bad of outside(changed, BINDING)) flag('binding', `${what}: the bind changed ${bad}`);
       continue;
     }
-    const authors = log.filter((l) => l.resourceVersion === obj.metadata.resourceVersion && l.code < 300);
+    const authors = log.filter((l) => versionOf(l.resource, l.name, l.resourceVersion) === versionOfObject(obj) && l.code < 300);
     if (!authors.length) {
       flag('unknown', `${what}: no audited write produced it`);
       continue;

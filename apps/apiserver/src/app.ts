@@ -51,6 +51,8 @@ export interface AppOptions {
   watchCacheSize?: number;
   /** How often cached objects nothing read parsed go back to their JSON alone (WatchCache); 0: never. */
   watchCacheCompactIntervalMs?: number;
+  /** Writes per etcd transaction when they arrive together (ObjectStore); 1: each alone. */
+  etcdMaxTxnOps?: number;
   logger?: FastifyBaseLogger;
   /** With `ca` and `requestCert`, clients may authenticate with certificates (auth.clientCertificates). */
   https?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
@@ -93,7 +95,7 @@ function queryValidator(schema: object): ValidateFunction {
 
 export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const kinds = loadKinds().all;
-  const store = new ObjectStore(opts.etcd);
+  const store = new ObjectStore(opts.etcd, { maxTxnOps: opts.etcdMaxTxnOps });
   const cache = new WatchCache(opts.etcd, store, kinds, {
     windowSize: opts.watchCacheSize ?? 20_000,
     compactUnreadEveryMs: opts.watchCacheCompactIntervalMs,

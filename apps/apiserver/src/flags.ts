@@ -5,6 +5,7 @@
  */
 import yargs from 'yargs';
 import { DEFAULT_ETCD_REQUEST_TIMEOUT_MS } from './storage/etcd-client.js';
+import { DEFAULT_MAX_TXN_OPS } from './storage/txn-coalescer.js';
 import { parseAuthorizationModes } from './auth/authorizer.js';
 
 export function apiserverFlags(args: string[], readConfig: (path: string) => object) {
@@ -32,6 +33,12 @@ export function apiserverFlags(args: string[], readConfig: (path: string) => obj
       type: 'number',
       default: DEFAULT_ETCD_REQUEST_TIMEOUT_MS / 1000,
       describe: 'Seconds an etcd request may take before the API request fails with 503 (bounds every request while etcd has no quorum)',
+    })
+    .option('etcd-max-txn-ops', {
+      type: 'number',
+      default: DEFAULT_MAX_TXN_OPS,
+      describe:
+        "Compares in one etcd transaction when writes arriving together are committed together (creates, updates, deletes and their guards; bulk binds): at most etcd's own --max-txn-ops. 1: every write alone",
     })
     .option('etcd-compaction-interval', {
       type: 'number',
@@ -104,6 +111,7 @@ export function apiserverFlags(args: string[], readConfig: (path: string) => obj
       if (a['rate-limit-burst'] !== undefined && !(a['rate-limit-burst'] >= 1)) throw new Error('--rate-limit-burst must be at least 1');
       if (!(a['etcd-request-timeout'] > 0)) throw new Error('--etcd-request-timeout must be a positive number of seconds');
       if (!(a['etcd-compaction-interval'] >= 0)) throw new Error('--etcd-compaction-interval must be 0 (never) or a positive number of seconds');
+      if (!(Number.isInteger(a['etcd-max-txn-ops']) && a['etcd-max-txn-ops'] >= 1)) throw new Error('--etcd-max-txn-ops must be a whole number, at least 1');
       if (!(a['etcd-db-metric-poll-interval'] >= 0)) throw new Error('--etcd-db-metric-poll-interval must be 0 (off) or a positive number of seconds');
       if (a['client-ca-file'] && !a['tls-cert-file'])
         throw new Error('--client-ca-file needs --tls-cert-file and --tls-private-key-file (client certificates come over TLS)');

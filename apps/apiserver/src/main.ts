@@ -89,6 +89,7 @@ try {
     maxRequestBytes: argv['max-request-bytes'],
     watchCacheSize: argv['watch-cache-size'],
     watchCacheCompactIntervalMs: argv['watch-cache-compact-interval'] * 1000,
+    etcdMaxTxnOps: argv['etcd-max-txn-ops'],
     rateLimit: rateLimitOf(argv['max-requests-per-second-per-user'], argv['rate-limit-burst']),
     auditLogPath: argv['audit-log-path'],
     agentTls: agentClient,

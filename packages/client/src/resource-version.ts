@@ -23,3 +23,8 @@ export function compareResourceVersions(a: string | undefined, b: string | undef
 export function isNewerResourceVersion(candidate: string | undefined, than: string | undefined): boolean {
   return compareResourceVersions(candidate, than) > 0;
 }
+
+/** The version just before `rv` (a watch from it starts with rv's own changes); rv itself when it is not a number. */
+export function previousResourceVersion(rv: string): string {
+  return INTEGER.test(rv) && rv !== '0' ? String(BigInt(rv) - 1n) : rv;
+}

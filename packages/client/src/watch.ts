@@ -5,6 +5,11 @@
  * jitter and retry until the signal aborts. An ERROR event that is not transient (410 Expired:
  * the version was compacted) ends the stream by throwing its ApiError: only the caller can
  * decide to relist.
+ *
+ * Several objects can change at one resourceVersion: the apiserver commits writes that arrive
+ * together (and a bulk bind's) in one etcd transaction. A connection that ends part-way through
+ * one version's events must not resume after that version, or the rest are lost: it resumes
+ * from just before it and passes over the events of that version it already delivered.
  */
 import { ApiError, type KindInfo, type KubeObject, type WatchEvent } from '@shoal/api';
 import { apiErrorFromWatchEvent } from './api-errors.js';
@@ -12,6 +17,7 @@ import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import { isConnectionError } from './connection-errors.js';
 import { lines } from './ndjson.js';
 import { resourcePath } from './paths.js';
+import { previousResourceVersion } from './resource-version.js';
 import type { Transport } from './transport.js';
 
 export interface WatchOptions {
@@ -40,6 +46,8 @@ export async function* watchResource<T extends KubeObject = KubeObject>(
   signal?: AbortSignal,
 ): AsyncGenerator<WatchEvent<T>> {
   let resourceVersion = opts.resourceVersion;
+  /** The objects delivered at the last event's version, until a later version or a BOOKMARK says that version is complete. */
+  let atVersion: { resourceVersion: string; keys: Set<string> } | undefined;
   const backoff = new Backoff(opts.backoff);
   const path = resourcePath(kind, { namespace: opts.namespace });
   while (!signal?.aborted) {
@@ -53,7 +61,7 @@ export async function* watchResource<T extends KubeObject = KubeObject>(
         idleTimeoutMs: opts.timeoutSeconds ? (opts.timeoutSeconds + 30) * 1000 : 0,
         query: {
           watch: 1,
-          resourceVersion,
+          resourceVersion: atVersion ? previousResourceVersion(atVersion.resourceVersion) : resourceVersion,
           labelSelector: opts.labelSelector,
           fieldSelector: opts.fieldSelector,
           allowWatchBookmarks: opts.allowWatchBookmarks ? 'true' : undefined,
@@ -68,9 +76,17 @@ export async function* watchResource<T extends KubeObject = KubeObject>(
           reason = err;
           break;
         }
-        resourceVersion = event.object?.metadata?.resourceVersion ?? resourceVersion;
         // Only a connection that delivered something proves the server healthy again.
         backoff.reset();
+        const version = event.object?.metadata?.resourceVersion;
+        if (event.type === 'BOOKMARK' || !version) atVersion = undefined;
+        else {
+          const key = `${event.object.metadata.namespace ?? ''}/${event.object.metadata.name}`;
+          if (atVersion?.resourceVersion !== version) atVersion = { resourceVersion: version, keys: new Set() };
+          else if (atVersion.keys.has(key)) continue; // delivered before the reconnect
+          atVersion.keys.add(key);
+        }
+        resourceVersion = version ?? resourceVersion;
         yield event;
       }
     } catch (err) {

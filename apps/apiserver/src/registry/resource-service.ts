@@ -29,6 +29,7 @@ import type { AdmissionAttributes } from '../admission/admission.js';
 import { AdmissionChain, type WriteAdmission } from '../admission/admission-chain.js';
 import type { ObjectStore, WriteGuard } from '../storage/object-store.js';
 import { encode } from '../storage/object-store.js';
+import { MAX_TXN_BYTES } from '../storage/txn-coalescer.js';
 import { StoredForm } from '../storage/stored-form.js';
 import type { StoredObject } from '../storage/stored-value.js';
 import type { WatchCache } from '../storage/watch-cache.js';
@@ -339,7 +340,7 @@ export class ResourceService {
   /**
    * Many binds of one kind at once, as the bulk binding endpoint asks (routes/vm-bindings.ts):
    * each bind means exactly what bind() means — same preconditions, same 404/409 — but those
-   * that can be written go to etcd together, up to BIND_TXN_OBJECTS per transaction. Objects are
+   * that can be written go to etcd together, up to the store's maxTxnOps per transaction. Objects are
    * judged on the watch cache's copy and swapped against its revision, so a stale copy costs a
    * failed transaction, never a wrong write; a failed transaction hands back every key's current
    * value, and those are judged again (the ones that did not move are simply retried).
@@ -377,7 +378,7 @@ export class ResourceService {
         }
       }
       if (opts.dryRun || !writes.length) break;
-      const moved = (await Promise.all(bindTransactions(writes).map((txn) => this.commitBinds(txn, currents)))).flat();
+      const moved = (await Promise.all(bindTransactions(writes, this.store.maxTxnOps).map((txn) => this.commitBinds(txn, currents)))).flat();
       if (attempt >= PATCH_CONFLICT_RETRIES) {
         for (const i of moved) outcomes[i] = staleObject(kind, bindings[i]!.name);
         break;
@@ -466,18 +467,14 @@ interface PendingBind {
   revision: number;
 }
 
-/** etcd's default --max-txn-ops is 128; its request limit is 1.5 MiB. */
-const BIND_TXN_OBJECTS = 128;
-const BIND_TXN_BYTES = 1024 * 1024;
-
 /** Splits binds into transactions within etcd's limits (an object alone over the byte budget still goes, alone). */
-function bindTransactions(writes: PendingBind[]): PendingBind[][] {
+function bindTransactions(writes: PendingBind[], maxTxnOps: number): PendingBind[][] {
   const txns: PendingBind[][] = [];
   let txn: PendingBind[] = [];
   let bytes = 0;
   for (const w of writes) {
     const size = w.key.length + w.stored.value.length;
-    if (txn.length && (txn.length >= BIND_TXN_OBJECTS || bytes + size > BIND_TXN_BYTES)) {
+    if (txn.length && (txn.length >= maxTxnOps || bytes + size > MAX_TXN_BYTES)) {
       txns.push(txn);
       txn = [];
       bytes = 0;

@@ -2,15 +2,18 @@
  * Objects in etcd, one key each. The stored JSON carries no resourceVersion: it is the key's
  * mod_revision, filled in on every read (stored-value.ts), so it can never disagree with etcd.
  * Writes are compare-and-swap transactions (STYLE.md §7): create needs Create == 0, update and
- * delete need Mod == the revision the caller read.
+ * delete need Mod == the revision the caller read, with any guards the caller's reads ask for.
+ * Writes that arrive together share one transaction (txn-coalescer.ts); each still succeeds or
+ * fails on its own compares.
  */
-import { CompareResult, CompareTarget, type Etcd3, type ICompare } from 'etcd3';
+import { CompareResult, CompareTarget, type Etcd3 } from 'etcd3';
 import { BoundHistogram } from '../metrics/bound-metrics.js';
 import type { KubeObject } from '@shoal/api';
 import { prefixEnd } from './keys.js';
 import { StoredForm } from './stored-form.js';
 import { decode, type StoredObject } from './stored-value.js';
 import { watchPrefix, type EtcdWatchHandlers, type PrefixWatch } from './etcd-watch.js';
+import { DEFAULT_MAX_TXN_OPS, TxnCoalescer, type WriteGuard } from './txn-coalescer.js';
 
 /**
  * `guardFailed`: the object's own compare held (create: absent; update: at the expected
@@ -18,16 +21,7 @@ import { watchPrefix, type EtcdWatchHandlers, type PrefixWatch } from './etcd-wa
  */
 export type WriteResult = { ok: true; revision: number } | { ok: false; current?: StoredObject; guardFailed?: boolean };
 
-/**
- * A condition on other keys that a write is made under, checked by etcd in the write's own
- * transaction: admission that read other objects (a VM's PriorityClass, say) can then write as
- * if nothing changed in between, or learn that something did and read again.
- */
-export type WriteGuard =
-  /** The key is at exactly this mod_revision, so unchanged since it was read (0: it does not exist). */
-  | { key: string; revision: number }
-  /** No key under the prefix was created or modified after this revision (etcd compares every key in the range). */
-  | { prefix: string; unchangedSince: number };
+export type { WriteGuard } from './txn-coalescer.js';
 
 export interface Page {
   items: StoredObject[];
@@ -65,24 +59,25 @@ async function timed<T>(operation: keyof typeof etcdOperations, fn: () => Promis
   }
 }
 
-function guardCompare(g: WriteGuard): ICompare {
-  if ('key' in g) return { key: Buffer.from(g.key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: g.revision };
-  return {
-    key: Buffer.from(g.prefix),
-    range_end: Buffer.from(prefixEnd(g.prefix)),
-    target: CompareTarget.Mod,
-    result: CompareResult.Less,
-    mod_revision: g.unchangedSince + 1,
-  };
-}
-
 /** The stored form: everything but the resourceVersion. */
 export function encode(obj: KubeObject): string {
   return StoredForm.of(obj).value;
 }
 
 export class ObjectStore {
-  constructor(private readonly etcd: Etcd3) {}
+  /** Single-key writes (with their guards), committed together when they arrive together (txn-coalescer.ts). */
+  private readonly writes: TxnCoalescer;
+
+  /** Writes per etcd transaction at most: etcd's --max-txn-ops (1: each write alone). */
+  readonly maxTxnOps: number;
+
+  constructor(
+    private readonly etcd: Etcd3,
+    opts: { maxTxnOps?: number } = {},
+  ) {
+    this.maxTxnOps = opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
+    this.writes = new TxnCoalescer(etcd, this.maxTxnOps);
+  }
 
   async get(key: string): Promise<StoredObject | undefined> {
     const res = await timed('get', () => this.etcd.get(key).exec());
@@ -91,42 +86,17 @@ export class ObjectStore {
   }
 
   async create(key: string, value: string, guards: WriteGuard[] = []): Promise<WriteResult> {
-    if (guards.length)
-      return this.guardedPut(
-        'create',
-        key,
-        value,
-        { key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 },
-        guards,
-      );
-    const res = await timed('create', () => this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(value)).commit());
-    return res.succeeded ? { ok: true, revision: Number(res.header.revision) } : { ok: false };
+    const res = await timed('create', () => this.writes.write({ key, value, expectedRevision: 0, guards }));
+    // Without guards, a failed create has one reason: the key exists.
+    return res.ok || guards.length ? res : { ok: false };
   }
 
   async update(key: string, value: string, expectedRevision: number, guards: WriteGuard[] = []): Promise<WriteResult> {
-    if (guards.length)
-      return this.guardedPut(
-        'update',
-        key,
-        value,
-        { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedRevision },
-        guards,
-      );
-    const res = await timed('update', () =>
-      this.etcd.if(key, 'Mod', '==', expectedRevision).then(this.etcd.put(key).value(value)).else(this.etcd.get(key)).commit(),
-    );
-    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
-    const kv = res.responses[0]?.response_range?.kvs[0];
-    return { ok: false, current: kv ? decode(kv) : undefined };
+    return timed('update', () => this.writes.write({ key, value, expectedRevision, guards }));
   }
 
   async delete(key: string, expectedRevision: number): Promise<WriteResult> {
-    const res = await timed('delete', () =>
-      this.etcd.if(key, 'Mod', '==', expectedRevision).then(this.etcd.delete().key(key)).else(this.etcd.get(key)).commit(),
-    );
-    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
-    const kv = res.responses[0]?.response_range?.kvs[0];
-    return { ok: false, current: kv ? decode(kv) : undefined };
+    return timed('delete', () => this.writes.write({ key, expectedRevision }));
   }
 
   /**
@@ -134,8 +104,7 @@ export class ObjectStore {
    * none. One raft entry and one round trip for them all, which is what makes a bulk bind cheap
    * per object. When any key moved on, nothing is written and the answer carries every key's
    * current value (undefined: gone), so the caller can judge each again without reading them.
-   * Callers keep a transaction within etcd's limits (--max-txn-ops, 128 by default; the request
-   * size, 1.5 MiB).
+   * Callers keep a transaction within etcd's limits (maxTxnOps; the request size, 1.5 MiB).
    */
   async updateMany(
     writes: { key: string; value: string; expectedRevision: number }[],
@@ -155,25 +124,6 @@ export class ObjectStore {
         return kv ? decode(kv) : undefined;
       }),
     };
-  }
-
-  /**
-   * A put under the object's own compare and its guards, as one raw transaction: etcd3's builder
-   * cannot express a compare over a key range. Writes without guards keep the builder's path.
-   */
-  private async guardedPut(operation: 'create' | 'update', key: string, value: string, own: ICompare, guards: WriteGuard[]): Promise<WriteResult> {
-    const res = await timed(operation, () =>
-      this.etcd.kv.txn({
-        compare: [own, ...guards.map(guardCompare)],
-        success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value) } }],
-        failure: [{ request_range: { key: Buffer.from(key) } }],
-      }),
-    );
-    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
-    const kv = res.responses[0]?.response_range?.kvs[0];
-    const current = kv ? decode(kv) : undefined;
-    const ownHeld = operation === 'create' ? current === undefined : current !== undefined && current.revision === Number(own.mod_revision);
-    return { ok: false, current, guardFailed: ownHeld };
   }
 
   /**
