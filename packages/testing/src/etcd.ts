@@ -45,6 +45,8 @@ export interface EtcdMemberConfig {
   peerPort: number;
   /** Serve clients over https (absent: http, as before). */
   tls?: EtcdTls;
+  /** etcd's --max-txn-ops (absent: its default, 128). */
+  maxTxnOps?: number;
 }
 
 export const etcdClientUrl = (m: EtcdMemberConfig) => `${m.tls ? 'https' : 'http'}://127.0.0.1:${m.clientPort}`;
@@ -74,6 +76,7 @@ export function spawnEtcd(member: EtcdMemberConfig, all: EtcdMemberConfig[], clu
             ...(member.tls.clientCertAuth ? ['--client-cert-auth'] : []),
           ]
         : []),
+      ...(member.maxTxnOps ? [`--max-txn-ops=${member.maxTxnOps}`] : []),
       `--initial-cluster-token=${clusterToken}`,
       '--log-level=error',
       '--logger=zap',
@@ -113,8 +116,10 @@ export async function waitForEtcdHealth(endpoint: string, timeoutMs = 20_000, tl
   );
 }
 
+type LaunchOptions = Partial<Pick<EtcdMemberConfig, 'name' | 'tls' | 'maxTxnOps'>>;
+
 /** A single member; with `tls` its client URL is https:// (and with `tls.clientCertAuth` it wants client certificates). */
-export async function startEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Promise<EtcdMember> {
+export async function startEtcd(opts: LaunchOptions = {}): Promise<EtcdMember> {
   const { member, healthy } = await launchEtcd(opts);
   await healthy;
   return member;
@@ -125,7 +130,7 @@ export async function startEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Pr
  * resolves once it is healthy, or rejects having killed it and removed its data. What is to run
  * on it (an apiserver, which waits for etcd by itself) can load meanwhile.
  */
-export async function launchEtcd(opts: { name?: string; tls?: EtcdTls } = {}): Promise<{ member: EtcdMember; healthy: Promise<void> }> {
+export async function launchEtcd(opts: LaunchOptions = {}): Promise<{ member: EtcdMember; healthy: Promise<void> }> {
   if (opts.tls?.clientCertAuth && !opts.tls.client) throw new Error('startEtcd: tls.clientCertAuth needs tls.client, for the health check');
   const config: EtcdMemberConfig = {
     name: opts.name ?? 'test',
@@ -133,6 +138,7 @@ export async function launchEtcd(opts: { name?: string; tls?: EtcdTls } = {}): P
     clientPort: await freePort(),
     peerPort: await freePort(),
     ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.maxTxnOps ? { maxTxnOps: opts.maxTxnOps } : {}),
   };
   const endpoint = etcdClientUrl(config);
   const clusterToken = 'shoal-test';

@@ -151,3 +151,19 @@ test('maxTxnOps 1: every write is a transaction of its own', async () => {
   const results = await Promise.all(keys('alone', 10).map((k) => alone.create(k, value(k))));
   assert.equal(new Set(results.map((r) => r.ok && r.revision)).size, 10);
 });
+
+test("an etcd whose --max-txn-ops is lower than the apiserver's: the writes it refuses together go again alone", async () => {
+  const small = await startEtcd({ name: 'coalesce-small', maxTxnOps: 4 });
+  const client = connectEtcd({ servers: [small.endpoint] });
+  try {
+    const limited = new ObjectStore(client);
+    const results = await Promise.all(keys('small-etcd', 20).map((k) => limited.create(k, value(k))));
+    assert.ok(
+      results.every((r) => r.ok),
+      'every write made',
+    );
+  } finally {
+    client.close();
+    await small.stop();
+  }
+});

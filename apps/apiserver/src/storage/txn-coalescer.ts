@@ -138,7 +138,10 @@ export class TxnCoalescer {
         failure: txn.flatMap((w) => [readKey(w.key), ...(txn.length > 1 ? (w.guards ?? []).map(readGuard) : [])]),
       });
     } catch (err) {
-      for (const w of txn) w.reject(err);
+      // etcd's --max-txn-ops is lower than ours (--etcd-max-txn-ops should say it): it refused
+      // the transaction before applying any of it, so each write goes again alone.
+      if (txn.length > 1 && isTooManyOps(err)) for (const w of txn) void this.commit([w]);
+      else for (const w of txn) w.reject(err);
       return;
     }
     writesPerTxn.observe(txn.length);
@@ -163,6 +166,10 @@ export class TxnCoalescer {
       else w.resolve(w.guards?.length ? { ok: false, current, guardFailed: ownHeld } : { ok: false, current });
     }
   }
+}
+
+function isTooManyOps(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('too many operations in txn request');
 }
 
 /** Whether `w` may not share a transaction with `b`: the same key, or a key one's guards look at. */
