@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ResultPromise } from 'execa';
-import { etcdClientUrl, spawnEtcd, waitForEtcdHealth, type EtcdMemberConfig } from './etcd.js';
+import { EtcdExitedError, etcdClientUrl, spawnEtcd, waitForEtcdStart, type EtcdMemberConfig } from './etcd.js';
 import { freePort } from './free-port.js';
 
 export interface EtcdClusterMember {
@@ -42,7 +42,20 @@ export interface EtcdClusterOptions {
   parentDir?: string;
 }
 
+/** How many times a cluster is started on fresh ports when a member found one of its ports taken. */
+const PORT_ATTEMPTS = 3;
+
 export async function startEtcdCluster(opts: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await tryStartEtcdCluster(opts);
+    } catch (err) {
+      if (!(err instanceof EtcdExitedError && err.portTaken) || attempt === PORT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function tryStartEtcdCluster(opts: EtcdClusterOptions): Promise<EtcdCluster> {
   const size = opts.size ?? 3;
   const base = await mkdtemp(join(opts.parentDir ?? tmpdir(), 'shoal-etcd-cluster-'));
   const configs: EtcdMemberConfig[] = [];
@@ -98,7 +111,7 @@ function member(config: EtcdMemberConfig, all: EtcdMemberConfig[], token: string
       exited = proc.then((r) => r);
       m.running = true;
       m.pid = proc.pid;
-      await waitForEtcdHealth(m.endpoint, 30_000);
+      await waitForEtcdStart(proc, m.endpoint, 30_000);
     },
   };
   return m;

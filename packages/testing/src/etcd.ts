@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Result, type ResultPromise } from 'execa';
 import { freePort } from './free-port.js';
 import { waitFor } from './wait-for.js';
 
@@ -83,8 +83,24 @@ export function spawnEtcd(member: EtcdMemberConfig, all: EtcdMemberConfig[], clu
       // Tests and benchmarks measure our code, not the disk: etcd still writes its WAL, but without fsync.
       '--unsafe-no-fsync',
     ],
-    { reject: false, stdio: 'ignore' },
+    // stderr is kept (at --log-level=error it holds little more than a fatal line) to say why a member died.
+    { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' },
   );
+}
+
+/** etcd exited before it was healthy; its stderr says why (a port taken, a bad data dir...). */
+export class EtcdExitedError extends Error {
+  readonly stderr: string;
+  constructor(endpoint: string, result: Result) {
+    const stderr = String(result.stderr ?? '').trim();
+    super(`etcd on ${endpoint} exited (${result.signal ?? `code ${result.exitCode}`}) before it was healthy${stderr ? `: ${stderr.slice(-1_000)}` : ''}`);
+    this.stderr = stderr;
+  }
+
+  /** It could not listen: another process took a port between freePort() and etcd's bind. */
+  get portTaken(): boolean {
+    return this.stderr.includes('address already in use');
+  }
 }
 
 /** GET /health over https, verifying etcd with the CA and presenting the client certificate if any. */
@@ -105,15 +121,25 @@ async function httpsHealthy(endpoint: string, tls: EtcdTls): Promise<boolean> {
 }
 
 /** etcd's /health is true only with a leader and a quorum read that succeeded. */
+async function etcdHealthy(endpoint: string, tls?: EtcdTls): Promise<boolean> {
+  if (tls) return httpsHealthy(endpoint, tls);
+  const r = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+  return r?.ok ?? false;
+}
+
 export async function waitForEtcdHealth(endpoint: string, timeoutMs = 20_000, tls?: EtcdTls): Promise<void> {
-  await waitFor(
-    async () => {
-      if (tls) return httpsHealthy(endpoint, tls);
-      const r = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
-      return r?.ok;
-    },
-    { timeoutMs, message: `etcd on ${endpoint} to be healthy` },
-  );
+  await waitFor(() => etcdHealthy(endpoint, tls), { timeoutMs, message: `etcd on ${endpoint} to be healthy` });
+}
+
+/**
+ * Waits for the etcd that `proc` runs to be healthy, and fails at once with EtcdExitedError if
+ * the process exits first, rather than polling a dead endpoint until the deadline.
+ */
+export async function waitForEtcdStart(proc: ResultPromise, endpoint: string, timeoutMs = 20_000, tls?: EtcdTls): Promise<void> {
+  let exit: Result | undefined;
+  void proc.then((r) => (exit = r));
+  await waitFor(async () => exit !== undefined || (await etcdHealthy(endpoint, tls)), { timeoutMs, message: `etcd on ${endpoint} to be healthy` });
+  if (exit) throw new EtcdExitedError(endpoint, exit);
 }
 
 type LaunchOptions = Partial<Pick<EtcdMemberConfig, 'name' | 'tls' | 'maxTxnOps'>>;
@@ -144,7 +170,7 @@ export async function launchEtcd(opts: LaunchOptions = {}): Promise<{ member: Et
   const clusterToken = 'shoal-test';
   let proc = spawnEtcd(config, [config], clusterToken);
   let exited: Promise<unknown> = proc.then((r) => r);
-  const healthy = waitForEtcdHealth(endpoint, 20_000, opts.tls).catch(async (err: unknown) => {
+  const healthy = waitForEtcdStart(proc, endpoint, 20_000, opts.tls).catch(async (err: unknown) => {
     proc.kill('SIGKILL');
     await exited;
     await rm(config.dataDir, { recursive: true, force: true });
@@ -172,7 +198,7 @@ export async function launchEtcd(opts: LaunchOptions = {}): Promise<{ member: Et
       exited = proc.then((r) => r);
       member.pid = proc.pid!;
       try {
-        await waitForEtcdHealth(endpoint, 20_000, opts.tls);
+        await waitForEtcdStart(proc, endpoint, 20_000, opts.tls);
       } catch (err) {
         proc.kill('SIGKILL');
         await exited;

@@ -26,7 +26,7 @@ import {
   startApiserver,
   startCluster,
   waitFor,
-  waitForEtcdHealth,
+  waitForEtcdStart,
   type ApiserverProcess,
   type EtcdMemberConfig,
   type TestCluster,
@@ -224,7 +224,7 @@ test('restored into a new data dir, an etcd started on it holds every object wit
   assert.deepEqual(await readdir(restoredConfig.dataDir), ['member']);
 
   restoredEtcd = spawnEtcd(restoredConfig, [restoredConfig], 'shoal-restored');
-  await waitForEtcdHealth(etcdClientUrl(restoredConfig));
+  await waitForEtcdStart(restoredEtcd, etcdClientUrl(restoredConfig));
   const status = await (await fetch(`${etcdClientUrl(restoredConfig)}/v3/maintenance/status`, { method: 'POST', body: '{}' })).json();
   assert.equal(Number(status.header.revision), snapshotRevision + bump, 'the history goes on from the snapshot plus the bump');
   assert.ok(Number(lostVersion) < snapshotRevision + bump - 1, 'past the versions the lost cluster handed out');
