@@ -327,14 +327,14 @@ function requestLatencyDelta(after: Sample[], before: Sample[]): Record<string, 
 /**
  * etcd transactions the apiserver's writes took: the single-key writes it committed together
  * (shoal_apiserver_etcd_writes_per_transaction, count = transactions, sum = writes), the writes
- * it made alone because they carry guards on other keys, and the bulk binds' transactions.
+ * and the writes it made alone.
  */
 function etcdTransactions(after: Sample[], before: Sample[], ops: Record<string, { count: number }>) {
   const delta = (name: string) => (after.find((x) => x.name === name)?.value ?? 0) - (before.find((x) => x.name === name)?.value ?? 0);
   const together = delta('shoal_apiserver_etcd_writes_per_transaction_count');
   const writesTogether = delta('shoal_apiserver_etcd_writes_per_transaction_sum');
   const singleKeyWrites = ['create', 'update', 'delete'].reduce((a, op) => a + (ops[op]?.count ?? 0), 0);
-  const transactions = together + Math.max(0, singleKeyWrites - writesTogether) + (ops.update_many?.count ?? 0);
+  const transactions = together + Math.max(0, singleKeyWrites - writesTogether);
   return { transactions, writesPerCoalescedTransaction: together ? round3(writesTogether / together) : null };
 }
 

@@ -29,7 +29,6 @@ import type { AdmissionAttributes } from '../admission/admission.js';
 import { AdmissionChain, type WriteAdmission } from '../admission/admission-chain.js';
 import type { ObjectStore, WriteGuard } from '../storage/object-store.js';
 import { encode } from '../storage/object-store.js';
-import { MAX_TXN_BYTES } from '../storage/txn-coalescer.js';
 import { StoredForm } from '../storage/stored-form.js';
 import type { StoredObject } from '../storage/stored-value.js';
 import type { WatchCache } from '../storage/watch-cache.js';
@@ -339,11 +338,11 @@ export class ResourceService {
 
   /**
    * Many binds of one kind at once, as the bulk binding endpoint asks (routes/vm-bindings.ts):
-   * each bind means exactly what bind() means — same preconditions, same 404/409 — but those
-   * that can be written go to etcd together, up to the store's maxTxnOps per transaction. Objects are
-   * judged on the watch cache's copy and swapped against its revision, so a stale copy costs a
-   * failed transaction, never a wrong write; a failed transaction hands back every key's current
-   * value, and those are judged again (the ones that did not move are simply retried).
+   * each bind means exactly what bind() means — same preconditions, same 404/409 — but their
+   * writes are made in one turn, so they go to etcd together (storage/txn-coalescer.ts). Objects
+   * are judged on the watch cache's copy and swapped against its revision, so a stale copy costs
+   * a failed compare, never a wrong write; etcd's answer carries the object as it is now, and
+   * that is judged again.
    *
    * Answers one outcome per binding, in order: undefined when bound (or already bound there),
    * else the ApiError a single bind would have answered.
@@ -378,7 +377,7 @@ export class ResourceService {
         }
       }
       if (opts.dryRun || !writes.length) break;
-      const moved = (await Promise.all(bindTransactions(writes, this.store.maxTxnOps).map((txn) => this.commitBinds(txn, currents)))).flat();
+      const moved = (await Promise.all(writes.map((w) => this.commitBind(w, currents)))).filter((i) => i !== undefined);
       if (attempt >= PATCH_CONFLICT_RETRIES) {
         for (const i of moved) outcomes[i] = staleObject(kind, bindings[i]!.name);
         break;
@@ -400,15 +399,19 @@ export class ResourceService {
     return this.store.get(this.key(s));
   }
 
-  /** One transaction of binds; answers the indices to judge again (all of them when it failed), with `currents` updated from etcd's answer. */
-  private async commitBinds(txn: PendingBind[], currents: (StoredObject | undefined)[]): Promise<number[]> {
-    const res = await this.store.updateMany(txn.map((w) => ({ key: w.key, value: w.stored.value, expectedRevision: w.revision })));
+  /**
+   * One bind's compare-and-swap. Made in the same turn as the others of its call, it shares their
+   * etcd transactions (storage/txn-coalescer.ts). Answers the index to judge again when the object
+   * moved on, with `currents` updated from etcd's answer.
+   */
+  private async commitBind(w: PendingBind, currents: (StoredObject | undefined)[]): Promise<number | undefined> {
+    const res = await this.store.update(w.key, w.stored.value, w.revision);
     if (res.ok) {
-      for (const w of txn) this.written(w.key, w.object, [], w.stored, res.revision);
-      return [];
+      this.written(w.key, w.object, [], w.stored, res.revision);
+      return undefined;
     }
-    txn.forEach((w, n) => (currents[w.index] = res.current[n]));
-    return txn.map((w) => w.index);
+    currents[w.index] = res.current;
+    return w.index;
   }
 
   private async remove(s: Scope, revision: number): Promise<void> {
@@ -465,25 +468,6 @@ interface PendingBind {
   stored: StoredForm;
   /** The revision the bind was judged on: the transaction's compare. */
   revision: number;
-}
-
-/** Splits binds into transactions within etcd's limits (an object alone over the byte budget still goes, alone). */
-function bindTransactions(writes: PendingBind[], maxTxnOps: number): PendingBind[][] {
-  const txns: PendingBind[][] = [];
-  let txn: PendingBind[] = [];
-  let bytes = 0;
-  for (const w of writes) {
-    const size = w.key.length + w.stored.value.length;
-    if (txn.length && (txn.length >= maxTxnOps || bytes + size > MAX_TXN_BYTES)) {
-      txns.push(txn);
-      txn = [];
-      bytes = 0;
-    }
-    txn.push(w);
-    bytes += size;
-  }
-  if (txn.length) txns.push(txn);
-  return txns;
 }
 
 /** A configuration pinned to a version (or incarnation) of an object that does not exist. */

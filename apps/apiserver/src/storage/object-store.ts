@@ -6,7 +6,7 @@
  * Writes that arrive together share one transaction (txn-coalescer.ts); each still succeeds or
  * fails on its own compares.
  */
-import { CompareResult, CompareTarget, type Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { BoundHistogram } from '../metrics/bound-metrics.js';
 import type { KubeObject } from '@shoal/api';
 import { prefixEnd } from './keys.js';
@@ -44,7 +44,6 @@ const etcdOperations = {
   get: etcdLatency.with('get'),
   create: etcdLatency.with('create'),
   update: etcdLatency.with('update'),
-  updateMany: etcdLatency.with('update_many'),
   delete: etcdLatency.with('delete'),
   list: etcdLatency.with('list'),
   revision: etcdLatency.with('revision'),
@@ -68,15 +67,12 @@ export class ObjectStore {
   /** Single-key writes (with their guards), committed together when they arrive together (txn-coalescer.ts). */
   private readonly writes: TxnCoalescer;
 
-  /** Writes per etcd transaction at most: etcd's --max-txn-ops (1: each write alone). */
-  readonly maxTxnOps: number;
-
   constructor(
     private readonly etcd: Etcd3,
+    /** Compares per etcd transaction at most: etcd's --max-txn-ops (1: each write alone). */
     opts: { maxTxnOps?: number } = {},
   ) {
-    this.maxTxnOps = opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
-    this.writes = new TxnCoalescer(etcd, this.maxTxnOps);
+    this.writes = new TxnCoalescer(etcd, opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS);
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
@@ -97,33 +93,6 @@ export class ObjectStore {
 
   async delete(key: string, expectedRevision: number): Promise<WriteResult> {
     return timed('delete', () => this.writes.write({ key, expectedRevision }));
-  }
-
-  /**
-   * Several updates in ONE transaction: all of them, each at the revision its caller read, or
-   * none. One raft entry and one round trip for them all, which is what makes a bulk bind cheap
-   * per object. When any key moved on, nothing is written and the answer carries every key's
-   * current value (undefined: gone), so the caller can judge each again without reading them.
-   * Callers keep a transaction within etcd's limits (maxTxnOps; the request size, 1.5 MiB).
-   */
-  async updateMany(
-    writes: { key: string; value: string; expectedRevision: number }[],
-  ): Promise<{ ok: true; revision: number } | { ok: false; current: (StoredObject | undefined)[] }> {
-    const res = await timed('updateMany', () =>
-      this.etcd.kv.txn({
-        compare: writes.map((w) => ({ key: Buffer.from(w.key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: w.expectedRevision })),
-        success: writes.map((w) => ({ request_put: { key: Buffer.from(w.key), value: Buffer.from(w.value) } })),
-        failure: writes.map((w) => ({ request_range: { key: Buffer.from(w.key) } })),
-      }),
-    );
-    if (res.succeeded) return { ok: true, revision: Number(res.header.revision) };
-    return {
-      ok: false,
-      current: res.responses.map((r) => {
-        const kv = r.response_range?.kvs[0];
-        return kv ? decode(kv) : undefined;
-      }),
-    };
   }
 
   /**

@@ -44,8 +44,9 @@ test('a write whose own compare fails answers a conflict with the current value;
   assert.deepEqual(again, { ok: false }, 'AlreadyExists, as alone');
   assert.ok(
     created.every((r) => r.ok),
-    'the others went again on their own and were written',
+    'the others went again and were written',
   );
+  assert.equal(new Set(created.map((r) => r.ok && r.revision)).size, 1, 'the others went again together, in one transaction');
   for (const k of free) assert.ok(await store.get(k));
   assert.equal(JSON.parse((await store.get(taken!))!.json!).extra, '', 'the existing object is untouched');
 

@@ -14,8 +14,8 @@
  * go apart. When the transaction commits, each write is committed (they share its revision, as a
  * bulk bind's objects do). When it does not, etcd answers, at the revision the compares were
  * judged at, every key's current value and what each guard looks at: a write whose own compare or
- * guard failed answers what it would have alone; a write whose compares all held was refused only
- * because of another, and goes again in a transaction of its own.
+ * guard failed answers what it would have alone; the writes whose compares all held were refused
+ * only because of another, and go again together.
  */
 import { CompareResult, CompareTarget, type ICompare, type IRequestOp, type ITxnResponse } from 'etcd3';
 import type { Etcd3 } from 'etcd3';
@@ -150,6 +150,7 @@ export class TxnCoalescer {
       for (const w of txn) w.resolve({ ok: true, revision });
       return;
     }
+    const held: Queued[] = [];
     let at = 0;
     for (const w of txn) {
       const kv = res.responses[at++]?.response_range?.kvs[0];
@@ -162,9 +163,12 @@ export class TxnCoalescer {
       }
       let guardsHeld = true;
       for (const g of w.guards ?? []) guardsHeld = guardHeld(g, res.responses[at++]?.response_range) && guardsHeld;
-      if (ownHeld && guardsHeld) void this.commit([w]);
+      if (ownHeld && guardsHeld) held.push(w);
       else w.resolve(w.guards?.length ? { ok: false, current, guardFailed: ownHeld } : { ok: false, current });
     }
+    // Together again: a part of a transaction keeps within its limits, and each failure answers
+    // at least one write, so a bulk bind with one stale object costs one more transaction, not one per object.
+    if (held.length) void this.commit(held);
   }
 }
 
