@@ -13,6 +13,7 @@ export * from './vm-power-plan.js';
 export * from './events.js';
 export * from './audit-chain.js';
 export * from './agent-endpoint.js';
+export * from './free-port.js';
 export * from './monitoring.js';
 export * from './finalizers.js';
 export * from './labels.js';

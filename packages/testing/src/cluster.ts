@@ -22,7 +22,7 @@ import {
   type AgentTlsCertificates,
   type TestCertificates,
 } from './certificates.js';
-import { freePort } from './free-port.js';
+import { freePort } from '@shoal/api';
 import { startApiserver, startProcess, type ApiserverProcess, type ShoalProcess } from './process.js';
 
 export interface AgentProcess extends ShoalProcess {

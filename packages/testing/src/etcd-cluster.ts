@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ResultPromise } from 'execa';
 import { EtcdExitedError, etcdClientUrl, spawnEtcd, waitForEtcdStart, type EtcdMemberConfig } from './etcd.js';
-import { freePort } from './free-port.js';
+import { freePort } from '@shoal/api';
 
 export interface EtcdClusterMember {
   name: string;

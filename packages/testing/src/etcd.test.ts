@@ -1,27 +1,12 @@
-/**
- * Where test processes listen, and what a test sees when etcd cannot start: ports come from
- * outside the kernel's ephemeral range (which every outgoing connection draws from), and an etcd
- * that dies at start is an error at once with etcd's own reason, not a wait until the deadline.
- */
+/** What a test sees when etcd cannot start: an error at once with etcd's own reason, not a wait until the deadline. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdExitedError, etcdClientUrl, spawnEtcd, waitForEtcdStart, type EtcdMemberConfig } from './etcd.js';
-import { freePort } from './free-port.js';
-
-test('freePort hands out distinct ports below the ephemeral range that can be listened on', async () => {
-  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-  const ports = await Promise.all(Array.from({ length: 50 }, () => freePort()));
-  assert.equal(new Set(ports).size, ports.length, `a port was handed out twice: ${ports.join(' ')}`);
-  for (const port of ports) {
-    assert.ok(port >= 1024 && port < ephemeralLow, `${port} is not below the ephemeral range (from ${ephemeralLow})`);
-    await listenOn(port).then(close);
-  }
-});
+import { freePort } from '@shoal/api';
 
 test('an etcd whose client port is taken fails at once, saying so, instead of waiting out the deadline', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'shoal-etcd-port-taken-'));

@@ -4,7 +4,7 @@ import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type Result, type ResultPromise } from 'execa';
-import { freePort } from './free-port.js';
+import { freePort } from '@shoal/api';
 import { waitFor } from './wait-for.js';
 
 export interface EtcdMember {

@@ -1,5 +1,5 @@
 export * from './wait-for.js';
-export * from './free-port.js';
+export { freePort } from '@shoal/api';
 export * from './etcd.js';
 export * from './etcd-cluster.js';
 export * from './process.js';

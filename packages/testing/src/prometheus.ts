@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { parse, stringify } from 'yaml';
-import { freePort } from './free-port.js';
+import { freePort } from '@shoal/api';
 import { REPO_ROOT } from './process.js';
 import { waitFor } from './wait-for.js';
 

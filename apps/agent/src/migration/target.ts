@@ -13,7 +13,7 @@
  * (reconcile.ts kills the waiting QEMU).
  */
 import type { TapNic } from '../runtime/qemu/command-line.js';
-import { objectKey, poolNameFor, vmDisks, volumeImageName, type Migration, type VirtualMachine, type VolumeSpec } from '@shoal/api';
+import { freePort, objectKey, poolNameFor, vmDisks, volumeImageName, type Migration, type VirtualMachine, type VolumeSpec } from '@shoal/api';
 import { IMAGE_PULLING } from '../images/boot-image.js';
 import type { Result } from '@shoal/controller-runtime';
 import { LaunchRefusedError } from '../runtime/driver.js';
@@ -25,7 +25,6 @@ import type { LaunchDisk } from '../volumes/attach.js';
 import type { LocalMigration, MigrationContext } from './context.js';
 import { nodeCertificateDn } from './migration-tls.js';
 import { attemptMode, failSide, failure, reportTarget, startTarget } from './report.js';
-import { freePortOn } from './free-port.js';
 
 /** How soon a QEMU still starting is looked at again: its monitor is up within a few hundred ms, and the transfer waits for it. */
 const STARTING_RETRY_MS = 50;
@@ -109,8 +108,8 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
       const mirrored = disks.flatMap((d, i) => (d.mirrored ? [{ device: `disk${i}` }] : []));
       local.endpoint = await prepareIncoming(local.session, {
         listenAddress: ctx.listenAddress,
-        port: await freePortOn(ctx.listenAddress),
-        nbdPort: mirrored.length ? await freePortOn(ctx.listenAddress) : undefined,
+        port: await freePort(ctx.listenAddress),
+        nbdPort: mirrored.length ? await freePort(ctx.listenAddress) : undefined,
         tls: { dir: ctx.tls.serverDir, authorizedClientDn: nodeCertificateDn(st.sourceNode) },
         disks: mirrored,
       });

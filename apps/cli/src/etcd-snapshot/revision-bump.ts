@@ -23,7 +23,7 @@
  * members of a cluster, each restored on its own, get the same keyspace.
  */
 import { join } from 'node:path';
-import net from 'node:net';
+import { freePort } from '@shoal/api';
 import { Etcd3 } from 'etcd3';
 import { execa, type ResultPromise } from 'execa';
 import { missingTool, restoreSnapshot } from './etcd-tools.js';
@@ -149,15 +149,4 @@ function startScratchMember(name: string, dataDir: string, clientUrl: string, pe
       await exited;
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
