@@ -2,6 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
+import { Client } from 'undici';
 import { http, openWatch, startCluster, waitFor, type TestCluster } from '@shoal/testing';
 
 const VMS = '/apis/shoal.dev/v1alpha1/namespaces/default/virtualmachines';
@@ -119,6 +120,41 @@ test('history older than the watch cache is read from etcd, and is 410 Gone once
     await small.stop();
   }
 });
+
+test('a watch pipelined behind another on one connection waits its turn, then gets every event in order', async () => {
+  const from = (await create(cp.url, 'pipe-start', { pipe: 'x' })).metadata.resourceVersion;
+  // One connection, both requests sent at once: the second response cannot start until the
+  // first one (a watch the server ends after 3 s) is over, so its events meanwhile are held back.
+  const client = new Client(cp.url, { pipelining: 2 });
+  try {
+    const query = `watch=1&resourceVersion=${from}&labelSelector=pipe%3Dx`;
+    const first = client.request({ method: 'GET', path: `${VMS}?${query}&timeoutSeconds=3` });
+    const second = client.request({ method: 'GET', path: `${VMS}?${query}` });
+    for (const n of [1, 2, 3]) await create(cp.url, `pipe-during-${n}`, { pipe: 'x' });
+    const firstBody = await (await first).body.text();
+    assert.deepEqual(linesOf(firstBody), ['pipe-during-1', 'pipe-during-2', 'pipe-during-3']);
+    const res = await second;
+    assert.equal(res.statusCode, 200);
+    for (const n of [1, 2]) await create(cp.url, `pipe-after-${n}`, { pipe: 'x' });
+    let text = '';
+    res.body.setEncoding('utf8');
+    for await (const piece of res.body) {
+      text += piece;
+      if (linesOf(text).length >= 5) break;
+    }
+    assert.deepEqual(linesOf(text), ['pipe-during-1', 'pipe-during-2', 'pipe-during-3', 'pipe-after-1', 'pipe-after-2']);
+  } finally {
+    await client.destroy();
+  }
+});
+
+/** The names in a watch body's complete event lines. */
+function linesOf(body: string): string[] {
+  return body
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => (JSON.parse(l) as { object: { metadata: { name: string } } }).object.metadata.name);
+}
 
 test('one slow-to-start watcher among hundreds: every watcher gets every event', async () => {
   const created = await create(cp.url, 'fanout');

@@ -75,8 +75,21 @@ export interface WatchStreamOptions {
   service: Pick<ResourceService, 'watch'>;
 }
 
-function line(type: string, objectJson: string): Buffer {
-  return Buffer.from(`{"type":"${type}","object":${objectJson}}\n`);
+/**
+ * One event line framed as an HTTP/1.1 chunk (its size in hex, CRLF, the line, CRLF): the bytes
+ * Node's res.write would send for the line, built once for every watcher that gets it. Given to
+ * the socket as they are, each event is one piece of a watcher's writev instead of the four
+ * res.write makes of it (size, CRLF, line, CRLF) — with a thousand watchers, pieces and their
+ * bookkeeping were much of the fan-out's garbage.
+ */
+function chunk(type: string, objectJson: string): Buffer {
+  const line = `{"type":"${type}","object":${objectJson}}\n`;
+  return Buffer.from(`${Buffer.byteLength(line).toString(16)}\r\n${line}\r\n`);
+}
+
+/** The line inside a chunk (a view, no copy), for res.write. */
+function lineOf(framed: Buffer): Buffer {
+  return framed.subarray(framed.indexOf(0x0a) + 1, framed.length - 2);
 }
 
 export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: WatchStreamOptions): Promise<void> {
@@ -89,16 +102,22 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
   let bookmarkTimer: NodeJS.Timeout | undefined;
   let started = false;
 
-  // Lines wait here until the burst of changes being handed out is over, then go in one write
+  // Chunks wait here until the burst of changes being handed out is over, then go in one write
   // (corked: the socket takes them all in one writev, shared buffers as they are).
   let queued: Buffer[] = [];
   const flush = () => {
     if (closed || !queued.length) return;
-    if (queued.length === 1) res.write(queued[0]);
+    const socket = res.socket;
+    // Straight to the socket once the response owns it and Node holds nothing of it back (its
+    // headers went out): what Node would send, in order. Otherwise (a pipelined request whose
+    // turn has not come, say) through res.write, which keeps its output until then.
+    const direct = socket && !socket.destroyed && res.writableLength === socket.writableLength;
+    const out = direct ? socket : res;
+    if (queued.length === 1) out.write(direct ? queued[0] : lineOf(queued[0]!));
     else {
-      res.cork();
-      for (const chunk of queued) res.write(chunk);
-      res.uncork();
+      out.cork();
+      for (const framed of queued) out.write(direct ? framed : lineOf(framed));
+      out.uncork();
     }
     queued = [];
     lastSent = Date.now();
@@ -107,9 +126,9 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
       close();
     }
   };
-  const write = (chunk: Buffer) => {
+  const write = (framed: Buffer) => {
     if (closed) return;
-    queued.push(chunk);
+    queued.push(framed);
     if (queued.length === 1) flushSoon(flush);
   };
   const close = () => {
@@ -126,11 +145,11 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
   const watch = o.service.watch(o.request, {
     event(type: ChangeType, object: KubeObject, change?: Change) {
       if (closed) return;
-      if (!change || change.object !== object) return write(line(type, render(object)));
+      if (!change || change.object !== object) return write(chunk(type, render(object)));
       if (lastEncoded?.change !== change) lastEncoded = { change, plain: new Map(), table: new Map() };
       const lines = o.table ? lastEncoded.table : lastEncoded.plain;
       let encoded = lines.get(type);
-      if (!encoded) lines.set(type, (encoded = line(type, o.table ? render(object) : (change.objectJson ?? render(object)))));
+      if (!encoded) lines.set(type, (encoded = chunk(type, o.table ? render(object) : (change.objectJson ?? render(object)))));
       write(encoded);
     },
     fail(err: ApiError) {
@@ -139,7 +158,7 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
         pendingError = err;
         return;
       }
-      write(line('ERROR', JSON.stringify(err.toStatus())));
+      write(chunk('ERROR', JSON.stringify(err.toStatus())));
       close();
     },
   });
@@ -156,12 +175,12 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
     await watch.start();
   } catch (err) {
     const apiErr = err instanceof ApiError ? err : new ApiError(500, 'InternalError', (err as Error).message);
-    write(line('ERROR', JSON.stringify(apiErr.toStatus())));
+    write(chunk('ERROR', JSON.stringify(apiErr.toStatus())));
     close();
     return;
   }
   if (pendingError) {
-    write(line('ERROR', JSON.stringify(pendingError.toStatus())));
+    write(chunk('ERROR', JSON.stringify(pendingError.toStatus())));
     close();
     return;
   }
@@ -171,7 +190,7 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
     bookmarkTimer = setInterval(() => {
       if (Date.now() - lastSent < BOOKMARK_INTERVAL_MS || !watch.revision) return;
       const bookmark = { kind: kind.kind, apiVersion: kind.apiVersion, metadata: { resourceVersion: String(watch.revision) } };
-      write(line('BOOKMARK', JSON.stringify(bookmark)));
+      write(chunk('BOOKMARK', JSON.stringify(bookmark)));
     }, BOOKMARK_INTERVAL_MS / 5);
   }
 }
