@@ -325,9 +325,9 @@ function requestLatencyDelta(after: Sample[], before: Sample[]): Record<string, 
 }
 
 /**
- * etcd transactions the apiserver's writes took: the single-key writes it committed together
- * (shoal_apiserver_etcd_writes_per_transaction, count = transactions, sum = writes), the writes
- * and the writes it made alone.
+ * etcd transactions the apiserver's writes took: those of the writes it committed together
+ * (shoal_apiserver_etcd_writes_per_transaction, count = transactions, sum = writes), and one
+ * for each write it made alone.
  */
 function etcdTransactions(after: Sample[], before: Sample[], ops: Record<string, { count: number }>) {
   const delta = (name: string) => (after.find((x) => x.name === name)?.value ?? 0) - (before.find((x) => x.name === name)?.value ?? 0);
@@ -768,16 +768,16 @@ async function main(): Promise<void> {
       .map(([n, ms]) => `${n} ${ms}`)
       .join(', ')}`,
   );
+  const during = results.apiserverDuringScheduling;
+  const topRequests = Object.entries(apiRequests)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   console.log(
-    `apiserver during scheduling: ${Object.entries(apiRequests)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 6)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(
-        ', ',
-      )}; ${results.apiserverDuringScheduling.etcdWritesPerBoundVm} etcd writes per bound VM in ${results.apiserverDuringScheduling.etcdTransactionsPerBoundVm} transactions (${results.apiserverDuringScheduling.writesPerCoalescedTransaction ?? '-'} writes per coalesced one)`,
+    `apiserver during scheduling: ${topRequests}; ${during.etcdWritesPerBoundVm} etcd writes per bound VM in ${during.etcdTransactionsPerBoundVm} transactions (${during.writesPerCoalescedTransaction ?? '-'} writes per coalesced one)`,
   );
-  const lat = results.apiserverDuringScheduling.requestLatency;
+  const lat = during.requestLatency;
   console.log(
     `latency inside the apiserver while scheduling (mean): ${['create virtualmachines/binding', 'patch virtualmachines', 'create events', 'patch leases']
       .filter((k) => lat[k])

@@ -127,10 +127,6 @@ async function etcdHealthy(endpoint: string, tls?: EtcdTls): Promise<boolean> {
   return r?.ok ?? false;
 }
 
-export async function waitForEtcdHealth(endpoint: string, timeoutMs = 20_000, tls?: EtcdTls): Promise<void> {
-  await waitFor(() => etcdHealthy(endpoint, tls), { timeoutMs, message: `etcd on ${endpoint} to be healthy` });
-}
-
 /**
  * Waits for the etcd that `proc` runs to be healthy, and fails at once with EtcdExitedError if
  * the process exits first, rather than polling a dead endpoint until the deadline.

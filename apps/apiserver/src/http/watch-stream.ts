@@ -19,7 +19,7 @@ const BOOKMARK_INTERVAL_MS = 5_000;
 const DEFAULT_TIMEOUT_S = 1800;
 
 /**
- * The last change's event lines, encoded once and shared by every watcher that receives them (by
+ * The last change's events, encoded once as HTTP chunks and shared by every watcher that receives them (by
  * format and event type): the same bytes go to every socket, with no copy or encoding per watcher.
  * A live change reaches all its watchers in one synchronous pass (storage/change-router.ts), so
  * one entry serves the whole fan-out; keeping no more means no encoded copy outlives that pass (a
@@ -147,9 +147,9 @@ export async function streamWatch(req: FastifyRequest, reply: FastifyReply, o: W
       if (closed) return;
       if (!change || change.object !== object) return write(chunk(type, render(object)));
       if (lastEncoded?.change !== change) lastEncoded = { change, plain: new Map(), table: new Map() };
-      const lines = o.table ? lastEncoded.table : lastEncoded.plain;
-      let encoded = lines.get(type);
-      if (!encoded) lines.set(type, (encoded = chunk(type, o.table ? render(object) : (change.objectJson ?? render(object)))));
+      const chunks = o.table ? lastEncoded.table : lastEncoded.plain;
+      let encoded = chunks.get(type);
+      if (!encoded) chunks.set(type, (encoded = chunk(type, o.table ? render(object) : (change.objectJson ?? render(object)))));
       write(encoded);
     },
     fail(err: ApiError) {

@@ -13,15 +13,9 @@ import { prefixEnd } from './keys.js';
 import { StoredForm } from './stored-form.js';
 import { decode, type StoredObject } from './stored-value.js';
 import { watchPrefix, type EtcdWatchHandlers, type PrefixWatch } from './etcd-watch.js';
-import { DEFAULT_MAX_TXN_OPS, TxnCoalescer, type WriteGuard } from './txn-coalescer.js';
+import { DEFAULT_MAX_TXN_OPS, TxnCoalescer, type KeyWriteResult as WriteResult, type WriteGuard } from './txn-coalescer.js';
 
-/**
- * `guardFailed`: the object's own compare held (create: absent; update: at the expected
- * revision) but a WriteGuard did not, so the write was refused because of other keys.
- */
-export type WriteResult = { ok: true; revision: number } | { ok: false; current?: StoredObject; guardFailed?: boolean };
-
-export type { WriteGuard } from './txn-coalescer.js';
+export type { KeyWriteResult as WriteResult, WriteGuard } from './txn-coalescer.js';
 
 export interface Page {
   items: StoredObject[];

@@ -43,7 +43,11 @@ export interface KeyWrite {
   guards?: WriteGuard[];
 }
 
-/** `guardFailed` (guarded writes only): the write's own compare held, a guard did not. */
+/**
+ * `current`: the key's value when the write was refused (undefined: absent). `guardFailed`
+ * (guarded writes only): the write's own compare held (create: absent; update: at the expected
+ * revision) but a WriteGuard did not, so the write was refused because of other keys.
+ */
 export type KeyWriteResult = { ok: true; revision: number } | { ok: false; current?: StoredObject; guardFailed?: boolean };
 
 /** etcd's own defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB (room left for keys and framing). */
