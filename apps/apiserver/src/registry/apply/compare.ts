@@ -29,30 +29,32 @@ export function compareObjects(before: unknown, after: unknown, schema: JsonSche
 
 const isEmptyContainer = (v: unknown) => v === undefined || v === null || (Array.isArray(v) ? v.length === 0 : isObject(v) && Object.keys(v).length === 0);
 
+/** Shapes whose values are compared (and owned) as one value. */
+const oneValue = (shape: Shape) =>
+  shape.kind === 'scalar' || shape.kind === 'untyped' || (shape.kind === 'object' && shape.atomic) || (shape.kind === 'list' && shape.type === 'atomic');
+
+/** A value that was there before, compared as one. */
 function leaf(l: unknown, r: unknown, path: PathElement[], c: Comparison): void {
-  if (l === undefined) c.added.insert(path);
-  else if (r === undefined) c.removed.insert(path);
+  if (r === undefined) c.removed.insert(path);
   else if (!isDeepStrictEqual(l, r)) c.modified.insert(path);
 }
 
 function walk(l: unknown, r: unknown, declared: Shape, path: PathElement[], c: Comparison): void {
-  const lShape = resolvedShape(declared, l === undefined ? r : l);
+  if (l === undefined) {
+    c.added.graft(path, added(r, declared));
+    return;
+  }
+  const lShape = resolvedShape(declared, l);
   const rShape = resolvedShape(declared, r === undefined ? l : r);
-  const sameKind = lShape.kind === rShape.kind && (l === undefined || fits(lShape, l)) && (r === undefined || fits(rShape, r));
+  const sameKind = lShape.kind === rShape.kind && fits(lShape, l) && (r === undefined || fits(rShape, r));
   const shape = lShape;
-  const opaque =
-    !sameKind ||
-    shape.kind === 'scalar' ||
-    shape.kind === 'untyped' ||
-    (shape.kind === 'object' && shape.atomic) ||
-    (shape.kind === 'list' && shape.type === 'atomic') ||
-    (isEmptyContainer(l) && isEmptyContainer(r));
+  const opaque = !sameKind || oneValue(shape) || (isEmptyContainer(l) && isEmptyContainer(r));
   if (opaque) {
     leaf(l, r, path, c);
     return;
   }
   if (shape.kind === 'list') {
-    const lElements = l === undefined ? [] : listElements(shape, l);
+    const lElements = listElements(shape, l);
     const rElements = r === undefined ? [] : listElements(shape, r);
     if (!lElements || !rElements) {
       leaf(l, r, path, c);
@@ -63,13 +65,37 @@ function walk(l: unknown, r: unknown, declared: Shape, path: PathElement[], c: C
     const itemShape = shapeOf(shape.items);
     for (const e of new Set([...lElements, ...rElements])) walk(lItems.get(e), rItems.get(e), itemShape, [...path, e], c);
   } else if (shape.kind === 'object') {
-    const lo = (l ?? {}) as Record<string, unknown>;
+    const lo = l as Record<string, unknown>;
     const ro = (r ?? {}) as Record<string, unknown>;
     for (const key of new Set([...Object.keys(lo), ...Object.keys(ro)])) {
       if (lo[key] === undefined && ro[key] === undefined) continue;
       walk(lo[key], ro[key], shapeOf(fieldSchema(shape, key)), [...path, fieldElement(key)], c);
     }
   }
-  if (l === undefined) c.added.insert(path);
-  else if (r === undefined) c.removed.insert(path);
+  if (r === undefined) c.removed.insert(path);
+}
+
+/**
+ * What walk adds for a value with nothing before it (all of a create, a new item or field),
+ * built as one subtree rather than inserted path by path from the root: the same members, at a
+ * create's every field.
+ */
+function added(r: unknown, declared: Shape): FieldSet {
+  const node = new FieldSet();
+  node.member = true;
+  const shape = resolvedShape(declared, r);
+  if ((r !== undefined && !fits(shape, r)) || oneValue(shape) || isEmptyContainer(r)) return node;
+  if (shape.kind === 'list') {
+    const elements = listElements(shape, r);
+    if (!elements) return node;
+    // The last item of equal elements, at the place of the first, as walk's Maps take them.
+    const items = new Map(elements.map((e, i) => [e, (r as unknown[])[i]]));
+    const itemShape = shapeOf(shape.items);
+    for (const [e, item] of items) node.setChild(e, added(item, itemShape));
+  } else if (shape.kind === 'object') {
+    for (const [key, value] of Object.entries(r as Record<string, unknown>)) {
+      if (value !== undefined) node.setChild(fieldElement(key), added(value, shapeOf(fieldSchema(shape, key))));
+    }
+  }
+  return node;
 }

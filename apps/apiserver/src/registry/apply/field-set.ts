@@ -147,8 +147,12 @@ export class FieldSet {
 
   toFieldsV1(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    if (this.member && this.children.size > 0) out['.'] = {};
-    for (const key of [...this.children.keys()].sort(compareElements)) out[key] = this.children.get(key)!.toFieldsV1();
+    // Most nodes are leaves: nothing to sort.
+    if (!this.nodes) return out;
+    if (this.member) out['.'] = {};
+    const keys = [...this.nodes.keys()];
+    if (keys.length > 1) keys.sort(compareElements);
+    for (const key of keys) out[key] = this.nodes.get(key)!.toFieldsV1();
     return out;
   }
 
@@ -168,6 +172,22 @@ export class FieldSet {
       node = next;
     }
     node.member = true;
+    return this;
+  }
+
+  /**
+   * Puts `subtree` at `path`, in place of anything there (for building a set only; the subtree
+   * is shared, not copied). Nodes on the way are made as insert makes them.
+   */
+  graft(path: FieldPath, subtree: FieldSet): this {
+    if (path.length === 0) throw new Error('graft: the root is no path to graft at');
+    let node: FieldSet = this;
+    for (let i = 0; i < path.length - 1; i++) {
+      let next = node.children.get(path[i]!);
+      if (!next) node.setChild(path[i]!, (next = new FieldSet()));
+      node = next;
+    }
+    node.setChild(path[path.length - 1]!, subtree);
     return this;
   }
 
