@@ -16,16 +16,24 @@ export type FilterResult = { ok: true } | { ok: false; reason: string };
  * once per node.
  */
 export class CycleState {
-  private readonly memos = new Map<string, unknown>();
+  private readonly memos = new Map<ViewOf<unknown>, unknown>();
   constructor(readonly cluster: ClusterState) {}
 
-  memo<T>(name: string, compute: () => T): T {
-    if (this.memos.has(name)) return this.memos.get(name) as T;
-    const value = compute();
-    this.memos.set(name, value);
+  /**
+   * compute(vm, this), worked out on the first call of the cycle. compute is a plugin's
+   * module-level function, which is also the memo's key: a plugin asks node after node, and a
+   * closure made at each call would be garbage made at each node.
+   */
+  memo<T>(compute: ViewOf<T>, vm: VirtualMachine): T {
+    if (this.memos.has(compute)) return this.memos.get(compute) as T;
+    const value = compute(vm, this);
+    this.memos.set(compute, value);
     return value;
   }
 }
+
+/** A plugin's per-VM view of the cluster (see CycleState.memo). */
+export type ViewOf<T> = (vm: VirtualMachine, cycle: CycleState) => T;
 
 export interface FilterPlugin {
   name: string;
@@ -39,6 +47,12 @@ export interface FilterPlugin {
   skips?(vm: VirtualMachine, cycle: CycleState): boolean;
 }
 
+/** One plugin's scores of the feasible nodes, in the nodes' order. */
+export interface Scores {
+  readonly length: number;
+  [node: number]: number;
+}
+
 export interface ScorePlugin {
   name: string;
   /** Multiplies the plugin's normalised score; default 1. */
@@ -46,7 +60,7 @@ export interface ScorePlugin {
   /** A raw score; higher is better unless `normalize` says otherwise. Only feasible nodes are scored. */
   score(vm: VirtualMachine, node: NodeInfo, cycle: CycleState): number;
   /** Maps the raw scores of all feasible nodes onto 0–100, in place; without it they must already be 0–100. */
-  normalize?(scores: number[]): void;
+  normalize?(scores: Scores): void;
   /** Whether the plugin has anything to say about this VM; when not, scoring it is skipped. */
   appliesTo?(vm: VirtualMachine): boolean;
 }
@@ -119,38 +133,42 @@ export function schedule(vm: VirtualMachine, cluster: ClusterState, profile: Pro
   const filters = filtersToRun(vm, profile.filters, cycle);
   const reasons: Record<string, number> = {};
   const verdicts: NodeVerdict[] | undefined = opts.explain ? [] : undefined;
-  const feasible: NodeInfo[] = [];
   const wanted = opts.sample && !opts.explain ? opts.sample.feasibleNodesToFind : nodes.length;
   const start = opts.sample && !opts.explain && nodes.length ? opts.sample.startIndex % nodes.length : 0;
+  // Sized once: a decision runs inside a busy controller, where every array it grows is garbage
+  // its heap must collect, and a collection that starts inside a decision lengthens it.
+  const feasible = new Array<NodeInfo>(Math.min(wanted, nodes.length));
+  let found = 0;
   let evaluated = 0;
-  for (; evaluated < nodes.length && feasible.length < wanted; evaluated++) {
+  for (; evaluated < nodes.length && found < wanted; evaluated++) {
     const node = nodes[(start + evaluated) % nodes.length]!;
     const why = firstFailure(vm, node, filters, cycle);
-    if (why === undefined) feasible.push(node);
+    if (why === undefined) feasible[found++] = node;
     else {
       reasons[why] = (reasons[why] ?? 0) + 1;
       verdicts?.push({ node: node.name, reason: why });
     }
   }
-  if (feasible.length === 0) return { ok: false, message: unschedulableMessage(nodes.length, reasons), reasons, evaluated, ...(verdicts ? { verdicts } : {}) };
+  feasible.length = found;
+  if (found === 0) return { ok: false, message: unschedulableMessage(nodes.length, reasons), reasons, evaluated, ...(verdicts ? { verdicts } : {}) };
 
-  const totals = new Array<number>(feasible.length).fill(0);
+  const totals = new Float64Array(found);
   const perPlugin: Record<string, number[]> = {};
   // One feasible node needs no ranking, unless someone wants to see the scores.
-  if (feasible.length > 1 || verdicts) {
+  if (found > 1 || verdicts) {
+    const scores = new Float64Array(found); // each plugin's in turn
     for (const plugin of profile.scores) {
       if (plugin.appliesTo && !plugin.appliesTo(vm)) continue;
-      const scores = feasible.map((node) => plugin.score(vm, node, cycle));
+      for (let i = 0; i < found; i++) scores[i] = plugin.score(vm, feasible[i]!, cycle);
       plugin.normalize?.(scores);
       const weight = plugin.weight ?? 1;
-      for (let i = 0; i < scores.length; i++) totals[i]! += weight * scores[i]!;
-      if (verdicts) perPlugin[plugin.name] = scores;
+      for (let i = 0; i < found; i++) totals[i]! += weight * scores[i]!;
+      if (verdicts) perPlugin[plugin.name] = Array.from(scores);
     }
   }
   // Ties go to the node earlier by name, wherever the walk started.
   let best = 0;
-  for (let i = 1; i < feasible.length; i++)
-    if (totals[i]! > totals[best]! || (totals[i] === totals[best] && feasible[i]!.name < feasible[best]!.name)) best = i;
+  for (let i = 1; i < found; i++) if (totals[i]! > totals[best]! || (totals[i] === totals[best] && feasible[i]!.name < feasible[best]!.name)) best = i;
   if (verdicts) {
     feasible.forEach((node, i) => {
       const scores: Record<string, number> = {};
@@ -179,28 +197,28 @@ export function firstFailure(vm: VirtualMachine, node: NodeInfo, filters: readon
 }
 
 /** Scales raw scores so the highest becomes 100 (kube's DefaultNormalizeScore); all zero stays zero. */
-export function normalizeToMax(scores: number[]): void {
+export function normalizeToMax(scores: Scores): void {
   let max = 0;
-  for (const s of scores) if (s > max) max = s;
+  for (let i = 0; i < scores.length; i++) if (scores[i]! > max) max = scores[i]!;
   for (let i = 0; i < scores.length; i++) scores[i] = max > 0 ? (100 * scores[i]!) / max : 0;
 }
 
 /** Scales raw scores onto 0–100 with the lowest at 0 (for scores that may be negative); all equal → 0. */
-export function normalizeMinMax(scores: number[]): void {
+export function normalizeMinMax(scores: Scores): void {
   let min = Infinity;
   let max = -Infinity;
-  for (const s of scores) {
-    if (s < min) min = s;
-    if (s > max) max = s;
+  for (let i = 0; i < scores.length; i++) {
+    if (scores[i]! < min) min = scores[i]!;
+    if (scores[i]! > max) max = scores[i]!;
   }
   for (let i = 0; i < scores.length; i++) scores[i] = max > min ? (100 * (scores[i]! - min)) / (max - min) : 0;
 }
 
 /** Like normalizeMinMax, but lower raw scores are better (a count of things to avoid). */
-export function normalizeReverse(scores: number[]): void {
+export function normalizeReverse(scores: Scores): void {
   normalizeMinMax(scores);
   let varied = false;
-  for (const s of scores) if (s !== 0) varied = true;
+  for (let i = 0; i < scores.length; i++) if (scores[i] !== 0) varied = true;
   if (varied) for (let i = 0; i < scores.length; i++) scores[i] = 100 - scores[i]!;
 }
 

@@ -5,10 +5,19 @@
  * weight to the node's score. An absent or empty `required` list constrains nothing; an empty
  * selector matches every node (label-selector semantics).
  */
-import { matchesSelector, selectorFromObject } from '@shoal/api';
-import { FILTER_OK, normalizeToMax, type FilterPlugin, type ScorePlugin } from '../framework.js';
+import { matchesSelector, selectorFromObject, type LabelSelectorObject, type Selector } from '@shoal/api';
+import { FILTER_OK, normalizeToMax, type FilterPlugin, type FilterResult, type ScorePlugin } from '../framework.js';
 
 export const NODE_AFFINITY_MISMATCH = "node(s) didn't match VM's node affinity/selector";
+const MISMATCH_RESULT: FilterResult = Object.freeze({ ok: false, reason: NODE_AFFINITY_MISMATCH });
+
+/** Each selector of a VM parsed once, not once per node a decision walks. */
+const parsed = new WeakMap<LabelSelectorObject, Selector>();
+function selector(s: LabelSelectorObject): Selector {
+  let sel = parsed.get(s);
+  if (!sel) parsed.set(s, (sel = selectorFromObject(s)));
+  return sel;
+}
 
 export const nodeAffinity: FilterPlugin & ScorePlugin = {
   name: 'NodeAffinity',
@@ -17,14 +26,15 @@ export const nodeAffinity: FilterPlugin & ScorePlugin = {
     const required = vm.spec.affinity?.nodeAffinity?.required;
     if (!required || required.length === 0) return FILTER_OK;
     const labels = node.metadata.labels ?? {};
-    return required.some((s) => matchesSelector(selectorFromObject(s), labels)) ? FILTER_OK : { ok: false, reason: NODE_AFFINITY_MISMATCH };
+    for (const s of required) if (matchesSelector(selector(s), labels)) return FILTER_OK;
+    return MISMATCH_RESULT;
   },
   score(vm, { node }) {
     const preferred = vm.spec.affinity?.nodeAffinity?.preferred;
     if (!preferred) return 0;
     const labels = node.metadata.labels ?? {};
     let sum = 0;
-    for (const p of preferred) if (matchesSelector(selectorFromObject(p.selector), labels)) sum += p.weight;
+    for (const p of preferred) if (matchesSelector(selector(p.selector), labels)) sum += p.weight;
     return sum;
   },
   normalize: normalizeToMax,

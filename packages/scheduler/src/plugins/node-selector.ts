@@ -1,16 +1,16 @@
 /** NodeSelector: every label in the VM's spec.nodeSelector must be on the node with that value. */
-import { FILTER_OK, type FilterPlugin } from '../framework.js';
+import { FILTER_OK, type FilterPlugin, type FilterResult } from '../framework.js';
 
 export const SELECTOR_MISMATCH = "node(s) didn't match the VM's node selector";
+const MISMATCH_RESULT: FilterResult = Object.freeze({ ok: false, reason: SELECTOR_MISMATCH });
 
 export const nodeSelector: FilterPlugin = {
   name: 'NodeSelector',
   skips: (vm) => !vm.spec.nodeSelector || Object.keys(vm.spec.nodeSelector).length === 0,
   filter(vm, { node }) {
     const labels = node.metadata.labels ?? {};
-    for (const [key, value] of Object.entries(vm.spec.nodeSelector ?? {})) {
-      if (!Object.hasOwn(labels, key) || labels[key] !== value) return { ok: false, reason: SELECTOR_MISMATCH };
-    }
+    const wanted = vm.spec.nodeSelector ?? {};
+    for (const key in wanted) if (!Object.hasOwn(labels, key) || labels[key] !== wanted[key]) return MISMATCH_RESULT;
     return FILTER_OK;
   },
 };

@@ -12,12 +12,14 @@ import type { Resources } from '../resources.js';
 
 export const INSUFFICIENT_VCPUS = 'insufficient vcpus';
 export const INSUFFICIENT_MEMORY = 'insufficient memory';
+const NO_VCPUS: FilterResult = Object.freeze({ ok: false, reason: INSUFFICIENT_VCPUS });
+const NO_MEMORY: FilterResult = Object.freeze({ ok: false, reason: INSUFFICIENT_MEMORY });
 
 /** Whether `vm` fits in `node`'s room on top of `held` (what is already there, however counted). */
 export function fitsOn(vm: VirtualMachine, node: NodeInfo, held: Resources, reserved: Resources = NO_RESOURCES): FilterResult {
   const want = vmRequest(vm);
-  if (held.vcpus + reserved.vcpus + want.vcpus > node.room.vcpus) return { ok: false, reason: INSUFFICIENT_VCPUS };
-  if (held.memoryMiB + reserved.memoryMiB + want.memoryMiB > node.room.memoryMiB) return { ok: false, reason: INSUFFICIENT_MEMORY };
+  if (held.vcpus + reserved.vcpus + want.vcpus > node.room.vcpus) return NO_VCPUS;
+  if (held.memoryMiB + reserved.memoryMiB + want.memoryMiB > node.room.memoryMiB) return NO_MEMORY;
   return FILTER_OK;
 }
 

@@ -11,7 +11,7 @@
  */
 import { matchesSelector, selectorFromObject } from '@shoal/api';
 import type { NodeInfo } from '../cluster-state.js';
-import { FILTER_OK, normalizeReverse, type CycleState, type FilterPlugin, type ScorePlugin } from '../framework.js';
+import { FILTER_OK, normalizeReverse, type CycleState, type FilterPlugin, type FilterResult, type ScorePlugin } from '../framework.js';
 import { domainOf } from '../topology.js';
 import type { TopologySpreadConstraint, VirtualMachine } from '@shoal/api';
 import { nodeAffinity } from './node-affinity.js';
@@ -19,6 +19,9 @@ import { nodeSelector } from './node-selector.js';
 
 export const SPREAD_MISMATCH = "node(s) didn't match VM topology spread constraints";
 export const SPREAD_MISSING_LABEL = "node(s) didn't match VM topology spread constraints (missing required label)";
+
+const MISSING_LABEL_RESULT: FilterResult = Object.freeze({ ok: false, reason: SPREAD_MISSING_LABEL });
+const MISMATCH_RESULT: FilterResult = Object.freeze({ ok: false, reason: SPREAD_MISMATCH });
 
 interface ConstraintView {
   constraint: TopologySpreadConstraint;
@@ -33,35 +36,35 @@ interface ConstraintView {
 const hardConstraint = (c: TopologySpreadConstraint) => c.whenUnsatisfiable === 'DoNotSchedule';
 const hasNodeConstraints = (vm: VirtualMachine) => Boolean(Object.keys(vm.spec.nodeSelector ?? {}).length || vm.spec.affinity?.nodeAffinity?.required?.length);
 
-function views(vm: VirtualMachine, cycle: CycleState): ConstraintView[] {
-  return cycle.memo('TopologySpread', () => {
-    const constrained = hasNodeConstraints(vm);
-    const eligible = (info: NodeInfo | undefined): info is NodeInfo =>
-      info !== undefined && (!constrained || (nodeSelector.filter(vm, info, cycle).ok && nodeAffinity.filter(vm, info, cycle).ok));
-    return (vm.spec.topologySpreadConstraints ?? []).map((constraint) => {
-      const counts = new Map<string, number>();
-      for (const [domain, nodeNames] of cycle.cluster.domains(constraint.topologyKey)) {
-        if (!constrained || nodeNames.some((n) => eligible(cycle.cluster.nodeInfo(n)))) counts.set(domain, 0);
+const views = (vm: VirtualMachine, cycle: CycleState) => cycle.memo(constraintViews, vm);
+
+function constraintViews(vm: VirtualMachine, cycle: CycleState): ConstraintView[] {
+  const constrained = hasNodeConstraints(vm);
+  const eligible = (info: NodeInfo | undefined): info is NodeInfo =>
+    info !== undefined && (!constrained || (nodeSelector.filter(vm, info, cycle).ok && nodeAffinity.filter(vm, info, cycle).ok));
+  return (vm.spec.topologySpreadConstraints ?? []).map((constraint) => {
+    const counts = new Map<string, number>();
+    for (const [domain, nodeNames] of cycle.cluster.domains(constraint.topologyKey)) {
+      if (!constrained || nodeNames.some((n) => eligible(cycle.cluster.nodeInfo(n)))) counts.set(domain, 0);
+    }
+    // A constraint without a selector selects no VMs (Kubernetes' semantics), so it constrains nothing.
+    const selector = constraint.labelSelector ? selectorFromObject(constraint.labelSelector) : undefined;
+    if (selector) {
+      for (const p of cycle.cluster.placedMatching(vm.metadata.namespace, selector)) {
+        const info = cycle.cluster.nodeInfo(p.nodeName);
+        if (!eligible(info)) continue;
+        const domain = domainOf(info.node, constraint.topologyKey);
+        if (domain !== undefined && counts.has(domain)) counts.set(domain, counts.get(domain)! + 1);
       }
-      // A constraint without a selector selects no VMs (Kubernetes' semantics), so it constrains nothing.
-      const selector = constraint.labelSelector ? selectorFromObject(constraint.labelSelector) : undefined;
-      if (selector) {
-        for (const p of cycle.cluster.placedMatching(vm.metadata.namespace, selector)) {
-          const info = cycle.cluster.nodeInfo(p.nodeName);
-          if (!eligible(info)) continue;
-          const domain = domainOf(info.node, constraint.topologyKey);
-          if (domain !== undefined && counts.has(domain)) counts.set(domain, counts.get(domain)! + 1);
-        }
-      }
-      let min = Infinity;
-      let max = 0;
-      for (const n of counts.values()) {
-        if (n < min) min = n;
-        if (n > max) max = n;
-      }
-      const self = selector && matchesSelector(selector, vm.metadata.labels) ? 1 : 0;
-      return { constraint, counts, min: min === Infinity ? 0 : min, max, self };
-    });
+    }
+    let min = Infinity;
+    let max = 0;
+    for (const n of counts.values()) {
+      if (n < min) min = n;
+      if (n > max) max = n;
+    }
+    const self = selector && matchesSelector(selector, vm.metadata.labels) ? 1 : 0;
+    return { constraint, counts, min: min === Infinity ? 0 : min, max, self };
   });
 }
 
@@ -73,8 +76,8 @@ export const topologySpread: FilterPlugin & ScorePlugin = {
     for (const v of views(vm, cycle)) {
       if (!hardConstraint(v.constraint)) continue;
       const domain = domainOf(node.node, v.constraint.topologyKey);
-      if (domain === undefined) return { ok: false, reason: SPREAD_MISSING_LABEL };
-      if ((v.counts.get(domain) ?? 0) + v.self - v.min > v.constraint.maxSkew) return { ok: false, reason: SPREAD_MISMATCH };
+      if (domain === undefined) return MISSING_LABEL_RESULT;
+      if ((v.counts.get(domain) ?? 0) + v.self - v.min > v.constraint.maxSkew) return MISMATCH_RESULT;
     }
     return FILTER_OK;
   },

@@ -14,7 +14,7 @@
  */
 import { matchesSelector, selectorFromObject } from '@shoal/api';
 import type { NodeInfo, PlacedVm } from '../cluster-state.js';
-import { FILTER_OK, normalizeMinMax, type CycleState, type FilterPlugin, type ScorePlugin } from '../framework.js';
+import { FILTER_OK, normalizeMinMax, type CycleState, type FilterPlugin, type FilterResult, type ScorePlugin } from '../framework.js';
 import { domainOf } from '../topology.js';
 import type { VirtualMachine, VmAffinityTerm } from '@shoal/api';
 
@@ -41,46 +41,48 @@ const selected = (cycle: CycleState, vm: VirtualMachine, term: VmAffinityTerm) =
 interface RequiredView {
   /** Per required affinity term: the domains holding a selected VM; undefined when the term may start a group anywhere. */
   affinity: { topologyKey: string; domains?: DomainCounts }[];
-  /** topologyKey → domains the VM must stay out of (its own anti-affinity and others' against it). */
-  forbidden: Map<string, { domains: Set<string>; reason: string }[]>;
+  /** Per topologyKey, the domains the VM must stay out of (its own anti-affinity and others' against it). */
+  forbidden: { topologyKey: string; rules: { domains: Set<string>; refusal: FilterResult }[] }[];
 }
 
-function requiredView(vm: VirtualMachine, cycle: CycleState): RequiredView {
-  return cycle.memo('VmAffinity/required', () => {
-    const view: RequiredView = { affinity: [], forbidden: new Map() };
-    for (const term of vm.spec.affinity?.vmAffinity?.required ?? []) {
-      const domains = countByDomain(cycle, selected(cycle, vm, term), term.topologyKey);
-      const startsGroup = domains.size === 0 && matchesSelector(selectorFromObject(term.labelSelector), vm.metadata.labels);
-      view.affinity.push({ topologyKey: term.topologyKey, domains: startsGroup ? undefined : domains });
-    }
-    const forbid = (topologyKey: string, domains: Iterable<string>, reason: string) => {
-      const set = new Set(domains);
-      if (set.size === 0) return;
-      const list = view.forbidden.get(topologyKey) ?? [];
-      list.push({ domains: set, reason });
-      view.forbidden.set(topologyKey, list);
-    };
-    for (const term of vm.spec.affinity?.vmAntiAffinity?.required ?? [])
-      forbid(term.topologyKey, countByDomain(cycle, selected(cycle, vm, term), term.topologyKey).keys(), VM_ANTI_AFFINITY_MISMATCH);
-    for (const { owner, term } of cycle.cluster.antiAffinityAgainst(vm)) {
-      const info = cycle.cluster.nodeInfo(owner.nodeName);
-      const domain = info && domainOf(info.node, term.topologyKey);
-      if (domain !== undefined) forbid(term.topologyKey, [domain], EXISTING_ANTI_AFFINITY);
-    }
-    return view;
-  });
+const requiredView = (vm: VirtualMachine, cycle: CycleState) => cycle.memo(requiredTerms, vm);
+
+function requiredTerms(vm: VirtualMachine, cycle: CycleState): RequiredView {
+  const view: RequiredView = { affinity: [], forbidden: [] };
+  for (const term of vm.spec.affinity?.vmAffinity?.required ?? []) {
+    const domains = countByDomain(cycle, selected(cycle, vm, term), term.topologyKey);
+    const startsGroup = domains.size === 0 && matchesSelector(selectorFromObject(term.labelSelector), vm.metadata.labels);
+    view.affinity.push({ topologyKey: term.topologyKey, domains: startsGroup ? undefined : domains });
+  }
+  const forbid = (topologyKey: string, domains: Iterable<string>, reason: string) => {
+    const set = new Set(domains);
+    if (set.size === 0) return;
+    let byKey = view.forbidden.find((f) => f.topologyKey === topologyKey);
+    if (!byKey) view.forbidden.push((byKey = { topologyKey, rules: [] }));
+    byKey.rules.push({ domains: set, refusal: Object.freeze({ ok: false, reason }) });
+  };
+  for (const term of vm.spec.affinity?.vmAntiAffinity?.required ?? [])
+    forbid(term.topologyKey, countByDomain(cycle, selected(cycle, vm, term), term.topologyKey).keys(), VM_ANTI_AFFINITY_MISMATCH);
+  for (const { owner, term } of cycle.cluster.antiAffinityAgainst(vm)) {
+    const info = cycle.cluster.nodeInfo(owner.nodeName);
+    const domain = info && domainOf(info.node, term.topologyKey);
+    if (domain !== undefined) forbid(term.topologyKey, [domain], EXISTING_ANTI_AFFINITY);
+  }
+  return view;
 }
 
-function filter(vm: VirtualMachine, node: NodeInfo, cycle: CycleState) {
+const AFFINITY_MISMATCH_RESULT: FilterResult = Object.freeze({ ok: false, reason: VM_AFFINITY_MISMATCH });
+
+function filter(vm: VirtualMachine, node: NodeInfo, cycle: CycleState): FilterResult {
   const view = requiredView(vm, cycle);
   for (const a of view.affinity) {
     const domain = domainOf(node.node, a.topologyKey);
-    if (domain === undefined || (a.domains && !a.domains.has(domain))) return { ok: false as const, reason: VM_AFFINITY_MISMATCH };
+    if (domain === undefined || (a.domains && !a.domains.has(domain))) return AFFINITY_MISMATCH_RESULT;
   }
-  for (const [topologyKey, rules] of view.forbidden) {
+  for (const { topologyKey, rules } of view.forbidden) {
     const domain = domainOf(node.node, topologyKey);
     if (domain === undefined) continue;
-    for (const r of rules) if (r.domains.has(domain)) return { ok: false as const, reason: r.reason };
+    for (const r of rules) if (r.domains.has(domain)) return r.refusal;
   }
   return FILTER_OK;
 }
@@ -92,15 +94,15 @@ interface PreferredTerm {
   counts: DomainCounts;
 }
 
-function preferredView(vm: VirtualMachine, cycle: CycleState): PreferredTerm[] {
-  return cycle.memo('VmAffinity/preferred', () => {
-    const terms: PreferredTerm[] = [];
-    for (const t of vm.spec.affinity?.vmAffinity?.preferred ?? [])
-      terms.push({ topologyKey: t.topologyKey, weight: t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
-    for (const t of vm.spec.affinity?.vmAntiAffinity?.preferred ?? [])
-      terms.push({ topologyKey: t.topologyKey, weight: -t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
-    return terms;
-  });
+const preferredView = (vm: VirtualMachine, cycle: CycleState) => cycle.memo(preferredTerms, vm);
+
+function preferredTerms(vm: VirtualMachine, cycle: CycleState): PreferredTerm[] {
+  const terms: PreferredTerm[] = [];
+  for (const t of vm.spec.affinity?.vmAffinity?.preferred ?? [])
+    terms.push({ topologyKey: t.topologyKey, weight: t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
+  for (const t of vm.spec.affinity?.vmAntiAffinity?.preferred ?? [])
+    terms.push({ topologyKey: t.topologyKey, weight: -t.weight, counts: countByDomain(cycle, selected(cycle, vm, t), t.topologyKey) });
+  return terms;
 }
 
 const hasRequired = (vm: VirtualMachine) => Boolean(vm.spec.affinity?.vmAffinity?.required?.length || vm.spec.affinity?.vmAntiAffinity?.required?.length);
@@ -108,7 +110,7 @@ const hasRequired = (vm: VirtualMachine) => Boolean(vm.spec.affinity?.vmAffinity
 export const vmAffinity: FilterPlugin & ScorePlugin = {
   name: 'VmAffinity',
   // The common VM: no rules of its own and none against it.
-  skips: (vm, cycle) => !hasRequired(vm) && requiredView(vm, cycle).forbidden.size === 0,
+  skips: (vm, cycle) => !hasRequired(vm) && requiredView(vm, cycle).forbidden.length === 0,
   filter,
   score(vm, node, cycle) {
     let sum = 0;

@@ -19,18 +19,18 @@ interface DiskPlacement {
   missing?: string;
 }
 
-function placements(vm: VirtualMachine, cycle: CycleState): DiskPlacement[] {
-  return cycle.memo('VolumePlacement', () => {
-    const storage = cycle.cluster.storage;
-    const ns = vm.metadata.namespace ?? '';
-    return vmDisks(vm).map((disk): DiskPlacement => {
-      const volume = storage.volume(ns, disk.volumeName);
-      const pool = (spec: Volume['spec']) => resolvePool(poolNameFor(spec, storage.pools()), (n) => storage.pool(n));
-      if (volume) return { volume, pool: pool(volume.spec) };
-      if (!disk.template) return { missing: `volume ${disk.volumeName} does not exist` };
-      const placeholder: Volume = { apiVersion: 'shoal.dev/v1alpha1', kind: 'Volume', metadata: { name: disk.volumeName, namespace: ns }, spec: disk.template };
-      return { volume: placeholder, pool: pool(disk.template) };
-    });
+const placements = (vm: VirtualMachine, cycle: CycleState) => cycle.memo(diskPlacements, vm);
+
+function diskPlacements(vm: VirtualMachine, cycle: CycleState): DiskPlacement[] {
+  const storage = cycle.cluster.storage;
+  const ns = vm.metadata.namespace ?? '';
+  return vmDisks(vm).map((disk): DiskPlacement => {
+    const volume = storage.volume(ns, disk.volumeName);
+    const pool = (spec: Volume['spec']) => resolvePool(poolNameFor(spec, storage.pools()), (n) => storage.pool(n));
+    if (volume) return { volume, pool: pool(volume.spec) };
+    if (!disk.template) return { missing: `volume ${disk.volumeName} does not exist` };
+    const placeholder: Volume = { apiVersion: 'shoal.dev/v1alpha1', kind: 'Volume', metadata: { name: disk.volumeName, namespace: ns }, spec: disk.template };
+    return { volume: placeholder, pool: pool(disk.template) };
   });
 }
 
