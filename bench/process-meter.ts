@@ -31,6 +31,20 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * How often the kernel has taken the CPU away from a process's main thread (where Node runs
+ * JavaScript) while it still had work: nonvoluntary_ctxt_switches of /proc/PID/status, which
+ * counts the thread-group leader only. NaN once the process is gone.
+ */
+export function mainThreadPreemptions(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 export interface MemoryFigures {
   /** Resident set size now, MiB. */
   rssMiB: number;

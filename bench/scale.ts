@@ -45,7 +45,7 @@ import { etcdBaseline } from './etcd-baseline.js';
 import { runSlice, summarizeSlices, type SliceRun } from './load.js';
 import { apiPool, call } from './http-client.js';
 import { etcdOpDelta, etcdOpTotals } from './apiserver-metrics.js';
-import { combineCpu, CpuMeter, processMemory, type CpuFigures, type MemoryFigures } from './process-meter.js';
+import { combineCpu, CpuMeter, mainThreadPreemptions, processMemory, type CpuFigures, type MemoryFigures } from './process-meter.js';
 import { writeResults } from './report.js';
 import { rate, round3, summarize } from './stats.js';
 import { planMix, scaleVmBody, VM_MEMORY_MIB, VM_VCPUS } from './scale-mix.js';
@@ -530,6 +530,7 @@ async function main(): Promise<void> {
   // moment after it started (its start-up CPU is in its own total, read at the end).
   const meterProcs = { etcd: etcdMember.pid, apiserver: apiserver.pid, controllerManager: controllerManager.pid, agent: agent.pid, bench: process.pid };
   const bindMeter = new CpuMeter(meterProcs, 5_000).start();
+  const cmPreemptionsAtReady = mainThreadPreemptions(controllerManager.pid);
   log(`controller-manager ready (caches synced) ${((cmReady - cmStart) / 1000).toFixed(1)} s after it was started; ${watch.bound} VMs bound so far`);
 
   const w = watch;
@@ -540,6 +541,7 @@ async function main(): Promise<void> {
   );
   const boundAt = performance.now();
   const cpuBinding = bindMeter.stop();
+  const cmPreemptionsWhileBinding = mainThreadPreemptions(controllerManager.pid) - cmPreemptionsAtReady;
   if (!allBound) incomplete.push(`only ${watch.bound} of ${watch.expected} VMs were bound`);
   const cmAtBound = await scrape(cmUrl).catch(() => [] as Sample[]);
   log(
@@ -611,6 +613,23 @@ async function main(): Promise<void> {
     bucketsSeconds: h.buckets.map((b) => ({ le: b.le === Infinity ? '+Inf' : b.le, count: b.count })),
   });
   const decisions = decisionFigures(decisionsToBound);
+  // A decision is tens to hundreds of microseconds of JavaScript, but on a machine whose cores
+  // every process wants, the kernel may take the controller's thread away in the middle of one and
+  // give it back milliseconds later: the histogram times that wait too. Preemptions land in
+  // decisions in proportion to the thread's time spent deciding, which the median decision (one
+  // that waited for nothing) times the count underestimates, as the controller's CPU time (all
+  // its threads) overstates the thread's: the count of preempted decisions is a lower bound.
+  const cmCpuWhileBinding = cpuBinding.cpuSeconds.controllerManager ?? NaN;
+  const medianDecisionS = quantile(decisionsToBound, 0.5)?.estimate ?? NaN;
+  const decidingShare = cmCpuWhileBinding > 0 ? (decisionsToBound.count * medianDecisionS) / cmCpuWhileBinding : NaN;
+  const preemption = {
+    controllerManagerMainThreadWhileBinding: cmPreemptionsWhileBinding,
+    perSecond: round3(cmPreemptionsWhileBinding / cpuBinding.wallSeconds),
+    /** Decisions × the median decision, ÷ the controller-manager's CPU time while binding: at most the share of its thread's time spent deciding. */
+    decidingShareOfControllerCpuAtLeast: round3(decidingShare),
+    /** Preemptions × that share: decisions a preemption landed in, at least; above 1 % of the decisions, waiting for a core sets the p99. */
+    preemptedDecisionsAtLeast: Math.round(cmPreemptionsWhileBinding * decidingShare),
+  };
   const p99 = quantile(decisionsToBound, 0.99);
   const ratioValue = round3(boundPerSecond / baseline.perSecond);
   const aims = {
@@ -701,7 +720,7 @@ async function main(): Promise<void> {
       runningPerSecondTimeline: perSecond(watch.runningTimes, schedulingStart),
       watch: { events: watch.events, relists: watch.relists, lastError: watch.lastError ?? null },
     },
-    decisions: { untilAllBound: decisions, wholeRun: decisionFigures(decisionsAll) },
+    decisions: { untilAllBound: decisions, wholeRun: decisionFigures(decisionsAll), preemption },
     schedulerAttempts: byLabel(cmFinal, 'shoal_scheduler_schedule_attempts_total', 'result'),
     controller: {
       reconciles: byLabel(cmFinal, 'shoal_controller_reconcile_total', 'result'),
@@ -752,6 +771,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `decisions:    ${decisions.count} at ${decisions.perSecond}/s, mean ${decisions.meanMs} ms, p50 ≈${p50 ? (p50.estimate * 1000).toFixed(3) : '-'} ms, p99 ≈${p99 ? (p99.estimate * 1000).toFixed(3) : '-'} ms (bucket ${aims.decisionP99Ms.bucketMs ? `${aims.decisionP99Ms.bucketMs[0]}–${aims.decisionP99Ms.bucketMs[1] ?? '∞'}` : '-'} ms)  aim p99 ≤ 2 ms: ${mark(aims.decisionP99Ms.met)}`,
+  );
+  console.log(
+    `              the controller-manager's thread was preempted ${preemption.controllerManagerMainThreadWhileBinding} times while binding (${preemption.perSecond}/s); deciding is at least ${preemption.decidingShareOfControllerCpuAtLeast} of its CPU, so at least ${preemption.preemptedDecisionsAtLeast} decisions waited for a core (1 % is ${Math.round(decisions.count / 100)})`,
   );
   console.log(
     `peak RSS MiB: ${Object.entries(memory)
