@@ -55,7 +55,7 @@ export class LeaseHeartbeat {
     // lapsed by then), and one hanging on a frozen apiserver must not hold up the next attempt.
     const signal = AbortSignal.timeout(this.o.leaseDurationSeconds * 1000);
     try {
-      await this.o.client.patch('lease', this.o.nodeName, { spec }, { namespace: NODE_LEASE_NAMESPACE, type: 'merge', signal });
+      await this.o.client.patch('lease', this.o.nodeName, { spec }, { namespace: NODE_LEASE_NAMESPACE, type: 'merge', signal, discardAnswer: true });
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 404)) throw err;
       await this.o.client.create(

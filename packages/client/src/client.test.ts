@@ -70,6 +70,19 @@ test('CRUD round trip with typed errors', async () => {
   assert.equal((await apiError(client.delete('vm', 'web', { namespace: 'crud' }))).code, 404);
 });
 
+test('a patch whose answer is discarded answers nothing, writes all the same, and still fails with the typed error', async () => {
+  await createNamespace(client, 'quiet');
+  await client.create('vm', vm('q', 'quiet'));
+  const answer = await client.patch('vm', 'q', { status: { phase: 'Stopped' } }, { namespace: 'quiet', type: 'merge', status: true, discardAnswer: true });
+  assert.equal(answer, undefined);
+  assert.equal((await client.get<VirtualMachine>('vm', 'q', { namespace: 'quiet' })).status?.phase, 'Stopped');
+  const missing = await apiError(
+    client.patch('vm', 'nobody', { status: { phase: 'Stopped' } }, { namespace: 'quiet', type: 'merge', status: true, discardAnswer: true }),
+  );
+  assert.deepEqual([missing.code, missing.reason], [404, 'NotFound']);
+  assert.match(missing.message, /nobody/);
+});
+
 test('schema violations are 422 Invalid with field paths; unknown fields are 400 under Strict', async () => {
   const invalid = await apiError(client.create('vm', { ...vm('bad', 'default'), spec: { resources: { vcpus: 0 } } }, { fieldValidation: 'Strict' }));
   assert.deepEqual([invalid.code, invalid.reason], [422, 'Invalid']);

@@ -54,6 +54,8 @@ export interface PatchOptions extends WriteOptions {
   status?: boolean;
   /** Apply only: take over fields other managers own instead of failing with 409 Conflict. */
   force?: boolean;
+  /** The patched object is not wanted: the patch answers nothing, and its answer is not parsed (see RequestOptions). */
+  discardAnswer?: boolean;
 }
 
 export interface DeleteOptions extends ObjectOptions {
@@ -186,12 +188,14 @@ export class ShoalClient {
     return this.put(kind, obj, opts, 'status');
   }
 
-  patch<T extends KubeObject = KubeObject>(kind: KindName, name: string, patch: unknown, opts: PatchOptions): Promise<T> {
+  patch(kind: KindName, name: string, patch: unknown, opts: PatchOptions & { discardAnswer: true }): Promise<void>;
+  patch<T extends KubeObject = KubeObject>(kind: KindName, name: string, patch: unknown, opts: PatchOptions): Promise<T>;
+  patch<T extends KubeObject = KubeObject>(kind: KindName, name: string, patch: unknown, opts: PatchOptions): Promise<T | void> {
     const k = resolveKind(kind);
     const path = resourcePath(k, { namespace: itemNamespace(k, opts.namespace), name, subresource: opts.status ? 'status' : undefined });
     // An apply body is sent as JSON, which is YAML too (as kubectl sends it).
     const query = { ...writeQuery(opts), ...(opts.type === 'apply' && opts.force !== undefined ? { force: String(opts.force) } : {}) };
-    return this.request<T>('PATCH', path, { body: patch, contentType: PATCH_TYPES[opts.type], query, signal: opts.signal });
+    return this.request<T>('PATCH', path, { body: patch, contentType: PATCH_TYPES[opts.type], query, signal: opts.signal, discardAnswer: opts.discardAnswer });
   }
 
   /** Answers the object as it was deleted, or still present with a deletionTimestamp while finalizers remain. */

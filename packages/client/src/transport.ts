@@ -62,6 +62,12 @@ export interface RequestOptions {
   retry?: RetryMode;
   /** Whether a 503 answer means the server cannot serve (move to the next); false where 503 is about something else. Default true. */
   failoverOn503?: boolean;
+  /**
+   * The caller has no use for a successful answer's body (a write's answer is the whole object
+   * written, which a watch brings anyway): it is read off the connection but not parsed, and the
+   * request answers undefined. An error's body is still read into the ApiError.
+   */
+  discardAnswer?: boolean;
 }
 
 export interface StreamOptions {
@@ -239,7 +245,7 @@ export class Transport {
       }
       throw err;
     }
-    return (text ? JSON.parse(text) : undefined) as T;
+    return (text && !opts.discardAnswer ? JSON.parse(text) : undefined) as T;
   }
 
   private url(at: number, path: string, query: Record<string, QueryValue> | undefined): string {

@@ -136,10 +136,7 @@ export async function reconcile(ctx: VmContext, key: string): Promise<Result> {
       'vm',
       mine.metadata.name!,
       { metadata: { resourceVersion: mine.metadata.resourceVersion, finalizers: [...(mine.metadata.finalizers ?? []), AGENT_FINALIZER] } },
-      {
-        namespace: mine.metadata.namespace,
-        type: 'merge',
-      },
+      { namespace: mine.metadata.namespace, type: 'merge', discardAnswer: true },
     );
     return {}; // the informer brings the updated VM back and re-queues it
   }
@@ -426,7 +423,7 @@ async function writeStatus(
   const patch = statusPatch(ctx.vms.get(objectKey(vm.metadata))?.status, next);
   if (!patch) return;
   try {
-    await ctx.client.patch('vm', vm.metadata.name!, { status: patch }, { namespace: vm.metadata.namespace, type: 'merge', status: true });
+    await ctx.client.patch('vm', vm.metadata.name!, { status: patch }, { namespace: vm.metadata.namespace, type: 'merge', status: true, discardAnswer: true });
   } catch (err) {
     if (!(err instanceof ApiError && err.code === 404)) throw err;
   }
@@ -440,10 +437,7 @@ async function removeFinalizer(ctx: VmContext, vm: VirtualMachine): Promise<void
       'vm',
       vm.metadata.name!,
       { metadata: { resourceVersion: vm.metadata.resourceVersion, finalizers: finalizers.length ? finalizers : null } },
-      {
-        namespace: vm.metadata.namespace,
-        type: 'merge',
-      },
+      { namespace: vm.metadata.namespace, type: 'merge', discardAnswer: true },
     );
   } catch (err) {
     if (!(err instanceof ApiError && err.code === 404)) throw err;
