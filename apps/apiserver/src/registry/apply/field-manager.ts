@@ -67,14 +67,40 @@ function withoutManagedFields(obj: KubeObject): KubeObject {
   return { ...obj, metadata };
 }
 
+/**
+ * The part of an object a write by this request can own, to compare: only status through
+ * /status, everything but status elsewhere. What tracked() would drop from the comparison is
+ * not walked at all, so a status write of a big object costs its status.
+ */
+function trackedPart(obj: KubeObject, req: ManagerRequest): Partial<KubeObject> {
+  if (req.subresource === 'status') return { status: obj.status } as Partial<KubeObject>;
+  const whole = withoutManagedFields(obj);
+  if (req.kind.hasStatus) delete (whole as Partial<KubeObject>).status;
+  return whole;
+}
+
+/**
+ * Stored objects' managers, decoded once per stored version: the watch cache hands every write
+ * to an object the same copy of it until it changes, and a busy object is written often.
+ */
+const decodedManagers = new WeakMap<readonly ManagedFieldsEntry[], Managers>();
+
 /** The managers of a stored object; none if what is stored cannot be read (Kubernetes starts afresh then too). */
 function storedManagers(kind: KindInfo, obj: KubeObject | undefined): Managers {
-  if (!obj?.metadata.managedFields) return new Map();
-  try {
-    return decodeManagedFields(kind, obj.metadata.name, obj.metadata.managedFields);
-  } catch {
-    return new Map();
+  const entries = obj?.metadata.managedFields;
+  if (!entries) return new Map();
+  let decoded = decodedManagers.get(entries);
+  if (!decoded) {
+    try {
+      decoded = decodeManagedFields(kind, obj.metadata.name, entries);
+    } catch {
+      decoded = new Map();
+    }
+    decodedManagers.set(entries, decoded);
   }
+  // A write changes its managers in place (who owns what now): each gets copies. Their field
+  // sets are shared, as sets are never changed.
+  return new Map([...decoded].map(([id, m]) => [id, { ...m }]));
 }
 
 function store(next: KubeObject, managers: Managers): void {
@@ -109,7 +135,7 @@ export function recordUpdate(req: ManagerRequest, live: KubeObject | undefined, 
     delete next.metadata.managedFields;
     return;
   }
-  const c = compareObjects(live && withoutManagedFields(live), withoutManagedFields(next), req.kind.schema);
+  const c = compareObjects(live && trackedPart(live, req), trackedPart(next, req), req.kind.schema);
   const changed = tracked(c.added.union(c.modified), req);
   release(managers, undefined, changed, tracked(c.removed, req));
   if (!changed.empty) {

@@ -95,19 +95,41 @@ function compareManagers(a: Manager, b: Manager): number {
   return a.subresource < b.subresource ? -1 : a.subresource > b.subresource ? 1 : 0;
 }
 
+/**
+ * Each field set's fieldsV1, made once: a set is never changed once built, and most writes leave
+ * most managers as they were (a status write keeps the creator's set of every spec field), so
+ * their sets, decoded once per stored object (field-manager.ts), encode to what they did last
+ * time. Frozen, as the stored objects that carry it share it.
+ */
+const encodings = new WeakMap<FieldSet, Record<string, unknown>>();
+
+function fieldsV1Of(set: FieldSet): Record<string, unknown> {
+  let json = encodings.get(set);
+  if (!json) encodings.set(set, (json = deepFreeze(set.toFieldsV1())));
+  return json;
+}
+
+function deepFreeze(o: Record<string, unknown>): Record<string, unknown> {
+  for (const v of Object.values(o)) deepFreeze(v as Record<string, unknown>);
+  return Object.freeze(o);
+}
+
 /** The entries to store; none (undefined) when no manager owns anything. */
 export function encodeManagedFields(managers: Managers): ManagedFieldsEntry[] | undefined {
   const live = [...managers.values()].filter((m) => !m.fields.empty).sort(compareManagers);
   if (live.length === 0) return undefined;
-  return live.map((m) => ({
-    ...(m.manager ? { manager: m.manager } : {}),
-    operation: m.operation,
-    apiVersion: m.apiVersion,
-    ...(m.time ? { time: m.time } : {}),
-    fieldsType: 'FieldsV1' as const,
-    fieldsV1: m.fields.toFieldsV1(),
-    ...(m.subresource ? { subresource: m.subresource } : {}),
-  }));
+  // Built key by key, in Kubernetes' order, leaving out what is empty.
+  return live.map((m) => {
+    const entry: ManagedFieldsEntry = {};
+    if (m.manager) entry.manager = m.manager;
+    entry.operation = m.operation;
+    entry.apiVersion = m.apiVersion;
+    if (m.time) entry.time = m.time;
+    entry.fieldsType = 'FieldsV1';
+    entry.fieldsV1 = fieldsV1Of(m.fields);
+    if (m.subresource) entry.subresource = m.subresource;
+    return entry;
+  });
 }
 
 /**
