@@ -346,3 +346,36 @@ test("a write that ends with the same object but for its managers' times keeps t
   keepTimesOfUnchangedWrite(current, changed);
   assert.equal(changed.metadata.managedFields[0]!.time, '2026-12-04T10:00:09Z', 'a real change takes the new time');
 });
+
+test('a write from the very object a previous write stored records what a write from its decoded copy records', () => {
+  // The same history twice: once handing each write the object the last one made (as the watch
+  // cache does, whose managers are then known without decoding), once a JSON copy of it (as read
+  // from etcd, decoded from its entries).
+  const history = (fresh: (o: KubeObject) => KubeObject) => {
+    let live = created();
+    const steps: { req: Parameters<typeof recordUpdate>[0]; change: (o: KubeObject) => void }[] = [
+      { req: { kind: vmKind, manager: 'scheduler', subresource: 'status', now: T1 }, change: (o) => (o.status = { phase: 'Scheduled' }) },
+      { req: { kind: vmKind, manager: 'shoal-agent', subresource: 'status', now: T1 }, change: (o) => (o.status = { phase: 'Running' }) },
+      { req: { kind: vmKind, manager: 'kubectl', now: T1 }, change: (o) => ((o.spec as { runStrategy: string }).runStrategy = 'Halted') },
+      { req: { kind: vmKind, manager: 'shoal-agent', subresource: 'status', now: T1 }, change: (o) => (o.status = { phase: 'Stopped' }) },
+    ];
+    const recorded: unknown[] = [];
+    for (const { req, change } of steps) {
+      const next = structuredClone(live);
+      change(next);
+      recordUpdate(req, fresh(live), next);
+      recorded.push(JSON.parse(JSON.stringify(next.metadata.managedFields)));
+      live = next;
+    }
+    return recorded;
+  };
+  const fromSameObject = history((o) => o);
+  const fromCopies = history((o) => JSON.parse(JSON.stringify(o)) as KubeObject);
+  assert.deepEqual(fromSameObject, fromCopies);
+  assert.deepEqual(Object.keys(owners({ metadata: { managedFields: fromSameObject.at(-1) } } as KubeObject)).sort(), [
+    'kubectl/Update',
+    'scheduler/Update/status',
+    'shoal-agent/Update/status',
+    'shoalctl/Update',
+  ]);
+});

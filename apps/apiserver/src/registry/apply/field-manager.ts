@@ -21,7 +21,16 @@ import { cloneJson, timestamp, type KindInfo, type KubeObject, type ManagedField
 import { compareObjects } from './compare.js';
 import { conflictError, conflictList, ownedBy } from './conflicts.js';
 import { FieldSet, type FieldPath } from './field-set.js';
-import { capUpdateManagers, decodeManagedFields, encodeManagedFields, isResetRequest, managerId, type Manager, type Managers } from './managed-fields.js';
+import {
+  capUpdateManagers,
+  decodeManagedFields,
+  encodeManagedFields,
+  isResetRequest,
+  managerId,
+  storedManagersOf,
+  type Manager,
+  type Managers,
+} from './managed-fields.js';
 import { syncLastApplied } from './last-applied.js';
 import { mergeConfiguration } from './merge.js';
 import { fieldSetOf, removeFields, withNamedFieldsAsMembers } from './object-fields.js';
@@ -79,28 +88,14 @@ function trackedPart(obj: KubeObject, req: ManagerRequest): Partial<KubeObject> 
   return whole;
 }
 
-/**
- * Stored objects' managers, decoded once per stored version: the watch cache hands every write
- * to an object the same copy of it until it changes, and a busy object is written often.
- */
-const decodedManagers = new WeakMap<readonly ManagedFieldsEntry[], Managers>();
-
 /** The managers of a stored object; none if what is stored cannot be read (Kubernetes starts afresh then too). */
 function storedManagers(kind: KindInfo, obj: KubeObject | undefined): Managers {
-  const entries = obj?.metadata.managedFields;
-  if (!entries) return new Map();
-  let decoded = decodedManagers.get(entries);
-  if (!decoded) {
-    try {
-      decoded = decodeManagedFields(kind, obj.metadata.name, entries);
-    } catch {
-      decoded = new Map();
-    }
-    decodedManagers.set(entries, decoded);
+  if (!obj?.metadata.managedFields) return new Map();
+  try {
+    return storedManagersOf(kind, obj.metadata.name, obj.metadata.managedFields);
+  } catch {
+    return new Map();
   }
-  // A write changes its managers in place (who owns what now): each gets copies. Their field
-  // sets are shared, as sets are never changed.
-  return new Map([...decoded].map(([id, m]) => [id, { ...m }]));
 }
 
 function store(next: KubeObject, managers: Managers): void {

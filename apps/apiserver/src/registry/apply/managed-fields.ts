@@ -114,12 +114,30 @@ function deepFreeze(o: Record<string, unknown>): Record<string, unknown> {
   return Object.freeze(o);
 }
 
+/**
+ * The managers each entries array stands for, as this process decoded or encoded it: a write
+ * starts from the managers of the version it changes, which the watch cache hands it as the
+ * very object the previous write stored, so they are known without decoding its entries again.
+ */
+const managersOfEntries = new WeakMap<readonly ManagedFieldsEntry[], Managers>();
+
+/**
+ * decodeManagedFields of a stored version's entries, decoded once per entries array. Each caller
+ * gets copies of the managers, which a write changes in place; their field sets are shared, as
+ * sets are never changed.
+ */
+export function storedManagersOf(kind: KindInfo, name: string | undefined, entries: readonly ManagedFieldsEntry[]): Managers {
+  let managers = managersOfEntries.get(entries);
+  if (!managers) managersOfEntries.set(entries, (managers = decodeManagedFields(kind, name, entries)));
+  return new Map([...managers].map(([id, m]) => [id, { ...m }]));
+}
+
 /** The entries to store; none (undefined) when no manager owns anything. */
 export function encodeManagedFields(managers: Managers): ManagedFieldsEntry[] | undefined {
   const live = [...managers.values()].filter((m) => !m.fields.empty).sort(compareManagers);
   if (live.length === 0) return undefined;
   // Built key by key, in Kubernetes' order, leaving out what is empty.
-  return live.map((m) => {
+  const entries = live.map((m) => {
     const entry: ManagedFieldsEntry = {};
     if (m.manager) entry.manager = m.manager;
     entry.operation = m.operation;
@@ -130,6 +148,8 @@ export function encodeManagedFields(managers: Managers): ManagedFieldsEntry[] | 
     if (m.subresource) entry.subresource = m.subresource;
     return entry;
   });
+  managersOfEntries.set(entries, new Map(live.map((m) => [managerId(m), m])));
+  return entries;
 }
 
 /**
