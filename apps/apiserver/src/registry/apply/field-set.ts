@@ -216,26 +216,36 @@ export class FieldSet {
   /** The paths of this set that are not in `other` (paths below a removed member stay unless removed themselves). */
   difference(other: FieldSet): FieldSet {
     if (other.empty || this.empty) return this;
-    const out = new FieldSet();
-    out.member = this.member && !other.member;
-    for (const [e, child] of this.children) {
-      const theirs = other.children.get(e);
-      const rest = theirs ? child.difference(theirs) : child;
-      if (!rest.empty) out.setChild(e, rest);
-    }
-    return out;
+    return this.without(other, (mine, theirs) => mine.difference(theirs));
   }
 
   /** The paths of this set that are neither in `other` nor below a member of it. */
   recursiveDifference(other: FieldSet): FieldSet {
     if (other.empty || this.empty) return this;
+    return this.without(other, (mine, theirs) => (theirs.member ? EMPTY : mine.recursiveDifference(theirs)));
+  }
+
+  /**
+   * This set less what `other` takes away, node by node (`rest` says what is left of a child both
+   * have). Only the elements both have can change, so only those are looked at; when none
+   * changes, this very set is the answer: a write that takes its fields from one manager leaves
+   * every other manager's set as it was, the same object, whose fieldsV1 is then known.
+   */
+  private without(other: FieldSet, rest: (mine: FieldSet, theirs: FieldSet) => FieldSet): FieldSet {
+    const member = this.member && !other.member;
+    let changed: Map<PathElement, FieldSet> | undefined;
+    for (const [e, theirs] of other.children) {
+      const mine = this.children.get(e);
+      if (!mine) continue;
+      const left = rest(mine, theirs);
+      if (left !== mine) (changed ??= new Map()).set(e, left);
+    }
+    if (!changed && member === this.member) return this;
     const out = new FieldSet();
-    out.member = this.member && !other.member;
+    out.member = member;
     for (const [e, child] of this.children) {
-      const theirs = other.children.get(e);
-      if (theirs?.member) continue;
-      const rest = theirs ? child.recursiveDifference(theirs) : child;
-      if (!rest.empty) out.setChild(e, rest);
+      const left = changed?.get(e) ?? child;
+      if (!left.empty) out.setChild(e, left);
     }
     return out;
   }
@@ -287,3 +297,6 @@ export class FieldSet {
     return out;
   }
 }
+
+/** What is left of a node a recursive difference takes whole. */
+const EMPTY = new FieldSet();

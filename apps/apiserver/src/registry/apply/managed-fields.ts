@@ -96,22 +96,17 @@ function compareManagers(a: Manager, b: Manager): number {
 }
 
 /**
- * Each field set's fieldsV1, made once: a set is never changed once built, and most writes leave
- * most managers as they were (a status write keeps the creator's set of every spec field), so
- * their sets, decoded once per stored object (field-manager.ts), encode to what they did last
- * time. Frozen, as the stored objects that carry it share it.
+ * Each field set's fieldsV1, made once: a set is never changed once built, and a write leaves
+ * every manager but the writer with the set it had (a status write keeps the creator's set of
+ * every spec field), so those encode to what they did last time. The stored versions that carry
+ * it share it: a stored object is never changed in place (a write changes a copy).
  */
 const encodings = new WeakMap<FieldSet, Record<string, unknown>>();
 
 function fieldsV1Of(set: FieldSet): Record<string, unknown> {
   let json = encodings.get(set);
-  if (!json) encodings.set(set, (json = deepFreeze(set.toFieldsV1())));
+  if (!json) encodings.set(set, (json = set.toFieldsV1()));
   return json;
-}
-
-function deepFreeze(o: Record<string, unknown>): Record<string, unknown> {
-  for (const v of Object.values(o)) deepFreeze(v as Record<string, unknown>);
-  return Object.freeze(o);
 }
 
 /**
