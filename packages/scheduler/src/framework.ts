@@ -94,6 +94,12 @@ export type ScheduleResult =
 
 export const FILTER_OK: FilterResult = Object.freeze({ ok: true });
 
+/**
+ * A filter's answer that a node cannot take the VM, for `reason`: made once per reason and
+ * shared, as FILTER_OK is, since a decision asks node after node.
+ */
+export const refusal = (reason: string): FilterResult => Object.freeze({ ok: false, reason });
+
 export interface ScheduleOptions {
   /** Return every node's verdict (slower: only for explaining a decision). Judges every node. */
   explain?: boolean;

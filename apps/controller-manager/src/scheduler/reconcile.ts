@@ -16,7 +16,7 @@
  *                                               reason changed; look again in 30 s (node and
  *                                               VM changes requeue it sooner, see controller.ts)
  */
-import { ApiError, objectKey, type VirtualMachine } from '@shoal/api';
+import { ApiError, objectKey, timestamp as formatTimestamp, type VirtualMachine } from '@shoal/api';
 import type { Informer, ShoalClient } from '@shoal/client';
 import type { EventRecorder, Result } from '@shoal/controller-runtime';
 import { feasibleNodesToFind, schedule, type ClusterState, type Profile } from '@shoal/scheduler';
@@ -43,7 +43,7 @@ export interface SchedulerContext {
   now?: () => Date;
 }
 
-const timestamp = (ctx: SchedulerContext) => (ctx.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const timestamp = (ctx: SchedulerContext) => formatTimestamp(ctx.now?.() ?? new Date());
 
 export async function reconcile(ctx: SchedulerContext, key: string): Promise<Result> {
   let vm = ctx.vms.get(key);

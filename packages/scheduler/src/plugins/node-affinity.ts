@@ -6,10 +6,10 @@
  * selector matches every node (label-selector semantics).
  */
 import { matchesSelector, selectorFromObject, type LabelSelectorObject, type Selector } from '@shoal/api';
-import { FILTER_OK, normalizeToMax, type FilterPlugin, type FilterResult, type ScorePlugin } from '../framework.js';
+import { FILTER_OK, normalizeToMax, refusal, type FilterPlugin, type ScorePlugin } from '../framework.js';
 
 export const NODE_AFFINITY_MISMATCH = "node(s) didn't match VM's node affinity/selector";
-const MISMATCH_RESULT: FilterResult = Object.freeze({ ok: false, reason: NODE_AFFINITY_MISMATCH });
+const MISMATCH_RESULT = refusal(NODE_AFFINITY_MISMATCH);
 
 /** Each selector of a VM parsed once, not once per node a decision walks. */
 const parsed = new WeakMap<LabelSelectorObject, Selector>();

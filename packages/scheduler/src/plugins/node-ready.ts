@@ -1,8 +1,8 @@
 /** NodeReady: only nodes whose agent reports Ready=True take VMs. */
-import { FILTER_OK, type FilterPlugin } from '../framework.js';
+import { FILTER_OK, refusal, type FilterPlugin } from '../framework.js';
 
 export const NOT_READY = 'node(s) not ready';
-const NOT_READY_RESULT = { ok: false, reason: NOT_READY } as const;
+const NOT_READY_RESULT = refusal(NOT_READY);
 
 export const nodeReady: FilterPlugin = {
   name: 'NodeReady',

@@ -1,8 +1,8 @@
 /** NodeSelector: every label in the VM's spec.nodeSelector must be on the node with that value. */
-import { FILTER_OK, type FilterPlugin, type FilterResult } from '../framework.js';
+import { FILTER_OK, refusal, type FilterPlugin } from '../framework.js';
 
 export const SELECTOR_MISMATCH = "node(s) didn't match the VM's node selector";
-const MISMATCH_RESULT: FilterResult = Object.freeze({ ok: false, reason: SELECTOR_MISMATCH });
+const MISMATCH_RESULT = refusal(SELECTOR_MISMATCH);
 
 export const nodeSelector: FilterPlugin = {
   name: 'NodeSelector',

@@ -1,8 +1,8 @@
 /** NodeUnschedulable: a cordoned node (spec.unschedulable) takes no new VMs. */
-import { FILTER_OK, type FilterPlugin } from '../framework.js';
+import { FILTER_OK, refusal, type FilterPlugin } from '../framework.js';
 
 export const UNSCHEDULABLE = 'node(s) were unschedulable';
-const UNSCHEDULABLE_RESULT = { ok: false, reason: UNSCHEDULABLE } as const;
+const UNSCHEDULABLE_RESULT = refusal(UNSCHEDULABLE);
 
 export const nodeUnschedulable: FilterPlugin = {
   name: 'NodeUnschedulable',

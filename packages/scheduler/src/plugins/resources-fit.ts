@@ -5,15 +5,15 @@
  * preemptor nominated to the node.
  */
 import type { NodeInfo } from '../cluster-state.js';
-import { FILTER_OK, type FilterPlugin, type FilterResult } from '../framework.js';
+import { FILTER_OK, refusal, type FilterPlugin, type FilterResult } from '../framework.js';
 import { NO_RESOURCES, vmRequest } from '../resources.js';
 import type { VirtualMachine } from '@shoal/api';
 import type { Resources } from '../resources.js';
 
 export const INSUFFICIENT_VCPUS = 'insufficient vcpus';
 export const INSUFFICIENT_MEMORY = 'insufficient memory';
-const NO_VCPUS: FilterResult = Object.freeze({ ok: false, reason: INSUFFICIENT_VCPUS });
-const NO_MEMORY: FilterResult = Object.freeze({ ok: false, reason: INSUFFICIENT_MEMORY });
+const NO_VCPUS = refusal(INSUFFICIENT_VCPUS);
+const NO_MEMORY = refusal(INSUFFICIENT_MEMORY);
 
 /** Whether `vm` fits in `node`'s room on top of `held` (what is already there, however counted). */
 export function fitsOn(vm: VirtualMachine, node: NodeInfo, held: Resources, reserved: Resources = NO_RESOURCES): FilterResult {

@@ -11,7 +11,7 @@
  */
 import { matchesSelector, selectorFromObject } from '@shoal/api';
 import type { NodeInfo } from '../cluster-state.js';
-import { FILTER_OK, normalizeReverse, type CycleState, type FilterPlugin, type FilterResult, type ScorePlugin } from '../framework.js';
+import { FILTER_OK, normalizeReverse, refusal, type CycleState, type FilterPlugin, type ScorePlugin } from '../framework.js';
 import { domainOf } from '../topology.js';
 import type { TopologySpreadConstraint, VirtualMachine } from '@shoal/api';
 import { nodeAffinity } from './node-affinity.js';
@@ -20,8 +20,8 @@ import { nodeSelector } from './node-selector.js';
 export const SPREAD_MISMATCH = "node(s) didn't match VM topology spread constraints";
 export const SPREAD_MISSING_LABEL = "node(s) didn't match VM topology spread constraints (missing required label)";
 
-const MISSING_LABEL_RESULT: FilterResult = Object.freeze({ ok: false, reason: SPREAD_MISSING_LABEL });
-const MISMATCH_RESULT: FilterResult = Object.freeze({ ok: false, reason: SPREAD_MISMATCH });
+const MISSING_LABEL_RESULT = refusal(SPREAD_MISSING_LABEL);
+const MISMATCH_RESULT = refusal(SPREAD_MISMATCH);
 
 interface ConstraintView {
   constraint: TopologySpreadConstraint;

@@ -14,7 +14,7 @@
  */
 import { matchesSelector, selectorFromObject } from '@shoal/api';
 import type { NodeInfo, PlacedVm } from '../cluster-state.js';
-import { FILTER_OK, normalizeMinMax, type CycleState, type FilterPlugin, type FilterResult, type ScorePlugin } from '../framework.js';
+import { FILTER_OK, normalizeMinMax, refusal, type CycleState, type FilterPlugin, type FilterResult, type ScorePlugin } from '../framework.js';
 import { domainOf } from '../topology.js';
 import type { VirtualMachine, VmAffinityTerm } from '@shoal/api';
 
@@ -59,7 +59,7 @@ function requiredTerms(vm: VirtualMachine, cycle: CycleState): RequiredView {
     if (set.size === 0) return;
     let byKey = view.forbidden.find((f) => f.topologyKey === topologyKey);
     if (!byKey) view.forbidden.push((byKey = { topologyKey, rules: [] }));
-    byKey.rules.push({ domains: set, refusal: Object.freeze({ ok: false, reason }) });
+    byKey.rules.push({ domains: set, refusal: refusal(reason) });
   };
   for (const term of vm.spec.affinity?.vmAntiAffinity?.required ?? [])
     forbid(term.topologyKey, countByDomain(cycle, selected(cycle, vm, term), term.topologyKey).keys(), VM_ANTI_AFFINITY_MISMATCH);
@@ -71,7 +71,7 @@ function requiredTerms(vm: VirtualMachine, cycle: CycleState): RequiredView {
   return view;
 }
 
-const AFFINITY_MISMATCH_RESULT: FilterResult = Object.freeze({ ok: false, reason: VM_AFFINITY_MISMATCH });
+const AFFINITY_MISMATCH_RESULT = refusal(VM_AFFINITY_MISMATCH);
 
 function filter(vm: VirtualMachine, node: NodeInfo, cycle: CycleState): FilterResult {
   const view = requiredView(vm, cycle);
