@@ -41,6 +41,16 @@ async function entries(path = logPath): Promise<any[]> {
 /** Waits until the log holds `n` entries (they are written after the response is sent). */
 const waitForEntries = (n: number) => waitFor(async () => ((await entries()).length >= n ? entries() : undefined), { message: `${n} audit entries` });
 
+/** The log once it holds the entry of the request `res` answered (written after the response is sent). */
+const entriesThrough = (res: { headers: Record<string, unknown> }) =>
+  waitFor(
+    async () => {
+      const all = await entries();
+      return all.some((e) => e.requestID === res.headers['audit-id']) ? all : undefined;
+    },
+    { message: `the audit entry of request ${String(res.headers['audit-id'])}` },
+  );
+
 async function verify(path: string) {
   const r = await execa('node', [`${REPO_ROOT}bin/shoalctl.js`, 'audit', 'verify', path], { reject: false, cwd: REPO_ROOT, env: { HOME: dir } });
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
@@ -144,8 +154,9 @@ test('every mutating request is one entry with who, verb, object and result; rea
 });
 
 test('a bulk bind is one entry for the request and one per VM, each with its own outcome, under the same requestID', async () => {
-  assert.equal((await api('POST', VMS, vm('bulk-1'))).status, 201);
-  const before = (await entries()).length;
+  const created = await api('POST', VMS, vm('bulk-1'));
+  assert.equal(created.status, 201);
+  const before = (await entriesThrough(created)).length;
   const res = await api('POST', '/apis/shoal.dev/v1alpha1/bindings', {
     apiVersion: 'shoal.dev/v1alpha1',
     kind: 'BindingList',
