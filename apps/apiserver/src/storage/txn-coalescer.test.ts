@@ -147,6 +147,36 @@ test('guarded writes that cannot see each other share a transaction; a failed gu
   assert.equal(await store.get(`${ks[0]}-stale`), undefined, 'nothing written for the refused one');
 });
 
+test('a guard many writes carry is compared once: 126 creates under the same two guards fit one transaction of 128 compares', async () => {
+  // As a namespace's VM creates admitted in one turn carry the same quota and priority-class guards.
+  const classes = '/registry/coalesce/shared-classes/';
+  const quotas = '/registry/coalesce/shared-quotas/';
+  const dep = await store.create(`${classes}gold`, value('gold'));
+  assert.ok(dep.ok);
+  const read = await store.currentRevision();
+  const shared = [
+    { prefix: quotas, unchangedSince: read },
+    { key: `${classes}gold`, revision: dep.revision },
+  ];
+  const ks = keys('shared-guards', 126);
+  const results = await Promise.all(ks.map((k) => store.create(k, value(k), shared)));
+  assert.ok(results.every((r) => r.ok));
+  assert.equal(new Set(results.map((r) => r.ok && r.revision)).size, 1, 'one transaction (compared once per write, 42 writes would fit)');
+
+  // The shared guard fails: every write that carries it is refused by its guard, and only those.
+  assert.ok((await store.create(`${quotas}q`, value('q'))).ok);
+  const [refused, alsoRefused, unguarded, otherGuard] = await Promise.all([
+    store.create(`${ks[0]}-a`, value('a'), shared),
+    store.create(`${ks[0]}-b`, value('b'), shared),
+    store.create(`${ks[0]}-c`, value('c')),
+    store.create(`${ks[0]}-d`, value('d'), [shared[1]!]),
+  ]);
+  for (const r of [refused, alsoRefused]) assert.deepEqual(r, { ok: false, current: undefined, guardFailed: true });
+  assert.equal(unguarded.ok, true);
+  assert.equal(otherGuard.ok, true);
+  assert.equal(await store.get(`${ks[0]}-a`), undefined, 'nothing written for a refused one');
+});
+
 test('maxTxnOps 1: every write is a transaction of its own', async () => {
   const alone = new ObjectStore(etcd, { maxTxnOps: 1 });
   const results = await Promise.all(keys('alone', 10).map((k) => alone.create(k, value(k))));

@@ -16,6 +16,10 @@
  * judged at, every key's current value and what each guard looks at: a write whose own compare or
  * guard failed answers what it would have alone; the writes whose compares all held were refused
  * only because of another, and go again together.
+ *
+ * A guard is compared once per transaction however many of its writes carry it: the creates of
+ * one namespace admitted in one turn all carry the same quota and priority-class guards, and as
+ * one compare each they leave room for three times the writes in etcd's --max-txn-ops.
  */
 import { CompareResult, CompareTarget, type ICompare, type IRequestOp, type ITxnResponse } from 'etcd3';
 import type { Etcd3 } from 'etcd3';
@@ -69,8 +73,9 @@ interface Queued extends KeyWrite {
 interface Batch {
   writes: Queued[];
   keys: Set<string>;
-  guards: WriteGuard[];
-  /** Compares so far: one per write and one per guard (etcd's --max-txn-ops counts them). */
+  /** The writes' guards, each once (by guardId), and whether it looks at any of `keys` (a write's own, say). */
+  guards: Map<string, { guard: WriteGuard; looksAtBatch: boolean }>;
+  /** Compares so far: one per write and one per distinct guard (etcd's --max-txn-ops counts them). */
   ops: number;
   bytes: number;
 }
@@ -108,7 +113,6 @@ export class TxnCoalescer {
   private transactions(queued: Queued[]): Queued[][] {
     const batches: Batch[] = [];
     for (const w of queued) {
-      const ops = 1 + (w.guards?.length ?? 0);
       const bytes = w.key.length + (w.value?.length ?? 0);
       // After the last batch this write could see or be seen by (a key's writes keep their order).
       let from = 0;
@@ -120,26 +124,31 @@ export class TxnCoalescer {
       let batch: Batch | undefined;
       for (let i = from; i < batches.length && !batch; i++) {
         const b = batches[i]!;
-        if (b.ops + ops <= this.maxTxnOps && b.bytes + bytes <= MAX_TXN_BYTES) batch = b;
+        if (b.ops + opsAdded(b, w) <= this.maxTxnOps && b.bytes + bytes <= MAX_TXN_BYTES) batch = b;
       }
-      if (!batch) batches.push((batch = { writes: [], keys: new Set(), guards: [], ops: 0, bytes: 0 }));
+      if (!batch) batches.push((batch = { writes: [], keys: new Set(), guards: new Map(), ops: 0, bytes: 0 }));
+      batch.ops += opsAdded(batch, w);
       batch.writes.push(w);
       batch.keys.add(w.key);
-      batch.guards.push(...(w.guards ?? []));
-      batch.ops += ops;
+      // No guard of the batch looks at w.key (overlaps said so); w's own guards may.
+      for (const g of w.guards ?? []) {
+        const id = guardId(g);
+        batch.guards.set(id, { guard: g, looksAtBatch: batch.guards.get(id)?.looksAtBatch || guards(g, w.key) });
+      }
       batch.bytes += bytes;
     }
     return batches.map((b) => b.writes);
   }
 
   private async commit(txn: Queued[]): Promise<void> {
+    const distinct = distinctGuards(txn);
     let res: ITxnResponse;
     try {
       res = await this.etcd.kv.txn({
-        compare: txn.flatMap((w) => [ownCompare(w), ...(w.guards ?? []).map(guardCompare)]),
+        compare: [...txn.map(ownCompare), ...[...distinct.values()].map(guardCompare)],
         success: txn.map(writeOf),
         // Alone, a failed write needs only its key's value; together, also what each guard looks at.
-        failure: txn.flatMap((w) => [readKey(w.key), ...(txn.length > 1 ? (w.guards ?? []).map(readGuard) : [])]),
+        failure: [...txn.map((w) => readKey(w.key)), ...(txn.length > 1 ? [...distinct.values()].map(readGuard) : [])],
       });
     } catch (err) {
       // etcd's --max-txn-ops is lower than ours (--etcd-max-txn-ops should say it): it refused
@@ -154,22 +163,21 @@ export class TxnCoalescer {
       for (const w of txn) w.resolve({ ok: true, revision });
       return;
     }
+    const guardFailed = new Set<string>();
+    if (txn.length > 1) {
+      let at = txn.length;
+      for (const [id, g] of distinct) if (!guardHeld(g, res.responses[at++]?.response_range)) guardFailed.add(id);
+    }
     const held: Queued[] = [];
-    let at = 0;
-    for (const w of txn) {
-      const kv = res.responses[at++]?.response_range?.kvs[0];
+    txn.forEach((w, at) => {
+      const kv = res.responses[at]?.response_range?.kvs[0];
       const current = kv ? decode(kv) : undefined;
       const ownHeld = w.expectedRevision === 0 ? current === undefined : current?.revision === w.expectedRevision;
-      if (txn.length === 1) {
-        // etcd judged this write's compares alone: if its own held, a guard failed.
-        w.resolve(w.guards?.length ? { ok: false, current, guardFailed: ownHeld } : { ok: false, current });
-        return;
-      }
-      let guardsHeld = true;
-      for (const g of w.guards ?? []) guardsHeld = guardHeld(g, res.responses[at++]?.response_range) && guardsHeld;
+      // Alone, etcd judged only this write's compares: if its own held, a guard failed.
+      const guardsHeld = txn.length > 1 && !(w.guards ?? []).some((g) => guardFailed.has(guardId(g)));
       if (ownHeld && guardsHeld) held.push(w);
       else w.resolve(w.guards?.length ? { ok: false, current, guardFailed: ownHeld } : { ok: false, current });
-    }
+    });
     // Together again: a part of a transaction keeps within its limits, and each failure answers
     // at least one write, so a bulk bind with one stale object costs one more transaction, not one per object.
     if (held.length) void this.commit(held);
@@ -182,13 +190,41 @@ function isTooManyOps(err: unknown): boolean {
 
 /** Whether `w` may not share a transaction with `b`: the same key, or a key one's guards look at. */
 function overlaps(b: Batch, w: KeyWrite): boolean {
-  if (b.keys.has(w.key) || b.guards.some((g) => guards(g, w.key))) return true;
-  for (const g of w.guards ?? []) for (const k of b.keys) if (guards(g, k)) return true;
+  if (b.keys.has(w.key)) return true;
+  for (const { guard } of b.guards.values()) if (guards(guard, w.key)) return true;
+  for (const g of w.guards ?? []) {
+    // A guard the batch already holds was checked against its keys as each joined.
+    const held = b.guards.get(guardId(g));
+    if (held ? held.looksAtBatch : looksAtAny(g, b.keys)) return true;
+  }
   return false;
+}
+
+/** Compares `w` adds to `b`: its own, and its guards that `b` does not compare yet. */
+function opsAdded(b: Batch, w: KeyWrite): number {
+  let ops = 1;
+  for (const g of w.guards ?? []) if (!b.guards.has(guardId(g))) ops++;
+  return ops;
 }
 
 function guards(g: WriteGuard, key: string): boolean {
   return 'key' in g ? g.key === key : key.startsWith(g.prefix);
+}
+
+function looksAtAny(g: WriteGuard, keys: Iterable<string>): boolean {
+  for (const k of keys) if (guards(g, k)) return true;
+  return false;
+}
+
+/** Equal guards (the same key at the same revision, the same prefix since the same revision) are one compare. */
+function guardId(g: WriteGuard): string {
+  return 'key' in g ? `key ${g.revision} ${g.key}` : `prefix ${g.unchangedSince} ${g.prefix}`;
+}
+
+function distinctGuards(txn: KeyWrite[]): Map<string, WriteGuard> {
+  const out = new Map<string, WriteGuard>();
+  for (const w of txn) for (const g of w.guards ?? []) out.set(guardId(g), g);
+  return out;
 }
 
 function ownCompare(w: KeyWrite): ICompare {
