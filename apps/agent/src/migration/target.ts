@@ -110,6 +110,7 @@ export async function prepareTarget(ctx: MigrationContext, m: Migration): Promis
         listenAddress: ctx.listenAddress,
         port: await freePort(ctx.listenAddress),
         nbdPort: mirrored.length ? await freePort(ctx.listenAddress) : undefined,
+        pickPort: () => freePort(ctx.listenAddress),
         tls: { dir: ctx.tls.serverDir, authorizedClientDn: nodeCertificateDn(st.sourceNode) },
         disks: mirrored,
       });

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -90,6 +91,13 @@ async function waitForSerial(vm: LocalQemu, re: RegExp, message: string, timeout
     },
     { timeoutMs, message, lastSeen: () => last.slice(-500) },
   );
+}
+
+/** A port on 127.0.0.1 that this process listens on until close(). */
+async function holdPort(): Promise<{ port: number; close(): void }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
 }
 
 async function status(qmp: QmpSession): Promise<string> {
@@ -188,13 +196,19 @@ test('a local disk is mirrored over NBD with TLS: writes from before and during 
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', sourceDisk, '64M']);
   // The target's copy starts blank, same virtual size.
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', targetDisk, '64M']);
+  // The ports first chosen for the target are taken by the time it listens (as when another
+  // process takes a port between its choice and QEMU's listen): it listens on others it picks.
+  const taken = await Promise.all([holdPort(), holdPort()]);
   const { source, target, endpoint } = await pair('mig-local', {
     command: DISK_WRITER,
     sourceDisk,
     targetDisk,
-    target: { nbdPort: await freePort(), disks: [{ device: 'disk0' }] },
+    target: { port: taken[0]!.port, nbdPort: taken[1]!.port, pickPort: () => freePort(), disks: [{ device: 'disk0' }] },
   });
   try {
+    const takenPorts = taken.map((t) => `:${t.port}`);
+    assert.ok(!takenPorts.some((p) => endpoint.migrationUri.endsWith(p)), `${endpoint.migrationUri} is not one of the taken ports`);
+    assert.ok(!taken.some((t) => t.port === endpoint.nbd!.port), `NBD port ${endpoint.nbd!.port} is not one of the taken ports`);
     await waitForSerial(source.vm, /^READ a=AAAA-before-migration b=B-0 B-1 /m, 'block A and the first Bs on the source');
     const beforeMigration = wroteB(await source.vm.serial()).at(-1)!;
     const phases = new Set<string>();
@@ -234,6 +248,7 @@ test('a local disk is mirrored over NBD with TLS: writes from before and during 
     for (let k = 0; k <= lastOnSource; k++) assert.equal(sector(4096 + k), `B-${k}`);
   } finally {
     await stop(source, target);
+    for (const t of taken) t.close();
   }
 });
 

@@ -18,6 +18,8 @@ import { addClientAuthorization, addTlsCredentials, removeObject } from './tls-c
 export const TARGET_TLS_ID = 'shoal-migration-tls-server';
 export const TARGET_AUTHZ_ID = 'shoal-migration-authz';
 const EXPORT_ID_PREFIX = 'shoal-migration-export-';
+/** Ports tried per listen when `pickPort` is given: the first and two picked after it. */
+const LISTEN_ATTEMPTS = 3;
 
 export interface PrepareIncomingOptions {
   /** Address QEMU listens on for the migration stream and NBD (an IP; 0.0.0.0 for all). */
@@ -28,6 +30,12 @@ export interface PrepareIncomingOptions {
   port: number;
   /** TCP port of the NBD server; required when `disks` has any. */
   nbdPort?: number;
+  /**
+   * Another free port, for a listen that found its port taken: ports are chosen free and then
+   * listened on by QEMU, and another process can take one in between. Without it, such a listen
+   * fails the preparation.
+   */
+  pickPort?: () => Promise<number>;
   /**
    * A directory in QEMU's layout (ca-cert.pem, server-cert.pem, server-key.pem), and the
    * distinguished name of the only client certificate let in (gnutls's RFC 4514 form, e.g.
@@ -69,7 +77,9 @@ export async function prepareIncoming(session: QmpSession, opts: PrepareIncoming
     await session.execute('migrate-set-parameters', { 'tls-creds': '', 'tls-authz': '', ...tlsArgs });
     let nbd: IncomingEndpoint['nbd'];
     if (disks.length > 0) {
-      await session.execute('nbd-server-start', { addr: { type: 'inet', data: { host: opts.listenAddress, port: String(opts.nbdPort) } }, ...tlsArgs });
+      const nbdPort = await listenOnFreePort(opts.nbdPort!, opts.pickPort, (port) =>
+        session.execute('nbd-server-start', { addr: { type: 'inet', data: { host: opts.listenAddress, port: String(port) } }, ...tlsArgs }),
+      );
       const nodes = await rootNodeNames(session);
       const exports: { device: string; exportName: string }[] = [];
       for (const { device } of disks) {
@@ -81,14 +91,33 @@ export async function prepareIncoming(session: QmpSession, opts: PrepareIncoming
         await session.execute('block-export-add', { type: 'nbd', id: EXPORT_ID_PREFIX + device, 'node-name': node, name: device, writable: true });
         exports.push({ device, exportName: device });
       }
-      nbd = { host, port: opts.nbdPort!, exports };
+      nbd = { host, port: nbdPort, exports };
     }
-    await session.execute('migrate-incoming', { uri: `tcp:${uriHost(opts.listenAddress)}:${opts.port}` });
-    return { migrationUri: `tcp:${uriHost(host)}:${opts.port}`, ...(nbd ? { nbd } : {}) };
+    const port = await listenOnFreePort(opts.port, opts.pickPort, (p) =>
+      session.execute('migrate-incoming', { uri: `tcp:${uriHost(opts.listenAddress)}:${p}` }),
+    );
+    return { migrationUri: `tcp:${uriHost(host)}:${port}`, ...(nbd ? { nbd } : {}) };
   } catch (err) {
     if (err instanceof MigrationError) throw err;
     const desc = err instanceof QmpCommandError ? err.desc : (err as Error).message;
     throw new MigrationError(reasonFromQemuError(desc) === 'TlsRejected' ? 'TlsRejected' : 'TargetFailed', `preparing the target: ${desc}`, { cause: err });
+  }
+}
+
+/**
+ * Runs `listen` on `port`, and on others from `pickPort` while the one tried is taken; answers the
+ * port listened on. QEMU leaves nothing behind from a listen that failed, so it can be tried again.
+ */
+async function listenOnFreePort(port: number, pickPort: (() => Promise<number>) | undefined, listen: (port: number) => Promise<unknown>): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await listen(port);
+      return port;
+    } catch (err) {
+      const taken = err instanceof QmpCommandError && /address already in use/i.test(err.desc);
+      if (!taken || !pickPort || attempt >= LISTEN_ATTEMPTS) throw err;
+      port = await pickPort();
+    }
   }
 }
 
