@@ -149,7 +149,8 @@ export class ResourceService {
       const found = validateAndDefault(kind, object, opts.fieldValidation);
       warnings ??= found;
       finishCreate(kind, object);
-      storedForm(kind, object); // too big to store: refused before its fields are tracked (which costs by the field)
+      // Too big to store is judged once, on what is stored (fields tracked): the request body
+      // limit bounds what tracking an oversized object costs to about what one at the limit does.
       track(undefined, object);
       guards.push(...(await admission.validate(fresh)));
       const stored = storedForm(kind, object);
@@ -245,7 +246,6 @@ export class ResourceService {
         const found = validateAndDefault(s.kind, next, opts.fieldValidation);
         warnings ??= found;
         finishUpdate(s.kind, next, current.object);
-        storedForm(s.kind, next); // too big to store: refused before its fields are tracked (which costs by the field)
         track(current.object, next);
         keepTimesOfUnchangedWrite(current.object, next);
         const stored = storedForm(s.kind, next);
