@@ -8,7 +8,7 @@
  *    then the generation, which moves with every change of the desired state.
  * Pure, so every rule is tested without a store.
  */
-import { cloneJson, badRequest, invalid, type KindInfo, type KubeObject } from '@shoal/api';
+import { cloneJson, badRequest, invalid, jsonEqual, type KindInfo, type KubeObject } from '@shoal/api';
 import { checkEnvelope } from './object-envelope.js';
 import { checkUidPrecondition } from './preconditions.js';
 import { strategyFor } from './kind-strategies.js';
@@ -38,7 +38,8 @@ export function prepareUpdate(req: UpdateRequest): KubeObject {
   let next: KubeObject;
   if (req.subresource === 'status') {
     // The status endpoint changes status only; a controller cannot rewrite the spec by accident.
-    next = { ...cloneJson(current), status: incoming.status };
+    const { status: _replaced, ...kept } = current;
+    next = { ...cloneJson(kept), status: incoming.status };
   } else {
     next = { ...incoming, metadata: { ...incoming.metadata } };
     if (kind.hasStatus) {
@@ -73,10 +74,9 @@ export function prepareUpdate(req: UpdateRequest): KubeObject {
   return next;
 }
 
-/** Everything except metadata and status: a change here is a new generation. */
-function desiredState(obj: KubeObject): string {
-  const { metadata: _m, status: _s, ...rest } = obj;
-  return JSON.stringify(rest);
+/** Everything except metadata and status: a change here is a new generation (an order of keys is no change). */
+function sameDesiredState(a: KubeObject, b: KubeObject): boolean {
+  return jsonEqual({ ...a, metadata: undefined, status: undefined }, { ...b, metadata: undefined, status: undefined });
 }
 
 /** After schema validation and defaulting: the kind's refusals and canonical form, then the generation. */
@@ -86,5 +86,5 @@ export function finishUpdate(kind: KindInfo, next: KubeObject, current: KubeObje
   if (causes.length) throw invalid(target(kind, next.metadata.name), causes);
   // Before the generation is decided: it may fill in fields the body left out.
   strategy.canonicalizeUpdate?.(next, current);
-  if (desiredState(next) !== desiredState(current)) next.metadata.generation = (current.metadata.generation ?? 0) + 1;
+  if (!sameDesiredState(next, current)) next.metadata.generation = (current.metadata.generation ?? 0) + 1;
 }

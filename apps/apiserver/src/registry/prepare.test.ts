@@ -101,6 +101,18 @@ test('update bumps generation on spec changes only, and keeps status and identit
     body: { ...structuredClone(current), metadata: { ...current.metadata, labels: { a: 'b' } } },
   });
   assert.equal(relabelled.object.metadata.generation, 1);
+  // The same spec with its keys in another order is the same desired state.
+  const spec = current.spec as Record<string, unknown>;
+  const reordered = admitUpdate({
+    kind: vmKind,
+    namespace: 'default',
+    name: 'web',
+    current,
+    fieldValidation: 'Strict',
+    body: { ...structuredClone(current), spec: Object.fromEntries(Object.entries(structuredClone(spec)).reverse()) },
+  });
+  assert.notDeepEqual(Object.keys(reordered.object.spec as object), Object.keys(spec), 'the body did reorder the spec');
+  assert.equal(reordered.object.metadata.generation, 1);
   const resized = admitUpdate({
     kind: vmKind,
     namespace: 'default',
@@ -122,6 +134,8 @@ test('update bumps generation on spec changes only, and keeps status and identit
 
 test('the status subresource changes status only', () => {
   const current = admitCreate(vmKind, vm(), 'default', 'Strict').object;
+  current.status = { phase: 'Pending' };
+  const before = structuredClone(current);
   const { object } = admitUpdate({
     kind: vmKind,
     namespace: 'default',
@@ -134,6 +148,9 @@ test('the status subresource changes status only', () => {
   assert.deepEqual(object.status, { phase: 'Running', restarts: 1 });
   assert.equal((object.spec as any).resources.vcpus, 2);
   assert.equal(object.metadata.generation, 1);
+  object.metadata.labels = { changed: 'after' };
+  (object.spec as any).resources.vcpus = 16;
+  assert.deepEqual(current, before, 'the stored object is not shared with the update, nor changed by it');
 });
 
 test('no finalizer may be added to an object being deleted', () => {
