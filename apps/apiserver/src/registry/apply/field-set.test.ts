@@ -57,6 +57,15 @@ test('union, difference, intersection and recursive difference', () => {
     ['.spec.b'],
   );
   assert.ok(a.difference(a).empty);
+  // A union that adds nothing is the set itself (its fieldsV1 is then known); one that adds leaves both as they were.
+  assert.equal(a.union(FieldSet.of(['f:spec', 'f:a'])), a);
+  assert.equal(a.union(FieldSet.of(['f:status'])), a);
+  const grown = a.union(FieldSet.of(['f:spec', 'f:a', 'f:deeper']));
+  assert.notEqual(grown, a);
+  assert.ok(grown.has(['f:spec', 'f:a', 'f:deeper']) && grown.has(['f:spec', 'f:a']));
+  assert.ok(!a.has(['f:spec', 'f:a', 'f:deeper']), 'the union did not write into the set it grew from');
+  const owned = FieldSet.of(['f:spec', 'f:a', 'f:deeper']).union(FieldSet.of(['f:spec', 'f:a']));
+  assert.ok(owned.has(['f:spec', 'f:a']) && owned.has(['f:spec', 'f:a', 'f:deeper']), 'a member added above a path already there');
   // A member takes the paths below it along only in a recursive difference.
   const withStatus = FieldSet.of(['f:status', 'f:phase'], ['f:spec', 'f:a']);
   assert.ok(withStatus.difference(FieldSet.of(['f:status'])).has(['f:status', 'f:phase']));

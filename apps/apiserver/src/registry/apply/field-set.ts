@@ -200,16 +200,24 @@ export class FieldSet {
     return node.member;
   }
 
+  /**
+   * Both sets' paths. When `other` adds none, this very set is the answer (as in without()): a
+   * manager that writes again the fields it owns keeps its set, whose fieldsV1 is then known.
+   */
   union(other: FieldSet): FieldSet {
-    if (other.empty) return this;
+    if (other.empty || other === this) return this;
     if (this.empty) return other;
+    let grown: Map<PathElement, FieldSet> | undefined;
+    for (const [e, theirs] of other.children) {
+      const mine = this.children.get(e);
+      const both = mine ? mine.union(theirs) : theirs;
+      if (both !== mine) (grown ??= new Map()).set(e, both);
+    }
+    if (!grown && (this.member || !other.member)) return this;
     const out = new FieldSet();
     out.member = this.member || other.member;
-    for (const [e, child] of this.children) {
-      const theirs = other.children.get(e);
-      out.setChild(e, theirs ? child.union(theirs) : child);
-    }
-    for (const [e, child] of other.children) if (!this.children.has(e)) out.setChild(e, child);
+    for (const [e, child] of this.children) out.setChild(e, grown?.get(e) ?? child);
+    for (const [e, child] of grown ?? NO_CHILDREN) if (!this.children.has(e)) out.setChild(e, child);
     return out;
   }
 
