@@ -70,9 +70,11 @@ test('CRUD round trip with typed errors', async () => {
   assert.equal((await apiError(client.delete('vm', 'web', { namespace: 'crud' }))).code, 404);
 });
 
-test('a patch whose answer is discarded answers nothing, writes all the same, and still fails with the typed error', async () => {
+test('a create or patch whose answer is discarded answers nothing, writes all the same, and still fails with the typed error', async () => {
   await createNamespace(client, 'quiet');
-  await client.create('vm', vm('q', 'quiet'));
+  assert.equal(await client.create('vm', vm('q', 'quiet'), { discardAnswer: true }), undefined);
+  const taken = await apiError(client.create('vm', vm('q', 'quiet'), { discardAnswer: true }));
+  assert.deepEqual([taken.code, taken.reason], [409, 'AlreadyExists']);
   const answer = await client.patch('vm', 'q', { status: { phase: 'Stopped' } }, { namespace: 'quiet', type: 'merge', status: true, discardAnswer: true });
   assert.equal(answer, undefined);
   assert.equal((await client.get<VirtualMachine>('vm', 'q', { namespace: 'quiet' })).status?.phase, 'Stopped');

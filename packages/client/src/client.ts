@@ -44,7 +44,13 @@ export interface WriteOptions extends ObjectOptions {
   fieldManager?: string;
 }
 
-export interface PatchOptions extends WriteOptions {
+/** For writes whose caller does not want the object back. */
+export interface AnswerOptions {
+  /** The written object is not wanted: the write answers nothing, and its answer is not parsed (see RequestOptions). */
+  discardAnswer?: boolean;
+}
+
+export interface PatchOptions extends WriteOptions, AnswerOptions {
   /**
    * `merge`: RFC 7386 JSON merge patch; `json`: RFC 6902 JSON patch; `apply`: server-side apply
    * (the body is the object as this field manager wants it; see serverSideApply).
@@ -54,8 +60,6 @@ export interface PatchOptions extends WriteOptions {
   status?: boolean;
   /** Apply only: take over fields other managers own instead of failing with 409 Conflict. */
   force?: boolean;
-  /** The patched object is not wanted: the patch answers nothing, and its answer is not parsed (see RequestOptions). */
-  discardAnswer?: boolean;
 }
 
 export interface DeleteOptions extends ObjectOptions {
@@ -173,10 +177,17 @@ export class ShoalClient {
   }
 
   /** POST: `obj` as a manifest (fields with schema defaults may be left out); answers the object as stored. */
-  create<T extends KubeObject = KubeObject>(kind: KindName, obj: Manifest<T>, opts: WriteOptions = {}): Promise<T> {
+  create<T extends KubeObject = KubeObject>(kind: KindName, obj: Manifest<T>, opts: WriteOptions & AnswerOptions & { discardAnswer: true }): Promise<void>;
+  create<T extends KubeObject = KubeObject>(kind: KindName, obj: Manifest<T>, opts?: WriteOptions & AnswerOptions): Promise<T>;
+  create<T extends KubeObject = KubeObject>(kind: KindName, obj: Manifest<T>, opts: WriteOptions & AnswerOptions = {}): Promise<T | void> {
     const k = resolveKind(kind);
     const namespace = itemNamespace(k, opts.namespace ?? obj.metadata?.namespace);
-    return this.request<T>('POST', resourcePath(k, { namespace }), { body: obj, query: writeQuery(opts), signal: opts.signal });
+    return this.request<T>('POST', resourcePath(k, { namespace }), {
+      body: obj,
+      query: writeQuery(opts),
+      signal: opts.signal,
+      discardAnswer: opts.discardAnswer,
+    });
   }
 
   /** PUT: fails with 409 Conflict when obj.metadata.resourceVersion is not the stored one. */

@@ -5,6 +5,7 @@ export type {
   KindName,
   ObjectOptions,
   WriteOptions,
+  AnswerOptions,
   PatchOptions,
   DeleteOptions,
   ListOptions,

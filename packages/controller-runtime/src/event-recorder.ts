@@ -105,7 +105,12 @@ export class EventRecorder {
       const seen = this.seen.get(id);
       if (seen) {
         try {
-          await this.opts.client.patch('event', seen.name, { count: seen.count + 1, lastTimestamp: timestamp }, { type: 'merge', namespace: seen.namespace });
+          await this.opts.client.patch(
+            'event',
+            seen.name,
+            { count: seen.count + 1, lastTimestamp: timestamp },
+            { type: 'merge', namespace: seen.namespace, discardAnswer: true },
+          );
           seen.count++;
           this.remember(id, seen);
           return;
@@ -115,7 +120,7 @@ export class EventRecorder {
         }
       }
       const created = await this.create(object, type, reason, message, timestamp);
-      this.remember(id, { name: created.metadata.name!, namespace: created.metadata.namespace!, count: 1, firstTimestamp: timestamp });
+      this.remember(id, { ...created, count: 1, firstTimestamp: timestamp });
     } catch (err) {
       this.log.warn(
         { component: this.opts.component, reason, object: object.metadata.name, err: err instanceof Error ? err.message : String(err) },
@@ -124,7 +129,8 @@ export class EventRecorder {
     }
   }
 
-  private async create(object: KubeObject, type: EventType, reason: string, message: string, timestamp: string): Promise<EventObject> {
+  /** Creates the Event; answers the name and namespace it was created under (the server keeps both as sent, so its answer is not read). */
+  private async create(object: KubeObject, type: EventType, reason: string, message: string, timestamp: string): Promise<{ name: string; namespace: string }> {
     const meta = object.metadata;
     // Cluster-scoped objects (Nodes) get their events in `default`, as Kubernetes does.
     const namespace = meta.namespace || DEFAULT_NAMESPACE;
@@ -150,7 +156,8 @@ export class EventRecorder {
         source: { component: this.opts.component, ...(this.opts.host ? { host: this.opts.host } : {}) },
       };
       try {
-        return await this.opts.client.create<EventObject>('event', event, { namespace });
+        await this.opts.client.create<EventObject>('event', event, { namespace, discardAnswer: true });
+        return { name: event.metadata.name!, namespace };
       } catch (err) {
         // Another recorder picked the same name in the same instant: pick again.
         if (err instanceof ApiError && err.reason === 'AlreadyExists' && attempt < 3) continue;
