@@ -149,8 +149,6 @@ export class ResourceService {
       const found = validateAndDefault(kind, object, opts.fieldValidation);
       warnings ??= found;
       finishCreate(kind, object);
-      // Too big to store is judged once, on what is stored (fields tracked): the request body
-      // limit bounds what tracking an oversized object costs to about what one at the limit does.
       track(undefined, object);
       guards.push(...(await admission.validate(fresh)));
       const stored = storedForm(kind, object);

@@ -65,7 +65,14 @@ const writesPerTxn = new BoundHistogram({
   buckets: [1, 2, 4, 8, 16, 32, 64, 128],
 }).with();
 
+/** A guard with its guardId, worked out once per write: batching and judging a failure look it up often. */
+interface Check {
+  id: string;
+  guard: WriteGuard;
+}
+
 interface Queued extends KeyWrite {
+  checks: Check[];
   resolve(r: KeyWriteResult): void;
   reject(err: unknown): void;
 }
@@ -92,7 +99,7 @@ export class TxnCoalescer {
 
   write(w: KeyWrite): Promise<KeyWriteResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ ...w, resolve, reject });
+      this.queue.push({ ...w, checks: (w.guards ?? []).map((guard) => ({ id: guardId(guard), guard })), resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // After the current turn: every request parsed from the same read of the sockets has
@@ -131,10 +138,7 @@ export class TxnCoalescer {
       batch.writes.push(w);
       batch.keys.add(w.key);
       // No guard of the batch looks at w.key (overlaps said so); w's own guards may.
-      for (const g of w.guards ?? []) {
-        const id = guardId(g);
-        batch.guards.set(id, { guard: g, looksAtBatch: batch.guards.get(id)?.looksAtBatch || guards(g, w.key) });
-      }
+      for (const { id, guard } of w.checks) batch.guards.set(id, { guard, looksAtBatch: batch.guards.get(id)?.looksAtBatch || looksAt(guard, w.key) });
       batch.bytes += bytes;
     }
     return batches.map((b) => b.writes);
@@ -174,7 +178,7 @@ export class TxnCoalescer {
       const current = kv ? decode(kv) : undefined;
       const ownHeld = w.expectedRevision === 0 ? current === undefined : current?.revision === w.expectedRevision;
       // Alone, etcd judged only this write's compares: if its own held, a guard failed.
-      const guardsHeld = txn.length > 1 && !(w.guards ?? []).some((g) => guardFailed.has(guardId(g)));
+      const guardsHeld = txn.length > 1 && !w.checks.some((c) => guardFailed.has(c.id));
       if (ownHeld && guardsHeld) held.push(w);
       else w.resolve(w.guards?.length ? { ok: false, current, guardFailed: ownHeld } : { ok: false, current });
     });
@@ -189,30 +193,31 @@ function isTooManyOps(err: unknown): boolean {
 }
 
 /** Whether `w` may not share a transaction with `b`: the same key, or a key one's guards look at. */
-function overlaps(b: Batch, w: KeyWrite): boolean {
+function overlaps(b: Batch, w: Queued): boolean {
   if (b.keys.has(w.key)) return true;
-  for (const { guard } of b.guards.values()) if (guards(guard, w.key)) return true;
-  for (const g of w.guards ?? []) {
+  for (const { guard } of b.guards.values()) if (looksAt(guard, w.key)) return true;
+  for (const { id, guard } of w.checks) {
     // A guard the batch already holds was checked against its keys as each joined.
-    const held = b.guards.get(guardId(g));
-    if (held ? held.looksAtBatch : looksAtAny(g, b.keys)) return true;
+    const held = b.guards.get(id);
+    if (held ? held.looksAtBatch : looksAtAny(guard, b.keys)) return true;
   }
   return false;
 }
 
 /** Compares `w` adds to `b`: its own, and its guards that `b` does not compare yet. */
-function opsAdded(b: Batch, w: KeyWrite): number {
+function opsAdded(b: Batch, w: Queued): number {
   let ops = 1;
-  for (const g of w.guards ?? []) if (!b.guards.has(guardId(g))) ops++;
+  for (const { id } of w.checks) if (!b.guards.has(id)) ops++;
   return ops;
 }
 
-function guards(g: WriteGuard, key: string): boolean {
+/** Whether guard `g` looks at `key`: a change of it fails the guard. */
+function looksAt(g: WriteGuard, key: string): boolean {
   return 'key' in g ? g.key === key : key.startsWith(g.prefix);
 }
 
 function looksAtAny(g: WriteGuard, keys: Iterable<string>): boolean {
-  for (const k of keys) if (guards(g, k)) return true;
+  for (const k of keys) if (looksAt(g, k)) return true;
   return false;
 }
 
@@ -221,9 +226,9 @@ function guardId(g: WriteGuard): string {
   return 'key' in g ? `key ${g.revision} ${g.key}` : `prefix ${g.unchangedSince} ${g.prefix}`;
 }
 
-function distinctGuards(txn: KeyWrite[]): Map<string, WriteGuard> {
+function distinctGuards(txn: Queued[]): Map<string, WriteGuard> {
   const out = new Map<string, WriteGuard>();
-  for (const w of txn) for (const g of w.guards ?? []) out.set(guardId(g), g);
+  for (const w of txn) for (const { id, guard } of w.checks) out.set(id, guard);
   return out;
 }
 

@@ -21,6 +21,9 @@ import type { VirtualMachine, VmAffinityTerm } from '@shoal/api';
 export const VM_AFFINITY_MISMATCH = "node(s) didn't match VM affinity rules";
 export const VM_ANTI_AFFINITY_MISMATCH = "node(s) didn't match VM anti-affinity rules";
 export const EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing VMs' anti-affinity rules";
+const AFFINITY_MISMATCH_RESULT = refusal(VM_AFFINITY_MISMATCH);
+const ANTI_AFFINITY_RESULT = refusal(VM_ANTI_AFFINITY_MISMATCH);
+const EXISTING_ANTI_AFFINITY_RESULT = refusal(EXISTING_ANTI_AFFINITY);
 
 /** Domain → how many VMs a term selects there. */
 type DomainCounts = Map<string, number>;
@@ -54,24 +57,22 @@ function requiredTerms(vm: VirtualMachine, cycle: CycleState): RequiredView {
     const startsGroup = domains.size === 0 && matchesSelector(selectorFromObject(term.labelSelector), vm.metadata.labels);
     view.affinity.push({ topologyKey: term.topologyKey, domains: startsGroup ? undefined : domains });
   }
-  const forbid = (topologyKey: string, domains: Iterable<string>, reason: string) => {
+  const forbid = (topologyKey: string, domains: Iterable<string>, why: FilterResult) => {
     const set = new Set(domains);
     if (set.size === 0) return;
     let byKey = view.forbidden.find((f) => f.topologyKey === topologyKey);
     if (!byKey) view.forbidden.push((byKey = { topologyKey, rules: [] }));
-    byKey.rules.push({ domains: set, refusal: refusal(reason) });
+    byKey.rules.push({ domains: set, refusal: why });
   };
   for (const term of vm.spec.affinity?.vmAntiAffinity?.required ?? [])
-    forbid(term.topologyKey, countByDomain(cycle, selected(cycle, vm, term), term.topologyKey).keys(), VM_ANTI_AFFINITY_MISMATCH);
+    forbid(term.topologyKey, countByDomain(cycle, selected(cycle, vm, term), term.topologyKey).keys(), ANTI_AFFINITY_RESULT);
   for (const { owner, term } of cycle.cluster.antiAffinityAgainst(vm)) {
     const info = cycle.cluster.nodeInfo(owner.nodeName);
     const domain = info && domainOf(info.node, term.topologyKey);
-    if (domain !== undefined) forbid(term.topologyKey, [domain], EXISTING_ANTI_AFFINITY);
+    if (domain !== undefined) forbid(term.topologyKey, [domain], EXISTING_ANTI_AFFINITY_RESULT);
   }
   return view;
 }
-
-const AFFINITY_MISMATCH_RESULT = refusal(VM_AFFINITY_MISMATCH);
 
 function filter(vm: VirtualMachine, node: NodeInfo, cycle: CycleState): FilterResult {
   const view = requiredView(vm, cycle);
