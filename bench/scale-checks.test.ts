@@ -1,6 +1,6 @@
 /**
  * The scale benchmark's pure parts: the VM mix, the placement checks and the histogram
- * quantiles. Not under deploy/run-tests.sh (which covers packages, apps and e2e); run with
+ * quantiles. Part of `npm test`; alone:
  *   node --import tsx --test bench/scale-checks.test.ts
  */
 import { test } from 'node:test';

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs Shoal's tests with Node's test runner: every *.test.ts under packages/*/src, apps/*/src
-# and e2e/, in sorted order, one file at a time (integration and e2e tests start real etcd
+# Runs Shoal's tests with Node's test runner: every *.test.ts under packages/*/src, apps/*/src,
+# e2e/ and bench/ (the benchmarks' own parts), in sorted order, one file at a time (integration and e2e tests start real etcd
 # members and processes). Node 20's `node --test` does not expand globs, hence this script.
 #
 #   bash deploy/run-tests.sh                       # everything
@@ -23,7 +23,7 @@ for arg in "$@"; do
 done
 
 roots=()
-for dir in packages/*/src apps/*/src e2e; do
+for dir in packages/*/src apps/*/src e2e bench; do
   [ -d "$dir" ] && roots+=("$dir")
 done
 
@@ -49,7 +49,7 @@ for f in "${all[@]}"; do
 done
 
 if [ "${#all[@]}" -eq 0 ]; then
-  echo "run-tests: no tests: no *.test.ts files under packages/*/src, apps/*/src or e2e/"
+  echo "run-tests: no tests: no *.test.ts files under packages/*/src, apps/*/src, e2e/ or bench/"
   exit 0
 fi
 if [ "${#files[@]}" -eq 0 ]; then
