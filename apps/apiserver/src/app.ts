@@ -16,6 +16,7 @@ import { ensureBuiltinNamespaces } from './registry/builtin-namespaces.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerRateLimit, type RateLimitOptions } from './http/rate-limit.js';
+import { registerRequestPriority, type RequestPriorityOptions } from './http/request-priority.js';
 import { registerRequestChecks } from './http/request-checks.js';
 import { registerKindSchemas } from './schemas-openapi.js';
 import { resourceRoutes } from './routes/resources.js';
@@ -60,6 +61,8 @@ export interface AppOptions {
   auth?: AuthOptions;
   /** Per-user token bucket (http/rate-limit.ts); no limit when absent. */
   rateLimit?: RateLimitOptions;
+  /** Seats and priorities of requests (http/request-priority.ts); every request is worked on at once when absent. */
+  requestPriority?: RequestPriorityOptions;
   /** Append every mutating request to this file as hash-chained JSON lines (audit/); no audit when absent. */
   auditLogPath?: string;
   /** How consoles are fetched from node agents that serve HTTPS (routes/agent-connection.ts). */
@@ -134,6 +137,7 @@ export async function buildApp(opts: AppOptions): Promise<ApiServer> {
   const kindOf = (name: string) => loadKinds().find(name)!;
   const auth = registerAuth(app, opts.auth ?? {}, { cache, currentRevision: () => store.currentRevision(), kindOf });
   if (opts.rateLimit) registerRateLimit(app, opts.rateLimit);
+  if (opts.requestPriority) registerRequestPriority(app, opts.requestPriority);
   const audit = opts.auditLogPath ? await AuditLog.open(opts.auditLogPath, { log: app.log }) : undefined;
   if (audit) auditRequests(app, audit);
   // Before the routes: every resource route gets them, the subresources with routes of their own too.

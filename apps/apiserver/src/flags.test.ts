@@ -16,3 +16,12 @@ test('the watch cache sweeps unread objects every 30 s unless told otherwise; 0 
   await assert.rejects(parse('--watch-cache-compact-interval', '-1'), /--watch-cache-compact-interval must be 0 \(never\) or a positive number of seconds/);
   await assert.rejects(parse('--watch-cache-compact-interval', 'often'), /--watch-cache-compact-interval must be 0 \(never\) or a positive number of seconds/);
 });
+
+test('128 requests are worked on at once unless told otherwise (0: no limit), and wait for a seat 30 s at most; nonsense is refused', async () => {
+  const defaults = await parse();
+  assert.deepEqual([defaults['max-requests-inflight'], defaults['request-queue-timeout']], [128, 30]);
+  assert.equal((await parse('--max-requests-inflight', '0'))['max-requests-inflight'], 0);
+  await assert.rejects(parse('--max-requests-inflight', '-1'), /--max-requests-inflight must be 0 \(no limit\) or a whole number of requests/);
+  await assert.rejects(parse('--max-requests-inflight', '2.5'), /--max-requests-inflight must be 0 \(no limit\) or a whole number/);
+  await assert.rejects(parse('--request-queue-timeout', '0'), /--request-queue-timeout must be a positive number of seconds/);
+});

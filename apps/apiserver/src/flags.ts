@@ -56,6 +56,17 @@ export function apiserverFlags(args: string[], readConfig: (path: string) => obj
       default: 0,
       describe: 'Requests per second each user (or, unauthenticated, each client address) may make; more are refused with 429 and Retry-After. 0: no limit',
     })
+    .option('max-requests-inflight', {
+      type: 'number',
+      default: 128,
+      describe:
+        'Requests worked on at once (watches, logs and probes aside); more wait for a seat, Lease writes first, Event writes last, and one that waits longer than --request-queue-timeout gets 429. 0: no limit',
+    })
+    .option('request-queue-timeout', {
+      type: 'number',
+      default: 30,
+      describe: 'Seconds a request may wait for a seat (--max-requests-inflight) before it is refused with 429 and Retry-After',
+    })
     .option('rate-limit-burst', {
       type: 'number',
       describe: 'Requests a user may make at once after being idle (default: twice the per-second rate, at least 1)',
@@ -109,6 +120,9 @@ export function apiserverFlags(args: string[], readConfig: (path: string) => obj
       if (!(a['watch-cache-compact-interval'] >= 0)) throw new Error('--watch-cache-compact-interval must be 0 (never) or a positive number of seconds');
       if (!(a['max-requests-per-second-per-user'] >= 0)) throw new Error('--max-requests-per-second-per-user must be 0 (no limit) or a positive number');
       if (a['rate-limit-burst'] !== undefined && !(a['rate-limit-burst'] >= 1)) throw new Error('--rate-limit-burst must be at least 1');
+      if (!(Number.isInteger(a['max-requests-inflight']) && a['max-requests-inflight'] >= 0))
+        throw new Error('--max-requests-inflight must be 0 (no limit) or a whole number of requests');
+      if (!(a['request-queue-timeout'] > 0)) throw new Error('--request-queue-timeout must be a positive number of seconds');
       if (!(a['etcd-request-timeout'] > 0)) throw new Error('--etcd-request-timeout must be a positive number of seconds');
       if (!(a['etcd-compaction-interval'] >= 0)) throw new Error('--etcd-compaction-interval must be 0 (never) or a positive number of seconds');
       if (!(Number.isInteger(a['etcd-max-txn-ops']) && a['etcd-max-txn-ops'] >= 1)) throw new Error('--etcd-max-txn-ops must be a whole number, at least 1');

@@ -91,6 +91,9 @@ try {
     watchCacheCompactIntervalMs: argv['watch-cache-compact-interval'] * 1000,
     etcdMaxTxnOps: argv['etcd-max-txn-ops'],
     rateLimit: rateLimitOf(argv['max-requests-per-second-per-user'], argv['rate-limit-burst']),
+    requestPriority: argv['max-requests-inflight']
+      ? { maxInflight: argv['max-requests-inflight'], queueTimeoutMs: argv['request-queue-timeout'] * 1000 }
+      : undefined,
     auditLogPath: argv['audit-log-path'],
     agentTls: agentClient,
     etcdCompactionIntervalMs: argv['etcd-compaction-interval'] * 1000,

@@ -29,7 +29,7 @@ export async function etcdSnapshotRoutes(app: FastifyInstance, opts: { etcd: Etc
       operationId: 'getEtcdSnapshot',
       summary: "A consistent snapshot of etcd's keyspace, in etcd's snapshot format (database, then its sha256)",
     },
-    config: { verb: 'get' },
+    config: { verb: 'get', longRunning: true },
     handler: async (req, reply) => {
       const snapshot = await openEtcdSnapshot(opts.etcd);
       const user = requestUser(req);

@@ -21,6 +21,8 @@ declare module 'fastify' {
     resource?: string;
     /** Kubernetes verb of the route (get, list, create, ...). */
     verb?: string;
+    /** The answer streams for as long as the client wants (a followed log, a snapshot): it takes no seat (http/request-priority.ts). Watches are told by their query. */
+    longRunning?: boolean;
   }
 }
 

@@ -86,7 +86,7 @@ export async function vmLogRoutes(app: FastifyInstance, opts: VmLogRoutesOptions
         default: { $ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status#' },
       },
     },
-    config: { resource: `${vmKind.plural}/log`, verb: 'get' },
+    config: { resource: `${vmKind.plural}/log`, verb: 'get', longRunning: true },
     handler: async (req: Req, reply: FastifyReply) => {
       const { namespace, name } = req.params;
       const follow = parseFollow(req.query.follow);
