@@ -296,6 +296,15 @@ async function scrape(url: string): Promise<Sample[]> {
   return parseMetrics(await res.text());
 }
 
+/** Events the apiserver created (201), all clients together. */
+function eventCreates(samples: Sample[]): number {
+  let n = 0;
+  for (const s of samples)
+    if (s.name === 'shoal_apiserver_requests_total' && s.labels.verb === 'create' && s.labels.resource === 'events' && /^2/.test(s.labels.code ?? ''))
+      n += s.value;
+  return n;
+}
+
 /** apiserver requests by "verb resource", and how many of them did not answer 2xx. */
 function requestCounts(samples: Sample[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -581,6 +590,22 @@ async function main(): Promise<void> {
   const apiAfter = await scrape(apiserver.url);
   const etcdAfter = await etcdOpTotals(pool);
 
+  // The scheduler's Events (one per bound VM) come after the state they describe when the
+  // apiserver is saturated (its request priorities): wait for them, so that the raw puts below
+  // do not share etcd with them, and say how far they trailed.
+  describeProgress = () => "waiting for the scheduler's Events";
+  const eventsBefore = eventCreates(apiBefore);
+  const apiserverUrl = apiserver.url;
+  const eventsWritten = async () => eventCreates(await scrape(apiserverUrl)) - eventsBefore;
+  const eventsDeadline = performance.now() + params.stallTimeoutSeconds * 1000;
+  let eventsSeen = await eventsWritten();
+  while (eventsSeen < watch.bound && performance.now() < eventsDeadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    eventsSeen = await eventsWritten();
+  }
+  const allEventsAt = eventsSeen >= watch.bound ? performance.now() : undefined;
+  if (!allEventsAt) incomplete.push(`only ${eventsSeen} of the scheduler's ${watch.bound} Events were written`);
+
   // Raw etcd puts, second half: the same nodes, now holding every VM, nothing left to do.
   describeProgress = () => 'raw etcd puts (baseline, second half)';
   log(`raw etcd puts (second half): ${await baselineSlice(Math.floor(params.baselinePuts / 2), params.baselinePuts)}/s`);
@@ -726,6 +751,9 @@ async function main(): Promise<void> {
       secondsFromSchedulingStartToAllBound: allBound ? seconds(schedulingStart, lastBind) : null,
       secondsFromControllerManagerStartToAllRunning: allRunning ? seconds(cmStart, lastRunning) : null,
       secondsFromSchedulingStartToAllRunning: allRunning ? seconds(schedulingStart, lastRunning) : null,
+      /** The scheduler's Events, one per bound VM, all written (within 0.1 s: polled on the apiserver's /metrics). */
+      secondsFromSchedulingStartToAllEvents: seconds(schedulingStart, allEventsAt),
+      eventsWrittenByAllRunning: eventCreates(apiAfter) - eventsBefore,
       firstBindSecondsAfterControllerManagerStart: seconds(cmStart, firstBind),
       boundPerSecond,
       boundPerSecondSteady: steadyRate(watch.boundTimes),
@@ -777,6 +805,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `all Running:  ${allRunning ? `${results.scheduling.secondsFromSchedulingStartToAllRunning} s after scheduling started; bind → Running p50 ${results.scheduling.bindToRunningMs.p50Ms} ms, p99 ${results.scheduling.bindToRunningMs.p99Ms} ms` : `NO: ${watch.running}/${watch.expected} (see INCOMPLETE below)`}`,
+  );
+  console.log(
+    `Events:       ${results.scheduling.eventsWrittenByAllRunning} of the scheduler's written by then, all ${results.scheduling.secondsFromSchedulingStartToAllEvents ?? 'NOT'} s after scheduling started`,
   );
   console.log(
     `bound/s:      ${boundPerSecond} (steady 10–90 %: ${results.scheduling.boundPerSecondSteady ?? '-'})  aim ≥ 1500: ${mark(aims.boundPerSecond.met)}`,
