@@ -151,6 +151,26 @@ test('the low-level request answers typed errors too', async () => {
   assert.equal(err.reason, 'NotFound');
 });
 
+test('a write refused with 429 goes again after Retry-After and lands once; without retries the 429 reaches the caller', async () => {
+  // An apiserver on the same etcd that lets each client address make one request a second.
+  const limited = await cluster.startApiserver({ args: ['--max-requests-per-second-per-user', '1', '--rate-limit-burst', '1'] });
+  const patient = new ShoalClient({ server: limited.url, retry: { maxRetries: 3, initialMs: 50, maxMs: 100 } });
+  const impatient = new ShoalClient({ server: limited.url, retry: { maxRetries: 0 } });
+  try {
+    // The namespace takes the one token; the create right after it finds the bucket empty.
+    await createNamespace(patient, 'limited');
+    const created = await patient.create<KubeObject>('vm', vm('second', 'limited'));
+    assert.equal(created.metadata.name, 'second');
+    const refused = await apiError(impatient.create('vm', vm('third', 'limited')));
+    assert.deepEqual([refused.code, refused.reason], [429, 'TooManyRequests']);
+    assert.equal(refused.details?.retryAfterSeconds, 1);
+    const names = (await client.list<VirtualMachine>('vm', { namespace: 'limited' })).items.map((v) => v.metadata.name);
+    assert.deepEqual(names, ['second'], 'the refused create was not made, the retried one once');
+  } finally {
+    await Promise.all([patient.close(), impatient.close()]);
+  }
+});
+
 test('a write is retried while the connection is refused, and lands once the server is back', async () => {
   await cluster.apiserver.kill();
   const patient = new ShoalClient({ server: cluster.client.server, retry: { maxRetries: 40, initialMs: 100, maxMs: 500 } });

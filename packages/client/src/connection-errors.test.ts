@@ -23,6 +23,8 @@ test('the retry policy per mode', () => {
   assert.ok(!shouldRetry(withCode('ECONNREFUSED'), 'none'));
   assert.ok(shouldRetry(new ApiError(503, 'ServiceUnavailable', 'x'), 'read'));
   assert.ok(shouldRetry(new ApiError(429, 'TooManyRequests', 'x'), 'read'));
+  assert.ok(shouldRetry(new ApiError(429, 'TooManyRequests', 'x'), 'write'), 'a 429 is answered before the request is worked on');
+  assert.ok(!shouldRetry(new ApiError(429, 'TooManyRequests', 'x'), 'none'));
   assert.ok(!shouldRetry(new ApiError(503, 'ServiceUnavailable', 'x'), 'write'), 'a 5xx write may have been committed');
   assert.ok(!shouldRetry(new ApiError(404, 'NotFound', 'x'), 'read'));
 });

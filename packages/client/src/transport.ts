@@ -257,10 +257,15 @@ export class Transport {
   }
 }
 
-/** Reads retry on any broken connection and on 429/5xx; writes only when nothing was sent (see connection-errors.ts). */
+/**
+ * Reads retry on any broken connection and on 429/5xx; writes only when nothing was sent (see
+ * connection-errors.ts) or the server said 429: it refuses so before working on a request (its
+ * per-user rate limit, a wait for a seat too long), so a write answered 429 was not made, and goes
+ * again after Retry-After as client-go's do.
+ */
 export function shouldRetry(err: unknown, mode: RetryMode): boolean {
   if (mode === 'none') return false;
-  if (err instanceof ApiError) return mode === 'read' && err.retryable;
+  if (err instanceof ApiError) return err.code === 429 || (mode === 'read' && err.retryable);
   return mode === 'read' ? isConnectionError(err) : isNeverConnectedError(err);
 }
 
