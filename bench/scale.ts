@@ -318,13 +318,27 @@ function requestCounts(samples: Sample[]): Record<string, number> {
 
 /** Mean apiserver request latency by "verb resource" between two readings, in ms (requests that ran). */
 function requestLatencyDelta(after: Sample[], before: Sample[]): Record<string, { count: number; meanMs: number }> {
+  return histogramMeansDelta(after, before, 'shoal_apiserver_request_duration_seconds', (l) => `${l.verb} ${l.resource || '(non-resource)'}`);
+}
+
+/** How many requests waited for a seat (the apiserver's request priorities) and how long on average, by priority, in ms. */
+function queueWaitDelta(after: Sample[], before: Sample[]): Record<string, { count: number; meanMs: number }> {
+  return histogramMeansDelta(after, before, 'shoal_apiserver_request_queue_wait_seconds', (l) => l.priority ?? '');
+}
+
+/** A histogram's observations and their mean between two readings, in ms, by `keyOf` its labels. */
+function histogramMeansDelta(
+  after: Sample[],
+  before: Sample[],
+  histogramName: string,
+  keyOf: (labels: Record<string, string>) => string,
+): Record<string, { count: number; meanMs: number }> {
   const sums = (samples: Sample[]) => {
     const out = new Map<string, { count: number; sum: number }>();
     for (const s of samples) {
-      const kind =
-        s.name === 'shoal_apiserver_request_duration_seconds_sum' ? 'sum' : s.name === 'shoal_apiserver_request_duration_seconds_count' ? 'count' : undefined;
+      const kind = s.name === `${histogramName}_sum` ? 'sum' : s.name === `${histogramName}_count` ? 'count' : undefined;
       if (!kind) continue;
-      const key = `${s.labels.verb} ${s.labels.resource || '(non-resource)'}`;
+      const key = keyOf(s.labels);
       const e = out.get(key) ?? { count: 0, sum: 0 };
       e[kind] += s.value;
       out.set(key, e);
@@ -777,6 +791,8 @@ async function main(): Promise<void> {
     apiserverDuringScheduling: {
       requests: apiRequests,
       requestLatency: requestLatencyDelta(apiAfter, apiBefore),
+      /** Requests that found every seat taken (--max-requests-inflight), by priority: how many and their mean wait. */
+      queueWait: queueWaitDelta(apiAfter, apiBefore),
       etcdOperations: etcdOps,
       etcdWritesPerBoundVm: watch.bound ? round3(etcdWrites / watch.bound) : null,
       etcdTransactionsPerBoundVm: watch.bound ? round3(etcdTxns.transactions / watch.bound) : null,
@@ -853,6 +869,10 @@ async function main(): Promise<void> {
       .join(', ')}; its etcd ${Object.entries(etcdOps)
       .map(([op, e]) => `${op} ${e.meanMs} ms`)
       .join(', ')}`,
+  );
+  const queued = Object.entries(during.queueWait);
+  console.log(
+    `waited for a seat while scheduling: ${queued.length ? queued.map(([priority, q]) => `${priority} ${q.count} (mean ${q.meanMs} ms)`).join(', ') : 'none'}`,
   );
   console.log(
     `verification: ${verification.ok ? 'OK' : 'FAILED'} — ${verification.vms} VMs, ${verification.unbound} unbound, ${verification.notRunning} not Running, ${verification.overcommittedNodes} nodes over allocatable, anti-affinity ${verification.antiAffinityViolations}/${verification.antiAffinityGroups} groups violated, spread ${verification.spreadViolations}/${verification.spreadGroups} groups over maxSkew (worst skew ${verification.worstSpreadSkew})`,
