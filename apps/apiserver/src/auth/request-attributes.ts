@@ -4,6 +4,7 @@
  * get a verb (get, list, watch, create, update, patch, delete, deletecollection), the resource,
  * subresource, namespace and name; anything else is a non-resource request on a path.
  */
+import { queryFlag } from '../http/query-flag.js';
 
 export interface ResourceAttributes {
   resourceRequest: true;
@@ -30,8 +31,6 @@ export type RequestAttributes = ResourceAttributes | NonResourceAttributes;
 
 /** Subresources of a namespace itself: /namespaces/{ns}/status is the namespace's status, not a resource named "status". */
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
-
-const truthy = (v: string | null) => v === '1' || v === 'true' || v === 'True';
 
 function decode(part: string): string {
   try {
@@ -68,7 +67,7 @@ export function requestAttributes(method: string, url: string): RequestAttribute
   switch (method.toUpperCase()) {
     case 'GET':
     case 'HEAD':
-      verb = name ? 'get' : truthy(parsed.searchParams.get('watch')) ? 'watch' : 'list';
+      verb = name ? 'get' : queryFlag(parsed.searchParams.get('watch')) ? 'watch' : 'list';
       break;
     case 'POST':
       verb = 'create';

@@ -19,8 +19,8 @@ export interface RateLimitOptions {
   userOf?: (req: FastifyRequest) => string;
 }
 
-/** Paths never limited: liveness and readiness probes, and their named checks. */
-const EXEMPT = /^\/(healthz|readyz|livez)(\/|$|\?)/;
+/** Liveness and readiness probes, and their named checks: never limited, so they answer while a client floods the server. */
+export const PROBE_PATH = /^\/(healthz|readyz|livez)(\/|$|\?)/;
 
 /** Buckets not touched for this long are full again, so they are dropped (a new one starts full). */
 const IDLE_SWEEP_MS = 60_000;
@@ -104,7 +104,7 @@ export function registerRateLimit(app: FastifyInstance, opts: RateLimitOptions):
   const buckets = new TokenBuckets(opts.perSecond, opts.burst);
   const userOf = opts.userOf ?? requestUser;
   app.addHook('preParsing', (req, _reply, payload, done) => {
-    if (EXEMPT.test(req.url)) return done(null, payload);
+    if (PROBE_PATH.test(req.url)) return done(null, payload);
     const wait = buckets.take(userOf(req), Date.now());
     if (wait === 0) return done(null, payload);
     rejected.inc();

@@ -7,28 +7,24 @@ import { register } from 'prom-client';
 import { registerErrorHandling } from './errors.js';
 import { registerRequestPriority, Seats } from './request-priority.js';
 
-const HIGH = 0;
-const NORMAL = 1;
-const LOW = 2;
-
 test('seats are taken up to the limit; a freed one goes to the highest level waiting, first come first served within it', () => {
   const seats = new Seats(2);
   const granted: string[] = [];
   assert.equal(
-    seats.take(NORMAL, () => granted.push('a')),
+    seats.take('normal', () => granted.push('a')),
     undefined,
     'a free seat is taken at once',
   );
   assert.equal(
-    seats.take(LOW, () => granted.push('b')),
+    seats.take('low', () => granted.push('b')),
     undefined,
   );
   assert.equal(seats.inUse, 2);
-  seats.take(LOW, () => granted.push('low-1'));
-  seats.take(NORMAL, () => granted.push('normal-1'));
-  seats.take(LOW, () => granted.push('low-2'));
-  seats.take(HIGH, () => granted.push('high-1'));
-  seats.take(NORMAL, () => granted.push('normal-2'));
+  seats.take('low', () => granted.push('low-1'));
+  seats.take('normal', () => granted.push('normal-1'));
+  seats.take('low', () => granted.push('low-2'));
+  seats.take('high', () => granted.push('high-1'));
+  seats.take('normal', () => granted.push('normal-2'));
   assert.deepEqual(granted, [], 'nobody is granted while both seats are taken');
 
   for (let i = 0; i < 5; i++) seats.release();
@@ -41,17 +37,17 @@ test('seats are taken up to the limit; a freed one goes to the highest level wai
 
 test('a waiter that gave up is skipped, and its seat is not lost', () => {
   const seats = new Seats(1);
-  seats.take(NORMAL, () => assert.fail('taken at once'));
+  seats.take('normal', () => assert.fail('taken at once'));
   const granted: string[] = [];
-  const gone = seats.take(HIGH, () => granted.push('gone'))!;
-  seats.take(NORMAL, () => granted.push('next'));
+  const gone = seats.take('high', () => granted.push('gone'))!;
+  seats.take('normal', () => granted.push('next'));
   gone.state = 'gone';
   seats.release();
   assert.deepEqual(granted, ['next']);
   seats.release();
   assert.equal(seats.inUse, 0);
   assert.equal(
-    seats.take(LOW, () => assert.fail('a free seat')),
+    seats.take('low', () => assert.fail('a free seat')),
     undefined,
   );
 });
@@ -84,7 +80,7 @@ async function appWithOneSeat(queueTimeoutMs = 30_000) {
       return { ok: true };
     });
   app.get('/virtualmachines', { config: { resource: 'virtualmachines', verb: 'list' } }, async (req, reply) => {
-    if ((req.query as { watch?: string }).watch !== 'true') return { items: [] };
+    if (!['true', 'True', '1'].includes((req.query as { watch?: string }).watch ?? '')) return { items: [] };
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'application/json' });
     reply.raw.write('{"type":"BOOKMARK"}\n');
@@ -127,9 +123,12 @@ test('with the one seat taken, the requests waiting are served Leases first, Eve
     // Watches, long-running routes and probes take no seat: they answer while it is held.
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal(await (await fetch(`${base}/log`)).text(), 'console');
-    const watch = await fetch(`${base}/virtualmachines?watch=true`);
-    assert.equal(watch.status, 200);
-    assert.match(await watch.text(), /BOOKMARK/);
+    // Every spelling of the flag Kubernetes accepts, as the route reads it.
+    for (const flag of ['true', 'True', '1']) {
+      const watch = await fetch(`${base}/virtualmachines?watch=${flag}`);
+      assert.equal(watch.status, 200);
+      assert.match(await watch.text(), /BOOKMARK/);
+    }
 
     hold.open();
     assert.equal((await held).status, 200);

@@ -23,8 +23,10 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { tooManyRequests } from './rate-limit.js';
+import { queryFlag } from './query-flag.js';
+import { PROBE_PATH, tooManyRequests } from './rate-limit.js';
 
+/** Highest first: a freed seat goes to the first level with a request waiting. */
 export const PRIORITY_LEVELS = ['high', 'normal', 'low'] as const;
 export type PriorityLevel = (typeof PRIORITY_LEVELS)[number];
 
@@ -38,7 +40,18 @@ export interface RequestPriorityOptions {
 /** Retry-After of a request refused for waiting too long: soon, the seats turn over in milliseconds. */
 const RETRY_AFTER_SECONDS = 1;
 
-const seatsInUse = new Gauge({ name: 'shoal_apiserver_inflight_requests', help: 'Requests holding a seat (--max-requests-inflight): being worked on.' });
+/** The seats of every app registered in this process (one, but for tests), read when /metrics is. */
+const allSeats = new Set<Seats>();
+
+new Gauge({
+  name: 'shoal_apiserver_inflight_requests',
+  help: 'Requests holding a seat (--max-requests-inflight): being worked on.',
+  collect() {
+    let used = 0;
+    for (const seats of allSeats) used += seats.inUse;
+    this.set(used);
+  },
+});
 const waiting = new Gauge({
   name: 'shoal_apiserver_queued_requests',
   help: 'Requests waiting for a seat, by priority (high: Lease writes, low: Event writes, normal: the rest).',
@@ -56,7 +69,7 @@ const timedOut = new Counter({
   labelNames: ['priority'],
 });
 
-interface Waiter {
+export interface Waiter {
   grant(): void;
   /** Seated once granted; gone once it gave up (timed out, or its client went away): a freed seat skips it. */
   state: 'waiting' | 'seated' | 'gone';
@@ -65,7 +78,7 @@ interface Waiter {
 /** Seats and, per priority level, a first-come queue of the requests waiting for one. */
 export class Seats {
   private used = 0;
-  private readonly queues: Waiter[][] = PRIORITY_LEVELS.map(() => []);
+  private readonly queues = new Map<PriorityLevel, Waiter[]>(PRIORITY_LEVELS.map((level) => [level, []]));
 
   constructor(readonly limit: number) {
     if (!(Number.isInteger(limit) && limit >= 1)) throw new Error('request priority: the seat limit must be a whole number, at least 1');
@@ -76,20 +89,20 @@ export class Seats {
   }
 
   /** Takes a seat at once (answers undefined), or queues `grant` for the next one and answers the Waiter. */
-  take(level: number, grant: () => void): Waiter | undefined {
+  take(level: PriorityLevel, grant: () => void): Waiter | undefined {
     // Seats are handed from request to request while anyone waits, so a free seat means nobody does.
     if (this.used < this.limit) {
       this.used++;
       return undefined;
     }
     const w: Waiter = { grant, state: 'waiting' };
-    this.queues[level]!.push(w);
+    this.queues.get(level)!.push(w);
     return w;
   }
 
   /** A request is done with its seat: it passes straight to the first live waiter of the highest level. */
   release(): void {
-    for (const q of this.queues)
+    for (const q of this.queues.values())
       while (q.length) {
         const w = q.shift()!;
         if (w.state === 'gone') continue;
@@ -101,14 +114,13 @@ export class Seats {
   }
 }
 
-/** Probes and metrics: they must answer while the server is saturated. */
-const EXEMPT_PATH = /^\/(healthz|readyz|livez|metrics)(\/|$|\?)/;
+/** Scraped while the server is saturated, like the probes. */
+const METRICS_PATH = /^\/metrics(\/|$|\?)/;
 
+/** Streams would hold a seat for as long as they last: watches, and routes that say so. */
 function longRunning(req: FastifyRequest): boolean {
   const { verb, longRunning } = req.routeOptions.config;
-  if (longRunning) return true;
-  const watch = (req.query as { watch?: unknown } | undefined)?.watch;
-  return verb === 'list' && (watch === 'true' || watch === '1' || watch === true);
+  return Boolean(longRunning) || (verb === 'list' && queryFlag((req.query as { watch?: unknown } | undefined)?.watch));
 }
 
 /** The level of a request that takes a seat. */
@@ -128,41 +140,36 @@ export function priorityOf(req: FastifyRequest): PriorityLevel {
  */
 export function registerRequestPriority(app: FastifyInstance, opts: RequestPriorityOptions): Seats {
   const seats = new Seats(opts.maxInflight);
+  allSeats.add(seats);
+  app.addHook('onClose', async () => void allSeats.delete(seats));
   app.addHook('preParsing', (req, reply, payload, done) => {
-    if (EXEMPT_PATH.test(req.url) || longRunning(req)) return done(null, payload);
-    const seated = () => {
-      seatsInUse.set(seats.inUse);
-      reply.raw.once('close', () => {
-        seats.release();
-        seatsInUse.set(seats.inUse);
-      });
-    };
-    const level = PRIORITY_LEVELS.indexOf(priorityOf(req));
-    const label = PRIORITY_LEVELS[level]!;
-    const since = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const w = seats.take(level, () => {
-      clearTimeout(timer);
-      waiting.dec({ priority: label });
-      waited.observe({ priority: label }, (performance.now() - since) / 1000);
-      seated();
+    if (PROBE_PATH.test(req.url) || METRICS_PATH.test(req.url) || longRunning(req)) return done(null, payload);
+    const proceed = () => {
+      reply.raw.once('close', () => seats.release());
       done(null, payload);
+    };
+    const priority = priorityOf(req);
+    // Called by a later release(), never before this hook returns: `timer` and `since` are set by then.
+    const w = seats.take(priority, () => {
+      clearTimeout(timer);
+      waiting.dec({ priority });
+      waited.observe({ priority }, (performance.now() - since) / 1000);
+      proceed();
     });
-    if (!w) {
-      seated();
-      return done(null, payload);
-    }
-    waiting.inc({ priority: label });
+    if (!w) return proceed();
+    // Only a request that waits pays for the bookkeeping below.
+    const since = performance.now();
+    waiting.inc({ priority });
     // The error handler (errors.ts) sends the Status and the Retry-After header.
     const giveUp = () => {
       if (w.state !== 'waiting') return false;
       w.state = 'gone';
       clearTimeout(timer);
-      waiting.dec({ priority: label });
+      waiting.dec({ priority });
       done(tooManyRequests(RETRY_AFTER_SECONDS));
       return true;
     };
-    timer = setTimeout(() => giveUp() && timedOut.inc({ priority: label }), opts.queueTimeoutMs);
+    const timer = setTimeout(() => giveUp() && timedOut.inc({ priority }), opts.queueTimeoutMs);
     // A client that went away while waiting has nothing left to serve (and no answer reaches it).
     reply.raw.once('close', giveUp);
   });

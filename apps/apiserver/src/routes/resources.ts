@@ -12,6 +12,7 @@ import { parseDeleteOptions } from '../registry/delete-options.js';
 import { isDryRun } from '../registry/dry-run.js';
 import { fieldManagerOf, forceOf, type OptionsKind } from '../registry/apply/manager-options.js';
 import { streamWatch } from '../http/watch-stream.js';
+import { queryFlag } from '../http/query-flag.js';
 import { sendList } from '../http/list-response.js';
 import { toTable, wantsTable, type IncludeObject } from '../http/table.js';
 import { DELETE_OPTIONS_SCHEMA_ID } from '../schemas-openapi.js';
@@ -105,8 +106,6 @@ function includeOf(req: Req): IncludeObject | undefined {
   return (req.query.includeObject as IncludeObject | undefined) ?? 'Metadata';
 }
 
-const truthy = (v: string | undefined) => v === '1' || v === 'true' || v === 'True';
-
 function sendWrite(reply: FastifyReply, code: number, result: WriteResult) {
   for (const w of result.warnings) void reply.header('Warning', `299 - ${JSON.stringify(w)}`);
   if (result.json !== undefined) return reply.code(code).type('application/json; charset=utf-8').send(result.json);
@@ -152,11 +151,11 @@ export async function resourceRoutes(app: FastifyInstance, opts: ResourceRoutesO
     const listOrWatch = async (req: Req, reply: FastifyReply, namespace: string | undefined) => {
       const labels = parseLabelSelector(req.query.labelSelector);
       const fields = parseFieldSelector(req.query.fieldSelector);
-      if (truthy(req.query.watch)) {
+      if (queryFlag(req.query.watch)) {
         return streamWatch(req, reply, {
           request: { kind, filter: { namespace, labels, fields }, resourceVersion: req.query.resourceVersion ?? '' },
           table: includeOf(req),
-          bookmarks: truthy(req.query.allowWatchBookmarks),
+          bookmarks: queryFlag(req.query.allowWatchBookmarks),
           timeoutSeconds: req.query.timeoutSeconds,
           service,
         });
