@@ -296,14 +296,8 @@ async function scrape(url: string): Promise<Sample[]> {
   return parseMetrics(await res.text());
 }
 
-/** Events the apiserver created (201), all clients together. */
-function eventCreates(samples: Sample[]): number {
-  let n = 0;
-  for (const s of samples)
-    if (s.name === 'shoal_apiserver_requests_total' && s.labels.verb === 'create' && s.labels.resource === 'events' && /^2/.test(s.labels.code ?? ''))
-      n += s.value;
-  return n;
-}
+/** Events the apiserver created, all clients together. */
+const eventCreates = (samples: Sample[]) => requestCounts(samples)['create events'] ?? 0;
 
 /** apiserver requests by "verb resource", and how many of them did not answer 2xx. */
 function requestCounts(samples: Sample[]): Record<string, number> {
@@ -737,7 +731,7 @@ async function main(): Promise<void> {
     etcd,
     parameters: { ...params, namespaceNames: NAMESPACES, vm: { vcpus: VM_VCPUS, memoryMiB: VM_MEMORY_MIB } },
     method:
-      'One etcd member (--unsafe-no-fsync, as @shoal/testing starts it), one shoal-apiserver, one shoal-agent process running every simulated node (--runtime simulated --simulate-boot-ms 0: a VM is Running as soon as its agent starts it, so its first status says so; every thread of it at the nice value of parameters.agentNice once it is ready, since the nodes it simulates stand for other machines and on a real cluster do not take the cores of the control plane), a shoal-controller-manager --controllers health (it makes the nodes Ready from their leases), and shoal-controller-manager --controllers scheduler, started only once every VM exists. Binds and Runnings are timed on one watch of all VMs from the list that followed the creates. Raw etcd puts are measured from this process, half before the VMs are created (nodes up, heartbeating) and half after they all run; the scheduling phase itself is not interleaved with them.',
+      "One etcd member (--unsafe-no-fsync, as @shoal/testing starts it), one shoal-apiserver, one shoal-agent process running every simulated node (--runtime simulated --simulate-boot-ms 0: a VM is Running as soon as its agent starts it, so its first status says so; every thread of it at the nice value of parameters.agentNice once it is ready, since the nodes it simulates stand for other machines and on a real cluster do not take the cores of the control plane), a shoal-controller-manager --controllers health (it makes the nodes Ready from their leases), and shoal-controller-manager --controllers scheduler, started only once every VM exists. Binds and Runnings are timed on one watch of all VMs from the list that followed the creates. Raw etcd puts are measured from this process, half before the VMs are created (nodes up, heartbeating) and half after they all run and the scheduler's Events are all written; the scheduling phase itself is not interleaved with them.",
     topology: {
       datacenters: params.datacenters,
       zonesPerDatacenter: params.zonesPerDatacenter,

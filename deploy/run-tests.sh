@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Shoal's tests with Node's test runner: every *.test.ts under packages/*/src, apps/*/src,
-# e2e/ and bench/ (the benchmarks' own parts), in sorted order, one file at a time (integration and e2e tests start real etcd
-# members and processes). Node 20's `node --test` does not expand globs, hence this script.
+# e2e/ and bench/ (the benchmarks' own parts), in sorted order, one file at a time (integration
+# and e2e tests start real etcd members and processes). Node 20's `node --test` does not expand
+# globs, hence this script.
 #
 #   bash deploy/run-tests.sh                       # everything
 #   bash deploy/run-tests.sh apiserver watch       # only files whose path contains "apiserver" or "watch"
