@@ -60,7 +60,8 @@ import { reniceProcess } from './process-priority.js';
 
 const USAGE = `usage: node --import tsx bench/scale.ts [--nodes N] [--vms N] [--topology DxZxR] [--namespaces N]
        [--concurrency N] [--node-vcpus N] [--node-memory-mib N] [--lease-duration S] [--timeout S]
-       [--stall-timeout S] [--baseline-puts N] [--warmup N] [--progress-every S] [--agent-nice N]`;
+       [--stall-timeout S] [--baseline-puts N] [--warmup N] [--progress-every S] [--agent-nice N]
+       [--agent-semi-space MIB]`;
 
 function flags() {
   const { values } = parseArgs({
@@ -79,6 +80,7 @@ function flags() {
       'stall-timeout': { type: 'string', default: '180' },
       'progress-every': { type: 'string', default: '5' },
       'agent-nice': { type: 'string', default: '19' },
+      'agent-semi-space': { type: 'string', default: '64' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -118,6 +120,8 @@ function flags() {
     stallTimeoutSeconds: int('stall-timeout'),
     progressEverySeconds: int('progress-every'),
     agentNice: int('agent-nice', 0),
+    /** The simulated agent's V8 semi-space, MiB (node --max-semi-space-size); 0: V8's own (16 MiB at most). */
+    agentSemiSpaceMiB: int('agent-semi-space', 0),
   };
   if (p.agentNice > 19) {
     process.stderr.write(`scale: --agent-nice must be 0..19, got ${p.agentNice}\n${USAGE}\n`);
@@ -439,8 +443,13 @@ async function main(): Promise<void> {
   ];
   const agentStart = performance.now();
   describeProgress = () => `agent starting ${params.nodes} simulated nodes`;
-  log(`shoal-agent ${agentArgs.join(' ')}`);
-  agent = await cluster.startAgent(NODE_PREFIX, { args: agentArgs, timeoutMs: remainingMs(), stopVmsOnExit: false });
+  // One process runs what a thousand machines would, each with a young generation of its own:
+  // here the nodes' requests and watch events in flight together outlive V8's default semi-space
+  // (16 MiB), are promoted, and a full collection of the grown heap stopped every simulated node
+  // for ~1 s at a time (the Running count stood still meanwhile). --agent-semi-space 0: V8's own.
+  const nodeOptions = params.agentSemiSpaceMiB > 0 ? [`--max-semi-space-size=${params.agentSemiSpaceMiB}`] : [];
+  log(`shoal-agent ${agentArgs.join(' ')}${nodeOptions.length ? ` (node ${nodeOptions.join(' ')})` : ''}`);
+  agent = await cluster.startAgent(NODE_PREFIX, { args: agentArgs, nodeOptions, timeoutMs: remainingMs(), stopVmsOnExit: false });
   watchForDeath('shoal-agent', agent);
   watchForDeath('shoal-apiserver', apiserver);
   // The simulated nodes stand for a thousand other machines: on a real cluster their work does
@@ -731,7 +740,7 @@ async function main(): Promise<void> {
     etcd,
     parameters: { ...params, namespaceNames: NAMESPACES, vm: { vcpus: VM_VCPUS, memoryMiB: VM_MEMORY_MIB } },
     method:
-      "One etcd member (--unsafe-no-fsync, as @shoal/testing starts it), one shoal-apiserver, one shoal-agent process running every simulated node (--runtime simulated --simulate-boot-ms 0: a VM is Running as soon as its agent starts it, so its first status says so; every thread of it at the nice value of parameters.agentNice once it is ready, since the nodes it simulates stand for other machines and on a real cluster do not take the cores of the control plane), a shoal-controller-manager --controllers health (it makes the nodes Ready from their leases), and shoal-controller-manager --controllers scheduler, started only once every VM exists. Binds and Runnings are timed on one watch of all VMs from the list that followed the creates. Raw etcd puts are measured from this process, half before the VMs are created (nodes up, heartbeating) and half after they all run and the scheduler's Events are all written; the scheduling phase itself is not interleaved with them.",
+      "One etcd member (--unsafe-no-fsync, as @shoal/testing starts it), one shoal-apiserver, one shoal-agent process running every simulated node (--runtime simulated --simulate-boot-ms 0: a VM is Running as soon as its agent starts it, so its first status says so; every thread of it at the nice value of parameters.agentNice once it is ready, since the nodes it simulates stand for other machines and on a real cluster do not take the cores of the control plane; with a V8 semi-space of parameters.agentSemiSpaceMiB MiB, node --max-semi-space-size, where a thousand machines would each have a young generation of their own: with V8's default the nodes' requests in flight together were promoted and full collections of the grown heap stopped every simulated node for up to a second), a shoal-controller-manager --controllers health (it makes the nodes Ready from their leases), and shoal-controller-manager --controllers scheduler, started only once every VM exists. Binds and Runnings are timed on one watch of all VMs from the list that followed the creates. Raw etcd puts are measured from this process, half before the VMs are created (nodes up, heartbeating) and half after they all run and the scheduler's Events are all written; the scheduling phase itself is not interleaved with them.",
     topology: {
       datacenters: params.datacenters,
       zonesPerDatacenter: params.zonesPerDatacenter,
@@ -806,7 +815,7 @@ async function main(): Promise<void> {
     `Shoal scale benchmark — ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, etcd ${etcd.version}${etcd.unsafeNoFsync ? ' (--unsafe-no-fsync)' : ''}`,
   );
   console.log(
-    `${params.nodes} simulated nodes (${params.topology}: ${Object.keys(nodesPerZone).length} zones, ${racks} racks; their agent at nice ${params.agentNice}), ${watch.expected} VMs: ${mix.counts.plain} plain, ${mix.counts.antiAffinityZone} anti-affinity by zone, ${mix.counts.antiAffinityHost} by host, ${mix.counts.spreadZone} spread over zones`,
+    `${params.nodes} simulated nodes (${params.topology}: ${Object.keys(nodesPerZone).length} zones, ${racks} racks; their agent at nice ${params.agentNice}, ${params.agentSemiSpaceMiB ? `semi-space ${params.agentSemiSpaceMiB} MiB` : "V8's own semi-space"}), ${watch.expected} VMs: ${mix.counts.plain} plain, ${mix.counts.antiAffinityZone} anti-affinity by zone, ${mix.counts.antiAffinityHost} by host, ${mix.counts.spreadZone} spread over zones`,
   );
   console.log(`nodes Ready ${nodesReadyS} s after the agent started; VMs created at ${creates.perSecond}/s (not measured against the aims)`);
   console.log('');

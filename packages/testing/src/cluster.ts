@@ -40,6 +40,8 @@ export interface AgentOptions {
   timeoutMs?: number;
   /** Run it under this command (`ip netns exec NS`: an agent on a host of its own). */
   prefix?: string[];
+  /** Flags for node itself (StartProcessOptions.nodeOptions). */
+  nodeOptions?: string[];
 }
 
 /** A node agent for `server` (one URL, or several comma-separated). */
@@ -49,6 +51,7 @@ export async function startAgent(server: string, nodeName: string, opts: AgentOp
     ready: /shoal-agent .* ready on/,
     timeoutMs: opts.timeoutMs ?? 60_000,
     ...(opts.prefix ? { prefix: opts.prefix } : {}),
+    ...(opts.nodeOptions ? { nodeOptions: opts.nodeOptions } : {}),
   });
   const address = /ready on (\S+)/.exec(p.readyLine)![1]!;
   return { ...p, nodeName, dataDir, address };

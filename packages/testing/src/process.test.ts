@@ -49,3 +49,15 @@ test('a ready process runs until stopped', async () => {
   assert.equal(processAlive(p.pid), false);
   assert.deepEqual(await p.exited, { exitCode: undefined, signal: 'SIGTERM' });
 });
+
+test('nodeOptions reach node itself, before the script', async () => {
+  const path = join(dir, 'young-generation.mjs');
+  // V8 takes the semi-space size at start only; what the process reports is what node was given.
+  await writeFile(path, `console.log('semi ' + process.execArgv.join(' ') + ' ready on x');\nsetInterval(() => {}, 1000);\n`);
+  const p = await startProcess(path, ['--not-for-node'], { ready: /ready on/, nodeOptions: ['--max-semi-space-size=32'] });
+  try {
+    assert.equal(p.readyLine, 'semi --max-semi-space-size=32 ready on x');
+  } finally {
+    await p.stop();
+  }
+});

@@ -27,6 +27,11 @@ export interface StartProcessOptions {
    * does), so `pid` is node's and signals reach it.
    */
   prefix?: string[];
+  /**
+   * Flags for node itself, given before the script (`--max-semi-space-size=64`): V8 sizes its
+   * heap when it starts, so no setting made once the script runs can do it.
+   */
+  nodeOptions?: string[];
 }
 
 /**
@@ -48,7 +53,7 @@ export async function startProcess(bin: string, args: string[], opts: StartProce
   const script = bin.includes('/') ? bin : `${REPO_ROOT}bin/${bin}.js`;
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const [command, ...prefixArgs] = [...(opts.prefix ?? []), 'node'];
-  const proc: ResultPromise = execa(command!, [...prefixArgs, ...profileArgs(), script, ...args], {
+  const proc: ResultPromise = execa(command!, [...prefixArgs, ...(opts.nodeOptions ?? []), ...profileArgs(), script, ...args], {
     reject: false,
     all: true,
     buffer: false,
