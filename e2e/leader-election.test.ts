@@ -10,9 +10,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import type { Condition, Lease, VirtualMachine } from '@shoal/api';
+import { nodeOptionsOf, type Condition, type Lease, type VirtualMachine } from '@shoal/api';
 import type { ShoalClient } from '@shoal/client';
-import { startCluster, waitFor, type TestCluster, type ShoalProcess } from '@shoal/testing';
+import { commandLine, startCluster, waitFor, type TestCluster, type ShoalProcess } from '@shoal/testing';
 import { CONTROLLER_NAMES } from '../apps/controller-manager/src/controllers.js';
 
 /** The defaults (DEFAULT_ELECTION_TIMING): what an operator gets with --leader-elect alone. */
@@ -147,6 +147,13 @@ test('one of two controller-managers leads the scheduler and binds every VM; the
     assert.ok(m.identity.startsWith(`${hostname()}_`) && /_[0-9a-f-]{36}$/.test(m.identity), `identity ${m.identity} is <hostname>_<uuid>`);
   assert.notEqual(l.identity, standby.identity);
   assert.equal(lease.spec?.leaseDurationSeconds, LEASE_S);
+  // Started as its bin line starts it: node gets the controller-manager's flags (a larger young generation) before the script.
+  for (const m of [l, standby]) {
+    const argv = (await commandLine(m.proc.pid)) ?? [];
+    const options = nodeOptionsOf('shoal-controller-manager');
+    assert.ok(options.length > 0 && argv[1 + options.length]!.endsWith('bin/shoal-controller-manager.js'), argv.join(' '));
+    assert.deepEqual(argv.slice(1, 1 + options.length), [...options]);
+  }
   const vms = await createVms('first', 12);
   await allBound(vms);
   assert.equal(await metric(l, /^shoal_leader_is_leader\{controller="scheduler"\} (\d)$/m), '1');

@@ -14,6 +14,7 @@ export * from './events.js';
 export * from './audit-chain.js';
 export * from './agent-endpoint.js';
 export * from './free-port.js';
+export * from './node-options.js';
 export * from './monitoring.js';
 export * from './finalizers.js';
 export * from './labels.js';

@@ -9,6 +9,7 @@ export * from './agent-log-stand-in.js';
 export * from './cluster.js';
 export * from './vm-process-watcher.js';
 export * from './process-alive.js';
+export * from './command-line.js';
 export * from './audit-log.js';
 export * from './git.js';
 export * from './prometheus.js';

@@ -1,5 +1,6 @@
 /** Starts a Shoal binary as a real child process and waits for its ready line. */
 import { execa, type ResultPromise } from 'execa';
+import { nodeOptionsOf } from '@shoal/api';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -51,9 +52,11 @@ function profileArgs(): string[] {
  */
 export async function startProcess(bin: string, args: string[], opts: StartProcessOptions): Promise<ShoalProcess & { readyLine: string }> {
   const script = bin.includes('/') ? bin : `${REPO_ROOT}bin/${bin}.js`;
+  // A command's own flags (as its bin line has them), then the caller's: node takes the last of a flag given twice.
+  const nodeOptions = [...(bin.includes('/') ? [] : nodeOptionsOf(bin)), ...(opts.nodeOptions ?? [])];
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const [command, ...prefixArgs] = [...(opts.prefix ?? []), 'node'];
-  const proc: ResultPromise = execa(command!, [...prefixArgs, ...(opts.nodeOptions ?? []), ...profileArgs(), script, ...args], {
+  const proc: ResultPromise = execa(command!, [...prefixArgs, ...nodeOptions, ...profileArgs(), script, ...args], {
     reject: false,
     all: true,
     buffer: false,

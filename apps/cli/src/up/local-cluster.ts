@@ -21,10 +21,16 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeOptionsOf } from '@shoal/api';
 import { SupervisedProcess } from './supervised-process.js';
 import { ensureCredentials, writePrivateYaml, type ClusterCredentials } from './credentials.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** node's arguments up to the command's own: the flags it runs with (NODE_OPTIONS of @shoal/api), then bin/<command>.js. */
+function nodeArgs(command: string): string[] {
+  return [...nodeOptionsOf(command), join(REPO_ROOT, `bin/${command}.js`)];
+}
 /** Where the agent's endpoint listens: the apiserver, on this machine, is its one client. */
 const AGENT_BIND = '127.0.0.1';
 
@@ -110,7 +116,7 @@ export class LocalCluster {
       name: 'apiserver',
       command: process.execPath,
       args: [
-        join(REPO_ROOT, 'bin/shoal-apiserver.js'),
+        ...nodeArgs('shoal-apiserver'),
         '--etcd-servers',
         this.etcdUrl,
         '--port',
@@ -141,7 +147,7 @@ export class LocalCluster {
       name: 'controller-manager',
       command: process.execPath,
       args: [
-        join(REPO_ROOT, 'bin/shoal-controller-manager.js'),
+        ...nodeArgs('shoal-controller-manager'),
         '--server',
         this.serverUrl,
         '--port',
@@ -159,7 +165,7 @@ export class LocalCluster {
       name: 'agent',
       command: process.execPath,
       args: [
-        join(REPO_ROOT, 'bin/shoal-agent.js'),
+        ...nodeArgs('shoal-agent'),
         '--server',
         this.serverUrl,
         '--node-name',
