@@ -288,12 +288,17 @@ test('a real microVM whose command fails at once: CrashLoopBackOff with the next
 
 test('a real microVM whose guest never boots (an init that never gets to the boot marker) is killed at the boot timeout and restarted, saying so', async () => {
   const node = 'node-boot-timeout';
-  await cluster.startAgent(node, { args: ['--boot-timeout', '4', '--crash-loop-backoff-base', '1', '--crash-loop-backoff-max', '2', '--stop-grace', '1'] });
+  // At info, so that a failure below shows what the agent did (its starts, the kill, its lease).
+  const agent = await cluster.startAgent(node, {
+    args: ['--boot-timeout', '4', '--crash-loop-backoff-base', '1', '--crash-loop-backoff-max', '2', '--stop-grace', '1', '--log-level', 'info'],
+  });
   // A shell as the initramfs's init: the kernel boots, Shoal's init never runs, no boot marker comes.
   const vm = await bound('hung', node, { network: { mode: 'none' }, cmdline: 'rdinit=/bin/sh' });
   const restarted = await waitForObject(client, 'VirtualMachine', 'hung', (v) => (v.status?.restarts ?? 0) >= 1, {
     timeoutMs: 90_000,
     message: 'killed at the boot timeout and restarted',
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}\nthe agent's log, last 8 KiB:\n${agent.output().slice(-8192)}`);
   });
   assert.notEqual(restarted.status?.phase, 'Running');
   assert.equal(restarted.status?.bootedAt, undefined, 'never booted');
