@@ -9,6 +9,7 @@ import { HOSTNAME_LABEL, withDefaults, ZONE_LABEL, type Node, type VirtualMachin
 import { planMix, scaleVmBody } from './scale-mix.js';
 import { verifyPlacement } from './scale-verify.js';
 import { histogram, parseMetrics, quantile } from './prometheus-text.js';
+import { describeGc, gcDelta, gcTotals } from './gc-metrics.js';
 
 test('the mix: every VM once, about 70/15/15, anti-affinity groups that can fit, same plan every time', () => {
   const o = { vms: 10_000, namespaces: ['a', 'b', 'c', 'd'], zones: 9, nodes: 1000 };
@@ -79,4 +80,23 @@ test('quantiles from cumulative buckets, as histogram_quantile() interpolates th
   assert.equal(p99.lowerBound, 0.002);
   assert.equal(p99.upperBound, 0.005);
   assert.ok(Math.abs(p99.estimate - 0.0047) < 1e-9);
+});
+
+test("a process's collections between two scrapes, by kind, from prom-client's GC histogram", () => {
+  const scrape = (minor: [number, number], major: [number, number]) =>
+    parseMetrics(
+      [
+        `shoal_x_nodejs_gc_duration_seconds_bucket{le="0.001",kind="minor"} ${minor[0]}`,
+        `shoal_x_nodejs_gc_duration_seconds_sum{kind="minor"} ${minor[1]}`,
+        `shoal_x_nodejs_gc_duration_seconds_count{kind="minor"} ${minor[0]}`,
+        `shoal_x_nodejs_gc_duration_seconds_sum{kind="major"} ${major[1]}`,
+        `shoal_x_nodejs_gc_duration_seconds_count{kind="major"} ${major[0]}`,
+        `shoal_y_nodejs_gc_duration_seconds_count{kind="major"} 99`,
+      ].join('\n'),
+    );
+  const before = gcTotals(scrape([10, 0.1], [1, 0.05]), 'shoal_x_');
+  const after = gcTotals(scrape([85, 0.7105], [3, 0.4]), 'shoal_x_');
+  assert.deepEqual(gcDelta(after, before), { minor: { count: 75, seconds: 0.611 }, major: { count: 2, seconds: 0.35 } });
+  assert.equal(describeGc(gcDelta(after, before)), 'minor 75 in 0.611 s, major 2 in 0.35 s');
+  assert.deepEqual(gcDelta(after), { minor: { count: 85, seconds: 0.711 }, major: { count: 3, seconds: 0.4 } }, 'since the start');
 });

@@ -54,6 +54,7 @@ import { PlacementWatch } from './placement-watch.js';
 import { byLabel, histogram, parseMetrics, quantile, type Histogram, type QuantileEstimate, type Sample } from './prometheus-text.js';
 import { describeMachine, machineAtEnd } from './machine.js';
 import { reniceProcess } from './process-priority.js';
+import { describeGc, gcDelta, gcTotals } from './gc-metrics.js';
 
 // ---------------------------------------------------------------------------------------------
 // Flags
@@ -485,6 +486,8 @@ async function main(): Promise<void> {
     `${params.nodes} nodes Ready ${nodesReadyS} s after the agent started; ${Object.keys(nodesPerZone).length} zones, ${racks} racks${unlabelled ? `; ${unlabelled} nodes LACK topology or hostname labels` : ''}`,
   );
   if (unlabelled) incomplete.push(`${unlabelled} nodes lack the topology or ${HOSTNAME_LABEL} labels`);
+  // Every simulated node serves the agent process's /metrics: any one of them tells its collections.
+  const agentMetricsUrl = readyNodes()[0]?.status?.agentAddress;
 
   // Raw etcd puts, first half: with the nodes up and idle (heartbeats only), before any VM exists.
   etcdClient = connectEtcd({ servers: [etcdMember.endpoint] });
@@ -542,6 +545,7 @@ async function main(): Promise<void> {
   watch.start(ours, listed.metadata.resourceVersion!);
   const apiBefore = await scrape(apiserver.url);
   const etcdBefore = await etcdOpTotals(pool);
+  const agentBefore = agentMetricsUrl ? await scrape(agentMetricsUrl).catch(() => [] as Sample[]) : [];
 
   // The scheduler.
   const cmStart = performance.now();
@@ -605,6 +609,13 @@ async function main(): Promise<void> {
   );
   const cmFinal = await scrape(cmUrl).catch(() => [] as Sample[]);
   const apiAfter = await scrape(apiserver.url);
+  const agentAfter = agentMetricsUrl ? await scrape(agentMetricsUrl).catch(() => [] as Sample[]) : [];
+  /** Collections from scheduling start to all Running (the controller-manager's since its start, a second before). */
+  const gcDuringScheduling = {
+    apiserver: gcDelta(gcTotals(apiAfter, 'shoal_apiserver_'), gcTotals(apiBefore, 'shoal_apiserver_')),
+    controllerManager: gcDelta(gcTotals(cmFinal, 'shoal_controller_manager_')),
+    agent: gcDelta(gcTotals(agentAfter, 'shoal_agent_'), gcTotals(agentBefore, 'shoal_agent_')),
+  };
   const etcdAfter = await etcdOpTotals(pool);
 
   // The scheduler's Events (one per bound VM) come after the state they describe when the
@@ -802,6 +813,7 @@ async function main(): Promise<void> {
       writesPerCoalescedTransaction: etcdTxns.writesPerCoalescedTransaction,
     },
     cpu: { untilAllBound: cpuBinding, boundToAllRunning: cpuRunning, msPerVm: cpuMsPerVm },
+    gcDuringScheduling,
     memory,
     verification,
   };
@@ -854,6 +866,11 @@ async function main(): Promise<void> {
     `CPU ms per VM, scheduling start → all Running: ${Object.entries(cpuMsPerVm)
       .map(([n, ms]) => `${n} ${ms}`)
       .join(', ')}`,
+  );
+  console.log(
+    `GC, scheduling start → all Running: ${Object.entries(gcDuringScheduling)
+      .map(([name, gc]) => `${name} ${describeGc(gc) || '-'}`)
+      .join('; ')}`,
   );
   const during = results.apiserverDuringScheduling;
   const topRequests = Object.entries(apiRequests)
