@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { nodeOptionsOf } from '@shoal/api';
-import { REPO_ROOT, commandLineOf, freePort, waitFor } from '@shoal/testing';
+import { REPO_ROOT, commandLineOf, freePort, nodeFlagsBefore, waitFor } from '@shoal/testing';
 
 test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'shoal-up-'));
@@ -125,9 +125,8 @@ test('shoal up starts everything, boots the example VM, and Ctrl-C stops it all'
     assert.match(cmMetrics, /^shoal_node_ready\{node="up-test"\} 1$/m);
     // node runs the controller-manager with the flags its bin line gives it (a larger young generation).
     const cmArgv = await commandLineOf((argv) => argv.includes(join(dataDir, 'gitops-cache')));
-    const script = cmArgv.indexOf(join(REPO_ROOT, 'bin/shoal-controller-manager.js'));
     assert.ok(nodeOptionsOf('shoal-controller-manager').length > 0);
-    assert.deepEqual(cmArgv.slice(1, script), [...nodeOptionsOf('shoal-controller-manager')], cmArgv.join(' '));
+    assert.deepEqual(nodeFlagsBefore(cmArgv, 'shoal-controller-manager'), [...nodeOptionsOf('shoal-controller-manager')], cmArgv.join(' '));
 
     const vmDirs = await readdir(join(dataDir, 'agent', 'vms'));
     assert.equal(vmDirs.length, 1);

@@ -16,3 +16,9 @@ export async function commandLineOf(matches: (argv: string[]) => boolean): Promi
   }
   throw new Error('no running process has a command line like that');
 }
+
+/** The flags node was given before the script of `command` (bin/<command>.js) in `argv`; undefined when that script is not in it. */
+export function nodeFlagsBefore(argv: string[], command: string): string[] | undefined {
+  const script = argv.findIndex((a) => a.endsWith(`/bin/${command}.js`));
+  return script < 0 ? undefined : argv.slice(1, script);
+}

@@ -51,9 +51,10 @@ function profileArgs(): string[] {
  * SIGKILLed and waited for before the error is thrown: a failed start leaves nothing running.
  */
 export async function startProcess(bin: string, args: string[], opts: StartProcessOptions): Promise<ShoalProcess & { readyLine: string }> {
-  const script = bin.includes('/') ? bin : `${REPO_ROOT}bin/${bin}.js`;
+  const isCommand = !bin.includes('/');
+  const script = isCommand ? `${REPO_ROOT}bin/${bin}.js` : bin;
   // A command's own flags (as its bin line has them), then the caller's: node takes the last of a flag given twice.
-  const nodeOptions = [...(bin.includes('/') ? [] : nodeOptionsOf(bin)), ...(opts.nodeOptions ?? [])];
+  const nodeOptions = [...(isCommand ? nodeOptionsOf(bin) : []), ...(opts.nodeOptions ?? [])];
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const [command, ...prefixArgs] = [...(opts.prefix ?? []), 'node'];
   const proc: ResultPromise = execa(command!, [...prefixArgs, ...nodeOptions, ...profileArgs(), script, ...args], {
