@@ -23,6 +23,7 @@ import { interleave } from './interleave.js';
 import { apiPool, call } from './http-client.js';
 import { catchUpWatchCache, createWorkload, fullLists, getWorkload, pagedLists, patchWorkload, warmUp, NAMESPACE, VM_PREFIX } from './api-throughput.js';
 import { watchFanout } from './watch-fanout.js';
+import { describeFanoutCapacity, fanoutCapacity } from './fanout-capacity.js';
 import { processMemory, type MemoryFigures } from './process-meter.js';
 import { cpuMsPerOperation, printTable, ratio, writeResults } from './report.js';
 import { vmName } from './vm-object.js';
@@ -184,6 +185,24 @@ async function main(): Promise<void> {
     ),
   };
 
+  // The issue's fan-out aim is for 1,000 watchers: event latency p99 <= 50 ms, and patches with
+  // them at >= 0.8 x their rate without. Judged from a run with that many (BENCH_WATCHERS=1000);
+  // the capacity figure says, from this run's CPU per event, what the aim would take.
+  const fanoutAimWatchers = 1000;
+  const watchRatio = ratios.watchedUpdatesPerSecondVsQuietUpdatesPerSecond.value;
+  const fanoutAim = {
+    watchers: params.watchers,
+    judged: params.watchers >= fanoutAimWatchers,
+    latencyP99Ms: { value: watch.fanoutLatencyFromAck.p99Ms, aim: 50, met: watch.fanoutLatencyFromAck.p99Ms <= 50 },
+    watchedUpdatesOverQuiet: { value: watchRatio, aim: 0.8, met: watchRatio >= 0.8 },
+    capacity: fanoutCapacity({
+      watchers: fanoutAimWatchers,
+      quiet: { patches: quietUpdates.succeeded, perSecond: quietUpdates.perSecond, cpu: quietUpdates.cpu },
+      watched: { patches: watch.writes.succeeded, events: watch.eventsReceived, cpu: watch.cpu },
+      watcherProcess: 'loadgen',
+    }),
+  };
+
   const results = {
     benchmark: 'api',
     startedAt: startedAt.toISOString(),
@@ -200,6 +219,7 @@ async function main(): Promise<void> {
     baseline: { keyPrefix: BASELINE_PREFIX, valueBytes: raw.valueBytes, puts: rawPuts, txnCreates: rawTxnCreates, gets: rawGets },
     api: { creates: createPhase, gets: getPhase, fullList, pagedList, updatesWithoutWatchers: quietUpdates, watch },
     ratios,
+    fanoutAim,
     cpuMsPerOperation: cpuPerOp,
     memory,
   };
@@ -303,6 +323,11 @@ async function main(): Promise<void> {
     const spread = r.perSlice ? ` [per slice ${r.perSlice.min}..${r.perSlice.max}, median ${r.perSlice.median}]` : '';
     console.log(`${name}: ${r.value}${r.aim === null ? '' : ` (aim ≥ ${r.aim}: ${r.met ? 'met' : 'not met'})`}${spread}`);
   }
+  const judged = (m: { value: number; met: boolean }, unit: string) => `${m.value}${unit}${fanoutAim.judged ? ` (${m.met ? 'met' : 'not met'})` : ''}`;
+  console.log(
+    `watch fan-out with ${params.watchers} watchers: event p99 ${judged(fanoutAim.latencyP99Ms, ' ms')} (aim ≤ 50 ms with ${fanoutAimWatchers}), patches ${judged(fanoutAim.watchedUpdatesOverQuiet, ' ×')} unwatched (aim ≥ 0.8 × with ${fanoutAimWatchers})${fanoutAim.judged ? '' : `; judged with BENCH_WATCHERS=${fanoutAimWatchers}`}`,
+  );
+  console.log(describeFanoutCapacity(fanoutAim.capacity));
   console.log(
     `CPU ms per create: apiserver ${cpuPerOp.apiCreate.apiserver}, etcd ${cpuPerOp.apiCreate.etcd}, loadgen ${cpuPerOp.apiCreate.loadgen}; per raw put: etcd ${cpuPerOp.rawEtcdPut.etcd}, loadgen ${cpuPerOp.rawEtcdPut.loadgen}`,
   );
