@@ -15,7 +15,7 @@ export function applyMergePatch(target: Json | undefined, patch: Json): Json {
     const merged = applyMergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value);
     // A key named __proto__ is data like any other (JSON.parse makes it an own property); plain
     // assignment would replace the result's prototype instead and smuggle fields past validation.
-    // Every other key is assigned: defining each one made a status write's patch ~4 times slower.
+    // Every other key is simply assigned (defining each one made a VM status patch ~11 % slower).
     if (key === '__proto__') Object.defineProperty(result, key, { value: merged, enumerable: true, writable: true, configurable: true });
     else result[key] = merged;
   }
