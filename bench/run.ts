@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     ),
   };
 
-  // The fan-out aim is for 1,000 watchers: event latency p99 <= 50 ms, and patches with
+  // The project's fan-out aim is for 1,000 watchers: event latency p99 <= 50 ms, and patches with
   // them at >= 0.8 x their rate without. Judged from a run with that many (BENCH_WATCHERS=1000);
   // the capacity figure says, from this run's CPU per event, what the aim would take.
   const fanoutAimWatchers = 1000;
