@@ -8,6 +8,7 @@
  * cores means no apiserver can meet the aim here, however fast: the watchers alone are over.
  */
 import type { CpuFigures } from './process-meter.js';
+import { round3, roundTo } from './stats.js';
 
 export interface FanoutCapacity {
   watchers: number;
@@ -32,8 +33,6 @@ export interface FanoutPhases {
   aimRatio?: number;
 }
 
-const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
-
 export function fanoutCapacity(p: FanoutPhases): FanoutCapacity {
   const aimRatio = p.aimRatio ?? 0.8;
   const quietCpuPerPatch = (name: string) => (p.quiet.cpu.cpuSeconds[name] ?? 0) / p.quiet.patches;
@@ -50,10 +49,15 @@ export function fanoutCapacity(p: FanoutPhases): FanoutCapacity {
   return {
     watchers: p.watchers,
     aimRatio,
-    patchesPerSecondAtAim: round(patchesPerSecondAtAim, 1),
+    patchesPerSecondAtAim: roundTo(patchesPerSecondAtAim, 1),
     eventsPerSecondAtAim: Math.round(eventsPerSecondAtAim),
-    cpuMicrosPerEvent: { apiserver: round(apiserver * 1e6), watchers: round(watchers * 1e6) },
-    coresNeeded: { events: round(events, 2), watchersAlone: round(eventsPerSecondAtAim * watchers, 2), patches: round(patches, 2), total: round(total, 2) },
+    cpuMicrosPerEvent: { apiserver: round3(apiserver * 1e6), watchers: round3(watchers * 1e6) },
+    coresNeeded: {
+      events: roundTo(events, 2),
+      watchersAlone: roundTo(eventsPerSecondAtAim * watchers, 2),
+      patches: roundTo(patches, 2),
+      total: roundTo(total, 2),
+    },
     machineCores: p.quiet.cpu.machineCores,
     feasibleHere: total <= p.quiet.cpu.machineCores,
   };

@@ -52,7 +52,7 @@ import { freePort, startCluster, waitFor, type TestCluster } from '@shoal/testin
 import { describeMachine, machineAtEnd } from './machine.js';
 import { processCpuSeconds } from './process-meter.js';
 import { ratio, writeResults } from './report.js';
-import { percentile } from './stats.js';
+import { percentile, roundTo } from './stats.js';
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const NAMESPACE = 'default';
@@ -209,7 +209,7 @@ function countWrites(client: ShoalClient, kind: string, namespace: string, resou
   };
 }
 
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+const round = (x: number, digits = 1) => roundTo(x, digits);
 const dist = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return {

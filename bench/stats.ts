@@ -10,9 +10,14 @@ export interface LatencySummary {
   maxMs: number;
 }
 
+/** x to `digits` decimals, for figures written to results. */
+export function roundTo(x: number, digits: number): number {
+  return Math.round(x * 10 ** digits) / 10 ** digits;
+}
+
 /** Rounds to three decimals (microseconds when the unit is ms), so the JSON stays readable. */
 export function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
+  return roundTo(x, 3);
 }
 
 /** Nearest-rank percentile of an ascending array. */

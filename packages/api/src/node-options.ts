@@ -2,7 +2,7 @@
  * The flags node itself runs a Shoal command with. V8 sizes its heap when it starts, so what a
  * component needs of it cannot be set from inside the component: whatever starts one (`shoal up`,
  * @shoal/testing) gives these to node before the script, and bin/<command>.js carries the same on
- * its `#!/usr/bin/env -S node …` line for when it is run directly (bin/node-options.test.ts checks
+ * its `#!/usr/bin/env -S node …` line for when it is run directly (node-options.test.ts checks
  * that they agree).
  */
 export const NODE_OPTIONS: Readonly<Record<string, readonly string[]>> = {

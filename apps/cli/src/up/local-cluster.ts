@@ -31,6 +31,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 function nodeArgs(command: string): string[] {
   return [...nodeOptionsOf(command), join(REPO_ROOT, `bin/${command}.js`)];
 }
+
 /** Where the agent's endpoint listens: the apiserver, on this machine, is its one client. */
 const AGENT_BIND = '127.0.0.1';
 
